@@ -1,0 +1,234 @@
+/**
+ * Prometheus metrics of one gateway process. One `GatewayMetrics` owns its own prom-client `Registry`
+ * (never the global one) so that tests and several gateways in one process do not collide.
+ *
+ * Label values that come from the network (SIP methods, response codes) or from callers (reasons) are
+ * bounded here: an unbounded label is a memory leak in Prometheus and in this process.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type SipDirection = 'in' | 'out';
+export type SipMessageKind = 'request' | 'response';
+
+export interface DeviceCounts {
+  registered: number;
+  online: number;
+}
+
+/** Methods the gateway speaks or may receive (RFC 3261 + extensions used by GB/T 28181). */
+const KNOWN_SIP_METHODS = new Set([
+  'REGISTER', 'MESSAGE', 'INVITE', 'ACK', 'BYE', 'CANCEL', 'INFO', 'OPTIONS',
+  'SUBSCRIBE', 'NOTIFY', 'UPDATE', 'PRACK', 'REFER', 'PUBLISH',
+]);
+
+/** Distinct values a free-form label (reason, operation, route) may take before new values become "other". */
+const MAX_DISTINCT_LABEL_VALUES = 64;
+
+/**
+ * Maps label values to themselves until `limit` distinct values were seen, then to "other".
+ * Callers pass code constants, so the limit is a guard against a bug, not a normal path.
+ */
+class BoundedLabel {
+  private readonly seen = new Set<string>();
+  constructor(private readonly limit: number = MAX_DISTINCT_LABEL_VALUES) {}
+
+  value(raw: string): string {
+    if (this.seen.has(raw)) return raw;
+    if (this.seen.size >= this.limit) return 'other';
+    this.seen.add(raw);
+    return raw;
+  }
+}
+
+/** Store write latencies: 1 ms … 5 s (a write behind that takes longer is an outage, not a latency). */
+const STORE_WRITE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+
+  private deviceCountsProvider: (() => DeviceCounts) | null = null;
+
+  private readonly sipMessages: Counter<'direction' | 'kind' | 'method' | 'code'>;
+  private readonly sipParseErrors: Counter<'reason'>;
+  private readonly sipAuthFailures: Counter<'reason'>;
+  private readonly sipLockouts: Counter;
+  private readonly storeWriteSeconds: Histogram<'operation'>;
+  private readonly storeWriteFailures: Counter<'operation'>;
+  private readonly wsClientsGauge: Gauge;
+  private readonly wsDroppedClients: Counter<'reason'>;
+  private readonly catalogItemsCounter: Counter;
+  private readonly alarmsCounter: Counter;
+  private readonly apiRequests: Counter<'route' | 'code'>;
+
+  private readonly parseErrorReasons = new BoundedLabel();
+  private readonly authFailureReasons = new BoundedLabel();
+  private readonly storeOperations = new BoundedLabel();
+  private readonly wsDropReasons = new BoundedLabel(16);
+  // Routes come from the router's patterns (bounded by the code), plus "unmatched" for 404s.
+  private readonly apiRoutes = new BoundedLabel(256);
+
+  constructor() {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
+
+    // Gauges read the registry's source of truth at scrape time instead of being pushed on every change.
+    const self = this;
+    new Gauge({
+      name: 'se_devices_registered',
+      help: 'Devices known to the registry (registered at least once).',
+      registers,
+      collect() {
+        const counts = self.deviceCountsProvider?.();
+        if (counts) this.set(counts.registered);
+      },
+    });
+    new Gauge({
+      name: 'se_devices_online',
+      help: 'Devices currently online.',
+      registers,
+      collect() {
+        const counts = self.deviceCountsProvider?.();
+        if (counts) this.set(counts.online);
+      },
+    });
+
+    this.sipMessages = new Counter({
+      name: 'se_sip_messages_total',
+      help: 'SIP messages received (in) and sent (out), by kind, method and response code.',
+      labelNames: ['direction', 'kind', 'method', 'code'],
+      registers,
+    });
+    this.sipParseErrors = new Counter({
+      name: 'se_sip_parse_errors_total',
+      help: 'SIP datagrams or stream frames that could not be parsed, by reason.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.sipAuthFailures = new Counter({
+      name: 'se_sip_auth_failures_total',
+      help: 'Failed SIP digest authentications, by reason.',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.sipLockouts = new Counter({
+      name: 'se_sip_lockouts_total',
+      help: 'Devices or sources locked out after repeated authentication failures.',
+      registers,
+    });
+    this.storeWriteSeconds = new Histogram({
+      name: 'se_store_write_seconds',
+      help: 'Duration of store writes, by operation.',
+      labelNames: ['operation'],
+      buckets: STORE_WRITE_BUCKETS,
+      registers,
+    });
+    this.storeWriteFailures = new Counter({
+      name: 'se_store_write_failures_total',
+      help: 'Store writes that failed, by operation.',
+      labelNames: ['operation'],
+      registers,
+    });
+    this.wsClientsGauge = new Gauge({
+      name: 'se_ws_clients',
+      help: 'WebSocket event clients currently connected.',
+      registers,
+    });
+    this.wsDroppedClients = new Counter({
+      name: 'se_ws_dropped_clients_total',
+      help: 'WebSocket clients disconnected for being too slow (backlog over its cap or stalled too long).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.catalogItemsCounter = new Counter({
+      name: 'se_catalog_items_total',
+      help: 'Catalog items received from devices.',
+      registers,
+    });
+    this.alarmsCounter = new Counter({
+      name: 'se_alarms_total',
+      help: 'Alarm notifications received from devices.',
+      registers,
+    });
+    this.apiRequests = new Counter({
+      name: 'se_api_requests_total',
+      help: 'HTTP API requests, by route pattern and status code.',
+      labelNames: ['route', 'code'],
+      registers,
+    });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  metricsText(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** The composition root supplies the registry's counts; read on every scrape. */
+  setDeviceCountsProvider(provider: () => DeviceCounts): void {
+    this.deviceCountsProvider = provider;
+  }
+
+  // ---- SIP
+
+  /** `method` is the request method or, for responses, the CSeq method; `code` is '' for requests. */
+  sipMessage(direction: SipDirection, kind: SipMessageKind, method: string, code: string | number): void {
+    const upper = method.toUpperCase();
+    const methodLabel = upper === '' ? '' : KNOWN_SIP_METHODS.has(upper) ? upper : 'other';
+    const codeText = String(code);
+    const codeLabel = codeText === '' ? '' : /^[1-6]\d\d$/.test(codeText) ? codeText : 'other';
+    this.sipMessages.inc({ direction, kind, method: methodLabel, code: codeLabel });
+  }
+
+  parseError(reason: string): void {
+    this.sipParseErrors.inc({ reason: this.parseErrorReasons.value(reason) });
+  }
+
+  authFailure(reason: string): void {
+    this.sipAuthFailures.inc({ reason: this.authFailureReasons.value(reason) });
+  }
+
+  lockout(): void {
+    this.sipLockouts.inc();
+  }
+
+  // ---- store
+
+  storeWrite(operation: string, seconds: number): void {
+    this.storeWriteSeconds.observe({ operation: this.storeOperations.value(operation) }, seconds);
+  }
+
+  storeWriteFailed(operation: string): void {
+    this.storeWriteFailures.inc({ operation: this.storeOperations.value(operation) });
+  }
+
+  // ---- domain
+
+  catalogItems(count: number): void {
+    if (count > 0) this.catalogItemsCounter.inc(count);
+  }
+
+  alarmReceived(): void {
+    this.alarmsCounter.inc();
+  }
+
+  // ---- WebSocket hub and HTTP API
+
+  wsClientConnected(): void {
+    this.wsClientsGauge.inc();
+  }
+
+  wsClientDisconnected(): void {
+    this.wsClientsGauge.dec();
+  }
+
+  /** A slow client was closed: 'backlog' (too many coalesced keys), 'alarm-backlog', 'stalled' (no progress). */
+  wsClientDropped(reason: string): void {
+    this.wsDroppedClients.inc({ reason: this.wsDropReasons.value(reason) });
+  }
+
+  apiRequest(route: string, statusCode: number): void {
+    this.apiRequests.inc({ route: this.apiRoutes.value(route), code: String(statusCode) });
+  }
+}
