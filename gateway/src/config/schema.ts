@@ -1,0 +1,490 @@
+/**
+ * Gateway configuration: the `GatewayConfig` type and one schema table that drives everything else —
+ * defaults, validation of the YAML file and of overrides, environment-variable parsing and the generated
+ * configuration reference (`describeConfigKeys`). Keeping all four in one table is why the validation is
+ * hand-written instead of using ajv: ajv is only a transitive dependency of fastify (not declared in
+ * package.json, so an install layout change could drop it), and a JSON Schema would still need a second
+ * table for env names, env parsing and operator-facing descriptions.
+ */
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+export type UnknownDevicePolicy = 'accept' | 'reject';
+
+/** One pre-provisioned device in `sip.devices`. */
+export interface DeviceConfigEntry {
+  /** 20-digit GB device ID. */
+  id: string;
+  /** Password for digest authentication; absent = `sip.password`. */
+  password?: string;
+  /** Accept REGISTER without digest authentication (old devices that cannot authenticate). */
+  noAuth?: boolean;
+  /** Force a device profile by name instead of matching on User-Agent/manufacturer. */
+  profile?: string;
+  /** Display name used until the device reports its own. */
+  name?: string;
+}
+
+export interface GatewayConfig {
+  sip: {
+    id: string;
+    domain: string;
+    host: string;
+    advertisedHost: string;
+    port: number;
+    password: string;
+    unknownDevices: UnknownDevicePolicy;
+    registerExpiresMin: number;
+    registerExpiresMax: number;
+    keepaliveIntervalSec: number;
+    keepaliveMissCount: number;
+    catalogOnRegister: boolean;
+    catalogTimeoutSec: number;
+    queryTimeoutSec: number;
+    maxMessageBytes: number;
+    dateHeader: boolean;
+    lockout: { maxFailures: number; windowSec: number; durationSec: number };
+    devices: DeviceConfigEntry[];
+  };
+  http: {
+    host: string;
+    port: number;
+    apiTokens: string[];
+    sessionTtlSec: number;
+    wsMaxBufferedBytes: number;
+  };
+  store: {
+    mongoUrl: string;
+    mongoDatabase: string;
+    dataDir: string;
+    flushIntervalMs: number;
+  };
+  admin: { username: string; password: string };
+  log: { level: LogLevel; pretty: boolean };
+  deviceProfilesDir: string;
+}
+
+/** Partial config for `loadConfig({ overrides })`. Arrays are replaced as a whole, never merged element-wise. */
+export type DeepPartial<T> = [T] extends [readonly unknown[]]
+  ? T
+  : [T] extends [object]
+    ? { [K in keyof T]?: DeepPartial<T[K]> }
+    : T;
+
+/**
+ * Thrown for every configuration problem. `key` is the dotted key path (`sip.port`, `sip.devices[2].id`),
+ * or "" for problems with the file as a whole (missing, malformed YAML).
+ */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly key: string;
+  /** Environment variable the bad value came from, when it came from the environment. */
+  readonly envVar: string | undefined;
+  /** Config file and 1-based line, when the problem was located in the file. */
+  readonly file: string | undefined;
+  readonly line: number | undefined;
+
+  constructor(key: string, problem: string, where: { envVar?: string; file?: string; line?: number } = {}) {
+    super(`config: ${key ? `${key}: ` : ''}${problem}${describeWhere(where)}`);
+    this.key = key;
+    this.envVar = where.envVar;
+    this.file = where.file;
+    this.line = where.line;
+  }
+}
+
+function describeWhere(where: { envVar?: string; file?: string; line?: number }): string {
+  if (where.envVar) return ` (from environment variable ${where.envVar})`;
+  if (where.file) return where.line ? ` (${where.file} line ${where.line})` : ` (${where.file})`;
+  return '';
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Schema table
+// ---------------------------------------------------------------------------------------------------------
+
+interface CommonSpec {
+  /** One line for operators; also the comment in the generated reference. */
+  description: string;
+  /** Extra environment names besides the generic `SE_<PATH>` one (documented, exact aliases). */
+  envAliases?: readonly string[];
+  /** Never echo the value in error messages (passwords, tokens, URLs that may carry credentials). */
+  secret?: boolean;
+}
+
+export interface StringSpec extends CommonSpec {
+  kind: 'string';
+  default: string;
+  /** Shown instead of the literal default when the default is computed (e.g. derived from another key). */
+  defaultNote?: string;
+  minLength?: number;
+  pattern?: RegExp;
+  /** Human wording of `pattern`, used in messages: "must be <patternHint>". */
+  patternHint?: string;
+}
+
+export interface EnumSpec<V extends string = string> extends CommonSpec {
+  kind: 'enum';
+  values: readonly V[];
+  default: V;
+}
+
+export interface IntegerSpec extends CommonSpec {
+  kind: 'integer';
+  default: number;
+  min: number;
+  max: number;
+}
+
+export interface BooleanSpec extends CommonSpec {
+  kind: 'boolean';
+  default: boolean;
+}
+
+export interface StringListSpec extends CommonSpec {
+  kind: 'stringList';
+  default: readonly string[];
+  /** Environment variable whose (single) value is appended to the list rather than replacing it. */
+  envAppend?: string;
+}
+
+/** A field of an object inside a list; optional fields may be absent. */
+export type ItemFieldSpec = (StringSpec | BooleanSpec) & { optional: boolean };
+
+export interface ObjectListSpec extends CommonSpec {
+  kind: 'objectList';
+  itemName: string;
+  fields: Record<string, ItemFieldSpec>;
+}
+
+export interface GroupSpec extends CommonSpec {
+  kind: 'group';
+  fields: Record<string, FieldSpec>;
+}
+
+export type LeafSpec = StringSpec | EnumSpec | IntegerSpec | BooleanSpec | StringListSpec | ObjectListSpec;
+export type FieldSpec = LeafSpec | GroupSpec;
+
+/**
+ * Compile-time link between `GatewayConfig` and the table: every key of the interface must have a spec of
+ * the matching kind, so adding a key to one without the other does not type-check.
+ */
+type SpecFor<V> = [V] extends [string[]]
+  ? StringListSpec
+  : [V] extends [readonly unknown[]]
+    ? ObjectListSpec
+    : [V] extends [object]
+      ? TypedGroupSpec<V>
+      : [V] extends [number]
+        ? IntegerSpec
+        : [V] extends [boolean]
+          ? BooleanSpec
+          : [V] extends [string]
+            ? string extends V
+              ? StringSpec
+              : EnumSpec<V>
+            : never;
+type TypedGroupSpec<T> = GroupSpec & { fields: { [K in keyof T]-?: SpecFor<T[K]> } };
+type ItemFieldsFor<E> = { [K in keyof E]-?: (NonNullable<E[K]> extends boolean ? BooleanSpec : StringSpec) & { optional: undefined extends E[K] ? true : false } };
+
+const GB_ID = /^\d{20}$/;
+const GB_ID_HINT = 'exactly 20 digits';
+const MAX_PORT = 65535;
+const ONE_YEAR_SEC = 365 * 24 * 3600;
+
+const DEVICE_FIELDS: ItemFieldsFor<DeviceConfigEntry> = {
+  id: {
+    kind: 'string', default: '', optional: false, pattern: GB_ID, patternHint: GB_ID_HINT,
+    description: 'GB device ID (国标编码) of the device, 20 digits.',
+  },
+  password: {
+    kind: 'string', default: '', optional: true, minLength: 1, secret: true,
+    description: 'Digest password (注册密码) for this device; absent = sip.password.',
+  },
+  noAuth: {
+    kind: 'boolean', default: false, optional: true,
+    description: 'Accept REGISTER from this device without digest authentication (免鉴权).',
+  },
+  profile: {
+    kind: 'string', default: '', optional: true, minLength: 1,
+    description: 'Device profile name from deviceProfilesDir; absent = matched from User-Agent.',
+  },
+  name: {
+    kind: 'string', default: '', optional: true,
+    description: 'Display name until the device reports its own.',
+  },
+};
+
+const SIP_SCHEMA: TypedGroupSpec<GatewayConfig['sip']> = {
+  kind: 'group',
+  description: 'SIP signalling side (信令): registration, keepalive, catalog and queries.',
+  fields: {
+    id: {
+      kind: 'string', default: '44030500002000000001', pattern: GB_ID, patternHint: GB_ID_HINT,
+      description: 'SIP server ID of this gateway (平台国标编码, 20 digits; type code 200 = signalling server).',
+    },
+    domain: {
+      kind: 'string', default: '', defaultNote: 'first 10 digits of sip.id', pattern: /^(\d{10})?$/,
+      patternHint: '10 digits, or "" (= first 10 digits of sip.id)',
+      description: 'SIP domain / digest realm (SIP 域), 10 digits; "" = first 10 digits of sip.id.',
+    },
+    host: {
+      kind: 'string', default: '0.0.0.0', minLength: 1,
+      description: 'Address the SIP UDP and TCP listeners bind to.',
+    },
+    advertisedHost: {
+      kind: 'string', default: '',
+      description:
+        'Address written into Via/Contact; "" = sip.host, or the first non-internal IPv4 address when sip.host is 0.0.0.0 (resolved at start).',
+    },
+    port: {
+      kind: 'integer', default: 5060, min: 0, max: MAX_PORT,
+      description: 'SIP port for both UDP and TCP (信令端口); 0 = any free port (tests).',
+    },
+    password: {
+      kind: 'string', default: '12345678', minLength: 1, secret: true,
+      description: 'Default device password (注册密码) for digest authentication.',
+    },
+    unknownDevices: {
+      kind: 'enum', values: ['accept', 'reject'], default: 'accept',
+      description: 'Devices not listed in sip.devices: accept (authenticated with sip.password) or reject.',
+    },
+    registerExpiresMin: {
+      kind: 'integer', default: 60, min: 1, max: ONE_YEAR_SEC,
+      description:
+        'Shortest registration expiry (注册有效期) accepted, seconds. Lower than the standard\'s 3600 so test devices work.',
+    },
+    registerExpiresMax: {
+      kind: 'integer', default: 86400, min: 1, max: ONE_YEAR_SEC,
+      description: 'Longest registration expiry granted, seconds.',
+    },
+    keepaliveIntervalSec: {
+      kind: 'integer', default: 60, min: 1, max: 3600,
+      description: 'Expected keepalive interval (心跳周期), seconds.',
+    },
+    keepaliveMissCount: {
+      kind: 'integer', default: 3, min: 1, max: 100,
+      description: 'Missed keepalives (心跳超时次数) before a device is marked offline.',
+    },
+    catalogOnRegister: {
+      kind: 'boolean', default: true,
+      description: 'Query the catalog (目录查询) after each successful registration.',
+    },
+    catalogTimeoutSec: {
+      kind: 'integer', default: 10, min: 1, max: 3600,
+      description: 'Catalog collection ends when no new part arrives for this many seconds.',
+    },
+    queryTimeoutSec: {
+      kind: 'integer', default: 10, min: 1, max: 3600,
+      description: 'How long to wait for a DeviceInfo/DeviceStatus answer, seconds.',
+    },
+    maxMessageBytes: {
+      kind: 'integer', default: 65535, min: 1024, max: 16 * 1024 * 1024,
+      description: 'Largest SIP message accepted (UDP datagram or TCP message), bytes.',
+    },
+    dateHeader: {
+      kind: 'boolean', default: true,
+      description: 'Send the GB Date header (校时) in 200 OK to REGISTER so devices can set their clock.',
+    },
+    lockout: {
+      kind: 'group',
+      description: 'Lockout after repeated failed digest authentication (鉴权失败锁定).',
+      fields: {
+        maxFailures: {
+          kind: 'integer', default: 5, min: 1, max: 1000,
+          description: 'Failed authentications within lockout.windowSec that trigger a lockout.',
+        },
+        windowSec: {
+          kind: 'integer', default: 300, min: 1, max: 86400,
+          description: 'Window in which failures are counted, seconds.',
+        },
+        durationSec: {
+          kind: 'integer', default: 600, min: 1, max: 86400,
+          description: 'How long a locked-out device is refused, seconds.',
+        },
+      },
+    },
+    devices: {
+      kind: 'objectList', itemName: 'device', fields: DEVICE_FIELDS,
+      description: 'Pre-provisioned devices (设备白名单) with their own password, no-auth flag, profile or name.',
+    },
+  },
+};
+
+export const CONFIG_SCHEMA: TypedGroupSpec<GatewayConfig> = {
+  kind: 'group',
+  description: 'Sharp Eyes gateway configuration.',
+  fields: {
+    sip: SIP_SCHEMA,
+    http: {
+      kind: 'group',
+      description: 'HTTP API, WebSocket events and web UI.',
+      fields: {
+        host: { kind: 'string', default: '0.0.0.0', minLength: 1, description: 'Address the HTTP server binds to.' },
+        port: {
+          kind: 'integer', default: 8080, min: 0, max: MAX_PORT,
+          description: 'HTTP port; 0 = any free port (tests).',
+        },
+        apiTokens: {
+          kind: 'stringList', default: [], envAppend: 'SE_API_TOKEN', secret: true,
+          description:
+            'Static bearer tokens for API clients. SE_HTTP_API_TOKENS replaces the list (JSON array); SE_API_TOKEN appends one token.',
+        },
+        sessionTtlSec: {
+          kind: 'integer', default: 43200, min: 60, max: ONE_YEAR_SEC,
+          description: 'Lifetime of a web login session, seconds.',
+        },
+        wsMaxBufferedBytes: {
+          kind: 'integer', default: 1024 * 1024, min: 1024, max: 1024 * 1024 * 1024,
+          description: 'A WebSocket client with more unsent bytes than this is disconnected (slow consumer).',
+        },
+      },
+    },
+    store: {
+      kind: 'group',
+      description: 'Where device and channel state is kept.',
+      fields: {
+        mongoUrl: {
+          kind: 'string', default: '', envAliases: ['SE_MONGO_URL'], secret: true,
+          pattern: /^(mongodb(\+srv)?:\/\/.+)?$/, patternHint: 'a mongodb:// or mongodb+srv:// URL, or ""',
+          description: 'MongoDB connection URL; "" = embedded SQLite store in store.dataDir.',
+        },
+        mongoDatabase: {
+          kind: 'string', default: 'sharp_eyes',
+          // MongoDB's own restrictions on database names.
+          pattern: /^[^/\\. "$*<>:|?]{1,63}$/, patternHint: '1-63 characters, none of /\\. "$*<>:|?',
+          description: 'MongoDB database name.',
+        },
+        dataDir: {
+          kind: 'string', default: './data', minLength: 1, envAliases: ['SE_DATA_DIR'],
+          description: 'Directory for the embedded store and working files.',
+        },
+        flushIntervalMs: {
+          kind: 'integer', default: 1000, min: 10, max: 600_000,
+          description: 'Write-behind flush period for frequent updates (keepalives), milliseconds.',
+        },
+      },
+    },
+    admin: {
+      kind: 'group',
+      description: 'The built-in administrator account of the web UI.',
+      fields: {
+        username: { kind: 'string', default: 'admin', minLength: 1, description: 'Administrator user name.' },
+        password: {
+          kind: 'string', default: '', secret: true,
+          description: 'Administrator password; "" = generate one at first start and log it once.',
+        },
+      },
+    },
+    log: {
+      kind: 'group',
+      description: 'Logging (pino).',
+      fields: {
+        level: {
+          kind: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], default: 'info',
+          description: 'Least severe level written to the log.',
+        },
+        pretty: { kind: 'boolean', default: false, description: 'Human-readable log lines instead of JSON.' },
+      },
+    },
+    deviceProfilesDir: {
+      kind: 'string', default: 'device-profiles', minLength: 1,
+      description: 'Directory of device profiles, relative to the repository/package root.',
+    },
+  },
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// Helpers derived from the table
+// ---------------------------------------------------------------------------------------------------------
+
+/** `keepaliveIntervalSec` → `KEEPALIVE_INTERVAL_SEC`. */
+function toSnakeCase(name: string): string {
+  return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
+/** Generic environment name of a key path: `['sip', 'lockout', 'maxFailures']` → `SE_SIP_LOCKOUT_MAX_FAILURES`. */
+export function envNameForPath(path: readonly string[]): string {
+  return `SE_${path.map(toSnakeCase).join('_')}`;
+}
+
+/** Every leaf of the table with its dotted path, in table order. */
+export function listLeafSpecs(): Array<{ path: string[]; spec: LeafSpec }> {
+  const leaves: Array<{ path: string[]; spec: LeafSpec }> = [];
+  const walk = (group: GroupSpec, prefix: string[]): void => {
+    for (const [name, spec] of Object.entries(group.fields)) {
+      if (spec.kind === 'group') walk(spec, [...prefix, name]);
+      else leaves.push({ path: [...prefix, name], spec });
+    }
+  };
+  walk(CONFIG_SCHEMA, []);
+  return leaves;
+}
+
+function describeType(spec: LeafSpec | ItemFieldSpec): string {
+  switch (spec.kind) {
+    case 'string':
+      return spec.patternHint ?? (spec.minLength ? 'non-empty string' : 'string');
+    case 'enum':
+      return spec.values.map((value) => `'${value}'`).join(' | ');
+    case 'integer':
+      return `integer ${spec.min}-${spec.max}`;
+    case 'boolean':
+      return 'boolean';
+    case 'stringList':
+      return 'string[]';
+    case 'objectList':
+      return `${spec.itemName}[]`;
+  }
+}
+
+function describeDefault(spec: LeafSpec | ItemFieldSpec): string {
+  switch (spec.kind) {
+    case 'string':
+      return spec.defaultNote ?? JSON.stringify(spec.default);
+    case 'enum':
+      return spec.default;
+    case 'integer':
+    case 'boolean':
+      return String(spec.default);
+    case 'stringList':
+      return JSON.stringify(spec.default);
+    case 'objectList':
+      return '[]';
+  }
+}
+
+export interface ConfigKeyDescription {
+  /** Dotted key path; fields of list items are written `sip.devices[].id`. */
+  key: string;
+  /** Environment variable(s) that set the key, comma-separated; "" for fields of list items (set the whole list). */
+  env: string;
+  type: string;
+  default: string;
+  description: string;
+}
+
+/** The configuration reference, generated from the schema table (used by config/README.md and its test). */
+export function describeConfigKeys(): ConfigKeyDescription[] {
+  const rows: ConfigKeyDescription[] = [];
+  for (const { path, spec } of listLeafSpecs()) {
+    const key = path.join('.');
+    const envNames = [...(spec.envAliases ?? []), envNameForPath(path)];
+    if (spec.kind === 'stringList' && spec.envAppend) envNames.push(spec.envAppend);
+    // Aliases first (they are the documented short names), generic name once even if it equals an alias.
+    const env = [...new Set(envNames)].join(', ');
+    const suffix = spec.kind === 'stringList' || spec.kind === 'objectList' ? ' Environment value: JSON array.' : '';
+    rows.push({ key, env, type: describeType(spec), default: describeDefault(spec), description: spec.description + suffix });
+    if (spec.kind === 'objectList') {
+      for (const [name, field] of Object.entries(spec.fields)) {
+        rows.push({
+          key: `${key}[].${name}`,
+          env: '',
+          type: describeType(field) + (field.optional ? ', optional' : ', required'),
+          default: field.optional ? '(absent)' : '(required)',
+          description: field.description,
+        });
+      }
+    }
+  }
+  return rows;
+}
