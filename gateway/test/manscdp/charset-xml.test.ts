@@ -45,6 +45,37 @@ describe('decodeBody', () => {
     expect(decoded.text).toBe(xml);
   });
 
+  it('reads GB text that happens to be valid UTF-8 (楼 = C2 A5 = "¥") as GB18030', () => {
+    for (const name of ['楼', 'NVR-楼A', '楼层']) {
+      const xml = `<?xml version="1.0" encoding="GB2312"?><Response><Name>${name}</Name></Response>`;
+      const bytes = iconv.encode(xml, 'gb18030');
+      const decoded = decodeBody(bytes);
+      expect(decoded.charset).toBe('GB18030');
+      expect(decoded.text).toBe(xml);
+      // and without a declaration (devices that omit it speak GB2312)
+      expect(decodeBody(iconv.encode(`<Response><Name>${name}</Name></Response>`, 'gb18030')).text).toContain(name);
+    }
+  });
+
+  it('reads every GB2312 hanzi correctly as a one-character name, with and without other text', () => {
+    const misread: string[] = [];
+    for (let lead = 0xb0; lead <= 0xf7; lead++) {
+      for (let trail = 0xa1; trail <= 0xfe; trail++) {
+        const ch = iconv.decode(Buffer.from([lead, trail]), 'gb2312');
+        if (ch === '\uFFFD' || ch.length === 0) continue;
+        for (const xml of [`<R><Name>${ch}</Name></R>`, `<?xml version="1.0" encoding="GB2312"?><R><Name>${ch}1号</Name></R>`]) {
+          if (decodeBody(iconv.encode(xml, 'gb18030')).text !== xml) misread.push(ch);
+        }
+      }
+    }
+    expect(misread).toEqual([]);
+  });
+
+  it('keeps 2-byte-only UTF-8 (Latin accents) when the body declares UTF-8', () => {
+    const xml = '<?xml version="1.0" encoding="UTF-8"?><Response><Name>Café ¥</Name></Response>';
+    expect(decodeBody(Buffer.from(xml, 'utf8'))).toMatchObject({ text: xml, charset: 'UTF-8' });
+  });
+
   it('reports ASCII-only bodies so charset learning can ignore them', () => {
     const decoded = decodeBody(Buffer.from('<Notify><CmdType>Keepalive</CmdType></Notify>'));
     expect(decoded).toEqual({ text: '<Notify><CmdType>Keepalive</CmdType></Notify>', charset: 'UTF-8', asciiOnly: true });

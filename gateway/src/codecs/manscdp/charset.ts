@@ -33,15 +33,37 @@ function isAscii(bytes: Buffer): boolean {
   return true;
 }
 
-/** Decode a MANSCDP body: UTF-8 if valid, else GB 18030. A leading BOM is removed. Never throws. */
+/**
+ * Decode a MANSCDP body: UTF-8 if valid, else GB 18030. A leading BOM is removed. Never throws.
+ *
+ * One refinement of "valid UTF-8 wins": GB text can be valid UTF-8 by accident — 楼 is C2 A5 in GB 18030,
+ * which UTF-8 reads as ¥; any GB character with a lead byte C2–DF and a trail byte A1–BF does this, so a
+ * short Chinese name has a fair chance of passing as UTF-8. Real Chinese UTF-8 uses 3-byte sequences
+ * (U+0800 and up). So when the UTF-8 reading has no character ≥ U+0800 (only Latin/Greek/Cyrillic-range
+ * letters), the body is ambiguous and the declaration decides: a declared UTF-8 stays UTF-8; otherwise
+ * (GB2312/GBK/GB18030 declared, or no declaration) it is read as GB 18030 if that gives clean text.
+ */
 export function decodeBody(bytes: Buffer): DecodedBody {
   const asciiOnly = isAscii(bytes);
-  if (asciiOnly || isUtf8(bytes)) {
-    return { text: stripBom(bytes.toString('utf8')), charset: 'UTF-8', asciiOnly };
+  if (asciiOnly) return { text: stripBom(bytes.toString('utf8')), charset: 'UTF-8', asciiOnly };
+  if (isUtf8(bytes)) {
+    const utf8 = stripBom(bytes.toString('utf8'));
+    if (!ONLY_TWO_BYTE_UTF8.test(utf8) || declaresUtf8(utf8)) return { text: utf8, charset: 'UTF-8', asciiOnly };
+    const gb = stripBom(iconv.decode(bytes, 'gb18030'));
+    if (!gb.includes('\uFFFD')) return { text: gb, charset: 'GB18030', asciiOnly };
+    return { text: utf8, charset: 'UTF-8', asciiOnly };
   }
   // iconv-lite's gb18030 table covers the 4-byte ranges, so CJK Extension A/B characters (㙟, 𠀀, 䶮)
   // survive; invalid sequences become U+FFFD instead of throwing.
   return { text: stripBom(iconv.decode(bytes, 'gb18030')), charset: 'GB18030', asciiOnly: false };
+}
+
+/** Non-ASCII present, but every non-ASCII character is below U+0800 (2-byte UTF-8). */
+const ONLY_TWO_BYTE_UTF8 = /^(?=[\s\S]*[\u0080-\u07ff])[\u0000-\u07ff]*$/;
+
+function declaresUtf8(text: string): boolean {
+  const m = /^\s*<\?xml\b[^>]*?\bencoding\s*=\s*["']([^"']*)["']/i.exec(text.slice(0, 256));
+  return m !== null && /^utf-?8$/i.test(m[1].trim());
 }
 
 function stripBom(text: string): string {
