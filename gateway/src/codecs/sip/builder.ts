@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { SipRequest, SipResponse } from './message.js';
-import { quote, tagOf } from './headers.js';
+import { formatVia, parseVia, quote, tagOf } from './headers.js';
 
 /** RFC 3261 §21 (plus the few later codes GB peers send). */
 export const REASON_PHRASES: Readonly<Record<number, string>> = {
@@ -125,4 +125,25 @@ export function buildResponse(req: SipRequest, status: number, reason?: string, 
 /** A Warning header value (RFC 3261 §20.43) carrying a human-readable parse failure. */
 export function warningValue(agent: string, text: string): string {
   return `399 ${agent} ${quote(text)}`;
+}
+
+/**
+ * RFC 3261 §18.2.1 + RFC 3581: note where a request really came from in the top Via of its response —
+ * `received` when the packet source differs from the Via host (or rport was asked for), and `rport=<port>`
+ * when the client asked for it with an empty rport. Unparsable Via values are left alone.
+ */
+export function stampReceivedOnTopVia(res: SipResponse, address: string, port: number): void {
+  const idx = res.headers.findIndex(([n]) => n === 'via');
+  if (idx < 0) return;
+  let via;
+  try {
+    via = parseVia(res.headers[idx]![1]);
+  } catch {
+    return;
+  }
+  const wantsRport = via.params.has('rport');
+  if (!wantsRport && via.host === address) return;
+  if (wantsRport) via.params.set('rport', String(port));
+  via.params.set('received', address);
+  res.headers[idx] = ['via', formatVia(via)];
 }
