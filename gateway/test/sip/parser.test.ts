@@ -221,11 +221,13 @@ describe('tryExtractResponseContext', () => {
     expect(ctx!.headers.map(([n]) => n)).toEqual(['via', 'from', 'to', 'call-id', 'cseq']);
   });
 
-  it('returns null for responses, ACKs, junk and requests without a readable Via or CSeq', () => {
+  it('returns null for responses, ACKs, junk and requests missing a transaction header', () => {
     expect(tryExtractResponseContext(OK_200)).toBeNull();
     expect(tryExtractResponseContext(Buffer.from(REGISTER.toString().replace(/REGISTER/g, 'ACK')))).toBeNull();
     expect(tryExtractResponseContext(Buffer.from([0, 1, 2, 3]))).toBeNull();
     expect(tryExtractResponseContext(Buffer.from(REGISTER.toString().replace('CSeq: 1 REGISTER', 'CSeq: x')))).toBeNull();
     expect(tryExtractResponseContext(Buffer.from(REGISTER.toString().replace(/^Via:.*$/m, 'Via: junk')))).toBeNull();
+    expect(tryExtractResponseContext(Buffer.from(REGISTER.toString().replace('Call-ID: 84710223@10.1.2.3\r\n', '')))).toBeNull();
+    expect(tryExtractResponseContext(Buffer.from(REGISTER.toString().replace(/^To:.*\r\n/m, '')))).toBeNull();
   });
 });

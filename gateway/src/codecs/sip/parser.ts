@@ -193,9 +193,9 @@ function checkTransactionHeaders(msg: SipMessage): void {
 
 /**
  * Best-effort recovery of what a 400 needs from a message the parser rejected: a skeleton request holding
- * every Via, From, To, Call-ID and CSeq that could be read. Returns null when no response is possible or
- * allowed: the input is a response, the top Via or CSeq cannot be read, or it is an ACK (never answered).
- * From/To/Call-ID are copied when present; a 400 without them is still better than silence for debugging.
+ * every Via plus From, To, Call-ID and CSeq. Returns null when no well-formed response is possible or
+ * allowed: the input is a response, one of those headers is missing, the top Via or CSeq cannot be read,
+ * or it is an ACK (never answered). We would rather drop than send a response that is itself malformed.
  */
 export function tryExtractResponseContext(buf: Buffer, opts: ParseOptions = {}): SipRequest | null {
   const limit = Math.min(buf.length, opts.maxBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
@@ -207,7 +207,7 @@ export function tryExtractResponseContext(buf: Buffer, opts: ParseOptions = {}):
   const startLine = lines[0]!;
   if (/^SIP\//i.test(startLine)) return null;
 
-  const wanted = new Set(['via', 'from', 'to', 'call-id', 'cseq']);
+  const wanted = new Set(REQUIRED_HEADERS);
   const headers: Array<[string, string]> = [];
   for (let n = 1; n < lines.length; n++) {
     const line = lines[n]!;
@@ -223,9 +223,9 @@ export function tryExtractResponseContext(buf: Buffer, opts: ParseOptions = {}):
       for (const part of splitHeaderValues(value)) headers.push([name, part]);
     } else if (!headers.some(([n2]) => n2 === name)) headers.push([name, value]);
   }
-  const topVia = headers.find(([n]) => n === 'via')?.[1];
-  const cseqValue = headers.find(([n]) => n === 'cseq')?.[1];
-  if (topVia === undefined || cseqValue === undefined) return null;
+  for (const name of REQUIRED_HEADERS) if (!headers.some(([n]) => n === name)) return null;
+  const topVia = headers.find(([n]) => n === 'via')![1];
+  const cseqValue = headers.find(([n]) => n === 'cseq')![1];
   let cseqMethod: string;
   try {
     parseVia(topVia);
