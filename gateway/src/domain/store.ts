@@ -59,6 +59,8 @@ export interface ChannelSkeleton {
   kind: CatalogNodeKind;
   parentIds: string[];
   civilCode: string;
+  name: string;
+  reportedStatus: OnlineStatus;
   status: OnlineStatus;
 }
 

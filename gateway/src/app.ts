@@ -1,0 +1,388 @@
+/**
+ * Composition root: builds every part of the gateway from a validated config, in dependency order, and
+ * tears them down in reverse. Nothing else in the code base constructs services; everything below this
+ * file receives its collaborators.
+ */
+import { networkInterfaces } from 'node:os';
+import { mkdirSync } from 'node:fs';
+import { resolve as resolvePath, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pino, { type Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import type { GatewayConfig } from './config/schema.js';
+import { createStore } from './store/index.js';
+import type { GatewayStore } from './domain/store.js';
+import { GatewayEvents } from './domain/events.js';
+import { WriteBehind } from './domain/write-behind.js';
+import { DeviceRegistry, type DeviceAddress } from './domain/registry/device-registry.js';
+import { TreeIndex, ROOT } from './domain/catalog/tree-index.js';
+import { CatalogService } from './domain/catalog/catalog-service.js';
+import { AlarmService } from './domain/alarms/alarm-service.js';
+import { AuthService } from './domain/auth/auth-service.js';
+import { PtzService } from './domain/control/ptz-service.js';
+import { StatsService } from './domain/stats.js';
+import { ConflictError, NotFoundError, type GatewayServices } from './domain/services.js';
+import { loadDeviceProfiles, DeviceProfileMatcher, type DeviceProfile } from './domain/device-profiles.js';
+import { SipTransport, type TransportSource } from './transport/sip-transport.js';
+import { SipEndpoint } from './protocol/sip-endpoint.js';
+import { GbSignalling, type GbDirectory } from './protocol/gb28181/gb-signalling.js';
+import { GatewayMetrics } from './observability/metrics.js';
+import { buildHttpServer } from './api/http-server.js';
+import type { ManscdpCharset } from './codecs/manscdp/charset.js';
+
+/** Repository (package) root: dist/app.js and gateway/src/app.ts both sit two levels below it or one. */
+export function packageRoot(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  // dist/app.js → repo root is one up; gateway/src/app.ts → two up.
+  return here.endsWith(`${'/'}dist`) ? resolvePath(here, '..') : resolvePath(here, '..', '..');
+}
+
+export interface Gateway {
+  readonly config: GatewayConfig;
+  readonly logger: Logger;
+  readonly sipPort: number;
+  readonly httpPort: number;
+  readonly httpUrl: string;
+  readonly services: GatewayServices;
+  readonly store: GatewayStore;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** Where the web page is served from (defaults to web/dist when built, else web/). */
+  webRoot?: string;
+}
+
+function firstLanAddress(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+export function advertisedSipHost(config: GatewayConfig): string {
+  if (config.sip.advertisedHost) return config.sip.advertisedHost;
+  if (config.sip.host && config.sip.host !== '0.0.0.0' && config.sip.host !== '::') return config.sip.host;
+  return firstLanAddress();
+}
+
+export function createLogger(config: GatewayConfig): Logger {
+  return pino({
+    level: config.log.level,
+    base: { service: 'sharp-eyes' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    ...(config.log.pretty ? { transport: { target: 'pino-pretty' } } : {}),
+  });
+}
+
+export async function startGateway(config: GatewayConfig, options: StartOptions = {}): Promise<Gateway> {
+  const logger = options.logger ?? createLogger(config);
+  const closers: Array<() => Promise<void> | void> = [];
+  const closeAll = async (): Promise<void> => {
+    for (const close of closers.reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        logger.error({ err }, 'error while shutting down');
+      }
+    }
+    closers.length = 0;
+  };
+
+  try {
+    mkdirSync(config.store.dataDir, { recursive: true });
+    const root = packageRoot();
+    const profiles = loadDeviceProfiles(resolvePath(root, config.deviceProfilesDir));
+    const matcher = new DeviceProfileMatcher(profiles);
+    const profileByName = new Map<string, DeviceProfile>(profiles.map((p) => [p.name, p]));
+    const configuredDevices = new Map(config.sip.devices.map((d) => [d.id, d]));
+
+    const metrics = new GatewayMetrics();
+    const store = createStore({
+      mongoUrl: config.store.mongoUrl,
+      mongoDatabase: config.store.mongoDatabase,
+      dataDir: config.store.dataDir,
+      logger: logger.child({ component: 'store' }),
+    });
+    await store.init();
+    closers.push(() => store.close());
+    logger.info({ store: store.description }, 'store ready');
+
+    const events = new GatewayEvents();
+    const writer = new WriteBehind(store, config.store.flushIntervalMs, logger.child({ component: 'write-behind' }), {
+      onBatchWritten: (op, _items, seconds) => metrics.storeWrite(op, seconds),
+      onBatchFailed: (op) => metrics.storeWriteFailed(op),
+    });
+    writer.start();
+    closers.push(() => writer.close());
+
+    const registry = new DeviceRegistry(
+      store,
+      writer,
+      events,
+      { keepaliveIntervalSec: config.sip.keepaliveIntervalSec, keepaliveMissCount: config.sip.keepaliveMissCount },
+      logger.child({ component: 'registry' }),
+    );
+    await registry.load();
+    closers.push(() => registry.close());
+    metrics.setDeviceCountsProvider(() => registry.counts());
+
+    const auth = new AuthService(
+      store,
+      { staticTokens: config.http.apiTokens, sessionTtlSec: config.http.sessionTtlSec, admin: config.admin },
+      logger.child({ component: 'auth' }),
+    );
+    await auth.bootstrap();
+    const tokenPurge = setInterval(() => void store.purgeExpiredSessionTokens(Date.now()).catch(() => undefined), 3600_000);
+    tokenPurge.unref();
+    closers.push(() => clearInterval(tokenPurge));
+
+    // ---- SIP
+    const transport = new SipTransport({
+      host: config.sip.host,
+      port: config.sip.port,
+      maxMessageBytes: config.sip.maxMessageBytes,
+      logger: logger.child({ component: 'sip-transport' }),
+    });
+    transport.on('parse-error', (err) => metrics.parseError(err.reason));
+    transport.on('message', (msg) => {
+      if (msg.kind === 'request') metrics.sipMessage('in', 'request', msg.method, '');
+      else metrics.sipMessage('in', 'response', '', String(msg.status));
+    });
+    transport.on('connection-closed', (source) => {
+      if (source.connectionId) registry.connectionClosed(source.connectionId);
+    });
+    await transport.listen();
+    closers.push(() => transport.close());
+    const advertisedHost = advertisedSipHost(config);
+
+    const endpoint = new SipEndpoint({
+      transport,
+      localId: config.sip.id,
+      localDomain: config.sip.domain,
+      advertisedHost,
+      advertisedPort: transport.port,
+      userAgent: 'sharp-eyes-gateway',
+      logger: logger.child({ component: 'sip' }),
+    });
+    endpoint.on('response-sent', (status, method) => metrics.sipMessage('out', 'response', method, String(status)));
+    closers.push(() => endpoint.close());
+
+    const toAddress = (source: TransportSource): DeviceAddress => ({
+      transport: source.transport,
+      address: source.address,
+      port: source.port,
+      ...(source.connectionId ? { connectionId: source.connectionId } : {}),
+    });
+    const directory: GbDirectory = {
+      credentialsFor(deviceId) {
+        const entry = configuredDevices.get(deviceId);
+        if (entry) return { password: entry.password ?? config.sip.password, noAuth: entry.noAuth === true };
+        if (config.sip.unknownDevices === 'reject') return null;
+        return { password: config.sip.password, noAuth: false };
+      },
+      keepalive(deviceId, source) {
+        return registry.keepalive(deviceId, toAddress(source));
+      },
+    };
+    const signalling = new GbSignalling({
+      endpoint,
+      directory,
+      sipId: config.sip.id,
+      domain: config.sip.domain,
+      registerExpiresMin: config.sip.registerExpiresMin,
+      registerExpiresMax: config.sip.registerExpiresMax,
+      dateHeader: config.sip.dateHeader,
+      lockout: config.sip.lockout,
+      queryTimeoutMs: config.sip.queryTimeoutSec * 1000,
+      catalogIdleTimeoutMs: config.sip.catalogTimeoutSec * 1000,
+      maxBodyBytes: 2 * 1024 * 1024,
+      logger: logger.child({ component: 'gb28181' }),
+    });
+    closers.push(() => signalling.close());
+    signalling.on('auth-failure', (e) => {
+      metrics.authFailure(e.reason);
+      if (e.reason !== 'stale-nonce') logger.warn({ deviceId: e.deviceId, source: `${e.source.address}:${e.source.port}`, reason: e.reason }, 'REGISTER refused');
+    });
+    signalling.on('lockout', () => metrics.lockout());
+
+    const profileFor = (deviceId: string, userAgent: string, manufacturer = '', model = ''): DeviceProfile => {
+      const forced = configuredDevices.get(deviceId)?.profile;
+      if (forced) {
+        const p = profileByName.get(forced);
+        if (p) return p;
+        logger.warn({ deviceId, profile: forced }, 'configured device profile not found; matching instead');
+      }
+      return matcher.match({ manufacturer, model, userAgent });
+    };
+    const charsetOf = (deviceId: string): ManscdpCharset => {
+      const c = registry.get(deviceId)?.charset;
+      return c === 'UTF-8' || c === 'GB18030' ? c : 'GB2312';
+    };
+    const destinationOf = (deviceId: string): TransportSource => {
+      const addr = registry.address(deviceId);
+      if (!addr) throw new NotFoundError(`device ${deviceId} has no known address`);
+      return addr;
+    };
+
+    signalling.on('registered', (e) => {
+      const profile = profileFor(e.deviceId, e.userAgent);
+      registry.registered({
+        deviceId: e.deviceId,
+        source: toAddress(e.source),
+        expires: e.expires,
+        contact: e.contact,
+        userAgent: e.userAgent,
+        gbVersion: e.gbVersion,
+        profile: profile.name,
+      });
+      const device = registry.get(e.deviceId);
+      if (device && !device.name) {
+        const configuredName = configuredDevices.get(e.deviceId)?.name;
+        if (configuredName) registry.updateInfo(e.deviceId, { name: configuredName });
+      }
+      if (device && device.charset !== profile.charset) registry.updateInfo(e.deviceId, { charset: profile.charset });
+    });
+    signalling.on('unregistered', (e) => registry.unregistered(e.deviceId));
+
+    const tree = new TreeIndex();
+    const catalog = new CatalogService(
+      store,
+      writer,
+      registry,
+      tree,
+      {
+        queryCatalog: (deviceId, onProgress) => signalling.queryCatalog(deviceId, destinationOf(deviceId), onProgress, charsetOf(deviceId)),
+        queryDeviceInfo: async (deviceId) => {
+          const info = await signalling.queryDeviceInfo(deviceId, destinationOf(deviceId), charsetOf(deviceId));
+          const device = registry.get(deviceId);
+          const profile = profileFor(deviceId, device?.userAgent ?? '', info.manufacturer, info.model);
+          if (device && device.profile !== profile.name) registry.updateInfo(deviceId, { profile: profile.name, charset: profile.charset });
+          return { name: info.deviceName, manufacturer: info.manufacturer, model: info.model, firmware: info.firmware, channels: info.channel };
+        },
+      },
+      events,
+      { catalogOnRegister: config.sip.catalogOnRegister, maxConcurrentQueries: 32, maxQueuedQueries: 200_000 },
+      logger.child({ component: 'catalog' }),
+      { itemsStored: (n) => metrics.catalogItems(n) },
+    );
+    await catalog.load();
+    closers.push(() => catalog.close());
+
+    const alarms = new AlarmService(writer, events, logger.child({ component: 'alarms' }));
+    signalling.on('alarm', (e) => {
+      metrics.alarmReceived();
+      alarms.received({
+        deviceId: e.deviceId,
+        sourceId: e.alarm.deviceId,
+        priority: e.alarm.priority,
+        method: e.alarm.method,
+        type: e.alarm.type,
+        description: e.alarm.description,
+        alarmTime: e.alarm.time,
+        longitude: e.alarm.longitude,
+        latitude: e.alarm.latitude,
+        raw: e.alarm.raw,
+      });
+    });
+
+    const ptz = new PtzService(
+      {
+        resolve: async (channelId) => {
+          const channel = await store.getChannel(channelId);
+          if (channel) return { channelId, deviceId: channel.deviceId, deviceOnline: registry.isOnline(channel.deviceId) };
+          // A single-channel IPC may be addressed by its own device ID.
+          if (registry.get(channelId)) return { channelId, deviceId: channelId, deviceOnline: registry.isOnline(channelId) };
+          return null;
+        },
+        send: (target, hex) => signalling.sendPtz(target.channelId, destinationOf(target.deviceId), hex, charsetOf(target.deviceId)),
+      },
+      logger.child({ component: 'ptz' }),
+    );
+    closers.push(() => ptz.close());
+
+    const stats = new StatsService(registry, tree);
+    let httpReady = false;
+
+    const services: GatewayServices = {
+      events,
+      readiness: async () => ({ sip: transport.port > 0, http: httpReady, store: await store.ping().catch(() => false) }),
+      listDevices: (q) => store.listDevices(q),
+      getDevice: async (id) => registry.get(id) ?? store.getDevice(id),
+      listChannels: (q) => store.listChannels(q),
+      getChannel: (id) => store.getChannel(id),
+      requestCatalog: async (deviceId) => {
+        const device = registry.get(deviceId);
+        if (!device) throw new NotFoundError(`device ${deviceId} not found`);
+        if (device.status !== 'online') throw new ConflictError(`device ${deviceId} is offline (since ${new Date(device.statusChangedAt).toISOString()})`);
+        catalog.request(deviceId);
+        return { deviceId, accepted: true };
+      },
+      treeChildren: (parent) => {
+        if (parent !== undefined && parent !== ROOT && !tree.has(parent)) throw new NotFoundError(`tree node ${parent} not found`);
+        return tree.childrenOf(parent ?? ROOT);
+      },
+      stats: () => stats.compute(),
+      listStatusEvents: (q) => store.listStatusEvents(q),
+      listAlarms: (q) => store.listAlarms(q),
+      acknowledgeAlarm: async (id, by, note) => {
+        await writer.flush();
+        return store.acknowledgeAlarm(id, by, note, Date.now());
+      },
+      ptz: (channelId, request) => ptz.execute(channelId, request),
+      login: (u, p) => auth.login(u, p),
+      logout: (t) => auth.logout(t),
+      authenticate: (t) => auth.authenticate(t),
+      getUser: (u) => store.getUser(u),
+    };
+
+    // ---- HTTP
+    const webRoot = options.webRoot ?? resolvePath(root, 'web');
+    const http: FastifyInstance = await buildHttpServer({
+      services,
+      metrics,
+      logger: logger.child({ component: 'http' }),
+      apiTokens: config.http.apiTokens,
+      wsMaxBufferedBytes: config.http.wsMaxBufferedBytes,
+      webRoot,
+    });
+    await http.listen({ host: config.http.host, port: config.http.port });
+    closers.push(() => http.close());
+    httpReady = true;
+    const address = http.server.address();
+    const httpPort = typeof address === 'object' && address ? address.port : config.http.port;
+    const httpHost = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
+
+    logger.info(
+      {
+        sip: `${config.sip.host}:${transport.port} (udp+tcp)`,
+        advertisedHost,
+        sipId: config.sip.id,
+        domain: config.sip.domain,
+        http: `http://${httpHost}:${httpPort}`,
+        store: store.description,
+        devices: registry.counts(),
+      },
+      'gateway ready',
+    );
+
+    let closing: Promise<void> | null = null;
+    return {
+      config,
+      logger,
+      sipPort: transport.port,
+      httpPort,
+      httpUrl: `http://${httpHost}:${httpPort}`,
+      services,
+      store,
+      close: () => {
+        closing ??= closeAll();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

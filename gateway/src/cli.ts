@@ -1,0 +1,177 @@
+/**
+ * `sharp-eyes` command line: serve (the gateway), sim (the GB28181 device simulator) and demo (both, on
+ * the embedded store, for a first look).
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { loadConfig, ConfigError, type DeepPartial, type GatewayConfig } from './config/load-config.js';
+import { startGateway, type Gateway } from './app.js';
+import { runSimulatorCli, type SimCliOptions } from './sim/sim-cli.js';
+
+function parseIntArg(name: string, min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer ${min}-${max}`);
+    return n;
+  };
+}
+
+function loadOrExit(file: string | undefined, overrides?: DeepPartial<GatewayConfig>): GatewayConfig {
+  try {
+    return loadConfig({ file, env: process.env, overrides });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`sharp-eyes: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+/** Stop cleanly on SIGINT/SIGTERM: flush the write-behind buffer, close sockets, exit 0. */
+function stopOnSignals(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      process.exit(1);
+    }
+    stopping = true;
+    process.stderr.write(`sharp-eyes: ${signal}, shutting down\n`);
+    stop()
+      .then(() => process.exit(0))
+      .catch((err: unknown) => {
+        process.stderr.write(`sharp-eyes: shutdown failed: ${String(err)}\n`);
+        process.exit(1);
+      });
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
+
+async function serve(opts: { config?: string }): Promise<void> {
+  const config = loadOrExit(opts.config);
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway(config);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE' || e.code === 'EACCES') {
+      process.stderr.write(`sharp-eyes: cannot bind: ${e.message} (check sip.port / http.port)\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  stopOnSignals(() => gateway.close());
+}
+
+async function demo(opts: { devices: number; channels: number; config?: string }): Promise<void> {
+  const config = loadOrExit(opts.config, {
+    store: { mongoUrl: '' },
+    ...(process.env.SE_API_TOKEN ? {} : { http: { apiTokens: ['demo-token'] } }),
+  });
+  const gateway = await startGateway(config);
+  const stopSim = await runSimulatorCli({
+    server: `127.0.0.1:${gateway.sipPort}`,
+    devices: opts.devices,
+    channels: opts.channels,
+    transport: 'udp',
+    password: config.sip.password,
+    idPrefix: config.sip.id.slice(0, 8),
+    keepaliveSec: Math.min(30, config.sip.keepaliveIntervalSec),
+    nvrEvery: 4,
+    quiet: true,
+  });
+  const token = config.http.apiTokens[0] ?? '(set SE_API_TOKEN)';
+  process.stdout.write(
+    [
+      '',
+      'Sharp Eyes gateway demo is running.',
+      `  Web:        ${gateway.httpUrl}/`,
+      `  API docs:   ${gateway.httpUrl}/docs`,
+      `  Devices:    curl -H 'Authorization: Bearer ${token}' ${gateway.httpUrl}/api/devices`,
+      `  Health:     ${gateway.httpUrl}/healthz      Metrics: ${gateway.httpUrl}/metrics`,
+      `  SIP:        port ${gateway.sipPort} (UDP+TCP), ID ${config.sip.id}, domain ${config.sip.domain}`,
+      `  Simulator:  ${opts.devices} devices on 127.0.0.1 (every 4th an NVR with ${opts.channels} channels)`,
+      'Press Ctrl+C to stop.',
+      '',
+    ].join('\n'),
+  );
+  stopOnSignals(async () => {
+    await stopSim();
+    await gateway.close();
+  });
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command();
+  program
+    .name('sharp-eyes')
+    .description('Video-network integration gateway for city public-video networks (GB/T 28181, ONVIF)')
+    .showHelpAfterError();
+
+  program
+    .command('serve')
+    .description('run the gateway (SIP on UDP+TCP, HTTP API, embedded store or MongoDB)')
+    .option('-c, --config <file>', 'YAML configuration file (see config/gateway.example.yaml); SE_* environment variables override it')
+    .action(serve);
+
+  program
+    .command('sim')
+    .description('run the GB28181 device simulator against a gateway (a real SIP peer)')
+    .requiredOption('-s, --server <host:port>', 'gateway SIP address, e.g. 127.0.0.1:5060')
+    .requiredOption('-n, --devices <n>', 'number of devices', parseIntArg('--devices', 1, 200_000))
+    .option('-m, --channels <m>', 'channels per NVR (IPCs have 1)', parseIntArg('--channels', 1, 10_000), 4)
+    .option('-t, --transport <udp|tcp>', 'SIP transport', 'udp')
+    .option('-p, --password <pw>', 'digest password', '12345678')
+    .option('--id-prefix <code>', '8-digit civil code that starts every device ID', '44030500')
+    .option('--keepalive <sec>', 'keepalive interval in seconds', parseIntArg('--keepalive', 1, 3600), 60)
+    .option('--expires <sec>', 'registration expiry in seconds', parseIntArg('--expires', 60, 86_400), 3600)
+    .option('--nvr-every <k>', 'every k-th device is an NVR with --channels channels (0 = none)', parseIntArg('--nvr-every', 0, 1_000_000), 0)
+    .option('--platform-channels <n>', 'instead of devices: one lower platform with a region/group tree of n channels', parseIntArg('--platform-channels', 1, 1_000_000))
+    .option('--rate <per-second>', 'registrations per second (0 = as fast as possible)', parseIntArg('--rate', 0, 1_000_000), 0)
+    .option('--alarm-every <sec>', 'each device raises an alarm every n seconds (0 = never)', parseIntArg('--alarm-every', 0, 86_400), 0)
+    .option('--local-host <ip>', 'local address to bind', '127.0.0.1')
+    .option('--quiet', 'only print a summary')
+    .action(async (o: Record<string, unknown>) => {
+      if (o.transport !== 'udp' && o.transport !== 'tcp') {
+        process.stderr.write('sharp-eyes sim: --transport must be udp or tcp\n');
+        process.exit(2);
+      }
+      if (!/^\d{8}$/.test(String(o.idPrefix))) {
+        process.stderr.write('sharp-eyes sim: --id-prefix must be an 8-digit civil code\n');
+        process.exit(2);
+      }
+      const simOptions: SimCliOptions = {
+        server: String(o.server),
+        devices: o.devices as number,
+        channels: o.channels as number,
+        transport: o.transport,
+        password: String(o.password),
+        idPrefix: String(o.idPrefix),
+        keepaliveSec: o.keepalive as number,
+        expiresSec: o.expires as number,
+        nvrEvery: o.nvrEvery as number,
+        platformChannels: o.platformChannels as number | undefined,
+        ratePerSecond: o.rate as number,
+        alarmEverySec: o.alarmEvery as number,
+        localHost: String(o.localHost),
+        quiet: o.quiet === true,
+      };
+      const stop = await runSimulatorCli(simOptions);
+      stopOnSignals(stop);
+    });
+
+  program
+    .command('demo')
+    .description('run the gateway on the embedded store with simulated demo devices (quick start)')
+    .option('-c, --config <file>', 'YAML configuration file')
+    .option('-n, --devices <n>', 'number of simulated devices', parseIntArg('--devices', 1, 10_000), 24)
+    .option('-m, --channels <m>', 'channels per simulated NVR', parseIntArg('--channels', 1, 256), 8)
+    .action(demo);
+
+  await program.parseAsync(argv);
+}
+
+main(process.argv).catch((err: unknown) => {
+  process.stderr.write(`sharp-eyes: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

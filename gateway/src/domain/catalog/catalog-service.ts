@@ -1,0 +1,269 @@
+/**
+ * Catalog service: asks devices for their catalog (after registration and on demand), stores the items
+ * as channels and tree nodes, and keeps channel status tied to device status.
+ *
+ * After a registration storm every device wants a DeviceInfo and a Catalog query; sending 50,000 of each
+ * at once would flood the devices and our own SIP socket. Queries therefore go through a bounded queue
+ * with a fixed number in flight; an operator's explicit re-query jumps the queue.
+ */
+import type { Logger } from 'pino';
+import type { CatalogItem } from '../../codecs/manscdp/messages.js';
+import { classifyCatalogItem } from '../../codecs/manscdp/messages.js';
+import type { Channel, OnlineStatus } from '../model.js';
+import type { GatewayStore } from '../store.js';
+import type { GatewayEvents, DeviceStatusChange } from '../events.js';
+import type { WriteBehind } from '../write-behind.js';
+import type { DeviceRegistry } from '../registry/device-registry.js';
+import type { TreeIndex } from './tree-index.js';
+
+/** What the service needs from the signalling engine (a port, so the domain stays testable). */
+export interface CatalogQueryPort {
+  queryCatalog(
+    deviceId: string,
+    onProgress: (received: number, total: number | null) => void,
+  ): Promise<{ sn: number; sumNum: number | null; items: CatalogItem[]; state: 'complete' | 'partial' }>;
+  queryDeviceInfo(deviceId: string): Promise<{ name: string; manufacturer: string; model: string; firmware: string; channels: number | null }>;
+}
+
+export interface CatalogServiceOptions {
+  catalogOnRegister: boolean;
+  maxConcurrentQueries: number;
+  /** Upper bound of the waiting queue; further automatic queries are dropped (an explicit re-query still works). */
+  maxQueuedQueries: number;
+}
+
+export interface CatalogObserver {
+  itemsStored(count: number): void;
+}
+
+const STORE_CHUNK = 5_000;
+
+export class CatalogService {
+  private readonly queue: string[] = [];
+  private readonly queued = new Set<string>();
+  private readonly running = new Set<string>();
+  private closed = false;
+
+  constructor(
+    private readonly store: GatewayStore,
+    private readonly writer: WriteBehind,
+    private readonly registry: DeviceRegistry,
+    private readonly tree: TreeIndex,
+    private readonly port: CatalogQueryPort,
+    private readonly events: GatewayEvents,
+    private readonly options: CatalogServiceOptions,
+    private readonly logger: Logger,
+    private readonly observer?: CatalogObserver,
+  ) {
+    events.on('device-status', (change) => this.onDeviceStatus(change));
+  }
+
+  /** Fill the tree from the store after a restart. */
+  async load(): Promise<void> {
+    for (const device of this.registry.all()) {
+      this.tree.upsertDevice(device.id, device.name, device.civilCode, device.status === 'online');
+    }
+    const skeletons = await this.store.loadChannelSkeletons();
+    const byDevice = new Map<string, Channel[]>();
+    for (const s of skeletons) {
+      let list = byDevice.get(s.deviceId);
+      if (!list) {
+        list = [];
+        byDevice.set(s.deviceId, list);
+      }
+      list.push({
+        ...emptyChannel(s.deviceId, s.id),
+        kind: s.kind,
+        name: s.name,
+        parentIds: s.parentIds,
+        civilCode: s.civilCode,
+        reportedStatus: s.reportedStatus,
+      });
+    }
+    for (const [deviceId, list] of byDevice) this.tree.replaceCatalog(deviceId, list);
+    this.logger.info({ channels: skeletons.length, devices: byDevice.size }, 'catalog tree loaded');
+  }
+
+  close(): void {
+    this.closed = true;
+    this.queue.length = 0;
+    this.queued.clear();
+  }
+
+  get backlog(): number {
+    return this.queue.length + this.running.size;
+  }
+
+  /** Operator's re-query: runs next, even when the automatic queue is full. */
+  request(deviceId: string): void {
+    if (this.running.has(deviceId)) return;
+    if (this.queued.has(deviceId)) {
+      const i = this.queue.indexOf(deviceId);
+      if (i >= 0) this.queue.splice(i, 1);
+    }
+    this.queued.add(deviceId);
+    this.queue.unshift(deviceId);
+    this.events.emit('catalog-progress', { deviceId, sn: 0, received: 0, total: null, state: 'querying' });
+    this.pump();
+  }
+
+  private onDeviceStatus(change: DeviceStatusChange): void {
+    const device = this.registry.get(change.deviceId);
+    if (!device) return;
+    this.tree.upsertDevice(device.id, device.name, device.civilCode, change.status === 'online');
+    if (device.channelCount > 0 || this.tree.has(device.id)) {
+      this.writer.channelsOfDevice(device.id, change.status, change.at);
+    }
+    const channelIds = this.tree.channelIdsOf(device.id);
+    if (channelIds.length > 0) {
+      this.events.emit('channel-status', { deviceId: device.id, channelIds, status: change.status, at: change.at });
+    }
+    if (change.status === 'online' && change.reason === 'registered' && this.options.catalogOnRegister) {
+      this.enqueue(device.id);
+    }
+  }
+
+  private enqueue(deviceId: string): void {
+    if (this.closed || this.queued.has(deviceId) || this.running.has(deviceId)) return;
+    if (this.queue.length >= this.options.maxQueuedQueries) {
+      this.logger.warn({ deviceId, queued: this.queue.length }, 'catalog queue full; automatic query skipped (re-query from the API later)');
+      return;
+    }
+    this.queued.add(deviceId);
+    this.queue.push(deviceId);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (!this.closed && this.running.size < this.options.maxConcurrentQueries && this.queue.length > 0) {
+      const deviceId = this.queue.shift() as string;
+      this.queued.delete(deviceId);
+      this.running.add(deviceId);
+      void this.run(deviceId).finally(() => {
+        this.running.delete(deviceId);
+        this.pump();
+      });
+    }
+  }
+
+  private async run(deviceId: string): Promise<void> {
+    if (!this.registry.isOnline(deviceId)) return;
+    try {
+      const info = await this.port.queryDeviceInfo(deviceId);
+      this.registry.updateInfo(deviceId, {
+        name: info.name,
+        manufacturer: info.manufacturer,
+        model: info.model,
+        firmware: info.firmware,
+      });
+    } catch (err) {
+      // DeviceInfo is optional for the catalog; many lower platforms answer it late or never.
+      this.logger.debug({ deviceId, err: (err as Error).message }, 'DeviceInfo query failed');
+    }
+    let lastEmit = 0;
+    try {
+      const result = await this.port.queryCatalog(deviceId, (received, total) => {
+        const now = Date.now();
+        if (now - lastEmit < 250 && received !== total) return;
+        lastEmit = now;
+        this.events.emit('catalog-progress', { deviceId, sn: 0, received, total, state: 'receiving' });
+      });
+      await this.storeCatalog(deviceId, result.items, result.state === 'complete');
+      this.events.emit('catalog-progress', {
+        deviceId,
+        sn: result.sn,
+        received: result.items.length,
+        total: result.sumNum,
+        state: result.state,
+      });
+      this.logger.info({ deviceId, items: result.items.length, sumNum: result.sumNum, state: result.state }, 'catalog stored');
+    } catch (err) {
+      const error = (err as Error).message;
+      this.logger.warn({ deviceId, error }, 'catalog query failed');
+      this.events.emit('catalog-progress', { deviceId, sn: 0, received: 0, total: null, state: 'failed', error });
+    }
+  }
+
+  /** Exposed for tests and for NOTIFY-driven updates. */
+  async storeCatalog(deviceId: string, items: CatalogItem[], complete: boolean): Promise<void> {
+    const device = this.registry.get(deviceId);
+    const deviceOnline = device?.status === 'online';
+    const now = Date.now();
+    const channels = items.map((item) => toChannel(deviceId, item, deviceOnline, now));
+    for (let i = 0; i < channels.length; i += STORE_CHUNK) {
+      await this.store.upsertChannels(channels.slice(i, i + STORE_CHUNK));
+    }
+    if (complete) await this.store.deleteChannelsNotIn(deviceId, channels.map((c) => c.id));
+    this.observer?.itemsStored(channels.length);
+    if (complete) this.tree.replaceCatalog(deviceId, channels);
+    else this.tree.mergeCatalog(deviceId, channels);
+    const videoChannels = channels.filter((c) => c.kind === 'channel').length;
+    this.registry.updateInfo(deviceId, { channelCount: videoChannels });
+  }
+}
+
+function emptyChannel(deviceId: string, id: string): Channel {
+  return {
+    id,
+    deviceId,
+    kind: 'channel',
+    name: '',
+    manufacturer: '',
+    model: '',
+    owner: '',
+    civilCode: '',
+    block: '',
+    address: '',
+    parental: 0,
+    parentIds: [],
+    businessGroupId: '',
+    safetyWay: null,
+    registerWay: null,
+    secrecy: 0,
+    ipAddress: '',
+    port: null,
+    reportedStatus: 'online',
+    status: 'offline',
+    statusChangedAt: 0,
+    longitude: null,
+    latitude: null,
+    ptzType: null,
+    extra: {},
+    createdAt: 0,
+    updatedAt: 0,
+  };
+}
+
+/** Catalog item → channel row. Effective status = reported status AND device online. */
+export function toChannel(deviceId: string, item: CatalogItem, deviceOnline: boolean, now: number): Channel {
+  const reportedStatus: OnlineStatus = item.status === 'OFF' ? 'offline' : 'online';
+  return {
+    id: item.deviceId,
+    deviceId,
+    kind: classifyCatalogItem(item),
+    name: item.name,
+    manufacturer: item.manufacturer,
+    model: item.model,
+    owner: item.owner,
+    civilCode: item.civilCode,
+    block: item.block,
+    address: item.address,
+    parental: item.parental ?? 0,
+    parentIds: item.parentIds,
+    businessGroupId: item.businessGroupId,
+    safetyWay: item.safetyWay,
+    registerWay: item.registerWay,
+    secrecy: item.secrecy ?? 0,
+    ipAddress: item.ipAddress,
+    port: item.port,
+    reportedStatus,
+    status: deviceOnline && reportedStatus === 'online' ? 'online' : 'offline',
+    statusChangedAt: now,
+    longitude: item.longitude,
+    latitude: item.latitude,
+    ptzType: item.ptzType,
+    extra: item.extra,
+    createdAt: now,
+    updatedAt: now,
+  };
+}

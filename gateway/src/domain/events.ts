@@ -1,0 +1,46 @@
+/**
+ * Typed domain events: what the API's WebSocket, metrics and (later) health services listen to.
+ * Emitted by the registry, catalog and alarm services; never by protocol code.
+ */
+import { EventEmitter } from 'node:events';
+import type { AlarmEvent, OfflineReason, OnlineStatus } from './model.js';
+
+export interface DeviceStatusChange {
+  deviceId: string;
+  status: OnlineStatus;
+  reason: OfflineReason | 'registered' | 'keepalive' | null;
+  at: number;
+}
+
+export interface ChannelStatusChange {
+  deviceId: string;
+  /** The channels whose effective status changed (all of a device's channels when the device changed). */
+  channelIds: string[];
+  status: OnlineStatus;
+  at: number;
+}
+
+export interface CatalogProgress {
+  deviceId: string;
+  sn: number;
+  received: number;
+  /** SumNum announced by the device; null until the first part arrives. */
+  total: number | null;
+  state: 'querying' | 'receiving' | 'complete' | 'partial' | 'failed';
+  error?: string;
+}
+
+export interface GatewayEventMap {
+  'device-status': [DeviceStatusChange];
+  'channel-status': [ChannelStatusChange];
+  alarm: [AlarmEvent];
+  'catalog-progress': [CatalogProgress];
+}
+
+export class GatewayEvents extends EventEmitter<GatewayEventMap> {
+  constructor() {
+    super();
+    // Listeners are the WebSocket hub and a few services; a leak would show up as hundreds.
+    this.setMaxListeners(100);
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * What the HTTP/WebSocket API may ask of the domain. The composition root builds one `GatewayServices`
+ * from the registry, catalog, alarm, control and auth services; the API layer sees only this.
+ */
+import type { AlarmEvent, Channel, Device, Page, StatusEvent, User, UserRole } from './model.js';
+import type { AlarmQuery, ChannelQuery, DeviceQuery, EventQuery } from './store.js';
+import type { GatewayEvents } from './events.js';
+import type { PtzRequest } from './control/ptz-service.js';
+
+export interface TreeNodeView {
+  id: string;
+  /** The device that reported the node (empty for merged region nodes reported by several devices). */
+  deviceId: string;
+  kind: 'region' | 'business-group' | 'virtual-org' | 'system' | 'device' | 'channel';
+  name: string;
+  /** Channels (video sources) beneath this node, counted once each. */
+  online: number;
+  total: number;
+  hasChildren: boolean;
+  /** For channels and devices: their own effective status. */
+  status?: 'online' | 'offline';
+}
+
+export interface RegionStats {
+  region: string;
+  name: string;
+  devices: { online: number; total: number; rate: number };
+  channels: { online: number; total: number; rate: number };
+}
+
+export interface GatewayStats {
+  at: number;
+  devices: { online: number; total: number; rate: number };
+  channels: { online: number; total: number; rate: number };
+  regions: RegionStats[];
+}
+
+export interface CatalogRequestResult {
+  deviceId: string;
+  /** Progress follows on the WebSocket as 'catalog-progress' messages. */
+  accepted: boolean;
+}
+
+export interface LoginResult {
+  token: string;
+  expiresAt: number;
+  user: { username: string; role: UserRole };
+}
+
+/** Who is calling: resolved from a bearer token. */
+export interface Principal {
+  kind: 'static-token' | 'session';
+  username: string;
+  role: UserRole;
+}
+
+export interface GatewayServices {
+  events: GatewayEvents;
+  readiness(): Promise<{ sip: boolean; http: boolean; store: boolean }>;
+
+  listDevices(query: DeviceQuery): Promise<Page<Device>>;
+  getDevice(id: string): Promise<Device | null>;
+  listChannels(query: ChannelQuery): Promise<Page<Channel>>;
+  getChannel(id: string): Promise<Channel | null>;
+  /** Re-query a device's catalog; throws NotFoundError / ConflictError (device offline). */
+  requestCatalog(deviceId: string): Promise<CatalogRequestResult>;
+  /** Children of a tree node (root when parent is undefined); throws NotFoundError for an unknown node. */
+  treeChildren(parent: string | undefined): TreeNodeView[];
+  stats(): GatewayStats;
+  listStatusEvents(query: EventQuery): Promise<Page<StatusEvent>>;
+  listAlarms(query: AlarmQuery): Promise<Page<AlarmEvent>>;
+  acknowledgeAlarm(id: string, by: string, note: string | null): Promise<AlarmEvent | null>;
+  /** Send a PTZ command to a channel; throws NotFoundError / ConflictError (offline) / ValidationError. */
+  ptz(channelId: string, request: PtzRequest): Promise<{ sent: string[]; autoStopAfterMs: number | null }>;
+
+  login(username: string, password: string): Promise<LoginResult | null>;
+  logout(token: string): Promise<void>;
+  authenticate(bearerToken: string): Promise<Principal | null>;
+  getUser(username: string): Promise<User | null>;
+}
+
+/** Errors the API maps to HTTP codes. */
+export class NotFoundError extends Error {
+  readonly statusCode = 404;
+}
+export class ConflictError extends Error {
+  readonly statusCode = 409;
+}
+export class ValidationError extends Error {
+  readonly statusCode = 400;
+  constructor(
+    message: string,
+    readonly field: string,
+  ) {
+    super(message);
+  }
+}
+export class UpstreamError extends Error {
+  readonly statusCode = 502;
+}

@@ -1,0 +1,404 @@
+/**
+ * GB/T 28181 signalling engine (the platform side): REGISTER with digest, MESSAGE dispatch (Keepalive,
+ * answers to our queries, Alarm), and outgoing queries/controls with their answer collection.
+ *
+ * It knows SIP and MANSCDP, not the registry: decisions that need domain state (passwords, "is this
+ * device registered?") are asked through the `GbDirectory` port the domain implements, and everything
+ * that happened is reported as typed events.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { SipRequest } from '../../codecs/sip/message.js';
+import { header } from '../../codecs/sip/message.js';
+import { parseNameAddr, parseUri } from '../../codecs/sip/headers.js';
+import { buildChallenge, parseDigestParams, verifyDigest, NonceIssuer } from '../../codecs/sip/digest.js';
+import {
+  decodeManscdp,
+  encodeQuery,
+  encodePtzControl,
+  encodeResponse,
+  readAlarmNotify,
+  readCatalogResponse,
+  readDeviceInfo,
+  readDeviceStatus,
+  readKeepalive,
+  MANSCDP_CONTENT_TYPE,
+  type ManscdpMessage,
+  type CatalogItem,
+  type DeviceInfoResponse,
+  type DeviceStatusResponse,
+  type AlarmNotify,
+} from '../../codecs/manscdp/messages.js';
+import type { ManscdpCharset } from '../../codecs/manscdp/charset.js';
+import type { ReplyFn, SipEndpoint } from '../sip-endpoint.js';
+import type { TransportSource } from '../../transport/sip-transport.js';
+import { Lockout, type LockoutPolicy } from './lockout.js';
+import { PendingQueries, type CollectedAnswer } from './pending-queries.js';
+
+export type { AlarmNotify, DeviceInfoResponse, DeviceStatusResponse };
+
+export interface DeviceCredentials {
+  /** Password to check the digest against. */
+  password: string;
+  /** Devices that cannot do digest: accept REGISTER without a challenge. */
+  noAuth: boolean;
+}
+
+/** The port through which the engine asks the domain what it cannot know itself. */
+export interface GbDirectory {
+  /** Credentials of a device, or null when unknown devices are rejected and this one is unknown. */
+  credentialsFor(deviceId: string): DeviceCredentials | null;
+  /** Keepalive from a device: true when it is registered (answer 200), false to make it re-register. */
+  keepalive(deviceId: string, source: TransportSource, status: string): boolean;
+}
+
+export interface RegisterEvent {
+  deviceId: string;
+  source: TransportSource;
+  expires: number;
+  contact: string;
+  userAgent: string;
+  gbVersion: string;
+}
+
+export interface AuthFailureEvent {
+  deviceId: string;
+  source: TransportSource;
+  reason: 'wrong-password' | 'unknown-device' | 'stale-nonce' | 'bad-credentials' | 'locked-out';
+}
+
+export interface GbSignallingEvents {
+  registered: [RegisterEvent];
+  unregistered: [{ deviceId: string; source: TransportSource }];
+  alarm: [{ deviceId: string; source: TransportSource; alarm: AlarmNotify }];
+  'auth-failure': [AuthFailureEvent];
+  lockout: [{ key: string; until: number }];
+  /** A MESSAGE we answered 200 but do not act on (unknown CmdType, unsolicited answer). */
+  'unhandled-message': [{ deviceId: string; cmdType: string; root: string }];
+  'bad-body': [{ deviceId: string; error: string }];
+}
+
+export interface GbSignallingOptions {
+  endpoint: SipEndpoint;
+  directory: GbDirectory;
+  sipId: string;
+  domain: string;
+  registerExpiresMin: number;
+  registerExpiresMax: number;
+  dateHeader: boolean;
+  lockout: LockoutPolicy;
+  queryTimeoutMs: number;
+  catalogIdleTimeoutMs: number;
+  maxBodyBytes: number;
+  logger: Logger;
+  now?: () => number;
+}
+
+export interface CatalogQueryResult {
+  deviceId: string;
+  sn: number;
+  sumNum: number | null;
+  items: CatalogItem[];
+  /** 'complete' when items reached SumNum; 'partial' when the device went quiet first. */
+  state: 'complete' | 'partial';
+}
+
+/** GB Date header: ISO-like local (Beijing) time without zone, milliseconds included (brief §2.4). */
+export function gbDate(epochMs: number): string {
+  const beijing = new Date(epochMs + 8 * 3600_000);
+  return beijing.toISOString().slice(0, 23);
+}
+
+export class GbSignalling extends EventEmitter<GbSignallingEvents> {
+  private readonly nonces = new NonceIssuer();
+  private readonly lockout: Lockout;
+  private readonly pending: PendingQueries;
+  private readonly now: () => number;
+  private sn = Math.floor(Math.random() * 100_000) + 1;
+
+  constructor(private readonly opts: GbSignallingOptions) {
+    super();
+    this.now = opts.now ?? Date.now;
+    this.lockout = new Lockout(opts.lockout, this.now);
+    this.pending = new PendingQueries();
+    opts.endpoint.onRequest((req, source, reply) => this.onRequest(req, source, reply));
+  }
+
+  close(): void {
+    this.pending.close();
+  }
+
+  nextSn(): number {
+    this.sn = this.sn >= 2_000_000_000 ? 1 : this.sn + 1;
+    return this.sn;
+  }
+
+  // ------------------------------------------------------------------ incoming
+
+  private onRequest(req: SipRequest, source: TransportSource, reply: ReplyFn): void {
+    try {
+      switch (req.method) {
+        case 'REGISTER':
+          this.onRegister(req, source, reply);
+          return;
+        case 'MESSAGE':
+          this.onMessage(req, source, reply);
+          return;
+        case 'OPTIONS':
+          reply(200, 'OK', { headers: [['allow', 'INVITE, ACK, INFO, CANCEL, BYE, OPTIONS, MESSAGE, SUBSCRIBE, NOTIFY']] });
+          return;
+        case 'NOTIFY':
+          // Subscriptions are not requested yet; accept so devices do not retry forever.
+          reply(200, 'OK');
+          return;
+        case 'ACK':
+          return;
+        case 'BYE':
+          reply(481, 'Call/Transaction Does Not Exist');
+          return;
+        default:
+          reply(405, 'Method Not Allowed', { headers: [['allow', 'REGISTER, MESSAGE, OPTIONS, NOTIFY, ACK, BYE']] });
+      }
+    } catch (err) {
+      this.opts.logger.error({ err, method: req.method, source }, 'request handler failed');
+      reply(500, 'Server Internal Error');
+    }
+  }
+
+  private onRegister(req: SipRequest, source: TransportSource, reply: ReplyFn): void {
+    const from = header(req, 'from');
+    const deviceId = from ? parseUri(parseNameAddr(from).uri).user ?? '' : '';
+    if (!/^\d{20}$/.test(deviceId) && !/^[0-9A-Za-z_.-]{1,64}$/.test(deviceId)) {
+      reply(400, 'Bad From User');
+      return;
+    }
+    const addrKey = `${source.address}:${source.port}`;
+    const lockedUntil = Math.max(this.lockout.lockedUntil(`id:${deviceId}`), this.lockout.lockedUntil(`addr:${addrKey}`));
+    if (lockedUntil > 0) {
+      this.emit('auth-failure', { deviceId, source, reason: 'locked-out' });
+      reply(403, 'Locked Out', { headers: [['retry-after', String(Math.ceil((lockedUntil - this.now()) / 1000))]] });
+      return;
+    }
+
+    const expiresHeader = header(req, 'expires');
+    const contact = header(req, 'contact') ?? '';
+    let expires = expiresHeader !== undefined ? Number.parseInt(expiresHeader, 10) : Number.NaN;
+    if (Number.isNaN(expires)) {
+      const m = /expires=(\d+)/i.exec(contact);
+      expires = m ? Number.parseInt(m[1], 10) : Number.NaN;
+    }
+    if (Number.isNaN(expires) || expires < 0) {
+      reply(400, 'Missing Expires');
+      return;
+    }
+
+    const creds = this.opts.directory.credentialsFor(deviceId);
+    if (!creds) {
+      this.fail(deviceId, addrKey, source, 'unknown-device');
+      reply(403, 'Unknown Device');
+      return;
+    }
+
+    if (!creds.noAuth) {
+      const authorization = header(req, 'authorization');
+      const challenge = (): void =>
+        reply(401, 'Unauthorized', {
+          headers: [['www-authenticate', buildChallenge(this.opts.domain, this.nonces.issue(this.now()))]],
+        });
+      if (!authorization) {
+        challenge();
+        return;
+      }
+      const params = parseDigestParams(authorization);
+      const nonceState = this.nonces.verify(params.nonce ?? '', this.now());
+      if (nonceState !== 'ok') {
+        // A nonce we did not issue (some simulators invent one) or an old one: challenge again, not a failure.
+        if (nonceState === 'stale') this.emit('auth-failure', { deviceId, source, reason: 'stale-nonce' });
+        challenge();
+        return;
+      }
+      if ((params.username ?? '') !== deviceId && !creds.password) {
+        this.fail(deviceId, addrKey, source, 'bad-credentials');
+        reply(403, 'Forbidden');
+        return;
+      }
+      if (!verifyDigest(params, creds.password, 'REGISTER')) {
+        this.fail(deviceId, addrKey, source, 'wrong-password');
+        reply(403, 'Wrong Password');
+        return;
+      }
+    }
+    this.lockout.succeed(`id:${deviceId}`);
+    this.lockout.succeed(`addr:${addrKey}`);
+
+    const gbVersion = header(req, 'x-gb-ver') ?? '';
+    const extra: Array<[string, string]> = [];
+    if (contact) extra.push(['contact', contact]);
+    if (gbVersion) extra.push(['x-gb-ver', gbVersion]);
+
+    if (expires === 0) {
+      extra.push(['expires', '0']);
+      reply(200, 'OK', { headers: extra });
+      this.emit('unregistered', { deviceId, source });
+      return;
+    }
+    const granted = Math.min(Math.max(expires, this.opts.registerExpiresMin), this.opts.registerExpiresMax);
+    if (expires < this.opts.registerExpiresMin) {
+      reply(423, 'Interval Too Brief', { headers: [['min-expires', String(this.opts.registerExpiresMin)]] });
+      return;
+    }
+    extra.push(['expires', String(granted)]);
+    if (this.opts.dateHeader) extra.push(['date', gbDate(this.now())]);
+    reply(200, 'OK', { headers: extra });
+    this.emit('registered', {
+      deviceId,
+      source,
+      expires: granted,
+      contact,
+      userAgent: header(req, 'user-agent') ?? '',
+      gbVersion,
+    });
+  }
+
+  private fail(deviceId: string, addrKey: string, source: TransportSource, reason: AuthFailureEvent['reason']): void {
+    this.emit('auth-failure', { deviceId, source, reason });
+    for (const key of [`id:${deviceId}`, `addr:${addrKey}`]) {
+      if (this.lockout.fail(key)) {
+        const until = this.lockout.lockedUntil(key);
+        this.opts.logger.warn({ key, until: new Date(until).toISOString(), deviceId, source }, 'authentication lockout');
+        this.emit('lockout', { key, until });
+      }
+    }
+  }
+
+  private onMessage(req: SipRequest, source: TransportSource, reply: ReplyFn): void {
+    const from = header(req, 'from');
+    const senderId = from ? parseUri(parseNameAddr(from).uri).user ?? '' : '';
+    let msg: ManscdpMessage;
+    try {
+      msg = decodeManscdp(req.body, { maxBytes: this.opts.maxBodyBytes });
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      this.emit('bad-body', { deviceId: senderId, error });
+      this.opts.logger.warn({ deviceId: senderId, source, error }, 'rejected MESSAGE body');
+      reply(400, 'Bad Body');
+      return;
+    }
+
+    if (msg.root === 'Notify' && msg.cmdType === 'Keepalive') {
+      const ka = readKeepalive(msg);
+      const known = this.opts.directory.keepalive(senderId || ka.deviceId, source, ka.status);
+      // 403 tells a device whose registration we do not hold to register again (it would otherwise
+      // keep sending keepalives into the void after our restart or its expiry).
+      if (known) reply(200, 'OK');
+      else reply(403, 'Not Registered');
+      return;
+    }
+
+    reply(200, 'OK');
+
+    if (msg.root === 'Response') {
+      if (!this.pending.deliver(senderId, msg)) {
+        this.emit('unhandled-message', { deviceId: senderId, cmdType: msg.cmdType, root: msg.root });
+      }
+      return;
+    }
+    if (msg.root === 'Notify' && msg.cmdType === 'Alarm') {
+      const alarm = readAlarmNotify(msg);
+      this.emit('alarm', { deviceId: senderId, source, alarm });
+      // GB 9.4.2: acknowledge the alarm with a Response MESSAGE as well as the 200 (WVP skips this).
+      void this.sendMessage(senderId, source, encodeResponse('Alarm', msg.sn, msg.deviceId, { Result: 'OK' })).catch(() => undefined);
+      return;
+    }
+    this.opts.logger.info({ deviceId: senderId, root: msg.root, cmdType: msg.cmdType }, 'MESSAGE with a CmdType we do not handle; answered 200');
+    this.emit('unhandled-message', { deviceId: senderId, cmdType: msg.cmdType, root: msg.root });
+  }
+
+  // ------------------------------------------------------------------ outgoing
+
+  /** Send a MANSCDP MESSAGE to a device at its transport source; resolves on the device's 200. */
+  async sendMessage(deviceId: string, destination: TransportSource, body: Buffer): Promise<void> {
+    const res = await this.opts.endpoint.sendRequest({
+      method: 'MESSAGE',
+      uri: `sip:${deviceId}@${this.opts.domain}`,
+      to: `<sip:${deviceId}@${this.opts.domain}>`,
+      body,
+      contentType: MANSCDP_CONTENT_TYPE,
+      destination,
+      timeoutMs: this.opts.queryTimeoutMs,
+    });
+    if (res.status >= 300) throw new Error(`device answered ${res.status} ${res.reason}`);
+  }
+
+  /**
+   * Query the catalog of a device (or of one node of a lower platform) and collect every part with the
+   * same SN until SumNum items arrived or the device went quiet for `catalogIdleTimeoutMs`.
+   */
+  async queryCatalog(
+    deviceId: string,
+    destination: TransportSource,
+    onProgress?: (received: number, total: number | null) => void,
+    charset: ManscdpCharset = 'GB2312',
+  ): Promise<CatalogQueryResult> {
+    const sn = this.nextSn();
+    const items = new Map<string, CatalogItem>();
+    let sumNum: number | null = null;
+    const collected = this.pending.expect(deviceId, 'Catalog', sn, {
+      firstTimeoutMs: this.opts.queryTimeoutMs,
+      idleTimeoutMs: this.opts.catalogIdleTimeoutMs,
+      onPart: (m): boolean => {
+        const part = readCatalogResponse(m);
+        sumNum = part.sumNum;
+        for (const item of part.items) items.set(item.deviceId, item);
+        onProgress?.(items.size, sumNum);
+        return items.size >= (sumNum ?? 0);
+      },
+    });
+    try {
+      await this.sendMessage(deviceId, destination, encodeQuery('Catalog', sn, deviceId, undefined, charset));
+    } catch (err) {
+      this.pending.cancel(deviceId, 'Catalog', sn);
+      throw err;
+    }
+    const outcome: CollectedAnswer = await collected;
+    if (outcome.parts === 0) throw new Error(`no Catalog answer within ${this.opts.queryTimeoutMs} ms`);
+    return { deviceId, sn, sumNum, items: [...items.values()], state: outcome.complete ? 'complete' : 'partial' };
+  }
+
+  async queryDeviceInfo(deviceId: string, destination: TransportSource, charset: ManscdpCharset = 'GB2312'): Promise<DeviceInfoResponse> {
+    const m = await this.querySingle(deviceId, destination, 'DeviceInfo', charset);
+    return readDeviceInfo(m);
+  }
+
+  async queryDeviceStatus(deviceId: string, destination: TransportSource, charset: ManscdpCharset = 'GB2312'): Promise<DeviceStatusResponse> {
+    const m = await this.querySingle(deviceId, destination, 'DeviceStatus', charset);
+    return readDeviceStatus(m);
+  }
+
+  /** DeviceControl/PTZCmd. No answer MESSAGE follows (GB 9.3.1); the 200 OK is the acknowledgement. */
+  async sendPtz(targetId: string, destination: TransportSource, ptzHex: string, charset: ManscdpCharset = 'GB2312'): Promise<void> {
+    await this.sendMessage(targetId, destination, encodePtzControl(targetId, this.nextSn(), ptzHex, charset));
+  }
+
+  private async querySingle(deviceId: string, destination: TransportSource, cmdType: string, charset: ManscdpCharset): Promise<ManscdpMessage> {
+    const sn = this.nextSn();
+    let answer: ManscdpMessage | null = null;
+    const collected = this.pending.expect(deviceId, cmdType, sn, {
+      firstTimeoutMs: this.opts.queryTimeoutMs,
+      idleTimeoutMs: this.opts.queryTimeoutMs,
+      onPart: (m) => {
+        answer = m;
+        return true;
+      },
+    });
+    try {
+      await this.sendMessage(deviceId, destination, encodeQuery(cmdType, sn, deviceId, undefined, charset));
+    } catch (err) {
+      this.pending.cancel(deviceId, cmdType, sn);
+      throw err;
+    }
+    await collected;
+    if (!answer) throw new Error(`no ${cmdType} answer within ${this.opts.queryTimeoutMs} ms`);
+    return answer;
+  }
+}
