@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh Debian machine, then the npm packages.
+# Idempotent: each step is skipped when its tool is already there. Used by `npm run test:all` and CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v sipp >/dev/null 2>&1 || need_apt+=(sip-tester)
+command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  echo "setup: apt-get install ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+# FerretDB (the MongoDB-protocol server the MongoDB adapter tests run against), unless MONGO_URL is given.
+if [ -z "${MONGO_URL:-}" ]; then
+  bash scripts/install-ferretdb.sh
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund
+else
+  npm run build --silent
+fi
