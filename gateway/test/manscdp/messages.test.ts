@@ -354,8 +354,9 @@ describe('readCatalogResponse', () => {
       '<Response><CmdType>Catalog</CmdType><SN>3</SN><DeviceID>D</DeviceID><SumNum>3</SumNum>' +
       '<DeviceList Num="1"><Item><DeviceID>440305</DeviceID><Name>南山区</Name></Item></DeviceList>' +
       '<DeviceList Num="2"><Item><DeviceID>A</DeviceID><ParentID>P1</ParentID><ParentID>P2/P3</ParentID></Item><Item><DeviceID>B</DeviceID></Item></DeviceList></Response>';
-    const r = readCatalogResponse(decodeManscdp(Buffer.from(xml)));
+    const r = readCatalogResponse(decodeManscdp(Buffer.from(xml.replace('<DeviceID>B</DeviceID>', '<DeviceID>B</DeviceID><Info/>'))));
     expect(r.items.map((i) => i.deviceId)).toEqual(['440305', 'A', 'B']);
+    expect(r.items[2].extra).toEqual({});
     expect(r.items[1].parentIds).toEqual(['P1', 'P2', 'P3']);
     expect(r.items[1].extra).toEqual({});
   });

@@ -10,7 +10,6 @@ import type { CatalogNodeKind } from '../../domain/model.js';
 import { gbTypeCodeOf, isRegionId } from '../gb/gb-id.js';
 import { decodeBody, encodeBody, type ManscdpCharset } from './charset.js';
 import {
-  childOf,
   DEFAULT_MAX_XML_BYTES,
   el,
   flattenNode,
@@ -22,6 +21,11 @@ import {
   writeXmlDocument,
   type XmlElementSpec,
 } from './xml.js';
+
+// Re-exported so most callers need only this module.
+export { ManscdpError, childOf, childrenOf, el, nodeAt, nodesAt, textAt } from './xml.js';
+export type { ManscdpErrorCode, ManscdpNode, XmlElementSpec } from './xml.js';
+export type { ManscdpCharset } from './charset.js';
 
 export const MANSCDP_CONTENT_TYPE = 'Application/MANSCDP+xml';
 
@@ -259,6 +263,8 @@ export function readCatalogItem(item: ManscdpNode): CatalogItem {
   const event = CATALOG_EVENTS.includes(eventUpper) ? eventUpper : null;
   if (event === null && eventRaw !== undefined && eventRaw !== '') flat['Event'] = eventRaw;
 
+  // An empty <Info/> carries nothing; do not let it show up as an 'Info' extra.
+  if (flat['Info'] === '') delete flat['Info'];
   // ParentID: '/'-separated (2022); a few devices repeat the element instead.
   const parentTexts: string[] = [];
   for (const key of Object.keys(flat)) {
