@@ -205,4 +205,24 @@ describe('SipTransport', () => {
     await peer.send(REGISTER, transport.port);
     await got;
   });
+
+  it('TCP: refuses connections over maxTcpConnections and closes idle ones', async () => {
+    const limited = new SipTransport({ host: '127.0.0.1', port: 0, maxTcpConnections: 1, tcpIdleTimeoutMs: 400 });
+    await limited.listen();
+    cleanups.push(() => limited.close());
+    const first = await TcpPeer.connect(limited.port);
+    cleanups.push(() => first.close());
+    const firstPort = first.localPort;
+    const got = nextEvent<MessageEvent>(limited, 'message');
+    await first.write(REGISTER);
+    await got;
+    expect(limited.tcpConnectionCount).toBe(1);
+    const second = await TcpPeer.connect(limited.port);
+    await second.closed; // refused: closed by the gateway right after accept
+    // The first one goes quiet and is closed once the idle timeout passes.
+    const [closed] = await nextEvent<[TransportSource]>(limited, 'connection-closed');
+    expect(closed.port).toBe(firstPort);
+    await first.closed;
+    expect(limited.tcpConnectionCount).toBe(0);
+  });
 });
