@@ -6,6 +6,7 @@
 import type { GatewayStats, RegionStats } from './services.js';
 import type { DeviceRegistry } from './registry/device-registry.js';
 import type { TreeIndex } from './catalog/tree-index.js';
+import { regionChain } from '../codecs/gb/gb-id.js';
 
 interface Counter {
   online: number;
@@ -14,17 +15,6 @@ interface Counter {
 
 function rate(c: Counter): number {
   return c.total === 0 ? 0 : Math.round((c.online / c.total) * 10_000) / 10_000;
-}
-
-/** "44030500" → ["44", "4403", "440305", "44030500"], dropping levels that are all zeros ("4403000" → 4403). */
-export function regionLevels(code: string): string[] {
-  const out: string[] = [];
-  for (let len = 2; len <= Math.min(8, code.length); len += 2) {
-    const prefix = code.slice(0, len);
-    if (len > 2 && /^0+$/.test(prefix.slice(len - 2))) break;
-    out.push(prefix);
-  }
-  return out;
 }
 
 export class StatsService {
@@ -55,7 +45,7 @@ export class StatsService {
       const online = d.status === 'online' ? 1 : 0;
       devices.total++;
       devices.online += online;
-      for (const code of regionLevels(d.civilCode)) {
+      for (const code of regionChain(d.civilCode)) {
         const r = bucket(code).devices;
         r.total++;
         r.online += online;
@@ -65,7 +55,7 @@ export class StatsService {
       const online = c.online ? 1 : 0;
       channels.total++;
       channels.online += online;
-      for (const code of regionLevels(c.civilCode)) {
+      for (const code of regionChain(c.civilCode)) {
         const r = bucket(code).channels;
         r.total++;
         r.online += online;

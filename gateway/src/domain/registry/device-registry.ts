@@ -16,6 +16,7 @@ import type { GatewayStore } from '../store.js';
 import type { GatewayEvents } from '../events.js';
 import type { WriteBehind } from '../write-behind.js';
 import { DeadlineWheel } from './deadline-wheel.js';
+import { civilCodeOf, gbTypeCodeOf } from '../../codecs/gb/gb-id.js';
 
 /** Where a device can be reached: the transport source of its last REGISTER or keepalive. */
 export interface DeviceAddress {
@@ -45,10 +46,6 @@ export interface RegistryOptions {
 export interface RegistryCounts {
   registered: number;
   online: number;
-}
-
-function typeCodeOf(id: string): string {
-  return id.length === 20 ? id.slice(10, 13) : '';
 }
 
 export class DeviceRegistry {
@@ -141,8 +138,8 @@ export class DeviceRegistry {
       device = {
         id: rec.deviceId,
         name: '',
-        typeCode: typeCodeOf(rec.deviceId),
-        civilCode: rec.deviceId.slice(0, 8),
+        typeCode: gbTypeCodeOf(rec.deviceId) ?? '',
+        civilCode: civilCodeOf(rec.deviceId),
         manufacturer: '',
         model: '',
         firmware: '',
