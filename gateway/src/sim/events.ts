@@ -1,0 +1,58 @@
+/**
+ * Events a simulated device fleet reports (typed for `EventEmitter<DeviceFleetEvents>`), and the records
+ * kept for tests (PTZ log entries).
+ */
+import type { PtzCommand } from '../codecs/gb/ptz.js';
+import type { DeviceControlRequest } from '../codecs/manscdp/messages.js';
+
+export type SimDeviceKind = 'ipc' | 'nvr' | 'platform';
+
+/** Why a registration attempt failed: the final status, or 'timeout' / 'no-challenge' / 'send-failed'. */
+export interface RegisterFailure {
+  deviceId: string;
+  /** Final SIP status, or null when no final response came. */
+  status: number | null;
+  reason: string;
+  /** 'register' (Expires > 0) or 'unregister'. */
+  kind: 'register' | 'unregister';
+}
+
+export interface PtzLogEntry {
+  /** Epoch ms when the device received it. */
+  at: number;
+  /** Device (IPC/NVR/platform) that received the MESSAGE. */
+  deviceId: string;
+  /** The <DeviceID> of the DeviceControl (the channel addressed). */
+  channelId: string;
+  sn: number;
+  /** PTZCmd as sent (upper-case hex). */
+  hex: string;
+  /** Decoded command, or null when the code did not decode (see `error`). */
+  command: PtzCommand | null;
+  error: string | null;
+}
+
+export interface DeviceFleetEvents {
+  /** A REGISTER (first or refresh) got 200 OK. `elapsedMs` from the first REGISTER of this attempt. */
+  registered: [{ deviceId: string; expires: number; elapsedMs: number; refresh: boolean }];
+  'register-failed': [RegisterFailure];
+  /** REGISTER with Expires: 0 got 200 OK. */
+  unregistered: [{ deviceId: string }];
+  /** The gateway answered a keepalive with 403/404 (or it went unanswered too often): the device re-registers. */
+  'keepalive-rejected': [{ deviceId: string; status: number | null }];
+  /** A DeviceControl with PTZCmd reached a device. */
+  ptz: [PtzLogEntry];
+  /** Any other DeviceControl / DeviceConfig (TeleBoot, RecordCmd, GuardCmd, AlarmCmd…). */
+  control: [{ deviceId: string; targetId: string; sn: number; cmdType: string; control: DeviceControlRequest }];
+  'catalog-queried': [{ deviceId: string; queriedId: string; sn: number; sumNum: number }];
+  /** A Catalog answer finished: every part acknowledged (`complete`) or the gateway stopped answering. */
+  'catalog-sent': [{ deviceId: string; sn: number; sumNum: number; parts: number; complete: boolean; error?: string }];
+  /** DeviceInfo / DeviceStatus / PresetQuery / RecordInfo answered. */
+  queried: [{ deviceId: string; cmdType: string; sn: number }];
+  /** A MESSAGE the simulator only answers with 200 (unknown CmdType, the gateway's Alarm Response…). */
+  'message-ignored': [{ deviceId: string; root: string; cmdType: string }];
+  /** An Alarm Notify was acknowledged with 200 (status) or failed (status null). */
+  'alarm-sent': [{ deviceId: string; sourceId: string; sn: number; status: number | null }];
+  /** Something worth knowing that is not a protocol event (socket trouble, an undeliverable request). */
+  warning: [{ deviceId?: string; message: string }];
+}
