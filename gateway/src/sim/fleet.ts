@@ -89,8 +89,10 @@ export interface DeviceFleetOptions {
   charset?: ManscdpCharset;
   /** X-GB-ver on REGISTER; null leaves it out. Default '3.0'. */
   gbVersion?: string | null;
-  /** UDP MESSAGE size budget. Default 1 300 bytes. */
+  /** UDP MESSAGE size budget of IPCs/NVRs. Default 1 300 bytes. */
   udpMessageBytes?: number;
+  /** UDP MESSAGE size budget of a lower platform's catalog parts. Default 8 000 bytes. */
+  udpPlatformMessageBytes?: number;
   /** TCP MESSAGE size budget. Default 48 KiB. */
   tcpMessageBytes?: number;
   /** Fixed catalog items per MESSAGE (overrides the byte budgets). */
@@ -137,6 +139,7 @@ const DEFAULTS = {
   udpDevicesPerSocket: 1_000,
   dedicatedSocketsBelow: 200,
   udpMessageBytes: 1_300,
+  udpPlatformMessageBytes: 8_000,
   tcpMessageBytes: 48 * 1024,
   transactionTimeoutMs: 32_000,
   channelsPerNvr: 4,
@@ -221,6 +224,7 @@ export class DeviceFleet extends EventEmitter<DeviceFleetEvents> {
       charset: opts.charset ?? 'GB2312',
       gbVersion: opts.gbVersion === undefined ? '3.0' : opts.gbVersion,
       udpMessageBytes: opts.udpMessageBytes ?? DEFAULTS.udpMessageBytes,
+      udpPlatformMessageBytes: opts.udpPlatformMessageBytes ?? DEFAULTS.udpPlatformMessageBytes,
       tcpMessageBytes: opts.tcpMessageBytes ?? DEFAULTS.tcpMessageBytes,
       catalogItemsPerMessage: opts.catalogItemsPerMessage ?? null,
       alarmEveryMs: (opts.alarmEverySec ?? 0) * 1_000,

@@ -61,8 +61,13 @@ export interface SimDeviceConfig {
   charset: ManscdpCharset;
   /** X-GB-ver header value ('3.0' = 2022), or null to leave it out (2016 devices). */
   gbVersion: string | null;
-  /** Whole-message budget for UDP MESSAGEs (RFC 3261 §18.1.1: stay under the path MTU). */
+  /** Whole-message budget for UDP MESSAGEs of small devices (RFC 3261 §18.1.1: stay under the path MTU). */
   udpMessageBytes: number;
+  /**
+   * Budget for a lower platform's catalog over UDP: platforms pack many items (Annex M) and accept IP
+   * fragmentation up to ~8 KB; beyond that only TCP is sensible.
+   */
+  udpPlatformMessageBytes: number;
   /** Whole-message budget for TCP MESSAGEs (the gateway's message limit is 64 KiB). */
   tcpMessageBytes: number;
   /** Fixed number of catalog items per MESSAGE (overrides the byte budgets), or null. */
@@ -749,10 +754,8 @@ export class SimDevice {
     const cfg = this.host.config;
     if (cfg.catalogItemsPerMessage !== null) return { bodyBytes: Number.MAX_SAFE_INTEGER, maxItems: cfg.catalogItemsPerMessage };
     if (replyTo.transport === 'tcp') return { bodyBytes: cfg.tcpMessageBytes - SIP_HEADER_ALLOWANCE, maxItems: MAX_ITEMS_LARGE };
-    return {
-      bodyBytes: cfg.udpMessageBytes - SIP_HEADER_ALLOWANCE,
-      maxItems: this.kind === 'platform' ? MAX_ITEMS_LARGE : MAX_ITEMS_SMALL_UDP,
-    };
+    if (this.kind === 'platform') return { bodyBytes: cfg.udpPlatformMessageBytes - SIP_HEADER_ALLOWANCE, maxItems: MAX_ITEMS_LARGE };
+    return { bodyBytes: cfg.udpMessageBytes - SIP_HEADER_ALLOWANCE, maxItems: MAX_ITEMS_SMALL_UDP };
   }
 
   private sendToServer(body: Buffer, destination: TransportSource): Promise<SipResponse> {
