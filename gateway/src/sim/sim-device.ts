@@ -173,8 +173,9 @@ export class SimDevice {
   private refreshTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private alarmTimer: NodeJS.Timeout | null = null;
-  private readonly ptz = new Map<string, PtzLogEntry[]>();
-  private readonly presets = new Map<string, Set<number>>();
+  /** Created on first PTZ command: 50 000 devices should not carry two empty Maps each. */
+  private ptz: Map<string, PtzLogEntry[]> | null = null;
+  private presets: Map<string, Set<number>> | null = null;
   private everRegistered = false;
 
   constructor(
@@ -296,7 +297,7 @@ export class SimDevice {
   }
 
   ptzLog(channelId: string): readonly PtzLogEntry[] {
-    return this.ptz.get(channelId) ?? [];
+    return this.ptz?.get(channelId) ?? [];
   }
 
   /** Send an Alarm Notify; resolves to the gateway's status (null when unanswered). */
@@ -631,7 +632,7 @@ export class SimDevice {
         );
         return;
       case 'Query/PresetQuery': {
-        const presets = [...(this.presets.get(queriedId) ?? [])].sort((a, b) => a - b);
+        const presets = [...(this.presets?.get(queriedId) ?? [])].sort((a, b) => a - b);
         this.answer('PresetQuery', msg.sn, replyTo, () =>
           encodeResponse(
             'PresetQuery',
@@ -680,11 +681,13 @@ export class SimDevice {
         error = err instanceof Error ? err.message : String(err);
       }
       const entry: PtzLogEntry = { at: Date.now(), deviceId: this.id, channelId: targetId, sn: msg.sn, hex: control.ptzCmd, command, error };
+      this.ptz ??= new Map();
       let log = this.ptz.get(targetId);
       if (!log) this.ptz.set(targetId, (log = []));
       log.push(entry);
       if (log.length > PTZ_LOG_LIMIT) log.splice(0, log.length - PTZ_LOG_LIMIT);
       if (command?.kind === 'preset') {
+        this.presets ??= new Map();
         let set = this.presets.get(targetId);
         if (!set) this.presets.set(targetId, (set = new Set()));
         if (command.action === 'set') set.add(command.preset);
