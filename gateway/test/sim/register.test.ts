@@ -146,6 +146,30 @@ describe('DeviceFleet registration', () => {
     await fleet.waitForRegistered(2, 5_000);
   });
 
+  it('TCP devices register again when the gateway drops their connection (gateway restart)', async () => {
+    registrar = await TestRegistrar.start(PASSWORD);
+    const port = registrar.transport.port;
+    fleet = new DeviceFleet({ server: registrar.server, transport: 'tcp', devices: 2, password: PASSWORD });
+    await fleet.start();
+    await fleet.waitForRegistered(2, 10_000);
+    await registrar.close(); // closes both connections
+    registrar = await TestRegistrar.start(PASSWORD, port);
+    const restarted = registrar;
+    await restarted.waitForRegister(() => restarted.bindings.size === 2, 10_000);
+    expect([...restarted.bindings.values()].every((s) => s.transport === 'tcp')).toBe(true);
+    await fleet.waitForRegistered(2, 5_000);
+  });
+
+  it('raises alarms periodically with alarmEverySec', async () => {
+    registrar = await TestRegistrar.start(PASSWORD);
+    fleet = new DeviceFleet({ server: registrar.server, devices: 1, password: PASSWORD, alarmEverySec: 1 });
+    await fleet.start();
+    await fleet.waitForRegistered(1, 10_000);
+    const alarm = await registrar.waitForMessage((m) => m.msg.cmdType === 'Alarm', 3_000);
+    expect(alarm.msg.root).toBe('Notify');
+    expect(alarm.msg.deviceId).toBe(fleet.devices[0]!.id);
+  });
+
   it('stopDevices makes devices go silent without unregistering', async () => {
     registrar = await TestRegistrar.start(PASSWORD);
     fleet = new DeviceFleet({ server: registrar.server, devices: 3, password: PASSWORD, keepaliveSec: 1 });

@@ -80,8 +80,8 @@ export class TestRegistrar extends EventEmitter<RegistrarEvents> {
     endpoint.onRequest((req, source, reply) => this.onRequest(req, source, reply));
   }
 
-  static async start(password: string): Promise<TestRegistrar> {
-    const transport = new SipTransport({ host: '127.0.0.1', port: 0 });
+  static async start(password: string, port = 0): Promise<TestRegistrar> {
+    const transport = new SipTransport({ host: '127.0.0.1', port });
     await transport.listen();
     const endpoint = new SipEndpoint({
       transport,
