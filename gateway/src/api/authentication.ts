@@ -1,0 +1,109 @@
+/**
+ * Bearer-token authentication of /api/**: static API tokens from the configuration (compared in constant
+ * time) or session tokens from POST /api/auth/login (resolved by the services).
+ *
+ * Routes opt out with `config: { public: true }` (login). The WebSocket route sets
+ * `config: { queryToken: true }`: browsers cannot set headers on a WebSocket, so it may pass `?token=`.
+ * Other routes never read tokens from the URL, which ends up in logs and browser history.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { GatewayServices, Principal } from '../domain/services.js';
+import { errorBody } from './errors.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who is calling; set by the authentication hook on every non-public /api route. */
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    /** No bearer token needed (POST /api/auth/login). */
+    public?: boolean;
+    /** The bearer token may come as `?token=` (WebSocket upgrade). */
+    queryToken?: boolean;
+  }
+}
+
+/** Longer "tokens" are rejected before hashing: nothing we issue is near this long. */
+const MAX_TOKEN_LENGTH = 1024;
+
+const sha256 = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
+
+/**
+ * Matches a presented token against the static tokens. Both sides are hashed first so that every
+ * comparison is between equal-length digests (timingSafeEqual needs that, and the token length is not
+ * leaked either); all tokens are compared, without an early exit.
+ */
+export class StaticTokens {
+  private readonly digests: Buffer[];
+
+  constructor(tokens: readonly string[]) {
+    this.digests = tokens.filter((t) => t.length > 0).map(sha256);
+  }
+
+  matches(token: string): boolean {
+    const presented = sha256(token);
+    let found = false;
+    for (const digest of this.digests) {
+      if (timingSafeEqual(presented, digest)) found = true;
+    }
+    return found;
+  }
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or null. */
+export function bearerTokenOf(header: string | undefined): string | null {
+  if (!header) return null;
+  const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
+  return match ? match[1] : null;
+}
+
+function queryTokenOf(request: FastifyRequest): string | null {
+  const query = request.query as Record<string, unknown> | undefined;
+  const token = query?.token;
+  return typeof token === 'string' && token !== '' ? token : null;
+}
+
+function unauthorized(reply: FastifyReply, presented: boolean): FastifyReply {
+  // RFC 6750 §3: the challenge says which scheme to use and, when a token was sent, that it was refused.
+  const challenge = presented ? 'Bearer realm="sharp-eyes", error="invalid_token"' : 'Bearer realm="sharp-eyes"';
+  return reply
+    .code(401)
+    .header('WWW-Authenticate', challenge)
+    .send(errorBody(401, presented ? 'invalid or expired bearer token' : 'missing bearer token (Authorization: Bearer <token>)'));
+}
+
+/** The onRequest hook for the /api scope. */
+export function authenticationHook(services: GatewayServices, apiTokens: readonly string[]): onRequestAsyncHookHandler {
+  const staticTokens = new StaticTokens(apiTokens);
+  return async function authenticate(request, reply) {
+    const config = request.routeOptions.config;
+    if (config.public) return;
+    const token =
+      bearerTokenOf(request.headers.authorization) ?? (config.queryToken ? queryTokenOf(request) : null);
+    if (token === null) {
+      await unauthorized(reply, false);
+      return;
+    }
+    if (token.length > MAX_TOKEN_LENGTH) {
+      await unauthorized(reply, true);
+      return;
+    }
+    if (staticTokens.matches(token)) {
+      request.principal = { kind: 'static-token', username: 'api-token', role: 'admin' };
+      return;
+    }
+    const principal = await services.authenticate(token);
+    if (!principal) {
+      await unauthorized(reply, true);
+      return;
+    }
+    request.principal = principal;
+  };
+}
+
+/** The principal of an authenticated route (the hook guarantees one; a missing one is a wiring bug). */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new Error(`route ${request.routeOptions.url ?? request.url} ran without authentication`);
+  return request.principal;
+}

@@ -1,0 +1,170 @@
+/**
+ * The HTTP edge of the gateway: JSON API under /api (bearer auth), the event WebSocket at /api/ws,
+ * /healthz, /metrics, the OpenAPI document at /docs, and the web UI's static files.
+ *
+ * Built but not listening: the caller decides where to listen. Every route validates its params,
+ * querystring and body with JSON schemas; every error leaves as `{ error, message, field? }`.
+ */
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import fastifyWebsocket from '@fastify/websocket';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { GatewayServices } from '../domain/services.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
+import { authenticationHook } from './authentication.js';
+import { errorBody, handleApiError, schemaErrorFormatter } from './errors.js';
+import { alarmRoutes } from './routes/alarms.js';
+import { authRoutes } from './routes/auth.js';
+import { channelRoutes } from './routes/channels.js';
+import { deviceRoutes } from './routes/devices.js';
+import { eventRoutes } from './routes/events.js';
+import { statsRoutes } from './routes/stats.js';
+import { systemRoutes } from './routes/system.js';
+import { treeRoutes } from './routes/tree.js';
+import { wsRoutes } from './routes/ws.js';
+import { addSharedSchemas } from './schemas.js';
+import { staticFiles } from './static-files.js';
+import { WsHub, type WsHubOptions } from './ws-hub.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The WebSocket event hub (client counts and backlogs, for diagnostics and tests). */
+    wsHub: WsHub;
+  }
+}
+
+export interface HttpServerOptions {
+  services: GatewayServices;
+  metrics: GatewayMetrics;
+  logger: Logger;
+  /** Static bearer tokens (configuration `http.apiTokens`). */
+  apiTokens: string[];
+  /** Unsent bytes above which a WebSocket client's status updates are coalesced. */
+  wsMaxBufferedBytes: number;
+  /** Directory of the web UI's files. */
+  webRoot: string;
+  /** Slow-client limits of the WebSocket hub other than the buffer size (defaults suit production). */
+  wsLimits?: Partial<Pick<WsHubOptions, 'maxBacklogKeys' | 'maxPendingAlarms' | 'stallTimeoutMs' | 'closeGraceMs' | 'heartbeatIntervalMs'>>;
+}
+
+/** Version of the API contract in the OpenAPI document (not the package version). */
+const API_VERSION = '1.0.0';
+/** Request bodies are small JSON objects (login, PTZ, a note). */
+const BODY_LIMIT_BYTES = 64 * 1024;
+/** Clients do not send anything meaningful over the WebSocket yet. */
+const WS_MAX_INCOMING_PAYLOAD_BYTES = 4 * 1024;
+
+/** The URL with a `token` query parameter masked: WebSocket URLs carry the bearer token. */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&]token=)[^&]*/gi, '$1REDACTED');
+}
+
+export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyInstance> {
+  const { services, metrics, logger } = opts;
+  const app = Fastify({
+    // pino's Logger type carries its custom-level generics, which Fastify's instance type does not accept.
+    loggerInstance: logger as FastifyBaseLogger,
+    // Fastify's own request log would print WebSocket URLs with their ?token=; see the onResponse hook.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT_BYTES,
+    return503OnClosing: true,
+    // On close, destroy keep-alive connections too. With the default ('idle'), a connection whose streamed
+    // response had not quite finished when close() began stays open until keepAliveTimeout (72 s), and
+    // shutdown waits for it.
+    forceCloseConnections: true,
+    schemaErrorFormatter,
+    ajv: {
+      customOptions: {
+        // Reject unknown body fields instead of silently dropping them: a typo like "sped" must not move a
+        // camera at the default speed.
+        removeAdditional: false,
+        // Only the oneOf branch named by the discriminator is checked, so errors name the real field.
+        discriminator: true,
+        allowUnionTypes: true,
+      },
+    },
+  });
+
+  app.setErrorHandler(handleApiError);
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0];
+    return reply.code(404).send(errorBody(404, `no route for ${request.method} ${path}`));
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.apiRequest(route, reply.statusCode);
+    const entry = {
+      method: request.method,
+      url: redactUrl(request.url),
+      statusCode: reply.statusCode,
+      ms: Math.round(reply.elapsedTime),
+    };
+    // Probes and scrapes every few seconds would drown the access log.
+    if (route === '/healthz' || route === '/metrics') request.log.debug(entry, 'request completed');
+    else request.log.info(entry, 'request completed');
+  });
+
+  await app.register(fastifyWebsocket, { options: { maxPayload: WS_MAX_INCOMING_PAYLOAD_BYTES } });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Sharp Eyes gateway API',
+        description:
+          'Devices, channels, the catalog tree, status history, alarms and PTZ of a GB/T 28181 gateway. ' +
+          'Every /api route except POST /api/auth/login needs `Authorization: Bearer <token>` (a static API token ' +
+          'or a session token from login). Errors are `{ error, message, field? }`.\n\n' +
+          '**WebSocket `GET /api/ws`** (not listed below: OpenAPI 3.0 cannot describe WebSockets). Pass the token as ' +
+          '`?token=` (browsers cannot set headers on a WebSocket) or in the Authorization header. Messages are JSON ' +
+          '`{ "type": "hello" | "device-status" | "channel-status" | "alarm" | "catalog-progress", "data": ... }`. ' +
+          'A client that reads too slowly gets status and catalog updates coalesced (only the latest per device or ' +
+          'channel); one that falls too far behind is closed with code 1013 and should reconnect and reload state.',
+        version: API_VERSION,
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    // Name components after the shared schemas' $id (Device, Channel, ...) instead of def-0, def-1.
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
+    },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
+  addSharedSchemas(app);
+
+  const hub = new WsHub({
+    events: services.events,
+    metrics,
+    logger: logger.child({ component: 'ws-hub' }),
+    maxBufferedBytes: opts.wsMaxBufferedBytes,
+    ...opts.wsLimits,
+  });
+  app.decorate('wsHub', hub);
+  app.addHook('preClose', async () => hub.close());
+
+  await app.register(systemRoutes, { services, metrics });
+
+  await app.register(
+    async (api) => {
+      api.decorateRequest('principal', null);
+      api.addHook('onRequest', authenticationHook(services, opts.apiTokens));
+      await api.register(authRoutes, { services });
+      await api.register(deviceRoutes, { services });
+      await api.register(channelRoutes, { services });
+      await api.register(treeRoutes, { services });
+      await api.register(statsRoutes, { services });
+      await api.register(eventRoutes, { services });
+      await api.register(alarmRoutes, { services });
+      await api.register(wsRoutes, { hub });
+    },
+    { prefix: '/api' },
+  );
+
+  await app.register(staticFiles, { root: opts.webRoot });
+
+  return app;
+}

@@ -1,0 +1,116 @@
+/** Devices: list with filters, detail, their channels, and a catalog re-query. */
+import type { FastifyPluginAsync } from 'fastify';
+import type { OnlineStatus } from '../../domain/model.js';
+import { NotFoundError, type GatewayServices } from '../../domain/services.js';
+import {
+  REGION_PATTERN,
+  deviceIdParams,
+  errorResponses,
+  pageOf,
+  pagingQueryProperties,
+  ref,
+  searchText,
+} from '../schemas.js';
+
+export interface DeviceRoutesOptions {
+  services: GatewayServices;
+}
+
+interface DeviceListQuery {
+  status?: OnlineStatus;
+  q?: string;
+  region?: string;
+  offset: number;
+  limit: number;
+}
+
+interface PagingQuery {
+  offset: number;
+  limit: number;
+}
+
+export const deviceRoutes: FastifyPluginAsync<DeviceRoutesOptions> = async (app, { services }) => {
+  app.get<{ Querystring: DeviceListQuery }>(
+    '/devices',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'List devices.',
+        querystring: {
+          type: 'object',
+          properties: {
+            status: { type: 'string', enum: ['online', 'offline'] },
+            q: searchText,
+            region: { type: 'string', pattern: REGION_PATTERN, description: 'Civil-code prefix, 2–8 digits.' },
+            ...pagingQueryProperties,
+          },
+        },
+        response: { 200: pageOf('Device'), ...errorResponses(400, 401) },
+      },
+    },
+    async (request) => {
+      const { status, q, region, offset, limit } = request.query;
+      return services.listDevices({ status, q, region, offset, limit });
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/devices/:id',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'One device.',
+        params: deviceIdParams,
+        response: { 200: ref('Device'), ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const device = await services.getDevice(request.params.id);
+      if (!device) throw new NotFoundError(`device ${request.params.id} not found`);
+      return device;
+    },
+  );
+
+  app.get<{ Params: { id: string }; Querystring: PagingQuery }>(
+    '/devices/:id/channels',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: "A device's catalog items (channels, and the regions / groups it reported).",
+        params: deviceIdParams,
+        querystring: { type: 'object', properties: { ...pagingQueryProperties } },
+        response: { 200: pageOf('Channel'), ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const deviceId = request.params.id;
+      // An unknown device is a 404, not an empty page: the client most likely has a wrong ID.
+      const device = await services.getDevice(deviceId);
+      if (!device) throw new NotFoundError(`device ${deviceId} not found`);
+      const { offset, limit } = request.query;
+      return services.listChannels({ deviceId, offset, limit });
+    },
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/devices/:id/catalog',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: "Re-query a device's catalog; progress follows on the WebSocket as catalog-progress.",
+        params: deviceIdParams,
+        response: {
+          202: {
+            type: 'object',
+            properties: { deviceId: { type: 'string' }, accepted: { type: 'boolean' } },
+          },
+          ...errorResponses(400, 401, 404, 409),
+        },
+      },
+    },
+    async (request, reply) => {
+      const result = await services.requestCatalog(request.params.id);
+      return reply.code(202).send(result);
+    },
+  );
+};

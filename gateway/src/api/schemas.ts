@@ -1,0 +1,335 @@
+/**
+ * JSON schemas of the HTTP API. Shared shapes carry an `$id` and are added once at the root
+ * (`addSharedSchemas`), so routes reference them as `{ $ref: 'Device#' }` and the OpenAPI document lists
+ * them as components. Response schemas also drive fast-json-stringify: a field missing here is silently
+ * dropped from responses, so these mirror domain/model.ts field by field (the API tests round-trip a full
+ * device and channel to catch drift).
+ */
+import type { FastifyInstance } from 'fastify';
+
+type JsonSchema = Record<string, unknown>;
+
+const nullable = (type: string): JsonSchema => ({ type: [type, 'null'] });
+const onlineStatus: JsonSchema = { type: 'string', enum: ['online', 'offline'] };
+const offlineReasons = [
+  'keepalive-timeout',
+  'registration-expired',
+  'unregistered',
+  'tcp-connection-lost',
+  'device-offline',
+  'reported-by-device',
+  'never-registered',
+];
+const nodeKinds = ['region', 'business-group', 'virtual-org', 'system', 'device', 'channel'];
+const stringMap: JsonSchema = { type: 'object', additionalProperties: { type: 'string' } };
+
+// ---- patterns shared by params and querystrings
+
+export const DEVICE_ID_PATTERN = '^[0-9]{20}$';
+/** Catalog node IDs: 2/4/6/8-digit regions or 20-digit codes; any 2–20 digits is accepted here. */
+export const NODE_ID_PATTERN = '^[0-9]{2,20}$';
+export const REGION_PATTERN = '^[0-9]{2,8}$';
+/** Store-generated alarm IDs (SQLite integers, MongoDB ObjectIds). */
+export const ALARM_ID_PATTERN = '^[0-9A-Za-z_-]{1,64}$';
+
+export const MAX_PAGE_LIMIT = 1000;
+export const DEFAULT_PAGE_LIMIT = 100;
+
+export const pagingQueryProperties = {
+  offset: { type: 'integer', minimum: 0, maximum: 1_000_000_000, default: 0, description: 'Items to skip.' },
+  limit: {
+    type: 'integer',
+    minimum: 1,
+    maximum: MAX_PAGE_LIMIT,
+    default: DEFAULT_PAGE_LIMIT,
+    description: `Page size, 1–${MAX_PAGE_LIMIT}.`,
+  },
+} as const;
+
+export const searchText = { type: 'string', minLength: 1, maxLength: 100, description: 'Substring of the name or prefix of the ID.' };
+export const epochMs = { type: 'integer', minimum: 0, description: 'Epoch milliseconds.' };
+
+export const deviceIdParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: DEVICE_ID_PATTERN, description: '20-digit GB device ID.' } },
+} as const;
+
+export const nodeIdParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: NODE_ID_PATTERN, description: 'Channel / catalog node ID (2–20 digits).' } },
+} as const;
+
+// ---- shared component schemas
+
+const ErrorBody: JsonSchema = {
+  $id: 'Error',
+  type: 'object',
+  required: ['error', 'message'],
+  properties: {
+    error: { type: 'string', description: 'HTTP reason phrase.' },
+    message: { type: 'string' },
+    field: { type: 'string', description: 'The offending input, e.g. "body.speed" or "querystring.limit".' },
+  },
+};
+
+const Device: JsonSchema = {
+  $id: 'Device',
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    typeCode: { type: 'string' },
+    civilCode: { type: 'string' },
+    manufacturer: { type: 'string' },
+    model: { type: 'string' },
+    firmware: { type: 'string' },
+    userAgent: { type: 'string' },
+    gbVersion: { type: 'string' },
+    profile: { type: 'string' },
+    status: onlineStatus,
+    offlineReason: { type: ['string', 'null'], enum: [...offlineReasons, null] },
+    transport: { type: 'string', enum: ['udp', 'tcp'] },
+    remoteAddress: { type: 'string' },
+    remotePort: { type: 'integer' },
+    contact: { type: 'string' },
+    expires: { type: 'integer' },
+    registeredAt: nullable('number'),
+    registrationExpiresAt: nullable('number'),
+    lastKeepaliveAt: nullable('number'),
+    statusChangedAt: { type: 'number' },
+    channelCount: { type: 'integer' },
+    charset: { type: 'string' },
+    createdAt: { type: 'number' },
+    updatedAt: { type: 'number' },
+  },
+};
+
+const Channel: JsonSchema = {
+  $id: 'Channel',
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    deviceId: { type: 'string' },
+    kind: { type: 'string', enum: nodeKinds },
+    name: { type: 'string' },
+    manufacturer: { type: 'string' },
+    model: { type: 'string' },
+    owner: { type: 'string' },
+    civilCode: { type: 'string' },
+    block: { type: 'string' },
+    address: { type: 'string' },
+    parental: { type: 'integer' },
+    parentIds: { type: 'array', items: { type: 'string' } },
+    businessGroupId: { type: 'string' },
+    safetyWay: nullable('integer'),
+    registerWay: nullable('integer'),
+    secrecy: { type: 'integer' },
+    ipAddress: { type: 'string' },
+    port: nullable('integer'),
+    reportedStatus: onlineStatus,
+    status: onlineStatus,
+    statusChangedAt: { type: 'number' },
+    longitude: nullable('number'),
+    latitude: nullable('number'),
+    ptzType: nullable('integer'),
+    extra: stringMap,
+    createdAt: { type: 'number' },
+    updatedAt: { type: 'number' },
+  },
+};
+
+const TreeNode: JsonSchema = {
+  $id: 'TreeNode',
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    deviceId: { type: 'string', description: 'Reporting device; empty for region nodes merged from several devices.' },
+    kind: { type: 'string', enum: nodeKinds },
+    name: { type: 'string' },
+    online: { type: 'integer', description: 'Online channels beneath this node.' },
+    total: { type: 'integer', description: 'Channels beneath this node.' },
+    hasChildren: { type: 'boolean' },
+    status: onlineStatus,
+  },
+};
+
+const rate: JsonSchema = {
+  type: 'object',
+  properties: { online: { type: 'integer' }, total: { type: 'integer' }, rate: { type: 'number' } },
+};
+
+const Stats: JsonSchema = {
+  $id: 'Stats',
+  type: 'object',
+  properties: {
+    at: { type: 'number' },
+    devices: rate,
+    channels: rate,
+    regions: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { region: { type: 'string' }, name: { type: 'string' }, devices: rate, channels: rate },
+      },
+    },
+  },
+};
+
+const StatusEvent: JsonSchema = {
+  $id: 'StatusEvent',
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    subject: { type: 'string', enum: ['device', 'channel'] },
+    subjectId: { type: 'string' },
+    deviceId: { type: 'string' },
+    status: onlineStatus,
+    reason: nullable('string'),
+    at: { type: 'number' },
+    source: { type: 'string' },
+  },
+};
+
+const Alarm: JsonSchema = {
+  $id: 'Alarm',
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    sourceId: { type: 'string' },
+    deviceId: { type: 'string' },
+    priority: nullable('integer'),
+    method: nullable('integer'),
+    type: nullable('integer'),
+    description: { type: 'string' },
+    alarmTime: { type: 'string', description: 'As reported by the device (Beijing local time).' },
+    receivedAt: { type: 'number' },
+    longitude: nullable('number'),
+    latitude: nullable('number'),
+    acknowledgedAt: nullable('number'),
+    acknowledgedBy: nullable('string'),
+    note: nullable('string'),
+    raw: stringMap,
+  },
+};
+
+const LoginResult: JsonSchema = {
+  $id: 'LoginResult',
+  type: 'object',
+  properties: {
+    token: { type: 'string', description: 'Session bearer token.' },
+    expiresAt: { type: 'number' },
+    user: {
+      type: 'object',
+      properties: {
+        username: { type: 'string' },
+        role: { type: 'string', enum: ['admin', 'operator', 'maintainer', 'viewer'] },
+      },
+    },
+  },
+};
+
+const ptzSpeed = { type: 'integer', minimum: 0, maximum: 255, description: 'Pan/tilt/focus/iris speed 0–255 (default 128).' };
+const ptzDuration = {
+  type: 'integer',
+  minimum: 50,
+  maximum: 30_000,
+  description: 'Auto-stop after this many ms (default 500).',
+};
+
+/**
+ * A PTZ request, discriminated by `action` (Ajv's `discriminator` keyword: only the matching branch is
+ * checked, so errors name the real culprit, e.g. body.speed, instead of "must match exactly one schema").
+ */
+const PtzRequest: JsonSchema = {
+  $id: 'PtzRequest',
+  type: 'object',
+  required: ['action'],
+  discriminator: { propertyName: 'action' },
+  oneOf: [
+    {
+      type: 'object',
+      title: 'move',
+      additionalProperties: false,
+      required: ['action'],
+      properties: {
+        action: { const: 'move' },
+        direction: {
+          type: 'string',
+          enum: ['up', 'down', 'left', 'right', 'up-left', 'up-right', 'down-left', 'down-right'],
+        },
+        zoom: { type: 'string', enum: ['in', 'out'] },
+        speed: ptzSpeed,
+        zoomSpeed: { type: 'integer', minimum: 0, maximum: 15, description: 'Zoom speed 0–15 (default 8).' },
+        durationMs: ptzDuration,
+      },
+    },
+    {
+      type: 'object',
+      title: 'stop',
+      additionalProperties: false,
+      required: ['action'],
+      properties: { action: { const: 'stop' } },
+    },
+    {
+      type: 'object',
+      title: 'focus',
+      additionalProperties: false,
+      required: ['action', 'direction'],
+      properties: {
+        action: { const: 'focus' },
+        direction: { type: 'string', enum: ['near', 'far'] },
+        speed: ptzSpeed,
+        durationMs: ptzDuration,
+      },
+    },
+    {
+      type: 'object',
+      title: 'iris',
+      additionalProperties: false,
+      required: ['action', 'direction'],
+      properties: {
+        action: { const: 'iris' },
+        direction: { type: 'string', enum: ['open', 'close'] },
+        speed: ptzSpeed,
+        durationMs: ptzDuration,
+      },
+    },
+    {
+      type: 'object',
+      title: 'preset',
+      additionalProperties: false,
+      required: ['action', 'operation', 'preset'],
+      properties: {
+        action: { const: 'preset' },
+        operation: { type: 'string', enum: ['set', 'call', 'delete'] },
+        preset: { type: 'integer', minimum: 1, maximum: 255 },
+      },
+    },
+  ],
+};
+
+export function addSharedSchemas(app: FastifyInstance): void {
+  for (const schema of [ErrorBody, Device, Channel, TreeNode, Stats, StatusEvent, Alarm, LoginResult, PtzRequest]) {
+    app.addSchema(schema);
+  }
+}
+
+export const ref = (id: string): JsonSchema => ({ $ref: `${id}#` });
+
+/** `{ total, items }` of a shared item schema. */
+export function pageOf(itemId: string): JsonSchema {
+  return {
+    type: 'object',
+    required: ['total', 'items'],
+    properties: { total: { type: 'integer' }, items: { type: 'array', items: ref(itemId) } },
+  };
+}
+
+/** Error responses a route may give, for the OpenAPI document (and serialisation of error bodies). */
+export function errorResponses(...codes: number[]): Record<number, JsonSchema> {
+  const out: Record<number, JsonSchema> = {};
+  for (const code of codes) out[code] = ref('Error');
+  return out;
+}
