@@ -287,7 +287,7 @@ export class WsHub {
   /** Take over an authenticated, open socket: greet it and relay events until it closes. */
   add(socket: WebSocket, principal: Principal): void {
     if (this.closed) {
-      socket.close(1001, 'server shutting down');
+      this.closeSocket(socket, 1001, 'server shutting down');
       return;
     }
     const client = new WsClient(this.nextId++, principal, socket, this.limits, (c, reason) => this.dropClient(c, reason));
@@ -325,8 +325,19 @@ export class WsHub {
     events.off('catalog-progress', this.listeners['catalog-progress']);
     for (const client of this.clients) {
       client.release();
-      client.socket.close(1001, 'server shutting down');
+      this.closeSocket(client.socket, 1001, 'server shutting down');
     }
+  }
+
+  /**
+   * Close with a code, and destroy the socket if the close handshake has not completed after the grace
+   * period: a client that does not read never sees the close frame, and ws would hold it for 30 s.
+   */
+  private closeSocket(socket: WebSocket, code: number, reason: string): void {
+    socket.close(code, reason);
+    const grace = setTimeout(() => socket.terminate(), this.limits.closeGraceMs);
+    grace.unref();
+    socket.once('close', () => clearTimeout(grace));
   }
 
   private broadcast(type: Exclude<WsMessageType, 'hello'>, data: unknown): void {
@@ -345,12 +356,7 @@ export class WsHub {
       { client: client.id, username: client.principal.username, reason },
       'closing slow WebSocket client; it can reconnect and reload state',
     );
-    const socket = client.socket;
-    socket.close(WS_CLOSE_TRY_AGAIN_LATER, `slow consumer (${reason})`);
-    // The close frame waits behind the unread buffer; do not hold the socket for ws's 30 s close timeout.
-    const grace = setTimeout(() => socket.terminate(), this.limits.closeGraceMs);
-    grace.unref();
-    socket.once('close', () => clearTimeout(grace));
+    this.closeSocket(client.socket, WS_CLOSE_TRY_AGAIN_LATER, `slow consumer (${reason})`);
   }
 
   private checkHeartbeats(): void {
