@@ -45,13 +45,16 @@ interface Client {
 const servers: Server[] = [];
 const clients: Client[] = [];
 
-async function startServer(wsLimits: HttpServerOptions['wsLimits'] = {}): Promise<Server> {
+async function startServer(
+  wsLimits: HttpServerOptions['wsLimits'] = {},
+  logger: HttpServerOptions['logger'] = pino({ level: 'silent' }),
+): Promise<Server> {
   const services = new FakeGatewayServices();
   const metrics = new GatewayMetrics();
   const app = await buildHttpServer({
     services,
     metrics,
-    logger: pino({ level: 'silent' }),
+    logger,
     apiTokens: [TOKEN],
     wsMaxBufferedBytes: MAX_BUFFERED,
     webRoot: '/nonexistent',
@@ -185,6 +188,22 @@ describe('WebSocket authentication', () => {
     expect(bySession.messages[0]).toMatchObject({ type: 'hello', data: { username: 'operator', role: 'operator' } });
     expect(server.app.wsHub.clientCount).toBe(3);
     expect(await server.metrics.metricsText()).toContain('se_ws_clients 3');
+  });
+
+  it('keeps tokens passed in the URL out of the log', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
+    const server = await startServer({}, logger);
+    expect(await rejectedStatus(server, '?token=wrong-secret-in-url')).toBe(401);
+    const client = openClient(server, { query: `?token=${TOKEN}` });
+    await client.until(hasType('hello'));
+    client.ws.close();
+    await client.closed;
+    await eventually(() => server.app.wsHub.clientCount === 0, 'the server to see the close');
+    const log = lines.join('');
+    expect(log).toContain('token=REDACTED');
+    expect(log).not.toContain('wrong-secret-in-url');
+    expect(log).not.toContain(TOKEN);
   });
 });
 
