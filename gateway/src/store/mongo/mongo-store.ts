@@ -1,0 +1,314 @@
+/**
+ * MongoDB adapter through the official driver. Tested against FerretDB 1.24 (SQLite backend) and usable
+ * with MongoDB; so it uses only what both support: plain find/count/updateMany/bulkWrite and single-field or
+ * compound indexes — no transactions, no change streams, no aggregation pipelines.
+ *
+ * Documents are the domain objects plus a string `_id` (device id, `${deviceId}/${id}` for channels), so
+ * reads only strip `_id`. Batches go out as unordered bulkWrites of at most BULK_CHUNK operations.
+ */
+import { MongoClient, ObjectId, type AnyBulkWriteOperation, type Collection, type Db, type Document, type Filter } from 'mongodb';
+import type { Logger } from 'pino';
+import type { AlarmEvent, Channel, Device, Page, SessionToken, StatusEvent, User } from '../../domain/model.js';
+import type {
+  AlarmQuery,
+  ChannelQuery,
+  ChannelSkeleton,
+  DeviceLiveness,
+  DeviceQuery,
+  EventQuery,
+  GatewayStore,
+} from '../../domain/store.js';
+import { pageBounds } from '../paging.js';
+
+const BULK_CHUNK = 1000;
+
+type WithStringId<T> = T & { _id: string };
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function strip<T>(doc: Document | null): T | null {
+  if (!doc) return null;
+  const { _id: _ignored, ...rest } = doc;
+  return rest as T;
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^@/]*)@/, '//***@');
+}
+
+export class MongoStore implements GatewayStore {
+  readonly description: string;
+  private client: MongoClient | null = null;
+  private db: Db | null = null;
+
+  constructor(
+    private readonly url: string,
+    private readonly databaseName: string,
+    private readonly logger?: Logger,
+  ) {
+    this.description = `${redact(url)} (database ${databaseName})`;
+  }
+
+  private col<T extends Document>(name: string): Collection<T> {
+    if (!this.db) throw new Error('MongoStore used before init() or after close()');
+    return this.db.collection<T>(name);
+  }
+  private get devices(): Collection<WithStringId<Device>> {
+    return this.col('devices');
+  }
+  private get channels(): Collection<WithStringId<Channel>> {
+    return this.col('channels');
+  }
+  private get statusEvents(): Collection<Document> {
+    return this.col('status_events');
+  }
+  private get alarms(): Collection<WithStringId<AlarmEvent>> {
+    return this.col('alarms');
+  }
+  private get users(): Collection<WithStringId<User>> {
+    return this.col('users');
+  }
+  private get tokens(): Collection<WithStringId<SessionToken>> {
+    return this.col('session_tokens');
+  }
+
+  async init(): Promise<void> {
+    if (this.db) return;
+    const client = new MongoClient(this.url, { serverSelectionTimeoutMS: 10_000, appName: 'sharp-eyes-gateway' });
+    await client.connect();
+    this.client = client;
+    this.db = client.db(this.databaseName);
+    await Promise.all([
+      this.devices.createIndexes([{ key: { status: 1, id: 1 } }, { key: { civilCode: 1, id: 1 } }, { key: { name: 1 } }]),
+      this.channels.createIndexes([
+        { key: { deviceId: 1, id: 1 } },
+        { key: { id: 1 } },
+        { key: { parentIds: 1 } },
+        { key: { status: 1, id: 1 } },
+        { key: { civilCode: 1, id: 1 } },
+        { key: { name: 1 } },
+      ]),
+      this.statusEvents.createIndexes([{ key: { deviceId: 1, at: -1 } }, { key: { subjectId: 1, at: -1 } }, { key: { at: -1 } }]),
+      this.alarms.createIndexes([{ key: { deviceId: 1, receivedAt: -1 } }, { key: { receivedAt: -1 } }]),
+      this.tokens.createIndexes([{ key: { expiresAt: 1 } }]),
+    ]);
+    this.logger?.info({ store: this.description }, 'mongodb store ready');
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.db?.command({ ping: 1 });
+      return this.db !== null;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.client?.close();
+    this.client = null;
+    this.db = null;
+  }
+
+  private async bulk<T extends Document>(collection: Collection<T>, ops: AnyBulkWriteOperation<T>[]): Promise<void> {
+    for (let i = 0; i < ops.length; i += BULK_CHUNK) {
+      await collection.bulkWrite(ops.slice(i, i + BULK_CHUNK), { ordered: false });
+    }
+  }
+
+  // ------------------------------------------------------------------ devices
+
+  async upsertDevices(devices: Device[]): Promise<void> {
+    await this.bulk(
+      this.devices,
+      devices.map((d) => ({ replaceOne: { filter: { _id: d.id }, replacement: { ...d, _id: d.id }, upsert: true } })),
+    );
+  }
+
+  async updateDeviceLiveness(updates: DeviceLiveness[]): Promise<void> {
+    await this.bulk(
+      this.devices,
+      updates.map((u) => ({
+        updateOne: {
+          filter: { _id: u.id },
+          update: { $set: { lastKeepaliveAt: u.lastKeepaliveAt, remoteAddress: u.remoteAddress, remotePort: u.remotePort, transport: u.transport } },
+        },
+      })),
+    );
+  }
+
+  async getDevice(id: string): Promise<Device | null> {
+    return strip<Device>(await this.devices.findOne({ _id: id }));
+  }
+
+  async listDevices(query: DeviceQuery): Promise<Page<Device>> {
+    const filter: Filter<Document> = {};
+    if (query.status) filter.status = query.status;
+    if (query.region) filter.civilCode = { $regex: `^${escapeRegex(query.region)}` };
+    if (query.q) filter.$or = [{ name: { $regex: escapeRegex(query.q), $options: 'i' } }, { id: { $regex: `^${escapeRegex(query.q)}` } }];
+    return this.page<Device>(this.devices as unknown as Collection<Document>, filter, query, { id: 1 });
+  }
+
+  async loadAllDevices(): Promise<Device[]> {
+    const docs = await this.devices.find({}).toArray();
+    return docs.map((d) => strip<Device>(d) as Device);
+  }
+
+  async deleteDevice(id: string): Promise<void> {
+    await this.devices.deleteOne({ _id: id });
+    await this.channels.deleteMany({ deviceId: id });
+  }
+
+  // ------------------------------------------------------------------ channels
+
+  async upsertChannels(channels: Channel[]): Promise<void> {
+    await this.bulk(
+      this.channels,
+      channels.map((c) => {
+        const _id = `${c.deviceId}/${c.id}`;
+        return { replaceOne: { filter: { _id }, replacement: { ...c, _id }, upsert: true } };
+      }),
+    );
+  }
+
+  async deleteChannelsNotIn(deviceId: string, keepIds: string[]): Promise<number> {
+    // $nin with 150,000 ids is a large query document; compare in memory against the device's ids instead.
+    const keep = new Set(keepIds);
+    const existing = await this.channels.find({ deviceId }, { projection: { _id: 1, id: 1 } }).toArray();
+    const remove = existing.filter((c) => !keep.has(c.id)).map((c) => c._id);
+    let removed = 0;
+    for (let i = 0; i < remove.length; i += BULK_CHUNK) {
+      removed += (await this.channels.deleteMany({ _id: { $in: remove.slice(i, i + BULK_CHUNK) } })).deletedCount;
+    }
+    return removed;
+  }
+
+  async setChannelsStatusForDevice(deviceId: string, status: 'online' | 'offline', at: number): Promise<void> {
+    if (status === 'offline') {
+      await this.channels.updateMany({ deviceId, status: 'online' }, { $set: { status: 'offline', statusChangedAt: at } });
+    } else {
+      await this.channels.updateMany({ deviceId, reportedStatus: 'online', status: 'offline' }, { $set: { status: 'online', statusChangedAt: at } });
+    }
+  }
+
+  async getChannel(id: string, deviceId?: string): Promise<Channel | null> {
+    if (deviceId) return strip<Channel>(await this.channels.findOne({ _id: `${deviceId}/${id}` }));
+    const docs = await this.channels.find({ id }).limit(5).toArray();
+    const best = docs.find((d) => d.kind === 'channel') ?? docs[0] ?? null;
+    return strip<Channel>(best);
+  }
+
+  async listChannels(query: ChannelQuery): Promise<Page<Channel>> {
+    const filter: Filter<Document> = {};
+    if (query.deviceId) filter.deviceId = query.deviceId;
+    if (query.parentId) filter.parentIds = query.parentId;
+    if (query.status) filter.status = query.status;
+    if (query.kind) filter.kind = Array.isArray(query.kind) ? { $in: query.kind } : query.kind;
+    if (query.region) filter.civilCode = { $regex: `^${escapeRegex(query.region)}` };
+    if (query.q) filter.$or = [{ name: { $regex: escapeRegex(query.q), $options: 'i' } }, { id: { $regex: `^${escapeRegex(query.q)}` } }];
+    return this.page<Channel>(this.channels as unknown as Collection<Document>, filter, query, { id: 1, deviceId: 1 });
+  }
+
+  async loadChannelSkeletons(): Promise<ChannelSkeleton[]> {
+    const docs = await this.channels
+      .find({}, { projection: { _id: 0, id: 1, deviceId: 1, kind: 1, parentIds: 1, civilCode: 1, name: 1, reportedStatus: 1, status: 1 } })
+      .toArray();
+    return docs as unknown as ChannelSkeleton[];
+  }
+
+  // ------------------------------------------------------------------ history
+
+  async appendStatusEvents(events: StatusEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    for (let i = 0; i < events.length; i += BULK_CHUNK) {
+      await this.statusEvents.insertMany(
+        events.slice(i, i + BULK_CHUNK).map(({ id: _ignored, ...e }) => ({ ...e })),
+        { ordered: false },
+      );
+    }
+  }
+
+  async listStatusEvents(query: EventQuery): Promise<Page<StatusEvent>> {
+    const filter: Filter<Document> = {};
+    if (query.deviceId) filter.deviceId = query.deviceId;
+    if (query.subjectId) filter.subjectId = query.subjectId;
+    if (query.since !== undefined || query.until !== undefined) {
+      filter.at = {
+        ...(query.since !== undefined ? { $gte: query.since } : {}),
+        ...(query.until !== undefined ? { $lte: query.until } : {}),
+      };
+    }
+    const { offset, limit } = pageBounds(query);
+    const [total, docs] = await Promise.all([
+      this.statusEvents.countDocuments(filter),
+      this.statusEvents.find(filter).sort({ at: -1, _id: -1 }).skip(offset).limit(limit).toArray(),
+    ]);
+    return {
+      total,
+      items: docs.map(({ _id, ...rest }) => ({ ...(rest as StatusEvent), id: (_id as ObjectId).toHexString() })),
+    };
+  }
+
+  async appendAlarms(alarms: AlarmEvent[]): Promise<void> {
+    await this.bulk(
+      this.alarms,
+      alarms.map((a) => {
+        const id = a.id ?? new ObjectId().toHexString();
+        return { replaceOne: { filter: { _id: id }, replacement: { ...a, id, _id: id }, upsert: true } };
+      }),
+    );
+  }
+
+  async listAlarms(query: AlarmQuery): Promise<Page<AlarmEvent>> {
+    const filter: Filter<Document> = {};
+    if (query.deviceId) filter.deviceId = query.deviceId;
+    if (query.since !== undefined) filter.receivedAt = { $gte: query.since };
+    if (query.acknowledged !== undefined) filter.acknowledgedAt = query.acknowledged ? { $ne: null } : null;
+    return this.page<AlarmEvent>(this.alarms as unknown as Collection<Document>, filter, query, { receivedAt: -1, _id: -1 });
+  }
+
+  async acknowledgeAlarm(id: string, by: string, note: string | null, at: number): Promise<AlarmEvent | null> {
+    const result = await this.alarms.updateOne({ _id: id }, { $set: { acknowledgedAt: at, acknowledgedBy: by, note } });
+    if (result.matchedCount === 0) return null;
+    return strip<AlarmEvent>(await this.alarms.findOne({ _id: id }));
+  }
+
+  // ------------------------------------------------------------------ users and tokens
+
+  async getUser(username: string): Promise<User | null> {
+    return strip<User>(await this.users.findOne({ _id: username }));
+  }
+
+  async upsertUser(user: User): Promise<void> {
+    await this.users.replaceOne({ _id: user.username }, { ...user }, { upsert: true });
+  }
+
+  async putSessionToken(token: SessionToken): Promise<void> {
+    await this.tokens.replaceOne({ _id: token.tokenHash }, { ...token }, { upsert: true });
+  }
+
+  async getSessionToken(tokenHash: string): Promise<SessionToken | null> {
+    return strip<SessionToken>(await this.tokens.findOne({ _id: tokenHash }));
+  }
+
+  async deleteSessionToken(tokenHash: string): Promise<void> {
+    await this.tokens.deleteOne({ _id: tokenHash });
+  }
+
+  async purgeExpiredSessionTokens(now: number): Promise<number> {
+    return (await this.tokens.deleteMany({ expiresAt: { $lte: now } })).deletedCount;
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private async page<T>(collection: Collection<Document>, filter: Filter<Document>, query: { offset?: number; limit?: number }, sort: Record<string, 1 | -1>): Promise<Page<T>> {
+    const { offset, limit } = pageBounds(query);
+    const [total, docs] = await Promise.all([
+      collection.countDocuments(filter),
+      collection.find(filter).sort(sort).skip(offset).limit(limit).toArray(),
+    ]);
+    return { total, items: docs.map((d) => strip<T>(d) as T) };
+  }
+}
