@@ -34,6 +34,36 @@ function strip<T>(doc: Document | null): T | null {
   return rest as T;
 }
 
+/**
+ * FerretDB (like MongoDB before 5.0) refuses field names containing '.' or starting with '$', and catalog
+ * extras are keyed 'Info.Resolution'. Free-form records are therefore stored as [{k, v}] pairs.
+ */
+type Pairs = Array<{ k: string; v: string }>;
+function toPairs(record: Record<string, string>): Pairs {
+  return Object.entries(record).map(([k, v]) => ({ k, v }));
+}
+function fromPairs(pairs: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (Array.isArray(pairs)) for (const p of pairs as Pairs) out[p.k] = p.v;
+  return out;
+}
+function channelDoc(c: Channel): Document {
+  return { ...c, _id: `${c.deviceId}/${c.id}`, extra: toPairs(c.extra) };
+}
+function channelFrom(doc: Document | null): Channel | null {
+  const c = strip<Channel>(doc);
+  if (c) c.extra = fromPairs(c.extra);
+  return c;
+}
+function alarmDoc(a: AlarmEvent, id: string): Document {
+  return { ...a, id, _id: id, raw: toPairs(a.raw) };
+}
+function alarmFrom(doc: Document | null): AlarmEvent | null {
+  const a = strip<AlarmEvent>(doc);
+  if (a) a.raw = fromPairs(a.raw);
+  return a;
+}
+
 function redact(url: string): string {
   return url.replace(/\/\/([^@/]*)@/, '//***@');
 }
@@ -80,21 +110,31 @@ export class MongoStore implements GatewayStore {
     await client.connect();
     this.client = client;
     this.db = client.db(this.databaseName);
-    await Promise.all([
-      this.devices.createIndexes([{ key: { status: 1, id: 1 } }, { key: { civilCode: 1, id: 1 } }, { key: { name: 1 } }]),
-      this.channels.createIndexes([
-        { key: { deviceId: 1, id: 1 } },
-        { key: { id: 1 } },
-        { key: { parentIds: 1 } },
-        { key: { status: 1, id: 1 } },
-        { key: { civilCode: 1, id: 1 } },
-        { key: { name: 1 } },
-      ]),
-      this.statusEvents.createIndexes([{ key: { deviceId: 1, at: -1 } }, { key: { subjectId: 1, at: -1 } }, { key: { at: -1 } }]),
-      this.alarms.createIndexes([{ key: { deviceId: 1, receivedAt: -1 } }, { key: { receivedAt: -1 } }]),
-      this.tokens.createIndexes([{ key: { expiresAt: 1 } }]),
-    ]);
+    await this.ensureIndexes(this.devices, [{ status: 1, id: 1 }, { civilCode: 1, id: 1 }, { name: 1 }]);
+    await this.ensureIndexes(this.channels, [{ deviceId: 1, id: 1 }, { id: 1 }, { parentIds: 1 }, { status: 1, id: 1 }, { civilCode: 1, id: 1 }, { name: 1 }]);
+    await this.ensureIndexes(this.statusEvents, [{ deviceId: 1, at: -1 }, { subjectId: 1, at: -1 }, { at: -1 }]);
+    await this.ensureIndexes(this.alarms, [{ deviceId: 1, receivedAt: -1 }, { receivedAt: -1 }]);
+    await this.ensureIndexes(this.tokens, [{ expiresAt: 1 }]);
     this.logger?.info({ store: this.description }, 'mongodb store ready');
+  }
+
+  /**
+   * Create the indexes that do not exist yet, one at a time. FerretDB 1.24 panics ("slice bounds out of
+   * range") on a createIndexes with several specs when some already exist, and on concurrent createIndexes
+   * against a new database; MongoDB is fine either way, so this is only a little slower there.
+   */
+  private async ensureIndexes(collection: Collection<Document> | Collection<WithStringId<Device>> | Collection<WithStringId<Channel>> | Collection<WithStringId<AlarmEvent>> | Collection<WithStringId<SessionToken>>, keys: Array<Record<string, 1 | -1>>): Promise<void> {
+    const col = collection as unknown as Collection<Document>;
+    let existing = new Set<string>();
+    try {
+      existing = new Set((await col.listIndexes().toArray()).map((i) => String(i.name)));
+    } catch {
+      // Collection does not exist yet: every index is missing.
+    }
+    for (const key of keys) {
+      const name = Object.entries(key).map(([k, v]) => `${k}_${v}`).join('_');
+      if (!existing.has(name)) await col.createIndex(key, { name });
+    }
   }
 
   async ping(): Promise<boolean> {
@@ -167,8 +207,8 @@ export class MongoStore implements GatewayStore {
     await this.bulk(
       this.channels,
       channels.map((c) => {
-        const _id = `${c.deviceId}/${c.id}`;
-        return { replaceOne: { filter: { _id }, replacement: { ...c, _id }, upsert: true } };
+        const doc = channelDoc(c);
+        return { replaceOne: { filter: { _id: doc._id as string }, replacement: doc as WithStringId<Channel>, upsert: true } };
       }),
     );
   }
@@ -194,10 +234,10 @@ export class MongoStore implements GatewayStore {
   }
 
   async getChannel(id: string, deviceId?: string): Promise<Channel | null> {
-    if (deviceId) return strip<Channel>(await this.channels.findOne({ _id: `${deviceId}/${id}` }));
+    if (deviceId) return channelFrom(await this.channels.findOne({ _id: `${deviceId}/${id}` }));
     const docs = await this.channels.find({ id }).limit(5).toArray();
     const best = docs.find((d) => d.kind === 'channel') ?? docs[0] ?? null;
-    return strip<Channel>(best);
+    return channelFrom(best);
   }
 
   async listChannels(query: ChannelQuery): Promise<Page<Channel>> {
@@ -208,7 +248,7 @@ export class MongoStore implements GatewayStore {
     if (query.kind) filter.kind = Array.isArray(query.kind) ? { $in: query.kind } : query.kind;
     if (query.region) filter.civilCode = { $regex: `^${escapeRegex(query.region)}` };
     if (query.q) filter.$or = [{ name: { $regex: escapeRegex(query.q), $options: 'i' } }, { id: { $regex: `^${escapeRegex(query.q)}` } }];
-    return this.page<Channel>(this.channels as unknown as Collection<Document>, filter, query, { id: 1, deviceId: 1 });
+    return this.page<Channel>(this.channels as unknown as Collection<Document>, filter, query, { id: 1, deviceId: 1 }, channelFrom);
   }
 
   async loadChannelSkeletons(): Promise<ChannelSkeleton[]> {
@@ -256,7 +296,7 @@ export class MongoStore implements GatewayStore {
       this.alarms,
       alarms.map((a) => {
         const id = a.id ?? new ObjectId().toHexString();
-        return { replaceOne: { filter: { _id: id }, replacement: { ...a, id, _id: id }, upsert: true } };
+        return { replaceOne: { filter: { _id: id }, replacement: alarmDoc(a, id) as WithStringId<AlarmEvent>, upsert: true } };
       }),
     );
   }
@@ -266,13 +306,13 @@ export class MongoStore implements GatewayStore {
     if (query.deviceId) filter.deviceId = query.deviceId;
     if (query.since !== undefined) filter.receivedAt = { $gte: query.since };
     if (query.acknowledged !== undefined) filter.acknowledgedAt = query.acknowledged ? { $ne: null } : null;
-    return this.page<AlarmEvent>(this.alarms as unknown as Collection<Document>, filter, query, { receivedAt: -1, _id: -1 });
+    return this.page<AlarmEvent>(this.alarms as unknown as Collection<Document>, filter, query, { receivedAt: -1, _id: -1 }, alarmFrom);
   }
 
   async acknowledgeAlarm(id: string, by: string, note: string | null, at: number): Promise<AlarmEvent | null> {
     const result = await this.alarms.updateOne({ _id: id }, { $set: { acknowledgedAt: at, acknowledgedBy: by, note } });
     if (result.matchedCount === 0) return null;
-    return strip<AlarmEvent>(await this.alarms.findOne({ _id: id }));
+    return alarmFrom(await this.alarms.findOne({ _id: id }));
   }
 
   // ------------------------------------------------------------------ users and tokens
@@ -303,12 +343,18 @@ export class MongoStore implements GatewayStore {
 
   // ------------------------------------------------------------------ internals
 
-  private async page<T>(collection: Collection<Document>, filter: Filter<Document>, query: { offset?: number; limit?: number }, sort: Record<string, 1 | -1>): Promise<Page<T>> {
+  private async page<T>(
+    collection: Collection<Document>,
+    filter: Filter<Document>,
+    query: { offset?: number; limit?: number },
+    sort: Record<string, 1 | -1>,
+    decode: (doc: Document | null) => T | null = strip,
+  ): Promise<Page<T>> {
     const { offset, limit } = pageBounds(query);
     const [total, docs] = await Promise.all([
       collection.countDocuments(filter),
       collection.find(filter).sort(sort).skip(offset).limit(limit).toArray(),
     ]);
-    return { total, items: docs.map((d) => strip<T>(d) as T) };
+    return { total, items: docs.map((d) => decode(d) as T) };
   }
 }
