@@ -109,6 +109,17 @@ export function gbDate(epochMs: number): string {
   return beijing.toISOString().slice(0, 23);
 }
 
+/** User part of the From URI (the sender's GB ID), or '' when From is missing or unparseable. */
+function senderOf(req: SipRequest): string {
+  const from = header(req, 'from');
+  if (!from) return '';
+  try {
+    return parseUri(parseNameAddr(from).uri).user ?? '';
+  } catch {
+    return '';
+  }
+}
+
 export class GbSignalling extends EventEmitter<GbSignallingEvents> {
   private readonly nonces = new NonceIssuer();
   private readonly lockout: Lockout;
@@ -166,9 +177,8 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
   }
 
   private onRegister(req: SipRequest, source: TransportSource, reply: ReplyFn): void {
-    const from = header(req, 'from');
-    const deviceId = from ? parseUri(parseNameAddr(from).uri).user ?? '' : '';
-    if (!/^\d{20}$/.test(deviceId) && !/^[0-9A-Za-z_.-]{1,64}$/.test(deviceId)) {
+    const deviceId = senderOf(req);
+    if (!/^[0-9A-Za-z_.-]{1,64}$/.test(deviceId)) {
       reply(400, 'Bad From User');
       return;
     }
@@ -272,8 +282,11 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
   }
 
   private onMessage(req: SipRequest, source: TransportSource, reply: ReplyFn): void {
-    const from = header(req, 'from');
-    const senderId = from ? parseUri(parseNameAddr(from).uri).user ?? '' : '';
+    const senderId = senderOf(req);
+    if (!senderId) {
+      reply(400, 'Bad From');
+      return;
+    }
     let msg: ManscdpMessage;
     try {
       msg = decodeManscdp(req.body, { maxBytes: this.opts.maxBodyBytes });
