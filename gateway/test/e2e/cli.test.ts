@@ -1,0 +1,125 @@
+/**
+ * The `sharp-eyes` command as an operator runs it: bad configuration exits before any port is bound, with
+ * the key named; `serve` comes up healthy and stops cleanly on SIGTERM; every command has --help.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = resolve(__dirname, '../../..');
+const BIN = join(ROOT, 'bin/sharp-eyes.js');
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => res(port));
+    });
+  });
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const s = createServer();
+    s.once('error', () => res(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
+  });
+}
+
+function run(args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 30_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('sharp-eyes CLI', () => {
+  beforeAll(() => {
+    // The bin runs the compiled code (built by `npm ci`'s prepare step); build it if a developer has not.
+    if (!existsSync(join(ROOT, 'dist/cli.js'))) {
+      const b = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8' });
+      if (b.status !== 0) throw new Error(`build failed: ${b.stdout}${b.stderr}`);
+    }
+  }, 120_000);
+
+  it('--help works for every command', () => {
+    for (const args of [['--help'], ['serve', '--help'], ['sim', '--help'], ['demo', '--help']]) {
+      const r = run(args);
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(r.stdout).toMatch(/Usage: sharp-eyes/);
+    }
+    expect(run(['sim', '--help']).stdout).toMatch(/--id-prefix/);
+  });
+
+  it('a bad environment value exits with the key and variable named, before any port is bound', async () => {
+    const port = await freePort();
+    const dataDir = mkdtempSync(join(tmpdir(), 'se-cli-'));
+    try {
+      const r = run(['serve'], { SE_SIP_PORT: 'abc', SE_HTTP_PORT: String(port), SE_DATA_DIR: dataDir });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/sip\.port/);
+      expect(r.stderr).toMatch(/SE_SIP_PORT/);
+      expect(await portIsFree(port)).toBe(true);
+      const id = run(['serve'], { SE_SIP_ID: '1234', SE_DATA_DIR: dataDir });
+      expect(id.code).toBe(2);
+      expect(id.stderr).toMatch(/sip\.id/);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('an unknown or mistyped key in the file exits with the key named', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'se-cli-'));
+    try {
+      const file = join(dir, 'gw.yaml');
+      writeFileSync(file, 'sip:\n  keepaliveIntervalSecs: 30\n');
+      const r = run(['serve', '--config', file], { SE_DATA_DIR: dir });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/sip\.keepaliveIntervalSecs/);
+      writeFileSync(file, 'http:\n  port: eighty\n');
+      const r2 = run(['serve', '--config', file], { SE_DATA_DIR: dir });
+      expect(r2.code).toBe(2);
+      expect(r2.stderr).toMatch(/http\.port/);
+      const r3 = run(['serve', '--config', join(dir, 'missing.yaml')], { SE_DATA_DIR: dir });
+      expect(r3.code).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('serve comes up healthy on the embedded store and stops cleanly on SIGTERM', async () => {
+    const [sipPort, httpPort] = [await freePort(), await freePort()];
+    const dataDir = mkdtempSync(join(tmpdir(), 'se-cli-'));
+    const child = spawn(process.execPath, [BIN, 'serve'], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        SE_SIP_HOST: '127.0.0.1',
+        SE_SIP_PORT: String(sipPort),
+        SE_HTTP_HOST: '127.0.0.1',
+        SE_HTTP_PORT: String(httpPort),
+        SE_DATA_DIR: dataDir,
+        SE_LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let healthy = false;
+      for (let i = 0; i < 100 && !healthy; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        healthy = await fetch(`http://127.0.0.1:${httpPort}/healthz`).then((r) => r.status === 200, () => false);
+      }
+      expect(healthy).toBe(true);
+      const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(existsSync(join(dataDir, 'gateway.sqlite3'))).toBe(true);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
