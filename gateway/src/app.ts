@@ -21,7 +21,7 @@ import { AlarmService } from './domain/alarms/alarm-service.js';
 import { AuthService } from './domain/auth/auth-service.js';
 import { PtzService } from './domain/control/ptz-service.js';
 import { StatsService } from './domain/stats.js';
-import { ConflictError, NotFoundError, type GatewayServices } from './domain/services.js';
+import { ConflictError, NotFoundError, UpstreamError, type GatewayServices } from './domain/services.js';
 import { loadDeviceProfiles, DeviceProfileMatcher, type DeviceProfile } from './domain/device-profiles.js';
 import { SipTransport, type TransportSource } from './transport/sip-transport.js';
 import { SipEndpoint } from './protocol/sip-endpoint.js';
@@ -303,6 +303,20 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     closers.push(() => ptz.close());
 
     const stats = new StatsService(registry, tree);
+    /** Resolve an online device for a live query, or throw the error the API maps to 404/409. */
+    const onlineDevice = (deviceId: string): void => {
+      const device = registry.get(deviceId);
+      if (!device) throw new NotFoundError(`device ${deviceId} not found`);
+      if (device.status !== 'online') throw new ConflictError(`device ${deviceId} is offline (since ${new Date(device.statusChangedAt).toISOString()})`);
+    };
+    const live = async <T>(deviceId: string, what: string, query: () => Promise<T>): Promise<T> => {
+      onlineDevice(deviceId);
+      try {
+        return await query();
+      } catch (err) {
+        throw new UpstreamError(`${what} query to device ${deviceId} failed: ${(err as Error).message}`);
+      }
+    };
     let httpReady = false;
 
     const services: GatewayServices = {
@@ -313,9 +327,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       listChannels: (q) => store.listChannels(q),
       getChannel: (id) => store.getChannel(id),
       requestCatalog: async (deviceId) => {
-        const device = registry.get(deviceId);
-        if (!device) throw new NotFoundError(`device ${deviceId} not found`);
-        if (device.status !== 'online') throw new ConflictError(`device ${deviceId} is offline (since ${new Date(device.statusChangedAt).toISOString()})`);
+        onlineDevice(deviceId);
         catalog.request(deviceId);
         return { deviceId, accepted: true };
       },
@@ -324,6 +336,16 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         return tree.childrenOf(parent ?? ROOT);
       },
       stats: () => stats.compute(),
+      queryDeviceInfo: (deviceId) =>
+        live(deviceId, 'DeviceInfo', async () => {
+          const { raw: _raw, sn: _sn, ...info } = await signalling.queryDeviceInfo(deviceId, destinationOf(deviceId), charsetOf(deviceId));
+          return info;
+        }),
+      queryDeviceStatus: (deviceId) =>
+        live(deviceId, 'DeviceStatus', async () => {
+          const { raw: _raw, sn: _sn, ...status } = await signalling.queryDeviceStatus(deviceId, destinationOf(deviceId), charsetOf(deviceId));
+          return status;
+        }),
       listStatusEvents: (q) => store.listStatusEvents(q),
       listAlarms: (q) => store.listAlarms(q),
       acknowledgeAlarm: async (id, by, note) => {

@@ -41,6 +41,28 @@ export interface CatalogRequestResult {
   accepted: boolean;
 }
 
+/** Live answers from a device (GB DeviceInfo / DeviceStatus queries), as the device sent them. */
+export interface DeviceLiveInfo {
+  deviceId: string;
+  result: string;
+  deviceName: string;
+  manufacturer: string;
+  model: string;
+  firmware: string;
+  channel: number | null;
+}
+export interface DeviceLiveStatus {
+  deviceId: string;
+  result: string;
+  online: string;
+  status: string;
+  encode: string;
+  record: string;
+  deviceTime: string;
+  reason: string;
+  alarmStatus: Array<{ deviceId: string; dutyStatus: string }>;
+}
+
 export interface LoginResult {
   token: string;
   expiresAt: number;
@@ -66,6 +88,10 @@ export interface GatewayServices {
   requestCatalog(deviceId: string): Promise<CatalogRequestResult>;
   /** Children of a tree node (root when parent is undefined); throws NotFoundError for an unknown node. */
   treeChildren(parent: string | undefined): TreeNodeView[];
+  /** Ask the device now (GB DeviceInfo); throws NotFoundError / ConflictError (offline) / UpstreamError (no answer). */
+  queryDeviceInfo(deviceId: string): Promise<DeviceLiveInfo>;
+  /** Ask the device now (GB DeviceStatus); same errors as queryDeviceInfo. */
+  queryDeviceStatus(deviceId: string): Promise<DeviceLiveStatus>;
   stats(): GatewayStats;
   listStatusEvents(query: EventQuery): Promise<Page<StatusEvent>>;
   listAlarms(query: AlarmQuery): Promise<Page<AlarmEvent>>;

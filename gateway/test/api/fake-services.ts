@@ -7,6 +7,8 @@ import type { AlarmQuery, ChannelQuery, DeviceQuery, EventQuery } from '../../sr
 import { GatewayEvents } from '../../src/domain/events.js';
 import type { PtzRequest } from '../../src/domain/control/ptz-service.js';
 import {
+  type DeviceLiveInfo,
+  type DeviceLiveStatus,
   ConflictError,
   NotFoundError,
   type CatalogRequestResult,
@@ -185,6 +187,17 @@ export class FakeGatewayServices implements GatewayServices {
     if (!device) throw new NotFoundError(`device ${deviceId} not found`);
     if (device.status !== 'online') throw new ConflictError(`device ${deviceId} is offline`);
     return { deviceId, accepted: true };
+  }
+
+  async queryDeviceInfo(deviceId: string): Promise<DeviceLiveInfo> {
+    await this.requestCatalog(deviceId);
+    const d = this.devices.get(deviceId)!;
+    return { deviceId, result: 'OK', deviceName: d.name, manufacturer: d.manufacturer, model: d.model, firmware: d.firmware, channel: d.channelCount };
+  }
+
+  async queryDeviceStatus(deviceId: string): Promise<DeviceLiveStatus> {
+    await this.requestCatalog(deviceId);
+    return { deviceId, result: 'OK', online: 'ONLINE', status: 'OK', encode: 'ON', record: 'OFF', deviceTime: '', reason: '', alarmStatus: [] };
   }
 
   treeChildren(parent: string | undefined): TreeNodeView[] {

@@ -92,6 +92,62 @@ export const deviceRoutes: FastifyPluginAsync<DeviceRoutesOptions> = async (app,
     },
   );
 
+  const liveInfoSchema = {
+    type: 'object',
+    properties: {
+      deviceId: { type: 'string' },
+      result: { type: 'string' },
+      deviceName: { type: 'string' },
+      manufacturer: { type: 'string' },
+      model: { type: 'string' },
+      firmware: { type: 'string' },
+      channel: { type: ['integer', 'null'] },
+    },
+  } as const;
+  const liveStatusSchema = {
+    type: 'object',
+    properties: {
+      deviceId: { type: 'string' },
+      result: { type: 'string' },
+      online: { type: 'string' },
+      status: { type: 'string' },
+      encode: { type: 'string' },
+      record: { type: 'string' },
+      deviceTime: { type: 'string' },
+      reason: { type: 'string' },
+      alarmStatus: {
+        type: 'array',
+        items: { type: 'object', properties: { deviceId: { type: 'string' }, dutyStatus: { type: 'string' } } },
+      },
+    },
+  } as const;
+
+  app.get<{ Params: { id: string } }>(
+    '/devices/:id/info',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'Ask the device now for its DeviceInfo (name, manufacturer, model, firmware, channel count).',
+        params: deviceIdParams,
+        response: { 200: liveInfoSchema, ...errorResponses(400, 401, 404, 409, 502) },
+      },
+    },
+    async (request) => services.queryDeviceInfo(request.params.id),
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/devices/:id/status',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'Ask the device now for its DeviceStatus (online, encode, record, alarm inputs).',
+        params: deviceIdParams,
+        response: { 200: liveStatusSchema, ...errorResponses(400, 401, 404, 409, 502) },
+      },
+    },
+    async (request) => services.queryDeviceStatus(request.params.id),
+  );
+
   app.post<{ Params: { id: string } }>(
     '/devices/:id/catalog',
     {
