@@ -77,6 +77,10 @@ export interface SendRequestOptions {
   timeoutMs?: number;
   /** Called for each 1xx response (e.g. 100 Trying / 180 to an INVITE). */
   onProvisional?: (res: SipResponse) => void;
+  /** Reuse this Via branch instead of a fresh one: CANCEL must carry the branch of the INVITE it cancels. */
+  branch?: string;
+  /** Called with the request as built and sent (e.g. to keep an INVITE's branch and tags for CANCEL/BYE). */
+  onSent?: (request: SipRequest) => void;
 }
 
 export type SendAckOptions = Omit<SendRequestOptions, 'method' | 'timeoutMs' | 'onProvisional'> & {
@@ -233,7 +237,7 @@ export class SipEndpoint extends EventEmitter<SipEndpointEvents> {
 
   sendRequest(opts: SendRequestOptions): Promise<SipResponse> {
     if (this.closed) return Promise.reject(new Error('SIP endpoint closed'));
-    const branch = generateBranch();
+    const branch = opts.branch ?? generateBranch();
     const request = this.buildRequest(opts, branch);
     const bytes = serializeSipMessage(request);
     const key = clientKey(branch, opts.method);
@@ -244,6 +248,7 @@ export class SipEndpoint extends EventEmitter<SipEndpointEvents> {
         reject(new Error(`SIP ${opts.method} not sent: no route to ${opts.destination.transport}:${opts.destination.address}:${opts.destination.port}`));
         return;
       }
+      opts.onSent?.(request);
       const now = Date.now();
       const reliable = used.transport === 'tcp';
       const tx: ClientTransaction = {

@@ -34,6 +34,7 @@ import type { ReplyFn, SipEndpoint } from '../sip-endpoint.js';
 import type { TransportSource } from '../../transport/sip-transport.js';
 import { Lockout, type LockoutPolicy } from './lockout.js';
 import { PendingQueries, type CollectedAnswer } from './pending-queries.js';
+import { InviteDialogs } from './invite.js';
 
 export type { AlarmNotify, DeviceInfoResponse, DeviceStatusResponse };
 
@@ -124,6 +125,8 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
   private readonly nonces = new NonceIssuer();
   private readonly lockout: Lockout;
   private readonly pending: PendingQueries;
+  /** Live-video dialogs (INVITE/ACK/BYE/CANCEL); in-dialog requests from devices are routed to them. */
+  readonly dialogs: InviteDialogs;
   private readonly now: () => number;
   private sn = Math.floor(Math.random() * 100_000) + 1;
 
@@ -132,6 +135,7 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
     this.now = opts.now ?? Date.now;
     this.lockout = new Lockout(opts.lockout, this.now);
     this.pending = new PendingQueries();
+    this.dialogs = new InviteDialogs(opts.endpoint, opts.logger);
     opts.endpoint.onRequest((req, source, reply) => this.onRequest(req, source, reply));
   }
 
@@ -148,6 +152,7 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
 
   private onRequest(req: SipRequest, source: TransportSource, reply: ReplyFn): void {
     try {
+      if (req.method !== 'REGISTER' && req.method !== 'ACK' && this.dialogs.handleInDialog(req, reply)) return;
       switch (req.method) {
         case 'REGISTER':
           this.onRegister(req, source, reply);
