@@ -58,6 +58,20 @@ export interface GatewayConfig {
     dataDir: string;
     flushIntervalMs: number;
   };
+  media: {
+    host: string;
+    ports: string;
+    defaultTransport: 'profile' | 'udp' | 'tcp-passive' | 'tcp-active';
+    idleSec: number;
+    inviteTimeoutSec: number;
+    firstPacketTimeoutSec: number;
+    keyframeTimeoutSec: number;
+    rtpTimeoutSec: number;
+    transcodeH265: boolean;
+    segmentSeconds: number;
+    tokenTtlSec: number;
+    maxStreams: number;
+  };
   admin: { username: string; password: string };
   log: { level: LogLevel; pretty: boolean };
   deviceProfilesDir: string;
@@ -362,6 +376,51 @@ export const CONFIG_SCHEMA: TypedGroupSpec<GatewayConfig> = {
           kind: 'integer', default: 1000, min: 10, max: 600_000,
           description: 'Write-behind flush period for frequent updates (keepalives), milliseconds.',
         },
+      },
+    },
+    media: {
+      kind: 'group',
+      description: 'Live video: RTP/PS in, HLS out (点播).',
+      fields: {
+        host: {
+          kind: 'string', default: '',
+          description: 'Address put in the SDP for devices to send RTP to (媒体地址); "" = sip.advertisedHost. Behind NAT/Docker: the address cameras can reach.',
+        },
+        ports: {
+          kind: 'string', default: '30000-30999', pattern: /^\d{1,5}-\d{1,5}$/, patternHint: 'a range like 30000-30999',
+          description: 'RTP receive ports (UDP and TCP), one per stream.',
+        },
+        defaultTransport: {
+          kind: 'enum', values: ['profile', 'udp', 'tcp-passive', 'tcp-active'], default: 'profile',
+          description: 'Media transport when the request does not name one; "profile" = the device profile default.',
+        },
+        idleSec: {
+          kind: 'integer', default: 20, min: 1, max: 3600,
+          description: 'Tear a stream down (BYE) this long after its last viewer left or stopped polling.',
+        },
+        inviteTimeoutSec: { kind: 'integer', default: 8, min: 1, max: 120, description: 'Wait this long for the answer to INVITE, then CANCEL.' },
+        firstPacketTimeoutSec: {
+          kind: 'integer', default: 5, min: 1, max: 120,
+          description: 'After the answer, fail the play if no RTP arrives within this many seconds.',
+        },
+        keyframeTimeoutSec: {
+          kind: 'integer', default: 6, min: 1, max: 120,
+          description: 'After the first packet, fail the play if no key frame with a PSM arrives within this many seconds.',
+        },
+        rtpTimeoutSec: {
+          kind: 'integer', default: 10, min: 1, max: 600,
+          description: 'A playing stream that receives no RTP for this long is failed (BYE, viewers told why).',
+        },
+        transcodeH265: {
+          kind: 'boolean', default: false,
+          description: 'Transcode H.265 to H.264 for all streams (most browsers cannot play H.265); otherwise per profile or request.',
+        },
+        segmentSeconds: { kind: 'integer', default: 1, min: 1, max: 10, description: 'HLS target segment duration (follows the source GOP).' },
+        tokenTtlSec: {
+          kind: 'integer', default: 21600, min: 60, max: ONE_YEAR_SEC,
+          description: 'Lifetime of the signed media URLs handed to players.',
+        },
+        maxStreams: { kind: 'integer', default: 1000, min: 1, max: 100000, description: 'Concurrent live streams at most.' },
       },
     },
     admin: {
