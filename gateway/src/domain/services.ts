@@ -6,6 +6,7 @@ import type { AlarmEvent, Channel, Device, Page, StatusEvent, User, UserRole } f
 import type { AlarmQuery, ChannelQuery, DeviceQuery, EventQuery } from './store.js';
 import type { GatewayEvents } from './events.js';
 import type { PtzRequest } from './control/ptz-service.js';
+import type { DeviceInfoResponse, DeviceStatusResponse } from '../codecs/manscdp/messages.js';
 
 export interface TreeNodeView {
   id: string;
@@ -42,26 +43,8 @@ export interface CatalogRequestResult {
 }
 
 /** Live answers from a device (GB DeviceInfo / DeviceStatus queries), as the device sent them. */
-export interface DeviceLiveInfo {
-  deviceId: string;
-  result: string;
-  deviceName: string;
-  manufacturer: string;
-  model: string;
-  firmware: string;
-  channel: number | null;
-}
-export interface DeviceLiveStatus {
-  deviceId: string;
-  result: string;
-  online: string;
-  status: string;
-  encode: string;
-  record: string;
-  deviceTime: string;
-  reason: string;
-  alarmStatus: Array<{ deviceId: string; dutyStatus: string }>;
-}
+export type DeviceLiveInfo = Omit<DeviceInfoResponse, 'sn' | 'raw'>;
+export type DeviceLiveStatus = Omit<DeviceStatusResponse, 'sn' | 'raw'>;
 
 export interface LoginResult {
   token: string;

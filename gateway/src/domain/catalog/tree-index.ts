@@ -36,6 +36,21 @@ interface TreeNode {
 
 export const ROOT = '';
 
+function nodeOf(deviceId: string, c: Channel): TreeNode {
+  return {
+    id: c.id,
+    deviceId,
+    kind: c.kind,
+    name: c.name,
+    civilCode: c.civilCode,
+    // A self-reference (seen from sloppy platforms) would make the node its own ancestor.
+    explicitParents: c.parentIds.filter((p) => p !== c.id),
+    reportedOnline: c.reportedStatus === 'online',
+    online: 0,
+    total: 0,
+  };
+}
+
 export class TreeIndex {
   private readonly nodes = new Map<string, TreeNode>();
   /** Which node ids each device reported, to replace a device's catalog as a whole. */
@@ -76,17 +91,7 @@ export class TreeIndex {
     const next = new Set<string>();
     for (const c of items) {
       next.add(c.id);
-      this.nodes.set(c.id, {
-        id: c.id,
-        deviceId,
-        kind: c.kind,
-        name: c.name,
-        civilCode: c.civilCode,
-        explicitParents: c.parentIds.filter((p) => p !== c.id),
-        reportedOnline: c.reportedStatus === 'online',
-        online: 0,
-        total: 0,
-      });
+      this.nodes.set(c.id, nodeOf(deviceId, c));
     }
     for (const id of previous) {
       if (next.has(id)) continue;
@@ -103,17 +108,7 @@ export class TreeIndex {
     for (const c of items) set.add(c.id);
     this.reported.set(deviceId, set);
     for (const c of items) {
-      this.nodes.set(c.id, {
-        id: c.id,
-        deviceId,
-        kind: c.kind,
-        name: c.name,
-        civilCode: c.civilCode,
-        explicitParents: c.parentIds.filter((p) => p !== c.id),
-        reportedOnline: c.reportedStatus === 'online',
-        online: 0,
-        total: 0,
-      });
+      this.nodes.set(c.id, nodeOf(deviceId, c));
     }
     this.dirty = true;
   }
