@@ -1,0 +1,117 @@
+// The gateway under test as a CHILD PROCESS (`node bin/sharp-eyes.js serve`, configured through SE_*
+// variables), so its CPU and memory are read from /proc/PID apart from the load generator's.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { REPO_ROOT } from './paths.mjs';
+import { freePort, freeTcpUdpPort } from './ports.mjs';
+import { stopChild, track } from './children.mjs';
+import { ApiClient } from './api.mjs';
+
+export const GATEWAY_SIP_ID = '44030500002000000001';
+export const GATEWAY_DOMAIN = '4403050000';
+export const DEVICE_PASSWORD = 'bench-pass-12345';
+
+/**
+ * Start the gateway.
+ *   store: 'sqlite' | 'mongo' (then mongoUrl is required; a fresh database name is used)
+ *   env: extra SE_* variables (e.g. { SE_SIP_CATALOG_ON_REGISTER: 'false' })
+ *   cpuProfileDir: when set, the gateway runs with --cpu-prof and writes its profile there on exit
+ */
+export async function startGatewayProcess({ store = 'sqlite', mongoUrl = '', env = {}, cpuProfileDir = null, startupMs = 60_000, heapMB = 0 } = {}) {
+  if (store === 'mongo' && !mongoUrl) throw new Error('store mongo needs mongoUrl');
+  const dataDir = mkdtempSync(join(tmpdir(), 'se-bench-gw-'));
+  const sipPort = await freeTcpUdpPort();
+  const httpPort = await freePort();
+  const token = `bench-${randomBytes(12).toString('hex')}`;
+  const database = `bench_${Date.now()}_${randomBytes(3).toString('hex')}`;
+  // A clean environment: SE_* variables of the caller's shell must not leak into the gateway under test.
+  const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SE_') && k !== 'NODE_OPTIONS'));
+  const nodeOptions = [];
+  if (cpuProfileDir) {
+    mkdirSync(cpuProfileDir, { recursive: true });
+    nodeOptions.push('--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`);
+  }
+  if (heapMB > 0) nodeOptions.push(`--max-old-space-size=${heapMB}`);
+  const childEnv = {
+    ...baseEnv,
+    SE_SIP_ID: GATEWAY_SIP_ID,
+    SE_SIP_HOST: '127.0.0.1',
+    SE_SIP_ADVERTISED_HOST: '127.0.0.1',
+    SE_SIP_PORT: String(sipPort),
+    SE_SIP_PASSWORD: DEVICE_PASSWORD,
+    SE_HTTP_HOST: '127.0.0.1',
+    SE_HTTP_PORT: String(httpPort),
+    SE_API_TOKEN: token,
+    SE_DATA_DIR: dataDir,
+    SE_MONGO_URL: store === 'mongo' ? mongoUrl : '',
+    SE_STORE_MONGO_DATABASE: database,
+    SE_ADMIN_PASSWORD: 'bench-admin-password',
+    SE_LOG_LEVEL: 'warn',
+    ...env,
+    ...(nodeOptions.length ? { NODE_OPTIONS: nodeOptions.join(' ') } : {}),
+  };
+  const child = track(
+    spawn(process.execPath, [join(REPO_ROOT, 'bin/sharp-eyes.js'), 'serve'], {
+      cwd: REPO_ROOT,
+      env: childEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+    'gateway',
+  );
+  let logTail = '';
+  let warnings = 0;
+  const onLog = (chunk) => {
+    const text = chunk.toString();
+    warnings += (text.match(/"level":40/g) ?? []).length;
+    logTail = (logTail + text).slice(-8000);
+  };
+  child.stdout.on('data', onLog);
+  child.stderr.on('data', onLog);
+
+  const httpUrl = `http://127.0.0.1:${httpPort}`;
+  const api = new ApiClient(httpUrl, token);
+  const stop = async () => {
+    // SIGTERM: the gateway flushes its write-behind buffer and exits 0 (and writes the CPU profile).
+    await stopChild(child, 30_000);
+    api.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + startupMs;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      await stop();
+      throw new Error(`gateway exited during start-up (code ${child.exitCode}):\n${logTail}`);
+    }
+    try {
+      const res = await api.get('/healthz', { auth: false, timeoutMs: 2_000 });
+      if (res.status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`gateway /healthz not 200 within ${startupMs} ms:\n${logTail}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    pid: child.pid,
+    child,
+    sipPort,
+    httpPort,
+    httpUrl,
+    token,
+    dataDir,
+    database,
+    sqliteFile: join(dataDir, 'gateway.sqlite3'),
+    api,
+    stop,
+    logTail: () => logTail,
+    warnings: () => warnings,
+    /** CPU profiles written by --cpu-prof (after stop()). */
+    cpuProfiles: () => (cpuProfileDir ? readdirSync(cpuProfileDir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(cpuProfileDir, f)) : []),
+  };
+}
