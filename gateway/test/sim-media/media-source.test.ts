@@ -1,0 +1,45 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MediaLibrary } from '../../src/sim/media-source.js';
+import { splitAccessUnits } from '../../src/sim/annexb.js';
+
+describe('media library', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sim-media-src-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('encodes a loop once, caches it on disk and splits it into access units with keyframes every GOP', async () => {
+    const lib = new MediaLibrary({ cacheDir: dir, loopSeconds: 2 });
+    const t0 = Date.now();
+    const loop = await lib.videoLoop('h264', 'sub', '44030500001320000001');
+    const took = Date.now() - t0;
+    expect(loop.frames).toHaveLength(50);
+    expect(loop.frames.map((f, i) => (f.keyframe ? i : -1)).filter((i) => i >= 0)).toEqual([0, 25]);
+    expect(lib.stats.encodes).toBe(1);
+    const again = new MediaLibrary({ cacheDir: dir, loopSeconds: 2 });
+    await again.videoLoop('h264', 'sub', '44030500001320000001');
+    expect(again.stats).toMatchObject({ encodes: 0, diskHits: 1 });
+    expect(await readdir(dir)).toHaveLength(1);
+    console.log(`h264 sub 2 s encode ${took} ms, ${loop.bytes} bytes`);
+  });
+
+  it('h265 main loop and audio', async () => {
+    const lib = new MediaLibrary({ cacheDir: dir, loopSeconds: 2 });
+    const t0 = Date.now();
+    const loop = await lib.videoLoop('h265', 'main', null);
+    console.log(`h265 main 2 s encode ${Date.now() - t0} ms, ${loop.bytes} bytes`);
+    expect(loop.frames).toHaveLength(50);
+    expect(loop.frames[0]!.keyframe && loop.frames[25]!.keyframe).toBe(true);
+    const units = splitAccessUnits(Buffer.concat(loop.frames.map((f) => f.data)), 'h265');
+    expect(units.every((u) => u.keyframe === u.hasParameterSets)).toBe(true);
+    const audio = await lib.audioLoop();
+    expect(audio.frames).toHaveLength(100);
+    expect(audio.frames[0]).toHaveLength(160);
+  });
+});
