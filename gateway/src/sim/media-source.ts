@@ -32,7 +32,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parameterSetsOf, splitAccessUnits } from './annexb.js';
+import { findNalUnits, isKeyframeAccessUnit, nalType, splitAnnexBAccessUnits } from '../codecs/ps/annexb.js';
 
 export type SimVideoCodec = 'h264' | 'h265';
 export type SimAudioCodec = 'g711a';
@@ -132,6 +132,20 @@ function filterText(text: string): string {
 }
 
 export class MediaLibrary {
+  private static readonly instances = new Map<string, MediaLibrary>();
+
+  /**
+   * One library per settings in a process: several fleets (tests, benchmarks) share the loops in memory
+   * instead of holding a copy each.
+   */
+  static shared(opts: MediaLibraryOptions = {}): MediaLibrary {
+    const probe = new MediaLibrary(opts);
+    const key = JSON.stringify([probe.cacheDir, probe.loopSeconds, probe.fps, probe.fontFile, probe.ffmpegPath]);
+    let lib = MediaLibrary.instances.get(key);
+    if (!lib) MediaLibrary.instances.set(key, (lib = probe));
+    return lib;
+  }
+
   readonly cacheDir: string;
   readonly loopSeconds: number;
   readonly fps: number;
@@ -271,15 +285,17 @@ export class MediaLibrary {
    * (wrong frame count, not starting with a keyframe) — a truncated cache file, say.
    */
   private buildVideoLoop(bytes: Buffer, codec: SimVideoCodec, profile: StreamProfile, channelId: string | null): VideoLoop | null {
-    const units = splitAccessUnits(bytes, codec);
+    const units = splitAnnexBAccessUnits(bytes, codec);
     const expected = this.fps * this.loopSeconds;
-    if (units.length !== expected || !units[0]?.keyframe) return null;
+    if (units.length !== expected || !isKeyframeAccessUnit(units[0]!, codec)) return null;
     let lastParameterSets: Buffer | null = null;
-    const frames: VideoFrame[] = units.map((u) => {
-      if (u.keyframe && u.hasParameterSets) lastParameterSets = parameterSetsOf(u.data, codec);
+    const frames: VideoFrame[] = units.map((au) => {
+      const keyframe = isKeyframeAccessUnit(au, codec);
+      if (!keyframe) return { data: au, keyframe };
+      const own = parameterSetsOf(au, codec);
+      if (own) lastParameterSets = own;
       // Every keyframe must be decodable on its own (a viewer joins at any of them): add missing parameter sets.
-      const data = u.keyframe && !u.hasParameterSets && lastParameterSets ? Buffer.concat([lastParameterSets, u.data]) : u.data;
-      return { data, keyframe: u.keyframe };
+      return { data: !own && lastParameterSets ? Buffer.concat([lastParameterSets, au]) : au, keyframe };
     });
     return {
       codec,
@@ -342,6 +358,17 @@ export class MediaLibrary {
     this.stats.encodes++;
     this.stats.encodeMs += Date.now() - startedAt;
   }
+}
+
+/** The SPS/PPS (and VPS) NAL units of an access unit, start codes included, concatenated; null if none. */
+function parameterSetsOf(au: Buffer, codec: SimVideoCodec): Buffer | null {
+  const parts = findNalUnits(au)
+    .filter((nal) => {
+      const type = nalType(codec, au[nal.header]!);
+      return codec === 'h264' ? type === 7 || type === 8 : type >= 32 && type <= 34;
+    })
+    .map((nal) => au.subarray(nal.start, nal.end));
+  return parts.length > 0 ? Buffer.concat(parts) : null;
 }
 
 function runFfmpeg(ffmpegPath: string, args: string[]): Promise<void> {
