@@ -56,6 +56,17 @@ const { DeviceFleet, gbId, TYPE_CODE } = await distImport('sim/index.js');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const workDir = mkdtempSync(join(tmpdir(), 'se-bench-storm-'));
 
+/** Sum of the Retrans column of sipp's final message table (REGISTER lines). */
+function sippRetransmissions(output) {
+  const screen = output.slice(output.lastIndexOf('Messages  Retrans'));
+  let total = 0;
+  for (const line of screen.split('\n')) {
+    const m = /REGISTER\s+-+>\s+(\d+)\s+(\d+)/.exec(line);
+    if (m) total += Number(m[2]);
+  }
+  return total;
+}
+
 function deviceIds(n) {
   return Array.from({ length: n }, (_, i) => gbId('44030500', TYPE_CODE.ipc, i + 1));
 }
@@ -84,7 +95,7 @@ async function driveGenerator(sipPort, onFirstRegister, deadline) {
       registered: r.successful,
       failures: r.failed,
       generatorCpu: r.cpuSeconds,
-      detail: { sippExit: r.code, command: r.args },
+      detail: { sippExit: r.code, command: r.args, retransmissions: sippRetransmissions(r.output), finalScreen: r.output.slice(r.output.lastIndexOf('Messages  Retrans') - 200) },
     };
   }
   const fleet = new DeviceFleet({

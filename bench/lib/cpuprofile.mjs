@@ -120,3 +120,39 @@ export function formatProfile(summary) {
   for (const t of summary.top) lines.push(`    ${String(t.pctOfActive).padStart(5)} %  ${String(t.selfMs).padStart(7)} ms  ${t.fn}  ${t.at}`);
   return lines.join('\n');
 }
+
+/**
+ * Who calls a hot function: its self time split by the chain of `depth` callers above it, e.g. to find which
+ * gateway function a node-core hot spot (dgram send, crypto) is spent for.
+ */
+export function callersOf(file, functionName, depth = 4, top = 10) {
+  const profile = JSON.parse(readFileSync(file, 'utf8'));
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const selfUs = new Map();
+  for (let i = 0; i < profile.samples.length; i++) {
+    selfUs.set(profile.samples[i], (selfUs.get(profile.samples[i]) ?? 0) + Math.max(0, profile.timeDeltas[i + 1] ?? 0));
+  }
+  const chains = new Map();
+  let totalUs = 0;
+  for (const [id, us] of selfUs) {
+    const node = byId.get(id);
+    if (!node || node.callFrame.functionName !== functionName) continue;
+    totalUs += us;
+    const chain = [];
+    let p = parent.get(id);
+    while (p !== undefined && chain.length < depth) {
+      const cf = byId.get(p).callFrame;
+      chain.push(`${cf.functionName || '(anonymous)'} ${location(cf)}`);
+      p = parent.get(p);
+    }
+    const key = chain.join(' ← ');
+    chains.set(key, (chains.get(key) ?? 0) + us);
+  }
+  return {
+    functionName,
+    totalMs: Math.round(totalUs / 1000),
+    callers: [...chains.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([chain, us]) => ({ ms: Math.round(us / 1000), chain })),
+  };
+}

@@ -29,12 +29,13 @@ export async function startGatewayProcess({ store = 'sqlite', mongoUrl = '', env
   const database = `bench_${Date.now()}_${randomBytes(3).toString('hex')}`;
   // A clean environment: SE_* variables of the caller's shell must not leak into the gateway under test.
   const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SE_') && k !== 'NODE_OPTIONS'));
-  const nodeOptions = [];
+  // Node 20 refuses --cpu-prof in NODE_OPTIONS, so the flags go on the command line of the child.
+  const nodeFlags = [];
   if (cpuProfileDir) {
     mkdirSync(cpuProfileDir, { recursive: true });
-    nodeOptions.push('--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`);
+    nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`);
   }
-  if (heapMB > 0) nodeOptions.push(`--max-old-space-size=${heapMB}`);
+  if (heapMB > 0) nodeFlags.push(`--max-old-space-size=${heapMB}`);
   const childEnv = {
     ...baseEnv,
     SE_SIP_ID: GATEWAY_SIP_ID,
@@ -51,10 +52,9 @@ export async function startGatewayProcess({ store = 'sqlite', mongoUrl = '', env
     SE_ADMIN_PASSWORD: 'bench-admin-password',
     SE_LOG_LEVEL: 'warn',
     ...env,
-    ...(nodeOptions.length ? { NODE_OPTIONS: nodeOptions.join(' ') } : {}),
   };
   const child = track(
-    spawn(process.execPath, [join(REPO_ROOT, 'bin/sharp-eyes.js'), 'serve'], {
+    spawn(process.execPath, [...nodeFlags, join(REPO_ROOT, 'bin/sharp-eyes.js'), 'serve'], {
       cwd: REPO_ROOT,
       env: childEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
