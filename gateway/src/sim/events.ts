@@ -32,6 +32,19 @@ export interface PtzLogEntry {
   error: string | null;
 }
 
+/** Why a simulated camera's call ended. */
+export type MediaStopReason =
+  | 'bye' // the gateway sent BYE
+  | 'replaced' // a new INVITE with the same Subject / Call-ID
+  | 'cancelled' // CANCEL before our final answer
+  | 'no-ack' // our 200 OK was never acknowledged
+  | 'no-connection' // TCP: nobody connected / we could not connect
+  | 'disconnected' // TCP: the gateway closed the media connection
+  | 'hung-up' // the camera sent BYE (fleet.hangUp)
+  | 'failed' // media could not be prepared (ffmpeg, sockets)
+  | 'powered-off' // fleet.stopDevices(): the device went silent
+  | 'fleet-stopped';
+
 export interface DeviceFleetEvents {
   /** A REGISTER (first or refresh) got 200 OK. `elapsedMs` from the first REGISTER of this attempt. */
   registered: [{ deviceId: string; expires: number; elapsedMs: number; refresh: boolean }];
@@ -53,6 +66,21 @@ export interface DeviceFleetEvents {
   'message-ignored': [{ deviceId: string; root: string; cmdType: string }];
   /** An Alarm Notify was acknowledged with 200 (status) or failed (status null). */
   'alarm-sent': [{ deviceId: string; sourceId: string; sn: number; status: number | null }];
+  /** A simulated camera started sending (first keyframe on the wire). `ssrc` as in y=. */
+  'media-started': [
+    {
+      deviceId: string;
+      channelId: string;
+      callId: string;
+      transport: 'udp' | 'tcp-passive' | 'tcp-active';
+      profile: 'main' | 'sub';
+      ssrc: string;
+      personalised: boolean;
+    },
+  ];
+  'media-stopped': [{ deviceId: string; channelId: string; callId: string; reason: MediaStopReason }];
+  /** An INVITE was refused (488 unacceptable offer, 404 not a video channel). */
+  'invite-refused': [{ deviceId: string; channelId: string; status: number; reason: string }];
   /** Something worth knowing that is not a protocol event (socket trouble, an undeliverable request). */
   warning: [{ deviceId?: string; message: string }];
 }

@@ -16,6 +16,11 @@
  *
  * Pacing: `ratePerSecond` registration starts per second (0 = as fast as the gateway answers) and at most
  * `maxInFlight` (2 000) REGISTER exchanges outstanding.
+ *
+ * Live video: every camera channel answers INVITE and streams a looped test pattern as PS over RTP (UDP, TCP
+ * passive, TCP active) until BYE — see media-session.ts (calls), media-sender.ts (pacing: one timer for the
+ * whole fleet) and media-source.ts (loops encoded once with ffmpeg; the first `personalisedChannels` channels
+ * show their own ID). `prepareMedia()` encodes ahead of time so the first INVITE is answered at once.
  */
 import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
@@ -28,6 +33,9 @@ import { DeviceCatalog, PlatformCatalog } from './catalog-source.js';
 import type { DeviceFleetEvents, PtzLogEntry, SimDeviceKind } from './events.js';
 import { cameraName, GbIdAllocator, gbId, nvrName, regionName, TYPE_CODE, vendorFor } from './identity.js';
 import { Pacer } from './pacer.js';
+import { MediaLibrary, type SimAudioCodec, type SimVideoCodec } from './media-source.js';
+import { SimMediaService, type ActiveStreamInfo } from './media-session.js';
+import type { PumpTotals } from './media-sender.js';
 import {
   SimDevice,
   type AlarmOptions,
@@ -99,7 +107,37 @@ export interface DeviceFleetOptions {
   catalogItemsPerMessage?: number;
   /** SIP client transaction timeout. Default 32 s. */
   transactionTimeoutMs?: number;
+  /** Video codec of every camera. Default 'h264'. */
+  codec?: SimVideoCodec;
+  /** Audio in the PS stream (20 ms G.711A frames). Default none. */
+  audio?: SimAudioCodec | null;
+  /** Send RTP with SSRC 0 (y= is still echoed), like some devices. Default false. */
+  zeroSsrc?: boolean;
+  /** Answer INVITE with 200 OK without SDP, like a public simulator does. Default false. */
+  answerWithoutSdp?: boolean;
+  /** Delay the 200 OK to INVITE (after 100 Trying). Default 0. */
+  inviteDelayMs?: number;
+  /** Stop sending (without BYE) this long after a stream started. Default never. */
+  stopSendingAfterMs?: number;
+  /** Media loop length, whole seconds. Default 10. */
+  mediaLoopSeconds?: number;
+  /** Disk cache of encoded loops. Default os.tmpdir()/sharp-eyes-sim-media. */
+  mediaCacheDir?: string;
+  /** This many channels (the first ones of the fleet) show their own channel ID; the rest a shared loop. Default 16. */
+  personalisedChannels?: number;
+  /** An INVITE for a personalised channel waits this long for its loop's encode, then uses the shared loop. Default 3 000 ms. */
+  personalisedWaitMs?: number;
   logger?: Logger;
+}
+
+/** Media counters of a fleet (for tests and benchmarks). */
+export interface FleetMediaStats extends PumpTotals {
+  /** Calls answered and not ended (any state). */
+  sessions: number;
+  /** Streams sending now. */
+  activeStreams: number;
+  /** Bytes of encoded loops held in memory (shared by every fleet of the process). */
+  loopBytesInMemory: number;
 }
 
 export interface SimDeviceInfo {
@@ -143,6 +181,8 @@ const DEFAULTS = {
   tcpMessageBytes: 48 * 1024,
   transactionTimeoutMs: 32_000,
   channelsPerNvr: 4,
+  personalisedChannels: 16,
+  personalisedWaitMs: 3_000,
 } as const;
 
 /** Links are opened this many at a time (each is a listen() on UDP+TCP). */
@@ -199,6 +239,9 @@ export class DeviceFleet extends EventEmitter<DeviceFleetEvents> {
   private allRegisteredAtMs: number | null = null;
   private started = false;
   private stopped = false;
+  private readonly mediaLibrary: MediaLibrary;
+  private readonly media: SimMediaService;
+  private personalised: Set<string> | null = null;
 
   constructor(opts: DeviceFleetOptions) {
     super();
@@ -230,6 +273,29 @@ export class DeviceFleet extends EventEmitter<DeviceFleetEvents> {
       alarmEveryMs: (opts.alarmEverySec ?? 0) * 1_000,
     };
     if (!(this.config.refreshFraction > 0 && this.config.refreshFraction < 1)) throw new RangeError('refreshFraction must be between 0 and 1');
+    const codec = opts.codec ?? 'h264';
+    if (codec !== 'h264' && codec !== 'h265') throw new RangeError(`codec must be h264 or h265`);
+    const audio = opts.audio ?? null;
+    if (audio !== null && audio !== 'g711a') throw new RangeError(`audio must be g711a`);
+    this.mediaLibrary = MediaLibrary.shared({ cacheDir: opts.mediaCacheDir, loopSeconds: opts.mediaLoopSeconds });
+    this.media = new SimMediaService(
+      {
+        codec,
+        audio,
+        zeroSsrc: opts.zeroSsrc ?? false,
+        answerWithoutSdp: opts.answerWithoutSdp ?? false,
+        inviteDelayMs: opts.inviteDelayMs ?? 0,
+        stopSendingAfterMs: opts.stopSendingAfterMs ?? null,
+        personalisedWaitMs: opts.personalisedWaitMs ?? DEFAULTS.personalisedWaitMs,
+      },
+      this.mediaLibrary,
+      this.localHost,
+      {
+        emit: (event, ...args) => (this.emit as (e: typeof event, ...a: typeof args) => boolean)(event, ...args),
+        isPersonalised: (channelId) => this.personalisedChannels().has(channelId),
+        serverId,
+      },
+    );
     this.pacer = new Pacer({
       ratePerSecond: opts.ratePerSecond ?? 0,
       maxInFlight: positiveInt('maxInFlight', opts.maxInFlight ?? DEFAULTS.maxInFlight, 1),
@@ -343,6 +409,7 @@ export class DeviceFleet extends EventEmitter<DeviceFleetEvents> {
     if (this.stopped) return;
     this.stopped = true;
     this.pacer.close();
+    this.media.close();
     const unregister = opts.unregister ?? this.opts.unregisterOnStop ?? true;
     const leaving = unregister ? this.simDevices.filter((d) => d.registered) : [];
     for (const d of this.simDevices) d.shutdown();
@@ -416,6 +483,56 @@ export class DeviceFleet extends EventEmitter<DeviceFleetEvents> {
     return this.deviceFor(channelId)?.ptzLog(channelId) ?? [];
   }
 
+  /** Calls in progress with their transport, SSRC, picture and counters. */
+  activeStreams(): ActiveStreamInfo[] {
+    return this.media.activeStreams();
+  }
+
+  get mediaStats(): FleetMediaStats {
+    return {
+      ...this.media.pump.totals,
+      sessions: this.media.activeStreams().length,
+      activeStreams: this.media.streamingCount,
+      loopBytesInMemory: this.mediaLibrary.memoryBytes,
+    };
+  }
+
+  /** The loops' library (encode counters, cache directory, whether text is burnt in). */
+  get mediaSource(): MediaLibrary {
+    return this.mediaLibrary;
+  }
+
+  /**
+   * Encode (or load from the disk cache) what INVITEs will need: the shared main and sub loops, the audio,
+   * and — with `personalised` (default true) — the personalised channels' loops. Without this the first
+   * INVITE pays the encode (≈ 1.5 s for H.264, several seconds for H.265 on a small machine).
+   */
+  async prepareMedia(opts: { personalised?: boolean; profiles?: ReadonlyArray<'main' | 'sub'> } = {}): Promise<void> {
+    const codec = this.opts.codec ?? 'h264';
+    const profiles = opts.profiles ?? (['main', 'sub'] as const);
+    const loads: Array<Promise<unknown>> = profiles.map((p) => this.mediaLibrary.videoLoop(codec, p, null));
+    if (this.opts.audio) loads.push(this.mediaLibrary.audioLoop());
+    if (opts.personalised ?? true) {
+      for (const channelId of this.personalisedChannels()) for (const p of profiles) loads.push(this.mediaLibrary.videoLoop(codec, p, channelId));
+    }
+    await Promise.all(loads);
+  }
+
+  /** The camera(s) stop sending without BYE (`id`: channel or device). Returns the number of streams paused. */
+  stopSending(id: string): number {
+    return this.media.stopSending(id);
+  }
+
+  /** Stopped streams send again, from the next keyframe. */
+  resumeSending(id: string): number {
+    return this.media.resumeSending(id);
+  }
+
+  /** The camera ends its calls with a BYE of its own. Resolves to the number of BYEs the gateway answered 2xx. */
+  hangUp(id: string, timeoutMs?: number): Promise<number> {
+    return this.media.hangUp(id, timeoutMs);
+  }
+
   /** Resolves when at least `count` devices are registered at the same time; rejects after `timeoutMs`. */
   waitForRegistered(count: number, timeoutMs: number): Promise<void> {
     if (this.registeredNow >= count) return Promise.resolve();
@@ -456,9 +573,12 @@ export class DeviceFleet extends EventEmitter<DeviceFleetEvents> {
     for (const id of deviceIds) this.requireDevice(id).resumeKeepalive();
   }
 
-  /** These devices go silent without unregistering: no keepalive, no refresh, requests unanswered. */
+  /** These devices go silent without unregistering: no keepalive, no refresh, requests unanswered, no media. */
   stopDevices(deviceIds: readonly string[]): void {
-    for (const id of deviceIds) this.requireDevice(id).silence();
+    for (const id of deviceIds) {
+      this.requireDevice(id).silence();
+      this.media.powerOff(id);
+    }
   }
 
   /** Silent devices power on again and register anew. */
@@ -479,6 +599,25 @@ export class DeviceFleet extends EventEmitter<DeviceFleetEvents> {
     const device = this.deviceFor(id);
     if (!device) throw new RangeError(`no simulated device or channel ${id}${this.started ? '' : ' (fleet not started)'}`);
     return device;
+  }
+
+  /** The first `personalisedChannels` camera channels of the fleet, in device order. */
+  private personalisedChannels(): Set<string> {
+    if (this.personalised) return this.personalised;
+    const limit = this.opts.personalisedChannels ?? DEFAULTS.personalisedChannels;
+    const set = new Set<string>();
+    if (this.platform) {
+      for (let c = 0; c < limit && c < (this.opts.platformChannels ?? 0); c++) set.add(this.platform.channelId(c));
+    } else {
+      for (const spec of this.specs) {
+        for (const ch of spec.channelIds) {
+          if (set.size >= limit) break;
+          set.add(ch);
+        }
+      }
+    }
+    this.personalised = set;
+    return set;
   }
 
   /** Devices grouped by the socket they will share. */
@@ -535,7 +674,7 @@ export class DeviceFleet extends EventEmitter<DeviceFleetEvents> {
       this.emit('warning', { message: `${req.method} for ${target || '(no user)'} arrived on port ${link.port}, which does not serve it` });
       return;
     }
-    device.handleRequest(req, source, reply);
+    device.handleRequest(req, source, reply, target);
   }
 
   /** The gateway closed a TCP device's connection: the device sees itself offline and registers again. */
@@ -561,6 +700,7 @@ export class DeviceFleet extends EventEmitter<DeviceFleetEvents> {
         if (!this.stopped) this.pacer.enqueue(() => device.runRegistration());
       },
       stateChanged: (device, previous, next) => this.onStateChanged(device, previous, next),
+      media: this.media,
     };
   }
 

@@ -7,8 +7,21 @@
  *   …
  *   await fleet.stop();
  */
-export { DeviceFleet, type DeviceFleetOptions, type FleetStats, type SimDeviceInfo } from './fleet.js';
-export type { DeviceFleetEvents, PtzLogEntry, RegisterFailure, SimDeviceKind } from './events.js';
+export { DeviceFleet, type DeviceFleetOptions, type FleetMediaStats, type FleetStats, type SimDeviceInfo } from './fleet.js';
+export type { DeviceFleetEvents, MediaStopReason, PtzLogEntry, RegisterFailure, SimDeviceKind } from './events.js';
+export type { ActiveStreamInfo, SessionState, SimMediaTransport } from './media-session.js';
+export {
+  frameIndexBarLayout,
+  MediaLibrary,
+  PROFILE_SHAPES,
+  type AudioLoop,
+  type MediaLibraryOptions,
+  type SimAudioCodec,
+  type SimVideoCodec,
+  type StreamProfile,
+  type VideoLoop,
+} from './media-source.js';
+export { captureTimeOfLoopPosition } from './media-sender.js';
 export type { AlarmOptions, DeviceState } from './sim-device.js';
 export { PlatformCatalog, platformShape, type PlatformTreeShape } from './catalog-source.js';
 export { GbIdAllocator, gbId, TYPE_CODE } from './identity.js';

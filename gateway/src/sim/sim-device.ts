@@ -32,6 +32,7 @@ import type { SipTransport, TransportSource } from '../transport/sip-transport.j
 import type { CatalogListing, CatalogSource } from './catalog-source.js';
 import type { DeviceFleetEvents, PtzLogEntry, SimDeviceKind } from './events.js';
 import type { VendorProfile } from './identity.js';
+import type { SimMediaService } from './media-session.js';
 
 /** A socket (SipTransport) and its transaction layer, shared by the devices behind it. */
 export interface DeviceLink {
@@ -92,6 +93,8 @@ export interface DeviceHost {
   /** Queue a registration attempt (first, refresh or retry) behind the fleet's pacing. */
   requestRegistration(device: SimDevice): void;
   stateChanged(device: SimDevice, previous: DeviceState, next: DeviceState): void;
+  /** Live-video calls (INVITE/ACK/BYE/CANCEL/INFO) of every device of the fleet. */
+  readonly media: SimMediaService;
 }
 
 export interface SimDeviceSpec {
@@ -140,7 +143,7 @@ const SIP_HEADER_ALLOWANCE = 480;
 /** Items per Catalog MESSAGE: real small devices send 1–4 (Dahua 1); platforms and TCP pack more. */
 const MAX_ITEMS_SMALL_UDP = 4;
 const MAX_ITEMS_LARGE = 100;
-const ALLOW = 'REGISTER, MESSAGE, OPTIONS, ACK, BYE, CANCEL';
+const ALLOW = 'INVITE, ACK, INFO, CANCEL, BYE, OPTIONS, MESSAGE';
 
 /** Beijing local time without zone (GB XML dateTime), e.g. 2026-03-01T09:31:02. */
 export function beijingTime(epochMs: number): string {
@@ -552,7 +555,7 @@ export class SimDevice {
   // ------------------------------------------------------------------------------------------ server role
 
   /** A request from the gateway addressed to this device (or one of its channels/nodes: `targetId`). */
-  handleRequest(req: SipRequest, source: TransportSource, reply: ReplyFn): void {
+  handleRequest(req: SipRequest, source: TransportSource, reply: ReplyFn, targetId: string = this.id): void {
     // A powered-off device answers nothing; the gateway's transaction must time out.
     if (this.stateValue === 'silent' || this.stateValue === 'stopped') return;
     switch (req.method) {
@@ -562,15 +565,20 @@ export class SimDevice {
       case 'OPTIONS':
         reply(200, 'OK', { headers: [['allow', ALLOW]] });
         return;
-      case 'ACK':
-        return;
       case 'INVITE':
-        // No media in this simulator.
-        reply(488, 'Not Acceptable Here', { headers: [['warning', '399 sharp-eyes-sim "no media"']] });
+        // An NVR or platform itself has no picture: only its channels do.
+        if (this.kind !== 'ipc' && targetId === this.id) {
+          reply(404, 'Not Found', { headers: [['warning', '399 sharp-eyes-sim "not a video channel"']] });
+          this.host.emit('invite-refused', { deviceId: this.id, channelId: targetId, status: 404, reason: 'not a video channel' });
+          return;
+        }
+        this.host.media.handle({ deviceId: this.id, link: this.link }, targetId, req, source, reply);
         return;
+      case 'ACK':
       case 'BYE':
       case 'CANCEL':
-        reply(481, 'Call/Transaction Does Not Exist');
+      case 'INFO':
+        this.host.media.handle({ deviceId: this.id, link: this.link }, targetId, req, source, reply);
         return;
       case 'SUBSCRIBE':
         reply(489, 'Bad Event');

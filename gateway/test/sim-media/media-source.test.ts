@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaLibrary } from '../../src/sim/media-source.js';
 import { findNalUnits, nalType } from '../../src/codecs/ps/annexb.js';
+import { captureTimeOfLoopPosition } from '../../src/sim/media-sender.js';
 
 describe('media library', () => {
   let dir: string;
@@ -44,5 +45,14 @@ describe('media library', () => {
     const audio = await lib.audioLoop();
     expect(audio.frames).toHaveLength(100);
     expect(audio.frames[0]).toHaveLength(160);
+  });
+});
+
+describe('capture time from the burnt-in loop clock', () => {
+  it('picks the latest pass of the loop that is not in the future', () => {
+    const epoch = 1_000;
+    expect(captureTimeOfLoopPosition(240, epoch, 2_000, epoch + 3 * 2_000 + 240 + 50)).toBe(epoch + 6_000 + 240);
+    // 40 ms before that position comes round again: the previous pass.
+    expect(captureTimeOfLoopPosition(240, epoch, 2_000, epoch + 6_000 + 200)).toBe(epoch + 4_000 + 240);
   });
 });

@@ -1,0 +1,398 @@
+/**
+ * Sends a simulated camera's loop as GB/T 28181 PS over RTP at real-time pace.
+ *
+ * Cost model (hundreds of cameras): one MediaPump per fleet owns ONE interval timer; each tick walks the
+ * active streams and sends every frame whose time has come — no timer per stream or per packet. A frame is
+ * muxed into one PS pack (PsMuxer: pack header, + system header + PSM on keyframes, PES) and cut into RTP
+ * packets of at most 1 400 payload bytes; the marker bit is set on the last packet of each pack (video frame
+ * or 20 ms audio frame). Packets of one frame go out back to back, as a camera's encoder emits them.
+ *
+ * Timing and clocks:
+ *  - A stream starts with loop frame 0 (a keyframe) the moment it starts, like a camera that forces an IDR
+ *    when a call begins. Frame n is due at start + n / fps (monotonic clock); after an event-loop stall of
+ *    more than MAX_LAG_MS the stream skips ahead to the next keyframe instead of bursting the backlog.
+ *  - `loopEpochMs` is the wall-clock time (epoch ms) at which loop frame 0 of the first pass was due. A frame
+ *    showing loop clock L (burnt in, or read from the frame-index bar: L = index × 1000 / fps) was captured
+ *    at loopEpochMs + k × loopMs + L for the largest k that is not in the future.
+ *  - PS PTS (33 bit) = due wall-clock epoch ms × 90 mod 2^33; the RTP timestamp is the same value mod 2^32
+ *    (every packet of a frame shares it; audio and video packets carry their own, so RTP timestamps are not
+ *    monotonic in a mixed PS stream — as on real devices).
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { randomInt } from 'node:crypto';
+import { PsMuxer } from '../codecs/ps/ps-muxer.js';
+import { RtpPacketizer } from '../codecs/rtp/rtp.js';
+import { frameRfc4571 } from '../codecs/rtp/rfc4571.js';
+import type { AudioLoop, VideoLoop } from './media-source.js';
+
+/** Largest PS payload per RTP packet (keeps UDP datagrams under a 1 500-byte MTU). */
+export const MAX_RTP_PAYLOAD = 1_400;
+export const PS_PAYLOAD_TYPE = 96;
+/** How far behind schedule a stream may fall before it skips ahead instead of catching up. */
+const MAX_LAG_MS = 1_000;
+/** A TCP sink drops whole packets once this much is queued in the socket (the receiver is not reading). */
+const TCP_MAX_QUEUED_BYTES = 2 * 1024 * 1024;
+const PTS_MODULO = 2 ** 33;
+const RTP_TS_MODULO = 2 ** 32;
+
+/**
+ * When a frame was captured (sent), from what a viewer reads off the picture: the loop clock `loopPositionMs`
+ * (burnt-in `HH:MM:SS.mmm`, or frame index × 1000 / fps from the frame-index bar) and the stream's
+ * `loopEpochMs` (fleet.activeStreams()). The latest such time not after `nowMs`; valid while the latency is
+ * below one loop (10 s by default).
+ */
+export function captureTimeOfLoopPosition(loopPositionMs: number, loopEpochMs: number, loopMs: number, nowMs: number = Date.now()): number {
+  const passes = Math.floor((nowMs - loopEpochMs - loopPositionMs) / loopMs);
+  return loopEpochMs + passes * loopMs + loopPositionMs;
+}
+
+/** Where a stream's RTP packets go. */
+export interface RtpSink {
+  /** Send one RTP packet; false when it was dropped (not connected, congested, closed). */
+  send(packet: Buffer): boolean;
+  close(): void;
+  readonly closed: boolean;
+}
+
+/** UDP: one socket per stream (its own source port, like a real camera), sending to the offer's c=/m=. */
+export class UdpRtpSink implements RtpSink {
+  private isClosed = false;
+
+  private constructor(
+    private readonly socket: dgram.Socket,
+    readonly localPort: number,
+    private remoteHost: string,
+    private remotePort: number,
+  ) {
+    // ICMP port unreachable (nobody listening) surfaces as an error on later sends; a camera ignores it.
+    socket.on('error', () => undefined);
+  }
+
+  static async open(localHost: string, remoteHost: string, remotePort: number): Promise<UdpRtpSink> {
+    const socket = dgram.createSocket(net.isIPv6(localHost) ? 'udp6' : 'udp4');
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, localHost, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    return new UdpRtpSink(socket, socket.address().port, remoteHost, remotePort);
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  send(packet: Buffer): boolean {
+    if (this.isClosed) return false;
+    this.socket.send(packet, this.remotePort, this.remoteHost);
+    return true;
+  }
+
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.socket.close();
+  }
+}
+
+/** RTP over TCP (RFC 4571 framing) on an established connection, whichever side dialled. */
+export class TcpRtpSink implements RtpSink {
+  private isClosed = false;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly onClose: () => void = () => undefined,
+  ) {
+    socket.setNoDelay(true);
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      if (this.isClosed) return;
+      this.isClosed = true;
+      this.onClose();
+    });
+    // We only send; whatever the peer sends (RTCP, nothing) is discarded.
+    socket.resume();
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  send(packet: Buffer): boolean {
+    if (this.isClosed) return false;
+    // A stalled receiver: drop whole packets rather than queue without bound (a camera's buffer is finite).
+    if (this.socket.writableLength > TCP_MAX_QUEUED_BYTES) return false;
+    this.socket.write(frameRfc4571(packet));
+    return true;
+  }
+
+  close(): void {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.socket.destroy();
+  }
+}
+
+export interface MediaStreamStats {
+  packets: number;
+  bytes: number;
+  videoFrames: number;
+  audioFrames: number;
+  /** Packets the sink refused (TCP congestion, not yet connected). */
+  droppedPackets: number;
+  /** Frames skipped after a stall or while waiting for a keyframe after resume. */
+  skippedFrames: number;
+}
+
+export interface MediaStreamOptions {
+  video: VideoLoop;
+  audio?: AudioLoop | null;
+  /** RTP SSRC (the decimal value of the INVITE's y=, or 0 for devices that send 0). */
+  ssrc: number;
+  sink: RtpSink;
+  payloadType?: number;
+  maxPayloadBytes?: number;
+}
+
+export class MediaStream {
+  readonly video: VideoLoop;
+  readonly audio: AudioLoop | null;
+  readonly ssrc: number;
+  readonly stats: MediaStreamStats = { packets: 0, bytes: 0, videoFrames: 0, audioFrames: 0, droppedPackets: 0, skippedFrames: 0 };
+  private readonly sink: RtpSink;
+  private readonly packetizer: RtpPacketizer;
+  private readonly muxer: PsMuxer;
+  private readonly frameMs: number;
+  private startMono = 0;
+  private startWall = 0;
+  private nextVideo = 0;
+  private nextAudio = 0;
+  private started = false;
+  private stopped = false;
+  private paused = false;
+  /** After a skip or resume: send no video until a keyframe, so the receiver never sees a broken GOP. */
+  private awaitKeyframe = false;
+
+  constructor(opts: MediaStreamOptions) {
+    this.video = opts.video;
+    this.audio = opts.audio ?? null;
+    this.ssrc = opts.ssrc >>> 0;
+    this.sink = opts.sink;
+    this.packetizer = new RtpPacketizer({
+      ssrc: this.ssrc,
+      payloadType: opts.payloadType ?? PS_PAYLOAD_TYPE,
+      maxPayload: opts.maxPayloadBytes ?? MAX_RTP_PAYLOAD,
+      initialSequence: randomInt(0, 0x10000),
+    });
+    this.muxer = new PsMuxer({ video: opts.video.codec, ...(this.audio ? { audio: this.audio.codec } : {}) });
+    this.frameMs = 1000 / opts.video.fps;
+  }
+
+  /** Wall-clock epoch ms at which loop frame 0 was due (null before start). See the file comment. */
+  get loopEpochMs(): number | null {
+    return this.started ? this.startWall : null;
+  }
+
+  get isStarted(): boolean {
+    return this.started;
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /** True while sending is suspended (pause()). */
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  start(nowMono: number, nowWall: number): void {
+    if (this.started) return;
+    this.started = true;
+    this.startMono = nowMono;
+    this.startWall = nowWall;
+  }
+
+  /** Stop sending (the stream stays registered; the receiver sees silence). */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** Send again from the current position, starting at the next keyframe. */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.awaitKeyframe = true;
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.sink.close();
+  }
+
+  /** Send every frame due by `nowMono` (performance.now() ms). */
+  pump(nowMono: number): void {
+    if (!this.started || this.stopped) return;
+    const elapsed = nowMono - this.startMono;
+    if (elapsed - this.nextVideo * this.frameMs > MAX_LAG_MS) this.skipAhead(elapsed);
+    const audio = this.audio;
+    for (;;) {
+      const videoDue = this.nextVideo * this.frameMs;
+      const audioDue = audio ? this.nextAudio * audio.frameMs : Infinity;
+      const due = Math.min(videoDue, audioDue);
+      if (due > elapsed) return;
+      if (audio && audioDue < videoDue) this.sendAudio(audio, audioDue);
+      else this.sendVideo(videoDue);
+      if (this.stopped) return;
+    }
+  }
+
+  private sendVideo(dueMs: number): void {
+    const loop = this.video;
+    const frame = loop.frames[this.nextVideo % loop.frames.length]!;
+    this.nextVideo++;
+    if (this.paused || (this.awaitKeyframe && !frame.keyframe)) {
+      this.stats.skippedFrames++;
+      return;
+    }
+    this.awaitKeyframe = false;
+    const pts = this.pts(dueMs);
+    this.sendPack(this.muxer.muxVideo(frame.data, pts, frame.keyframe), pts);
+    this.stats.videoFrames++;
+  }
+
+  private sendAudio(audio: AudioLoop, dueMs: number): void {
+    const frame = audio.frames[this.nextAudio % audio.frames.length]!;
+    this.nextAudio++;
+    // Audio waits for the video keyframe too: after a resume the stream starts over like a new call.
+    if (this.paused || this.awaitKeyframe) return;
+    const pts = this.pts(dueMs);
+    this.sendPack(this.muxer.muxAudio(frame, pts), pts);
+    this.stats.audioFrames++;
+  }
+
+  private pts(dueMs: number): number {
+    return Math.round((this.startWall + dueMs) * 90) % PTS_MODULO;
+  }
+
+  private sendPack(pack: Buffer, pts: number): void {
+    for (const packet of this.packetizer.packetize(pack, pts % RTP_TS_MODULO, true)) {
+      if (this.sink.send(packet)) {
+        this.stats.packets++;
+        this.stats.bytes += packet.length;
+      } else {
+        this.stats.droppedPackets++;
+        if (this.sink.closed) {
+          this.stopped = true;
+          return;
+        }
+      }
+    }
+  }
+
+  /** After a stall: continue at the next keyframe at or after the current position. */
+  private skipAhead(elapsed: number): void {
+    const position = Math.floor(elapsed / this.frameMs);
+    const gop = this.video.gop;
+    const next = Math.ceil(position / gop) * gop;
+    this.stats.skippedFrames += next - this.nextVideo;
+    this.nextVideo = next;
+    if (this.audio) this.nextAudio = Math.floor((next * this.frameMs) / this.audio.frameMs);
+  }
+}
+
+export interface PumpTotals {
+  streamsStarted: number;
+  packets: number;
+  bytes: number;
+  videoFrames: number;
+  audioFrames: number;
+  droppedPackets: number;
+}
+
+/** The one timer that drives every stream of a fleet. */
+export class MediaPump {
+  private readonly streams = new Set<MediaStream>();
+  private timer: NodeJS.Timeout | null = null;
+  private readonly tickMs: number;
+  /** Counts of streams already removed (live streams are added on read). */
+  private readonly finished: PumpTotals = { streamsStarted: 0, packets: 0, bytes: 0, videoFrames: 0, audioFrames: 0, droppedPackets: 0 };
+
+  constructor(opts: { tickMs?: number } = {}) {
+    // 10 ms: audio frames are 20 ms, video 40 ms; a coarser tick adds jitter, a finer one only costs wake-ups.
+    this.tickMs = opts.tickMs ?? 10;
+  }
+
+  /** Start a stream now (its first keyframe goes out immediately) and keep pumping it. */
+  add(stream: MediaStream): void {
+    if (this.streams.has(stream) || stream.isStopped) return;
+    this.streams.add(stream);
+    this.finished.streamsStarted++;
+    stream.start(performance.now(), Date.now());
+    stream.pump(performance.now());
+    if (!this.timer) {
+      this.timer = setInterval(() => this.tick(), this.tickMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Stop a stream and forget it. */
+  remove(stream: MediaStream): void {
+    stream.stop();
+    if (!this.streams.delete(stream)) return;
+    this.account(stream);
+    if (this.streams.size === 0) this.stopTimer();
+  }
+
+  /** Streams being pumped (paused ones included). */
+  get size(): number {
+    return this.streams.size;
+  }
+
+  get totals(): PumpTotals {
+    const t = { ...this.finished };
+    for (const s of this.streams) {
+      t.packets += s.stats.packets;
+      t.bytes += s.stats.bytes;
+      t.videoFrames += s.stats.videoFrames;
+      t.audioFrames += s.stats.audioFrames;
+      t.droppedPackets += s.stats.droppedPackets;
+    }
+    return t;
+  }
+
+  close(): void {
+    for (const s of [...this.streams]) this.remove(s);
+    this.stopTimer();
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    for (const stream of this.streams) {
+      stream.pump(now);
+      // The sink died under it (TCP peer closed): nothing more to send.
+      if (stream.isStopped) {
+        this.streams.delete(stream);
+        this.account(stream);
+      }
+    }
+    if (this.streams.size === 0) this.stopTimer();
+  }
+
+  private account(stream: MediaStream): void {
+    this.finished.packets += stream.stats.packets;
+    this.finished.bytes += stream.stats.bytes;
+    this.finished.videoFrames += stream.stats.videoFrames;
+    this.finished.audioFrames += stream.stats.audioFrames;
+    this.finished.droppedPackets += stream.stats.droppedPackets;
+  }
+
+  private stopTimer(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+}
