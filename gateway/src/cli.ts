@@ -130,8 +130,18 @@ export async function main(argv: string[]): Promise<void> {
     .option('--rate <per-second>', 'registrations per second (0 = as fast as possible)', parseIntArg('--rate', 0, 1_000_000), 0)
     .option('--alarm-every <sec>', 'each device raises an alarm every n seconds (0 = never)', parseIntArg('--alarm-every', 0, 86_400), 0)
     .option('--local-host <ip>', 'local address to bind', '127.0.0.1')
+    .option('--codec <h264|h265>', 'video codec the cameras stream when INVITEd', 'h264')
+    .option('--audio <g711a>', 'add G.711A audio to the PS stream')
     .option('--quiet', 'only print a summary')
     .action(async (o: Record<string, unknown>) => {
+      if (o.codec !== 'h264' && o.codec !== 'h265') {
+        process.stderr.write('sharp-eyes sim: --codec must be h264 or h265\n');
+        process.exit(2);
+      }
+      if (o.audio !== undefined && o.audio !== 'g711a') {
+        process.stderr.write('sharp-eyes sim: --audio must be g711a\n');
+        process.exit(2);
+      }
       if (o.transport !== 'udp' && o.transport !== 'tcp') {
         process.stderr.write('sharp-eyes sim: --transport must be udp or tcp\n');
         process.exit(2);
@@ -154,6 +164,8 @@ export async function main(argv: string[]): Promise<void> {
         ratePerSecond: o.rate as number,
         alarmEverySec: o.alarmEvery as number,
         localHost: String(o.localHost),
+        codec: o.codec,
+        audio: o.audio === 'g711a' ? 'g711a' : undefined,
         quiet: o.quiet === true,
       };
       const stop = await runSimulatorCli(simOptions);

@@ -29,7 +29,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findNalUnits, isKeyframeAccessUnit, nalType, splitAnnexBAccessUnits } from '../codecs/ps/annexb.js';
@@ -157,6 +157,7 @@ export class MediaLibrary {
   private audio: Promise<AudioLoop> | null = null;
   /** One encode at a time: the machine is small and shared; a queue keeps INVITE answers predictable. */
   private encodeChain: Promise<unknown> = Promise.resolve();
+  private staleCleaned = false;
 
   constructor(opts: MediaLibraryOptions = {}) {
     this.cacheDir = opts.cacheDir ?? join(tmpdir(), 'sharp-eyes-sim-media');
@@ -347,6 +348,10 @@ export class MediaLibrary {
     // Another process (or an earlier queued request) may have produced it meanwhile.
     if (existsSync(path)) return;
     await mkdir(this.cacheDir, { recursive: true });
+    if (!this.staleCleaned) {
+      this.staleCleaned = true;
+      await this.removeStalePartials();
+    }
     const partial = `${path}.${process.pid}.${Date.now()}.part`;
     const startedAt = Date.now();
     try {
@@ -357,6 +362,16 @@ export class MediaLibrary {
     }
     this.stats.encodes++;
     this.stats.encodeMs += Date.now() - startedAt;
+  }
+
+  private async removeStalePartials(): Promise<void> {
+    const names = await readdir(this.cacheDir).catch(() => [] as string[]);
+    for (const name of names) {
+      if (!name.endsWith('.part')) continue;
+      const path = join(this.cacheDir, name);
+      const info = await stat(path).catch(() => null);
+      if (info && Date.now() - info.mtimeMs > STALE_PARTIAL_MS) await rm(path, { force: true });
+    }
   }
 }
 
@@ -370,6 +385,9 @@ function parameterSetsOf(au: Buffer, codec: SimVideoCodec): Buffer | null {
     .map((nal) => au.subarray(nal.start, nal.end));
   return parts.length > 0 ? Buffer.concat(parts) : null;
 }
+
+/** A process that died mid-encode leaves `*.part` files behind; they are useless after a few minutes. */
+const STALE_PARTIAL_MS = 10 * 60_000;
 
 function runFfmpeg(ffmpegPath: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -4,8 +4,14 @@
  *
  * Output: progress on stderr (rewritten in place on a terminal, one line every 5 s otherwise), summaries on
  * stdout. With `quiet` only the final summary is printed, when the simulator stops.
+ *
+ * Media: after the devices are queued, the shared video loops (main and sub) are encoded in the background (or
+ * read from the disk cache), so the first INVITEs are answered without waiting for ffmpeg. The personalised
+ * loops (the first 16 channels show their own ID) are encoded when first INVITEd and cached on disk; until one
+ * is ready (≤ 3 s wait) that channel shows the shared loop.
  */
 import { DeviceFleet } from './fleet.js';
+import type { SimAudioCodec, SimVideoCodec } from './media-source.js';
 
 export interface SimCliOptions {
   /** Gateway SIP address, host:port. */
@@ -22,6 +28,10 @@ export interface SimCliOptions {
   ratePerSecond?: number;
   alarmEverySec?: number;
   localHost?: string;
+  /** Video codec of the cameras. Default h264. */
+  codec?: SimVideoCodec;
+  /** G.711A audio in the PS stream. Default none. */
+  audio?: SimAudioCodec;
   quiet?: boolean;
 }
 
@@ -47,6 +57,8 @@ export async function runSimulatorCli(opts: SimCliOptions): Promise<() => Promis
     expiresSec: opts.expiresSec,
     ratePerSecond: opts.ratePerSecond ?? 0,
     alarmEverySec: opts.alarmEverySec ?? 0,
+    codec: opts.codec ?? 'h264',
+    audio: opts.audio ?? null,
   });
   const quiet = opts.quiet === true;
   const total = fleet.devices.length;
@@ -67,6 +79,19 @@ export async function runSimulatorCli(opts: SimCliOptions): Promise<() => Promis
 
   if (!quiet) process.stdout.write(`sharp-eyes sim: ${describe()} → ${opts.server} over ${opts.transport.toUpperCase()}\n`);
   await fleet.start();
+  const mediaStartedAt = Date.now();
+  let stopped = false;
+  fleet
+    .prepareMedia({ personalised: false })
+    .then(() => {
+      if (quiet || stopped) return;
+      const lib = fleet.mediaSource;
+      process.stdout.write(
+        `sharp-eyes sim: ${opts.codec ?? 'h264'}${opts.audio ? ` + ${opts.audio}` : ''} media ready in ${seconds(Date.now() - mediaStartedAt)} s ` +
+          `(${lib.stats.encodes} encoded, ${lib.stats.diskHits} from ${lib.cacheDir}${lib.hasText ? '' : '; no font found: pictures carry no text'})\n`,
+      );
+    })
+    .catch((err: unknown) => process.stderr.write(`sharp-eyes sim: preparing media failed (INVITEs will retry): ${err instanceof Error ? err.message : String(err)}\n`));
 
   let announced = false;
   const announceIfDone = (): void => {
@@ -91,18 +116,19 @@ export async function runSimulatorCli(opts: SimCliOptions): Promise<() => Promis
         }
       }, tty ? PROGRESS_INTERVAL_TTY_MS : PROGRESS_INTERVAL_LOG_MS / 5);
 
-  let stopped = false;
   return async () => {
     if (stopped) return;
     stopped = true;
     if (progress) clearInterval(progress);
     if (tty && !quiet) process.stderr.write('\n');
     const s = fleet.stats;
+    const m = fleet.mediaStats;
     const allAfter = fleet.allRegisteredAfterMs;
     await fleet.stop({ unregister: true });
     process.stdout.write(
       `sharp-eyes sim summary: ${s.everRegistered}/${s.devices} registered (${s.registered} at stop), ${s.failures} failures, ` +
-        `${allAfter === null ? 'not all registered' : `all registered after ${seconds(allAfter)} s`}, elapsed ${seconds(Date.now() - startedAt)} s\n`,
+        `${allAfter === null ? 'not all registered' : `all registered after ${seconds(allAfter)} s`}, ` +
+        `${m.streamsStarted} streams (${m.activeStreams} at stop, ${(m.bytes / 1e6).toFixed(1)} MB sent), elapsed ${seconds(Date.now() - startedAt)} s\n`,
     );
   };
 }
