@@ -28,6 +28,8 @@
  * starts (one frame of latency, 40 ms at 25 fps) or on `flush()`. PES not aligned to access units (ffmpeg's
  * generic mpeg muxer) yield frames that straddle AU borders, but the byte stream stays intact, which is all
  * an `-f h264` / `-f hevc` pipe needs. Audio PES are emitted one by one (G.711 raw bytes, AAC as ADTS).
+ * Each kind comes out in arrival order; across kinds an audio frame may come out before the video frame that
+ * was sent just ahead of it (that frame is still being collected), so consumers order by kind, not globally.
  *
  * Start. Video is emitted only from the first keyframe on, audio only once video has started (or when the PSM
  * announces no video): the packager has to start with a decodable picture and the parameter sets in front of
