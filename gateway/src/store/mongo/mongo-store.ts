@@ -4,9 +4,19 @@
  * compound indexes — no transactions, no change streams, no aggregation pipelines.
  *
  * Documents are the domain objects plus a string `_id` (device id, `${deviceId}/${id}` for channels), so
- * reads only strip `_id`. Batches go out as unordered bulkWrites of at most BULK_CHUNK operations.
+ * reads only strip `_id`.
+ *
+ * Two FerretDB 1.24 (SQLite backend) behaviours shape the write paths (both measured, see the contract tests):
+ * - Its SQLite queries look documents up by `_ferretdb_sjson->'$._id'` while its _id index is on a different
+ *   expression, so every update/replace/delete of one document scans the whole collection. A replace-upsert
+ *   of 5,000 new devices took 36 s; insertMany of the same took 0.2 s. Batches are therefore written
+ *   insert-first (see upsertAll): new documents go in through insertMany, only the ones that already exist
+ *   are replaced one by one. On MongoDB that costs one extra round trip for existing documents, nothing else.
+ * - An `update` command keeps one SQLite connection per statement until the whole command ends, and the
+ *   pool has 100: an update command with ~100 statements that match documents never returns. So
+ *   multi-statement updates go out UPDATE_CHUNK at a time, one command at a time per store (updateLane).
  */
-import { MongoClient, ObjectId, type AnyBulkWriteOperation, type Collection, type Db, type Document, type Filter } from 'mongodb';
+import { MongoBulkWriteError, MongoClient, ObjectId, type AnyBulkWriteOperation, type Collection, type Db, type Document, type Filter } from 'mongodb';
 import type { Logger } from 'pino';
 import type { AlarmEvent, Channel, Device, Page, SessionToken, StatusEvent, User } from '../../domain/model.js';
 import type {
@@ -20,9 +30,15 @@ import type {
 } from '../../domain/store.js';
 import { pageBounds } from '../paging.js';
 
+/** Documents per insertMany/deleteMany. */
 const BULK_CHUNK = 1000;
+/** Statements per update command: well under FerretDB's 100 pooled connections (see the header). */
+const UPDATE_CHUNK = 32;
+const DUPLICATE_KEY = 11000;
 
 type WithStringId<T> = T & { _id: string };
+/** Any stored document keyed by a string `_id` (the generic batch writers work on these). */
+type KeyedDoc = { _id: string } & Document;
 
 function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -47,7 +63,7 @@ function fromPairs(pairs: unknown): Record<string, string> {
   if (Array.isArray(pairs)) for (const p of pairs as Pairs) out[p.k] = p.v;
   return out;
 }
-function channelDoc(c: Channel): Document {
+function channelDoc(c: Channel): KeyedDoc {
   return { ...c, _id: `${c.deviceId}/${c.id}`, extra: toPairs(c.extra) };
 }
 function channelFrom(doc: Document | null): Channel | null {
@@ -55,7 +71,7 @@ function channelFrom(doc: Document | null): Channel | null {
   if (c) c.extra = fromPairs(c.extra);
   return c;
 }
-function alarmDoc(a: AlarmEvent, id: string): Document {
+function alarmDoc(a: AlarmEvent, id: string): KeyedDoc {
   return { ...a, id, _id: id, raw: toPairs(a.raw) };
 }
 function alarmFrom(doc: Document | null): AlarmEvent | null {
@@ -91,6 +107,16 @@ export class MongoStore implements GatewayStore {
   private get channels(): Collection<WithStringId<Channel>> {
     return this.col('channels');
   }
+  /** The same collections, untyped, for the generic batch writers. */
+  private get rawDevices(): Collection<KeyedDoc> {
+    return this.col('devices');
+  }
+  private get rawChannels(): Collection<KeyedDoc> {
+    return this.col('channels');
+  }
+  private get rawAlarms(): Collection<KeyedDoc> {
+    return this.col('alarms');
+  }
   private get statusEvents(): Collection<Document> {
     return this.col('status_events');
   }
@@ -106,7 +132,8 @@ export class MongoStore implements GatewayStore {
 
   async init(): Promise<void> {
     if (this.db) return;
-    const client = new MongoClient(this.url, { serverSelectionTimeoutMS: 10_000, appName: 'sharp-eyes-gateway' });
+    // ignoreUndefined: an absent optional field (StatusEvent.source) must stay absent, not come back as null.
+    const client = new MongoClient(this.url, { serverSelectionTimeoutMS: 10_000, appName: 'sharp-eyes-gateway', ignoreUndefined: true });
     await client.connect();
     this.client = client;
     this.db = client.db(this.databaseName);
@@ -152,23 +179,61 @@ export class MongoStore implements GatewayStore {
     this.db = null;
   }
 
-  private async bulk<T extends Document>(collection: Collection<T>, ops: AnyBulkWriteOperation<T>[]): Promise<void> {
-    for (let i = 0; i < ops.length; i += BULK_CHUNK) {
-      await collection.bulkWrite(ops.slice(i, i + BULK_CHUNK), { ordered: false });
+  /** Serialises multi-statement update commands of this store (FerretDB connection-pool limit, see header). */
+  private updateLane: Promise<unknown> = Promise.resolve();
+
+  private async updateInChunks<T extends Document>(collection: Collection<T>, ops: AnyBulkWriteOperation<T>[]): Promise<void> {
+    if (ops.length === 0) return;
+    const run = async (): Promise<void> => {
+      for (let i = 0; i < ops.length; i += UPDATE_CHUNK) {
+        await collection.bulkWrite(ops.slice(i, i + UPDATE_CHUNK), { ordered: false });
+      }
+    };
+    const turn = this.updateLane.then(run, run);
+    this.updateLane = turn.catch(() => undefined);
+    await turn;
+  }
+
+  /**
+   * Upsert whole documents by `_id`, insert-first: insertMany (unordered) in chunks, then replace only the
+   * documents whose insert hit a duplicate key. Within one call the last document with a given `_id` wins,
+   * as it would with one replace-upsert after another.
+   */
+  private async upsertAll(collection: Collection<KeyedDoc>, docs: KeyedDoc[]): Promise<void> {
+    const lastById = new Map<string, KeyedDoc>();
+    for (const doc of docs) {
+      lastById.delete(doc._id); // keep the insertion order of the last occurrence
+      lastById.set(doc._id, doc);
+    }
+    const unique = [...lastById.values()];
+    for (let i = 0; i < unique.length; i += BULK_CHUNK) {
+      const chunk = unique.slice(i, i + BULK_CHUNK);
+      const existing: KeyedDoc[] = [];
+      try {
+        await collection.insertMany(chunk, { ordered: false });
+      } catch (error) {
+        if (!(error instanceof MongoBulkWriteError)) throw error;
+        const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+        for (const writeError of writeErrors) {
+          if (writeError.code !== DUPLICATE_KEY) throw error;
+          existing.push(chunk[writeError.index]);
+        }
+      }
+      await this.updateInChunks(
+        collection,
+        existing.map((doc) => ({ replaceOne: { filter: { _id: doc._id }, replacement: doc, upsert: true } })),
+      );
     }
   }
 
   // ------------------------------------------------------------------ devices
 
   async upsertDevices(devices: Device[]): Promise<void> {
-    await this.bulk(
-      this.devices,
-      devices.map((d) => ({ replaceOne: { filter: { _id: d.id }, replacement: { ...d, _id: d.id }, upsert: true } })),
-    );
+    await this.upsertAll(this.rawDevices, devices.map((d) => ({ ...d, _id: d.id })));
   }
 
   async updateDeviceLiveness(updates: DeviceLiveness[]): Promise<void> {
-    await this.bulk(
+    await this.updateInChunks(
       this.devices,
       updates.map((u) => ({
         updateOne: {
@@ -204,13 +269,7 @@ export class MongoStore implements GatewayStore {
   // ------------------------------------------------------------------ channels
 
   async upsertChannels(channels: Channel[]): Promise<void> {
-    await this.bulk(
-      this.channels,
-      channels.map((c) => {
-        const doc = channelDoc(c);
-        return { replaceOne: { filter: { _id: doc._id as string }, replacement: doc as WithStringId<Channel>, upsert: true } };
-      }),
-    );
+    await this.upsertAll(this.rawChannels, channels.map(channelDoc));
   }
 
   async deleteChannelsNotIn(deviceId: string, keepIds: string[]): Promise<number> {
@@ -235,9 +294,12 @@ export class MongoStore implements GatewayStore {
 
   async getChannel(id: string, deviceId?: string): Promise<Channel | null> {
     if (deviceId) return channelFrom(await this.channels.findOne({ _id: `${deviceId}/${id}` }));
-    const docs = await this.channels.find({ id }).limit(5).toArray();
-    const best = docs.find((d) => d.kind === 'channel') ?? docs[0] ?? null;
-    return channelFrom(best);
+    // Several devices may report the same id (relaying platforms): prefer the row where it is a video
+    // channel, then the lowest device id, so the answer does not depend on storage order.
+    const asChannel = await this.channels.find({ id, kind: 'channel' }).sort({ deviceId: 1 }).limit(1).toArray();
+    if (asChannel.length > 0) return channelFrom(asChannel[0]);
+    const any = await this.channels.find({ id }).sort({ deviceId: 1 }).limit(1).toArray();
+    return channelFrom(any[0] ?? null);
   }
 
   async listChannels(query: ChannelQuery): Promise<Page<Channel>> {
@@ -292,13 +354,7 @@ export class MongoStore implements GatewayStore {
   }
 
   async appendAlarms(alarms: AlarmEvent[]): Promise<void> {
-    await this.bulk(
-      this.alarms,
-      alarms.map((a) => {
-        const id = a.id ?? new ObjectId().toHexString();
-        return { replaceOne: { filter: { _id: id }, replacement: alarmDoc(a, id) as WithStringId<AlarmEvent>, upsert: true } };
-      }),
-    );
+    await this.upsertAll(this.rawAlarms, alarms.map((a) => alarmDoc(a, a.id ?? new ObjectId().toHexString())));
   }
 
   async listAlarms(query: AlarmQuery): Promise<Page<AlarmEvent>> {

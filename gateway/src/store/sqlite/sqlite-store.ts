@@ -265,7 +265,7 @@ export class SqliteStore implements GatewayStore {
     const row = (
       deviceId
         ? this.conn.prepare('SELECT doc FROM channels WHERE device_id = ? AND id = ?').get(deviceId, id)
-        : this.conn.prepare("SELECT doc FROM channels WHERE id = ? ORDER BY kind = 'channel' DESC LIMIT 1").get(id)
+        : this.conn.prepare("SELECT doc FROM channels WHERE id = ? ORDER BY kind = 'channel' DESC, device_id LIMIT 1").get(id)
     ) as { doc: string } | undefined;
     return row ? (JSON.parse(row.doc) as Channel) : null;
   }
