@@ -253,3 +253,41 @@ describe('H.265 camera with SSRC 0 that answers without SDP', () => {
     await hangUpAndClose(platform, call);
   });
 });
+
+describe('a slow camera (inviteDelayMs)', () => {
+  let platform: TestPlatform;
+  let fleet: DeviceFleet;
+  let id: string;
+
+  beforeAll(async () => {
+    platform = await TestPlatform.start();
+    fleet = new DeviceFleet(fleetOptions(platform, { devices: 1, inviteDelayMs: 1_000, personalisedChannels: 0 }));
+    await fleet.prepareMedia({ personalised: false });
+    await fleet.start();
+    await fleet.waitForRegistered(1, 10_000);
+    id = fleet.devices[0]!.id;
+  });
+
+  afterAll(async () => {
+    await fleet?.stop({ unregister: false });
+    await platform?.close();
+  });
+
+  it('sends 100 Trying, answers after the delay, and a CANCEL before that ends the call with 487', async () => {
+    const receiver = await openReceiver('udp');
+    const stopped = new Promise<string>((resolve) => fleet.once('media-stopped', (e) => resolve(e.reason)));
+    // The platform gives up after 300 ms and CANCELs; the device had only said 100 Trying.
+    await expect(
+      platform.invite(id, id, playOffer({ transport: 'udp', port: receiver.port, ssrc: nextSsrc() }), `${id}:1,x:0`, 300),
+    ).rejects.toMatchObject({ provisional: true });
+    expect(await stopped).toBe('cancelled');
+    expect(fleet.activeStreams()).toHaveLength(0);
+
+    const startedAt = Date.now();
+    const dialog = await platform.invite(id, id, playOffer({ transport: 'udp', port: receiver.port, ssrc: nextSsrc() }), `${id}:2,x:0`, 5_000);
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(950);
+    await receiver.collector.waitForPackets(5, 3_000);
+    await platform.bye(dialog);
+    await receiver.close();
+  });
+});
