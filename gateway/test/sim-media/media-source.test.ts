@@ -2,7 +2,9 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MediaLibrary } from '../../src/sim/media-source.js';
+import { spawnSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { frameIndexBarLayout, MediaLibrary } from '../../src/sim/media-source.js';
 import { findNalUnits, nalType } from '../../src/codecs/ps/annexb.js';
 import { captureTimeOfLoopPosition } from '../../src/sim/media-sender.js';
 
@@ -28,6 +30,30 @@ describe('media library', () => {
     expect(again.stats).toMatchObject({ encodes: 0, diskHits: 1 });
     expect(await readdir(dir)).toHaveLength(1);
     console.log(`h264 sub 2 s encode ${took} ms, ${loop.bytes} bytes`);
+  });
+
+  it('the frame-index bar reads back as the frame number from decoded pixels', async () => {
+    const lib = new MediaLibrary({ cacheDir: dir, loopSeconds: 2 });
+    const loop = await lib.videoLoop('h264', 'sub', '44030500001320000001');
+    const file = join(dir, 'bar-check.h264');
+    await writeFile(file, Buffer.concat(loop.frames.map((f) => f.data)));
+    const bar = frameIndexBarLayout('sub');
+    for (const index of [37, 44]) {
+      const decoded = spawnSync('ffmpeg', ['-v', 'error', '-f', 'h264', '-i', file, '-vf', `select=eq(n\\,${index})`, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'gray', '-'], {
+        maxBuffer: 1 << 22,
+      });
+      expect(decoded.status).toBe(0);
+      const gray = decoded.stdout;
+      expect(gray.length).toBe(loop.width * loop.height);
+      let read = 0;
+      for (let k = 0; k < bar.bits; k++) {
+        const x = bar.x + k * bar.pitch + bar.box / 2;
+        const y = bar.y + bar.box / 2;
+        if (gray[y * loop.width + x]! > 128) read |= 1 << (bar.bits - 1 - k);
+      }
+      expect(read).toBe(index);
+    }
+    await rm(file);
   });
 
   it('h265 main loop and audio', async () => {
