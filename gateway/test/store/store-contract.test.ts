@@ -7,7 +7,8 @@
  * scoping every query by deviceId (or civil-code prefix); tests that need global counts (purge, restart,
  * re-init) get storage of their own.
  *
- * STORE_PERF=1 also runs the timing test (50,000 devices, 150,000 channels), which only prints numbers.
+ * A timing test (50,000 devices, 150,000 channels) prints numbers and asserts only results; STORE_PERF=1 adds
+ * replace passes and bulk status/delete timings.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +29,8 @@ interface StoreFactory {
   newStorage(label: string): () => GatewayStore;
   /** Removes every storage newStorage made (adapters are closed by the suite first). */
   dispose(): Promise<void>;
+  /** True when the server is FerretDB (its buildInfo says so), whose costs differ by orders of magnitude. */
+  isFerretDb(): Promise<boolean>;
 }
 
 function sqliteFactory(): StoreFactory {
@@ -37,6 +40,9 @@ function sqliteFactory(): StoreFactory {
       const dir = mkdtempSync(join(tmpdir(), `store-contract-${label}-`));
       dirs.push(dir);
       return () => new SqliteStore(dir);
+    },
+    async isFerretDb() {
+      return false;
     },
     async dispose() {
       for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
@@ -48,6 +54,15 @@ function mongoFactory(): StoreFactory {
   const url = mongoTestUrl();
   const databases: string[] = [];
   return {
+    async isFerretDb() {
+      const client = new MongoClient(url, { serverSelectionTimeoutMS: 5_000 });
+      try {
+        await client.connect();
+        return 'ferretdbVersion' in (await client.db('admin').command({ buildInfo: 1 }));
+      } finally {
+        await client.close();
+      }
+    },
     newStorage(label) {
       const database = uniqueDatabaseName(`contract_${label}`);
       databases.push(database);
@@ -853,34 +868,68 @@ function storeContract(adapter: string, makeFactory: () => StoreFactory): void {
 
     // ------------------------------------------------------------------------------------ performance
 
-    it.skipIf(process.env.STORE_PERF !== '1')(
-      'performance: 50,000 devices and 150,000 channels (timings printed, not asserted)',
+    // Always runs (a few seconds per adapter) so the numbers show up in every run; STORE_PERF=1 adds the
+    // replace passes and bulk status/delete timings. Prints, never asserts times: the machine is shared.
+    it(
+      'performance: 50,000 devices and 150,000 channels, one call each (timings printed, not asserted)',
       async () => {
         const { store: perf } = await freshStore('perf');
+        const full = process.env.STORE_PERF === '1';
+        const ferretdb = await factory.isFerretDb();
         const timed = async <T>(what: string, work: () => Promise<T>): Promise<T> => {
           const started = performance.now();
           const result = await work();
-          console.log(`[store perf] ${adapter}: ${what}: ${((performance.now() - started) / 1000).toFixed(2)} s`);
+          console.log(`[store perf] ${adapter}: ${what}: ${(performance.now() - started).toFixed(0)} ms`);
           return result;
         };
-        const devices = Array.from({ length: 50_000 }, (_, i) => makeDevice(gbId(`440${String(300 + (i % 100)).padStart(3, '0')}00`, '132', i)));
-        await timed('upsertDevices 50,000 (insert)', () => perf.upsertDevices(devices));
-        await timed('upsertDevices 50,000 (replace)', () => perf.upsertDevices(devices.map((d) => ({ ...d, updatedAt: T0 + 1 }))));
+        // FerretDB inserts ~8,000 small documents a second (50,000 devices: 9 s; 150,000 channels: 54 s), so
+        // without STORE_PERF=1 it gets a fifth of the volume to keep this file near a minute.
+        const scale = ferretdb && !full ? 5 : 1;
+        const deviceCount = 50_000 / scale;
+        const channelCount = 150_000 / scale;
+        const n = (count: number): string => count.toLocaleString('en-US');
+        const civilOf = (i: number): string => `440${String(300 + (i % 100)).padStart(3, '0')}00`;
+        const devices = Array.from({ length: deviceCount }, (_, i) => makeDevice(gbId(civilOf(i), '132', i)));
+        await timed(`upsertDevices ${n(deviceCount)} new`, () => perf.upsertDevices(devices));
+        expect(await perf.getDevice(devices[deviceCount - 1].id)).toEqual(devices[deviceCount - 1]);
 
         // A city platform's catalog: 150,000 cameras under 1,500 virtual organisations.
         const platform = gbId('44030000', '200', 1);
-        const channels = Array.from({ length: 150_000 }, (_, i) =>
-          makeChannel(platform, gbId(`440${String(300 + (i % 100)).padStart(3, '0')}00`, '132', i), {
-            parentIds: [gbId('44030000', '216', i % 1500)],
-            extra: { 'Info.Resolution': '6/4/3', 'Info.PTZType': String(i % 4) },
-          }),
+        const orgOf = (i: number): string => gbId('44030000', '216', i % 1500);
+        const channels = Array.from({ length: channelCount }, (_, i) =>
+          makeChannel(platform, gbId(civilOf(i), '132', i), { parentIds: [orgOf(i)], extra: { 'Info.Resolution': '6/4/3', 'Info.PTZType': String(i % 4) } }),
         );
-        await timed('upsertChannels 150,000 (insert)', () => perf.upsertChannels(channels));
-        await timed('upsertChannels 150,000 (replace)', () => perf.upsertChannels(channels));
+        await timed(`upsertChannels ${n(channelCount)} new`, () => perf.upsertChannels(channels));
+        expect(await perf.getChannel(channels[channelCount - 1].id, platform)).toEqual(channels[channelCount - 1]);
+
+        if (ferretdb && !full) {
+          // FerretDB 1.24 (SQLite) filters in Go over every document: each query below takes seconds there.
+          console.log(`[store perf] ${adapter}: reduced volume and no query timings on FerretDB (STORE_PERF=1 for the full run)`);
+          return;
+        }
+        const rare = await timed('listChannels q = rare name substring (11 of 150,000)', () => perf.listChannels({ q: `通道${digitFree(123_45)}` }));
+        expect(rare.items.map((c) => c.id)).toContain(channels[12_345].id);
+        const common = await timed('listChannels q = common name substring (150,000 of 150,000)', () => perf.listChannels({ q: '通道' }));
+        expect(common.total).toBe(150_000);
+        const byIdPrefix = await timed('listChannels q = id prefix (1,500)', () => perf.listChannels({ q: civilOf(7) }));
+        expect(byIdPrefix.total).toBe(1500);
+        const devicesByName = await timed('listDevices q = name substring (11 of 50,000)', () => perf.listDevices({ q: `设备${digitFree(4_321)}` }));
+        expect(devicesByName.items.map((d) => d.id)).toContain(devices[4_321].id);
+        const underOrg = await timed('listChannels parentId (100 of 150,000)', () => perf.listChannels({ parentId: orgOf(7) }));
+        expect(underOrg.total).toBe(100);
+        const inRegion = await timed('listChannels region (1,500 of 150,000)', () => perf.listChannels({ region: civilOf(7) }));
+        expect(inRegion.total).toBe(1500);
         const skeletons = await timed('loadChannelSkeletons 150,000', () => perf.loadChannelSkeletons());
         expect(skeletons.length).toBe(150_000);
-        const page = await timed('listChannels by parentId (100 of 100)', () => perf.listChannels({ parentId: gbId('44030000', '216', 7) }));
-        expect(page.total).toBe(100);
+
+        if (!full) return;
+        if (ferretdb) {
+          // Measured: a replace costs one scan of the collection there (20 ms per document at 5,000).
+          console.log(`[store perf] ${adapter}: replace passes skipped on FerretDB (one collection scan per replaced document)`);
+        } else {
+          await timed('upsertDevices 50,000 existing', () => perf.upsertDevices(devices.map((d) => ({ ...d, updatedAt: T0 + 1 }))));
+          await timed('upsertChannels 150,000 existing', () => perf.upsertChannels(channels.map((c) => ({ ...c, updatedAt: T0 + 1 }))));
+        }
         await timed('setChannelsStatusForDevice offline 150,000', () => perf.setChannelsStatusForDevice(platform, 'offline', T0 + 1));
         await timed('deleteChannelsNotIn keeping 140,000', () => perf.deleteChannelsNotIn(platform, channels.slice(0, 140_000).map((c) => c.id)));
       },

@@ -22,7 +22,7 @@ import type {
 } from '../../domain/store.js';
 import { pageBounds } from '../paging.js';
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const MIGRATIONS: Record<number, string> = {
   1: `
@@ -85,14 +85,41 @@ const MIGRATIONS: Record<number, string> = {
     CREATE TABLE session_tokens (token_hash TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, doc TEXT NOT NULL);
     CREATE INDEX session_tokens_expiry ON session_tokens(expires_at);
   `,
+  // Text search (q) is a substring LIKE, which no B-tree can seek. A covering index of the searched columns
+  // makes the unavoidable scan read a few MB instead of every JSON row: 150,000 channels, count of a
+  // substring match 66 ms -> 17 ms. (FTS5 trigram was measured too: 0.2 ms for rare 3+ character terms,
+  // but 40-70 ms for common terms and for 2-character Chinese terms such as 南山, which are typical here.)
+  2: `
+    CREATE INDEX devices_search ON devices(name, id);
+    CREATE INDEX channels_search ON channels(name, id, device_id);
+  `,
 };
+
+/** Up to this many matches a text search sorts its matches; above, it walks the id order (see searchFew). */
+const SEARCH_SORT_MATCHES = 5000;
+
+/** `q` matches a substring of the name or a prefix of the id; SQLite's LIKE ignores ASCII case. */
+const SEARCH_CLAUSE = "(name LIKE @qContains ESCAPE '\\' OR id LIKE @qPrefix ESCAPE '\\')";
 
 /** LIKE pattern for a substring, with the wildcard characters escaped. */
 function likeContains(q: string): string {
   return `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
+function searchParams(q: string): { qContains: string; qPrefix: string } {
+  return { qContains: likeContains(q), qPrefix: likePrefix(q) };
+}
 function likePrefix(q: string): string {
   return `${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/**
+ * `column` starts with `prefix`, as a range so the B-tree index is used (LIKE 'x%' is not: SQLite's LIKE is
+ * case-insensitive). The upper bound appends the highest BMP code unit, which sorts after every digit/letter.
+ */
+function prefixRange(column: string, param: string, w: Where, prefix: string): void {
+  w.clauses.push(`(${column} >= @${param}Lo AND ${column} < @${param}Hi)`);
+  w.params[`${param}Lo`] = prefix;
+  w.params[`${param}Hi`] = `${prefix}\uffff`;
 }
 
 interface Where {
@@ -190,16 +217,8 @@ export class SqliteStore implements GatewayStore {
       w.clauses.push('status = @status');
       w.params.status = query.status;
     }
-    if (query.region) {
-      w.clauses.push("civil_code LIKE @region ESCAPE '\\'");
-      w.params.region = likePrefix(query.region);
-    }
-    if (query.q) {
-      w.clauses.push("(name LIKE @qc ESCAPE '\\' OR id LIKE @qp ESCAPE '\\')");
-      w.params.qc = likeContains(query.q);
-      w.params.qp = likePrefix(query.q);
-    }
-    return this.page<Device>('devices', w, query);
+    if (query.region) prefixRange('civil_code', 'region', w, query.region);
+    return this.page<Device>('devices', w, query, 'id', query.q);
   }
 
   async loadAllDevices(): Promise<Device[]> {
@@ -277,7 +296,9 @@ export class SqliteStore implements GatewayStore {
       w.params.deviceId = query.deviceId;
     }
     if (query.parentId) {
-      w.clauses.push('EXISTS (SELECT 1 FROM channel_parents p WHERE p.parent_id = @parentId AND p.device_id = channels.device_id AND p.channel_id = channels.id)');
+      // Driven from the parent index (0.8 ms for 100 of 150,000); a correlated EXISTS made SQLite walk
+      // every channel in id order instead (12 ms).
+      w.clauses.push('(device_id, id) IN (SELECT device_id, channel_id FROM channel_parents WHERE parent_id = @parentId)');
       w.params.parentId = query.parentId;
     }
     if (query.status) {
@@ -289,16 +310,8 @@ export class SqliteStore implements GatewayStore {
       w.clauses.push(`kind IN (${kinds.map((_, i) => `@kind${i}`).join(', ')})`);
       kinds.forEach((k, i) => (w.params[`kind${i}`] = k));
     }
-    if (query.region) {
-      w.clauses.push("civil_code LIKE @region ESCAPE '\\'");
-      w.params.region = likePrefix(query.region);
-    }
-    if (query.q) {
-      w.clauses.push("(name LIKE @qc ESCAPE '\\' OR id LIKE @qp ESCAPE '\\')");
-      w.params.qc = likeContains(query.q);
-      w.params.qp = likePrefix(query.q);
-    }
-    return this.page<Channel>('channels', w, query, 'id, device_id');
+    if (query.region) prefixRange('civil_code', 'region', w, query.region);
+    return this.page<Channel>('channels', w, query, 'id, device_id', query.q);
   }
 
   async loadChannelSkeletons(): Promise<ChannelSkeleton[]> {
@@ -425,13 +438,56 @@ export class SqliteStore implements GatewayStore {
 
   // ------------------------------------------------------------------ internals
 
-  private page<T>(table: 'devices' | 'channels', w: Where, query: { offset?: number; limit?: number }, order = 'id'): Page<T> {
-    const where = w.clauses.length ? `WHERE ${w.clauses.join(' AND ')}` : '';
+  /** One page plus the total, ordered by `order` (the table's id order). */
+  private page<T>(table: 'devices' | 'channels', w: Where, query: { offset?: number; limit?: number }, order: string, q?: string): Page<T> {
     const { offset, limit } = pageBounds(query);
-    const total = (this.conn.prepare(`SELECT COUNT(*) AS n FROM ${table} ${where}`).get(w.params) as { n: number }).n;
+    if (q) {
+      // One read transaction: the keys and the rows read after them come from the same snapshot.
+      const few = this.conn.transaction(() => this.searchFew<T>(table, w, q, offset, limit))();
+      if (few) return few;
+    }
+    const filters = [...w.clauses];
+    const params: Record<string, string | number> = { ...w.params };
+    if (q) {
+      filters.push(SEARCH_CLAUSE);
+      Object.assign(params, searchParams(q));
+    }
+    const where = filters.length ? `WHERE ${filters.join(' AND ')}` : '';
+    const total = (this.conn.prepare(`SELECT COUNT(*) AS n FROM ${table} ${where}`).get(params) as { n: number }).n;
+    if (total <= offset) return { total, items: [] };
     const rows = this.conn
       .prepare(`SELECT doc FROM ${table} ${where} ORDER BY ${order} LIMIT @limit OFFSET @offset`)
-      .all({ ...w.params, limit, offset }) as Array<{ doc: string }>;
+      .all({ ...params, limit, offset }) as Array<{ doc: string }>;
     return { total, items: rows.map((r) => JSON.parse(r.doc) as T) };
+  }
+
+  /**
+   * Text search (`q`: substring of the name, or prefix of the id) when it matches few rows. A substring LIKE
+   * cannot seek any index, so one scan of the small covering search index collects the matching keys (up to
+   * SEARCH_SORT_MATCHES); they are sorted here and only the page's rows are read. With 150,000 channels that
+   * is ~17 ms, where walking the id order to find 100 rare matches took 121 ms. Returns null when there are
+   * more matches: then they are dense, and page() walks the id order, which finds a page almost at once.
+   */
+  private searchFew<T>(table: 'devices' | 'channels', w: Where, q: string, offset: number, limit: number): Page<T> | null {
+    const rest = w.clauses.length ? ` AND ${w.clauses.join(' AND ')}` : '';
+    const params = { ...w.params, ...searchParams(q), cap: SEARCH_SORT_MATCHES + 1 };
+    const keys = (
+      table === 'channels'
+        ? this.conn.prepare(`SELECT id, device_id AS deviceId FROM channels INDEXED BY channels_search WHERE ${SEARCH_CLAUSE}${rest} LIMIT @cap`).all(params)
+        : this.conn.prepare(`SELECT id, '' AS deviceId FROM devices INDEXED BY devices_search WHERE ${SEARCH_CLAUSE}${rest} LIMIT @cap`).all(params)
+    ) as Array<{ id: string; deviceId: string }>;
+    if (keys.length > SEARCH_SORT_MATCHES) return null;
+    // Same order as SQL's BINARY collation for these keys (GB IDs are ASCII).
+    keys.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
+    const pageKeys = keys.slice(offset, offset + limit);
+    const read =
+      table === 'channels'
+        ? this.conn.prepare('SELECT doc FROM channels WHERE device_id = ? AND id = ?')
+        : this.conn.prepare('SELECT doc FROM devices WHERE id = ?');
+    const items = pageKeys.map((k) => {
+      const row = (table === 'channels' ? read.get(k.deviceId, k.id) : read.get(k.id)) as { doc: string };
+      return JSON.parse(row.doc) as T;
+    });
+    return { total: keys.length, items };
   }
 }
