@@ -779,6 +779,63 @@ function storeContract(adapter: string, makeFactory: () => StoreFactory): void {
       expect(await own.getSessionToken(latest.tokenHash)).toBeNull();
     });
 
+    // ------------------------------------------------------------------------------------ large batches of existing items
+
+    // FerretDB 1.24 (SQLite) keeps one pooled connection (of 100) per matching statement until an update
+    // command ends, so one command that replaces/updates more than 100 existing documents never returns.
+    // 150 of each here: the adapter must split them. A hang fails this test by its timeout.
+    it(
+      'rewrites more than 100 existing items in one call (replace, liveness, alarms); last duplicate in a batch wins',
+      async () => {
+        const { store: own } = await freshStore('rewrite');
+        const civil = '38010100';
+        const count = 150;
+        const devices = Array.from({ length: count }, (_, i) => makeDevice(gbId(civil, '132', i + 1)));
+        await own.upsertDevices(devices);
+        const renamed = devices.map((d) => ({ ...d, name: `${d.name} 改`, updatedAt: T0 + 1 }));
+        await own.upsertDevices(renamed);
+        await own.updateDeviceLiveness(devices.map((d, i) => ({ id: d.id, lastKeepaliveAt: T0 + 2 + i, remoteAddress: '10.9.9.9', remotePort: 5060 + i, transport: 'tcp' as const })));
+        const listed = await own.listDevices({ region: civil, limit: 1000 });
+        expect(listed.total).toBe(count);
+        expect(listed.items).toEqual(renamed.map((d, i) => ({ ...d, lastKeepaliveAt: T0 + 2 + i, remoteAddress: '10.9.9.9', remotePort: 5060 + i, transport: 'tcp' })));
+
+        const deviceId = gbId(civil, '200', 999);
+        const channels = Array.from({ length: count }, (_, i) => makeChannel(deviceId, gbId(civil, '132', i + 1)));
+        await own.upsertChannels(channels);
+        // The same item twice in one batch (devices do repeat items): one row, the later version.
+        const again = channels.map((c) => ({ ...c, reportedStatus: 'offline' as const, status: 'offline' as const, updatedAt: T0 + 1 }));
+        const repeated = { ...again[7], name: '后出现的版本' };
+        await own.upsertChannels([...again, repeated]);
+        const listedChannels = await own.listChannels({ deviceId, limit: 1000 });
+        expect(listedChannels.total).toBe(count);
+        expect(listedChannels.items).toEqual(again.map((c, i) => (i === 7 ? repeated : c)));
+
+        const alarms: AlarmEvent[] = Array.from({ length: count }, (_, i) => ({
+          id: `rewrite-${String(i).padStart(3, '0')}`,
+          sourceId: channels[i].id,
+          deviceId,
+          priority: 1,
+          method: 5,
+          type: 2,
+          description: '',
+          alarmTime: '2026-01-15T16:00:00',
+          receivedAt: T0 + i,
+          longitude: null,
+          latitude: null,
+          acknowledgedAt: null,
+          acknowledgedBy: null,
+          note: null,
+          raw: {},
+        }));
+        await own.appendAlarms(alarms);
+        await own.appendAlarms(alarms.map((a) => ({ ...a, description: '重发' })));
+        const listedAlarms = await own.listAlarms({ deviceId, limit: 1000 });
+        expect(listedAlarms.total).toBe(count);
+        expect(listedAlarms.items.every((a) => a.description === '重发')).toBe(true);
+      },
+      30_000,
+    );
+
     // ------------------------------------------------------------------------------------ lifecycle
 
     it('init() is idempotent, on the same instance and on existing storage; ping() is true while open, false after close', async () => {
