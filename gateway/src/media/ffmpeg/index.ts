@@ -1,0 +1,19 @@
+/** The media layer's only door to ffmpeg/ffprobe (see processes.ts for why we spawn directly). */
+export {
+  buildHlsPackagerArgs,
+  buildProbeArgs,
+  buildSnapshotArgs,
+  transcodesVideo,
+  type HlsArgsOptions,
+  type SnapshotArgsOptions,
+} from './args.js';
+export {
+  countPlaylistSegments,
+  HlsPackager,
+  type HlsPackagerEvents,
+  type HlsPackagerExit,
+  type HlsPackagerOptions,
+  type HlsPackagerStats,
+} from './hls-packager.js';
+export { probeFile, snapshotJpeg, snapshotJpegFromAccessUnit, type ProbedStream, type ProbeResult } from './probe.js';
+export { activeFfmpegProcesses, runMediaTool, setMediaToolPath, terminate, type MediaTool } from './processes.js';
