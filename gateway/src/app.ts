@@ -29,6 +29,7 @@ import { GbSignalling, type GbDirectory } from './protocol/gb28181/gb-signalling
 import { GatewayMetrics } from './observability/metrics.js';
 import { buildHttpServer } from './api/http-server.js';
 import type { ManscdpCharset } from './codecs/manscdp/charset.js';
+import { StreamService, type StreamTarget } from './domain/streams/stream-service.js';
 
 /** Repository (package) root: dist/app.js and gateway/src/app.ts both sit two levels below it or one. */
 export function packageRoot(): string {
@@ -302,6 +303,67 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     );
     closers.push(() => ptz.close());
 
+    // ---- live video
+    const [portMin, portMax] = config.media.ports.split('-').map(Number);
+    if (!(portMin > 0 && portMax >= portMin && portMax <= 65535)) {
+      throw new Error(`config: media.ports: "${config.media.ports}" is not a valid range (min ≤ max, 1-65535)`);
+    }
+    const mediaDir = resolvePath(config.store.dataDir, 'media');
+    mkdirSync(mediaDir, { recursive: true });
+    const streams = new StreamService(
+      {
+        resolve: async (channelId): Promise<StreamTarget | null> => {
+          const channel = await store.getChannel(channelId);
+          const deviceId = channel ? channel.deviceId : registry.get(channelId) ? channelId : null;
+          if (!deviceId) return null;
+          const device = registry.get(deviceId);
+          const address = registry.address(deviceId);
+          if (!device || !address) return null;
+          const profile = profileByName.get(device.profile) ?? matcher.match({ manufacturer: device.manufacturer, model: device.model, userAgent: device.userAgent });
+          return {
+            channelId,
+            deviceId,
+            deviceOnline: device.status === 'online',
+            destination: address,
+            defaultTransport: profile.defaultMediaTransport,
+            substream: { attribute: profile.substreamSdpAttribute.name, main: profile.substreamSdpAttribute.main, sub: profile.substreamSdpAttribute.sub },
+            allowZeroSsrc: profile.allowZeroSsrc,
+            transcodeH265: profile.transcodeH265,
+          };
+        },
+        invite: (target, sdpOffer, subject, timeoutMs) =>
+          signalling.dialogs.invite({ channelId: target.channelId, destination: target.destination, domain: config.sip.domain, sdpOffer, subject, timeoutMs }),
+        bye: (dialog) => signalling.dialogs.bye(dialog),
+      },
+      {
+        sipId: config.sip.id,
+        domain: config.sip.domain,
+        mediaHost: config.media.host || advertisedHost,
+        bindHost: config.sip.host,
+        portRange: [portMin, portMax],
+        mediaDir,
+        defaultTransport: config.media.defaultTransport,
+        idleSec: config.media.idleSec,
+        inviteTimeoutSec: config.media.inviteTimeoutSec,
+        firstPacketTimeoutSec: config.media.firstPacketTimeoutSec,
+        keyframeTimeoutSec: config.media.keyframeTimeoutSec,
+        rtpTimeoutSec: config.media.rtpTimeoutSec,
+        transcodeH265: config.media.transcodeH265,
+        segmentSeconds: config.media.segmentSeconds,
+        tokenTtlSec: config.media.tokenTtlSec,
+        maxStreams: config.media.maxStreams,
+      },
+      logger.child({ component: 'streams' }),
+    );
+    signalling.dialogs.on('remote-bye', (dialog) => streams.remoteBye(dialog));
+    streams.on('stream-status', (view) => events.emit('stream-status', view));
+    streams.on('stream-failed', (failure) => {
+      metrics.streamFailed(failure.step);
+      events.emit('stream-failed', failure);
+    });
+    metrics.setStreamCountProvider(() => streams.active);
+    closers.push(() => streams.close());
+
     const stats = new StatsService(registry, tree);
     /** Resolve an online device for a live query, or throw the error the API maps to 404/409. */
     const onlineDevice = (deviceId: string): void => {
@@ -321,6 +383,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
 
     const services: GatewayServices = {
       events,
+      streams,
       readiness: async () => ({ sip: transport.port > 0, http: httpReady, store: await store.ping().catch(() => false) }),
       listDevices: (q) => store.listDevices(q),
       getDevice: async (id) => registry.get(id) ?? store.getDevice(id),

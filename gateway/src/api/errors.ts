@@ -8,6 +8,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 import { ConflictError, NotFoundError, UpstreamError, ValidationError } from '../domain/services.js';
+import { PlayError } from '../domain/streams/play-error.js';
 
 /** Where Fastify found invalid input (mirrors Fastify's SchemaErrorDataVar, which it does not export). */
 export type RequestPart = 'body' | 'headers' | 'params' | 'querystring';
@@ -96,6 +97,12 @@ export function handleApiError(error: unknown, request: FastifyRequest, reply: F
   }
   if (error instanceof ConflictError) {
     void reply.code(409).send(errorBody(409, error.message));
+    return;
+  }
+  if (error instanceof PlayError) {
+    // Which step of a play failed and what to check: never a bare "timeout".
+    request.log.warn({ step: error.step, sipStatus: error.sipStatus, message: error.message }, 'play failed');
+    void reply.code(error.statusCode).send({ ...errorBody(error.statusCode, error.message), ...error.toJSON() });
     return;
   }
   if (error instanceof UpstreamError) {

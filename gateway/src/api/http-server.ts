@@ -23,6 +23,7 @@ import { statsRoutes } from './routes/stats.js';
 import { systemRoutes } from './routes/system.js';
 import { treeRoutes } from './routes/tree.js';
 import { wsRoutes } from './routes/ws.js';
+import { mediaRoutes, streamRoutes } from './routes/streams.js';
 import { addSharedSchemas } from './schemas.js';
 import { staticFiles } from './static-files.js';
 import { WsHub, type WsHubOptions } from './ws-hub.js';
@@ -68,6 +69,8 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
     // Fastify's own request log would print WebSocket URLs with their ?token=; see the onResponse hook.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
+    // Signed media tokens are path parameters of ~200 characters (find-my-way's default limit is 100).
+    maxParamLength: 1024,
     return503OnClosing: true,
     // On close, destroy keep-alive connections too. With the default ('idle'), a connection whose streamed
     // response had not quite finished when close() began stays open until keepAliveTimeout (72 s), and
@@ -160,9 +163,11 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
       await api.register(eventRoutes, { services });
       await api.register(alarmRoutes, { services });
       await api.register(wsRoutes, { hub });
+      if (services.streams) await api.register(streamRoutes, { streams: services.streams });
     },
     { prefix: '/api' },
   );
+  if (services.streams) await app.register(mediaRoutes, { streams: services.streams });
 
   await app.register(staticFiles, { root: opts.webRoot });
 

@@ -18,11 +18,12 @@
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import type { AlarmEvent } from '../domain/model.js';
-import type { CatalogProgress, ChannelStatusChange, DeviceStatusChange, GatewayEvents } from '../domain/events.js';
+import type { CatalogProgress, ChannelStatusChange, DeviceStatusChange, GatewayEvents, StreamFailure } from '../domain/events.js';
+import type { StreamView } from '../domain/streams/stream-service.js';
 import type { Principal } from '../domain/services.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 
-export type WsMessageType = 'hello' | 'device-status' | 'channel-status' | 'alarm' | 'catalog-progress';
+export type WsMessageType = 'hello' | 'device-status' | 'channel-status' | 'alarm' | 'catalog-progress' | 'stream-status' | 'stream-failed';
 
 export interface WsMessage {
   type: WsMessageType;
@@ -76,6 +77,8 @@ const MAX_CHANNELS_PER_FLUSHED_MESSAGE = 1_000;
 type PendingEntry =
   | { type: 'device-status'; data: DeviceStatusChange }
   | { type: 'catalog-progress'; data: CatalogProgress }
+  | { type: 'stream-status'; data: StreamView }
+  | { type: 'stream-failed'; data: StreamFailure }
   | { type: 'channel-status'; channelId: string; deviceId: string; status: ChannelStatusChange['status']; at: number };
 
 type Limits = typeof DEFAULTS & { maxBufferedBytes: number };
@@ -170,6 +173,17 @@ class WsClient {
         this.backlog.set(`p:${progress.deviceId}`, { type, data: progress });
         break;
       }
+      case 'stream-status': {
+        // Stream statistics are a snapshot: only the latest per stream matters to a slow client.
+        const view = data as StreamView;
+        this.backlog.set(`s:${view.streamId}`, { type, data: view });
+        break;
+      }
+      case 'stream-failed': {
+        const failure = data as StreamFailure;
+        this.backlog.set(`f:${failure.streamId}`, { type, data: failure });
+        break;
+      }
       case 'channel-status': {
         const change = data as ChannelStatusChange;
         for (const channelId of change.channelIds) {
@@ -256,6 +270,8 @@ export class WsHub {
     'channel-status': (e: ChannelStatusChange) => this.broadcast('channel-status', e),
     alarm: (e: AlarmEvent) => this.broadcast('alarm', e),
     'catalog-progress': (e: CatalogProgress) => this.broadcast('catalog-progress', e),
+    'stream-status': (e: StreamView) => this.broadcast('stream-status', e),
+    'stream-failed': (e: StreamFailure) => this.broadcast('stream-failed', e),
   };
 
   constructor(private readonly options: WsHubOptions) {
@@ -272,6 +288,8 @@ export class WsHub {
     events.on('channel-status', this.listeners['channel-status']);
     events.on('alarm', this.listeners.alarm);
     events.on('catalog-progress', this.listeners['catalog-progress']);
+    events.on('stream-status', this.listeners['stream-status']);
+    events.on('stream-failed', this.listeners['stream-failed']);
     this.heartbeat = setInterval(() => this.checkHeartbeats(), this.limits.heartbeatIntervalMs);
     this.heartbeat.unref();
   }
@@ -323,6 +341,8 @@ export class WsHub {
     events.off('channel-status', this.listeners['channel-status']);
     events.off('alarm', this.listeners.alarm);
     events.off('catalog-progress', this.listeners['catalog-progress']);
+    events.off('stream-status', this.listeners['stream-status']);
+    events.off('stream-failed', this.listeners['stream-failed']);
     for (const client of this.clients) {
       client.release();
       this.closeSocket(client.socket, 1001, 'server shutting down');

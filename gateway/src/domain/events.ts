@@ -4,6 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { AlarmEvent, OfflineReason, OnlineStatus } from './model.js';
+import type { StreamView } from './streams/stream-service.js';
 
 export interface DeviceStatusChange {
   deviceId: string;
@@ -30,11 +31,21 @@ export interface CatalogProgress {
   error?: string;
 }
 
+export interface StreamFailure {
+  streamId: string;
+  channelId: string;
+  step: string;
+  message: string;
+  hint: string;
+}
+
 export interface GatewayEventMap {
   'device-status': [DeviceStatusChange];
   'channel-status': [ChannelStatusChange];
   alarm: [AlarmEvent];
   'catalog-progress': [CatalogProgress];
+  'stream-status': [StreamView];
+  'stream-failed': [StreamFailure];
 }
 
 export class GatewayEvents extends EventEmitter<GatewayEventMap> {

@@ -6,6 +6,7 @@ import type { AlarmEvent, Channel, Device, Page, StatusEvent, User, UserRole } f
 import type { AlarmQuery, ChannelQuery, DeviceQuery, EventQuery } from './store.js';
 import type { GatewayEvents } from './events.js';
 import type { PtzRequest } from './control/ptz-service.js';
+import type { StreamService } from './streams/stream-service.js';
 import type { DeviceInfoResponse, DeviceStatusResponse } from '../codecs/manscdp/messages.js';
 
 export interface TreeNodeView {
@@ -61,6 +62,8 @@ export interface Principal {
 
 export interface GatewayServices {
   events: GatewayEvents;
+  /** Live video; absent in API-only test setups. */
+  streams?: StreamService;
   readiness(): Promise<{ sip: boolean; http: boolean; store: boolean }>;
 
   listDevices(query: DeviceQuery): Promise<Page<Device>>;

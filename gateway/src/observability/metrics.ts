@@ -47,6 +47,8 @@ export class GatewayMetrics {
   readonly registry = new Registry();
 
   private deviceCountsProvider: (() => DeviceCounts) | null = null;
+  private streamCountProvider: (() => number) | null = null;
+  private readonly streamFailures: Counter<'step'>;
 
   private readonly sipMessages: Counter<'direction' | 'kind' | 'method' | 'code'>;
   private readonly sipParseErrors: Counter<'reason'>;
@@ -90,6 +92,22 @@ export class GatewayMetrics {
         const counts = self.deviceCountsProvider?.();
         if (counts) this.set(counts.online);
       },
+    });
+
+    new Gauge({
+      name: 'se_streams_active',
+      help: 'Live streams currently open (starting or playing).',
+      registers,
+      collect() {
+        const n = self.streamCountProvider?.();
+        if (n !== undefined) this.set(n);
+      },
+    });
+    this.streamFailures = new Counter({
+      name: 'se_stream_failures_total',
+      help: 'Live streams that failed, by the step that failed (invite, answer, rtp, keyframe, packager, ...).',
+      labelNames: ['step'],
+      registers,
     });
 
     this.sipMessages = new Counter({
@@ -168,6 +186,15 @@ export class GatewayMetrics {
   /** The composition root supplies the registry's counts; read on every scrape. */
   setDeviceCountsProvider(provider: () => DeviceCounts): void {
     this.deviceCountsProvider = provider;
+  }
+
+  setStreamCountProvider(provider: () => number): void {
+    this.streamCountProvider = provider;
+  }
+
+  /** Steps are a fixed set chosen by the stream service, so the label stays bounded. */
+  streamFailed(step: string): void {
+    this.streamFailures.inc({ step });
   }
 
   // ---- SIP

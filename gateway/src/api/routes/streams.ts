@@ -1,0 +1,189 @@
+/**
+ * Live video: play a channel, list/inspect/release streams, snapshots — and the media files themselves under
+ * /media/<signed token>/…, which need no bearer header (hls.js and <img> cannot send one).
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, sep } from 'node:path';
+import type { FastifyPluginAsync } from 'fastify';
+import { NotFoundError } from '../../domain/services.js';
+import type { StreamService } from '../../domain/streams/stream-service.js';
+import { errorBody } from '../errors.js';
+import { NODE_ID_PATTERN, errorResponses } from '../schemas.js';
+
+export interface StreamRoutesOptions {
+  streams: StreamService;
+}
+
+const playErrorSchema = {
+  type: 'object',
+  properties: {
+    error: { type: 'string' },
+    message: { type: 'string' },
+    step: { type: 'string', enum: ['channel', 'device', 'resources', 'invite', 'answer', 'rtp', 'keyframe', 'packager'] },
+    hint: { type: 'string' },
+    sipStatus: { type: 'integer' },
+  },
+} as const;
+
+const streamViewSchema = {
+  type: 'object',
+  properties: {
+    streamId: { type: 'string' },
+    channelId: { type: 'string' },
+    deviceId: { type: 'string' },
+    stream: { type: 'string', enum: ['main', 'sub'] },
+    transport: { type: 'string' },
+    state: { type: 'string' },
+    hls: { type: 'string', description: 'Signed playlist path; works without headers until the token expires.' },
+    viewerId: { type: 'string' },
+    codec: { type: ['string', 'null'] },
+    sourceCodec: { type: ['string', 'null'] },
+    audio: { type: ['string', 'null'] },
+    width: { type: ['integer', 'null'] },
+    height: { type: ['integer', 'null'] },
+    ssrc: { type: 'string' },
+    localPort: { type: 'integer' },
+    viewers: { type: 'integer' },
+    startedAt: { type: 'integer' },
+    timeToFirstFrameMs: { type: ['integer', 'null'] },
+    uptimeSec: { type: 'integer' },
+    bitrateKbps: { type: 'number' },
+    fps: { type: 'number' },
+    packets: { type: 'integer' },
+    packetsLost: { type: 'integer' },
+    packetLoss: { type: 'number' },
+    reordered: { type: 'integer' },
+    foreignSsrcDropped: { type: 'integer' },
+    lastError: { type: ['string', 'null'] },
+  },
+} as const;
+
+const streamIdParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: '^[0-9a-f-]{36}$' } },
+} as const;
+
+const channelIdParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: NODE_ID_PATTERN } },
+} as const;
+
+export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app, { streams }) => {
+  app.post<{ Params: { id: string }; Body: { stream?: 'main' | 'sub'; transport?: 'udp' | 'tcp-passive' | 'tcp-active'; transcode?: boolean } }>(
+    '/channels/:id/play',
+    {
+      schema: {
+        tags: ['streams'],
+        summary: 'Open live video of a channel; answers once the HLS stream is playable (or with the step that failed).',
+        params: channelIdParams,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            stream: { type: 'string', enum: ['main', 'sub'] },
+            transport: { type: 'string', enum: ['udp', 'tcp-passive', 'tcp-active'] },
+            transcode: { type: 'boolean', description: 'Transcode H.265 to H.264 for browsers without HEVC.' },
+          },
+        },
+        response: { 200: streamViewSchema, 404: playErrorSchema, 409: playErrorSchema, 502: playErrorSchema, 503: playErrorSchema, ...errorResponses(400, 401) },
+      },
+    },
+    async (request) => streams.play({ channelId: request.params.id, ...(request.body ?? {}) }),
+  );
+
+  app.get('/streams', {
+    schema: { tags: ['streams'], summary: 'Running streams with their statistics.', response: { 200: { type: 'object', properties: { total: { type: 'integer' }, items: { type: 'array', items: streamViewSchema } } } } },
+  }, async () => {
+    const items = streams.list();
+    return { total: items.length, items };
+  });
+
+  app.get<{ Params: { id: string } }>('/streams/:id', {
+    schema: { tags: ['streams'], summary: 'One stream.', params: streamIdParams, response: { 200: streamViewSchema, ...errorResponses(400, 401, 404) } },
+  }, async (request) => {
+    const view = streams.get(request.params.id);
+    if (!view) throw new NotFoundError(`stream ${request.params.id} not found`);
+    return view;
+  });
+
+  app.delete<{ Params: { id: string }; Querystring: { viewerId?: string } }>('/streams/:id', {
+    schema: {
+      tags: ['streams'],
+      summary: 'Release a viewer (viewerId from the play answer), or stop the stream for everyone without viewerId.',
+      params: streamIdParams,
+      querystring: { type: 'object', properties: { viewerId: { type: 'string', pattern: '^[0-9a-f-]{36}$' } } },
+      response: { 200: { type: 'object', properties: { viewers: { type: 'integer' } } }, ...errorResponses(400, 401, 404) },
+    },
+  }, async (request) => {
+    const r = await streams.release(request.params.id, request.query.viewerId);
+    if (!r) throw new NotFoundError(`stream ${request.params.id} not found`);
+    return r;
+  });
+
+  app.get<{ Params: { id: string } }>('/channels/:id/snapshot', {
+    schema: { tags: ['streams'], summary: 'A recent JPEG of the channel (from its running stream or a short pull of the sub-stream).', params: channelIdParams },
+  }, async (request, reply) => {
+    const dir = mkdtempSync(join(tmpdir(), 'se-snap-'));
+    try {
+      const file = join(dir, 'snapshot.jpg');
+      await streams.snapshot(request.params.id, file);
+      const jpeg = await readFile(file);
+      return reply.type('image/jpeg').header('cache-control', 'no-store').send(jpeg);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+};
+
+const MEDIA_TYPES: Record<string, string> = {
+  '.m3u8': 'application/vnd.apple.mpegurl',
+  '.m4s': 'video/iso.segment',
+  '.mp4': 'video/mp4',
+  '.ts': 'video/mp2t',
+};
+
+/** GET /media/<token>/<file>: token-checked HLS files. Playlist fetches count as viewer heartbeats. */
+export const mediaRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app, { streams }) => {
+  app.get<{ Params: { token: string; file: string } }>(
+    '/media/:token/:file',
+    {
+      schema: {
+        tags: ['streams'],
+        summary: 'HLS playlist and segments of a stream (signed, expiring token in the path).',
+        params: {
+          type: 'object',
+          required: ['token', 'file'],
+          properties: { token: { type: 'string', maxLength: 512 }, file: { type: 'string', pattern: '^[A-Za-z0-9_-]+\\.(m3u8|m4s|mp4|ts)$' } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const verdict = streams.tokens.verify(request.params.token);
+      if (!verdict.ok) return reply.code(verdict.reason === 'expired' ? 403 : 401).send(errorBody(verdict.reason === 'expired' ? 403 : 401, `media token ${verdict.reason}`));
+      const { streamId, viewerId } = verdict.claims;
+      const dir = streams.mediaDirOf(streamId);
+      if (!dir) return reply.code(404).send(errorBody(404, 'stream not running (it may have been torn down after its viewers left)'));
+      const file = request.params.file;
+      const path = resolve(dir, file);
+      // The pattern already forbids separators; this is the belt to that pair of braces.
+      if (!path.startsWith(resolve(dir) + sep)) return reply.code(403).send(errorBody(403, 'path outside the stream directory'));
+      const ext = file.slice(file.lastIndexOf('.'));
+      if (ext === '.m3u8') streams.touch(streamId, viewerId);
+      try {
+        await stat(path);
+      } catch {
+        return reply.code(404).send(errorBody(404, `${file} not found (segments are removed as the live window moves)`));
+      }
+      const body = await readFile(path);
+      return reply
+        .type(MEDIA_TYPES[ext] ?? 'application/octet-stream')
+        .header('cache-control', ext === '.m3u8' ? 'no-cache' : 'max-age=60')
+        .header('access-control-allow-origin', '*')
+        .send(body);
+    },
+  );
+};

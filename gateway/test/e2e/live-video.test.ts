@@ -1,0 +1,192 @@
+/**
+ * Live video end to end: simulated cameras (real GB28181 peers streaming PS over RTP) → play through the API →
+ * HLS playlist and fMP4 segments over HTTP with the signed URL → ffprobe decodes what a browser would get.
+ */
+import { execFile } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeviceFleet } from '../../src/sim/index.js';
+import { serializeRtp } from '../../src/codecs/rtp/rtp.js';
+import type { StreamView } from '../../src/domain/streams/stream-service.js';
+import { startHarness, type Harness } from '../support/gateway-harness.js';
+
+const run = promisify(execFile);
+
+interface Probe {
+  codec: string;
+  tag: string;
+  width: number;
+  height: number;
+  audio: string | null;
+  frames: number;
+}
+
+/** Download the playlist's init segment and newest media segment, probe them together like a player would. */
+async function probeStream(h: Harness, hls: string, dir: string): Promise<Probe> {
+  const base = `${h.gateway.httpUrl}${hls.slice(0, hls.lastIndexOf('/') + 1)}`;
+  const playlist = await (await fetch(`${h.gateway.httpUrl}${hls}`)).text();
+  const init = /#EXT-X-MAP:URI="([^"]+)"/.exec(playlist)?.[1];
+  const segments = playlist.split('\n').filter((l) => l && !l.startsWith('#'));
+  expect(init, playlist).toBeDefined();
+  expect(segments.length, playlist).toBeGreaterThan(0);
+  const parts = await Promise.all([init!, segments[segments.length - 1]].map(async (name) => Buffer.from(await (await fetch(base + name)).arrayBuffer())));
+  const file = join(dir, `probe-${Math.random().toString(36).slice(2)}.mp4`);
+  writeFileSync(file, Buffer.concat(parts));
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-count_frames', '-show_streams', '-of', 'json', file]);
+  const streams = (JSON.parse(stdout) as { streams: Array<Record<string, string | number>> }).streams;
+  const v = streams.find((s) => s.codec_type === 'video')!;
+  const a = streams.find((s) => s.codec_type === 'audio');
+  return {
+    codec: String(v.codec_name),
+    tag: String(v.codec_tag_string),
+    width: Number(v.width),
+    height: Number(v.height),
+    audio: a ? String(a.codec_name) : null,
+    frames: Number(v.nb_read_frames),
+  };
+}
+
+async function ffmpegCount(): Promise<number> {
+  try {
+    const { stdout } = await run('pgrep', ['-c', '-P', String(process.pid), 'ffmpeg']);
+    return Number(stdout.trim());
+  } catch {
+    return 0;
+  }
+}
+
+describe('live video on demand', () => {
+  let h: Harness;
+  let h264: DeviceFleet;
+  let h265: DeviceFleet;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'se-live-'));
+    h = await startHarness({
+      overrides: {
+        sip: { password: 'live-pass', keepaliveIntervalSec: 5 },
+        media: { host: '127.0.0.1', ports: '31000-31099', idleSec: 8, rtpTimeoutSec: 3 },
+      },
+    });
+    h264 = new DeviceFleet({ server: h.sipTarget, password: 'live-pass', devices: 4, keepaliveSec: 5, codec: 'h264', audio: 'g711a' });
+    h265 = new DeviceFleet({ server: h.sipTarget, password: 'live-pass', devices: 1, keepaliveSec: 5, codec: 'h265', idPrefix: '44030600', firstSerial: 700 });
+    await Promise.all([h264.start(), h265.start()]);
+    await Promise.all([h264.waitForRegistered(4, 30_000), h265.waitForRegistered(1, 30_000)]);
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.allSettled([h264?.stop({ unregister: false }), h265?.stop({ unregister: false })]);
+    await h?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const play = async (channelId: string, body: Record<string, unknown> = {}) =>
+    h.api<StreamView & { step?: string; hint?: string }>(`/api/channels/${channelId}/play`, { body });
+
+  it.each(['udp', 'tcp-passive', 'tcp-active'] as const)('plays H.264 over %s: the segments decode as 1280x720 H.264 with AAC audio', async (transport) => {
+    const cam = h264.devices[['udp', 'tcp-passive', 'tcp-active'].indexOf(transport)];
+    const r = await play(cam.channelIds[0], { transport });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body).toMatchObject({ state: 'playing', transport, codec: 'h264', width: 1280, height: 720 });
+    expect(r.body.hls).toMatch(/^\/media\/.+\/index\.m3u8$/);
+    const p = await probeStream(h, r.body.hls, dir);
+    expect(p).toMatchObject({ codec: 'h264', width: 1280, height: 720, audio: 'aac' });
+    expect(p.frames).toBeGreaterThan(5);
+    await h.api(`/api/streams/${r.body.streamId}`, { method: 'DELETE' });
+  });
+
+  it('the same channel asked again shares the running stream; the sub-stream is smaller', async () => {
+    const cam = h264.devices[3];
+    const a = await play(cam.channelIds[0]);
+    const b = await play(cam.channelIds[0]);
+    expect(b.body.streamId).toBe(a.body.streamId);
+    expect(b.body.viewers).toBe(2);
+    const sub = await play(cam.channelIds[0], { stream: 'sub' });
+    expect(sub.status).toBe(200);
+    expect(sub.body.streamId).not.toBe(a.body.streamId);
+    expect((await probeStream(h, sub.body.hls, dir)).height).toBeLessThan(720);
+    for (const v of [a, b, sub]) await h.api(`/api/streams/${v.body.streamId}?viewerId=${v.body.viewerId}`, { method: 'DELETE' });
+  });
+
+  it('H.265 is copied with the hvc1 tag, or transcoded to H.264 on request', async () => {
+    const cam = h265.devices[0];
+    const copied = await play(cam.channelIds[0]);
+    expect(copied.status, JSON.stringify(copied.body)).toBe(200);
+    const p = await probeStream(h, copied.body.hls, dir);
+    expect(p).toMatchObject({ codec: 'hevc', tag: 'hvc1' });
+    await h.api(`/api/streams/${copied.body.streamId}`, { method: 'DELETE' });
+    const transcoded = await play(cam.channelIds[0], { transcode: true });
+    expect(transcoded.status, JSON.stringify(transcoded.body)).toBe(200);
+    expect((await probeStream(h, transcoded.body.hls, dir)).codec).toBe('h264');
+    await h.api(`/api/streams/${transcoded.body.streamId}`, { method: 'DELETE' });
+  });
+
+  it('media URLs need a valid token', async () => {
+    expect((await fetch(`${h.gateway.httpUrl}/media/forged.token/index.m3u8`)).status).toBe(401);
+    expect((await fetch(`${h.gateway.httpUrl}/media/x/..%2f..%2fetc%2fpasswd`)).status).toBeGreaterThanOrEqual(400);
+  });
+
+  it('two cameras playing at once never cross, and a foreign-SSRC flood changes nothing', async () => {
+    const [a, b] = [h264.devices[0], h264.devices[1]];
+    const va = await play(a.channelIds[0], { transport: 'udp' });
+    const vb = await play(b.channelIds[0], { transport: 'udp' });
+    expect(va.status).toBe(200);
+    expect(vb.status).toBe(200);
+    // Flood stream A's port with packets carrying stream B's SSRC and a random one.
+    const sock = createSocket('udp4');
+    for (let i = 0; i < 500; i++) {
+      const ssrc = i % 2 ? Number(vb.body.ssrc) : 123456789;
+      sock.send(serializeRtp({ marker: false, payloadType: 96, sequence: i, timestamp: i * 3600, ssrc, payload: Buffer.alloc(1000, 0xaa) }), va.body.localPort, '127.0.0.1');
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    sock.close();
+    const after = await h.api<StreamView>(`/api/streams/${va.body.streamId}`);
+    expect(after.body.state).toBe('playing');
+    expect(after.body.foreignSsrcDropped).toBeGreaterThanOrEqual(400);
+    // The pictures differ: each camera burns in its own channel ID.
+    const shot = async (view: StreamView): Promise<string> => {
+      const p = join(dir, `${view.channelId}.png`);
+      const base = `${h.gateway.httpUrl}${view.hls}`;
+      await run('ffmpeg', ['-v', 'error', '-y', '-i', base, '-frames:v', '1', '-vf', 'crop=600:60:0:0', p]);
+      return (await run('md5sum', [p])).stdout.split(' ')[0];
+    };
+    expect(await shot(va.body)).not.toBe(await shot(vb.body));
+    expect((await probeStream(h, va.body.hls, dir)).codec).toBe('h264');
+    for (const v of [va, vb]) await h.api(`/api/streams/${v.body.streamId}`, { method: 'DELETE' });
+  });
+
+  it('a camera that stops sending fails the stream with the reason, and a dead channel says which step failed', async () => {
+    const cam = h264.devices[2];
+    const r = await play(cam.channelIds[0], { transport: 'udp' });
+    expect(r.status).toBe(200);
+    h264.stopSending(cam.channelIds[0]);
+    const gone = await h.waitFor(async () => ((await h.api(`/api/streams/${r.body.streamId}`)).status === 404 ? true : null), 20_000, 'stream failed');
+    expect(gone).toBe(true);
+    const events = await h.api<string>('/metrics');
+    expect(events.body).toMatch(/se_stream_failures_total\{step="rtp"\} [1-9]/);
+    h264.resumeSending(cam.channelIds[0]);
+    const unknown = await play('44030500001329999999');
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.step).toBe('channel');
+  });
+
+  it('when the last viewer leaves, the stream is torn down: BYE sent and no ffmpeg left', async () => {
+    const before = await ffmpegCount();
+    const cam = h264.devices[1];
+    const stopped: string[] = [];
+    h264.on('media-stopped', (e: { reason: string }) => stopped.push(e.reason));
+    const r = await play(cam.channelIds[0]);
+    expect(r.status).toBe(200);
+    expect(await ffmpegCount()).toBe(before + 1);
+    await h.api(`/api/streams/${r.body.streamId}?viewerId=${r.body.viewerId}`, { method: 'DELETE' });
+    await h.waitFor(async () => ((await h.api(`/api/streams/${r.body.streamId}`)).status === 404 ? true : null), 20_000, 'idle teardown');
+    await h.waitFor(() => stopped.includes('bye'), 10_000, 'BYE at the camera');
+    await h.waitFor(async () => ((await ffmpegCount()) === before ? true : null), 10_000, 'ffmpeg gone');
+    expect((await fetch(`${h.gateway.httpUrl}${r.body.hls}`)).status).toBe(404);
+  });
+});
