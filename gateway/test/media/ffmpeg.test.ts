@@ -15,6 +15,7 @@ import {
   HlsPackager,
   probeFile,
   runMediaTool,
+  setMediaToolPath,
   snapshotJpeg,
   snapshotJpegFromAccessUnit,
   type HlsPackagerExit,
@@ -256,6 +257,27 @@ describe('ffmpeg HLS packager', () => {
     await expect(firstSegment).rejects.toThrow('exited before the first segment');
     expect(packager.running).toBe(false);
     expect(packager.writeVideo(fixtures.h264[0]!)).toBe(false);
+    await packager.close();
+    await output.remove();
+  });
+
+  it('a missing ffmpeg binary is an error event and an exit, not a throw', async () => {
+    const output = await HlsOutput.create(mediaRoot, 'no-binary');
+    const registryBefore = activeFfmpegProcesses();
+    const packager = new HlsPackager();
+    const errors: Error[] = [];
+    packager.on('error', (err) => errors.push(err));
+    const exited = new Promise<HlsPackagerExit>((resolve) => packager.once('exit', resolve));
+    setMediaToolPath('ffmpeg', path.join(workDir, 'no-such-ffmpeg'));
+    try {
+      packager.start({ dir: output.dir, video: 'h264', transcodeH265ToH264: false, segmentSeconds: 1, listSize: 3 });
+    } finally {
+      setMediaToolPath('ffmpeg', 'ffmpeg');
+    }
+    expect(await exited).toMatchObject({ expected: false });
+    expect(errors.map((e) => e.message).join()).toContain('ENOENT');
+    expect(packager.writeVideo(fixtures.h264[0]!)).toBe(false);
+    expect(activeFfmpegProcesses()).toBe(registryBefore);
     await packager.close();
     await output.remove();
   });
