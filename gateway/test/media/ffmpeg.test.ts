@@ -51,7 +51,8 @@ function processExists(pid: number): boolean {
 }
 
 async function encode(args: string[]): Promise<Buffer> {
-  return runMediaTool('ffmpeg', ['-hide_banner', '-loglevel', 'error', ...args], { timeoutMs: 30_000 });
+  // Generous: the machine is shared, and a loaded box makes even a 4 s encode slow.
+  return runMediaTool('ffmpeg', ['-hide_banner', '-loglevel', 'error', ...args], { timeoutMs: 90_000 });
 }
 
 /** Feeds access units at 40 ms per frame; G.711 audio (320 bytes per 40 ms) from `audioFromFrame` on. */
@@ -111,8 +112,8 @@ describe('ffmpeg HLS packager', () => {
     mediaRoot = path.join(workDir, 'media');
     const src = ['-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25', '-t', '4'];
     const [h264, h265, alaw] = await Promise.all([
-      encode([...src, '-c:v', 'libx264', '-g', '25', '-bf', '0', '-f', 'h264', '-']),
-      encode([...src, '-c:v', 'libx265', '-x265-params', 'log-level=error:keyint=25:min-keyint=25:bframes=0', '-f', 'hevc', '-']),
+      encode([...src, '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-bf', '0', '-f', 'h264', '-']),
+      encode([...src, '-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'log-level=error:keyint=25:min-keyint=25:bframes=0', '-f', 'hevc', '-']),
       encode(['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=8000', '-t', '4', '-f', 'alaw', '-ar', '8000', '-ac', '1', '-']),
     ]);
     fixtures.h264 = splitAnnexBAccessUnits(h264, 'h264');

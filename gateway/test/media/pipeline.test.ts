@@ -30,9 +30,9 @@ describe('RTP/PS → HLS pipeline', () => {
     const quiet = ['-hide_banner', '-loglevel', 'error'];
     const [h264, audio] = await Promise.all([
       runMediaTool('ffmpeg', [...quiet, '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25', '-t', '3', '-c:v', 'libx264',
-        '-g', '25', '-bf', '0', '-f', 'h264', '-']),
+        '-preset', 'ultrafast', '-g', '25', '-bf', '0', '-f', 'h264', '-'], { timeoutMs: 90_000 }),
       runMediaTool('ffmpeg', [...quiet, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=8000', '-t', '3', '-f', 'alaw',
-        '-ar', '8000', '-ac', '1', '-']),
+        '-ar', '8000', '-ac', '1', '-'], { timeoutMs: 90_000 }),
     ]);
     video = splitAnnexBAccessUnits(h264, 'h264');
     alaw = audio;
