@@ -63,6 +63,8 @@ describe('live video on demand', () => {
   let h: Harness;
   let h264: DeviceFleet;
   let h265: DeviceFleet;
+  /** An IPC that answers INVITE too late, and an NVR (INVITE to its own ID is refused with 404). */
+  let odd: DeviceFleet;
   let dir: string;
 
   beforeAll(async () => {
@@ -70,17 +72,18 @@ describe('live video on demand', () => {
     h = await startHarness({
       overrides: {
         sip: { password: 'live-pass', keepaliveIntervalSec: 5 },
-        media: { host: '127.0.0.1', ports: '31000-31099', idleSec: 8, rtpTimeoutSec: 3 },
+        media: { host: '127.0.0.1', ports: '31000-31099', idleSec: 8, rtpTimeoutSec: 3, inviteTimeoutSec: 3 },
       },
     });
     h264 = new DeviceFleet({ server: h.sipTarget, password: 'live-pass', devices: 4, keepaliveSec: 5, codec: 'h264', audio: 'g711a' });
     h265 = new DeviceFleet({ server: h.sipTarget, password: 'live-pass', devices: 1, keepaliveSec: 5, codec: 'h265', idPrefix: '44030600', firstSerial: 700 });
-    await Promise.all([h264.start(), h265.start()]);
-    await Promise.all([h264.waitForRegistered(4, 30_000), h265.waitForRegistered(1, 30_000)]);
+    odd = new DeviceFleet({ server: h.sipTarget, password: 'live-pass', devices: 2, nvrEvery: 2, channelsPerNvr: 1, keepaliveSec: 5, inviteDelayMs: 10_000, idPrefix: '44030700', firstSerial: 800 });
+    await Promise.all([h264.start(), h265.start(), odd.start()]);
+    await Promise.all([h264.waitForRegistered(4, 30_000), h265.waitForRegistered(1, 30_000), odd.waitForRegistered(2, 30_000)]);
   }, 120_000);
 
   afterAll(async () => {
-    await Promise.allSettled([h264?.stop({ unregister: false }), h265?.stop({ unregister: false })]);
+    await Promise.allSettled([h264?.stop({ unregister: false }), h265?.stop({ unregister: false }), odd?.stop({ unregister: false })]);
     await h?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -124,6 +127,31 @@ describe('live video on demand', () => {
     expect(transcoded.status, JSON.stringify(transcoded.body)).toBe(200);
     expect((await probeStream(h, transcoded.body.hls, dir)).codec).toBe('h264');
     await h.api(`/api/streams/${transcoded.body.streamId}`, { method: 'DELETE' });
+  });
+
+  it('a play that cannot work names the step: INVITE refused (with the SIP code) or not answered (CANCEL sent)', async () => {
+    const nvr = odd.devices.find((d) => d.kind === 'nvr')!;
+    const refused = await play(nvr.id);
+    expect(refused.status).toBe(502);
+    expect(refused.body).toMatchObject({ step: 'invite', sipStatus: 404 });
+    expect(refused.body.hint).toMatch(/channel ID/);
+    const slow = odd.devices.find((d) => d.kind === 'ipc')!;
+    const timedOut = await play(slow.channelIds[0]);
+    expect(timedOut.status).toBe(502);
+    expect(timedOut.body.step).toBe('invite');
+    expect(timedOut.body.message).toMatch(/no answer to INVITE|no final answer/);
+    const left = await h.api<{ total: number; items: StreamView[] }>('/api/streams');
+    // Nothing is left behind for the failed channels (other tests' streams may still be in their idle time).
+    expect(left.body.items.filter((i) => i.channelId === nvr.id || i.channelId === slow.channelIds[0])).toEqual([]);
+  });
+
+  it('a snapshot is a JPEG of the channel', async () => {
+    const res = await fetch(`${h.gateway.httpUrl}/api/channels/${h264.devices[0].channelIds[0]}/snapshot`, { headers: { authorization: 'Bearer test-token-0123456789' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/jpeg');
+    const jpeg = Buffer.from(await res.arrayBuffer());
+    expect(jpeg.subarray(0, 2).toString('hex')).toBe('ffd8');
+    expect(jpeg.length).toBeGreaterThan(2000);
   });
 
   it('media URLs need a valid token', async () => {
