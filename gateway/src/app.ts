@@ -362,6 +362,27 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       events.emit('stream-failed', failure);
     });
     metrics.setStreamCountProvider(() => streams.active);
+    metrics.setStreamTotalsProvider(() => {
+      const t = { bitrateKbps: 0, packets: 0, packetsLost: 0, foreignSsrcDropped: 0, viewers: 0 };
+      for (const v of streams.list()) {
+        t.bitrateKbps += v.bitrateKbps;
+        t.packets += v.packets;
+        t.packetsLost += v.packetsLost;
+        t.foreignSsrcDropped += v.foreignSsrcDropped;
+        t.viewers += v.viewers;
+      }
+      return t;
+    });
+    let announced = new Set<string>();
+    streams.on('stream-status', (view) => {
+      // Time to first frame, once per stream, when it starts playing.
+      if (view.state === 'playing' && view.timeToFirstFrameMs !== null && !announced.has(view.streamId)) {
+        announced.add(view.streamId);
+        metrics.streamStarted(view.timeToFirstFrameMs);
+      }
+      if (view.state === 'closed' || view.state === 'failed') announced.delete(view.streamId);
+      if (announced.size > 100_000) announced = new Set();
+    });
     closers.push(() => streams.close());
 
     const stats = new StatsService(registry, tree);

@@ -43,12 +43,23 @@ class BoundedLabel {
 /** Store write latencies: 1 ms … 5 s (a write behind that takes longer is an outage, not a latency). */
 const STORE_WRITE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
+/** Sums over the running streams, read at scrape time. */
+export interface StreamTotals {
+  bitrateKbps: number;
+  packets: number;
+  packetsLost: number;
+  foreignSsrcDropped: number;
+  viewers: number;
+}
+
 export class GatewayMetrics {
   readonly registry = new Registry();
 
   private deviceCountsProvider: (() => DeviceCounts) | null = null;
   private streamCountProvider: (() => number) | null = null;
   private readonly streamFailures: Counter<'step'>;
+  private readonly streamTtff: Histogram;
+  private streamTotalsProvider: (() => StreamTotals) | null = null;
 
   private readonly sipMessages: Counter<'direction' | 'kind' | 'method' | 'code'>;
   private readonly sipParseErrors: Counter<'reason'>;
@@ -103,6 +114,30 @@ export class GatewayMetrics {
         if (n !== undefined) this.set(n);
       },
     });
+    this.streamTtff = new Histogram({
+      name: 'se_stream_time_to_first_frame_seconds',
+      help: 'From the play request to the first playable HLS segment.',
+      buckets: [0.25, 0.5, 1, 1.5, 2, 3, 5, 8, 13, 20],
+      registers,
+    });
+    const totals: Array<[keyof StreamTotals, string, string]> = [
+      ['bitrateKbps', 'se_streams_bitrate_kbps', 'Incoming media bitrate over all running streams, kb/s.'],
+      ['packets', 'se_streams_rtp_packets', 'RTP packets received by the running streams.'],
+      ['packetsLost', 'se_streams_rtp_packets_lost', 'RTP packets lost (sequence gaps) in the running streams.'],
+      ['foreignSsrcDropped', 'se_streams_foreign_ssrc_dropped', 'Packets with a foreign SSRC dropped by the running streams (crosstalk prevented).'],
+      ['viewers', 'se_streams_viewers', 'Viewers of the running streams.'],
+    ];
+    for (const [key, name, help] of totals) {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const t = self.streamTotalsProvider?.();
+          if (t) this.set(t[key]);
+        },
+      });
+    }
     this.streamFailures = new Counter({
       name: 'se_stream_failures_total',
       help: 'Live streams that failed, by the step that failed (invite, answer, rtp, keyframe, packager, ...).',
@@ -190,6 +225,14 @@ export class GatewayMetrics {
 
   setStreamCountProvider(provider: () => number): void {
     this.streamCountProvider = provider;
+  }
+
+  setStreamTotalsProvider(provider: () => StreamTotals): void {
+    this.streamTotalsProvider = provider;
+  }
+
+  streamStarted(timeToFirstFrameMs: number): void {
+    this.streamTtff.observe(timeToFirstFrameMs / 1000);
   }
 
   /** Steps are a fixed set chosen by the stream service, so the label stays bounded. */

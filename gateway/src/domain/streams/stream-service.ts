@@ -110,6 +110,8 @@ export interface StreamEvents {
   'stream-failed': [{ streamId: string; channelId: string; step: string; message: string; hint: string }];
 }
 
+const STATS_PUBLISH_MS = 5000;
+
 interface Viewer {
   id: string;
   lastSeen: number;
@@ -160,6 +162,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
   readonly tokens: MediaTokens;
   private readonly sweepTimer: NodeJS.Timeout;
   private closed = false;
+  private lastPublish = 0;
 
   constructor(
     private readonly deps: StreamPorts,
@@ -484,6 +487,9 @@ export class StreamService extends EventEmitter<StreamEvents> {
 
   private sweep(): void {
     const now = Date.now();
+    // Every few seconds, playing streams' statistics go to listeners (WebSocket, metrics).
+    const publish = now - this.lastPublish >= STATS_PUBLISH_MS;
+    if (publish) this.lastPublish = now;
     for (const s of [...this.byId.values()]) {
       // fps / bitrate over the last interval
       const dt = (now - s.rate.at) / 1000;
@@ -503,7 +509,9 @@ export class StreamService extends EventEmitter<StreamEvents> {
         }
         if (this.liveViewers(s) === 0 && now - s.lastActivity > this.opts.idleSec * 1000) {
           void this.stop(s, 'no viewers');
+          continue;
         }
+        if (publish) this.emit('stream-status', this.view(s, ''));
       }
     }
   }
