@@ -26,6 +26,7 @@ import { storeWriteDelta, storeWriteSummary } from './lib/api.mjs';
 import { median, round, summary } from './lib/stats.mjs';
 import { machineInfo, machineLine } from './lib/machine.mjs';
 import { distImport, OUT_DIR } from './lib/paths.mjs';
+import { loadavg } from 'node:os';
 import { log, writeResult } from './lib/out.mjs';
 import { formatProfile, summariseProfile } from './lib/cpuprofile.mjs';
 
@@ -227,7 +228,7 @@ async function oneRun(run) {
       gatewayCpuSecondsDuringQueries: round(queryCpu, 2),
       gatewayRssMB: round(memory(gw.pid).rssMB, 0),
     };
-    return { run, store: opt.store, transport: opt.transport, channels: opt.channels, baseline, catalog: catalogResult, queries, gatewayWarnings: gw.warnings() };
+    return { run, loadavg1m: round(loadavg()[0], 2), store: opt.store, transport: opt.transport, channels: opt.channels, baseline, catalog: catalogResult, queries, gatewayWarnings: gw.warnings() };
   } finally {
     ws?.close();
     await fleet?.stop({ unregister: false });

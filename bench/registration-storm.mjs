@@ -31,6 +31,7 @@ import { storeWriteDelta, storeWriteSummary, metricValue } from './lib/api.mjs';
 import { median, round } from './lib/stats.mjs';
 import { machineInfo, machineLine } from './lib/machine.mjs';
 import { distImport, OUT_DIR } from './lib/paths.mjs';
+import { loadavg } from 'node:os';
 import { log, writeResult } from './lib/out.mjs';
 import { formatProfile, summariseProfile } from './lib/cpuprofile.mjs';
 
@@ -212,6 +213,8 @@ async function gatewayRun(run) {
     const authFailures = metricValue(metricsAfter, 'se_sip_auth_failures_total');
     const result = {
       run,
+      // 1-minute load average at the end of the storm: the machine is shared, so a slow run can be explained.
+      loadavg1m: round(loadavg()[0], 2),
       store: opt.store,
       generator: opt.generator,
       catalogOnRegister,

@@ -19,6 +19,7 @@ import { metricValue, storeWriteDelta, storeWriteSummary } from './lib/api.mjs';
 import { mean, median, percentile, round, summary } from './lib/stats.mjs';
 import { machineInfo, machineLine } from './lib/machine.mjs';
 import { distImport, OUT_DIR } from './lib/paths.mjs';
+import { loadavg } from 'node:os';
 import { log, writeResult } from './lib/out.mjs';
 import { formatProfile, summariseProfile } from './lib/cpuprofile.mjs';
 import { join } from 'node:path';
@@ -144,6 +145,7 @@ try {
   };
   result.steady.cpuTargetMet = result.steady.gatewayCpuPercent.mean <= 10;
   result.steady.rssTargetMet = result.steady.gatewayMaxRssMB <= 400;
+  result.steady.loadavg = loadavg().map((x) => round(x, 2));
   log(`steady state: ${JSON.stringify(result.steady)}`);
 
   // ---- silent stop of K devices
@@ -193,6 +195,7 @@ try {
   result.gatewayPeakRssMB = round(memory(gw.pid).hwmMB, 0);
   result.gatewayCpuTotalSeconds = round(cpuSeconds(gw.pid), 1);
   result.gatewayWarnings = gw.warnings();
+  result.loadavgAtEnd = loadavg().map((x) => round(x, 2));
 } finally {
   ws.close();
   await fleet.stop({ unregister: false });
