@@ -1,0 +1,188 @@
+// Live-video benchmark — glass-to-glass latency in a real player: camera capture → picture on a browser's screen.
+//
+// The gateway runs as a child process (`node bin/sharp-eyes.js serve`), one simulated camera (DeviceFleet,
+// 720p H.264 at 25 fps, 1 s GOP, 10 s loop) in a child process of its own, and headless Chromium (Debian's
+// build, /usr/bin/chromium, through playwright-core) plays the stream with hls.js on a page of the gateway's
+// own origin, exactly like the web wall: POST /api/channels/:id/play, then hls.js on the signed playlist path,
+// with `liveSyncDurationCount: 2` (sit 2 target durations behind the live edge instead of hls.js's default 3).
+//
+// How "glass to glass" is measured, per presented frame, with no OCR and one clock (same machine):
+//   - capture: the simulator sends loop frame 0 of its stream at loopEpochMs (from its per-stream stats) and
+//     frame i at loopEpochMs + k × loopMs + i × 40 ms; each picture carries i in its frame-index bar
+//     (gateway/src/sim/media-source.ts frameIndexBarLayout). captureTimeOfLoopPosition() picks the pass k.
+//   - glass: requestVideoFrameCallback in the page gives, for every frame the compositor presents, its
+//     expectedDisplayTime; the callback draws that frame to a canvas and reads the bar's boxes.
+//   latency = presentation time − capture time. Headless Chromium has no display: "glass" is the
+//   compositor's presentation time, which excludes a real monitor's scan-out (~one refresh interval).
+// Also recorded, for comparison: hls.js's own `latency` (distance from the live edge of the playlist) and
+// Date.now() − hls.playingDate (the playlist's EXT-X-PROGRAM-DATE-TIME, which ffmpeg stamps from its own wall
+// clock when it cuts segments — so it leaves out everything before the packager).
+//
+//   npm run build
+//   node bench/glass-to-glass.mjs [--seconds 30] [--warmup-seconds 6] [--transport udp] [--audio none|g711a]
+//        [--live-sync 2] [--ports 42300-42319]
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { options, oneOf } from './lib/args.mjs';
+import { guardProcess, stopAll } from './lib/children.mjs';
+import { DEVICE_PASSWORD, GATEWAY_SIP_ID } from './lib/gateway.mjs';
+import { startMediaGateway, HttpClient } from './lib/live.mjs';
+import { startSimProcess } from './lib/sim-process.mjs';
+import { round, summary } from './lib/stats.mjs';
+import { machineInfo, machineLine } from './lib/machine.mjs';
+import { distImport, REPO_ROOT } from './lib/paths.mjs';
+import { log, writeResult } from './lib/out.mjs';
+import { machineBusyPercent, machineCpu } from './lib/proc-tree.mjs';
+
+const USAGE = `usage: node bench/glass-to-glass.mjs [--seconds 30] [--warmup-seconds 6] [--transport udp] [--audio none|g711a]
+       [--live-sync 2] [--ports 42300-42319]`;
+const opt = options({ seconds: 30, 'warmup-seconds': 6, transport: 'udp', audio: 'none', 'live-sync': 2, ports: '42300-42319' }, USAGE);
+oneOf('audio', opt.audio, ['none', 'g711a']);
+oneOf('transport', opt.transport, ['udp', 'tcp-passive', 'tcp-active']);
+// Bound: simulator start (a loop encode on a cold cache) + gateway + browser start + warm-up + measuring.
+guardProcess(opt.seconds + opt['warmup-seconds'] + 240);
+
+const CHROMIUM_PATH = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const HLS_SCRIPT = createRequire(import.meta.url).resolve('hls.js/dist/hls.min.js');
+const HLS_VERSION = JSON.parse(readFileSync(createRequire(import.meta.url).resolve('hls.js/package.json'), 'utf8')).version;
+// Shared with the browser playback test, so the bench and the test drive the player the same way.
+const PAGE_PLAYER = join(REPO_ROOT, 'gateway/test/e2e/hls-page-player.js');
+
+const { captureTimeOfLoopPosition, frameIndexBarLayout } = await distImport('sim/index.js');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const machine = machineInfo();
+log(`glass to glass: hls.js ${HLS_VERSION} (liveSyncDurationCount ${opt['live-sync']}) in headless Chromium, H.264 720p25 over ${opt.transport}, audio ${opt.audio}, ${opt.seconds} s after ${opt['warmup-seconds']} s warm-up`);
+log(`machine: ${machineLine(machine)}; load average at start ${machine.loadavg.join(' ')}`);
+
+const result = { benchmark: 'glass-to-glass', options: opt, machine, hlsJs: HLS_VERSION };
+let browser = null;
+let client = null;
+let sim = null;
+let gw = null;
+try {
+  gw = await startMediaGateway({ ports: opt.ports, maxStreams: 10 });
+  client = new HttpClient(gw.httpUrl, gw.token);
+  sim = await startSimProcess({
+    fleet: {
+      server: `127.0.0.1:${gw.sipPort}`,
+      serverId: GATEWAY_SIP_ID,
+      password: DEVICE_PASSWORD,
+      devices: 1,
+      keepaliveSec: 60,
+      codec: 'h264',
+      audio: opt.audio === 'none' ? null : opt.audio,
+    },
+    profiles: ['main'],
+  });
+  const loop = sim.loops.main;
+  const camera = sim.devices[0].channelIds[0];
+  log(`gateway pid ${gw.pid}, simulator pid ${sim.pid}; loop ${JSON.stringify(loop)}`);
+
+  const played = await client.request('POST', `/api/channels/${camera}/play`, { body: { transport: opt.transport }, timeoutMs: 30_000 });
+  if (played.status !== 200) throw new Error(`play failed: ${played.status} ${JSON.stringify(played.body)}`);
+  const view = played.body;
+  const simStream = (await sim.stats({ perStream: true }))?.streams?.find((s) => s.channelId === camera && s.state === 'streaming');
+  if (!simStream?.loopEpochMs) throw new Error('the simulator reports no streaming call with a loop epoch');
+  const loopEpochMs = simStream.loopEpochMs;
+  log(`playing ${view.streamId}: ${view.width}x${view.height} ${view.codec}, API answered in ${round(played.ms, 0)} ms; camera loop epoch ${new Date(loopEpochMs).toISOString()}`);
+
+  browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+  log(`Chromium ${browser.version()}`);
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 720 } })).newPage();
+  const consoleLines = [];
+  page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));
+  await page.goto(`${gw.httpUrl}/`);
+  await page.addScriptTag({ content: readFileSync(HLS_SCRIPT, 'utf8') });
+  await page.addScriptTag({ content: readFileSync(PAGE_PLAYER, 'utf8') });
+  await page.evaluate(
+    ({ url, liveSync }) => window.hlsPagePlayer.start(url, { liveSyncDurationCount: liveSync }, { width: 1280, height: 720 }),
+    { url: view.hls, liveSync: opt['live-sync'] },
+  );
+  const state = () => page.evaluate(() => window.hlsPagePlayer.state());
+  const tPlay = performance.now();
+  await page.waitForFunction(() => {
+    const s = window.hlsPagePlayer.state();
+    return (s.currentTime > 0 && !s.paused) || s.errors.some((e) => e.fatal);
+  }, undefined, { timeout: 30_000, polling: 100 });
+  const first = await state();
+  if (first.errors.some((e) => e.fatal)) throw new Error(`hls.js failed: ${JSON.stringify(first.errors)}\n${consoleLines.join('\n')}`);
+  log(`video playing ${round(performance.now() - tPlay, 0)} ms after hls.js was attached; warming up ${opt['warmup-seconds']} s`);
+  await sleep(opt['warmup-seconds'] * 1000);
+
+  const bar = frameIndexBarLayout('main');
+  const hasFrameCallback = await page.evaluate((b) => window.hlsPagePlayer.startFrameSampling(b), bar);
+  if (!hasFrameCallback) throw new Error('this Chromium has no requestVideoFrameCallback: cannot time presented frames');
+  const cpu0 = machineCpu();
+  const frames = [];
+  const perSecond = [];
+  const t0 = performance.now();
+  while (performance.now() - t0 < opt.seconds * 1000) {
+    await sleep(1000);
+    const batch = await page.evaluate(() => window.hlsPagePlayer.drainFrameSamples());
+    const s = await state();
+    const pdtLatencyMs = s.playingDateMs === null ? null : s.nowMs - s.playingDateMs;
+    const lat = [];
+    for (const f of batch) {
+      const captured = captureTimeOfLoopPosition((f.index * 1000) / loop.fps, loopEpochMs, loop.durationMs, f.presentedEpochMs);
+      const latencyMs = f.presentedEpochMs - captured;
+      frames.push({ ...f, capturedEpochMs: captured, latencyMs });
+      lat.push(latencyMs);
+    }
+    const med = summary(lat).p50;
+    perSecond.push({ frames: batch.length, medianMs: round(med, 0), hlsLatencyS: s.latency === null ? null : round(s.latency, 2), pdtLatencyMs: pdtLatencyMs === null ? null : round(pdtLatencyMs, 0), dropped: s.droppedFrames, errors: s.errors.length });
+    log(`  ${perSecond.length} s: ${batch.length} frames presented, glass-to-glass median ${round(med, 0)} ms; hls.js latency ${s.latency === null ? '-' : round(s.latency, 2)} s; now − playingDate ${pdtLatencyMs === null ? '-' : round(pdtLatencyMs, 0)} ms`);
+  }
+  const busy = machineBusyPercent(cpu0, machineCpu());
+  const end = await state();
+
+  // Misreads of the bar (a frame caught mid-upload, a decode glitch) show up as a jump in the index that the
+  // presentation times do not explain; count them and leave them out.
+  const framesMs = 1000 / loop.fps;
+  const plausible = [];
+  let misreads = 0;
+  for (let i = 0; i < frames.length; i++) {
+    const f = frames[i];
+    const prev = frames[i - 1];
+    const next = frames[i + 1];
+    const consistent = (a, b) => {
+      if (!a || !b) return false;
+      const indexStep = (((b.index - a.index) % (loop.durationMs / framesMs)) + loop.durationMs / framesMs) % (loop.durationMs / framesMs);
+      return Math.abs(indexStep * framesMs - (b.presentedEpochMs - a.presentedEpochMs)) < 3 * framesMs;
+    };
+    if (consistent(prev, f) || consistent(f, next)) plausible.push(f);
+    else misreads++;
+  }
+  const latencies = plausible.map((f) => f.latencyMs);
+  const stats = summary(latencies);
+  const pdt = summary(perSecond.map((p) => p.pdtLatencyMs).filter((v) => v !== null));
+  const hlsLat = summary(perSecond.map((p) => p.hlsLatencyS).filter((v) => v !== null));
+  result.glassToGlassMs = Object.fromEntries(Object.entries(stats).map(([k, v]) => [k, round(v, 0)]));
+  result.framesTimed = plausible.length;
+  result.barMisreads = misreads;
+  result.presentedFps = round(frames.length / opt.seconds, 1);
+  result.droppedFrames = end.droppedFrames - first.droppedFrames;
+  result.hlsErrors = end.errors;
+  result.hlsJsLatencyS = { p50: round(hlsLat.p50, 2), p95: round(hlsLat.p95, 2) };
+  result.nowMinusPlayingDateMs = { p50: round(pdt.p50, 0), p95: round(pdt.p95, 0) };
+  result.machineBusyPercent = round(busy, 0);
+  result.perSecond = perSecond;
+  result.loadavgAtEnd = machineInfo().loadavg;
+  log(`glass to glass over ${opt.seconds} s: median ${result.glassToGlassMs.p50} ms, p95 ${result.glassToGlassMs.p95} ms, min ${result.glassToGlassMs.min} ms, max ${result.glassToGlassMs.max} ms (${plausible.length} frames timed, ${misreads} bar misreads, ${result.presentedFps} fps presented, ${result.droppedFrames} dropped)`);
+  log(`hls.js latency (distance from the live edge) median ${result.hlsJsLatencyS.p50} s, p95 ${result.hlsJsLatencyS.p95} s; now − playingDate (PDT) median ${result.nowMinusPlayingDateMs.p50} ms, p95 ${result.nowMinusPlayingDateMs.p95} ms`);
+  log(`hls.js errors: ${end.errors.length ? JSON.stringify(end.errors) : 'none'}; machine ${result.machineBusyPercent} % busy; load average at end ${result.loadavgAtEnd.join(' ')}`);
+  await page.evaluate(() => window.hlsPagePlayer.destroy());
+  await client.request('DELETE', `/api/streams/${view.streamId}`);
+} finally {
+  await browser?.close().catch(() => undefined);
+  client?.close();
+  await sim?.stop().catch(() => undefined);
+  await gw?.stop().catch(() => undefined);
+  await stopAll();
+}
+const file = writeResult('glass-to-glass', result);
+log(`results written to ${file}`);
+process.exit(0);
