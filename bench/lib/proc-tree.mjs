@@ -2,7 +2,7 @@
 // ffprobe children). A child that exits takes its CPU with it from the live tree, so the parent's cutime+cstime
 // (CPU of children it has reaped, which Node does for every exited child) is added: live + reaped = all CPU
 // the tree has used, with no gap when ffmpeg processes come and go during a measurement.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
 let clockTicks = 100;
@@ -222,4 +222,46 @@ export function machineCpu() {
 export function machineBusyPercent(a, b) {
   const dt = b.total - a.total;
   return dt > 0 ? (100 * (b.busy - a.busy)) / dt : NaN;
+}
+
+/**
+ * UDP datagrams the kernel dropped on the sockets a process holds (the "drops" column of /proc/net/udp{,6}:
+ * receive buffer full, or a bad checksum), summed. Unlike /proc/net/snmp RcvbufErrors this counts only that
+ * process's sockets, not every other test on the machine. → { sockets, drops, rxQueueBytes }
+ */
+export function udpSocketDrops(pid) {
+  const inodes = new Set();
+  let fds = [];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return null;
+  }
+  for (const fd of fds) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  let sockets = 0;
+  let drops = 0;
+  let rxQueueBytes = 0;
+  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 13 || !inodes.has(f[9])) continue;
+      sockets++;
+      rxQueueBytes += Number.parseInt(f[4].split(':')[1], 16);
+      drops += Number(f[12]);
+    }
+  }
+  return { sockets, drops, rxQueueBytes };
 }

@@ -1,0 +1,476 @@
+// Live-video benchmark 3 — concurrent streams: N simulated 2 Mb/s H.264 cameras (720p25 main stream, 1 s GOP)
+// played at once through the gateway, over UDP and over TCP (passive), on a ladder of N (default
+// 50, 100, 200, 400).
+//
+// Per rung (transport, N), fresh processes: the gateway as a child (`node bin/sharp-eyes.js serve`), the
+// simulator (DeviceFleet) in a child of its own, so the three costs are read apart from /proc:
+//   gateway   its Node process AND every process under it (one ffmpeg HLS packager per stream, the ffprobe run
+//             once per play); children that exit are counted through the gateway's cutime/cstime
+//   simulator its process (PS muxing + RTP sending for every camera); its event-loop delay is reported, since
+//             a simulator that falls behind would look like gateway loss or late segments
+//   bench     this process: the plays, one playlist poller per stream (GET every 1 s, like a player, which
+//             keeps the viewer alive) and the samplers
+// N plays go out with --play-concurrency in flight; then --warmup-sec; then a --hold-sec window in which
+// CPU (% of ONE core; 200 % = both cores of this box) and RSS are sampled every --sample-sec and these are
+// counted:
+//   packet loss   Δ packetsLost / (Δ packets + Δ packetsLost) summed over streams from GET /api/streams
+//                 (RTP sequence gaps after the reorder window), plus the kernel's drops on the gateway's own UDP
+//                 sockets (/proc/net/udp "drops" of the socket inodes in /proc/GW/fd) and simulator packets
+//                 sent vs gateway received
+//   late segments per stream, segments produced in the window (newest media sequence) vs window / 1 s; and
+//                 stalls: a poll that finds no new segment for more than 2 × target duration (+ half a poll
+//                 interval, i.e. 3 polls in a row at 1 s) — counted once per stall
+// A rung that loses > --max-loss-pct, fails > 10 % of its plays or produces < 90 % of the expected segments
+// is "saturated": larger N are not run for that transport (the record says why).
+//
+// Baseline per N (--baseline): N plain `ffmpeg -re -f h264 -i loop.h264` processes with the gateway's own HLS
+// arguments (dist/media/ffmpeg/args.js), reading the simulator's loop (repeated for the whole run) from a file —
+// no gateway, no network, no simulator: what one-ffmpeg-per-stream packaging costs by itself.
+//
+//   npm run build
+//   node bench/concurrent-streams.mjs [--counts 50,100,200,400] [--transports udp,tcp-passive] [--hold-sec 60]
+//        [--warmup-sec 10] [--sample-sec 2] [--play-concurrency 8] [--ports 43000-43999] [--audio none|g711a]
+//        [--download] [--baseline] [--baseline-only] [--max-loss-pct 1] [--profile]
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { options, oneOf } from './lib/args.mjs';
+import { guardProcess, stopAll, stopChild, track } from './lib/children.mjs';
+import { DEVICE_PASSWORD, GATEWAY_SIP_ID } from './lib/gateway.mjs';
+import { startMediaGateway, HttpClient, PlaylistPoller, mapLimit, parsePlaylist } from './lib/live.mjs';
+import { startSimProcess } from './lib/sim-process.mjs';
+import { parsePrometheus } from './lib/api.mjs';
+import { selfCpuSeconds, udpCounters } from './lib/proc.mjs';
+import { TreeSampler, descendants, machineBusyPercent, machineCpu, readStat, treePss, udpSocketDrops } from './lib/proc-tree.mjs';
+import { median, percentile, round, summary } from './lib/stats.mjs';
+import { machineInfo, machineLine } from './lib/machine.mjs';
+import { distImport, OUT_DIR } from './lib/paths.mjs';
+import { log, writeResult } from './lib/out.mjs';
+import { formatProfile, summariseProfile } from './lib/cpuprofile.mjs';
+
+const USAGE = `usage: node bench/concurrent-streams.mjs [--counts 50,100,200,400] [--transports udp,tcp-passive] [--hold-sec 60]
+       [--warmup-sec 10] [--sample-sec 2] [--play-concurrency 8] [--ports 43000-43999] [--audio none|g711a]
+       [--download] [--baseline] [--baseline-only] [--max-loss-pct 1] [--profile]`;
+const opt = options(
+  {
+    counts: '50,100,200,400',
+    transports: 'udp,tcp-passive',
+    'hold-sec': 60,
+    'warmup-sec': 10,
+    'sample-sec': 2,
+    'play-concurrency': 8,
+    ports: '43000-43999',
+    audio: 'none',
+    download: false,
+    baseline: false,
+    'baseline-only': false,
+    'max-loss-pct': 1,
+    profile: false,
+  },
+  USAGE,
+);
+oneOf('audio', opt.audio, ['none', 'g711a']);
+const counts = opt.counts.split(',').map(Number);
+if (counts.some((n) => !(n > 0))) {
+  process.stderr.write(`--counts must be positive numbers\n${USAGE}\n`);
+  process.exit(2);
+}
+const transports = opt['baseline-only'] ? [] : opt.transports.split(',').map((t) => oneOf('transports', t.trim(), ['udp', 'tcp-passive', 'tcp-active']));
+const [portMin, portMax] = opt.ports.split('-').map(Number);
+if (portMax - portMin + 1 < Math.max(...counts)) {
+  process.stderr.write(`--ports ${opt.ports} has fewer ports than the largest count\n`);
+  process.exit(2);
+}
+const SEGMENT_SEC = 1;
+const rungBound = (n) => 120 + Math.ceil(n / opt['play-concurrency']) * 20 + opt['warmup-sec'] + opt['hold-sec'] + 90;
+const baselineBound = (n) => 30 + opt['warmup-sec'] + opt['hold-sec'] + n * 0.2;
+guardProcess(
+  counts.reduce((s, n) => s + transports.length * rungBound(n) + (opt.baseline || opt['baseline-only'] ? baselineBound(n) : 0), 0) + 120,
+);
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const machine = machineInfo();
+log(`concurrent streams: N = ${counts.join(', ')} × ${transports.join(', ') || '(baseline only)'}, H.264 720p25 main stream, GOP 1 s, audio ${opt.audio}; warm-up ${opt['warmup-sec']} s, hold ${opt['hold-sec']} s`);
+log(`machine: ${machineLine(machine)}; load average at start ${machine.loadavg.join(' ')}`);
+
+const pct = (x) => round(x, 1);
+
+/** Per-process CPU (s) of a tree's children right now: pid → { comm, cpu }. */
+function childCpuMap(rootPid) {
+  const m = new Map();
+  for (const k of descendants(rootPid)) m.set(k.pid, { comm: k.comm, cpu: k.cpu + k.reapedCpu, rssMB: k.rssMB });
+  return m;
+}
+
+/** CPU % of one core of each process alive at both ends of a window. */
+function perProcessPercents(before, after, seconds, comm) {
+  const out = [];
+  for (const [pid, b] of after) {
+    const a = before.get(pid);
+    if (!a || b.comm !== comm) continue;
+    out.push((100 * (b.cpu - a.cpu)) / seconds);
+  }
+  return out;
+}
+
+function metricSum(metrics, name) {
+  return (metrics.get(name) ?? []).reduce((s, x) => s + x.value, 0);
+}
+
+/** Kill (by pid) any ffmpeg/ffprobe still alive that was under the gateway: nothing may outlive a rung. */
+function reapOrphans(pids) {
+  let killed = 0;
+  for (const { pid, comm } of pids) {
+    const s = readStat(pid);
+    if (s && s.comm === comm && (comm === 'ffmpeg' || comm === 'ffprobe')) {
+      try {
+        process.kill(pid, 'SIGKILL');
+        killed++;
+      } catch {
+        // gone
+      }
+    }
+  }
+  return killed;
+}
+
+async function rung(transport, n) {
+  const tag = `${transport} × ${n}`;
+  const profileDir = opt.profile ? join(OUT_DIR, 'profiles', `concurrent-${transport}-${n}-${Date.now()}`) : null;
+  const gw = await startMediaGateway({ ports: opt.ports, maxStreams: Math.max(1000, n), cpuProfileDir: profileDir });
+  const api = new HttpClient(gw.httpUrl, gw.token, { maxSockets: 16 });
+  const pollClient = new HttpClient(gw.httpUrl, gw.token, { maxSockets: 64 });
+  let sim = null;
+  const pollers = [];
+  let gwPids = [];
+  const r = { transport, count: n, loadavgAtStart: machineInfo().loadavg };
+  try {
+    sim = await startSimProcess({
+      fleet: {
+        server: `127.0.0.1:${gw.sipPort}`,
+        serverId: GATEWAY_SIP_ID,
+        password: DEVICE_PASSWORD,
+        devices: n,
+        keepaliveSec: 60,
+        codec: 'h264',
+        audio: opt.audio === 'none' ? null : opt.audio,
+      },
+      profiles: ['main'],
+      registerTimeoutMs: 120_000,
+    });
+    r.simLoop = sim.loops.main;
+    log(`${tag}: gateway pid ${gw.pid}, simulator pid ${sim.pid}, ${sim.devices.length} cameras registered in ${round(sim.registeredAfterMs, 0)} ms; loop ${sim.loops.main.kbps} kb/s`);
+
+    // ---- plays (ramp)
+    const gwSampler = new TreeSampler(gw.pid, opt['sample-sec'] * 1000).start();
+    const simSampler = new TreeSampler(sim.pid, opt['sample-sec'] * 1000).start();
+    const rampStart = performance.now();
+    const rampCpu = machineCpu();
+    let started = 0;
+    const plays = await mapLimit(sim.devices, opt['play-concurrency'], async (d) => {
+      const t0 = performance.now();
+      try {
+        const res = await api.request('POST', `/api/channels/${d.channelIds[0]}/play`, { body: { transport, stream: 'main' }, timeoutMs: 60_000 });
+        const ms = performance.now() - t0;
+        if (res.status !== 200) return { ok: false, ms, status: res.status, step: res.body?.step, message: res.body?.message };
+        pollers.push(new PlaylistPoller(pollClient, res.body.hls, { intervalMs: 1000, downloadSegments: opt.download }).start());
+        if (++started % 50 === 0) log(`  ${tag}: ${started} playing after ${round((performance.now() - rampStart) / 1000, 0)} s`);
+        return { ok: true, ms, streamId: res.body.streamId, apiTtffMs: res.body.timeToFirstFrameMs };
+      } catch (err) {
+        return { ok: false, ms: performance.now() - t0, message: err.message };
+      }
+    });
+    const ok = plays.filter((p) => p.ok);
+    const failed = plays.filter((p) => !p.ok);
+    r.ramp = {
+      seconds: round((performance.now() - rampStart) / 1000, 1),
+      ok: ok.length,
+      failed: failed.length,
+      failures: Object.entries(failed.reduce((m, f) => ({ ...m, [`${f.status ?? 'error'} ${f.step ?? ''}: ${(f.message ?? '').slice(0, 120)}`]: (m[`${f.status ?? 'error'} ${f.step ?? ''}: ${(f.message ?? '').slice(0, 120)}`] ?? 0) + 1 }), {})).map(([k, v]) => `${v} × ${k}`),
+      playMs: Object.fromEntries(Object.entries(summary(ok.map((p) => p.ms))).map(([k, v]) => [k, round(v, 0)])),
+      machineBusyPercent: round(machineBusyPercent(rampCpu, machineCpu()), 0),
+    };
+    log(`  ${tag}: ramp ${r.ramp.seconds} s, ${ok.length} playing, ${failed.length} failed${failed.length ? ` (${r.ramp.failures.slice(0, 3).join('; ')})` : ''}; play time median ${r.ramp.playMs.p50} ms, p95 ${r.ramp.playMs.p95} ms`);
+
+    await sleep(opt['warmup-sec'] * 1000);
+
+    // ---- hold window
+    const streams0 = await api.request('GET', '/api/streams');
+    const metrics0 = parsePrometheus((await api.request('GET', '/metrics')).body.toString('utf8'));
+    const sim0 = await sim.stats({ resetDelay: true });
+    const udp0 = udpCounters();
+    const gwUdp0 = udpSocketDrops(gw.pid);
+    const cpuMap0 = childCpuMap(gw.pid);
+    const gwIdx0 = gwSampler.sample() ? gwSampler.readings.length - 1 : 0;
+    const simIdx0 = simSampler.sample() ? simSampler.readings.length - 1 : 0;
+    const machine0 = machineCpu();
+    const bench0 = selfCpuSeconds();
+    const t0 = performance.now();
+    for (const p of pollers) p.markWindow();
+    const holdEnd = t0 + opt['hold-sec'] * 1000;
+    while (holdEnd - performance.now() > 1_000) {
+      await sleep(Math.min(15_000, holdEnd - performance.now()));
+      const g = gwSampler.average(Math.max(0, gwSampler.readings.length - 1 - Math.round(15 / opt['sample-sec'])), gwSampler.readings.length - 1);
+      const s = simSampler.average(Math.max(0, simSampler.readings.length - 1 - Math.round(15 / opt['sample-sec'])), simSampler.readings.length - 1);
+      if (g && s) log(`  ${tag}: +${round((performance.now() - t0) / 1000, 0)} s gateway ${pct(g.total)} % (node ${pct(g.root)} %, ffmpeg ${pct(g.children)} %), simulator ${pct(s.total)} %, ${gwSampler.last.children} children`);
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const gwIdx1 = gwSampler.sample() ? gwSampler.readings.length - 1 : gwIdx0;
+    const simIdx1 = simSampler.sample() ? simSampler.readings.length - 1 : simIdx0;
+    const cpuMap1 = childCpuMap(gw.pid);
+    const bench1 = selfCpuSeconds();
+    const machineBusy = machineBusyPercent(machine0, machineCpu());
+    const udp1 = udpCounters();
+    const gwUdp1 = udpSocketDrops(gw.pid);
+    const sim1 = await sim.stats({});
+    const metrics1 = parsePrometheus((await api.request('GET', '/metrics')).body.toString('utf8'));
+    const streams1 = await api.request('GET', '/api/streams');
+    const pss = treePss(gw.pid);
+    gwPids = gwSampler.last?.pids ?? [];
+
+    // ---- figures
+    const g = gwSampler.average(gwIdx0, gwIdx1);
+    const s = simSampler.average(simIdx0, simIdx1);
+    const live = ok.length;
+    const before = new Map((streams0.body.items ?? []).map((x) => [x.streamId, x]));
+    let dPackets = 0;
+    let dLost = 0;
+    let dReordered = 0;
+    const kbps = [];
+    const fps = [];
+    const lossy = [];
+    for (const x of streams1.body.items ?? []) {
+      const b = before.get(x.streamId);
+      if (!b) continue;
+      dPackets += x.packets - b.packets;
+      dLost += x.packetsLost - b.packetsLost;
+      dReordered += x.reordered - b.reordered;
+      kbps.push(x.bitrateKbps);
+      fps.push(x.fps);
+      if (x.packetsLost > b.packetsLost) lossy.push(x.streamId);
+    }
+    const simSent = sim1.media.packets - sim0.media.packets;
+    const win = pollers.map((p) => p.window());
+    const produced = win.map((w) => w.segmentsProduced).filter((v) => v !== null);
+    const expectedPerStream = seconds / SEGMENT_SEC;
+    const stalls = win.reduce((a, w) => a + w.stalls, 0);
+    const pollMs = pollers.flatMap((p) => p.pollMs.slice(-Math.round(opt['hold-sec'])));
+    const ffmpegPct = perProcessPercents(cpuMap0, cpuMap1, seconds, 'ffmpeg');
+    const ffmpegRss = [...cpuMap1.values()].filter((x) => x.comm === 'ffmpeg').map((x) => x.rssMB);
+    const lagP99 = metricSum(metrics1, 'nodejs_eventloop_lag_p99_seconds');
+    const lagMax = metricSum(metrics1, 'nodejs_eventloop_lag_max_seconds');
+    r.window = {
+      seconds: round(seconds, 1),
+      streamsAtStart: streams0.body.total,
+      streamsAtEnd: streams1.body.total,
+      statesAtEnd: (streams1.body.items ?? []).reduce((m, x) => ({ ...m, [x.state]: (m[x.state] ?? 0) + 1 }), {}),
+      streamFailuresDuringWindow: metricSum(metrics1, 'se_stream_failures_total') - metricSum(metrics0, 'se_stream_failures_total'),
+      gateway: {
+        cpuPercent: { total: pct(g.total), node: pct(g.root), nodeUser: pct(g.rootUser), nodeSys: pct(g.rootSys), ffmpegAndProbes: pct(g.children) },
+        cpuPercentPerStream: { total: round(g.total / live, 2), node: round(g.root / live, 3), ffmpeg: round(g.children / live, 3) },
+        peakIntervalCpuPercent: pct(Math.max(...gwSampler.totals().slice(gwIdx0, gwIdx1))),
+        ffmpegProcesses: ffmpegPct.length,
+        ffmpegCpuPercentEach: { p50: round(median(ffmpegPct), 2), p95: round(percentile(ffmpegPct, 95), 2), max: round(Math.max(...ffmpegPct), 2) },
+        nodeRssMB: round(gwSampler.readings[gwIdx1].rootRssMB, 0),
+        nodeRssMaxMB: round(gwSampler.maxRootRssMB, 0),
+        ffmpegRssSumMB: round(ffmpegRss.reduce((a, b) => a + b, 0), 0),
+        ffmpegRssEachMB: round(median(ffmpegRss), 1),
+        pssMB: { node: round(pss.rootPssMB, 0), children: round(pss.childrenPssMB, 0), total: round((pss.rootPssMB ?? 0) + pss.childrenPssMB, 0), perStream: round(((pss.rootPssMB ?? 0) + pss.childrenPssMB) / live, 1) },
+        eventLoopLagMs: { p99: round(lagP99 * 1000, 1), max: round(lagMax * 1000, 1) },
+        byCommand: Object.fromEntries(Object.entries(g.byComm).map(([k, v]) => [k, { processes: v.processes, cpuPercent: pct(v.cpuPercent), rssMB: round(v.rssMB, 0) }])),
+      },
+      loss: {
+        packetsReceived: dPackets,
+        packetsLost: dLost,
+        lossPercent: round((100 * dLost) / Math.max(1, dPackets + dLost), 4),
+        streamsWithLoss: lossy.length,
+        reordered: dReordered,
+        simulatorPacketsSent: simSent,
+        sentMinusReceived: simSent - dPackets,
+        simulatorDroppedPackets: sim1.media.droppedPackets - sim0.media.droppedPackets,
+        gatewayUdpSocketDrops: gwUdp1 && gwUdp0 ? gwUdp1.drops - gwUdp0.drops : null,
+        gatewayUdpSockets: gwUdp1?.sockets ?? null,
+        machineUdpRcvbufErrors: udp1.RcvbufErrors - udp0.RcvbufErrors,
+      },
+      segments: {
+        expectedPerStream: round(expectedPerStream, 1),
+        producedPerStream: { p50: median(produced), min: Math.min(...produced), p5: percentile(produced, 5) },
+        producedFraction: round(produced.reduce((a, b) => a + b, 0) / Math.max(1, produced.length * Math.floor(expectedPerStream)), 3),
+        stalls,
+        streamsWithStalls: win.filter((w) => w.stalls > 0).length,
+        stallLengthsMs: summary(win.flatMap((w) => w.stallLengthsMs)),
+        pollErrors: win.reduce((a, w) => a + w.errors, 0),
+        skippedPolls: pollers.reduce((a, p) => a + p.skippedPolls, 0),
+        playlistPollMs: { p50: round(median(pollMs), 1), p99: round(percentile(pollMs, 99), 1) },
+        segmentsDownloaded: opt.download ? pollers.reduce((a, p) => a + p.segmentsFetched, 0) : null,
+      },
+      stream: { bitrateKbpsMedian: median(kbps), fpsMedian: median(fps), simulatorLoopKbps: sim.loops.main.kbps },
+      simulator: {
+        cpuPercent: pct(s.total),
+        cpuPercentPerStream: round(s.total / n, 3),
+        rssMB: round(simSampler.readings[simIdx1].rootRssMB, 0),
+        eventLoopDelayMs: { p99: round(sim1.loopDelayMs.p99, 1), max: round(sim1.loopDelayMs.max, 1) },
+        sendMbps: round(((sim1.media.bytes - sim0.media.bytes) * 8) / seconds / 1e6, 1),
+        videoFramesPerStreamSecond: round((sim1.media.videoFrames - sim0.media.videoFrames) / n / seconds, 2),
+        streaming: sim1.media.activeStreams,
+      },
+      benchCpuPercent: pct((100 * (bench1 - bench0)) / seconds),
+      machineBusyPercentOfAllCores: round(machineBusy, 0),
+      loadavgAtEnd: machineInfo().loadavg,
+    };
+    const w = r.window;
+    const why = [];
+    if (failed.length > 0.1 * n) why.push(`${failed.length} of ${n} plays failed`);
+    if (w.loss.lossPercent > opt['max-loss-pct']) why.push(`packet loss ${w.loss.lossPercent} %`);
+    if (w.segments.producedFraction < 0.9) why.push(`only ${round(100 * w.segments.producedFraction, 0)} % of expected segments`);
+    if (w.streamsAtEnd < live) why.push(`${live - w.streamsAtEnd} streams died during the window`);
+    r.saturated = why.length > 0;
+    r.saturation = why;
+    log(
+      `  ${tag}: gateway ${w.gateway.cpuPercent.total} % CPU (node ${w.gateway.cpuPercent.node} %, ffmpeg ${w.gateway.cpuPercent.ffmpegAndProbes} %; ${w.gateway.cpuPercentPerStream.total} %/stream), ` +
+        `RSS node ${w.gateway.nodeRssMB} MB + ffmpeg ${w.gateway.ffmpegRssSumMB} MB (PSS total ${w.gateway.pssMB.total} MB, ${w.gateway.pssMB.perStream} MB/stream); ` +
+        `loss ${w.loss.lossPercent} % (${w.loss.packetsLost} of ${w.loss.packetsReceived + w.loss.packetsLost}; gateway UDP socket drops ${w.loss.gatewayUdpSocketDrops}, machine-wide RcvbufErrors ${w.loss.machineUdpRcvbufErrors}); ` +
+        `segments ${round(100 * w.segments.producedFraction, 1)} % of expected, ${w.segments.stalls} stalls in ${w.segments.streamsWithStalls} streams; ` +
+        `simulator ${w.simulator.cpuPercent} % CPU (loop delay p99 ${w.simulator.eventLoopDelayMs.p99} ms, ${w.simulator.videoFramesPerStreamSecond} fps/stream); bench ${w.benchCpuPercent} %; machine ${w.machineBusyPercentOfAllCores} % busy` +
+        (r.saturated ? `; SATURATED: ${why.join(', ')}` : ''),
+    );
+    gwSampler.stop();
+    simSampler.stop();
+  } finally {
+    for (const p of pollers) p.stop();
+    api.close();
+    pollClient.close();
+    if (!gwPids.length) gwPids = descendants(gw.pid).map((k) => ({ pid: k.pid, comm: k.comm }));
+    if (sim) await sim.stop();
+    await gw.stop();
+    const killed = reapOrphans(gwPids);
+    if (killed) log(`  ${tag}: killed ${killed} ffmpeg/ffprobe left behind by the gateway`);
+    r.orphansKilled = killed;
+    if (profileDir) {
+      for (const f of gw.cpuProfiles()) {
+        const sum = summariseProfile(f, 25);
+        r.profile = { file: f, categories: sum.categories.slice(0, 12), top: sum.top };
+        log(formatProfile(sum));
+      }
+    }
+  }
+  return r;
+}
+
+/** N ffmpeg processes, each packaging the loop file to HLS with the gateway's arguments, read at real time. */
+async function baselineRung(n, loopFile, fps) {
+  const { buildHlsPackagerArgs } = await distImport('media/ffmpeg/args.js');
+  const root = mkdtempSync(join(tmpdir(), 'se-bench-hls-baseline-'));
+  const procs = [];
+  const r = { count: n, loadavgAtStart: machineInfo().loadavg };
+  try {
+    for (let i = 0; i < n; i++) {
+      const dir = join(root, `s${i}`);
+      mkdirSync(dir);
+      const args = buildHlsPackagerArgs({
+        video: 'h264',
+        transcodeH265ToH264: false,
+        segmentSeconds: SEGMENT_SEC,
+        listSize: 6,
+        frameRate: fps,
+        playlistPath: join(dir, 'index.m3u8'),
+        segmentPattern: join(dir, 'seg-%d.m4s'),
+        initFileName: 'init.mp4',
+      });
+      // Same output options; the input is the loop file read in real time (-re) through the same raw H.264
+      // demuxer as the gateway's pipe. (-stream_loop cannot rewind a raw H.264 input: "Operation not
+      // permitted"; the file therefore holds the loop repeated for the whole run.)
+      const at = args.indexOf('pipe:0');
+      args.splice(at - 1, 2, '-re', '-i', loopFile);
+      procs.push({ dir, child: track(spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] }), 'ffmpeg-baseline') });
+      procs[i].child.stderr.resume();
+      if (i % 20 === 19) await sleep(100);
+    }
+    await sleep(opt['warmup-sec'] * 1000);
+    const newest = () =>
+      procs.map((p) => {
+        try {
+          const pl = parsePlaylist(readFileSync(join(p.dir, 'index.m3u8'), 'utf8'));
+          return pl.mediaSequence + pl.segments.length - 1;
+        } catch {
+          return null;
+        }
+      });
+    const seg0 = newest();
+    const cpu0 = childCpuMap(process.pid);
+    const m0 = machineCpu();
+    const t0 = performance.now();
+    await sleep(opt['hold-sec'] * 1000);
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu1 = childCpuMap(process.pid);
+    const m1 = machineCpu();
+    const seg1 = newest();
+    const each = perProcessPercents(cpu0, cpu1, seconds, 'ffmpeg');
+    const rss = [...cpu1.values()].filter((x) => x.comm === 'ffmpeg').map((x) => x.rssMB);
+    let pssSum = 0;
+    for (const p of procs) {
+      try {
+        const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p.child.pid}/smaps_rollup`, 'utf8'));
+        if (m) pssSum += Number(m[1]) / 1024;
+      } catch {
+        // gone
+      }
+    }
+    const produced = seg1.map((v, i) => (v !== null && seg0[i] !== null ? v - seg0[i] : null)).filter((v) => v !== null);
+    r.window = {
+      seconds: round(seconds, 1),
+      running: procs.filter((p) => p.child.exitCode === null).length,
+      cpuPercentTotal: pct(each.reduce((a, b) => a + b, 0)),
+      cpuPercentEach: { p50: round(median(each), 2), p95: round(percentile(each, 95), 2) },
+      rssSumMB: round(rss.reduce((a, b) => a + b, 0), 0),
+      rssEachMB: round(median(rss), 1),
+      pssSumMB: round(pssSum, 0),
+      pssPerStreamMB: round(pssSum / n, 1),
+      segmentsProducedFraction: round(produced.reduce((a, b) => a + b, 0) / Math.max(1, produced.length * Math.floor(seconds / SEGMENT_SEC)), 3),
+      machineBusyPercentOfAllCores: round(machineBusyPercent(m0, m1), 0),
+    };
+    log(`baseline ffmpeg × ${n}: ${r.window.cpuPercentTotal} % CPU (${r.window.cpuPercentEach.p50} % each), RSS ${r.window.rssSumMB} MB (PSS ${r.window.pssSumMB} MB, ${r.window.pssPerStreamMB} MB/stream), segments ${round(100 * r.window.segmentsProducedFraction, 1)} % of expected, machine ${r.window.machineBusyPercentOfAllCores} % busy`);
+  } finally {
+    await Promise.all(procs.map((p) => stopChild(p.child, 3_000)));
+    rmSync(root, { recursive: true, force: true });
+  }
+  return r;
+}
+
+const result = { benchmark: 'concurrent-streams', options: opt, machine, rungs: [], baseline: [] };
+try {
+  for (const transport of transports) {
+    for (const n of counts) {
+      const r = await rung(transport, n);
+      result.rungs.push(r);
+      if (r.saturated) {
+        log(`${transport}: saturated at ${n} streams (${r.saturation.join(', ')}); larger counts not run`);
+        break;
+      }
+      await sleep(5_000);
+    }
+  }
+  if (opt.baseline || opt['baseline-only']) {
+    const { MediaLibrary } = await distImport('sim/index.js');
+    const loop = await MediaLibrary.shared({}).videoLoop('h264', 'main', null);
+    const dir = mkdtempSync(join(tmpdir(), 'se-bench-loop-'));
+    const loopFile = join(dir, 'loop.h264');
+    const once = Buffer.concat(loop.frames.map((f) => f.data));
+    const repeats = Math.ceil(((opt['warmup-sec'] + opt['hold-sec'] + 30 + Math.max(...counts) * 0.01) * 1000) / loop.durationMs);
+    writeFileSync(loopFile, Buffer.concat(Array.from({ length: repeats }, () => once)));
+    try {
+      for (const n of counts) {
+        result.baseline.push(await baselineRung(n, loopFile, loop.fps));
+        await sleep(3_000);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+} finally {
+  await stopAll();
+}
+const file = writeResult('concurrent-streams', result);
+log(`results written to ${file}`);
+process.exit(0);
