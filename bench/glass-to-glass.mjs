@@ -15,12 +15,17 @@
 //   latency = presentation time − capture time. Headless Chromium has no display: "glass" is the
 //   compositor's presentation time, which excludes a real monitor's scan-out (~one refresh interval).
 // Also recorded, for comparison: hls.js's own `latency` (distance from the live edge of the playlist) and
-// Date.now() − hls.playingDate (the playlist's EXT-X-PROGRAM-DATE-TIME, which ffmpeg stamps from its own wall
-// clock when it cuts segments — so it leaves out everything before the packager).
+// Date.now() − hls.playingDate (the playlist's EXT-X-PROGRAM-DATE-TIME). That one is coarse: ffmpeg's HLS muxer
+// seeds it once with time() — whole seconds, truncated — when the output opens and adds media time, so it can
+// read up to 1 s high, and it knows nothing of what happened before the packager.
+//
+// Sessions: where a player settles relative to the segment boundaries is fixed when it starts (hls.js does not
+// speed up to catch up by default), so one long session is one sample of that offset. The default is 3 viewers
+// one after another (each a fresh page, hls.js and MediaSource on the same running stream) × 10 s measured.
 //
 //   npm run build
-//   node bench/glass-to-glass.mjs [--seconds 30] [--warmup-seconds 6] [--transport udp] [--audio none|g711a]
-//        [--live-sync 2] [--ports 42300-42319]
+//   node bench/glass-to-glass.mjs [--sessions 3] [--seconds 10] [--warmup-seconds 6] [--transport udp]
+//        [--audio none|g711a] [--live-sync 2] [--ports 42300-42319]
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -36,13 +41,13 @@ import { distImport, REPO_ROOT } from './lib/paths.mjs';
 import { log, writeResult } from './lib/out.mjs';
 import { machineBusyPercent, machineCpu } from './lib/proc-tree.mjs';
 
-const USAGE = `usage: node bench/glass-to-glass.mjs [--seconds 30] [--warmup-seconds 6] [--transport udp] [--audio none|g711a]
-       [--live-sync 2] [--ports 42300-42319]`;
-const opt = options({ seconds: 30, 'warmup-seconds': 6, transport: 'udp', audio: 'none', 'live-sync': 2, ports: '42300-42319' }, USAGE);
+const USAGE = `usage: node bench/glass-to-glass.mjs [--sessions 3] [--seconds 10] [--warmup-seconds 6] [--transport udp]
+       [--audio none|g711a] [--live-sync 2] [--ports 42300-42319]`;
+const opt = options({ sessions: 3, seconds: 10, 'warmup-seconds': 6, transport: 'udp', audio: 'none', 'live-sync': 2, ports: '42300-42319' }, USAGE);
 oneOf('audio', opt.audio, ['none', 'g711a']);
 oneOf('transport', opt.transport, ['udp', 'tcp-passive', 'tcp-active']);
 // Bound: simulator start (a loop encode on a cold cache) + gateway + browser start + warm-up + measuring.
-guardProcess(opt.seconds + opt['warmup-seconds'] + 240);
+guardProcess(opt.sessions * (opt.seconds + opt['warmup-seconds'] + 40) + 240);
 
 const CHROMIUM_PATH = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -54,7 +59,7 @@ const PAGE_PLAYER = join(REPO_ROOT, 'gateway/test/e2e/hls-page-player.js');
 const { captureTimeOfLoopPosition, frameIndexBarLayout } = await distImport('sim/index.js');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const machine = machineInfo();
-log(`glass to glass: hls.js ${HLS_VERSION} (liveSyncDurationCount ${opt['live-sync']}) in headless Chromium, H.264 720p25 over ${opt.transport}, audio ${opt.audio}, ${opt.seconds} s after ${opt['warmup-seconds']} s warm-up`);
+log(`glass to glass: hls.js ${HLS_VERSION} (liveSyncDurationCount ${opt['live-sync']}) in headless Chromium, H.264 720p25 over ${opt.transport}, audio ${opt.audio}, ${opt.sessions} session(s) × ${opt.seconds} s after ${opt['warmup-seconds']} s warm-up each`);
 log(`machine: ${machineLine(machine)}; load average at start ${machine.loadavg.join(' ')}`);
 
 const result = { benchmark: 'glass-to-glass', options: opt, machine, hlsJs: HLS_VERSION };
@@ -91,90 +96,109 @@ try {
 
   browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
   log(`Chromium ${browser.version()}`);
-  const page = await (await browser.newContext({ viewport: { width: 1280, height: 720 } })).newPage();
-  const consoleLines = [];
-  page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
-  page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));
-  await page.goto(`${gw.httpUrl}/`);
-  await page.addScriptTag({ content: readFileSync(HLS_SCRIPT, 'utf8') });
-  await page.addScriptTag({ content: readFileSync(PAGE_PLAYER, 'utf8') });
-  await page.evaluate(
-    ({ url, liveSync }) => window.hlsPagePlayer.start(url, { liveSyncDurationCount: liveSync }, { width: 1280, height: 720 }),
-    { url: view.hls, liveSync: opt['live-sync'] },
-  );
-  const state = () => page.evaluate(() => window.hlsPagePlayer.state());
-  const tPlay = performance.now();
-  await page.waitForFunction(() => {
-    const s = window.hlsPagePlayer.state();
-    return (s.currentTime > 0 && !s.paused) || s.errors.some((e) => e.fatal);
-  }, undefined, { timeout: 30_000, polling: 100 });
-  const first = await state();
-  if (first.errors.some((e) => e.fatal)) throw new Error(`hls.js failed: ${JSON.stringify(first.errors)}\n${consoleLines.join('\n')}`);
-  log(`video playing ${round(performance.now() - tPlay, 0)} ms after hls.js was attached; warming up ${opt['warmup-seconds']} s`);
-  await sleep(opt['warmup-seconds'] * 1000);
-
   const bar = frameIndexBarLayout('main');
-  const hasFrameCallback = await page.evaluate((b) => window.hlsPagePlayer.startFrameSampling(b), bar);
-  if (!hasFrameCallback) throw new Error('this Chromium has no requestVideoFrameCallback: cannot time presented frames');
+  const framesPerLoop = loop.durationMs / (1000 / loop.fps);
   const cpu0 = machineCpu();
-  const frames = [];
-  const perSecond = [];
-  const t0 = performance.now();
-  while (performance.now() - t0 < opt.seconds * 1000) {
-    await sleep(1000);
-    const batch = await page.evaluate(() => window.hlsPagePlayer.drainFrameSamples());
-    const s = await state();
-    const pdtLatencyMs = s.playingDateMs === null ? null : s.nowMs - s.playingDateMs;
-    const lat = [];
-    for (const f of batch) {
-      const captured = captureTimeOfLoopPosition((f.index * 1000) / loop.fps, loopEpochMs, loop.durationMs, f.presentedEpochMs);
-      const latencyMs = f.presentedEpochMs - captured;
-      frames.push({ ...f, capturedEpochMs: captured, latencyMs });
-      lat.push(latencyMs);
-    }
-    const med = summary(lat).p50;
-    perSecond.push({ frames: batch.length, medianMs: round(med, 0), hlsLatencyS: s.latency === null ? null : round(s.latency, 2), pdtLatencyMs: pdtLatencyMs === null ? null : round(pdtLatencyMs, 0), dropped: s.droppedFrames, errors: s.errors.length });
-    log(`  ${perSecond.length} s: ${batch.length} frames presented, glass-to-glass median ${round(med, 0)} ms; hls.js latency ${s.latency === null ? '-' : round(s.latency, 2)} s; now − playingDate ${pdtLatencyMs === null ? '-' : round(pdtLatencyMs, 0)} ms`);
+  const sessions = [];
+  for (let n = 1; n <= opt.sessions; n++) {
+    sessions.push(await measureSession(n));
+    if (n < opt.sessions) await sleep(500);
   }
   const busy = machineBusyPercent(cpu0, machineCpu());
-  const end = await state();
 
-  // Misreads of the bar (a frame caught mid-upload, a decode glitch) show up as a jump in the index that the
-  // presentation times do not explain; count them and leave them out.
-  const framesMs = 1000 / loop.fps;
-  const plausible = [];
-  let misreads = 0;
-  for (let i = 0; i < frames.length; i++) {
-    const f = frames[i];
-    const prev = frames[i - 1];
-    const next = frames[i + 1];
+  /**
+   * One viewer: a fresh page (so a fresh hls.js and MediaSource) on the running stream, warm-up, then every
+   * presented frame timed for --seconds. Where the player settles relative to the segment boundaries is
+   * decided at its start and then kept (hls.js does not speed up to catch up by default), so the spread of
+   * latencies across sessions is larger than within one.
+   */
+  async function measureSession(n) {
+    const page = await (await browser.newContext({ viewport: { width: 1280, height: 720 } })).newPage();
+    const consoleLines = [];
+    page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
+    page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));
+    await page.goto(`${gw.httpUrl}/`);
+    await page.addScriptTag({ content: readFileSync(HLS_SCRIPT, 'utf8') });
+    await page.addScriptTag({ content: readFileSync(PAGE_PLAYER, 'utf8') });
+    const state = () => page.evaluate(() => window.hlsPagePlayer.state());
+    const tPlay = performance.now();
+    await page.evaluate(
+      ({ url, liveSync }) => window.hlsPagePlayer.start(url, { liveSyncDurationCount: liveSync }, { width: 1280, height: 720 }),
+      { url: view.hls, liveSync: opt['live-sync'] },
+    );
+    await page.waitForFunction(() => {
+      const s = window.hlsPagePlayer.state();
+      return (s.currentTime > 0 && !s.paused) || s.errors.some((e) => e.fatal);
+    }, undefined, { timeout: 30_000, polling: 100 });
+    const first = await state();
+    if (first.errors.some((e) => e.fatal)) throw new Error(`hls.js failed: ${JSON.stringify(first.errors)}\n${consoleLines.join('\n')}`);
+    const startMs = performance.now() - tPlay;
+    log(`session ${n}: video playing ${round(startMs, 0)} ms after hls.js was attached; warming up ${opt['warmup-seconds']} s`);
+    await sleep(opt['warmup-seconds'] * 1000);
+
+    const hasFrameCallback = await page.evaluate((b) => window.hlsPagePlayer.startFrameSampling(b), bar);
+    if (!hasFrameCallback) throw new Error('this Chromium has no requestVideoFrameCallback: cannot time presented frames');
+    const atStart = await state();
+    const frames = [];
+    const perSecond = [];
+    const t0 = performance.now();
+    while (performance.now() - t0 < opt.seconds * 1000) {
+      await sleep(1000);
+      const batch = await page.evaluate(() => window.hlsPagePlayer.drainFrameSamples());
+      const s = await state();
+      const pdtLatencyMs = s.playingDateMs === null ? null : s.nowMs - s.playingDateMs;
+      const lat = [];
+      for (const f of batch) {
+        const captured = captureTimeOfLoopPosition((f.index * 1000) / loop.fps, loopEpochMs, loop.durationMs, f.presentedEpochMs);
+        frames.push({ ...f, latencyMs: f.presentedEpochMs - captured });
+        lat.push(f.presentedEpochMs - captured);
+      }
+      const med = summary(lat).p50;
+      perSecond.push({ frames: batch.length, medianMs: round(med, 0), hlsLatencyS: s.latency === null ? null : round(s.latency, 2), pdtLatencyMs: pdtLatencyMs === null ? null : round(pdtLatencyMs, 0), dropped: s.droppedFrames });
+      log(`  ${perSecond.length} s: ${batch.length} frames presented, glass-to-glass median ${round(med, 0)} ms; hls.js latency ${s.latency === null ? '-' : round(s.latency, 2)} s; now − playingDate ${pdtLatencyMs === null ? '-' : round(pdtLatencyMs, 0)} ms`);
+    }
+    const end = await state();
+    await page.evaluate(() => window.hlsPagePlayer.destroy());
+    await page.context().close();
+
+    // A misread bar (a frame caught mid-upload, a decode glitch) shows up as a jump in the index that the
+    // presentation times do not explain: such frames are counted and left out.
+    const frameMs = 1000 / loop.fps;
     const consistent = (a, b) => {
       if (!a || !b) return false;
-      const indexStep = (((b.index - a.index) % (loop.durationMs / framesMs)) + loop.durationMs / framesMs) % (loop.durationMs / framesMs);
-      return Math.abs(indexStep * framesMs - (b.presentedEpochMs - a.presentedEpochMs)) < 3 * framesMs;
+      const step = (((b.index - a.index) % framesPerLoop) + framesPerLoop) % framesPerLoop;
+      return Math.abs(step * frameMs - (b.presentedEpochMs - a.presentedEpochMs)) < 3 * frameMs;
     };
-    if (consistent(prev, f) || consistent(f, next)) plausible.push(f);
-    else misreads++;
+    const timed = frames.filter((f, i) => consistent(frames[i - 1], f) || consistent(f, frames[i + 1]));
+    const g2g = summary(timed.map((f) => f.latencyMs));
+    const session = {
+      startMs: round(startMs, 0),
+      glassToGlassMs: { p50: round(g2g.p50, 0), p95: round(g2g.p95, 0), min: round(g2g.min, 0), max: round(g2g.max, 0) },
+      framesTimed: timed.length,
+      barMisreads: frames.length - timed.length,
+      presentedFps: round(frames.length / opt.seconds, 1),
+      droppedFrames: end.droppedFrames - atStart.droppedFrames,
+      hlsJsLatencyS: round(summary(perSecond.map((p) => p.hlsLatencyS).filter((v) => v !== null)).p50, 2),
+      nowMinusPlayingDateMs: round(summary(perSecond.map((p) => p.pdtLatencyMs).filter((v) => v !== null)).p50, 0),
+      hlsErrors: end.errors,
+      perSecond,
+      latencies: timed.map((f) => f.latencyMs),
+    };
+    log(`session ${n}: glass to glass median ${session.glassToGlassMs.p50} ms, p95 ${session.glassToGlassMs.p95} ms (${session.framesTimed} frames, ${session.barMisreads} bar misreads, ${session.presentedFps} fps presented, ${session.droppedFrames} dropped); hls.js latency ${session.hlsJsLatencyS} s; now − playingDate ${session.nowMinusPlayingDateMs} ms; hls.js errors: ${end.errors.length ? JSON.stringify(end.errors) : 'none'}`);
+    return session;
   }
-  const latencies = plausible.map((f) => f.latencyMs);
-  const stats = summary(latencies);
-  const pdt = summary(perSecond.map((p) => p.pdtLatencyMs).filter((v) => v !== null));
-  const hlsLat = summary(perSecond.map((p) => p.hlsLatencyS).filter((v) => v !== null));
-  result.glassToGlassMs = Object.fromEntries(Object.entries(stats).map(([k, v]) => [k, round(v, 0)]));
-  result.framesTimed = plausible.length;
-  result.barMisreads = misreads;
-  result.presentedFps = round(frames.length / opt.seconds, 1);
-  result.droppedFrames = end.droppedFrames - first.droppedFrames;
-  result.hlsErrors = end.errors;
-  result.hlsJsLatencyS = { p50: round(hlsLat.p50, 2), p95: round(hlsLat.p95, 2) };
-  result.nowMinusPlayingDateMs = { p50: round(pdt.p50, 0), p95: round(pdt.p95, 0) };
+
+  const all = summary(sessions.flatMap((s) => s.latencies));
+  result.glassToGlassMs = Object.fromEntries(Object.entries(all).map(([k, v]) => [k, round(v, 0)]));
+  result.sessionMediansMs = sessions.map((s) => s.glassToGlassMs.p50);
+  result.framesTimed = sessions.reduce((a, s) => a + s.framesTimed, 0);
+  result.barMisreads = sessions.reduce((a, s) => a + s.barMisreads, 0);
+  result.droppedFrames = sessions.reduce((a, s) => a + s.droppedFrames, 0);
   result.machineBusyPercent = round(busy, 0);
-  result.perSecond = perSecond;
   result.loadavgAtEnd = machineInfo().loadavg;
-  log(`glass to glass over ${opt.seconds} s: median ${result.glassToGlassMs.p50} ms, p95 ${result.glassToGlassMs.p95} ms, min ${result.glassToGlassMs.min} ms, max ${result.glassToGlassMs.max} ms (${plausible.length} frames timed, ${misreads} bar misreads, ${result.presentedFps} fps presented, ${result.droppedFrames} dropped)`);
-  log(`hls.js latency (distance from the live edge) median ${result.hlsJsLatencyS.p50} s, p95 ${result.hlsJsLatencyS.p95} s; now − playingDate (PDT) median ${result.nowMinusPlayingDateMs.p50} ms, p95 ${result.nowMinusPlayingDateMs.p95} ms`);
-  log(`hls.js errors: ${end.errors.length ? JSON.stringify(end.errors) : 'none'}; machine ${result.machineBusyPercent} % busy; load average at end ${result.loadavgAtEnd.join(' ')}`);
-  await page.evaluate(() => window.hlsPagePlayer.destroy());
+  result.sessions = sessions.map(({ latencies, ...rest }) => rest);
+  log(`glass to glass, ${opt.sessions} session(s) × ${opt.seconds} s: median ${result.glassToGlassMs.p50} ms, p95 ${result.glassToGlassMs.p95} ms, min ${result.glassToGlassMs.min} ms, max ${result.glassToGlassMs.max} ms; session medians ${result.sessionMediansMs.join(', ')} ms (${result.framesTimed} frames timed, ${result.barMisreads} bar misreads, ${result.droppedFrames} dropped)`);
+  log(`hls.js latency per session ${sessions.map((s) => s.hlsJsLatencyS).join(', ')} s; now − playingDate per session ${sessions.map((s) => s.nowMinusPlayingDateMs).join(', ')} ms; machine ${result.machineBusyPercent} % busy; load average at end ${result.loadavgAtEnd.join(' ')}`);
   await client.request('DELETE', `/api/streams/${view.streamId}`);
 } finally {
   await browser?.close().catch(() => undefined);
