@@ -89,7 +89,7 @@ describe('live video on demand', () => {
   });
 
   const play = async (channelId: string, body: Record<string, unknown> = {}) =>
-    h.api<StreamView & { step?: string; hint?: string }>(`/api/channels/${channelId}/play`, { body });
+    h.api<StreamView & { step?: string; hint?: string; message?: string; sipStatus?: number }>(`/api/channels/${channelId}/play`, { body });
 
   it.each(['udp', 'tcp-passive', 'tcp-active'] as const)('plays H.264 over %s: the segments decode as 1280x720 H.264 with AAC audio', async (transport) => {
     const cam = h264.devices[['udp', 'tcp-passive', 'tcp-active'].indexOf(transport)];
