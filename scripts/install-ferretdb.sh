@@ -8,8 +8,10 @@ VERSION=v1.24.2
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BIN_DIR="$ROOT/.tools/bin"
 BIN="$BIN_DIR/ferretdb"
-if [ -x "$BIN" ] && "$BIN" --version 2>/dev/null | grep -q "${VERSION}"; then
-  echo "ferretdb ${VERSION} already at $BIN"; exit 0
+# Outputs are captured rather than piped: with pipefail, `ferretdb --version | head` dies of SIGPIPE (exit 141).
+if [ -x "$BIN" ]; then
+  have="$("$BIN" --version 2>/dev/null || true)"
+  case "$have" in *"${VERSION}"*) echo "ferretdb ${VERSION} already at $BIN"; exit 0 ;; esac
 fi
 command -v go >/dev/null || { echo "install-ferretdb: Go toolchain not found (needed to build FerretDB)" >&2; exit 1; }
 SRC_DIR="$(GOFLAGS=-mod=mod go mod download -json "github.com/FerretDB/FerretDB@${VERSION}" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
@@ -21,4 +23,5 @@ chmod -R u+w "$WORK"
 echo "${VERSION}" > "$WORK/build/version/version.txt"
 mkdir -p "$BIN_DIR"
 (cd "$WORK" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -o "$BIN" ./cmd/ferretdb)
-"$BIN" --version | head -n 1
+built="$("$BIN" --version)"
+echo "built ferretdb: ${built%%$'\n'*}"
