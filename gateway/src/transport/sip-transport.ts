@@ -198,11 +198,15 @@ export class SipTransport extends EventEmitter<SipTransportEvents> {
     this.deliver(msg, source);
   }
 
+  private udpIsIPv6: boolean | undefined;
+
   private sendUdp(bytes: Buffer, dest: TransportSource): TransportSource | undefined {
     const udp = this.udp;
     if (!udp) return undefined;
     let address = dest.address;
-    if (udp.address().family === 'IPv6' && net.isIPv4(address)) address = `::ffff:${address}`;
+    // The socket family is fixed once bound; udp.address() is a syscall, so it is not asked per datagram.
+    this.udpIsIPv6 ??= udp.address().family === 'IPv6';
+    if (this.udpIsIPv6 && net.isIPv4(address)) address = `::ffff:${address}`;
     try {
       udp.send(bytes, dest.port, address, (err) => {
         if (err) this.log.debug({ err, dest }, 'UDP send failed');

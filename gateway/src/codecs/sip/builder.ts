@@ -67,8 +67,22 @@ export function reasonPhrase(status: number): string {
   return REASON_PHRASES[status] ?? REASON_PHRASES[Math.floor(status / 100) * 100] ?? 'Unknown';
 }
 
+/**
+ * Tags, branches and Call-IDs need uniqueness, not secrecy: draw them from a 4 KiB pool of random bytes refilled
+ * when used up, instead of one randomBytes() call (a getrandom syscall) per SIP message.
+ */
+const POOL_SIZE = 4096;
+let pool = randomBytes(POOL_SIZE);
+let poolOffset = 0;
+
 function randomHex(bytes: number): string {
-  return randomBytes(bytes).toString('hex');
+  if (poolOffset + bytes > POOL_SIZE) {
+    pool = randomBytes(POOL_SIZE);
+    poolOffset = 0;
+  }
+  const hex = pool.toString('hex', poolOffset, poolOffset + bytes);
+  poolOffset += bytes;
+  return hex;
 }
 
 /** RFC 3261 magic cookie + 64 random bits. */

@@ -111,10 +111,12 @@ export class CatalogService {
     const device = this.registry.get(change.deviceId);
     if (!device) return;
     this.tree.upsertDevice(device.id, device.name, device.civilCode, change.status === 'online');
-    if (device.channelCount > 0 || this.tree.has(device.id)) {
+    // Only devices that reported channels have rows to update: a registration storm of new devices must not
+    // become one UPDATE per device.
+    const channelIds = this.tree.channelIdsOf(device.id);
+    if (channelIds.length > 0 || device.channelCount > 0) {
       this.writer.channelsOfDevice(device.id, change.status, change.at);
     }
-    const channelIds = this.tree.channelIdsOf(device.id);
     if (channelIds.length > 0) {
       this.events.emit('channel-status', { deviceId: device.id, channelIds, status: change.status, at: change.at });
     }
