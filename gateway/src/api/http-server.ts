@@ -70,7 +70,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
     // Signed media tokens are path parameters of ~200 characters (find-my-way's default limit is 100).
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
     return503OnClosing: true,
     // On close, destroy keep-alive connections too. With the default ('idle'), a connection whose streamed
     // response had not quite finished when close() began stays open until keepAliveTimeout (72 s), and
