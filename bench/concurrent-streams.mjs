@@ -30,10 +30,21 @@
 //   npm run build
 //   node bench/concurrent-streams.mjs [--counts 50,100,200,400] [--transports udp,tcp-passive] [--hold-sec 60]
 //        [--warmup-sec 10] [--sample-sec 2] [--play-concurrency 8] [--ports 43000-43999] [--audio none|g711a]
-//        [--download] [--baseline] [--baseline-only] [--max-loss-pct 1] [--profile]
+//        [--download] [--baseline] [--baseline-only] [--max-loss-pct 1] [--profile] [--perf-sec S] [--sim-nice -10]
+//
+// --sim-nice: scheduling priority of the simulator process (negative = favoured; needs root). With one
+// ffmpeg per stream there are N+2 runnable processes and the kernel shares the CPU between them fairly, so a
+// simulator at nice 0 gets ~1/(N+2) of a saturated box and falls behind (it then skips to the next keyframe:
+// fewer frames, fewer segments), which is not what real cameras with their own CPUs would do. Favouring it
+// keeps the cameras on time, so what breaks is the gateway.
+// --profile: the gateway runs with --cpu-prof (V8 profile of its JavaScript, summarised by file and function).
+// --perf-sec S: `perf record` of the gateway's Node process and all its ffmpeg children (and, in the baseline,
+// of the ffmpeg processes) for S seconds at the start of the window: shares by command, library and symbol,
+// kernel included. Per-process system-call and wake-up rates (/proc/PID/io, context switches) are always
+// recorded for the gateway's Node process, its ffmpeg children and the baseline's ffmpeg processes.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { getPriority, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { options, oneOf } from './lib/args.mjs';
 import { guardProcess, stopAll, stopChild, track } from './lib/children.mjs';
@@ -42,7 +53,8 @@ import { startMediaGateway, HttpClient, PlaylistPoller, mapLimit, parsePlaylist 
 import { startSimProcess } from './lib/sim-process.mjs';
 import { parsePrometheus } from './lib/api.mjs';
 import { selfCpuSeconds, udpCounters } from './lib/proc.mjs';
-import { TreeSampler, descendants, machineBusyPercent, machineCpu, readStat, treePss, udpSocketDrops } from './lib/proc-tree.mjs';
+import { TreeSampler, descendants, ioAndSwitches, ioRates, machineBusyPercent, machineCpu, readStat, treePss, udpSocketDrops } from './lib/proc-tree.mjs';
+import { perfAvailable, perfProfile } from './lib/perf.mjs';
 import { median, percentile, round, summary } from './lib/stats.mjs';
 import { machineInfo, machineLine } from './lib/machine.mjs';
 import { distImport, OUT_DIR } from './lib/paths.mjs';
@@ -51,7 +63,7 @@ import { formatProfile, summariseProfile } from './lib/cpuprofile.mjs';
 
 const USAGE = `usage: node bench/concurrent-streams.mjs [--counts 50,100,200,400] [--transports udp,tcp-passive] [--hold-sec 60]
        [--warmup-sec 10] [--sample-sec 2] [--play-concurrency 8] [--ports 43000-43999] [--audio none|g711a]
-       [--download] [--baseline] [--baseline-only] [--max-loss-pct 1] [--profile]`;
+       [--download] [--baseline] [--baseline-only] [--max-loss-pct 1] [--profile] [--perf-sec S] [--sim-nice -10]`;
 const opt = options(
   {
     counts: '50,100,200,400',
@@ -67,6 +79,8 @@ const opt = options(
     'baseline-only': false,
     'max-loss-pct': 1,
     profile: false,
+    'perf-sec': 0,
+    'sim-nice': 0,
   },
   USAGE,
 );
@@ -84,7 +98,7 @@ if (portMax - portMin + 1 < Math.max(...counts)) {
 }
 const SEGMENT_SEC = 1;
 const rungBound = (n) => 120 + Math.ceil(n / opt['play-concurrency']) * 20 + opt['warmup-sec'] + opt['hold-sec'] + 90;
-const baselineBound = (n) => 30 + opt['warmup-sec'] + opt['hold-sec'] + n * 0.2;
+const baselineBound = (n) => 60 + opt['warmup-sec'] + opt['hold-sec'] + n * 0.3;
 guardProcess(
   counts.reduce((s, n) => s + transports.length * rungBound(n) + (opt.baseline || opt['baseline-only'] ? baselineBound(n) : 0), 0) + 120,
 );
@@ -113,6 +127,26 @@ function perProcessPercents(before, after, seconds, comm) {
   }
   return out;
 }
+
+/** Mean per-process rates over the processes of `comm` alive at both ends. */
+function meanIoRates(before, after, seconds) {
+  const rates = [];
+  for (const [pid, a] of before) {
+    const r = ioRates(a, after.get(pid), seconds);
+    if (r) rates.push(r);
+  }
+  if (!rates.length) return null;
+  const out = { processes: rates.length };
+  for (const k of Object.keys(rates[0])) out[k] = round(rates.reduce((s, r) => s + r[k], 0) / rates.length, 1);
+  return out;
+}
+
+function ioMap(pids) {
+  return new Map(pids.map((pid) => [pid, ioAndSwitches(pid)]).filter(([, v]) => v !== null));
+}
+
+const usePerf = opt['perf-sec'] > 0 && perfAvailable();
+if (opt['perf-sec'] > 0 && !usePerf) log('perf not found: --perf-sec ignored');
 
 function metricSum(metrics, name) {
   return (metrics.get(name) ?? []).reduce((s, x) => s + x.value, 0);
@@ -160,6 +194,10 @@ async function rung(transport, n) {
       registerTimeoutMs: 120_000,
     });
     r.simLoop = sim.loops.main;
+    if (opt['sim-nice'] !== 0) {
+      setPriority(sim.pid, opt['sim-nice']);
+      r.simNice = getPriority(sim.pid);
+    }
     log(`${tag}: gateway pid ${gw.pid}, simulator pid ${sim.pid}, ${sim.devices.length} cameras registered in ${round(sim.registeredAfterMs, 0)} ms; loop ${sim.loops.main.kbps} kb/s`);
 
     // ---- plays (ramp)
@@ -174,7 +212,9 @@ async function rung(transport, n) {
         const res = await api.request('POST', `/api/channels/${d.channelIds[0]}/play`, { body: { transport, stream: 'main' }, timeoutMs: 60_000 });
         const ms = performance.now() - t0;
         if (res.status !== 200) return { ok: false, ms, status: res.status, step: res.body?.step, message: res.body?.message };
-        pollers.push(new PlaylistPoller(pollClient, res.body.hls, { intervalMs: 1000, downloadSegments: opt.download }).start());
+        const poller = new PlaylistPoller(pollClient, res.body.hls, { intervalMs: 1000, downloadSegments: opt.download }).start();
+        poller.streamId = res.body.streamId;
+        pollers.push(poller);
         if (++started % 50 === 0) log(`  ${tag}: ${started} playing after ${round((performance.now() - rampStart) / 1000, 0)} s`);
         return { ok: true, ms, streamId: res.body.streamId, apiTtffMs: res.body.timeToFirstFrameMs };
       } catch (err) {
@@ -202,6 +242,11 @@ async function rung(transport, n) {
     const udp0 = udpCounters();
     const gwUdp0 = udpSocketDrops(gw.pid);
     const cpuMap0 = childCpuMap(gw.pid);
+    const ffmpegPids = [...cpuMap0].filter(([, v]) => v.comm === 'ffmpeg').map(([pid]) => pid);
+    const io0 = { node: ioMap([gw.pid]), ffmpeg: ioMap(ffmpegPids) };
+    const perfRun = usePerf
+      ? perfProfile([gw.pid, ...ffmpegPids], opt['perf-sec'], join(OUT_DIR, `perf-${transport}-${n}-${Date.now()}.data`)).catch((err) => ({ error: err.message }))
+      : null;
     const gwIdx0 = gwSampler.sample() ? gwSampler.readings.length - 1 : 0;
     const simIdx0 = simSampler.sample() ? simSampler.readings.length - 1 : 0;
     const machine0 = machineCpu();
@@ -219,6 +264,7 @@ async function rung(transport, n) {
     const gwIdx1 = gwSampler.sample() ? gwSampler.readings.length - 1 : gwIdx0;
     const simIdx1 = simSampler.sample() ? simSampler.readings.length - 1 : simIdx0;
     const cpuMap1 = childCpuMap(gw.pid);
+    const io1 = { node: ioMap([gw.pid]), ffmpeg: ioMap(ffmpegPids) };
     const bench1 = selfCpuSeconds();
     const machineBusy = machineBusyPercent(machine0, machineCpu());
     const udp1 = udpCounters();
@@ -228,6 +274,9 @@ async function rung(transport, n) {
     const streams1 = await api.request('GET', '/api/streams');
     const pss = treePss(gw.pid);
     gwPids = gwSampler.last?.pids ?? [];
+    r.gatewayWarnings = gw.warnings();
+    // The reasons the gateway logged for failed streams (warn level), newest last.
+    r.gatewayWarningSample = [...new Set((gw.logTail().match(/"msg":"[^"]{0,200}"/g) ?? []).map((m) => m.slice(7, -1)))].slice(-8);
 
     // ---- figures
     const g = gwSampler.average(gwIdx0, gwIdx1);
@@ -251,7 +300,9 @@ async function rung(transport, n) {
       if (x.packetsLost > b.packetsLost) lossy.push(x.streamId);
     }
     const simSent = sim1.media.packets - sim0.media.packets;
-    const win = pollers.map((p) => p.window());
+    // Segment counts over the streams still running at the end (a stream that died is counted as such).
+    const aliveIds = new Set((streams1.body.items ?? []).map((x) => x.streamId));
+    const win = pollers.filter((p) => aliveIds.has(p.streamId)).map((p) => p.window());
     const produced = win.map((w) => w.segmentsProduced).filter((v) => v !== null);
     const expectedPerStream = seconds / SEGMENT_SEC;
     const stalls = win.reduce((a, w) => a + w.stalls, 0);
@@ -262,10 +313,16 @@ async function rung(transport, n) {
     const lagMax = metricSum(metrics1, 'nodejs_eventloop_lag_max_seconds');
     r.window = {
       seconds: round(seconds, 1),
+      playing: live,
       streamsAtStart: streams0.body.total,
       streamsAtEnd: streams1.body.total,
       statesAtEnd: (streams1.body.items ?? []).reduce((m, x) => ({ ...m, [x.state]: (m[x.state] ?? 0) + 1 }), {}),
       streamFailuresDuringWindow: metricSum(metrics1, 'se_stream_failures_total') - metricSum(metrics0, 'se_stream_failures_total'),
+      streamFailuresByStep: Object.fromEntries(
+        (metrics1.get('se_stream_failures_total') ?? [])
+          .map((x) => [x.labels.step, x.value - ((metrics0.get('se_stream_failures_total') ?? []).find((y) => y.labels.step === x.labels.step)?.value ?? 0)])
+          .filter(([, v]) => v > 0),
+      ),
       gateway: {
         cpuPercent: { total: pct(g.total), node: pct(g.root), nodeUser: pct(g.rootUser), nodeSys: pct(g.rootSys), ffmpegAndProbes: pct(g.children) },
         cpuPercentPerStream: { total: round(g.total / live, 2), node: round(g.root / live, 3), ffmpeg: round(g.children / live, 3) },
@@ -278,6 +335,8 @@ async function rung(transport, n) {
         ffmpegRssEachMB: round(median(ffmpegRss), 1),
         pssMB: { node: round(pss.rootPssMB, 0), children: round(pss.childrenPssMB, 0), total: round((pss.rootPssMB ?? 0) + pss.childrenPssMB, 0), perStream: round(((pss.rootPssMB ?? 0) + pss.childrenPssMB) / live, 1) },
         eventLoopLagMs: { p99: round(lagP99 * 1000, 1), max: round(lagMax * 1000, 1) },
+        nodeIo: meanIoRates(io0.node, io1.node, seconds),
+        ffmpegIoEach: meanIoRates(io0.ffmpeg, io1.ffmpeg, seconds),
         byCommand: Object.fromEntries(Object.entries(g.byComm).map(([k, v]) => [k, { processes: v.processes, cpuPercent: pct(v.cpuPercent), rssMB: round(v.rssMB, 0) }])),
       },
       loss: {
@@ -337,6 +396,7 @@ async function rung(transport, n) {
     );
     gwSampler.stop();
     simSampler.stop();
+    if (perfRun) r.perf = await perfRun;
   } finally {
     for (const p of pollers) p.stop();
     api.close();
@@ -364,6 +424,7 @@ async function baselineRung(n, loopFile, fps) {
   const root = mkdtempSync(join(tmpdir(), 'se-bench-hls-baseline-'));
   const procs = [];
   const r = { count: n, loadavgAtStart: machineInfo().loadavg };
+  const spawnStart = performance.now();
   try {
     for (let i = 0; i < n; i++) {
       const dir = join(root, `s${i}`);
@@ -383,10 +444,14 @@ async function baselineRung(n, loopFile, fps) {
       // permitted"; the file therefore holds the loop repeated for the whole run.)
       const at = args.indexOf('pipe:0');
       args.splice(at - 1, 2, '-re', '-i', loopFile);
-      procs.push({ dir, child: track(spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] }), 'ffmpeg-baseline') });
-      procs[i].child.stderr.resume();
+      const proc = { dir, child: track(spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] }), 'ffmpeg-baseline'), stderr: '', exitedAfterMs: null };
+      const spawnedAt = performance.now();
+      proc.child.stderr.on('data', (c) => (proc.stderr = (proc.stderr + c.toString()).slice(-400)));
+      proc.child.once('exit', () => (proc.exitedAfterMs = performance.now() - spawnedAt));
+      procs.push(proc);
       if (i % 20 === 19) await sleep(100);
     }
+    r.spawnSeconds = round((performance.now() - spawnStart) / 1000, 1);
     await sleep(opt['warmup-sec'] * 1000);
     const newest = () =>
       procs.map((p) => {
@@ -399,11 +464,15 @@ async function baselineRung(n, loopFile, fps) {
       });
     const seg0 = newest();
     const cpu0 = childCpuMap(process.pid);
+    const basePids = procs.map((p) => p.child.pid);
+    const io0 = ioMap(basePids);
+    const perfRun = usePerf ? perfProfile(basePids, opt['perf-sec'], join(OUT_DIR, `perf-baseline-${n}-${Date.now()}.data`)).catch((err) => ({ error: err.message })) : null;
     const m0 = machineCpu();
     const t0 = performance.now();
     await sleep(opt['hold-sec'] * 1000);
     const seconds = (performance.now() - t0) / 1000;
     const cpu1 = childCpuMap(process.pid);
+    const io1 = ioMap(basePids);
     const m1 = machineCpu();
     const seg1 = newest();
     const each = perProcessPercents(cpu0, cpu1, seconds, 'ffmpeg');
@@ -429,7 +498,15 @@ async function baselineRung(n, loopFile, fps) {
       pssPerStreamMB: round(pssSum / n, 1),
       segmentsProducedFraction: round(produced.reduce((a, b) => a + b, 0) / Math.max(1, produced.length * Math.floor(seconds / SEGMENT_SEC)), 3),
       machineBusyPercentOfAllCores: round(machineBusyPercent(m0, m1), 0),
+      ffmpegIoEach: meanIoRates(io0, io1, seconds),
     };
+    const exited = procs.filter((p) => p.child.exitCode !== null || p.child.signalCode !== null);
+    if (exited.length) {
+      r.window.exited = exited.length;
+      r.window.exitSample = exited.slice(0, 3).map((p) => ({ code: p.child.exitCode, signal: p.child.signalCode, afterMs: round(p.exitedAfterMs, 0), stderr: p.stderr.slice(-300) }));
+      log(`  baseline × ${n}: ${exited.length} ffmpeg exited early, e.g. ${JSON.stringify(r.window.exitSample[0])}`);
+    }
+    if (perfRun) r.perf = await perfRun;
     log(`baseline ffmpeg × ${n}: ${r.window.cpuPercentTotal} % CPU (${r.window.cpuPercentEach.p50} % each), RSS ${r.window.rssSumMB} MB (PSS ${r.window.pssSumMB} MB, ${r.window.pssPerStreamMB} MB/stream), segments ${round(100 * r.window.segmentsProducedFraction, 1)} % of expected, machine ${r.window.machineBusyPercentOfAllCores} % busy`);
   } finally {
     await Promise.all(procs.map((p) => stopChild(p.child, 3_000)));
@@ -457,7 +534,9 @@ try {
     const dir = mkdtempSync(join(tmpdir(), 'se-bench-loop-'));
     const loopFile = join(dir, 'loop.h264');
     const once = Buffer.concat(loop.frames.map((f) => f.data));
-    const repeats = Math.ceil(((opt['warmup-sec'] + opt['hold-sec'] + 30 + Math.max(...counts) * 0.01) * 1000) / loop.durationMs);
+    // Long enough for the slowest start: spawning hundreds of processes on a loaded box takes tens of seconds,
+    // and the first ones must not reach the end of the file before the window closes.
+    const repeats = Math.ceil(((opt['warmup-sec'] + opt['hold-sec'] + 60 + Math.max(...counts) * 0.25) * 1000) / loop.durationMs);
     writeFileSync(loopFile, Buffer.concat(Array.from({ length: repeats }, () => once)));
     try {
       for (const n of counts) {

@@ -265,3 +265,38 @@ export function udpSocketDrops(pid) {
   }
   return { sockets, drops, rxQueueBytes };
 }
+
+/**
+ * System-call and scheduling counters of a process, summed over its threads: read/write syscalls and bytes
+ * (/proc/PID/io: syscr counts read/readv/pread…, not recvmsg on sockets) and context switches
+ * (voluntary = it blocked waiting for input; involuntary = preempted). null when it is gone.
+ */
+export function ioAndSwitches(pid) {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const num = (key) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(io)?.[1] ?? NaN);
+    let voluntary = 0;
+    let involuntary = 0;
+    let threads = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const st = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+        voluntary += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(st)?.[1] ?? 0);
+        involuntary += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(st)?.[1] ?? 0);
+        threads++;
+      } catch {
+        // thread ended
+      }
+    }
+    return { syscr: num('syscr'), syscw: num('syscw'), rchar: num('rchar'), wchar: num('wchar'), voluntary, involuntary, threads };
+  } catch {
+    return null;
+  }
+}
+
+/** Per-second rates between two ioAndSwitches() readings. */
+export function ioRates(a, b, seconds) {
+  if (!a || !b) return null;
+  const r = (k) => (b[k] - a[k]) / seconds;
+  return { readsPerSec: r('syscr'), writesPerSec: r('syscw'), readKBps: r('rchar') / 1024, writeKBps: r('wchar') / 1024, wakeupsPerSec: r('voluntary'), preemptionsPerSec: r('involuntary'), threads: b.threads };
+}
