@@ -30,7 +30,7 @@
 //   npm run build
 //   node bench/concurrent-streams.mjs [--counts 50,100,200,400] [--transports udp,tcp-passive] [--hold-sec 60]
 //        [--warmup-sec 10] [--sample-sec 2] [--play-concurrency 8] [--ports 43000-43999] [--audio none|g711a]
-//        [--download] [--baseline] [--baseline-only] [--max-loss-pct 1] [--profile] [--perf-sec S] [--sim-nice -10]
+//        [--download] [--baseline] [--baseline-only] [--max-loss-pct 1] [--profile] [--strace-sec S] [--sim-nice=-10]
 //
 // --sim-nice: scheduling priority of the simulator process (negative = favoured; needs root). With one
 // ffmpeg per stream there are N+2 runnable processes and the kernel shares the CPU between them fairly, so a
@@ -38,10 +38,11 @@
 // fewer frames, fewer segments), which is not what real cameras with their own CPUs would do. Favouring it
 // keeps the cameras on time, so what breaks is the gateway.
 // --profile: the gateway runs with --cpu-prof (V8 profile of its JavaScript, summarised by file and function).
-// --perf-sec S: `perf record` of the gateway's Node process and all its ffmpeg children (and, in the baseline,
-// of the ffmpeg processes) for S seconds at the start of the window: shares by command, library and symbol,
-// kernel included. Per-process system-call and wake-up rates (/proc/PID/io, context switches) are always
-// recorded for the gateway's Node process, its ffmpeg children and the baseline's ffmpeg processes.
+// --strace-sec S: AFTER the window (ptrace slows the traced process), `strace -c` on the gateway's Node
+// process (all threads) and on two of its ffmpeg children (in the baseline: two ffmpeg) for S seconds each:
+// system calls by kind and rate. (`perf` would say more, but gets no samples in this VM.) Per-process
+// read/write call and wake-up rates from /proc (PID/io, context switches) are always recorded for the
+// gateway's Node process, its ffmpeg children and the baseline's ffmpeg processes.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { getPriority, setPriority, tmpdir } from 'node:os';
@@ -54,7 +55,7 @@ import { startSimProcess } from './lib/sim-process.mjs';
 import { parsePrometheus } from './lib/api.mjs';
 import { selfCpuSeconds, udpCounters } from './lib/proc.mjs';
 import { TreeSampler, descendants, ioAndSwitches, ioRates, machineBusyPercent, machineCpu, readStat, treePss, udpSocketDrops } from './lib/proc-tree.mjs';
-import { perfAvailable, perfProfile } from './lib/perf.mjs';
+import { straceAvailable, straceCounts } from './lib/strace.mjs';
 import { median, percentile, round, summary } from './lib/stats.mjs';
 import { machineInfo, machineLine } from './lib/machine.mjs';
 import { distImport, OUT_DIR } from './lib/paths.mjs';
@@ -63,7 +64,7 @@ import { formatProfile, summariseProfile } from './lib/cpuprofile.mjs';
 
 const USAGE = `usage: node bench/concurrent-streams.mjs [--counts 50,100,200,400] [--transports udp,tcp-passive] [--hold-sec 60]
        [--warmup-sec 10] [--sample-sec 2] [--play-concurrency 8] [--ports 43000-43999] [--audio none|g711a]
-       [--download] [--baseline] [--baseline-only] [--max-loss-pct 1] [--profile] [--perf-sec S] [--sim-nice -10]`;
+       [--download] [--baseline] [--baseline-only] [--max-loss-pct 1] [--profile] [--strace-sec S] [--sim-nice=-10]`;
 const opt = options(
   {
     counts: '50,100,200,400',
@@ -79,7 +80,7 @@ const opt = options(
     'baseline-only': false,
     'max-loss-pct': 1,
     profile: false,
-    'perf-sec': 0,
+    'strace-sec': 0,
     'sim-nice': 0,
   },
   USAGE,
@@ -113,8 +114,21 @@ const pct = (x) => round(x, 1);
 /** Per-process CPU (s) of a tree's children right now: pid → { comm, cpu }. */
 function childCpuMap(rootPid) {
   const m = new Map();
-  for (const k of descendants(rootPid)) m.set(k.pid, { comm: k.comm, cpu: k.cpu + k.reapedCpu, rssMB: k.rssMB });
+  for (const k of descendants(rootPid)) m.set(k.pid, { comm: k.comm, cpu: k.cpu + k.reapedCpu, user: k.userCpu, sys: k.sysCpu, rssMB: k.rssMB });
   return m;
+}
+
+/** User and kernel CPU % (of one core, summed) of the `comm` processes alive at both ends of a window. */
+function userSysPercents(before, after, seconds, comm) {
+  let user = 0;
+  let sys = 0;
+  for (const [pid, b] of after) {
+    const a = before.get(pid);
+    if (!a || b.comm !== comm) continue;
+    user += b.user - a.user;
+    sys += b.sys - a.sys;
+  }
+  return { user: round((100 * user) / seconds, 1), sys: round((100 * sys) / seconds, 1) };
 }
 
 /** CPU % of one core of each process alive at both ends of a window. */
@@ -145,8 +159,15 @@ function ioMap(pids) {
   return new Map(pids.map((pid) => [pid, ioAndSwitches(pid)]).filter(([, v]) => v !== null));
 }
 
-const usePerf = opt['perf-sec'] > 0 && perfAvailable();
-if (opt['perf-sec'] > 0 && !usePerf) log('perf not found: --perf-sec ignored');
+const useStrace = opt['strace-sec'] > 0 && straceAvailable();
+if (opt['strace-sec'] > 0 && !useStrace) log('strace not found: --strace-sec ignored');
+
+/** strace -c of the given processes one after the other (after the measurement window). */
+async function straceAll(targets) {
+  const out = {};
+  for (const [name, pid] of targets) out[name] = await straceCounts(pid, opt['strace-sec']);
+  return out;
+}
 
 function metricSum(metrics, name) {
   return (metrics.get(name) ?? []).reduce((s, x) => s + x.value, 0);
@@ -244,9 +265,6 @@ async function rung(transport, n) {
     const cpuMap0 = childCpuMap(gw.pid);
     const ffmpegPids = [...cpuMap0].filter(([, v]) => v.comm === 'ffmpeg').map(([pid]) => pid);
     const io0 = { node: ioMap([gw.pid]), ffmpeg: ioMap(ffmpegPids) };
-    const perfRun = usePerf
-      ? perfProfile([gw.pid, ...ffmpegPids], opt['perf-sec'], join(OUT_DIR, `perf-${transport}-${n}-${Date.now()}.data`)).catch((err) => ({ error: err.message }))
-      : null;
     const gwIdx0 = gwSampler.sample() ? gwSampler.readings.length - 1 : 0;
     const simIdx0 = simSampler.sample() ? simSampler.readings.length - 1 : 0;
     const machine0 = machineCpu();
@@ -328,6 +346,7 @@ async function rung(transport, n) {
         cpuPercentPerStream: { total: round(g.total / live, 2), node: round(g.root / live, 3), ffmpeg: round(g.children / live, 3) },
         peakIntervalCpuPercent: pct(Math.max(...gwSampler.totals().slice(gwIdx0, gwIdx1))),
         ffmpegProcesses: ffmpegPct.length,
+        ffmpegUserSysPercent: userSysPercents(cpuMap0, cpuMap1, seconds, 'ffmpeg'),
         ffmpegCpuPercentEach: { p50: round(median(ffmpegPct), 2), p95: round(percentile(ffmpegPct, 95), 2), max: round(Math.max(...ffmpegPct), 2) },
         nodeRssMB: round(gwSampler.readings[gwIdx1].rootRssMB, 0),
         nodeRssMaxMB: round(gwSampler.maxRootRssMB, 0),
@@ -396,7 +415,10 @@ async function rung(transport, n) {
     );
     gwSampler.stop();
     simSampler.stop();
-    if (perfRun) r.perf = await perfRun;
+    if (useStrace) {
+      r.strace = await straceAll([['gatewayNode', gw.pid], ['ffmpegA', ffmpegPids[0]], ['ffmpegB', ffmpegPids[Math.floor(ffmpegPids.length / 2)]]].filter(([, pid]) => pid));
+      log(`  ${tag}: strace ${opt['strace-sec']} s: ${Object.entries(r.strace).map(([k, v]) => `${k} ${v.callsPerSec ?? '?'} calls/s (${(v.rows ?? []).slice(0, 4).map((x) => `${x.syscall} ${x.callsPerSec}/s`).join(', ')})`).join('; ')}`);
+    }
   } finally {
     for (const p of pollers) p.stop();
     api.close();
@@ -466,7 +488,7 @@ async function baselineRung(n, loopFile, fps) {
     const cpu0 = childCpuMap(process.pid);
     const basePids = procs.map((p) => p.child.pid);
     const io0 = ioMap(basePids);
-    const perfRun = usePerf ? perfProfile(basePids, opt['perf-sec'], join(OUT_DIR, `perf-baseline-${n}-${Date.now()}.data`)).catch((err) => ({ error: err.message })) : null;
+
     const m0 = machineCpu();
     const t0 = performance.now();
     await sleep(opt['hold-sec'] * 1000);
@@ -492,6 +514,7 @@ async function baselineRung(n, loopFile, fps) {
       running: procs.filter((p) => p.child.exitCode === null).length,
       cpuPercentTotal: pct(each.reduce((a, b) => a + b, 0)),
       cpuPercentEach: { p50: round(median(each), 2), p95: round(percentile(each, 95), 2) },
+      userSysPercent: userSysPercents(cpu0, cpu1, seconds, 'ffmpeg'),
       rssSumMB: round(rss.reduce((a, b) => a + b, 0), 0),
       rssEachMB: round(median(rss), 1),
       pssSumMB: round(pssSum, 0),
@@ -506,7 +529,7 @@ async function baselineRung(n, loopFile, fps) {
       r.window.exitSample = exited.slice(0, 3).map((p) => ({ code: p.child.exitCode, signal: p.child.signalCode, afterMs: round(p.exitedAfterMs, 0), stderr: p.stderr.slice(-300) }));
       log(`  baseline × ${n}: ${exited.length} ffmpeg exited early, e.g. ${JSON.stringify(r.window.exitSample[0])}`);
     }
-    if (perfRun) r.perf = await perfRun;
+    if (useStrace) r.strace = await straceAll([['ffmpegA', basePids[0]], ['ffmpegB', basePids[Math.floor(basePids.length / 2)]]]);
     log(`baseline ffmpeg × ${n}: ${r.window.cpuPercentTotal} % CPU (${r.window.cpuPercentEach.p50} % each), RSS ${r.window.rssSumMB} MB (PSS ${r.window.pssSumMB} MB, ${r.window.pssPerStreamMB} MB/stream), segments ${round(100 * r.window.segmentsProducedFraction, 1)} % of expected, machine ${r.window.machineBusyPercentOfAllCores} % busy`);
   } finally {
     await Promise.all(procs.map((p) => stopChild(p.child, 3_000)));
