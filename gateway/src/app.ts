@@ -415,9 +415,10 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         catalog.request(deviceId);
         return { deviceId, accepted: true };
       },
-      treeChildren: (parent) => {
+      treeChildren: (parent, page) => {
         if (parent !== undefined && parent !== ROOT && !tree.has(parent)) throw new NotFoundError(`tree node ${parent} not found`);
-        return tree.childrenOf(parent ?? ROOT);
+        const node = parent ?? ROOT;
+        return { total: tree.childCount(node), items: tree.childrenOf(node, page?.offset ?? 0, page?.limit) };
       },
       stats: () => stats.compute(),
       queryDeviceInfo: (deviceId) =>

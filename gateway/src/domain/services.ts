@@ -73,7 +73,7 @@ export interface GatewayServices {
   /** Re-query a device's catalog; throws NotFoundError / ConflictError (device offline). */
   requestCatalog(deviceId: string): Promise<CatalogRequestResult>;
   /** Children of a tree node (root when parent is undefined); throws NotFoundError for an unknown node. */
-  treeChildren(parent: string | undefined): TreeNodeView[];
+  treeChildren(parent: string | undefined, page?: { offset: number; limit: number }): { total: number; items: TreeNodeView[] };
   /** Ask the device now (GB DeviceInfo); throws NotFoundError / ConflictError (offline) / UpstreamError (no answer). */
   queryDeviceInfo(deviceId: string): Promise<DeviceLiveInfo>;
   /** Ask the device now (GB DeviceStatus); same errors as queryDeviceInfo. */

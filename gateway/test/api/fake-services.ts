@@ -200,7 +200,12 @@ export class FakeGatewayServices implements GatewayServices {
     return { deviceId, result: 'OK', online: 'ONLINE', status: 'OK', encode: 'ON', record: 'OFF', deviceTime: '', reason: '', alarmStatus: [] };
   }
 
-  treeChildren(parent: string | undefined): TreeNodeView[] {
+  treeChildren(parent: string | undefined, page?: { offset: number; limit: number }): { total: number; items: TreeNodeView[] } {
+    const all = this.treeLevel(parent);
+    return { total: all.length, items: all.slice(page?.offset ?? 0, (page?.offset ?? 0) + (page?.limit ?? all.length)) };
+  }
+
+  private treeLevel(parent: string | undefined): TreeNodeView[] {
     if (parent === undefined) {
       return [{ id: REGION_ID, deviceId: '', kind: 'region', name: '南山区', online: 1, total: 1, hasChildren: true }];
     }

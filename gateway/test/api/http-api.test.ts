@@ -258,9 +258,9 @@ describe('resources', () => {
     const root = await call('/api/tree');
     expect(root.status).toBe(200);
     expect(root.body.parent).toBeNull();
-    expect(root.body.items).toEqual(services.treeChildren(undefined));
+    expect(root.body.items).toEqual(services.treeChildren(undefined).items);
     const region = await call(`/api/tree?parent=${REGION_ID}`);
-    expect(region.body).toEqual({ parent: REGION_ID, items: services.treeChildren(REGION_ID) });
+    expect(region.body).toEqual({ parent: REGION_ID, ...services.treeChildren(REGION_ID) });
   });
 
   it('returns stats, events and alarms', async () => {

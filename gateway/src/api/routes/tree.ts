@@ -1,14 +1,14 @@
 /** GET /api/tree: one level of the catalog tree with online/total counts per node. */
 import type { FastifyPluginAsync } from 'fastify';
 import type { GatewayServices } from '../../domain/services.js';
-import { NODE_ID_PATTERN, errorResponses, ref } from '../schemas.js';
+import { NODE_ID_PATTERN, errorResponses, pagingQueryProperties, ref } from '../schemas.js';
 
 export interface TreeRoutesOptions {
   services: GatewayServices;
 }
 
 export const treeRoutes: FastifyPluginAsync<TreeRoutesOptions> = async (app, { services }) => {
-  app.get<{ Querystring: { parent?: string } }>(
+  app.get<{ Querystring: { parent?: string; offset: number; limit: number } }>(
     '/tree',
     {
       schema: {
@@ -16,14 +16,19 @@ export const treeRoutes: FastifyPluginAsync<TreeRoutesOptions> = async (app, { s
         summary: 'Children of a tree node (the roots when parent is absent).',
         querystring: {
           type: 'object',
-          properties: { parent: { type: 'string', pattern: NODE_ID_PATTERN, description: 'Node ID, 2–20 digits.' } },
+          properties: {
+            parent: { type: 'string', pattern: NODE_ID_PATTERN, description: 'Node ID, 2–20 digits.' },
+            // A lower platform's node can have 150,000 direct children: the level is paged like the lists.
+            ...pagingQueryProperties,
+          },
         },
         response: {
           200: {
             type: 'object',
-            required: ['parent', 'items'],
+            required: ['parent', 'total', 'items'],
             properties: {
               parent: { type: ['string', 'null'] },
+              total: { type: 'integer', description: 'Direct children of the node (items is one page of them).' },
               items: { type: 'array', items: ref('TreeNode') },
             },
           },
@@ -32,8 +37,8 @@ export const treeRoutes: FastifyPluginAsync<TreeRoutesOptions> = async (app, { s
       },
     },
     async (request) => {
-      const parent = request.query.parent;
-      return { parent: parent ?? null, items: services.treeChildren(parent) };
+      const { parent, offset, limit } = request.query;
+      return { parent: parent ?? null, ...services.treeChildren(parent, { offset, limit }) };
     },
   );
 };

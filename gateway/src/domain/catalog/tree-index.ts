@@ -143,9 +143,10 @@ export class TreeIndex {
   }
 
   /** Children of a node (ROOT for the top level), regions and groups first, then by name. */
-  childrenOf(parent: string): TreeNodeView[] {
+  childrenOf(parent: string, offset = 0, limit = Number.POSITIVE_INFINITY): TreeNodeView[] {
     this.rebuildIfDirty();
-    const ids = this.children.get(parent) ?? [];
+    // Views are built only for the requested page: a platform node can have 150,000 direct children.
+    const ids = (this.children.get(parent) ?? []).slice(offset, offset + limit);
     const out: TreeNodeView[] = [];
     for (const id of ids) {
       const node = this.nodes.get(id);
@@ -172,6 +173,12 @@ export class TreeIndex {
       if (node.kind !== 'channel') continue;
       yield { id: node.id, deviceId: node.deviceId, civilCode: node.civilCode || node.deviceId.slice(0, 8), online: this.effectiveOnline(node) };
     }
+  }
+
+  /** Number of direct children of a node. */
+  childCount(parent: string): number {
+    this.rebuildIfDirty();
+    return this.children.get(parent)?.length ?? 0;
   }
 
   /** Video channels a device reported. */
