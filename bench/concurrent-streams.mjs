@@ -44,6 +44,7 @@
 // read/write call and wake-up rates from /proc (PID/io, context switches) are always recorded for the
 // gateway's Node process, its ffmpeg children and the baseline's ffmpeg processes.
 import { spawn } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { getPriority, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -106,6 +107,10 @@ guardProcess(
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const machine = machineInfo();
+// This process plays the viewers (their browsers would have CPUs of their own): it gets the simulator's priority.
+if (opt['sim-nice'] !== 0) setPriority(0, opt['sim-nice']);
+const benchDelay = monitorEventLoopDelay({ resolution: 10 });
+benchDelay.enable();
 log(`concurrent streams: N = ${counts.join(', ')} × ${transports.join(', ') || '(baseline only)'}, H.264 720p25 main stream, GOP 1 s, audio ${opt.audio}; warm-up ${opt['warmup-sec']} s, hold ${opt['hold-sec']} s`);
 log(`machine: ${machineLine(machine)}; load average at start ${machine.loadavg.join(' ')}`);
 
@@ -195,11 +200,20 @@ async function rung(transport, n) {
   const profileDir = opt.profile ? join(OUT_DIR, 'profiles', `concurrent-${transport}-${n}-${Date.now()}`) : null;
   const gw = await startMediaGateway({ ports: opt.ports, maxStreams: Math.max(1000, n), cpuProfileDir: profileDir });
   const api = new HttpClient(gw.httpUrl, gw.token, { maxSockets: 16 });
-  const pollClient = new HttpClient(gw.httpUrl, gw.token, { maxSockets: 64 });
+  // One connection per viewer, as separate browsers would have: a shared pool would queue polls in this process.
+  const pollClient = new HttpClient(gw.httpUrl, gw.token, { maxSockets: n });
   let sim = null;
   const pollers = [];
   let gwPids = [];
   const r = { transport, count: n, loadavgAtStart: machineInfo().loadavg };
+  // How streams end during the rung (the event WebSocket): failed (by step and message) or closed (no viewers).
+  const endings = { failed: {}, closed: 0 };
+  const ws = await gw.api.events((msg) => {
+    if (msg.type === 'stream-failed') {
+      const key = `${msg.data.step}: ${String(msg.data.message).slice(0, 80)}`;
+      endings.failed[key] = (endings.failed[key] ?? 0) + 1;
+    } else if (msg.type === 'stream-status' && msg.data.state === 'closed') endings.closed++;
+  });
   try {
     sim = await startSimProcess({
       fleet: {
@@ -262,13 +276,16 @@ async function rung(transport, n) {
     const sim0 = await sim.stats({ resetDelay: true });
     const udp0 = udpCounters();
     const gwUdp0 = udpSocketDrops(gw.pid);
+    const tMap0a = performance.now();
     const cpuMap0 = childCpuMap(gw.pid);
+    const tMap0 = (tMap0a + performance.now()) / 2;
     const ffmpegPids = [...cpuMap0].filter(([, v]) => v.comm === 'ffmpeg').map(([pid]) => pid);
     const io0 = { node: ioMap([gw.pid]), ffmpeg: ioMap(ffmpegPids) };
     const gwIdx0 = gwSampler.sample() ? gwSampler.readings.length - 1 : 0;
     const simIdx0 = simSampler.sample() ? simSampler.readings.length - 1 : 0;
     const machine0 = machineCpu();
     const bench0 = selfCpuSeconds();
+    benchDelay.reset();
     const t0 = performance.now();
     for (const p of pollers) p.markWindow();
     const holdEnd = t0 + opt['hold-sec'] * 1000;
@@ -281,7 +298,10 @@ async function rung(transport, n) {
     const seconds = (performance.now() - t0) / 1000;
     const gwIdx1 = gwSampler.sample() ? gwSampler.readings.length - 1 : gwIdx0;
     const simIdx1 = simSampler.sample() ? simSampler.readings.length - 1 : simIdx0;
+    const tMap1a = performance.now();
     const cpuMap1 = childCpuMap(gw.pid);
+    // Reading /proc for hundreds of processes takes a while on a loaded box: per-process rates use the midpoints.
+    const mapSeconds = ((tMap1a + performance.now()) / 2 - tMap0) / 1000;
     const io1 = { node: ioMap([gw.pid]), ffmpeg: ioMap(ffmpegPids) };
     const bench1 = selfCpuSeconds();
     const machineBusy = machineBusyPercent(machine0, machineCpu());
@@ -292,6 +312,7 @@ async function rung(transport, n) {
     const streams1 = await api.request('GET', '/api/streams');
     const pss = treePss(gw.pid);
     gwPids = gwSampler.last?.pids ?? [];
+    r.streamEndings = endings;
     r.gatewayWarnings = gw.warnings();
     // The reasons the gateway logged for failed streams (warn level), newest last.
     r.gatewayWarningSample = [...new Set((gw.logTail().match(/"msg":"[^"]{0,200}"/g) ?? []).map((m) => m.slice(7, -1)))].slice(-8);
@@ -325,7 +346,7 @@ async function rung(transport, n) {
     const expectedPerStream = seconds / SEGMENT_SEC;
     const stalls = win.reduce((a, w) => a + w.stalls, 0);
     const pollMs = pollers.flatMap((p) => p.pollMs.slice(-Math.round(opt['hold-sec'])));
-    const ffmpegPct = perProcessPercents(cpuMap0, cpuMap1, seconds, 'ffmpeg');
+    const ffmpegPct = perProcessPercents(cpuMap0, cpuMap1, mapSeconds, 'ffmpeg');
     const ffmpegRss = [...cpuMap1.values()].filter((x) => x.comm === 'ffmpeg').map((x) => x.rssMB);
     const lagP99 = metricSum(metrics1, 'nodejs_eventloop_lag_p99_seconds');
     const lagMax = metricSum(metrics1, 'nodejs_eventloop_lag_max_seconds');
@@ -336,6 +357,7 @@ async function rung(transport, n) {
       streamsAtEnd: streams1.body.total,
       statesAtEnd: (streams1.body.items ?? []).reduce((m, x) => ({ ...m, [x.state]: (m[x.state] ?? 0) + 1 }), {}),
       streamFailuresDuringWindow: metricSum(metrics1, 'se_stream_failures_total') - metricSum(metrics0, 'se_stream_failures_total'),
+      streamFailuresSinceStartByStep: Object.fromEntries((metrics1.get('se_stream_failures_total') ?? []).filter((x) => x.value > 0).map((x) => [x.labels.step, x.value])),
       streamFailuresByStep: Object.fromEntries(
         (metrics1.get('se_stream_failures_total') ?? [])
           .map((x) => [x.labels.step, x.value - ((metrics0.get('se_stream_failures_total') ?? []).find((y) => y.labels.step === x.labels.step)?.value ?? 0)])
@@ -346,7 +368,7 @@ async function rung(transport, n) {
         cpuPercentPerStream: { total: round(g.total / live, 2), node: round(g.root / live, 3), ffmpeg: round(g.children / live, 3) },
         peakIntervalCpuPercent: pct(Math.max(...gwSampler.totals().slice(gwIdx0, gwIdx1))),
         ffmpegProcesses: ffmpegPct.length,
-        ffmpegUserSysPercent: userSysPercents(cpuMap0, cpuMap1, seconds, 'ffmpeg'),
+        ffmpegUserSysPercent: userSysPercents(cpuMap0, cpuMap1, mapSeconds, 'ffmpeg'),
         ffmpegCpuPercentEach: { p50: round(median(ffmpegPct), 2), p95: round(percentile(ffmpegPct, 95), 2), max: round(Math.max(...ffmpegPct), 2) },
         nodeRssMB: round(gwSampler.readings[gwIdx1].rootRssMB, 0),
         nodeRssMaxMB: round(gwSampler.maxRootRssMB, 0),
@@ -394,6 +416,7 @@ async function rung(transport, n) {
         streaming: sim1.media.activeStreams,
       },
       benchCpuPercent: pct((100 * (bench1 - bench0)) / seconds),
+      benchEventLoopDelayMs: { p99: round(benchDelay.percentile(99) / 1e6, 1), max: round(benchDelay.max / 1e6, 1) },
       machineBusyPercentOfAllCores: round(machineBusy, 0),
       loadavgAtEnd: machineInfo().loadavg,
     };
@@ -420,6 +443,7 @@ async function rung(transport, n) {
       log(`  ${tag}: strace ${opt['strace-sec']} s: ${Object.entries(r.strace).map(([k, v]) => `${k} ${v.callsPerSec ?? '?'} calls/s (${(v.rows ?? []).slice(0, 4).map((x) => `${x.syscall} ${x.callsPerSec}/s`).join(', ')})`).join('; ')}`);
     }
   } finally {
+    ws.close();
     for (const p of pollers) p.stop();
     api.close();
     pollClient.close();
@@ -485,15 +509,17 @@ async function baselineRung(n, loopFile, fps) {
         }
       });
     const seg0 = newest();
+    const tMap0a = performance.now();
     const cpu0 = childCpuMap(process.pid);
+    const tMap0 = (tMap0a + performance.now()) / 2;
     const basePids = procs.map((p) => p.child.pid);
     const io0 = ioMap(basePids);
 
     const m0 = machineCpu();
-    const t0 = performance.now();
     await sleep(opt['hold-sec'] * 1000);
-    const seconds = (performance.now() - t0) / 1000;
+    const tMap1a = performance.now();
     const cpu1 = childCpuMap(process.pid);
+    const seconds = ((tMap1a + performance.now()) / 2 - tMap0) / 1000;
     const io1 = ioMap(basePids);
     const m1 = machineCpu();
     const seg1 = newest();

@@ -72,6 +72,7 @@ export function descendants(rootPid) {
  * pssMB() for the proportional figure).
  */
 export function treeReading(rootPid) {
+  const started = performance.now();
   const root = readStat(rootPid);
   if (!root) return null;
   const kids = descendants(rootPid);
@@ -84,7 +85,8 @@ export function treeReading(rootPid) {
   }
   const childrenLiveCpu = kids.reduce((s, k) => s + k.cpu + k.reapedCpu, 0);
   return {
-    t: performance.now(),
+    // Walking /proc for hundreds of processes takes a while on a loaded box: the reading is dated at its middle.
+    t: (started + performance.now()) / 2,
     rootCpu: root.cpu,
     rootUserCpu: root.userCpu,
     rootSysCpu: root.sysCpu,
