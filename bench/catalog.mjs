@@ -163,13 +163,26 @@ async function oneRun(run) {
     await fleet.start();
     await fleet.waitForRegistered(1, 30_000);
     const deadline = performance.now() + opt['catalog-timeout-sec'] * 1000;
-    while (completeAt === null && performance.now() < deadline) await sleep(50);
-    if (completeAt === null) {
+    // Stored = the API's channel total reaches every item (polled); complete = the final catalog-progress event
+    // (the gateway stores before announcing it). Both are watched, so a lost WebSocket cannot hang the run.
+    let storedAt = null;
+    let storedTotal = 0;
+    while (performance.now() < deadline && (storedAt === null || (completeAt === null && performance.now() - storedAt < 5_000))) {
+      if (storedAt === null && (completeAt !== null || performance.now() - registeredAt > 1_000)) {
+        storedTotal = await gw.api
+          .json('/api/channels?limit=1', { timeoutMs: 60_000 })
+          .then((p) => p.total)
+          .catch(() => storedTotal);
+        if (storedTotal >= expectedItems) storedAt = performance.now();
+      }
+      await sleep(completeAt === null ? 100 : 20);
+    }
+    if (storedAt === null) {
       // Not stored in time: report how far it got, and skip the queries (they would not run on "that data").
       const stored = await gw.api.get('/api/channels?limit=1', { timeoutMs: 60_000 }).catch((err) => ({ status: 0, body: String(err) }));
       const partial = {
         expectedItems,
-        finalState: null,
+        finalState: finalState?.state ?? null,
         lastProgress,
         storedItemsAtDeadline: stored.status === 200 ? stored.body.total : `unknown (${stored.status || stored.body})`,
         simulatorCatalogSent: sent,
@@ -180,18 +193,8 @@ async function oneRun(run) {
         storeWrites: storeWriteDelta(stores0, storeWriteSummary(await gw.api.metrics())),
         targetMet: false,
       };
-      log(`run ${run} catalog NOT complete after ${opt['catalog-timeout-sec']} s: ${JSON.stringify(partial)}`);
+      log(`run ${run} catalog NOT stored after ${opt['catalog-timeout-sec']} s: ${JSON.stringify(partial)}`);
       return { run, loadavg1m: round(loadavg()[0], 2), store: opt.store, transport: opt.transport, channels: opt.channels, baseline, catalog: partial, queries: null, gatewayWarnings: gw.warnings() };
-    }
-    let storedAt = null;
-    let storedTotal = 0;
-    while (performance.now() < deadline) {
-      storedTotal = (await gw.api.json('/api/channels?limit=1')).total;
-      if (storedTotal >= expectedItems) {
-        storedAt = performance.now();
-        break;
-      }
-      await sleep(100);
     }
     const cpuCatalog = cpuSeconds(gw.pid) - cpu0;
     const ferretCpu = ferret ? cpuSeconds(ferret.pid) - ferretCpu0 : null;
@@ -203,9 +206,9 @@ async function oneRun(run) {
       expectedItems,
       storedItems: storedTotal,
       videoChannels,
-      finalState: finalState.state,
+      finalState: finalState?.state ?? 'no final event seen (WebSocket dropped?)',
       progressEvents,
-      registrationToCompleteMs: round(completeAt - registeredAt, 0),
+      registrationToCompleteMs: completeAt === null ? null : round(completeAt - registeredAt, 0),
       registrationToStoredMs: storedAt ? round(storedAt - registeredAt, 0) : null,
       simulatorLastPartAckedMs: sentAt ? round(sentAt - registeredAt, 0) : null,
       simulatorCatalogSent: sent,
