@@ -25,8 +25,8 @@ import { formatProfile, summariseProfile } from './lib/cpuprofile.mjs';
 import { join } from 'node:path';
 
 const USAGE = `usage: node bench/steady-state.mjs [--devices N] [--minutes M] [--store sqlite|mongo] [--stop K] [--sample-sec S]
-       [--settle-timeout-sec S] [--profile]`;
-const opt = options({ devices: 50_000, minutes: 5, store: 'sqlite', stop: 1_000, 'sample-sec': 5, 'settle-timeout-sec': 900, profile: false }, USAGE);
+       [--settle-timeout-sec S] [--gateway-heap-mb MB] [--profile]`;
+const opt = options({ devices: 50_000, minutes: 5, store: 'sqlite', stop: 1_000, 'sample-sec': 5, 'settle-timeout-sec': 900, 'gateway-heap-mb': 0, profile: false }, USAGE);
 oneOf('store', opt.store, ['sqlite', 'mongo']);
 const N = opt.devices;
 const KEEPALIVE_SEC = 60;
@@ -51,6 +51,8 @@ const gw = await startGatewayProcess({
   mongoUrl: ferret?.url,
   env: { SE_SIP_KEEPALIVE_INTERVAL_SEC: String(KEEPALIVE_SEC), SE_SIP_KEEPALIVE_MISS_COUNT: String(MISS_COUNT) },
   cpuProfileDir: profileDir,
+  // Diagnostic: cap the gateway's V8 old space (--max-old-space-size) to see how much of its RSS is garbage.
+  heapMB: opt['gateway-heap-mb'],
 });
 log(`gateway pid ${gw.pid}, SIP 127.0.0.1:${gw.sipPort}, HTTP ${gw.httpUrl}`);
 
@@ -152,6 +154,15 @@ try {
   const steadySeconds = (performance.now() - steadyStart) / 1000;
   const metrics1 = await gw.api.metrics();
   const cpu = sampler.cpuPercents();
+  // RSS versus what the V8 heap actually holds (prom-client default metrics): a large gap is freed garbage
+  // whose pages V8 keeps after the registration storm and catalog sweep.
+  const heap = (name) => round(metricValue(metrics1, name) / 2 ** 20, 0);
+  const heapAtEnd = {
+    heapUsedMB: heap('nodejs_heap_size_used_bytes'),
+    heapTotalMB: heap('nodejs_heap_size_total_bytes'),
+    externalMB: heap('nodejs_external_memory_bytes'),
+    residentMB: heap('process_resident_memory_bytes'),
+  };
   result.steady = {
     seconds: round(steadySeconds, 0),
     samples: cpu.length,
@@ -159,6 +170,8 @@ try {
     gatewayCpuSeconds: round(sampler.cpuUsed, 2),
     gatewayMaxRssMB: round(sampler.maxRssMB, 0),
     gatewayPeakRssSinceStartMB: round(sampler.peakHwmMB, 0),
+    gatewayRssAtEndMB: round(sampler.samples[sampler.samples.length - 1].rssMB, 0),
+    gatewayHeapAtEnd: heapAtEnd,
     ferretDbCpuPercentMean: ferretSampler ? round(mean(ferretSampler.cpuPercents()), 2) : null,
     ferretDbMaxRssMB: ferretSampler ? round(ferretSampler.maxRssMB, 0) : null,
     generatorCpuPercentMean: round((100 * (selfCpuSeconds() - gen0)) / steadySeconds, 2),
