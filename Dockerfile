@@ -8,6 +8,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY gateway/src ./gateway/src
+COPY web ./web
+# npm ci's prepare step compiles the gateway and builds the web wall into web/dist.
 RUN npm ci --no-audit --no-fund \
  && npm prune --omit=dev
 
@@ -23,7 +25,7 @@ COPY package.json ./
 COPY bin ./bin
 COPY device-profiles ./device-profiles
 COPY config ./config
-COPY web ./web
+COPY --from=build /app/web/dist ./web/dist
 RUN mkdir -p /data && chown sharp:sharp /data
 USER sharp
 ENV SE_DATA_DIR=/data \

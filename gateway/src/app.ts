@@ -4,7 +4,7 @@
  * file receives its collaborators.
  */
 import { networkInterfaces } from 'node:os';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { resolve as resolvePath, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
@@ -60,6 +60,12 @@ function firstLanAddress(): string {
     for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
   }
   return '127.0.0.1';
+}
+
+/** web/dist once `npm run build:web` (part of `npm ci`'s prepare step) has built the wall, else web/ itself. */
+function builtWebRoot(root: string): string {
+  const built = resolvePath(root, 'web', 'dist');
+  return existsSync(resolvePath(built, 'index.html')) ? built : resolvePath(root, 'web');
 }
 
 export function advertisedSipHost(config: GatewayConfig): string {
@@ -445,7 +451,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     };
 
     // ---- HTTP
-    const webRoot = options.webRoot ?? resolvePath(root, 'web');
+    const webRoot = options.webRoot ?? builtWebRoot(root);
     const http: FastifyInstance = await buildHttpServer({
       services,
       metrics,

@@ -1,0 +1,26 @@
+export default {
+  app: { title: '视频联网网关', subtitle: '雪亮工程视频联网' },
+  nav: { wall: '视频墙', sessions: '视频会商', health: '运维监测', logout: '退出', language: 'English', shortcuts: '快捷键' },
+  login: {
+    title: '登录',
+    username: '用户名',
+    password: '密码',
+    submit: '登录',
+    failed: '用户名或密码错误',
+    joinWithCode: '用会商码加入',
+  },
+  socket: { connecting: '正在连接', open: '实时', reconnecting: '连接中断，正在重连', closed: '未连接' },
+  status: { online: '在线', offline: '离线' },
+  common: {
+    loading: '加载中…',
+    save: '保存',
+    cancel: '取消',
+    delete: '删除',
+    close: '关闭',
+    confirm: '确定',
+    search: '搜索',
+    none: '无',
+    error: '出错：{message}',
+    retry: '重试',
+  },
+};

@@ -1,0 +1,4 @@
+// Strings of the health screens (owned by the health UI).
+export default {
+  title: 'health',
+};
