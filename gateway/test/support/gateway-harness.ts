@@ -18,6 +18,8 @@ export interface HarnessOptions {
   overrides?: DeepPartial<GatewayConfig>;
   /** Reuse a database name (restart tests). */
   mongoDatabase?: string;
+  /** Serve this directory at "/" (browser tests pass the web build from support/browser.ts). */
+  webRoot?: string;
 }
 
 export interface Harness {
@@ -66,7 +68,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const { config, dataDir } = testConfig(opts);
   // Quiet by default; SE_TEST_LOG_LEVEL=debug shows the gateway's own logs when a test fails.
   const level = process.env.SE_TEST_LOG_LEVEL ?? 'silent';
-  const gateway = await startGateway(config, { logger: pino({ level }) });
+  const gateway = await startGateway(config, { logger: pino({ level }), ...(opts.webRoot ? { webRoot: opts.webRoot } : {}) });
   const harness: Harness = {
     gateway,
     config,
