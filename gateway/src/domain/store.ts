@@ -20,6 +20,7 @@ import type {
   SipTransportKind,
   User,
 } from './model.js';
+import type { RecordStore } from './records.js';
 
 export interface PageRequest {
   offset?: number;
@@ -85,6 +86,9 @@ export interface GatewayStore {
   /** True while the backend answers (used by /healthz). */
   ping(): Promise<boolean>;
   close(): Promise<void>;
+
+  /** Generic record collections for features off the device hot path (views, sessions, ...): see records.ts. */
+  readonly records: RecordStore;
 
   // ---- devices
   upsertDevices(devices: Device[]): Promise<void>;

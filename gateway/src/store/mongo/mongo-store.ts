@@ -28,7 +28,9 @@ import type {
   EventQuery,
   GatewayStore,
 } from '../../domain/store.js';
+import type { RecordStore } from '../../domain/records.js';
 import { pageBounds } from '../paging.js';
+import { MongoRecordStore } from './mongo-records.js';
 
 /** Documents per insertMany/deleteMany. */
 const BULK_CHUNK = 1000;
@@ -88,6 +90,11 @@ export class MongoStore implements GatewayStore {
   readonly description: string;
   private client: MongoClient | null = null;
   private db: Db | null = null;
+  /** Generic record collections (views, sessions, ...), one collection each: see mongo-records.ts. */
+  readonly records: RecordStore = new MongoRecordStore(() => {
+    if (!this.db) throw new Error('MongoStore used before init() or after close()');
+    return this.db;
+  });
 
   constructor(
     private readonly url: string,

@@ -20,7 +20,9 @@ import type {
   EventQuery,
   GatewayStore,
 } from '../../domain/store.js';
+import type { RecordStore } from '../../domain/records.js';
 import { pageBounds } from '../paging.js';
+import { SqliteRecordStore } from './sqlite-records.js';
 
 const SCHEMA_VERSION = 2;
 
@@ -131,6 +133,8 @@ export class SqliteStore implements GatewayStore {
   private db: Database.Database | null = null;
   readonly description: string;
   private readonly file: string;
+  /** Generic record collections (views, sessions, ...), in tables of their own: see sqlite-records.ts. */
+  readonly records: RecordStore = new SqliteRecordStore(() => this.conn);
 
   constructor(
     dataDir: string,
