@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['gateway/test/**/*.test.ts'],
+    include: ['gateway/test/**/*.test.ts', 'web/test/**/*.test.ts'],
     globalSetup: ['gateway/test/support/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
