@@ -15,7 +15,8 @@ import type { GatewayStore } from './domain/store.js';
 import { GatewayEvents } from './domain/events.js';
 import { WriteBehind } from './domain/write-behind.js';
 import { DeviceRegistry, type DeviceAddress } from './domain/registry/device-registry.js';
-import { TreeIndex, ROOT } from './domain/catalog/tree-index.js';
+import { TreeIndex } from './domain/catalog/tree-index.js';
+import { TreeViews } from './domain/catalog/tree-views.js';
 import { CatalogService } from './domain/catalog/catalog-service.js';
 import { AlarmService } from './domain/alarms/alarm-service.js';
 import { AuthService } from './domain/auth/auth-service.js';
@@ -30,6 +31,8 @@ import { GatewayMetrics } from './observability/metrics.js';
 import { buildHttpServer } from './api/http-server.js';
 import type { ManscdpCharset } from './codecs/manscdp/charset.js';
 import { StreamService, type StreamTarget } from './domain/streams/stream-service.js';
+import { ViewService } from './domain/views/view-service.js';
+import { TourService } from './domain/views/tour-service.js';
 
 /** Repository (package) root: dist/app.js and gateway/src/app.ts both sit two levels below it or one. */
 export function packageRoot(): string {
@@ -254,6 +257,8 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     signalling.on('unregistered', (e) => registry.unregistered(e.deviceId));
 
     const tree = new TreeIndex();
+    // Region and group views of the same catalog (the web wall's trees; per-region/group aggregation).
+    const treeViews = new TreeViews(tree);
     const catalog = new CatalogService(
       store,
       writer,
@@ -408,9 +413,15 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     };
     let httpReady = false;
 
+    // ---- wall: saved views and tours
+    const views = new ViewService(store.records);
+    const tours = new TourService(store.records);
+
     const services: GatewayServices = {
       events,
       streams,
+      views,
+      tours,
       readiness: async () => ({ sip: transport.port > 0, http: httpReady, store: await store.ping().catch(() => false) }),
       listDevices: (q) => store.listDevices(q),
       getDevice: async (id) => registry.get(id) ?? store.getDevice(id),
@@ -421,11 +432,8 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         catalog.request(deviceId);
         return { deviceId, accepted: true };
       },
-      treeChildren: (parent, page) => {
-        if (parent !== undefined && parent !== ROOT && !tree.has(parent)) throw new NotFoundError(`tree node ${parent} not found`);
-        const node = parent ?? ROOT;
-        return { total: tree.childCount(node), items: tree.childrenOf(node, page?.offset ?? 0, page?.limit) };
-      },
+      treeChildren: (parent, page, view = 'catalog') => treeViews.children(view, parent, page),
+      treeSearch: (view, q, limit) => treeViews.search(view, q, limit),
       stats: () => stats.compute(),
       queryDeviceInfo: (deviceId) =>
         live(deviceId, 'DeviceInfo', async () => {

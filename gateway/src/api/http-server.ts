@@ -24,6 +24,7 @@ import { systemRoutes } from './routes/system.js';
 import { treeRoutes } from './routes/tree.js';
 import { wsRoutes } from './routes/ws.js';
 import { mediaRoutes, streamRoutes } from './routes/streams.js';
+import { viewRoutes } from './routes/views.js';
 import { addSharedSchemas } from './schemas.js';
 import { staticFiles } from './static-files.js';
 import { WsHub, type WsHubOptions } from './ws-hub.js';
@@ -164,6 +165,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
       await api.register(alarmRoutes, { services });
       await api.register(wsRoutes, { hub });
       if (services.streams) await api.register(streamRoutes, { streams: services.streams });
+      if (services.views && services.tours) await api.register(viewRoutes, { views: services.views, tours: services.tours });
     },
     { prefix: '/api' },
   );

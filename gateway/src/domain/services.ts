@@ -7,13 +7,17 @@ import type { AlarmQuery, ChannelQuery, DeviceQuery, EventQuery } from './store.
 import type { GatewayEvents } from './events.js';
 import type { PtzRequest } from './control/ptz-service.js';
 import type { StreamService } from './streams/stream-service.js';
+import type { ViewService } from './views/view-service.js';
+import type { TourService } from './views/tour-service.js';
 import type { DeviceInfoResponse, DeviceStatusResponse } from '../codecs/manscdp/messages.js';
+import type { TreePage, TreeSearchHit, TreeViewName } from './catalog/tree-views.js';
 
 export interface TreeNodeView {
   id: string;
   /** The device that reported the node (empty for merged region nodes reported by several devices). */
   deviceId: string;
-  kind: 'region' | 'business-group' | 'virtual-org' | 'system' | 'device' | 'channel';
+  /** 'unassigned': the region view's "unplaced" and the group view's "ungrouped" node. */
+  kind: 'region' | 'business-group' | 'virtual-org' | 'system' | 'device' | 'channel' | 'unassigned';
   name: string;
   /** Channels (video sources) beneath this node, counted once each. */
   online: number;
@@ -64,6 +68,9 @@ export interface GatewayServices {
   events: GatewayEvents;
   /** Live video; absent in API-only test setups. */
   streams?: StreamService;
+  /** Saved wall views and tours (records port); absent in API-only test setups. */
+  views?: ViewService;
+  tours?: TourService;
   readiness(): Promise<{ sip: boolean; http: boolean; store: boolean }>;
 
   listDevices(query: DeviceQuery): Promise<Page<Device>>;
@@ -72,8 +79,10 @@ export interface GatewayServices {
   getChannel(id: string): Promise<Channel | null>;
   /** Re-query a device's catalog; throws NotFoundError / ConflictError (device offline). */
   requestCatalog(deviceId: string): Promise<CatalogRequestResult>;
-  /** Children of a tree node (root when parent is undefined); throws NotFoundError for an unknown node. */
-  treeChildren(parent: string | undefined, page?: { offset: number; limit: number }): { total: number; items: TreeNodeView[] };
+  /** Children of a tree node (root when parent is undefined) in a view (default 'catalog'); throws NotFoundError for an unknown node. */
+  treeChildren(parent: string | undefined, page?: { offset: number; limit: number }, view?: TreeViewName): { total: number; items: TreeNodeView[] };
+  /** Nodes of a view matching a name substring / ID prefix, each with its path from the top level. */
+  treeSearch(view: TreeViewName, q: string, limit: number): TreePage<TreeSearchHit>;
   /** Ask the device now (GB DeviceInfo); throws NotFoundError / ConflictError (offline) / UpstreamError (no answer). */
   queryDeviceInfo(deviceId: string): Promise<DeviceLiveInfo>;
   /** Ask the device now (GB DeviceStatus); same errors as queryDeviceInfo. */
@@ -97,6 +106,20 @@ export class NotFoundError extends Error {
 }
 export class ConflictError extends Error {
   readonly statusCode = 409;
+}
+/** The caller is known but may not do this (not the owner, not the chair, a session guest elsewhere). */
+export class ForbiddenError extends Error {
+  readonly statusCode = 403;
+}
+/** Too many attempts (failed session joins from one address); retry after `retryAfterSec`. */
+export class TooManyRequestsError extends Error {
+  readonly statusCode = 429;
+  constructor(
+    message: string,
+    readonly retryAfterSec: number,
+  ) {
+    super(message);
+  }
 }
 export class ValidationError extends Error {
   readonly statusCode = 400;
