@@ -17,6 +17,7 @@ export const router = createRouter({
     { path: '/join/:code?', name: 'join', component: () => import('./pages/session/JoinPage.vue'), meta: { public: true } },
     { path: '/health', name: 'health', component: () => import('./pages/health/HealthPage.vue') },
     { path: '/health/channels/:id', name: 'channel-health', component: () => import('./pages/health/ChannelHealthPage.vue') },
+    { path: '/diagnostics/players', name: 'player-grid', component: () => import('./pages/diagnostics/PlayerGridPage.vue') },
     { path: '/:pathMatch(.*)*', redirect: '/wall' },
   ],
 });

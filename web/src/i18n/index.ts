@@ -12,12 +12,14 @@ import zhSession from './zh-CN/session';
 import enSession from './en/session';
 import zhHealth from './zh-CN/health';
 import enHealth from './en/health';
+import zhPlayer from './zh-CN/player';
+import enPlayer from './en/player';
 
 export type Locale = 'zh-CN' | 'en';
 const STORAGE_KEY = 'sharp-eyes.locale';
 
-const zh = { ...zhCommon, wall: zhWall, session: zhSession, health: zhHealth };
-const en = { ...enCommon, wall: enWall, session: enSession, health: enHealth };
+const zh = { ...zhCommon, wall: zhWall, session: zhSession, health: zhHealth, player: zhPlayer };
+const en = { ...enCommon, wall: enWall, session: enSession, health: enHealth, player: enPlayer };
 
 function initialLocale(): Locale {
   const saved = localStorage.getItem(STORAGE_KEY);

@@ -1,0 +1,95 @@
+/**
+ * The decisions of the live player that do not need a browser: how a failed play maps to a tile state, how
+ * long to wait before the next attempt, and when a picture that stopped moving counts as stalled or dead.
+ * Kept apart from live-player.ts so they are unit-tested (web/test/player-policy.test.ts).
+ */
+import type { PlayErrorBody } from '../api/types';
+
+export type PlayerStream = 'main' | 'sub';
+
+/**
+ * What a tile shows. `stalled`: the picture stopped moving for a few seconds (it is hidden, never shown
+ * frozen). `offline.since`: epoch ms the channel or its device went offline (null when unknown). `error`: the
+ * gateway's reason for a failed play (`step` as in the play error body, or `network` / `media` for failures on
+ * the browser's side).
+ */
+export type PlayerState =
+  | { kind: 'idle' }
+  | { kind: 'connecting' }
+  | { kind: 'playing' }
+  | { kind: 'stalled'; since: number }
+  | { kind: 'offline'; since: number | null }
+  | { kind: 'error'; message: string; step: string | null; hint: string | null };
+
+export type PlayerStateKind = PlayerState['kind'];
+
+/** A picture with no progress for this long is `stalled` (1 s segments, 2 segments behind the edge). */
+export const STALL_AFTER_MS = 3_000;
+/** A stall this long is not going to heal: the attempt is torn down and the stream played again. */
+export const RESTART_AFTER_STALL_MS = 10_000;
+/** After the gateway answered the play, the first frame must show within this long. */
+export const FIRST_FRAME_TIMEOUT_MS = 15_000;
+/** Back-off between attempts: 1 s, 2 s, 4 s … capped. */
+export const RETRY_BASE_MS = 1_000;
+export const RETRY_MAX_MS = 30_000;
+
+/** Delay before attempt `failures` + 1; `random` in [0, 1) spreads 25 tiles that failed together (±25 %). */
+export function retryDelayMs(failures: number, random: number = Math.random()): number {
+  const base = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.max(0, failures));
+  return Math.round(base * (0.75 + random * 0.5));
+}
+
+/** The outcome of a failed POST /api/channels/:id/play, as a tile state. */
+export function stateOfPlayFailure(failure: { status: number | null; body: PlayErrorBody | null; message: string }): PlayerState {
+  const body = failure.body;
+  if (failure.status === 409 && body?.step === 'device') return { kind: 'offline', since: null };
+  if (failure.status === null) {
+    return { kind: 'error', message: failure.message, step: 'network', hint: null };
+  }
+  return {
+    kind: 'error',
+    message: body?.message ?? failure.message,
+    step: body?.step ?? null,
+    hint: body?.hint ?? null,
+  };
+}
+
+/**
+ * Watches a playing attempt's progress (video.currentTime) and says what the tile is: connecting until the
+ * first frame, playing while time moves, stalled when it stopped for STALL_AFTER_MS, and `restart` when the
+ * attempt should be torn down (no first frame in time, or stalled for too long).
+ */
+export class ProgressWatch {
+  private lastTime = -1;
+  private lastProgressAt: number;
+  private started = false;
+
+  constructor(private readonly startedAt: number) {
+    this.lastProgressAt = startedAt;
+  }
+
+  /** Feed the current media time; returns the verdict at `now`. */
+  sample(currentTime: number, now: number): 'connecting' | 'playing' | 'stalled' | 'restart' {
+    if (currentTime > this.lastTime + 0.01) {
+      // The first sample only sets the baseline: playing means time moved between two samples.
+      if (this.lastTime >= 0) {
+        this.started = true;
+        this.lastProgressAt = now;
+      }
+      this.lastTime = currentTime;
+    } else if (currentTime < this.lastTime - 0.5) {
+      // hls.js jumped back (media error recovery, a new source): measure progress from there.
+      this.lastTime = currentTime;
+    }
+    if (!this.started) return now - this.startedAt > FIRST_FRAME_TIMEOUT_MS ? 'restart' : 'connecting';
+    const still = now - this.lastProgressAt;
+    if (still >= RESTART_AFTER_STALL_MS) return 'restart';
+    if (still >= STALL_AFTER_MS) return 'stalled';
+    return 'playing';
+  }
+
+  /** When the picture last moved (epoch ms of the sample that saw it move). */
+  get lastProgress(): number {
+    return this.lastProgressAt;
+  }
+}
