@@ -1,0 +1,91 @@
+/**
+ * One participant's live connection to a session: the session WebSocket (LiveSocket: reconnects with
+ * back-off, exposes its state), the session as the server last described it, a ping every few seconds
+ * (the server grades presence from it; the page shows its own round trip), and the chair's commands.
+ */
+import { ref, shallowRef, type Ref, type ShallowRef } from 'vue';
+import { LiveSocket, socketUrl, type SocketState } from '../../api/event-socket';
+import { currentToken } from '../../api/http';
+import type { ConsultationSession, WallLayout } from '../../api/types';
+import { applyServerMessage, type ServerMessage } from './session-model';
+
+const PING_INTERVAL_MS = 2_000;
+
+export interface SessionLive {
+  session: ShallowRef<ConsultationSession | null>;
+  state: Ref<SocketState>;
+  rttMs: Ref<number | null>;
+  lastError: Ref<string | null>;
+  /** Set when the chair's `layout` message arrived (Date.now()), for the page's own "updated" hint. */
+  layoutReceivedAt: Ref<number | null>;
+  sendLayout(layout: WallLayout): boolean;
+  setLocked(locked: boolean): boolean;
+  rollCall(participantId: string | null, cyclicDwellSec?: number | null): boolean;
+  handOver(participantId: string): boolean;
+  close(): void;
+}
+
+const SERVER_TYPES = ['state', 'layout', 'presence', 'lock', 'roll-call', 'chair', 'ended'] as const;
+
+export function connectSession(sessionId: string, participantId: string, initial: ConsultationSession | null): SessionLive {
+  const session = shallowRef<ConsultationSession | null>(initial);
+  const rttMs = ref<number | null>(null);
+  const lastError = ref<string | null>(null);
+  const layoutReceivedAt = ref<number | null>(null);
+  const socket = new LiveSocket(() => {
+    const token = currentToken();
+    return token ? socketUrl(`/api/sessions/${encodeURIComponent(sessionId)}/ws`, { token, participant: participantId }) : null;
+  });
+  for (const type of SERVER_TYPES) {
+    socket.on(type, (data) => {
+      if (type === 'layout') layoutReceivedAt.value = Date.now();
+      session.value = applyServerMessage(session.value, { type, data } as ServerMessage);
+      if (type === 'ended') stopPinging();
+    });
+  }
+  socket.on('pong', (data) => {
+    const sent = (data as { t?: unknown }).t;
+    if (typeof sent === 'number') rttMs.value = Math.max(0, Date.now() - sent);
+  });
+  socket.on('error', (data) => {
+    const message = (data as { message?: unknown }).message;
+    lastError.value = typeof message === 'string' ? message : 'error';
+  });
+
+  const ping = (): void => {
+    socket.send('ping', { t: Date.now() });
+  };
+  let pinger: ReturnType<typeof setInterval> | null = setInterval(ping, PING_INTERVAL_MS);
+  function stopPinging(): void {
+    if (pinger) clearInterval(pinger);
+    pinger = null;
+  }
+
+  return {
+    session,
+    state: socket.state,
+    rttMs,
+    lastError,
+    layoutReceivedAt,
+    sendLayout(layout) {
+      const current = session.value;
+      if (!socket.send('layout', layout)) return false;
+      // The chair sees its own change at once; the server's echo (or the next `state`) confirms it.
+      if (current) session.value = { ...current, layout };
+      return true;
+    },
+    setLocked(locked) {
+      return socket.send('lock', { locked });
+    },
+    rollCall(participantId, cyclicDwellSec = null) {
+      return socket.send('roll-call', { participantId, cyclicDwellSec });
+    },
+    handOver(participantId) {
+      return socket.send('hand-over', { participantId });
+    },
+    close() {
+      stopPinging();
+      socket.close();
+    },
+  };
+}
