@@ -1,0 +1,239 @@
+/**
+ * The health console's calls to the gateway (GET /api/health/*, alert rules, alerts) and the wire shapes
+ * that api/types.ts does not already restate. The gateway grades, aggregates and evaluates rules; the
+ * browser only asks and displays.
+ */
+import { api, currentToken, withQuery } from '../../api/http';
+import type { AlarmEvent, ChannelHealth, ChannelHealthStatus, HealthSummary, Page, StatusEvent } from '../../api/types';
+
+export type { ChannelHealth, ChannelHealthStatus, HealthSummary };
+
+export type HealthGroupBy = 'region' | 'group';
+
+export type ChannelHealthSortKey =
+  | 'channelId'
+  | 'name'
+  | 'deviceId'
+  | 'deviceName'
+  | 'civilCode'
+  | 'status'
+  | 'since'
+  | 'durationSec'
+  | 'lastKeepaliveAt'
+  | 'lastError'
+  | 'episodes24h';
+
+export const PROBLEM_STATUSES: readonly ChannelHealthStatus[] = ['device-offline', 'channel-offline', 'stream-failing', 'degraded', 'maintenance'];
+export const ALL_STATUSES: readonly ChannelHealthStatus[] = [...PROBLEM_STATUSES, 'healthy'];
+
+export interface ChannelHealthQuery {
+  /** Any of these statuses; empty = all. */
+  statuses?: readonly ChannelHealthStatus[];
+  /** Civil-code prefix. */
+  region?: string;
+  /** Business-group / virtual-org node: channels beneath it. */
+  group?: string;
+  q?: string;
+  sort?: ChannelHealthSortKey;
+  order?: 'asc' | 'desc';
+  offset?: number;
+  limit?: number;
+}
+
+export type StreamKind = 'main' | 'sub';
+export type QualityGrade = 'good' | 'fair' | 'poor' | 'unknown';
+
+export interface StreamSample {
+  at: number;
+  stream: StreamKind;
+  fps: number;
+  bitrateKbps: number;
+  packetLoss: number;
+  codec: string | null;
+  width: number | null;
+  height: number | null;
+  viewers: number;
+  uptimeSec: number;
+}
+
+export interface StreamExpectation {
+  fps: number;
+  codec: string | null;
+  width: number | null;
+  height: number | null;
+  bitrateKbps: number | null;
+  source: 'last-good' | 'config';
+}
+
+export interface StreamFailureRecord {
+  at: number;
+  step: string;
+  message: string;
+}
+
+export interface StreamReport {
+  expected: StreamExpectation;
+  last: (StreamSample & { active: boolean }) | null;
+  grade: QualityGrade;
+  gradeReasons: string[];
+  stalls1h: number;
+  consecutiveFailures: number;
+  consecutiveSuccesses: number;
+  recentFailures: StreamFailureRecord[];
+  probes: { ok: number; failed: number };
+}
+
+export interface KeepaliveReport {
+  expectedIntervalSec: number;
+  samples: { at: number; intervalMs: number }[];
+  meanMs: number | null;
+  jitterMs: number | null;
+}
+
+export interface MaintenanceFlag {
+  id: string;
+  note: string | null;
+  by: string;
+  at: number;
+}
+
+export interface ChannelHealthDetail {
+  health: ChannelHealth;
+  keepalive: KeepaliveReport;
+  registrations: StatusEvent[];
+  stream: StreamReport;
+  alarms: AlarmEvent[];
+  maintenance: MaintenanceFlag | null;
+}
+
+export interface ProbeResult {
+  ok: boolean;
+  timeToFirstFrameMs?: number;
+  reused?: boolean;
+  error?: { step: string; message: string; hint?: string };
+}
+
+export type AlertRuleKind = 'offline' | 'stream-failure';
+export type AlertScopeKind = 'all' | 'region' | 'group';
+
+export interface AlertScope {
+  kind: AlertScopeKind;
+  /** Civil-code prefix (region) or group node id; null for 'all'. */
+  nodeId: string | null;
+}
+
+export interface AlertRuleInput {
+  name: string;
+  enabled: boolean;
+  kind: AlertRuleKind;
+  offlineMinutes: number | null;
+  failureCount: number | null;
+  clearAfterSuccesses: number | null;
+  reminderMinutes: number | null;
+  notifyRecovery: boolean;
+  scope: AlertScope;
+  webhookUrl: string | null;
+}
+
+export interface AlertRule extends AlertRuleInput {
+  id: string;
+  createdBy: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface WebhookTestResult {
+  delivered: boolean;
+  status?: number;
+  error?: string;
+  attempts?: number;
+}
+
+export type AlertState = 'firing' | 'cleared';
+
+export interface HealthAlert {
+  id: string;
+  ruleId: string;
+  ruleName: string;
+  kind: AlertRuleKind;
+  channelId: string;
+  channelName: string;
+  deviceId: string;
+  civilCode: string;
+  state: AlertState;
+  reason: string;
+  firedAt: number;
+  clearedAt: number | null;
+  clearReason: 'recovered' | 'maintenance' | 'rule-changed' | 'rule-deleted' | null;
+  lastNotifiedAt: number;
+  reminders: number;
+}
+
+export type AlertNotificationEvent = 'fired' | 'reminder' | 'recovered' | 'cleared' | 'test';
+
+/** Data of the `health-alert` event-socket message. */
+export interface HealthAlertEvent {
+  event: AlertNotificationEvent;
+  alert: HealthAlert;
+}
+
+export const healthApi = {
+  summary: (groupBy: HealthGroupBy, signal?: AbortSignal) => api<HealthSummary>('/api/health/summary', { query: { groupBy }, signal }),
+  channels: (query: ChannelHealthQuery, signal?: AbortSignal) => api<Page<ChannelHealth>>('/api/health/channels', { query: channelQuery(query), signal }),
+  channel: (id: string) => api<ChannelHealthDetail>(`/api/health/channels/${encodeURIComponent(id)}`),
+  probe: (id: string) => api<ProbeResult>(`/api/health/channels/${encodeURIComponent(id)}/probe`, { method: 'POST', body: {} }),
+  maintenance: (id: string, on: boolean, note: string | null) =>
+    api<ChannelHealth>(`/api/health/channels/${encodeURIComponent(id)}/maintenance`, { method: 'PUT', body: note ? { on, note } : { on } }),
+  requeryCatalog: (deviceId: string) => api<{ deviceId: string; accepted: boolean }>(`/api/devices/${encodeURIComponent(deviceId)}/catalog`, { method: 'POST', body: {} }),
+  rules: () => api<Page<AlertRule>>('/api/alert-rules'),
+  createRule: (rule: AlertRuleInput) => api<AlertRule>('/api/alert-rules', { method: 'POST', body: rule }),
+  updateRule: (id: string, rule: AlertRuleInput) => api<AlertRule>(`/api/alert-rules/${encodeURIComponent(id)}`, { method: 'PUT', body: rule }),
+  deleteRule: (id: string) => api<void>(`/api/alert-rules/${encodeURIComponent(id)}`, { method: 'DELETE' }),
+  testRule: (id: string) => api<WebhookTestResult>(`/api/alert-rules/${encodeURIComponent(id)}/test`, { method: 'POST', body: {} }),
+  alerts: (state: AlertState, limit = 50) => api<Page<HealthAlert>>('/api/alerts', { query: { state, limit } }),
+};
+
+/** The list's query string (also the CSV export's, without paging). */
+export function channelQuery(query: ChannelHealthQuery): Record<string, string | number | undefined> {
+  return {
+    status: query.statuses && query.statuses.length > 0 ? query.statuses.join(',') : undefined,
+    region: query.region || undefined,
+    group: query.group || undefined,
+    q: query.q?.trim() || undefined,
+    sort: query.sort,
+    order: query.sort ? query.order : undefined,
+    offset: query.offset,
+    limit: query.limit,
+  };
+}
+
+/** Authenticated GET of a binary resource (CSV export, snapshot): the bearer token cannot ride on an <a href>/<img src>. */
+export async function fetchBlob(path: string, query?: Record<string, string | number | undefined>): Promise<Blob> {
+  const token = currentToken();
+  const response = await fetch(withQuery(path, query), { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+  if (!response.ok) {
+    let message = `${response.status} ${response.statusText}`;
+    try {
+      const body = (await response.json()) as { message?: string };
+      if (body.message) message = body.message;
+    } catch {
+      /* not JSON */
+    }
+    throw new Error(message);
+  }
+  return response.blob();
+}
+
+/** Hand a blob to the browser as a download (an anchor with `download`, which keyboard and tests see as a normal download). */
+export function saveBlob(blob: Blob, fileName: string): void {
+  const url = URL.createObjectURL(blob);
+  const anchor = document.createElement('a');
+  anchor.href = url;
+  anchor.download = fileName;
+  anchor.style.display = 'none';
+  document.body.appendChild(anchor);
+  anchor.click();
+  anchor.remove();
+  // Chromium reads the blob asynchronously after click(); revoking at once can cancel the download.
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
