@@ -1,9 +1,10 @@
 /**
  * One participant's live connection to a session: the session WebSocket (LiveSocket: reconnects with
  * back-off, exposes its state), the session as the server last described it, a ping every few seconds
- * (the server grades presence from it; the page shows its own round trip), and the chair's commands.
+ * carrying the last measured round trip (the server grades presence from it; the page shows it too), and the
+ * chair's commands.
  */
-import { ref, shallowRef, type Ref, type ShallowRef } from 'vue';
+import { ref, shallowRef, watch, type Ref, type ShallowRef } from 'vue';
 import { LiveSocket, socketUrl, type SocketState } from '../../api/event-socket';
 import { currentToken } from '../../api/http';
 import type { ConsultationSession, WallLayout } from '../../api/types';
@@ -52,10 +53,16 @@ export function connectSession(sessionId: string, participantId: string, initial
     lastError.value = typeof message === 'string' ? message : 'error';
   });
 
+  // The server grades presence from the round trip the client reports with its next ping.
   const ping = (): void => {
-    socket.send('ping', { t: Date.now() });
+    socket.send('ping', rttMs.value === null ? { t: Date.now() } : { t: Date.now(), rttMs: rttMs.value });
   };
   let pinger: ReturnType<typeof setInterval> | null = setInterval(ping, PING_INTERVAL_MS);
+  // A fresh connection measures afresh at once, so presence is right within one round trip.
+  const stopWatching = watch(socket.connectedAt, () => {
+    rttMs.value = null;
+    ping();
+  });
   function stopPinging(): void {
     if (pinger) clearInterval(pinger);
     pinger = null;
@@ -84,6 +91,7 @@ export function connectSession(sessionId: string, participantId: string, initial
       return socket.send('hand-over', { participantId });
     },
     close() {
+      stopWatching();
       stopPinging();
       socket.close();
     },

@@ -95,10 +95,6 @@ const messages: typeof zh = {
     shortcuts: 'Keys: F follow chair · L lock/unlock (chair) · 1–7 layouts · Enter select tile · M maximise · Delete clear tile · Esc deselect',
     error: 'Consultation error: {message}',
   },
-  tile: {
-    connecting: 'Connecting',
-    error: 'Cannot play: {reason}',
-  },
   participants: {
     heading: 'Points',
     count: '{online}/{total} online',

@@ -94,10 +94,6 @@ export default {
     shortcuts: '快捷键：F 跟随主持人 · L 锁定/解锁（主持人）· 1–7 切换布局 · Enter 选中画面格 · M 最大化 · Delete 清空选中格 · Esc 取消选择',
     error: '会商出错：{message}',
   },
-  tile: {
-    connecting: '正在连接',
-    error: '无法播放：{reason}',
-  },
   participants: {
     heading: '参会点',
     count: '{online}/{total} 在线',
