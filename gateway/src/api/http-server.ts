@@ -24,6 +24,7 @@ import { systemRoutes } from './routes/system.js';
 import { treeRoutes } from './routes/tree.js';
 import { wsRoutes } from './routes/ws.js';
 import { mediaRoutes, streamRoutes } from './routes/streams.js';
+import { mediaMuxRoutes } from './routes/media-mux.js';
 import { viewRoutes } from './routes/views.js';
 import { addSharedSchemas } from './schemas.js';
 import { staticFiles } from './static-files.js';
@@ -125,7 +126,9 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
           '`?token=` (browsers cannot set headers on a WebSocket) or in the Authorization header. Messages are JSON ' +
           '`{ "type": "hello" | "device-status" | "channel-status" | "alarm" | "catalog-progress", "data": ... }`. ' +
           'A client that reads too slowly gets status and catalog updates coalesced (only the latest per device or ' +
-          'channel); one that falls too far behind is closed with code 1013 and should reconnect and reload state.',
+          'channel); one that falls too far behind is closed with code 1013 and should reconnect and reload state.\n\n' +
+          '**WebSocket `GET /api/media/ws`**: HLS playlists and segments for a whole wall page over one connection ' +
+          '(requests `{ id, path: "/media/<token>/<file>" }`, binary answers; see gateway/src/api/routes/media-mux.ts).',
         version: API_VERSION,
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
@@ -165,6 +168,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
       await api.register(alarmRoutes, { services });
       await api.register(wsRoutes, { hub });
       if (services.streams) await api.register(streamRoutes, { streams: services.streams });
+      if (services.streams) await api.register(mediaMuxRoutes, { streams: services.streams, metrics });
       if (services.views && services.tours) await api.register(viewRoutes, { views: services.views, tours: services.tours });
     },
     { prefix: '/api' },

@@ -72,6 +72,10 @@ export class GatewayMetrics {
   private readonly catalogItemsCounter: Counter;
   private readonly alarmsCounter: Counter;
   private readonly apiRequests: Counter<'route' | 'code'>;
+  private readonly mediaMuxSocketsGauge: Gauge;
+  private readonly mediaMuxRequests: Counter<'code'>;
+  private readonly mediaMuxBytes: Counter;
+  private readonly mediaMuxProtocolErrors: Counter;
 
   private readonly parseErrorReasons = new BoundedLabel();
   private readonly authFailureReasons = new BoundedLabel();
@@ -208,6 +212,27 @@ export class GatewayMetrics {
       labelNames: ['route', 'code'],
       registers,
     });
+    this.mediaMuxSocketsGauge = new Gauge({
+      name: 'se_media_mux_sockets',
+      help: 'Media WebSockets (/api/media/ws) currently open: one per wall page that fetches HLS over it.',
+      registers,
+    });
+    this.mediaMuxRequests = new Counter({
+      name: 'se_media_mux_requests_total',
+      help: 'Playlist and segment requests answered over media WebSockets, by status code.',
+      labelNames: ['code'],
+      registers,
+    });
+    this.mediaMuxBytes = new Counter({
+      name: 'se_media_mux_bytes_total',
+      help: 'Media bytes (bodies) sent over media WebSockets.',
+      registers,
+    });
+    this.mediaMuxProtocolErrors = new Counter({
+      name: 'se_media_mux_protocol_errors_total',
+      help: 'Media WebSocket messages that were not a valid request (answered with an error frame).',
+      registers,
+    });
   }
 
   get contentType(): string {
@@ -296,6 +321,24 @@ export class GatewayMetrics {
   /** A slow client was closed: 'backlog' (too many coalesced keys), 'alarm-backlog', 'stalled' (no progress). */
   wsClientDropped(reason: string): void {
     this.wsDroppedClients.inc({ reason: this.wsDropReasons.value(reason) });
+  }
+
+  mediaMuxSocketOpened(): void {
+    this.mediaMuxSocketsGauge.inc();
+  }
+
+  mediaMuxSocketClosed(): void {
+    this.mediaMuxSocketsGauge.dec();
+  }
+
+  /** Status codes come from the media resolver's fixed set (200, 400, 401, 403, 404, 409, 429, 500). */
+  mediaMuxRequest(statusCode: number, bodyBytes: number): void {
+    this.mediaMuxRequests.inc({ code: String(statusCode) });
+    if (bodyBytes > 0) this.mediaMuxBytes.inc(bodyBytes);
+  }
+
+  mediaMuxProtocolError(): void {
+    this.mediaMuxProtocolErrors.inc();
   }
 
   apiRequest(route: string, statusCode: number): void {

@@ -2,14 +2,15 @@
  * Live video: play a channel, list/inspect/release streams, snapshots — and the media files themselves under
  * /media/<signed token>/…, which need no bearer header (hls.js and <img> cannot send one).
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve, sep } from 'node:path';
+import { join } from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
 import { NotFoundError } from '../../domain/services.js';
 import type { StreamService } from '../../domain/streams/stream-service.js';
 import { errorBody } from '../errors.js';
+import { MEDIA_FILE_PATTERN, MEDIA_TOKEN_MAX_LENGTH, readMediaFile } from '../media-files.js';
 import { NODE_ID_PATTERN, errorResponses } from '../schemas.js';
 
 export interface StreamRoutesOptions {
@@ -139,13 +140,6 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app,
   });
 };
 
-const MEDIA_TYPES: Record<string, string> = {
-  '.m3u8': 'application/vnd.apple.mpegurl',
-  '.m4s': 'video/iso.segment',
-  '.mp4': 'video/mp4',
-  '.ts': 'video/mp2t',
-};
-
 /** GET /media/<token>/<file>: token-checked HLS files. Playlist fetches count as viewer heartbeats. */
 export const mediaRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app, { streams }) => {
   app.get<{ Params: { token: string; file: string } }>(
@@ -157,33 +151,19 @@ export const mediaRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app, 
         params: {
           type: 'object',
           required: ['token', 'file'],
-          properties: { token: { type: 'string', maxLength: 512 }, file: { type: 'string', pattern: '^[A-Za-z0-9_-]+\\.(m3u8|m4s|mp4|ts)$' } },
+          properties: { token: { type: 'string', maxLength: MEDIA_TOKEN_MAX_LENGTH }, file: { type: 'string', pattern: MEDIA_FILE_PATTERN.source } },
         },
       },
     },
     async (request, reply) => {
-      const verdict = streams.tokens.verify(request.params.token);
-      if (!verdict.ok) return reply.code(verdict.reason === 'expired' ? 403 : 401).send(errorBody(verdict.reason === 'expired' ? 403 : 401, `media token ${verdict.reason}`));
-      const { streamId, viewerId } = verdict.claims;
-      const dir = streams.mediaDirOf(streamId);
-      if (!dir) return reply.code(404).send(errorBody(404, 'stream not running (it may have been torn down after its viewers left)'));
-      const file = request.params.file;
-      const path = resolve(dir, file);
-      // The pattern already forbids separators; this is the belt to that pair of braces.
-      if (!path.startsWith(resolve(dir) + sep)) return reply.code(403).send(errorBody(403, 'path outside the stream directory'));
-      const ext = file.slice(file.lastIndexOf('.'));
-      if (ext === '.m3u8') streams.touch(streamId, viewerId);
-      try {
-        await stat(path);
-      } catch {
-        return reply.code(404).send(errorBody(404, `${file} not found (segments are removed as the live window moves)`));
-      }
-      const body = await readFile(path);
+      // Shared with the media WebSocket (media-mux.ts): both answer a signed path exactly alike.
+      const result = await readMediaFile(streams, request.params.token, request.params.file);
+      if (!result.ok) return reply.code(result.status).send(errorBody(result.status, result.message));
       return reply
-        .type(MEDIA_TYPES[ext] ?? 'application/octet-stream')
-        .header('cache-control', ext === '.m3u8' ? 'no-cache' : 'max-age=60')
+        .type(result.contentType)
+        .header('cache-control', result.cacheControl)
         .header('access-control-allow-origin', '*')
-        .send(body);
+        .send(result.body);
     },
   );
 };

@@ -1,0 +1,62 @@
+/**
+ * Resolving a signed media path (`/media/<token>/<file>`) to the HLS file it names: token check, stream
+ * lookup, path containment, viewer heartbeat on playlist reads, content type and caching. One function for the
+ * two ways a player fetches media — the plain GET /media route and the page's media WebSocket
+ * (routes/media-mux.ts) — so both answer exactly alike.
+ */
+import { readFile } from 'node:fs/promises';
+import { resolve, sep } from 'node:path';
+import type { StreamService } from '../domain/streams/stream-service.js';
+
+/** HLS file names ffmpeg writes: playlist, init segment, media segments. */
+export const MEDIA_FILE_PATTERN = /^[A-Za-z0-9_-]+\.(m3u8|m4s|mp4|ts)$/;
+/** Longer tokens are refused before any work (ours are ~200 characters). */
+export const MEDIA_TOKEN_MAX_LENGTH = 512;
+
+const MEDIA_TYPES: Record<string, string> = {
+  '.m3u8': 'application/vnd.apple.mpegurl',
+  '.m4s': 'video/iso.segment',
+  '.mp4': 'video/mp4',
+  '.ts': 'video/mp2t',
+};
+
+/** What resolving needs from the stream service (narrow, so tests can serve a directory of their own). */
+export type MediaFileSource = Pick<StreamService, 'tokens' | 'mediaDirOf' | 'touch'>;
+
+export type MediaFileResult =
+  | { ok: true; body: Buffer; contentType: string; cacheControl: string }
+  | { ok: false; status: 400 | 401 | 403 | 404; message: string };
+
+/** `/media/<token>/<file>` → its parts, or null when the path has another shape. */
+export function parseMediaPath(path: string): { token: string; file: string } | null {
+  const match = /^\/media\/([^/]+)\/([^/]+)$/.exec(path);
+  return match ? { token: match[1], file: match[2] } : null;
+}
+
+/** The file a signed media path names, or why not (status and message as the /media route answers them). */
+export async function readMediaFile(streams: MediaFileSource, token: string, file: string): Promise<MediaFileResult> {
+  if (token.length > MEDIA_TOKEN_MAX_LENGTH) return { ok: false, status: 400, message: 'media token too long' };
+  if (!MEDIA_FILE_PATTERN.test(file)) return { ok: false, status: 400, message: `invalid media file name ${JSON.stringify(file.slice(0, 64))}` };
+  const verdict = streams.tokens.verify(token);
+  if (!verdict.ok) return { ok: false, status: verdict.reason === 'expired' ? 403 : 401, message: `media token ${verdict.reason}` };
+  const { streamId, viewerId } = verdict.claims;
+  const dir = streams.mediaDirOf(streamId);
+  if (!dir) return { ok: false, status: 404, message: 'stream not running (it may have been torn down after its viewers left)' };
+  const path = resolve(dir, file);
+  // The pattern already forbids separators; this is the belt to that pair of braces.
+  if (!path.startsWith(resolve(dir) + sep)) return { ok: false, status: 403, message: 'path outside the stream directory' };
+  const ext = file.slice(file.lastIndexOf('.'));
+  if (ext === '.m3u8') streams.touch(streamId, viewerId);
+  let body: Buffer;
+  try {
+    body = await readFile(path);
+  } catch {
+    return { ok: false, status: 404, message: `${file} not found (segments are removed as the live window moves)` };
+  }
+  return {
+    ok: true,
+    body,
+    contentType: MEDIA_TYPES[ext] ?? 'application/octet-stream',
+    cacheControl: ext === '.m3u8' ? 'no-cache' : 'max-age=60',
+  };
+}

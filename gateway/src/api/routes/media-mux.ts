@@ -1,0 +1,177 @@
+/**
+ * GET /api/media/ws: the page's media WebSocket. A wall page fetches every tile's HLS playlists and segments
+ * over this one connection instead of the six HTTP/1.1 connections a browser allows per origin (the why is at
+ * the top of web/src/player/ws-media-loader.ts, the client).
+ *
+ * Protocol (client → server, JSON text):  { "id": <1..2^32-1>, "path": "/media/<token>/<file>" }  |  { "cancel": <id> }
+ * (server → client, one binary message per request):  u32 id · u16 status · u8 n · n bytes content type · body
+ * The body is the file on 200, else `{ error, message }` JSON. Paths are resolved by media-files.ts, exactly like
+ * GET /media/<token>/<file> (token check, viewer heartbeat on playlists, 401/403/404 alike). A message that is
+ * not a valid request gets a text frame `{ "error": "bad-request", "message": … }` (or a 400 answer when it
+ * names an id); nothing a client sends can throw out of the handler. At most `maxInFlight` requests per socket
+ * are being read or written at a time — a request counts until its answer is written out to the socket, so a
+ * client that does not read holds at most that many answers in the gateway's memory; more are refused with 429.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import type { RawData, WebSocket } from 'ws';
+import type { GatewayMetrics } from '../../observability/metrics.js';
+import { errorBody } from '../errors.js';
+import { parseMediaPath, readMediaFile, type MediaFileSource } from '../media-files.js';
+
+export interface MediaMuxRoutesOptions {
+  streams: MediaFileSource;
+  metrics: GatewayMetrics;
+  /** Requests being served per socket at most (default MEDIA_MUX_MAX_IN_FLIGHT). */
+  maxInFlight?: number;
+}
+
+/** The client keeps the same window (web/src/player/ws-media-loader.ts MAX_IN_FLIGHT). */
+export const MEDIA_MUX_MAX_IN_FLIGHT = 32;
+const MAX_ID = 0xffff_ffff;
+/** `/media/` + a 512-character token + a file name, with room to spare. */
+const MAX_PATH_LENGTH = 1024;
+
+/** One answer: u32 id, u16 status, u8 content-type length, content type, body. */
+export function encodeMediaFrame(id: number, status: number, contentType: string, body: Buffer): Buffer {
+  const type = Buffer.from(contentType, 'latin1');
+  const head = Buffer.allocUnsafe(7 + type.length);
+  head.writeUInt32BE(id, 0);
+  head.writeUInt16BE(status, 4);
+  head.writeUInt8(type.length, 6);
+  type.copy(head, 7);
+  return Buffer.concat([head, body]);
+}
+
+type Parsed = { kind: 'get'; id: number; path: string } | { kind: 'cancel'; id: number } | { kind: 'bad'; id: number | null; message: string };
+
+function parseRequest(data: RawData, isBinary: boolean): Parsed {
+  if (isBinary) return { kind: 'bad', id: null, message: 'requests are JSON text messages' };
+  let message: unknown;
+  try {
+    message = JSON.parse(Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8'));
+  } catch {
+    return { kind: 'bad', id: null, message: 'not JSON' };
+  }
+  if (typeof message !== 'object' || message === null || Array.isArray(message)) return { kind: 'bad', id: null, message: 'a request is a JSON object' };
+  const fields = message as Record<string, unknown>;
+  const isId = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_ID;
+  if ('cancel' in fields) {
+    return isId(fields.cancel) ? { kind: 'cancel', id: fields.cancel } : { kind: 'bad', id: null, message: 'cancel: must be a request id (integer 1..4294967295)' };
+  }
+  if (!isId(fields.id)) return { kind: 'bad', id: null, message: 'id: must be an integer 1..4294967295' };
+  if (typeof fields.path !== 'string' || fields.path.length > MAX_PATH_LENGTH) {
+    return { kind: 'bad', id: fields.id, message: `path: must be a string of at most ${MAX_PATH_LENGTH} characters` };
+  }
+  return { kind: 'get', id: fields.id, path: fields.path };
+}
+
+/** One socket's requests: the in-flight window, cancellations, answers. */
+class MuxConnection {
+  /** Ids being served → cancelled? */
+  private readonly inFlight = new Map<number, { cancelled: boolean }>();
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly streams: MediaFileSource,
+    private readonly metrics: GatewayMetrics,
+    private readonly maxInFlight: number,
+    private readonly log: { debug: (obj: object, msg: string) => void },
+  ) {}
+
+  onMessage(data: RawData, isBinary: boolean): void {
+    const request = parseRequest(data, isBinary);
+    switch (request.kind) {
+      case 'cancel': {
+        const entry = this.inFlight.get(request.id);
+        if (entry) entry.cancelled = true;
+        return;
+      }
+      case 'bad':
+        this.metrics.mediaMuxProtocolError();
+        if (request.id === null) this.sendText({ error: 'bad-request', message: request.message });
+        else this.answerError(request.id, 400, request.message);
+        return;
+      case 'get':
+        if (this.inFlight.has(request.id)) {
+          this.metrics.mediaMuxProtocolError();
+          this.sendText({ error: 'bad-request', message: `id ${request.id} is already in flight` });
+          return;
+        }
+        if (this.inFlight.size >= this.maxInFlight) {
+          this.answerError(request.id, 429, `more than ${this.maxInFlight} requests in flight on this socket; wait for answers`);
+          return;
+        }
+        void this.serve(request.id, request.path);
+    }
+  }
+
+  private async serve(id: number, path: string): Promise<void> {
+    const entry = { cancelled: false };
+    this.inFlight.set(id, entry);
+    let frame: Buffer;
+    let status: number;
+    let bodyBytes = 0;
+    try {
+      const parts = parseMediaPath(path);
+      const result = parts ? await readMediaFile(this.streams, parts.token, parts.file) : ({ ok: false, status: 400, message: 'path: must be /media/<token>/<file>' } as const);
+      if (result.ok) {
+        status = 200;
+        bodyBytes = result.body.length;
+        frame = encodeMediaFrame(id, 200, result.contentType, result.body);
+      } else {
+        status = result.status;
+        frame = encodeMediaFrame(id, result.status, 'application/json', Buffer.from(JSON.stringify(errorBody(result.status, result.message))));
+      }
+    } catch (err) {
+      this.log.debug({ err }, 'media socket request failed');
+      status = 500;
+      frame = encodeMediaFrame(id, 500, 'application/json', Buffer.from(JSON.stringify(errorBody(500, 'internal error; see the gateway log'))));
+    }
+    if (entry.cancelled || this.socket.readyState !== this.socket.OPEN) {
+      this.inFlight.delete(id);
+      return;
+    }
+    this.metrics.mediaMuxRequest(status, bodyBytes);
+    // The request leaves the window once its answer is handed to the kernel, not when it is queued here.
+    this.socket.send(frame, () => this.inFlight.delete(id));
+  }
+
+  private answerError(id: number, status: number, message: string): void {
+    this.metrics.mediaMuxRequest(status, 0);
+    this.socket.send(encodeMediaFrame(id, status, 'application/json', Buffer.from(JSON.stringify(errorBody(status, message)))));
+  }
+
+  private sendText(message: { error: string; message: string }): void {
+    if (this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(message));
+  }
+}
+
+export const mediaMuxRoutes: FastifyPluginAsync<MediaMuxRoutesOptions> = async (app, { streams, metrics, maxInFlight }) => {
+  app.get(
+    '/media/ws',
+    {
+      websocket: true,
+      config: { queryToken: true },
+      // @fastify/websocket hides WebSocket routes from OpenAPI; the protocol is described at the top of this file.
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: { token: { type: 'string', minLength: 1, maxLength: 1024 } },
+        },
+      },
+    },
+    (socket, request) => {
+      const connection = new MuxConnection(socket, streams, metrics, maxInFlight ?? MEDIA_MUX_MAX_IN_FLIGHT, request.log);
+      metrics.mediaMuxSocketOpened();
+      socket.on('message', (data, isBinary) => {
+        try {
+          connection.onMessage(data, isBinary);
+        } catch (err) {
+          request.log.warn({ err }, 'media socket message handler failed');
+        }
+      });
+      socket.on('error', (err) => request.log.debug({ err }, 'media socket error'));
+      socket.once('close', () => metrics.mediaMuxSocketClosed());
+    },
+  );
+};
