@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events';
 import type { AlarmEvent, OfflineReason, OnlineStatus } from './model.js';
 import type { StreamView } from './streams/stream-service.js';
+import type { HealthAlertEvent } from './health/types.js';
 
 export interface DeviceStatusChange {
   deviceId: string;
@@ -46,6 +47,8 @@ export interface GatewayEventMap {
   'catalog-progress': [CatalogProgress];
   'stream-status': [StreamView];
   'stream-failed': [StreamFailure];
+  /** An alert rule fired, reminded, recovered or was cleared (domain/health/alert-engine.ts). */
+  'health-alert': [HealthAlertEvent];
 }
 
 export class GatewayEvents extends EventEmitter<GatewayEventMap> {

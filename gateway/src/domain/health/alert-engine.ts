@@ -1,0 +1,308 @@
+/**
+ * The alert engine: turns channel health into alerts, per rule and channel, and delivers notifications in-app
+ * (an event the WebSocket relays as `health-alert`) and by webhook.
+ *
+ * Rules (see alert-rules.ts for their fields):
+ * - offline: fires once a channel has been offline (device offline or channel offline) for ≥ offlineMinutes
+ *   — a blip shorter than that never fires — and clears when it is back online;
+ * - stream-failure: fires after failureCount consecutive failed stream opens, clears after
+ *   clearAfterSuccesses consecutive successful ones (plays or probes);
+ * - while firing, a reminder every reminderMinutes (when set); a recovery notice when it clears
+ *   (notifyRecovery);
+ * - scope: all channels, those under a region (civil-code prefix) or under a group node;
+ * - channels in maintenance are muted: they do not fire, and an alert that was firing is cleared quietly.
+ *
+ * Time comes from the caller (`evaluate(world, at)`), never from a clock of its own: the service's timer
+ * passes now, tests pass any time they like. Alerts are stored through the records port (open ones are also
+ * kept in memory: one per rule and channel).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { GatewayEvents } from '../events.js';
+import type { RecordCollection, RecordStore } from '../records.js';
+import type { Page } from '../model.js';
+import type { WebhookSender } from './webhook.js';
+import type {
+  Alert,
+  AlertClearReason,
+  AlertNotificationEvent,
+  AlertQuery,
+  AlertRule,
+  AlertScope,
+  HealthStatus,
+  WebhookTestResult,
+} from './types.js';
+
+export const ALERT_COLLECTION = 'health_alerts';
+/** Cleared alerts older than this are deleted. */
+export const ALERT_RETENTION_MS = 30 * 24 * 3600_000;
+/** Notifications per webhook POST at most: an NVR's 64 channels going down is one request, a region's 5,000 are 50. */
+const NOTIFICATIONS_PER_POST = 100;
+
+/** What the engine needs to know about a channel. */
+export interface AlertSubject {
+  channelId: string;
+  channelName: string;
+  deviceId: string;
+  civilCode: string;
+  status: HealthStatus;
+  /** Status without maintenance. */
+  underlying: HealthStatus;
+  reason: string;
+  /** When the current status began. */
+  since: number | null;
+  /** When the channel went offline (device or channel), for offline rules; null when online. */
+  offlineSince: number | null;
+  maintenance: boolean;
+  consecutiveFailures: number;
+  consecutiveSuccesses: number;
+}
+
+/** The engine's view of the network for one pass. */
+export interface AlertWorld {
+  /** Channels that are offline now (device or channel), maintenance included. */
+  offline(): Iterable<AlertSubject>;
+  /** Channels with at least `minFailures` consecutive failed opens. */
+  failing(minFailures: number): Iterable<AlertSubject>;
+  /** The current state of one channel, or null when it no longer exists. */
+  subject(channelId: string): AlertSubject | null;
+  inScope(scope: AlertScope, subject: AlertSubject): boolean;
+}
+
+export interface WebhookPayload {
+  source: 'sharp-eyes';
+  sentAt: number;
+  test: boolean;
+  rule: { id: string; name: string; kind: AlertRule['kind'] };
+  notifications: Array<{ event: AlertNotificationEvent; alert: Alert }>;
+}
+
+export interface AlertObserver {
+  notification(event: AlertNotificationEvent): void;
+}
+
+export interface PassResult {
+  fired: number;
+  cleared: number;
+  reminders: number;
+}
+
+const isOffline = (status: HealthStatus): boolean => status === 'device-offline' || status === 'channel-offline';
+
+export class AlertEngine {
+  private readonly collection: RecordCollection<Alert>;
+  /** Open alerts by `${ruleId}|${channelId}`. */
+  private readonly open = new Map<string, Alert>();
+
+  constructor(
+    records: RecordStore,
+    private readonly events: GatewayEvents,
+    private readonly webhooks: WebhookSender,
+    private readonly logger: Logger,
+    private readonly observer?: AlertObserver,
+  ) {
+    this.collection = records.collection<Alert>(ALERT_COLLECTION, ['state', 'ruleId', 'channelId', 'firedAt', 'clearedAt']);
+  }
+
+  async load(): Promise<void> {
+    const pageSize = 1000;
+    for (let offset = 0; ; offset += pageSize) {
+      const page = await this.collection.find({ where: { state: 'firing' }, sort: { field: 'firedAt', order: 'asc' }, offset, limit: pageSize });
+      for (const alert of page.items) this.open.set(key(alert.ruleId, alert.channelId), alert);
+      if (page.items.length < pageSize) break;
+    }
+  }
+
+  /** Channels with an open alert (the world must be able to answer `subject` for these). */
+  openChannelIds(): Set<string> {
+    const ids = new Set<string>();
+    for (const alert of this.open.values()) ids.add(alert.channelId);
+    return ids;
+  }
+
+  get openCount(): number {
+    return this.open.size;
+  }
+
+  async evaluate(rules: readonly AlertRule[], world: AlertWorld, at: number): Promise<PassResult> {
+    const changed: Alert[] = [];
+    const notifications = new Map<string, Array<{ event: AlertNotificationEvent; alert: Alert }>>();
+    const notify = (rule: AlertRule, event: AlertNotificationEvent, alert: Alert): void => {
+      let list = notifications.get(rule.id);
+      if (!list) {
+        list = [];
+        notifications.set(rule.id, list);
+      }
+      list.push({ event, alert: { ...alert } });
+    };
+    const result: PassResult = { fired: 0, cleared: 0, reminders: 0 };
+
+    for (const rule of rules) {
+      if (!rule.enabled) continue;
+      // Clear, or remind about, what is open.
+      for (const alert of this.openOf(rule.id)) {
+        const subject = world.subject(alert.channelId);
+        const clearReason = this.clearReason(rule, subject);
+        if (clearReason) {
+          this.close(alert, clearReason, at);
+          changed.push(alert);
+          result.cleared++;
+          if (clearReason === 'recovered' && rule.notifyRecovery) notify(rule, 'recovered', alert);
+          else this.publish('cleared', alert);
+          continue;
+        }
+        if (rule.reminderMinutes !== null && at - alert.lastNotifiedAt >= rule.reminderMinutes * 60_000) {
+          alert.lastNotifiedAt = at;
+          alert.reminders++;
+          if (subject) alert.reason = this.describe(rule, subject);
+          changed.push(alert);
+          result.reminders++;
+          notify(rule, 'reminder', alert);
+        }
+      }
+      // Fire what newly qualifies.
+      const candidates = rule.kind === 'offline' ? world.offline() : world.failing(rule.failureCount ?? 1);
+      for (const subject of candidates) {
+        if (subject.maintenance || this.open.has(key(rule.id, subject.channelId))) continue;
+        if (!this.qualifies(rule, subject, at) || !world.inScope(rule.scope, subject)) continue;
+        const alert: Alert = {
+          id: randomUUID(),
+          ruleId: rule.id,
+          ruleName: rule.name,
+          kind: rule.kind,
+          channelId: subject.channelId,
+          channelName: subject.channelName,
+          deviceId: subject.deviceId,
+          civilCode: subject.civilCode,
+          state: 'firing',
+          reason: this.describe(rule, subject),
+          firedAt: at,
+          clearedAt: null,
+          clearReason: null,
+          lastNotifiedAt: at,
+          reminders: 0,
+        };
+        this.open.set(key(rule.id, subject.channelId), alert);
+        changed.push(alert);
+        result.fired++;
+        notify(rule, 'fired', alert);
+      }
+    }
+
+    if (changed.length > 0) await this.collection.putMany(changed.map((a) => ({ ...a })));
+    for (const rule of rules) {
+      const list = notifications.get(rule.id);
+      if (list) this.deliver(rule, list, at);
+    }
+    return result;
+  }
+
+  /** A rule changed or was deleted: its open alerts are cleared (quietly; the rule is not what it was). */
+  async ruleRemoved(ruleId: string, reason: AlertClearReason, at: number): Promise<number> {
+    const closed: Alert[] = [];
+    for (const alert of this.openOf(ruleId)) {
+      this.close(alert, reason, at);
+      closed.push(alert);
+      this.publish('cleared', alert);
+    }
+    if (closed.length > 0) await this.collection.putMany(closed);
+    return closed.length;
+  }
+
+  async list(query: AlertQuery): Promise<Page<Alert>> {
+    const where: Record<string, string> = {};
+    if (query.state) where.state = query.state;
+    if (query.ruleId) where.ruleId = query.ruleId;
+    if (query.channelId) where.channelId = query.channelId;
+    return this.collection.find({ where, sort: { field: 'firedAt', order: 'desc' }, offset: query.offset, limit: query.limit });
+  }
+
+  /** The test button: a sample notification to the rule's webhook, delivered now. */
+  async test(rule: AlertRule, at: number): Promise<WebhookTestResult> {
+    if (!rule.webhookUrl) return { delivered: false, error: 'the rule has no webhookUrl (in-app delivery only)' };
+    const sample: Alert = {
+      id: `test-${randomUUID()}`,
+      ruleId: rule.id,
+      ruleName: rule.name,
+      kind: rule.kind,
+      channelId: '00000000000000000000',
+      channelName: 'test',
+      deviceId: '00000000000000000000',
+      civilCode: '',
+      state: 'firing',
+      reason: 'test notification from the alert rule editor',
+      firedAt: at,
+      clearedAt: null,
+      clearReason: null,
+      lastNotifiedAt: at,
+      reminders: 0,
+    };
+    const payload: WebhookPayload = { source: 'sharp-eyes', sentAt: at, test: true, rule: { id: rule.id, name: rule.name, kind: rule.kind }, notifications: [{ event: 'test', alert: sample }] };
+    // One quick attempt: the person pressing the button waits for the answer.
+    return this.webhooks.deliver(rule.webhookUrl, payload, 0);
+  }
+
+  async prune(now: number): Promise<number> {
+    return this.collection.deleteWhere({ state: 'cleared', clearedAt: { lt: now - ALERT_RETENTION_MS } });
+  }
+
+  // ------------------------------------------------------------------------------------------ internals
+
+  private *openOf(ruleId: string): IterableIterator<Alert> {
+    for (const alert of [...this.open.values()]) if (alert.ruleId === ruleId) yield alert;
+  }
+
+  private qualifies(rule: AlertRule, subject: AlertSubject, at: number): boolean {
+    if (rule.kind === 'offline') {
+      return isOffline(subject.underlying) && subject.offlineSince !== null && at - subject.offlineSince >= (rule.offlineMinutes ?? 0) * 60_000;
+    }
+    return subject.consecutiveFailures >= (rule.failureCount ?? 1);
+  }
+
+  private clearReason(rule: AlertRule, subject: AlertSubject | null): AlertClearReason | null {
+    if (!subject) return 'channel-removed';
+    if (subject.maintenance) return 'maintenance';
+    if (rule.kind === 'offline') return isOffline(subject.underlying) ? null : 'recovered';
+    return subject.consecutiveSuccesses >= (rule.clearAfterSuccesses ?? 1) ? 'recovered' : null;
+  }
+
+  private describe(rule: AlertRule, subject: AlertSubject): string {
+    if (rule.kind === 'offline') return subject.reason;
+    return `${subject.consecutiveFailures} consecutive failed stream opens: ${subject.reason}`;
+  }
+
+  private close(alert: Alert, reason: AlertClearReason, at: number): void {
+    alert.state = 'cleared';
+    alert.clearedAt = at;
+    alert.clearReason = reason;
+    this.open.delete(key(alert.ruleId, alert.channelId));
+  }
+
+  private publish(event: AlertNotificationEvent, alert: Alert): void {
+    this.observer?.notification(event);
+    this.events.emit('health-alert', { event, alert: { ...alert } });
+  }
+
+  private deliver(rule: AlertRule, list: Array<{ event: AlertNotificationEvent; alert: Alert }>, at: number): void {
+    for (const n of list) {
+      this.observer?.notification(n.event);
+      this.events.emit('health-alert', n);
+    }
+    if (!rule.webhookUrl) return;
+    for (let i = 0; i < list.length; i += NOTIFICATIONS_PER_POST) {
+      const payload: WebhookPayload = {
+        source: 'sharp-eyes',
+        sentAt: at,
+        test: false,
+        rule: { id: rule.id, name: rule.name, kind: rule.kind },
+        notifications: list.slice(i, i + NOTIFICATIONS_PER_POST),
+      };
+      this.webhooks.send(rule.webhookUrl, payload);
+    }
+    this.logger.info({ ruleId: rule.id, notifications: list.length }, 'alert notifications sent');
+  }
+}
+
+function key(ruleId: string, channelId: string): string {
+  return `${ruleId}|${channelId}`;
+}

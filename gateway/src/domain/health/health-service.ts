@@ -1,0 +1,602 @@
+/**
+ * The maintenance health console's service: status with a reason per channel, keepalive history, stream
+ * statistics against expected, aggregates against yesterday, maintenance flags and alert rules. Composes the
+ * modules of this folder over the registry, the tree index, the stream service and the store; the API sees it
+ * as `HealthApi` (GatewayServices.health).
+ *
+ * Everything is computed from memory (one pass over the tree index's channels, a few map lookups each) and
+ * only history goes to the store: status events (read back for episodes and registration history), and
+ * through the records port the maintenance flags, alert rules, alerts and aggregate snapshots.
+ *
+ * Timers: one evaluation pass every `evaluateIntervalSec` (status clocks, alert rules) and one snapshot
+ * every `snapshotIntervalMin`; either can be 0 (off) so tests drive `evaluate(at)` and `snapshot(at)`
+ * themselves with any time they like.
+ */
+import type { Logger } from 'pino';
+import type { Device, Page, StatusEvent } from '../model.js';
+import type { GatewayStore } from '../store.js';
+import type { GatewayEvents, DeviceStatusChange, StreamFailure } from '../events.js';
+import type { DeviceRegistry } from '../registry/device-registry.js';
+import type { TreeIndex } from '../catalog/tree-index.js';
+import type { StreamService, StreamView } from '../streams/stream-service.js';
+import { PlayError } from '../streams/play-error.js';
+import { ConflictError, NotFoundError } from '../services.js';
+import { counterIn, FigureCounter, type Aggregates } from './aggregates.js';
+import { AlertEngine, type AlertObserver, type AlertSubject, type AlertWorld } from './alert-engine.js';
+import { AlertRules } from './alert-rules.js';
+import { ChannelStatusClassifier, type ChannelRef, type Classification } from './channel-status.js';
+import { TreeIndexGrouping, type HealthGrouping } from './grouping.js';
+import { KeepaliveHistory } from './keepalive-history.js';
+import { MaintenanceFlags } from './maintenance.js';
+import { OfflineEpisodes, EPISODE_WINDOW_MS } from './offline-episodes.js';
+import { SignallingErrors } from './signalling-errors.js';
+import { HealthSnapshots, nodeFigures } from './snapshots.js';
+import { StatusClock } from './status-clock.js';
+import { sampleOf, StreamHealthTracker } from './stream-health.js';
+import { expectationFor, gradeStream } from './stream-quality.js';
+import { WebhookSender, type WebhookObserver, type WebhookOptions } from './webhook.js';
+import {
+  type Alert,
+  type AlertQuery,
+  type AlertRule,
+  type AlertRuleInput,
+  type ChannelHealth,
+  type ChannelHealthDetail,
+  type EvaluationReport,
+  type HealthApi,
+  type HealthChannelQuery,
+  type HealthGroupBy,
+  type HealthSortField,
+  type HealthStatus,
+  type HealthSummary,
+  type HealthSummaryNode,
+  type ProbeResult,
+  type StreamKind,
+  type StreamReport,
+  type StreamSample,
+  type WebhookTestResult,
+} from './types.js';
+
+export interface HealthServiceOptions {
+  /** sip.keepaliveIntervalSec: the expected keepalive interval shown with the chart. */
+  keepaliveIntervalSec: number;
+  expectedFps: number;
+  streamFailureWindowMin: number;
+  /** Targets as fractions 0..1. */
+  onlineRateTarget: number;
+  intactRateTarget: number;
+  /** 0 = no timer (tests call evaluate()). */
+  evaluateIntervalSec: number;
+  /** 0 = no timer (a snapshot is still taken at start). */
+  snapshotIntervalMin: number;
+  timeZone: string;
+  webhook: WebhookOptions;
+}
+
+export interface HealthMetrics extends WebhookObserver, AlertObserver {
+  probe(outcome: 'ok' | 'failed'): void;
+}
+
+export interface HealthDeps {
+  store: GatewayStore;
+  registry: DeviceRegistry;
+  tree: TreeIndex;
+  events: GatewayEvents;
+  /** Live video (absent in setups without media): probes then answer 409. */
+  streams?: StreamService;
+  /** Region / group membership; defaults to the tree-index walk. */
+  grouping?: HealthGrouping;
+  metrics?: HealthMetrics;
+  logger: Logger;
+  now?: () => number;
+}
+
+const DAY_MS = 24 * 3600_000;
+const WEEK_MS = 7 * DAY_MS;
+/** Status events read back at start for the 24-hour episode counts, at most (a bound on start-up time). */
+const MAX_SEEDED_EVENTS = 500_000;
+const SEVERITY: Record<HealthStatus, number> = {
+  'device-offline': 0,
+  'channel-offline': 1,
+  'stream-failing': 2,
+  degraded: 3,
+  maintenance: 4,
+  healthy: 5,
+};
+
+interface Scanned {
+  ref: ChannelRef;
+  cls: Classification;
+  since: number | null;
+}
+
+const isOffline = (status: HealthStatus): boolean => status === 'device-offline' || status === 'channel-offline';
+
+export class HealthService implements HealthApi {
+  readonly keepalives = new KeepaliveHistory();
+  private readonly episodes = new OfflineEpisodes();
+  private readonly streamHealth: StreamHealthTracker;
+  private readonly maintenance: MaintenanceFlags;
+  private readonly signallingErrors = new SignallingErrors();
+  private readonly clock = new StatusClock();
+  private readonly classifier: ChannelStatusClassifier;
+  private readonly grouping: HealthGrouping;
+  private readonly snapshots: HealthSnapshots;
+  private readonly rules: AlertRules;
+  private readonly engine: AlertEngine;
+  private readonly webhooks: WebhookSender;
+  private readonly now: () => number;
+  private readonly logger: Logger;
+  private readonly timers: NodeJS.Timeout[] = [];
+  /** Evaluation passes and snapshots run one at a time (a timer and a test may ask together). */
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private readonly onDeviceStatus = (change: DeviceStatusChange): void => {
+    if (change.status === 'offline') {
+      this.episodes.deviceWentOffline(change.deviceId, change.at);
+      this.keepalives.offline(change.deviceId);
+    } else {
+      this.keepalives.online(change.deviceId, change.at);
+      this.signallingErrors.clear(change.deviceId);
+    }
+  };
+  private readonly onStreamStatus = (view: StreamView): void => this.streamHealth.onStatus(view);
+  private readonly onStreamFailed = (failure: StreamFailure): void => this.streamHealth.onFailed(failure);
+
+  constructor(
+    private readonly deps: HealthDeps,
+    private readonly options: HealthServiceOptions,
+  ) {
+    this.now = deps.now ?? Date.now;
+    this.logger = deps.logger;
+    this.streamHealth = new StreamHealthTracker({ configuredFps: options.expectedFps, now: this.now });
+    this.maintenance = new MaintenanceFlags(deps.store.records);
+    this.classifier = new ChannelStatusClassifier((id) => deps.registry.get(id), this.maintenance, this.streamHealth, this.signallingErrors, {
+      configuredFps: options.expectedFps,
+      streamFailureWindowMs: options.streamFailureWindowMin * 60_000,
+    });
+    this.grouping = deps.grouping ?? new TreeIndexGrouping(deps.tree);
+    this.snapshots = new HealthSnapshots(deps.store.records);
+    this.rules = new AlertRules(deps.store.records);
+    this.webhooks = new WebhookSender(options.webhook, deps.logger.child({ part: 'webhook' }), deps.metrics);
+    this.engine = new AlertEngine(deps.store.records, deps.events, this.webhooks, deps.logger.child({ part: 'alerts' }), deps.metrics);
+  }
+
+  get timeZone(): string {
+    return this.options.timeZone;
+  }
+
+  // ------------------------------------------------------------------------------------------ lifecycle
+
+  async start(): Promise<void> {
+    const { events } = this.deps;
+    // Listen first: what happens while history is read is counted live and skipped in the read-back.
+    events.on('device-status', this.onDeviceStatus);
+    events.on('stream-status', this.onStreamStatus);
+    events.on('stream-failed', this.onStreamFailed);
+    const startedAt = this.now();
+    await Promise.all([this.maintenance.load(), this.rules.load(), this.engine.load(), this.snapshots.load(), this.seedEpisodes(startedAt)]);
+    try {
+      await this.snapshot(startedAt);
+    } catch (err) {
+      this.logger.warn({ err }, 'health snapshot at start failed');
+    }
+    if (this.options.evaluateIntervalSec > 0) {
+      this.every(this.options.evaluateIntervalSec * 1000, () => this.evaluate(), 'health evaluation');
+    }
+    if (this.options.snapshotIntervalMin > 0) {
+      this.every(this.options.snapshotIntervalMin * 60_000, () => this.snapshot(), 'health snapshot');
+    }
+    this.logger.info(
+      { maintenance: this.maintenance.size, rules: this.rules.list().length, openAlerts: this.engine.openCount, episodeSubjects: this.episodes.subjects },
+      'health service started',
+    );
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers.length = 0;
+    const { events } = this.deps;
+    events.off('device-status', this.onDeviceStatus);
+    events.off('stream-status', this.onStreamStatus);
+    events.off('stream-failed', this.onStreamFailed);
+    this.webhooks.close();
+    await this.queue.catch(() => undefined);
+  }
+
+  /** A keepalive from a registered device (the composition root calls this from the signalling path). */
+  keepaliveArrived(deviceId: string, at = this.now()): void {
+    this.keepalives.arrived(deviceId, at);
+  }
+
+  /** A refused REGISTER or similar, shown as the device's last error. */
+  signallingError(deviceId: string, message: string, at = this.now()): void {
+    this.signallingErrors.record(deviceId, message, at);
+  }
+
+  /** Resolves when queued webhook notifications have been delivered or given up (tests). */
+  webhooksIdle(): Promise<void> {
+    return this.webhooks.idle();
+  }
+
+  // ------------------------------------------------------------------------------------------ status
+
+  async listChannels(query: HealthChannelQuery): Promise<Page<ChannelHealth>> {
+    const now = this.now();
+    const statuses = query.statuses && query.statuses.length > 0 ? new Set(query.statuses) : null;
+    if (query.group) this.grouping.refresh(now);
+    const q = query.q?.toLowerCase();
+    const rows: ChannelHealth[] = [];
+    this.scan(now, ({ ref, cls, since }) => {
+      if (statuses && !statuses.has(cls.status)) return;
+      if (query.region && !ref.civilCode.startsWith(query.region)) return;
+      if (query.group && !this.grouping.groupsOf(ref.id).includes(query.group)) return;
+      const row = this.toHealth(ref, cls, since, now);
+      if (q && !matches(row, q)) return;
+      rows.push(row);
+    });
+    rows.sort(comparator(query.sort ?? 'status', query.order ?? 'asc'));
+    const offset = query.offset ?? 0;
+    const items = query.limit === undefined ? rows.slice(offset) : rows.slice(offset, offset + query.limit);
+    return { total: rows.length, items };
+  }
+
+  async channelDetail(channelId: string): Promise<ChannelHealthDetail> {
+    const ref = await this.requireRef(channelId);
+    const now = this.now();
+    const active = this.activeStreams().get(channelId) ?? [];
+    const health = this.healthOf(ref, now, active);
+    const [registrations, alarms] = await Promise.all([
+      this.deps.store.listStatusEvents({ subjectId: ref.deviceId, limit: 50 }),
+      this.deps.store.listAlarms({ deviceId: ref.deviceId, limit: 100 }),
+    ]);
+    // An NVR's alarms concern its channels one by one; an IPC's are all about its only picture.
+    const single = this.deps.tree.channelIdsOf(ref.deviceId).length <= 1;
+    const channelAlarms = alarms.items.filter((a) => single || a.sourceId === channelId || a.sourceId === ref.deviceId).slice(0, 20);
+    return {
+      health,
+      keepalive: this.keepalives.report(ref.deviceId, this.options.keepaliveIntervalSec),
+      registrations: registrations.items as StatusEvent[],
+      stream: this.streamReport(channelId, active, now),
+      alarms: channelAlarms,
+      maintenance: this.maintenance.get(channelId) ?? null,
+    };
+  }
+
+  async probe(channelId: string, stream: StreamKind = 'sub'): Promise<ProbeResult> {
+    const streams = this.deps.streams;
+    if (!streams) throw new ConflictError('live video is not available in this gateway');
+    await this.requireRef(channelId);
+    const startedAt = this.now();
+    const wallStart = Date.now();
+    let view: StreamView;
+    try {
+      view = await streams.play({ channelId, stream });
+    } catch (err) {
+      const error =
+        err instanceof PlayError
+          ? { step: err.step, message: err.message, hint: err.hint }
+          : { step: 'packager', message: (err as Error).message, hint: 'see the gateway log' };
+      this.streamHealth.probed(channelId, { ok: false, step: error.step, message: error.message, startedAt });
+      this.deps.metrics?.probe('failed');
+      return { ok: false, error };
+    }
+    try {
+      // A stream that was already running when the probe began: the probe joined it.
+      const reused = view.startedAt < wallStart;
+      this.streamHealth.probed(channelId, { ok: true, reused });
+      this.deps.metrics?.probe('ok');
+      return { ok: true, timeToFirstFrameMs: reused ? Date.now() - wallStart : (view.timeToFirstFrameMs ?? Date.now() - wallStart), reused };
+    } finally {
+      await streams.release(view.streamId, view.viewerId).catch(() => undefined);
+    }
+  }
+
+  async setMaintenance(channelId: string, on: boolean, note: string | null, by: string): Promise<ChannelHealth> {
+    const ref = await this.requireRef(channelId);
+    const now = this.now();
+    if (on) await this.maintenance.set(channelId, note, by, now);
+    else await this.maintenance.clear(channelId);
+    this.logger.info({ channelId, on, by, note }, 'maintenance flag changed');
+    return this.healthOf(ref, now, this.activeStreams().get(channelId) ?? []);
+  }
+
+  // ------------------------------------------------------------------------------------------ aggregates
+
+  async summary(groupBy: HealthGroupBy): Promise<HealthSummary> {
+    const now = this.now();
+    const aggregates = this.aggregate(now);
+    const [yesterday, lastWeek, yesterdayNodes] = await Promise.all([
+      this.snapshots.nearest(now - DAY_MS, false),
+      this.snapshots.nearest(now - WEEK_MS, false),
+      this.snapshots.nearest(now - DAY_MS, true),
+    ]);
+    const kind = groupBy === 'region' ? 'region' : 'group';
+    const table = groupBy === 'region' ? aggregates.regions : aggregates.groups;
+    const nodes: HealthSummaryNode[] = [...table.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([id, counter]) => {
+        const node = this.grouping.node(id, kind);
+        return { id, name: node.name, kind: node.kind, figures: counter.figures(), yesterday: nodeFigures(yesterdayNodes, kind, id) };
+      });
+    return {
+      at: now,
+      targets: { onlineRate: this.options.onlineRateTarget, intactRate: this.options.intactRateTarget },
+      overall: aggregates.overall.figures(),
+      yesterday: yesterday?.overall ?? null,
+      lastWeek: lastWeek?.overall ?? null,
+      nodes,
+    };
+  }
+
+  snapshot(at?: number): Promise<void> {
+    return this.serially(async () => {
+      const now = at ?? this.now();
+      await this.snapshots.take(this.aggregate(now));
+      await this.snapshots.prune(now);
+      await this.engine.prune(now);
+    });
+  }
+
+  // ------------------------------------------------------------------------------------------ alert rules
+
+  async listRules(): Promise<Page<AlertRule>> {
+    const items = this.rules.list();
+    return { total: items.length, items };
+  }
+
+  async getRule(id: string): Promise<AlertRule | null> {
+    return this.rules.get(id) ?? null;
+  }
+
+  createRule(input: AlertRuleInput, by: string): Promise<AlertRule> {
+    return this.rules.create(input, by, this.now());
+  }
+
+  async updateRule(id: string, input: AlertRuleInput): Promise<AlertRule | null> {
+    const changed = await this.rules.update(id, input, this.now());
+    if (!changed) return null;
+    const { before, after } = changed;
+    // Open alerts were raised under the old meaning of the rule; under a new one they would mislead.
+    const meaningChanged =
+      before.kind !== after.kind || !after.enabled || before.scope.kind !== after.scope.kind || before.scope.nodeId !== after.scope.nodeId;
+    if (meaningChanged) await this.serially(() => this.engine.ruleRemoved(id, 'rule-changed', this.now()));
+    return after;
+  }
+
+  async deleteRule(id: string): Promise<boolean> {
+    const deleted = await this.rules.delete(id);
+    if (deleted) await this.serially(() => this.engine.ruleRemoved(id, 'rule-deleted', this.now()));
+    return deleted;
+  }
+
+  async testRule(id: string): Promise<WebhookTestResult | null> {
+    const rule = this.rules.get(id);
+    if (!rule) return null;
+    return this.engine.test(rule, this.now());
+  }
+
+  listAlerts(query: AlertQuery): Promise<Page<Alert>> {
+    return this.engine.list(query);
+  }
+
+  evaluate(at?: number): Promise<EvaluationReport> {
+    return this.serially(() => this.evaluatePass(at ?? this.now()));
+  }
+
+  // ------------------------------------------------------------------------------------------ internals
+
+  private async evaluatePass(now: number): Promise<EvaluationReport> {
+    const rules = this.rules.list();
+    const openIds = this.engine.openChannelIds();
+    if (rules.some((r) => r.scope.kind === 'group')) this.grouping.refresh(now);
+    const offline: AlertSubject[] = [];
+    const subjects = new Map<string, AlertSubject>();
+    let channels = 0;
+    this.scan(now, ({ ref, cls, since }) => {
+      channels++;
+      const rec = this.streamHealth.get(ref.id);
+      const offlineNow = isOffline(cls.underlying);
+      if (!offlineNow && !openIds.has(ref.id) && !(rec && rec.consecutiveFailures > 0)) return;
+      const subject: AlertSubject = {
+        channelId: ref.id,
+        channelName: this.deps.tree.nameOf(ref.id) ?? '',
+        deviceId: ref.deviceId,
+        civilCode: ref.civilCode,
+        status: cls.status,
+        underlying: cls.underlying,
+        reason: cls.reason,
+        since,
+        offlineSince: offlineNow ? (cls.status === 'maintenance' ? null : since) : null,
+        maintenance: cls.status === 'maintenance',
+        consecutiveFailures: rec?.consecutiveFailures ?? 0,
+        consecutiveSuccesses: rec?.consecutiveSuccesses ?? 0,
+      };
+      subjects.set(ref.id, subject);
+      if (offlineNow) offline.push(subject);
+    });
+    const world: AlertWorld = {
+      offline: () => offline,
+      failing: (min) => [...subjects.values()].filter((s) => s.consecutiveFailures >= min),
+      subject: (id) => subjects.get(id) ?? null,
+      inScope: (scope, s) =>
+        scope.kind === 'all' ||
+        (scope.kind === 'region' && scope.nodeId !== null && s.civilCode.startsWith(scope.nodeId)) ||
+        (scope.kind === 'group' && scope.nodeId !== null && this.grouping.groupsOf(s.channelId).includes(scope.nodeId)),
+    };
+    const result = await this.engine.evaluate(rules, world, now);
+    this.episodes.prune(now);
+    return { at: now, channels, ...result };
+  }
+
+  /** One pass over every video channel: classify, advance the status clock, hand each to `visit`. */
+  private scan(now: number, visit: (scanned: Scanned) => void): void {
+    const active = this.activeStreams();
+    for (const ref of this.deps.tree.channels()) {
+      const cls = this.classifier.classify(ref, now, active.get(ref.id));
+      const reading = this.clock.observe(ref.id, cls.status, cls.ownSince, cls.deviceSince, now);
+      if (reading.entered && cls.status === 'channel-offline') this.episodes.channelWentOffline(ref.id, now);
+      visit({ ref, cls, since: reading.since });
+    }
+  }
+
+  private aggregate(now: number): Aggregates {
+    this.grouping.refresh(now);
+    const overall = new FigureCounter();
+    const regions = new Map<string, FigureCounter>();
+    const groups = new Map<string, FigureCounter>();
+    for (const device of this.deps.registry.all()) {
+      const online = device.status === 'online';
+      overall.addDevice(online);
+      for (const code of this.grouping.regionsOf(device.civilCode)) counterIn(regions, code).addDevice(online);
+    }
+    const groupDevices = new Map<string, Set<string>>();
+    this.scan(now, ({ ref, cls }) => {
+      overall.addChannel(ref.online, cls.status);
+      for (const code of this.grouping.regionsOf(ref.civilCode)) counterIn(regions, code).addChannel(ref.online, cls.status);
+      for (const group of this.grouping.groupsOf(ref.id)) {
+        counterIn(groups, group).addChannel(ref.online, cls.status);
+        let devices = groupDevices.get(group);
+        if (!devices) {
+          devices = new Set();
+          groupDevices.set(group, devices);
+        }
+        devices.add(ref.deviceId);
+      }
+    });
+    for (const [group, devices] of groupDevices) {
+      const counter = counterIn(groups, group);
+      for (const id of devices) counter.addDevice(this.deps.registry.isOnline(id));
+    }
+    return { at: now, overall, regions, groups };
+  }
+
+  private healthOf(ref: ChannelRef, now: number, active: readonly StreamView[]): ChannelHealth {
+    const cls = this.classifier.classify(ref, now, active);
+    const reading = this.clock.observe(ref.id, cls.status, cls.ownSince, cls.deviceSince, now);
+    return this.toHealth(ref, cls, reading.since, now);
+  }
+
+  private toHealth(ref: ChannelRef, cls: Classification, since: number | null, now: number): ChannelHealth {
+    const device: Device | undefined = this.deps.registry.get(ref.deviceId);
+    return {
+      channelId: ref.id,
+      name: this.deps.tree.nameOf(ref.id) ?? '',
+      deviceId: ref.deviceId,
+      deviceName: device?.name ?? '',
+      civilCode: ref.civilCode,
+      status: cls.status,
+      reason: cls.reason,
+      since,
+      durationSec: since === null ? null : Math.max(0, Math.floor((now - since) / 1000)),
+      lastKeepaliveAt: device?.lastKeepaliveAt ?? null,
+      lastError: cls.lastError,
+      episodes24h: this.episodes.count(ref.id, ref.deviceId, now),
+    };
+  }
+
+  private streamReport(channelId: string, active: readonly StreamView[], now: number): StreamReport {
+    const rec = this.streamHealth.get(channelId);
+    const view = active.find((v) => v.stream === 'main') ?? active[0];
+    let last: StreamSample | null = view ? sampleOf(view, now) : null;
+    if (!last && rec) {
+      const samples = [rec.samples.main, rec.samples.sub].filter((s): s is StreamSample => s !== undefined);
+      last = samples.sort((a, b) => b.at - a.at)[0] ?? null;
+    }
+    const kind: StreamKind = last?.stream ?? 'main';
+    const expected = expectationFor(rec?.lastGood[kind] ?? null, this.options.expectedFps, now);
+    const stalls = rec ? this.streamHealth.stalls1h(rec, now) : 0;
+    const graded = gradeStream(last, expected, stalls);
+    return {
+      expected,
+      last: last ? { ...last, active: view !== undefined } : null,
+      grade: graded.grade,
+      gradeReasons: graded.reasons,
+      stalls1h: stalls,
+      consecutiveFailures: rec?.consecutiveFailures ?? 0,
+      consecutiveSuccesses: rec?.consecutiveSuccesses ?? 0,
+      recentFailures: rec ? [...rec.recentFailures].reverse() : [],
+      probes: rec ? { ...rec.probes } : { ok: 0, failed: 0 },
+    };
+  }
+
+  /** Playing streams by channel. */
+  private activeStreams(): Map<string, StreamView[]> {
+    const map = new Map<string, StreamView[]>();
+    for (const view of this.deps.streams?.list() ?? []) {
+      if (view.state !== 'playing') continue;
+      const list = map.get(view.channelId);
+      if (list) list.push(view);
+      else map.set(view.channelId, [view]);
+    }
+    return map;
+  }
+
+  /** A video channel known to the tree, with its device and civil code; NotFoundError otherwise. */
+  private async requireRef(channelId: string): Promise<ChannelRef> {
+    const status = this.deps.tree.channelStatus(channelId);
+    const channel = status === undefined ? null : await this.deps.store.getChannel(channelId);
+    if (status === undefined || !channel || channel.kind !== 'channel') throw new NotFoundError(`channel ${channelId} not found (or not a video channel)`);
+    return { id: channelId, deviceId: channel.deviceId, civilCode: channel.civilCode || channel.deviceId.slice(0, 8), online: status === 'online' };
+  }
+
+  private async seedEpisodes(startedAt: number): Promise<void> {
+    const pageSize = 1000;
+    let read = 0;
+    for (let offset = 0; offset < MAX_SEEDED_EVENTS; offset += pageSize) {
+      const page = await this.deps.store.listStatusEvents({ since: startedAt - EPISODE_WINDOW_MS, until: startedAt, offset, limit: pageSize });
+      this.episodes.seed(page.items, startedAt);
+      read += page.items.length;
+      if (page.items.length < pageSize) break;
+    }
+    this.logger.debug({ read }, 'offline episodes of the last 24 h read back');
+  }
+
+  private serially<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private every(ms: number, task: () => Promise<unknown>, what: string): void {
+    const timer = setInterval(() => {
+      if (this.closed) return;
+      task().catch((err: unknown) => this.logger.error({ err }, `${what} failed`));
+    }, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+}
+
+function matches(row: ChannelHealth, q: string): boolean {
+  return (
+    row.name.toLowerCase().includes(q) ||
+    row.deviceName.toLowerCase().includes(q) ||
+    row.channelId.startsWith(q) ||
+    row.deviceId.startsWith(q)
+  );
+}
+
+/** Sort by any column, nulls last in either order, then by channel id for stable pages. */
+function comparator(field: HealthSortField, order: 'asc' | 'desc'): (a: ChannelHealth, b: ChannelHealth) => number {
+  const dir = order === 'asc' ? 1 : -1;
+  const value = (r: ChannelHealth): string | number | null => (field === 'status' ? SEVERITY[r.status] : r[field]);
+  return (a, b) => {
+    const va = value(a);
+    const vb = value(b);
+    if (va !== vb) {
+      if (va === null) return 1;
+      if (vb === null) return -1;
+      // Code-point order for text (localeCompare costs seconds on large lists).
+      return (va < vb ? -1 : 1) * dir;
+    }
+    if (field === 'status' && a.durationSec !== b.durationSec) {
+      // Within one status, the longest-standing first.
+      return (b.durationSec ?? -1) - (a.durationSec ?? -1);
+    }
+    return a.channelId < b.channelId ? -1 : a.channelId > b.channelId ? 1 : 0;
+  };
+}
+

@@ -1,0 +1,154 @@
+/**
+ * The pure parts of the health console: keepalive ring buffers (intervals, jitter, memory), stream grading,
+ * the status clock's "since", and the CSV export's encoding rules.
+ */
+import { describe, expect, it } from 'vitest';
+import { KeepaliveHistory, KEEPALIVE_SAMPLES, meanAndDeviation } from '../../src/domain/health/keepalive-history.js';
+import { expectationFor, gradeStream, isGoodSample } from '../../src/domain/health/stream-quality.js';
+import { StatusClock } from '../../src/domain/health/status-clock.js';
+import { channelHealthCsv, csvCell } from '../../src/domain/health/health-csv.js';
+import type { ChannelHealth, StreamSample } from '../../src/domain/health/types.js';
+
+describe('KeepaliveHistory', () => {
+  it('keeps the last 32 intervals with their arrival times, mean and jitter', () => {
+    const history = new KeepaliveHistory();
+    const t0 = 1_700_000_000_000;
+    history.online('d1', t0);
+    let t = t0;
+    const intervals: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const interval = 60_000 + (i % 2 === 0 ? 500 : -500);
+      t += interval;
+      intervals.push(interval);
+      history.arrived('d1', t);
+    }
+    const report = history.report('d1', 60);
+    expect(report.samples).toHaveLength(KEEPALIVE_SAMPLES);
+    expect(report.samples.map((s) => s.intervalMs)).toEqual(intervals.slice(-KEEPALIVE_SAMPLES));
+    expect(report.samples.at(-1)?.at).toBe(t);
+    expect(report.samples[0].at).toBe(t - intervals.slice(-KEEPALIVE_SAMPLES + 1).reduce((a, b) => a + b, 0));
+    expect(report.meanMs).toBe(60_000);
+    expect(report.jitterMs).toBe(500);
+    expect(report.expectedIntervalSec).toBe(60);
+  });
+
+  it('does not count an outage as an interval: offline stops measuring, registering restarts it', () => {
+    const history = new KeepaliveHistory();
+    history.online('d', 1000);
+    history.arrived('d', 2000);
+    history.offline('d');
+    history.arrived('d', 900_000); // a stray keepalive while offline: no interval
+    history.online('d', 1_000_000);
+    history.arrived('d', 1_001_000);
+    expect(history.report('d', 1).samples.map((s) => s.intervalMs)).toEqual([1000, 1000]);
+  });
+
+  it('costs a fixed ~150 bytes per device in typed arrays (50,000 devices ≈ 8 MB)', () => {
+    const history = new KeepaliveHistory();
+    for (let i = 0; i < 50_000; i++) history.arrived(`dev${i}`, 1000 + i);
+    expect(history.devices).toBe(50_000);
+    expect(history.bytes / 50_000).toBeLessThan(200);
+    expect(history.report('unknown', 60)).toEqual({ expectedIntervalSec: 60, samples: [], meanMs: null, jitterMs: null });
+  });
+
+  it('mean and standard deviation', () => {
+    expect(meanAndDeviation([])).toEqual({ mean: null, deviation: null });
+    expect(meanAndDeviation([2, 4, 4, 4, 5, 5, 7, 9])).toEqual({ mean: 5, deviation: 2 });
+  });
+});
+
+describe('stream grading', () => {
+  const sample = (over: Partial<StreamSample> = {}): StreamSample => ({
+    at: 1000,
+    stream: 'main',
+    fps: 25,
+    bitrateKbps: 2000,
+    packetLoss: 0,
+    codec: 'h264',
+    width: 1280,
+    height: 720,
+    viewers: 1,
+    uptimeSec: 30,
+    ...over,
+  });
+  const configured = expectationFor(null, 25, 1000);
+
+  it('grades against the configured fps until the channel has a good sample, then against that', () => {
+    expect(configured).toMatchObject({ fps: 25, source: 'config' });
+    expect(gradeStream(sample(), configured, 0).grade).toBe('good');
+    expect(gradeStream(sample({ fps: 20 }), configured, 0)).toMatchObject({ grade: 'fair', reasons: [expect.stringMatching(/fps 20/)] });
+    expect(gradeStream(sample({ fps: 10 }), configured, 0).grade).toBe('poor');
+    const own = expectationFor(sample({ fps: 15 }), 25, 2000);
+    expect(own).toMatchObject({ fps: 15, source: 'last-good', width: 1280 });
+    expect(gradeStream(sample({ fps: 15 }), own, 0).grade).toBe('good');
+    // A last good sample older than a day no longer counts.
+    expect(expectationFor(sample({ fps: 15 }), 25, 1000 + 25 * 3600_000).source).toBe('config');
+  });
+
+  it('loss, stalls and a smaller picture lower the grade; a warming-up stream is unknown', () => {
+    expect(gradeStream(sample({ packetLoss: 0.01 }), configured, 0).grade).toBe('fair');
+    expect(gradeStream(sample({ packetLoss: 0.05 }), configured, 0).grade).toBe('poor');
+    expect(gradeStream(sample(), configured, 1).grade).toBe('fair');
+    expect(gradeStream(sample(), configured, 3).grade).toBe('poor');
+    const expected = expectationFor(sample(), 25, 1000);
+    expect(gradeStream(sample({ width: 640, height: 360 }), expected, 0).grade).toBe('fair');
+    expect(gradeStream(sample({ uptimeSec: 1, fps: 3 }), configured, 0).grade).toBe('unknown');
+    expect(gradeStream(null, configured, 0).grade).toBe('unknown');
+  });
+
+  it('a good sample must not be a drop against the previous good one', () => {
+    expect(isGoodSample(sample({ fps: 15 }), null, 25)).toBe(true);
+    expect(isGoodSample(sample({ fps: 5 }), null, 25)).toBe(false);
+    expect(isGoodSample(sample({ fps: 20 }), sample({ fps: 25 }), 25)).toBe(false);
+    expect(isGoodSample(sample({ fps: 24 }), sample({ fps: 25 }), 25)).toBe(true);
+    expect(isGoodSample(sample({ uptimeSec: 1 }), null, 25)).toBe(false);
+  });
+});
+
+describe('StatusClock', () => {
+  it('takes a status’s own start time, else the first time it was seen; healthy again starts at recovery', () => {
+    const clock = new StatusClock();
+    // Healthy with no history: online since the device came online.
+    expect(clock.observe('c', 'healthy', null, 500, 1000)).toEqual({ since: 500, entered: false });
+    expect(clock.observe('c', 'degraded', null, 500, 2000)).toEqual({ since: 2000, entered: true });
+    expect(clock.observe('c', 'degraded', null, 500, 3000)).toEqual({ since: 2000, entered: false });
+    expect(clock.observe('c', 'healthy', null, 500, 4000)).toEqual({ since: 4000, entered: true });
+    expect(clock.observe('c', 'healthy', null, 500, 5000).since).toBe(4000);
+    // The device went offline and came back after that: its own time is the later, better answer.
+    expect(clock.observe('c', 'device-offline', 6000, 6000, 6500).since).toBe(6000);
+    expect(clock.observe('c', 'healthy', null, 7000, 8000)).toEqual({ since: 7000, entered: false });
+    expect(clock.size).toBe(0);
+    expect(clock.observe('c', 'stream-failing', 7500, 7000, 9000).since).toBe(7500);
+  });
+});
+
+describe('CSV export', () => {
+  const row: ChannelHealth = {
+    channelId: '44030500001320000001',
+    name: '深圳南山,"一号"',
+    deviceId: '44030500001180000001',
+    deviceName: '=HYPERLINK("x")',
+    civilCode: '44030500',
+    status: 'device-offline',
+    reason: 'device offline: keepalive timeout',
+    since: Date.UTC(2026, 0, 1, 0, 0, 0),
+    durationSec: 3600,
+    lastKeepaliveAt: null,
+    lastError: 'keepalive-timeout',
+    episodes24h: 2,
+  };
+
+  it('is UTF-8 with a BOM, CRLF, quoted where needed, times in Beijing time, IDs kept as text, formulas defused', () => {
+    const text = channelHealthCsv([row], { language: 'zh-CN', timeZone: 'Asia/Shanghai' });
+    expect(text.startsWith('\uFEFF通道编码,')).toBe(true);
+    const lines = text.slice(1).split('\r\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[2]).toBe('');
+    expect(lines[1]).toBe(
+      '\t44030500001320000001,"深圳南山,""一号""",\t44030500001180000001,"\'=HYPERLINK(""x"")",\t44030500,设备离线,device offline: keepalive timeout,2026-01-01 08:00:00,3600,,keepalive-timeout,2',
+    );
+    expect(channelHealthCsv([row], { language: 'en', timeZone: 'UTC' })).toContain('device offline,device offline: keepalive timeout,2026-01-01 00:00:00');
+    expect(csvCell('+1')).toBe("'+1");
+    expect(csvCell(null)).toBe('');
+  });
+});
