@@ -150,7 +150,10 @@ class MediaMux {
       }
       this.answer(event.data as ArrayBuffer);
     };
-    socket.onclose = () => this.lost(socket);
+    socket.onclose = (event) => {
+      console.warn(`media socket closed (${event.code}${event.reason ? `: ${event.reason}` : ''}); media over HTTP until it is back`);
+      this.lost(socket);
+    };
     socket.onerror = () => this.lost(socket);
   }
 
@@ -244,7 +247,8 @@ const pageMux = (): MediaMux => (mux ??= new MediaMux());
 
 /** Same-origin /media path of a URL hls.js resolved, or null when the socket cannot serve it. */
 function muxPath(url: string, context: LoaderContext): string | null {
-  if (context.rangeEnd !== undefined || context.rangeStart) return null;
+  // hls.js sets rangeStart = rangeEnd = 0 for whole files; a real byte range goes over fetch.
+  if (context.rangeEnd || context.rangeStart) return null;
   let parsed: URL;
   try {
     parsed = new URL(url, location.href);
