@@ -33,6 +33,7 @@ import type { ManscdpCharset } from './codecs/manscdp/charset.js';
 import { StreamService, type StreamTarget } from './domain/streams/stream-service.js';
 import { ViewService } from './domain/views/view-service.js';
 import { TourService } from './domain/views/tour-service.js';
+import { HealthService } from './domain/health/health-service.js';
 
 /** Repository (package) root: dist/app.js and gateway/src/app.ts both sit two levels below it or one. */
 export function packageRoot(): string {
@@ -185,6 +186,8 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       port: source.port,
       ...(source.connectionId ? { connectionId: source.connectionId } : {}),
     });
+    // Built once the catalog and streams exist; SIP traffic that arrives before that is not in its history.
+    let health: HealthService | null = null;
     const directory: GbDirectory = {
       credentialsFor(deviceId) {
         const entry = configuredDevices.get(deviceId);
@@ -193,7 +196,9 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         return { password: config.sip.password, noAuth: false };
       },
       keepalive(deviceId, source) {
-        return registry.keepalive(deviceId, toAddress(source));
+        const accepted = registry.keepalive(deviceId, toAddress(source));
+        if (accepted) health?.keepaliveArrived(deviceId);
+        return accepted;
       },
     };
     const signalling = new GbSignalling({
@@ -214,6 +219,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     signalling.on('auth-failure', (e) => {
       metrics.authFailure(e.reason);
       if (e.reason !== 'stale-nonce') logger.warn({ deviceId: e.deviceId, source: `${e.source.address}:${e.source.port}`, reason: e.reason }, 'REGISTER refused');
+      if (e.reason !== 'stale-nonce') health?.signallingError(e.deviceId, `registration refused: ${e.reason}`);
     });
     signalling.on('lockout', () => metrics.lockout());
 
@@ -417,11 +423,44 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     const views = new ViewService(store.records);
     const tours = new TourService(store.records);
 
+    // ---- maintenance health console and alert rules
+    health = new HealthService(
+      {
+        store,
+        registry,
+        tree,
+        events,
+        streams,
+        logger: logger.child({ component: 'health' }),
+        metrics: {
+          delivery: (outcome) => metrics.healthWebhookDelivery(outcome),
+          retry: () => metrics.healthWebhookRetry(),
+          notification: (event) => metrics.healthAlertNotification(event),
+          probe: (outcome) => metrics.healthProbe(outcome),
+        },
+      },
+      {
+        keepaliveIntervalSec: config.sip.keepaliveIntervalSec,
+        expectedFps: config.health.expectedFps,
+        streamFailureWindowMin: config.health.streamFailureWindowMin,
+        onlineRateTarget: config.health.onlineRateTargetPermille / 1000,
+        intactRateTarget: config.health.intactRateTargetPermille / 1000,
+        evaluateIntervalSec: config.health.evaluateIntervalSec,
+        snapshotIntervalMin: config.health.snapshotIntervalMin,
+        timeZone: config.health.timeZone,
+        webhook: { timeoutMs: config.health.webhookTimeoutMs, retries: config.health.webhookRetries, retryBaseMs: config.health.webhookRetryBaseMs },
+      },
+    );
+    const healthService = health;
+    await healthService.start();
+    closers.push(() => healthService.close());
+
     const services: GatewayServices = {
       events,
       streams,
       views,
       tours,
+      health: healthService,
       readiness: async () => ({ sip: transport.port > 0, http: httpReady, store: await store.ping().catch(() => false) }),
       listDevices: (q) => store.listDevices(q),
       getDevice: async (id) => registry.get(id) ?? store.getDevice(id),

@@ -21,9 +21,18 @@ import type { AlarmEvent } from '../domain/model.js';
 import type { CatalogProgress, ChannelStatusChange, DeviceStatusChange, GatewayEvents, StreamFailure } from '../domain/events.js';
 import type { StreamView } from '../domain/streams/stream-service.js';
 import type { Principal } from '../domain/services.js';
+import type { HealthAlertEvent } from '../domain/health/types.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 
-export type WsMessageType = 'hello' | 'device-status' | 'channel-status' | 'alarm' | 'catalog-progress' | 'stream-status' | 'stream-failed';
+export type WsMessageType =
+  | 'hello'
+  | 'device-status'
+  | 'channel-status'
+  | 'alarm'
+  | 'catalog-progress'
+  | 'stream-status'
+  | 'stream-failed'
+  | 'health-alert';
 
 export interface WsMessage {
   type: WsMessageType;
@@ -79,6 +88,7 @@ type PendingEntry =
   | { type: 'catalog-progress'; data: CatalogProgress }
   | { type: 'stream-status'; data: StreamView }
   | { type: 'stream-failed'; data: StreamFailure }
+  | { type: 'health-alert'; data: HealthAlertEvent }
   | { type: 'channel-status'; channelId: string; deviceId: string; status: ChannelStatusChange['status']; at: number };
 
 type Limits = typeof DEFAULTS & { maxBufferedBytes: number };
@@ -184,6 +194,12 @@ class WsClient {
         this.backlog.set(`f:${failure.streamId}`, { type, data: failure });
         break;
       }
+      case 'health-alert': {
+        // Like alarms, no alert is lost; unlike them, only an alert's latest state matters (fired → cleared).
+        const event = data as HealthAlertEvent;
+        this.backlog.set(`h:${event.alert.id}`, { type, data: event });
+        break;
+      }
       case 'channel-status': {
         const change = data as ChannelStatusChange;
         for (const channelId of change.channelIds) {
@@ -272,6 +288,7 @@ export class WsHub {
     'catalog-progress': (e: CatalogProgress) => this.broadcast('catalog-progress', e),
     'stream-status': (e: StreamView) => this.broadcast('stream-status', e),
     'stream-failed': (e: StreamFailure) => this.broadcast('stream-failed', e),
+    'health-alert': (e: HealthAlertEvent) => this.broadcast('health-alert', e),
   };
 
   constructor(private readonly options: WsHubOptions) {
@@ -290,6 +307,7 @@ export class WsHub {
     events.on('catalog-progress', this.listeners['catalog-progress']);
     events.on('stream-status', this.listeners['stream-status']);
     events.on('stream-failed', this.listeners['stream-failed']);
+    events.on('health-alert', this.listeners['health-alert']);
     this.heartbeat = setInterval(() => this.checkHeartbeats(), this.limits.heartbeatIntervalMs);
     this.heartbeat.unref();
   }
@@ -343,6 +361,7 @@ export class WsHub {
     events.off('catalog-progress', this.listeners['catalog-progress']);
     events.off('stream-status', this.listeners['stream-status']);
     events.off('stream-failed', this.listeners['stream-failed']);
+    events.off('health-alert', this.listeners['health-alert']);
     for (const client of this.clients) {
       client.release();
       this.closeSocket(client.socket, 1001, 'server shutting down');

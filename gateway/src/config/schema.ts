@@ -74,6 +74,18 @@ export interface GatewayConfig {
   };
   admin: { username: string; password: string };
   log: { level: LogLevel; pretty: boolean };
+  health: {
+    evaluateIntervalSec: number;
+    snapshotIntervalMin: number;
+    onlineRateTargetPermille: number;
+    intactRateTargetPermille: number;
+    expectedFps: number;
+    streamFailureWindowMin: number;
+    webhookTimeoutMs: number;
+    webhookRetries: number;
+    webhookRetryBaseMs: number;
+    timeZone: string;
+  };
   deviceProfilesDir: string;
 }
 
@@ -443,6 +455,53 @@ export const CONFIG_SCHEMA: TypedGroupSpec<GatewayConfig> = {
           description: 'Least severe level written to the log.',
         },
         pretty: { kind: 'boolean', default: false, description: 'Human-readable log lines instead of JSON.' },
+      },
+    },
+    health: {
+      kind: 'group',
+      description: 'Maintenance health console (运维): status evaluation, aggregate snapshots, alert rules and webhooks.',
+      fields: {
+        evaluateIntervalSec: {
+          kind: 'integer', default: 15, min: 0, max: 3600,
+          description: 'Evaluate channel status and alert rules this often, seconds; 0 = never by timer (tests drive it).',
+        },
+        snapshotIntervalMin: {
+          kind: 'integer', default: 5, min: 0, max: 1440,
+          description: 'Store an online/intact-rate snapshot this often (for "against yesterday"), minutes; 0 = only at start.',
+        },
+        onlineRateTargetPermille: {
+          kind: 'integer', default: 980, min: 0, max: 1000,
+          description: 'Online-rate target (在线率目标) shown on the dashboard, per mille (980 = 98 %).',
+        },
+        intactRateTargetPermille: {
+          kind: 'integer', default: 950, min: 0, max: 1000,
+          description: 'Intact-rate target (完好率目标) shown on the dashboard, per mille (950 = 95 %).',
+        },
+        expectedFps: {
+          kind: 'integer', default: 25, min: 1, max: 120,
+          description: 'Frame rate a stream is judged against until the channel has a good sample of its own.',
+        },
+        streamFailureWindowMin: {
+          kind: 'integer', default: 60, min: 1, max: 10080,
+          description: 'A channel whose latest stream opens failed reads "stream failing" for this long after the last failure, minutes.',
+        },
+        webhookTimeoutMs: {
+          kind: 'integer', default: 5000, min: 100, max: 60_000,
+          description: 'Alert webhook request timeout, milliseconds.',
+        },
+        webhookRetries: {
+          kind: 'integer', default: 3, min: 0, max: 10,
+          description: 'Alert webhook retries after a failed attempt (network error, timeout, 5xx, 429).',
+        },
+        webhookRetryBaseMs: {
+          kind: 'integer', default: 1000, min: 10, max: 600_000,
+          description: 'First webhook retry after this long, milliseconds; each next retry waits twice as long.',
+        },
+        timeZone: {
+          kind: 'string', default: 'Asia/Shanghai', pattern: /^[A-Za-z]+(\/[A-Za-z0-9_+-]+){0,2}$|^UTC$/,
+          patternHint: 'an IANA time zone name such as Asia/Shanghai',
+          description: 'Time zone of the times in CSV exports (24-hour clock).',
+        },
       },
     },
     deviceProfilesDir: {

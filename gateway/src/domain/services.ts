@@ -9,6 +9,7 @@ import type { PtzRequest } from './control/ptz-service.js';
 import type { StreamService } from './streams/stream-service.js';
 import type { ViewService } from './views/view-service.js';
 import type { TourService } from './views/tour-service.js';
+import type { HealthApi } from './health/types.js';
 import type { DeviceInfoResponse, DeviceStatusResponse } from '../codecs/manscdp/messages.js';
 import type { TreePage, TreeSearchHit, TreeViewName } from './catalog/tree-views.js';
 
@@ -71,6 +72,8 @@ export interface GatewayServices {
   /** Saved wall views and tours (records port); absent in API-only test setups. */
   views?: ViewService;
   tours?: TourService;
+  /** Maintenance health console and alert rules (domain/health); absent in API-only test setups. */
+  health?: HealthApi;
   readiness(): Promise<{ sip: boolean; http: boolean; store: boolean }>;
 
   listDevices(query: DeviceQuery): Promise<Page<Device>>;

@@ -72,6 +72,10 @@ export class GatewayMetrics {
   private readonly catalogItemsCounter: Counter;
   private readonly alarmsCounter: Counter;
   private readonly apiRequests: Counter<'route' | 'code'>;
+  private readonly healthAlerts: Counter<'event'>;
+  private readonly healthWebhookDeliveries: Counter<'outcome'>;
+  private readonly healthWebhookRetries: Counter;
+  private readonly healthProbes: Counter<'outcome'>;
   private readonly mediaMuxSocketsGauge: Gauge;
   private readonly mediaMuxRequests: Counter<'code'>;
   private readonly mediaMuxBytes: Counter;
@@ -212,6 +216,29 @@ export class GatewayMetrics {
       labelNames: ['route', 'code'],
       registers,
     });
+    this.healthAlerts = new Counter({
+      name: 'se_health_alert_notifications_total',
+      help: 'Health alert notifications, by event (fired, reminder, recovered, cleared).',
+      labelNames: ['event'],
+      registers,
+    });
+    this.healthWebhookDeliveries = new Counter({
+      name: 'se_health_webhook_deliveries_total',
+      help: 'Alert webhook deliveries, by outcome (delivered, failed after retries, dropped from a full queue or at shutdown).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.healthWebhookRetries = new Counter({
+      name: 'se_health_webhook_retries_total',
+      help: 'Alert webhook attempts repeated after a network error, timeout, 5xx or 429.',
+      registers,
+    });
+    this.healthProbes = new Counter({
+      name: 'se_health_probes_total',
+      help: 'Stream probes from the health console, by outcome (ok, failed).',
+      labelNames: ['outcome'],
+      registers,
+    });
     this.mediaMuxSocketsGauge = new Gauge({
       name: 'se_media_mux_sockets',
       help: 'Media WebSockets (/api/media/ws) currently open: one per wall page that fetches HLS over it.',
@@ -343,5 +370,23 @@ export class GatewayMetrics {
 
   apiRequest(route: string, statusCode: number): void {
     this.apiRequests.inc({ route: this.apiRoutes.value(route), code: String(statusCode) });
+  }
+
+  // ---- health console (labels are fixed sets chosen by domain/health)
+
+  healthAlertNotification(event: 'fired' | 'reminder' | 'recovered' | 'cleared' | 'test'): void {
+    this.healthAlerts.inc({ event });
+  }
+
+  healthWebhookDelivery(outcome: 'delivered' | 'failed' | 'dropped'): void {
+    this.healthWebhookDeliveries.inc({ outcome });
+  }
+
+  healthWebhookRetry(): void {
+    this.healthWebhookRetries.inc();
+  }
+
+  healthProbe(outcome: 'ok' | 'failed'): void {
+    this.healthProbes.inc({ outcome });
   }
 }

@@ -65,6 +65,18 @@ const EXPECTED_DEFAULTS: GatewayConfig = {
   },
   admin: { username: 'admin', password: '' },
   log: { level: 'info', pretty: false },
+  health: {
+    evaluateIntervalSec: 15,
+    snapshotIntervalMin: 5,
+    onlineRateTargetPermille: 980,
+    intactRateTargetPermille: 950,
+    expectedFps: 25,
+    streamFailureWindowMin: 60,
+    webhookTimeoutMs: 5000,
+    webhookRetries: 3,
+    webhookRetryBaseMs: 1000,
+    timeZone: 'Asia/Shanghai',
+  },
   deviceProfilesDir: 'device-profiles',
 };
 

@@ -1,0 +1,234 @@
+/**
+ * Alert rules (offline ≥ X minutes, N failed stream opens / P successes) and the alerts they raise. Rules are
+ * read by every signed-in user and changed (and tested) by admins and maintainers; alerts are pushed on the
+ * event WebSocket as `health-alert` and POSTed to the rule's webhook.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import { NotFoundError } from '../../domain/services.js';
+import { RULE_LIMITS } from '../../domain/health/alert-rules.js';
+import type { AlertRuleInput, AlertState, HealthApi } from '../../domain/health/types.js';
+import { principalOf } from '../authentication.js';
+import { epochMs, errorResponses, pagingQueryProperties } from '../schemas.js';
+import { mapWallErrors, uuidParams } from './wall-schemas.js';
+import { requireMaintainer, requireStaff } from './health.js';
+
+export interface AlertRuleRoutesOptions {
+  health: HealthApi;
+}
+
+const scopeSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['kind'],
+  properties: {
+    kind: { type: 'string', enum: ['all', 'region', 'group'] },
+    nodeId: { type: ['string', 'null'], pattern: '^[0-9]{2,20}$', description: 'Civil-code prefix (region) or business-group / virtual-org ID (group).' },
+  },
+} as const;
+
+const intOrNull = (limits: { min: number; max: number }, description: string) =>
+  ({ type: ['integer', 'null'], minimum: limits.min, maximum: limits.max, description }) as const;
+
+const ruleBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'kind'],
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: RULE_LIMITS.nameLength },
+    enabled: { type: 'boolean', description: 'Default true.' },
+    kind: { type: 'string', enum: ['offline', 'stream-failure'] },
+    offlineMinutes: intOrNull(RULE_LIMITS.offlineMinutes, 'offline: fire once offline this long (shorter blips never fire). Required for offline rules.'),
+    failureCount: intOrNull(RULE_LIMITS.failureCount, 'stream-failure: fire after this many consecutive failed opens. Required for stream-failure rules.'),
+    clearAfterSuccesses: intOrNull(RULE_LIMITS.clearAfterSuccesses, 'stream-failure: clear after this many consecutive successful opens (default 1).'),
+    reminderMinutes: intOrNull(RULE_LIMITS.reminderMinutes, 'Repeat the notification while firing; null = never.'),
+    notifyRecovery: { type: 'boolean', description: 'Send a recovery notice when the alert clears (default true).' },
+    scope: scopeSchema,
+    webhookUrl: { type: ['string', 'null'], maxLength: RULE_LIMITS.urlLength, description: 'http(s) URL notifications are POSTed to; null = in-app only.' },
+  },
+} as const;
+
+export const alertRuleSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    enabled: { type: 'boolean' },
+    kind: { type: 'string', enum: ['offline', 'stream-failure'] },
+    offlineMinutes: { type: ['integer', 'null'] },
+    failureCount: { type: ['integer', 'null'] },
+    clearAfterSuccesses: { type: ['integer', 'null'] },
+    reminderMinutes: { type: ['integer', 'null'] },
+    notifyRecovery: { type: 'boolean' },
+    scope: { type: 'object', properties: { kind: { type: 'string' }, nodeId: { type: ['string', 'null'] } } },
+    webhookUrl: { type: ['string', 'null'] },
+    createdBy: { type: 'string' },
+    createdAt: epochMs,
+    updatedAt: epochMs,
+  },
+} as const;
+
+export const alertSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    ruleId: { type: 'string' },
+    ruleName: { type: 'string' },
+    kind: { type: 'string', enum: ['offline', 'stream-failure'] },
+    channelId: { type: 'string' },
+    channelName: { type: 'string' },
+    deviceId: { type: 'string' },
+    civilCode: { type: 'string' },
+    state: { type: 'string', enum: ['firing', 'cleared'] },
+    reason: { type: 'string' },
+    firedAt: epochMs,
+    clearedAt: { type: ['number', 'null'] },
+    clearReason: { type: ['string', 'null'], enum: ['recovered', 'maintenance', 'channel-removed', 'rule-changed', 'rule-deleted', null] },
+    lastNotifiedAt: epochMs,
+    reminders: { type: 'integer' },
+  },
+} as const;
+
+const testResultSchema = {
+  type: 'object',
+  properties: {
+    delivered: { type: 'boolean' },
+    status: { type: 'integer', description: 'HTTP status the receiver answered.' },
+    error: { type: 'string' },
+    attempts: { type: 'integer' },
+  },
+} as const;
+
+interface AlertListQuery {
+  state?: AlertState;
+  ruleId?: string;
+  channelId?: string;
+  offset: number;
+  limit: number;
+}
+
+export const alertRuleRoutes: FastifyPluginAsync<AlertRuleRoutesOptions> = async (app, { health }) => {
+  mapWallErrors(app);
+  app.addHook('preHandler', async (request) => requireStaff(request));
+
+  app.get(
+    '/alert-rules',
+    {
+      schema: {
+        tags: ['alerts'],
+        summary: 'Alert rules, oldest first.',
+        response: { 200: { type: 'object', properties: { total: { type: 'integer' }, items: { type: 'array', items: alertRuleSchema } } }, ...errorResponses(401, 403) },
+      },
+    },
+    async () => health.listRules(),
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/alert-rules/:id',
+    { schema: { tags: ['alerts'], summary: 'One alert rule.', params: uuidParams, response: { 200: alertRuleSchema, ...errorResponses(400, 401, 403, 404) } } },
+    async (request) => {
+      const rule = await health.getRule(request.params.id);
+      if (!rule) throw new NotFoundError(`alert rule ${request.params.id} not found`);
+      return rule;
+    },
+  );
+
+  app.post<{ Body: AlertRuleInput }>(
+    '/alert-rules',
+    {
+      schema: {
+        tags: ['alerts'],
+        summary: 'Create an alert rule (admins and maintainers).',
+        body: ruleBody,
+        response: { 201: alertRuleSchema, ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request, reply) => {
+      requireMaintainer(request);
+      const rule = await health.createRule(request.body, principalOf(request).username);
+      return reply.code(201).send(rule);
+    },
+  );
+
+  app.put<{ Params: { id: string }; Body: AlertRuleInput }>(
+    '/alert-rules/:id',
+    {
+      schema: {
+        tags: ['alerts'],
+        summary: 'Replace an alert rule (admins and maintainers). Changing its kind or scope, or disabling it, clears its open alerts.',
+        params: uuidParams,
+        body: ruleBody,
+        response: { 200: alertRuleSchema, ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      requireMaintainer(request);
+      const rule = await health.updateRule(request.params.id, request.body);
+      if (!rule) throw new NotFoundError(`alert rule ${request.params.id} not found`);
+      return rule;
+    },
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/alert-rules/:id',
+    {
+      schema: {
+        tags: ['alerts'],
+        summary: 'Delete an alert rule (admins and maintainers); its open alerts are cleared.',
+        params: uuidParams,
+        response: { 204: { type: 'null' }, ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      requireMaintainer(request);
+      if (!(await health.deleteRule(request.params.id))) throw new NotFoundError(`alert rule ${request.params.id} not found`);
+      return reply.code(204).send();
+    },
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/alert-rules/:id/test',
+    {
+      // The test button sends no body.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
+      schema: {
+        tags: ['alerts'],
+        summary: "Send a test notification to the rule's webhook now (one attempt) and report what the receiver answered.",
+        params: uuidParams,
+        body: { type: 'object', additionalProperties: false, properties: {} },
+        response: { 200: testResultSchema, ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      requireMaintainer(request);
+      const result = await health.testRule(request.params.id);
+      if (!result) throw new NotFoundError(`alert rule ${request.params.id} not found`);
+      return result;
+    },
+  );
+
+  app.get<{ Querystring: AlertListQuery }>(
+    '/alerts',
+    {
+      schema: {
+        tags: ['alerts'],
+        summary: 'Alerts raised by the rules, newest first.',
+        querystring: {
+          type: 'object',
+          properties: {
+            state: { type: 'string', enum: ['firing', 'cleared'] },
+            ruleId: { type: 'string', pattern: '^[0-9a-f-]{36}$' },
+            channelId: { type: 'string', pattern: '^[0-9]{2,20}$' },
+            ...pagingQueryProperties,
+          },
+        },
+        response: { 200: { type: 'object', properties: { total: { type: 'integer' }, items: { type: 'array', items: alertSchema } } }, ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request) => {
+      const { state, ruleId, channelId, offset, limit } = request.query;
+      return health.listAlerts({ state, ruleId, channelId, offset, limit });
+    },
+  );
+};

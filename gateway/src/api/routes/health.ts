@@ -1,0 +1,326 @@
+/**
+ * The maintenance health console: aggregates against yesterday, the channel health list (JSON or CSV), the
+ * per-camera detail, stream probes and maintenance flags. Reading is for every signed-in user (not session
+ * guests); setting maintenance is for admins and maintainers.
+ */
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { ForbiddenError } from '../../domain/services.js';
+import { channelHealthCsv, type CsvLanguage } from '../../domain/health/health-csv.js';
+import {
+  HEALTH_SORT_FIELDS,
+  HEALTH_STATUSES,
+  type HealthApi,
+  type HealthGroupBy,
+  type HealthSortField,
+  type HealthStatus,
+  type StreamKind,
+} from '../../domain/health/types.js';
+import { principalOf } from '../authentication.js';
+import { REGION_PATTERN, epochMs, errorResponses, nodeIdParams, pagingQueryProperties, ref, searchText } from '../schemas.js';
+import { mapWallErrors } from './wall-schemas.js';
+
+export interface HealthRoutesOptions {
+  health: HealthApi;
+}
+
+/** Signed-in staff: any role, but not a consultation-session guest. */
+export function requireStaff(request: FastifyRequest): void {
+  if (principalOf(request).kind === 'session-guest') throw new ForbiddenError('session guests cannot use the health console');
+}
+
+/** Admins and maintainers (maintenance flags, alert rules). */
+export function requireMaintainer(request: FastifyRequest): void {
+  const principal = principalOf(request);
+  if (principal.kind === 'session-guest' || (principal.role !== 'admin' && principal.role !== 'maintainer')) {
+    throw new ForbiddenError(`only admins and maintainers may do this (you are ${principal.role})`);
+  }
+}
+
+const nullableInt = { type: ['integer', 'null'] } as const;
+const nullableNumber = { type: ['number', 'null'] } as const;
+const nullableString = { type: ['string', 'null'] } as const;
+
+const rateFigure = {
+  type: 'object',
+  properties: { online: { type: 'integer' }, total: { type: 'integer' }, rate: { type: 'number', description: '0..1' } },
+} as const;
+
+export const healthFiguresSchema = {
+  type: 'object',
+  properties: {
+    devices: rateFigure,
+    channels: rateFigure,
+    intact: {
+      type: 'object',
+      description: 'Intact rate (完好率): channels online and not stream-failing, over channels not in maintenance.',
+      properties: { intact: { type: 'integer' }, total: { type: 'integer' }, rate: { type: 'number' } },
+    },
+  },
+} as const;
+
+const nullableFigures = { anyOf: [{ type: 'null' }, healthFiguresSchema] } as const;
+
+export const channelHealthSchema = {
+  type: 'object',
+  properties: {
+    channelId: { type: 'string' },
+    name: { type: 'string' },
+    deviceId: { type: 'string' },
+    deviceName: { type: 'string' },
+    civilCode: { type: 'string' },
+    status: { type: 'string', enum: [...HEALTH_STATUSES] },
+    reason: { type: 'string' },
+    since: nullableNumber,
+    durationSec: nullableInt,
+    lastKeepaliveAt: nullableNumber,
+    lastError: nullableString,
+    episodes24h: { type: 'integer' },
+  },
+} as const;
+
+const streamSampleProperties = {
+  at: epochMs,
+  stream: { type: 'string', enum: ['main', 'sub'] },
+  fps: { type: 'number' },
+  bitrateKbps: { type: 'number' },
+  packetLoss: { type: 'number' },
+  codec: nullableString,
+  width: nullableInt,
+  height: nullableInt,
+  viewers: { type: 'integer' },
+  uptimeSec: { type: 'integer' },
+} as const;
+
+const failureRecord = {
+  type: 'object',
+  properties: { at: epochMs, step: { type: 'string' }, message: { type: 'string' } },
+} as const;
+
+const maintenanceSchema = {
+  type: 'object',
+  properties: { id: { type: 'string' }, note: nullableString, by: { type: 'string' }, at: epochMs },
+} as const;
+
+const detailSchema = {
+  type: 'object',
+  properties: {
+    health: channelHealthSchema,
+    keepalive: {
+      type: 'object',
+      properties: {
+        expectedIntervalSec: { type: 'integer' },
+        samples: {
+          type: 'array',
+          description: 'Oldest first: the last ≤ 32 keepalive intervals.',
+          items: { type: 'object', properties: { at: { type: 'number' }, intervalMs: { type: 'integer' } } },
+        },
+        meanMs: nullableInt,
+        jitterMs: { type: ['integer', 'null'], description: 'Standard deviation of the intervals.' },
+      },
+    },
+    registrations: { type: 'array', items: ref('StatusEvent') },
+    stream: {
+      type: 'object',
+      properties: {
+        expected: {
+          type: 'object',
+          properties: {
+            fps: { type: 'number' },
+            codec: nullableString,
+            width: nullableInt,
+            height: nullableInt,
+            bitrateKbps: nullableNumber,
+            source: { type: 'string', enum: ['last-good', 'config'] },
+          },
+        },
+        last: { anyOf: [{ type: 'null' }, { type: 'object', properties: { ...streamSampleProperties, active: { type: 'boolean' } } }] },
+        grade: { type: 'string', enum: ['good', 'fair', 'poor', 'unknown'] },
+        gradeReasons: { type: 'array', items: { type: 'string' } },
+        stalls1h: { type: 'integer' },
+        consecutiveFailures: { type: 'integer' },
+        consecutiveSuccesses: { type: 'integer' },
+        recentFailures: { type: 'array', items: failureRecord },
+        probes: { type: 'object', properties: { ok: { type: 'integer' }, failed: { type: 'integer' } } },
+      },
+    },
+    alarms: { type: 'array', items: ref('Alarm') },
+    maintenance: { anyOf: [{ type: 'null' }, maintenanceSchema] },
+  },
+} as const;
+
+const STATUS_LIST_PATTERN = `^(${HEALTH_STATUSES.join('|')})(,(${HEALTH_STATUSES.join('|')}))*$`;
+
+interface ChannelListQuery {
+  status?: string;
+  region?: string;
+  group?: string;
+  q?: string;
+  sort?: HealthSortField;
+  order?: 'asc' | 'desc';
+  offset: number;
+  limit: number;
+  format: 'json' | 'csv';
+  lang: CsvLanguage;
+}
+
+/** "20260301-0930" in the export's time zone, for the download's file name. */
+function fileStamp(now: number, timeZone: string): string {
+  const parts: Record<string, string> = {};
+  const format = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  for (const p of format.formatToParts(new Date(now))) parts[p.type] = p.value;
+  return `${parts.year}${parts.month}${parts.day}-${parts.hour}${parts.minute}`;
+}
+
+export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { health }) => {
+  const timeZone = health.timeZone;
+  mapWallErrors(app);
+  app.addHook('preHandler', async (request) => requireStaff(request));
+
+  app.get<{ Querystring: { groupBy: HealthGroupBy } }>(
+    '/health/summary',
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'Online and intact rates overall and per region or group node, against yesterday (and last week overall), with targets.',
+        querystring: {
+          type: 'object',
+          properties: { groupBy: { type: 'string', enum: ['region', 'group'], default: 'region' } },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              at: epochMs,
+              targets: { type: 'object', properties: { onlineRate: { type: 'number' }, intactRate: { type: 'number' } } },
+              overall: healthFiguresSchema,
+              yesterday: nullableFigures,
+              lastWeek: nullableFigures,
+              nodes: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    id: { type: 'string' },
+                    name: { type: 'string' },
+                    kind: { type: 'string', enum: ['region', 'business-group', 'virtual-org'] },
+                    figures: healthFiguresSchema,
+                    yesterday: nullableFigures,
+                  },
+                },
+              },
+            },
+          },
+          ...errorResponses(400, 401, 403),
+        },
+      },
+    },
+    async (request) => health.summary(request.query.groupBy),
+  );
+
+  app.get<{ Querystring: ChannelListQuery }>(
+    '/health/channels',
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'Channels with their health status and reason (the offline list): filter, sort by any column, page, or export as CSV.',
+        querystring: {
+          type: 'object',
+          properties: {
+            status: { type: 'string', pattern: STATUS_LIST_PATTERN, description: `Comma-separated: ${HEALTH_STATUSES.join(', ')}. Absent = all.` },
+            region: { type: 'string', pattern: REGION_PATTERN, description: 'Civil-code prefix, 2–8 digits.' },
+            group: { type: 'string', pattern: '^[0-9]{20}$', description: 'Business-group or virtual-org node: channels beneath it.' },
+            q: searchText,
+            sort: { type: 'string', enum: [...HEALTH_SORT_FIELDS], description: 'Default status (most severe first, then longest-standing).' },
+            order: { type: 'string', enum: ['asc', 'desc'], default: 'asc' },
+            ...pagingQueryProperties,
+            format: { type: 'string', enum: ['json', 'csv'], default: 'json', description: 'csv: every matching row (offset/limit ignored), UTF-8 with BOM.' },
+            lang: { type: 'string', enum: ['zh-CN', 'en'], default: 'zh-CN', description: 'Language of the CSV headers and status labels.' },
+          },
+        },
+        response: {
+          200: { type: 'object', properties: { total: { type: 'integer' }, items: { type: 'array', items: channelHealthSchema } } },
+          ...errorResponses(400, 401, 403),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { status, region, group, q, sort, order, offset, limit, format, lang } = request.query;
+      const statuses = status ? (status.split(',') as HealthStatus[]) : undefined;
+      const csv = format === 'csv';
+      const page = await health.listChannels({ statuses, region, group, q, sort, order, offset: csv ? 0 : offset, limit: csv ? undefined : limit });
+      if (!csv) return page;
+      const body = Buffer.from(channelHealthCsv(page.items, { language: lang, timeZone }), 'utf8');
+      const name = `channel-health-${fileStamp(Date.now(), timeZone)}.csv`;
+      return reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="${name}"`)
+        .header('cache-control', 'no-store')
+        .send(body);
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/health/channels/:id',
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'One channel: status with reason, keepalive intervals with jitter, registration history, stream figures against expected with a grade, recent alarms.',
+        params: nodeIdParams,
+        response: { 200: detailSchema, ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => health.channelDetail(request.params.id),
+  );
+
+  app.post<{ Params: { id: string }; Body: { stream?: StreamKind } }>(
+    '/health/channels/:id/probe',
+    {
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
+      schema: {
+        tags: ['health'],
+        summary: 'Open the stream (sub by default) like a play, wait for the first frame or the error, release it; counts as a success or failure.',
+        params: nodeIdParams,
+        body: { type: 'object', additionalProperties: false, properties: { stream: { type: 'string', enum: ['main', 'sub'] } } },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              ok: { type: 'boolean' },
+              timeToFirstFrameMs: { type: 'integer' },
+              reused: { type: 'boolean', description: 'The probe joined a stream that was already running.' },
+              error: { type: 'object', properties: { step: { type: 'string' }, message: { type: 'string' }, hint: { type: 'string' } } },
+            },
+          },
+          ...errorResponses(400, 401, 403, 404, 409),
+        },
+      },
+    },
+    async (request) => health.probe(request.params.id, request.body.stream),
+  );
+
+  app.put<{ Params: { id: string }; Body: { on: boolean; note?: string | null } }>(
+    '/health/channels/:id/maintenance',
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'Set or clear the maintenance flag (检修): status "maintenance", alerts muted, out of the intact-rate total. Admins and maintainers.',
+        params: nodeIdParams,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['on'],
+          properties: { on: { type: 'boolean' }, note: { type: ['string', 'null'], maxLength: 500 } },
+        },
+        response: { 200: channelHealthSchema, ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      requireMaintainer(request);
+      const by = principalOf(request).username;
+      return health.setMaintenance(request.params.id, request.body.on, request.body.note ?? null, by);
+    },
+  );
+};
+
