@@ -22,11 +22,12 @@ import { distImport, OUT_DIR } from './lib/paths.mjs';
 import { loadavg } from 'node:os';
 import { log, writeResult } from './lib/out.mjs';
 import { formatProfile, summariseProfile } from './lib/cpuprofile.mjs';
+import { summariseHeapSnapshot } from './lib/heapsnapshot.mjs';
 import { join } from 'node:path';
 
 const USAGE = `usage: node bench/steady-state.mjs [--devices N] [--minutes M] [--store sqlite|mongo] [--stop K] [--sample-sec S]
-       [--settle-timeout-sec S] [--gateway-heap-mb MB] [--profile]`;
-const opt = options({ devices: 50_000, minutes: 5, store: 'sqlite', stop: 1_000, 'sample-sec': 5, 'settle-timeout-sec': 900, 'gateway-heap-mb': 0, profile: false }, USAGE);
+       [--settle-timeout-sec S] [--gateway-heap-mb MB] [--profile] [--heap-snapshot]`;
+const opt = options({ devices: 50_000, minutes: 5, store: 'sqlite', stop: 1_000, 'sample-sec': 5, 'settle-timeout-sec': 900, 'gateway-heap-mb': 0, profile: false, 'heap-snapshot': false }, USAGE);
 oneOf('store', opt.store, ['sqlite', 'mongo']);
 const N = opt.devices;
 const KEEPALIVE_SEC = 60;
@@ -53,6 +54,7 @@ const gw = await startGatewayProcess({
   cpuProfileDir: profileDir,
   // Diagnostic: cap the gateway's V8 old space (--max-old-space-size) to see how much of its RSS is garbage.
   heapMB: opt['gateway-heap-mb'],
+  heapSnapshots: opt['heap-snapshot'],
 });
 log(`gateway pid ${gw.pid}, SIP 127.0.0.1:${gw.sipPort}, HTTP ${gw.httpUrl}`);
 
@@ -163,6 +165,14 @@ try {
     externalMB: heap('nodejs_external_memory_bytes'),
     residentMB: heap('process_resident_memory_bytes'),
   };
+  if (opt['heap-snapshot']) {
+    // After the steady phase's figures are taken: writing the snapshot pauses the gateway for seconds.
+    const file = await gw.writeHeapSnapshot(join(OUT_DIR, 'profiles'));
+    const summary = summariseHeapSnapshot(file, 30);
+    log(`heap snapshot ${file}: ${summary.totalMB.toFixed(1)} MB in ${summary.nodeCount} nodes`);
+    for (const r of summary.rows) log(`  ${(r.bytes / 2 ** 20).toFixed(1).padStart(7)} MB ${String(r.count).padStart(9)}  ${r.type} ${r.name.slice(0, 80)}`);
+    result.heapSnapshot = { file, totalMB: round(summary.totalMB, 1), top: summary.rows.slice(0, 15) };
+  }
   result.steady = {
     seconds: round(steadySeconds, 0),
     samples: cpu.length,

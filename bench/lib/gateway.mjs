@@ -1,7 +1,7 @@
 // The gateway under test as a CHILD PROCESS (`node bin/sharp-eyes.js serve`, configured through SE_*
 // variables), so its CPU and memory are read from /proc/PID apart from the load generator's.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -20,7 +20,7 @@ export const DEVICE_PASSWORD = 'bench-pass-12345';
  *   env: extra SE_* variables (e.g. { SE_SIP_CATALOG_ON_REGISTER: 'false' })
  *   cpuProfileDir: when set, the gateway runs with --cpu-prof and writes its profile there on exit
  */
-export async function startGatewayProcess({ store = 'sqlite', mongoUrl = '', env = {}, cpuProfileDir = null, startupMs = 60_000, heapMB = 0 } = {}) {
+export async function startGatewayProcess({ store = 'sqlite', mongoUrl = '', env = {}, cpuProfileDir = null, startupMs = 60_000, heapMB = 0, heapSnapshots = false } = {}) {
   if (store === 'mongo' && !mongoUrl) throw new Error('store mongo needs mongoUrl');
   const dataDir = mkdtempSync(join(tmpdir(), 'se-bench-gw-'));
   const sipPort = await freeTcpUdpPort();
@@ -36,6 +36,9 @@ export async function startGatewayProcess({ store = 'sqlite', mongoUrl = '', env
     nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`);
   }
   if (heapMB > 0) nodeFlags.push(`--max-old-space-size=${heapMB}`);
+  // SIGUSR2 makes V8 write a heap snapshot into the child's working directory (see writeHeapSnapshot below).
+  if (heapSnapshots) nodeFlags.push('--heapsnapshot-signal=SIGUSR2');
+  const snapshotCwd = heapSnapshots ? mkdtempSync(join(tmpdir(), 'se-bench-heap-')) : REPO_ROOT;
   const childEnv = {
     ...baseEnv,
     SE_SIP_ID: GATEWAY_SIP_ID,
@@ -55,7 +58,7 @@ export async function startGatewayProcess({ store = 'sqlite', mongoUrl = '', env
   };
   const child = track(
     spawn(process.execPath, [...nodeFlags, join(REPO_ROOT, 'bin/sharp-eyes.js'), 'serve'], {
-      cwd: REPO_ROOT,
+      cwd: snapshotCwd,
       env: childEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
@@ -111,6 +114,35 @@ export async function startGatewayProcess({ store = 'sqlite', mongoUrl = '', env
     stop,
     logTail: () => logTail,
     warnings: () => warnings,
+    /**
+     * Ask the gateway for a heap snapshot (needs heapSnapshots: true) and move it to destDir once V8 has
+     * finished writing it (the gateway pauses while it does). Returns the file path.
+     */
+    async writeHeapSnapshot(destDir, timeoutMs = 300_000) {
+      if (!heapSnapshots) throw new Error('start the gateway with heapSnapshots: true');
+      const before = new Set(readdirSync(snapshotCwd));
+      process.kill(child.pid, 'SIGUSR2');
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const file = readdirSync(snapshotCwd).find((f) => f.endsWith('.heapsnapshot') && !before.has(f));
+        // The gateway answers HTTP again only after V8 has written the whole snapshot.
+        if (file) {
+          try {
+            const res = await api.get('/healthz', { auth: false, timeoutMs: 5_000 });
+            if (res.status === 200) {
+              mkdirSync(destDir, { recursive: true });
+              const dest = join(destDir, file);
+              renameSync(join(snapshotCwd, file), dest);
+              return dest;
+            }
+          } catch {
+            // still writing
+          }
+        }
+        if (Date.now() > end) throw new Error('heap snapshot not written in time');
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    },
     /** CPU profiles written by --cpu-prof (after stop()). */
     cpuProfiles: () => (cpuProfileDir ? readdirSync(cpuProfileDir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(cpuProfileDir, f)) : []),
   };

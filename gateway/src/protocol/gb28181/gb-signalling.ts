@@ -28,7 +28,9 @@ import {
   type DeviceInfoResponse,
   type DeviceStatusResponse,
   type AlarmNotify,
+  type KeepaliveNotify,
 } from '../../codecs/manscdp/messages.js';
+import { tryReadPlainKeepalive } from '../../codecs/manscdp/keepalive-fast-path.js';
 import type { ManscdpCharset } from '../../codecs/manscdp/charset.js';
 import type { ReplyFn, SipEndpoint } from '../sip-endpoint.js';
 import type { TransportSource } from '../../transport/sip-transport.js';
@@ -286,10 +288,24 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
     }
   }
 
+  private onKeepalive(senderId: string, ka: KeepaliveNotify, source: TransportSource, reply: ReplyFn): void {
+    const known = this.opts.directory.keepalive(senderId || ka.deviceId, source, ka.status);
+    // 403 tells a device whose registration we do not hold to register again (it would otherwise
+    // keep sending keepalives into the void after our restart or its expiry).
+    if (known) reply(200, 'OK');
+    else reply(403, 'Not Registered');
+  }
+
   private onMessage(req: SipRequest, source: TransportSource, reply: ReplyFn): void {
     const senderId = senderOf(req);
     if (!senderId) {
       reply(400, 'Bad From');
+      return;
+    }
+    // Most MESSAGEs are plain keepalives: answer those without the general XML decoder (see the module).
+    const plainKeepalive = tryReadPlainKeepalive(req.body);
+    if (plainKeepalive) {
+      this.onKeepalive(senderId, plainKeepalive, source, reply);
       return;
     }
     let msg: ManscdpMessage;
@@ -304,12 +320,7 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
     }
 
     if (msg.root === 'Notify' && msg.cmdType === 'Keepalive') {
-      const ka = readKeepalive(msg);
-      const known = this.opts.directory.keepalive(senderId || ka.deviceId, source, ka.status);
-      // 403 tells a device whose registration we do not hold to register again (it would otherwise
-      // keep sending keepalives into the void after our restart or its expiry).
-      if (known) reply(200, 'OK');
-      else reply(403, 'Not Registered');
+      this.onKeepalive(senderId, readKeepalive(msg), source, reply);
       return;
     }
 
