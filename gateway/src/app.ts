@@ -33,6 +33,7 @@ import type { ManscdpCharset } from './codecs/manscdp/charset.js';
 import { StreamService, type StreamTarget } from './domain/streams/stream-service.js';
 import { ViewService } from './domain/views/view-service.js';
 import { TourService } from './domain/views/tour-service.js';
+import { SessionService } from './domain/sessions/session-service.js';
 import { HealthService } from './domain/health/health-service.js';
 
 /** Repository (package) root: dist/app.js and gateway/src/app.ts both sit two levels below it or one. */
@@ -422,6 +423,11 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     // ---- wall: saved views and tours
     const views = new ViewService(store.records);
     const tours = new TourService(store.records);
+    const sessions = new SessionService(store.records, logger.child({ component: 'sessions' }), {}, {
+      joinFailed: (reason) => metrics.sessionJoinFailed(reason),
+    });
+    await sessions.load();
+    closers.push(() => sessions.close());
 
     // ---- maintenance health console and alert rules
     health = new HealthService(
@@ -460,6 +466,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       streams,
       views,
       tours,
+      sessions,
       health: healthService,
       readiness: async () => ({ sip: transport.port > 0, http: httpReady, store: await store.ping().catch(() => false) }),
       listDevices: (q) => store.listDevices(q),

@@ -10,6 +10,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { GatewayServices, Principal } from '../domain/services.js';
 import { errorBody } from './errors.js';
+import { GUEST_TOKEN_PREFIX } from '../domain/sessions/session-service.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -73,6 +74,30 @@ function unauthorized(reply: FastifyReply, presented: boolean): FastifyReply {
     .send(errorBody(401, presented ? 'invalid or expired bearer token' : 'missing bearer token (Authorization: Bearer <token>)'));
 }
 
+/**
+ * What a consultation-session guest (a point that joined with the code) may reach: its own session's routes
+ * and WebSocket; live video, snapshots and names of the channels shared in that session; releasing its own
+ * viewer of a stream (with viewerId: never stopping a stream for everyone); the media WebSocket (the media
+ * paths it fetches carry their own signed tokens). Everything else answers 403.
+ */
+function guestMayReach(services: GatewayServices, principal: Principal, request: FastifyRequest): boolean {
+  const sessionId = principal.sessionId;
+  if (!sessionId) return false;
+  const route = request.routeOptions.url ?? '';
+  const params = (request.params ?? {}) as Record<string, unknown>;
+  const id = typeof params.id === 'string' ? params.id : '';
+  if (route === '/api/sessions/:id' || route.startsWith('/api/sessions/:id/')) return id === sessionId;
+  const sharedChannel = (): boolean => services.sessions?.mayGuestPlay(sessionId, id) ?? false;
+  if (request.method === 'POST' && route === '/api/channels/:id/play') return sharedChannel();
+  if (request.method === 'GET' && (route === '/api/channels/:id' || route === '/api/channels/:id/snapshot')) return sharedChannel();
+  if (request.method === 'DELETE' && route === '/api/streams/:id') {
+    const query = request.query as Record<string, unknown> | undefined;
+    return typeof query?.viewerId === 'string' && query.viewerId !== '';
+  }
+  if (request.method === 'GET' && route === '/api/media/ws') return true;
+  return false;
+}
+
 /** The onRequest hook for the /api scope. */
 export function authenticationHook(services: GatewayServices, apiTokens: readonly string[]): onRequestAsyncHookHandler {
   const staticTokens = new StaticTokens(apiTokens);
@@ -93,9 +118,14 @@ export function authenticationHook(services: GatewayServices, apiTokens: readonl
       request.principal = { kind: 'static-token', username: 'api-token', role: 'admin' };
       return;
     }
-    const principal = await services.authenticate(token);
+    // Guest tokens of consultation sessions live with the sessions, not with the users' login tokens.
+    const principal = token.startsWith(GUEST_TOKEN_PREFIX) ? (services.sessions?.authenticateGuest(token) ?? null) : await services.authenticate(token);
     if (!principal) {
       await unauthorized(reply, true);
+      return;
+    }
+    if (principal.kind === 'session-guest' && !guestMayReach(services, principal, request)) {
+      await reply.code(403).send(errorBody(403, 'a session guest token reaches only its own session, the video shared in it and the session WebSocket'));
       return;
     }
     request.principal = principal;

@@ -26,6 +26,7 @@ import { wsRoutes } from './routes/ws.js';
 import { mediaRoutes, streamRoutes } from './routes/streams.js';
 import { mediaMuxRoutes } from './routes/media-mux.js';
 import { viewRoutes } from './routes/views.js';
+import { sessionRoutes } from './routes/sessions.js';
 import { healthRoutes } from './routes/health.js';
 import { alertRuleRoutes } from './routes/alert-rules.js';
 import { addSharedSchemas } from './schemas.js';
@@ -172,6 +173,9 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
       if (services.streams) await api.register(streamRoutes, { streams: services.streams });
       if (services.streams) await api.register(mediaMuxRoutes, { streams: services.streams, metrics });
       if (services.views && services.tours) await api.register(viewRoutes, { views: services.views, tours: services.tours });
+      if (services.sessions) {
+        await api.register(sessionRoutes, { sessions: services.sessions, metrics, logger: logger.child({ component: 'sessions-api' }), wsMaxBufferedBytes: opts.wsMaxBufferedBytes });
+      }
       if (services.health) {
         await api.register(healthRoutes, { health: services.health });
         await api.register(alertRuleRoutes, { health: services.health });

@@ -9,6 +9,7 @@ import type { PtzRequest } from './control/ptz-service.js';
 import type { StreamService } from './streams/stream-service.js';
 import type { ViewService } from './views/view-service.js';
 import type { TourService } from './views/tour-service.js';
+import type { SessionService } from './sessions/session-service.js';
 import type { HealthApi } from './health/types.js';
 import type { DeviceInfoResponse, DeviceStatusResponse } from '../codecs/manscdp/messages.js';
 import type { TreePage, TreeSearchHit, TreeViewName } from './catalog/tree-views.js';
@@ -60,9 +61,13 @@ export interface LoginResult {
 
 /** Who is calling: resolved from a bearer token. */
 export interface Principal {
-  kind: 'static-token' | 'session';
+  /** 'session-guest': a point that joined a consultation session with its code (see sessions/session-service.ts). */
+  kind: 'static-token' | 'session' | 'session-guest';
   username: string;
   role: UserRole;
+  /** session-guest only: the one session (and participant) the guest token reaches. */
+  sessionId?: string;
+  participantId?: string;
 }
 
 export interface GatewayServices {
@@ -72,6 +77,8 @@ export interface GatewayServices {
   /** Saved wall views and tours (records port); absent in API-only test setups. */
   views?: ViewService;
   tours?: TourService;
+  /** Consultation sessions (视频会商); absent in API-only test setups. */
+  sessions?: SessionService;
   /** Maintenance health console and alert rules (domain/health); absent in API-only test setups. */
   health?: HealthApi;
   readiness(): Promise<{ sip: boolean; http: boolean; store: boolean }>;

@@ -52,6 +52,13 @@ export interface StreamTotals {
   viewers: number;
 }
 
+/** Consultation sessions, read at scrape time. */
+export interface SessionCounts {
+  active: number;
+  /** Open session WebSockets. */
+  connections: number;
+}
+
 export class GatewayMetrics {
   readonly registry = new Registry();
 
@@ -72,6 +79,9 @@ export class GatewayMetrics {
   private readonly catalogItemsCounter: Counter;
   private readonly alarmsCounter: Counter;
   private readonly apiRequests: Counter<'route' | 'code'>;
+  private readonly sessionJoinFailures: Counter<'reason'>;
+  private readonly sessionWsDrops: Counter<'reason'>;
+  private sessionCountsProvider: (() => SessionCounts) | null = null;
   private readonly healthAlerts: Counter<'event'>;
   private readonly healthWebhookDeliveries: Counter<'outcome'>;
   private readonly healthWebhookRetries: Counter;
@@ -215,6 +225,36 @@ export class GatewayMetrics {
       help: 'HTTP API requests, by route pattern and status code.',
       labelNames: ['route', 'code'],
       registers,
+    });
+    this.sessionJoinFailures = new Counter({
+      name: 'se_session_join_failures_total',
+      help: 'Refused joins of consultation sessions by code: wrong-code, or rate-limited (too many wrong codes from one address).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.sessionWsDrops = new Counter({
+      name: 'se_session_ws_dropped_total',
+      help: 'Session WebSockets closed by the gateway: stalled (slow reader), no-pong, flooding.',
+      labelNames: ['reason'],
+      registers,
+    });
+    new Gauge({
+      name: 'se_sessions_active',
+      help: 'Consultation sessions not yet ended.',
+      registers,
+      collect() {
+        const counts = self.sessionCountsProvider?.();
+        if (counts) this.set(counts.active);
+      },
+    });
+    new Gauge({
+      name: 'se_session_ws_clients',
+      help: 'Session WebSockets currently open (chairs and points).',
+      registers,
+      collect() {
+        const counts = self.sessionCountsProvider?.();
+        if (counts) this.set(counts.connections);
+      },
     });
     this.healthAlerts = new Counter({
       name: 'se_health_alert_notifications_total',
@@ -370,6 +410,20 @@ export class GatewayMetrics {
 
   apiRequest(route: string, statusCode: number): void {
     this.apiRequests.inc({ route: this.apiRoutes.value(route), code: String(statusCode) });
+  }
+
+  // ---- consultation sessions (labels are fixed sets chosen by domain/sessions and the session WebSocket)
+
+  setSessionCountsProvider(provider: () => SessionCounts): void {
+    this.sessionCountsProvider = provider;
+  }
+
+  sessionJoinFailed(reason: 'wrong-code' | 'rate-limited'): void {
+    this.sessionJoinFailures.inc({ reason });
+  }
+
+  sessionWsDropped(reason: 'stalled' | 'no-pong' | 'flooding'): void {
+    this.sessionWsDrops.inc({ reason });
   }
 
   // ---- health console (labels are fixed sets chosen by domain/health)

@@ -109,7 +109,8 @@ export class FakeGatewayServices implements GatewayServices {
   readonly channels = new Map<string, Channel>();
   readonly alarms: AlarmEvent[] = [];
   readonly statusEvents: StatusEvent[] = [];
-  readonly sessions = new Map<string, Principal>();
+  /** Login session tokens (not consultation sessions: GatewayServices.sessions is those). */
+  readonly loginSessions = new Map<string, Principal>();
   readonly calls: FakeCalls = { listDevices: [], listChannels: [], ptz: [], acknowledge: [], logout: [] };
   private nextSession = 1;
 
@@ -268,17 +269,17 @@ export class FakeGatewayServices implements GatewayServices {
   async login(username: string, password: string): Promise<LoginResult | null> {
     if (username !== 'operator' || password !== 'correct horse') return null;
     const token = `session-${this.nextSession++}-${'x'.repeat(32)}`;
-    this.sessions.set(token, { kind: 'session', username, role: 'operator' });
+    this.loginSessions.set(token, { kind: 'session', username, role: 'operator' });
     return { token, expiresAt: Date.now() + 3_600_000, user: { username, role: 'operator' } };
   }
 
   async logout(token: string): Promise<void> {
     this.calls.logout.push(token);
-    this.sessions.delete(token);
+    this.loginSessions.delete(token);
   }
 
   async authenticate(bearerToken: string): Promise<Principal | null> {
-    return this.sessions.get(bearerToken) ?? null;
+    return this.loginSessions.get(bearerToken) ?? null;
   }
 
   async getUser(username: string): Promise<User | null> {
