@@ -390,6 +390,15 @@ describe('consultation session over WebSockets', () => {
     expect((await h.api<Page<Session>>('/api/sessions?active=false', { token: opToken })).body.items.map((s) => s.id)).toContain(session.id);
   });
 
+  it('is described in the OpenAPI document, WebSocket protocol included', async () => {
+    const doc = await h.api<{ paths: Record<string, Record<string, { description?: string }>> }>('/docs/json');
+    const paths = Object.keys(doc.body.paths);
+    for (const path of ['/api/sessions', '/api/sessions/join', '/api/sessions/{id}', '/api/sessions/{id}/end', '/api/sessions/{id}/join', '/api/sessions/{id}/attendance', '/api/sessions/{id}/layout-history']) {
+      expect(paths).toContain(path);
+    }
+    expect(doc.body.paths['/api/sessions/join'].post.description).toContain('/api/sessions/:id/ws');
+  });
+
   it('wrong codes are 404, then 429 for that address, counted in /metrics', async () => {
     const live = await h.api<Session>('/api/sessions', { body: { name: 'limit', sources: [CAM1] }, token: opToken });
     const wrong = live.body.code === '000000' ? '000001' : '000000';
