@@ -103,7 +103,7 @@ const messages: typeof zh = {
       opens: '{failures} failed / {successes} successful opens in a row',
       probes: 'probes: {ok} OK, {failed} failed',
       recentFailures: 'Recent stream failures',
-      grade: 'Quality grade',
+      grade: 'Quality grade: {grade}',
       grades: { good: 'Good', fair: 'Fair', poor: 'Poor', unknown: 'Unknown' },
       fields: {
         codec: 'Codec',

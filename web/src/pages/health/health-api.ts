@@ -164,7 +164,7 @@ export interface HealthAlert {
   reason: string;
   firedAt: number;
   clearedAt: number | null;
-  clearReason: 'recovered' | 'maintenance' | 'rule-changed' | 'rule-deleted' | null;
+  clearReason: 'recovered' | 'maintenance' | 'channel-removed' | 'rule-changed' | 'rule-deleted' | null;
   lastNotifiedAt: number;
   reminders: number;
 }
@@ -208,7 +208,7 @@ export function channelQuery(query: ChannelHealthQuery): Record<string, string |
 }
 
 /** Authenticated GET of a binary resource (CSV export, snapshot): the bearer token cannot ride on an <a href>/<img src>. */
-export async function fetchBlob(path: string, query?: Record<string, string | number | undefined>): Promise<Blob> {
+export async function fetchBlob(path: string, query?: Record<string, string | number | undefined>): Promise<{ blob: Blob; fileName: string | null }> {
   const token = currentToken();
   const response = await fetch(withQuery(path, query), { headers: token ? { Authorization: `Bearer ${token}` } : {} });
   if (!response.ok) {
@@ -221,7 +221,9 @@ export async function fetchBlob(path: string, query?: Record<string, string | nu
     }
     throw new Error(message);
   }
-  return response.blob();
+  const disposition = response.headers.get('content-disposition') ?? '';
+  const fileName = /filename="?([^";]+)"?/.exec(disposition)?.[1] ?? null;
+  return { blob: await response.blob(), fileName };
 }
 
 /** Hand a blob to the browser as a download (an anchor with `download`, which keyboard and tests see as a normal download). */

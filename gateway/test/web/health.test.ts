@@ -1,0 +1,338 @@
+/**
+ * The maintenance health console in a real browser against a real gateway and simulated cameras: the
+ * dashboard shows what GET /api/health/summary and GET /api/stats say, a camera that stopped answering is in
+ * the problem list as "设备离线" with its since time, sorting and CSV export follow the gateway, the per-camera
+ * page draws the keepalive chart and probes a streaming camera, and an alert rule's test button reports the
+ * webhook delivery to a real HTTP receiver.
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeviceFleet } from '../../src/sim/index.js';
+import { startHarness, type Harness } from '../support/gateway-harness.js';
+import { buildWeb, launchChromium, newWallPage, saveScreenshot, signIn } from '../support/browser.js';
+
+interface Rate {
+  online: number;
+  total: number;
+  rate: number;
+}
+interface Figures {
+  devices: Rate;
+  channels: Rate;
+  intact: { intact: number; total: number; rate: number };
+}
+interface Summary {
+  at: number;
+  overall: Figures;
+  nodes: { id: string; figures: Figures }[];
+}
+interface Stats {
+  devices: Rate;
+  channels: Rate;
+}
+interface ChannelHealth {
+  channelId: string;
+  status: string;
+  since: number | null;
+}
+interface Detail {
+  health: ChannelHealth;
+  keepalive: { samples: unknown[] };
+  registrations: unknown[];
+}
+
+const PASSWORD = 'health-pass';
+
+/** A webhook endpoint: records what the gateway POSTs. */
+async function startReceiver(): Promise<{ server: Server; url: string; received: { path: string; body: string }[] }> {
+  const received: { path: string; body: string }[] = [];
+  const server = createServer((req: IncomingMessage, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      received.push({ path: req.url ?? '', body: Buffer.concat(chunks).toString('utf8') });
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/alerts`, received };
+}
+
+/** A port nothing listens on (bound, then released). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('web: maintenance health console', () => {
+  let h: Harness;
+  let fleet: DeviceFleet;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let offlineChannel: string;
+  let streamingChannel: string;
+
+  beforeAll(async () => {
+    h = await startHarness({
+      webRoot: await buildWeb(),
+      overrides: {
+        // Short keepalives: a silenced camera is offline after 3 × 2 s, and the chart fills in seconds.
+        sip: { password: PASSWORD, keepaliveIntervalSec: 2, keepaliveMissCount: 3 },
+        media: { host: '127.0.0.1', ports: '42600-42629' },
+        health: { evaluateIntervalSec: 1, webhookRetries: 0, webhookTimeoutMs: 2000 },
+      },
+    });
+    // Three IPCs and an NVR with two channels.
+    fleet = new DeviceFleet({ server: h.sipTarget, password: PASSWORD, devices: 4, nvrEvery: 4, channelsPerNvr: 2, keepaliveSec: 2, codec: 'h264', idPrefix: '44031000', firstSerial: 600 });
+    await fleet.start();
+    await fleet.waitForRegistered(4, 30_000);
+    const [doomed, streaming] = fleet.devices.filter((d) => d.kind === 'ipc');
+    offlineChannel = doomed!.channelIds[0]!;
+    streamingChannel = streaming!.channelIds[0]!;
+    await h.waitFor(async () => (await h.api<{ total: number }>('/api/channels?limit=1')).body.total >= 5, 30_000, 'catalogs');
+    // The camera goes silent: no keepalive, no answers. The gateway marks it offline after the missed keepalives.
+    fleet.stopDevices([doomed!.id]);
+    await h.waitFor(
+      async () => (await h.api<{ items: ChannelHealth[] }>('/api/health/channels?status=device-offline')).body.items.some((i) => i.channelId === offlineChannel),
+      30_000,
+      'the silenced camera reads device-offline',
+    );
+    browser = await launchChromium();
+    ({ context, page } = await newWallPage(browser));
+    await signIn(page, h.gateway.httpUrl, 'admin', 'admin-password-1');
+  }, 120_000);
+
+  afterAll(async () => {
+    await context?.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
+    await fleet?.stop({ unregister: false });
+    await h?.stop();
+  });
+
+  const text = async (testid: string): Promise<string> => ((await page.locator(`[data-testid=${testid}]`).first().textContent()) ?? '').trim();
+  const rowIds = (): Promise<string[]> => page.locator('[data-testid=health-row]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-channel-id') ?? ''));
+
+  it('the dashboard shows the figures of GET /api/health/summary, and they agree with GET /api/stats', async () => {
+    await page.goto(`${h.gateway.httpUrl}/#/health`);
+    await page.locator('[data-testid=health-overall]').waitFor();
+    // The page and the API are read close together; retry (with a page refresh) if the fleet moved in between.
+    await expect
+      .poll(
+        async () => {
+          await page.locator('[data-testid=health-refresh]').click();
+          await expect.poll(() => page.locator('[data-testid=health-refresh]').isDisabled()).toBe(false);
+          const summary = (await h.api<Summary>('/api/health/summary?groupBy=region')).body;
+          const stats = (await h.api<Stats>('/api/stats')).body;
+          const shown = {
+            devices: [await text('health-devices-count'), await text('health-devices-total')].map(Number),
+            channels: [await text('health-channels-count'), await text('health-channels-total')].map(Number),
+            intact: [await text('health-intact-count'), await text('health-intact-total')].map(Number),
+            deviceRate: await text('health-devices-rate'),
+            nodes: await page.locator('[data-testid=health-node]').count(),
+          };
+          const expected = {
+            devices: [summary.overall.devices.online, summary.overall.devices.total],
+            channels: [summary.overall.channels.online, summary.overall.channels.total],
+            intact: [summary.overall.intact.intact, summary.overall.intact.total],
+            deviceRate: `${(summary.overall.devices.rate * 100).toFixed(2)}%`,
+            nodes: summary.nodes.length,
+          };
+          const fromStats = { devices: [stats.devices.online, stats.devices.total], channels: [stats.channels.online, stats.channels.total] };
+          return JSON.stringify(shown) === JSON.stringify(expected) && JSON.stringify(fromStats) === JSON.stringify({ devices: expected.devices, channels: expected.channels })
+            ? 'match'
+            : JSON.stringify({ shown, expected, fromStats });
+        },
+        { timeout: 20_000, interval: 500 },
+      )
+      .toBe('match');
+    // One device of four is offline: 3 / 4, and the offline one's channel is not intact.
+    expect(await text('health-devices-count')).toBe('3');
+    expect(await text('health-devices-total')).toBe('4');
+    expect(Number(await text('health-intact-count'))).toBeLessThan(Number(await text('health-intact-total')));
+    // 75 % is under the 98 % target: said in words, not only in colour.
+    expect(await text('health-devices-target')).toContain('低于目标');
+    await saveScreenshot(page, 'health-dashboard');
+  });
+
+  it('the offline camera is in the problem list as 设备离线 with its since time', async () => {
+    await page.goto(`${h.gateway.httpUrl}/#/health`);
+    const row = page.locator(`[data-testid=health-row][data-channel-id="${offlineChannel}"]`);
+    await row.waitFor();
+    expect(await row.locator('[data-testid=health-status]').textContent()).toContain('设备离线');
+    const api = (await h.api<{ items: ChannelHealth[] }>(`/api/health/channels?q=${offlineChannel}`)).body.items[0]!;
+    expect(api.status).toBe('device-offline');
+    expect(api.since).not.toBeNull();
+    const since = ((await row.locator('[data-testid=health-since]').textContent()) ?? '').trim();
+    // 24-hour Asia/Shanghai date and time of the API's since.
+    const expectedSince = new Intl.DateTimeFormat('zh-CN', {
+      timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false,
+    }).format(api.since!);
+    expect(since).toBe(expectedSince);
+    expect(((await row.locator('[data-testid=health-duration]').textContent()) ?? '').trim()).toMatch(/^\d+[smhd]/);
+    // The healthy cameras are not problems: the default filter leaves them out.
+    const ids = await rowIds();
+    expect(ids).not.toContain(streamingChannel);
+    await saveScreenshot(page, 'health-offline-list');
+  });
+
+  it('sorting by a column header asks the gateway for that order, and clicking again reverses it', async () => {
+    await page.goto(`${h.gateway.httpUrl}/#/health`);
+    await page.locator('[data-testid=health-status-filter]').selectOption('all');
+    await expect.poll(async () => (await rowIds()).length).toBeGreaterThanOrEqual(5);
+    const apiOrder = async (order: 'asc' | 'desc'): Promise<string[]> =>
+      (await h.api<{ items: ChannelHealth[] }>(`/api/health/channels?sort=name&order=${order}&limit=50`)).body.items.map((i) => i.channelId);
+
+    await page.locator('[data-testid=health-sort-name]').click();
+    await expect.poll(async () => JSON.stringify(await rowIds())).toBe(JSON.stringify(await apiOrder('asc')));
+    expect(await page.locator('th[aria-sort=ascending] [data-testid=health-sort-name]').count()).toBe(1);
+    const ascending = await rowIds();
+
+    await page.locator('[data-testid=health-sort-name]').click();
+    await expect.poll(async () => JSON.stringify(await rowIds())).toBe(JSON.stringify(await apiOrder('desc')));
+    const descending = await rowIds();
+    expect(descending).not.toEqual(ascending);
+    expect(descending).toEqual([...ascending].reverse());
+  });
+
+  it('CSV export downloads the gateway file whose rows are the list, in the list order', async () => {
+    // Still on "all statuses", sorted by name descending from the previous test.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-testid=health-export-csv]').click()]);
+    expect(download.suggestedFilename()).toMatch(/\.csv$/);
+    const path = await download.path();
+    const csv = readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
+    const lines = csv.split(/\r?\n/).filter((l) => l.length > 0);
+    const header = lines[0]!.split(',');
+    expect(header[0]).toBe('通道编码');
+    const csvIds = lines.slice(1).map((l) => l.split(',')[0]!.trim());
+    const api = (await h.api<{ total: number; items: ChannelHealth[] }>('/api/health/channels?sort=name&order=desc&limit=1000')).body;
+    expect(csvIds).toEqual(api.items.map((i) => i.channelId));
+    expect(csvIds).toEqual(await rowIds());
+    const offlineLine = lines.find((l) => l.includes(offlineChannel))!;
+    expect(offlineLine).toContain('设备离线');
+    await expect.poll(() => text('health-export-message')).toContain('.csv');
+  });
+
+  it('the per-camera page draws the keepalive chart, probes the stream, shows a snapshot and opens the camera on the wall', async () => {
+    await h.waitFor(async () => (await h.api<Detail>(`/api/health/channels/${streamingChannel}`)).body.keepalive.samples.length >= 3, 30_000, 'three keepalive intervals');
+    await page.goto(`${h.gateway.httpUrl}/#/health/channels/${streamingChannel}`);
+    const chart = page.locator('[data-testid=keepalive-chart]');
+    await chart.waitFor();
+    expect(await chart.evaluate((el) => el.tagName.toLowerCase())).toBe('svg');
+    const points = await chart.locator('[data-testid=keepalive-point]').count();
+    expect(points).toBeGreaterThanOrEqual(3);
+    expect(Number(await chart.getAttribute('data-points'))).toBe(points);
+    expect(await text('keepalive-jitter')).toMatch(/±\d/);
+    expect(await page.locator('[data-testid=registration-row]').count()).toBeGreaterThanOrEqual(1);
+
+    await page.locator('[data-testid=action-probe]').click();
+    const probe = page.locator('[data-testid=probe-result]');
+    await expect.poll(() => probe.getAttribute('data-ok'), { timeout: 30_000 }).toBe('true');
+    expect(await probe.textContent()).toMatch(/首帧 \d+ 毫秒/);
+
+    await page.locator('[data-testid=action-snapshot]').click();
+    const image = page.locator('[data-testid=snapshot-image]');
+    await image.waitFor({ timeout: 30_000 });
+    await expect.poll(() => image.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth), { timeout: 10_000 }).toBeGreaterThan(100);
+    await saveScreenshot(page, 'health-camera');
+
+    await page.locator('[data-testid=action-open-wall]').click();
+    await page.waitForURL((url) => url.hash.startsWith('#/wall'));
+    expect(decodeURIComponent(new URL(page.url()).hash)).toBe(`#/wall?channel=${streamingChannel}`);
+  });
+
+  it('the offline camera page says why, and a probe against it names the failing step', async () => {
+    await page.goto(`${h.gateway.httpUrl}/#/health/channels/${offlineChannel}`);
+    await page.locator('[data-testid=channel-health-page] [data-testid=health-status]').waitFor();
+    expect(await page.locator('[data-testid=channel-health-page] [data-testid=health-status]').first().textContent()).toContain('设备离线');
+    await page.locator('[data-testid=action-probe]').click();
+    const probe = page.locator('[data-testid=probe-result]');
+    await expect.poll(() => probe.getAttribute('data-ok'), { timeout: 30_000 }).toBe('false');
+    expect(await probe.getAttribute('data-step')).not.toBe('');
+    expect(await probe.textContent()).toContain('取流失败');
+  });
+
+  it('an alert rule is created in the page, and its test button reports delivery to the webhook (and a failure to a dead one)', async () => {
+    const receiver = await startReceiver();
+    try {
+      await page.goto(`${h.gateway.httpUrl}/#/health?tab=alerts`);
+      const create = async (name: string, webhook: string): Promise<void> => {
+        await page.locator('[data-testid=rule-add]').click();
+        await page.locator('[data-testid=rule-name]').fill(name);
+        await page.locator('[data-testid=rule-kind]').selectOption('offline');
+        await page.locator('[data-testid=rule-offline-minutes]').fill('1');
+        await page.locator('[data-testid=rule-webhook]').fill(webhook);
+        await page.locator('[data-testid=rule-save]').click();
+        await page.locator('[data-testid=rule-editor]').waitFor({ state: 'detached' });
+      };
+      await create('离线告警 测试', receiver.url);
+      await create('dead webhook', `http://127.0.0.1:${await closedPort()}/nothing`);
+
+      const rules = (await h.api<{ items: { id: string; name: string; offlineMinutes: number; webhookUrl: string }[] }>('/api/alert-rules')).body.items;
+      const good = rules.find((r) => r.name === '离线告警 测试')!;
+      const dead = rules.find((r) => r.name === 'dead webhook')!;
+      expect(good).toMatchObject({ offlineMinutes: 1, webhookUrl: receiver.url });
+
+      const goodRow = page.locator(`[data-testid=rule-row][data-rule-id="${good.id}"]`);
+      await goodRow.locator('[data-testid=rule-test]').click();
+      await expect.poll(() => goodRow.locator('[data-testid=rule-test-result]').getAttribute('data-delivered'), { timeout: 15_000 }).toBe('true');
+      expect(await goodRow.locator('[data-testid=rule-test-result]').textContent()).toContain('已送达');
+      expect(receiver.received.length).toBeGreaterThanOrEqual(1);
+      expect(receiver.received[0]!.path).toBe('/alerts');
+      expect(() => JSON.parse(receiver.received[0]!.body)).not.toThrow();
+
+      const deadRow = page.locator(`[data-testid=rule-row][data-rule-id="${dead.id}"]`);
+      await deadRow.locator('[data-testid=rule-test]').click();
+      await expect.poll(() => deadRow.locator('[data-testid=rule-test-result]').getAttribute('data-delivered'), { timeout: 15_000 }).toBe('false');
+      expect(await deadRow.locator('[data-testid=rule-test-result]').textContent()).toContain('未送达');
+      await saveScreenshot(page, 'health-rules');
+    } finally {
+      await new Promise<void>((resolve) => receiver.server.close(() => resolve()));
+    }
+  });
+
+  it('a stream-failure rule fires on the failed probe: an in-app notification and a firing alert in the list', async () => {
+    await page.goto(`${h.gateway.httpUrl}/#/health?tab=alerts`);
+    await page.locator('[data-testid=rule-add]').click();
+    await page.locator('[data-testid=rule-name]').fill('取流失败 1 次');
+    await page.locator('[data-testid=rule-kind]').selectOption('stream-failure');
+    await page.locator('[data-testid=rule-failure-count]').fill('1');
+    await page.locator('[data-testid=rule-clear-after]').fill('1');
+    await page.locator('[data-testid=rule-save]').click();
+    await page.locator('[data-testid=rule-editor]').waitFor({ state: 'detached' });
+    // The offline camera's probe failed in an earlier test (and fails again here): one failure is enough.
+    await h.api(`/api/health/channels/${offlineChannel}/probe`, { body: {} });
+    const toast = page.locator(`[data-testid=health-toast][data-channel-id="${offlineChannel}"]`);
+    await toast.waitFor({ timeout: 20_000 });
+    expect(await toast.getAttribute('role')).toBe('alert');
+    expect(await toast.textContent()).toContain('告警');
+    const alertRow = page.locator(`[data-testid=alert-row][data-channel-id="${offlineChannel}"][data-state=firing]`);
+    await alertRow.waitFor({ timeout: 10_000 });
+    const api = (await h.api<{ items: { channelId: string; state: string }[] }>('/api/alerts?state=firing')).body.items;
+    expect(api.some((a) => a.channelId === offlineChannel)).toBe(true);
+  });
+
+  it('reads in English too (and these screenshots are legible on machines without CJK fonts)', async () => {
+    await page.goto(`${h.gateway.httpUrl}/#/health`);
+    await page.locator('[data-testid=toggle-locale]').click();
+    const row = page.locator(`[data-testid=health-row][data-channel-id="${offlineChannel}"]`);
+    await row.waitFor();
+    await expect.poll(() => row.locator('[data-testid=health-status]').textContent()).toContain('Device offline');
+    expect(await text('health-devices-target')).toContain('Below target');
+    await saveScreenshot(page, 'health-dashboard-en');
+    await page.goto(`${h.gateway.httpUrl}/#/health/channels/${streamingChannel}`);
+    await page.locator('[data-testid=keepalive-chart]').waitFor();
+    await saveScreenshot(page, 'health-camera-en');
+    await page.goto(`${h.gateway.httpUrl}/#/health?tab=alerts`);
+    await page.locator('[data-testid=rule-row]').first().waitFor();
+    await page.locator('[data-testid=alert-row]').first().waitFor();
+    await saveScreenshot(page, 'health-rules-en');
+    await page.locator('[data-testid=toggle-locale]').click();
+  });
+});
