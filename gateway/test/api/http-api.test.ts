@@ -434,7 +434,7 @@ describe('static files', () => {
     expect(r.body).not.toContain('SECRET');
   });
 
-  it("serves the project's placeholder page from web/", async () => {
+  it("serves the wall's entry page from web/ (the built wall is checked in a browser by gateway/test/web/)", async () => {
     const placeholder = await buildHttpServer({
       services: new FakeGatewayServices(),
       metrics: new GatewayMetrics(),
@@ -447,8 +447,8 @@ describe('static files', () => {
       await placeholder.listen({ host: '127.0.0.1', port: 0 });
       const port = (placeholder.server.address() as AddressInfo).port;
       const page = await (await fetch(`http://127.0.0.1:${port}/`)).text();
-      expect(page).toContain('href="/docs"');
-      expect(page).toContain('/healthz');
+      expect(page).toContain('<div id="app"></div>');
+      expect(page).toContain('视频联网网关');
     } finally {
       await placeholder.close();
     }
