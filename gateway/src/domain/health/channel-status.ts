@@ -32,7 +32,6 @@ export interface Classification {
   ownSince: number | null;
   /** When the device last changed status (online since, when online). */
   deviceSince: number | null;
-  lastError: string | null;
 }
 
 export interface ClassifierOptions {
@@ -44,6 +43,7 @@ export interface ClassifierOptions {
 /** Stalls in an hour from which a channel with no running stream still reads "degraded". */
 const DEGRADED_MIN_STALLS = 2;
 const LAST_ERROR_MAX_AGE_MS = 24 * 3600_000;
+const HEALTHY_REASON = 'device and channel online, stream not failing';
 
 const OFFLINE_REASON_TEXT: Record<string, string> = {
   'keepalive-timeout': 'no keepalive within the timeout',
@@ -83,12 +83,11 @@ export class ChannelStatusClassifier {
 
   private underlying(ref: ChannelRef, device: Device | undefined, now: number, active: readonly StreamView[]): Classification {
     const deviceSince = device ? device.statusChangedAt : null;
-    const lastError = this.lastError(ref, device, now);
     if (!device || device.status !== 'online') {
       const why = device?.offlineReason ? (OFFLINE_REASON_TEXT[device.offlineReason] ?? device.offlineReason) : 'unknown device';
       const signalling = this.signalling.get(ref.deviceId);
       const extra = signalling && device && signalling.at >= device.statusChangedAt ? `; since then: ${signalling.message}` : '';
-      return { status: 'device-offline', underlying: 'device-offline', reason: `device ${ref.deviceId} offline: ${why}${extra}`, ownSince: deviceSince, deviceSince, lastError };
+      return { status: 'device-offline', underlying: 'device-offline', reason: `device ${ref.deviceId} offline: ${why}${extra}`, ownSince: deviceSince, deviceSince };
     }
     if (!ref.online) {
       return {
@@ -97,7 +96,6 @@ export class ChannelStatusClassifier {
         reason: `device online, but it reports the channel offline (catalog Status OFF)`,
         ownSince: null,
         deviceSince,
-        lastError,
       };
     }
     const rec = this.streams.get(ref.id);
@@ -109,7 +107,6 @@ export class ChannelStatusClassifier {
         reason: `${n} failed stream open${n === 1 ? '' : 's'} in a row; last: ${rec.lastFailure.step}: ${rec.lastFailure.message}`,
         ownSince: rec.failureRunStartedAt,
         deviceSince,
-        lastError,
       };
     }
     if (rec) {
@@ -119,18 +116,22 @@ export class ChannelStatusClassifier {
         const expected = expectationFor(rec.lastGood[view.stream] ?? null, this.options.configuredFps, now);
         const graded = gradeStream(sampleOf(view, now), expected, stalls);
         if (graded.grade === 'fair' || graded.grade === 'poor') {
-          return { status: 'degraded', underlying: 'degraded', reason: `${view.stream} stream ${graded.grade}: ${graded.reasons.join('; ')}`, ownSince: null, deviceSince, lastError };
+          return { status: 'degraded', underlying: 'degraded', reason: `${view.stream} stream ${graded.grade}: ${graded.reasons.join('; ')}`, ownSince: null, deviceSince };
         }
       }
       if (active.length === 0 && stalls >= DEGRADED_MIN_STALLS) {
-        return { status: 'degraded', underlying: 'degraded', reason: `${stalls} stalls in the last hour`, ownSince: null, deviceSince, lastError };
+        return { status: 'degraded', underlying: 'degraded', reason: `${stalls} stalls in the last hour`, ownSince: null, deviceSince };
       }
     }
-    return { status: 'healthy', underlying: 'healthy', reason: 'device and channel online, stream not failing', ownSince: null, deviceSince, lastError };
+    return { status: 'healthy', underlying: 'healthy', reason: HEALTHY_REASON, ownSince: null, deviceSince };
   }
 
-  /** The most recent of: stream failure, signalling error, device offline reason (within 24 h, else the offline reason). */
-  private lastError(ref: ChannelRef, device: Device | undefined, now: number): string | null {
+  /**
+   * The most recent of: stream failure, signalling error, device offline reason (within 24 h; the reason of
+   * a device that is still offline, however old). Asked only for rows shown, not in the status sweep.
+   */
+  lastError(ref: ChannelRef, now: number): string | null {
+    const device = this.deviceOf(ref.deviceId);
     const candidates: Array<{ at: number; text: string }> = [];
     const rec = this.streams.get(ref.id);
     if (rec?.lastFailure) candidates.push({ at: rec.lastFailure.at, text: `${rec.lastFailure.step}: ${rec.lastFailure.message}` });

@@ -34,8 +34,12 @@ const NO_GROUPS: readonly string[] = [];
 /** Tree walks are bounded in depth: catalogs are a few levels deep, and a deeper path means a loop. */
 const MAX_DEPTH = 32;
 
+/** Distinct civil codes remembered with their region chains (a network has thousands, not millions). */
+const MAX_CACHED_CODES = 100_000;
+
 export class TreeIndexGrouping implements HealthGrouping {
   private membership = new Map<string, string[]>();
+  private readonly chains = new Map<string, readonly string[]>();
   private groupKinds = new Map<string, HealthNodeKind>();
   private builtAt = Number.NEGATIVE_INFINITY;
 
@@ -46,7 +50,13 @@ export class TreeIndexGrouping implements HealthGrouping {
   ) {}
 
   regionsOf(civilCode: string): readonly string[] {
-    return regionChain(civilCode);
+    let chain = this.chains.get(civilCode);
+    if (!chain) {
+      if (this.chains.size >= MAX_CACHED_CODES) this.chains.clear();
+      chain = regionChain(civilCode);
+      this.chains.set(civilCode, chain);
+    }
+    return chain;
   }
 
   groupsOf(channelId: string): readonly string[] {

@@ -95,6 +95,8 @@ const DAY_MS = 24 * 3600_000;
 const WEEK_MS = 7 * DAY_MS;
 /** Status events read back at start for the 24-hour episode counts, at most (a bound on start-up time). */
 const MAX_SEEDED_EVENTS = 500_000;
+/** Channels classified between two yields to the event loop. */
+const SCAN_SLICE = 5_000;
 const SEVERITY: Record<HealthStatus, number> = {
   'device-offline': 0,
   'channel-offline': 1,
@@ -229,7 +231,7 @@ export class HealthService implements HealthApi {
     if (query.group) this.grouping.refresh(now);
     const q = query.q?.toLowerCase();
     const rows: ChannelHealth[] = [];
-    this.scan(now, ({ ref, cls, since }) => {
+    await this.scan(now, ({ ref, cls, since }) => {
       if (statuses && !statuses.has(cls.status)) return;
       if (query.region && !ref.civilCode.startsWith(query.region)) return;
       if (query.group && !this.grouping.groupsOf(ref.id).includes(query.group)) return;
@@ -307,7 +309,7 @@ export class HealthService implements HealthApi {
 
   async summary(groupBy: HealthGroupBy): Promise<HealthSummary> {
     const now = this.now();
-    const aggregates = this.aggregate(now);
+    const aggregates = await this.aggregate(now);
     const [yesterday, lastWeek, yesterdayNodes] = await Promise.all([
       this.snapshots.nearest(now - DAY_MS, false),
       this.snapshots.nearest(now - WEEK_MS, false),
@@ -334,7 +336,7 @@ export class HealthService implements HealthApi {
   snapshot(at?: number): Promise<void> {
     return this.serially(async () => {
       const now = at ?? this.now();
-      await this.snapshots.take(this.aggregate(now));
+      await this.snapshots.take(await this.aggregate(now));
       await this.snapshots.prune(now);
       await this.engine.prune(now);
     });
@@ -395,7 +397,7 @@ export class HealthService implements HealthApi {
     const offline: AlertSubject[] = [];
     const subjects = new Map<string, AlertSubject>();
     let channels = 0;
-    this.scan(now, ({ ref, cls, since }) => {
+    await this.scan(now, ({ ref, cls, since }) => {
       channels++;
       const rec = this.streamHealth.get(ref.id);
       const offlineNow = isOffline(cls.underlying);
@@ -431,18 +433,24 @@ export class HealthService implements HealthApi {
     return { at: now, channels, ...result };
   }
 
-  /** One pass over every video channel: classify, advance the status clock, hand each to `visit`. */
-  private scan(now: number, visit: (scanned: Scanned) => void): void {
+  /**
+   * One pass over every video channel: classify, advance the status clock, hand each to `visit`. Yields to
+   * the event loop every few thousand channels: at 150,000 channels a pass takes a few hundred milliseconds,
+   * and SIP keepalives must not wait for it.
+   */
+  private async scan(now: number, visit: (scanned: Scanned) => void): Promise<void> {
     const active = this.activeStreams();
+    let n = 0;
     for (const ref of this.deps.tree.channels()) {
       const cls = this.classifier.classify(ref, now, active.get(ref.id));
       const reading = this.clock.observe(ref.id, cls.status, cls.ownSince, cls.deviceSince, now);
       if (reading.entered && cls.status === 'channel-offline') this.episodes.channelWentOffline(ref.id, now);
       visit({ ref, cls, since: reading.since });
+      if (++n % SCAN_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 
-  private aggregate(now: number): Aggregates {
+  private async aggregate(now: number): Promise<Aggregates> {
     this.grouping.refresh(now);
     const overall = new FigureCounter();
     const regions = new Map<string, FigureCounter>();
@@ -453,7 +461,7 @@ export class HealthService implements HealthApi {
       for (const code of this.grouping.regionsOf(device.civilCode)) counterIn(regions, code).addDevice(online);
     }
     const groupDevices = new Map<string, Set<string>>();
-    this.scan(now, ({ ref, cls }) => {
+    await this.scan(now, ({ ref, cls }) => {
       overall.addChannel(ref.online, cls.status);
       for (const code of this.grouping.regionsOf(ref.civilCode)) counterIn(regions, code).addChannel(ref.online, cls.status);
       for (const group of this.grouping.groupsOf(ref.id)) {
@@ -492,7 +500,7 @@ export class HealthService implements HealthApi {
       since,
       durationSec: since === null ? null : Math.max(0, Math.floor((now - since) / 1000)),
       lastKeepaliveAt: device?.lastKeepaliveAt ?? null,
-      lastError: cls.lastError,
+      lastError: this.classifier.lastError(ref, now),
       episodes24h: this.episodes.count(ref.id, ref.deviceId, now),
     };
   }
