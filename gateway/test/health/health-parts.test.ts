@@ -1,6 +1,6 @@
 /**
  * The pure parts of the health console: keepalive ring buffers (intervals, jitter, memory), stream grading,
- * the status clock's "since", and the CSV export's encoding rules.
+ * the status clock's "since", the CSV export's encoding rules, and region / group membership.
  */
 import { describe, expect, it } from 'vitest';
 import { KeepaliveHistory, KEEPALIVE_SAMPLES, meanAndDeviation } from '../../src/domain/health/keepalive-history.js';
@@ -8,6 +8,9 @@ import { expectationFor, gradeStream, isGoodSample } from '../../src/domain/heal
 import { StatusClock } from '../../src/domain/health/status-clock.js';
 import { channelHealthCsv, csvCell } from '../../src/domain/health/health-csv.js';
 import type { ChannelHealth, StreamSample } from '../../src/domain/health/types.js';
+import { TreeIndexGrouping } from '../../src/domain/health/grouping.js';
+import { TreeIndex } from '../../src/domain/catalog/tree-index.js';
+import type { Channel } from '../../src/domain/model.js';
 
 describe('KeepaliveHistory', () => {
   it('keeps the last 32 intervals with their arrival times, mean and jitter', () => {
@@ -150,5 +153,70 @@ describe('CSV export', () => {
     expect(channelHealthCsv([row], { language: 'en', timeZone: 'UTC' })).toContain('device offline,device offline: keepalive timeout,2026-01-01 00:00:00');
     expect(csvCell('+1')).toBe("'+1");
     expect(csvCell(null)).toBe('');
+  });
+});
+
+describe('TreeIndexGrouping', () => {
+  const item = (id: string, kind: Channel['kind'], parentIds: string[], civilCode = '44030501'): Channel => ({
+    id,
+    deviceId: PLATFORM,
+    kind,
+    name: `n${id.slice(-3)}`,
+    manufacturer: '',
+    model: '',
+    owner: '',
+    civilCode,
+    block: '',
+    address: '',
+    parental: 0,
+    parentIds,
+    businessGroupId: '',
+    safetyWay: null,
+    registerWay: null,
+    secrecy: 0,
+    ipAddress: '',
+    port: null,
+    reportedStatus: 'online',
+    status: 'online',
+    statusChangedAt: 0,
+    longitude: null,
+    latitude: null,
+    ptzType: null,
+    extra: {},
+    createdAt: 0,
+    updatedAt: 0,
+  });
+  const PLATFORM = '44030500002000000100';
+  const G = '44030500002150000001';
+  const V1 = '44030500002160000001';
+  const V2 = '44030500002160000002';
+  const cam = (n: number): string => `4403050000132000000${n}`;
+
+  it('puts a channel under every business group and virtual org above it, once, and regions by civil-code level', () => {
+    const tree = new TreeIndex();
+    tree.upsertDevice(PLATFORM, 'platform', '44030500', true);
+    tree.replaceCatalog(PLATFORM, [
+      item('440305', 'region', []),
+      item(G, 'business-group', [PLATFORM]),
+      item(V1, 'virtual-org', [G]),
+      item(V2, 'virtual-org', [V1]),
+      item(cam(1), 'channel', [V1]),
+      item(cam(2), 'channel', [V2]),
+      item(cam(3), 'channel', [G]),
+      item(cam(4), 'channel', ['440305']),
+      // 2022: several parents; counted once per group.
+      item(cam(5), 'channel', [V1, V2]),
+    ]);
+    const grouping = new TreeIndexGrouping(tree);
+    grouping.refresh(1000);
+    expect([...grouping.groupsOf(cam(1))].sort()).toEqual([G, V1].sort());
+    expect([...grouping.groupsOf(cam(2))].sort()).toEqual([G, V1, V2].sort());
+    expect(grouping.groupsOf(cam(3))).toEqual([G]);
+    expect(grouping.groupsOf(cam(4))).toEqual([]);
+    expect([...grouping.groupsOf(cam(5))].sort()).toEqual([G, V1, V2].sort());
+    expect(grouping.node(V1, 'group')).toEqual({ id: V1, name: 'n001', kind: 'virtual-org' });
+    expect(grouping.node(G, 'group').kind).toBe('business-group');
+    expect(grouping.regionsOf('44030501')).toEqual(['44', '4403', '440305', '44030501']);
+    expect(grouping.node('440305', 'region')).toEqual({ id: '440305', name: 'n305', kind: 'region' });
   });
 });
