@@ -4,12 +4,12 @@
  * file receives its collaborators.
  */
 import { networkInterfaces } from 'node:os';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { resolve as resolvePath, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
-import type { GatewayConfig } from './config/schema.js';
+import { ConfigError, type GatewayConfig } from './config/schema.js';
 import { createStore } from './store/index.js';
 import type { GatewayStore } from './domain/store.js';
 import { GatewayEvents } from './domain/events.js';
@@ -88,6 +88,19 @@ export function createLogger(config: GatewayConfig): Logger {
   });
 }
 
+/** The certificate and key of http.tls, or null for plain HTTP. */
+function readTlsFiles(tls: GatewayConfig['http']['tls']): { cert: Buffer; key: Buffer } | null {
+  if (!tls.certFile) return null;
+  const read = (key: string, file: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new ConfigError(key, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  };
+  return { cert: read('http.tls.certFile', tls.certFile), key: read('http.tls.keyFile', tls.keyFile) };
+}
+
 export async function startGateway(config: GatewayConfig, options: StartOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger(config);
   const closers: Array<() => Promise<void> | void> = [];
@@ -103,6 +116,8 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
   };
 
   try {
+    // Read before any port is bound: a missing certificate stops the start like any other config error.
+    const tls = readTlsFiles(config.http.tls);
     mkdirSync(config.store.dataDir, { recursive: true });
     const root = packageRoot();
     const profiles = loadDeviceProfiles(resolvePath(root, config.deviceProfilesDir));
@@ -513,6 +528,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       apiTokens: config.http.apiTokens,
       wsMaxBufferedBytes: config.http.wsMaxBufferedBytes,
       webRoot,
+      tls,
     });
     await http.listen({ host: config.http.host, port: config.http.port });
     closers.push(() => http.close());
@@ -527,7 +543,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         advertisedHost,
         sipId: config.sip.id,
         domain: config.sip.domain,
-        http: `http://${httpHost}:${httpPort}`,
+        http: `${tls ? 'https' : 'http'}://${httpHost}:${httpPort}`,
         store: store.description,
         devices: registry.counts(),
       },
@@ -540,7 +556,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       logger,
       sipPort: transport.port,
       httpPort,
-      httpUrl: `http://${httpHost}:${httpPort}`,
+      httpUrl: `${tls ? 'https' : 'http'}://${httpHost}:${httpPort}`,
       services,
       store,
       close: () => {

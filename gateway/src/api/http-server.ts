@@ -51,6 +51,8 @@ export interface HttpServerOptions {
   /** Directory of the web UI's files. */
   webRoot: string;
   /** Slow-client limits of the WebSocket hub other than the buffer size (defaults suit production). */
+  /** PEM certificate and key: HTTPS with HTTP/2, HTTP/1.1 still accepted (WebSocket upgrades, old clients). */
+  tls?: { cert: Buffer; key: Buffer } | null;
   wsLimits?: Partial<Pick<WsHubOptions, 'maxBacklogKeys' | 'maxPendingAlarms' | 'stallTimeoutMs' | 'closeGraceMs' | 'heartbeatIntervalMs'>>;
 }
 
@@ -68,7 +70,7 @@ export function redactUrl(url: string): string {
 
 export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyInstance> {
   const { services, metrics, logger } = opts;
-  const app = Fastify({
+  const serverOptions = {
     // pino's Logger type carries its custom-level generics, which Fastify's instance type does not accept.
     loggerInstance: logger as FastifyBaseLogger,
     // Fastify's own request log would print WebSocket URLs with their ?token=; see the onResponse hook.
@@ -92,7 +94,13 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
         allowUnionTypes: true,
       },
     },
-  });
+  } as const;
+  // Over TLS the server speaks HTTP/2 (a wall page's 25 tiles share one connection) and still HTTP/1.1 for
+  // WebSocket upgrades. Routes are written against the HTTP/1 instance type; Fastify's request/reply API is the
+  // same on both servers, so the HTTP/2 instance is used through that type.
+  const app: FastifyInstance = opts.tls
+    ? (Fastify({ ...serverOptions, http2: true, https: { allowHTTP1: true, cert: opts.tls.cert, key: opts.tls.key } }) as unknown as FastifyInstance)
+    : Fastify(serverOptions);
 
   app.setErrorHandler(handleApiError);
   app.setNotFoundHandler((request, reply) => {

@@ -322,6 +322,12 @@ function checkCrossFields(config: GatewayConfig, origins: Map<string, Locate>): 
   const where = (key: string, sub: readonly PathSegment[] = []): Origin => origins.get(key)?.(sub) ?? {};
   const { sip } = config;
 
+  const { certFile, keyFile } = config.http.tls;
+  if ((certFile === '') !== (keyFile === '')) {
+    const key = certFile === '' ? 'http.tls.certFile' : 'http.tls.keyFile';
+    throw new ConfigError(key, 'http.tls.certFile and http.tls.keyFile are set together (both for HTTPS, neither for HTTP)', where(certFile === '' ? 'http.tls.keyFile' : 'http.tls.certFile'));
+  }
+
   if (sip.registerExpiresMin > sip.registerExpiresMax) {
     const key = origins.has('sip.registerExpiresMin') ? 'sip.registerExpiresMin' : 'sip.registerExpiresMax';
     throw new ConfigError(

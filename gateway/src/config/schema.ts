@@ -51,6 +51,7 @@ export interface GatewayConfig {
     apiTokens: string[];
     sessionTtlSec: number;
     wsMaxBufferedBytes: number;
+    tls: { certFile: string; keyFile: string };
   };
   store: {
     mongoUrl: string;
@@ -362,6 +363,21 @@ export const CONFIG_SCHEMA: TypedGroupSpec<GatewayConfig> = {
         wsMaxBufferedBytes: {
           kind: 'integer', default: 1024 * 1024, min: 1024, max: 1024 * 1024 * 1024,
           description: 'A WebSocket client with more unsent bytes than this is disconnected (slow consumer).',
+        },
+        tls: {
+          kind: 'group',
+          description:
+            'HTTPS with HTTP/2 (HTTP/1.1 still accepted). Browsers speak HTTP/2 only over TLS; over h2 a wall page fetches all its tiles\' HLS on one connection. Without a certificate the page uses its media WebSocket instead.',
+          fields: {
+            certFile: {
+              kind: 'string', default: '',
+              description: 'PEM certificate (chain) file; "" = plain HTTP. Set together with http.tls.keyFile.',
+            },
+            keyFile: {
+              kind: 'string', default: '', secret: true,
+              description: 'PEM private key file of http.tls.certFile.',
+            },
+          },
         },
       },
     },

@@ -47,7 +47,7 @@ const EXPECTED_DEFAULTS: GatewayConfig = {
     lockout: { maxFailures: 5, windowSec: 300, durationSec: 600 },
     devices: [],
   },
-  http: { host: '0.0.0.0', port: 8080, apiTokens: [], sessionTtlSec: 43200, wsMaxBufferedBytes: 1048576 },
+  http: { host: '0.0.0.0', port: 8080, apiTokens: [], sessionTtlSec: 43200, wsMaxBufferedBytes: 1048576, tls: { certFile: '', keyFile: '' } },
   store: { mongoUrl: '', mongoDatabase: 'sharp_eyes', dataDir: './data', flushIntervalMs: 1000 },
   media: {
     host: '',
@@ -348,6 +348,15 @@ describe('bad values in the file', () => {
       loadConfig({ env: {}, overrides: { sip: { devices: [{ id: '44030500002000000001' }] } } }),
     );
     expect(err.key).toBe('sip.devices[0].id');
+  });
+
+  it('http.tls needs both the certificate and the key: the missing one is named, the line of the other given', () => {
+    const err = configError(() => loadConfig({ file: yamlFile('http:\n  tls:\n    certFile: /etc/se/cert.pem\n'), env: {} }));
+    expect(err.key).toBe('http.tls.keyFile');
+    expect(err.message).toContain('set together');
+    expect(err.line).toBe(3);
+    expect(configError(() => loadConfig({ env: { SE_HTTP_TLS_KEY_FILE: '/etc/se/key.pem' } })).key).toBe('http.tls.certFile');
+    expect(loadConfig({ env: { SE_HTTP_TLS_CERT_FILE: '/c.pem', SE_HTTP_TLS_KEY_FILE: '/k.pem' } }).http.tls).toEqual({ certFile: '/c.pem', keyFile: '/k.pem' });
   });
 
   it('http.port equal to sip.port is allowed (different protocols)', () => {

@@ -39,24 +39,23 @@ class ConnectionLog {
   }
 }
 
+// Page-side code as strings: the project's tsconfig has no DOM library (see e2e/hls-page-player.js).
 const tiles = (page: Page): Promise<TileSample[]> =>
-  page.evaluate(() =>
-    [...document.querySelectorAll<HTMLElement>('[data-testid=live-video]')].map((tile) => ({
-      channelId: tile.dataset.channelId ?? '',
-      state: tile.dataset.state ?? '',
-      currentTime: tile.querySelector('video')?.currentTime ?? 0,
-    })),
-  );
+  page.evaluate<TileSample[]>(`[...document.querySelectorAll('[data-testid=live-video]')].map((tile) => ({
+    channelId: tile.dataset.channelId ?? '',
+    state: tile.dataset.state ?? '',
+    currentTime: tile.querySelector('video')?.currentTime ?? 0,
+  }))`);
 
-const counters = (page: Page): Promise<{ players: number; hls: number; mux: { socketsOpened: number; muxRequests: number; fetchRequests: number } }> =>
-  page.evaluate(() => ({ players: window.__sharpEyesPlayers?.players ?? -1, hls: window.__sharpEyesPlayers?.hls ?? -1, mux: { ...window.__sharpEyesMediaMux! } }));
-
-declare global {
-  interface Window {
-    __sharpEyesPlayers?: { players: number; hls: number };
-    __sharpEyesMediaMux?: { socketsOpened: number; muxRequests: number; fetchRequests: number; muxBytes: number };
-  }
+interface PageCounters {
+  players: number;
+  hls: number;
+  mux: { socketsOpened: number; muxRequests: number; fetchRequests: number; muxBytes: number };
 }
+
+/** LivePlayer's and the media loader's page-wide counters (window.__sharpEyesPlayers / __sharpEyesMediaMux). */
+const counters = (page: Page): Promise<PageCounters> =>
+  page.evaluate<PageCounters>(`({ players: window.__sharpEyesPlayers?.players ?? -1, hls: window.__sharpEyesPlayers?.hls ?? -1, mux: { ...window.__sharpEyesMediaMux } })`);
 
 describe('web: live player', () => {
   let h: Harness;
@@ -166,7 +165,7 @@ describe('web: live player', () => {
     const hhmm = new Intl.DateTimeFormat('zh-CN', { timeZone: 'Asia/Shanghai', hour: '2-digit', minute: '2-digit', hour12: false }).format(since);
     expect(await label.textContent()).toContain(`设备离线，自 ${hhmm} 起`);
     // The picture is hidden, not left frozen on the last frame.
-    expect(await page.locator('[data-testid=live-video] video').evaluate((v) => getComputedStyle(v).visibility)).toBe('hidden');
+    expect(await page.locator('[data-testid=live-video] video').evaluate('(video) => getComputedStyle(video).visibility')).toBe('hidden');
     await saveScreenshot(page, 'player-offline');
     await context.close();
   });

@@ -61,26 +61,27 @@ export function stateOfPlayFailure(failure: { status: number | null; body: PlayE
  */
 export class ProgressWatch {
   private lastTime = -1;
+  private lastSampleAt: number;
   private lastProgressAt: number;
   private started = false;
 
   constructor(private readonly startedAt: number) {
     this.lastProgressAt = startedAt;
+    this.lastSampleAt = startedAt;
   }
 
   /** Feed the current media time; returns the verdict at `now`. */
   sample(currentTime: number, now: number): 'connecting' | 'playing' | 'stalled' | 'restart' {
-    if (currentTime > this.lastTime + 0.01) {
-      // The first sample only sets the baseline: playing means time moved between two samples.
-      if (this.lastTime >= 0) {
-        this.started = true;
-        this.lastProgressAt = now;
-      }
-      this.lastTime = currentTime;
-    } else if (currentTime < this.lastTime - 0.5) {
-      // hls.js jumped back (media error recovery, a new source): measure progress from there.
-      this.lastTime = currentTime;
+    const delta = currentTime - this.lastTime;
+    // Playback moves media time at about wall-clock speed (hls.js catches up at ≤ 1.1×); a bigger step is a
+    // seek (hls.js jumping to the live edge at start, or over a gap) and only sets a new baseline.
+    const playable = ((now - this.lastSampleAt) / 1000) * 1.5 + 0.25;
+    if (this.lastTime >= 0 && delta > 0.01 && delta <= playable) {
+      this.started = true;
+      this.lastProgressAt = now;
     }
+    if (Math.abs(delta) > 0.01) this.lastTime = currentTime;
+    this.lastSampleAt = now;
     if (!this.started) return now - this.startedAt > FIRST_FRAME_TIMEOUT_MS ? 'restart' : 'connecting';
     const still = now - this.lastProgressAt;
     if (still >= RESTART_AFTER_STALL_MS) return 'restart';
