@@ -11,17 +11,20 @@ import { DeviceFleet } from '../../src/sim/index.js';
 import type { Channel, Device, Page } from '../../src/domain/model.js';
 import type { Alert, AlertRule, ChannelHealth, ChannelHealthDetail } from '../../src/domain/health/types.js';
 import { startHarness, type Harness } from '../support/gateway-harness.js';
+import { uniqueDatabaseName } from '../support/mongo.js';
 
 const PASSWORD = 'restart-health';
 const MINUTE = 60_000;
 
-describe('health console across a restart', () => {
+describe.each(['sqlite', 'mongo'] as const)('health console across a restart (%s store)', (store) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'se-health-restart-'));
+  const mongoDatabase = uniqueDatabaseName('health_restart');
   let h: Harness | undefined;
   let fleet: DeviceFleet | undefined;
 
   afterAll(async () => {
     await fleet?.stop({ unregister: false });
+    fleet = undefined;
     await h?.stop({ keepData: true });
     rmSync(dataDir, { recursive: true, force: true });
   });
@@ -31,7 +34,7 @@ describe('health console across a restart', () => {
       sip: { port: 0, password: PASSWORD, keepaliveIntervalSec: 1, keepaliveMissCount: 3 },
       health: { evaluateIntervalSec: 0, snapshotIntervalMin: 0 },
     };
-    h = await startHarness({ dataDir, overrides });
+    h = await startHarness({ store, dataDir, mongoDatabase, overrides });
     const sipPort = h.gateway.sipPort;
     fleet = new DeviceFleet({ server: h.sipTarget, password: PASSWORD, devices: 4, nvrEvery: 4, channelsPerNvr: 2, keepaliveSec: 1 });
     await fleet.start();
@@ -54,7 +57,7 @@ describe('health console across a restart', () => {
     await gw().gateway.store.upsertChannels([{ ...channel, reportedStatus: 'offline', status: 'offline' }]);
 
     await gw().stop({ keepData: true });
-    h = await startHarness({ dataDir, overrides: { ...overrides, sip: { ...overrides.sip, port: sipPort } } });
+    h = await startHarness({ store, dataDir, mongoDatabase, overrides: { ...overrides, sip: { ...overrides.sip, port: sipPort } } });
 
     expect((await gw().api<Page<AlertRule>>('/api/alert-rules')).body.items).toEqual([rule]);
     expect((await gw().api<Page<Alert>>('/api/alerts?state=firing')).body.items).toEqual([alert]);
