@@ -32,7 +32,7 @@ export const sessionApi = {
   join: (id: string, body: { name?: string; terminalChannelId?: string }) => api<JoinResult>(`/api/sessions/${encodeURIComponent(id)}/join`, { body }),
   joinWithCode: (body: { code: string; name: string; terminalChannelId?: string }) =>
     api<GuestJoinResult>('/api/sessions/join', { body, anonymous: true }),
-  attendance: (id: string) => api<Page<AttendanceEntry>>(`/api/sessions/${encodeURIComponent(id)}/attendance`),
+  attendance: (id: string) => api<Page<AttendanceEntry>>(`/api/sessions/${encodeURIComponent(id)}/attendance`, { query: { limit: 1000 } }),
   searchChannels: (q: string, signal?: AbortSignal) => api<Page<Channel>>('/api/channels', { query: { q, kind: 'channel', limit: 50 }, signal }),
   channel: (id: string) => api<Channel>(`/api/channels/${encodeURIComponent(id)}`),
 };
