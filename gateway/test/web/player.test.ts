@@ -47,6 +47,8 @@ const tiles = (page: Page): Promise<TileSample[]> =>
     currentTime: tile.querySelector('video')?.currentTime ?? 0,
   }))`);
 
+const videoVisibility = (page: Page): Promise<string> => page.evaluate<string>(`getComputedStyle(document.querySelector('[data-testid=live-video] video')).visibility`);
+
 interface PageCounters {
   players: number;
   hls: number;
@@ -149,6 +151,30 @@ describe('web: live player', () => {
     await context.close();
   });
 
+  it('recovers by itself: a stream stopped under the tile is re-opened; a camera that stops sending fails, then plays again', async () => {
+    const channel = channels[TILES - 2];
+    const { context, page } = await openGrid([channel]);
+    const tile = page.locator('[data-testid=live-video]');
+    await expect.poll(() => tile.getAttribute('data-state'), { timeout: 30_000 }).toBe('playing');
+    const streamOf = async (): Promise<StreamView | undefined> => (await h.api<{ items: StreamView[] }>('/api/streams')).body.items.find((s) => s.channelId === channel);
+    const first = await streamOf();
+    expect(first?.viewers).toBe(1);
+    // An operator stops the stream for everyone: the tile plays it again, as a new stream with its viewer.
+    await h.api(`/api/streams/${first!.streamId}`, { method: 'DELETE' });
+    await expect.poll(async () => { const s = await streamOf(); return s && s.streamId !== first!.streamId && s.viewers === 1; }, { timeout: 30_000, interval: 250 }).toBe(true);
+    await expect.poll(() => tile.getAttribute('data-state'), { timeout: 30_000 }).toBe('playing');
+
+    // The camera stops sending (no BYE): the picture is hidden while it is stalled, then the gateway's reason shows.
+    fleet.stopSending(channel);
+    await expect.poll(() => tile.getAttribute('data-state'), { timeout: 30_000, interval: 200 }).not.toBe('playing');
+    expect(await videoVisibility(page)).toBe('hidden');
+    await expect.poll(() => page.locator('[data-testid=live-video-error]').getAttribute('data-step'), { timeout: 30_000, interval: 250 }).toBe('rtp');
+    // It sends again: the tile's retries bring the picture back without anyone touching it.
+    fleet.resumeSending(channel);
+    await expect.poll(() => tile.getAttribute('data-state'), { timeout: 45_000, interval: 250 }).toBe('playing');
+    await context.close();
+  });
+
   it('a camera that goes dark turns its tile to "offline since hh:mm"', async () => {
     const device = fleet.devices[TILES - 1];
     const { context, page } = await openGrid([device.channelIds[0]]);
@@ -165,7 +191,7 @@ describe('web: live player', () => {
     const hhmm = new Intl.DateTimeFormat('zh-CN', { timeZone: 'Asia/Shanghai', hour: '2-digit', minute: '2-digit', hour12: false }).format(since);
     expect(await label.textContent()).toContain(`设备离线，自 ${hhmm} 起`);
     // The picture is hidden, not left frozen on the last frame.
-    expect(await page.locator('[data-testid=live-video] video').evaluate('(video) => getComputedStyle(video).visibility')).toBe('hidden');
+    expect(await videoVisibility(page)).toBe('hidden');
     await saveScreenshot(page, 'player-offline');
     await context.close();
   });
