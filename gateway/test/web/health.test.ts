@@ -78,6 +78,8 @@ describe('web: maintenance health console', () => {
   let page: Page;
   let offlineChannel: string;
   let streamingChannel: string;
+  let spareDeviceId: string;
+  let nvrChannel: string;
 
   beforeAll(async () => {
     h = await startHarness({
@@ -93,7 +95,9 @@ describe('web: maintenance health console', () => {
     fleet = new DeviceFleet({ server: h.sipTarget, password: PASSWORD, devices: 4, nvrEvery: 4, channelsPerNvr: 2, keepaliveSec: 2, codec: 'h264', idPrefix: '44031000', firstSerial: 600 });
     await fleet.start();
     await fleet.waitForRegistered(4, 30_000);
-    const [doomed, streaming] = fleet.devices.filter((d) => d.kind === 'ipc');
+    const [doomed, streaming, spare] = fleet.devices.filter((d) => d.kind === 'ipc');
+    spareDeviceId = spare!.id;
+    nvrChannel = fleet.devices.find((d) => d.kind === 'nvr')!.channelIds[1]!;
     offlineChannel = doomed!.channelIds[0]!;
     streamingChannel = streaming!.channelIds[0]!;
     await h.waitFor(async () => (await h.api<{ total: number }>('/api/channels?limit=1')).body.total >= 5, 30_000, 'catalogs');
@@ -116,11 +120,16 @@ describe('web: maintenance health console', () => {
     await h?.stop();
   });
 
+  /** A fresh load of a screen (going to the same hash again would keep the mounted page and its filters). */
+  const open = async (hash: string): Promise<void> => {
+    await page.goto('about:blank');
+    await page.goto(`${h.gateway.httpUrl}/#${hash}`);
+  };
   const text = async (testid: string): Promise<string> => ((await page.locator(`[data-testid=${testid}]`).first().textContent()) ?? '').trim();
   const rowIds = (): Promise<string[]> => page.locator('[data-testid=health-row]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-channel-id') ?? ''));
 
   it('the dashboard shows the figures of GET /api/health/summary, and they agree with GET /api/stats', async () => {
-    await page.goto(`${h.gateway.httpUrl}/#/health`);
+    await open(`/health`);
     await page.locator('[data-testid=health-overall]').waitFor();
     // The page and the API are read close together; retry (with a page refresh) if the fleet moved in between.
     await expect
@@ -162,7 +171,7 @@ describe('web: maintenance health console', () => {
   });
 
   it('the offline camera is in the problem list as 设备离线 with its since time', async () => {
-    await page.goto(`${h.gateway.httpUrl}/#/health`);
+    await open(`/health`);
     const row = page.locator(`[data-testid=health-row][data-channel-id="${offlineChannel}"]`);
     await row.waitFor();
     expect(await row.locator('[data-testid=health-status]').textContent()).toContain('设备离线');
@@ -183,7 +192,7 @@ describe('web: maintenance health console', () => {
   });
 
   it('sorting by a column header asks the gateway for that order, and clicking again reverses it', async () => {
-    await page.goto(`${h.gateway.httpUrl}/#/health`);
+    await open(`/health`);
     await page.locator('[data-testid=health-status-filter]').selectOption('all');
     await expect.poll(async () => (await rowIds()).length).toBeGreaterThanOrEqual(5);
     const apiOrder = async (order: 'asc' | 'desc'): Promise<string[]> =>
@@ -221,7 +230,7 @@ describe('web: maintenance health console', () => {
 
   it('the per-camera page draws the keepalive chart, probes the stream, shows a snapshot and opens the camera on the wall', async () => {
     await h.waitFor(async () => (await h.api<Detail>(`/api/health/channels/${streamingChannel}`)).body.keepalive.samples.length >= 3, 30_000, 'three keepalive intervals');
-    await page.goto(`${h.gateway.httpUrl}/#/health/channels/${streamingChannel}`);
+    await open(`/health/channels/${streamingChannel}`);
     const chart = page.locator('[data-testid=keepalive-chart]');
     await chart.waitFor();
     expect(await chart.evaluate((el) => el.tagName.toLowerCase())).toBe('svg');
@@ -236,6 +245,9 @@ describe('web: maintenance health console', () => {
     await expect.poll(() => probe.getAttribute('data-ok'), { timeout: 30_000 }).toBe('true');
     expect(await probe.textContent()).toMatch(/首帧 \d+ 毫秒/);
 
+    await page.locator('[data-testid=action-catalog]').click();
+    await expect.poll(() => text('catalog-result')).toContain('已发送目录查询');
+
     await page.locator('[data-testid=action-snapshot]').click();
     const image = page.locator('[data-testid=snapshot-image]');
     await image.waitFor({ timeout: 30_000 });
@@ -248,7 +260,7 @@ describe('web: maintenance health console', () => {
   });
 
   it('the offline camera page says why, and a probe against it names the failing step', async () => {
-    await page.goto(`${h.gateway.httpUrl}/#/health/channels/${offlineChannel}`);
+    await open(`/health/channels/${offlineChannel}`);
     await page.locator('[data-testid=channel-health-page] [data-testid=health-status]').waitFor();
     expect(await page.locator('[data-testid=channel-health-page] [data-testid=health-status]').first().textContent()).toContain('设备离线');
     await page.locator('[data-testid=action-probe]').click();
@@ -261,7 +273,7 @@ describe('web: maintenance health console', () => {
   it('an alert rule is created in the page, and its test button reports delivery to the webhook (and a failure to a dead one)', async () => {
     const receiver = await startReceiver();
     try {
-      await page.goto(`${h.gateway.httpUrl}/#/health?tab=alerts`);
+      await open(`/health?tab=alerts`);
       const create = async (name: string, webhook: string): Promise<void> => {
         await page.locator('[data-testid=rule-add]').click();
         await page.locator('[data-testid=rule-name]').fill(name);
@@ -298,7 +310,7 @@ describe('web: maintenance health console', () => {
   });
 
   it('a stream-failure rule fires on the failed probe: an in-app notification and a firing alert in the list', async () => {
-    await page.goto(`${h.gateway.httpUrl}/#/health?tab=alerts`);
+    await open(`/health?tab=alerts`);
     await page.locator('[data-testid=rule-add]').click();
     await page.locator('[data-testid=rule-name]').fill('取流失败 1 次');
     await page.locator('[data-testid=rule-kind]').selectOption('stream-failure');
@@ -318,18 +330,50 @@ describe('web: maintenance health console', () => {
     expect(api.some((a) => a.channelId === offlineChannel)).toBe(true);
   });
 
+  it('maintenance on with a note and off again, from the camera page', async () => {
+    await open(`/health/channels/${nvrChannel}`);
+    await page.locator('[data-testid=maintenance-note]').fill('更换镜头 lens swap');
+    await page.locator('[data-testid=action-maintenance-on]').click();
+    await expect.poll(() => text('maintenance-state')).toContain('更换镜头 lens swap');
+    await expect.poll(() => page.locator('[data-testid=channel-health-page] [data-testid=health-status]').first().getAttribute('data-status')).toBe('maintenance');
+    const detail = (await h.api<Detail & { maintenance: { note: string; by: string } | null }>(`/api/health/channels/${nvrChannel}`)).body;
+    expect(detail.maintenance).toMatchObject({ note: '更换镜头 lens swap', by: 'admin' });
+    expect(detail.health.status).toBe('maintenance');
+    await page.locator('[data-testid=action-maintenance-off]').click();
+    await expect.poll(() => page.locator('[data-testid=channel-health-page] [data-testid=health-status]').first().getAttribute('data-status')).not.toBe('maintenance');
+    expect((await h.api<Detail & { maintenance: unknown }>(`/api/health/channels/${nvrChannel}`)).body.maintenance).toBeNull();
+  });
+
+  it('the list follows the event socket: a camera that drops while the page is open appears without a reload', async () => {
+    await open(`/health`);
+    await page.locator('[data-testid=health-table]').waitFor();
+    // "/" focuses the search box (keyboard use); typing filters on the gateway.
+    await page.locator('body').press('/');
+    expect(await page.evaluate(() => (globalThis as unknown as { document: { activeElement: { getAttribute(n: string): string | null } | null } }).document.activeElement?.getAttribute('data-testid'))).toBe('health-search');
+    await page.keyboard.type(spareDeviceId);
+    const spareRow = page.locator(`[data-testid=health-row][data-channel-id="${spareDeviceId}"]`);
+    await expect.poll(() => page.locator('[data-testid=health-empty]').count()).toBe(1);
+    const before = await page.locator('[data-testid=health-updated-at]').getAttribute('data-at');
+    fleet.stopDevices([spareDeviceId]);
+    await spareRow.waitFor({ timeout: 30_000 });
+    expect(await spareRow.locator('[data-testid=health-status]').getAttribute('data-status')).toBe('device-offline');
+    // The headline figures were reloaded too.
+    expect(await page.locator('[data-testid=health-updated-at]').getAttribute('data-at')).not.toBe(before);
+    await page.locator('[data-testid=health-search]').fill('');
+  });
+
   it('reads in English too (and these screenshots are legible on machines without CJK fonts)', async () => {
-    await page.goto(`${h.gateway.httpUrl}/#/health`);
+    await open(`/health`);
     await page.locator('[data-testid=toggle-locale]').click();
     const row = page.locator(`[data-testid=health-row][data-channel-id="${offlineChannel}"]`);
     await row.waitFor();
     await expect.poll(() => row.locator('[data-testid=health-status]').textContent()).toContain('Device offline');
     expect(await text('health-devices-target')).toContain('Below target');
     await saveScreenshot(page, 'health-dashboard-en');
-    await page.goto(`${h.gateway.httpUrl}/#/health/channels/${streamingChannel}`);
+    await open(`/health/channels/${streamingChannel}`);
     await page.locator('[data-testid=keepalive-chart]').waitFor();
     await saveScreenshot(page, 'health-camera-en');
-    await page.goto(`${h.gateway.httpUrl}/#/health?tab=alerts`);
+    await open(`/health?tab=alerts`);
     await page.locator('[data-testid=rule-row]').first().waitFor();
     await page.locator('[data-testid=alert-row]').first().waitFor();
     await saveScreenshot(page, 'health-rules-en');

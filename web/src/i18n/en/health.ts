@@ -5,6 +5,7 @@ const messages: typeof zh = {
   tabs: { overview: 'Overview and problems', alerts: 'Alert rules and alerts' },
   updatedAt: 'Updated {time}',
   refresh: 'Refresh',
+  shortcuts: 'Keys: / search, R refresh',
   liveRefresh: 'Refreshes on channel status changes',
   groupBy: { label: 'Group by', region: 'Region', group: 'Business group' },
   figures: {

@@ -4,6 +4,7 @@ export default {
   tabs: { overview: '概览与问题清单', alerts: '告警规则与告警' },
   updatedAt: '更新于 {time}',
   refresh: '刷新',
+  shortcuts: '快捷键：/ 搜索，R 刷新',
   liveRefresh: '随通道状态自动刷新',
   groupBy: { label: '分组方式', region: '按行政区划', group: '按业务分组' },
   figures: {
