@@ -10,7 +10,13 @@ import { channelHealthCsv, csvCell } from '../../src/domain/health/health-csv.js
 import type { ChannelHealth, StreamSample } from '../../src/domain/health/types.js';
 import { TreeIndexGrouping } from '../../src/domain/health/grouping.js';
 import { TreeIndex } from '../../src/domain/catalog/tree-index.js';
-import type { Channel } from '../../src/domain/model.js';
+import type { Channel, Device, Page, StatusEvent } from '../../src/domain/model.js';
+import pino from 'pino';
+import { HealthService } from '../../src/domain/health/health-service.js';
+import { GatewayEvents } from '../../src/domain/events.js';
+import type { EventQuery, GatewayStore } from '../../src/domain/store.js';
+import type { DeviceRegistry } from '../../src/domain/registry/device-registry.js';
+import type { RecordCollection, RecordStore } from '../../src/domain/records.js';
 
 describe('KeepaliveHistory', () => {
   it('keeps the last 32 intervals with their arrival times, mean and jitter', () => {
@@ -156,10 +162,11 @@ describe('CSV export', () => {
   });
 });
 
-describe('TreeIndexGrouping', () => {
-  const item = (id: string, kind: Channel['kind'], parentIds: string[], civilCode = '44030501'): Channel => ({
+/** A complete catalog row for the tree index. */
+function catalogItem(deviceId: string, id: string, kind: Channel['kind'], parentIds: string[], civilCode = '44030501'): Channel {
+  return {
     id,
-    deviceId: PLATFORM,
+    deviceId,
     kind,
     name: `n${id.slice(-3)}`,
     manufacturer: '',
@@ -185,8 +192,12 @@ describe('TreeIndexGrouping', () => {
     extra: {},
     createdAt: 0,
     updatedAt: 0,
-  });
+  };
+}
+
+describe('TreeIndexGrouping', () => {
   const PLATFORM = '44030500002000000100';
+  const item = (id: string, kind: Channel['kind'], parentIds: string[]): Channel => catalogItem(PLATFORM, id, kind, parentIds);
   const G = '44030500002150000001';
   const V1 = '44030500002160000001';
   const V2 = '44030500002160000002';
@@ -218,5 +229,80 @@ describe('TreeIndexGrouping', () => {
     expect(grouping.node(G, 'group').kind).toBe('business-group');
     expect(grouping.regionsOf('44030501')).toEqual(['44', '4403', '440305', '44030501']);
     expect(grouping.node('440305', 'region')).toEqual({ id: '440305', name: 'n305', kind: 'region' });
+  });
+});
+
+describe('offline episodes read back at start', () => {
+  /** Records port in memory: enough for the service's start (flags, rules, alerts, snapshots). */
+  const memoryRecords: RecordStore = {
+    collection<T extends { id: string }>(): RecordCollection<T> {
+      const rows = new Map<string, T>();
+      return {
+        put: async (r) => void rows.set(r.id, r),
+        putMany: async (list) => list.forEach((r) => rows.set(r.id, r)),
+        get: async (id) => rows.get(id) ?? null,
+        delete: async (id) => rows.delete(id),
+        find: async () => ({ total: 0, items: [] }),
+        deleteWhere: async () => 0,
+      };
+    },
+  };
+
+  it.each([
+    ['a quiet day, read over the whole day', 50],
+    ['a storm day, read in 15-minute windows', 30_000],
+  ])('%s', async (_what, onlineEvents) => {
+    const now = Date.now();
+    const flappy = '44030500001320000001';
+    const quiet = '44030500001320000002';
+    const events: StatusEvent[] = [];
+    for (let i = 0; i < onlineEvents; i++) events.push({ subject: 'device', subjectId: `4403050000132${String(i).padStart(7, '0')}`, deviceId: '', status: 'online', reason: 'registered', at: now - 1 - (i % 86_000) * 1000 });
+    for (let i = 0; i < 300; i++) events.push({ subject: 'device', subjectId: flappy, deviceId: flappy, status: 'offline', reason: 'keepalive-timeout', at: now - 60_000 - i * 200_000 });
+    events.push({ subject: 'device', subjectId: quiet, deviceId: quiet, status: 'offline', reason: 'unregistered', at: now - 25 * 3600_000 });
+    let calls = 0;
+    const store = {
+      records: memoryRecords,
+      listStatusEvents: async (q: EventQuery): Promise<Page<StatusEvent>> => {
+        calls++;
+        const match = events.filter((e) => e.at >= (q.since ?? 0) && e.at <= (q.until ?? Infinity)).sort((a, b) => b.at - a.at);
+        return { total: match.length, items: match.slice(q.offset ?? 0, (q.offset ?? 0) + (q.limit ?? 100)) };
+      },
+    };
+    const tree = new TreeIndex();
+    const devices = new Map<string, Device>();
+    for (const id of [flappy, quiet]) {
+      devices.set(id, { id, name: id, civilCode: '44030500', status: 'online', statusChangedAt: now - 1000, lastKeepaliveAt: now, offlineReason: null } as Device);
+      tree.upsertDevice(id, id, '44030500', true);
+      // An IPC lists itself as its one channel.
+      tree.replaceCatalog(id, [catalogItem(id, id, 'channel', [], '44030500')]);
+    }
+    const registry = { get: (id: string) => devices.get(id), all: () => devices.values(), isOnline: () => true };
+    const health = new HealthService(
+      { store: store as unknown as GatewayStore, registry: registry as unknown as DeviceRegistry, tree, events: new GatewayEvents(), logger: pino({ level: 'silent' }) },
+      {
+        keepaliveIntervalSec: 60,
+        expectedFps: 25,
+        streamFailureWindowMin: 60,
+        onlineRateTarget: 0.98,
+        intactRateTarget: 0.95,
+        evaluateIntervalSec: 0,
+        snapshotIntervalMin: 0,
+        timeZone: 'Asia/Shanghai',
+        webhook: { timeoutMs: 1000, retries: 0, retryBaseMs: 10 },
+      },
+    );
+    await health.start();
+    try {
+      const rows = (await health.listChannels({ sort: 'episodes24h', order: 'desc' })).items;
+      // Every offline transition of the last 24 h, once; the one 25 h ago no longer.
+      expect(rows.map((r) => [r.channelId, r.episodes24h])).toEqual([
+        [flappy, 300],
+        [quiet, 0],
+      ]);
+      if (onlineEvents > 20_000) expect(calls).toBeGreaterThan(96);
+      else expect(calls).toBe(1);
+    } finally {
+      await health.close();
+    }
   });
 });

@@ -95,6 +95,8 @@ const DAY_MS = 24 * 3600_000;
 const WEEK_MS = 7 * DAY_MS;
 /** Status events read back at start for the 24-hour episode counts, at most (a bound on start-up time). */
 const MAX_SEEDED_EVENTS = 500_000;
+const SEED_WINDOW_MS = 15 * 60_000;
+const SEED_WHOLE_DAY_MAX = 20_000;
 /** Channels classified between two yields to the event loop. */
 const SCAN_SLICE = 5_000;
 const SEVERITY: Record<HealthStatus, number> = {
@@ -550,16 +552,32 @@ export class HealthService implements HealthApi {
     return { id: channelId, deviceId: channel.deviceId, civilCode: channel.civilCode || channel.deviceId.slice(0, 8), online: status === 'online' };
   }
 
+  /**
+   * Read back the last 24 h of status events for the episode counts. A few thousand are read in pages over the
+   * whole day; more in 15-minute windows, since offset paging over a day would rescan the skipped rows on
+   * every page (a registration storm alone writes 50,000 events).
+   */
   private async seedEpisodes(startedAt: number): Promise<void> {
     const pageSize = 1000;
-    let read = 0;
-    for (let offset = 0; offset < MAX_SEEDED_EVENTS; offset += pageSize) {
-      const page = await this.deps.store.listStatusEvents({ since: startedAt - EPISODE_WINDOW_MS, until: startedAt, offset, limit: pageSize });
-      this.episodes.seed(page.items, startedAt);
-      read += page.items.length;
-      if (page.items.length < pageSize) break;
+    const from = startedAt - EPISODE_WINDOW_MS;
+    const read = (since: number, until: number, offset: number) => this.deps.store.listStatusEvents({ since, until, offset, limit: pageSize });
+    const first = await read(from, startedAt - 1, 0);
+    if (first.total <= SEED_WHOLE_DAY_MAX) {
+      this.episodes.seed(first.items, startedAt);
+      for (let offset = pageSize; offset < first.total; offset += pageSize) this.episodes.seed((await read(from, startedAt - 1, offset)).items, startedAt);
+    } else {
+      let seen = 0;
+      for (let start = from; start < startedAt && seen < MAX_SEEDED_EVENTS; start += SEED_WINDOW_MS) {
+        const until = Math.min(start + SEED_WINDOW_MS, startedAt) - 1;
+        for (let offset = 0; seen < MAX_SEEDED_EVENTS; offset += pageSize) {
+          const page = await read(start, until, offset);
+          this.episodes.seed(page.items, startedAt);
+          seen += page.items.length;
+          if (page.items.length < pageSize) break;
+        }
+      }
     }
-    this.logger.debug({ read }, 'offline episodes of the last 24 h read back');
+    this.logger.debug({ events: first.total }, 'offline episodes of the last 24 h read back');
   }
 
   private serially<T>(task: () => Promise<T>): Promise<T> {
