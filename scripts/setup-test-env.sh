@@ -9,6 +9,8 @@ command -v sipp >/dev/null 2>&1 || need_apt+=(sip-tester)
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 # Headless Chromium for the hls.js browser-playback test and bench/glass-to-glass.mjs (Debian builds play H.264).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# A CJK font, so the zh-CN pages in the browser tests' screenshots show characters, not boxes (small: ~5 MB).
+fc-list :lang=zh 2>/dev/null | grep -q . || need_apt+=(fonts-wqy-microhei)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   echo "setup: apt-get install ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
