@@ -13,7 +13,7 @@
  * themselves with any time they like.
  */
 import type { Logger } from 'pino';
-import type { Device, Page, StatusEvent } from '../model.js';
+import type { Device, Page } from '../model.js';
 import type { GatewayStore } from '../store.js';
 import type { GatewayEvents, DeviceStatusChange, StreamFailure } from '../events.js';
 import type { DeviceRegistry } from '../registry/device-registry.js';
@@ -154,6 +154,12 @@ export class HealthService implements HealthApi {
   ) {
     this.now = deps.now ?? Date.now;
     this.logger = deps.logger;
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: options.timeZone });
+    } catch {
+      // The config pattern admits any Area/City; only the runtime's tz database knows which exist.
+      throw new Error(`config: health.timeZone: unknown time zone "${options.timeZone}"`);
+    }
     this.streamHealth = new StreamHealthTracker({ configuredFps: options.expectedFps, now: this.now });
     this.maintenance = new MaintenanceFlags(deps.store.records);
     this.classifier = new ChannelStatusClassifier((id) => deps.registry.get(id), this.maintenance, this.streamHealth, this.signallingErrors, {
@@ -262,7 +268,7 @@ export class HealthService implements HealthApi {
     return {
       health,
       keepalive: this.keepalives.report(ref.deviceId, this.options.keepaliveIntervalSec),
-      registrations: registrations.items as StatusEvent[],
+      registrations: registrations.items,
       stream: this.streamReport(channelId, active, now),
       alarms: channelAlarms,
       maintenance: this.maintenance.get(channelId) ?? null,
