@@ -63,6 +63,10 @@ export interface ChannelSkeleton {
   name: string;
   reportedStatus: OnlineStatus;
   status: OnlineStatus;
+  /** Group view placement of channels reported only with a BusinessGroupID (no group ParentID). */
+  businessGroupId: string;
+  /** extra['Info.GrassrootsCode'] (2022 township + village code), '' when absent: region view placement. */
+  grassrootsCode: string;
 }
 
 export interface EventQuery extends PageRequest {

@@ -593,7 +593,8 @@ function storeContract(adapter: string, makeFactory: () => StoreFactory): void {
           parentIds: ['330101', gbId(civil, '216', 1)],
           reportedStatus: 'online',
           status: 'offline',
-          extra: { 'Info.Resolution': '6' },
+          businessGroupId: gbId(civil, '215', 1),
+          extra: { 'Info.Resolution': '6', 'Info.GrassrootsCode': '001002' },
         });
         await store.upsertChannels([region, camera]);
         const mine = (await store.loadChannelSkeletons()).filter((s) => s.deviceId === deviceId).sort((a, b) => a.id.localeCompare(b.id));
@@ -606,6 +607,8 @@ function storeContract(adapter: string, makeFactory: () => StoreFactory): void {
           name: c.name,
           reportedStatus: c.reportedStatus,
           status: c.status,
+          businessGroupId: c.businessGroupId,
+          grassrootsCode: c.extra['Info.GrassrootsCode'] ?? '',
         });
         // toStrictEqual: no other fields (and no undefined ones) ride along.
         expect(mine).toStrictEqual([skeletonOf(camera), skeletonOf(region)].sort((a, b) => a.id.localeCompare(b.id)));

@@ -321,10 +321,15 @@ export class MongoStore implements GatewayStore {
   }
 
   async loadChannelSkeletons(): Promise<ChannelSkeleton[]> {
+    // extra as a whole (stored as pairs, see toPairs): one of its keys is the 2022 GrassrootsCode.
     const docs = await this.channels
-      .find({}, { projection: { _id: 0, id: 1, deviceId: 1, kind: 1, parentIds: 1, civilCode: 1, name: 1, reportedStatus: 1, status: 1 } })
+      .find({}, { projection: { _id: 0, id: 1, deviceId: 1, kind: 1, parentIds: 1, civilCode: 1, name: 1, reportedStatus: 1, status: 1, businessGroupId: 1, extra: 1 } })
       .toArray();
-    return docs as unknown as ChannelSkeleton[];
+    return (docs as unknown as Array<Omit<ChannelSkeleton, 'grassrootsCode'> & { extra?: unknown }>).map(({ extra, ...s }) => ({
+      ...s,
+      businessGroupId: s.businessGroupId ?? '',
+      grassrootsCode: fromPairs(extra)['Info.GrassrootsCode'] ?? '',
+    }));
   }
 
   // ------------------------------------------------------------------ history

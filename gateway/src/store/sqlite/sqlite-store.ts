@@ -322,7 +322,9 @@ export class SqliteStore implements GatewayStore {
     const rows = this.conn
       .prepare(
         `SELECT id, device_id AS deviceId, kind, name, civil_code AS civilCode, status, reported_status AS reportedStatus,
-                json_extract(doc, '$.parentIds') AS parents FROM channels`,
+                json_extract(doc, '$.parentIds') AS parents,
+                coalesce(json_extract(doc, '$.businessGroupId'), '') AS businessGroupId,
+                coalesce(json_extract(doc, '$.extra."Info.GrassrootsCode"'), '') AS grassrootsCode FROM channels`,
       )
       .all() as Array<Omit<ChannelSkeleton, 'parentIds'> & { parents: string }>;
     return rows.map(({ parents, ...r }) => ({ ...r, parentIds: JSON.parse(parents) as string[] }));
