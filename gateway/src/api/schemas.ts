@@ -146,7 +146,8 @@ const TreeNode: JsonSchema = {
   properties: {
     id: { type: 'string' },
     deviceId: { type: 'string', description: 'Reporting device; empty for region nodes merged from several devices.' },
-    kind: { type: 'string', enum: nodeKinds },
+    // 'unassigned': the region view's "unplaced" and the group view's "ungrouped" node (GET /api/tree?view=).
+    kind: { type: 'string', enum: [...nodeKinds, 'unassigned'] },
     name: { type: 'string' },
     online: { type: 'integer', description: 'Online channels beneath this node.' },
     total: { type: 'integer', description: 'Channels beneath this node.' },

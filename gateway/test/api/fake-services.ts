@@ -5,6 +5,7 @@
 import type { AlarmEvent, Channel, Device, Page, StatusEvent, User } from '../../src/domain/model.js';
 import type { AlarmQuery, ChannelQuery, DeviceQuery, EventQuery } from '../../src/domain/store.js';
 import { GatewayEvents } from '../../src/domain/events.js';
+import type { TreePage, TreeSearchHit, TreeViewName } from '../../src/domain/catalog/tree-views.js';
 import type { PtzRequest } from '../../src/domain/control/ptz-service.js';
 import {
   type DeviceLiveInfo,
@@ -204,6 +205,12 @@ export class FakeGatewayServices implements GatewayServices {
   treeChildren(parent: string | undefined, page?: { offset: number; limit: number }): { total: number; items: TreeNodeView[] } {
     const all = this.treeLevel(parent);
     return { total: all.length, items: all.slice(page?.offset ?? 0, (page?.offset ?? 0) + (page?.limit ?? all.length)) };
+  }
+
+  treeSearch(view: TreeViewName, q: string, limit: number): TreePage<TreeSearchHit> {
+    const channel = this.treeLevel(REGION_ID)[0];
+    const hits = channel.name.includes(q) || channel.id.startsWith(q) ? [{ ...channel, path: [{ id: REGION_ID, name: '南山区', kind: 'region' as const }] }] : [];
+    return { total: hits.length, items: view === 'catalog' ? hits.slice(0, limit) : [] };
   }
 
   private treeLevel(parent: string | undefined): TreeNodeView[] {

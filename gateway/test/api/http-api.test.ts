@@ -260,7 +260,10 @@ describe('resources', () => {
     expect(root.body.parent).toBeNull();
     expect(root.body.items).toEqual(services.treeChildren(undefined).items);
     const region = await call(`/api/tree?parent=${REGION_ID}`);
-    expect(region.body).toEqual({ parent: REGION_ID, ...services.treeChildren(REGION_ID) });
+    expect(region.body).toEqual({ view: 'catalog', parent: REGION_ID, ...services.treeChildren(REGION_ID) });
+    const found = await call(`/api/tree/search?q=${encodeURIComponent('通道')}`);
+    expect(found.body).toEqual({ view: 'catalog', ...services.treeSearch('catalog', '通道', 50) });
+    expect((found.body.items as Array<{ path: unknown }>)[0].path).toEqual([{ id: REGION_ID, name: '南山区', kind: 'region' }]);
   });
 
   it('returns stats, events and alarms', async () => {

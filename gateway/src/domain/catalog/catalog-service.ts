@@ -14,7 +14,7 @@ import type { GatewayStore } from '../store.js';
 import type { GatewayEvents, DeviceStatusChange } from '../events.js';
 import type { WriteBehind } from '../write-behind.js';
 import type { DeviceRegistry } from '../registry/device-registry.js';
-import type { TreeIndex } from './tree-index.js';
+import { GRASSROOTS_CODE_KEY, type TreeIndex } from './tree-index.js';
 
 /** What the service needs from the signalling engine (a port, so the domain stays testable). */
 export interface CatalogQueryPort {
@@ -78,6 +78,8 @@ export class CatalogService {
         parentIds: s.parentIds,
         civilCode: s.civilCode,
         reportedStatus: s.reportedStatus,
+        businessGroupId: s.businessGroupId,
+        extra: s.grassrootsCode ? { [GRASSROOTS_CODE_KEY]: s.grassrootsCode } : {},
       });
     }
     for (const [deviceId, list] of byDevice) this.tree.replaceCatalog(deviceId, list);

@@ -16,25 +16,47 @@
  *
  * Catalog replacement only marks counts dirty; they are rebuilt on the next read (a registration storm with
  * thousands of small catalogs then costs one rebuild, not thousands). Status changes update counts
- * incrementally when the counts are clean.
+ * incrementally when the counts are clean. The shape and counts live in a CountedForest, the code the region
+ * and group views (tree-views.ts) share; those views read the nodes from here and listen for changes.
  */
 import type { CatalogNodeKind, Channel, OnlineStatus } from '../model.js';
 import type { TreeNodeView } from '../services.js';
+import { CountedForest, ROOT, type ForestEntry, type NodeLabel } from './counted-forest.js';
 
-interface TreeNode {
-  id: string;
-  deviceId: string;
-  kind: CatalogNodeKind;
-  name: string;
-  civilCode: string;
-  explicitParents: string[];
-  /** For channels: status as reported by the device in its catalog. */
-  reportedOnline: boolean;
-  online: number;
-  total: number;
+export { ROOT };
+
+/** What other views of the catalog read of a node. */
+export interface CatalogNodeRecord {
+  readonly id: string;
+  /** The device that reported it (for a registered device: itself). */
+  readonly deviceId: string;
+  readonly kind: CatalogNodeKind;
+  readonly name: string;
+  readonly civilCode: string;
+  /** ParentIDs as reported, self-references removed. */
+  readonly explicitParents: readonly string[];
+  readonly businessGroupId: string;
+  /** 2022 `Info/GrassrootsCode` (township + village under the county), '' when absent. */
+  readonly grassrootsCode: string;
 }
 
-export const ROOT = '';
+interface TreeNode extends CatalogNodeRecord {
+  name: string;
+  /** For channels: status as reported by the device in its catalog. */
+  reportedOnline: boolean;
+}
+
+/** Told about changes so derived views (region, group) stay current. Called synchronously. */
+export interface TreeIndexListener {
+  /** Nodes were added, removed or re-parented: derived shapes are stale. */
+  shapeChanged(): void;
+  /** A channel's effective status (reported status AND device online) changed. */
+  channelOnlineChanged(channelId: string, online: boolean): void;
+}
+
+export const GRASSROOTS_CODE_KEY = 'Info.GrassrootsCode';
+
+const KIND_ORDER: Record<CatalogNodeKind, number> = { region: 0, system: 1, 'business-group': 2, 'virtual-org': 3, device: 4, channel: 5 };
 
 function nodeOf(deviceId: string, c: Channel): TreeNode {
   return {
@@ -45,9 +67,9 @@ function nodeOf(deviceId: string, c: Channel): TreeNode {
     civilCode: c.civilCode,
     // A self-reference (seen from sloppy platforms) would make the node its own ancestor.
     explicitParents: c.parentIds.filter((p) => p !== c.id),
+    businessGroupId: c.businessGroupId,
+    grassrootsCode: c.extra[GRASSROOTS_CODE_KEY] ?? '',
     reportedOnline: c.reportedStatus === 'online',
-    online: 0,
-    total: 0,
   };
 }
 
@@ -56,21 +78,27 @@ export class TreeIndex {
   /** Which node ids each device reported, to replace a device's catalog as a whole. */
   private readonly reported = new Map<string, Set<string>>();
   private readonly deviceOnline = new Map<string, boolean>();
-  private children = new Map<string, string[]>();
+  private readonly listeners: TreeIndexListener[] = [];
+  private forest: CountedForest | null = null;
   private dirty = true;
+
+  addListener(listener: TreeIndexListener): void {
+    this.listeners.push(listener);
+  }
 
   // ------------------------------------------------------------------ writes
 
   upsertDevice(id: string, name: string, civilCode: string, online: boolean): void {
     const existing = this.nodes.get(id);
-    this.deviceOnline.set(id, online);
     if (existing) {
       // An item of another catalog already describes this device; keep its place, refresh the name if empty.
       if (!existing.name && name) existing.name = name;
       if (existing.kind === 'device' && existing.deviceId === id) existing.name = name || existing.name;
+      // setDeviceOnline records the state itself: recording it first would make the change look like none.
       this.setDeviceOnline(id, online);
       return;
     }
+    this.deviceOnline.set(id, online);
     this.nodes.set(id, {
       id,
       deviceId: id,
@@ -78,11 +106,11 @@ export class TreeIndex {
       name,
       civilCode,
       explicitParents: [],
+      businessGroupId: '',
+      grassrootsCode: '',
       reportedOnline: true,
-      online: 0,
-      total: 0,
     });
-    this.dirty = true;
+    this.markDirty();
   }
 
   /** Replace everything a device reported with a new complete catalog. */
@@ -99,7 +127,7 @@ export class TreeIndex {
       if (node && node.deviceId === deviceId && node.kind !== 'device') this.nodes.delete(id);
     }
     this.reported.set(deviceId, next);
-    this.dirty = true;
+    this.markDirty();
   }
 
   /** Merge items without removing others (partial catalogs, catalog NOTIFY ADD/UPDATE). */
@@ -110,18 +138,18 @@ export class TreeIndex {
     for (const c of items) {
       this.nodes.set(c.id, nodeOf(deviceId, c));
     }
-    this.dirty = true;
+    this.markDirty();
   }
 
   /** The device's online state changed: all its channels' effective status follows. */
   setDeviceOnline(deviceId: string, online: boolean): void {
-    const before = this.deviceOnline.get(deviceId);
+    const before = this.deviceOnline.get(deviceId) === true;
     this.deviceOnline.set(deviceId, online);
-    if (before === online || this.dirty) return;
+    if (before === online) return;
     for (const id of this.reported.get(deviceId) ?? []) {
       const node = this.nodes.get(id);
       if (!node || node.kind !== 'channel' || node.deviceId !== deviceId || !node.reportedOnline) continue;
-      this.addOnline(node, online ? 1 : -1);
+      this.channelOnlineChanged(node.id, online);
     }
   }
 
@@ -131,9 +159,8 @@ export class TreeIndex {
     if (!node || node.kind !== 'channel' || node.reportedOnline === online) return;
     const effectiveBefore = this.effectiveOnline(node);
     node.reportedOnline = online;
-    if (this.dirty) return;
     const effectiveAfter = this.effectiveOnline(node);
-    if (effectiveBefore !== effectiveAfter) this.addOnline(node, effectiveAfter ? 1 : -1);
+    if (effectiveBefore !== effectiveAfter) this.channelOnlineChanged(node.id, effectiveAfter);
   }
 
   // ------------------------------------------------------------------ reads
@@ -144,27 +171,54 @@ export class TreeIndex {
 
   /** Children of a node (ROOT for the top level), regions and groups first, then by name. */
   childrenOf(parent: string, offset = 0, limit = Number.POSITIVE_INFINITY): TreeNodeView[] {
-    this.rebuildIfDirty();
     // Views are built only for the requested page: a platform node can have 150,000 direct children.
-    const ids = (this.children.get(parent) ?? []).slice(offset, offset + limit);
-    const out: TreeNodeView[] = [];
-    for (const id of ids) {
-      const node = this.nodes.get(id);
-      if (!node) continue;
-      const view: TreeNodeView = {
-        id: node.id,
-        deviceId: node.deviceId,
-        kind: node.kind,
-        name: node.name,
-        online: node.online,
-        total: node.total,
-        hasChildren: (this.children.get(node.id)?.length ?? 0) > 0,
-      };
-      if (node.kind === 'channel') view.status = this.effectiveOnline(node) ? 'online' : 'offline';
-      if (node.kind === 'device') view.status = this.deviceOnline.get(node.id) ? 'online' : 'offline';
-      out.push(view);
-    }
-    return out;
+    return this.catalogForest().page(parent, offset, limit, (id) => this.label(id));
+  }
+
+  /** The catalog tree's shape and counts (rebuilt here when stale). */
+  catalogForest(): CountedForest {
+    this.rebuildIfDirty();
+    return this.forest as CountedForest;
+  }
+
+  /** Name, kind and own status of a node as every view shows it. */
+  label(id: string): NodeLabel | undefined {
+    const node = this.nodes.get(id);
+    if (!node) return undefined;
+    const label: NodeLabel = { deviceId: node.deviceId, kind: node.kind, name: node.name };
+    if (node.kind === 'channel') label.status = this.effectiveOnline(node) ? 'online' : 'offline';
+    if (node.kind === 'device') label.status = this.deviceOnline.get(node.id) ? 'online' : 'offline';
+    return label;
+  }
+
+  record(id: string): CatalogNodeRecord | undefined {
+    return this.nodes.get(id);
+  }
+
+  records(): IterableIterator<CatalogNodeRecord> {
+    return this.nodes.values();
+  }
+
+  /** True for a channel whose device is online and which the device reports online. */
+  isChannelOnline(id: string): boolean {
+    const node = this.nodes.get(id);
+    return node !== undefined && this.isOnline(node);
+  }
+
+  /** isChannelOnline for a record in hand (view builds walk 150,000 of them: no second lookup). */
+  isOnline(record: CatalogNodeRecord): boolean {
+    const node = record as TreeNode;
+    return node.kind === 'channel' && this.effectiveOnline(node);
+  }
+
+  /** True when the device registered (as opposed to appearing only as an item of another catalog). */
+  isRegisteredDevice(id: string): boolean {
+    return this.deviceOnline.has(id);
+  }
+
+  /** True once the device reported any catalog item. */
+  hasReportedItems(deviceId: string): boolean {
+    return (this.reported.get(deviceId)?.size ?? 0) > 0;
   }
 
   /** Every channel with its civil code and effective status (for per-region statistics). */
@@ -177,8 +231,7 @@ export class TreeIndex {
 
   /** Number of direct children of a node. */
   childCount(parent: string): number {
-    this.rebuildIfDirty();
-    return this.children.get(parent)?.length ?? 0;
+    return this.catalogForest().childCount(parent);
   }
 
   /** Video channels a device reported. */
@@ -227,63 +280,35 @@ export class TreeIndex {
     return [ROOT];
   }
 
-  private ancestors(node: TreeNode): string[] {
-    const seen = new Set<string>();
-    const stack = this.parentsOf(node);
-    while (stack.length > 0) {
-      const id = stack.pop() as string;
-      if (id === ROOT || seen.has(id)) continue;
-      seen.add(id);
-      const parent = this.nodes.get(id);
-      if (parent) for (const p of this.parentsOf(parent)) stack.push(p);
+  private markDirty(): void {
+    if (!this.dirty) {
+      this.dirty = true;
+      // Dropped now rather than at the next read: two 150,000-channel shapes need not coexist.
+      this.forest = null;
     }
-    return [...seen];
+    for (const listener of this.listeners) listener.shapeChanged();
   }
 
-  private addOnline(channel: TreeNode, delta: number): void {
-    for (const id of this.ancestors(channel)) {
-      const n = this.nodes.get(id);
-      if (n) n.online += delta;
-    }
+  private channelOnlineChanged(id: string, online: boolean): void {
+    if (!this.dirty) this.forest?.setOnline(id, online);
+    for (const listener of this.listeners) listener.channelOnlineChanged(id, online);
   }
 
   private rebuildIfDirty(): void {
-    if (!this.dirty) return;
-    const children = new Map<string, string[]>();
+    if (!this.dirty && this.forest) return;
+    const entries: ForestEntry[] = [];
     for (const node of this.nodes.values()) {
-      node.online = 0;
-      node.total = 0;
-      for (const p of this.parentsOf(node)) {
-        let list = children.get(p);
-        if (!list) {
-          list = [];
-          children.set(p, list);
-        }
-        list.push(node.id);
-      }
-    }
-    for (const node of this.nodes.values()) {
-      if (node.kind !== 'channel') continue;
-      const online = this.effectiveOnline(node);
-      for (const id of this.ancestors(node)) {
-        const n = this.nodes.get(id);
-        if (!n) continue;
-        n.total++;
-        if (online) n.online++;
-      }
-    }
-    const order: Record<CatalogNodeKind, number> = { region: 0, system: 1, 'business-group': 2, 'virtual-org': 3, device: 4, channel: 5 };
-    for (const list of children.values()) {
-      list.sort((a, b) => {
-        const na = this.nodes.get(a) as TreeNode;
-        const nb = this.nodes.get(b) as TreeNode;
-        // Code-point order, not localeCompare: collation costs seconds on a 150,000-item sort.
-        if (order[na.kind] !== order[nb.kind]) return order[na.kind] - order[nb.kind];
-        if (na.name !== nb.name) return na.name < nb.name ? -1 : 1;
-        return a < b ? -1 : 1;
+      entries.push({
+        id: node.id,
+        parents: this.parentsOf(node),
+        counted: node.kind === 'channel',
+        online: node.kind === 'channel' && this.effectiveOnline(node),
+        rank: KIND_ORDER[node.kind],
+        sortKey: node.name,
+        name: node.name,
       });
     }
-    this.children = children;
+    this.forest = new CountedForest(entries);
     this.dirty = false;
   }
 }
