@@ -286,7 +286,7 @@ export class GatewayMetrics {
     });
     this.mediaMuxRequests = new Counter({
       name: 'se_media_mux_requests_total',
-      help: 'Playlist and segment requests answered over media WebSockets, by status code.',
+      help: 'Requests answered over media WebSockets (playlists, segments, and the page\'s plays and releases), by status code.',
       labelNames: ['code'],
       registers,
     });

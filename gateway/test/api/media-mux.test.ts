@@ -133,6 +133,12 @@ describe('media WebSocket /api/media/ws', () => {
         api.decorateRequest('principal', null);
         api.addHook('onRequest', authenticationHook(services, [TOKEN]));
         await api.register(mediaMuxRoutes, { streams: source, metrics, maxInFlight: MAX_IN_FLIGHT });
+        // Stands in for the plays and releases a wall page sends over its socket.
+        api.post<{ Body: { n: number } }>(
+          '/echo',
+          { schema: { body: { type: 'object', required: ['n'], additionalProperties: false, properties: { n: { type: 'integer' } } } } },
+          async (request) => ({ n: request.body.n, by: request.principal?.username ?? null }),
+        );
       },
       { prefix: '/api' },
     );
@@ -180,6 +186,26 @@ describe('media WebSocket /api/media/ws', () => {
       expect(JSON.parse(a.body.toString('utf8'))).toHaveProperty('message');
     }
     expect(JSON.parse(answers[1].body.toString('utf8')).message).toMatch(/stream not running/);
+    client.close();
+  });
+
+  it('API requests go through the router with the socket\'s token: the same answers as over HTTP', async () => {
+    const client = await MuxClient.open(`${base}/api/media/ws?token=${TOKEN}`);
+    client.send({ id: 1, method: 'POST', path: '/api/echo', body: { n: 3 } });
+    client.send({ id: 2, method: 'POST', path: '/api/echo', body: { n: 'x' } });
+    client.send({ id: 3, method: 'GET', path: '/api/nothing-here' });
+    client.send({ id: 4, method: 'GET', path: '/api/media/ws' });
+    client.send({ id: 5, method: 'PATCH', path: '/api/echo', body: { n: 1 } });
+    client.send({ id: 6, method: 'GET', path: '/docs' });
+    const [ok, invalid, missing, upgrade, method, outside] = await Promise.all([1, 2, 3, 4, 5, 6].map((id) => client.answer(id)));
+    expect(ok).toMatchObject({ status: 200, contentType: 'application/json' });
+    expect(JSON.parse(ok.body.toString('utf8'))).toEqual({ n: 3, by: 'api-token' });
+    const http = await fetch(`${base.replace('ws:', 'http:')}/api/echo`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ n: 'x' }) });
+    expect(invalid.status).toBe(http.status);
+    expect(JSON.parse(invalid.body.toString('utf8'))).toEqual(await http.json());
+    expect(missing.status).toBe(404);
+    expect([upgrade.status, method.status, outside.status]).toEqual([400, 400, 400]);
+    expect(JSON.parse(upgrade.body.toString('utf8')).message).toMatch(/not a WebSocket route/);
     client.close();
   });
 

@@ -1,7 +1,7 @@
 /**
  * The live player in a real browser, on the app's diagnostics grid (#/diagnostics/players, LiveVideo tiles):
- * 25 simulated sub-streams all play with advancing time while the page's media goes over one WebSocket (no
- * /media HTTP request, a handful of connections at most); closing the tiles leaves no hls.js instance and no
+ * 25 simulated sub-streams all play with advancing time while the page's media and plays go over one WebSocket
+ * (no /media or play HTTP request, a handful of connections at most); closing the tiles leaves no hls.js instance and no
  * viewer on the gateway; a camera that goes dark turns its tile to "offline since hh:mm"; a channel that does
  * not exist shows the gateway's reason.
  */
@@ -24,6 +24,7 @@ interface TileSample {
 class ConnectionLog {
   readonly httpConnections = new Set<number>();
   readonly mediaHttpRequests: string[] = [];
+  readonly playHttpRequests: string[] = [];
   readonly webSockets: string[] = [];
 
   constructor(cdp: CDPSession, origin: string) {
@@ -34,6 +35,7 @@ class ConnectionLog {
     });
     cdp.on('Network.requestWillBeSent', (e) => {
       if (e.request.url.startsWith(`${origin}/media/`)) this.mediaHttpRequests.push(e.request.url);
+      if (/\/api\/channels\/[^/]+\/play$/.test(e.request.url)) this.playHttpRequests.push(e.request.url);
     });
     cdp.on('Network.webSocketCreated', (e) => this.webSockets.push(new URL(e.url).pathname));
   }
@@ -135,7 +137,9 @@ describe('web: live player', () => {
     expect(count.mux.fetchRequests).toBe(0);
     expect(count.mux.muxRequests).toBeGreaterThan(TILES * 3);
     expect(log.webSockets.filter((p) => p === '/api/media/ws')).toHaveLength(1);
-    // API calls (sign-in, 25 plays, catalogue) share the browser's pool: a handful of connections at most.
+    // The 25 plays rode on the socket too (over HTTP/1.1 they would queue behind six connections).
+    expect(log.playHttpRequests).toEqual([]);
+    // What is left on HTTP (the page, sign-in, the event socket's handshake): a handful of connections at most.
     expect(log.httpConnections.size).toBeLessThanOrEqual(6);
     const metrics = (await h.api<string>('/metrics')).body;
     expect(Number(/se_media_mux_requests_total\{code="200"\} (\d+)/.exec(metrics)?.[1] ?? 0)).toBeGreaterThan(TILES * 3);

@@ -19,7 +19,7 @@ import type { Channel, StreamView } from '../api/types';
 import { auth } from '../composables/auth';
 import { gatewayEvents } from '../composables/gateway-events';
 import { ProgressWatch, retryDelayMs, stateOfPlayFailure, type PlayerState, type PlayerStream } from './player-policy';
-import { mediaLoaderConfig } from './ws-media-loader';
+import { mediaLoaderConfig, pageApi } from './ws-media-loader';
 
 export type { PlayerState, PlayerStateKind, PlayerStream } from './player-policy';
 
@@ -188,7 +188,7 @@ export class LivePlayer {
     const stream = this.stream;
     let view: StreamView;
     try {
-      view = await api<StreamView>(`/api/channels/${encodeURIComponent(this.channelId)}/play`, { body: { stream } });
+      view = await pageApi<StreamView>(`/api/channels/${encodeURIComponent(this.channelId)}/play`, { body: { stream } });
     } catch (err) {
       if (this.attempt !== attempt) return;
       this.attempt = null;
@@ -361,5 +361,5 @@ export class LivePlayer {
 }
 
 function releaseViewer(view: StreamView): void {
-  void api(`/api/streams/${view.streamId}`, { method: 'DELETE', query: { viewerId: view.viewerId } }).catch(() => undefined);
+  void pageApi(`/api/streams/${view.streamId}`, { method: 'DELETE', query: { viewerId: view.viewerId } }).catch(() => undefined);
 }

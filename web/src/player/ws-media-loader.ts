@@ -19,17 +19,35 @@
  *   (the gateway refuses more with 429); the rest wait here.
  * Cost of the choice: an answer arrives as one message, so a large segment delays the answers behind it on
  * the same socket (sub-streams are ~64 KB a segment: microseconds on a LAN), and there is no progress event.
+ * The tiles' plays and releases ride on the same socket (pageApi): a play waits ~1 s for its stream, and 25 of
+ * them behind six HTTP/1.1 connections would start the last tile seconds late.
  * When the socket is down (not yet open after a wait, refused, lost), requests go over plain fetch() — the page
  * keeps playing, just under the browser's connection limit — and the socket is tried again with back-off.
  */
 import type { HlsConfig, Loader, LoaderCallbacks, LoaderConfiguration, LoaderContext, LoaderStats, RetryConfig } from 'hls.js';
 import { socketUrl } from '../api/event-socket';
-import { currentToken } from '../api/http';
+import { ApiError, api, currentToken, withQuery, type RequestOptions } from '../api/http';
+import type { PlayErrorBody } from '../api/types';
 
 /** How media is fetched: `auto` = the socket, unless the page itself came over HTTP/2. */
 export type MediaTransport = 'auto' | 'mux' | 'http';
 
-let preference: MediaTransport = 'auto';
+/**
+ * `localStorage['sharp-eyes.media-transport']` = 'mux' | 'http' overrides the choice on a wall PC (to rule the
+ * socket in or out when a site's proxy misbehaves; the 25-tile benchmark compares the two this way).
+ */
+const TRANSPORT_STORAGE_KEY = 'sharp-eyes.media-transport';
+
+function storedPreference(): MediaTransport {
+  try {
+    const value = typeof localStorage === 'undefined' ? null : localStorage.getItem(TRANSPORT_STORAGE_KEY);
+    return value === 'mux' || value === 'http' ? value : 'auto';
+  } catch {
+    return 'auto';
+  }
+}
+
+let preference: MediaTransport = storedPreference();
 
 /** Force a transport (benchmarks compare them; `http` is hls.js's own loader). */
 export function setMediaTransport(transport: MediaTransport): void {
@@ -43,16 +61,55 @@ export function pageIsHttp2(): boolean {
   return navigation?.nextHopProtocol === 'h2';
 }
 
+/** Whether this page fetches media (and sends its plays) over the media socket. */
+function usesSocket(): boolean {
+  return preference === 'mux' || (preference === 'auto' && !pageIsHttp2());
+}
+
 /** The hls.js config fragment that selects the loader for this page. */
 export function mediaLoaderConfig(): Partial<HlsConfig> {
-  if (preference === 'http' || (preference === 'auto' && pageIsHttp2())) return {};
-  return { loader: WsMediaLoader };
+  return usesSocket() ? { loader: WsMediaLoader } : {};
+}
+
+/**
+ * An API call of the player (play, release) over the page's media socket when the page uses it, else api().
+ * 25 tiles start with 25 plays that each take about a second (the gateway answers once the stream is
+ * playable): over HTTP/1.1 they would wait for each other behind six connections. Answers are api()'s: the
+ * parsed body, or an ApiError with the gateway's message, step and hint. A 401 is repeated over HTTP, where
+ * api() signs the user out; a socket that closes under a request repeats it over HTTP too (a play the gateway
+ * still completes then leaves a viewer that its idle timeout releases).
+ */
+export async function pageApi<T>(path: string, options: Pick<RequestOptions, 'method' | 'body' | 'query'> = {}): Promise<T> {
+  const exchange = usesSocket()
+    ? pageMux().request({ path: withQuery(path, options.query), method: options.method ?? (options.body === undefined ? 'GET' : 'POST'), body: options.body })
+    : null;
+  if (exchange) {
+    let response: MediaResponse | null = null;
+    try {
+      response = await exchange.response;
+    } catch (err) {
+      if (!(err instanceof SocketUnavailable)) throw err;
+    }
+    if (response && response.status !== 401) {
+      const text = new TextDecoder().decode(response.body);
+      let parsed: unknown = null;
+      try {
+        parsed = text ? JSON.parse(text) : null;
+      } catch {
+        parsed = null;
+      }
+      if (response.status >= 200 && response.status < 300) return (response.status === 204 ? undefined : parsed) as T;
+      const body = parsed && typeof parsed === 'object' ? (parsed as PlayErrorBody) : null;
+      throw new ApiError(response.status, body, body?.message ?? `HTTP ${response.status}`);
+    }
+  }
+  return api<T>(path, options);
 }
 
 // ------------------------------------------------------------------------------------------------ the socket
 
 /** Requests on the wire at most (the gateway's per-socket limit is the same). */
-export const MAX_IN_FLIGHT = 32;
+export const MAX_IN_FLIGHT = 64;
 /** A request made while the socket is opening waits this long for it before going over fetch. */
 const OPEN_WAIT_MS = 2_000;
 const RECONNECT_BASE_MS = 1_000;
@@ -67,9 +124,16 @@ export interface MediaResponse {
 /** The request could not be made over the socket (closed under it): make it over fetch instead. */
 class SocketUnavailable extends Error {}
 
+/** What goes on the wire: a media path, or an API call (method, /api/… path, JSON body). */
+interface MuxMessage {
+  path: string;
+  method?: string;
+  body?: unknown;
+}
+
 interface MuxRequest {
   id: number;
-  path: string;
+  message: MuxMessage;
   resolve: (response: MediaResponse) => void;
   reject: (error: Error) => void;
   onWire: boolean;
@@ -99,12 +163,12 @@ class MediaMux {
   private openTimer: ReturnType<typeof setTimeout> | null = null;
 
   /** Null when the socket cannot take requests now: the caller fetches instead. */
-  request(path: string): { response: Promise<MediaResponse>; cancel: () => void } | null {
+  request(message: MuxMessage): { response: Promise<MediaResponse>; cancel: () => void } | null {
     const token = currentToken();
     if (token !== this.token) this.reset(token);
     if (this.state === 'down' && Date.now() >= this.retryAt) this.connect();
     if (this.state !== 'open' && this.state !== 'connecting') return null;
-    const request: MuxRequest = { id: this.nextId++, path, resolve: () => undefined, reject: () => undefined, onWire: false };
+    const request: MuxRequest = { id: this.nextId++, message, resolve: () => undefined, reject: () => undefined, onWire: false };
     const response = new Promise<MediaResponse>((resolve, reject) => {
       request.resolve = resolve;
       request.reject = reject;
@@ -194,7 +258,7 @@ class MediaMux {
       request.onWire = true;
       this.inFlight++;
       mediaMuxCounters.muxRequests++;
-      socket.send(JSON.stringify({ id: request.id, path: request.path }));
+      socket.send(JSON.stringify({ id: request.id, ...request.message }));
     }
   }
 
@@ -362,7 +426,7 @@ export class WsMediaLoader implements Loader<LoaderContext> {
     this.timeout = setTimeout(() => this.timedOut(id), firstByteLimit);
 
     const path = muxPath(context.url, context);
-    const viaSocket = path ? pageMux().request(path) : null;
+    const viaSocket = path ? pageMux().request({ path }) : null;
     if (viaSocket) {
       this.exchange = { cancel: viaSocket.cancel };
       viaSocket.response.then(

@@ -4,9 +4,14 @@
  * the top of web/src/player/ws-media-loader.ts, the client).
  *
  * Protocol (client → server, JSON text):  { "id": <1..2^32-1>, "path": "/media/<token>/<file>" }  |  { "cancel": <id> }
+ *   |  { "id", "method": "GET" | "POST" | "PUT" | "DELETE", "path": "/api/…", "body"?: JSON }
  * (server → client, one binary message per request):  u32 id · u16 status · u8 n · n bytes content type · body
- * The body is the file on 200, else `{ error, message }` JSON. Paths are resolved by media-files.ts, exactly like
- * GET /media/<token>/<file> (token check, viewer heartbeat on playlists, 401/403/404 alike). A message that is
+ * Media paths are resolved by media-files.ts, exactly like GET /media/<token>/<file> (token check, viewer
+ * heartbeat on playlists, 401/403/404 alike); the body is the file on 200, else `{ error, message }` JSON.
+ * API requests are the page's plays and releases: 25 tiles start with 25 POST …/play that each wait ~1 s for
+ * their stream, and the browser would queue them behind six HTTP/1.1 connections (five rounds: ~6 s before the
+ * last tile can start). They go through the server's own router (`inject`) with the socket's bearer token, so
+ * authentication, guest scoping, schemas and errors are those of the HTTP route, answer for answer. A message that is
  * not a valid request gets a text frame `{ "error": "bad-request", "message": … }` (or a 400 answer when it
  * names an id); nothing a client sends can throw out of the handler. At most `maxInFlight` requests per socket
  * are being read or written at a time — a request counts until its answer is written out to the socket, so a
@@ -15,6 +20,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import type { GatewayMetrics } from '../../observability/metrics.js';
+import { bearerTokenOf } from '../authentication.js';
 import { errorBody } from '../errors.js';
 import { parseMediaPath, readMediaFile, type MediaFileSource } from '../media-files.js';
 
@@ -26,7 +32,8 @@ export interface MediaMuxRoutesOptions {
 }
 
 /** The client keeps the same window (web/src/player/ws-media-loader.ts MAX_IN_FLIGHT). */
-export const MEDIA_MUX_MAX_IN_FLIGHT = 32;
+export const MEDIA_MUX_MAX_IN_FLIGHT = 64;
+const API_METHODS = new Set(['GET', 'POST', 'PUT', 'DELETE']);
 const MAX_ID = 0xffff_ffff;
 /** `/media/` + a 512-character token + a file name, with room to spare. */
 const MAX_PATH_LENGTH = 1024;
@@ -42,7 +49,26 @@ export function encodeMediaFrame(id: number, status: number, contentType: string
   return Buffer.concat([head, body]);
 }
 
-type Parsed = { kind: 'get'; id: number; path: string } | { kind: 'cancel'; id: number } | { kind: 'bad'; id: number | null; message: string };
+/** Runs an API request through the server's router, as the socket's principal. */
+export type ApiInjector = (request: { method: string; path: string; body: unknown }) => Promise<{ status: number; contentType: string; body: Buffer }>;
+
+interface Answer {
+  status: number;
+  /** Media body bytes (counted in /metrics); 0 for errors and API answers. */
+  bodyBytes: number;
+  frame: Buffer;
+}
+
+/** An error answer: `{ error, message }` as the HTTP routes send it. */
+function jsonFrame(id: number, status: number, message: string): Buffer {
+  return encodeMediaFrame(id, status, 'application/json', Buffer.from(JSON.stringify(errorBody(status, message))));
+}
+
+type Parsed =
+  | { kind: 'get'; id: number; path: string }
+  | { kind: 'api'; id: number; method: string; path: string; body: unknown }
+  | { kind: 'cancel'; id: number }
+  | { kind: 'bad'; id: number | null; message: string };
 
 function parseRequest(data: RawData, isBinary: boolean): Parsed {
   if (isBinary) return { kind: 'bad', id: null, message: 'requests are JSON text messages' };
@@ -62,7 +88,15 @@ function parseRequest(data: RawData, isBinary: boolean): Parsed {
   if (typeof fields.path !== 'string' || fields.path.length > MAX_PATH_LENGTH) {
     return { kind: 'bad', id: fields.id, message: `path: must be a string of at most ${MAX_PATH_LENGTH} characters` };
   }
-  return { kind: 'get', id: fields.id, path: fields.path };
+  if (fields.method === undefined) return { kind: 'get', id: fields.id, path: fields.path };
+  if (typeof fields.method !== 'string' || !API_METHODS.has(fields.method)) {
+    return { kind: 'bad', id: fields.id, message: `method: must be one of ${[...API_METHODS].join(', ')}` };
+  }
+  // Only plain API routes: not the sockets themselves (an upgrade cannot be injected), not the web UI.
+  if (!/^\/api\/[A-Za-z0-9_\-./?=&%:,]*$/.test(fields.path) || /\/ws(\?|$)/.test(fields.path)) {
+    return { kind: 'bad', id: fields.id, message: 'path: an API request goes to /api/… (not a WebSocket route)' };
+  }
+  return { kind: 'api', id: fields.id, method: fields.method, path: fields.path, body: fields.body };
 }
 
 /** One socket's requests: the in-flight window, cancellations, answers. */
@@ -76,6 +110,7 @@ class MuxConnection {
     private readonly metrics: GatewayMetrics,
     private readonly maxInFlight: number,
     private readonly log: { debug: (obj: object, msg: string) => void },
+    private readonly injectApi: ApiInjector,
   ) {}
 
   onMessage(data: RawData, isBinary: boolean): void {
@@ -92,6 +127,7 @@ class MuxConnection {
         else this.answerError(request.id, 400, request.message);
         return;
       case 'get':
+      case 'api':
         if (this.inFlight.has(request.id)) {
           this.metrics.mediaMuxProtocolError();
           this.sendText({ error: 'bad-request', message: `id ${request.id} is already in flight` });
@@ -101,44 +137,49 @@ class MuxConnection {
           this.answerError(request.id, 429, `more than ${this.maxInFlight} requests in flight on this socket; wait for answers`);
           return;
         }
-        void this.serve(request.id, request.path);
+        void this.serve(request);
     }
   }
 
-  private async serve(id: number, path: string): Promise<void> {
+  private async serve(request: Extract<Parsed, { kind: 'get' | 'api' }>): Promise<void> {
     const entry = { cancelled: false };
-    this.inFlight.set(id, entry);
-    let frame: Buffer;
-    let status: number;
-    let bodyBytes = 0;
+    this.inFlight.set(request.id, entry);
+    let answer: Answer;
     try {
-      const parts = parseMediaPath(path);
-      const result = parts ? await readMediaFile(this.streams, parts.token, parts.file) : ({ ok: false, status: 400, message: 'path: must be /media/<token>/<file>' } as const);
-      if (result.ok) {
-        status = 200;
-        bodyBytes = result.body.length;
-        frame = encodeMediaFrame(id, 200, result.contentType, result.body);
-      } else {
-        status = result.status;
-        frame = encodeMediaFrame(id, result.status, 'application/json', Buffer.from(JSON.stringify(errorBody(result.status, result.message))));
-      }
+      answer = request.kind === 'api' ? await this.apiAnswer(request) : await this.mediaAnswer(request);
     } catch (err) {
       this.log.debug({ err }, 'media socket request failed');
-      status = 500;
-      frame = encodeMediaFrame(id, 500, 'application/json', Buffer.from(JSON.stringify(errorBody(500, 'internal error; see the gateway log'))));
+      answer = { status: 500, bodyBytes: 0, frame: jsonFrame(request.id, 500, 'internal error; see the gateway log') };
     }
+    this.finish(request.id, entry, answer);
+  }
+
+  private async mediaAnswer(request: { id: number; path: string }): Promise<Answer> {
+    const parts = parseMediaPath(request.path);
+    if (!parts) return { status: 400, bodyBytes: 0, frame: jsonFrame(request.id, 400, 'path: must be /media/<token>/<file> or /api/…') };
+    const result = await readMediaFile(this.streams, parts.token, parts.file);
+    if (!result.ok) return { status: result.status, bodyBytes: 0, frame: jsonFrame(request.id, result.status, result.message) };
+    return { status: 200, bodyBytes: result.body.length, frame: encodeMediaFrame(request.id, 200, result.contentType, result.body) };
+  }
+
+  private async apiAnswer(request: { id: number; method: string; path: string; body: unknown }): Promise<Answer> {
+    const response = await this.injectApi(request);
+    return { status: response.status, bodyBytes: 0, frame: encodeMediaFrame(request.id, response.status, response.contentType, response.body) };
+  }
+
+  private finish(id: number, entry: { cancelled: boolean }, answer: Answer): void {
     if (entry.cancelled || this.socket.readyState !== this.socket.OPEN) {
       this.inFlight.delete(id);
       return;
     }
-    this.metrics.mediaMuxRequest(status, bodyBytes);
+    this.metrics.mediaMuxRequest(answer.status, answer.bodyBytes);
     // The request leaves the window once its answer is handed to the kernel, not when it is queued here.
-    this.socket.send(frame, () => this.inFlight.delete(id));
+    this.socket.send(answer.frame, () => this.inFlight.delete(id));
   }
 
   private answerError(id: number, status: number, message: string): void {
     this.metrics.mediaMuxRequest(status, 0);
-    this.socket.send(encodeMediaFrame(id, status, 'application/json', Buffer.from(JSON.stringify(errorBody(status, message)))));
+    this.socket.send(jsonFrame(id, status, message));
   }
 
   private sendText(message: { error: string; message: string }): void {
@@ -161,7 +202,18 @@ export const mediaMuxRoutes: FastifyPluginAsync<MediaMuxRoutesOptions> = async (
       },
     },
     (socket, request) => {
-      const connection = new MuxConnection(socket, streams, metrics, maxInFlight ?? MEDIA_MUX_MAX_IN_FLIGHT, request.log);
+      // The token the socket was opened with (the authentication hook accepted it): API requests carry it.
+      const token = bearerTokenOf(request.headers.authorization) ?? String((request.query as { token?: string }).token ?? '');
+      const injectApi: ApiInjector = async ({ method, path, body }) => {
+        const response = await app.inject({
+          method: method as 'GET' | 'POST' | 'PUT' | 'DELETE',
+          url: path,
+          headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
+        });
+        return { status: response.statusCode, contentType: String(response.headers['content-type'] ?? 'application/json').split(';')[0], body: response.rawPayload };
+      };
+      const connection = new MuxConnection(socket, streams, metrics, maxInFlight ?? MEDIA_MUX_MAX_IN_FLIGHT, request.log, injectApi);
       metrics.mediaMuxSocketOpened();
       socket.on('message', (data, isBinary) => {
         try {
