@@ -7,6 +7,7 @@ import { computed, ref, watch } from 'vue';
 import type { AlarmEvent } from '../../api/types';
 import { gatewayEvents } from '../../composables/gateway-events';
 import { freshAlarms, mergeAlarms, unacknowledgedCount } from './alarm-list';
+import { channelDirectory } from './channel-directory';
 import { acknowledgeAlarm, listAlarms } from './wall-api';
 
 export function createAlarmFeed(onFresh: (alarm: AlarmEvent) => void) {
@@ -15,10 +16,17 @@ export function createAlarmFeed(onFresh: (alarm: AlarmEvent) => void) {
   const loadError = ref<string | null>(null);
   const loaded = ref(false);
 
+  /** The list names cameras, not 20-digit IDs: learn the sources' names (the newest 50 are what is on screen). */
+  function learnSources(list: readonly AlarmEvent[]): void {
+    const ids = new Set(list.slice(0, 50).map((a) => a.sourceId));
+    for (const id of ids) if (!channelDirectory.get(id)) void channelDirectory.ensure(id);
+  }
+
   async function reload(): Promise<void> {
     try {
       const page = await listAlarms(100);
       alarms.value = mergeAlarms(alarms.value, page.items);
+      learnSources(alarms.value);
       loadError.value = null;
       loaded.value = true;
     } catch (err) {
@@ -30,6 +38,7 @@ export function createAlarmFeed(onFresh: (alarm: AlarmEvent) => void) {
     const alarm = data as AlarmEvent;
     const fresh = freshAlarms(alarms.value, [alarm]);
     alarms.value = mergeAlarms(alarms.value, [alarm]);
+    learnSources([alarm]);
     for (const a of fresh) onFresh(a);
   });
   // Every (re)connect reloads: alarms raised between the first load and the socket opening are not lost either.
