@@ -87,7 +87,7 @@ describe('web wall: video', () => {
     const expected = fleet.devices.map((d) => d.channelIds[0]).sort();
     await expect.poll(async () => (await readTiles(page)).map((t) => t.channelId).sort()).toEqual(expected);
     await expect
-      .poll(async () => (await readTiles(page)).filter((t) => t.state === 'playing').length, { timeout: 60_000, intervals: [1_000] })
+      .poll(async () => (await readTiles(page)).filter((t) => t.state === 'playing').length, { timeout: 60_000, interval: 1_000 })
       .toBe(16);
     const before = await readTiles(page);
     await expect
@@ -96,7 +96,7 @@ describe('web wall: video', () => {
           const after = await readTiles(page);
           return after.filter((t, i) => t.currentTime - before[i].currentTime > 1.5 && t.decodedFrames > before[i].decodedFrames).length;
         },
-        { timeout: 30_000, intervals: [1_000] },
+        { timeout: 30_000, interval: 1_000 },
       )
       .toBe(16);
     // Grids play the 640×360 sub-stream.
