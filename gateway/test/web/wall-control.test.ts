@@ -25,6 +25,7 @@ interface AlarmRecord {
 describe('web wall: views, PTZ, alarms, tours, shortcuts', () => {
   let h: Harness;
   let fleet: DeviceFleet;
+  let platform: DeviceFleet;
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
@@ -40,9 +41,13 @@ describe('web wall: views, PTZ, alarms, tours, shortcuts', () => {
     });
     fleet = new DeviceFleet({ server: h.sipTarget, password: 'wall-pass', devices: 4, keepaliveSec: 5, codec: 'h264', idPrefix: PREFIX, firstSerial: 1, personalisedChannels: 0 });
     await Promise.all([fleet.prepareMedia({ personalised: false, profiles: ['sub', 'main'] }), fleet.start()]);
+    // A lower platform with business groups and virtual organisations, for the group view.
+    platform = new DeviceFleet({ server: h.sipTarget, password: 'wall-pass', platformChannels: 8, keepaliveSec: 5, codec: 'h264', idPrefix: '44031400', firstSerial: 1, personalisedChannels: 0 });
+    await platform.start();
     await fleet.waitForRegistered(4, 30_000);
+    await platform.waitForRegistered(1, 30_000);
     cams = fleet.devices.map((d) => d.channelIds[0]);
-    await h.waitFor(async () => (await h.api<{ total: number }>(`/api/channels?kind=channel&limit=1`)).body.total >= 4, 20_000, 'catalogs of 4 cameras');
+    await h.waitFor(async () => (await h.api<{ total: number }>(`/api/channels?kind=channel&limit=1`)).body.total >= 12, 20_000, 'catalogs of 12 cameras');
     browser = await launchChromium();
     ({ context, page } = await newWallPage(browser));
     page.on('pageerror', (e) => pageErrors.push(e.message));
@@ -54,6 +59,7 @@ describe('web wall: views, PTZ, alarms, tours, shortcuts', () => {
     await context?.close().catch(() => undefined);
     await browser?.close().catch(() => undefined);
     await fleet?.stop({ unregister: false });
+    await platform?.stop({ unregister: false });
     await h?.stop();
   });
 
@@ -308,5 +314,31 @@ describe('web wall: views, PTZ, alarms, tours, shortcuts', () => {
     } finally {
       await big.close();
     }
+  });
+
+  it('the group view: business groups with counts; a group dropped on the wall fills it with its online cameras', async () => {
+    await page.locator('[data-testid=tree-view-group]').click();
+    await expect.poll(() => page.locator('[data-testid=tree-panel]').getAttribute('data-view')).toBe('group');
+    const top = await h.api<{ items: { id: string; kind: string; online: number; total: number }[] }>('/api/tree?view=group');
+    const group = top.body.items.find((n) => n.kind === 'business-group' && n.online > 0)!;
+    expect(group).toBeDefined();
+    const row = page.locator(`[data-testid=tree] [data-testid=tree-node][data-node-id="${group.id}"]`);
+    await expect.poll(() => row.locator('[data-testid=tree-counts]').textContent()).toMatch(new RegExp(`^\\s*${group.online}/${group.total}\\s*$`));
+    // Expanding shows its children (virtual organisations or cameras).
+    await row.locator('[data-testid=tree-toggle]').click();
+    await expect.poll(() => page.locator('[data-testid=tree] [data-testid=tree-node]').count()).toBeGreaterThan(top.body.items.length);
+
+    await page.locator('[data-testid=layout-4]').click();
+    await page.locator('[data-testid=clear-wall]').click();
+    await row.dragTo(tile(page, 0));
+    const platformChannels = new Set(platform.devices[0].channelIds);
+    const expectedCount = Math.min(4, group.online);
+    await expect.poll(async () => (await tileChannels()).filter((id) => id !== '').length).toBe(expectedCount);
+    expect((await tileChannels()).filter((id) => id !== '').every((id) => platformChannels.has(id))).toBe(true);
+    await expect.poll(() => tile(page, 0).getAttribute('data-state'), { timeout: 30_000 }).toBe('playing');
+    await saveScreenshot(page, 'wall-group-view');
+    // Back to the region view: its own tree, as it was.
+    await page.locator('[data-testid=tree-view-region]').click();
+    await page.locator('[data-testid=tree] [data-testid=tree-node][data-node-id="44"]').waitFor();
   });
 });
