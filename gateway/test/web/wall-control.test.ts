@@ -118,6 +118,40 @@ describe('web wall: views, PTZ, alarms, tours, shortcuts', () => {
     await expect.poll(() => tile(page, 1).getAttribute('data-state'), { timeout: 30_000 }).toBe('playing');
   });
 
+  it('1+5 and 1+7 put one big tile top-left; a custom grid has cols×rows tiles', async () => {
+    const size = async (i: number) => (await tile(page, i).boundingBox())!;
+    await page.locator('[data-testid="layout-1+5"]').click();
+    await expect.poll(() => page.locator('[data-testid=wall-grid]').getAttribute('data-tiles')).toBe('6');
+    let [big, small] = [await size(0), await size(1)];
+    expect(big.width / small.width).toBeGreaterThan(1.9);
+    expect(big.height / small.height).toBeGreaterThan(1.9);
+    expect((await size(5)).y).toBeGreaterThan(big.y + big.height - 2);
+    await page.locator('[data-testid="layout-1+7"]').click();
+    await expect.poll(() => page.locator('[data-testid=wall-grid]').getAttribute('data-tiles')).toBe('8');
+    [big, small] = [await size(0), await size(1)];
+    expect(big.width / small.width).toBeGreaterThan(2.85);
+    await page.locator('[data-testid=layout-cols]').fill('3');
+    await page.locator('[data-testid=layout-rows]').fill('2');
+    await page.locator('[data-testid=layout-custom]').click();
+    await expect.poll(() => page.locator('[data-testid=wall-grid]').getAttribute('data-tiles')).toBe('6');
+    expect(Math.round((await size(3)).y)).toBeGreaterThan(Math.round((await size(2)).y));
+    // The cameras stayed in their tiles through the changes.
+    expect((await tileChannels()).slice(0, 2)).toEqual([cams[0], cams[1]]);
+    await page.locator('[data-testid=layout-4]').click();
+    await expect.poll(tileChannels).toEqual([cams[0], cams[1], '', '']);
+  });
+
+  it('S takes a snapshot of the selected tile: a JPEG download', async () => {
+    await tile(page, 1).click();
+    const download = page.waitForEvent('download', { timeout: 30_000 });
+    await page.keyboard.press('s');
+    const file = await download;
+    expect(file.suggestedFilename()).toMatch(new RegExp(`^${cams[1]}-.+\\.jpg$`));
+    const path = await file.path();
+    const { readFileSync } = await import('node:fs');
+    expect(readFileSync(path).subarray(0, 2).toString('hex')).toBe('ffd8');
+  });
+
   it('PTZ: a click and held keys reach the camera as the right PTZCmd, each followed by an explicit stop', async () => {
     const ptzCam = cams[0];
     await tile(page, 0).click();
@@ -211,7 +245,7 @@ describe('web wall: views, PTZ, alarms, tours, shortcuts', () => {
         layoutKind: '4',
         steps: [
           { channelIds: [cams[0], cams[1]], dwellSec: 5, preset: null },
-          { channelIds: [cams[2], cams[3]], dwellSec: 5, preset: null },
+          { channelIds: [cams[2], cams[3]], dwellSec: 5, preset: 2 },
         ],
       },
     });
@@ -225,6 +259,9 @@ describe('web wall: views, PTZ, alarms, tours, shortcuts', () => {
     // Advances after ~5 s.
     await expect.poll(() => progress.getAttribute('data-step'), { timeout: 9_000 }).toBe('2');
     await expect.poll(tileChannels).toEqual([cams[2], cams[3], '', '']);
+    // Step 2 calls preset 2 on its cameras as it starts.
+    const presetCall = encodePtz({ kind: 'preset', action: 'call', preset: 2 });
+    await expect.poll(() => [cams[2], cams[3]].map((id) => fleet.ptzLog(id).some((e) => e.hex === presetCall))).toEqual([true, true]);
 
     await page.keyboard.press('Space');
     await expect.poll(() => progress.getAttribute('data-paused')).toBe('true');

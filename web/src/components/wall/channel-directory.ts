@@ -25,7 +25,8 @@ export interface ChannelInfo {
 
 const entries = reactive(new Map<string, ChannelInfo>());
 const inFlight = new Map<string, Promise<void>>();
-let wired = false;
+/** The event socket the directory listens to (signing out and in again opens a new one). */
+let wiredTo: ReturnType<typeof gatewayEvents> | null = null;
 
 function upsert(id: string, patch: Partial<ChannelInfo>): void {
   const known = entries.get(id);
@@ -38,9 +39,9 @@ function fromChannel(c: Channel): void {
 }
 
 function wire(): void {
-  if (wired) return;
-  wired = true;
   const socket = gatewayEvents();
+  if (socket === wiredTo) return;
+  wiredTo = socket;
   socket.on('channel-status', (data) => {
     const change = data as { channelIds: string[]; status: OnlineStatus; at: number };
     for (const id of change.channelIds ?? []) if (entries.has(id)) upsert(id, { status: change.status, since: change.at });
