@@ -126,6 +126,9 @@ describe('web wall: video', () => {
     expect(await tile(page, 3).locator('video').isVisible()).toBe(false);
     // The tree says so too (shape and colour).
     await expect.poll(() => page.locator(`[data-testid=tree] [data-testid=tree-node][data-node-id="${cameraId}"]`).first().getAttribute('data-status')).toBe('offline');
+    // And its county's online count drops (the tree refreshes its counts after status changes).
+    const county = page.locator('[data-testid=tree] [data-testid=tree-node][data-node-id="440312"] [data-testid=tree-counts]');
+    await expect.poll(() => county.textContent(), { timeout: 10_000 }).toMatch(/^\s*0\/1\s*$/);
     await saveScreenshot(page, 'wall-offline-tile');
     expect(consoleLines.filter((l) => l.startsWith('pageerror'))).toEqual([]);
   });

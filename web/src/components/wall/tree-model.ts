@@ -16,6 +16,8 @@ export interface TreeLevel {
 }
 
 const ROOT = '';
+/** GET /api/tree's largest page. */
+const MAX_PAGE = 1000;
 
 export class TreeModel {
   readonly levels = reactive(new Map<string, TreeLevel>());
@@ -41,7 +43,9 @@ export class TreeModel {
     level.error = null;
     try {
       const offset = more ? level.items.length : 0;
-      const page = await treeChildren(this.view, parent, offset, TREE_PAGE);
+      // A reload keeps what was paged in so far (up to the API's page limit).
+      const limit = more ? TREE_PAGE : Math.min(MAX_PAGE, Math.max(TREE_PAGE, level.items.length));
+      const page = await treeChildren(this.view, parent, offset, limit);
       for (const node of page.items) channelDirectory.learnNode(node);
       if (more) {
         const known = new Set(level.items.map((n) => n.id));
