@@ -188,7 +188,20 @@ async function pagePhase(gw, admin, browser) {
   const seen = new Map(); // seq → [{ domAt, frameAt }]
   const pageErrors = [];
   try {
-    // Followers first: they join with the code as a point would (join page → session page).
+    // The chair first: signed in through the login form, then the session page (it rejoins as its participant).
+    const chairContext = await browser.newContext({ viewport: { width: 1920, height: 1080 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+    contexts.push(chairContext);
+    const chair = await chairContext.newPage();
+    chair.on('pageerror', (e) => pageErrors.push(`chair: ${e.message}`));
+    await chair.goto(`${gw.httpUrl}/#/login`);
+    await chair.locator('input[name=username]').fill('admin');
+    await chair.locator('input[name=password]').fill(ADMIN_PASSWORD);
+    await chair.locator('[data-testid=login-form] button[type=submit]').click();
+    await chair.waitForURL((url) => !url.hash.startsWith('#/login'), { waitUntil: 'commit' });
+    await chair.goto(`${gw.httpUrl}/#/sessions/${session.id}`);
+    await chair.locator('[data-testid=my-role][data-role=chair]').waitFor({ timeout: 30_000 });
+    await chair.locator('[data-testid=session-socket][data-state=open]').waitFor({ timeout: 30_000 });
+    // Then the followers: they join with the code as a point would (join page → session page).
     const joinStarted = performance.now();
     let next = 0;
     const joinOne = async (i) => {
@@ -205,8 +218,21 @@ async function pagePhase(gw, admin, browser) {
       await page.goto(`${gw.httpUrl}/#/join/${session.code}`);
       await page.locator('input[name=name]').fill(`point-${i + 1}`);
       await page.locator('[data-testid=join-form] button[type=submit]').click();
-      await page.locator('[data-testid=session-socket][data-state=open]').waitFor({ timeout: 30_000 });
-      await page.locator('[data-testid=session-grid]').waitFor({ timeout: 30_000 });
+      try {
+        await page.locator('[data-testid=session-socket][data-state=open]').waitFor({ timeout: 60_000 });
+        await page.locator('[data-testid=session-grid]').waitFor({ timeout: 60_000 });
+      } catch (err) {
+        // What the point would see: where it is, the error shown, the connection state.
+        const seenText = await page
+          .evaluate(() => ({
+            hash: location.hash,
+            joinError: document.querySelector('[data-testid=join-error]')?.textContent ?? null,
+            sessionError: document.querySelector('[data-testid=session-error]')?.textContent ?? null,
+            socket: document.querySelector('[data-testid=session-socket]')?.getAttribute('data-state') ?? null,
+          }))
+          .catch(() => null);
+        throw new Error(`follower ${i + 1} never showed the session: ${err.message.split('\n')[0]}; page: ${JSON.stringify(seenText)}; page errors: ${pageErrors.slice(-3).join(' | ')}`);
+      }
     };
     await Promise.all(
       Array.from({ length: Math.min(opt['join-concurrency'], opt.followers) }, async () => {
@@ -215,19 +241,6 @@ async function pagePhase(gw, admin, browser) {
     );
     const joinSec = (performance.now() - joinStarted) / 1000;
 
-    // The chair: signed in through the login form, then the session page (it rejoins as its participant).
-    const chairContext = await browser.newContext({ viewport: { width: 1920, height: 1080 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
-    contexts.push(chairContext);
-    const chair = await chairContext.newPage();
-    chair.on('pageerror', (e) => pageErrors.push(`chair: ${e.message}`));
-    await chair.goto(`${gw.httpUrl}/#/login`);
-    await chair.locator('input[name=username]').fill('admin');
-    await chair.locator('input[name=password]').fill(ADMIN_PASSWORD);
-    await chair.locator('[data-testid=login-form] button[type=submit]').click();
-    await chair.waitForURL((url) => !url.hash.startsWith('#/login'));
-    await chair.goto(`${gw.httpUrl}/#/sessions/${session.id}`);
-    await chair.locator('[data-testid=my-role][data-role=chair]').waitFor({ timeout: 30_000 });
-    await chair.locator('[data-testid=session-socket][data-state=open]').waitFor({ timeout: 30_000 });
     await sleep(1000);
 
     const cpu0 = cpuSeconds(gw.pid);
