@@ -276,6 +276,30 @@ describe('TreeViews', () => {
     expect(views.search('region', 'nothing like this', 5)).toEqual({ total: 0, items: [] });
   });
 
+  it('township and village region items nest under their county in the catalog view and place channels in the region view', () => {
+    const index = new TreeIndex();
+    const views = new TreeViews(index);
+    index.upsertDevice(P, '下级平台', '44030500', true);
+    const village = '440305001002';
+    index.replaceCatalog(P, [
+      item(P, '440305', { kind: 'region', name: '南山区' }),
+      item(P, '440305001', { kind: 'region', name: '南头街道' }),
+      item(P, village, { kind: 'region', name: '南头城社区' }),
+      item(P, C1, { name: '南门入口', civil: village, parents: [village] }),
+    ]);
+    expect(ids(kids(views, 'catalog', '440305'))).toEqual(['440305001']);
+    expect(ids(kids(views, 'catalog', '440305001'))).toEqual([village]);
+    expect(ids(kids(views, 'catalog', village))).toEqual([C1]);
+    expect(views.ancestorsOf('region', C1)?.map((s) => [s.id, s.name])).toEqual([
+      ['44', '广东省'],
+      ['4403', '4403'],
+      ['440305', '南山区'],
+      ['440305001', '南头街道'],
+      [village, '南头城社区'],
+    ]);
+    expect(views.counts('region', '440305001')).toEqual({ online: 1, total: 1 });
+  });
+
   it('ancestorsOf gives the path from the top level for aggregation; unknown nodes give null, unknown parents 404', () => {
     const { views } = fixture();
     expect(views.ancestorsOf('region', C4)?.map((s) => s.id)).toEqual(['44', '4403', '440305', '440305001', '440305001002']);

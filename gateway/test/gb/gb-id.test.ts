@@ -6,6 +6,7 @@ import {
   gbTypeCodeOf,
   isGbId,
   isRegionId,
+  isSubCountyRegionId,
   parentRegion,
   regionChain,
   sipDomainOf,
@@ -100,6 +101,14 @@ describe('civil codes', () => {
   it('recognises region codes of 2/4/6/8 digits only', () => {
     for (const ok of ['44', '4403', '440305', '44030501']) expect(isRegionId(ok)).toBe(true);
     for (const bad of ['4', '440', '4403050', '4403050100', '44030500001320000017', 'ab']) expect(isRegionId(bad)).toBe(false);
+  });
+
+  it('isSubCountyRegionId accepts township (9), village (12) and grid (13–19 digit) codes only', () => {
+    for (const ok of ['440305001', '440305001002', '440305001002003', '4403050010020031234']) expect(isSubCountyRegionId(ok)).toBe(true);
+    for (const bad of ['44030501', '4403050010', '44030500101', '44030500001320000017', '44030500A', '']) expect(isSubCountyRegionId(bad)).toBe(false);
+    // Not civil codes: the 8-digit prefix of a village code means nothing.
+    expect(civilCodeOf('440305001002')).toBe('');
+    expect(regionChain('440305001002')).toEqual([]);
   });
 
   it('civilCodeOf gives the 8-digit prefix stored in Device.civilCode', () => {

@@ -396,6 +396,36 @@ describe('classifyCatalogItem', () => {
     expect(kind('34020000003209697442')).toBe('channel'); // invalid type "320"
     expect(kind('ABC-123-XYZ')).toBe('channel');
   });
+
+  it('treats township, village and grid codes (9–19 digits, statistical scheme below the county) as regions', () => {
+    expect(kind('440305001')).toBe('region'); // township / street
+    expect(kind('440305001002')).toBe('region'); // village / community
+    expect(kind('440305001002003')).toBe('region'); // grid
+    expect(kind('4403050010020031')).toBe('region');
+    expect(kind('4403050010020031234')).toBe('region');
+    // Malformed codes between the levels are containers too, never playable channels.
+    expect(kind('4403050010')).toBe('region');
+    expect(kind('44030500101')).toBe('region');
+    // Twenty digits is a GB ID again; non-digit IDs of that length stay channels.
+    expect(kind('44030500001320000005')).toBe('channel');
+    expect(kind('CAM-440305001002003')).toBe('channel');
+  });
+
+  it('reads a catalog whose items include township and village nodes as regions', () => {
+    const xml =
+      '<?xml version="1.0" encoding="UTF-8"?><Response><CmdType>Catalog</CmdType><SN>7</SN><DeviceID>44030500002000000001</DeviceID>' +
+      '<SumNum>3</SumNum><DeviceList Num="3">' +
+      '<Item><DeviceID>440305001</DeviceID><Name>南头街道</Name></Item>' +
+      '<Item><DeviceID>440305001002</DeviceID><Name>南头城社区</Name><ParentID>440305001</ParentID></Item>' +
+      '<Item><DeviceID>44030500001320000005</DeviceID><Name>南门</Name><CivilCode>440305</CivilCode><ParentID>440305001002</ParentID><Status>ON</Status></Item>' +
+      '</DeviceList></Response>';
+    const items = readCatalogResponse(decodeManscdp(Buffer.from(xml))).items;
+    expect(items.map((i) => [i.deviceId, classifyCatalogItem(i)])).toEqual([
+      ['440305001', 'region'],
+      ['440305001002', 'region'],
+      ['44030500001320000005', 'channel'],
+    ]);
+  });
 });
 
 describe('other readers', () => {

@@ -148,9 +148,19 @@ export function isGbId(id: string): boolean {
   return /^\d{20}$/.test(id);
 }
 
-/** True for an administrative-region code: 2, 4, 6 or 8 digits (catalog region nodes). */
+/** True for an administrative-region (civil) code: 2, 4, 6 or 8 digits, the levels a 20-digit ID carries. */
 export function isRegionId(code: string): boolean {
   return /^(\d{2}){1,4}$/.test(code);
+}
+
+/**
+ * True for a code below the county in the statistical division scheme that 2022 Annex E.3 continues the
+ * county code with (`Info/GrassrootsCode`): township/street 9 digits, village/community 12, and grid
+ * (网格) codes that extend the village code, 13–19 digits. Such codes name region nodes too, but they are
+ * not civil codes: their 8-digit prefix means nothing, so civilCodeOf / regionChain do not read them.
+ */
+export function isSubCountyRegionId(code: string): boolean {
+  return /^(\d{9}|\d{12,19})$/.test(code);
 }
 
 /** Type code (digits 11-13) of a 20-digit ID, or null for anything else. */

@@ -7,7 +7,7 @@
  * Pure: bytes in, objects out.
  */
 import type { CatalogNodeKind } from '../../domain/model.js';
-import { gbTypeCodeOf, isRegionId } from '../gb/gb-id.js';
+import { gbTypeCodeOf, isRegionId, isSubCountyRegionId } from '../gb/gb-id.js';
 import { decodeBody, encodeBody, type ManscdpCharset } from './charset.js';
 import {
   DEFAULT_MAX_XML_BYTES,
@@ -323,13 +323,16 @@ export function readCatalogResponse(m: ManscdpMessage): CatalogResponse {
 }
 
 /**
- * Kind of a catalog node, from its ID: ≤ 8 digits → region; 20-digit type 215 → business group,
- * 216 → virtual org, 200 → system (platform), 111–130 → device (DVR/NVR/encoder…), anything else
- * (131–199 cameras and peripherals, unknown or invalid types) → channel.
+ * Kind of a catalog node, from its ID: ≤ 8 characters (civil codes) or 9–19 digits (township 9, village
+ * 12, grid 13–19: isSubCountyRegionId) → region; 20-digit type 215 → business group, 216 → virtual org,
+ * 200 → system (platform), 111–130 → device (DVR/NVR/encoder…), anything else (131–199 cameras and
+ * peripherals, unknown or invalid types) → channel. All-digit IDs of 10 or 11 digits are malformed codes;
+ * like malformed short ones they are regions (containers), never playable channels.
  */
 export function classifyCatalogItem(item: Pick<CatalogItem, 'deviceId'>): CatalogNodeKind {
   const id = item.deviceId.trim();
-  if (isRegionId(id) || (id.length > 0 && id.length <= 8)) return 'region';
+  if (isRegionId(id) || isSubCountyRegionId(id)) return 'region';
+  if ((id.length > 0 && id.length <= 8) || /^\d{10,11}$/.test(id)) return 'region';
   const type = gbTypeCodeOf(id);
   if (type === null) return 'channel';
   if (type === '215') return 'business-group';

@@ -14,28 +14,20 @@
  * own ID, those of its device's ID. Trailing all-zero levels mean "not used" and are cut, so
  * "44030500" and "440305" are the same node.
  */
-import { trimCivilCode } from '../../codecs/gb/gb-id.js';
+import { isRegionId, isSubCountyRegionId, trimCivilCode } from '../../codecs/gb/gb-id.js';
 
 const COUNTY_LENGTH = 6;
 /** Levels of the statistical scheme after the county: township/street (9), village/community (12), grid. */
 const TOWNSHIP_END = 9;
 const VILLAGE_END = 12;
-const MAX_GRID_LENGTH = 19;
-
-function isDigits(s: string): boolean {
-  return /^\d+$/.test(s);
-}
 
 /** A code in its canonical form (trailing unused levels cut), or '' when it is not a region code. */
 export function normaliseRegionCode(code: string): string {
-  if (!isDigits(code)) return '';
-  const n = code.length;
-  if (n <= 8) {
-    if (n % 2 !== 0) return '';
+  if (isRegionId(code)) {
     const trimmed = trimCivilCode(code);
     return trimmed.startsWith('00') ? '' : trimmed;
   }
-  if (n !== TOWNSHIP_END && n !== VILLAGE_END && !(n > VILLAGE_END && n <= MAX_GRID_LENGTH)) return '';
+  if (!isSubCountyRegionId(code)) return '';
   const county = normaliseRegionCode(code.slice(0, COUNTY_LENGTH));
   if (county === '') return '';
   const levels = [code.slice(COUNTY_LENGTH, TOWNSHIP_END), code.slice(TOWNSHIP_END, VILLAGE_END), code.slice(VILLAGE_END)];

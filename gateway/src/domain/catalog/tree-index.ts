@@ -6,7 +6,8 @@
  * (ids, names, kinds, parent links) and the counts; full details stay in the store.
  *
  * Shape rules:
- * - Node identity is the GB ID. Region nodes (2–8 digits) reported by several devices merge into one.
+ * - Node identity is the GB ID. Region nodes (2–8-digit civil codes, 9–19-digit township / village / grid
+ *   codes) reported by several devices merge into one.
  * - A node's parents are its ParentIDs (2022 allows several). A region without ParentID hangs under its
  *   parent region code when that node exists; any other item without ParentID hangs under its device.
  * - Registered devices are nodes too; a device that appears as an item of another device's catalog
@@ -22,6 +23,7 @@
 import type { CatalogNodeKind, Channel, OnlineStatus } from '../model.js';
 import type { TreeNodeView } from '../services.js';
 import { CountedForest, ROOT, type ForestEntry, type NodeLabel } from './counted-forest.js';
+import { normaliseRegionCode, regionLevels } from './region-codes.js';
 
 export { ROOT };
 
@@ -268,10 +270,12 @@ export class TreeIndex {
     const explicit = node.explicitParents.filter((p) => this.nodes.has(p));
     if (explicit.length > 0) return explicit;
     if (node.kind === 'region') {
-      // Nearest existing ancestor region by code: "44030501" → "440305" → "4403" → "44".
-      for (let len = node.id.length - 2; len >= 2; len -= 2) {
-        const code = node.id.slice(0, len);
-        if (this.nodes.has(code)) return [code];
+      // Nearest existing ancestor region by code: "44030501" → "440305" → "4403" → "44"; a village
+      // "440305001002" → township "440305001" → county "440305" → …; a malformed code by its civil-code digits.
+      const levels = regionLevels(normaliseRegionCode(node.id) || normaliseRegionCode(node.id.slice(0, 8)));
+      for (let i = levels.length - 1; i >= 0; i--) {
+        const code = levels[i];
+        if (code.length < node.id.length && this.nodes.has(code)) return [code];
       }
       return [ROOT];
     }
