@@ -35,6 +35,7 @@ import { ViewService } from './domain/views/view-service.js';
 import { TourService } from './domain/views/tour-service.js';
 import { SessionService } from './domain/sessions/session-service.js';
 import { HealthService } from './domain/health/health-service.js';
+import { TreeViewsGrouping } from './domain/health/grouping.js';
 
 /** Repository (package) root: dist/app.js and gateway/src/app.ts both sit two levels below it or one. */
 export function packageRoot(): string {
@@ -452,6 +453,8 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         tree,
         events,
         streams,
+        // The dashboard's region / group nodes are the wall tree's nodes, with its names and counts.
+        grouping: new TreeViewsGrouping(treeViews),
         logger: logger.child({ component: 'health' }),
         metrics: {
           delivery: (outcome) => metrics.healthWebhookDelivery(outcome),

@@ -7,7 +7,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
-import { ConflictError, NotFoundError, UpstreamError, ValidationError } from '../domain/services.js';
+import { ConflictError, ForbiddenError, NotFoundError, TooManyRequestsError, UpstreamError, ValidationError } from '../domain/services.js';
 import { PlayError } from '../domain/streams/play-error.js';
 
 /** Where Fastify found invalid input (mirrors Fastify's SchemaErrorDataVar, which it does not export). */
@@ -97,6 +97,14 @@ export function handleApiError(error: unknown, request: FastifyRequest, reply: F
   }
   if (error instanceof ConflictError) {
     void reply.code(409).send(errorBody(409, error.message));
+    return;
+  }
+  if (error instanceof ForbiddenError) {
+    void reply.code(403).send(errorBody(403, error.message));
+    return;
+  }
+  if (error instanceof TooManyRequestsError) {
+    void reply.code(429).header('retry-after', String(error.retryAfterSec)).send(errorBody(429, error.message));
     return;
   }
   if (error instanceof PlayError) {

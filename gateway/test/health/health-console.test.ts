@@ -7,10 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceFleet, type SimDeviceInfo } from '../../src/sim/index.js';
 import type { Device, Page } from '../../src/domain/model.js';
-import type { GatewayStats } from '../../src/domain/services.js';
+import type { GatewayStats, TreeNodeView } from '../../src/domain/services.js';
 import { hashPassword } from '../../src/domain/auth/auth-service.js';
 import { SNAPSHOT_COLLECTION, type HealthSnapshotRecord } from '../../src/domain/health/snapshots.js';
-import type { ChannelHealth, ChannelHealthDetail, HealthFigures, HealthSummary, ProbeResult } from '../../src/domain/health/types.js';
+import type { ChannelHealth, ChannelHealthDetail, HealthFigures, HealthSummary, HealthSummaryNode, ProbeResult } from '../../src/domain/health/types.js';
 import { startHarness, type Harness } from '../support/gateway-harness.js';
 
 const PASSWORD = 'health-pass';
@@ -175,30 +175,55 @@ describe('health console', () => {
   });
 
   it('the summary agrees with /api/stats and the channel list, overall and per region', async () => {
-    // Compare once states are stable (the offline devices above have settled).
-    const { summary, stats } = await h.waitFor(async () => {
+    // Compare once states are stable (the offline devices above have settled, and the store, which the channel
+    // list reads, has the status changes: it is written behind the in-memory state).
+    const { summary, stats, onlineChannels } = await h.waitFor(async () => {
       const s = (await h.api<HealthSummary>('/api/health/summary?groupBy=region')).body;
       const st = (await h.api<GatewayStats>('/api/stats')).body;
-      return s.overall.channels.online === st.channels.online && s.overall.devices.online === st.devices.online ? { summary: s, stats: st } : null;
-    }, 10_000, 'summary and stats to agree');
+      const online = (await h.api<Page<unknown>>('/api/channels?kind=channel&status=online&limit=1')).body.total;
+      const agree = s.overall.channels.online === st.channels.online && s.overall.devices.online === st.devices.online && s.overall.channels.online === online;
+      return agree ? { summary: s, stats: st, onlineChannels: online } : null;
+    }, 10_000, 'summary, stats and the channel list to agree');
     expect(summary.overall.devices).toEqual(stats.devices);
     expect(summary.overall.channels).toEqual(stats.channels);
-    const onlineChannels = await h.api<Page<unknown>>('/api/channels?kind=channel&status=online&limit=1');
     const allChannels = await h.api<Page<unknown>>('/api/channels?kind=channel&limit=1');
-    expect(summary.overall.channels.online).toBe(onlineChannels.body.total);
+    expect(summary.overall.channels.online).toBe(onlineChannels);
     expect(summary.overall.channels.total).toBe(allChannels.body.total);
     // 6 channels, 3 offline with their devices, 1 stream failing: 2 intact of 6.
     expect(summary.overall.intact).toEqual({ intact: 2, total: 6, rate: 0.3333 });
     expect(summary.overall.devices).toMatchObject({ online: 3, total: 5 });
     expect(summary.targets).toEqual({ onlineRate: 0.98, intactRate: 0.95 });
+    // The summary lists one level of the region tree (the top, or the nodes under `parent`): walk every level.
+    const everyNode: HealthSummaryNode[] = [];
+    const walk = async (parent?: string): Promise<void> => {
+      const level = (await h.api<HealthSummary>(`/api/health/summary?groupBy=region${parent ? `&parent=${parent}` : ''}`)).body.nodes;
+      for (const node of level) {
+        everyNode.push(node);
+        if (node.hasChildren) await walk(node.id);
+      }
+    };
+    await walk();
     for (const region of stats.regions) {
-      const node = summary.nodes.find((n) => n.id === region.region);
+      const node = everyNode.find((n) => n.id === region.region);
       expect(node, region.region).toBeDefined();
       expect(node!.kind).toBe('region');
       expect(node!.figures.devices).toEqual(region.devices);
       expect(node!.figures.channels).toEqual(region.channels);
     }
-    expect(summary.nodes.map((n) => n.id)).toEqual(stats.regions.map((r) => r.region));
+    expect(everyNode.map((n) => n.id).sort()).toEqual(stats.regions.map((r) => r.region).sort());
+  });
+
+  it("the summary's nodes are the region and group trees' top-level nodes, with the same names and counts", async () => {
+    for (const view of ['region', 'group'] as const) {
+      const summary = (await h.api<HealthSummary>(`/api/health/summary?groupBy=${view}`)).body;
+      const tree = await h.api<{ total: number; items: TreeNodeView[] }>(`/api/tree?view=${view}`);
+      expect(tree.status).toBe(200);
+      expect(summary.nodes.length, view).toBeGreaterThan(0);
+      expect(summary.nodes.map((n) => ({ id: n.id, name: n.name, online: n.figures.channels.online, total: n.figures.channels.total })), view).toEqual(
+        tree.body.items.map((n) => ({ id: n.id, name: n.name, online: n.online, total: n.total })),
+      );
+    }
+    expect((await h.api('/api/health/summary?groupBy=region&parent=4499')).status).toBe(404);
   });
 
   it('compares with the snapshot nearest 24 h ago (within an hour), per region too', async () => {
@@ -225,7 +250,8 @@ describe('health console', () => {
     const summary = (await h.api<HealthSummary>('/api/health/summary')).body;
     expect(summary.yesterday).toEqual(figures(5));
     expect(summary.lastWeek).toBeNull();
-    const county = summary.nodes.find((n) => n.id === '440305')!;
+    const counties = (await h.api<HealthSummary>('/api/health/summary?parent=4403')).body.nodes;
+    const county = counties.find((n) => n.id === '440305')!;
     expect(county.yesterday).toEqual({
       devices: { online: 4, total: 5, rate: 0.8 },
       channels: { online: 6, total: 7, rate: 0.8571 },

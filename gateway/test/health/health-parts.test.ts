@@ -8,7 +8,9 @@ import { expectationFor, gradeStream, isGoodSample } from '../../src/domain/heal
 import { StatusClock } from '../../src/domain/health/status-clock.js';
 import { channelHealthCsv, csvCell } from '../../src/domain/health/health-csv.js';
 import type { ChannelHealth, StreamSample } from '../../src/domain/health/types.js';
-import { TreeIndexGrouping } from '../../src/domain/health/grouping.js';
+import { TreeViewsGrouping } from '../../src/domain/health/grouping.js';
+import { TreeViews, UNGROUPED } from '../../src/domain/catalog/tree-views.js';
+import { NotFoundError } from '../../src/domain/services.js';
 import { TreeIndex } from '../../src/domain/catalog/tree-index.js';
 import type { Channel, Device, Page, StatusEvent } from '../../src/domain/model.js';
 import pino from 'pino';
@@ -195,16 +197,18 @@ function catalogItem(deviceId: string, id: string, kind: Channel['kind'], parent
   };
 }
 
-describe('TreeIndexGrouping', () => {
+describe('TreeViewsGrouping', () => {
   const PLATFORM = '44030500002000000100';
   const item = (id: string, kind: Channel['kind'], parentIds: string[]): Channel => catalogItem(PLATFORM, id, kind, parentIds);
   const G = '44030500002150000001';
   const V1 = '44030500002160000001';
   const V2 = '44030500002160000002';
   const cam = (n: number): string => `4403050000132000000${n}`;
+  const sorted = (ids: readonly string[]): string[] => [...ids].sort();
 
-  it('puts a channel under every business group and virtual org above it, once, and regions by civil-code level', () => {
+  function fixture(): { tree: TreeIndex; grouping: TreeViewsGrouping } {
     const tree = new TreeIndex();
+    const grouping = new TreeViewsGrouping(new TreeViews(tree));
     tree.upsertDevice(PLATFORM, 'platform', '44030500', true);
     tree.replaceCatalog(PLATFORM, [
       item('440305', 'region', []),
@@ -218,17 +222,47 @@ describe('TreeIndexGrouping', () => {
       // 2022: several parents; counted once per group.
       item(cam(5), 'channel', [V1, V2]),
     ]);
-    const grouping = new TreeIndexGrouping(tree);
-    grouping.refresh(1000);
-    expect([...grouping.groupsOf(cam(1))].sort()).toEqual([G, V1].sort());
-    expect([...grouping.groupsOf(cam(2))].sort()).toEqual([G, V1, V2].sort());
-    expect(grouping.groupsOf(cam(3))).toEqual([G]);
-    expect(grouping.groupsOf(cam(4))).toEqual([]);
-    expect([...grouping.groupsOf(cam(5))].sort()).toEqual([G, V1, V2].sort());
-    expect(grouping.node(V1, 'group')).toEqual({ id: V1, name: 'n001', kind: 'virtual-org' });
-    expect(grouping.node(G, 'group').kind).toBe('business-group');
-    expect(grouping.regionsOf('44030501')).toEqual(['44', '4403', '440305', '44030501']);
-    expect(grouping.node('440305', 'region')).toEqual({ id: '440305', name: 'n305', kind: 'region' });
+    return { tree, grouping };
+  }
+
+  it("puts a channel under every group node above it, once, and under its region's levels, as the wall's trees do", () => {
+    const { grouping } = fixture();
+    const m = grouping.current();
+    expect(sorted(m.nodesAbove('group', cam(1)))).toEqual(sorted([G, V1]));
+    expect(sorted(m.nodesAbove('group', cam(2)))).toEqual(sorted([G, V1, V2]));
+    expect(m.nodesAbove('group', cam(3))).toEqual([G]);
+    expect(m.nodesAbove('group', cam(4))).toEqual([UNGROUPED]);
+    expect(sorted(m.nodesAbove('group', cam(5)))).toEqual(sorted([G, V1, V2]));
+    expect(sorted(m.nodesAbove('region', cam(4)))).toEqual(['44', '4403', '440305', '44030501']);
+    expect(m.nodesAbove('region', '99999999991320000001')).toEqual([]);
+    // A filter or rule may name a unit with its unused trailing level ("44030500" is the node "440305").
+    expect(m.isUnder('region', cam(1), '44030500')).toBe(true);
+    expect(m.isUnder('region', cam(1), '110101')).toBe(false);
+    expect(m.isUnder('group', cam(2), V2)).toBe(true);
+    expect(m.isUnder('group', cam(3), V1)).toBe(false);
+  });
+
+  it('lists the nodes of a level with the names and kinds of the tree, never channels; an unknown parent is NotFound', () => {
+    const { grouping } = fixture();
+    const m = grouping.current();
+    expect(m.nodesUnder('group')).toEqual([
+      { id: G, name: 'n001', kind: 'business-group', hasChildren: true },
+      { id: UNGROUPED, name: '未分组', kind: 'unassigned', hasChildren: true },
+    ]);
+    expect(m.nodesUnder('group', G)).toEqual([{ id: V1, name: 'n001', kind: 'virtual-org', hasChildren: true }]);
+    expect(m.nodesUnder('region')).toEqual([{ id: '44', name: '广东省', kind: 'region', hasChildren: true }]);
+    expect(m.nodesUnder('region', '4403')).toEqual([{ id: '440305', name: 'n305', kind: 'region', hasChildren: true }]);
+    expect(m.nodesUnder('region', '44030501')).toEqual([]);
+    expect(() => m.nodesUnder('region', '4499')).toThrow(NotFoundError);
+  });
+
+  it('a membership keeps the trees as they were when the pass began; the next one sees the new catalog', () => {
+    const { tree, grouping } = fixture();
+    const during = grouping.current();
+    expect(sorted(during.nodesAbove('group', cam(1)))).toEqual(sorted([G, V1]));
+    tree.replaceCatalog(PLATFORM, [item(G, 'business-group', [PLATFORM]), item(cam(1), 'channel', [G])]);
+    expect(sorted(during.nodesAbove('group', cam(1)))).toEqual(sorted([G, V1]));
+    expect(grouping.current().nodesAbove('group', cam(1))).toEqual([G]);
   });
 });
 
@@ -278,7 +312,14 @@ describe('offline episodes read back at start', () => {
     }
     const registry = { get: (id: string) => devices.get(id), all: () => devices.values(), isOnline: () => true };
     const health = new HealthService(
-      { store: store as unknown as GatewayStore, registry: registry as unknown as DeviceRegistry, tree, events: new GatewayEvents(), logger: pino({ level: 'silent' }) },
+      {
+        store: store as unknown as GatewayStore,
+        registry: registry as unknown as DeviceRegistry,
+        tree,
+        grouping: new TreeViewsGrouping(new TreeViews(tree)),
+        events: new GatewayEvents(),
+        logger: pino({ level: 'silent' }),
+      },
       {
         keepaliveIntervalSec: 60,
         expectedFps: 25,

@@ -9,7 +9,7 @@ import { RULE_LIMITS } from '../../domain/health/alert-rules.js';
 import type { AlertRuleInput, AlertState, HealthApi } from '../../domain/health/types.js';
 import { principalOf } from '../authentication.js';
 import { epochMs, errorResponses, pagingQueryProperties } from '../schemas.js';
-import { mapWallErrors, uuidParams } from './wall-schemas.js';
+import { uuidParams } from './wall-schemas.js';
 import { requireMaintainer, requireStaff } from './health.js';
 
 export interface AlertRuleRoutesOptions {
@@ -22,7 +22,7 @@ const scopeSchema = {
   required: ['kind'],
   properties: {
     kind: { type: 'string', enum: ['all', 'region', 'group'] },
-    nodeId: { type: ['string', 'null'], pattern: '^[0-9]{2,20}$', description: 'Civil-code prefix (region) or business-group / virtual-org ID (group).' },
+    nodeId: { type: ['string', 'null'], pattern: '^[0-9]{2,20}$', description: 'A node of the region tree (region: civil code, township / village / grid code) or of the group tree (group: business-group / virtual-org ID); the rule covers the channels beneath it.' },
   },
 } as const;
 
@@ -107,7 +107,6 @@ interface AlertListQuery {
 }
 
 export const alertRuleRoutes: FastifyPluginAsync<AlertRuleRoutesOptions> = async (app, { health }) => {
-  mapWallErrors(app);
   app.addHook('preHandler', async (request) => requireStaff(request));
 
   app.get(

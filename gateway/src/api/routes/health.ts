@@ -16,8 +16,8 @@ import {
   type StreamKind,
 } from '../../domain/health/types.js';
 import { principalOf } from '../authentication.js';
-import { REGION_PATTERN, epochMs, errorResponses, nodeIdParams, pagingQueryProperties, ref, searchText } from '../schemas.js';
-import { mapWallErrors } from './wall-schemas.js';
+import { UNGROUPED, UNPLACED } from '../../domain/catalog/tree-views.js';
+import { epochMs, errorResponses, nodeIdParams, pagingQueryProperties, ref, searchText } from '../schemas.js';
 
 export interface HealthRoutesOptions {
   health: HealthApi;
@@ -59,6 +59,8 @@ export const healthFiguresSchema = {
 } as const;
 
 const nullableFigures = { anyOf: [{ type: 'null' }, healthFiguresSchema] } as const;
+
+const treeNodeIdSchema = { type: 'string', pattern: `^([0-9]{2,20}|${UNGROUPED}|${UNPLACED})$` } as const;
 
 export const channelHealthSchema = {
   type: 'object',
@@ -173,18 +175,24 @@ function fileStamp(now: number, timeZone: string): string {
 
 export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { health }) => {
   const timeZone = health.timeZone;
-  mapWallErrors(app);
   app.addHook('preHandler', async (request) => requireStaff(request));
 
-  app.get<{ Querystring: { groupBy: HealthGroupBy } }>(
+  app.get<{ Querystring: { groupBy: HealthGroupBy; parent?: string } }>(
     '/health/summary',
     {
       schema: {
         tags: ['health'],
         summary: 'Online and intact rates overall and per region or group node, against yesterday (and last week overall), with targets.',
+        description:
+          'The nodes are those of GET /api/tree?view=region|group with the same ids, names and channel counts: the top level, ' +
+          'or the region / group nodes directly under `parent` (channels are not listed). A node counts the channels beneath it ' +
+          'and the devices that reported them.',
         querystring: {
           type: 'object',
-          properties: { groupBy: { type: 'string', enum: ['region', 'group'], default: 'region' } },
+          properties: {
+            groupBy: { type: 'string', enum: ['region', 'group'], default: 'region' },
+            parent: { ...treeNodeIdSchema, description: 'A node of that tree (hasChildren): its child nodes instead of the top level.' },
+          },
         },
         response: {
           200: {
@@ -202,7 +210,8 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
                   properties: {
                     id: { type: 'string' },
                     name: { type: 'string' },
-                    kind: { type: 'string', enum: ['region', 'business-group', 'virtual-org'] },
+                    kind: { type: 'string', enum: ['region', 'business-group', 'virtual-org', 'unassigned'] },
+                    hasChildren: { type: 'boolean' },
                     figures: healthFiguresSchema,
                     yesterday: nullableFigures,
                   },
@@ -210,11 +219,11 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
               },
             },
           },
-          ...errorResponses(400, 401, 403),
+          ...errorResponses(400, 401, 403, 404),
         },
       },
     },
-    async (request) => health.summary(request.query.groupBy),
+    async (request) => health.summary(request.query.groupBy, request.query.parent),
   );
 
   app.get<{ Querystring: ChannelListQuery }>(
@@ -227,8 +236,8 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
           type: 'object',
           properties: {
             status: { type: 'string', pattern: STATUS_LIST_PATTERN, description: `Comma-separated: ${HEALTH_STATUSES.join(', ')}. Absent = all.` },
-            region: { type: 'string', pattern: REGION_PATTERN, description: 'Civil-code prefix, 2–8 digits.' },
-            group: { type: 'string', pattern: '^[0-9]{20}$', description: 'Business-group or virtual-org node: channels beneath it.' },
+            region: { type: 'string', pattern: `^([0-9]{2,19}|${UNPLACED})$`, description: 'A node of the region tree (GET /api/tree?view=region): channels beneath it.' },
+            group: { type: 'string', pattern: `^([0-9]{20}|${UNGROUPED})$`, description: 'A node of the group tree (GET /api/tree?view=group): channels beneath it.' },
             q: searchText,
             sort: { type: 'string', enum: [...HEALTH_SORT_FIELDS], description: 'Default status (most severe first, then longest-standing).' },
             order: { type: 'string', enum: ['asc', 'desc'], default: 'asc' },

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { principalOf } from '../authentication.js';
 import { epochMs, errorResponses, pagingQueryProperties } from '../schemas.js';
 import { SessionFanout } from '../session-fanout.js';
-import { channelIdSchema, mapWallErrors, uuidParams, wallLayoutSchema } from './wall-schemas.js';
+import { channelIdSchema, uuidParams, wallLayoutSchema } from './wall-schemas.js';
 
 export interface SessionRoutesOptions {
   sessions: SessionService;
@@ -86,7 +86,6 @@ const WS_PROTOCOL =
   'one that stalls 30 s is closed with 1013, more than 20 messages a second with 1008: reconnect and use the new `state`.';
 
 export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (app, { sessions, metrics, logger, wsMaxBufferedBytes }) => {
-  mapWallErrors(app);
   const fanout = new SessionFanout({ sessions, metrics, logger: logger.child({ component: 'session-ws' }), maxBufferedBytes: wsMaxBufferedBytes });
   metrics.setSessionCountsProvider(() => ({ active: sessions.activeCount, connections: fanout.connectionCount }));
   app.addHook('preClose', async () => fanout.close());

@@ -6,7 +6,7 @@ import type { ViewInput, ViewService } from '../../domain/views/view-service.js'
 import { LAYOUT_KINDS, MAX_TILES } from '../../domain/views/layout.js';
 import { principalOf } from '../authentication.js';
 import { epochMs, errorResponses, pagingQueryProperties } from '../schemas.js';
-import { channelIdSchema, mapWallErrors, uuidParams, wallLayoutSchema } from './wall-schemas.js';
+import { channelIdSchema, uuidParams, wallLayoutSchema } from './wall-schemas.js';
 
 export interface ViewRoutesOptions {
   views: ViewService;
@@ -91,7 +91,6 @@ const pageOfSchema = (item: object): object => ({
 const pagingQuery = { type: 'object', properties: { ...pagingQueryProperties } } as const;
 
 export const viewRoutes: FastifyPluginAsync<ViewRoutesOptions> = async (app, { views, tours }) => {
-  mapWallErrors(app);
 
   // ---- views
 

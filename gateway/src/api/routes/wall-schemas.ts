@@ -1,13 +1,10 @@
 /**
- * JSON schemas and error mapping shared by the wall routes (views, tours, consultation sessions).
+ * JSON schemas shared by the wall routes (views, tours, consultation sessions).
  *
  * The schemas are inlined rather than added as shared `$id` components: each of these route plugins is
  * registered on its own, only when its service exists.
  */
-import type { FastifyInstance } from 'fastify';
-import { ForbiddenError, TooManyRequestsError } from '../../domain/services.js';
 import { CUSTOM_GRID_MAX, LAYOUT_KINDS, MAX_TILES } from '../../domain/views/layout.js';
-import { errorBody, handleApiError } from '../errors.js';
 import { NODE_ID_PATTERN } from '../schemas.js';
 
 export const channelIdSchema = { type: 'string', pattern: NODE_ID_PATTERN, description: 'Channel ID (2–20 digits).' } as const;
@@ -40,18 +37,3 @@ export const uuidParams = {
   required: ['id'],
   properties: { id: { type: 'string', pattern: '^[0-9a-f-]{36}$' } },
 } as const;
-
-/**
- * Route-plugin error handler: the two errors the root handler (errors.ts) does not know yet, 403 and 429,
- * then everything else as the root handler does.
- */
-export function mapWallErrors(app: FastifyInstance): void {
-  app.setErrorHandler((error, request, reply) => {
-    if (error instanceof ForbiddenError) return reply.code(403).send(errorBody(403, error.message));
-    if (error instanceof TooManyRequestsError) {
-      return reply.code(429).header('retry-after', String(error.retryAfterSec)).send(errorBody(429, error.message));
-    }
-    handleApiError(error, request, reply);
-    return reply;
-  });
-}

@@ -48,6 +48,8 @@ type Parents = string | readonly string[];
 
 const firstParent = (p: Parents): string => (typeof p === 'string' ? p : p[0]);
 const parentList = (p: Parents): readonly string[] => (typeof p === 'string' ? [p] : p);
+const parentsKey = (p: Parents): string => (typeof p === 'string' ? p : p.join('/'));
+const NO_IDS: readonly string[] = [];
 
 interface ForestNode {
   parents: Parents;
@@ -69,6 +71,7 @@ export class CountedForest {
    * de-duplicating walk runs once per distinct parent set, not once per channel and status change.
    */
   private readonly ancestorCache = new Map<string, ForestNode[]>();
+  private readonly ancestorIdCache = new Map<string, readonly string[]>();
 
   constructor(entries: readonly ForestEntry[]) {
     this.nodes.set(ROOT, this.root);
@@ -163,10 +166,21 @@ export class CountedForest {
     return true;
   }
 
-  /** Ids of every node above `id` (ROOT excluded), each once. */
-  ancestors(id: string): string[] {
+  /**
+   * Ids of every node above `id` on every path (ROOT excluded), each once; empty for an unknown node.
+   * Shared by the nodes with the same parents (a pass over 150,000 channels walks each parent set once):
+   * callers must not modify it.
+   */
+  ancestors(id: string): readonly string[] {
     const node = this.nodes.get(id);
-    return node ? this.walkUp(node.parents, () => undefined) : [];
+    if (!node) return NO_IDS;
+    const key = parentsKey(node.parents);
+    let ids = this.ancestorIdCache.get(key);
+    if (!ids) {
+      ids = this.walkUp(node.parents, () => undefined);
+      this.ancestorIdCache.set(key, ids);
+    }
+    return ids;
   }
 
   /** The first-parent path from the top level down to `id`'s parent (ROOT and `id` excluded); null if unknown. */
@@ -214,7 +228,7 @@ export class CountedForest {
 
   private ancestorNodes(node: ForestNode): ForestNode[] {
     if (node.ancestors) return node.ancestors;
-    const key = typeof node.parents === 'string' ? node.parents : node.parents.join('/');
+    const key = parentsKey(node.parents);
     let list = this.ancestorCache.get(key);
     if (!list) {
       const nodes: ForestNode[] = [];

@@ -62,7 +62,28 @@ interface DerivedView {
   own: Map<string, NodeLabel>;
 }
 
+/** A view frozen for one pass (TreeViews.snapshot). */
+export interface TreeViewSnapshot {
+  has(id: string): boolean;
+  /**
+   * Every node above `id` on every path, each once (a channel under two virtual orgs counts under both and
+   * once under their group); empty for a node the view does not have. Shared: do not modify.
+   */
+  nodesAbove(id: string): readonly string[];
+  /** Every child of a node (the top level when parent is undefined), in the tree's order. Throws NotFoundError. */
+  children(parent?: string): TreeNodeView[];
+}
+
 const RANK = { container: 0, nested: 1, leaf: 2, unassigned: 9 } as const;
+
+function childrenIn(model: ViewModel, view: TreeViewName, parent: string | undefined, page: { offset?: number; limit?: number }): TreePage<TreeNodeView> {
+  const node = parent ?? ROOT;
+  if (node !== ROOT && !model.forest.has(node)) throw new NotFoundError(`${view} tree node ${node} not found`);
+  return {
+    total: model.forest.childCount(node),
+    items: model.forest.page(node, page.offset ?? 0, page.limit ?? Number.POSITIVE_INFINITY, (id) => model.label(id)),
+  };
+}
 
 export class TreeViews {
   private region: DerivedView | null = null;
@@ -87,12 +108,20 @@ export class TreeViews {
 
   /** One page of a node's children (the top level when parent is undefined or ''). Throws NotFoundError. */
   children(view: TreeViewName, parent: string | undefined, page: { offset?: number; limit?: number } = {}): TreePage<TreeNodeView> {
+    return childrenIn(this.model(view), view, parent, page);
+  }
+
+  /**
+   * The view as it stands now, for a pass over every channel (the health figures): a catalog arriving
+   * during the pass builds a new view for later reads and leaves this one as it was, so a pass that yields
+   * to the event loop neither sees nodes move under it nor rebuilds the view once per slice.
+   */
+  snapshot(view: TreeViewName): TreeViewSnapshot {
     const model = this.model(view);
-    const node = parent ?? ROOT;
-    if (node !== ROOT && !model.forest.has(node)) throw new NotFoundError(`${view} tree node ${node} not found`);
     return {
-      total: model.forest.childCount(node),
-      items: model.forest.page(node, page.offset ?? 0, page.limit ?? Number.POSITIVE_INFINITY, (id) => model.label(id)),
+      has: (id) => model.forest.has(id),
+      nodesAbove: (id) => model.forest.ancestors(id),
+      children: (parent) => childrenIn(model, view, parent, {}).items,
     };
   }
 

@@ -8,8 +8,9 @@
  * - intact rate = intact / total, total = video channels not in maintenance, intact = those of them that are
  *   online and whose stream is not failing. Degraded channels are intact (the picture is there).
  *   A network with every channel in maintenance has total 0 and rate 0.
- * A region counts the devices and channels whose civil code falls under it; a group counts the channels
- * beneath it and the devices that reported them.
+ * A node of the region or group tree (grouping.ts) counts the channels beneath it, as GET /api/tree shows
+ * them, and the devices that reported them; a registered device with no channel counts where the tree puts
+ * it (a leaf of its own).
  */
 import type { HealthFigures, HealthStatus } from './types.js';
 

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ValidationError } from '../services.js';
+import { normaliseRegionCode } from '../catalog/region-codes.js';
 import type { RecordCollection, RecordStore } from '../records.js';
 import type { AlertRule, AlertRuleInput, AlertScope } from './types.js';
 
@@ -43,8 +44,11 @@ function checkUrl(url: string | null | undefined): void {
 function normaliseScope(scope: AlertScope | undefined): AlertScope {
   if (!scope || scope.kind === 'all') return { kind: 'all', nodeId: null };
   if (!scope.nodeId) throw new ValidationError(`body.scope.nodeId is required for a ${scope.kind} scope`, 'body.scope.nodeId');
-  if (scope.kind === 'region' && !/^[0-9]{2,8}$/.test(scope.nodeId)) {
-    throw new ValidationError('body.scope.nodeId of a region scope must be a civil-code prefix of 2-8 digits', 'body.scope.nodeId');
+  if (scope.kind === 'region' && normaliseRegionCode(scope.nodeId) === '') {
+    throw new ValidationError(
+      'body.scope.nodeId of a region scope must be a region code of the region tree: a 2/4/6/8-digit civil code or a 9/12–19-digit township, village or grid code',
+      'body.scope.nodeId',
+    );
   }
   if (scope.kind === 'group' && !/^[0-9]{20}$/.test(scope.nodeId)) {
     throw new ValidationError('body.scope.nodeId of a group scope must be a 20-digit business-group or virtual-org ID', 'body.scope.nodeId');

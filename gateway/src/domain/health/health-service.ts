@@ -25,7 +25,7 @@ import { counterIn, FigureCounter, type Aggregates } from './aggregates.js';
 import { AlertEngine, type AlertObserver, type AlertSubject, type AlertWorld } from './alert-engine.js';
 import { AlertRules } from './alert-rules.js';
 import { ChannelStatusClassifier, type ChannelRef, type Classification } from './channel-status.js';
-import { TreeIndexGrouping, type HealthGrouping } from './grouping.js';
+import type { HealthGrouping, HealthMembership } from './grouping.js';
 import { KeepaliveHistory } from './keepalive-history.js';
 import { MaintenanceFlags } from './maintenance.js';
 import { OfflineEpisodes, EPISODE_WINDOW_MS } from './offline-episodes.js';
@@ -84,8 +84,8 @@ export interface HealthDeps {
   events: GatewayEvents;
   /** Live video (absent in setups without media): probes then answer 409. */
   streams?: StreamService;
-  /** Region / group membership; defaults to the tree-index walk. */
-  grouping?: HealthGrouping;
+  /** Region / group nodes: the wall's trees (TreeViewsGrouping), so the figures sit on the nodes it shows. */
+  grouping: HealthGrouping;
   metrics?: HealthMetrics;
   logger: Logger;
   now?: () => number;
@@ -115,6 +115,17 @@ interface Scanned {
 }
 
 const isOffline = (status: HealthStatus): boolean => status === 'device-offline' || status === 'channel-offline';
+
+const GROUPINGS: readonly HealthGroupBy[] = ['region', 'group'];
+
+function memberSet(map: Map<string, Set<string>>, id: string): Set<string> {
+  let set = map.get(id);
+  if (!set) {
+    set = new Set();
+    map.set(id, set);
+  }
+  return set;
+}
 
 export class HealthService implements HealthApi {
   readonly keepalives = new KeepaliveHistory();
@@ -166,7 +177,7 @@ export class HealthService implements HealthApi {
       configuredFps: options.expectedFps,
       streamFailureWindowMs: options.streamFailureWindowMin * 60_000,
     });
-    this.grouping = deps.grouping ?? new TreeIndexGrouping(deps.tree);
+    this.grouping = deps.grouping;
     this.snapshots = new HealthSnapshots(deps.store.records);
     this.rules = new AlertRules(deps.store.records);
     this.webhooks = new WebhookSender(options.webhook, deps.logger.child({ part: 'webhook' }), deps.metrics);
@@ -236,13 +247,14 @@ export class HealthService implements HealthApi {
   async listChannels(query: HealthChannelQuery): Promise<Page<ChannelHealth>> {
     const now = this.now();
     const statuses = query.statuses && query.statuses.length > 0 ? new Set(query.statuses) : null;
-    if (query.group) this.grouping.refresh(now);
+    const { region, group } = query;
+    const membership = region || group ? this.grouping.current() : null;
     const q = query.q?.toLowerCase();
     const rows: ChannelHealth[] = [];
     await this.scan(now, ({ ref, cls, since }) => {
       if (statuses && !statuses.has(cls.status)) return;
-      if (query.region && !ref.civilCode.startsWith(query.region)) return;
-      if (query.group && !this.grouping.groupsOf(ref.id).includes(query.group)) return;
+      if (region && !membership?.isUnder('region', ref.id, region)) return;
+      if (group && !membership?.isUnder('group', ref.id, group)) return;
       const row = this.toHealth(ref, cls, since, now);
       if (q && !matches(row, q)) return;
       rows.push(row);
@@ -315,22 +327,24 @@ export class HealthService implements HealthApi {
 
   // ------------------------------------------------------------------------------------------ aggregates
 
-  async summary(groupBy: HealthGroupBy): Promise<HealthSummary> {
+  async summary(groupBy: HealthGroupBy, parent?: string): Promise<HealthSummary> {
     const now = this.now();
-    const aggregates = await this.aggregate(now);
+    const membership = this.grouping.current();
+    // Before the pass: an unknown parent is a 404, not a wasted pass.
+    const treeNodes = membership.nodesUnder(groupBy, parent);
+    const aggregates = await this.aggregate(now, membership);
     const [yesterday, lastWeek, yesterdayNodes] = await Promise.all([
       this.snapshots.nearest(now - DAY_MS, false),
       this.snapshots.nearest(now - WEEK_MS, false),
       this.snapshots.nearest(now - DAY_MS, true),
     ]);
-    const kind = groupBy === 'region' ? 'region' : 'group';
     const table = groupBy === 'region' ? aggregates.regions : aggregates.groups;
-    const nodes: HealthSummaryNode[] = [...table.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([id, counter]) => {
-        const node = this.grouping.node(id, kind);
-        return { id, name: node.name, kind: node.kind, figures: counter.figures(), yesterday: nodeFigures(yesterdayNodes, kind, id) };
-      });
+    const nodes: HealthSummaryNode[] = treeNodes.map((node) => ({
+      ...node,
+      // A node with nothing beneath it yet (a group without cameras) still shows, with zeros.
+      figures: (table.get(node.id) ?? new FigureCounter()).figures(),
+      yesterday: nodeFigures(yesterdayNodes, groupBy, node.id),
+    }));
     return {
       at: now,
       targets: { onlineRate: this.options.onlineRateTarget, intactRate: this.options.intactRateTarget },
@@ -401,7 +415,7 @@ export class HealthService implements HealthApi {
   private async evaluatePass(now: number): Promise<EvaluationReport> {
     const rules = this.rules.list();
     const openIds = this.engine.openChannelIds();
-    if (rules.some((r) => r.scope.kind === 'group')) this.grouping.refresh(now);
+    const membership: HealthMembership | null = rules.some((r) => r.scope.kind !== 'all') ? this.grouping.current() : null;
     const offline: AlertSubject[] = [];
     const subjects = new Map<string, AlertSubject>();
     let channels = 0;
@@ -432,9 +446,7 @@ export class HealthService implements HealthApi {
       failing: (min) => [...subjects.values()].filter((s) => s.consecutiveFailures >= min),
       subject: (id) => subjects.get(id) ?? null,
       inScope: (scope, s) =>
-        scope.kind === 'all' ||
-        (scope.kind === 'region' && scope.nodeId !== null && s.civilCode.startsWith(scope.nodeId)) ||
-        (scope.kind === 'group' && scope.nodeId !== null && this.grouping.groupsOf(s.channelId).includes(scope.nodeId)),
+        scope.kind === 'all' || (scope.nodeId !== null && membership !== null && membership.isUnder(scope.kind, s.channelId, scope.nodeId)),
     };
     const result = await this.engine.evaluate(rules, world, now);
     this.episodes.prune(now);
@@ -458,35 +470,35 @@ export class HealthService implements HealthApi {
     }
   }
 
-  private async aggregate(now: number): Promise<Aggregates> {
-    this.grouping.refresh(now);
+  /** Figures overall and for every node of both trees (snapshots keep them all, for "yesterday" at any level). */
+  private async aggregate(now: number, membership: HealthMembership = this.grouping.current()): Promise<Aggregates> {
     const overall = new FigureCounter();
-    const regions = new Map<string, FigureCounter>();
-    const groups = new Map<string, FigureCounter>();
-    for (const device of this.deps.registry.all()) {
-      const online = device.status === 'online';
-      overall.addDevice(online);
-      for (const code of this.grouping.regionsOf(device.civilCode)) counterIn(regions, code).addDevice(online);
-    }
-    const groupDevices = new Map<string, Set<string>>();
+    const tables: Record<HealthGroupBy, Map<string, FigureCounter>> = { region: new Map(), group: new Map() };
+    const devicesUnder: Record<HealthGroupBy, Map<string, Set<string>>> = { region: new Map(), group: new Map() };
+    for (const device of this.deps.registry.all()) overall.addDevice(device.status === 'online');
+    const withChannels = new Set<string>();
     await this.scan(now, ({ ref, cls }) => {
       overall.addChannel(ref.online, cls.status);
-      for (const code of this.grouping.regionsOf(ref.civilCode)) counterIn(regions, code).addChannel(ref.online, cls.status);
-      for (const group of this.grouping.groupsOf(ref.id)) {
-        counterIn(groups, group).addChannel(ref.online, cls.status);
-        let devices = groupDevices.get(group);
-        if (!devices) {
-          devices = new Set();
-          groupDevices.set(group, devices);
+      withChannels.add(ref.deviceId);
+      for (const by of GROUPINGS) {
+        for (const node of membership.nodesAbove(by, ref.id)) {
+          counterIn(tables[by], node).addChannel(ref.online, cls.status);
+          memberSet(devicesUnder[by], node).add(ref.deviceId);
         }
-        devices.add(ref.deviceId);
       }
     });
-    for (const [group, devices] of groupDevices) {
-      const counter = counterIn(groups, group);
-      for (const id of devices) counter.addDevice(this.deps.registry.isOnline(id));
+    // A registered device that reported no channel counts where the tree shows it (as a leaf of its own).
+    for (const device of this.deps.registry.all()) {
+      if (withChannels.has(device.id)) continue;
+      for (const by of GROUPINGS) for (const node of membership.nodesAbove(by, device.id)) memberSet(devicesUnder[by], node).add(device.id);
     }
-    return { at: now, overall, regions, groups };
+    for (const by of GROUPINGS) {
+      for (const [node, devices] of devicesUnder[by]) {
+        const counter = counterIn(tables[by], node);
+        for (const id of devices) counter.addDevice(this.deps.registry.isOnline(id));
+      }
+    }
+    return { at: now, overall, regions: tables.region, groups: tables.group };
   }
 
   private healthOf(ref: ChannelRef, now: number, active: readonly StreamView[]): ChannelHealth {

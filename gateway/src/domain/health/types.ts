@@ -59,12 +59,16 @@ export interface HealthFigures {
 }
 
 export type HealthGroupBy = 'region' | 'group';
-export type HealthNodeKind = 'region' | 'business-group' | 'virtual-org';
+/** 'unassigned': the region tree's "unplaced" or the group tree's "ungrouped" node. */
+export type HealthNodeKind = 'region' | 'business-group' | 'virtual-org' | 'unassigned';
 
+/** A node of the region or group tree (GET /api/tree?view=region|group) with its figures. */
 export interface HealthSummaryNode {
   id: string;
   name: string;
   kind: HealthNodeKind;
+  /** Ask the summary with `parent` = this id for the nodes beneath. */
+  hasChildren: boolean;
   figures: HealthFigures;
   yesterday: HealthFigures | null;
 }
@@ -108,9 +112,9 @@ export const HEALTH_SORT_FIELDS: readonly HealthSortField[] = [
 export interface HealthChannelQuery {
   /** Any of these statuses; empty or absent = all. */
   statuses?: HealthStatus[];
-  /** Civil-code prefix. */
+  /** A node of the region tree (civil code, township / village / grid code, "unplaced"): channels beneath it. */
   region?: string;
-  /** A business-group or virtual-org node: channels beneath it. */
+  /** A node of the group tree (business group, virtual org, "ungrouped"): channels beneath it. */
   group?: string;
   /** Substring of the channel or device name, or prefix of the channel or device ID (case-insensitive). */
   q?: string;
@@ -215,7 +219,7 @@ export type AlertRuleKind = 'offline' | 'stream-failure';
 
 export interface AlertScope {
   kind: 'all' | 'region' | 'group';
-  /** Civil-code prefix (region) or business-group / virtual-org node id (group); null for 'all'. */
+  /** A node of the region tree (region) or of the group tree (group): channels beneath it; null for 'all'. */
   nodeId: string | null;
 }
 
@@ -314,7 +318,11 @@ export interface EvaluationReport {
 export interface HealthApi {
   /** Time zone of times in CSV exports (health.timeZone). */
   readonly timeZone: string;
-  summary(groupBy: HealthGroupBy): Promise<HealthSummary>;
+  /**
+   * Figures overall and for the nodes of the region or group tree directly under `parent` (the top level
+   * when absent: the nodes GET /api/tree?view=… lists first). Throws NotFoundError for an unknown parent.
+   */
+  summary(groupBy: HealthGroupBy, parent?: string): Promise<HealthSummary>;
   listChannels(query: HealthChannelQuery): Promise<Page<ChannelHealth>>;
   /** Throws NotFoundError for an unknown channel. */
   channelDetail(channelId: string): Promise<ChannelHealthDetail>;
