@@ -31,7 +31,7 @@ import { healthRoutes } from './routes/health.js';
 import { alertRuleRoutes } from './routes/alert-rules.js';
 import { addSharedSchemas } from './schemas.js';
 import { staticFiles } from './static-files.js';
-import { WsHub, type WsHubOptions } from './ws-hub.js';
+import { WS_MESSAGE_TYPES, WsHub, type WsHubOptions, type WsMessageType } from './ws-hub.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -62,6 +62,31 @@ const API_VERSION = '1.0.0';
 const BODY_LIMIT_BYTES = 64 * 1024;
 /** Clients do not send anything meaningful over the WebSocket yet. */
 const WS_MAX_INCOMING_PAYLOAD_BYTES = 4 * 1024;
+
+/** What each /api/ws message carries, for the OpenAPI description (a Record: a new message type must be described here). */
+const WS_MESSAGES: Record<WsMessageType, string> = {
+  hello: '`{ username, role, at }`, once, on connect.',
+  'device-status':
+    '`{ deviceId, status: "online" | "offline", reason, at }`; reason `registered`, `keepalive` (back online), or why it went ' +
+    'offline (`keepalive-timeout`, `registration-expired`, `unregistered`, `tcp-connection-lost`, …), or null.',
+  'channel-status':
+    '`{ deviceId, channelIds: string[], status: "online" | "offline", at }`: the channels whose effective status changed ' +
+    '(all of a device\'s channels when the device changed).',
+  alarm:
+    'an Alarm as in GET /api/alarms: `{ id, sourceId, deviceId, priority, method, type, description, alarmTime, receivedAt, ' +
+    'longitude, latitude, acknowledgedAt, acknowledgedBy, note, raw }`.',
+  'catalog-progress':
+    '`{ deviceId, sn, received, total: number | null, state: "querying" | "receiving" | "complete" | "partial" | "failed", error? }`.',
+  'stream-status':
+    'a Stream as in GET /api/streams/{id}: `{ streamId, channelId, deviceId, stream, transport, state, hls, codec, width, height, ' +
+    'viewers, startedAt, timeToFirstFrameMs, uptimeSec, bitrateKbps, fps, packetLoss, lastError, … }`.',
+  'stream-failed': '`{ streamId, channelId, step, message, hint }`: which step of a play failed and what to check.',
+  'health-alert':
+    '`{ event: "fired" | "reminder" | "recovered" | "cleared", alert }` with an Alert as in GET /api/alerts: `{ id, ruleId, ' +
+    'ruleName, kind, channelId, channelName, deviceId, civilCode, state, reason, firedAt, clearedAt, clearReason, ' +
+    'lastNotifiedAt, reminders }`.',
+};
+const WS_MESSAGE_LIST = WS_MESSAGE_TYPES.map((type) => `- \`${type}\`: ${WS_MESSAGES[type]}`).join('\n');
 
 /** The URL with a `token` query parameter masked: WebSocket URLs carry the bearer token. */
 export function redactUrl(url: string): string {
@@ -134,10 +159,14 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
           'Every /api route except POST /api/auth/login needs `Authorization: Bearer <token>` (a static API token ' +
           'or a session token from login). Errors are `{ error, message, field? }`.\n\n' +
           '**WebSocket `GET /api/ws`** (not listed below: OpenAPI 3.0 cannot describe WebSockets). Pass the token as ' +
-          '`?token=` (browsers cannot set headers on a WebSocket) or in the Authorization header. Messages are JSON ' +
-          '`{ "type": "hello" | "device-status" | "channel-status" | "alarm" | "catalog-progress", "data": ... }`. ' +
-          'A client that reads too slowly gets status and catalog updates coalesced (only the latest per device or ' +
-          'channel); one that falls too far behind is closed with code 1013 and should reconnect and reload state.\n\n' +
+          '`?token=` (browsers cannot set headers on a WebSocket) or in the Authorization header. The server sends JSON ' +
+          '`{ "type", "data" }` messages (what a client sends is ignored):\n\n' +
+          WS_MESSAGE_LIST +
+          '\n\nA client that reads too slowly gets status, catalog, stream and alert updates coalesced (only the latest ' +
+          'per device, channel, stream or alert; alarms are all kept); one that falls too far behind is closed with code ' +
+          '1013 and should reconnect and reload state.\n\n' +
+          '**WebSocket `GET /api/sessions/{id}/ws`**: a consultation session\'s live layout, presence and roll call; see ' +
+          'POST /api/sessions.\n\n' +
           '**WebSocket `GET /api/media/ws`**: HLS playlists and segments for a whole wall page over one connection ' +
           '(requests `{ id, path: "/media/<token>/<file>" }`, binary answers; see gateway/src/api/routes/media-mux.ts).',
         version: API_VERSION,

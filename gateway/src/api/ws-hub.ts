@@ -24,15 +24,19 @@ import type { Principal } from '../domain/services.js';
 import type { HealthAlertEvent } from '../domain/health/types.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 
-export type WsMessageType =
-  | 'hello'
-  | 'device-status'
-  | 'channel-status'
-  | 'alarm'
-  | 'catalog-progress'
-  | 'stream-status'
-  | 'stream-failed'
-  | 'health-alert';
+/** Every message type the hub sends (the OpenAPI description in http-server.ts documents each). */
+export const WS_MESSAGE_TYPES = [
+  'hello',
+  'device-status',
+  'channel-status',
+  'alarm',
+  'catalog-progress',
+  'stream-status',
+  'stream-failed',
+  'health-alert',
+] as const;
+
+export type WsMessageType = (typeof WS_MESSAGE_TYPES)[number];
 
 export interface WsMessage {
   type: WsMessageType;

@@ -12,6 +12,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildHttpServer } from '../../src/api/http-server.js';
 import { GatewayMetrics } from '../../src/observability/metrics.js';
+import { WS_MESSAGE_TYPES } from '../../src/api/ws-hub.js';
+import { ForbiddenError, TooManyRequestsError } from '../../src/domain/services.js';
 import { CHANNEL_ID, DEVICE_OFFLINE, DEVICE_ONLINE, FakeGatewayServices, REGION_ID } from './fake-services.js';
 
 const STATIC_TOKEN = 'static-api-token-for-tests-0123456789abcdef';
@@ -312,6 +314,27 @@ describe('resources', () => {
     }
   });
 
+  it('maps ForbiddenError to 403 and TooManyRequestsError to 429 with Retry-After on every route', async () => {
+    const original = services.stats.bind(services);
+    try {
+      services.stats = () => {
+        throw new ForbiddenError('not for you');
+      };
+      const forbidden = await call('/api/stats');
+      expect(forbidden.status).toBe(403);
+      expect(forbidden.body).toEqual({ error: 'Forbidden', message: 'not for you' });
+      services.stats = () => {
+        throw new TooManyRequestsError('slow down', 42);
+      };
+      const tooMany = await call('/api/stats');
+      expect(tooMany.status).toBe(429);
+      expect(tooMany.headers.get('retry-after')).toBe('42');
+      expect(tooMany.body).toEqual({ error: 'Too Many Requests', message: 'slow down' });
+    } finally {
+      services.stats = original;
+    }
+  });
+
   it('answers unknown routes with 404 JSON', async () => {
     const post404 = await call('/api/nothing-here', { method: 'POST', body: '{}' });
     expect(post404.status).toBe(404);
@@ -394,8 +417,11 @@ describe('health, metrics and docs', () => {
     ]) {
       expect(paths, path).toContain(path);
     }
-    // @fastify/websocket hides WebSocket routes from the document; the API description covers /api/ws.
-    expect((r.body.info as { description: string }).description).toContain('/api/ws');
+    // @fastify/websocket hides WebSocket routes from the document; the API description covers /api/ws, each message type.
+    const description = (r.body.info as { description: string }).description;
+    expect(description).toContain('/api/ws');
+    for (const type of WS_MESSAGE_TYPES) expect(description, type).toMatch(new RegExp(`^- \`${type}\`: .+`, 'm'));
+    expect(description).toMatch(/- `health-alert`: `\{ event: .*, alert \}`/);
     const components = r.body.components as { securitySchemes: Record<string, unknown>; schemas: Record<string, unknown> };
     expect(components.securitySchemes.bearer).toEqual({ type: 'http', scheme: 'bearer' });
     expect(Object.keys(components.schemas)).toEqual(expect.arrayContaining(['Device', 'Channel', 'PtzRequest', 'Error']));
