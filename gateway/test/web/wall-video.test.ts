@@ -132,4 +132,14 @@ describe('web wall: video', () => {
     await saveScreenshot(page, 'wall-offline-tile');
     expect(consoleLines.filter((l) => l.startsWith('pageerror'))).toEqual([]);
   });
+
+  it('"open on the wall" links (#/wall?channel=ID, from the health console) put the camera in the selected tile and play it', async () => {
+    const cameraId = fleet.devices[1].channelIds[0];
+    await tile(page, 2).click();
+    await page.goto(`${h.gateway.httpUrl}/#/wall?channel=${cameraId}`);
+    await expect.poll(() => tile(page, 2).getAttribute('data-channel-id')).toBe(cameraId);
+    await expect.poll(() => tile(page, 2).getAttribute('data-state'), { timeout: 30_000 }).toBe('playing');
+    // The query is dropped, so a reload keeps whatever the operator does next instead of placing it again.
+    await expect.poll(() => new URL(page.url()).hash).toBe('#/wall');
+  });
 });
