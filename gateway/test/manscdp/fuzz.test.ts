@@ -125,11 +125,9 @@ describe('fuzz', () => {
     const items = Array.from({ length: 3000 }, (_, n) => item(n));
     const bytes = encodeCatalogResponse('44030500001180000002', 1, 3000, items);
     expect(bytes.length).toBeLessThan(2 * 1024 * 1024);
-    const started = performance.now();
+    // How fast is measured by bench/catalog.mjs, not here: a timer in a test fails on a loaded CI machine.
     const r = readCatalogResponse(decodeManscdp(bytes));
-    const elapsed = performance.now() - started;
     expect(r.items).toHaveLength(3000);
     expect(r.items[2999]).toEqual(items[2999]);
-    expect(elapsed).toBeLessThan(2000);
   });
 });
