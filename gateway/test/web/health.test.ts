@@ -1,6 +1,7 @@
 /**
  * The maintenance health console in a real browser against a real gateway and simulated cameras: the
- * dashboard shows what GET /api/health/summary and GET /api/stats say, a camera that stopped answering is in
+ * dashboard shows what GET /api/health/summary and GET /api/stats say (at the top level and drilled down from the
+ * province to the county, with a breadcrumb back up), a camera that stopped answering is in
  * the problem list as "设备离线" with its since time, sorting and CSV export follow the gateway, the per-camera
  * page draws the keepalive chart and probes a streaming camera, and an alert rule's test button reports the
  * webhook delivery to a real HTTP receiver.
@@ -27,7 +28,7 @@ interface Figures {
 interface Summary {
   at: number;
   overall: Figures;
-  nodes: { id: string; figures: Figures }[];
+  nodes: { id: string; name: string; hasChildren: boolean; figures: Figures }[];
 }
 interface Stats {
   devices: Rate;
@@ -168,6 +169,94 @@ describe('web: maintenance health console', () => {
     // 75 % is under the 98 % target: said in words, not only in colour.
     expect(await text('health-devices-target')).toContain('低于目标');
     await saveScreenshot(page, 'health-dashboard');
+  });
+
+  it('drills from the province to the county: the county row shows the API figures, and the breadcrumb leads back up', async () => {
+    // The fleet's civil code 44031000 places every camera under 广东省 (44) › 4403 › 440310.
+    const level = async (parent?: string): Promise<Summary> =>
+      (await h.api<Summary>(`/api/health/summary?groupBy=region${parent ? `&parent=${parent}` : ''}`)).body;
+    const province = (await level()).nodes.find((n) => n.id === '44')!;
+    expect(province).toMatchObject({ name: '广东省', hasChildren: true });
+    expect((await level('44')).nodes.find((n) => n.id === '4403')?.hasChildren).toBe(true);
+    const row = (id: string) => page.locator(`[data-testid=health-node][data-node-id="${id}"]`);
+    const levelShown = (parent: string) => page.locator(`[data-testid=health-nodes][data-parent="${parent}"][data-loaded=true]`).waitFor();
+    const focused = (): Promise<string> =>
+      page.evaluate(() => {
+        const el = (globalThis as unknown as { document: { activeElement: { getAttribute(n: string): string | null; closest(s: string): { getAttribute(n: string): string | null } | null } | null } }).document.activeElement;
+        return `${el?.getAttribute('data-testid') ?? ''}@${el?.closest('[data-node-id]')?.getAttribute('data-node-id') ?? ''}`;
+      });
+    const crumbs = (): Promise<string[]> =>
+      page.locator('[data-testid=health-breadcrumb] li').evaluateAll((items) => items.map((li) => (li.textContent ?? '').replace('›', '').trim()));
+
+    await open(`/health`);
+    await levelShown('');
+    // A click opens the province; only its children are listed.
+    await row('44').locator('[data-testid=health-node-open]').click();
+    await levelShown('44');
+    expect(await page.locator('[data-testid=health-node]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-node-id')))).toEqual(
+      (await level('44')).nodes.map((n) => n.id),
+    );
+    // The keyboard opens the city (Enter on the focused name); focus lands on the breadcrumb's current step.
+    await row('4403').locator('[data-testid=health-node-open]').focus();
+    await page.keyboard.press('Enter');
+    await levelShown('4403');
+    expect(await focused()).toBe('health-crumb-current@4403');
+    expect(await crumbs()).toEqual(['全部区划', '广东省', (await level('44')).nodes.find((n) => n.id === '4403')!.name]);
+    expect(decodeURIComponent(new URL(page.url()).hash)).toContain('path=44,4403');
+
+    // The county's row against the API's level under the city (refreshed together until they agree).
+    const cellCounts = async (key: string): Promise<number[]> => {
+      const cell = row('440310').locator(`[data-testid=health-node-${key}]`);
+      return [Number(await cell.getAttribute('data-count')), Number(await cell.getAttribute('data-total'))];
+    };
+    await expect
+      .poll(
+        async () => {
+          await page.locator('[data-testid=health-refresh]').click();
+          await expect.poll(() => page.locator('[data-testid=health-refresh]').isDisabled()).toBe(false);
+          const county = (await level('4403')).nodes.find((n) => n.id === '440310')!;
+          const shown = { devices: await cellCounts('devices'), channels: await cellCounts('channels'), intact: await cellCounts('intact') };
+          const expected = {
+            devices: [county.figures.devices.online, county.figures.devices.total],
+            channels: [county.figures.channels.online, county.figures.channels.total],
+            intact: [county.figures.intact.intact, county.figures.intact.total],
+          };
+          return JSON.stringify(shown) === JSON.stringify(expected) ? 'match' : JSON.stringify({ shown, expected });
+        },
+        { timeout: 20_000, interval: 500 },
+      )
+      .toBe('match');
+    // Every camera is in this county: one IPC of four silenced, its channel of five offline.
+    expect(await cellCounts('devices')).toEqual([3, 4]);
+    expect(await cellCounts('channels')).toEqual([4, 5]);
+    expect(((await row('440310').locator('[data-testid=health-node-channels]').textContent()) ?? '').trim()).toMatch(/^80\.0%/);
+    await saveScreenshot(page, 'health-drill-down');
+
+    // The county holds cameras only: opening it says so and offers its problems.
+    await row('440310').locator('[data-testid=health-node-open]').click();
+    await levelShown('440310');
+    expect(await text('health-nodes-empty')).toContain('没有下级');
+    // Backspace goes up a level, with focus back on the county.
+    await page.keyboard.press('Backspace');
+    await levelShown('4403');
+    expect(await focused()).toBe('health-node-open@440310');
+    // Narrowing the problem list still works at any level.
+    await row('440310').locator('[data-testid=health-node-select]').click();
+    await page.locator(`[data-testid=health-row][data-channel-id="${offlineChannel}"]`).waitFor();
+    expect(await row('440310').locator('[data-testid=health-node-select]').getAttribute('aria-pressed')).toBe('true');
+    // The root crumb leads back to the top level, focus on the province we came up from.
+    await page.locator('[data-testid=health-crumb][data-node-id=""]').click();
+    await levelShown('');
+    expect(await focused()).toBe('health-node-open@44');
+    expect(await crumbs()).toEqual(['全部区划']);
+
+    // A reload (or a shared link) of a drilled level names the trail from the tree.
+    await open(`/health?path=44,4403`);
+    await levelShown('4403');
+    await expect.poll(crumbs).toEqual(['全部区划', '广东省', (await level('44')).nodes.find((n) => n.id === '4403')!.name]);
+    await page.locator('[data-testid=health-crumb][data-node-id="44"]').click();
+    await levelShown('44');
+    expect(await focused()).toBe('health-node-open@4403');
   });
 
   it('the offline camera is in the problem list as 设备离线 with its since time', async () => {

@@ -212,7 +212,8 @@ export interface HealthSummary {
   overall: HealthFigures;
   yesterday: HealthFigures | null;
   lastWeek: HealthFigures | null;
-  nodes: { id: string; name: string; kind: string; figures: HealthFigures; yesterday: HealthFigures | null }[];
+  /** One level of the region / group tree: the top, or the nodes under the `parent` asked for (hasChildren: ask again with it). */
+  nodes: { id: string; name: string; kind: string; hasChildren: boolean; figures: HealthFigures; yesterday: HealthFigures | null }[];
 }
 
 export type ChannelHealthStatus = 'device-offline' | 'channel-offline' | 'stream-failing' | 'degraded' | 'maintenance' | 'healthy';

@@ -5,7 +5,7 @@ const messages: typeof zh = {
   tabs: { overview: 'Overview and problems', alerts: 'Alert rules and alerts' },
   updatedAt: 'Updated {time}',
   refresh: 'Refresh',
-  shortcuts: 'Keys: / search, R refresh',
+  shortcuts: 'Keys: / search, R refresh, Backspace up a level',
   liveRefresh: 'Refreshes on channel status changes',
   groupBy: { label: 'Group by', region: 'Region', group: 'Business group' },
   figures: {
@@ -36,6 +36,13 @@ const messages: typeof zh = {
     intact: 'Intact',
     showProblems: 'Show its problems',
     empty: 'No nodes',
+    rootRegion: 'All regions',
+    rootGroup: 'All groups',
+    breadcrumb: 'Current level',
+    open: 'Open {name}: show the nodes beneath',
+    up: 'Up a level',
+    upHint: 'Up a level (Backspace)',
+    noChildNodes: 'No region or group nodes beneath {name}; its cameras are in the problem list.',
   },
   list: {
     title: 'Problem list',

@@ -4,7 +4,7 @@ export default {
   tabs: { overview: '概览与问题清单', alerts: '告警规则与告警' },
   updatedAt: '更新于 {time}',
   refresh: '刷新',
-  shortcuts: '快捷键：/ 搜索，R 刷新',
+  shortcuts: '快捷键：/ 搜索，R 刷新，Backspace 返回上一级',
   liveRefresh: '随通道状态自动刷新',
   groupBy: { label: '分组方式', region: '按行政区划', group: '按业务分组' },
   figures: {
@@ -35,6 +35,13 @@ export default {
     intact: '完好率',
     showProblems: '查看该区问题',
     empty: '没有分区数据',
+    rootRegion: '全部区划',
+    rootGroup: '全部分组',
+    breadcrumb: '当前层级',
+    open: '展开 {name} 的下级',
+    up: '返回上一级',
+    upHint: '返回上一级（Backspace）',
+    noChildNodes: '{name} 下没有下级区划或分组，其摄像机可在问题清单中查看。',
   },
   list: {
     title: '问题清单',

@@ -29,7 +29,7 @@ export const ALL_STATUSES: readonly ChannelHealthStatus[] = [...PROBLEM_STATUSES
 export interface ChannelHealthQuery {
   /** Any of these statuses; empty = all. */
   statuses?: readonly ChannelHealthStatus[];
-  /** Civil-code prefix. */
+  /** Region tree node: channels beneath it. */
   region?: string;
   /** Business-group / virtual-org node: channels beneath it. */
   group?: string;
@@ -178,7 +178,17 @@ export interface HealthAlertEvent {
 }
 
 export const healthApi = {
-  summary: (groupBy: HealthGroupBy, signal?: AbortSignal) => api<HealthSummary>('/api/health/summary', { query: { groupBy }, signal }),
+  /** One level of the tree: the top, or the nodes directly under `parent`. */
+  summary: (groupBy: HealthGroupBy, parent: string | undefined, signal?: AbortSignal) =>
+    api<HealthSummary>('/api/health/summary', { query: { groupBy, parent }, signal }),
+  /** A node's ancestors with names (top level first) and its own name, from the tree search; null when the tree has no such node now. */
+  nodePath: async (groupBy: HealthGroupBy, id: string): Promise<{ id: string; name: string }[] | null> => {
+    const answer = await api<{ items: { id: string; name: string; path: { id: string; name: string }[] }[] }>('/api/tree/search', {
+      query: { view: groupBy, q: id, limit: 200 },
+    });
+    const hit = answer.items.find((item) => item.id === id);
+    return hit ? [...hit.path.map(({ id: stepId, name }) => ({ id: stepId, name })), { id: hit.id, name: hit.name }] : null;
+  },
   channels: (query: ChannelHealthQuery, signal?: AbortSignal) => api<Page<ChannelHealth>>('/api/health/channels', { query: channelQuery(query), signal }),
   channel: (id: string) => api<ChannelHealthDetail>(`/api/health/channels/${encodeURIComponent(id)}`),
   probe: (id: string) => api<ProbeResult>(`/api/health/channels/${encodeURIComponent(id)}/probe`, { method: 'POST', body: {} }),
