@@ -419,7 +419,8 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     });
     closers.push(() => streams.close());
 
-    const stats = new StatsService(registry, tree);
+    // Per-region figures on the region tree's top-level nodes, as the wall and the health console show them.
+    const stats = new StatsService(registry, tree, treeViews);
     /** Resolve an online device for a live query, or throw the error the API maps to 404/409. */
     const onlineDevice = (deviceId: string): void => {
       const device = registry.get(deviceId);

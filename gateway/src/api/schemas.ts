@@ -170,6 +170,10 @@ const Stats: JsonSchema = {
     channels: rate,
     regions: {
       type: 'array',
+      description:
+        'The top-level nodes of the region tree (GET /api/tree?view=region) with its ids, names, order and channel counts: ' +
+        'provinces, and "unplaced" for channels whose codes give no region. Devices: those that reported a channel beneath. ' +
+        'Lower levels: GET /api/health/summary?groupBy=region&parent=ID.',
       items: {
         type: 'object',
         properties: { region: { type: 'string' }, name: { type: 'string' }, devices: rate, channels: rate },

@@ -79,8 +79,11 @@ describe.each(['sqlite', 'mongo'] as const)('registration, keepalive, catalog (%
     const stats = await h.api<GatewayStats>('/api/stats');
     expect(stats.status).toBe(200);
     expect(stats.body.devices).toMatchObject({ online: 16, total: 16, rate: 1 });
-    expect(stats.body.regions.find((r) => r.region === '440305')?.devices.total).toBe(12);
-    expect(stats.body.regions.find((r) => r.region === '440306')?.devices.total).toBe(4);
+    // Per region: the region tree's top level (one province here); its counties are a level down in the health summary.
+    expect(stats.body.regions.map((r) => [r.region, r.name, r.devices.total])).toEqual([['44', '广东省', 16]]);
+    const counties = await h.api<{ nodes: { id: string; figures: { devices: { total: number } } }[] }>('/api/health/summary?groupBy=region&parent=4403');
+    expect(counties.body.nodes.find((n) => n.id === '440305')?.figures.devices.total).toBe(12);
+    expect(counties.body.nodes.find((n) => n.id === '440306')?.figures.devices.total).toBe(4);
     const root = await h.api<{ items: TreeNodeView[] }>('/api/tree');
     expect(root.status).toBe(200);
     const nvr = udp.devices.find((d) => d.kind === 'nvr')!;

@@ -1,4 +1,4 @@
-/** GET /api/stats: online rates overall and per region. */
+/** GET /api/stats: online rates overall and per top-level node of the region tree. */
 import type { FastifyPluginAsync } from 'fastify';
 import type { GatewayServices } from '../../domain/services.js';
 import { errorResponses, ref } from '../schemas.js';
@@ -13,7 +13,7 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (app, {
     {
       schema: {
         tags: ['stats'],
-        summary: 'Device and channel online rates, overall and per region.',
+        summary: 'Device and channel online rates, overall and per top-level region node (as GET /api/tree?view=region shows them).',
         querystring: { type: 'object', properties: {} },
         response: { 200: ref('Stats'), ...errorResponses(401) },
       },
