@@ -273,6 +273,9 @@ const PtzRequest: JsonSchema = {
     {
       type: 'object',
       title: 'stop',
+      description:
+        "Stops at once with the stop code of the channel's last moving command: the PTZ stop (A50F0100000000B5) after a move or " +
+        'preset call, the FI stop (A50F0140000000F5) after focus / iris, and the stop of any other family still moving; both when unknown.',
       additionalProperties: false,
       required: ['action'],
       properties: { action: { const: 'stop' } },

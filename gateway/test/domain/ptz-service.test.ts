@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import { PtzService } from '../../src/domain/control/ptz-service.js';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { PtzService, type PtzPort } from '../../src/domain/control/ptz-service.js';
 import { encodePtz } from '../../src/codecs/gb/ptz.js';
 import { ValidationError } from '../../src/domain/services.js';
 
@@ -24,5 +25,92 @@ describe('PtzService.translate', () => {
       expect((e as ValidationError).field).toBe('preset');
     }
     expect(() => PtzService.translate({ action: 'move' })).toThrow(/direction or zoom/);
+  });
+});
+
+describe('PtzService stops per family', () => {
+  const PTZ_STOP = 'A50F0100000000B5';
+  const FI_STOP = 'A50F0140000000F5';
+  const FOCUS_NEAR = 'A50F014280000077';
+  const IRIS_OPEN = 'A50F014400800079';
+  const UP_RIGHT = 'A50F0109808000BE';
+
+  function service(): { ptz: PtzService; sent: Array<[string, string]> } {
+    const sent: Array<[string, string]> = [];
+    const port: PtzPort = {
+      resolve: async (channelId) => ({ channelId, deviceId: 'd', deviceOnline: true }),
+      send: async (target, hex) => void sent.push([target.channelId, hex]),
+    };
+    return { ptz: new PtzService(port, pino({ level: 'silent' })), sent };
+  }
+
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('focus and iris carry the FI stop as their auto-stop; a move the PTZ stop', async () => {
+    const { ptz, sent } = service();
+    expect(encodePtz(PtzService.translate({ action: 'focus', direction: 'near', speed: 0x80 }).stop!)).toBe(FI_STOP);
+    expect(PtzService.translate({ action: 'iris', direction: 'open' }).family).toBe('fi');
+    await ptz.execute('c1', { action: 'iris', direction: 'open', speed: 0x80, durationMs: 400 });
+    await ptz.execute('c2', { action: 'move', direction: 'up-right', speed: 0x80, durationMs: 400 });
+    await vi.advanceTimersByTimeAsync(400);
+    expect(sent).toEqual([['c1', IRIS_OPEN], ['c2', UP_RIGHT], ['c1', FI_STOP], ['c2', PTZ_STOP]]);
+    ptz.close();
+  });
+
+  it('a stop after focus sends the FI stop, after a move the PTZ stop, and cancels that auto-stop', async () => {
+    const { ptz, sent } = service();
+    await ptz.execute('c1', { action: 'focus', direction: 'near', speed: 0x80, durationMs: 1000 });
+    expect(await ptz.execute('c1', { action: 'stop' })).toEqual({ sent: [FI_STOP], autoStopAfterMs: null });
+    await ptz.execute('c2', { action: 'move', direction: 'up-right', speed: 0x80, durationMs: 1000 });
+    expect((await ptz.execute('c2', { action: 'stop' })).sent).toEqual([PTZ_STOP]);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(sent).toEqual([['c1', FOCUS_NEAR], ['c1', FI_STOP], ['c2', UP_RIGHT], ['c2', PTZ_STOP]]);
+    // The last moving command is remembered after its auto-stop too.
+    expect((await ptz.execute('c1', { action: 'stop' })).sent).toEqual([FI_STOP]);
+    ptz.close();
+  });
+
+  it('a channel the gateway has not seen move gets both stops', async () => {
+    const { ptz, sent } = service();
+    expect((await ptz.execute('c1', { action: 'stop' })).sent).toEqual([PTZ_STOP, FI_STOP]);
+    // A preset set moves nothing: still unknown. A preset call is a PTZ motion.
+    await ptz.execute('c1', { action: 'preset', operation: 'set', preset: 2 });
+    expect((await ptz.execute('c1', { action: 'stop' })).sent).toEqual([PTZ_STOP, FI_STOP]);
+    await ptz.execute('c1', { action: 'preset', operation: 'call', preset: 2 });
+    expect((await ptz.execute('c1', { action: 'stop' })).sent).toEqual([PTZ_STOP]);
+    expect(sent.map(([, hex]) => hex)).toEqual([PTZ_STOP, FI_STOP, 'A50F0181000200' + '38', PTZ_STOP, FI_STOP, 'A50F0182000200' + '39', PTZ_STOP]);
+  });
+
+  it('a focus does not cancel a pan in progress: each family keeps its auto-stop, and a stop halts both', async () => {
+    const { ptz, sent } = service();
+    await ptz.execute('c1', { action: 'move', direction: 'up-right', speed: 0x80, durationMs: 300 });
+    await ptz.execute('c1', { action: 'focus', direction: 'near', speed: 0x80, durationMs: 600 });
+    await vi.advanceTimersByTimeAsync(300);
+    expect(sent.map(([, hex]) => hex)).toEqual([UP_RIGHT, FOCUS_NEAR, PTZ_STOP]);
+    await vi.advanceTimersByTimeAsync(300);
+    expect(sent.map(([, hex]) => hex)).toEqual([UP_RIGHT, FOCUS_NEAR, PTZ_STOP, FI_STOP]);
+
+    // Both moving: the stop sends both codes, whichever came last, and no auto-stop follows.
+    sent.length = 0;
+    await ptz.execute('c1', { action: 'focus', direction: 'near', speed: 0x80, durationMs: 1000 });
+    await ptz.execute('c1', { action: 'move', direction: 'up-right', speed: 0x80, durationMs: 1000 });
+    expect((await ptz.execute('c1', { action: 'stop' })).sent).toEqual([PTZ_STOP, FI_STOP]);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(sent.map(([, hex]) => hex)).toEqual([FOCUS_NEAR, UP_RIGHT, PTZ_STOP, FI_STOP]);
+  });
+
+  it('a failing stop still tries the other one and reports the failure', async () => {
+    const sent: string[] = [];
+    const port: PtzPort = {
+      resolve: async (channelId) => ({ channelId, deviceId: 'd', deviceOnline: true }),
+      send: async (_target, hex) => {
+        sent.push(hex);
+        if (hex === PTZ_STOP) throw new Error('no answer');
+      },
+    };
+    const ptz = new PtzService(port, pino({ level: 'silent' }));
+    await expect(ptz.execute('c1', { action: 'stop' })).rejects.toThrow('no answer');
+    expect(sent).toEqual([PTZ_STOP, FI_STOP]);
   });
 });

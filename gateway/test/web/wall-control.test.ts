@@ -152,7 +152,7 @@ describe('web wall: views, PTZ, alarms, tours, shortcuts', () => {
     expect(readFileSync(path).subarray(0, 2).toString('hex')).toBe('ffd8');
   });
 
-  it('PTZ: a click and held keys reach the camera as the right PTZCmd, each followed by an explicit stop', async () => {
+  it('PTZ: a click and held keys reach the camera as the right PTZCmd, each followed by an explicit stop of its family', async () => {
     const ptzCam = cams[0];
     await tile(page, 0).click();
     await expect.poll(() => page.locator('[data-testid=ptz-panel]').getAttribute('data-channel-id')).toBe(ptzCam);
@@ -171,6 +171,13 @@ describe('web wall: views, PTZ, alarms, tours, shortcuts', () => {
     await page.mouse.up();
     await expect.poll(() => sent().at(-1)).toBe('A50F0100000000B5');
     expect(sent().slice(2, -1).every((hex) => hex === 'A50F0109808000BE')).toBe(true);
+
+    // Focus and iris: the release stops the lens with the FI stop (a camera may ignore the PTZ stop for it).
+    const beforeLens = sent().length;
+    await page.locator('[data-testid=ptz-focus-near]').click();
+    await expect.poll(() => sent().slice(beforeLens)).toEqual(['A50F014280000077', 'A50F0140000000F5']);
+    await page.locator('[data-testid=ptz-iris-open]').click();
+    await expect.poll(() => sent().slice(beforeLens)).toEqual(['A50F014280000077', 'A50F0140000000F5', 'A50F014400800079', 'A50F0140000000F5']);
 
     // Presets from the panel: call 1 is A50F018200010038.
     await page.locator('[data-testid=ptz-preset-number]').fill('1');

@@ -4,8 +4,14 @@
  *
  * Safety: a move that nobody stops keeps a dome turning for ever (a lost browser tab, a dropped network).
  * Every move, zoom, focus or iris request therefore carries an auto-stop: after `durationMs` (default 500,
- * at most 30 s) the matching stop code is sent unless another command for the same channel came first.
- * `{ "action": "stop" }` stops at once.
+ * at most 30 s) the matching stop code is sent unless another command of the same family for the same
+ * channel came first.
+ *
+ * GB has two stop codes, one per instruction family: the PTZ stop (A50F0100000000B5) halts pan, tilt and
+ * zoom, the FI stop (A50F0140000000F5) halts focus and iris; a camera may ignore the one for the other
+ * family. Auto-stops are therefore kept per family (a focus press does not cancel a pan's auto-stop), and
+ * `{ "action": "stop" }` sends, at once, the stop of every family still moving and of the channel's last
+ * moving command; both stops when the gateway has not seen the channel move (e.g. after a restart).
  */
 import type { Logger } from 'pino';
 import { encodePtz, type PtzCommand } from '../../codecs/gb/ptz.js';
@@ -35,9 +41,24 @@ export interface PtzPort {
 
 const DEFAULT_DURATION_MS = 500;
 const MAX_DURATION_MS = 30_000;
+/** Channels whose last moving family is remembered; the oldest are forgotten (a stop then sends both codes). */
+const MAX_REMEMBERED_CHANNELS = 10_000;
+
+/** Instruction families with their own stop code: pan/tilt/zoom, and focus/iris. */
+export type PtzFamily = 'ptz' | 'fi';
+const FAMILIES: readonly PtzFamily[] = ['ptz', 'fi'];
+
+/** The stop of each family. */
+export const STOP_COMMANDS: Readonly<Record<PtzFamily, PtzCommand>> = {
+  ptz: { kind: 'stop' },
+  fi: { kind: 'fi', focus: null, iris: null, focusSpeed: 0, irisSpeed: 0 },
+};
 
 export class PtzService {
+  /** Pending auto-stops by `channelId/family`. */
   private readonly autoStops = new Map<string, NodeJS.Timeout>();
+  /** The family of each channel's last moving command (move, focus, iris, preset call). */
+  private readonly lastFamily = new Map<string, PtzFamily>();
 
   constructor(
     private readonly port: PtzPort,
@@ -49,21 +70,29 @@ export class PtzService {
     if (!target) throw new NotFoundError(`channel ${channelId} not found`);
     if (!target.deviceOnline) throw new ConflictError(`device ${target.deviceId} of channel ${channelId} is offline`);
 
-    const { command, stop, durationMs } = PtzService.translate(request);
+    if (request.action === 'stop') return { sent: await this.stopNow(target), autoStopAfterMs: null };
+
+    const { command, stop, durationMs, family } = PtzService.translate(request);
     const hex = encodePtz(command);
-    this.cancelAutoStop(channelId);
+    if (family) {
+      // The new command replaces its family's motion (and its auto-stop); the other family keeps its own.
+      this.cancelAutoStop(channelId, family);
+      // Before sending: a stop that arrives while this is in flight must know what to stop.
+      this.remember(channelId, family);
+    }
     await this.port.send(target, hex);
-    if (!stop) return { sent: [hex], autoStopAfterMs: null };
+    if (!stop || !family) return { sent: [hex], autoStopAfterMs: null };
 
     const stopHex = encodePtz(stop);
+    const key = autoStopKey(channelId, family);
     const timer = setTimeout(() => {
-      this.autoStops.delete(channelId);
+      this.autoStops.delete(key);
       this.port.send(target, stopHex).catch((err: unknown) => {
-        this.logger.error({ err, channelId, deviceId: target.deviceId }, 'PTZ auto-stop failed to send; the camera may keep moving');
+        this.logger.error({ err, channelId, deviceId: target.deviceId, family }, 'PTZ auto-stop failed to send; the camera may keep moving');
       });
     }, durationMs);
     timer.unref();
-    this.autoStops.set(channelId, timer);
+    this.autoStops.set(key, timer);
     return { sent: [hex], autoStopAfterMs: durationMs };
   }
 
@@ -72,14 +101,54 @@ export class PtzService {
     this.autoStops.clear();
   }
 
-  private cancelAutoStop(channelId: string): void {
-    const t = this.autoStops.get(channelId);
-    if (t) clearTimeout(t);
-    this.autoStops.delete(channelId);
+  /** The families a stop request halts: every one still moving, and the last one moved; both when unknown. */
+  stopFamilies(channelId: string): PtzFamily[] {
+    const last = this.lastFamily.get(channelId);
+    const families = FAMILIES.filter((f) => f === last || this.autoStops.has(autoStopKey(channelId, f)));
+    return families.length > 0 ? families : [...FAMILIES];
   }
 
-  /** Request → PTZ command, plus the stop command to send when it times out. Pure; exported for tests. */
-  static translate(request: PtzRequest): { command: PtzCommand; stop: PtzCommand | null; durationMs: number } {
+  /** Send the stops at once (their auto-stops are no longer needed); every stop is tried even if one fails. */
+  private async stopNow(target: PtzTarget): Promise<string[]> {
+    const sent: string[] = [];
+    let failure: unknown = null;
+    for (const family of this.stopFamilies(target.channelId)) {
+      this.cancelAutoStop(target.channelId, family);
+      const hex = encodePtz(STOP_COMMANDS[family]);
+      try {
+        await this.port.send(target, hex);
+        sent.push(hex);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+    if (failure !== null) throw failure;
+    return sent;
+  }
+
+  private remember(channelId: string, family: PtzFamily): void {
+    // Re-inserted so the map's order is least recently moved first.
+    this.lastFamily.delete(channelId);
+    this.lastFamily.set(channelId, family);
+    if (this.lastFamily.size > MAX_REMEMBERED_CHANNELS) {
+      const oldest = this.lastFamily.keys().next().value;
+      if (oldest !== undefined) this.lastFamily.delete(oldest);
+    }
+  }
+
+  private cancelAutoStop(channelId: string, family: PtzFamily): void {
+    const key = autoStopKey(channelId, family);
+    const t = this.autoStops.get(key);
+    if (t) clearTimeout(t);
+    this.autoStops.delete(key);
+  }
+
+  /**
+   * Request → PTZ command, its family (whose motion it replaces; null for commands that move nothing), and
+   * the stop to send when it times out. A stop request is answered by the service (stopFamilies); here it
+   * is the PTZ stop. Pure; exported for tests.
+   */
+  static translate(request: PtzRequest): { command: PtzCommand; stop: PtzCommand | null; durationMs: number; family: PtzFamily | null } {
     const duration = (d: number | undefined): number => {
       const v = d ?? DEFAULT_DURATION_MS;
       if (!Number.isInteger(v) || v < 50 || v > MAX_DURATION_MS) {
@@ -94,7 +163,7 @@ export class PtzService {
     };
     switch (request.action) {
       case 'stop':
-        return { command: { kind: 'stop' }, stop: null, durationMs: 0 };
+        return { command: STOP_COMMANDS.ptz, stop: null, durationMs: 0, family: 'ptz' };
       case 'move': {
         if (!request.direction && !request.zoom) throw new ValidationError('move needs direction or zoom', 'direction');
         const d = request.direction ?? '';
@@ -111,8 +180,9 @@ export class PtzService {
             tiltSpeed: tilt ? s : 0,
             zoomSpeed: request.zoom ? speed(request.zoomSpeed, 'zoomSpeed', 15, 8) : 0,
           },
-          stop: { kind: 'stop' },
+          stop: STOP_COMMANDS.ptz,
           durationMs: duration(request.durationMs),
+          family: 'ptz',
         };
       }
       case 'focus':
@@ -122,20 +192,27 @@ export class PtzService {
           request.action === 'focus'
             ? { kind: 'fi', focus: request.direction, iris: null, focusSpeed: s, irisSpeed: 0 }
             : { kind: 'fi', focus: null, iris: request.direction, focusSpeed: 0, irisSpeed: s };
-        return {
-          command,
-          stop: { kind: 'fi', focus: null, iris: null, focusSpeed: 0, irisSpeed: 0 },
-          durationMs: duration(request.durationMs),
-        };
+        return { command, stop: STOP_COMMANDS.fi, durationMs: duration(request.durationMs), family: 'fi' };
       }
       case 'preset': {
         if (!Number.isInteger(request.preset) || request.preset < 1 || request.preset > 255) {
           throw new ValidationError('preset must be an integer 1-255', 'preset');
         }
-        return { command: { kind: 'preset', action: request.operation, preset: request.preset }, stop: null, durationMs: 0 };
+        // A preset call drives the head to the preset: it replaces a pan's motion (a pending pan auto-stop
+        // would halt the travel half-way), and the PTZ stop is what halts it. Set and delete move nothing.
+        return {
+          command: { kind: 'preset', action: request.operation, preset: request.preset },
+          stop: null,
+          durationMs: 0,
+          family: request.operation === 'call' ? 'ptz' : null,
+        };
       }
       default:
         throw new ValidationError('unknown action', 'action');
     }
   }
+}
+
+function autoStopKey(channelId: string, family: PtzFamily): string {
+  return `${channelId}/${family}`;
 }
