@@ -51,7 +51,8 @@ const HLS_TUNING: Partial<HlsConfig> = {
   lowLatencyMode: false,
 };
 
-const WATCH_INTERVAL_MS = 500;
+/** Progress sampling: a tile reads "playing" within ~2 samples of its first presented frames. */
+const WATCH_INTERVAL_MS = 250;
 
 /** Page-wide counts, for tests and the benchmark: players that are not closed, hls.js instances alive. */
 export const livePlayerCounters = { players: 0, hls: 0 };

@@ -81,7 +81,7 @@ export function mediaLoaderConfig(): Partial<HlsConfig> {
  */
 export async function pageApi<T>(path: string, options: Pick<RequestOptions, 'method' | 'body' | 'query'> = {}): Promise<T> {
   const exchange = usesSocket()
-    ? pageMux().request({ path: withQuery(path, options.query), method: options.method ?? (options.body === undefined ? 'GET' : 'POST'), body: options.body })
+    ? pageMux().request({ path: withQuery(path, options.query), method: options.method ?? (options.body === undefined ? 'GET' : 'POST'), body: options.body }, API_DEADLINE_MS)
     : null;
   if (exchange) {
     let response: MediaResponse | null = null;
@@ -110,6 +110,12 @@ export async function pageApi<T>(path: string, options: Pick<RequestOptions, 'me
 
 /** Requests on the wire at most (the gateway's per-socket limit is the same). */
 export const MAX_IN_FLIGHT = 64;
+/**
+ * An API call over the socket unanswered for this long means the socket is dead (a half-open connection):
+ * it is dropped and its requests go over HTTP. Longer than the slowest play the gateway can answer (INVITE,
+ * first RTP, key frame and first segment timeouts add up to ~35 s).
+ */
+const API_DEADLINE_MS = 45_000;
 /** A request made while the socket is opening waits this long for it before going over fetch. */
 const OPEN_WAIT_MS = 2_000;
 const RECONNECT_BASE_MS = 1_000;
@@ -163,7 +169,7 @@ class MediaMux {
   private openTimer: ReturnType<typeof setTimeout> | null = null;
 
   /** Null when the socket cannot take requests now: the caller fetches instead. */
-  request(message: MuxMessage): { response: Promise<MediaResponse>; cancel: () => void } | null {
+  request(message: MuxMessage, deadlineMs?: number): { response: Promise<MediaResponse>; cancel: () => void } | null {
     const token = currentToken();
     if (token !== this.token) this.reset(token);
     if (this.state === 'down' && Date.now() >= this.retryAt) this.connect();
@@ -176,6 +182,16 @@ class MediaMux {
     this.requests.set(request.id, request);
     this.waiting.push(request);
     this.pump();
+    if (deadlineMs !== undefined) {
+      const socket = this.socket;
+      const timer = setTimeout(() => {
+        if (this.requests.get(request.id) === request && socket && this.socket === socket) this.lost(socket);
+      }, deadlineMs);
+      void response.then(
+        () => clearTimeout(timer),
+        () => clearTimeout(timer),
+      );
+    }
     return { response, cancel: () => this.cancel(request) };
   }
 

@@ -34,6 +34,8 @@ export interface MediaMuxRoutesOptions {
 /** The client keeps the same window (web/src/player/ws-media-loader.ts MAX_IN_FLIGHT). */
 export const MEDIA_MUX_MAX_IN_FLIGHT = 64;
 const API_METHODS = new Set(['GET', 'POST', 'PUT', 'DELETE']);
+/** Ping interval; a socket that did not answer the previous ping is terminated (half-open TCP). */
+const HEARTBEAT_MS = 30_000;
 const MAX_ID = 0xffff_ffff;
 /** `/media/` + a 512-character token + a file name, with room to spare. */
 const MAX_PATH_LENGTH = 1024;
@@ -215,6 +217,17 @@ export const mediaMuxRoutes: FastifyPluginAsync<MediaMuxRoutesOptions> = async (
       };
       const connection = new MuxConnection(socket, streams, metrics, maxInFlight ?? MEDIA_MUX_MAX_IN_FLIGHT, request.log, injectApi);
       metrics.mediaMuxSocketOpened();
+      let alive = true;
+      socket.on('pong', () => (alive = true));
+      const heartbeat = setInterval(() => {
+        if (!alive) {
+          socket.terminate();
+          return;
+        }
+        alive = false;
+        socket.ping();
+      }, HEARTBEAT_MS);
+      heartbeat.unref();
       socket.on('message', (data, isBinary) => {
         try {
           connection.onMessage(data, isBinary);
@@ -223,7 +236,10 @@ export const mediaMuxRoutes: FastifyPluginAsync<MediaMuxRoutesOptions> = async (
         }
       });
       socket.on('error', (err) => request.log.debug({ err }, 'media socket error'));
-      socket.once('close', () => metrics.mediaMuxSocketClosed());
+      socket.once('close', () => {
+        clearInterval(heartbeat);
+        metrics.mediaMuxSocketClosed();
+      });
     },
   );
 };
