@@ -63,11 +63,17 @@ async function serve(opts: { config?: string }): Promise<void> {
   stopOnSignals(() => gateway.close());
 }
 
+/** Known password of the demo's admin account (quick start only; `serve` never uses it). */
+export const DEMO_ADMIN_PASSWORD = 'sharp-eyes-demo';
+
 async function demo(opts: { devices: number; channels: number; config?: string }): Promise<void> {
   const config = loadOrExit(opts.config, {
     store: { mongoUrl: '' },
     ...(process.env.SE_API_TOKEN ? {} : { http: { apiTokens: ['demo-token'] } }),
   });
+  // The quick start must let someone sign in to the wall without digging a generated password out of the
+  // log: a demo data directory gets a known admin password unless one is configured (set on first start only).
+  if (!config.admin.password) config.admin.password = DEMO_ADMIN_PASSWORD;
   const gateway = await startGateway(config);
   const stopSim = await runSimulatorCli({
     server: `127.0.0.1:${gateway.sipPort}`,
@@ -85,7 +91,7 @@ async function demo(opts: { devices: number; channels: number; config?: string }
     [
       '',
       'Sharp Eyes gateway demo is running.',
-      `  Web:        ${gateway.httpUrl}/`,
+      `  Web wall:   ${gateway.httpUrl}/   sign in as ${config.admin.username}${config.admin.password === DEMO_ADMIN_PASSWORD ? ` / ${DEMO_ADMIN_PASSWORD} (demo password, on a fresh ./data)` : ' (the password you configured)'}`,
       `  API docs:   ${gateway.httpUrl}/docs`,
       `  Devices:    curl -H 'Authorization: Bearer ${token}' ${gateway.httpUrl}/api/devices`,
       `  Health:     ${gateway.httpUrl}/healthz      Metrics: ${gateway.httpUrl}/metrics`,

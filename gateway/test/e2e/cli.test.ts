@@ -122,4 +122,42 @@ describe('sharp-eyes CLI', () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
+
+  it('demo (the quick start) prints where to sign in, and that account signs in to the web wall', async () => {
+    const [sipPort, httpPort] = [await freePort(), await freePort()];
+    const dataDir = mkdtempSync(join(tmpdir(), 'se-cli-demo-'));
+    const child = spawn(process.execPath, [BIN, 'demo', '--devices', '2', '--channels', '2'], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        SE_SIP_HOST: '127.0.0.1',
+        SE_SIP_ADVERTISED_HOST: '127.0.0.1',
+        SE_SIP_PORT: String(sipPort),
+        SE_HTTP_HOST: '127.0.0.1',
+        SE_HTTP_PORT: String(httpPort),
+        SE_DATA_DIR: dataDir,
+        SE_MEDIA_HOST: '127.0.0.1',
+        SE_LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    try {
+      for (let i = 0; i < 300 && !output.includes('Press Ctrl+C'); i++) await new Promise((r) => setTimeout(r, 200));
+      const line = /Web wall:\s+(\S+)\s+sign in as (\S+) \/ (\S+)/.exec(output);
+      expect(line, output).not.toBeNull();
+      const [, url, username, password] = line!;
+      expect(url).toBe(`http://127.0.0.1:${httpPort}/`);
+      const login = await fetch(`${url}api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
+      expect(login.status).toBe(200);
+      // The page it points at is the wall (built by npm ci's prepare step).
+      expect(await (await fetch(url)).text()).toContain('<div id="app">');
+      const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
 });
