@@ -26,6 +26,11 @@ export interface SessionLive {
   close(): void;
 }
 
+function medianOf(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
 const SERVER_TYPES = ['state', 'layout', 'presence', 'lock', 'roll-call', 'chair', 'ended'] as const;
 
 export function connectSession(sessionId: string, participantId: string, initial: ConsultationSession | null): SessionLive {
@@ -44,9 +49,14 @@ export function connectSession(sessionId: string, participantId: string, initial
       if (type === 'ended') stopPinging();
     });
   }
+  // The reported round trip is the median of the last three: one late pong (this page's own event loop
+  // busy for a moment) must not flip the point to 'poor' and back, which every other page then re-renders.
+  let samples: number[] = [];
   socket.on('pong', (data) => {
     const sent = (data as { t?: unknown }).t;
-    if (typeof sent === 'number') rttMs.value = Math.max(0, Date.now() - sent);
+    if (typeof sent !== 'number') return;
+    samples = [...samples.slice(-2), Math.max(0, Date.now() - sent)];
+    rttMs.value = medianOf(samples);
   });
   socket.on('error', (data) => {
     const message = (data as { message?: unknown }).message;
@@ -61,6 +71,7 @@ export function connectSession(sessionId: string, participantId: string, initial
   // A fresh connection measures afresh at once, so presence is right within one round trip.
   const stopWatching = watch(socket.connectedAt, () => {
     rttMs.value = null;
+    samples = [];
     ping();
   });
   function stopPinging(): void {
