@@ -131,8 +131,10 @@ describe('web: consultation session, chair and point', () => {
       .toBeGreaterThan(0);
     // Playing means frames: the video's clock moves.
     const playing = point.locator('[data-testid=session-grid] [data-testid=live-video][data-state=playing] video').first();
-    const t0 = await playing.evaluate((v) => (v as HTMLVideoElement).currentTime);
-    await expect.poll(() => playing.evaluate((v) => (v as HTMLVideoElement).currentTime), { timeout: 15_000, interval: 250 }).toBeGreaterThan(t0 + 1);
+    // The gateway's type-check has no DOM library (this runs in the page, not in Node): no HTMLVideoElement here.
+    const clock = (): Promise<number> => playing.evaluate((video) => (video as unknown as { currentTime: number }).currentTime);
+    const t0 = await clock();
+    await expect.poll(clock, { timeout: 15_000, interval: 250 }).toBeGreaterThan(t0 + 1);
     await saveScreenshot(chair, 'session-chair');
     await saveScreenshot(point, 'session-point');
   });
@@ -191,11 +193,11 @@ describe('web: consultation session, chair and point', () => {
     await point.goto(`${h.gateway.httpUrl}/#/wall`);
     await point.waitForURL((url) => url.hash === `#/sessions/${sessionId}`);
     await expect.poll(() => point.locator('[data-testid=session-socket]').getAttribute('data-state'), POLL).toBe('open');
-    const status = await point.evaluate(async () => {
-      const auth = JSON.parse(localStorage.getItem('sharp-eyes.auth') ?? '{}') as { token?: string };
-      const res = await fetch('/api/devices', { headers: { Authorization: `Bearer ${auth.token}` } });
+    const status = await point.evaluate<number>(`(async () => {
+      const auth = JSON.parse(localStorage.getItem('sharp-eyes.auth') ?? '{}');
+      const res = await fetch('/api/devices', { headers: { Authorization: 'Bearer ' + auth.token } });
       return res.status;
-    });
+    })()`);
     expect(status).toBe(403);
   });
 
