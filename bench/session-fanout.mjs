@@ -26,8 +26,8 @@ import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
 import { options } from './lib/args.mjs';
 import { guardProcess, stopAll } from './lib/children.mjs';
-import { cpuSeconds } from './lib/proc.mjs';
-import { machineBusyPercent, machineCpu } from './lib/proc-tree.mjs';
+import { cpuSeconds, selfCpuSeconds } from './lib/proc.mjs';
+import { descendants, machineBusyPercent, machineCpu } from './lib/proc-tree.mjs';
 import { round, summary, median } from './lib/stats.mjs';
 import { machineInfo, machineLine } from './lib/machine.mjs';
 import { log, writeResult } from './lib/out.mjs';
@@ -182,6 +182,13 @@ async function baselinePhase(gw, admin) {
 }
 
 /** N follower pages (guests joined through the join page) and the chair's page. */
+/** CPU seconds of the Chromium processes under this one (browser, renderers, GPU and utility processes). */
+function chromiumCpuSeconds() {
+  return descendants(process.pid)
+    .filter((p) => p.comm.startsWith('chrom'))
+    .reduce((sum, p) => sum + p.cpu, 0);
+}
+
 async function pagePhase(gw, admin, browser) {
   const session = await createSession(gw, admin.token, 'bench fan-out pages');
   const contexts = [];
@@ -245,9 +252,17 @@ async function pagePhase(gw, admin, browser) {
       }),
     );
     const joinSec = (performance.now() - joinStarted) / 1000;
-    // Let the joins' page loads and state broadcasts die down before measuring.
+    // Let the joins' page loads and state broadcasts die down before measuring; the last 5 s give what the
+    // idle pages cost, to tell the changes' own cost apart.
+    await sleep(3000);
+    const idle0 = chromiumCpuSeconds();
+    const idleStarted = performance.now();
     await sleep(5000);
+    const idleCpuPerSec = (chromiumCpuSeconds() - idle0) / ((performance.now() - idleStarted) / 1000);
 
+    const chromium0 = chromiumCpuSeconds();
+    const self0 = selfCpuSeconds();
+    const changesStarted = performance.now();
     const cpu0 = cpuSeconds(gw.pid);
     const machine0 = machineCpu();
     let seq = session.layoutSeq;
@@ -278,6 +293,11 @@ async function pagePhase(gw, admin, browser) {
     }
     const cpu = cpuSeconds(gw.pid) - cpu0;
     const busy = machineBusyPercent(machine0, machineCpu());
+    const chromiumCpu = chromiumCpuSeconds() - chromium0;
+    const benchCpu = selfCpuSeconds() - self0;
+    const changesSec = (performance.now() - changesStarted) / 1000;
+    // What one change costs one page (chair included: it re-renders too), idle cost taken out.
+    const perPageChangeMs = (1000 * (chromiumCpu - idleCpuPerSec * changesSec)) / opt.changes / (opt.followers + 1);
     return {
       shown: delaySummary(shown),
       painted: delaySummary(painted),
@@ -285,6 +305,8 @@ async function pagePhase(gw, admin, browser) {
       joinSec: round(joinSec, 1),
       gatewayCpuSec: round(cpu, 2),
       machineBusyPct: round(busy),
+      benchProcessCpuSec: round(benchCpu, 2),
+      chromium: { cpuSec: round(chromiumCpu, 2), idlePctOfCore: round(100 * idleCpuPerSec), perPageChangeMs: round(perPageChangeMs, 1) },
       pageErrors: pageErrors.slice(0, 10),
     };
   } finally {
@@ -316,7 +338,7 @@ try {
     }
     entry.pages = await pagePhase(gw, admin, browser);
     const p = entry.pages;
-    log(`run ${run} pages (${opt.followers} followers, joined in ${p.joinSec} s): shown p50 ${p.shown.p50} ms, p99 ${p.shown.p99} ms, max ${p.shown.max} ms; painted p50 ${p.painted.p50} ms, p99 ${p.painted.p99} ms; missed ${p.missed}; gateway CPU ${p.gatewayCpuSec} s, machine ${p.machineBusyPct} % busy`);
+    log(`run ${run} pages (${opt.followers} followers, joined in ${p.joinSec} s): shown p50 ${p.shown.p50} ms, p99 ${p.shown.p99} ms, max ${p.shown.max} ms; painted p50 ${p.painted.p50} ms, p99 ${p.painted.p99} ms; missed ${p.missed}; gateway CPU ${p.gatewayCpuSec} s, this process (Playwright) ${p.benchProcessCpuSec} s, machine ${p.machineBusyPct} % busy; Chromium ${p.chromium.cpuSec} s CPU (idle pages ${p.chromium.idlePctOfCore} % of a core), one change ≈ ${p.chromium.perPageChangeMs} ms CPU per page`);
     if (p.pageErrors.length) log(`run ${run} page errors: ${p.pageErrors.join(' | ')}`);
     result.runs.push(entry);
     await gw.stop();
@@ -327,10 +349,11 @@ try {
     shown: { p50: med((r) => r.pages.shown.p50), p99: med((r) => r.pages.shown.p99), max: med((r) => r.pages.shown.max) },
     painted: { p50: med((r) => r.pages.painted.p50), p99: med((r) => r.pages.painted.p99), max: med((r) => r.pages.painted.max) },
     missed: med((r) => r.pages.missed),
+    perPageChangeMs: med((r) => r.pages.chromium.perPageChangeMs),
     ...(opt['no-baseline'] ? {} : { baseline: { p50: med((r) => r.baseline.delivery.p50), p99: med((r) => r.baseline.delivery.p99), max: med((r) => r.baseline.delivery.max) } }),
   };
   const m = result.medians;
-  log(`median over ${opt.runs} run(s): shown p50 ${m.shown.p50} ms, p99 ${m.shown.p99} ms (target ≤ 200 ms), max ${m.shown.max} ms; painted p99 ${m.painted.p99} ms${m.baseline ? `; baseline ws p50 ${m.baseline.p50} ms, p99 ${m.baseline.p99} ms` : ''}`);
+  log(`median over ${opt.runs} run(s): shown p50 ${m.shown.p50} ms, p99 ${m.shown.p99} ms (target ≤ 200 ms), max ${m.shown.max} ms; painted p99 ${m.painted.p99} ms; one change ≈ ${m.perPageChangeMs} ms Chromium CPU per page${m.baseline ? `; baseline ws p50 ${m.baseline.p50} ms, p99 ${m.baseline.p99} ms` : ''}`);
   log(`written ${writeResult('session-fanout', result)}`);
 } finally {
   await browser?.close().catch(() => undefined);
