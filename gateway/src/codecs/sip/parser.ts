@@ -96,6 +96,18 @@ function unfoldLines(text: string): string[] {
   return lines;
 }
 
+/**
+ * A copy of `s` that does not keep its parent string alive. V8 represents `split`/`slice` results of 13 or
+ * more characters as views into the parent, so one retained header value (a device's User-Agent or Contact
+ * kept by the registry, a branch kept as a transaction key) would pin the whole message text: at 50,000
+ * registered devices the heap held 36 MB of REGISTER texts and 12 MB of keepalive MESSAGE texts that way.
+ * Concatenating makes a cons string that `slice` must flatten into a new string of its own, so what stays
+ * referenced is the value's length, not the message's.
+ */
+function detached(s: string): string {
+  return s.length < 13 ? s : (' ' + s).slice(1);
+}
+
 /** Parse "Name: value" header lines into canonical [name, value] pairs (splitting Via/Contact/Route lists). */
 function parseHeaderLines(lines: readonly string[], from: number): Array<[string, string]> {
   const headers: Array<[string, string]> = [];
@@ -112,8 +124,8 @@ function parseHeaderLines(lines: readonly string[], from: number): Array<[string
     const name = canonicalHeaderName(rawName);
     const value = line.slice(colon + 1).trim();
     if (MULTI_VALUE_HEADERS.has(name)) {
-      for (const part of splitHeaderValues(value)) headers.push([name, part]);
-    } else headers.push([name, value]);
+      for (const part of splitHeaderValues(value)) headers.push([name, detached(part)]);
+    } else headers.push([name, detached(value)]);
   }
   return headers;
 }
@@ -173,7 +185,7 @@ export function parseSipMessage(buf: Buffer, opts: ParseOptions = {}): SipMessag
   } else {
     const req = REQUEST_LINE.exec(startLine);
     if (!req) throw new SipParseError('bad-start-line', `"${startLine.slice(0, 80)}"`);
-    msg = { kind: 'request', method: req[1]!, uri: req[2]!, version: req[3]!.toUpperCase(), headers, body };
+    msg = { kind: 'request', method: req[1]!, uri: detached(req[2]!), version: req[3]!.toUpperCase(), headers, body };
   }
   checkTransactionHeaders(msg);
   return msg;
