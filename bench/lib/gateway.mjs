@@ -13,6 +13,7 @@ import { ApiClient } from './api.mjs';
 export const GATEWAY_SIP_ID = '44030500002000000001';
 export const GATEWAY_DOMAIN = '4403050000';
 export const DEVICE_PASSWORD = 'bench-pass-12345';
+export const ADMIN_PASSWORD = 'bench-admin-password';
 
 /**
  * Start the gateway.
@@ -20,7 +21,7 @@ export const DEVICE_PASSWORD = 'bench-pass-12345';
  *   env: extra SE_* variables (e.g. { SE_SIP_CATALOG_ON_REGISTER: 'false' })
  *   cpuProfileDir: when set, the gateway runs with --cpu-prof and writes its profile there on exit
  */
-export async function startGatewayProcess({ store = 'sqlite', mongoUrl = '', env = {}, cpuProfileDir = null, startupMs = 60_000, heapMB = 0, heapSnapshots = false } = {}) {
+export async function startGatewayProcess({ store = 'sqlite', mongoUrl = '', env = {}, cpuProfileDir = null, startupMs = 60_000, heapMB = 0, heapSnapshots = false, webRoot = null } = {}) {
   if (store === 'mongo' && !mongoUrl) throw new Error('store mongo needs mongoUrl');
   const dataDir = mkdtempSync(join(tmpdir(), 'se-bench-gw-'));
   const sipPort = await freeTcpUdpPort();
@@ -52,12 +53,14 @@ export async function startGatewayProcess({ store = 'sqlite', mongoUrl = '', env
     SE_DATA_DIR: dataDir,
     SE_MONGO_URL: store === 'mongo' ? mongoUrl : '',
     SE_STORE_MONGO_DATABASE: database,
-    SE_ADMIN_PASSWORD: 'bench-admin-password',
+    SE_ADMIN_PASSWORD: ADMIN_PASSWORD,
     SE_LOG_LEVEL: 'warn',
+    ...(webRoot ? { SE_BENCH_WEB_ROOT: webRoot } : {}),
     ...env,
   };
   const child = track(
-    spawn(process.execPath, [...nodeFlags, join(REPO_ROOT, 'bin/sharp-eyes.js'), 'serve'], {
+    // With webRoot: a child that serves that directory as the web UI (a fresh build, see web-gateway.mjs).
+    spawn(process.execPath, [...nodeFlags, ...(webRoot ? [join(REPO_ROOT, 'bench/lib/web-gateway-child.mjs')] : [join(REPO_ROOT, 'bin/sharp-eyes.js'), 'serve'])], {
       cwd: snapshotCwd,
       env: childEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
