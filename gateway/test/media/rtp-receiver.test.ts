@@ -22,6 +22,22 @@ import {
 const SSRC = 200000001; // y=0200000001
 const FOREIGN_SSRC = 200000002;
 
+
+/**
+ * `count` consecutive free ports with the one at `blockedIndex` held by a blocker socket. Another test file
+ * running in parallel may take a port between "found free" and our bind (EADDRINUSE): then pick new ports.
+ */
+async function withBlocker<T>(count: number, blockedIndex: number, block: (port: number) => Promise<T>): Promise<{ ports: number[]; blocker: T }> {
+  for (let attempt = 1; ; attempt++) {
+    const ports = await freeConsecutivePorts(count);
+    try {
+      return { ports, blocker: await block(ports[blockedIndex]!) };
+    } catch (err) {
+      if (attempt >= 5) throw err;
+    }
+  }
+}
+
 describe('RtpReceiver', () => {
   const cleanups: Array<() => unknown> = [];
   afterEach(async () => {
@@ -276,10 +292,19 @@ describe('RtpReceiver', () => {
     });
 
     it('skips a port someone else holds, reports exhaustion, and reuses a port after close', async () => {
-      const [a, b, c] = await freeConsecutivePorts(3);
+      // Free ports found a moment ago may be taken by a parallel test before we bind: pick again then.
+      const { ports: [a, , c], blocker } = await withBlocker(3, 1, async (port) => {
+        const socket = dgram.createSocket('udp4');
+        await new Promise<void>((resolve, reject) => {
+          socket.once('error', reject);
+          socket.bind(port, LOOPBACK, resolve);
+        }).catch((err: unknown) => {
+          socket.close();
+          throw err;
+        });
+        return socket;
+      });
       const pool = new PortPool(a!, c!);
-      const blocker = dgram.createSocket('udp4');
-      await new Promise<void>((resolve) => blocker.bind(b!, LOOPBACK, resolve));
       cleanups.push(() => blocker.close());
       const opts = { transport: 'udp' as const, host: LOOPBACK, expectedSsrc: SSRC, allowZeroSsrc: false };
 
@@ -301,9 +326,14 @@ describe('RtpReceiver', () => {
     });
 
     it('a TCP passive receiver on an occupied port is skipped the same way', async () => {
-      const [a, b] = await freeConsecutivePorts(2);
-      const blocker = net.createServer();
-      await new Promise<void>((resolve) => blocker.listen(a!, LOOPBACK, resolve));
+      const { ports: [a, b], blocker } = await withBlocker(2, 0, async (port) => {
+        const server = net.createServer();
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(port, LOOPBACK, resolve);
+        });
+        return server;
+      });
       cleanups.push(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
       const pool = new PortPool(a!, b!);
       const receiver = await RtpReceiver.openFromPool(pool, {
