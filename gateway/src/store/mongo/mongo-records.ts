@@ -11,7 +11,8 @@
  * - createIndexes with several specs, or concurrently against a new database, panics: indexes are created
  *   one by one, one collection at a time (indexLane).
  */
-import { MongoBulkWriteError, MongoServerError, type AnyBulkWriteOperation, type Collection, type Db, type Document, type Filter, type Sort } from 'mongodb';
+import { MongoServerError, type AnyBulkWriteOperation, type Collection, type Db, type Document, type Filter, type Sort } from 'mongodb';
+import { DUPLICATE_KEY, upsertInsertFirst, type KeyedDoc } from './insert-first.js';
 import type { Page } from '../../domain/model.js';
 import {
   assertCollectionName,
@@ -28,9 +29,8 @@ import { pageBounds } from '../paging.js';
 const INSERT_CHUNK = 1000;
 /** Replacements per update command: well under FerretDB's 100 pooled connections. */
 const REPLACE_CHUNK = 32;
-const DUPLICATE_KEY = 11000;
 
-type RecordDoc = Document & { _id: string };
+type RecordDoc = KeyedDoc;
 
 function pathOf(field: string): string {
   return field === 'id' ? '_id' : field;
@@ -89,30 +89,7 @@ class MongoRecordCollection<T extends { id: string }> implements RecordCollectio
     if (records.length === 0) return;
     for (const r of records) assertRecordId(r);
     const col = await this.col();
-    const lastById = new Map<string, RecordDoc>();
-    for (const r of records) {
-      lastById.delete(r.id); // keep the order of the last occurrence
-      lastById.set(r.id, docOf(r));
-    }
-    const unique = [...lastById.values()];
-    for (let i = 0; i < unique.length; i += INSERT_CHUNK) {
-      const chunk = unique.slice(i, i + INSERT_CHUNK);
-      const existing: RecordDoc[] = [];
-      try {
-        await col.insertMany(chunk, { ordered: false });
-      } catch (error) {
-        if (!(error instanceof MongoBulkWriteError)) throw error;
-        const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
-        for (const writeError of writeErrors) {
-          if (writeError.code !== DUPLICATE_KEY) throw error;
-          existing.push(chunk[writeError.index]);
-        }
-      }
-      await this.store.replaceAll(
-        col,
-        existing.map((doc) => ({ replaceOne: { filter: { _id: doc._id }, replacement: doc, upsert: true } })),
-      );
-    }
+    await upsertInsertFirst(col, records.map(docOf), INSERT_CHUNK, (c, ops) => this.store.replaceAll(c, ops));
   }
 
   async get(id: string): Promise<T | null> {

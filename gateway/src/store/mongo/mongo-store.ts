@@ -16,7 +16,7 @@
  *   pool has 100: an update command with ~100 statements that match documents never returns. So
  *   multi-statement updates go out UPDATE_CHUNK at a time, one command at a time per store (updateLane).
  */
-import { MongoBulkWriteError, MongoClient, ObjectId, type AnyBulkWriteOperation, type Collection, type Db, type Document, type Filter } from 'mongodb';
+import { MongoClient, ObjectId, type AnyBulkWriteOperation, type Collection, type Db, type Document, type Filter } from 'mongodb';
 import type { Logger } from 'pino';
 import type { AlarmEvent, Channel, Device, Page, SessionToken, StatusEvent, User } from '../../domain/model.js';
 import type {
@@ -31,16 +31,15 @@ import type {
 import type { RecordStore } from '../../domain/records.js';
 import { pageBounds } from '../paging.js';
 import { MongoRecordStore } from './mongo-records.js';
+import { upsertInsertFirst, type KeyedDoc } from './insert-first.js';
 
 /** Documents per insertMany/deleteMany. */
 const BULK_CHUNK = 1000;
 /** Statements per update command: well under FerretDB's 100 pooled connections (see the header). */
 const UPDATE_CHUNK = 32;
-const DUPLICATE_KEY = 11000;
 
 type WithStringId<T> = T & { _id: string };
 /** Any stored document keyed by a string `_id` (the generic batch writers work on these). */
-type KeyedDoc = { _id: string } & Document;
 
 function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -201,36 +200,9 @@ export class MongoStore implements GatewayStore {
     await turn;
   }
 
-  /**
-   * Upsert whole documents by `_id`, insert-first: insertMany (unordered) in chunks, then replace only the
-   * documents whose insert hit a duplicate key. Within one call the last document with a given `_id` wins,
-   * as it would with one replace-upsert after another.
-   */
+  /** Insert-first upsert (see insert-first.ts); replacements go through the update lane. */
   private async upsertAll(collection: Collection<KeyedDoc>, docs: KeyedDoc[]): Promise<void> {
-    const lastById = new Map<string, KeyedDoc>();
-    for (const doc of docs) {
-      lastById.delete(doc._id); // keep the insertion order of the last occurrence
-      lastById.set(doc._id, doc);
-    }
-    const unique = [...lastById.values()];
-    for (let i = 0; i < unique.length; i += BULK_CHUNK) {
-      const chunk = unique.slice(i, i + BULK_CHUNK);
-      const existing: KeyedDoc[] = [];
-      try {
-        await collection.insertMany(chunk, { ordered: false });
-      } catch (error) {
-        if (!(error instanceof MongoBulkWriteError)) throw error;
-        const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
-        for (const writeError of writeErrors) {
-          if (writeError.code !== DUPLICATE_KEY) throw error;
-          existing.push(chunk[writeError.index]);
-        }
-      }
-      await this.updateInChunks(
-        collection,
-        existing.map((doc) => ({ replaceOne: { filter: { _id: doc._id }, replacement: doc, upsert: true } })),
-      );
-    }
+    await upsertInsertFirst(collection, docs, BULK_CHUNK, (c, ops) => this.updateInChunks(c, ops));
   }
 
   // ------------------------------------------------------------------ devices
