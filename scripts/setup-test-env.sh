@@ -29,3 +29,10 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 else
   npm run build --silent
 fi
+
+# onvif-zeep (PyPI): an independent ONVIF client the tests run against our ONVIF camera simulator.
+if [ ! -x .tools/onvif-venv/bin/python ] || ! .tools/onvif-venv/bin/python -c 'import onvif' >/dev/null 2>&1; then
+  echo "setup: python venv with onvif-zeep"
+  python3 -m venv .tools/onvif-venv
+  .tools/onvif-venv/bin/pip install -q --disable-pip-version-check onvif-zeep==0.2.12
+fi
