@@ -59,6 +59,11 @@ export interface OnvifCameraOptions {
   rtspPort?: number;
   /** The camera's clock runs this far ahead of ours (negative: behind). */
   clockOffsetMs?: number;
+  /**
+   * What GetSystemDateAndTime reports relative to the camera's own clock: e.g. +8 h for firmware that puts
+   * local (China) time into UTCDateTime, a common fault that makes a client sign with the wrong time.
+   */
+  reportedClockErrorMs?: number;
   clockToleranceSec?: number;
   lockAfterFailures?: number;
   lockSeconds?: number;
@@ -133,6 +138,7 @@ export class OnvifCameraSim {
       ptz: options.ptz ?? true,
       rtspPort: options.rtspPort ?? 554,
       clockOffsetMs: options.clockOffsetMs ?? 0,
+      reportedClockErrorMs: options.reportedClockErrorMs ?? 0,
       clockToleranceSec: options.clockToleranceSec ?? 300,
       lockAfterFailures: options.lockAfterFailures ?? 5,
       lockSeconds: options.lockSeconds ?? 60,
@@ -338,7 +344,7 @@ export class OnvifCameraSim {
     const base = this.base();
     switch (op) {
       case 'getsystemdateandtime': {
-        const d = new Date(this.cameraNow());
+        const d = new Date(this.cameraNow() + this.opts.reportedClockErrorMs);
         const dt = (date: Date): string =>
           `<tt:Time><tt:Hour>${date.getUTCHours()}</tt:Hour><tt:Minute>${date.getUTCMinutes()}</tt:Minute><tt:Second>${date.getUTCSeconds()}</tt:Second></tt:Time>` +
           `<tt:Date><tt:Year>${date.getUTCFullYear()}</tt:Year><tt:Month>${date.getUTCMonth() + 1}</tt:Month><tt:Day>${date.getUTCDate()}</tt:Day></tt:Date>`;
