@@ -57,6 +57,8 @@ export interface OnvifCameraOptions {
   encoding?: 'H264' | 'H265';
   ptz?: boolean;
   rtspPort?: number;
+  /** Path prefix of this camera's RTSP URIs (several simulated cameras share one RTSP server). Default /onvif. */
+  rtspPrefix?: string;
   /** The camera's clock runs this far ahead of ours (negative: behind). */
   clockOffsetMs?: number;
   /**
@@ -137,6 +139,7 @@ export class OnvifCameraSim {
       encoding: options.encoding ?? 'H264',
       ptz: options.ptz ?? true,
       rtspPort: options.rtspPort ?? 554,
+      rtspPrefix: options.rtspPrefix ?? '/onvif',
       clockOffsetMs: options.clockOffsetMs ?? 0,
       reportedClockErrorMs: options.reportedClockErrorMs ?? 0,
       clockToleranceSec: options.clockToleranceSec ?? 300,
@@ -157,6 +160,11 @@ export class OnvifCameraSim {
   /** The device service address a client is configured with. */
   get deviceServiceUrl(): string {
     return `http://${this.opts.host}:${this.listenPort}/onvif/device_service`;
+  }
+
+  /** Profile tokens with their stream shape, for an RTSP server that serves this camera. */
+  get profiles(): Array<{ token: string; path: string; sub: boolean; codec: 'h264' | 'h265' }> {
+    return this.profileTokens().map((p) => ({ token: p.token, path: `${this.opts.rtspPrefix}/${p.token}`, sub: p.sub, codec: p.sub || this.opts.encoding === 'H264' ? 'h264' : 'h265' }));
   }
 
   get credentials(): { username: string; password: string } {
@@ -401,7 +409,7 @@ export class OnvifCameraSim {
   }
 
   private streamUri(profile: string): string {
-    return `rtsp://${this.announced()}:${this.opts.rtspPort}/onvif/${profile}`;
+    return `rtsp://${this.announced()}:${this.opts.rtspPort}${this.opts.rtspPrefix}/${profile}`;
   }
 
   private mediaService(op: string, message: XmlNode | undefined): { body: string } | { fault: FaultSpec } | null {
