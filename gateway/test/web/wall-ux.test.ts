@@ -77,8 +77,9 @@ describe('web wall: the operator\'s shift (no scroll, layouts, undo, icons, full
       },
     });
     // 2 NVRs of 24 channels and 4 IPCs: a tree tall enough to overflow its panel when expanded.
-    fleet = new DeviceFleet({ server: h.sipTarget, password: 'ux-pass', devices: 6, nvrEvery: 3, channelsPerNvr: 24, keepaliveSec: 5, codec: 'h264', idPrefix: PREFIX, firstSerial: 1, personalisedChannels: 0 });
-    await Promise.all([fleet.prepareMedia({ personalised: false, profiles: ['sub'] }), fleet.start()]);
+    fleet = new DeviceFleet({ server: h.sipTarget, password: 'ux-pass', devices: 6, nvrEvery: 3, channelsPerNvr: 24, keepaliveSec: 5, codec: 'h264', idPrefix: PREFIX, firstSerial: 1, personalisedChannels: 4 });
+    // The first four cameras show their own name and ID in the picture (the screenshots show which tile is which).
+    await Promise.all([fleet.prepareMedia({ personalised: true, profiles: ['sub'] }), fleet.start()]);
     await fleet.waitForRegistered(6, 30_000);
     cams = fleet.devices.flatMap((d) => d.channelIds);
     nvr = fleet.devices.find((d) => d.channelIds.length > 1)!.id;

@@ -158,6 +158,7 @@ const messages: typeof zh = {
     clearTile: 'Close the selected tile',
     cheatSheet: 'Show / hide this sheet',
     ptzOnly: 'in PTZ mode',
+    ptzOnlyNote: '(in PTZ mode)',
     intro: 'The wall and the consultation screens share one keymap; a key whose action a screen lacks does nothing there.',
     keyColumn: 'Keys',
     actionColumn: 'Action',

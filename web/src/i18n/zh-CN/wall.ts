@@ -157,6 +157,7 @@ export default {
     clearTile: '关闭选中窗格',
     cheatSheet: '显示 / 隐藏本表',
     ptzOnly: '云台模式下',
+    ptzOnlyNote: '（云台模式下）',
     intro: '视频墙和会商页面使用同一套快捷键；某页面没有的功能，按键在该页面无效。',
     keyColumn: '按键',
     actionColumn: '功能',
