@@ -262,14 +262,16 @@ export class MediaLibrary {
     if (this.fontFile) {
       const font = `fontfile='${filterText(this.fontFile)}':fontsize=${s.fontSize}:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=${Math.round(s.fontSize / 5)}`;
       const margin = s.fontSize;
-      const line = (n: number): number => margin + n * Math.round(s.fontSize * 1.5);
+      // One text height of room at the top: a wall tile's name bar covers that strip of the picture.
+      const top = s.fontSize;
+      const line = (n: number): number => top + margin + n * Math.round(s.fontSize * 1.5);
       const label = `${codec === 'h264' ? 'H.264' : 'H.265'} ${profile} ${s.width}x${s.height} ${this.fps}fps`;
       // The camera's name on the top line, larger (Chinese needs the CJK font; plain ASCII does with DejaVu).
       const titleFont = title === null ? null : /^[\x20-\x7e]*$/.test(title) ? this.fontFile : this.titleFontFile;
       if (title !== null && titleFont !== null) {
         const size = Math.round(s.fontSize * 1.3);
         filters.push(
-          `drawtext=fontfile='${filterText(titleFont)}':fontsize=${size}:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=${Math.round(size / 5)}:x=${margin}:y=${Math.round(margin * 0.6)}:text='${filterText(title)}'`,
+          `drawtext=fontfile='${filterText(titleFont)}':fontsize=${size}:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=${Math.round(size / 5)}:x=${margin}:y=${top + Math.round(margin * 0.6)}:text='${filterText(title)}'`,
         );
       }
       filters.push(`drawtext=${font}:x=${margin}:y=${line(1)}:text='${filterText(channelId ?? 'shared loop')}'`);

@@ -68,7 +68,7 @@ describe('media library', () => {
     const band = async (firstFrame: Buffer, name: string): Promise<Buffer> => {
       const file = join(dir, `band-${name}.h264`);
       await writeFile(file, firstFrame);
-      const out = spawnSync('ffmpeg', ['-v', 'error', '-f', 'h264', '-i', file, '-frames:v', '1', '-vf', 'crop=640:40:0:0', '-f', 'rawvideo', '-pix_fmt', 'gray', '-'], { maxBuffer: 1 << 20 });
+      const out = spawnSync('ffmpeg', ['-v', 'error', '-f', 'h264', '-i', file, '-frames:v', '1', '-vf', 'crop=640:64:0:0', '-f', 'rawvideo', '-pix_fmt', 'gray', '-'], { maxBuffer: 1 << 20 });
       await rm(file);
       expect(out.status).toBe(0);
       return out.stdout;
