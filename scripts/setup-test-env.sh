@@ -11,6 +11,8 @@ command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 # A CJK font, so the zh-CN pages in the browser tests' screenshots show characters, not boxes (small: ~5 MB).
 fc-list :lang=zh 2>/dev/null | grep -q . || need_apt+=(fonts-wqy-microhei)
+# DejaVu for the simulator's burnt-in picture text (channel ID, clock); the camera's Chinese name uses the CJK font.
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ] || need_apt+=(fonts-dejavu-core)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   echo "setup: apt-get install ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

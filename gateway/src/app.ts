@@ -533,6 +533,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       metrics,
       logger: logger.child({ component: 'http' }),
       apiTokens: config.http.apiTokens,
+      kioskTokens: config.http.kioskTokens,
       wsMaxBufferedBytes: config.http.wsMaxBufferedBytes,
       webRoot,
       tls,

@@ -116,6 +116,8 @@ async function demo(opts: { devices: number; channels: number; config?: string }
     idPrefix: config.sip.id.slice(0, 8),
     keepaliveSec: Math.min(30, config.sip.keepaliveIntervalSec),
     nvrEvery: 4,
+    // Every demo camera shows its own name and ID in the picture (encoded once per machine, cached on disk).
+    personalisedChannels: opts.devices * Math.max(1, opts.channels),
     quiet: true,
   });
   const token = config.http.apiTokens[0] ?? '(set SE_API_TOKEN)';

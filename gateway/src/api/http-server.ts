@@ -46,6 +46,8 @@ export interface HttpServerOptions {
   logger: Logger;
   /** Static bearer tokens (configuration `http.apiTokens`). */
   apiTokens: string[];
+  /** Wall PCs' watch-only device tokens (configuration `http.kioskTokens`). */
+  kioskTokens?: string[];
   /** Unsent bytes above which a WebSocket client's status updates are coalesced. */
   wsMaxBufferedBytes: number;
   /** Directory of the web UI's files. */
@@ -198,7 +200,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
   await app.register(
     async (api) => {
       api.decorateRequest('principal', null);
-      api.addHook('onRequest', authenticationHook(services, opts.apiTokens));
+      api.addHook('onRequest', authenticationHook(services, opts.apiTokens, opts.kioskTokens ?? []));
       await api.register(authRoutes, { services });
       await api.register(deviceRoutes, { services });
       await api.register(channelRoutes, { services });

@@ -49,6 +49,7 @@ export interface GatewayConfig {
     host: string;
     port: number;
     apiTokens: string[];
+    kioskTokens: string[];
     sessionTtlSec: number;
     wsMaxBufferedBytes: number;
     tls: { certFile: string; keyFile: string };
@@ -355,6 +356,11 @@ export const CONFIG_SCHEMA: TypedGroupSpec<GatewayConfig> = {
           kind: 'stringList', default: [], envAppend: 'SE_API_TOKEN', secret: true,
           description:
             'Static bearer tokens for API clients. SE_HTTP_API_TOKENS replaces the list (JSON array); SE_API_TOKEN appends one token.',
+        },
+        kioskTokens: {
+          kind: 'stringList', default: [], envAppend: 'SE_KIOSK_TOKEN', secret: true,
+          description:
+            'Device tokens for wall PCs (kiosk URL #/kiosk?token=…&view=<saved view id>): they only watch (read the tree, channels, shared views, tours, alarms; play and release live video), never change anything. SE_HTTP_KIOSK_TOKENS replaces the list (JSON array); SE_KIOSK_TOKEN appends one token.',
         },
         sessionTtlSec: {
           kind: 'integer', default: 43200, min: 60, max: ONE_YEAR_SEC,

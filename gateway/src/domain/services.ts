@@ -61,8 +61,11 @@ export interface LoginResult {
 
 /** Who is calling: resolved from a bearer token. */
 export interface Principal {
-  /** 'session-guest': a point that joined a consultation session with its code (see sessions/session-service.ts). */
-  kind: 'static-token' | 'session' | 'session-guest';
+  /**
+   * 'session-guest': a point that joined a consultation session with its code (see sessions/session-service.ts).
+   * 'kiosk-token': a wall PC's device token (config http.kioskTokens): watches only (api/authentication.ts).
+   */
+  kind: 'static-token' | 'session' | 'session-guest' | 'kiosk-token';
   username: string;
   role: UserRole;
   /** session-guest only: the one session (and participant) the guest token reaches. */

@@ -47,7 +47,7 @@ const EXPECTED_DEFAULTS: GatewayConfig = {
     lockout: { maxFailures: 5, windowSec: 300, durationSec: 600 },
     devices: [],
   },
-  http: { host: '0.0.0.0', port: 8080, apiTokens: [], sessionTtlSec: 43200, wsMaxBufferedBytes: 1048576, tls: { certFile: '', keyFile: '' } },
+  http: { host: '0.0.0.0', port: 8080, apiTokens: [], kioskTokens: [], sessionTtlSec: 43200, wsMaxBufferedBytes: 1048576, tls: { certFile: '', keyFile: '' } },
   store: { mongoUrl: '', mongoDatabase: 'sharp_eyes', dataDir: './data', flushIntervalMs: 1000 },
   media: {
     host: '',
