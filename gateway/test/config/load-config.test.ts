@@ -45,6 +45,8 @@ const EXPECTED_DEFAULTS: GatewayConfig = {
     maxMessageBytes: 65535,
     dateHeader: true,
     lockout: { maxFailures: 5, windowSec: 300, durationSec: 600 },
+    natRebinding: 'profile',
+    registerThrottle: { ratePerSec: 20, burst: 100 },
     devices: [],
   },
   http: { host: '0.0.0.0', port: 8080, apiTokens: [], sessionTtlSec: 43200, wsMaxBufferedBytes: 1048576, tls: { certFile: '', keyFile: '' } },
