@@ -190,7 +190,7 @@ export class GatewayMetrics {
     });
     this.sipRejected = new Counter({
       name: 'se_sip_rejected_total',
-      help: 'MESSAGE/NOTIFY/INFO refused before any work: unregistered sender, source-mismatch or transport-mismatch (403), bad-sender (400).',
+      help: 'MESSAGE/NOTIFY/INFO refused: unregistered, source-mismatch, transport-mismatch (403, before any work); bad-sender, bad-body, bad-sn, bad-device-id (400).',
       labelNames: ['reason'],
       registers,
     });
@@ -369,8 +369,8 @@ export class GatewayMetrics {
     this.sipLockouts.inc();
   }
 
-  /** Reasons are the fixed set of the signalling engine's source check. */
-  sipRequestRejected(reason: 'unregistered' | 'source-mismatch' | 'transport-mismatch' | 'bad-sender'): void {
+  /** Reasons are the signalling engine's fixed set (RejectionReason in protocol/gb28181/source-trust.ts). */
+  sipRequestRejected(reason: 'unregistered' | 'source-mismatch' | 'transport-mismatch' | 'bad-sender' | 'bad-body' | 'bad-sn' | 'bad-device-id'): void {
     this.sipRejected.inc({ reason });
   }
 

@@ -167,12 +167,18 @@ describe('SIP trust: spoofed requests and odd envelopes', () => {
     expect((await h.api(`/api/devices/${STRANGER}`)).status).toBe(404);
   });
 
-  it('SN 0 and an empty DeviceID from the real device get 400 with a reason, and the gateway keeps serving', async () => {
+  it('SN 0 and an empty DeviceID from the real device get 400 with a reason, counted, and the gateway keeps serving', async () => {
+    const before = (await h.api<string>('/metrics')).body;
     expect(await device.send('MESSAGE', DEVICE, alarm('0', DEVICE, 'sn-zero'))).toBe(400);
     expect(await device.send('MESSAGE', DEVICE, alarm('7', '', 'empty-id'))).toBe(400);
     expect(await device.send('MESSAGE', DEVICE, alarm('99999999999999999999', DEVICE, 'huge-sn'))).toBe(400);
     expect(await device.send('MESSAGE', DEVICE, `<Notify><CmdType>Keepalive</CmdType><SN>0</SN><DeviceID>${DEVICE}</DeviceID><Status>OK</Status></Notify>`)).toBe(200);
     const r = await h.api<Page<{ description: string }>>('/api/alarms?limit=100');
     expect(r.body.items.map((a) => a.description)).not.toContain('sn-zero');
+    const after = (await h.api<string>('/metrics')).body;
+    const delta = (reason: string): number =>
+      metricValue(after, 'se_sip_rejected_total', `reason="${reason}"`) - metricValue(before, 'se_sip_rejected_total', `reason="${reason}"`);
+    expect(delta('bad-sn')).toBe(2);
+    expect(delta('bad-device-id')).toBe(1);
   });
 });

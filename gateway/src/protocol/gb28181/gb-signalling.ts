@@ -88,7 +88,7 @@ export interface GbSignallingEvents {
   /** A MESSAGE we answered 200 but do not act on (unknown CmdType, unsolicited answer). */
   'unhandled-message': [{ deviceId: string; cmdType: string; root: string }];
   'bad-body': [{ deviceId: string; error: string }];
-  /** A request refused before any work: a spoofed or stale sender (403) or no usable From (400). */
+  /** A request refused: a spoofed or stale sender (403), no usable From, or an unusable body (400). */
   rejected: [{ deviceId: string; source: TransportSource; method: string; reason: RejectionReason }];
   /** A REGISTER over its source's budget: answered 503 with Retry-After, or dropped while that lasts. */
   throttled: [{ source: TransportSource; outcome: '503' | 'dropped' }];
@@ -243,9 +243,15 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
     return false;
   }
 
-  private refuse(req: SipRequest, source: TransportSource, deviceId: string, reason: RejectionReason): void {
+  private refuse(req: SipRequest, source: TransportSource, deviceId: string, reason: RejectionReason, detail?: string): void {
     this.emit('rejected', { deviceId, source, method: req.method, reason });
-    this.lastRefusal.set(reason, { reason, method: req.method, deviceId: deviceId.slice(0, 64), source: `${source.transport}:${source.address}:${source.port}` });
+    this.lastRefusal.set(reason, {
+      reason,
+      method: req.method,
+      deviceId: deviceId.slice(0, 64),
+      source: `${source.transport}:${source.address}:${source.port}`,
+      ...(detail ? { detail: detail.slice(0, 200) } : {}),
+    });
     this.refusalLog.note(reason, this.now());
   }
 
@@ -388,7 +394,7 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       this.emit('bad-body', { deviceId: senderId, error });
-      this.opts.logger.warn({ deviceId: senderId, source, error }, 'rejected MESSAGE body');
+      this.refuse(req, source, senderId, 'bad-body', error);
       reply(400, 'Bad Body');
       return;
     }
@@ -404,7 +410,7 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
     const problem = envelopeProblem(msg);
     if (problem) {
       this.emit('bad-body', { deviceId: senderId, error: problem });
-      this.opts.logger.debug({ deviceId: senderId, root: msg.root, cmdType: msg.cmdType, problem }, 'rejected MESSAGE envelope');
+      this.refuse(req, source, senderId, problem, `${msg.root}/${msg.cmdType}`);
       reply(400, ENVELOPE_PHRASE[problem]);
       return;
     }

@@ -19,8 +19,12 @@ export const NAT_REBINDING_VALUES: readonly NatRebinding[] = ['off', 'port', 'ad
 
 export type SourceVerdict = 'ok' | 'unregistered' | 'source-mismatch' | 'transport-mismatch';
 
-/** Why a request was refused before any work was done for it (label of se_sip_rejected_total). */
-export type RejectionReason = Exclude<SourceVerdict, 'ok'> | 'bad-sender';
+/**
+ * Why a request was refused (label of se_sip_rejected_total): by the source check before any work (403, or
+ * 400 `bad-sender`), or — from a trusted sender — for a body that cannot be used (400: `bad-body` not
+ * MANSCDP, `bad-sn`, `bad-device-id`).
+ */
+export type RejectionReason = Exclude<SourceVerdict, 'ok'> | 'bad-sender' | 'bad-body' | 'bad-sn' | 'bad-device-id';
 
 /**
  * Judge a request's transport source against the source the device registered on (`undefined` when the
