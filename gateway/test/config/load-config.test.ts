@@ -253,6 +253,9 @@ describe('environment variables', () => {
     ['SE_SIP_DEVICES', '{not json', 'sip.devices', 'must be a JSON array'],
     ['SE_SIP_DEVICES', '[{"id":"44030500001320000001","pasword":"x"}]', 'sip.devices[0].pasword', 'unknown key (did you mean "password"?)'],
     ['SE_SIP_DEVICES', '[{"id":44030500001320000001}]', 'sip.devices[0].id', 'must be a string'],
+    ['SE_SIP_DEVICES', '[{"id":"44030500001320000001","natRebinding":"always"}]', 'sip.devices[0].natRebinding', 'must be off, port or address'],
+    ['SE_SIP_NAT_REBINDING', 'sometimes', 'sip.natRebinding', 'must be one of profile, off, port, address'],
+    ['SE_SIP_REGISTER_THROTTLE_BURST', '0', 'sip.registerThrottle.burst', 'must be an integer'],
     ['SE_HTTP_API_TOKENS', '"one"', 'http.apiTokens', 'must be a list of strings'],
     ['SE_MONGO_URL', 'http://db', 'store.mongoUrl', 'must be a mongodb://'],
   ])('%s=%j is rejected, naming the variable and the key', (name, value, key, problem) => {
