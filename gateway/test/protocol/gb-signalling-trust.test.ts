@@ -30,6 +30,7 @@ class FakeEndpoint {
   onRequest(h: RequestHandler): void {
     this.handler = h;
   }
+  sendAck(): void {}
   async sendRequest(opts: { method: string; body?: Buffer }): Promise<SipResponse> {
     this.sent.push({ method: opts.method, body: opts.body });
     return { kind: 'response', status: 200, reason: 'OK', version: 'SIP/2.0', headers: [], body: Buffer.alloc(0) };
@@ -191,6 +192,25 @@ describe('source trust (spoofed MESSAGE/NOTIFY/INFO)', () => {
     await settle();
     expect(r.warnings.filter((m) => /rejected/.test(m))).toHaveLength(3);
     expect(r.rejected).toHaveLength(101);
+  });
+});
+
+describe('in-dialog requests', () => {
+  it('a BYE for a live dialog from another host is 403; from the device it ends the dialog', async () => {
+    const r = rig();
+    const dialog = await r.signalling.dialogs.invite({ channelId: '44030500001310000001', destination: HOME, domain: '4403050000', sdpOffer: 'v=0', subject: 's', timeoutMs: 1000 });
+    const byes: string[] = [];
+    r.signalling.dialogs.on('remote-bye', (d) => byes.push(d.callId));
+    const bye = (): SipRequest => {
+      const req = request('BYE', '44030500001310000001');
+      req.headers = req.headers.map(([n, v]) => (n === 'call-id' ? [n, dialog.callId] : [n, v]));
+      return req;
+    };
+    expect(r.endpoint.deliver(bye(), { ...HOME, address: '10.0.0.66' }).map((a) => a.status)).toEqual([403]);
+    expect(r.rejected).toEqual(['source-mismatch']);
+    expect(byes).toEqual([]);
+    expect(r.endpoint.deliver(bye(), { ...HOME, port: 5999 }).map((a) => a.status)).toEqual([200]);
+    expect(byes).toEqual([dialog.callId]);
   });
 });
 

@@ -38,7 +38,7 @@ import type { TransportSource } from '../../transport/sip-transport.js';
 import { Lockout, type LockoutPolicy } from './lockout.js';
 import { PendingQueries, type CollectedAnswer } from './pending-queries.js';
 import { InviteDialogs } from './invite.js';
-import type { RejectionReason, SourceVerdict } from './source-trust.js';
+import { judgeSource, type RejectionReason, type SourceVerdict } from './source-trust.js';
 import { RateLimitedLog } from './rate-limited-log.js';
 import { RegisterThrottle, type RegisterThrottleOptions } from './register-throttle.js';
 
@@ -195,7 +195,18 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
 
   private onRequest(req: SipRequest, source: TransportSource, reply: ReplyFn): void {
     try {
-      if (req.method !== 'REGISTER' && req.method !== 'ACK' && this.dialogs.handleInDialog(req, reply)) return;
+      if (req.method !== 'REGISTER' && req.method !== 'ACK') {
+        // In-dialog requests (BYE, MediaStatus MESSAGE) carry the channel ID in From, not a registered device:
+        // they must come from the host the dialog was set up with (the port may differ: a device may answer
+        // from another socket). A BYE from elsewhere would otherwise end anyone's stream.
+        const dialogSource = this.dialogs.destinationOf(header(req, 'call-id'));
+        if (dialogSource && judgeSource(dialogSource, source, 'port') !== 'ok') {
+          this.refuse(req, source, senderOf(req), 'source-mismatch', 'in-dialog request from another source');
+          reply(403, SOURCE_REJECTION_PHRASE['source-mismatch']);
+          return;
+        }
+        if (this.dialogs.handleInDialog(req, reply)) return;
+      }
       if (SOURCE_CHECKED_METHODS.has(req.method) && !this.trusted(req, source, reply)) return;
       switch (req.method) {
         case 'REGISTER':
