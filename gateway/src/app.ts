@@ -27,6 +27,7 @@ import { loadDeviceProfiles, DeviceProfileMatcher, type DeviceProfile } from './
 import { SipTransport, type TransportSource } from './transport/sip-transport.js';
 import { SipEndpoint } from './protocol/sip-endpoint.js';
 import { GbSignalling, type GbDirectory } from './protocol/gb28181/gb-signalling.js';
+import { judgeSource, type NatRebinding } from './protocol/gb28181/source-trust.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { buildHttpServer } from './api/http-server.js';
 import type { ManscdpCharset } from './codecs/manscdp/charset.js';
@@ -208,6 +209,13 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     });
     // Built once the catalog and streams exist; SIP traffic that arrives before that is not in its history.
     let health: HealthService | null = null;
+    /** NAT rebinding policy of a device: its config entry, then sip.natRebinding, then its profile. */
+    const natRebindingOf = (deviceId: string, profileName: string): NatRebinding => {
+      const configured = configuredDevices.get(deviceId)?.natRebinding;
+      if (configured) return configured;
+      if (config.sip.natRebinding !== 'profile') return config.sip.natRebinding;
+      return profileByName.get(profileName)?.natRebinding ?? 'off';
+    };
     const directory: GbDirectory = {
       credentialsFor(deviceId) {
         const entry = configuredDevices.get(deviceId);
@@ -219,6 +227,12 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         const accepted = registry.keepalive(deviceId, toAddress(source));
         if (accepted) health?.keepaliveArrived(deviceId);
         return accepted;
+      },
+      checkSource(deviceId, source) {
+        const device = registry.get(deviceId);
+        // The same "registered" the keepalive rule uses: a registration that has not expired.
+        const live = device !== undefined && device.registrationExpiresAt !== null && device.registrationExpiresAt > Date.now();
+        return judgeSource(live ? registry.address(deviceId) : undefined, source, device ? natRebindingOf(deviceId, device.profile) : 'off');
       },
     };
     const signalling = new GbSignalling({
@@ -233,8 +247,11 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       queryTimeoutMs: config.sip.queryTimeoutSec * 1000,
       catalogIdleTimeoutMs: config.sip.catalogTimeoutSec * 1000,
       maxBodyBytes: 2 * 1024 * 1024,
+      registerThrottle: config.sip.registerThrottle,
       logger: logger.child({ component: 'gb28181' }),
     });
+    signalling.on('rejected', (e) => metrics.sipRequestRejected(e.reason));
+    signalling.on('throttled', (e) => metrics.sipRegisterThrottled(e.outcome));
     closers.push(() => signalling.close());
     signalling.on('auth-failure', (e) => {
       metrics.authFailure(e.reason);

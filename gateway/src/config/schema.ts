@@ -22,6 +22,8 @@ export interface DeviceConfigEntry {
   profile?: string;
   /** Display name used until the device reports its own. */
   name?: string;
+  /** How far the device's source may move after REGISTER (NAT rebinding); absent = sip.natRebinding / the profile. */
+  natRebinding?: 'off' | 'port' | 'address';
 }
 
 export interface GatewayConfig {
@@ -43,6 +45,8 @@ export interface GatewayConfig {
     maxMessageBytes: number;
     dateHeader: boolean;
     lockout: { maxFailures: number; windowSec: number; durationSec: number };
+    natRebinding: 'profile' | 'off' | 'port' | 'address';
+    registerThrottle: { ratePerSec: number; burst: number };
     devices: DeviceConfigEntry[];
   };
   http: {
@@ -240,6 +244,10 @@ const DEVICE_FIELDS: ItemFieldsFor<DeviceConfigEntry> = {
     kind: 'string', default: '', optional: true,
     description: 'Display name until the device reports its own.',
   },
+  natRebinding: {
+    kind: 'string', default: '', optional: true, pattern: /^(off|port|address)$/, patternHint: 'off, port or address',
+    description: 'NAT rebinding for this device (off, port, address); absent = sip.natRebinding, then the profile.',
+  },
 };
 
 const SIP_SCHEMA: TypedGroupSpec<GatewayConfig['sip']> = {
@@ -328,6 +336,26 @@ const SIP_SCHEMA: TypedGroupSpec<GatewayConfig['sip']> = {
         durationSec: {
           kind: 'integer', default: 600, min: 1, max: 86400,
           description: 'How long a locked-out device is refused, seconds.',
+        },
+      },
+    },
+    natRebinding: {
+      kind: 'enum', values: ['profile', 'off', 'port', 'address'], default: 'profile',
+      description:
+        'Source a registered device may send MESSAGE/NOTIFY/INFO from besides the one it registered on (NAT 重绑定): off (exactly that source; others get 403 and re-register), port (same address, any UDP port), address (any address, UDP); "profile" = the device profile\'s natRebinding.',
+    },
+    registerThrottle: {
+      kind: 'group',
+      description:
+        'Per-source REGISTER budget (token bucket per UDP address:port or TCP connection), checked before digest work; over it: 503 with Retry-After, then dropped until then.',
+      fields: {
+        ratePerSec: {
+          kind: 'integer', default: 20, min: 0, max: 1_000_000,
+          description: 'Sustained REGISTERs per second per source; 0 = no throttle. A device sends 2 per registration.',
+        },
+        burst: {
+          kind: 'integer', default: 100, min: 1, max: 1_000_000,
+          description: 'REGISTERs a source may send at once before the rate applies.',
         },
       },
     },

@@ -72,6 +72,8 @@ export class GatewayMetrics {
   private readonly sipParseErrors: Counter<'reason'>;
   private readonly sipAuthFailures: Counter<'reason'>;
   private readonly sipLockouts: Counter;
+  private readonly sipRejected: Counter<'reason'>;
+  private readonly sipThrottled: Counter<'outcome'>;
   private readonly storeWriteSeconds: Histogram<'operation'>;
   private readonly storeWriteFailures: Counter<'operation'>;
   private readonly wsClientsGauge: Gauge;
@@ -184,6 +186,18 @@ export class GatewayMetrics {
     this.sipLockouts = new Counter({
       name: 'se_sip_lockouts_total',
       help: 'Devices or sources locked out after repeated authentication failures.',
+      registers,
+    });
+    this.sipRejected = new Counter({
+      name: 'se_sip_rejected_total',
+      help: 'MESSAGE/NOTIFY/INFO refused: unregistered, source-mismatch, transport-mismatch (403, before any work); bad-sender, bad-body, bad-sn, bad-device-id (400).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.sipThrottled = new Counter({
+      name: 'se_sip_throttled_total',
+      help: 'REGISTERs over their source\'s budget: answered 503 with Retry-After, or dropped until then.',
+      labelNames: ['outcome'],
       registers,
     });
     this.storeWriteSeconds = new Histogram({
@@ -353,6 +367,15 @@ export class GatewayMetrics {
 
   lockout(): void {
     this.sipLockouts.inc();
+  }
+
+  /** Reasons are the signalling engine's fixed set (RejectionReason in protocol/gb28181/source-trust.ts). */
+  sipRequestRejected(reason: 'unregistered' | 'source-mismatch' | 'transport-mismatch' | 'bad-sender' | 'bad-body' | 'bad-sn' | 'bad-device-id'): void {
+    this.sipRejected.inc({ reason });
+  }
+
+  sipRegisterThrottled(outcome: '503' | 'dropped'): void {
+    this.sipThrottled.inc({ outcome });
   }
 
   // ---- store
