@@ -4,7 +4,7 @@
 // reader), SDP, RTP (+ RFC 4571 splitter) and the PS demuxer — the targets of dist/codecs/decoder-harness.js.
 //
 //   npm run build   # or: npx tsc -p tsconfig.build.json (the script runs the compiled decoders)
-//   node bench/fuzz.mjs [--total 1000000] [--seed 20261205] [--codecs sip,manscdp,sdp,rtp,ps]
+//   node bench/fuzz.mjs [--total 1000000] [--seed 20261205] [--codecs sip,manscdp,sdp,rtp,ps,soap,rtsp,rtp-payload,flv,rtmp]
 //        [--slow-ms 250] [--hang-sec 30] [--save true] [--max-saved 40]
 //
 // Crash: any throw that is not the decoder's documented error type (DecoderCrash). Hang: an input that keeps
@@ -31,7 +31,7 @@ const REPO = join(HERE, '..', '..');
 // SE_FUZZ_DIST: another compiled tree (e.g. a copy with a planted bug, to check that the fuzzer finds it).
 const DIST = process.env.SE_FUZZ_DIST ?? join(REPO, 'dist');
 const CORPUS_ROOT = join(REPO, 'test-fixtures', 'fuzz');
-const CODECS = ['sip', 'manscdp', 'sdp', 'rtp', 'ps'];
+const CODECS = ['sip', 'manscdp', 'sdp', 'rtp', 'ps', 'soap', 'rtsp', 'rtp-payload', 'flv', 'rtmp'];
 
 // ------------------------------------------------------------------------------------------ shared
 
@@ -66,6 +66,11 @@ const TOKENS = {
     'y=\r\n', 'y=99999999999\r\n', 'f=v/////a///\r\n', 'f=v/2/5/25/1/99999999999\r\n', 'c=IN IP6 ::\r\n', 'c=\r\n', 'a=streamnumber:\r\n', '=', ' ', ':', '/'],
   rtp: [],
   ps: [],
+  soap: ['<', '>', '</', '/>', '&amp;', '&#x', '<!DOCTYPE', '<!ENTITY', '<s:Body>', '</s:Body>', '<s:Fault>', 's:', 'tt:', '<tt:XAddr>', 'http://', '127.0.1.1', ' xmlns:a="b"', '<tt:Width>-1</tt:Width>', 'PT99999999S', '\uFFFD'],
+  rtsp: ['\r\n', '\r\n\r\n', 'RTSP/1.0 ', 'Content-Length: 999999999\r\n', 'Content-Length: -1\r\n', 'CSeq: ', 'Session: ;timeout=0\r\n', 'Transport: RTP/AVP/TCP;interleaved=255-256\r\n', '$', 'm=video 0 RTP/AVP 96\r\n', 'a=control:', 'a=fmtp:96 sprop-parameter-sets=!!,==\r\n', 'a=rtpmap:96 H264/0\r\n'],
+  'rtp-payload': [],
+  flv: [],
+  rtmp: [],
 };
 
 const INTERESTING_BYTES = [0x00, 0x01, 0x7f, 0x80, 0xff, 0xba, 0xbb, 0xbc, 0xbd, 0xbe, 0xbf, 0xc0, 0xe0, 0xb9];
@@ -219,6 +224,45 @@ async function buildSeeds(codec) {
     out.push(Buffer.concat([h265.muxVideo(Buffer.concat([vps, hsps, hpps, hidr]), 0, true), h265.muxVideo(Buffer.concat([Buffer.from('0000000102010d', 'hex'), Buffer.alloc(90, 7)]), 3600, false)]));
     const big = new PsMuxer({ video: 'h264', maxPesPayload: 100 });
     out.push(big.muxVideo(Buffer.concat([sps, pps, idr]), 90000, true));
+  } else if (codec === 'soap') {
+    const env = (body, header = '') => enc(`<?xml version="1.0" encoding="UTF-8"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:tt="http://www.onvif.org/ver10/schema" xmlns:tds="http://www.onvif.org/ver10/device/wsdl" xmlns:wsnt="http://docs.oasis-open.org/wsn/b-2">${header ? `<s:Header>${header}</s:Header>` : ''}<s:Body>${body}</s:Body></s:Envelope>`);
+    out.push(env('<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime><tt:DateTimeType>NTP</tt:DateTimeType><tt:UTCDateTime><tt:Time><tt:Hour>8</tt:Hour><tt:Minute>1</tt:Minute><tt:Second>2</tt:Second></tt:Time><tt:Date><tt:Year>2026</tt:Year><tt:Month>12</tt:Month><tt:Day>5</tt:Day></tt:Date></tt:UTCDateTime></tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>'));
+    out.push(env('<tds:GetCapabilitiesResponse><tds:Capabilities><tt:Media><tt:XAddr>http://127.0.1.1/onvif/media</tt:XAddr></tt:Media><tt:PTZ><tt:XAddr>http://127.0.1.1/onvif/ptz</tt:XAddr></tt:PTZ></tds:Capabilities></tds:GetCapabilitiesResponse>'));
+    out.push(env('<trt:GetProfilesResponse xmlns:trt="http://www.onvif.org/ver10/media/wsdl"><trt:Profiles token="p1" fixed="true"><tt:Name>main</tt:Name><tt:VideoEncoderConfiguration token="v"><tt:Encoding>H264</tt:Encoding><tt:Resolution><tt:Width>1920</tt:Width><tt:Height>1080</tt:Height></tt:Resolution></tt:VideoEncoderConfiguration><tt:PTZConfiguration token="z"><tt:NodeToken>n</tt:NodeToken></tt:PTZConfiguration></trt:Profiles></trt:GetProfilesResponse>'));
+    out.push(env('<tev:PullMessagesResponse xmlns:tev="http://www.onvif.org/ver10/events/wsdl"><tev:CurrentTime>2026-12-05T08:00:00Z</tev:CurrentTime><wsnt:NotificationMessage><wsnt:Topic>tns1:RuleEngine/CellMotionDetector/Motion</wsnt:Topic><wsnt:Message><tt:Message UtcTime="2026-12-05T08:00:00Z"><tt:Source><tt:SimpleItem Name="A" Value="1"/></tt:Source><tt:Data><tt:SimpleItem Name="IsMotion" Value="true"/></tt:Data></tt:Message></wsnt:Message></wsnt:NotificationMessage></tev:PullMessagesResponse>'));
+    out.push(env('<s:Fault><s:Code><s:Value>s:Sender</s:Value><s:Subcode><s:Value>ter:NotAuthorized</s:Value></s:Subcode></s:Code><s:Reason><s:Text xml:lang="en">no</s:Text></s:Reason></s:Fault>'));
+    out.push(enc('<?xml version="1.0"?><e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/" xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery"><e:Header><a:MessageID xmlns:a="x">urn:uuid:1</a:MessageID></e:Header><e:Body><d:ProbeMatches><d:ProbeMatch><d:XAddrs>http://10.1.2.3/onvif/device_service</d:XAddrs><d:Scopes>onvif://www.onvif.org/name/A%20B</d:Scopes></d:ProbeMatch></d:ProbeMatches></e:Body></e:Envelope>'));
+  } else if (codec === 'rtsp') {
+    const sdp = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=x\r\na=control:*\r\nm=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 packetization-mode=1;sprop-parameter-sets=Z0IAHpWoFAFpIA==,aM48gA==\r\na=control:trackID=0\r\nm=audio 0 RTP/AVP 97\r\na=rtpmap:97 MPEG4-GENERIC/44100/2\r\na=fmtp:97 mode=AAC-hbr;sizelength=13;indexlength=3;indexdeltalength=3;config=1210\r\n';
+    out.push(enc(`RTSP/1.0 200 OK\r\nCSeq: 2\r\nContent-Base: rtsp://h/x/\r\nContent-Type: application/sdp\r\nContent-Length: ${sdp.length}\r\n\r\n${sdp}`));
+    out.push(enc('RTSP/1.0 200 OK\r\nCSeq: 3\r\nSession: 12345678;timeout=60\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1;ssrc=1A2B3C4D\r\n\r\n'));
+    out.push(enc('RTSP/1.0 401 Unauthorized\r\nCSeq: 1\r\nWWW-Authenticate: Digest realm="IP Camera", nonce="abc", qop="auth"\r\n\r\n'));
+    out.push(Buffer.concat([enc('RTSP/1.0 200 OK\r\nCSeq: 5\r\nRTP-Info: url=rtsp://h/x/trackID=0;seq=1;rtptime=2\r\n\r\n'), Buffer.from('2400000c80600001000000010000000141', 'hex')]));
+    out.push(enc('GET_PARAMETER rtsp://h/x/ RTSP/1.0\r\nCSeq: 9\r\nSession: 1\r\n\r\n'));
+  } else if (codec === 'rtp-payload') {
+    const { packetizeVideo } = await imp('codecs/rtp/payload/video.js');
+    const { packetizeAacHbr } = await imp('codecs/rtp/payload/audio.js');
+    const nal = (h, n) => Buffer.concat([Buffer.from(h, 'hex'), Buffer.alloc(n, 0x5a)]);
+    // Each packet prefixed by a length-ish byte so the harness cuts the input back into packets.
+    const frame = (packets) => Buffer.concat(packets.map((p) => Buffer.concat([Buffer.of(Math.max(0, p.payload.length - 1) % 200), Buffer.from(p.payload)])));
+    out.push(frame(packetizeVideo('h264', [nal('6742c01e', 10), nal('68ce3c80', 2), nal('6588', 500)], 150)));
+    out.push(frame(packetizeVideo('h265', [nal('4001', 10), nal('4201', 20), nal('4401', 4), nal('2601', 400)], 120)));
+    out.push(Buffer.from(packetizeAacHbr([Buffer.alloc(30, 1), Buffer.alloc(40, 2)])));
+    out.push(Buffer.from('18000467420001000268ce', 'hex'));
+  } else if (codec === 'flv') {
+    out.push(Buffer.from('1700000000014d401effe1000a674d401e9a6602802d8801000468ee3c80', 'hex'));
+    out.push(Buffer.concat([Buffer.from('1701000028', 'hex'), Buffer.from('0000000565888400aa', 'hex')]));
+    out.push(Buffer.from('2701ffffd800000003419a12', 'hex'));
+    out.push(Buffer.from('af001210', 'hex'));
+    out.push(Buffer.from('af01210049900', 'hex').subarray(0, 6));
+    out.push(Buffer.from('90687663310101600000', 'hex'));
+  } else if (codec === 'rtmp') {
+    const { writeMessage } = await imp('codecs/rtmp/chunks.js');
+    const { encodeAmf0 } = await imp('codecs/rtmp/amf0.js');
+    out.push(writeMessage(3, 20, 0, 0, encodeAmf0('connect', 1, { app: 'live', tcUrl: 'rtmp://127.0.0.1/live', flashVer: 'FMLE/3.0' }), 128));
+    out.push(Buffer.concat([writeMessage(2, 1, 0, 0, Buffer.from('00001000', 'hex'), 128), writeMessage(3, 20, 1, 0, encodeAmf0('publish', 5, null, 'key?sign=x', 'live'), 4096)]));
+    out.push(writeMessage(4, 18, 1, 0, encodeAmf0('@setDataFrame', 'onMetaData', { width: 640, height: 360, videocodecid: 7 }), 128));
+    out.push(writeMessage(6, 9, 1, 0x1000000, Buffer.alloc(400, 0x17), 128));
   }
   // The saved corpus is part of the seed set: the next run starts where the last one got to.
   const dir = join(CORPUS_ROOT, codec);

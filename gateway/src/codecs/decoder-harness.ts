@@ -36,10 +36,31 @@ import { parseFormatField, parseSdp, receiveTransportOfAnswer, SdpParseError, su
 import { parseRtp, RtpParseError } from './rtp/rtp.js';
 import { Rfc4571Splitter } from './rtp/rfc4571.js';
 import { PsDemuxer, parseProgramStreamMap } from './ps/ps-demuxer.js';
+import { SoapError, parseEnvelope } from './soap/soap.js';
+import {
+  parseCapabilities,
+  parseCreatePullPointSubscription,
+  parseDeviceInformation,
+  parseNetworkInterfaces,
+  parsePresets,
+  parseProfiles,
+  parsePullMessages,
+  parseServices,
+  parseSystemDateAndTime,
+  parseUri as parseOnvifUri,
+  OnvifDecodeError,
+} from './onvif/messages.js';
+import { parseProbe, parseProbeMatches } from './onvif/discovery.js';
+import { RtspFramer, parseRtpInfo, parseRtspSdp, parseSession, parseTransport } from './rtsp/rtsp.js';
+import { VideoDepacketizer } from './rtp/payload/video.js';
+import { AacDepacketizer } from './rtp/payload/audio.js';
+import { parseAudioTag, parseVideoTag } from './flv/flv-tags.js';
+import { RtmpServerReader, RtmpProtocolError } from './rtmp/chunks.js';
+import { Amf0Error, decodeAmf0 } from './rtmp/amf0.js';
 
-export type DecoderName = 'sip' | 'manscdp' | 'sdp' | 'rtp' | 'ps';
+export type DecoderName = 'sip' | 'manscdp' | 'sdp' | 'rtp' | 'ps' | 'soap' | 'rtsp' | 'rtp-payload' | 'flv' | 'rtmp';
 
-export const DECODER_NAMES: readonly DecoderName[] = ['sip', 'manscdp', 'sdp', 'rtp', 'ps'];
+export const DECODER_NAMES: readonly DecoderName[] = ['sip', 'manscdp', 'sdp', 'rtp', 'ps', 'soap', 'rtsp', 'rtp-payload', 'flv', 'rtmp'];
 
 /** What one input did: decoded, or refused with the decoder's documented error (its reason code). */
 export type DecodeOutcome = { kind: 'ok'; detail: string } | { kind: 'refused'; detail: string };
@@ -169,12 +190,120 @@ function decodePsTarget(input: Buffer): DecodeOutcome {
   return { kind: 'ok', detail: `frames ${[...kinds].sort().join('+') || 'none'}` };
 }
 
+/** SOAP envelopes (ONVIF answers, camera-side requests) and every ONVIF reader on the message; discovery datagrams. */
+function decodeSoapTarget(input: Buffer): DecodeOutcome {
+  const text = input.toString('utf8');
+  parseProbe(text);
+  parseProbeMatches(text);
+  try {
+    const env = parseEnvelope(text, 64 * 1024);
+    const m = env.message;
+    if (m) {
+      const readers: Array<(node: NonNullable<typeof m>) => unknown> = [parseSystemDateAndTime, parseDeviceInformation, parseCapabilities, parseServices, parseNetworkInterfaces, parseProfiles, parseOnvifUri, parsePresets, parseCreatePullPointSubscription, parsePullMessages];
+      for (const read of readers) {
+        try {
+          read(m);
+        } catch (err) {
+          if (!(err instanceof OnvifDecodeError)) throw err;
+        }
+      }
+    }
+    return { kind: 'ok', detail: `${env.version} ${env.fault ? 'fault' : m ? 'message' : 'empty'}` };
+  } catch (err) {
+    if (err instanceof SoapError) return { kind: 'refused', detail: err.code };
+    throw err;
+  }
+}
+
+/** An RTSP byte stream (messages and interleaved packets) split in two, and the headers/SDP of what it held. */
+function decodeRtspTarget(input: Buffer): DecodeOutcome {
+  const framer = new RtspFramer({ maxHeaderBytes: 8 * 1024, maxBodyBytes: 32 * 1024 });
+  const cut = input.length >> 1;
+  const items = [...framer.push(input.subarray(0, cut)), ...framer.push(input.subarray(cut))];
+  const kinds = new Set<string>();
+  for (const item of items) {
+    kinds.add(item.kind === 'error' ? item.reason : item.kind);
+    if (item.kind !== 'message') continue;
+    const h = item.message.headers;
+    parseSession(h.session);
+    parseTransport(h.transport);
+    parseRtpInfo(h['rtp-info']);
+    parseDigestParams(h['www-authenticate'] ?? '');
+    if (item.message.body.length > 0) parseRtspSdp(item.message.body.toString('utf8'), 'rtsp://127.0.0.1/x/');
+  }
+  parseRtspSdp(input.toString('latin1'), 'rtsp://127.0.0.1/x/');
+  return { kind: 'ok', detail: [...kinds].sort().join('+') || 'none' };
+}
+
+/** RTP payloads for H.264, H.265 and AAC-hbr: the input cut into packets by its own bytes (documented total). */
+function decodeRtpPayloadTarget(input: Buffer): DecodeOutcome {
+  const h264 = new VideoDepacketizer('h264');
+  const h265 = new VideoDepacketizer('h265');
+  const aac = new AacDepacketizer({ sizeLength: 13, indexLength: 3, indexDeltaLength: 3 });
+  let pictures = 0;
+  let seq = input.length > 0 ? input[0]! * 256 : 0;
+  for (let i = 0; i < input.length; ) {
+    const len = Math.max(1, Math.min(input.length - i, (input[i]! % 200) + 1));
+    const payload = input.subarray(i, i + len);
+    const packet = { payload, timestamp: Math.floor(i / 64), sequence: seq++ & 0xffff, marker: (input[i]! & 1) === 1 };
+    pictures += h264.push(packet).length + h265.push(packet).length;
+    aac.push(packet);
+    i += len;
+  }
+  if (h264.flush()) pictures++;
+  if (h265.flush()) pictures++;
+  return { kind: 'ok', detail: `pictures ${pictures > 0 ? 'some' : 'none'} dropped ${h264.stats.dropped + h265.stats.dropped > 0 ? 'some' : 'none'}` };
+}
+
+function decodeFlvTarget(input: Buffer): DecodeOutcome {
+  const v = parseVideoTag(input);
+  const a = parseAudioTag(input);
+  parseVideoTag(input, 2);
+  return { kind: 'ok', detail: `${v.kind}/${a.kind}` };
+}
+
+/** A publisher's byte stream after a valid handshake, split in three; AMF0 of every command and data message. */
+function decodeRtmpTarget(input: Buffer): DecodeOutcome {
+  const reader = new RtmpServerReader({ maxMessageBytes: 256 * 1024, maxChunkStreams: 8 });
+  const handshake = Buffer.concat([Buffer.of(3), Buffer.alloc(1536 * 2)]);
+  try {
+    reader.push(handshake);
+    const a = Math.floor(input.length / 3);
+    const events = [...reader.push(input.subarray(0, a)), ...reader.push(input.subarray(a, 2 * a)), ...reader.push(input.subarray(2 * a))];
+    let amf = 'none';
+    for (const e of events) {
+      if (e.kind !== 'message' || ![15, 17, 18, 20].includes(e.message.typeId)) continue;
+      try {
+        decodeAmf0(e.message.typeId === 15 || e.message.typeId === 17 ? e.message.payload.subarray(1) : e.message.payload);
+        amf = 'ok';
+      } catch (err) {
+        if (!(err instanceof Amf0Error)) throw err;
+        amf = 'refused';
+      }
+    }
+    try {
+      decodeAmf0(input);
+    } catch (err) {
+      if (!(err instanceof Amf0Error)) throw err;
+    }
+    return { kind: 'ok', detail: `messages ${events.length > 0 ? 'some' : 'none'} amf ${amf}` };
+  } catch (err) {
+    if (err instanceof RtmpProtocolError) return { kind: 'refused', detail: err.message.replace(/\d+/g, 'N').slice(0, 40) };
+    throw err;
+  }
+}
+
 const TARGETS: Record<DecoderName, (input: Buffer) => DecodeOutcome> = {
   sip: decodeSip,
   manscdp: decodeManscdpTarget,
   sdp: decodeSdpTarget,
   rtp: decodeRtpTarget,
   ps: decodePsTarget,
+  soap: decodeSoapTarget,
+  rtsp: decodeRtspTarget,
+  'rtp-payload': decodeRtpPayloadTarget,
+  flv: decodeFlvTarget,
+  rtmp: decodeRtmpTarget,
 };
 
 /** Run one input through a decoder. Throws DecoderCrash on any throw that is not the documented error. */
