@@ -123,6 +123,10 @@ export interface GatewayStore {
   // ---- users and API session tokens
   getUser(username: string): Promise<User | null>;
   upsertUser(user: User): Promise<void>;
+  /** Every user, by username (user accounts are few: tens to hundreds). */
+  listUsers(): Promise<User[]>;
+  /** True when the user existed. */
+  deleteUser(username: string): Promise<boolean>;
   putSessionToken(token: SessionToken): Promise<void>;
   getSessionToken(tokenHash: string): Promise<SessionToken | null>;
   deleteSessionToken(tokenHash: string): Promise<void>;

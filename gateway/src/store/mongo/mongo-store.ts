@@ -365,6 +365,15 @@ export class MongoStore implements GatewayStore {
     await this.users.replaceOne({ _id: user.username }, { ...user }, { upsert: true });
   }
 
+  async listUsers(): Promise<User[]> {
+    const docs = await this.users.find({}).sort({ _id: 1 }).toArray();
+    return docs.map((d) => strip<User>(d) as User);
+  }
+
+  async deleteUser(username: string): Promise<boolean> {
+    return (await this.users.deleteOne({ _id: username })).deletedCount > 0;
+  }
+
   async putSessionToken(token: SessionToken): Promise<void> {
     await this.tokens.replaceOne({ _id: token.tokenHash }, { ...token }, { upsert: true });
   }

@@ -423,6 +423,15 @@ export class SqliteStore implements GatewayStore {
     this.conn.prepare('INSERT INTO users (username, doc) VALUES (?, ?) ON CONFLICT(username) DO UPDATE SET doc = excluded.doc').run(user.username, JSON.stringify(user));
   }
 
+  async listUsers(): Promise<User[]> {
+    const rows = this.conn.prepare('SELECT doc FROM users ORDER BY username').all() as Array<{ doc: string }>;
+    return rows.map((r) => JSON.parse(r.doc) as User);
+  }
+
+  async deleteUser(username: string): Promise<boolean> {
+    return this.conn.prepare('DELETE FROM users WHERE username = ?').run(username).changes > 0;
+  }
+
   async putSessionToken(token: SessionToken): Promise<void> {
     this.conn
       .prepare('INSERT OR REPLACE INTO session_tokens (token_hash, expires_at, doc) VALUES (?, ?, ?)')
