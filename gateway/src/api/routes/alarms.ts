@@ -45,7 +45,7 @@ export const alarmRoutes: FastifyPluginAsync<AlarmRoutesOptions> = async (app, {
     },
     async (request) => {
       const { deviceId, acknowledged, since, offset, limit } = request.query;
-      return services.listAlarms({ deviceId, acknowledged, since, offset, limit });
+      return services.listAlarms({ deviceId, acknowledged, since, offset, limit }, principalOf(request));
     },
   );
 
