@@ -177,10 +177,11 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     );
     await auth.bootstrap();
     const users = new UserService(store, logger.child({ component: 'users' }));
-    const audit = new AuditLog(store.records, { retentionDays: config.access.auditRetentionDays }, logger.child({ component: 'audit' }));
+    const audit = new AuditLog(store.records, { retentionDays: config.access.auditRetentionDays }, logger.child({ component: 'audit' }), () => metrics.auditWriteFailed());
     audit.start();
     closers.push(() => audit.close());
     auth.audit = audit;
+    auth.onLogin = (result) => metrics.apiLogin(result);
     const tokenPurge = setInterval(() => void store.purgeExpiredSessionTokens(Date.now()).catch(() => undefined), 3600_000);
     tokenPurge.unref();
     closers.push(() => clearInterval(tokenPurge));

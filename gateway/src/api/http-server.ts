@@ -216,7 +216,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
       if (services.streams) await api.register(mediaMuxRoutes, { streams: services.streams, metrics });
       if (services.views && services.tours) await api.register(viewRoutes, { views: services.views, tours: services.tours });
       if (services.sessions) {
-        await api.register(sessionRoutes, { sessions: services.sessions, metrics, logger: logger.child({ component: 'sessions-api' }), wsMaxBufferedBytes: opts.wsMaxBufferedBytes });
+        await api.register(sessionRoutes, { sessions: services.sessions, metrics, logger: logger.child({ component: 'sessions-api' }), wsMaxBufferedBytes: opts.wsMaxBufferedBytes, access: services });
       }
       if (services.users) await api.register(userRoutes, { users: services.users });
       if (services.audit) await api.register(auditRoutes, { audit: services.audit });

@@ -237,6 +237,15 @@ describe('users, roles and scopes (real gateway, simulated devices)', () => {
       await as('op-b', `/api/streams/${other.body.streamId}?viewerId=${other.body.viewerId}`, { method: 'DELETE' });
     }, 90_000);
 
+    it('a scoped chair shares only channels in its scope in a consultation session', async () => {
+      const outside = await as<ErrorBody>('op-a', '/api/sessions', { body: { name: 'cross-county', sources: [a[0], b[0]] } });
+      expect(outside.status).toBe(404);
+      expect(outside.body.message).toBe(`channel ${b[0]} not found`);
+      const inside = await as<{ id: string }>('op-a', '/api/sessions', { body: { name: 'county A', sources: [a[0]] } });
+      expect(inside.status, JSON.stringify(inside.body)).toBe(201);
+      expect((await as('op-a', `/api/sessions/${inside.body.id}/end`, { method: 'POST' })).status).toBe(200);
+    });
+
     it('the health list and its CSV hold only the scope', async () => {
       const list = await h.waitFor(async () => {
         const r = await as<Page<{ channelId: string }>>('op-a', '/api/health/channels?limit=100');
@@ -365,6 +374,9 @@ describe('users, roles and scopes (real gateway, simulated devices)', () => {
       const audit = await h.api<Page<AuditEntry>>('/api/audit?action=login-locked');
       expect(audit.body.items.map((e) => e.user)).toEqual(['boss', 'watcher']);
       expect((await h.api<Page<AuditEntry>>('/api/audit?action=login-failed&user=watcher')).body.total).toBe(3);
+      const metrics = (await h.api<string>('/metrics', { token: null })).body;
+      expect(metrics).toMatch(/se_api_logins_total\{result="locked-out"\} 2/);
+      expect(metrics).toMatch(/se_api_logins_total\{result="wrong-password"\} 8/);
     });
   });
 });

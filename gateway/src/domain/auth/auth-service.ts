@@ -64,6 +64,8 @@ export class AuthService {
   private readonly guard: LoginGuard;
   /** Set by the composition root once the audit log exists. */
   audit: AuditLog | null = null;
+  /** Counts login results (metrics); set by the composition root. */
+  onLogin: (result: 'ok' | 'wrong-password' | 'locked-out') => void = () => undefined;
 
   constructor(
     private readonly store: GatewayStore,
@@ -93,6 +95,7 @@ export class AuthService {
     const lock = this.guard.check(username, source);
     if (lock) {
       this.logger.warn({ username, source, by: lock.by, retryAfterSec: lock.retryAfterSec }, 'login refused: locked out');
+      this.onLogin('locked-out');
       await this.audit?.record({ user: username, role: '', action: 'login-locked', target: username, outcome: 'denied', source, detail: `locked out by ${lock.by}; retry after ${lock.retryAfterSec} s` });
       throw new TooManyRequestsError(`too many failed logins ${lock.by === 'user' ? 'for this user' : 'from this address'}; retry in ${lock.retryAfterSec} s`, lock.retryAfterSec);
     }
@@ -102,10 +105,12 @@ export class AuthService {
     if (!user || !ok) {
       const locked = this.guard.failed(username, source);
       this.logger.warn({ username, source, lockedOutFor: locked?.retryAfterSec }, 'login failed');
+      this.onLogin('wrong-password');
       await this.audit?.record({ user: username, role: user?.role ?? '', action: 'login-failed', target: username, outcome: 'denied', source, detail: locked ? `wrong username or password; now locked out by ${locked.by} for ${locked.retryAfterSec} s` : 'wrong username or password' });
       return null;
     }
     this.guard.succeeded(username);
+    this.onLogin('ok');
     const token = randomBytes(32).toString('base64url');
     const now = this.now();
     const expiresAt = now + this.options.sessionTtlSec * 1000;
