@@ -17,6 +17,7 @@ export const router = createRouter({
     { path: '/join/:code?', name: 'join', component: () => import('./pages/session/JoinPage.vue'), meta: { public: true } },
     { path: '/health', name: 'health', component: () => import('./pages/health/HealthPage.vue') },
     { path: '/health/channels/:id', name: 'channel-health', component: () => import('./pages/health/ChannelHealthPage.vue') },
+    { path: '/users', name: 'users', component: () => import('./pages/users/UsersPage.vue'), meta: { adminOnly: true } },
     { path: '/diagnostics/players', name: 'player-grid', component: () => import('./pages/diagnostics/PlayerGridPage.vue') },
     { path: '/:pathMatch(.*)*', redirect: '/wall' },
   ],
@@ -31,5 +32,6 @@ router.beforeEach((to) => {
     if (to.meta.guestAllowed && to.params.id === current.sessionId) return true;
     return { name: 'session', params: { id: current.sessionId } };
   }
+  if (to.meta.adminOnly && current.role !== 'admin') return { name: 'wall' };
   return true;
 });
