@@ -513,6 +513,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         stats: () => stats.compute(),
         listStatusEvents: (q) => store.listStatusEvents(q),
         listAlarms: (q) => store.listAlarms(q),
+        getAlarm: (id) => store.getAlarm(id),
       },
       { index: tree, views: treeViews },
     );
@@ -549,8 +550,9 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         }),
       listStatusEvents: (q, p) => scoped.listStatusEvents(q, p),
       listAlarms: (q, p) => scoped.listAlarms(q, p),
-      acknowledgeAlarm: async (id, by, note) => {
+      acknowledgeAlarm: async (id, by, note, p) => {
         await writer.flush();
+        if (!(await scoped.alarmVisible(id, p))) return null;
         return store.acknowledgeAlarm(id, by, note, Date.now());
       },
       ptz: async (channelId, request, p) => {

@@ -111,7 +111,8 @@ export interface GatewayServices {
   stats(principal?: Principal): GatewayStats;
   listStatusEvents(query: EventQuery, principal?: Principal): Promise<Page<StatusEvent>>;
   listAlarms(query: AlarmQuery, principal?: Principal): Promise<Page<AlarmEvent>>;
-  acknowledgeAlarm(id: string, by: string, note: string | null): Promise<AlarmEvent | null>;
+  /** Null when the alarm is unknown or out of the principal's scope. */
+  acknowledgeAlarm(id: string, by: string, note: string | null, principal?: Principal): Promise<AlarmEvent | null>;
   /** Send a PTZ command to a channel; throws NotFoundError / ConflictError (offline) / ValidationError. */
   ptz(channelId: string, request: PtzRequest, principal?: Principal): Promise<PtzResult>;
   /** Who holds a channel's PTZ now (NotFoundError out of scope). */

@@ -119,6 +119,8 @@ export interface GatewayStore {
   appendAlarms(alarms: AlarmEvent[]): Promise<void>;
   listAlarms(query: AlarmQuery): Promise<Page<AlarmEvent>>;
   acknowledgeAlarm(id: string, by: string, note: string | null, at: number): Promise<AlarmEvent | null>;
+  /** One alarm by id, or null. */
+  getAlarm(id: string): Promise<AlarmEvent | null>;
 
   // ---- users and API session tokens
   getUser(username: string): Promise<User | null>;

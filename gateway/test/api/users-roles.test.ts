@@ -283,7 +283,10 @@ describe('users, roles and scopes (real gateway, simulated devices)', () => {
         await h.waitFor(() => mine.messages.some((m) => m.type === 'device-status' && m.data.deviceId === a[0] && m.data.status === 'online'), 30_000, 'op-a sees A online');
         const leaked = mine.messages.filter((m) => JSON.stringify(m.data).includes(b[0]) || JSON.stringify(m.data).includes(platform.devices[0].id));
         expect(leaked).toEqual([]);
-        // The admin heard both counties' alarms; op-a's alarm list over HTTP holds only its own.
+        // The admin heard both counties' alarms; op-a's alarm list over HTTP holds only its own, and B's is 404 to it.
+        const bAlarm = (await h.api<Page<AlarmEvent>>(`/api/alarms?deviceId=${b[0]}`)).body.items[0];
+        expect((await as('op-a', `/api/alarms/${bAlarm.id}/ack`, { body: {} })).status).toBe(404);
+        expect((await h.api<Page<AlarmEvent>>(`/api/alarms?deviceId=${b[0]}&acknowledged=false`)).body.total).toBe(1);
         const alarms = await as<Page<AlarmEvent>>('op-a', '/api/alarms');
         expect(alarms.body.items.map((x) => x.sourceId)).toEqual([a[0]]);
         const ack = await as<AlarmEvent>('op-a', `/api/alarms/${alarms.body.items[0].id}/ack`, { body: { note: 'seen' } });

@@ -25,6 +25,7 @@ export interface CatalogReads {
   stats(): GatewayStats;
   listStatusEvents(query: EventQuery): Promise<Page<StatusEvent>>;
   listAlarms(query: AlarmQuery): Promise<Page<AlarmEvent>>;
+  getAlarm(id: string): Promise<AlarmEvent | null>;
 }
 
 const SCAN_PAGE = 1000;
@@ -187,6 +188,14 @@ export class ScopedCatalog {
     const scope = this.scopeOf(principal);
     if (scope.unrestricted) return this.reads.listAlarms(query);
     return filteredPage((offset, limit) => this.reads.listAlarms({ ...query, offset, limit }), (a) => alarmInScope(scope, a), query.offset ?? 0, query.limit ?? 100);
+  }
+
+  /** True when the alarm exists and is in the caller's scope (acknowledging one out of scope is a 404). */
+  async alarmVisible(id: string, principal?: Principal): Promise<boolean> {
+    const scope = this.scopeOf(principal);
+    if (scope.unrestricted) return true;
+    const alarm = await this.reads.getAlarm(id);
+    return alarm !== null && alarmInScope(scope, alarm);
   }
 
   // ------------------------------------------------------------------ internals

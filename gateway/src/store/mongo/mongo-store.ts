@@ -349,6 +349,10 @@ export class MongoStore implements GatewayStore {
     return this.page<AlarmEvent>(this.alarms as unknown as Collection<Document>, filter, query, { receivedAt: -1, _id: -1 }, alarmFrom);
   }
 
+  async getAlarm(id: string): Promise<AlarmEvent | null> {
+    return alarmFrom(await this.alarms.findOne({ _id: id }));
+  }
+
   async acknowledgeAlarm(id: string, by: string, note: string | null, at: number): Promise<AlarmEvent | null> {
     const result = await this.alarms.updateOne({ _id: id }, { $set: { acknowledgedAt: at, acknowledgedBy: by, note } });
     if (result.matchedCount === 0) return null;

@@ -404,6 +404,11 @@ export class SqliteStore implements GatewayStore {
     return { total, items: rows.map((r) => JSON.parse(r.doc) as AlarmEvent) };
   }
 
+  async getAlarm(id: string): Promise<AlarmEvent | null> {
+    const row = this.conn.prepare('SELECT doc FROM alarms WHERE id = ?').get(id) as { doc: string } | undefined;
+    return row ? (JSON.parse(row.doc) as AlarmEvent) : null;
+  }
+
   async acknowledgeAlarm(id: string, by: string, note: string | null, at: number): Promise<AlarmEvent | null> {
     const row = this.conn.prepare('SELECT doc FROM alarms WHERE id = ?').get(id) as { doc: string } | undefined;
     if (!row) return null;
