@@ -16,7 +16,7 @@
  * So the memory per client is bounded by maxBufferedBytes + one message + the two capped backlogs.
  *
  * A scoped user's connection gets only the events of channels and devices in its scope (scopedEvent): the
- * same ChannelScope the HTTP reads apply, taken fresh per event so a catalog change is followed.
+ * same ChannelScope the HTTP reads apply (resolved once per scope and catalog shape: a set lookup per channel).
  */
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';

@@ -22,6 +22,8 @@ export interface ChannelScope {
   coversChannel(channelId: string): boolean;
   /** A registered device. */
   coversDevice(deviceId: string): boolean;
+  /** Restricted scopes: every channel (and channel-less device) in scope, for counting without a full scan. */
+  coveredIds?(): ReadonlySet<string>;
 }
 
 export const UNRESTRICTED: ChannelScope = {
@@ -42,16 +44,17 @@ export interface ScopeCatalog {
 }
 
 /**
- * The scope of one request. It snapshots the region and group views once (on first use), so a request that
- * checks thousands of channels walks each tree once and does not see it change half-way.
+ * A scope resolved against the catalog as it stands: the set of channels (and channel-less registered
+ * devices, which the trees show as leaves) in scope, decided once by walking every channel's region and group
+ * ancestors. Membership is then a set lookup, so filtering a 5,000-channel status event or counting a tree
+ * level costs the size of the scope, not of the catalog. ScopeCache keeps one per distinct scope until the
+ * catalog's shape changes.
  */
 export class ScopedChannels implements ChannelScope {
   readonly unrestricted = false;
   private readonly regions: string[];
   private readonly groups: Set<string>;
-  private regionView: TreeViewSnapshot | null = null;
-  private groupView: TreeViewSnapshot | null = null;
-  private readonly memo = new Map<string, boolean>();
+  private readonly covered = new Set<string>();
 
   constructor(
     scopes: UserScopes,
@@ -59,41 +62,66 @@ export class ScopedChannels implements ChannelScope {
   ) {
     this.regions = [...new Set(scopes.regions ?? [])];
     this.groups = new Set(scopes.groups ?? []);
+    const regionView = this.regions.length > 0 ? catalog.views.snapshot('region') : null;
+    const groupView = this.groups.size > 0 ? catalog.views.snapshot('group') : null;
+    const { index } = catalog;
+    for (const record of index.records()) {
+      const leaf = record.kind === 'channel' || (record.kind === 'device' && index.isRegisteredDevice(record.id) && !index.hasReportedItems(record.id));
+      if (leaf && this.decide(record.id, record.civilCode, regionView, groupView)) this.covered.add(record.id);
+    }
   }
 
   coversChannel(channelId: string): boolean {
-    const known = this.memo.get(channelId);
-    if (known !== undefined) return known;
-    const covered = this.decide(channelId);
-    this.memo.set(channelId, covered);
-    return covered;
+    return this.covered.has(channelId);
   }
 
   coversDevice(deviceId: string): boolean {
-    if (this.coversChannel(deviceId)) return true;
+    if (this.covered.has(deviceId)) return true;
     const record = this.catalog.index.record(deviceId);
     const civilCode = record?.civilCode || deviceId.slice(0, 8);
     if (this.regions.some((r) => civilCode.startsWith(r))) return true;
-    return this.catalog.index.channelIdsOf(deviceId).some((id) => this.coversChannel(id));
+    return this.catalog.index.channelIdsOf(deviceId).some((id) => this.covered.has(id));
   }
 
-  private decide(id: string): boolean {
+  /** The channels (and channel-less devices) in scope. */
+  coveredIds(): ReadonlySet<string> {
+    return this.covered;
+  }
+
+  private decide(id: string, civilCode: string, regionView: TreeViewSnapshot | null, groupView: TreeViewSnapshot | null): boolean {
     if (this.groups.has(id)) return true;
-    if (this.regions.length > 0) {
-      this.regionView ??= this.catalog.views.snapshot('region');
-      for (const node of this.regionView.nodesAbove(id)) if (this.regions.some((r) => node.startsWith(r))) return true;
-      const record = this.catalog.index.record(id);
-      if (record?.civilCode && this.regions.some((r) => record.civilCode.startsWith(r))) return true;
+    if (regionView) {
+      for (const node of regionView.nodesAbove(id)) if (this.regions.some((r) => node.startsWith(r))) return true;
+      if (civilCode && this.regions.some((r) => civilCode.startsWith(r))) return true;
     }
-    if (this.groups.size > 0) {
-      this.groupView ??= this.catalog.views.snapshot('group');
-      for (const node of this.groupView.nodesAbove(id)) if (this.groups.has(node)) return true;
+    if (groupView) {
+      for (const node of groupView.nodesAbove(id)) if (this.groups.has(node)) return true;
     }
     return false;
   }
 }
 
-/** The scope of a principal's scopes (UNRESTRICTED when none are set). */
-export function channelScopeOf(scopes: UserScopes | undefined, catalog: ScopeCatalog): ChannelScope {
-  return isScoped(scopes) ? new ScopedChannels(scopes, catalog) : UNRESTRICTED;
+/** Resolved scopes by their content, dropped whenever the catalog's shape changes; at most MAX_SCOPES kept. */
+export class ScopeCache {
+  private static readonly MAX_SCOPES = 64;
+  private readonly cache = new Map<string, ScopedChannels>();
+
+  constructor(private readonly catalog: ScopeCatalog) {
+    catalog.index.addListener({ shapeChanged: () => this.cache.clear(), channelOnlineChanged: () => undefined });
+  }
+
+  scopeOf(scopes: UserScopes | undefined): ChannelScope {
+    if (!isScoped(scopes)) return UNRESTRICTED;
+    const key = JSON.stringify([[...(scopes.regions ?? [])].sort(), [...(scopes.groups ?? [])].sort()]);
+    let scope = this.cache.get(key);
+    if (scope) {
+      // Re-inserted: the map's order is least recently used first.
+      this.cache.delete(key);
+    } else {
+      scope = new ScopedChannels(scopes, this.catalog);
+      if (this.cache.size >= ScopeCache.MAX_SCOPES) this.cache.delete(this.cache.keys().next().value as string);
+    }
+    this.cache.set(key, scope);
+    return scope;
+  }
 }

@@ -12,7 +12,7 @@ import type { AlarmEvent, Channel, Device, Page, StatusEvent, UserScopes } from 
 import type { AlarmQuery, ChannelQuery, DeviceQuery, EventQuery } from '../store.js';
 import { NotFoundError, type GatewayStats, type Principal, type RegionStats, type TreeNodeView } from '../services.js';
 import type { TreePage, TreeSearchHit, TreeViewName } from '../catalog/tree-views.js';
-import { channelScopeOf, type ChannelScope, type ScopeCatalog } from './channel-scope.js';
+import { ScopeCache, type ChannelScope, type ScopeCatalog } from './channel-scope.js';
 
 /** The unscoped reads the composition root already has. */
 export interface CatalogReads {
@@ -63,19 +63,23 @@ function rate(c: Counts): number {
 }
 
 export class ScopedCatalog {
+  private readonly scopes: ScopeCache;
+
   constructor(
     private readonly reads: CatalogReads,
     private readonly catalog: ScopeCatalog,
-  ) {}
+  ) {
+    this.scopes = new ScopeCache(catalog);
+  }
 
   /** The scope of a caller (UNRESTRICTED without a principal: internal calls). */
   scopeOf(principal: Principal | undefined): ChannelScope {
-    return channelScopeOf(principal?.scopes, this.catalog);
+    return this.scopes.scopeOf(principal?.scopes);
   }
 
   /** Scope of explicit scopes (a user being edited, a WebSocket connection). */
   scopeOfScopes(scopes: UserScopes | undefined): ChannelScope {
-    return channelScopeOf(scopes, this.catalog);
+    return this.scopes.scopeOf(scopes);
   }
 
   async listDevices(query: DeviceQuery, principal?: Principal): Promise<Page<Device>> {
@@ -146,8 +150,7 @@ export class ScopedCatalog {
     const perRegion = new Map<string, { channels: Counts; devices: Set<string> }>(topLevel.map((n) => [n.id, { channels: { online: 0, total: 0 }, devices: new Set<string>() }]));
     const channels: Counts = { online: 0, total: 0 };
     const deviceIds = new Set<string>();
-    for (const c of this.catalog.index.channels()) {
-      if (!scope.coversChannel(c.id)) continue;
+    for (const c of this.channelsIn(scope)) {
       channels.total++;
       if (c.online) channels.online++;
       deviceIds.add(c.deviceId);
@@ -204,8 +207,7 @@ export class ScopedCatalog {
   private coveredCounts(scope: ChannelScope, view: TreeViewName): Map<string, Counts> {
     const snapshot = this.catalog.views.snapshot(view);
     const counts = new Map<string, Counts>();
-    for (const c of this.catalog.index.channels()) {
-      if (!scope.coversChannel(c.id)) continue;
+    for (const c of this.channelsIn(scope)) {
       for (const node of snapshot.nodesAbove(c.id)) {
         let entry = counts.get(node);
         if (!entry) counts.set(node, (entry = { online: 0, total: 0 }));
@@ -214,6 +216,19 @@ export class ScopedCatalog {
       }
     }
     return counts;
+  }
+
+  /** The video channels in scope with their device and status (the scope's own set when it has one). */
+  private *channelsIn(scope: ChannelScope): IterableIterator<{ id: string; deviceId: string; online: boolean }> {
+    const index = this.catalog.index;
+    if (!scope.coveredIds) {
+      for (const c of index.channels()) if (scope.coversChannel(c.id)) yield c;
+      return;
+    }
+    for (const id of scope.coveredIds()) {
+      const record = index.record(id);
+      if (record?.kind === 'channel') yield { id, deviceId: record.deviceId, online: index.isOnline(record) };
+    }
   }
 
   private visibleIn(scope: ChannelScope, counts: Map<string, Counts>, id: string, kind: string): boolean {
