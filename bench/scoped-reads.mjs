@@ -72,6 +72,10 @@ const reads = {
   stats: () => ({ at: 0, devices: { online: 0, total: 0, rate: 0 }, channels: { online: 0, total: 0, rate: 0 }, regions: [] }),
 };
 const catalog = new ScopedCatalog(reads, { index, views });
+// The same reads with the per-scope counts always expired (a clock that jumps 2 s per call): the recount a
+// scoped user pays on the first tree read after a second.
+let clock = 0;
+const recounting = new ScopedCatalog(reads, { index, views }, () => (clock += 2000));
 // Warm the derived views once (they are built lazily on the first read after a catalog change, for everyone).
 views.children('region', undefined, {});
 views.children('group', undefined, {});
@@ -84,10 +88,12 @@ const event = { deviceId: PLATFORM, channelIds: channelIds.slice(0, 5000), statu
 const cases = [
   // Paid once per distinct scope after each catalog change (ScopeCache), then a set lookup per channel.
   ['resolve the scope (after a catalog change)', (p) => (p.scopes ? new ScopedChannels(p.scopes, { index, views }) : null)],
-  ['tree top level (region view)', (p) => catalog.treeChildren(undefined, { offset: 0, limit: 200 }, 'region', p)],
+  ['tree top level (region view), counts < 1 s old', (p) => catalog.treeChildren(undefined, { offset: 0, limit: 200 }, 'region', p)],
   ['tree level of county 440301', (p) => catalog.treeChildren('4403', { offset: 0, limit: 200 }, 'region', p)],
+  ['tree top level, counts expired (recount)', (p) => recounting.treeChildren(undefined, { offset: 0, limit: 200 }, 'region', p)],
   ['tree search "派出所1-" (region view)', (p) => catalog.treeSearch('region', '派出所1-', 50, p)],
   ['group view top level', (p) => catalog.treeChildren(undefined, { offset: 0, limit: 200 }, 'group', p)],
+  ['group view top level, counts expired (recount)', (p) => recounting.treeChildren(undefined, { offset: 0, limit: 200 }, 'group', p)],
   ['stats', (p) => (p.scopes ? catalog.stats(p) : null)],
   ['WS channel-status of 5,000 channels', (p) => scopedEvent(catalog.scopeOf(p), 'channel-status', event)],
 ];

@@ -4,9 +4,9 @@
  * the channels in scope (an ancestor node above the scope must not reveal how many cameras it holds).
  * Unrestricted callers (admins, static tokens, users without scopes) go straight to the unscoped reads.
  *
- * Cost: a scoped list walks the store's matching rows in pages of 1,000 and keeps those in scope, and a scoped
- * tree level or search counts every channel in scope once (in memory). Both are linear in the catalog; fine
- * for command-centre use (a user list or a tree click), and only paid by scoped users.
+ * Cost: a scoped list walks the store's matching rows in pages of 1,000 and keeps those in scope (linear in the
+ * matching rows); a scoped tree level or search counts the channels in scope (in memory, reused for a second);
+ * resolving a scope walks the catalog once per catalog change (ScopeCache). Figures: bench/RESULTS.md.
  */
 import type { AlarmEvent, Channel, Device, Page, StatusEvent, UserScopes } from '../model.js';
 import type { AlarmQuery, ChannelQuery, DeviceQuery, EventQuery } from '../store.js';
@@ -62,12 +62,18 @@ function rate(c: Counts): number {
   return c.total === 0 ? 0 : Math.round((c.online / c.total) * 10_000) / 10_000;
 }
 
+/** Scoped online/total counts are reused this long (status changes show within it, as in StatsService). */
+const COUNTS_MAX_AGE_MS = 1000;
+
 export class ScopedCatalog {
   private readonly scopes: ScopeCache;
+  /** Per resolved scope (a new one after each catalog change) and view: counts and when they were taken. */
+  private readonly countsCache = new WeakMap<ChannelScope, Map<TreeViewName, { at: number; counts: Map<string, Counts> }>>();
 
   constructor(
     private readonly reads: CatalogReads,
     private readonly catalog: ScopeCatalog,
+    private readonly now: () => number = Date.now,
   ) {
     this.scopes = new ScopeCache(catalog);
   }
@@ -205,6 +211,16 @@ export class ScopedCatalog {
 
   /** Online/total of the channels in scope beneath every node of a view that has any. */
   private coveredCounts(scope: ChannelScope, view: TreeViewName): Map<string, Counts> {
+    let byView = this.countsCache.get(scope);
+    if (!byView) this.countsCache.set(scope, (byView = new Map()));
+    const cached = byView.get(view);
+    if (cached && this.now() - cached.at < COUNTS_MAX_AGE_MS) return cached.counts;
+    const counts = this.countCovered(scope, view);
+    byView.set(view, { at: this.now(), counts });
+    return counts;
+  }
+
+  private countCovered(scope: ChannelScope, view: TreeViewName): Map<string, Counts> {
     const snapshot = this.catalog.views.snapshot(view);
     const counts = new Map<string, Counts>();
     for (const c of this.channelsIn(scope)) {
