@@ -159,6 +159,8 @@ export interface User {
   scopes?: UserScopes;
   grants?: UserGrant[];
   updatedAt?: number;
+  /** Sessions from logins before this are refused (a password change signs the user out everywhere). */
+  passwordChangedAt?: number;
 }
 
 /** A session token from POST /api/auth/login; only its SHA-256 is stored. */

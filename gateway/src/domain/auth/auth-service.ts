@@ -132,6 +132,7 @@ export class AuthService {
     if (!session || session.expiresAt <= this.now()) return null;
     const user = await this.store.getUser(session.username);
     if (!user) return null;
+    if (user.passwordChangedAt !== undefined && session.createdAt < user.passwordChangedAt) return null;
     const principal: Principal = { kind: 'session', username: user.username, role: user.role };
     if (user.scopes) principal.scopes = user.scopes;
     if (user.grants?.length) principal.grants = user.grants;

@@ -4,7 +4,8 @@
  *
  * Rules: at least one admin without scopes remains (the gateway must stay administrable), nobody deletes or
  * demotes themselves, and changes take effect on the user's next request (the principal is read from the
- * store on every request; a deleted user's sessions stop working at once).
+ * store on every request; a deleted user's sessions, and every session from before a password change, stop
+ * working at once).
  */
 import type { Logger } from 'pino';
 import type { User, UserGrant, UserRole, UserScopes } from '../model.js';
@@ -100,6 +101,7 @@ export class UserService {
     if (input.password !== undefined) {
       checkPassword(input.password);
       next.passwordHash = await hashPassword(input.password);
+      next.passwordChangedAt = next.updatedAt;
     }
     if (input.role !== undefined) next.role = input.role;
     if (input.scopes !== undefined) {

@@ -63,6 +63,21 @@ describe('sessions', () => {
     expect(await auth.authenticate(token)).toBeNull();
   });
 
+  it('a password change ends the sessions from before it; a login with the new password works', async () => {
+    await users.create(root, { username: 'carol', password: 'carol-password', role: 'operator' });
+    const before = (await auth.login('carol', 'carol-password'))!.token;
+    now += 1000;
+    await users.update(root, 'carol', { role: 'viewer' });
+    expect((await auth.authenticate(before))?.role).toBe('viewer');
+    now += 1000;
+    await users.update(root, 'carol', { password: 'carol-new-password' });
+    expect(await auth.authenticate(before)).toBeNull();
+    now += 1;
+    expect(await auth.login('carol', 'carol-password')).toBeNull();
+    const after = (await auth.login('carol', 'carol-new-password'))!.token;
+    expect((await auth.authenticate(after))?.username).toBe('carol');
+  });
+
   it('a locked-out user is refused even with the right password, until the lockout ends', async () => {
     await users.create(root, { username: 'bob', password: 'bob-password', role: 'viewer' });
     expect(await auth.login('bob', 'wrong-1', '10.0.0.2')).toBeNull();
