@@ -70,12 +70,22 @@ export interface AuditLogOptions {
 }
 
 const DAY_MS = 86_400_000;
+/**
+ * Held PTZ buttons re-send their move every second (web/src/components/wall/ptz-hold.ts): one row per second per
+ * operator would bury everything else. A successful PTZ command of the same user on the same camera is recorded
+ * once per this window; refusals, failures and takeovers always are.
+ */
+const REPEAT_WINDOW_MS = 60_000;
+const REPEAT_COALESCED: ReadonlySet<AuditAction> = new Set(['ptz']);
+const MAX_REPEAT_KEYS = 10_000;
 const CSV_PAGE = 1000;
 const CSV_MAX_ROWS = 100_000;
 
 export class AuditLog {
   private readonly entries: RecordCollection<AuditEntry>;
   private timer: NodeJS.Timeout | null = null;
+  /** Last recorded time of coalesced actions by `user|action|target` (oldest first). */
+  private readonly lastRecorded = new Map<string, number>();
 
   constructor(
     records: RecordStore,
@@ -101,6 +111,14 @@ export class AuditLog {
 
   async record(input: AuditInput): Promise<void> {
     const entry: AuditEntry = { ...input, id: randomUUID(), at: input.at ?? this.now() };
+    if (REPEAT_COALESCED.has(entry.action) && entry.outcome === 'ok') {
+      const key = `${entry.user}|${entry.action}|${entry.target}`;
+      const last = this.lastRecorded.get(key);
+      if (last !== undefined && entry.at - last < REPEAT_WINDOW_MS) return;
+      this.lastRecorded.delete(key);
+      this.lastRecorded.set(key, entry.at);
+      if (this.lastRecorded.size > MAX_REPEAT_KEYS) this.lastRecorded.delete(this.lastRecorded.keys().next().value as string);
+    }
     try {
       await this.entries.put(entry);
     } catch (err) {

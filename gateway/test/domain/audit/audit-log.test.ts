@@ -49,6 +49,21 @@ describe('AuditLog', () => {
     expect(csv).toContain('2026-01-02T03:04:05.000Z,op,operator,play,44030600001320000100,ok,10.0.0.1,"\'=HYPERLINK(""x""), then ""quoted"""\r\n');
   });
 
+  it('records a held PTZ (the same user, camera and outcome) once a minute; refusals and other cameras always', async () => {
+    await audit.record(entry({ action: 'ptz' }));
+    now += 1000;
+    await audit.record(entry({ action: 'ptz' }));
+    await audit.record(entry({ action: 'ptz', outcome: 'failed', detail: '409' }));
+    await audit.record(entry({ action: 'ptz', target: '44030600001320000101' }));
+    await audit.record(entry({ action: 'play' }));
+    await audit.record(entry({ action: 'play' }));
+    expect((await audit.query({ action: 'ptz' })).total).toBe(3);
+    expect((await audit.query({ action: 'play' })).total).toBe(2);
+    now += 60_000;
+    await audit.record(entry({ action: 'ptz' }));
+    expect((await audit.query({ action: 'ptz', target: '44030600001320000100', since: 0 })).items.map((e) => e.outcome)).toEqual(['ok', 'failed', 'ok']);
+  });
+
   it('purges entries older than the retention period and keeps the rest', async () => {
     await audit.record(entry({ at: now - 31 * DAY, detail: 'old' }));
     await audit.record(entry({ at: now - 29 * DAY, detail: 'recent' }));
