@@ -141,6 +141,13 @@ describe('users, roles and scopes (real gateway, simulated devices)', () => {
       expect(denied.body.message).toMatch(/operator role may not manage users/);
       expect((await as('boss', '/api/users')).status).toBe(200);
     });
+
+    it('GET /api/auth/me tells the caller its role, scopes and permissions; a static token is an unscoped admin', async () => {
+      const me = await as<{ user: Record<string, unknown> }>('fixer-play', '/api/auth/me');
+      expect(me.body.user).toEqual({ username: 'fixer-play', role: 'maintainer', kind: 'session', scopes: {}, permissions: ['view', 'export', 'maintain', 'play'] });
+      expect((await as<{ user: Record<string, unknown> }>('op-a', '/api/auth/me')).body.user).toMatchObject({ role: 'operator', scopes: { regions: ['440306'] } });
+      expect((await h.api<{ user: Record<string, unknown> }>('/api/auth/me')).body.user).toMatchObject({ username: 'api-token', role: 'admin', kind: 'static-token', scopes: {} });
+    });
   });
 
   describe('the role table', () => {

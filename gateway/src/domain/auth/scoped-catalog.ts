@@ -8,7 +8,7 @@
  * matching rows); a scoped tree level or search counts the channels in scope (in memory, reused for a second);
  * resolving a scope walks the catalog once per catalog change (ScopeCache). Figures: bench/RESULTS.md.
  */
-import type { AlarmEvent, Channel, Device, Page, StatusEvent, UserScopes } from '../model.js';
+import type { AlarmEvent, Channel, Device, Page, StatusEvent } from '../model.js';
 import type { AlarmQuery, ChannelQuery, DeviceQuery, EventQuery } from '../store.js';
 import { NotFoundError, type GatewayStats, type Principal, type RegionStats, type TreeNodeView } from '../services.js';
 import type { TreePage, TreeSearchHit, TreeViewName } from '../catalog/tree-views.js';
@@ -81,11 +81,6 @@ export class ScopedCatalog {
   /** The scope of a caller (UNRESTRICTED without a principal: internal calls). */
   scopeOf(principal: Principal | undefined): ChannelScope {
     return this.scopes.scopeOf(principal?.scopes);
-  }
-
-  /** Scope of explicit scopes (a user being edited, a WebSocket connection). */
-  scopeOfScopes(scopes: UserScopes | undefined): ChannelScope {
-    return this.scopes.scopeOf(scopes);
   }
 
   async listDevices(query: DeviceQuery, principal?: Principal): Promise<Page<Device>> {
