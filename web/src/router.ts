@@ -19,6 +19,7 @@ export const router = createRouter({
     { path: '/health/channels/:id', name: 'channel-health', component: () => import('./pages/health/ChannelHealthPage.vue') },
     // A wall PC's kiosk URL: signs in with its device token itself (hence public), then shows a saved view.
     { path: '/kiosk', name: 'kiosk', component: () => import('./pages/kiosk/KioskPage.vue'), meta: { public: true } },
+    { path: '/users', name: 'users', component: () => import('./pages/users/UsersPage.vue'), meta: { adminOnly: true } },
     { path: '/diagnostics/players', name: 'player-grid', component: () => import('./pages/diagnostics/PlayerGridPage.vue') },
     { path: '/:pathMatch(.*)*', redirect: '/wall' },
   ],
@@ -35,5 +36,6 @@ router.beforeEach((to) => {
     if (to.meta.guestAllowed && to.params.id === current.sessionId) return true;
     return { name: 'session', params: { id: current.sessionId } };
   }
+  if (to.meta.adminOnly && current.role !== 'admin') return { name: 'wall' };
   return true;
 });

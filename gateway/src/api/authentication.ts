@@ -5,12 +5,18 @@
  * Routes opt out with `config: { public: true }` (login). The WebSocket route sets
  * `config: { queryToken: true }`: browsers cannot set headers on a WebSocket, so it may pass `?token=`.
  * Other routes never read tokens from the URL, which ends up in logs and browser history.
+ *
+ * Authorisation happens here too, in one place: after the caller is known, the permission its route needs
+ * (domain/auth/permissions.ts, ROUTE_PERMISSIONS) is checked against the caller's role and grants, and a
+ * refusal is a 403 naming the missing permission. Channel scopes are applied by the domain services the
+ * routes call, with the principal passed along (domain/auth/scoped-catalog.ts).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { GatewayServices, Principal } from '../domain/services.js';
 import { errorBody } from './errors.js';
 import { GUEST_TOKEN_PREFIX } from '../domain/sessions/session-service.js';
+import { refusalOf } from '../domain/auth/permissions.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -154,6 +160,10 @@ export function authenticationHook(services: GatewayServices, apiTokens: readonl
       return;
     }
     request.principal = principal;
+    if (principal.kind === 'session-guest') return;
+    const query = request.query as Record<string, unknown> | undefined;
+    const refusal = refusalOf(principal, request.method, request.routeOptions.url ?? '', query?.format === 'csv');
+    if (refusal !== null) await reply.code(403).send(errorBody(403, refusal));
   };
 }
 

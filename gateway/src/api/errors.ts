@@ -96,7 +96,7 @@ export function handleApiError(error: unknown, request: FastifyRequest, reply: F
     return;
   }
   if (error instanceof ConflictError) {
-    void reply.code(409).send(errorBody(409, error.message));
+    void reply.code(409).send({ ...error.details, ...errorBody(409, error.message) });
     return;
   }
   if (error instanceof ForbiddenError) {

@@ -79,6 +79,15 @@ export interface GatewayConfig {
     maxStreams: number;
   };
   admin: { username: string; password: string };
+  access: {
+    loginMaxFailuresPerUser: number;
+    loginMaxFailuresPerSource: number;
+    loginLockoutSec: number;
+    loginMaxLockoutSec: number;
+    loginFailureWindowSec: number;
+    ptzLeaseSec: number;
+    auditRetentionDays: number;
+  };
   log: { level: LogLevel; pretty: boolean };
   health: {
     evaluateIntervalSec: number;
@@ -493,6 +502,40 @@ export const CONFIG_SCHEMA: TypedGroupSpec<GatewayConfig> = {
         password: {
           kind: 'string', default: '', secret: true,
           description: 'Administrator password; "" = generate one at first start and log it once.',
+        },
+      },
+    },
+    access: {
+      kind: 'group',
+      description: 'Users and access: login lockout, PTZ control leases, audit log retention (docs/users-and-roles.md).',
+      fields: {
+        loginMaxFailuresPerUser: {
+          kind: 'integer', default: 5, min: 1, max: 1000,
+          description: 'Failed logins of one username (within loginFailureWindowSec) before it is locked out.',
+        },
+        loginMaxFailuresPerSource: {
+          kind: 'integer', default: 20, min: 1, max: 100000,
+          description: 'Failed logins from one client address (any usernames) before that address is locked out.',
+        },
+        loginLockoutSec: {
+          kind: 'integer', default: 60, min: 1, max: 86400,
+          description: 'First lockout, seconds; each further lockout of the same user or address doubles it.',
+        },
+        loginMaxLockoutSec: {
+          kind: 'integer', default: 3600, min: 1, max: 604800,
+          description: 'Longest lockout, seconds (the doubling stops here).',
+        },
+        loginFailureWindowSec: {
+          kind: 'integer', default: 900, min: 1, max: 604800,
+          description: 'Failures older than this are forgotten, and so is the doubling after this long without a failure.',
+        },
+        ptzLeaseSec: {
+          kind: 'integer', default: 30, min: 1, max: 3600,
+          description: 'PTZ control of a camera stays with its user this long after the last command; others get 409 meanwhile.',
+        },
+        auditRetentionDays: {
+          kind: 'integer', default: 180, min: 1, max: 3650,
+          description: 'Audit log entries older than this are deleted (checked hourly).',
         },
       },
     },

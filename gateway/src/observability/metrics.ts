@@ -466,4 +466,26 @@ export class GatewayMetrics {
   healthProbe(outcome: 'ok' | 'failed'): void {
     this.healthProbes.inc({ outcome });
   }
+
+  // ---- users and access (domain/auth, domain/audit): one self-contained block
+
+  private readonly apiLogins = new Counter<'result'>({
+    name: 'se_api_logins_total',
+    help: 'Web/API logins by result: ok, wrong-password (wrong username or password), locked-out (refused during a lockout).',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  private readonly auditWriteFailures = new Counter({
+    name: 'se_audit_write_failures_total',
+    help: 'Audit log entries that could not be stored (the action itself went ahead; see the log).',
+    registers: [this.registry],
+  });
+
+  apiLogin(result: 'ok' | 'wrong-password' | 'locked-out'): void {
+    this.apiLogins.inc({ result });
+  }
+
+  auditWriteFailed(): void {
+    this.auditWriteFailures.inc();
+  }
 }

@@ -66,6 +66,15 @@ const EXPECTED_DEFAULTS: GatewayConfig = {
     maxStreams: 1000,
   },
   admin: { username: 'admin', password: '' },
+  access: {
+    loginMaxFailuresPerUser: 5,
+    loginMaxFailuresPerSource: 20,
+    loginLockoutSec: 60,
+    loginMaxLockoutSec: 3600,
+    loginFailureWindowSec: 900,
+    ptzLeaseSec: 30,
+    auditRetentionDays: 180,
+  },
   log: { level: 'info', pretty: false },
   health: {
     evaluateIntervalSec: 15,

@@ -139,6 +139,10 @@ const messages: typeof zh = {
     presetNo: 'Preset',
     preset: { call: 'Call', set: 'Set', delete: 'Delete' },
     sent: 'Sent: {action}',
+    // PTZ control arbitration (users-roles): who steers the camera now.
+    heldBy: 'controlled by {holder} ({role})',
+    heldByYou: 'you have control',
+    role: { admin: 'admin', operator: 'operator', maintainer: 'maintainer', viewer: 'viewer' },
   },
   keys: {
     heading: 'Keyboard shortcuts',

@@ -138,6 +138,10 @@ export default {
     presetNo: '预置位',
     preset: { call: '调用', set: '设置', delete: '删除' },
     sent: '已发送：{action}',
+    // 云台控制仲裁（users-roles）：当前由谁控制。
+    heldBy: '{holder}（{role}）控制中',
+    heldByYou: '由你控制',
+    role: { admin: '管理员', operator: '操作员', maintainer: '运维员', viewer: '观看员' },
   },
   keys: {
     heading: '快捷键',
