@@ -473,6 +473,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         evaluateIntervalSec: config.health.evaluateIntervalSec,
         snapshotIntervalMin: config.health.snapshotIntervalMin,
         timeZone: config.health.timeZone,
+        defaultOfflineRuleMinutes: config.health.defaultOfflineRuleMinutes,
         webhook: { timeoutMs: config.health.webhookTimeoutMs, retries: config.health.webhookRetries, retryBaseMs: config.health.webhookRetryBaseMs },
       },
     );

@@ -59,7 +59,7 @@ describe('KeepaliveHistory', () => {
     for (let i = 0; i < 50_000; i++) history.arrived(`dev${i}`, 1000 + i);
     expect(history.devices).toBe(50_000);
     expect(history.bytes / 50_000).toBeLessThan(200);
-    expect(history.report('unknown', 60)).toEqual({ expectedIntervalSec: 60, samples: [], meanMs: null, jitterMs: null });
+    expect(history.report('unknown', 60)).toEqual({ expectedIntervalSec: 60, expectedSource: 'config', configuredIntervalSec: 60, samples: [], meanMs: null, jitterMs: null });
   });
 
   it('mean and standard deviation', () => {
@@ -142,10 +142,14 @@ describe('CSV export', () => {
     civilCode: '44030500',
     status: 'device-offline',
     reason: 'device offline: keepalive timeout',
+    reasonCode: { code: 'device-offline', params: { deviceId: '44030500001180000001', why: { code: 'offline.keepalive-timeout' } } },
     since: Date.UTC(2026, 0, 1, 0, 0, 0),
     durationSec: 3600,
     lastKeepaliveAt: null,
+    lastSeenAt: Date.UTC(2026, 0, 1, 0, 0, 0),
+    detectedAt: Date.UTC(2026, 0, 1, 0, 3, 0),
     lastError: 'keepalive-timeout',
+    lastErrorCode: { code: 'offline.keepalive-timeout' },
     episodes24h: 2,
   };
 

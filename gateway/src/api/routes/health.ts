@@ -62,6 +62,16 @@ const nullableFigures = { anyOf: [{ type: 'null' }, healthFiguresSchema] } as co
 
 const treeNodeIdSchema = { type: 'string', pattern: `^([0-9]{2,20}|${UNGROUPED}|${UNPLACED})$` } as const;
 
+/** A reason as a code with parameters (`reason.<code>` in the UIs' catalogues); parameters may nest reasons. */
+export const reasonCodeSchema = {
+  type: 'object',
+  additionalProperties: true,
+  required: ['code'],
+  properties: { code: { type: 'string' }, params: { type: 'object', additionalProperties: true } },
+} as const;
+const nullableReasonCode = { anyOf: [{ type: 'null' }, reasonCodeSchema] } as const;
+const placeSchema = { anyOf: [{ type: 'null' }, { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' } } }] } as const;
+
 export const channelHealthSchema = {
   type: 'object',
   properties: {
@@ -71,12 +81,22 @@ export const channelHealthSchema = {
     deviceName: { type: 'string' },
     civilCode: { type: 'string' },
     status: { type: 'string', enum: [...HEALTH_STATUSES] },
-    reason: { type: 'string' },
-    since: nullableNumber,
+    reason: { type: 'string', description: 'English, for logs and scripts; UIs render reasonCode.' },
+    reasonCode: reasonCodeSchema,
+    since: { type: ['number', 'null'], description: 'When the status began; for a device offline its last sign of life (lastSeenAt).' },
     durationSec: nullableInt,
     lastKeepaliveAt: nullableNumber,
+    lastSeenAt: { type: ['number', 'null'], description: 'Device offline: last sign of life (keepalive, registration, unregister).' },
+    detectedAt: { type: ['number', 'null'], description: 'Device offline: when the gateway marked it offline.' },
     lastError: nullableString,
+    lastErrorCode: nullableReasonCode,
     episodes24h: { type: 'integer' },
+    place: placeSchema,
+    channels: {
+      type: 'array',
+      description: 'rollup=device only: this row is an offline device with these channels.',
+      items: { type: 'object', properties: { channelId: { type: 'string' }, name: { type: 'string' } } },
+    },
   },
 } as const;
 
@@ -95,7 +115,7 @@ const streamSampleProperties = {
 
 const failureRecord = {
   type: 'object',
-  properties: { at: epochMs, step: { type: 'string' }, message: { type: 'string' } },
+  properties: { at: epochMs, step: { type: 'string' }, message: { type: 'string' }, messageCode: reasonCodeSchema },
 } as const;
 
 const maintenanceSchema = {
@@ -110,7 +130,9 @@ const detailSchema = {
     keepalive: {
       type: 'object',
       properties: {
-        expectedIntervalSec: { type: 'integer' },
+        expectedIntervalSec: { type: 'integer', description: "The device's own interval (median of its recent ones) once known, else configured." },
+        expectedSource: { type: 'string', enum: ['device', 'config'] },
+        configuredIntervalSec: { type: 'integer' },
         samples: {
           type: 'array',
           description: 'Oldest first: the last ≤ 32 keepalive intervals.',
@@ -135,9 +157,14 @@ const detailSchema = {
             source: { type: 'string', enum: ['last-good', 'config'] },
           },
         },
-        last: { anyOf: [{ type: 'null' }, { type: 'object', properties: { ...streamSampleProperties, active: { type: 'boolean' } } }] },
+        last: {
+          description: 'The playing stream (active), else the last sample of an ended one (history); null while the device or channel is offline.',
+          anyOf: [{ type: 'null' }, { type: 'object', properties: { ...streamSampleProperties, active: { type: 'boolean' } } }],
+        },
+        lastActiveAt: nullableNumber,
         grade: { type: 'string', enum: ['good', 'fair', 'poor', 'unknown'] },
         gradeReasons: { type: 'array', items: { type: 'string' } },
+        gradeReasonCodes: { type: 'array', items: reasonCodeSchema },
         stalls1h: { type: 'integer' },
         consecutiveFailures: { type: 'integer' },
         consecutiveSuccesses: { type: 'integer' },
@@ -163,6 +190,7 @@ interface ChannelListQuery {
   limit: number;
   format: 'json' | 'csv';
   lang: CsvLanguage;
+  rollup?: 'device';
 }
 
 /** "20260301-0930" in the export's time zone, for the download's file name. */
@@ -244,6 +272,7 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
             ...pagingQueryProperties,
             format: { type: 'string', enum: ['json', 'csv'], default: 'json', description: 'csv: every matching row (offset/limit ignored), UTF-8 with BOM.' },
             lang: { type: 'string', enum: ['zh-CN', 'en'], default: 'zh-CN', description: 'Language of the CSV headers and status labels.' },
+            rollup: { type: 'string', enum: ['device'], description: 'device: an offline device with several channels (an NVR) is one row with `channels` inside.' },
           },
         },
         response: {
@@ -253,10 +282,10 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
       },
     },
     async (request, reply) => {
-      const { status, region, group, q, sort, order, offset, limit, format, lang } = request.query;
+      const { status, region, group, q, sort, order, offset, limit, format, lang, rollup } = request.query;
       const statuses = status ? (status.split(',') as HealthStatus[]) : undefined;
       const csv = format === 'csv';
-      const page = await health.listChannels({ statuses, region, group, q, sort, order, offset: csv ? 0 : offset, limit: csv ? undefined : limit });
+      const page = await health.listChannels({ statuses, region, group, q, sort, order, offset: csv ? 0 : offset, limit: csv ? undefined : limit, rollup: csv ? undefined : rollup });
       if (!csv) return page;
       const body = Buffer.from(channelHealthCsv(page.items, { language: lang, timeZone }), 'utf8');
       const name = `channel-health-${fileStamp(Date.now(), timeZone)}.csv`;

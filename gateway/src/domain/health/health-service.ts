@@ -24,7 +24,7 @@ import { ConflictError, NotFoundError } from '../services.js';
 import { counterIn, FigureCounter, type Aggregates } from './aggregates.js';
 import { AlertEngine, type AlertObserver, type AlertSubject, type AlertWorld } from './alert-engine.js';
 import { AlertRules } from './alert-rules.js';
-import { ChannelStatusClassifier, type ChannelRef, type Classification } from './channel-status.js';
+import { ChannelStatusClassifier, lastSignOfLife, streamFailureCode, type ChannelRef, type Classification } from './channel-status.js';
 import type { HealthGrouping, HealthMembership } from './grouping.js';
 import { KeepaliveHistory } from './keepalive-history.js';
 import { MaintenanceFlags } from './maintenance.js';
@@ -37,7 +37,10 @@ import { expectationFor, gradeStream } from './stream-quality.js';
 import { WebhookSender, type WebhookObserver, type WebhookOptions } from './webhook.js';
 import {
   type Alert,
+  type AlertGroup,
+  type AlertGroupBy,
   type AlertQuery,
+  type AlertState,
   type AlertRule,
   type AlertRuleInput,
   type ChannelHealth,
@@ -71,6 +74,8 @@ export interface HealthServiceOptions {
   snapshotIntervalMin: number;
   timeZone: string;
   webhook: WebhookOptions;
+  /** health.defaultOfflineRuleMinutes: the offline rule a fresh install starts with; 0 / absent = none. */
+  defaultOfflineRuleMinutes?: number;
 }
 
 export interface HealthMetrics extends WebhookObserver, AlertObserver {
@@ -117,6 +122,8 @@ interface Scanned {
 const isOffline = (status: HealthStatus): boolean => status === 'device-offline' || status === 'channel-offline';
 
 const GROUPINGS: readonly HealthGroupBy[] = ['region', 'group'];
+const MAX_GROUPED_ALERTS = 20_000;
+const ALERTS_PER_GROUP = 100;
 
 function memberSet(map: Map<string, Set<string>>, id: string): Set<string> {
   let set = map.get(id);
@@ -181,7 +188,7 @@ export class HealthService implements HealthApi {
     this.snapshots = new HealthSnapshots(deps.store.records);
     this.rules = new AlertRules(deps.store.records);
     this.webhooks = new WebhookSender(options.webhook, deps.logger.child({ part: 'webhook' }), deps.metrics);
-    this.engine = new AlertEngine(deps.store.records, deps.events, this.webhooks, deps.logger.child({ part: 'alerts' }), deps.metrics);
+    this.engine = new AlertEngine(deps.store.records, deps.events, this.webhooks, deps.logger.child({ part: 'alerts' }), deps.metrics, options.timeZone);
   }
 
   get timeZone(): string {
@@ -198,6 +205,8 @@ export class HealthService implements HealthApi {
     events.on('stream-failed', this.onStreamFailed);
     const startedAt = this.now();
     await Promise.all([this.maintenance.load(), this.rules.load(), this.engine.load(), this.snapshots.load(), this.seedEpisodes(startedAt)]);
+    const seeded = await this.rules.seedDefaults(this.options.defaultOfflineRuleMinutes ?? 0, startedAt);
+    if (seeded) this.logger.info({ ruleId: seeded.id, offlineMinutes: seeded.offlineMinutes }, 'fresh install: default offline alert rule created');
     try {
       await this.snapshot(startedAt);
     } catch (err) {
@@ -259,10 +268,13 @@ export class HealthService implements HealthApi {
       if (q && !matches(row, q)) return;
       rows.push(row);
     });
-    rows.sort(comparator(query.sort ?? 'status', query.order ?? 'asc'));
+    const listed = query.rollup === 'device' ? rollUpDevices(rows) : rows;
+    listed.sort(comparator(query.sort ?? 'status', query.order ?? 'asc'));
     const offset = query.offset ?? 0;
-    const items = query.limit === undefined ? rows.slice(offset) : rows.slice(offset, offset + query.limit);
-    return { total: rows.length, items };
+    const items = query.limit === undefined ? listed.slice(offset) : listed.slice(offset, offset + query.limit);
+    // Pages only (the CSV export of every row does without).
+    if (query.limit !== undefined) for (const item of items) item.place = this.grouping.placeOf(item.channelId);
+    return { total: listed.length, items };
   }
 
   async channelDetail(channelId: string): Promise<ChannelHealthDetail> {
@@ -270,6 +282,7 @@ export class HealthService implements HealthApi {
     const now = this.now();
     const active = this.activeStreams().get(channelId) ?? [];
     const health = this.healthOf(ref, now, active);
+    const offline = isOffline(health.status) || (health.status === 'maintenance' && !ref.online);
     const [registrations, alarms] = await Promise.all([
       this.deps.store.listStatusEvents({ subjectId: ref.deviceId, limit: 50 }),
       this.deps.store.listAlarms({ deviceId: ref.deviceId, limit: 100 }),
@@ -281,7 +294,7 @@ export class HealthService implements HealthApi {
       health,
       keepalive: this.keepalives.report(ref.deviceId, this.options.keepaliveIntervalSec),
       registrations: registrations.items,
-      stream: this.streamReport(channelId, active, now),
+      stream: this.streamReport(channelId, offline ? [] : active, now, offline),
       alarms: channelAlarms,
       maintenance: this.maintenance.get(channelId) ?? null,
     };
@@ -406,6 +419,47 @@ export class HealthService implements HealthApi {
     return this.engine.list(query);
   }
 
+  async alertGroups(by: AlertGroupBy, state?: AlertState): Promise<Page<AlertGroup>> {
+    const groups = new Map<string, AlertGroup & { deviceIds: Set<string> }>();
+    const pageSize = 1000;
+    // Newest first; bounded (a whole region's channels down is 5,000 alerts, still one read of a few pages).
+    for (let offset = 0; offset < MAX_GROUPED_ALERTS; offset += pageSize) {
+      const page = await this.engine.list({ state, offset, limit: pageSize });
+      for (const alert of page.items) {
+        const place = alert.place ?? this.grouping.placeOf(alert.channelId);
+        const key = by === 'device' ? alert.deviceId : (place?.id ?? '');
+        let group = groups.get(key);
+        if (!group) {
+          const deviceName = alert.deviceName || this.deps.registry.get(alert.deviceId)?.name || '';
+          group = {
+            key,
+            by,
+            name: by === 'device' ? deviceName || alert.deviceId : (place?.name ?? ''),
+            deviceId: by === 'device' ? alert.deviceId : null,
+            place,
+            count: 0,
+            devices: 0,
+            firstFiredAt: alert.firedAt,
+            lastFiredAt: alert.firedAt,
+            alerts: [],
+            deviceIds: new Set(),
+          };
+          groups.set(key, group);
+        }
+        group.count++;
+        group.deviceIds.add(alert.deviceId);
+        group.firstFiredAt = Math.min(group.firstFiredAt, alert.firedAt);
+        group.lastFiredAt = Math.max(group.lastFiredAt, alert.firedAt);
+        if (group.alerts.length < ALERTS_PER_GROUP) group.alerts.push(alert);
+      }
+      if (page.items.length < pageSize) break;
+    }
+    const items = [...groups.values()]
+      .map(({ deviceIds, ...group }) => ({ ...group, devices: deviceIds.size }))
+      .sort((a, b) => b.count - a.count || b.lastFiredAt - a.lastFiredAt);
+    return { total: items.length, items };
+  }
+
   evaluate(at?: number): Promise<EvaluationReport> {
     return this.serially(() => this.evaluatePass(at ?? this.now()));
   }
@@ -428,10 +482,13 @@ export class HealthService implements HealthApi {
         channelId: ref.id,
         channelName: this.deps.tree.nameOf(ref.id) ?? '',
         deviceId: ref.deviceId,
+        deviceName: this.deps.registry.get(ref.deviceId)?.name ?? '',
         civilCode: ref.civilCode,
+        place: this.grouping.placeOf(ref.id),
         status: cls.status,
         underlying: cls.underlying,
         reason: cls.reason,
+        reasonCode: cls.reasonCode,
         since,
         offlineSince: offlineNow ? (cls.status === 'maintenance' ? null : since) : null,
         maintenance: cls.status === 'maintenance',
@@ -509,6 +566,8 @@ export class HealthService implements HealthApi {
 
   private toHealth(ref: ChannelRef, cls: Classification, since: number | null, now: number): ChannelHealth {
     const device: Device | undefined = this.deps.registry.get(ref.deviceId);
+    const deviceOffline = cls.underlying === 'device-offline' && device !== undefined;
+    const lastError = this.classifier.lastError(ref, now);
     return {
       channelId: ref.id,
       name: this.deps.tree.nameOf(ref.id) ?? '',
@@ -517,35 +576,45 @@ export class HealthService implements HealthApi {
       civilCode: ref.civilCode,
       status: cls.status,
       reason: cls.reason,
+      reasonCode: cls.reasonCode,
       since,
       durationSec: since === null ? null : Math.max(0, Math.floor((now - since) / 1000)),
       lastKeepaliveAt: device?.lastKeepaliveAt ?? null,
-      lastError: this.classifier.lastError(ref, now),
+      lastSeenAt: deviceOffline ? lastSignOfLife(device) : null,
+      detectedAt: deviceOffline ? device.statusChangedAt : null,
+      lastError: lastError?.text ?? null,
+      lastErrorCode: lastError?.code ?? null,
       episodes24h: this.episodes.count(ref.id, ref.deviceId, now),
     };
   }
 
-  private streamReport(channelId: string, active: readonly StreamView[], now: number): StreamReport {
+  /**
+   * `offline`: the device or channel is offline, so nothing it shows now can be a stream figure: no sample and
+   * no grade (a stale "poor, fps 0, 2 viewers" of a dead camera would read as the present).
+   */
+  private streamReport(channelId: string, active: readonly StreamView[], now: number, offline: boolean): StreamReport {
     const rec = this.streamHealth.get(channelId);
     const view = active.find((v) => v.stream === 'main') ?? active[0];
-    let last: StreamSample | null = view ? sampleOf(view, now) : null;
-    if (!last && rec) {
-      const samples = [rec.samples.main, rec.samples.sub].filter((s): s is StreamSample => s !== undefined);
-      last = samples.sort((a, b) => b.at - a.at)[0] ?? null;
-    }
+    const current: StreamSample | null = view ? sampleOf(view, now) : null;
+    const history = rec ? [rec.samples.main, rec.samples.sub].filter((s): s is StreamSample => s !== undefined).sort((a, b) => b.at - a.at) : [];
+    const lastActiveAt = current?.at ?? history[0]?.at ?? null;
+    const last: StreamSample | null = offline ? null : (current ?? history[0] ?? null);
     const kind: StreamKind = last?.stream ?? 'main';
     const expected = expectationFor(rec?.lastGood[kind] ?? null, this.options.expectedFps, now);
     const stalls = rec ? this.streamHealth.stalls1h(rec, now) : 0;
-    const graded = gradeStream(last, expected, stalls);
+    // Graded on what plays now; an ended stream's last figures are history, and only its stalls still count.
+    const graded = offline ? { grade: 'unknown' as const, reasons: [], codes: [] } : gradeStream(current, expected, stalls);
     return {
       expected,
-      last: last ? { ...last, active: view !== undefined } : null,
+      last: last ? { ...last, active: view !== undefined && !offline } : null,
+      lastActiveAt,
       grade: graded.grade,
       gradeReasons: graded.reasons,
+      gradeReasonCodes: graded.codes,
       stalls1h: stalls,
       consecutiveFailures: rec?.consecutiveFailures ?? 0,
       consecutiveSuccesses: rec?.consecutiveSuccesses ?? 0,
-      recentFailures: rec ? [...rec.recentFailures].reverse() : [],
+      recentFailures: rec ? [...rec.recentFailures].reverse().map((f) => ({ ...f, messageCode: streamFailureCode(f.step) })) : [],
       probes: rec ? { ...rec.probes } : { ok: 0, failed: 0 },
     };
   }
@@ -612,6 +681,41 @@ export class HealthService implements HealthApi {
     timer.unref();
     this.timers.push(timer);
   }
+}
+
+/**
+ * One row per offline device with several channels in the list (an NVR down is one problem with its channels
+ * inside); the row keeps its first channel's fields, named after the device. Channels of online devices, and
+ * a device with one channel (an IPC), stay as they are.
+ */
+function rollUpDevices(rows: ChannelHealth[]): ChannelHealth[] {
+  const byDevice = new Map<string, ChannelHealth[]>();
+  for (const row of rows) {
+    if (row.status !== 'device-offline') continue;
+    const list = byDevice.get(row.deviceId);
+    if (list) list.push(row);
+    else byDevice.set(row.deviceId, [row]);
+  }
+  const out: ChannelHealth[] = [];
+  const emitted = new Set<string>();
+  for (const row of rows) {
+    const siblings = row.status === 'device-offline' ? byDevice.get(row.deviceId) : undefined;
+    if (!siblings || siblings.length < 2) {
+      out.push(row);
+      continue;
+    }
+    if (emitted.has(row.deviceId)) continue;
+    emitted.add(row.deviceId);
+    siblings.sort((a, b) => (a.channelId < b.channelId ? -1 : 1));
+    const first = siblings[0];
+    out.push({
+      ...first,
+      name: first.deviceName || first.deviceId,
+      episodes24h: Math.max(...siblings.map((s) => s.episodes24h)),
+      channels: siblings.map((s) => ({ channelId: s.channelId, name: s.name })),
+    });
+  }
+  return out;
 }
 
 function matches(row: ChannelHealth, q: string): boolean {
