@@ -124,7 +124,7 @@ export class AlertRules {
     let created: AlertRule | null = null;
     if (offlineMinutes > 0 && this.rules.size === 0) {
       const rule = ruleFromInput(
-        { name: `离线告警（默认）offline ≥ ${offlineMinutes} min`, kind: 'offline', offlineMinutes, notifyRecovery: true },
+        { name: `离线告警（默认，${offlineMinutes} 分钟）`, kind: 'offline', offlineMinutes, notifyRecovery: true },
         { id: randomUUID(), createdBy: 'system', createdAt: now },
         now,
       );

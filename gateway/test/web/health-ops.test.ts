@@ -1,0 +1,212 @@
+/**
+ * The health console as maintenance staff meet it on a bad night (issue 12, defects 3, 5, 6, 7), in a real
+ * browser against a real gateway and simulated devices:
+ * - an NVR going offline is one problem with its channels inside, its alerts one toast (with a counter and
+ *   "dismiss all"), one group in the alert list by device and by township;
+ * - "offline since" is the last sign of life, and both it and the detection time are shown;
+ * - the page of an offline camera shows no stale stream figures, and its keepalive chart is drawn against the
+ *   device's own interval (2 s here, where the gateway's configuration says 6 s);
+ * - reasons are rendered from the catalogues: no backend English in the Chinese UI, English in the English one.
+ */
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeviceFleet, type SimDeviceInfo } from '../../src/sim/index.js';
+import { startHarness, type Harness } from '../support/gateway-harness.js';
+import { buildWeb, launchChromium, newWallPage, saveScreenshot, signIn } from '../support/browser.js';
+
+interface ChannelHealth {
+  channelId: string;
+  deviceId: string;
+  status: string;
+  since: number | null;
+  lastSeenAt: number | null;
+  detectedAt: number | null;
+  channels?: { channelId: string }[];
+}
+interface Detail {
+  keepalive: { samples: unknown[]; expectedIntervalSec: number; expectedSource: string };
+}
+interface Page0<T> {
+  total: number;
+  items: T[];
+}
+
+const PASSWORD = 'health-ops-pass';
+const MINUTE = 60_000;
+
+/** The page's 24-hour Asia/Shanghai date and time (format.ts formatDateTime). */
+const shown = (at: number): string =>
+  new Intl.DateTimeFormat('zh-CN', {
+    timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false,
+  }).format(at);
+
+describe('web: the health console on a bad night', () => {
+  let h: Harness;
+  let fleet: DeviceFleet;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let nvr: SimDeviceInfo;
+  let streamer: SimDeviceInfo;
+  let spare: SimDeviceInfo;
+
+  beforeAll(async () => {
+    h = await startHarness({
+      webRoot: await buildWeb(),
+      overrides: {
+        // The gateway expects a keepalive every 6 s (offline after 2 missed); the devices send one every 2 s.
+        sip: { password: PASSWORD, keepaliveIntervalSec: 6, keepaliveMissCount: 2 },
+        media: { host: '127.0.0.1', ports: '42700-42729' },
+        // The test drives evaluation; the default offline rule of a fresh install (1 min) is the one that fires.
+        health: { evaluateIntervalSec: 0, snapshotIntervalMin: 0, defaultOfflineRuleMinutes: 1 },
+      },
+    });
+    // Two IPCs and an NVR with four channels.
+    fleet = new DeviceFleet({ server: h.sipTarget, password: PASSWORD, devices: 3, nvrEvery: 3, channelsPerNvr: 4, keepaliveSec: 2, codec: 'h264', idPrefix: '44030500', firstSerial: 700 });
+    await Promise.all([fleet.start(), fleet.prepareMedia({ personalised: false, profiles: ['sub'] })]);
+    await fleet.waitForRegistered(3, 30_000);
+    nvr = fleet.devices.find((d) => d.kind === 'nvr')!;
+    [streamer, spare] = fleet.devices.filter((d) => d.kind === 'ipc') as [SimDeviceInfo, SimDeviceInfo];
+    await h.waitFor(async () => (await h.api<Page0<unknown>>('/api/channels?kind=channel&status=online&limit=1')).body.total === 6, 30_000, 'catalogs');
+    // The streaming camera: a few keepalive intervals, and a stream that played (its figures are then on record).
+    await h.waitFor(async () => (await h.api<Detail>(`/api/health/channels/${streamer.channelIds[0]}`)).body.keepalive.samples.length >= 4, 30_000, 'keepalive intervals');
+    const probe = await h.api<{ ok: boolean }>(`/api/health/channels/${streamer.channelIds[0]}/probe`, { body: {} });
+    expect(probe.body.ok).toBe(true);
+    // Then the NVR and the streaming camera go silent.
+    fleet.stopDevices([nvr.id, streamer.id]);
+    await h.waitFor(
+      async () => (await h.api<Page0<ChannelHealth>>('/api/health/channels?status=device-offline')).body.total === 5,
+      40_000,
+      'the NVR and the camera read device-offline',
+    );
+    browser = await launchChromium();
+    ({ context, page } = await newWallPage(browser));
+    await signIn(page, h.gateway.httpUrl, 'admin', 'admin-password-1');
+  }, 180_000);
+
+  afterAll(async () => {
+    await context?.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
+    await fleet?.stop({ unregister: false });
+    await h?.stop();
+  });
+
+  const open = async (hash: string): Promise<void> => {
+    await page.goto('about:blank');
+    await page.goto(`${h.gateway.httpUrl}/#${hash}`);
+  };
+  const text = async (selector: string): Promise<string> => ((await page.locator(selector).first().textContent()) ?? '').trim();
+
+  it('an NVR offline is one problem with its channels inside', async () => {
+    await open('/health');
+    const nvrRows = page.locator(`[data-testid=health-row][data-device-id="${nvr.id}"]`);
+    await nvrRows.first().waitFor();
+    expect(await nvrRows.count()).toBe(1);
+    const row = nvrRows.first();
+    expect(await row.getAttribute('data-channel-count')).toBe('4');
+    expect(await row.locator('[data-testid=health-rollup-toggle]').textContent()).toContain('4 路通道');
+    // The problem count is problems, not channels: the NVR and the camera.
+    expect(await page.locator('[data-testid=health-list-total]').getAttribute('data-total')).toBe('2');
+    await row.locator('[data-testid=health-rollup-toggle]').click();
+    const inside = page.locator('[data-testid=health-rollup-channel]');
+    await expect.poll(() => inside.evaluateAll((els) => els.map((e) => e.getAttribute('data-channel-id')))).toEqual([...nvr.channelIds].sort());
+    await saveScreenshot(page, 'health-ops-rollup');
+  });
+
+  it('offline since is the last sign of life; the detection time is shown too', async () => {
+    const api = (await h.api<Page0<ChannelHealth>>(`/api/health/channels?q=${streamer.channelIds[0]}`)).body.items[0]!;
+    expect(api.lastSeenAt).not.toBeNull();
+    expect(api.since).toBe(api.lastSeenAt);
+    // Noticed two missed 6-second keepalives later.
+    expect(api.detectedAt! - api.lastSeenAt!).toBeGreaterThanOrEqual(6_000);
+    await open('/health');
+    const row = page.locator(`[data-testid=health-row][data-channel-id="${streamer.channelIds[0]}"]`);
+    await row.waitFor();
+    expect(await text(`[data-testid=health-row][data-channel-id="${streamer.channelIds[0]}"] [data-testid=health-since]`)).toBe(shown(api.lastSeenAt!));
+    expect(await text(`[data-testid=health-row][data-channel-id="${streamer.channelIds[0]}"] [data-testid=health-detected]`)).toContain(shown(api.detectedAt!));
+    // The camera page says both in words.
+    await open(`/health/channels/${streamer.channelIds[0]}`);
+    await page.locator('[data-testid=channel-last-seen]').waitFor();
+    expect(await text('[data-testid=channel-last-seen]')).toContain(shown(api.lastSeenAt!));
+    expect(await text('[data-testid=channel-detected]')).toContain(shown(api.detectedAt!));
+  });
+
+  it('reasons are in Chinese in the Chinese UI: no backend English', async () => {
+    await open('/health');
+    const row = page.locator(`[data-testid=health-row][data-channel-id="${streamer.channelIds[0]}"]`);
+    await row.waitFor();
+    expect(await row.locator('[data-testid=health-reason]').textContent()).toContain('心跳超时');
+    const table = (await page.locator('[data-testid=health-table]').textContent()) ?? '';
+    for (const english of ['no keepalive', 'offline:', 'keepalive-timeout', 'timeout']) expect(table).not.toContain(english);
+  });
+
+  it('the page of an offline camera shows no stale stream figures; the keepalive chart uses the device interval', async () => {
+    await open(`/health/channels/${streamer.channelIds[0]}`);
+    await page.locator('[data-testid=stream-panel]').waitFor();
+    // It streamed before it went dark: the gateway has the figures, but they are not the present.
+    expect(await page.locator('[data-testid=stream-not-playing]').count()).toBe(1);
+    for (const key of ['fps', 'bitrateKbps', 'viewers', 'resolution', 'codec']) {
+      expect(await text(`[data-testid=stream-${key}] [data-testid=stream-actual]`)).toBe('—');
+    }
+    expect(await page.locator('[data-testid=stream-grade]').getAttribute('data-grade')).toBe('unknown');
+    const chart = page.locator('[data-testid=keepalive-chart]');
+    await chart.waitFor();
+    // The device sent every 2 s; the gateway's configuration says 6 s. The chart is against the device's.
+    expect(await chart.getAttribute('data-expected-sec')).toBe('2');
+    expect(await text('[data-testid=keepalive-expected]')).toContain('2 秒');
+    // No keepalive is "late" against 2 s (against 6 s every one would look early, against 60 s the chart would be flat).
+    expect(await chart.locator('[data-testid=keepalive-point].late').count()).toBe(0);
+    await saveScreenshot(page, 'health-ops-offline-camera');
+  });
+
+  it('the alerts of one NVR are one toast with a counter, and "dismiss all" clears them', async () => {
+    await open('/health');
+    await page.locator('[data-testid=health-table]').waitFor();
+    // Offline for over a minute: the default rule fires for the four NVR channels and the camera.
+    const report = await h.gateway.services.health!.evaluate(Date.now() + 2 * MINUTE);
+    expect(report.fired).toBe(5);
+    const nvrToast = page.locator(`[data-testid=health-toast][data-device-id="${nvr.id}"]`);
+    await nvrToast.waitFor({ timeout: 20_000 });
+    await expect.poll(() => nvrToast.getAttribute('data-count')).toBe('4');
+    await expect.poll(() => page.locator('[data-testid=health-toast]').count()).toBe(2);
+    expect(await nvrToast.textContent()).toContain('4 路通道');
+    expect(await page.locator('[data-testid=health-toasts-count]').getAttribute('data-count')).toBe('5');
+    await saveScreenshot(page, 'health-ops-toasts');
+    await page.locator('[data-testid=health-toasts-dismiss-all]').click();
+    await expect.poll(() => page.locator('[data-testid=health-toast]').count()).toBe(0);
+  });
+
+  it('alerts group by device and by township', async () => {
+    await open('/health?tab=alerts');
+    const group = page.locator(`[data-testid=alert-group][data-key="${nvr.id}"]`);
+    await group.waitFor();
+    expect(await group.getAttribute('data-count')).toBe('4');
+    expect(await page.locator('[data-testid=alert-group]').count()).toBe(2);
+    await page.locator('[data-testid=alerts-by-place]').click();
+    // Every camera here is in one county: one group of five.
+    await expect.poll(() => page.locator('[data-testid=alert-group]').count()).toBe(1);
+    expect(await page.locator('[data-testid=alert-group]').first().getAttribute('data-count')).toBe('5');
+    expect(await text('[data-testid=alert-group] [data-testid=alert-group-name]')).not.toBe('');
+    await page.locator('[data-testid=alerts-by-device]').click();
+    await page.locator(`[data-testid=alert-group][data-key="${nvr.id}"]`).waitFor();
+    await saveScreenshot(page, 'health-ops-alert-groups');
+  });
+
+  it('reads in English too', async () => {
+    await open('/health');
+    await page.locator('[data-testid=toggle-locale]').click();
+    const row = page.locator(`[data-testid=health-row][data-channel-id="${streamer.channelIds[0]}"]`);
+    await row.waitFor();
+    await expect.poll(() => row.locator('[data-testid=health-reason]').textContent()).toContain('no keepalive within the timeout');
+    expect(await page.locator(`[data-testid=health-row][data-device-id="${nvr.id}"] [data-testid=health-rollup-toggle]`).textContent()).toContain('4 channels');
+    await saveScreenshot(page, 'health-ops-rollup-en');
+    await open(`/health/channels/${streamer.channelIds[0]}`);
+    await page.locator('[data-testid=keepalive-chart]').waitFor();
+    expect(await text('[data-testid=keepalive-expected]')).toContain('2 s');
+    await saveScreenshot(page, 'health-ops-offline-camera-en');
+    await open('/health?tab=alerts');
+    await page.locator('[data-testid=alert-group]').first().waitFor();
+    await saveScreenshot(page, 'health-ops-alert-groups-en');
+    await page.locator('[data-testid=toggle-locale]').click();
+  });
+});
