@@ -4,8 +4,9 @@
  * guests); setting maintenance is for admins and maintainers.
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { ForbiddenError } from '../../domain/services.js';
+import { ForbiddenError, NotFoundError } from '../../domain/services.js';
 import { channelHealthCsv, type CsvLanguage } from '../../domain/health/health-csv.js';
+import { reportCsv, reportHtml } from '../../domain/health/daily-report.js';
 import {
   HEALTH_SORT_FIELDS,
   HEALTH_STATUSES,
@@ -360,5 +361,104 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
       return health.setMaintenance(request.params.id, request.body.on, request.body.note ?? null, by);
     },
   );
-};
 
+  // ---- daily intact-rate report (完好率日报)
+
+  const reportSummaryProperties = {
+    id: { type: 'string' },
+    date: { type: 'string', description: 'The local date (health.timeZone) of the report.' },
+    generatedAt: epochMs,
+    timeZone: { type: 'string' },
+    trigger: { type: 'string', enum: ['schedule', 'manual'] },
+    targets: { type: 'object', properties: { onlineRate: { type: 'number' }, intactRate: { type: 'number' } } },
+    overall: healthFiguresSchema,
+    truncated: { type: 'boolean' },
+  } as const;
+  const reportSchema = {
+    type: 'object',
+    properties: {
+      ...reportSummaryProperties,
+      rows: {
+        type: 'array',
+        description: 'Region nodes depth-first down to the township; each with the figures GET /api/health/summary?groupBy=region&parent=<parent> gives it.',
+        items: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            name: { type: 'string' },
+            kind: { type: 'string' },
+            depth: { type: 'integer' },
+            parent: { type: ['string', 'null'] },
+            figures: healthFiguresSchema,
+          },
+        },
+      },
+    },
+  } as const;
+
+  app.get<{ Querystring: { offset: number; limit: number } }>(
+    '/health/reports',
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'Daily intact-rate reports (完好率日报), newest first: generated each day at health.dailyReportTime and kept health.reportRetentionDays.',
+        querystring: { type: 'object', properties: { ...pagingQueryProperties } },
+        response: {
+          200: {
+            type: 'object',
+            properties: { total: { type: 'integer' }, items: { type: 'array', items: { type: 'object', properties: { ...reportSummaryProperties, rowCount: { type: 'integer' } } } } },
+          },
+          ...errorResponses(400, 401, 403),
+        },
+      },
+    },
+    async (request) => health.listReports(request.query.offset, request.query.limit),
+  );
+
+  app.post(
+    '/health/reports',
+    {
+      schema: {
+        tags: ['health'],
+        summary: "Make today's report now (replacing today's). Admins and maintainers.",
+        response: { 200: reportSchema, ...errorResponses(401, 403) },
+      },
+    },
+    async (request) => {
+      requireMaintainer(request);
+      return health.generateReport('manual');
+    },
+  );
+
+  app.get<{ Params: { id: string }; Querystring: { format: 'json' | 'html' | 'csv'; lang: CsvLanguage } }>(
+    '/health/reports/:id',
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'One daily report: JSON, print-ready HTML (A4 landscape, self-contained) or CSV (UTF-8 with BOM, for Excel).',
+        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '^daily-[0-9]{4}-[0-9]{2}-[0-9]{2}$' } } },
+        querystring: {
+          type: 'object',
+          properties: {
+            format: { type: 'string', enum: ['json', 'html', 'csv'], default: 'json' },
+            lang: { type: 'string', enum: ['zh-CN', 'en'], default: 'zh-CN' },
+          },
+        },
+        response: { 200: reportSchema, ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const report = await health.getReport(request.params.id);
+      if (!report) throw new NotFoundError(`report ${request.params.id} not found`);
+      const { format, lang } = request.query;
+      if (format === 'json') return report;
+      const name = `intact-rate-${report.date}.${format}`;
+      const body = format === 'csv' ? reportCsv(report, lang) : reportHtml(report, lang);
+      return reply
+        .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'text/html; charset=utf-8')
+        .header('content-disposition', `${format === 'csv' ? 'attachment' : 'inline'}; filename="${name}"`)
+        .header('cache-control', 'no-store')
+        .send(Buffer.from(body, 'utf8'));
+    },
+  );
+};

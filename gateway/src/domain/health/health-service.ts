@@ -36,6 +36,16 @@ import { sampleOf, StreamHealthTracker } from './stream-health.js';
 import { expectationFor, gradeStream } from './stream-quality.js';
 import { WebhookSender, type WebhookObserver, type WebhookOptions } from './webhook.js';
 import {
+  DailyReports,
+  localClock,
+  parseReportTime,
+  REPORT_MAX_DEPTH,
+  REPORT_MAX_ROWS,
+  type DailyReport,
+  type DailyReportRow,
+  type DailyReportSummary,
+} from './daily-report.js';
+import {
   type Alert,
   type AlertGroup,
   type AlertGroupBy,
@@ -76,7 +86,15 @@ export interface HealthServiceOptions {
   webhook: WebhookOptions;
   /** health.defaultOfflineRuleMinutes: the offline rule a fresh install starts with; 0 / absent = none. */
   defaultOfflineRuleMinutes?: number;
+  /** health.dailyReportTime "HH:MM" in timeZone; empty / absent = no scheduled daily report. */
+  dailyReportTime?: string;
+  /** health.reportRetentionDays (default 180). */
+  reportRetentionDays?: number;
 }
+
+/** How often the daily-report schedule is looked at (it runs once the configured minute has passed). */
+const REPORT_CHECK_MS = 30_000;
+const REPORT_START_GRACE_MS = 5 * 60_000;
 
 export interface HealthMetrics extends WebhookObserver, AlertObserver {
   probe(outcome: 'ok' | 'failed'): void;
@@ -147,6 +165,9 @@ export class HealthService implements HealthApi {
   private readonly rules: AlertRules;
   private readonly engine: AlertEngine;
   private readonly webhooks: WebhookSender;
+  private readonly reports: DailyReports;
+  /** The local date whose scheduled report exists (or was just made): the schedule looks no further that day. */
+  private reportedDate: string | null = null;
   private readonly now: () => number;
   private readonly logger: Logger;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -188,6 +209,7 @@ export class HealthService implements HealthApi {
     this.snapshots = new HealthSnapshots(deps.store.records);
     this.rules = new AlertRules(deps.store.records);
     this.webhooks = new WebhookSender(options.webhook, deps.logger.child({ part: 'webhook' }), deps.metrics);
+    this.reports = new DailyReports(deps.store.records);
     this.engine = new AlertEngine(deps.store.records, deps.events, this.webhooks, deps.logger.child({ part: 'alerts' }), deps.metrics, options.timeZone);
   }
 
@@ -217,6 +239,12 @@ export class HealthService implements HealthApi {
     }
     if (this.options.snapshotIntervalMin > 0) {
       this.every(this.options.snapshotIntervalMin * 60_000, () => this.snapshot(), 'health snapshot');
+    }
+    if (parseReportTime(this.options.dailyReportTime ?? '') !== null) {
+      // A gateway that was down at report time makes the day's report when it is back, once devices had a few
+      // minutes to register again (a report taken while they do would show the restart, not the network).
+      const settled = startedAt + REPORT_START_GRACE_MS;
+      this.every(REPORT_CHECK_MS, () => (this.now() >= settled ? this.reportSchedule() : Promise.resolve(null)), 'daily report');
     }
     this.logger.info(
       { maintenance: this.maintenance.size, rules: this.rules.list().length, openAlerts: this.engine.openCount, episodeSubjects: this.episodes.subjects },
@@ -374,7 +402,81 @@ export class HealthService implements HealthApi {
       await this.snapshots.take(await this.aggregate(now));
       await this.snapshots.prune(now);
       await this.engine.prune(now);
+      await this.reports.prune(now, this.options.reportRetentionDays ?? 180);
     });
+  }
+
+  // ------------------------------------------------------------------------------------------ daily report
+
+  listReports(offset?: number, limit?: number): Promise<Page<DailyReportSummary>> {
+    return this.reports.list(offset, limit);
+  }
+
+  getReport(id: string): Promise<DailyReport | null> {
+    return this.reports.get(id);
+  }
+
+  /** Take the day's report now (replacing the same day's): figures overall and per region node down to the township. */
+  generateReport(trigger: DailyReport['trigger'] = 'manual', at?: number): Promise<DailyReport> {
+    return this.serially(async () => {
+      const now = at ?? this.now();
+      const membership = this.grouping.current();
+      const aggregates = await this.aggregate(now, membership);
+      const rows: DailyReportRow[] = [];
+      let truncated = false;
+      const walk = (parent: string | undefined, depth: number): void => {
+        for (const node of membership.nodesUnder('region', parent)) {
+          if (rows.length >= REPORT_MAX_ROWS) {
+            truncated = true;
+            return;
+          }
+          rows.push({
+            id: node.id,
+            name: node.name,
+            kind: node.kind,
+            depth,
+            parent: parent ?? null,
+            figures: (aggregates.regions.get(node.id) ?? new FigureCounter()).figures(),
+          });
+          if (node.hasChildren && node.kind === 'region' && depth + 1 < REPORT_MAX_DEPTH) walk(node.id, depth + 1);
+        }
+      };
+      walk(undefined, 0);
+      const { date } = localClock(now, this.options.timeZone);
+      const report: DailyReport = {
+        id: `daily-${date}`,
+        date,
+        generatedAt: now,
+        timeZone: this.options.timeZone,
+        trigger,
+        targets: { onlineRate: this.options.onlineRateTarget, intactRate: this.options.intactRateTarget },
+        overall: aggregates.overall.figures(),
+        rows,
+        truncated,
+      };
+      await this.reports.put(report);
+      this.logger.info({ date, trigger, rows: rows.length, intactRate: report.overall.intact.rate }, 'daily report generated');
+      return report;
+    });
+  }
+
+  /**
+   * The schedule: once the configured local time has passed and the day has no report yet, make it. The timer
+   * calls this every 30 s; tests call it with any time they like. Returns the report made, if any.
+   */
+  async reportSchedule(at?: number): Promise<DailyReport | null> {
+    const minutes = parseReportTime(this.options.dailyReportTime ?? '');
+    if (minutes === null) return null;
+    const now = at ?? this.now();
+    const clock = localClock(now, this.options.timeZone);
+    if (clock.minutes < minutes || this.reportedDate === clock.date) return null;
+    if (await this.reports.hasDate(clock.date)) {
+      this.reportedDate = clock.date;
+      return null;
+    }
+    const report = await this.generateReport('schedule', now);
+    this.reportedDate = clock.date;
+    return report;
   }
 
   // ------------------------------------------------------------------------------------------ alert rules

@@ -4,6 +4,7 @@
  * services and the API; the JSON on the wire is exactly these (see /api/health and /api/alert-rules).
  */
 import type { AlarmEvent, Page, StatusEvent } from '../model.js';
+import type { DailyReport, DailyReportSummary } from './daily-report.js';
 
 /**
  * One status per channel, most severe first when several apply:
@@ -420,4 +421,11 @@ export interface HealthApi {
   evaluate(at?: number): Promise<EvaluationReport>;
   /** Store an aggregate snapshot taken at `at` (default now). */
   snapshot(at?: number): Promise<void>;
+  /** Daily intact-rate reports, newest first (without their rows). */
+  listReports(offset?: number, limit?: number): Promise<Page<DailyReportSummary>>;
+  getReport(id: string): Promise<DailyReport | null>;
+  /** Make the day's report now (replaces the same day's). */
+  generateReport(trigger?: 'schedule' | 'manual', at?: number): Promise<DailyReport>;
+  /** The daily schedule at `at` (default now): makes the day's report once its time has passed; timers call it, tests drive it. */
+  reportSchedule(at?: number): Promise<DailyReport | null>;
 }
