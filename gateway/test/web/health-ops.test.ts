@@ -6,8 +6,11 @@
  * - "offline since" is the last sign of life, and both it and the detection time are shown;
  * - the page of an offline camera shows no stale stream figures, and its keepalive chart is drawn against the
  *   device's own interval (2 s here, where the gateway's configuration says 6 s);
- * - reasons are rendered from the catalogues: no backend English in the Chinese UI, English in the English one.
+ * - reasons are rendered from the catalogues: no backend English in the Chinese UI, English in the English one;
+ * - the daily intact-rate report made from the console shows the API's numbers at every region level, and its
+ *   CSV and print version carry them too.
  */
+import { readFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceFleet, type SimDeviceInfo } from '../../src/sim/index.js';
@@ -25,6 +28,15 @@ interface ChannelHealth {
 }
 interface Detail {
   keepalive: { samples: unknown[]; expectedIntervalSec: number; expectedSource: string };
+}
+interface Figures {
+  devices: { online: number; total: number };
+  channels: { online: number; total: number };
+  intact: { intact: number; total: number };
+}
+interface Summary {
+  overall: Figures;
+  nodes: { id: string; figures: Figures }[];
 }
 interface Page0<T> {
   total: number;
@@ -192,6 +204,49 @@ describe('web: the health console on a bad night', () => {
     await saveScreenshot(page, 'health-ops-alert-groups');
   });
 
+  it("the daily intact-rate report is made in the console, and its numbers are the API's at every level", async () => {
+    await open('/health?tab=reports');
+    await page.locator('[data-testid=daily-reports]').waitFor();
+    await page.locator('[data-testid=report-generate]').click();
+    await page.locator('[data-testid=report-detail]').waitFor();
+    const rows = page.locator('[data-testid=report-row]');
+    await expect.poll(() => rows.count()).toBeGreaterThanOrEqual(4);
+    // Nothing moves in the fleet now: the report and the API read the same network.
+    const shownRows = await rows.evaluateAll((els) =>
+      els.map((el) => ({
+        id: el.getAttribute('data-node-id') ?? '',
+        parent: el.getAttribute('data-parent') ?? '',
+        cells: [...el.querySelectorAll('td[data-key]')].map((td) => `${td.getAttribute('data-key')}=${td.getAttribute('data-count')}/${td.getAttribute('data-total')}`),
+      })),
+    );
+    const cells = (f: Summary['overall']): string[] => [
+      `devices=${f.devices.online}/${f.devices.total}`,
+      `channels=${f.channels.online}/${f.channels.total}`,
+      `intact=${f.intact.intact}/${f.intact.total}`,
+    ];
+    const top = (await h.api<Summary>('/api/health/summary?groupBy=region')).body;
+    expect(shownRows[0]).toEqual({ id: '', parent: '', cells: cells(top.overall) });
+    expect(shownRows[0]!.cells).toEqual(['devices=1/3', 'channels=1/6', 'intact=1/6']);
+    for (const row of shownRows.slice(1)) {
+      const level = (await h.api<Summary>(`/api/health/summary?groupBy=region${row.parent ? `&parent=${row.parent}` : ''}`)).body;
+      const node = level.nodes.find((n) => n.id === row.id);
+      expect(node, row.id).toBeDefined();
+      expect(row.cells, row.id).toEqual(cells(node!.figures));
+    }
+    // The list keeps it; CSV and the print version come from the gateway with the same numbers.
+    const item = page.locator('[data-testid=report-item]').first();
+    const [download] = await Promise.all([page.waitForEvent('download'), item.locator('[data-testid=report-csv]').click()]);
+    expect(download.suggestedFilename()).toMatch(/^intact-rate-\d{4}-\d{2}-\d{2}\.csv$/);
+    const csv = readFileSync(await download.path(), 'utf8').replace(/^\uFEFF/, '').split('\r\n');
+    expect(csv[1]).toMatch(/^,全部,,1,3,33\.33%,1,6,16\.67%,1,6,16\.67%,是$/);
+    const [popup] = await Promise.all([context.waitForEvent('page'), item.locator('[data-testid=report-print]').click()]);
+    await popup.waitForLoadState();
+    expect(await popup.locator('h1').textContent()).toContain('视频监控完好率日报');
+    expect(await popup.locator('tr.overall td[data-key=intact]').getAttribute('data-count')).toBe('1');
+    await popup.close();
+    await saveScreenshot(page, 'health-ops-daily-report');
+  });
+
   it('reads in English too', async () => {
     await open('/health');
     await page.locator('[data-testid=toggle-locale]').click();
@@ -207,6 +262,10 @@ describe('web: the health console on a bad night', () => {
     await open('/health?tab=alerts');
     await page.locator('[data-testid=alert-group]').first().waitFor();
     await saveScreenshot(page, 'health-ops-alert-groups-en');
+    await open('/health?tab=reports');
+    await page.locator('[data-testid=report-detail]').waitFor();
+    expect(await text('[data-testid=report-detail] h3')).toContain('Intact-rate report of');
+    await saveScreenshot(page, 'health-ops-daily-report-en');
     await page.locator('[data-testid=toggle-locale]').click();
   });
 });

@@ -2,7 +2,7 @@ import type zh from '../zh-CN/health';
 
 const messages: typeof zh = {
   title: 'Health',
-  tabs: { overview: 'Overview and problems', alerts: 'Alert rules and alerts' },
+  tabs: { overview: 'Overview and problems', alerts: 'Alert rules and alerts', reports: 'Daily report' },
   updatedAt: 'Updated {time}',
   refresh: 'Refresh',
   shortcuts: 'Keys: / search, R refresh, Backspace up a level',
@@ -236,6 +236,23 @@ const messages: typeof zh = {
     webhookFormat: 'Webhook format',
     formats: { json: 'Generic JSON', wecom: 'WeCom group robot', dingtalk: 'DingTalk group robot' },
     defaultRuleName: 'Offline alert (default, {minutes} min)',
+  },
+  // The daily intact-rate report (issue 12, the morning check).
+  reports: {
+    title: 'Daily intact-rate report',
+    hint: 'Made by the gateway every day at the configured time and kept; print it or export CSV',
+    generate: "Make today's report now",
+    generating: 'Generating…',
+    generated: 'Report of {date} made',
+    date: 'Date',
+    print: 'Print version',
+    csv: 'Export CSV',
+    none: 'No reports yet',
+    heading: 'Intact-rate report of {date}',
+    targets: 'Targets: online rate {online}, intact rate {intact}',
+    overall: 'All',
+    truncated: 'Too many regions: the first 5,000 rows only',
+    trigger: { schedule: 'scheduled', manual: 'made by hand' },
   },
 };
 export default messages;

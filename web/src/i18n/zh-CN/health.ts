@@ -1,7 +1,7 @@
 // Strings of the health screens (owned by the health UI).
 export default {
   title: '运维监测',
-  tabs: { overview: '概览与问题清单', alerts: '告警规则与告警' },
+  tabs: { overview: '概览与问题清单', alerts: '告警规则与告警', reports: '完好率日报' },
   updatedAt: '更新于 {time}',
   refresh: '刷新',
   shortcuts: '快捷键：/ 搜索，R 刷新，Backspace 返回上一级',
@@ -235,5 +235,22 @@ export default {
     webhookFormat: '推送格式',
     formats: { json: '通用 JSON', wecom: '企业微信群机器人', dingtalk: '钉钉群机器人' },
     defaultRuleName: '离线告警（默认，{minutes} 分钟）',
+  },
+  // The daily intact-rate report (issue 12, the morning check).
+  reports: {
+    title: '完好率日报',
+    hint: '网关每天按配置时间自动生成并保存；可打印、可导出 CSV',
+    generate: '立即生成今日日报',
+    generating: '正在生成…',
+    generated: '已生成 {date} 的日报',
+    date: '日期',
+    print: '打印版',
+    csv: '导出 CSV',
+    none: '还没有日报',
+    heading: '{date} 完好率日报',
+    targets: '目标：在线率 {online}，完好率 {intact}',
+    overall: '全部',
+    truncated: '区划过多，仅列出前 5000 行',
+    trigger: { schedule: '定时生成', manual: '手动生成' },
   },
 };

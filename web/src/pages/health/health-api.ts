@@ -199,6 +199,28 @@ export interface AlertGroup {
   alerts: HealthAlert[];
 }
 
+export interface HealthFiguresWire {
+  devices: { online: number; total: number; rate: number };
+  channels: { online: number; total: number; rate: number };
+  intact: { intact: number; total: number; rate: number };
+}
+
+export interface DailyReportSummary {
+  id: string;
+  date: string;
+  generatedAt: number;
+  timeZone: string;
+  trigger: 'schedule' | 'manual';
+  targets: { onlineRate: number; intactRate: number };
+  overall: HealthFiguresWire;
+  truncated: boolean;
+  rowCount: number;
+}
+
+export interface DailyReport extends Omit<DailyReportSummary, 'rowCount'> {
+  rows: Array<{ id: string; name: string; kind: string; depth: number; parent: string | null; figures: HealthFiguresWire }>;
+}
+
 export type AlertNotificationEvent = 'fired' | 'reminder' | 'recovered' | 'cleared' | 'test';
 
 /** Data of the `health-alert` event-socket message. */
@@ -231,6 +253,9 @@ export const healthApi = {
   deleteRule: (id: string) => api<void>(`/api/alert-rules/${encodeURIComponent(id)}`, { method: 'DELETE' }),
   testRule: (id: string) => api<WebhookTestResult>(`/api/alert-rules/${encodeURIComponent(id)}/test`, { method: 'POST', body: {} }),
   alerts: (state: AlertState, limit = 50) => api<Page<HealthAlert>>('/api/alerts', { query: { state, limit } }),
+  reports: () => api<Page<DailyReportSummary>>('/api/health/reports', { query: { limit: 60 } }),
+  report: (id: string) => api<DailyReport>(`/api/health/reports/${encodeURIComponent(id)}`),
+  generateReport: () => api<DailyReport>('/api/health/reports', { method: 'POST', body: {} }),
   alertGroups: (by: AlertGroupBy, state: AlertState) => api<Page<AlertGroup>>('/api/alerts/groups', { query: { by, state } }),
 };
 
