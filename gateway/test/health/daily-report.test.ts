@@ -31,6 +31,7 @@ describe('local clock and report time', () => {
 describe('daily intact-rate report', () => {
   let h: Harness;
   let fleet: DeviceFleet;
+  let other: DeviceFleet;
 
   beforeAll(async () => {
     h = await startHarness({
@@ -41,18 +42,16 @@ describe('daily intact-rate report', () => {
     });
     // Two counties: 440305 (an NVR with 3 channels and an IPC) and 440306 (an IPC that goes silent).
     fleet = new DeviceFleet({ server: h.sipTarget, password: PASSWORD, devices: 2, nvrEvery: 2, channelsPerNvr: 3, keepaliveSec: 1, idPrefix: '44030500', firstSerial: 900 });
-    const other = new DeviceFleet({ server: h.sipTarget, password: PASSWORD, devices: 1, keepaliveSec: 1, idPrefix: '44030600', firstSerial: 950 });
+    other = new DeviceFleet({ server: h.sipTarget, password: PASSWORD, devices: 1, keepaliveSec: 1, idPrefix: '44030600', firstSerial: 950 });
     await Promise.all([fleet.start(), other.start()]);
     await Promise.all([fleet.waitForRegistered(2, 30_000), other.waitForRegistered(1, 30_000)]);
     await h.waitFor(async () => (await h.api<Page<unknown>>('/api/channels?kind=channel&status=online&limit=1')).body.total === 5, 20_000, 'catalogs');
     other.stopDevices([other.devices[0]!.id]);
     await h.waitFor(async () => (await h.api<HealthSummary>('/api/health/summary')).body.overall.devices.online === 2, 20_000, 'one device offline');
-    afterAllStop.push(() => other.stop({ unregister: false }));
   }, 90_000);
 
-  const afterAllStop: Array<() => Promise<void>> = [];
   afterAll(async () => {
-    await Promise.allSettled([fleet?.stop({ unregister: false }), ...afterAllStop.map((f) => f())]);
+    await Promise.allSettled([fleet?.stop({ unregister: false }), other?.stop({ unregister: false })]);
     await h?.stop();
   });
 
@@ -111,5 +110,42 @@ describe('daily intact-rate report', () => {
     }
     expect(html).toMatch(/<tr class="overall" data-node-id=""><td[^>]*>All<\/td><td class="mono"><\/td><td class="num below" data-key="devices" data-count="2" data-total="3">66\.67%/);
     expect((await h.api(`/api/health/reports/daily-1999-01-01`)).status).toBe(404);
+  });
+
+  it('the overnight summary: went offline, still down, by township; a batch probe of the still-down list; then recovered', async () => {
+    interface Overnight {
+      wentOffline: number;
+      recovered: number;
+      stillDown: number;
+      stillDownChannels: number;
+      groups: { id: string; stillDown: number; recovered: number; devices: { deviceId: string; outcome: string; channelIds: string[]; wentOfflineAt: number | null; lastSeenAt: number | null }[] }[];
+    }
+    const down = other.devices[0]!;
+    const night = (await h.api<Overnight>('/api/health/overnight')).body;
+    expect(night).toMatchObject({ wentOffline: 1, recovered: 0, stillDown: 1, stillDownChannels: 1 });
+    expect(night.groups).toHaveLength(1);
+    expect(night.groups[0]).toMatchObject({ id: '440306', stillDown: 1, recovered: 0 });
+    const row = night.groups[0]!.devices[0]!;
+    expect(row).toMatchObject({ deviceId: down.id, outcome: 'still-down', channelIds: down.channelIds });
+    expect(row.lastSeenAt).toBeLessThan(row.wentOfflineAt!);
+    // A window that ended before it went down shows nothing.
+    expect((await h.api<Overnight>(`/api/health/overnight?since=${row.wentOfflineAt! - 3_600_000}&until=${row.wentOfflineAt! - 1}`)).body).toMatchObject({ wentOffline: 0, stillDown: 1 });
+
+    // One click probes the still-down list: each result names the failing step.
+    const batch = await h.api<{ items: { channelId: string; ok: boolean; error?: { step: string } }[] }>('/api/health/probe-batch', {
+      body: { channelIds: [...row.channelIds, '44030600001329999999'] },
+    });
+    expect(batch.status).toBe(200);
+    expect(batch.body.items).toEqual([
+      expect.objectContaining({ channelId: down.channelIds[0], ok: false, error: expect.objectContaining({ step: 'device' }) }),
+      expect.objectContaining({ channelId: '44030600001329999999', ok: false, error: expect.objectContaining({ step: 'channel' }) }),
+    ]);
+    expect((await h.api('/api/health/probe-batch', { body: { channelIds: [] } })).status).toBe(400);
+
+    other.restartDevices([down.id]);
+    await h.waitFor(async () => (await h.api<HealthSummary>('/api/health/summary')).body.overall.devices.online === 3, 30_000, 'back online');
+    const morning = (await h.api<Overnight>('/api/health/overnight')).body;
+    expect(morning).toMatchObject({ wentOffline: 1, recovered: 1, stillDown: 0, stillDownChannels: 0 });
+    expect(morning.groups[0]!.devices[0]).toMatchObject({ deviceId: down.id, outcome: 'recovered' });
   });
 });

@@ -461,4 +461,104 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
         .send(Buffer.from(body, 'utf8'));
     },
   );
+
+  // ---- morning check: overnight summary and batch probe
+
+  const overnightDevice = {
+    type: 'object',
+    properties: {
+      deviceId: { type: 'string' },
+      name: { type: 'string' },
+      channelCount: { type: 'integer' },
+      channelIds: { type: 'array', items: { type: 'string' }, description: 'Its channels (the first 64).' },
+      place: placeSchema,
+      outcome: { type: 'string', enum: ['recovered', 'still-down'] },
+      wentOfflineAt: nullableNumber,
+      episodes: { type: 'integer' },
+      recoveredAt: nullableNumber,
+      lastSeenAt: nullableNumber,
+      offlineReason: nullableString,
+    },
+  } as const;
+
+  app.get<{ Querystring: { since?: number; until?: number } }>(
+    '/health/overnight',
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'The morning check: devices that went offline in the window (default the last 14 h), recovered, and still down now, grouped by township / county.',
+        querystring: { type: 'object', properties: { since: { ...epochMs, description: 'Window start (epoch ms); default until − 14 h.' }, until: epochMs } },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              since: epochMs,
+              until: epochMs,
+              wentOffline: { type: 'integer' },
+              recovered: { type: 'integer' },
+              stillDown: { type: 'integer' },
+              stillDownChannels: { type: 'integer' },
+              groups: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    id: { type: 'string' },
+                    name: { type: 'string' },
+                    wentOffline: { type: 'integer' },
+                    recovered: { type: 'integer' },
+                    stillDown: { type: 'integer' },
+                    devices: { type: 'array', items: overnightDevice },
+                  },
+                },
+              },
+            },
+          },
+          ...errorResponses(400, 401, 403),
+        },
+      },
+    },
+    async (request) => health.overnight(request.query.since, request.query.until),
+  );
+
+  app.post<{ Body: { channelIds: string[]; stream?: StreamKind } }>(
+    '/health/probe-batch',
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'Probe up to 50 channels (e.g. the offline list), 4 at a time; each result as POST /api/health/channels/:id/probe.',
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['channelIds'],
+          properties: {
+            channelIds: { type: 'array', minItems: 1, maxItems: 50, items: { type: 'string', pattern: '^[0-9]{20}$' } },
+            stream: { type: 'string', enum: ['main', 'sub'] },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              items: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    channelId: { type: 'string' },
+                    ok: { type: 'boolean' },
+                    timeToFirstFrameMs: { type: 'integer' },
+                    reused: { type: 'boolean' },
+                    error: { type: 'object', properties: { step: { type: 'string' }, message: { type: 'string' }, hint: { type: 'string' } } },
+                  },
+                },
+              },
+            },
+          },
+          ...errorResponses(400, 401, 403, 409),
+        },
+      },
+    },
+    async (request) => ({ items: await health.probeBatch(request.body.channelIds, request.body.stream) }),
+  );
 };

@@ -35,6 +35,7 @@ import { StatusClock } from './status-clock.js';
 import { sampleOf, StreamHealthTracker } from './stream-health.js';
 import { expectationFor, gradeStream } from './stream-quality.js';
 import { WebhookSender, type WebhookObserver, type WebhookOptions } from './webhook.js';
+import { overnightSummary, type OvernightSummary } from './overnight.js';
 import {
   DailyReports,
   localClock,
@@ -95,6 +96,13 @@ export interface HealthServiceOptions {
 /** How often the daily-report schedule is looked at (it runs once the configured minute has passed). */
 const REPORT_CHECK_MS = 30_000;
 const REPORT_START_GRACE_MS = 5 * 60_000;
+/** The overnight summary's default window: the evening before until now. */
+export const OVERNIGHT_DEFAULT_HOURS = 14;
+/** Status events read for one overnight summary, at most (a registration storm writes 50,000). */
+const OVERNIGHT_MAX_EVENTS = 100_000;
+/** Probes of one batch at most, and at once (each opens a stream on the device). */
+export const PROBE_BATCH_MAX = 50;
+const PROBE_BATCH_CONCURRENCY = 4;
 
 export interface HealthMetrics extends WebhookObserver, AlertObserver {
   probe(outcome: 'ok' | 'failed'): void;
@@ -404,6 +412,54 @@ export class HealthService implements HealthApi {
       await this.engine.prune(now);
       await this.reports.prune(now, this.options.reportRetentionDays ?? 180);
     });
+  }
+
+  // ------------------------------------------------------------------------------------------ morning check
+
+  async overnight(since?: number, until?: number): Promise<OvernightSummary> {
+    const end = until ?? this.now();
+    const start = since ?? end - OVERNIGHT_DEFAULT_HOURS * 3600_000;
+    const events = [];
+    const pageSize = 1000;
+    for (let offset = 0; offset < OVERNIGHT_MAX_EVENTS; offset += pageSize) {
+      const page = await this.deps.store.listStatusEvents({ since: start, until: end, offset, limit: pageSize });
+      events.push(...page.items);
+      if (page.items.length < pageSize) break;
+    }
+    const { tree } = this.deps;
+    return overnightSummary({
+      since: start,
+      until: end,
+      events,
+      devices: this.deps.registry.all(),
+      channelIds: (id) => tree.channelIdsOf(id),
+      placeOf: (id) => {
+        const first = tree.channelIdsOf(id)[0];
+        return this.grouping.placeOf(first ?? id);
+      },
+      lastSeen: lastSignOfLife,
+    });
+  }
+
+  /** Probe several channels (the offline list, one click): a few at a time, each result as a single probe's. */
+  async probeBatch(channelIds: readonly string[], stream: StreamKind = 'sub'): Promise<Array<{ channelId: string } & ProbeResult>> {
+    if (!this.deps.streams) throw new ConflictError('live video is not available in this gateway');
+    const ids = [...new Set(channelIds)].slice(0, PROBE_BATCH_MAX);
+    const results = new Map<string, ProbeResult>();
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < ids.length) {
+        const id = ids[next++];
+        try {
+          results.set(id, await this.probe(id, stream));
+        } catch (err) {
+          const notFound = err instanceof NotFoundError;
+          results.set(id, { ok: false, error: { step: notFound ? 'channel' : 'packager', message: (err as Error).message } });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PROBE_BATCH_CONCURRENCY, ids.length) }, worker));
+    return ids.map((channelId) => ({ channelId, ...(results.get(channelId) as ProbeResult) }));
   }
 
   // ------------------------------------------------------------------------------------------ daily report

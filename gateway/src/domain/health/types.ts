@@ -5,6 +5,7 @@
  */
 import type { AlarmEvent, Page, StatusEvent } from '../model.js';
 import type { DailyReport, DailyReportSummary } from './daily-report.js';
+import type { OvernightSummary } from './overnight.js';
 
 /**
  * One status per channel, most severe first when several apply:
@@ -421,6 +422,10 @@ export interface HealthApi {
   evaluate(at?: number): Promise<EvaluationReport>;
   /** Store an aggregate snapshot taken at `at` (default now). */
   snapshot(at?: number): Promise<void>;
+  /** The morning check: devices that went offline in the window (default: the last 14 h), recovered, still down, by township. */
+  overnight(since?: number, until?: number): Promise<OvernightSummary>;
+  /** Probe up to 50 channels, 4 at a time (throws like probe when live video is absent). */
+  probeBatch(channelIds: readonly string[], stream?: StreamKind): Promise<Array<{ channelId: string } & ProbeResult>>;
   /** Daily intact-rate reports, newest first (without their rows). */
   listReports(offset?: number, limit?: number): Promise<Page<DailyReportSummary>>;
   getReport(id: string): Promise<DailyReport | null>;
