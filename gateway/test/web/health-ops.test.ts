@@ -204,6 +204,24 @@ describe('web: the health console on a bad night', () => {
     await saveScreenshot(page, 'health-ops-alert-groups');
   });
 
+  it('the morning check lists the night by township, and probes every channel still down in one click', async () => {
+    await open('/health?tab=reports');
+    const overnight = page.locator('[data-testid=overnight]');
+    await overnight.locator('[data-testid=overnight-device]').first().waitFor();
+    expect(await overnight.locator('[data-testid=overnight-went-offline]').getAttribute('data-count')).toBe('2');
+    expect(await overnight.locator('[data-testid=overnight-still-down]').getAttribute('data-count')).toBe('2');
+    expect(await overnight.locator('[data-testid=overnight-still-down]').textContent()).toContain('5 路通道');
+    // One county, two devices inside (the NVR counted once, with its channels).
+    expect(await overnight.locator('[data-testid=overnight-group]').count()).toBe(1);
+    const devices = await overnight.locator('[data-testid=overnight-device]').evaluateAll((els) => els.map((e) => e.getAttribute('data-device-id')).sort());
+    expect(devices).toEqual([nvr.id, streamer.id].sort());
+    await overnight.locator('[data-testid=overnight-probe]').click();
+    const nvrProbe = overnight.locator(`[data-testid=overnight-device][data-device-id="${nvr.id}"] [data-testid=overnight-probe-result]`);
+    await expect.poll(() => nvrProbe.textContent(), { timeout: 30_000 }).toContain('0/4');
+    expect(await nvrProbe.textContent()).toContain('设备状态');
+    await saveScreenshot(page, 'health-ops-morning-check');
+  });
+
   it("the daily intact-rate report is made in the console, and its numbers are the API's at every level", async () => {
     await open('/health?tab=reports');
     await page.locator('[data-testid=daily-reports]').waitFor();
@@ -265,6 +283,8 @@ describe('web: the health console on a bad night', () => {
     await open('/health?tab=reports');
     await page.locator('[data-testid=report-detail]').waitFor();
     expect(await text('[data-testid=report-detail] h3')).toContain('Intact-rate report of');
+    await page.locator('[data-testid=overnight-device]').first().waitFor();
+    expect(await text('[data-testid=overnight-still-down]')).toContain('still down (5 channels)');
     await saveScreenshot(page, 'health-ops-daily-report-en');
     await page.locator('[data-testid=toggle-locale]').click();
   });

@@ -2,7 +2,7 @@ import type zh from '../zh-CN/health';
 
 const messages: typeof zh = {
   title: 'Health',
-  tabs: { overview: 'Overview and problems', alerts: 'Alert rules and alerts', reports: 'Daily report' },
+  tabs: { overview: 'Overview and problems', alerts: 'Alert rules and alerts', reports: 'Morning check' },
   updatedAt: 'Updated {time}',
   refresh: 'Refresh',
   shortcuts: 'Keys: / search, R refresh, Backspace up a level',
@@ -253,6 +253,26 @@ const messages: typeof zh = {
     overall: 'All',
     truncated: 'Too many regions: the first 5,000 rows only',
     trigger: { schedule: 'scheduled', manual: 'made by hand' },
+  },
+  // The morning check's overnight summary.
+  overnight: {
+    title: 'Overnight',
+    window: '{since} to {until}',
+    wentOffline: 'devices went offline',
+    recovered: 'recovered',
+    stillDown: 'still down ({channels} channels)',
+    quiet: 'No device went offline in this window',
+    outcome: 'Outcome',
+    outcomes: { recovered: 'Recovered', 'still-down': 'Still down' },
+    wentOfflineAt: 'Went offline',
+    backOrLastSeen: 'Back / last seen',
+    before: 'down before the window',
+    probe: 'Batch probe',
+    probeAll: 'Probe the channels still down ({count})',
+    probing: 'Probing…',
+    probeOk: '{ok}/{total} streaming',
+    probeFailed: '{ok}/{total} streaming; failed at: {step}',
+    groupLine: '{down} still down, {back} recovered',
   },
 };
 export default messages;

@@ -1,7 +1,7 @@
 // Strings of the health screens (owned by the health UI).
 export default {
   title: '运维监测',
-  tabs: { overview: '概览与问题清单', alerts: '告警规则与告警', reports: '完好率日报' },
+  tabs: { overview: '概览与问题清单', alerts: '告警规则与告警', reports: '晨检与日报' },
   updatedAt: '更新于 {time}',
   refresh: '刷新',
   shortcuts: '快捷键：/ 搜索，R 刷新，Backspace 返回上一级',
@@ -252,5 +252,25 @@ export default {
     overall: '全部',
     truncated: '区划过多，仅列出前 5000 行',
     trigger: { schedule: '定时生成', manual: '手动生成' },
+  },
+  // The morning check's overnight summary.
+  overnight: {
+    title: '昨夜概况',
+    window: '{since} 至 {until}',
+    wentOffline: '台设备夜间离线',
+    recovered: '台已恢复',
+    stillDown: '台仍离线（{channels} 路通道）',
+    quiet: '这段时间没有设备离线',
+    outcome: '结果',
+    outcomes: { recovered: '已恢复', 'still-down': '仍离线' },
+    wentOfflineAt: '离线时间',
+    backOrLastSeen: '恢复 / 最后在线',
+    before: '窗口开始前已离线',
+    probe: '批量探测',
+    probeAll: '探测仍离线的通道（{count} 路）',
+    probing: '正在探测…',
+    probeOk: '{ok}/{total} 路取流正常',
+    probeFailed: '{ok}/{total} 路正常；失败环节：{step}',
+    groupLine: '仍离线 {down} 台，已恢复 {back} 台',
   },
 };

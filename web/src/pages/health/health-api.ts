@@ -221,6 +221,30 @@ export interface DailyReport extends Omit<DailyReportSummary, 'rowCount'> {
   rows: Array<{ id: string; name: string; kind: string; depth: number; parent: string | null; figures: HealthFiguresWire }>;
 }
 
+export interface OvernightDevice {
+  deviceId: string;
+  name: string;
+  channelCount: number;
+  channelIds: string[];
+  place: { id: string; name: string } | null;
+  outcome: 'recovered' | 'still-down';
+  wentOfflineAt: number | null;
+  episodes: number;
+  recoveredAt: number | null;
+  lastSeenAt: number | null;
+  offlineReason: string | null;
+}
+
+export interface OvernightSummary {
+  since: number;
+  until: number;
+  wentOffline: number;
+  recovered: number;
+  stillDown: number;
+  stillDownChannels: number;
+  groups: Array<{ id: string; name: string; wentOffline: number; recovered: number; stillDown: number; devices: OvernightDevice[] }>;
+}
+
 export type AlertNotificationEvent = 'fired' | 'reminder' | 'recovered' | 'cleared' | 'test';
 
 /** Data of the `health-alert` event-socket message. */
@@ -253,6 +277,8 @@ export const healthApi = {
   deleteRule: (id: string) => api<void>(`/api/alert-rules/${encodeURIComponent(id)}`, { method: 'DELETE' }),
   testRule: (id: string) => api<WebhookTestResult>(`/api/alert-rules/${encodeURIComponent(id)}/test`, { method: 'POST', body: {} }),
   alerts: (state: AlertState, limit = 50) => api<Page<HealthAlert>>('/api/alerts', { query: { state, limit } }),
+  overnight: () => api<OvernightSummary>('/api/health/overnight'),
+  probeBatch: (channelIds: string[]) => api<{ items: Array<{ channelId: string } & ProbeResult> }>('/api/health/probe-batch', { method: 'POST', body: { channelIds } }),
   reports: () => api<Page<DailyReportSummary>>('/api/health/reports', { query: { limit: 60 } }),
   report: (id: string) => api<DailyReport>(`/api/health/reports/${encodeURIComponent(id)}`),
   generateReport: () => api<DailyReport>('/api/health/reports', { method: 'POST', body: {} }),
