@@ -8,8 +8,11 @@
  *   device's own interval (2 s here, where the gateway's configuration says 6 s);
  * - reasons are rendered from the catalogues: no backend English in the Chinese UI, English in the English one;
  * - the daily intact-rate report made from the console shows the API's numbers at every region level, and its
- *   CSV and print version carry them too.
+ *   CSV and print version carry them too;
+ * - the morning check lists the night's offline devices by township and probes them in one click;
+ * - the alarm desk filters, sounds on a new alarm, escalates an old unacknowledged one, and acknowledges in bulk.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -265,6 +268,43 @@ describe('web: the health console on a bad night', () => {
     await saveScreenshot(page, 'health-ops-daily-report');
   });
 
+  it('the alarm desk: filters, a sound on a new alarm, escalation of an old unacknowledged one, bulk acknowledge', async () => {
+    // Left unacknowledged for half an hour (the desk escalates after 15 min by default).
+    const old = { id: randomUUID(), sourceId: spare.id, deviceId: spare.id, priority: 1, method: 2, type: 1, description: 'tamper', alarmTime: '', receivedAt: Date.now() - 30 * MINUTE, longitude: null, latitude: null, acknowledgedAt: null, acknowledgedBy: null, note: null, raw: {} };
+    await h.gateway.store.appendAlarms([old]);
+    expect(await fleet.raiseAlarm(spare.id, { method: 5, type: 2, description: 'motion' })).toBe(200);
+    await open('/health?tab=alarms');
+    const desk = page.locator('[data-testid=alarm-desk]');
+    const rows = desk.locator('[data-testid=alarm-row]');
+    await expect.poll(() => rows.count()).toBe(2);
+    const escalated = desk.locator(`[data-testid=alarm-row][data-alarm-id="${old.id}"]`);
+    expect(await escalated.getAttribute('data-escalated')).toBe('true');
+    expect(await escalated.locator('[data-testid=alarm-escalated]').textContent()).toContain('超时未确认');
+    expect(await desk.locator('[data-testid=alarm-escalated-count]').getAttribute('data-count')).toBe('1');
+    // A new alarm while the desk is open: it is listed, and the desk sounds.
+    const soundsBefore = Number(await desk.getAttribute('data-sounds'));
+    expect(await fleet.raiseAlarm(spare.id, { method: 6, type: 1, description: 'video lost' })).toBe(200);
+    await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(3);
+    expect(Number(await desk.getAttribute('data-sounds'))).toBeGreaterThan(soundsBefore);
+    // Filter by method: device fault only.
+    await desk.locator('[data-testid=alarm-method]').selectOption('6');
+    await expect.poll(() => rows.evaluateAll((els) => els.map((e) => e.textContent ?? '').join('|'))).toContain('video lost');
+    expect(await rows.count()).toBe(1);
+    await saveScreenshot(page, 'health-ops-alarm-desk-filtered');
+    await desk.locator('[data-testid=alarm-method]').selectOption('');
+    await expect.poll(() => rows.count()).toBe(3);
+    await saveScreenshot(page, 'health-ops-alarm-desk');
+    // Select all on the page, one note, acknowledge: the unacknowledged view empties, the API agrees.
+    await desk.locator('[data-testid=alarm-select-all]').check();
+    await desk.locator('[data-testid=alarm-ack-note]').fill('已通知片区民警');
+    await desk.locator('[data-testid=alarm-ack-selected]').click();
+    await expect.poll(() => rows.count()).toBe(0);
+    expect(await desk.locator('[data-testid=alarm-message]').textContent()).toContain('已确认 3 条报警');
+    const api = (await h.api<{ items: { acknowledgedBy: string | null; note: string | null }[] }>('/api/alarms/search?acknowledged=true')).body.items;
+    expect(api).toHaveLength(3);
+    expect(api.every((a) => a.acknowledgedBy === 'admin' && a.note === '已通知片区民警')).toBe(true);
+  });
+
   it('reads in English too', async () => {
     await open('/health');
     await page.locator('[data-testid=toggle-locale]').click();
@@ -286,6 +326,11 @@ describe('web: the health console on a bad night', () => {
     await page.locator('[data-testid=overnight-device]').first().waitFor();
     expect(await text('[data-testid=overnight-still-down]')).toContain('still down (5 channels)');
     await saveScreenshot(page, 'health-ops-daily-report-en');
+    await open('/health?tab=alarms');
+    await page.locator('[data-testid=alarm-acknowledged]').selectOption('true');
+    await page.locator('[data-testid=alarm-row]').first().waitFor();
+    expect(await text('[data-testid=alarm-desk] h2')).toBe('Device alarms');
+    await saveScreenshot(page, 'health-ops-alarm-desk-en');
     await page.locator('[data-testid=toggle-locale]').click();
   });
 });
