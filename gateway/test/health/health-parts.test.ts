@@ -160,9 +160,11 @@ describe('CSV export', () => {
     expect(lines).toHaveLength(3);
     expect(lines[2]).toBe('');
     expect(lines[1]).toBe(
-      '\t44030500001320000001,"深圳南山,""一号""",\t44030500001180000001,"\'=HYPERLINK(""x"")",\t44030500,设备离线,device offline: keepalive timeout,2026-01-01 08:00:00,3600,,keepalive-timeout,2',
+      '\t44030500001320000001,"深圳南山,""一号""",\t44030500001180000001,"\'=HYPERLINK(""x"")",\t44030500,设备离线,设备 44030500001180000001 离线：心跳超时,2026-01-01 08:00:00,3600,,心跳超时,2',
     );
     expect(channelHealthCsv([row], { language: 'en', timeZone: 'UTC' })).toContain('device offline,device offline: keepalive timeout,2026-01-01 00:00:00');
+    // A code the gateway has no Chinese words for keeps the English text rather than showing the code.
+    expect(channelHealthCsv([{ ...row, reasonCode: { code: 'something-new' } }], { language: 'zh-CN', timeZone: 'UTC' })).toContain(',device offline: keepalive timeout,');
     expect(csvCell('+1')).toBe("'+1");
     expect(csvCell(null)).toBe('');
   });

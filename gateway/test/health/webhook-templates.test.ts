@@ -69,7 +69,7 @@ describe('robot message bodies', () => {
     // One heading per device, its channels beneath it.
     expect(content.match(/\*\*南头NVR\*\*/g)).toHaveLength(1);
     expect(content).toContain(`**南头NVR**（${NVR}） · 南头街道`);
-    expect(content).toContain('- 告警：通道 1 — 设备离线：心跳超时（01/02 09:00）');
+    expect(content).toContain(`- 告警：通道 1 — 设备 ${NVR} 离线：心跳超时（01/02 09:00）`);
     expect(content).not.toMatch(/no keepalive/);
   });
 

@@ -12,7 +12,10 @@
  * The text is Chinese: these groups are Chinese-speaking duty rosters (the in-app UI is bilingual from its
  * catalogues; a robot message has no locale to choose from).
  */
-import type { Alert, AlertNotificationEvent, AlertRule, ReasonCode, WebhookFormat } from './types.js';
+import type { Alert, AlertNotificationEvent, AlertRule, WebhookFormat } from './types.js';
+import { reasonZh } from './reason-zh.js';
+
+export { reasonZh };
 
 export interface RobotNotification {
   event: AlertNotificationEvent;
@@ -29,60 +32,10 @@ const EVENT_ZH: Record<AlertNotificationEvent, string> = {
 
 const KIND_ZH: Record<AlertRule['kind'], string> = { offline: '离线', 'stream-failure': '取流失败' };
 
-const OFFLINE_ZH: Record<string, string> = {
-  'keepalive-timeout': '心跳超时',
-  'registration-expired': '注册过期未续',
-  unregistered: '设备主动注销',
-  'tcp-connection-lost': 'TCP 连接断开',
-  'device-offline': '设备离线',
-  'reported-by-device': '设备上报离线',
-  'never-registered': '从未注册',
-  'unknown-device': '未知设备',
-};
-
-const STEP_ZH: Record<string, string> = {
-  channel: '通道',
-  device: '设备',
-  resources: '资源',
-  invite: '邀请（INVITE）',
-  answer: '应答',
-  rtp: '收流（RTP）',
-  keyframe: '关键帧',
-  packager: '封装',
-};
-
 /** WeCom's markdown content limit, bytes. */
 const WECOM_MAX_BYTES = 4096;
 /** DingTalk has no documented small limit; keep messages readable on a phone. */
 const DINGTALK_MAX_BYTES = 8000;
-
-/** The reason in Chinese where we have words for it, else the English text. */
-export function reasonZh(code: ReasonCode | undefined, fallback: string): string {
-  if (!code) return fallback;
-  const p = code.params ?? {};
-  const nested = (v: unknown): string => (typeof v === 'object' && v !== null && 'code' in v ? reasonZh(v as ReasonCode, '') : String(v ?? ''));
-  const why = (v: unknown): string => {
-    const c = (v as ReasonCode | undefined)?.code ?? '';
-    return c.startsWith('offline.') ? (OFFLINE_ZH[c.slice('offline.'.length)] ?? c) : nested(v);
-  };
-  switch (code.code) {
-    case 'device-offline':
-    case 'device-offline-then':
-      return `设备离线：${why(p.why)}`;
-    case 'channel-offline':
-      return '设备在线，但报告该通道离线';
-    case 'stream-failing':
-      return `连续 ${String(p.count)} 次取流失败（${nested(p.step)}）`;
-    case 'alert-stream-failures':
-      return `连续 ${String(p.count)} 次取流失败`;
-    case 'alert-test':
-      return '告警规则测试消息';
-    default:
-      if (code.code.startsWith('step.')) return STEP_ZH[code.code.slice(5)] ?? code.code.slice(5);
-      if (code.code.startsWith('offline.')) return OFFLINE_ZH[code.code.slice(8)] ?? fallback;
-      return fallback;
-  }
-}
 
 function time(at: number, timeZone: string): string {
   return new Intl.DateTimeFormat('zh-CN', { timeZone, month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(at);
