@@ -207,21 +207,36 @@ describe('web: the health console on a bad night', () => {
     await saveScreenshot(page, 'health-ops-alert-groups');
   });
 
-  it('the morning check lists the night by township, and probes every channel still down in one click', async () => {
+  it('the morning check lists the night by township, probes every channel still down in one click, and takes a picture of each', async () => {
+    // A third camera drops out and comes back: it is in the night's list as recovered.
+    fleet.stopDevices([spare.id]);
+    await h.waitFor(async () => (await h.api<{ status: string }>(`/api/devices/${spare.id}`)).body.status === 'offline', 40_000, 'the spare camera offline');
+    fleet.restartDevices([spare.id]);
+    await h.waitFor(async () => (await h.api<{ status: string }>(`/api/devices/${spare.id}`)).body.status === 'online', 40_000, 'the spare camera back');
     await open('/health?tab=reports');
     const overnight = page.locator('[data-testid=overnight]');
     await overnight.locator('[data-testid=overnight-device]').first().waitFor();
-    expect(await overnight.locator('[data-testid=overnight-went-offline]').getAttribute('data-count')).toBe('2');
+    expect(await overnight.locator('[data-testid=overnight-went-offline]').getAttribute('data-count')).toBe('3');
+    expect(await overnight.locator('[data-testid=overnight-recovered]').getAttribute('data-count')).toBe('1');
     expect(await overnight.locator('[data-testid=overnight-still-down]').getAttribute('data-count')).toBe('2');
     expect(await overnight.locator('[data-testid=overnight-still-down]').textContent()).toContain('5 路通道');
-    // One county, two devices inside (the NVR counted once, with its channels).
+    // One county, three devices inside (the NVR counted once, with its channels); still down first.
     expect(await overnight.locator('[data-testid=overnight-group]').count()).toBe(1);
-    const devices = await overnight.locator('[data-testid=overnight-device]').evaluateAll((els) => els.map((e) => e.getAttribute('data-device-id')).sort());
-    expect(devices).toEqual([nvr.id, streamer.id].sort());
+    const devices = await overnight.locator('[data-testid=overnight-device]').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-device-id')}:${e.getAttribute('data-outcome')}`));
+    expect(devices.slice(0, 2).sort()).toEqual([`${nvr.id}:still-down`, `${streamer.id}:still-down`].sort());
+    expect(devices[2]).toBe(`${spare.id}:recovered`);
     await overnight.locator('[data-testid=overnight-probe]').click();
     const nvrProbe = overnight.locator(`[data-testid=overnight-device][data-device-id="${nvr.id}"] [data-testid=overnight-probe-result]`);
     await expect.poll(() => nvrProbe.textContent(), { timeout: 30_000 }).toContain('0/4');
     expect(await nvrProbe.textContent()).toContain('设备状态');
+    // One snapshot per device of the night: the recovered camera shows its picture, the dark ones say they failed
+    // (the gateway's English detail in the tooltip).
+    await overnight.locator('[data-testid=overnight-snapshot]').click();
+    const shots = overnight.locator('[data-testid=overnight-snapshot-result]');
+    await expect.poll(() => shots.evaluateAll((els) => els.map((e) => e.getAttribute('data-state'))), { timeout: 60_000 }).toEqual(['failed', 'failed', 'ok']);
+    expect(await shots.first().textContent()).toContain('抓图失败');
+    const thumb = overnight.locator(`[data-testid=overnight-device][data-device-id="${spare.id}"] img`);
+    await expect.poll(() => thumb.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth), { timeout: 10_000 }).toBeGreaterThan(100);
     await saveScreenshot(page, 'health-ops-morning-check');
   });
 

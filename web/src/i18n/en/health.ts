@@ -272,6 +272,9 @@ const messages: typeof zh = {
     probing: 'Probing…',
     probeOk: '{ok}/{total} streaming',
     probeFailed: '{ok}/{total} streaming; failed at: {step}',
+    snapshotAll: 'Snapshot each device',
+    snapping: 'Taking snapshots…',
+    snapshotFailed: 'Snapshot failed (details in the tooltip)',
     groupLine: '{down} still down, {back} recovered',
   },
   // The alarm desk (device alarms): filters, bulk acknowledge, sound, escalation.

@@ -271,6 +271,9 @@ export default {
     probing: '正在探测…',
     probeOk: '{ok}/{total} 路取流正常',
     probeFailed: '{ok}/{total} 路正常；失败环节：{step}',
+    snapshotAll: '逐台抓图',
+    snapping: '正在抓图…',
+    snapshotFailed: '抓图失败（详情见提示）',
     groupLine: '仍离线 {down} 台，已恢复 {back} 台',
   },
   // The alarm desk (device alarms): filters, bulk acknowledge, sound, escalation.
