@@ -110,6 +110,8 @@ describe('web: the health console on a bad night', () => {
     await page.goto('about:blank');
     await page.goto(`${h.gateway.httpUrl}/#${hash}`);
   };
+  /** The event socket is up: what the gateway pushes from now on reaches the page. */
+  const socketOpen = (): Promise<void> => expect.poll(() => page.locator('[data-testid=socket-state]').getAttribute('data-state')).toBe('open');
   const text = async (selector: string): Promise<string> => ((await page.locator(selector).first().textContent()) ?? '').trim();
 
   it('an NVR offline is one problem with its channels inside', async () => {
@@ -177,6 +179,7 @@ describe('web: the health console on a bad night', () => {
   it('the alerts of one NVR are one toast with a counter, and "dismiss all" clears them', async () => {
     await open('/health');
     await page.locator('[data-testid=health-table]').waitFor();
+    await socketOpen();
     // Offline for over a minute: the default rule fires for the four NVR channels and the camera.
     const report = await h.gateway.services.health!.evaluate(Date.now() + 2 * MINUTE);
     expect(report.fired).toBe(5);
@@ -297,6 +300,7 @@ describe('web: the health console on a bad night', () => {
     expect(await escalated.locator('[data-testid=alarm-escalated]').textContent()).toContain('超时未确认');
     expect(await desk.locator('[data-testid=alarm-escalated-count]').getAttribute('data-count')).toBe('1');
     // A new alarm while the desk is open: it is listed, and the desk sounds.
+    await socketOpen();
     const soundsBefore = Number(await desk.getAttribute('data-sounds'));
     expect(await fleet.raiseAlarm(spare.id, { method: 6, type: 1, description: 'video lost' })).toBe(200);
     await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(3);

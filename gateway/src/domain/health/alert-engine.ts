@@ -48,7 +48,8 @@ export interface AlertSubject {
   deviceId: string;
   deviceName: string;
   civilCode: string;
-  place: { id: string; name: string } | null;
+  /** Looked up when read (a getter in the service): only alerts being raised need it. */
+  readonly place: { id: string; name: string } | null;
   status: HealthStatus;
   /** Status without maintenance. */
   underlying: HealthStatus;

@@ -636,13 +636,18 @@ export class HealthService implements HealthApi {
       const rec = this.streamHealth.get(ref.id);
       const offlineNow = isOffline(cls.underlying);
       if (!offlineNow && !openIds.has(ref.id) && !(rec && rec.consecutiveFailures > 0)) return;
+      const { grouping } = this;
+      const channelId = ref.id;
       const subject: AlertSubject = {
         channelId: ref.id,
         channelName: this.deps.tree.nameOf(ref.id) ?? '',
         deviceId: ref.deviceId,
         deviceName: this.deps.registry.get(ref.deviceId)?.name ?? '',
         civilCode: ref.civilCode,
-        place: this.grouping.placeOf(ref.id),
+        // Looked up only when an alert is raised (a region down is thousands of subjects every pass).
+        get place() {
+          return grouping.placeOf(channelId);
+        },
         status: cls.status,
         underlying: cls.underlying,
         reason: cls.reason,

@@ -264,6 +264,7 @@ const messages: typeof zh = {
     quiet: 'No device went offline in this window',
     outcome: 'Outcome',
     outcomes: { recovered: 'Recovered', 'still-down': 'Still down' },
+    outcomeWhy: ' ({why})',
     wentOfflineAt: 'Went offline',
     backOrLastSeen: 'Back / last seen',
     before: 'down before the window',

@@ -263,6 +263,7 @@ export default {
     quiet: '这段时间没有设备离线',
     outcome: '结果',
     outcomes: { recovered: '已恢复', 'still-down': '仍离线' },
+    outcomeWhy: '（{why}）',
     wentOfflineAt: '离线时间',
     backOrLastSeen: '恢复 / 最后在线',
     before: '窗口开始前已离线',
