@@ -514,6 +514,9 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         evaluateIntervalSec: config.health.evaluateIntervalSec,
         snapshotIntervalMin: config.health.snapshotIntervalMin,
         timeZone: config.health.timeZone,
+        defaultOfflineRuleMinutes: config.health.defaultOfflineRuleMinutes,
+        dailyReportTime: config.health.dailyReportTime,
+        reportRetentionDays: config.health.reportRetentionDays,
         webhook: { timeoutMs: config.health.webhookTimeoutMs, retries: config.health.webhookRetries, retryBaseMs: config.health.webhookRetryBaseMs },
       },
     );

@@ -100,6 +100,9 @@ export interface GatewayConfig {
     webhookRetries: number;
     webhookRetryBaseMs: number;
     timeZone: string;
+    defaultOfflineRuleMinutes: number;
+    dailyReportTime: string;
+    reportRetentionDays: number;
   };
   deviceProfilesDir: string;
 }
@@ -594,6 +597,19 @@ export const CONFIG_SCHEMA: TypedGroupSpec<GatewayConfig> = {
           kind: 'string', default: 'Asia/Shanghai', pattern: /^[A-Za-z]+(\/[A-Za-z0-9_+-]+){0,2}$|^UTC$/,
           patternHint: 'an IANA time zone name such as Asia/Shanghai',
           description: 'Time zone of the times in CSV exports (24-hour clock).',
+        },
+        defaultOfflineRuleMinutes: {
+          kind: 'integer', default: 10, min: 0, max: 10_080,
+          description: 'On a fresh install, create an offline alert rule (all channels, offline at least this many minutes, in-app); 0 = none.',
+        },
+        dailyReportTime: {
+          kind: 'string', default: '07:30', pattern: /^$|^([01][0-9]|2[0-3]):[0-5][0-9]$/,
+          patternHint: 'HH:MM (24-hour, in health.timeZone), or empty for none',
+          description: 'Generate the daily intact-rate report (完好率日报) at this time each day, in health.timeZone; empty = never by schedule.',
+        },
+        reportRetentionDays: {
+          kind: 'integer', default: 180, min: 1, max: 3650,
+          description: 'Keep daily reports this many days.',
         },
       },
     },

@@ -87,6 +87,9 @@ const EXPECTED_DEFAULTS: GatewayConfig = {
     webhookRetries: 3,
     webhookRetryBaseMs: 1000,
     timeZone: 'Asia/Shanghai',
+    defaultOfflineRuleMinutes: 10,
+    dailyReportTime: '07:30',
+    reportRetentionDays: 180,
   },
   deviceProfilesDir: 'device-profiles',
 };

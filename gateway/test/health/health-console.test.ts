@@ -150,7 +150,12 @@ describe('health console', () => {
     for (const channelId of nvr.channelIds) {
       // A channel is offline whenever its device is: never "online" under a dead NVR.
       const row = offline.items.find((c) => c.channelId === channelId)!;
-      expect(row).toMatchObject({ status: 'device-offline', deviceId: nvr.id, since: nvrDevice.statusChangedAt, lastError: 'keepalive-timeout', episodes24h: 1 });
+      // "Since" is the last sign of life (its last keepalive), a keepalive timeout before the gateway noticed.
+      const lastSeen = Math.max(nvrDevice.lastKeepaliveAt ?? 0, nvrDevice.registeredAt ?? 0);
+      expect(row).toMatchObject({ status: 'device-offline', deviceId: nvr.id, since: lastSeen, lastSeenAt: lastSeen, detectedAt: nvrDevice.statusChangedAt, lastError: 'keepalive-timeout', episodes24h: 1 });
+      expect(row.detectedAt! - row.lastSeenAt!).toBeGreaterThan(0);
+      expect(row.reasonCode).toEqual({ code: 'device-offline', params: { deviceId: nvr.id, why: { code: 'offline.keepalive-timeout' } } });
+      expect(row.lastErrorCode).toEqual({ code: 'offline.keepalive-timeout' });
       expect(row.reason).toMatch(/no keepalive/);
       expect(row.durationSec).toBeGreaterThanOrEqual(0);
     }
@@ -165,6 +170,14 @@ describe('health console', () => {
     expect((await health('?status=device-offline&region=440305')).body.total).toBe(3);
     expect((await health('?status=device-offline&region=110101')).body.total).toBe(0);
     expect((await health(`?q=${nvr.id}`)).body.items.map((c) => c.channelId).sort()).toEqual([...nvr.channelIds].sort());
+
+    // Rolled up by device: the NVR down is one problem with its channels inside; the silent IPC stays one row.
+    const rolled = (await health('?status=device-offline&rollup=device&sort=deviceId')).body;
+    expect(rolled.total).toBe(2);
+    const nvrRow = rolled.items.find((r) => r.deviceId === nvr.id)!;
+    expect(nvrRow.channels?.map((c) => c.channelId)).toEqual([...nvr.channelIds].sort());
+    expect(nvrRow.name).toBe(nvrDevice.name || nvr.id);
+    expect(rolled.items.find((r) => r.deviceId === silent.id)?.channels).toBeUndefined();
 
     const res = await fetch(`${h.gateway.httpUrl}/api/health/channels?status=device-offline&sort=channelId&format=csv`, {
       headers: { authorization: `Bearer ${(h.config.http.apiTokens[0])}` },

@@ -59,7 +59,7 @@ describe('KeepaliveHistory', () => {
     for (let i = 0; i < 50_000; i++) history.arrived(`dev${i}`, 1000 + i);
     expect(history.devices).toBe(50_000);
     expect(history.bytes / 50_000).toBeLessThan(200);
-    expect(history.report('unknown', 60)).toEqual({ expectedIntervalSec: 60, samples: [], meanMs: null, jitterMs: null });
+    expect(history.report('unknown', 60)).toEqual({ expectedIntervalSec: 60, expectedSource: 'config', configuredIntervalSec: 60, samples: [], meanMs: null, jitterMs: null });
   });
 
   it('mean and standard deviation', () => {
@@ -142,10 +142,14 @@ describe('CSV export', () => {
     civilCode: '44030500',
     status: 'device-offline',
     reason: 'device offline: keepalive timeout',
+    reasonCode: { code: 'device-offline', params: { deviceId: '44030500001180000001', why: { code: 'offline.keepalive-timeout' } } },
     since: Date.UTC(2026, 0, 1, 0, 0, 0),
     durationSec: 3600,
     lastKeepaliveAt: null,
+    lastSeenAt: Date.UTC(2026, 0, 1, 0, 0, 0),
+    detectedAt: Date.UTC(2026, 0, 1, 0, 3, 0),
     lastError: 'keepalive-timeout',
+    lastErrorCode: { code: 'offline.keepalive-timeout' },
     episodes24h: 2,
   };
 
@@ -156,9 +160,11 @@ describe('CSV export', () => {
     expect(lines).toHaveLength(3);
     expect(lines[2]).toBe('');
     expect(lines[1]).toBe(
-      '\t44030500001320000001,"深圳南山,""一号""",\t44030500001180000001,"\'=HYPERLINK(""x"")",\t44030500,设备离线,device offline: keepalive timeout,2026-01-01 08:00:00,3600,,keepalive-timeout,2',
+      '\t44030500001320000001,"深圳南山,""一号""",\t44030500001180000001,"\'=HYPERLINK(""x"")",\t44030500,设备离线,设备 44030500001180000001 离线：心跳超时,2026-01-01 08:00:00,3600,,心跳超时,2',
     );
     expect(channelHealthCsv([row], { language: 'en', timeZone: 'UTC' })).toContain('device offline,device offline: keepalive timeout,2026-01-01 00:00:00');
+    // A code the gateway has no Chinese words for keeps the English text rather than showing the code.
+    expect(channelHealthCsv([{ ...row, reasonCode: { code: 'something-new' } }], { language: 'zh-CN', timeZone: 'UTC' })).toContain(',device offline: keepalive timeout,');
     expect(csvCell('+1')).toBe("'+1");
     expect(csvCell(null)).toBe('');
   });

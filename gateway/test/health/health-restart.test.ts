@@ -32,7 +32,8 @@ describe.each(['sqlite', 'mongo'] as const)('health console across a restart (%s
   it('keeps rules, open alerts, maintenance flags and offline episodes; shows a channel reported OFF as channel offline', async () => {
     const overrides = {
       sip: { port: 0, password: PASSWORD, keepaliveIntervalSec: 1, keepaliveMissCount: 3 },
-      health: { evaluateIntervalSec: 0, snapshotIntervalMin: 0 },
+      // No default rule: this test compares the rule list with its own one rule (the default has its own test below).
+      health: { evaluateIntervalSec: 0, snapshotIntervalMin: 0, defaultOfflineRuleMinutes: 0 },
     };
     h = await startHarness({ store, dataDir, mongoDatabase, overrides });
     const sipPort = h.gateway.sipPort;
@@ -83,5 +84,33 @@ describe.each(['sqlite', 'mongo'] as const)('health console across a restart (%s
     await gw().waitFor(async () => (await gw().api<Device>(`/api/devices/${down.id}`)).body.status === 'online', 30_000, 'back online');
     expect(await health.evaluate(Date.now() + 4 * MINUTE)).toMatchObject({ cleared: 1 });
     expect((await gw().api<Page<Alert>>(`/api/alerts?state=cleared`)).body.items[0]).toMatchObject({ id: alert.id, clearReason: 'recovered' });
+  });
+});
+
+describe('the default offline alert rule of a fresh install', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'se-health-default-rule-'));
+  let h: Harness | undefined;
+
+  afterAll(async () => {
+    await h?.stop({ keepData: true });
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('is there on the first start, and stays deleted once a maintainer deleted it (across a restart)', async () => {
+    const overrides = { sip: { port: 0 }, health: { evaluateIntervalSec: 0, snapshotIntervalMin: 0, defaultOfflineRuleMinutes: 15 } };
+    h = await startHarness({ store: 'sqlite', dataDir, overrides });
+    const rules = (await h.api<Page<AlertRule>>('/api/alert-rules')).body.items;
+    expect(rules).toEqual([
+      expect.objectContaining({ kind: 'offline', offlineMinutes: 15, enabled: true, scope: { kind: 'all', nodeId: null }, webhookUrl: null, preset: 'default-offline', createdBy: 'system' }),
+    ]);
+    // A restart does not add a second one.
+    await h.stop({ keepData: true });
+    h = await startHarness({ store: 'sqlite', dataDir, overrides });
+    expect((await h.api<Page<AlertRule>>('/api/alert-rules')).body.items.map((r) => r.id)).toEqual([rules[0]!.id]);
+    // Deleted, it stays deleted.
+    expect((await h.api(`/api/alert-rules/${rules[0]!.id}`, { method: 'DELETE' })).status).toBe(204);
+    await h.stop({ keepData: true });
+    h = await startHarness({ store: 'sqlite', dataDir, overrides });
+    expect((await h.api<Page<AlertRule>>('/api/alert-rules')).body.total).toBe(0);
   });
 });

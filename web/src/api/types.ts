@@ -1,3 +1,4 @@
+import type { ReasonCode } from '../i18n/health-reason';
 /**
  * Wire types of the gateway API, as the browser sees them. They mirror gateway/src/domain (model.ts,
  * services.ts, streams, views, sessions, health); the web build cannot import server code, so the shapes
@@ -225,10 +226,19 @@ export interface ChannelHealth {
   deviceName: string;
   civilCode: string;
   status: ChannelHealthStatus;
+  /** English (API, logs); the UI renders reasonCode. */
   reason: string;
+  reasonCode?: ReasonCode;
+  /** Device offline: the last sign of life (lastSeenAt). */
   since: number | null;
   durationSec: number | null;
   lastKeepaliveAt: number | null;
+  lastSeenAt?: number | null;
+  detectedAt?: number | null;
   lastError: string | null;
+  lastErrorCode?: ReasonCode | null;
   episodes24h: number;
+  place?: { id: string; name: string } | null;
+  /** rollup=device: an offline device (an NVR) as one row, with its channels. */
+  channels?: Array<{ channelId: string; name: string }>;
 }

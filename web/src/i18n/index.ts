@@ -16,12 +16,14 @@ import zhPlayer from './zh-CN/player';
 import enPlayer from './en/player';
 import zhUsers from './zh-CN/users';
 import enUsers from './en/users';
+import zhReasonHealth from './zh-CN/reason-health';
+import enReasonHealth from './en/reason-health';
 
 export type Locale = 'zh-CN' | 'en';
 const STORAGE_KEY = 'sharp-eyes.locale';
 
-const zh = { ...zhCommon, wall: zhWall, session: zhSession, health: zhHealth, player: zhPlayer, users: zhUsers };
-const en = { ...enCommon, wall: enWall, session: enSession, health: enHealth, player: enPlayer, users: enUsers };
+const zh = { ...zhCommon, wall: zhWall, session: zhSession, health: zhHealth, player: zhPlayer, users: zhUsers, reason: { ...zhReasonHealth } };
+const en = { ...enCommon, wall: enWall, session: enSession, health: enHealth, player: enPlayer, users: enUsers, reason: { ...enReasonHealth } };
 
 function initialLocale(): Locale {
   const saved = localStorage.getItem(STORAGE_KEY);

@@ -6,11 +6,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { NotFoundError } from '../../domain/services.js';
 import { RULE_LIMITS } from '../../domain/health/alert-rules.js';
-import type { AlertRuleInput, AlertState, HealthApi } from '../../domain/health/types.js';
+import type { AlertGroupBy, AlertRuleInput, AlertState, HealthApi } from '../../domain/health/types.js';
 import { principalOf } from '../authentication.js';
 import { epochMs, errorResponses, pagingQueryProperties } from '../schemas.js';
 import { uuidParams } from './wall-schemas.js';
-import { requireMaintainer, requireStaff } from './health.js';
+import { reasonCodeSchema, requireMaintainer, requireStaff } from './health.js';
 
 export interface AlertRuleRoutesOptions {
   health: HealthApi;
@@ -44,6 +44,11 @@ const ruleBody = {
     notifyRecovery: { type: 'boolean', description: 'Send a recovery notice when the alert clears (default true).' },
     scope: scopeSchema,
     webhookUrl: { type: ['string', 'null'], maxLength: RULE_LIMITS.urlLength, description: 'http(s) URL notifications are POSTed to; null = in-app only.' },
+    webhookFormat: {
+      type: 'string',
+      enum: ['json', 'wecom', 'dingtalk'],
+      description: 'json (default): our payload. wecom / dingtalk: a group-robot markdown message (企业微信 / 钉钉 群机器人 webhook URL), grouped by device.',
+    },
   },
 } as const;
 
@@ -61,6 +66,8 @@ export const alertRuleSchema = {
     notifyRecovery: { type: 'boolean' },
     scope: { type: 'object', properties: { kind: { type: 'string' }, nodeId: { type: ['string', 'null'] } } },
     webhookUrl: { type: ['string', 'null'] },
+    webhookFormat: { type: 'string', enum: ['json', 'wecom', 'dingtalk'] },
+    preset: { type: 'string', enum: ['default-offline'], description: 'The rule a fresh install starts with.' },
     createdBy: { type: 'string' },
     createdAt: epochMs,
     updatedAt: epochMs,
@@ -77,9 +84,12 @@ export const alertSchema = {
     channelId: { type: 'string' },
     channelName: { type: 'string' },
     deviceId: { type: 'string' },
+    deviceName: { type: 'string' },
     civilCode: { type: 'string' },
+    place: { anyOf: [{ type: 'null' }, { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' } } }], description: 'Region node (township or county) of the channel.' },
     state: { type: 'string', enum: ['firing', 'cleared'] },
-    reason: { type: 'string' },
+    reason: { type: 'string', description: 'English; UIs render reasonCode.' },
+    reasonCode: reasonCodeSchema,
     firedAt: epochMs,
     clearedAt: { type: ['number', 'null'] },
     clearReason: { type: ['string', 'null'], enum: ['recovered', 'maintenance', 'channel-removed', 'rule-changed', 'rule-deleted', null] },
@@ -229,5 +239,47 @@ export const alertRuleRoutes: FastifyPluginAsync<AlertRuleRoutesOptions> = async
       const { state, ruleId, channelId, offset, limit } = request.query;
       return health.listAlerts({ state, ruleId, channelId, offset, limit });
     },
+  );
+
+  app.get<{ Querystring: { by: AlertGroupBy; state?: AlertState } }>(
+    '/alerts/groups',
+    {
+      schema: {
+        tags: ['alerts'],
+        summary: 'Alerts grouped by device (an NVR offline is one group with its channels) or by township / county, largest first.',
+        querystring: {
+          type: 'object',
+          properties: { by: { type: 'string', enum: ['device', 'place'], default: 'device' }, state: { type: 'string', enum: ['firing', 'cleared'] } },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              total: { type: 'integer' },
+              items: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    key: { type: 'string' },
+                    by: { type: 'string', enum: ['device', 'place'] },
+                    name: { type: 'string' },
+                    deviceId: { type: ['string', 'null'] },
+                    place: { anyOf: [{ type: 'null' }, { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' } } }] },
+                    count: { type: 'integer' },
+                    devices: { type: 'integer' },
+                    firstFiredAt: epochMs,
+                    lastFiredAt: epochMs,
+                    alerts: { type: 'array', items: alertSchema },
+                  },
+                },
+              },
+            },
+          },
+          ...errorResponses(400, 401, 403),
+        },
+      },
+    },
+    async (request) => health.alertGroups(request.query.by, request.query.state),
   );
 };

@@ -4,8 +4,9 @@
  * guests); setting maintenance is for admins and maintainers.
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { ForbiddenError, type GatewayServices } from '../../domain/services.js';
+import { ForbiddenError, NotFoundError, type GatewayServices } from '../../domain/services.js';
 import { channelHealthCsv, type CsvLanguage } from '../../domain/health/health-csv.js';
+import { reportCsv, reportHtml } from '../../domain/health/daily-report.js';
 import {
   HEALTH_SORT_FIELDS,
   HEALTH_STATUSES,
@@ -64,6 +65,16 @@ const nullableFigures = { anyOf: [{ type: 'null' }, healthFiguresSchema] } as co
 
 const treeNodeIdSchema = { type: 'string', pattern: `^([0-9]{2,20}|${UNGROUPED}|${UNPLACED})$` } as const;
 
+/** A reason as a code with parameters (`reason.<code>` in the UIs' catalogues); parameters may nest reasons. */
+export const reasonCodeSchema = {
+  type: 'object',
+  additionalProperties: true,
+  required: ['code'],
+  properties: { code: { type: 'string' }, params: { type: 'object', additionalProperties: true } },
+} as const;
+const nullableReasonCode = { anyOf: [{ type: 'null' }, reasonCodeSchema] } as const;
+const placeSchema = { anyOf: [{ type: 'null' }, { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' } } }] } as const;
+
 export const channelHealthSchema = {
   type: 'object',
   properties: {
@@ -73,12 +84,22 @@ export const channelHealthSchema = {
     deviceName: { type: 'string' },
     civilCode: { type: 'string' },
     status: { type: 'string', enum: [...HEALTH_STATUSES] },
-    reason: { type: 'string' },
-    since: nullableNumber,
+    reason: { type: 'string', description: 'English, for logs and scripts; UIs render reasonCode.' },
+    reasonCode: reasonCodeSchema,
+    since: { type: ['number', 'null'], description: 'When the status began; for a device offline its last sign of life (lastSeenAt).' },
     durationSec: nullableInt,
     lastKeepaliveAt: nullableNumber,
+    lastSeenAt: { type: ['number', 'null'], description: 'Device offline: last sign of life (keepalive, registration, unregister).' },
+    detectedAt: { type: ['number', 'null'], description: 'Device offline: when the gateway marked it offline.' },
     lastError: nullableString,
+    lastErrorCode: nullableReasonCode,
     episodes24h: { type: 'integer' },
+    place: placeSchema,
+    channels: {
+      type: 'array',
+      description: 'rollup=device only: this row is an offline device with these channels.',
+      items: { type: 'object', properties: { channelId: { type: 'string' }, name: { type: 'string' } } },
+    },
   },
 } as const;
 
@@ -97,7 +118,7 @@ const streamSampleProperties = {
 
 const failureRecord = {
   type: 'object',
-  properties: { at: epochMs, step: { type: 'string' }, message: { type: 'string' } },
+  properties: { at: epochMs, step: { type: 'string' }, message: { type: 'string' }, messageCode: reasonCodeSchema },
 } as const;
 
 const maintenanceSchema = {
@@ -112,7 +133,9 @@ const detailSchema = {
     keepalive: {
       type: 'object',
       properties: {
-        expectedIntervalSec: { type: 'integer' },
+        expectedIntervalSec: { type: 'integer', description: "The device's own interval (median of its recent ones) once known, else configured." },
+        expectedSource: { type: 'string', enum: ['device', 'config'] },
+        configuredIntervalSec: { type: 'integer' },
         samples: {
           type: 'array',
           description: 'Oldest first: the last ≤ 32 keepalive intervals.',
@@ -137,9 +160,14 @@ const detailSchema = {
             source: { type: 'string', enum: ['last-good', 'config'] },
           },
         },
-        last: { anyOf: [{ type: 'null' }, { type: 'object', properties: { ...streamSampleProperties, active: { type: 'boolean' } } }] },
+        last: {
+          description: 'The playing stream (active), else the last sample of an ended one (history); null while the device or channel is offline.',
+          anyOf: [{ type: 'null' }, { type: 'object', properties: { ...streamSampleProperties, active: { type: 'boolean' } } }],
+        },
+        lastActiveAt: nullableNumber,
         grade: { type: 'string', enum: ['good', 'fair', 'poor', 'unknown'] },
         gradeReasons: { type: 'array', items: { type: 'string' } },
+        gradeReasonCodes: { type: 'array', items: reasonCodeSchema },
         stalls1h: { type: 'integer' },
         consecutiveFailures: { type: 'integer' },
         consecutiveSuccesses: { type: 'integer' },
@@ -165,6 +193,7 @@ interface ChannelListQuery {
   limit: number;
   format: 'json' | 'csv';
   lang: CsvLanguage;
+  rollup?: 'device';
 }
 
 /** "20260301-0930" in the export's time zone, for the download's file name. */
@@ -246,6 +275,7 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
             ...pagingQueryProperties,
             format: { type: 'string', enum: ['json', 'csv'], default: 'json', description: 'csv: every matching row (offset/limit ignored), UTF-8 with BOM.' },
             lang: { type: 'string', enum: ['zh-CN', 'en'], default: 'zh-CN', description: 'Language of the CSV headers and status labels.' },
+            rollup: { type: 'string', enum: ['device'], description: 'device: an offline device with several channels (an NVR) is one row with `channels` inside.' },
           },
         },
         response: {
@@ -255,14 +285,21 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
       },
     },
     async (request, reply) => {
-      const { status, region, group, q, sort, order, offset, limit, format, lang } = request.query;
+      const { status, region, group, q, sort, order, offset, limit, format, lang, rollup } = request.query;
       const statuses = status ? (status.split(',') as HealthStatus[]) : undefined;
       const csv = format === 'csv';
       const scope = access?.channelScopeOf?.(principalOf(request));
       const scoped = scope !== undefined && !scope.unrestricted;
-      // Scoped: every matching row, filtered by the scope, then paged (total counts only channels in scope).
-      const all = await health.listChannels({ statuses, region, group, q, sort, order, offset: csv || scoped ? 0 : offset, limit: csv || scoped ? undefined : limit });
-      const kept = scoped ? all.items.filter((c) => scope.coversChannel(c.channelId)) : all.items;
+      // Scoped: every matching row, filtered by the scope, then paged (total counts only channels in scope). A
+      // rolled-up device row keeps only its channels in scope (and goes when none is).
+      const all = await health.listChannels({ statuses, region, group, q, sort, order, offset: csv || scoped ? 0 : offset, limit: csv || scoped ? undefined : limit, rollup: csv ? undefined : rollup });
+      const kept = scoped
+        ? all.items.flatMap((c) => {
+            if (!c.channels) return scope.coversChannel(c.channelId) ? [c] : [];
+            const inScope = c.channels.filter((ch) => scope.coversChannel(ch.channelId));
+            return inScope.length > 0 ? [{ ...c, channelId: inScope[0]!.channelId, channels: inScope }] : [];
+          })
+        : all.items;
       const page = scoped && !csv ? { total: kept.length, items: kept.slice(offset, offset + limit) } : { ...all, items: kept };
       if (!csv) return page;
       const body = Buffer.from(channelHealthCsv(page.items, { language: lang, timeZone }), 'utf8');
@@ -345,5 +382,204 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
       return health.setMaintenance(request.params.id, request.body.on, request.body.note ?? null, by);
     },
   );
-};
 
+  // ---- daily intact-rate report (完好率日报)
+
+  const reportSummaryProperties = {
+    id: { type: 'string' },
+    date: { type: 'string', description: 'The local date (health.timeZone) of the report.' },
+    generatedAt: epochMs,
+    timeZone: { type: 'string' },
+    trigger: { type: 'string', enum: ['schedule', 'manual'] },
+    targets: { type: 'object', properties: { onlineRate: { type: 'number' }, intactRate: { type: 'number' } } },
+    overall: healthFiguresSchema,
+    truncated: { type: 'boolean' },
+  } as const;
+  const reportSchema = {
+    type: 'object',
+    properties: {
+      ...reportSummaryProperties,
+      rows: {
+        type: 'array',
+        description: 'Region nodes depth-first down to the township; each with the figures GET /api/health/summary?groupBy=region&parent=<parent> gives it.',
+        items: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            name: { type: 'string' },
+            kind: { type: 'string' },
+            depth: { type: 'integer' },
+            parent: { type: ['string', 'null'] },
+            figures: healthFiguresSchema,
+          },
+        },
+      },
+    },
+  } as const;
+
+  app.get<{ Querystring: { offset: number; limit: number } }>(
+    '/health/reports',
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'Daily intact-rate reports (完好率日报), newest first: generated each day at health.dailyReportTime and kept health.reportRetentionDays.',
+        querystring: { type: 'object', properties: { ...pagingQueryProperties } },
+        response: {
+          200: {
+            type: 'object',
+            properties: { total: { type: 'integer' }, items: { type: 'array', items: { type: 'object', properties: { ...reportSummaryProperties, rowCount: { type: 'integer' } } } } },
+          },
+          ...errorResponses(400, 401, 403),
+        },
+      },
+    },
+    async (request) => health.listReports(request.query.offset, request.query.limit),
+  );
+
+  app.post(
+    '/health/reports',
+    {
+      schema: {
+        tags: ['health'],
+        summary: "Make today's report now (replacing today's). Admins and maintainers.",
+        response: { 200: reportSchema, ...errorResponses(401, 403) },
+      },
+    },
+    async (request) => {
+      requireMaintainer(request);
+      return health.generateReport('manual');
+    },
+  );
+
+  app.get<{ Params: { id: string }; Querystring: { format: 'json' | 'html' | 'csv'; lang: CsvLanguage } }>(
+    '/health/reports/:id',
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'One daily report: JSON, print-ready HTML (A4 landscape, self-contained) or CSV (UTF-8 with BOM, for Excel).',
+        params: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '^daily-[0-9]{4}-[0-9]{2}-[0-9]{2}$' } } },
+        querystring: {
+          type: 'object',
+          properties: {
+            format: { type: 'string', enum: ['json', 'html', 'csv'], default: 'json' },
+            lang: { type: 'string', enum: ['zh-CN', 'en'], default: 'zh-CN' },
+          },
+        },
+        response: { 200: reportSchema, ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const report = await health.getReport(request.params.id);
+      if (!report) throw new NotFoundError(`report ${request.params.id} not found`);
+      const { format, lang } = request.query;
+      if (format === 'json') return report;
+      const name = `intact-rate-${report.date}.${format}`;
+      const body = format === 'csv' ? reportCsv(report, lang) : reportHtml(report, lang);
+      return reply
+        .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'text/html; charset=utf-8')
+        .header('content-disposition', `${format === 'csv' ? 'attachment' : 'inline'}; filename="${name}"`)
+        .header('cache-control', 'no-store')
+        .send(Buffer.from(body, 'utf8'));
+    },
+  );
+
+  // ---- morning check: overnight summary and batch probe
+
+  const overnightDevice = {
+    type: 'object',
+    properties: {
+      deviceId: { type: 'string' },
+      name: { type: 'string' },
+      channelCount: { type: 'integer' },
+      channelIds: { type: 'array', items: { type: 'string' }, description: 'Its channels (the first 64).' },
+      place: placeSchema,
+      outcome: { type: 'string', enum: ['recovered', 'still-down'] },
+      wentOfflineAt: nullableNumber,
+      episodes: { type: 'integer' },
+      recoveredAt: nullableNumber,
+      lastSeenAt: nullableNumber,
+      offlineReason: nullableString,
+    },
+  } as const;
+
+  app.get<{ Querystring: { since?: number; until?: number } }>(
+    '/health/overnight',
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'The morning check: devices that went offline in the window (default the last 14 h), recovered, and still down now, grouped by township / county.',
+        querystring: { type: 'object', properties: { since: { ...epochMs, description: 'Window start (epoch ms); default until − 14 h.' }, until: epochMs } },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              since: epochMs,
+              until: epochMs,
+              wentOffline: { type: 'integer' },
+              recovered: { type: 'integer' },
+              stillDown: { type: 'integer' },
+              stillDownChannels: { type: 'integer' },
+              groups: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    id: { type: 'string' },
+                    name: { type: 'string' },
+                    wentOffline: { type: 'integer' },
+                    recovered: { type: 'integer' },
+                    stillDown: { type: 'integer' },
+                    devices: { type: 'array', items: overnightDevice },
+                  },
+                },
+              },
+            },
+          },
+          ...errorResponses(400, 401, 403),
+        },
+      },
+    },
+    async (request) => health.overnight(request.query.since, request.query.until),
+  );
+
+  app.post<{ Body: { channelIds: string[]; stream?: StreamKind } }>(
+    '/health/probe-batch',
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'Probe up to 50 channels (e.g. the offline list), 4 at a time; each result as POST /api/health/channels/:id/probe.',
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['channelIds'],
+          properties: {
+            channelIds: { type: 'array', minItems: 1, maxItems: 50, items: { type: 'string', pattern: '^[0-9]{20}$' } },
+            stream: { type: 'string', enum: ['main', 'sub'] },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              items: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    channelId: { type: 'string' },
+                    ok: { type: 'boolean' },
+                    timeToFirstFrameMs: { type: 'integer' },
+                    reused: { type: 'boolean' },
+                    error: { type: 'object', properties: { step: { type: 'string' }, message: { type: 'string' }, hint: { type: 'string' } } },
+                  },
+                },
+              },
+            },
+          },
+          ...errorResponses(400, 401, 403, 409),
+        },
+      },
+    },
+    async (request) => ({ items: await health.probeBatch(request.body.channelIds, request.body.stream) }),
+  );
+};

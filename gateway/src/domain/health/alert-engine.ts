@@ -22,6 +22,7 @@ import type { GatewayEvents } from '../events.js';
 import type { RecordCollection, RecordStore } from '../records.js';
 import type { Page } from '../model.js';
 import type { WebhookSender } from './webhook.js';
+import { webhookBody } from './webhook-templates.js';
 import type {
   Alert,
   AlertClearReason,
@@ -30,6 +31,7 @@ import type {
   AlertRule,
   AlertScope,
   HealthStatus,
+  ReasonCode,
   WebhookTestResult,
 } from './types.js';
 
@@ -44,11 +46,15 @@ export interface AlertSubject {
   channelId: string;
   channelName: string;
   deviceId: string;
+  deviceName: string;
   civilCode: string;
+  /** Looked up when read (a getter in the service): only alerts being raised need it. */
+  readonly place: { id: string; name: string } | null;
   status: HealthStatus;
   /** Status without maintenance. */
   underlying: HealthStatus;
   reason: string;
+  reasonCode: ReasonCode;
   /** When the current status began. */
   since: number | null;
   /** When the channel went offline (device or channel), for offline rules; null when online. */
@@ -100,6 +106,8 @@ export class AlertEngine {
     private readonly webhooks: WebhookSender,
     private readonly logger: Logger,
     private readonly observer?: AlertObserver,
+    /** Time zone of the times in robot (WeCom / DingTalk) messages. */
+    private readonly timeZone = 'Asia/Shanghai',
   ) {
     this.collection = records.collection<Alert>(ALERT_COLLECTION, ['state', 'ruleId', 'channelId', 'firedAt', 'clearedAt']);
   }
@@ -154,7 +162,10 @@ export class AlertEngine {
         if (rule.reminderMinutes !== null && at - alert.lastNotifiedAt >= rule.reminderMinutes * 60_000) {
           alert.lastNotifiedAt = at;
           alert.reminders++;
-          if (subject) alert.reason = this.describe(rule, subject);
+          if (subject) {
+            alert.reason = this.describe(rule, subject);
+            alert.reasonCode = this.describeCode(rule, subject);
+          }
           changed.push(alert);
           result.reminders++;
           notify(rule, 'reminder', alert);
@@ -173,9 +184,12 @@ export class AlertEngine {
           channelId: subject.channelId,
           channelName: subject.channelName,
           deviceId: subject.deviceId,
+          deviceName: subject.deviceName,
           civilCode: subject.civilCode,
+          place: subject.place,
           state: 'firing',
           reason: this.describe(rule, subject),
+          reasonCode: this.describeCode(rule, subject),
           firedAt: at,
           clearedAt: null,
           clearReason: null,
@@ -228,18 +242,23 @@ export class AlertEngine {
       channelId: '00000000000000000000',
       channelName: 'test',
       deviceId: '00000000000000000000',
+      deviceName: '测试设备 test device',
       civilCode: '',
+      place: null,
       state: 'firing',
       reason: 'test notification from the alert rule editor',
+      reasonCode: { code: 'alert-test' },
       firedAt: at,
       clearedAt: null,
       clearReason: null,
       lastNotifiedAt: at,
       reminders: 0,
     };
-    const payload: WebhookPayload = { source: 'sharp-eyes', sentAt: at, test: true, rule: { id: rule.id, name: rule.name, kind: rule.kind }, notifications: [{ event: 'test', alert: sample }] };
+    const notifications = [{ event: 'test' as const, alert: sample }];
+    const payload: WebhookPayload = { source: 'sharp-eyes', sentAt: at, test: true, rule: { id: rule.id, name: rule.name, kind: rule.kind }, notifications };
+    const format = rule.webhookFormat ?? 'json';
     // One quick attempt: the person pressing the button waits for the answer.
-    return this.webhooks.deliver(rule.webhookUrl, payload, 0);
+    return this.webhooks.deliver(rule.webhookUrl, webhookBody(format, rule, payload, notifications, this.timeZone), 0, format !== 'json');
   }
 
   async prune(now: number): Promise<number> {
@@ -271,6 +290,11 @@ export class AlertEngine {
     return `${subject.consecutiveFailures} consecutive failed stream opens: ${subject.reason}`;
   }
 
+  private describeCode(rule: AlertRule, subject: AlertSubject): ReasonCode {
+    if (rule.kind === 'offline') return subject.reasonCode;
+    return { code: 'alert-stream-failures', params: { count: subject.consecutiveFailures, cause: subject.reasonCode } };
+  }
+
   private close(alert: Alert, reason: AlertClearReason, at: number): void {
     alert.state = 'cleared';
     alert.clearedAt = at;
@@ -290,14 +314,16 @@ export class AlertEngine {
     }
     if (!rule.webhookUrl) return;
     for (let i = 0; i < list.length; i += NOTIFICATIONS_PER_POST) {
+      const notifications = list.slice(i, i + NOTIFICATIONS_PER_POST);
       const payload: WebhookPayload = {
         source: 'sharp-eyes',
         sentAt: at,
         test: false,
         rule: { id: rule.id, name: rule.name, kind: rule.kind },
-        notifications: list.slice(i, i + NOTIFICATIONS_PER_POST),
+        notifications,
       };
-      this.webhooks.send(rule.webhookUrl, payload);
+      const format = rule.webhookFormat ?? 'json';
+      this.webhooks.send(rule.webhookUrl, webhookBody(format, rule, payload, notifications, this.timeZone), format !== 'json');
     }
     this.logger.info({ ruleId: rule.id, notifications: list.length }, 'alert notifications sent');
   }

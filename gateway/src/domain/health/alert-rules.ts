@@ -7,9 +7,12 @@ import { randomUUID } from 'node:crypto';
 import { ValidationError } from '../services.js';
 import { normaliseRegionCode } from '../catalog/region-codes.js';
 import type { RecordCollection, RecordStore } from '../records.js';
-import type { AlertRule, AlertRuleInput, AlertScope } from './types.js';
+import { WEBHOOK_FORMATS, type AlertRule, type AlertRuleInput, type AlertScope } from './types.js';
 
 export const RULE_COLLECTION = 'health_alert_rules';
+/** Marks that the defaults were created once: a maintainer who deletes the default rule keeps it deleted. */
+const META_COLLECTION = 'health_meta';
+const DEFAULTS_SEEDED = 'default-alert-rules';
 
 export const RULE_LIMITS = {
   offlineMinutes: { min: 1, max: 10_080 },
@@ -67,6 +70,9 @@ export function ruleFromInput(input: AlertRuleInput, base: { id: string; created
   checkRange(input.clearAfterSuccesses, 'clearAfterSuccesses', 'body.clearAfterSuccesses');
   checkRange(input.reminderMinutes, 'reminderMinutes', 'body.reminderMinutes');
   checkUrl(input.webhookUrl);
+  if (input.webhookFormat !== undefined && !WEBHOOK_FORMATS.includes(input.webhookFormat)) {
+    throw new ValidationError(`body.webhookFormat must be one of: ${WEBHOOK_FORMATS.join(', ')}`, 'body.webhookFormat');
+  }
   if (input.kind === 'offline') {
     if (input.offlineMinutes === null || input.offlineMinutes === undefined) {
       throw new ValidationError('body.offlineMinutes is required for an offline rule', 'body.offlineMinutes');
@@ -92,6 +98,7 @@ export function ruleFromInput(input: AlertRuleInput, base: { id: string; created
     notifyRecovery: input.notifyRecovery ?? true,
     scope: normaliseScope(input.scope),
     webhookUrl: input.webhookUrl ?? null,
+    webhookFormat: input.webhookFormat ?? 'json',
     createdBy: base.createdBy,
     createdAt: base.createdAt,
     updatedAt: now,
@@ -101,9 +108,32 @@ export function ruleFromInput(input: AlertRuleInput, base: { id: string; created
 export class AlertRules {
   private readonly rules = new Map<string, AlertRule>();
   private readonly collection: RecordCollection<AlertRule>;
+  private readonly meta: RecordCollection<{ id: string; at: number }>;
 
   constructor(records: RecordStore) {
     this.collection = records.collection<AlertRule>(RULE_COLLECTION, ['createdAt']);
+    this.meta = records.collection<{ id: string; at: number }>(META_COLLECTION, []);
+  }
+
+  /**
+   * A fresh install gets one offline rule (all channels, in-app), so the first camera that goes dark is noticed
+   * before anyone has opened the rule editor. Created once: after that the rules are the maintainers'.
+   */
+  async seedDefaults(offlineMinutes: number, now: number): Promise<AlertRule | null> {
+    if (await this.meta.get(DEFAULTS_SEEDED)) return null;
+    let created: AlertRule | null = null;
+    if (offlineMinutes > 0 && this.rules.size === 0) {
+      const rule = ruleFromInput(
+        { name: `离线告警（默认，${offlineMinutes} 分钟）`, kind: 'offline', offlineMinutes, notifyRecovery: true },
+        { id: randomUUID(), createdBy: 'system', createdAt: now },
+        now,
+      );
+      created = { ...rule, preset: 'default-offline' };
+      await this.collection.put(created);
+      this.rules.set(created.id, created);
+    }
+    await this.meta.put({ id: DEFAULTS_SEEDED, at: now });
+    return created;
   }
 
   async load(): Promise<void> {

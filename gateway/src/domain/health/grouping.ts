@@ -31,9 +31,17 @@ export interface HealthMembership {
   nodesUnder(by: HealthGroupBy, parent?: string): HealthNode[];
 }
 
+/** The region node a channel sits in (its deepest region: township, village or grid when configured, else county). */
+export interface HealthPlace {
+  id: string;
+  name: string;
+}
+
 export interface HealthGrouping {
   /** Membership as the trees stand now. */
   current(): HealthMembership;
+  /** Where a channel sits in the region tree (for grouping alerts and problems by township); null when unplaced. */
+  placeOf(channelId: string): HealthPlace | null;
 }
 
 /** HealthGrouping over the wall's trees. */
@@ -42,6 +50,16 @@ export class TreeViewsGrouping implements HealthGrouping {
 
   current(): HealthMembership {
     return new TreeViewsMembership(this.views);
+  }
+
+  placeOf(channelId: string): HealthPlace | null {
+    const path = this.views.ancestorsOf('region', channelId);
+    if (!path) return null;
+    for (let i = path.length - 1; i >= 0; i--) {
+      const step = path[i];
+      if (step.kind === 'region') return { id: step.id, name: step.name };
+    }
+    return null;
   }
 }
 

@@ -11,6 +11,7 @@
  * read the file should trim the cells.
  */
 import type { ChannelHealth, HealthStatus } from './types.js';
+import { reasonZh } from './reason-zh.js';
 
 export type CsvLanguage = 'zh-CN' | 'en';
 
@@ -74,6 +75,8 @@ export function timeFormatter(timeZone: string): (ms: number | null) => string {
 export function channelHealthCsv(rows: readonly ChannelHealth[], options: { language: CsvLanguage; timeZone: string }): string {
   const time = timeFormatter(options.timeZone);
   const labels = STATUS_LABELS[options.language];
+  // The Chinese file gets Chinese reasons (the English ones are the API's own words).
+  const zh = options.language === 'zh-CN';
   const lines = [HEADERS[options.language].map(csvCell).join(',')];
   for (const r of rows) {
     lines.push(
@@ -84,11 +87,11 @@ export function channelHealthCsv(rows: readonly ChannelHealth[], options: { lang
         csvCell(r.deviceName),
         csvIdCell(r.civilCode),
         csvCell(labels[r.status]),
-        csvCell(r.reason),
+        csvCell(zh ? reasonZh(r.reasonCode, r.reason) : r.reason),
         csvCell(time(r.since)),
         csvCell(r.durationSec),
         csvCell(time(r.lastKeepaliveAt)),
-        csvCell(r.lastError),
+        csvCell(zh && r.lastError !== null ? reasonZh(r.lastErrorCode, r.lastError) : r.lastError),
         csvCell(r.episodes24h),
       ].join(','),
     );

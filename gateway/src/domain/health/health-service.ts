@@ -24,7 +24,7 @@ import { ConflictError, NotFoundError } from '../services.js';
 import { counterIn, FigureCounter, type Aggregates } from './aggregates.js';
 import { AlertEngine, type AlertObserver, type AlertSubject, type AlertWorld } from './alert-engine.js';
 import { AlertRules } from './alert-rules.js';
-import { ChannelStatusClassifier, type ChannelRef, type Classification } from './channel-status.js';
+import { ChannelStatusClassifier, lastSignOfLife, streamFailureCode, type ChannelRef, type Classification } from './channel-status.js';
 import type { HealthGrouping, HealthMembership } from './grouping.js';
 import { KeepaliveHistory } from './keepalive-history.js';
 import { MaintenanceFlags } from './maintenance.js';
@@ -35,9 +35,23 @@ import { StatusClock } from './status-clock.js';
 import { sampleOf, StreamHealthTracker } from './stream-health.js';
 import { expectationFor, gradeStream } from './stream-quality.js';
 import { WebhookSender, type WebhookObserver, type WebhookOptions } from './webhook.js';
+import { overnightSummary, type OvernightSummary } from './overnight.js';
+import {
+  DailyReports,
+  localClock,
+  parseReportTime,
+  REPORT_MAX_DEPTH,
+  REPORT_MAX_ROWS,
+  type DailyReport,
+  type DailyReportRow,
+  type DailyReportSummary,
+} from './daily-report.js';
 import {
   type Alert,
+  type AlertGroup,
+  type AlertGroupBy,
   type AlertQuery,
+  type AlertState,
   type AlertRule,
   type AlertRuleInput,
   type ChannelHealth,
@@ -71,7 +85,24 @@ export interface HealthServiceOptions {
   snapshotIntervalMin: number;
   timeZone: string;
   webhook: WebhookOptions;
+  /** health.defaultOfflineRuleMinutes: the offline rule a fresh install starts with; 0 / absent = none. */
+  defaultOfflineRuleMinutes?: number;
+  /** health.dailyReportTime "HH:MM" in timeZone; empty / absent = no scheduled daily report. */
+  dailyReportTime?: string;
+  /** health.reportRetentionDays (default 180). */
+  reportRetentionDays?: number;
 }
+
+/** How often the daily-report schedule is looked at (it runs once the configured minute has passed). */
+const REPORT_CHECK_MS = 30_000;
+const REPORT_START_GRACE_MS = 5 * 60_000;
+/** The overnight summary's default window: the evening before until now. */
+export const OVERNIGHT_DEFAULT_HOURS = 14;
+/** Status events read for one overnight summary, at most (a registration storm writes 50,000). */
+const OVERNIGHT_MAX_EVENTS = 100_000;
+/** Probes of one batch at most, and at once (each opens a stream on the device). */
+export const PROBE_BATCH_MAX = 50;
+const PROBE_BATCH_CONCURRENCY = 4;
 
 export interface HealthMetrics extends WebhookObserver, AlertObserver {
   probe(outcome: 'ok' | 'failed'): void;
@@ -117,6 +148,8 @@ interface Scanned {
 const isOffline = (status: HealthStatus): boolean => status === 'device-offline' || status === 'channel-offline';
 
 const GROUPINGS: readonly HealthGroupBy[] = ['region', 'group'];
+const MAX_GROUPED_ALERTS = 20_000;
+const ALERTS_PER_GROUP = 100;
 
 function memberSet(map: Map<string, Set<string>>, id: string): Set<string> {
   let set = map.get(id);
@@ -140,6 +173,9 @@ export class HealthService implements HealthApi {
   private readonly rules: AlertRules;
   private readonly engine: AlertEngine;
   private readonly webhooks: WebhookSender;
+  private readonly reports: DailyReports;
+  /** The local date whose scheduled report exists (or was just made): the schedule looks no further that day. */
+  private reportedDate: string | null = null;
   private readonly now: () => number;
   private readonly logger: Logger;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -181,7 +217,8 @@ export class HealthService implements HealthApi {
     this.snapshots = new HealthSnapshots(deps.store.records);
     this.rules = new AlertRules(deps.store.records);
     this.webhooks = new WebhookSender(options.webhook, deps.logger.child({ part: 'webhook' }), deps.metrics);
-    this.engine = new AlertEngine(deps.store.records, deps.events, this.webhooks, deps.logger.child({ part: 'alerts' }), deps.metrics);
+    this.reports = new DailyReports(deps.store.records);
+    this.engine = new AlertEngine(deps.store.records, deps.events, this.webhooks, deps.logger.child({ part: 'alerts' }), deps.metrics, options.timeZone);
   }
 
   get timeZone(): string {
@@ -198,6 +235,8 @@ export class HealthService implements HealthApi {
     events.on('stream-failed', this.onStreamFailed);
     const startedAt = this.now();
     await Promise.all([this.maintenance.load(), this.rules.load(), this.engine.load(), this.snapshots.load(), this.seedEpisodes(startedAt)]);
+    const seeded = await this.rules.seedDefaults(this.options.defaultOfflineRuleMinutes ?? 0, startedAt);
+    if (seeded) this.logger.info({ ruleId: seeded.id, offlineMinutes: seeded.offlineMinutes }, 'fresh install: default offline alert rule created');
     try {
       await this.snapshot(startedAt);
     } catch (err) {
@@ -208,6 +247,12 @@ export class HealthService implements HealthApi {
     }
     if (this.options.snapshotIntervalMin > 0) {
       this.every(this.options.snapshotIntervalMin * 60_000, () => this.snapshot(), 'health snapshot');
+    }
+    if (parseReportTime(this.options.dailyReportTime ?? '') !== null) {
+      // A gateway that was down at report time makes the day's report when it is back, once devices had a few
+      // minutes to register again (a report taken while they do would show the restart, not the network).
+      const settled = startedAt + REPORT_START_GRACE_MS;
+      this.every(REPORT_CHECK_MS, () => (this.now() >= settled ? this.reportSchedule() : Promise.resolve(null)), 'daily report');
     }
     this.logger.info(
       { maintenance: this.maintenance.size, rules: this.rules.list().length, openAlerts: this.engine.openCount, episodeSubjects: this.episodes.subjects },
@@ -259,10 +304,13 @@ export class HealthService implements HealthApi {
       if (q && !matches(row, q)) return;
       rows.push(row);
     });
-    rows.sort(comparator(query.sort ?? 'status', query.order ?? 'asc'));
+    const listed = query.rollup === 'device' ? rollUpDevices(rows) : rows;
+    listed.sort(comparator(query.sort ?? 'status', query.order ?? 'asc'));
     const offset = query.offset ?? 0;
-    const items = query.limit === undefined ? rows.slice(offset) : rows.slice(offset, offset + query.limit);
-    return { total: rows.length, items };
+    const items = query.limit === undefined ? listed.slice(offset) : listed.slice(offset, offset + query.limit);
+    // Pages only (the CSV export of every row does without).
+    if (query.limit !== undefined) for (const item of items) item.place = this.grouping.placeOf(item.channelId);
+    return { total: listed.length, items };
   }
 
   async channelDetail(channelId: string): Promise<ChannelHealthDetail> {
@@ -270,6 +318,7 @@ export class HealthService implements HealthApi {
     const now = this.now();
     const active = this.activeStreams().get(channelId) ?? [];
     const health = this.healthOf(ref, now, active);
+    const offline = isOffline(health.status) || (health.status === 'maintenance' && !ref.online);
     const [registrations, alarms] = await Promise.all([
       this.deps.store.listStatusEvents({ subjectId: ref.deviceId, limit: 50 }),
       this.deps.store.listAlarms({ deviceId: ref.deviceId, limit: 100 }),
@@ -281,7 +330,7 @@ export class HealthService implements HealthApi {
       health,
       keepalive: this.keepalives.report(ref.deviceId, this.options.keepaliveIntervalSec),
       registrations: registrations.items,
-      stream: this.streamReport(channelId, active, now),
+      stream: this.streamReport(channelId, offline ? [] : active, now, offline),
       alarms: channelAlarms,
       maintenance: this.maintenance.get(channelId) ?? null,
     };
@@ -361,7 +410,129 @@ export class HealthService implements HealthApi {
       await this.snapshots.take(await this.aggregate(now));
       await this.snapshots.prune(now);
       await this.engine.prune(now);
+      await this.reports.prune(now, this.options.reportRetentionDays ?? 180);
     });
+  }
+
+  // ------------------------------------------------------------------------------------------ morning check
+
+  async overnight(since?: number, until?: number): Promise<OvernightSummary> {
+    const end = until ?? this.now();
+    const start = since ?? end - OVERNIGHT_DEFAULT_HOURS * 3600_000;
+    const events = [];
+    const pageSize = 1000;
+    for (let offset = 0; offset < OVERNIGHT_MAX_EVENTS; offset += pageSize) {
+      const page = await this.deps.store.listStatusEvents({ since: start, until: end, offset, limit: pageSize });
+      events.push(...page.items);
+      if (page.items.length < pageSize) break;
+    }
+    const { tree } = this.deps;
+    return overnightSummary({
+      since: start,
+      until: end,
+      events,
+      devices: this.deps.registry.all(),
+      channelIds: (id) => tree.channelIdsOf(id),
+      placeOf: (id) => {
+        const first = tree.channelIdsOf(id)[0];
+        return this.grouping.placeOf(first ?? id);
+      },
+      lastSeen: lastSignOfLife,
+    });
+  }
+
+  /** Probe several channels (the offline list, one click): a few at a time, each result as a single probe's. */
+  async probeBatch(channelIds: readonly string[], stream: StreamKind = 'sub'): Promise<Array<{ channelId: string } & ProbeResult>> {
+    if (!this.deps.streams) throw new ConflictError('live video is not available in this gateway');
+    const ids = [...new Set(channelIds)].slice(0, PROBE_BATCH_MAX);
+    const results = new Map<string, ProbeResult>();
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < ids.length) {
+        const id = ids[next++];
+        try {
+          results.set(id, await this.probe(id, stream));
+        } catch (err) {
+          const notFound = err instanceof NotFoundError;
+          results.set(id, { ok: false, error: { step: notFound ? 'channel' : 'packager', message: (err as Error).message } });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PROBE_BATCH_CONCURRENCY, ids.length) }, worker));
+    return ids.map((channelId) => ({ channelId, ...(results.get(channelId) as ProbeResult) }));
+  }
+
+  // ------------------------------------------------------------------------------------------ daily report
+
+  listReports(offset?: number, limit?: number): Promise<Page<DailyReportSummary>> {
+    return this.reports.list(offset, limit);
+  }
+
+  getReport(id: string): Promise<DailyReport | null> {
+    return this.reports.get(id);
+  }
+
+  /** Take the day's report now (replacing the same day's): figures overall and per region node down to the township. */
+  generateReport(trigger: DailyReport['trigger'] = 'manual', at?: number): Promise<DailyReport> {
+    return this.serially(async () => {
+      const now = at ?? this.now();
+      const membership = this.grouping.current();
+      const aggregates = await this.aggregate(now, membership);
+      const rows: DailyReportRow[] = [];
+      let truncated = false;
+      const walk = (parent: string | undefined, depth: number): void => {
+        for (const node of membership.nodesUnder('region', parent)) {
+          if (rows.length >= REPORT_MAX_ROWS) {
+            truncated = true;
+            return;
+          }
+          rows.push({
+            id: node.id,
+            name: node.name,
+            kind: node.kind,
+            depth,
+            parent: parent ?? null,
+            figures: (aggregates.regions.get(node.id) ?? new FigureCounter()).figures(),
+          });
+          if (node.hasChildren && node.kind === 'region' && depth + 1 < REPORT_MAX_DEPTH) walk(node.id, depth + 1);
+        }
+      };
+      walk(undefined, 0);
+      const { date } = localClock(now, this.options.timeZone);
+      const report: DailyReport = {
+        id: `daily-${date}`,
+        date,
+        generatedAt: now,
+        timeZone: this.options.timeZone,
+        trigger,
+        targets: { onlineRate: this.options.onlineRateTarget, intactRate: this.options.intactRateTarget },
+        overall: aggregates.overall.figures(),
+        rows,
+        truncated,
+      };
+      await this.reports.put(report);
+      this.logger.info({ date, trigger, rows: rows.length, intactRate: report.overall.intact.rate }, 'daily report generated');
+      return report;
+    });
+  }
+
+  /**
+   * The schedule: once the configured local time has passed and the day has no report yet, make it. The timer
+   * calls this every 30 s; tests call it with any time they like. Returns the report made, if any.
+   */
+  async reportSchedule(at?: number): Promise<DailyReport | null> {
+    const minutes = parseReportTime(this.options.dailyReportTime ?? '');
+    if (minutes === null) return null;
+    const now = at ?? this.now();
+    const clock = localClock(now, this.options.timeZone);
+    if (clock.minutes < minutes || this.reportedDate === clock.date) return null;
+    if (await this.reports.hasDate(clock.date)) {
+      this.reportedDate = clock.date;
+      return null;
+    }
+    const report = await this.generateReport('schedule', now);
+    this.reportedDate = clock.date;
+    return report;
   }
 
   // ------------------------------------------------------------------------------------------ alert rules
@@ -406,6 +577,47 @@ export class HealthService implements HealthApi {
     return this.engine.list(query);
   }
 
+  async alertGroups(by: AlertGroupBy, state?: AlertState): Promise<Page<AlertGroup>> {
+    const groups = new Map<string, AlertGroup & { deviceIds: Set<string> }>();
+    const pageSize = 1000;
+    // Newest first; bounded (a whole region's channels down is 5,000 alerts, still one read of a few pages).
+    for (let offset = 0; offset < MAX_GROUPED_ALERTS; offset += pageSize) {
+      const page = await this.engine.list({ state, offset, limit: pageSize });
+      for (const alert of page.items) {
+        const place = alert.place ?? this.grouping.placeOf(alert.channelId);
+        const key = by === 'device' ? alert.deviceId : (place?.id ?? '');
+        let group = groups.get(key);
+        if (!group) {
+          const deviceName = alert.deviceName || this.deps.registry.get(alert.deviceId)?.name || '';
+          group = {
+            key,
+            by,
+            name: by === 'device' ? deviceName || alert.deviceId : (place?.name ?? ''),
+            deviceId: by === 'device' ? alert.deviceId : null,
+            place,
+            count: 0,
+            devices: 0,
+            firstFiredAt: alert.firedAt,
+            lastFiredAt: alert.firedAt,
+            alerts: [],
+            deviceIds: new Set(),
+          };
+          groups.set(key, group);
+        }
+        group.count++;
+        group.deviceIds.add(alert.deviceId);
+        group.firstFiredAt = Math.min(group.firstFiredAt, alert.firedAt);
+        group.lastFiredAt = Math.max(group.lastFiredAt, alert.firedAt);
+        if (group.alerts.length < ALERTS_PER_GROUP) group.alerts.push(alert);
+      }
+      if (page.items.length < pageSize) break;
+    }
+    const items = [...groups.values()]
+      .map(({ deviceIds, ...group }) => ({ ...group, devices: deviceIds.size }))
+      .sort((a, b) => b.count - a.count || b.lastFiredAt - a.lastFiredAt);
+    return { total: items.length, items };
+  }
+
   evaluate(at?: number): Promise<EvaluationReport> {
     return this.serially(() => this.evaluatePass(at ?? this.now()));
   }
@@ -424,14 +636,22 @@ export class HealthService implements HealthApi {
       const rec = this.streamHealth.get(ref.id);
       const offlineNow = isOffline(cls.underlying);
       if (!offlineNow && !openIds.has(ref.id) && !(rec && rec.consecutiveFailures > 0)) return;
+      const { grouping } = this;
+      const channelId = ref.id;
       const subject: AlertSubject = {
         channelId: ref.id,
         channelName: this.deps.tree.nameOf(ref.id) ?? '',
         deviceId: ref.deviceId,
+        deviceName: this.deps.registry.get(ref.deviceId)?.name ?? '',
         civilCode: ref.civilCode,
+        // Looked up only when an alert is raised (a region down is thousands of subjects every pass).
+        get place() {
+          return grouping.placeOf(channelId);
+        },
         status: cls.status,
         underlying: cls.underlying,
         reason: cls.reason,
+        reasonCode: cls.reasonCode,
         since,
         offlineSince: offlineNow ? (cls.status === 'maintenance' ? null : since) : null,
         maintenance: cls.status === 'maintenance',
@@ -509,6 +729,8 @@ export class HealthService implements HealthApi {
 
   private toHealth(ref: ChannelRef, cls: Classification, since: number | null, now: number): ChannelHealth {
     const device: Device | undefined = this.deps.registry.get(ref.deviceId);
+    const deviceOffline = cls.underlying === 'device-offline' && device !== undefined;
+    const lastError = this.classifier.lastError(ref, now);
     return {
       channelId: ref.id,
       name: this.deps.tree.nameOf(ref.id) ?? '',
@@ -517,35 +739,45 @@ export class HealthService implements HealthApi {
       civilCode: ref.civilCode,
       status: cls.status,
       reason: cls.reason,
+      reasonCode: cls.reasonCode,
       since,
       durationSec: since === null ? null : Math.max(0, Math.floor((now - since) / 1000)),
       lastKeepaliveAt: device?.lastKeepaliveAt ?? null,
-      lastError: this.classifier.lastError(ref, now),
+      lastSeenAt: deviceOffline ? lastSignOfLife(device) : null,
+      detectedAt: deviceOffline ? device.statusChangedAt : null,
+      lastError: lastError?.text ?? null,
+      lastErrorCode: lastError?.code ?? null,
       episodes24h: this.episodes.count(ref.id, ref.deviceId, now),
     };
   }
 
-  private streamReport(channelId: string, active: readonly StreamView[], now: number): StreamReport {
+  /**
+   * `offline`: the device or channel is offline, so nothing it shows now can be a stream figure: no sample and
+   * no grade (a stale "poor, fps 0, 2 viewers" of a dead camera would read as the present).
+   */
+  private streamReport(channelId: string, active: readonly StreamView[], now: number, offline: boolean): StreamReport {
     const rec = this.streamHealth.get(channelId);
     const view = active.find((v) => v.stream === 'main') ?? active[0];
-    let last: StreamSample | null = view ? sampleOf(view, now) : null;
-    if (!last && rec) {
-      const samples = [rec.samples.main, rec.samples.sub].filter((s): s is StreamSample => s !== undefined);
-      last = samples.sort((a, b) => b.at - a.at)[0] ?? null;
-    }
+    const current: StreamSample | null = view ? sampleOf(view, now) : null;
+    const history = rec ? [rec.samples.main, rec.samples.sub].filter((s): s is StreamSample => s !== undefined).sort((a, b) => b.at - a.at) : [];
+    const lastActiveAt = current?.at ?? history[0]?.at ?? null;
+    const last: StreamSample | null = offline ? null : (current ?? history[0] ?? null);
     const kind: StreamKind = last?.stream ?? 'main';
     const expected = expectationFor(rec?.lastGood[kind] ?? null, this.options.expectedFps, now);
     const stalls = rec ? this.streamHealth.stalls1h(rec, now) : 0;
-    const graded = gradeStream(last, expected, stalls);
+    // Graded on what plays now; an ended stream's last figures are history, and only its stalls still count.
+    const graded = offline ? { grade: 'unknown' as const, reasons: [], codes: [] } : gradeStream(current, expected, stalls);
     return {
       expected,
-      last: last ? { ...last, active: view !== undefined } : null,
+      last: last ? { ...last, active: view !== undefined && !offline } : null,
+      lastActiveAt,
       grade: graded.grade,
       gradeReasons: graded.reasons,
+      gradeReasonCodes: graded.codes,
       stalls1h: stalls,
       consecutiveFailures: rec?.consecutiveFailures ?? 0,
       consecutiveSuccesses: rec?.consecutiveSuccesses ?? 0,
-      recentFailures: rec ? [...rec.recentFailures].reverse() : [],
+      recentFailures: rec ? [...rec.recentFailures].reverse().map((f) => ({ ...f, messageCode: streamFailureCode(f.step) })) : [],
       probes: rec ? { ...rec.probes } : { ok: 0, failed: 0 },
     };
   }
@@ -612,6 +844,41 @@ export class HealthService implements HealthApi {
     timer.unref();
     this.timers.push(timer);
   }
+}
+
+/**
+ * One row per offline device with several channels in the list (an NVR down is one problem with its channels
+ * inside); the row keeps its first channel's fields, named after the device. Channels of online devices, and
+ * a device with one channel (an IPC), stay as they are.
+ */
+function rollUpDevices(rows: ChannelHealth[]): ChannelHealth[] {
+  const byDevice = new Map<string, ChannelHealth[]>();
+  for (const row of rows) {
+    if (row.status !== 'device-offline') continue;
+    const list = byDevice.get(row.deviceId);
+    if (list) list.push(row);
+    else byDevice.set(row.deviceId, [row]);
+  }
+  const out: ChannelHealth[] = [];
+  const emitted = new Set<string>();
+  for (const row of rows) {
+    const siblings = row.status === 'device-offline' ? byDevice.get(row.deviceId) : undefined;
+    if (!siblings || siblings.length < 2) {
+      out.push(row);
+      continue;
+    }
+    if (emitted.has(row.deviceId)) continue;
+    emitted.add(row.deviceId);
+    siblings.sort((a, b) => (a.channelId < b.channelId ? -1 : 1));
+    const first = siblings[0];
+    out.push({
+      ...first,
+      name: first.deviceName || first.deviceId,
+      episodes24h: Math.max(...siblings.map((s) => s.episodes24h)),
+      channels: siblings.map((s) => ({ channelId: s.channelId, name: s.name })),
+    });
+  }
+  return out;
 }
 
 function matches(row: ChannelHealth, q: string): boolean {

@@ -13,6 +13,8 @@
 import type { KeepaliveReport, KeepaliveSample } from './types.js';
 
 export const KEEPALIVE_SAMPLES = 32;
+/** Intervals from which a device's own keepalive period is taken (its median) instead of the configured one. */
+export const DEVICE_INTERVAL_MIN_SAMPLES = 3;
 const INITIAL_SLOTS = 1024;
 /** Uint32 milliseconds hold 49 days; anything longer is clamped (it is an outage, not an interval). */
 const MAX_INTERVAL_MS = 0xffff_fffe;
@@ -75,8 +77,20 @@ export class KeepaliveHistory {
       }
       samples.reverse();
     }
-    const { mean, deviation } = meanAndDeviation(samples.map((s) => s.intervalMs));
-    return { expectedIntervalSec, samples, meanMs: mean, jitterMs: deviation };
+    const intervals = samples.map((s) => s.intervalMs);
+    const { mean, deviation } = meanAndDeviation(intervals);
+    // Devices are set up with their own heartbeat period (often 10 or 30 s where the gateway's timeout assumes
+    // 60): the chart is drawn against what this device does. The median, not the mean: a few late keepalives
+    // are exactly what the chart must show as late, so they must not move the line they are judged against.
+    const own = intervals.length >= DEVICE_INTERVAL_MIN_SAMPLES ? median(intervals) : null;
+    return {
+      expectedIntervalSec: own !== null ? Math.max(1, Math.round(own / 1000)) : expectedIntervalSec,
+      expectedSource: own !== null ? 'device' : 'config',
+      configuredIntervalSec: expectedIntervalSec,
+      samples,
+      meanMs: mean,
+      jitterMs: deviation,
+    };
   }
 
   private slotOf(deviceId: string): number {
@@ -114,4 +128,10 @@ export function meanAndDeviation(values: readonly number[]): { mean: number | nu
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
   const variance = values.reduce((a, v) => a + (v - mean) * (v - mean), 0) / values.length;
   return { mean: Math.round(mean), deviation: Math.round(Math.sqrt(variance)) };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }

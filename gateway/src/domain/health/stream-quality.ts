@@ -13,7 +13,7 @@
  * - unknown: no sample, or the stream is still warming up (fps is measured over the last second, and the
  *   first second after the first segment is not representative).
  */
-import type { QualityGrade, StreamExpectation, StreamSample } from './types.js';
+import type { ReasonCode, QualityGrade, StreamExpectation, StreamSample } from './types.js';
 
 export const LAST_GOOD_MAX_AGE_MS = 24 * 3600_000;
 export const WARM_UP_SEC = 3;
@@ -42,45 +42,55 @@ export function expectationFor(lastGood: StreamSample | null, configuredFps: num
 export interface GradeResult {
   grade: QualityGrade;
   reasons: string[];
+  /** The same reasons as codes (`reason.<code>` in the UIs' catalogues). */
+  codes: ReasonCode[];
 }
 
 export function gradeStream(sample: StreamSample | null, expected: StreamExpectation, stalls1h: number): GradeResult {
   const reasons: string[] = [];
+  const codes: ReasonCode[] = [];
   let poor = false;
   let fair = false;
   if (stalls1h >= POOR_MIN_STALLS) {
     poor = true;
     reasons.push(`${stalls1h} stalls in the last hour`);
+    codes.push({ code: 'stalls', params: { count: stalls1h } });
   } else if (stalls1h > 0) {
     fair = true;
     reasons.push(`${stalls1h} stall(s) in the last hour`);
+    codes.push({ code: 'stalls', params: { count: stalls1h } });
   }
   if (sample && sample.uptimeSec >= WARM_UP_SEC) {
     const ratio = expected.fps > 0 ? sample.fps / expected.fps : 1;
     if (ratio < POOR_FPS_RATIO) {
       poor = true;
       reasons.push(`fps ${sample.fps} is below 60 % of the expected ${expected.fps}`);
+      codes.push({ code: 'fps-poor', params: { fps: sample.fps, expected: expected.fps, percent: Math.round(POOR_FPS_RATIO * 100) } });
     } else if (ratio < GOOD_FPS_RATIO) {
       fair = true;
       reasons.push(`fps ${sample.fps} is below the expected ${expected.fps}`);
+      codes.push({ code: 'fps-fair', params: { fps: sample.fps, expected: expected.fps } });
     }
     if (sample.packetLoss > POOR_MIN_LOSS) {
       poor = true;
       reasons.push(`packet loss ${percent(sample.packetLoss)}`);
+      codes.push({ code: 'packet-loss', params: { loss: percent(sample.packetLoss) } });
     } else if (sample.packetLoss > GOOD_MAX_LOSS) {
       fair = true;
       reasons.push(`packet loss ${percent(sample.packetLoss)}`);
+      codes.push({ code: 'packet-loss', params: { loss: percent(sample.packetLoss) } });
     }
     if (expected.width !== null && expected.height !== null && sample.width !== null && sample.height !== null) {
       if (sample.width * sample.height < expected.width * expected.height) {
         fair = true;
         reasons.push(`resolution ${sample.width}x${sample.height} is below the expected ${expected.width}x${expected.height}`);
+        codes.push({ code: 'resolution-low', params: { actual: `${sample.width}×${sample.height}`, expected: `${expected.width}×${expected.height}` } });
       }
     }
   } else if (!poor && !fair) {
-    return { grade: 'unknown', reasons };
+    return { grade: 'unknown', reasons, codes };
   }
-  return { grade: poor ? 'poor' : fair ? 'fair' : 'good', reasons };
+  return { grade: poor ? 'poor' : fair ? 'fair' : 'good', reasons, codes };
 }
 
 /**

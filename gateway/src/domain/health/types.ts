@@ -4,6 +4,8 @@
  * services and the API; the JSON on the wire is exactly these (see /api/health and /api/alert-rules).
  */
 import type { AlarmEvent, Page, StatusEvent } from '../model.js';
+import type { DailyReport, DailyReportSummary } from './daily-report.js';
+import type { OvernightSummary } from './overnight.js';
 
 /**
  * One status per channel, most severe first when several apply:
@@ -16,6 +18,17 @@ export type HealthStatus = 'device-offline' | 'channel-offline' | 'stream-failin
 
 export const HEALTH_STATUSES: readonly HealthStatus[] = ['device-offline', 'channel-offline', 'stream-failing', 'degraded', 'maintenance', 'healthy'];
 
+/**
+ * A reason as a code with parameters, rendered by the UIs from their catalogues (key `reason.<code>`); the
+ * English `reason` / `message` strings next to it stay for the API, webhooks and logs. A parameter may itself be
+ * a reason (rendered first, e.g. the step of a failed stream), or a list of them (rendered and joined).
+ */
+export interface ReasonCode {
+  code: string;
+  params?: Record<string, ReasonParam>;
+}
+export type ReasonParam = string | number | ReasonCode | ReasonCode[];
+
 export interface ChannelHealth {
   channelId: string;
   name: string;
@@ -23,16 +36,32 @@ export interface ChannelHealth {
   deviceName: string;
   civilCode: string;
   status: HealthStatus;
-  /** Human-readable why (English; the status itself is the key UIs translate). */
+  /** Human-readable why (English, for the API and logs; UIs render `reasonCode`). */
   reason: string;
-  /** When the current status began (epoch ms), null when unknown. */
+  reasonCode: ReasonCode;
+  /**
+   * When the current status began (epoch ms), null when unknown. For a device offline: its last sign of life
+   * (`lastSeenAt`), not the moment the gateway noticed (`detectedAt`, a keepalive timeout later).
+   */
   since: number | null;
   durationSec: number | null;
   lastKeepaliveAt: number | null;
+  /** Device offline: the last sign of life (keepalive, registration, or the unregister itself); else null. */
+  lastSeenAt: number | null;
+  /** Device offline: when the gateway marked it offline; else null. */
+  detectedAt: number | null;
   /** Latest error seen for the channel: stream failure "step: message", device offline reason, auth failure. */
   lastError: string | null;
+  lastErrorCode: ReasonCode | null;
   /** Offline episodes (device or channel) that began in the last 24 h. */
   episodes24h: number;
+  /** The region node the channel sits in (township or county); in list pages, null when unplaced. */
+  place?: { id: string; name: string } | null;
+  /**
+   * Only with `rollup=device`: this row is a whole device offline (an NVR), one problem with its channels inside
+   * (the row's other fields are its first channel's; `name` is the device's).
+   */
+  channels?: Array<{ channelId: string; name: string }>;
 }
 
 export interface RateFigure {
@@ -123,6 +152,8 @@ export interface HealthChannelQuery {
   offset?: number;
   /** Absent = every matching row (CSV export). */
   limit?: number;
+  /** 'device': the channels of a device that is offline are one row (an NVR down is one problem, not 64). */
+  rollup?: 'device';
 }
 
 export interface KeepaliveSample {
@@ -132,7 +163,12 @@ export interface KeepaliveSample {
 }
 
 export interface KeepaliveReport {
+  /** The device's own interval (the median of its recent intervals) once it sent a few; else the configured one. */
   expectedIntervalSec: number;
+  /** Where expectedIntervalSec comes from. */
+  expectedSource: 'device' | 'config';
+  /** sip.keepaliveIntervalSec (what the offline timeout is computed from). */
+  configuredIntervalSec: number;
   /** Oldest first; at most the last 32 intervals since the device came online. */
   samples: KeepaliveSample[];
   meanMs: number | null;
@@ -169,11 +205,19 @@ export interface StreamExpectation {
 
 export interface StreamReport {
   expected: StreamExpectation;
-  /** The running stream's current figures, else the latest sample seen; null when never streamed. */
+  /**
+   * The running stream's current figures (active), else the latest sample of an ended stream (not active: UIs
+   * show it as history, never as the present); null when never streamed, and null while the device or channel
+   * is offline (a stale "fps 0, 2 viewers" of a dead camera reads as the present). The grade is the running
+   * stream's, or from stalls alone when nothing plays.
+   */
   last: (StreamSample & { active: boolean }) | null;
+  /** When the channel last had a playing stream (its latest sample), null when never. */
+  lastActiveAt: number | null;
   grade: QualityGrade;
   /** Why the grade (empty when good/unknown). */
   gradeReasons: string[];
+  gradeReasonCodes: ReasonCode[];
   /** Playing streams that failed (stalled, BYE, ffmpeg exit) in the last hour. */
   stalls1h: number;
   consecutiveFailures: number;
@@ -186,6 +230,8 @@ export interface StreamFailureRecord {
   at: number;
   step: string;
   message: string;
+  /** `stream-step-failed` with the step as a reason (`step.<step>`). */
+  messageCode?: ReasonCode;
 }
 
 export interface ChannelHealthDetail {
@@ -240,7 +286,12 @@ export interface AlertRuleInput {
   scope?: AlertScope;
   /** POST notifications here (http/https); null = in-app only. */
   webhookUrl?: string | null;
+  /** Body of the POST: our JSON (default), or a WeCom (企业微信) / DingTalk (钉钉) group-robot markdown message. */
+  webhookFormat?: WebhookFormat;
 }
+
+export type WebhookFormat = 'json' | 'wecom' | 'dingtalk';
+export const WEBHOOK_FORMATS: readonly WebhookFormat[] = ['json', 'wecom', 'dingtalk'];
 
 export interface AlertRule {
   id: string;
@@ -254,6 +305,9 @@ export interface AlertRule {
   notifyRecovery: boolean;
   scope: AlertScope;
   webhookUrl: string | null;
+  webhookFormat: WebhookFormat;
+  /** 'default-offline': the rule a fresh install starts with (UIs show its name in their language until it is edited). */
+  preset?: 'default-offline';
   createdBy: string;
   createdAt: number;
   updatedAt: number;
@@ -270,10 +324,16 @@ export interface Alert {
   channelId: string;
   channelName: string;
   deviceId: string;
+  /** Absent on alerts stored before it was recorded. */
+  deviceName?: string;
   civilCode: string;
+  /** The region node the channel sits in (township, village or grid when configured, else county); null when unplaced. */
+  place?: { id: string; name: string } | null;
   state: AlertState;
-  /** Why it fired (status reason or failure summary). */
+  /** Why it fired (status reason or failure summary), English. */
   reason: string;
+  /** The same as a code for the UIs (`reason.<code>`). */
+  reasonCode?: ReasonCode;
   firedAt: number;
   clearedAt: number | null;
   clearReason: AlertClearReason | null;
@@ -296,6 +356,25 @@ export interface AlertQuery {
   channelId?: string;
   offset?: number;
   limit?: number;
+}
+
+export type AlertGroupBy = 'device' | 'place';
+
+/** Alerts of one device (an NVR down is one group with its channels inside) or of one township / county. */
+export interface AlertGroup {
+  /** The device id, or the region node id ('' = unplaced). */
+  key: string;
+  by: AlertGroupBy;
+  /** Device name, or region node name. */
+  name: string;
+  deviceId: string | null;
+  place: { id: string; name: string } | null;
+  count: number;
+  devices: number;
+  firstFiredAt: number;
+  lastFiredAt: number;
+  /** The group's alerts, newest first (at most 100). */
+  alerts: Alert[];
 }
 
 export interface WebhookTestResult {
@@ -337,8 +416,21 @@ export interface HealthApi {
   deleteRule(id: string): Promise<boolean>;
   testRule(id: string): Promise<WebhookTestResult | null>;
   listAlerts(query: AlertQuery): Promise<Page<Alert>>;
+  /** Alerts grouped by device or by township (the region node each channel sits in), largest group first. */
+  alertGroups(by: AlertGroupBy, state?: AlertState): Promise<Page<AlertGroup>>;
   /** One evaluation pass of status clocks and alert rules at `at` (default now); timers call it, tests drive it. */
   evaluate(at?: number): Promise<EvaluationReport>;
   /** Store an aggregate snapshot taken at `at` (default now). */
   snapshot(at?: number): Promise<void>;
+  /** The morning check: devices that went offline in the window (default: the last 14 h), recovered, still down, by township. */
+  overnight(since?: number, until?: number): Promise<OvernightSummary>;
+  /** Probe up to 50 channels, 4 at a time (throws like probe when live video is absent). */
+  probeBatch(channelIds: readonly string[], stream?: StreamKind): Promise<Array<{ channelId: string } & ProbeResult>>;
+  /** Daily intact-rate reports, newest first (without their rows). */
+  listReports(offset?: number, limit?: number): Promise<Page<DailyReportSummary>>;
+  getReport(id: string): Promise<DailyReport | null>;
+  /** Make the day's report now (replaces the same day's). */
+  generateReport(trigger?: 'schedule' | 'manual', at?: number): Promise<DailyReport>;
+  /** The daily schedule at `at` (default now): makes the day's report once its time has passed; timers call it, tests drive it. */
+  reportSchedule(at?: number): Promise<DailyReport | null>;
 }

@@ -9,6 +9,7 @@
  */
 import type { Logger } from 'pino';
 import type { WebhookTestResult } from './types.js';
+import { robotAnswer } from './webhook-templates.js';
 
 export interface WebhookOptions {
   timeoutMs: number;
@@ -28,6 +29,8 @@ export interface WebhookObserver {
 interface Job {
   url: string;
   body: string;
+  /** A WeCom / DingTalk robot: HTTP 200 is not enough, the answer's errcode must be 0. */
+  robot?: boolean;
 }
 
 const USER_AGENT = 'sharp-eyes-gateway (health alerts)';
@@ -47,7 +50,7 @@ export class WebhookSender {
   ) {}
 
   /** Queue a notification; returns at once. */
-  send(url: string, payload: unknown): void {
+  send(url: string, payload: unknown, robot = false): void {
     if (this.closed) return;
     const max = this.options.maxQueued ?? 10_000;
     if (this.queue.length >= max) {
@@ -55,13 +58,13 @@ export class WebhookSender {
       this.observer?.delivery('dropped');
       this.logger.warn({ url: dropped ? redact(dropped.url) : '', queued: this.queue.length }, 'webhook queue full; oldest notification dropped');
     }
-    this.queue.push({ url, body: JSON.stringify(payload) });
+    this.queue.push({ url, body: JSON.stringify(payload), robot });
     this.pump();
   }
 
   /** Deliver now and report (the rule's test button): retries as configured unless `retries` says otherwise. */
-  async deliver(url: string, payload: unknown, retries = this.options.retries): Promise<WebhookTestResult> {
-    return this.attempt({ url, body: JSON.stringify(payload) }, retries);
+  async deliver(url: string, payload: unknown, retries = this.options.retries, robot = false): Promise<WebhookTestResult> {
+    return this.attempt({ url, body: JSON.stringify(payload), robot }, retries);
   }
 
   /** Resolves when the queue is empty and nothing is in flight (tests, shutdown). */
@@ -111,13 +114,13 @@ export class WebhookSender {
         await this.sleep(this.options.retryBaseMs * 2 ** (attempt - 2));
         if (this.closed) break;
       }
-      const outcome = await this.post(job);
+      const { retriable: _retriable, ...outcome } = await this.post(job);
       last = { ...outcome, attempts: attempt };
       if (outcome.delivered) {
         this.observer?.delivery('delivered');
         return last;
       }
-      const retriable = outcome.status === undefined || outcome.status >= 500 || outcome.status === 429;
+      const retriable = _retriable ?? (outcome.status === undefined || outcome.status >= 500 || outcome.status === 429);
       if (!retriable) break;
     }
     this.observer?.delivery('failed');
@@ -125,7 +128,7 @@ export class WebhookSender {
     return last;
   }
 
-  private async post(job: Job): Promise<WebhookTestResult> {
+  private async post(job: Job): Promise<WebhookTestResult & { retriable?: boolean }> {
     const controller = new AbortController();
     this.inFlight.add(controller);
     const timer = setTimeout(() => controller.abort(new Error(`no answer within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
@@ -137,9 +140,14 @@ export class WebhookSender {
         signal: controller.signal,
         redirect: 'manual',
       });
-      // The body is not needed, but must be consumed so the connection can be reused.
-      await res.arrayBuffer().catch(() => undefined);
-      if (res.status >= 200 && res.status < 300) return { delivered: true, status: res.status };
+      // Our receivers' bodies are not needed, but must be consumed so the connection can be reused; a robot's
+      // says whether it took the message.
+      const text = await res.text().catch(() => '');
+      if (res.status >= 200 && res.status < 300) {
+        if (!job.robot) return { delivered: true, status: res.status };
+        const answer = robotAnswer(text);
+        return answer.delivered ? { delivered: true, status: res.status } : { delivered: false, status: res.status, error: answer.error, retriable: answer.retriable };
+      }
       return { delivered: false, status: res.status, error: `HTTP ${res.status}` };
     } catch (err) {
       const reason = controller.signal.aborted && controller.signal.reason instanceof Error ? controller.signal.reason.message : describe(err);

@@ -5,6 +5,7 @@
  */
 import { api, currentToken, withQuery } from '../../api/http';
 import type { AlarmEvent, ChannelHealth, ChannelHealthStatus, HealthSummary, Page, StatusEvent } from '../../api/types';
+import type { ReasonCode } from '../../i18n/health-reason';
 
 export type { ChannelHealth, ChannelHealthStatus, HealthSummary };
 
@@ -38,6 +39,8 @@ export interface ChannelHealthQuery {
   order?: 'asc' | 'desc';
   offset?: number;
   limit?: number;
+  /** 'device': an offline device with several channels (an NVR) is one row. */
+  rollup?: 'device';
 }
 
 export type StreamKind = 'main' | 'sub';
@@ -69,13 +72,16 @@ export interface StreamFailureRecord {
   at: number;
   step: string;
   message: string;
+  messageCode?: ReasonCode;
 }
 
 export interface StreamReport {
   expected: StreamExpectation;
   last: (StreamSample & { active: boolean }) | null;
+  lastActiveAt?: number | null;
   grade: QualityGrade;
   gradeReasons: string[];
+  gradeReasonCodes?: ReasonCode[];
   stalls1h: number;
   consecutiveFailures: number;
   consecutiveSuccesses: number;
@@ -85,6 +91,8 @@ export interface StreamReport {
 
 export interface KeepaliveReport {
   expectedIntervalSec: number;
+  expectedSource?: 'device' | 'config';
+  configuredIntervalSec?: number;
   samples: { at: number; intervalMs: number }[];
   meanMs: number | null;
   jitterMs: number | null;
@@ -133,10 +141,14 @@ export interface AlertRuleInput {
   notifyRecovery: boolean;
   scope: AlertScope;
   webhookUrl: string | null;
+  webhookFormat?: WebhookFormat;
 }
+
+export type WebhookFormat = 'json' | 'wecom' | 'dingtalk';
 
 export interface AlertRule extends AlertRuleInput {
   id: string;
+  preset?: 'default-offline';
   createdBy: string;
   createdAt: number;
   updatedAt: number;
@@ -159,14 +171,78 @@ export interface HealthAlert {
   channelId: string;
   channelName: string;
   deviceId: string;
+  deviceName?: string;
   civilCode: string;
+  place?: { id: string; name: string } | null;
   state: AlertState;
   reason: string;
+  reasonCode?: ReasonCode;
   firedAt: number;
   clearedAt: number | null;
   clearReason: 'recovered' | 'maintenance' | 'channel-removed' | 'rule-changed' | 'rule-deleted' | null;
   lastNotifiedAt: number;
   reminders: number;
+}
+
+export type AlertGroupBy = 'device' | 'place';
+
+export interface AlertGroup {
+  key: string;
+  by: AlertGroupBy;
+  name: string;
+  deviceId: string | null;
+  place: { id: string; name: string } | null;
+  count: number;
+  devices: number;
+  firstFiredAt: number;
+  lastFiredAt: number;
+  alerts: HealthAlert[];
+}
+
+export interface HealthFiguresWire {
+  devices: { online: number; total: number; rate: number };
+  channels: { online: number; total: number; rate: number };
+  intact: { intact: number; total: number; rate: number };
+}
+
+export interface DailyReportSummary {
+  id: string;
+  date: string;
+  generatedAt: number;
+  timeZone: string;
+  trigger: 'schedule' | 'manual';
+  targets: { onlineRate: number; intactRate: number };
+  overall: HealthFiguresWire;
+  truncated: boolean;
+  rowCount: number;
+}
+
+export interface DailyReport extends Omit<DailyReportSummary, 'rowCount'> {
+  rows: Array<{ id: string; name: string; kind: string; depth: number; parent: string | null; figures: HealthFiguresWire }>;
+}
+
+export interface OvernightDevice {
+  deviceId: string;
+  name: string;
+  channelCount: number;
+  channelIds: string[];
+  place: { id: string; name: string } | null;
+  outcome: 'recovered' | 'still-down';
+  wentOfflineAt: number | null;
+  episodes: number;
+  recoveredAt: number | null;
+  lastSeenAt: number | null;
+  offlineReason: string | null;
+}
+
+export interface OvernightSummary {
+  since: number;
+  until: number;
+  wentOffline: number;
+  recovered: number;
+  stillDown: number;
+  stillDownChannels: number;
+  groups: Array<{ id: string; name: string; wentOffline: number; recovered: number; stillDown: number; devices: OvernightDevice[] }>;
 }
 
 export type AlertNotificationEvent = 'fired' | 'reminder' | 'recovered' | 'cleared' | 'test';
@@ -201,6 +277,12 @@ export const healthApi = {
   deleteRule: (id: string) => api<void>(`/api/alert-rules/${encodeURIComponent(id)}`, { method: 'DELETE' }),
   testRule: (id: string) => api<WebhookTestResult>(`/api/alert-rules/${encodeURIComponent(id)}/test`, { method: 'POST', body: {} }),
   alerts: (state: AlertState, limit = 50) => api<Page<HealthAlert>>('/api/alerts', { query: { state, limit } }),
+  overnight: () => api<OvernightSummary>('/api/health/overnight'),
+  probeBatch: (channelIds: string[]) => api<{ items: Array<{ channelId: string } & ProbeResult> }>('/api/health/probe-batch', { method: 'POST', body: { channelIds } }),
+  reports: () => api<Page<DailyReportSummary>>('/api/health/reports', { query: { limit: 60 } }),
+  report: (id: string) => api<DailyReport>(`/api/health/reports/${encodeURIComponent(id)}`),
+  generateReport: () => api<DailyReport>('/api/health/reports', { method: 'POST', body: {} }),
+  alertGroups: (by: AlertGroupBy, state: AlertState) => api<Page<AlertGroup>>('/api/alerts/groups', { query: { by, state } }),
 };
 
 /** The list's query string (also the CSV export's, without paging). */
@@ -214,6 +296,7 @@ export function channelQuery(query: ChannelHealthQuery): Record<string, string |
     order: query.sort ? query.order : undefined,
     offset: query.offset,
     limit: query.limit,
+    rollup: query.rollup,
   };
 }
 

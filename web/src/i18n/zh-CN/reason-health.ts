@@ -1,0 +1,57 @@
+/**
+ * Reasons of the health console as codes (`reason.<code>`): channel status, stream failures, grade causes,
+ * alert texts. The gateway sends `{ code, params? }` (gateway/src/domain/health/types.ts ReasonCode) and keeps
+ * an English `reason` for the API and logs; a parameter may itself be a reason (the step of a failed stream).
+ */
+const messages = {
+  separator: '；',
+  healthy: '设备与通道在线，取流正常',
+  'channel-offline': '设备在线，但报告该通道离线（目录状态 OFF）',
+  'device-offline': '设备 {deviceId} 离线：{why}',
+  'device-offline-then': '设备 {deviceId} 离线：{why}；此后：{then}',
+  'stream-failing': '连续 {count} 次取流失败，最近一次失败于：{step}',
+  'degraded-stream': '{stream}质量{grade}：{causes}',
+  stalls: '近 1 小时卡顿 {count} 次',
+  'fps-poor': '帧率 {fps} 低于期望值 {expected} 的 {percent}%',
+  'fps-fair': '帧率 {fps} 低于期望值 {expected}',
+  'packet-loss': '丢包率 {loss}',
+  'resolution-low': '分辨率 {actual} 低于期望的 {expected}',
+  maintenance: '检修中（{by} 设置）',
+  'maintenance-over': '检修中（{by} 设置）；检修前状态：{beneath}',
+  'stream-step-failed': '取流失败于：{step}',
+  'registration-refused': '注册被拒：{why}',
+  'alert-stream-failures': '连续 {count} 次取流失败：{cause}',
+  'alert-test': '告警规则编辑器发出的测试通知',
+  text: '{text}',
+  offline: {
+    'keepalive-timeout': '心跳超时',
+    'registration-expired': '注册过期未续',
+    unregistered: '设备已注销',
+    'tcp-connection-lost': 'TCP 连接断开',
+    'device-offline': '设备离线',
+    'reported-by-device': '设备上报离线',
+    'never-registered': '从未注册',
+    'unknown-device': '未知设备',
+  },
+  online: { registered: '注册成功', keepalive: '收到心跳', 'reported-by-device': '设备上报在线' },
+  refused: {
+    'wrong-password': '密码错误',
+    'unknown-device': '未登记的设备',
+    'bad-credentials': '认证信息有误',
+    'locked-out': '认证失败过多，已锁定',
+    'stale-nonce': '认证随机数过期',
+  },
+  step: {
+    channel: '通道查找',
+    device: '设备状态',
+    resources: '收流资源',
+    invite: '点播邀请（INVITE）',
+    answer: '设备应答',
+    rtp: '收流（RTP）',
+    keyframe: '关键帧',
+    packager: '切片封装',
+  },
+  stream: { main: '主码流', sub: '子码流' },
+  grade: { good: '良好', fair: '一般', poor: '较差', unknown: '未知' },
+};
+export default messages;
