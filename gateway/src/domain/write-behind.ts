@@ -1,9 +1,25 @@
 /**
- * Write-behind buffer between the in-memory registry and the store.
+ * The write queue between the in-memory registry (the one source of truth for live state) and the store
+ * (its persistence).
  *
- * A registration storm or the steady keepalive stream must not become one store round trip per device:
- * changes are collected in memory and flushed every `flushIntervalMs` as a few batch calls. A device that
- * changed several times between flushes is written once with its latest state.
+ * Two kinds of writers use it:
+ * - Frequent, cheap updates (keepalives, channel status, history) are written behind: collected in memory
+ *   and flushed every `flushIntervalMs` as a few batch calls. A device that changed several times between
+ *   flushes is written once with its latest state.
+ * - Acknowledged state (a REGISTER's 200 OK) asks `whenDurable()`: a group commit. The next flush starts
+ *   at once (or as soon as the one in flight ends) and writes everything pending as one batch, one
+ *   transaction / one journaled write per collection, and every waiter of that batch is answered together.
+ *   So a storm costs one commit per batch, not one per message.
+ *
+ * Store outages (docs/durability.md):
+ * - Every store call has a timeout (`operationTimeoutMs`): a black-holed connection cannot hang the queue.
+ * - A failed batch is put back (coalesced with newer changes) and retried every `flushIntervalMs`; the
+ *   queue reports `degraded` with the reason until a write succeeds again, then drains everything.
+ * - While degraded, `whenDurable()` answers 'degraded' at once: signalling keeps serving from memory (the
+ *   answer is counted as not durable) instead of holding every REGISTER for the length of the outage.
+ * - The queue is bounded (`maxQueued` rows). Device rows are coalesced per device, so they are bounded by
+ *   the number of devices and are never dropped; when the bound is hit, the oldest history rows (status
+ *   events, then alarms) are dropped and counted.
  */
 import type { Logger } from 'pino';
 import type { AlarmEvent, Device, OnlineStatus, StatusEvent } from './model.js';
@@ -13,6 +29,60 @@ export interface WriteBehindObserver {
   /** Called after each batch call with its duration; feeds the store-write-latency histogram. */
   onBatchWritten(operation: string, items: number, seconds: number): void;
   onBatchFailed(operation: string, items: number, error: unknown): void;
+  /** History rows dropped because the queue hit its bound. */
+  onDropped?(kind: 'status-events' | 'alarms', count: number): void;
+  /** A group-commit waiter was answered without its state being durable. */
+  onNotDurable?(outcome: Exclude<Durability, 'durable'>): void;
+}
+
+export interface WriteBehindOptions {
+  /** Period of the write-behind flush (keepalives, history), and of retries while the store is down. */
+  flushIntervalMs: number;
+  /** Every store call is abandoned (and retried later) after this long. */
+  operationTimeoutMs: number;
+  /** Bound on queued rows (see the module comment for what is dropped). */
+  maxQueued: number;
+}
+
+/** Outcome of waiting for durability: written, waited too long, or the store is down (answered from memory). */
+export type Durability = 'durable' | 'timeout' | 'degraded';
+
+export interface StoreQueueHealth {
+  state: 'ok' | 'degraded';
+  /** Why degraded (the last store error), null when ok. */
+  reason: string | null;
+  /** Epoch ms since when degraded, null when ok. */
+  since: number | null;
+  /** Rows waiting to be written. */
+  queued: number;
+  /** History rows dropped at the bound since start. */
+  dropped: number;
+}
+
+export class StoreTimeoutError extends Error {
+  constructor(operation: string, ms: number) {
+    super(`store ${operation} did not finish within ${ms} ms`);
+    this.name = 'StoreTimeoutError';
+  }
+}
+
+/** Rejects after `ms` (the operation itself is abandoned, not cancelled; its writes are idempotent upserts). */
+export async function withTimeout<T>(operation: string, ms: number, run: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      run(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new StoreTimeoutError(operation, ms)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface Waiter {
+  resolve(outcome: Durability): void;
 }
 
 export class WriteBehind {
@@ -21,20 +91,25 @@ export class WriteBehind {
   private channelStatus = new Map<string, { status: OnlineStatus; at: number }>();
   private statusEvents: StatusEvent[] = [];
   private alarms: AlarmEvent[] = [];
+  private waiters: Waiter[] = [];
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
+  private commitScheduled = false;
   private closed = false;
+  private degradedReason: string | null = null;
+  private degradedSince: number | null = null;
+  private droppedRows = 0;
 
   constructor(
     private readonly store: GatewayStore,
-    private readonly flushIntervalMs: number,
+    private readonly options: WriteBehindOptions,
     private readonly logger: Logger,
     private readonly observer?: WriteBehindObserver,
   ) {}
 
   start(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => void this.flush(), this.flushIntervalMs);
+    this.timer = setInterval(() => void this.tick(), this.options.flushIntervalMs);
     this.timer.unref();
   }
 
@@ -63,20 +138,62 @@ export class WriteBehind {
 
   statusEvent(event: StatusEvent): void {
     this.statusEvents.push(event);
+    this.enforceBound();
   }
 
   alarm(alarm: AlarmEvent): void {
     this.alarms.push(alarm);
+    this.enforceBound();
   }
 
   get pending(): number {
     return this.devices.size + this.liveness.size + this.channelStatus.size + this.statusEvents.length + this.alarms.length;
   }
 
+  health(): StoreQueueHealth {
+    return {
+      state: this.degradedReason === null ? 'ok' : 'degraded',
+      reason: this.degradedReason,
+      since: this.degradedSince,
+      queued: this.pending,
+      dropped: this.droppedRows,
+    };
+  }
+
+  /**
+   * Group commit: resolves once everything queued so far (the caller's change included) is durable in the
+   * store, or with 'timeout' after `timeoutMs`, or at once with 'degraded' while the store is failing.
+   */
+  whenDurable(timeoutMs: number): Promise<Durability> {
+    if (this.closed) return Promise.resolve('degraded');
+    if (this.degradedReason !== null) {
+      this.observer?.onNotDurable?.('degraded');
+      return Promise.resolve('degraded');
+    }
+    return new Promise<Durability>((resolve) => {
+      let settled = false;
+      const timer = setTimeout(() => finish('timeout'), timeoutMs);
+      const finish = (outcome: Durability): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (outcome !== 'durable') this.observer?.onNotDurable?.(outcome);
+        resolve(outcome);
+      };
+      this.waiters.push({ resolve: finish });
+      this.scheduleCommit();
+    });
+  }
+
   /** Write everything buffered so far. Concurrent callers share one flush; a later call waits and flushes again. */
   async flush(): Promise<void> {
     while (this.flushing) await this.flushing;
-    if (this.pending === 0) return;
+    if (this.pending === 0) {
+      // Everything queued before these waiters was written by the flush that just ended (a failed one
+      // would have put its rows back): their state is durable.
+      this.settleWaiters('durable');
+      return;
+    }
     this.flushing = this.flushOnce().finally(() => {
       this.flushing = null;
     });
@@ -86,61 +203,183 @@ export class WriteBehind {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    await this.flush();
+    // Bounded: a dead store must not hang the shutdown (the queue is lost then, and the log says so).
+    try {
+      await withTimeout('final flush', this.options.operationTimeoutMs * 2, () => this.flush());
+    } catch (err) {
+      this.logger.error({ err, queued: this.pending }, 'store queue not written at shutdown');
+    }
+    if (this.pending > 0) this.logger.error({ queued: this.pending }, 'store queue not written at shutdown');
     this.closed = true;
+    this.settleWaiters('degraded');
   }
 
   get isClosed(): boolean {
     return this.closed;
   }
 
+  private scheduleCommit(): void {
+    if (this.commitScheduled) return;
+    this.commitScheduled = true;
+    // setImmediate: every REGISTER of this event-loop turn (a UDP burst) joins the same batch.
+    setImmediate(() => {
+      this.commitScheduled = false;
+      void this.flush();
+    });
+  }
+
+  private async tick(): Promise<void> {
+    if (this.pending > 0) {
+      await this.flush();
+      return;
+    }
+    if (this.degradedReason === null || this.flushing) return;
+    // Degraded with nothing to write: probe, so that the state clears once the store answers again.
+    const alive = await withTimeout('ping', this.options.operationTimeoutMs, () => this.store.ping()).catch(() => false);
+    if (alive && this.pending === 0) this.recovered(0, 0);
+  }
+
+  private settleWaiters(outcome: Durability): void {
+    if (this.waiters.length === 0) return;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w.resolve(outcome);
+  }
+
+  /** Drop the oldest history rows while over the bound. Device rows are coalesced and never dropped. */
+  private enforceBound(): void {
+    let over = this.pending - this.options.maxQueued;
+    if (over <= 0) return;
+    const events = Math.min(over, this.statusEvents.length);
+    if (events > 0) {
+      this.statusEvents.splice(0, events);
+      this.dropped('status-events', events);
+      over -= events;
+    }
+    const alarms = Math.min(over, this.alarms.length);
+    if (alarms > 0) {
+      this.alarms.splice(0, alarms);
+      this.dropped('alarms', alarms);
+    }
+  }
+
+  private dropped(kind: 'status-events' | 'alarms', count: number): void {
+    if (this.droppedRows === 0 || this.droppedRows % 10_000 < count) {
+      this.logger.error({ kind, count, bound: this.options.maxQueued, reason: this.degradedReason }, 'store queue full: dropping the oldest history rows');
+    }
+    this.droppedRows += count;
+    this.observer?.onDropped?.(kind, count);
+  }
+
   private async flushOnce(): Promise<void> {
+    const started = Date.now();
     const devices = [...this.devices.values()];
     const liveness = [...this.liveness.values()];
     const channelStatus = [...this.channelStatus.entries()];
     const statusEvents = this.statusEvents;
     const alarms = this.alarms;
+    const waiters = this.waiters;
     this.devices = new Map();
     this.liveness = new Map();
     this.channelStatus = new Map();
     this.statusEvents = [];
     this.alarms = [];
+    this.waiters = [];
 
-    await this.run('upsertDevices', devices.length, () => this.store.upsertDevices(devices), () => {
-      for (const d of devices) if (!this.devices.has(d.id)) this.devices.set(d.id, d);
-    });
-    await this.run('updateDeviceLiveness', liveness.length, () => this.store.updateDeviceLiveness(liveness), () => {
-      for (const l of liveness) if (!this.liveness.has(l.id) && !this.devices.has(l.id)) this.liveness.set(l.id, l);
-    });
-    await this.run(
-      'setChannelsStatusForDevice',
-      channelStatus.length,
-      async () => {
-        for (const [deviceId, { status, at }] of channelStatus) await this.store.setChannelsStatusForDevice(deviceId, status, at);
+    // A newer change queued meanwhile wins over the batch that is put back.
+    const batches: Array<{ operation: string; items: number; write: () => Promise<void>; requeue: () => void }> = [
+      {
+        operation: 'upsertDevices',
+        items: devices.length,
+        write: () => this.store.upsertDevices(devices),
+        requeue: () => {
+          for (const d of devices) if (!this.devices.has(d.id)) this.devices.set(d.id, d);
+        },
       },
-      () => {
-        for (const [id, v] of channelStatus) if (!this.channelStatus.has(id)) this.channelStatus.set(id, v);
+      {
+        operation: 'updateDeviceLiveness',
+        items: liveness.length,
+        write: () => this.store.updateDeviceLiveness(liveness),
+        requeue: () => {
+          for (const l of liveness) if (!this.liveness.has(l.id) && !this.devices.has(l.id)) this.liveness.set(l.id, l);
+        },
       },
-    );
-    await this.run('appendStatusEvents', statusEvents.length, () => this.store.appendStatusEvents(statusEvents), () => {
-      this.statusEvents.unshift(...statusEvents);
-    });
-    await this.run('appendAlarms', alarms.length, () => this.store.appendAlarms(alarms), () => {
-      this.alarms.unshift(...alarms);
-    });
-  }
+      {
+        operation: 'setChannelsStatusForDevice',
+        items: channelStatus.length,
+        write: async () => {
+          for (const [deviceId, { status, at }] of channelStatus) await this.store.setChannelsStatusForDevice(deviceId, status, at);
+        },
+        requeue: () => {
+          for (const [id, v] of channelStatus) if (!this.channelStatus.has(id)) this.channelStatus.set(id, v);
+        },
+      },
+      {
+        operation: 'appendStatusEvents',
+        items: statusEvents.length,
+        write: () => this.store.appendStatusEvents(statusEvents),
+        requeue: () => {
+          this.statusEvents = statusEvents.concat(this.statusEvents);
+        },
+      },
+      {
+        operation: 'appendAlarms',
+        items: alarms.length,
+        write: () => this.store.appendAlarms(alarms),
+        requeue: () => {
+          this.alarms = alarms.concat(this.alarms);
+        },
+      },
+    ];
 
-  /** Runs one batch; on failure the batch is put back so the next flush retries it (nothing is lost). */
-  private async run(operation: string, items: number, write: () => Promise<void>, requeue: () => void): Promise<void> {
-    if (items === 0) return;
-    const started = process.hrtime.bigint();
-    try {
-      await write();
-      this.observer?.onBatchWritten(operation, items, Number(process.hrtime.bigint() - started) / 1e9);
-    } catch (err) {
-      requeue();
-      this.observer?.onBatchFailed(operation, items, err);
-      this.logger.error({ err, operation, items }, 'store write failed; will retry on the next flush');
+    let failure: unknown = null;
+    let written = 0;
+    for (const batch of batches) {
+      if (batch.items === 0) continue;
+      // After one failure the rest of the batch goes straight back: the next attempt is a flush period away.
+      if (failure !== null) {
+        batch.requeue();
+        continue;
+      }
+      const t0 = process.hrtime.bigint();
+      try {
+        await withTimeout(batch.operation, this.options.operationTimeoutMs, batch.write);
+        written += batch.items;
+        this.observer?.onBatchWritten(batch.operation, batch.items, Number(process.hrtime.bigint() - t0) / 1e9);
+      } catch (err) {
+        failure = err;
+        batch.requeue();
+        this.observer?.onBatchFailed(batch.operation, batch.items, err);
+        this.logger.error({ err, operation: batch.operation, items: batch.items, queued: this.pending }, 'store write failed; kept in the queue and retried');
+      }
     }
+    this.enforceBound();
+
+    if (failure === null) {
+      if (this.degradedReason !== null) this.recovered(written, Date.now() - started);
+      for (const w of waiters) w.resolve('durable');
+      return;
+    }
+    if (this.degradedReason === null) {
+      this.degradedSince = Date.now();
+      this.logger.error({ reason: errorText(failure) }, 'store degraded: serving from memory, writes queued');
+    }
+    this.degradedReason = errorText(failure);
+    // Not durable: the callers answer from memory now rather than hold signalling for the outage.
+    for (const w of waiters) w.resolve('degraded');
   }
+
+  private recovered(lastBatchRows: number, lastBatchMs: number): void {
+    this.logger.warn(
+      { outageMs: this.degradedSince === null ? 0 : Date.now() - this.degradedSince, lastBatchRows, lastBatchMs, droppedRows: this.droppedRows },
+      'store recovered: queued writes drained',
+    );
+    this.degradedReason = null;
+    this.degradedSince = null;
+  }
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return String(err);
 }

@@ -3,8 +3,13 @@
  *
  * better-sqlite3 is synchronous; every call here is short (indexed lookups, or one transaction with
  * prepared statements for a batch), so it never blocks the event loop for long. WAL mode lets the periodic
- * write-behind flush and API reads interleave; synchronous=NORMAL trades the last few ms of writes on power
- * loss for throughput (the registry is rebuilt from devices' next REGISTER/keepalive anyway).
+ * write-behind flush and API reads interleave.
+ *
+ * Durability (docs/durability.md): a REGISTER is answered once its batch is committed (group commit in
+ * domain/write-behind.ts), so a commit must mean durable. In WAL mode synchronous=NORMAL already survives a
+ * process kill (a committed transaction is in the WAL file, in the OS page cache) but not a power loss or OS
+ * crash (the WAL is fsynced only at checkpoints); synchronous=FULL fsyncs the WAL at every commit and survives
+ * both. With group commit that is one fsync per batch, not per device, so FULL is what is used.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -154,7 +159,7 @@ export class SqliteStore implements GatewayStore {
     mkdirSync(join(this.file, '..'), { recursive: true });
     const db = new Database(this.file);
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
+    db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 5000');
     db.pragma('foreign_keys = OFF');
     const version = db.pragma('user_version', { simple: true }) as number;
