@@ -150,7 +150,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         onNotDurable: (outcome) => metrics.storeAckNotDurable(outcome),
       },
     );
-    metrics.setStoreQueueProvider(() => ({ queued: writer.pending, degraded: writer.health().state === 'degraded' }));
+    metrics.setStoreQueueProvider(() => ({ queued: writer.queued, degraded: writer.health().state === 'degraded' }));
     writer.start();
     closers.push(() => writer.close());
 

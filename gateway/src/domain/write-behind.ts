@@ -99,6 +99,7 @@ export class WriteBehind {
   private degradedReason: string | null = null;
   private degradedSince: number | null = null;
   private droppedRows = 0;
+  private inFlight = 0;
 
   constructor(
     private readonly store: GatewayStore,
@@ -146,8 +147,14 @@ export class WriteBehind {
     this.enforceBound();
   }
 
+  /** Rows waiting for the next flush (not counting the batch being written). */
   get pending(): number {
     return this.devices.size + this.liveness.size + this.channelStatus.size + this.statusEvents.length + this.alarms.length;
+  }
+
+  /** Rows not yet in the store: waiting, plus the batch being written (hung on a dead connection, maybe). */
+  get queued(): number {
+    return this.pending + this.inFlight;
   }
 
   health(): StoreQueueHealth {
@@ -155,7 +162,7 @@ export class WriteBehind {
       state: this.degradedReason === null ? 'ok' : 'degraded',
       reason: this.degradedReason,
       since: this.degradedSince,
-      queued: this.pending,
+      queued: this.queued,
       dropped: this.droppedRows,
     };
   }
@@ -248,7 +255,7 @@ export class WriteBehind {
 
   /** Drop the oldest history rows while over the bound. Device rows are coalesced and never dropped. */
   private enforceBound(): void {
-    let over = this.pending - this.options.maxQueued;
+    let over = this.queued - this.options.maxQueued;
     if (over <= 0) return;
     const events = Math.min(over, this.statusEvents.length);
     if (events > 0) {
@@ -334,6 +341,7 @@ export class WriteBehind {
 
     let failure: unknown = null;
     let written = 0;
+    this.inFlight = batches.reduce((n, b) => n + b.items, 0);
     for (const batch of batches) {
       if (batch.items === 0) continue;
       // After one failure the rest of the batch goes straight back: the next attempt is a flush period away.
@@ -345,6 +353,7 @@ export class WriteBehind {
       try {
         await withTimeout(batch.operation, this.options.operationTimeoutMs, batch.write);
         written += batch.items;
+        this.inFlight -= batch.items;
         this.observer?.onBatchWritten(batch.operation, batch.items, Number(process.hrtime.bigint() - t0) / 1e9);
       } catch (err) {
         failure = err;
@@ -353,6 +362,7 @@ export class WriteBehind {
         this.logger.error({ err, operation: batch.operation, items: batch.items, queued: this.pending }, 'store write failed; kept in the queue and retried');
       }
     }
+    this.inFlight = 0;
     this.enforceBound();
 
     if (failure === null) {
