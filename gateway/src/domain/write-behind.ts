@@ -68,10 +68,14 @@ export class StoreTimeoutError extends Error {
 
 /** Rejects after `ms` (the operation itself is abandoned, not cancelled; its writes are idempotent upserts). */
 export async function withTimeout<T>(operation: string, ms: number, run: () => Promise<T>): Promise<T> {
+  return raceTimeout(run(), operation, ms);
+}
+
+async function raceTimeout<T>(work: Promise<T>, operation: string, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
-      run(),
+      work,
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new StoreTimeoutError(operation, ms)), ms);
       }),
@@ -79,6 +83,46 @@ export async function withTimeout<T>(operation: string, ms: number, run: () => P
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Rows per store call unless the store says otherwise (GatewayStore.rowsPerWrite). A backlog after an
+ * outage is written in calls of this size, each with its own timeout, so that a slow store makes progress
+ * call by call instead of timing out on the whole backlog again and again.
+ */
+const DEFAULT_ROWS_PER_WRITE = 500;
+
+/** One kind of queued row, split into store calls of rowsPerCall rows. */
+interface Batch {
+  operation: string;
+  rows: number;
+  chunks: number;
+  rowsIn(chunk: number): number;
+  write(chunk: number): Promise<void>;
+  /** Put this chunk and every later one back into the queue, in order. */
+  requeueFrom(chunk: number): void;
+  /** A timed-out write of this chunk succeeded after all: drop its rows from the queue unless newer ones replaced them. */
+  forget(chunk: number): void;
+}
+
+function batch<T>(
+  chunkRows: number,
+  operation: string,
+  rows: T[],
+  write: (rows: T[]) => Promise<void>,
+  requeue: (rows: T[]) => void,
+  forget: (rows: Set<T>) => void,
+): Batch {
+  const slice = (chunk: number): T[] => rows.slice(chunk * chunkRows, (chunk + 1) * chunkRows);
+  return {
+    operation,
+    rows: rows.length,
+    chunks: Math.ceil(rows.length / chunkRows),
+    rowsIn: (chunk) => slice(chunk).length,
+    write: (chunk) => write(slice(chunk)),
+    requeueFrom: (chunk) => requeue(rows.slice(chunk * chunkRows)),
+    forget: (chunk) => forget(new Set(slice(chunk))),
+  };
 }
 
 interface Waiter {
@@ -100,6 +144,8 @@ export class WriteBehind {
   private degradedSince: number | null = null;
   private droppedRows = 0;
   private inFlight = 0;
+  /** A store call abandoned after its timeout, possibly still running. */
+  private abandoned: Promise<unknown> | null = null;
 
   constructor(
     private readonly store: GatewayStore,
@@ -124,10 +170,14 @@ export class WriteBehind {
   keepalive(update: DeviceLiveness): void {
     const pending = this.devices.get(update.id);
     if (pending) {
-      pending.lastKeepaliveAt = update.lastKeepaliveAt;
-      pending.remoteAddress = update.remoteAddress;
-      pending.remotePort = update.remotePort;
-      pending.transport = update.transport;
+      // A new object, not a change in place: a row being written (or put back) is never changed under it.
+      this.devices.set(update.id, {
+        ...pending,
+        lastKeepaliveAt: update.lastKeepaliveAt,
+        remoteAddress: update.remoteAddress,
+        remotePort: update.remotePort,
+        transport: update.transport,
+      });
       return;
     }
     this.liveness.set(update.id, update);
@@ -279,6 +329,14 @@ export class WriteBehind {
   }
 
   private async flushOnce(): Promise<void> {
+    if (this.abandoned) {
+      // Bounded: the adapters' own socket timeouts end a call on a dead connection well before this.
+      const abandoned = this.abandoned;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([abandoned, new Promise<void>((r) => (timer = setTimeout(r, this.options.operationTimeoutMs * 6)))]);
+      clearTimeout(timer);
+      if (this.abandoned === abandoned) this.abandoned = null;
+    }
     const started = Date.now();
     const devices = [...this.devices.values()];
     const liveness = [...this.liveness.values()];
@@ -293,73 +351,107 @@ export class WriteBehind {
     this.alarms = [];
     this.waiters = [];
 
-    // A newer change queued meanwhile wins over the batch that is put back.
-    const batches: Array<{ operation: string; items: number; write: () => Promise<void>; requeue: () => void }> = [
-      {
-        operation: 'upsertDevices',
-        items: devices.length,
-        write: () => this.store.upsertDevices(devices),
-        requeue: () => {
-          for (const d of devices) if (!this.devices.has(d.id)) this.devices.set(d.id, d);
+    // A newer change queued meanwhile wins over the rows that are put back.
+    const rowsPerCall = this.store.rowsPerWrite ?? DEFAULT_ROWS_PER_WRITE;
+    const batches: Batch[] = [
+      batch(
+        rowsPerCall,
+        'upsertDevices',
+        devices,
+        (rows) => this.store.upsertDevices(rows),
+        (rows) => {
+          for (const d of rows) if (!this.devices.has(d.id)) this.devices.set(d.id, d);
         },
-      },
-      {
-        operation: 'updateDeviceLiveness',
-        items: liveness.length,
-        write: () => this.store.updateDeviceLiveness(liveness),
-        requeue: () => {
-          for (const l of liveness) if (!this.liveness.has(l.id) && !this.devices.has(l.id)) this.liveness.set(l.id, l);
+        (rows) => {
+          for (const d of rows) if (this.devices.get(d.id) === d) this.devices.delete(d.id);
         },
-      },
-      {
-        operation: 'setChannelsStatusForDevice',
-        items: channelStatus.length,
-        write: async () => {
-          for (const [deviceId, { status, at }] of channelStatus) await this.store.setChannelsStatusForDevice(deviceId, status, at);
+      ),
+      batch(
+        rowsPerCall,
+        'updateDeviceLiveness',
+        liveness,
+        (rows) => this.store.updateDeviceLiveness(rows),
+        (rows) => {
+          for (const l of rows) if (!this.liveness.has(l.id) && !this.devices.has(l.id)) this.liveness.set(l.id, l);
         },
-        requeue: () => {
-          for (const [id, v] of channelStatus) if (!this.channelStatus.has(id)) this.channelStatus.set(id, v);
+        (rows) => {
+          for (const l of rows) if (this.liveness.get(l.id) === l) this.liveness.delete(l.id);
         },
-      },
-      {
-        operation: 'appendStatusEvents',
-        items: statusEvents.length,
-        write: () => this.store.appendStatusEvents(statusEvents),
-        requeue: () => {
-          this.statusEvents = statusEvents.concat(this.statusEvents);
+      ),
+      batch(
+        rowsPerCall,
+        'setChannelsStatusForDevice',
+        channelStatus,
+        async (rows) => {
+          for (const [deviceId, { status, at }] of rows) await this.store.setChannelsStatusForDevice(deviceId, status, at);
         },
-      },
-      {
-        operation: 'appendAlarms',
-        items: alarms.length,
-        write: () => this.store.appendAlarms(alarms),
-        requeue: () => {
-          this.alarms = alarms.concat(this.alarms);
+        (rows) => {
+          for (const [id, v] of rows) if (!this.channelStatus.has(id)) this.channelStatus.set(id, v);
         },
-      },
+        (rows) => {
+          for (const [id, v] of rows) if (this.channelStatus.get(id) === v) this.channelStatus.delete(id);
+        },
+      ),
+      batch(
+        rowsPerCall,
+        'appendStatusEvents',
+        statusEvents,
+        (rows) => this.store.appendStatusEvents(rows),
+        (rows) => {
+          this.statusEvents = rows.concat(this.statusEvents);
+        },
+        (rows) => {
+          this.statusEvents = this.statusEvents.filter((e) => !rows.has(e));
+        },
+      ),
+      batch(
+        rowsPerCall,
+        'appendAlarms',
+        alarms,
+        (rows) => this.store.appendAlarms(rows),
+        (rows) => {
+          this.alarms = rows.concat(this.alarms);
+        },
+        (rows) => {
+          this.alarms = this.alarms.filter((a) => !rows.has(a));
+        },
+      ),
     ];
 
     let failure: unknown = null;
     let written = 0;
-    this.inFlight = batches.reduce((n, b) => n + b.items, 0);
-    for (const batch of batches) {
-      if (batch.items === 0) continue;
-      // After one failure the rest of the batch goes straight back: the next attempt is a flush period away.
-      if (failure !== null) {
-        batch.requeue();
-        continue;
-      }
-      const t0 = process.hrtime.bigint();
-      try {
-        await withTimeout(batch.operation, this.options.operationTimeoutMs, batch.write);
-        written += batch.items;
-        this.inFlight -= batch.items;
-        this.observer?.onBatchWritten(batch.operation, batch.items, Number(process.hrtime.bigint() - t0) / 1e9);
-      } catch (err) {
-        failure = err;
-        batch.requeue();
-        this.observer?.onBatchFailed(batch.operation, batch.items, err);
-        this.logger.error({ err, operation: batch.operation, items: batch.items, queued: this.pending }, 'store write failed; kept in the queue and retried');
+    this.inFlight = batches.reduce((n, b) => n + b.rows, 0);
+    for (const b of batches) {
+      // After one failure the rest goes straight back: the next attempt is a flush period away.
+      for (let chunk = 0; chunk < b.chunks; chunk++) {
+        if (failure !== null) {
+          b.requeueFrom(chunk);
+          break;
+        }
+        const t0 = process.hrtime.bigint();
+        const write = b.write(chunk);
+        try {
+          await raceTimeout(write, b.operation, this.options.operationTimeoutMs);
+          const rows = b.rowsIn(chunk);
+          written += rows;
+          this.inFlight -= rows;
+          this.observer?.onBatchWritten(b.operation, rows, Number(process.hrtime.bigint() - t0) / 1e9);
+        } catch (err) {
+          failure = err;
+          // A timed-out call may still be running (in the driver, on a dead connection): the next attempt
+          // waits for it to end first, so retries never pile up behind it (see flushOnce's start).
+          // If it succeeds after all, its rows are not written twice (status events would be duplicated).
+          if (err instanceof StoreTimeoutError) {
+            this.abandoned = write.then(
+              () => b.forget(chunk),
+              () => undefined,
+            );
+          }
+          b.requeueFrom(chunk);
+          this.observer?.onBatchFailed(b.operation, b.rowsIn(chunk), err);
+          this.logger.error({ err, operation: b.operation, items: b.rowsIn(chunk), queued: this.queued }, 'store write failed; kept in the queue and retried');
+          break;
+        }
       }
     }
     this.inFlight = 0;
