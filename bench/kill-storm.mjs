@@ -119,3 +119,4 @@ const baseline = results.filter((r) => r.commitWaitMs === 0);
 log(`group commit: lost ${groupCommit.map((r) => r.lostInStore).join(', ')} (target 0); storm ${groupCommit.map((r) => r.allAnsweredMs).join(', ')} ms, median ${median(groupCommit.map((r) => r.allAnsweredMs))} ms`);
 if (baseline.length) log(`baseline (write-behind only): lost ${baseline.map((r) => r.lostInStore).join(', ')}; storm median ${median(baseline.map((r) => r.allAnsweredMs))} ms`);
 log(`result: ${writeResult(`kill-storm-${opt.store}-${N}`, { machine, results })}`);
+process.exit(0);

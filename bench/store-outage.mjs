@@ -190,3 +190,4 @@ try {
 }
 log(`drain median ${median(results.map((r) => r.drainedMs ?? Infinity))} ms`);
 log(`result: ${writeResult(`store-outage-${N}`, { machine, results })}`);
+process.exit(0);
