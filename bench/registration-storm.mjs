@@ -36,9 +36,9 @@ import { log, writeResult } from './lib/out.mjs';
 import { formatProfile, summariseProfile } from './lib/cpuprofile.mjs';
 
 const USAGE = `usage: node bench/registration-storm.mjs [--devices N] [--store sqlite|mongo] [--runs R] [--generator sim|sipp]
-       [--catalog-on-register true|false] [--in-flight K] [--rate PER_SEC] [--profile] [--timeout-sec S] [--no-baseline]`;
+       [--catalog-on-register true|false] [--in-flight K] [--rate PER_SEC] [--profile] [--timeout-sec S] [--no-baseline] [--commit-wait-ms MS]`;
 const opt = options(
-  { devices: 50_000, store: 'sqlite', runs: 3, generator: 'sim', 'catalog-on-register': '', 'in-flight': 2_000, rate: 0, profile: false, 'timeout-sec': 180, 'no-baseline': false },
+  { devices: 50_000, store: 'sqlite', runs: 3, generator: 'sim', 'catalog-on-register': '', 'in-flight': 2_000, rate: 0, profile: false, 'timeout-sec': 180, 'no-baseline': false, 'commit-wait-ms': -1 },
   USAGE,
 );
 oneOf('store', opt.store, ['sqlite', 'mongo']);
@@ -157,7 +157,8 @@ async function gatewayRun(run) {
   const gw = await startGatewayProcess({
     store: opt.store,
     mongoUrl: ferret?.url,
-    env: { SE_SIP_CATALOG_ON_REGISTER: String(catalogOnRegister) },
+    // --commit-wait-ms 0: REGISTER answered without waiting for the group commit (write-behind only), for comparison.
+    env: { SE_SIP_CATALOG_ON_REGISTER: String(catalogOnRegister), ...(opt['commit-wait-ms'] >= 0 ? { SE_STORE_COMMIT_WAIT_MS: String(opt['commit-wait-ms']) } : {}) },
     cpuProfileDir: profileDir,
   });
   const probe = await openStoreProbe(gw, { store: opt.store, mongoUrl: ferret?.url });

@@ -13,7 +13,7 @@ import { ConfigError, type GatewayConfig } from './config/schema.js';
 import { createStore } from './store/index.js';
 import type { GatewayStore } from './domain/store.js';
 import { GatewayEvents } from './domain/events.js';
-import { WriteBehind } from './domain/write-behind.js';
+import { WriteBehind, withTimeout } from './domain/write-behind.js';
 import { DeviceRegistry, type DeviceAddress } from './domain/registry/device-registry.js';
 import { TreeIndex } from './domain/catalog/tree-index.js';
 import { TreeViews } from './domain/catalog/tree-views.js';
@@ -139,16 +139,25 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       mongoDatabase: config.store.mongoDatabase,
       dataDir: config.store.dataDir,
       logger: logger.child({ component: 'store' }),
+      operationTimeoutMs: config.store.operationTimeoutMs,
     });
     await store.init();
     closers.push(() => store.close());
     logger.info({ store: store.description }, 'store ready');
 
     const events = new GatewayEvents();
-    const writer = new WriteBehind(store, config.store.flushIntervalMs, logger.child({ component: 'write-behind' }), {
-      onBatchWritten: (op, _items, seconds) => metrics.storeWrite(op, seconds),
-      onBatchFailed: (op) => metrics.storeWriteFailed(op),
-    });
+    const writer = new WriteBehind(
+      store,
+      { flushIntervalMs: config.store.flushIntervalMs, operationTimeoutMs: config.store.operationTimeoutMs, maxQueued: config.store.maxQueuedWrites },
+      logger.child({ component: 'write-behind' }),
+      {
+        onBatchWritten: (op, _items, seconds) => metrics.storeWrite(op, seconds),
+        onBatchFailed: (op) => metrics.storeWriteFailed(op),
+        onDropped: (kind, count) => metrics.storeQueueDroppedRows(kind, count),
+        onNotDurable: (outcome) => metrics.storeAckNotDurable(outcome),
+      },
+    );
+    metrics.setStoreQueueProvider(() => ({ queued: writer.queued, degraded: writer.health().state === 'degraded' }));
     writer.start();
     closers.push(() => writer.close());
 
@@ -254,6 +263,9 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         const live = device !== undefined && device.registrationExpiresAt !== null && device.registrationExpiresAt > Date.now();
         return judgeSource(live ? registry.address(deviceId) : undefined, source, device ? natRebindingOf(deviceId, device.profile) : 'off');
       },
+      // Group commit (docs/durability.md): the 200 OK waits until the registration is durable, at most
+      // store.commitWaitMs; while the store is down it is answered from memory (counted as not durable).
+      ...(config.store.commitWaitMs > 0 ? { registrationDurable: () => writer.whenDurable(config.store.commitWaitMs) } : {}),
     };
     const signalling = new GbSignalling({
       endpoint,
@@ -527,8 +539,8 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     // Every catalog read goes through the caller's channel scope (domain/auth/scoped-catalog.ts).
     const scoped = new ScopedCatalog(
       {
-        listDevices: (q) => store.listDevices(q),
-        getDevice: async (id) => registry.get(id) ?? store.getDevice(id),
+        listDevices: async (q) => registry.list(q),
+        getDevice: async (id) => registry.get(id) ?? null,
         listChannels: (q) => store.listChannels(q),
         getChannel: (id) => store.getChannel(id),
         treeChildren: (parent, page, view) => treeViews.children(view, parent, page),
@@ -548,7 +560,13 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       tours,
       sessions,
       health: healthService,
-      readiness: async () => ({ sip: transport.port > 0, http: httpReady, store: await store.ping().catch(() => false) }),
+      readiness: async () => {
+        const queue = writer.health();
+        const answers = await withTimeout('ping', Math.min(2000, config.store.operationTimeoutMs), () => store.ping()).catch(() => false);
+        return { sip: transport.port > 0, http: httpReady, store: answers && queue.state === 'ok', storeDetail: queue.state === 'ok' && !answers ? { ...queue, reason: 'ping failed' } : queue };
+      },
+      // Live device state has one source of truth, the registry (the scoped catalog reads it): list and detail
+      // agree, and both keep answering while the store is down.
       listDevices: (q, p) => scoped.listDevices(q, p),
       getDevice: (id, p) => scoped.getDevice(id, p),
       listChannels: (q, p) => scoped.listChannels(q, p),

@@ -63,6 +63,9 @@ export interface GatewayConfig {
     mongoDatabase: string;
     dataDir: string;
     flushIntervalMs: number;
+    commitWaitMs: number;
+    operationTimeoutMs: number;
+    maxQueuedWrites: number;
   };
   media: {
     host: string;
@@ -448,7 +451,19 @@ export const CONFIG_SCHEMA: TypedGroupSpec<GatewayConfig> = {
         },
         flushIntervalMs: {
           kind: 'integer', default: 1000, min: 10, max: 600_000,
-          description: 'Write-behind flush period for frequent updates (keepalives), milliseconds.',
+          description: 'Write-behind flush period for frequent updates (keepalives), milliseconds; also the retry period while the store is down.',
+        },
+        commitWaitMs: {
+          kind: 'integer', default: 3000, min: 0, max: 60_000,
+          description: 'How long the 200 OK to a REGISTER waits for its state to be durable (group commit) before it is sent anyway from memory; 0 = do not wait (write-behind only).',
+        },
+        operationTimeoutMs: {
+          kind: 'integer', default: 5000, min: 100, max: 600_000,
+          description: 'Every store write or ping is abandoned (and retried) after this long, so a hung store connection cannot stall the queue.',
+        },
+        maxQueuedWrites: {
+          kind: 'integer', default: 500_000, min: 1000, max: 50_000_000,
+          description: 'Bound on rows queued for the store during an outage; beyond it the oldest history rows (status events, alarms) are dropped and counted (se_store_queue_dropped_total). Device rows are kept (one per device).',
         },
       },
     },

@@ -80,6 +80,22 @@ export interface Principal {
   grants?: UserGrant[];
 }
 
+/** What /healthz reports. The store may be down while SIP and the API keep serving from memory (degraded). */
+export interface Readiness {
+  sip: boolean;
+  http: boolean;
+  /** The store answers and its write queue is draining. */
+  store: boolean;
+  /** Why the store is degraded, with its write queue; absent in API-only test setups. */
+  storeDetail?: {
+    state: 'ok' | 'degraded';
+    reason: string | null;
+    since: number | null;
+    queued: number;
+    dropped: number;
+  };
+}
+
 export interface GatewayServices {
   events: GatewayEvents;
   /** Live video; absent in API-only test setups. */
@@ -91,7 +107,7 @@ export interface GatewayServices {
   sessions?: SessionService;
   /** Maintenance health console and alert rules (domain/health); absent in API-only test setups. */
   health?: HealthApi;
-  readiness(): Promise<{ sip: boolean; http: boolean; store: boolean }>;
+  readiness(): Promise<Readiness>;
 
   /*
    * Reads that take a principal answer within its channel scope (domain/auth/scoped-catalog.ts): an item out

@@ -85,6 +85,11 @@ export interface AlarmQuery extends PageRequest {
 export interface GatewayStore {
   /** Human-readable adapter name for logs and /healthz ("sqlite:/path", "mongodb://host/db"). */
   readonly description: string;
+  /**
+   * Rows the write queue puts in one batch call, so that each call finishes well within its timeout on this
+   * backend (a backlog after an outage is then written call by call). Default 500.
+   */
+  readonly rowsPerWrite?: number;
   /** Connect, create tables/collections and indexes. Idempotent. */
   init(): Promise<void>;
   /** True while the backend answers (used by /healthz). */

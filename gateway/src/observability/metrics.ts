@@ -76,6 +76,9 @@ export class GatewayMetrics {
   private readonly sipThrottled: Counter<'outcome'>;
   private readonly storeWriteSeconds: Histogram<'operation'>;
   private readonly storeWriteFailures: Counter<'operation'>;
+  private readonly storeQueueDropped: Counter<'kind'>;
+  private readonly storeAcksNotDurable: Counter<'outcome'>;
+  private storeQueueProvider: (() => { queued: number; degraded: boolean }) | null = null;
   private readonly wsClientsGauge: Gauge;
   private readonly wsDroppedClients: Counter<'reason'>;
   private readonly catalogItemsCounter: Counter;
@@ -211,6 +214,36 @@ export class GatewayMetrics {
       name: 'se_store_write_failures_total',
       help: 'Store writes that failed, by operation.',
       labelNames: ['operation'],
+      registers,
+    });
+    new Gauge({
+      name: 'se_store_queue_depth',
+      help: 'Rows queued for the store (write-behind and group commit); grows during a store outage.',
+      registers,
+      collect() {
+        const q = self.storeQueueProvider?.();
+        if (q) this.set(q.queued);
+      },
+    });
+    new Gauge({
+      name: 'se_store_degraded',
+      help: '1 while store writes fail (the gateway serves from memory and queues writes), else 0.',
+      registers,
+      collect() {
+        const q = self.storeQueueProvider?.();
+        if (q) this.set(q.degraded ? 1 : 0);
+      },
+    });
+    this.storeQueueDropped = new Counter({
+      name: 'se_store_queue_dropped_total',
+      help: 'History rows (status events, alarms) dropped because the store queue hit store.maxQueuedWrites.',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.storeAcksNotDurable = new Counter({
+      name: 'se_store_acks_not_durable_total',
+      help: 'REGISTER answers sent before their state was durable: store degraded, or store.commitWaitMs passed.',
+      labelNames: ['outcome'],
       registers,
     });
     this.wsClientsGauge = new Gauge({
@@ -386,6 +419,18 @@ export class GatewayMetrics {
 
   storeWriteFailed(operation: string): void {
     this.storeWriteFailures.inc({ operation: this.storeOperations.value(operation) });
+  }
+
+  setStoreQueueProvider(provider: () => { queued: number; degraded: boolean }): void {
+    this.storeQueueProvider = provider;
+  }
+
+  storeQueueDroppedRows(kind: 'status-events' | 'alarms', count: number): void {
+    this.storeQueueDropped.inc({ kind }, count);
+  }
+
+  storeAckNotDurable(outcome: 'timeout' | 'degraded'): void {
+    this.storeAcksNotDurable.inc({ outcome });
   }
 
   // ---- domain

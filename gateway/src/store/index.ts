@@ -9,9 +9,11 @@ export interface CreateStoreOptions {
   mongoDatabase?: string;
   dataDir: string;
   logger?: Logger;
+  /** How long one operation may wait for the server (MongoDB adapter). */
+  operationTimeoutMs?: number;
 }
 
 export function createStore(opts: CreateStoreOptions): GatewayStore {
-  if (opts.mongoUrl) return new MongoStore(opts.mongoUrl, opts.mongoDatabase ?? 'sharp_eyes', opts.logger);
+  if (opts.mongoUrl) return new MongoStore(opts.mongoUrl, opts.mongoDatabase ?? 'sharp_eyes', opts.logger, opts.operationTimeoutMs);
   return new SqliteStore(opts.dataDir, opts.logger);
 }

@@ -50,7 +50,7 @@ const EXPECTED_DEFAULTS: GatewayConfig = {
     devices: [],
   },
   http: { host: '0.0.0.0', port: 8080, apiTokens: [], kioskTokens: [], sessionTtlSec: 43200, wsMaxBufferedBytes: 1048576, tls: { certFile: '', keyFile: '' } },
-  store: { mongoUrl: '', mongoDatabase: 'sharp_eyes', dataDir: './data', flushIntervalMs: 1000 },
+  store: { mongoUrl: '', mongoDatabase: 'sharp_eyes', dataDir: './data', flushIntervalMs: 1000, commitWaitMs: 3000, operationTimeoutMs: 5000, maxQueuedWrites: 500_000 },
   media: {
     host: '',
     ports: '30000-30999',

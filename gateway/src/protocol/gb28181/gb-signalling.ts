@@ -62,6 +62,13 @@ export interface GbDirectory {
    * holds a live registration (see source-trust.ts; the NAT rebinding policy is the domain's to apply).
    */
   checkSource(deviceId: string, source: TransportSource): SourceVerdict;
+
+  /**
+   * Acknowledgement gate of REGISTER: the domain records the registration when 'registered' /
+   * 'unregistered' is emitted, and the 200 OK goes out when this settles (group commit: the state is
+   * durable, or the domain chose to answer from memory). Absent: answer at once.
+   */
+  registrationDurable?(deviceId: string): Promise<unknown>;
 }
 
 export interface RegisterEvent {
@@ -349,8 +356,8 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
 
     if (expires === 0) {
       extra.push(['expires', '0']);
-      reply(200, 'OK', { headers: extra });
       this.emit('unregistered', { deviceId, source });
+      this.acknowledgeWhenDurable(deviceId, () => reply(200, 'OK', { headers: extra }));
       return;
     }
     const granted = Math.min(Math.max(expires, this.opts.registerExpiresMin), this.opts.registerExpiresMax);
@@ -360,7 +367,6 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
     }
     extra.push(['expires', String(granted)]);
     if (this.opts.dateHeader) extra.push(['date', gbDate(this.now())]);
-    reply(200, 'OK', { headers: extra });
     this.emit('registered', {
       deviceId,
       source,
@@ -368,6 +374,20 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
       contact,
       userAgent: header(req, 'user-agent') ?? '',
       gbVersion,
+    });
+    this.acknowledgeWhenDurable(deviceId, () => reply(200, 'OK', { headers: extra }));
+  }
+
+  /** Send the 200 OK once the directory's gate settles (a retransmitted REGISTER meanwhile is absorbed by the transaction layer). */
+  private acknowledgeWhenDurable(deviceId: string, answer: () => void): void {
+    const gate = this.opts.directory.registrationDurable?.(deviceId);
+    if (!gate) {
+      answer();
+      return;
+    }
+    gate.then(answer, (err: unknown) => {
+      this.opts.logger.error({ err, deviceId }, 'registration durability gate failed; answering from memory');
+      answer();
     });
   }
 

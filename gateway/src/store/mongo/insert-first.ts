@@ -30,11 +30,16 @@ export async function upsertInsertFirst(
       await collection.insertMany(chunk, { ordered: false });
     } catch (error) {
       if (!(error instanceof MongoBulkWriteError)) throw error;
-      const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+      const writeErrors = (Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors]).filter((e) => e !== undefined);
+      // Only "these already exist" is an expected outcome. A bulk error without write errors (the connection
+      // died mid-batch: the store was killed) means an unknown part was written: fail the call, so the write
+      // queue retries it (measured: treating it as success lost every device registered during an outage).
+      if (writeErrors.length === 0 || error.writeConcernError) throw error;
       for (const writeError of writeErrors) {
         if (writeError.code !== DUPLICATE_KEY) throw error;
         existing.push(chunk[writeError.index]);
       }
+      if (error.insertedCount + existing.length !== chunk.length) throw error;
     }
     await replace(
       collection,

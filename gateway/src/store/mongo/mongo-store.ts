@@ -87,6 +87,12 @@ function redact(url: string): string {
 
 export class MongoStore implements GatewayStore {
   readonly description: string;
+  /**
+   * FerretDB 1.24 rewrites existing documents one statement at a time with a collection scan each: 500
+   * liveness updates of 1,200 devices took 6-13 s on the shared test machine, past the 5 s operation
+   * timeout. 100 rows per call keeps each call within it, so a backlog drains call by call.
+   */
+  readonly rowsPerWrite = 100;
   private client: MongoClient | null = null;
   private db: Db | null = null;
   /** Generic record collections (views, sessions, ...), one collection each: see mongo-records.ts. */
@@ -99,6 +105,8 @@ export class MongoStore implements GatewayStore {
     private readonly url: string,
     private readonly databaseName: string,
     private readonly logger?: Logger,
+    /** Bounds one operation's wait for a server (the write queue has its own timeout around every call). */
+    private readonly operationTimeoutMs = 5000,
   ) {
     this.description = `${redact(url)} (database ${databaseName})`;
   }
@@ -139,7 +147,22 @@ export class MongoStore implements GatewayStore {
   async init(): Promise<void> {
     if (this.db) return;
     // ignoreUndefined: an absent optional field (StatusEvent.source) must stay absent, not come back as null.
-    const client = new MongoClient(this.url, { serverSelectionTimeoutMS: 10_000, appName: 'sharp-eyes-gateway', ignoreUndefined: true });
+    // Durability (docs/durability.md): a REGISTER is answered once its batch is written, so writes are
+    // journaled (j: true) before they are acknowledged. w: 1 (not majority) because the supported servers
+    // include a single FerretDB; a replica set should say ?w=majority&journal=true in the URL.
+    // Outages: a missing server fails an operation after operationTimeoutMs (server selection), a black-holed
+    // connection is noticed by the monitor within connectTimeoutMS and dropped by socketTimeoutMS; the
+    // write queue also abandons every call after its own timeout and retries.
+    const client = new MongoClient(this.url, {
+      serverSelectionTimeoutMS: this.operationTimeoutMs,
+      connectTimeoutMS: this.operationTimeoutMs,
+      socketTimeoutMS: Math.max(30_000, this.operationTimeoutMs * 2),
+      heartbeatFrequencyMS: 2000,
+      // A write concern in the URL (e.g. ?w=majority&journal=true) is the operator's choice and is kept.
+      ...(/[?&](w|journal)=/i.test(this.url) ? {} : { writeConcern: { w: 1, journal: true } }),
+      appName: 'sharp-eyes-gateway',
+      ignoreUndefined: true,
+    });
     await client.connect();
     this.client = client;
     this.db = client.db(this.databaseName);

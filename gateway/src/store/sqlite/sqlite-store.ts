@@ -3,8 +3,13 @@
  *
  * better-sqlite3 is synchronous; every call here is short (indexed lookups, or one transaction with
  * prepared statements for a batch), so it never blocks the event loop for long. WAL mode lets the periodic
- * write-behind flush and API reads interleave; synchronous=NORMAL trades the last few ms of writes on power
- * loss for throughput (the registry is rebuilt from devices' next REGISTER/keepalive anyway).
+ * write-behind flush and API reads interleave.
+ *
+ * Durability (docs/durability.md): a REGISTER is answered once its batch is committed (group commit in
+ * domain/write-behind.ts), so a commit must mean durable. In WAL mode synchronous=NORMAL already survives a
+ * process kill (a committed transaction is in the WAL file, in the OS page cache) but not a power loss or OS
+ * crash (the WAL is fsynced only at checkpoints); synchronous=FULL fsyncs the WAL at every commit and survives
+ * both. With group commit that is one fsync per batch, not per device, so FULL is what is used.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -132,6 +137,8 @@ interface Where {
 export class SqliteStore implements GatewayStore {
   private db: Database.Database | null = null;
   readonly description: string;
+  /** One transaction (one fsync) per call: large calls are cheap here (5,000 rows ≈ 50 ms). */
+  readonly rowsPerWrite = 5000;
   private readonly file: string;
   /** Generic record collections (views, sessions, ...), in tables of their own: see sqlite-records.ts. */
   readonly records: RecordStore = new SqliteRecordStore(() => this.conn);
@@ -154,7 +161,7 @@ export class SqliteStore implements GatewayStore {
     mkdirSync(join(this.file, '..'), { recursive: true });
     const db = new Database(this.file);
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
+    db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 5000');
     db.pragma('foreign_keys = OFF');
     const version = db.pragma('user_version', { simple: true }) as number;
