@@ -17,6 +17,7 @@ import { WriteBehind } from './domain/write-behind.js';
 import { DeviceRegistry, type DeviceAddress } from './domain/registry/device-registry.js';
 import { TreeIndex } from './domain/catalog/tree-index.js';
 import { TreeViews } from './domain/catalog/tree-views.js';
+import { configuredRegionNames, loadRegionDataset, RegionNames } from './domain/catalog/region-names.js';
 import { CatalogService } from './domain/catalog/catalog-service.js';
 import { AlarmService } from './domain/alarms/alarm-service.js';
 import { AuthService } from './domain/auth/auth-service.js';
@@ -281,7 +282,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
 
     const tree = new TreeIndex();
     // Region and group views of the same catalog (the web wall's trees; per-region/group aggregation).
-    const treeViews = new TreeViews(tree);
+    const treeViews = new TreeViews(tree, new RegionNames(loadRegionDataset(), configuredRegionNames(config.regions.names)));
     const catalog = new CatalogService(
       store,
       writer,

