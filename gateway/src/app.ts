@@ -32,6 +32,7 @@ import { GatewayMetrics } from './observability/metrics.js';
 import { buildHttpServer } from './api/http-server.js';
 import type { ManscdpCharset } from './codecs/manscdp/charset.js';
 import { StreamService, type StreamTarget } from './domain/streams/stream-service.js';
+import { loginGrant, sessionGrant } from './domain/streams/media-grants.js';
 import { ViewService } from './domain/views/view-service.js';
 import { TourService } from './domain/views/tour-service.js';
 import { SessionService } from './domain/sessions/session-service.js';
@@ -445,6 +446,11 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       joinFailed: (reason) => metrics.sessionJoinFailed(reason),
     });
     await sessions.load();
+    // Media access follows the session: its end (or a point's removal) stops the guests' video at once.
+    sessions.on('event', (event) => {
+      if (event.type === 'ended') streams.revoke(sessionGrant(event.sessionId));
+      else if (event.type === 'removed') streams.revoke(sessionGrant(event.sessionId, event.data.participantId));
+    });
     closers.push(() => sessions.close());
 
     // ---- maintenance health console and alert rules
@@ -519,7 +525,11 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       },
       ptz: (channelId, request) => ptz.execute(channelId, request),
       login: (u, p) => auth.login(u, p),
-      logout: (t) => auth.logout(t),
+      logout: async (t) => {
+        await auth.logout(t);
+        // Signing out ends the video that login opened, not only future requests.
+        streams.revoke(loginGrant(t));
+      },
       authenticate: (t) => auth.authenticate(t),
       getUser: (u) => store.getUser(u),
     };

@@ -42,7 +42,8 @@ export const WS_CLOSE_POLICY = 1008;
 export const WS_CLOSE_TRY_AGAIN_LATER = 1013;
 
 function keyOf(event: SessionEvent): string {
-  return event.type === 'presence' ? `presence:${event.data.participantId}` : event.type;
+  if (event.type === 'presence' || event.type === 'removed') return `${event.type}:${event.data.participantId}`;
+  return event.type;
 }
 
 class Follower {
@@ -208,6 +209,13 @@ export class SessionFanout {
       for (const follower of room) {
         follower.release();
         this.closeSocket(follower.socket, WS_CLOSE_NORMAL, 'session ended');
+      }
+    }
+    if (event.type === 'removed') {
+      for (const follower of room) {
+        if (follower.connection.participantId !== event.data.participantId) continue;
+        follower.release();
+        this.closeSocket(follower.socket, WS_CLOSE_NORMAL, 'removed from the session');
       }
     }
   }

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
 import { NotFoundError } from '../../domain/services.js';
 import type { StreamService } from '../../domain/streams/stream-service.js';
+import { grantOf } from '../../domain/streams/media-grants.js';
+import { bearerTokenOf, principalOf } from '../authentication.js';
 import { errorBody } from '../errors.js';
 import { MEDIA_FILE_PATTERN, MEDIA_TOKEN_MAX_LENGTH, readMediaFile } from '../media-files.js';
 import { NODE_ID_PATTERN, errorResponses } from '../schemas.js';
@@ -93,7 +95,7 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app,
         response: { 200: streamViewSchema, 404: playErrorSchema, 409: playErrorSchema, 502: playErrorSchema, 503: playErrorSchema, ...errorResponses(400, 401) },
       },
     },
-    async (request) => streams.play({ channelId: request.params.id, ...(request.body ?? {}) }),
+    async (request) => streams.play({ channelId: request.params.id, ...(request.body ?? {}) }, grantOf(principalOf(request), bearerTokenOf(request.headers.authorization))),
   );
 
   app.get('/streams', {

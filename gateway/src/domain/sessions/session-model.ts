@@ -88,6 +88,7 @@ export type SessionEvent =
   | { sessionId: string; type: 'lock'; data: { locked: boolean } }
   | { sessionId: string; type: 'roll-call'; data: RollCallChange }
   | { sessionId: string; type: 'chair'; data: { participantId: string } }
+  | { sessionId: string; type: 'removed'; data: { participantId: string } }
   | { sessionId: string; type: 'ended'; data: Record<string, never> };
 
 export type SessionEventType = SessionEvent['type'];

@@ -336,11 +336,9 @@ export class SessionService extends EventEmitter<SessionEventMap> {
       throw new NotFoundError('no active session with this code');
     }
     const name = checkedName(input.name, 'body.name');
-    const terminal = input.terminalChannelId ?? null;
-    // A guest proves nothing about which channel is its terminal: it may only name one the chair shared.
-    if (terminal !== null && !live.record.sources.includes(checkedChannel(terminal, 'body.terminalChannelId'))) {
-      throw new ValidationError(`body.terminalChannelId ${terminal} is not shared in this session (the chair adds points' terminals as sources)`, 'body.terminalChannelId');
-    }
+    const terminal = input.terminalChannelId === undefined || input.terminalChannelId === null ? null : checkedChannel(input.terminalChannelId, 'body.terminalChannelId');
+    // A guest proves nothing about which channel is its terminal, so naming one shares nothing: guests see it
+    // once the chair (a signed-in user) rolls the point in, which shares it (rollCall).
     this.assertRoom(live);
     const at = this.now();
     const participant = this.newParticipant(live.record.id, name, null, terminal, at);
@@ -487,7 +485,7 @@ export class SessionService extends EventEmitter<SessionEventMap> {
       if (!isObject(message) || typeof message.type !== 'string') throw new ValidationError('a message is { "type": string, "data": ... }', 'type');
       const data = message.data;
       if (message.type === 'ping') return this.ping(live, participant, data);
-      if (!['layout', 'lock', 'roll-call', 'hand-over'].includes(message.type)) throw new ValidationError(`unknown message type "${message.type}"`, 'type');
+      if (!['layout', 'lock', 'roll-call', 'hand-over', 'remove'].includes(message.type)) throw new ValidationError(`unknown message type "${message.type}"`, 'type');
       if (live.record.chair !== participant.id) throw new ForbiddenError(`only the chair may send "${message.type}"`);
       switch (message.type) {
         case 'layout':
@@ -501,6 +499,9 @@ export class SessionService extends EventEmitter<SessionEventMap> {
           break;
         case 'hand-over':
           this.handOver(live, data);
+          break;
+        case 'remove':
+          this.remove(live, participant, data);
           break;
       }
       return null;
@@ -562,6 +563,7 @@ export class SessionService extends EventEmitter<SessionEventMap> {
       const target = live.participants.get(participantId);
       if (!target) throw new NotFoundError(`participant ${participantId} is not in this session`);
       if (target.terminalChannelId === null) throw new ValidationError(`participant ${target.name} has no terminal channel to show`, 'data.participantId');
+      if (!this.mayCall(live, target)) throw new ForbiddenError(`channel ${target.terminalChannelId} is not shared in this session`);
     }
     if (live.rollTimer) clearTimeout(live.rollTimer);
     live.rollTimer = null;
@@ -587,11 +589,51 @@ export class SessionService extends EventEmitter<SessionEventMap> {
     this.logger.info({ sessionId: live.record.id, chair: target.id }, 'session chair handed over');
   }
 
+  /**
+   * The chair removes a point: it leaves at once, its guest token stops working, its sockets get `removed`
+   * and close, and (app.ts) its media access is revoked.
+   */
+  private remove(live: LiveSession, chair: LiveParticipant, data: unknown): void {
+    if (!isObject(data) || typeof data.participantId !== 'string') throw new ValidationError('remove data.participantId must be a participant ID', 'data.participantId');
+    const target = live.participants.get(data.participantId);
+    if (!target) throw new NotFoundError(`participant ${data.participantId} is not in this session`);
+    if (target.id === chair.id) throw new ValidationError('the chair cannot remove itself; hand over or end the session', 'data.participantId');
+    const at = this.now();
+    if (target.openAttendance) this.closeAttendance(target, at);
+    target.leftAt = at;
+    target.presence = 'lost';
+    target.connections = 0;
+    this.writeParticipant(target);
+    live.participants.delete(target.id);
+    for (const [hash, token] of this.guestTokens) if (token.participantId === target.id) this.guestTokens.delete(hash);
+    this.writer.write(`guest-tokens:${live.record.id}:${target.id}`, async () => {
+      await this.tokens.deleteWhere({ participantId: target.id });
+    });
+    this.emit('event', { sessionId: live.record.id, type: 'removed', data: { participantId: target.id } });
+    if (live.record.rollCall.participantId === target.id) {
+      live.record.rollCall = { ...live.record.rollCall, participantId: null };
+      this.announceRollCall(live);
+    }
+    this.scheduleState(live);
+    this.logger.info({ sessionId: live.record.id, participantId: target.id }, 'participant removed from the session');
+  }
+
   // ------------------------------------------------------------------ roll call, presence, state
 
-  /** Participants a cyclic roll call visits: connected, with a terminal, in join order. */
+  /**
+   * Whether the chair may show this point's terminal to everyone: it is shared already (a source, or a
+   * signed-in point's own terminal), or the chair is a signed-in user, who may share any channel (as with
+   * layouts) — so roll call works for every point that joined with a terminal, without pre-sharing it.
+   */
+  private mayCall(live: LiveSession, p: LiveParticipant): boolean {
+    if (p.terminalChannelId === null) return false;
+    if (this.sharedChannels(live).has(p.terminalChannelId)) return true;
+    return live.participants.get(live.record.chair)?.username != null;
+  }
+
+  /** Participants a cyclic roll call visits: connected, with a terminal it may show, in join order. */
   private rollCallCandidates(live: LiveSession): LiveParticipant[] {
-    return [...live.participants.values()].filter((p) => p.terminalChannelId !== null && p.connections > 0);
+    return [...live.participants.values()].filter((p) => p.connections > 0 && this.mayCall(live, p));
   }
 
   private scheduleRollCall(live: LiveSession): void {
@@ -610,7 +652,7 @@ export class SessionService extends EventEmitter<SessionEventMap> {
     let next: LiveParticipant | null = null;
     for (let step = 1; step <= order.length; step++) {
       const candidate = order[(current + step + order.length) % order.length];
-      if (candidate.terminalChannelId !== null && candidate.connections > 0) {
+      if (candidate.connections > 0 && this.mayCall(live, candidate)) {
         next = candidate;
         break;
       }
@@ -626,6 +668,11 @@ export class SessionService extends EventEmitter<SessionEventMap> {
   private announceRollCall(live: LiveSession): void {
     const { participantId, cyclicDwellSec } = live.record.rollCall;
     const channelId = participantId === null ? null : (live.participants.get(participantId)?.terminalChannelId ?? null);
+    // Calling a guest's terminal shares it (mayCall allowed it): every point may now play it.
+    if (channelId !== null && !this.sharedChannels(live).has(channelId)) {
+      live.record.sources.push(channelId);
+      this.scheduleState(live);
+    }
     const data: RollCallChange = { participantId, channelId, cyclicDwellSec };
     this.emit('event', { sessionId: live.record.id, type: 'roll-call', data });
     this.writeSession(live);
@@ -706,9 +753,10 @@ export class SessionService extends EventEmitter<SessionEventMap> {
     return [...unique];
   }
 
+  /** Sources, and the terminals of signed-in points (a guest's own word shares nothing: see joinByCode). */
   private sharedChannels(live: LiveSession): Set<string> {
     const shared = new Set(live.record.sources);
-    for (const p of live.participants.values()) if (p.terminalChannelId !== null) shared.add(p.terminalChannelId);
+    for (const p of live.participants.values()) if (p.terminalChannelId !== null && p.username !== null) shared.add(p.terminalChannelId);
     return shared;
   }
 
