@@ -236,7 +236,7 @@ export class SessionFanout {
       if (isBinary) throw new Error('binary');
       message = JSON.parse(String(raw));
     } catch {
-      this.reply(follower, { type: 'error', data: { message: 'messages are JSON text: { "type": ..., "data": ... }' } });
+      this.reply(follower, { type: 'error', data: { message: 'messages are JSON text: { "type": ..., "data": ... }', code: 'session.bad-message' } });
       return;
     }
     const answer = this.options.sessions.receive(follower.connection, message);

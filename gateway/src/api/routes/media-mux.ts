@@ -65,8 +65,8 @@ interface Answer {
 }
 
 /** An error answer: `{ error, message }` as the HTTP routes send it. */
-function jsonFrame(id: number, status: number, message: string): Buffer {
-  return encodeMediaFrame(id, status, 'application/json', Buffer.from(JSON.stringify(errorBody(status, message))));
+function jsonFrame(id: number, status: number, message: string, code?: string): Buffer {
+  return encodeMediaFrame(id, status, 'application/json', Buffer.from(JSON.stringify(errorBody(status, message, undefined, code ? { code } : undefined))));
 }
 
 type Parsed =
@@ -163,7 +163,7 @@ class MuxConnection {
     const parts = parseMediaPath(request.path);
     if (!parts) return { status: 400, bodyBytes: 0, frame: jsonFrame(request.id, 400, 'path: must be /media/<token>/<file> or /api/…') };
     const result = await readMediaFile(this.streams, parts.token, parts.file);
-    if (!result.ok) return { status: result.status, bodyBytes: 0, frame: jsonFrame(request.id, result.status, result.message) };
+    if (!result.ok) return { status: result.status, bodyBytes: 0, frame: jsonFrame(request.id, result.status, result.message, result.code) };
     return { status: 200, bodyBytes: result.body.length, frame: encodeMediaFrame(request.id, 200, result.contentType, result.body) };
   }
 

@@ -13,7 +13,7 @@ import { grantOf } from '../../domain/streams/media-grants.js';
 import { bearerTokenOf, principalOf } from '../authentication.js';
 import { errorBody } from '../errors.js';
 import { MEDIA_FILE_PATTERN, MEDIA_TOKEN_MAX_LENGTH, readMediaFile } from '../media-files.js';
-import { NODE_ID_PATTERN, errorResponses } from '../schemas.js';
+import { NODE_ID_PATTERN, errorCodeProperties, errorResponses } from '../schemas.js';
 
 export interface StreamRoutesOptions {
   streams: StreamService;
@@ -24,6 +24,7 @@ const playErrorSchema = {
   properties: {
     error: { type: 'string' },
     message: { type: 'string' },
+    ...errorCodeProperties,
     step: { type: 'string', enum: ['channel', 'device', 'resources', 'invite', 'answer', 'rtp', 'keyframe', 'packager'] },
     hint: { type: 'string' },
     sipStatus: { type: 'integer' },
@@ -160,7 +161,7 @@ export const mediaRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app, 
     async (request, reply) => {
       // Shared with the media WebSocket (media-mux.ts): both answer a signed path exactly alike.
       const result = await readMediaFile(streams, request.params.token, request.params.file);
-      if (!result.ok) return reply.code(result.status).send(errorBody(result.status, result.message));
+      if (!result.ok) return reply.code(result.status).send(errorBody(result.status, result.message, undefined, result.code ? { code: result.code } : undefined));
       return reply
         .type(result.contentType)
         .header('cache-control', result.cacheControl)

@@ -94,7 +94,9 @@ export type SessionEvent =
 export type SessionEventType = SessionEvent['type'];
 
 /** Answers to one client that sent a message: `pong` to a ping, `error` to a refused or malformed one. */
-export type SessionReply = { type: 'pong'; data: { t: number } } | { type: 'error'; data: { message: string } };
+export type SessionReply =
+  | { type: 'pong'; data: { t: number } }
+  | { type: 'error'; data: { message: string; code: string; params?: Record<string, string | number> } };
 
 // ---- stored records (collections of the records port)
 

@@ -230,7 +230,7 @@ export class SessionService extends EventEmitter<SessionEventMap> {
 
   async create(actor: Principal, input: CreateSessionInput): Promise<Session> {
     this.assertOpen();
-    if (actor.kind === 'session-guest') throw new ForbiddenError('a session guest cannot create sessions');
+    if (actor.kind === 'session-guest') throw new ForbiddenError('a session guest cannot create sessions', { code: 'session.guest-cannot-create' });
     const name = checkedName(input.name, 'body.name');
     const sources = this.checkedSources(input.sources);
     const layout = input.layout === undefined ? layoutFor(sources) : validateLayout(input.layout, 'body.layout');
@@ -283,7 +283,7 @@ export class SessionService extends EventEmitter<SessionEventMap> {
     const live = this.live.get(id);
     if (live) return this.viewOf(live);
     const record = await this.sessions.get(id);
-    if (!record) throw new NotFoundError(`session ${id} not found`);
+    if (!record) throw new NotFoundError(`session ${id} not found`, { code: 'session.not-found' });
     return { ...record, participants: (await this.storedParticipants([id])).get(id) ?? [] };
   }
 
@@ -293,9 +293,9 @@ export class SessionService extends EventEmitter<SessionEventMap> {
     const live = this.live.get(id);
     if (!live) {
       await this.get(id); // 404 when unknown
-      throw new ConflictError(`session ${id} has already ended`);
+      throw new ConflictError(`session ${id} has already ended`, { code: 'session.ended' });
     }
-    if (!this.isChair(actor, live) && actor.role !== 'admin') throw new ForbiddenError('only the chair or an admin may end the session');
+    if (!this.isChair(actor, live) && actor.role !== 'admin') throw new ForbiddenError('only the chair or an admin may end the session', { code: 'session.chair-or-admin-only' });
     const at = this.now();
     this.stopTimers(live);
     live.record.endedAt = at;
@@ -326,14 +326,14 @@ export class SessionService extends EventEmitter<SessionEventMap> {
     const wait = this.limiter.blockedForSec(address);
     if (wait > 0) {
       this.hooks.joinFailed?.('rate-limited');
-      throw new TooManyRequestsError(`too many wrong session codes from ${address}; try again in ${wait} s`, wait);
+      throw new TooManyRequestsError(`too many wrong session codes from ${address}; try again in ${wait} s`, wait, { code: 'session.join-rate-limited', params: { retryAfterSec: wait } });
     }
     const live = this.byCode.get(input.code);
     if (!live) {
       this.limiter.failed(address);
       this.hooks.joinFailed?.('wrong-code');
       this.logger.info({ address }, 'session join with a wrong code');
-      throw new NotFoundError('no active session with this code');
+      throw new NotFoundError('no active session with this code', { code: 'session.wrong-code' });
     }
     const name = checkedName(input.name, 'body.name');
     const terminal = input.terminalChannelId === undefined || input.terminalChannelId === null ? null : checkedChannel(input.terminalChannelId, 'body.terminalChannelId');
@@ -361,7 +361,7 @@ export class SessionService extends EventEmitter<SessionEventMap> {
     const live = this.activeSession(id);
     if (actor.kind === 'session-guest') {
       const own = actor.participantId ? live.participants.get(actor.participantId) : undefined;
-      if (!own || actor.sessionId !== id) throw new ForbiddenError('a guest token is scoped to one session');
+      if (!own || actor.sessionId !== id) throw new ForbiddenError('a guest token is scoped to one session', { code: 'session.guest-scope' });
       return { participantId: own.id, session: this.viewOf(live) };
     }
     const terminal = input.terminalChannelId === undefined || input.terminalChannelId === null ? input.terminalChannelId : checkedChannel(input.terminalChannelId, 'body.terminalChannelId');
@@ -421,9 +421,9 @@ export class SessionService extends EventEmitter<SessionEventMap> {
   authorizeConnection(principal: Principal, sessionId: string, participantId: string): void {
     const live = this.activeSession(sessionId);
     const participant = live.participants.get(participantId);
-    if (!participant) throw new NotFoundError(`participant ${participantId} is not in session ${sessionId}`);
+    if (!participant) throw new NotFoundError(`participant ${participantId} is not in session ${sessionId}`, { code: 'session.participant-unknown' });
     const allowed = principal.kind === 'session-guest' ? principal.sessionId === sessionId && principal.participantId === participantId : participant.username === principal.username;
-    if (!allowed) throw new ForbiddenError(`participant ${participantId} is someone else; join the session first`);
+    if (!allowed) throw new ForbiddenError(`participant ${participantId} is someone else; join the session first`, { code: 'session.participant-someone-else' });
   }
 
   /** A socket of the participant opened: present again (a new attendance interval if it had left). */
@@ -431,7 +431,7 @@ export class SessionService extends EventEmitter<SessionEventMap> {
     this.assertOpen();
     const live = this.activeSession(sessionId);
     const participant = live.participants.get(participantId);
-    if (!participant) throw new NotFoundError(`participant ${participantId} is not in session ${sessionId}`);
+    if (!participant) throw new NotFoundError(`participant ${participantId} is not in session ${sessionId}`, { code: 'session.participant-unknown' });
     participant.connections++;
     if (participant.connections === 1) {
       const at = this.now();
@@ -479,14 +479,14 @@ export class SessionService extends EventEmitter<SessionEventMap> {
   receive(connection: SessionConnection, message: unknown): SessionReply | null {
     try {
       const live = this.live.get(connection.sessionId);
-      if (!live || this.closed) return { type: 'error', data: { message: 'the session has ended' } };
+      if (!live || this.closed) return { type: 'error', data: { message: 'the session has ended', code: 'session.ended' } };
       const participant = live.participants.get(connection.participantId);
-      if (!participant) return { type: 'error', data: { message: 'not a participant of this session' } };
+      if (!participant) return { type: 'error', data: { message: 'not a participant of this session', code: 'session.participant-unknown' } };
       if (!isObject(message) || typeof message.type !== 'string') throw new ValidationError('a message is { "type": string, "data": ... }', 'type');
       const data = message.data;
       if (message.type === 'ping') return this.ping(live, participant, data);
       if (!['layout', 'lock', 'roll-call', 'hand-over', 'remove'].includes(message.type)) throw new ValidationError(`unknown message type "${message.type}"`, 'type');
-      if (live.record.chair !== participant.id) throw new ForbiddenError(`only the chair may send "${message.type}"`);
+      if (live.record.chair !== participant.id) throw new ForbiddenError(`only the chair may send "${message.type}"`, { code: 'session.chair-only', params: { type: message.type } });
       switch (message.type) {
         case 'layout':
           this.changeLayout(live, participant, data);
@@ -507,7 +507,8 @@ export class SessionService extends EventEmitter<SessionEventMap> {
       return null;
     } catch (error) {
       if (error instanceof ValidationError || error instanceof ForbiddenError || error instanceof NotFoundError) {
-        return { type: 'error', data: { message: error.message } };
+        const code = error.detail ?? { code: error instanceof ValidationError ? 'validation.invalid' : error instanceof ForbiddenError ? 'forbidden' : 'not-found' };
+        return { type: 'error', data: { message: error.message, ...code } };
       }
       throw error;
     }
@@ -532,7 +533,7 @@ export class SessionService extends EventEmitter<SessionEventMap> {
     const added = channelsOf(layout).filter((c) => !shared.has(c));
     if (added.length > 0) {
       // A guest chair (after a hand-over) may not widen what guests can see; a logged-in chair shares more.
-      if (chair.username === null) throw new ForbiddenError(`channel ${added[0]} is not shared in this session`);
+      if (chair.username === null) throw new ForbiddenError(`channel ${added[0]} is not shared in this session`, { code: 'session.not-shared', params: { channelId: added[0] } });
       live.record.sources.push(...added);
       this.scheduleState(live);
     }
@@ -561,16 +562,16 @@ export class SessionService extends EventEmitter<SessionEventMap> {
     }
     if (participantId !== null) {
       const target = live.participants.get(participantId);
-      if (!target) throw new NotFoundError(`participant ${participantId} is not in this session`);
-      if (target.terminalChannelId === null) throw new ValidationError(`participant ${target.name} has no terminal channel to show`, 'data.participantId');
-      if (!this.mayCall(live, target)) throw new ForbiddenError(`channel ${target.terminalChannelId} is not shared in this session`);
+      if (!target) throw new NotFoundError(`participant ${participantId} is not in this session`, { code: 'session.participant-unknown' });
+      if (target.terminalChannelId === null) throw new ValidationError(`participant ${target.name} has no terminal channel to show`, 'data.participantId', { code: 'session.no-terminal', params: { name: target.name } });
+      if (!this.mayCall(live, target)) throw new ForbiddenError(`channel ${target.terminalChannelId} is not shared in this session`, { code: 'session.not-shared', params: { channelId: target.terminalChannelId } });
     }
     if (live.rollTimer) clearTimeout(live.rollTimer);
     live.rollTimer = null;
     let called = participantId;
     if (dwell !== null && called === null) {
       called = this.rollCallCandidates(live)[0]?.id ?? null;
-      if (called === null) throw new ValidationError('no connected participant has a terminal channel to call', 'data.participantId');
+      if (called === null) throw new ValidationError('no connected participant has a terminal channel to call', 'data.participantId', { code: 'session.no-roll-call-candidate' });
     }
     live.record.rollCall = { participantId: called as string | null, cyclicDwellSec: dwell as number | null };
     this.announceRollCall(live);
@@ -580,8 +581,8 @@ export class SessionService extends EventEmitter<SessionEventMap> {
   private handOver(live: LiveSession, data: unknown): void {
     if (!isObject(data) || typeof data.participantId !== 'string') throw new ValidationError('hand-over data.participantId must be a participant ID', 'data.participantId');
     const target = live.participants.get(data.participantId);
-    if (!target) throw new NotFoundError(`participant ${data.participantId} is not in this session`);
-    if (target.connections === 0) throw new ValidationError(`participant ${target.name} is not connected`, 'data.participantId');
+    if (!target) throw new NotFoundError(`participant ${data.participantId} is not in this session`, { code: 'session.participant-unknown' });
+    if (target.connections === 0) throw new ValidationError(`participant ${target.name} is not connected`, 'data.participantId', { code: 'session.not-connected', params: { name: target.name } });
     if (live.record.chair === target.id) return;
     live.record.chair = target.id;
     this.emit('event', { sessionId: live.record.id, type: 'chair', data: { participantId: target.id } });
@@ -596,8 +597,8 @@ export class SessionService extends EventEmitter<SessionEventMap> {
   private remove(live: LiveSession, chair: LiveParticipant, data: unknown): void {
     if (!isObject(data) || typeof data.participantId !== 'string') throw new ValidationError('remove data.participantId must be a participant ID', 'data.participantId');
     const target = live.participants.get(data.participantId);
-    if (!target) throw new NotFoundError(`participant ${data.participantId} is not in this session`);
-    if (target.id === chair.id) throw new ValidationError('the chair cannot remove itself; hand over or end the session', 'data.participantId');
+    if (!target) throw new NotFoundError(`participant ${data.participantId} is not in this session`, { code: 'session.participant-unknown' });
+    if (target.id === chair.id) throw new ValidationError('the chair cannot remove itself; hand over or end the session', 'data.participantId', { code: 'session.remove-self' });
     const at = this.now();
     if (target.openAttendance) this.closeAttendance(target, at);
     target.leftAt = at;
@@ -731,12 +732,12 @@ export class SessionService extends EventEmitter<SessionEventMap> {
 
   private activeSession(id: string): LiveSession {
     const live = this.live.get(id);
-    if (!live) throw new NotFoundError(`session ${id} is not active (unknown or ended)`);
+    if (!live) throw new NotFoundError(`session ${id} is not active (unknown or ended)`, { code: 'session.not-active' });
     return live;
   }
 
   private assertRoom(live: LiveSession): void {
-    if (live.participants.size >= this.options.maxParticipants) throw new ConflictError(`session is full (${this.options.maxParticipants} participants)`);
+    if (live.participants.size >= this.options.maxParticipants) throw new ConflictError(`session is full (${this.options.maxParticipants} participants)`, { code: 'session.full', params: { max: this.options.maxParticipants } });
   }
 
   private isChair(actor: Principal, live: LiveSession): boolean {
