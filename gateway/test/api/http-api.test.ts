@@ -182,7 +182,7 @@ describe('validation errors name the field', () => {
     expect(r.body.field).toBe(field);
     // For UIs: a validation code with the field as a parameter, never only the English sentence.
     expect(r.body.code).toMatch(/^validation\.[a-z-]+$/i);
-    expect(r.body.params?.field).toBe(field);
+    expect((r.body.params as Record<string, unknown> | undefined)?.field).toBe(field);
   });
 
   it('reports unparsable JSON as a bad body', async () => {
