@@ -14,12 +14,14 @@ import zhHealth from './zh-CN/health';
 import enHealth from './en/health';
 import zhPlayer from './zh-CN/player';
 import enPlayer from './en/player';
+import zhErrors from './zh-CN/errors';
+import enErrors from './en/errors';
 
 export type Locale = 'zh-CN' | 'en';
 const STORAGE_KEY = 'sharp-eyes.locale';
 
-const zh = { ...zhCommon, wall: zhWall, session: zhSession, health: zhHealth, player: zhPlayer };
-const en = { ...enCommon, wall: enWall, session: enSession, health: enHealth, player: enPlayer };
+const zh = { ...zhCommon, wall: zhWall, session: zhSession, health: zhHealth, player: zhPlayer, error: zhErrors };
+const en = { ...enCommon, wall: enWall, session: enSession, health: enHealth, player: enPlayer, error: enErrors };
 
 function initialLocale(): Locale {
   const saved = localStorage.getItem(STORAGE_KEY);

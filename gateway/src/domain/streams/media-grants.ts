@@ -6,8 +6,9 @@
  * are released, their tokens refused from then on (403 on /media and on the media WebSocket), and the media
  * WebSockets opened with it are closed — at once, not when the token expires or the player stops polling.
  *
- * Revoked viewer IDs are remembered until their tokens would have expired anyway (then a token is refused as
- * expired), so the set is bounded by the viewers opened within one token lifetime.
+ * Every viewer opened under a grant is remembered (with its grant) until its tokens would have expired anyway
+ * — also after the player released it, since a released viewer's URL still verifies — so the table is bounded
+ * by the plays made within one token lifetime.
  */
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -29,9 +30,15 @@ export function grantOf(principal: Principal, bearerToken: string | null): strin
   return null;
 }
 
+interface IssuedViewer {
+  grant: string;
+  /** Epoch ms: its tokens have expired by then. */
+  forgetAt: number;
+  revoked: boolean;
+}
+
 export class MediaGrants extends EventEmitter<{ revoked: [string] }> {
-  /** Viewer ID → when to forget it (epoch ms: its tokens have expired by then). */
-  private readonly revokedViewers = new Map<string, number>();
+  private readonly issued = new Map<string, IssuedViewer>();
 
   constructor(private readonly now: () => number = Date.now) {
     super();
@@ -39,27 +46,28 @@ export class MediaGrants extends EventEmitter<{ revoked: [string] }> {
     this.setMaxListeners(0);
   }
 
-  /** Refuse this viewer's tokens from now on, until `forgetAt`. */
-  revokeViewer(viewerId: string, forgetAt: number): void {
-    this.revokedViewers.set(viewerId, forgetAt);
+  /** A viewer was opened under `grant`; its tokens expire by `forgetAt`. */
+  issue(viewerId: string, grant: string, forgetAt: number): void {
+    this.issued.set(viewerId, { grant, forgetAt, revoked: false });
+  }
+
+  /** Refuse the tokens of every viewer issued under a matching grant (released ones too); tell the sockets. */
+  revoke(grant: string): void {
+    for (const viewer of this.issued.values()) if (grantMatches(viewer.grant, grant)) viewer.revoked = true;
+    this.emit('revoked', grant);
   }
 
   isRevoked(viewerId: string): boolean {
-    return this.revokedViewers.has(viewerId);
-  }
-
-  /** Tell listeners (media WebSockets) that a grant ended. */
-  announce(grant: string): void {
-    this.emit('revoked', grant);
+    return this.issued.get(viewerId)?.revoked === true;
   }
 
   /** Forget viewers whose tokens have expired (called from the stream sweep). */
   prune(): void {
     const at = this.now();
-    for (const [viewerId, forgetAt] of this.revokedViewers) if (forgetAt <= at) this.revokedViewers.delete(viewerId);
+    for (const [viewerId, viewer] of this.issued) if (viewer.forgetAt <= at) this.issued.delete(viewerId);
   }
 
   get size(): number {
-    return this.revokedViewers.size;
+    return this.issued.size;
   }
 }

@@ -229,6 +229,8 @@ export class StreamService extends EventEmitter<StreamEvents> {
       session = this.start(key, target, stream, transport, req.transcode === true);
     }
     const viewer: Viewer = { id: randomUUID(), lastSeen: Date.now(), released: false, grant };
+    // A little past the token's expiry: a token signed later in this play (view()) expires no later than that.
+    if (grant !== null) this.grants.issue(viewer.id, grant, Date.now() + (this.opts.tokenTtlSec + 60) * 1000);
     session.viewers.set(viewer.id, viewer);
     session.lastActivity = viewer.lastSeen;
     try {
@@ -261,18 +263,16 @@ export class StreamService extends EventEmitter<StreamEvents> {
    * `session:<id>:` revokes every participant of a session. Returns how many viewers were released.
    */
   revoke(grant: string): number {
-    const forgetAt = Date.now() + this.opts.tokenTtlSec * 1000;
     let released = 0;
     for (const s of this.byId.values()) {
       for (const v of [...s.viewers.values()]) {
         if (v.grant === null || !grantMatches(v.grant, grant)) continue;
         v.released = true;
         s.viewers.delete(v.id);
-        this.grants.revokeViewer(v.id, forgetAt);
         released++;
       }
     }
-    this.grants.announce(grant);
+    this.grants.revoke(grant);
     if (released > 0) this.logger.info({ grant, viewers: released }, 'media access revoked');
     return released;
   }
