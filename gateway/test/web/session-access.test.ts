@@ -7,6 +7,7 @@
  *   closed and its video stops.
  * - The chair ends the consultation: every point shows "the consultation has ended", the roll-call banner
  *   goes, the media URLs it was playing answer 403, its media socket closes and its video's clock stops.
+ * - A signed-in user signs out: the media URLs that login opened answer 403 at once.
  *
  * What the point fetched is read off the wire (its media WebSocket's answers and plain /media requests), the
  * way an attacker keeping the URL would reuse it.
@@ -69,6 +70,7 @@ describe('web: a consultation\'s media access ends with it (issue 12 defects 2, 
   let browser: Browser;
   const contexts: BrowserContext[] = [];
   let chair: Page;
+  let chairWatch: Watched;
   let pointA: Watched;
   let pointB: Watched;
   let camera: ChannelRow;
@@ -131,6 +133,7 @@ describe('web: a consultation\'s media access ends with it (issue 12 defects 2, 
       page.on('dialog', (dialog) => void dialog.accept());
     }
     chair = pages[0];
+    chairWatch = new Watched(chair);
     pointA = new Watched(pages[1]);
     pointB = new Watched(pages[2]);
   }, 120_000);
@@ -228,5 +231,19 @@ describe('web: a consultation\'s media access ends with it (issue 12 defects 2, 
     const streams = await h.api<{ items: { viewers: number }[] }>('/api/streams');
     expect(streams.body.items.every((s) => s.viewers === 0)).toBe(true);
     expect(pageErrors).toEqual([]);
+  });
+
+  it('signing out ends the video that login opened', async () => {
+    // The chair watched the camera under its own login (not the session's): still valid after the end…
+    const own = [...new Set(chairWatch.playlists)];
+    expect(own.length).toBeGreaterThan(0);
+    await chair.goto(`${h.gateway.httpUrl}/#/wall`);
+    const still = await Promise.all(own.map((path) => chairWatch.status(path)));
+    // (a viewer the page released answers 404 once its stream is torn down; none answers 403 yet)
+    expect(still.every((s) => s !== 403)).toBe(true);
+    await chair.locator('[data-testid=logout]').click();
+    await chair.waitForURL((url) => url.hash.startsWith('#/login'));
+    for (const path of own) expect({ path, status: await chairWatch.status(path) }).toEqual({ path, status: 403 });
+    await saveScreenshot(chair, 'signed-out-zh');
   });
 });
