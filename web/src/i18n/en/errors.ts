@@ -62,6 +62,16 @@ const messages: typeof zh = {
     'remove-self': 'The chair cannot remove itself: hand over or end the consultation',
     'bad-message': 'Malformed consultation message',
   },
+  webhook: {
+    'not-attempted': 'Not sent yet',
+    'http-status': 'The receiver answered HTTP {status}',
+    timeout: 'No answer within {ms} ms',
+    'blocked-port': 'Port {port} is blocked for web requests (a port browsers and Node refuse); use another port',
+    'bad-url': 'The address is not a valid URL',
+    'unknown-host': 'The host name is unknown',
+    refused: 'The receiver refused the connection (port {port})',
+    network: 'Network error; not delivered',
+  },
   media: {
     revoked: 'Video access was revoked (the consultation ended or this point was removed)',
   },

@@ -65,6 +65,16 @@ export default {
     'remove-self': '主持人不能移出自己：请先移交主持或结束会商',
     'bad-message': '会商消息格式错误',
   },
+  webhook: {
+    'not-attempted': '尚未发送',
+    'http-status': '接收方应答 HTTP {status}',
+    timeout: '{ms} 毫秒内没有应答',
+    'blocked-port': '端口 {port} 被禁止用于网络请求（浏览器与 Node 屏蔽的端口），请换一个端口',
+    'bad-url': '地址格式不对',
+    'unknown-host': '找不到这个主机名',
+    refused: '接收方拒绝连接（端口 {port}）',
+    network: '网络错误，无法送达',
+  },
   media: {
     revoked: '视频访问已撤销（会商已结束或本点已被移出）',
   },
