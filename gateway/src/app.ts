@@ -451,6 +451,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       if (event.type === 'ended') streams.revoke(sessionGrant(event.sessionId));
       else if (event.type === 'removed') streams.revoke(sessionGrant(event.sessionId, event.data.participantId));
     });
+    sessions.on('guest-left', ({ sessionId, participantId }) => streams.revoke(sessionGrant(sessionId, participantId)));
     closers.push(() => sessions.close());
 
     // ---- maintenance health console and alert rules

@@ -419,7 +419,13 @@ describe('consultation session over WebSockets', () => {
     chairWs.send('remove', { participantId: own });
     await chairWs.waitFor('error', (d) => /cannot remove itself/.test(String(d.message)));
     otherWs.send('remove', { participantId: own });
-    await otherWs.waitFor('error', (d) => /only the chair/.test(String(d.message)));
+    const refused = await otherWs.waitFor('error', (d) => /only the chair/.test(String(d.message)));
+    // Errors carry a code for the UI besides the English message.
+    expect(refused.data).toMatchObject({ code: 'session.chair-only', params: { type: 'remove' } });
+    // A guest that leaves for good: its token stops working at once (a user's leave changes nothing).
+    expect((await h.api<{ left: boolean }>(`/api/sessions/${created.body.id}/leave`, { body: {}, token: other.token })).body).toEqual({ left: true });
+    expect((await h.api(`/api/sessions/${created.body.id}`, { token: other.token })).status).toBe(401);
+    expect((await h.api<{ left: boolean }>(`/api/sessions/${created.body.id}/leave`, { body: {}, token: opToken })).body).toEqual({ left: false });
     await h.api(`/api/sessions/${created.body.id}/end`, { body: {}, token: opToken });
     await Promise.all([chairWs.waitClosed(), otherWs.waitClosed()]);
   });

@@ -186,6 +186,19 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (ap
     },
   }, async (request) => sessions.join(principalOf(request), request.params.id, request.body));
 
+  app.post<{ Params: { id: string } }>('/sessions/:id/leave', {
+    preValidation: async (request) => {
+      request.body ??= {};
+    },
+    schema: {
+      tags: ['sessions'],
+      summary: 'A guest leaves for good: its guest token, media URLs and media sockets stop working at once (a user just disconnects).',
+      params: uuidParams,
+      body: { type: 'object', additionalProperties: false, properties: {} },
+      response: { 200: { type: 'object', properties: { left: { type: 'boolean' } } }, ...errorResponses(400, 401, 403) },
+    },
+  }, async (request) => sessions.leave(principalOf(request), request.params.id));
+
   app.get<{ Params: { id: string }; Querystring: { offset: number; limit: number } }>('/sessions/:id/attendance', {
     schema: {
       tags: ['sessions'],

@@ -128,7 +128,11 @@ interface LiveSession {
   unsavedLayouts: LayoutRecord[];
 }
 
-type SessionEventMap = { event: [SessionEvent] };
+type SessionEventMap = {
+  event: [SessionEvent];
+  /** A guest left for good ("leave"): its token is void; the composition root revokes its media too. */
+  'guest-left': [{ sessionId: string; participantId: string }];
+};
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 const PAGE = 1000;
@@ -381,6 +385,23 @@ export class SessionService extends EventEmitter<SessionEventMap> {
     this.scheduleState(live);
     await this.writer.flush();
     return { participantId: participant.id, session: this.viewOf(live) };
+  }
+
+  /**
+   * A guest leaves for good (its "sign out"): its guest token stops working at once, and with it (app.ts)
+   * its media. Its attendance closes when its socket goes, as for any disconnect. Users just disconnect.
+   */
+  async leave(actor: Principal, id: string): Promise<{ left: boolean }> {
+    if (actor.kind !== 'session-guest' || actor.sessionId !== id || !actor.participantId) return { left: false };
+    const participantId = actor.participantId;
+    for (const [hash, token] of this.guestTokens) if (token.participantId === participantId) this.guestTokens.delete(hash);
+    this.writer.write(`guest-tokens:${id}:${participantId}`, async () => {
+      await this.tokens.deleteWhere({ participantId });
+    });
+    await this.writer.flush();
+    this.emit('guest-left', { sessionId: id, participantId });
+    this.logger.info({ sessionId: id, participantId }, 'guest left the consultation session');
+    return { left: true };
   }
 
   async attendanceOf(id: string, page: { offset?: number; limit?: number }): Promise<Page<AttendanceEntry>> {
