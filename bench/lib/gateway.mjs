@@ -55,6 +55,9 @@ export async function startGatewayProcess({ store = 'sqlite', mongoUrl = '', env
     SE_STORE_MONGO_DATABASE: database,
     SE_ADMIN_PASSWORD: ADMIN_PASSWORD,
     SE_LOG_LEVEL: 'warn',
+    // The simulator puts up to 1 000 devices on one UDP socket (bench scale); the per-source REGISTER
+    // throttle would take them for one flooding source. Off here; bench/register-flood.mjs sets its own.
+    SE_SIP_REGISTER_THROTTLE_RATE_PER_SEC: '0',
     ...(webRoot ? { SE_BENCH_WEB_ROOT: webRoot } : {}),
     ...env,
   };

@@ -22,12 +22,16 @@ import { CatalogService } from './domain/catalog/catalog-service.js';
 import { AlarmService } from './domain/alarms/alarm-service.js';
 import { AuthService } from './domain/auth/auth-service.js';
 import { PtzService } from './domain/control/ptz-service.js';
+import { UserService } from './domain/auth/user-service.js';
+import { ScopedCatalog } from './domain/auth/scoped-catalog.js';
+import { AuditLog } from './domain/audit/audit-log.js';
 import { StatsService } from './domain/stats.js';
 import { ConflictError, NotFoundError, UpstreamError, type GatewayServices } from './domain/services.js';
 import { loadDeviceProfiles, DeviceProfileMatcher, type DeviceProfile } from './domain/device-profiles.js';
 import { SipTransport, type TransportSource } from './transport/sip-transport.js';
 import { SipEndpoint } from './protocol/sip-endpoint.js';
 import { GbSignalling, type GbDirectory } from './protocol/gb28181/gb-signalling.js';
+import { judgeSource, type NatRebinding } from './protocol/gb28181/source-trust.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { buildHttpServer } from './api/http-server.js';
 import type { ManscdpCharset } from './codecs/manscdp/charset.js';
@@ -87,7 +91,10 @@ export function createLogger(config: GatewayConfig): Logger {
     level: config.log.level,
     base: { service: 'sharp-eyes' },
     timestamp: pino.stdTimeFunctions.isoTime,
-    ...(config.log.pretty ? { transport: { target: 'pino-pretty' } } : {}),
+    // pino-pretty runs in pino's transport worker thread, so pretty printing never blocks the event loop.
+    ...(config.log.pretty
+      ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service', singleLine: true } } }
+      : {}),
   });
 }
 
@@ -160,10 +167,27 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
 
     const auth = new AuthService(
       store,
-      { staticTokens: config.http.apiTokens, sessionTtlSec: config.http.sessionTtlSec, admin: config.admin },
+      {
+        staticTokens: config.http.apiTokens,
+        sessionTtlSec: config.http.sessionTtlSec,
+        admin: config.admin,
+        loginGuard: {
+          maxFailuresPerUser: config.access.loginMaxFailuresPerUser,
+          maxFailuresPerSource: config.access.loginMaxFailuresPerSource,
+          lockoutSec: config.access.loginLockoutSec,
+          maxLockoutSec: config.access.loginMaxLockoutSec,
+          failureWindowSec: config.access.loginFailureWindowSec,
+        },
+      },
       logger.child({ component: 'auth' }),
     );
     await auth.bootstrap();
+    const users = new UserService(store, logger.child({ component: 'users' }));
+    const audit = new AuditLog(store.records, { retentionDays: config.access.auditRetentionDays }, logger.child({ component: 'audit' }), () => metrics.auditWriteFailed());
+    audit.start();
+    closers.push(() => audit.close());
+    auth.audit = audit;
+    auth.onLogin = (result) => metrics.apiLogin(result);
     const tokenPurge = setInterval(() => void store.purgeExpiredSessionTokens(Date.now()).catch(() => undefined), 3600_000);
     tokenPurge.unref();
     closers.push(() => clearInterval(tokenPurge));
@@ -207,6 +231,13 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     });
     // Built once the catalog and streams exist; SIP traffic that arrives before that is not in its history.
     let health: HealthService | null = null;
+    /** NAT rebinding policy of a device: its config entry, then sip.natRebinding, then its profile. */
+    const natRebindingOf = (deviceId: string, profileName: string): NatRebinding => {
+      const configured = configuredDevices.get(deviceId)?.natRebinding;
+      if (configured) return configured;
+      if (config.sip.natRebinding !== 'profile') return config.sip.natRebinding;
+      return profileByName.get(profileName)?.natRebinding ?? 'off';
+    };
     const directory: GbDirectory = {
       credentialsFor(deviceId) {
         const entry = configuredDevices.get(deviceId);
@@ -218,6 +249,12 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         const accepted = registry.keepalive(deviceId, toAddress(source));
         if (accepted) health?.keepaliveArrived(deviceId);
         return accepted;
+      },
+      checkSource(deviceId, source) {
+        const device = registry.get(deviceId);
+        // The same "registered" the keepalive rule uses: a registration that has not expired.
+        const live = device !== undefined && device.registrationExpiresAt !== null && device.registrationExpiresAt > Date.now();
+        return judgeSource(live ? registry.address(deviceId) : undefined, source, device ? natRebindingOf(deviceId, device.profile) : 'off');
       },
     };
     const signalling = new GbSignalling({
@@ -232,8 +269,11 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       queryTimeoutMs: config.sip.queryTimeoutSec * 1000,
       catalogIdleTimeoutMs: config.sip.catalogTimeoutSec * 1000,
       maxBodyBytes: 2 * 1024 * 1024,
+      registerThrottle: config.sip.registerThrottle,
       logger: logger.child({ component: 'gb28181' }),
     });
+    signalling.on('rejected', (e) => metrics.sipRequestRejected(e.reason));
+    signalling.on('throttled', (e) => metrics.sipRegisterThrottled(e.outcome));
     closers.push(() => signalling.close());
     signalling.on('auth-failure', (e) => {
       metrics.authFailure(e.reason);
@@ -336,6 +376,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         send: (target, hex) => signalling.sendPtz(target.channelId, destinationOf(target.deviceId), hex, charsetOf(target.deviceId)),
       },
       logger.child({ component: 'ptz' }),
+      { leaseMs: config.access.ptzLeaseSec * 1000 },
     );
     closers.push(() => ptz.close());
 
@@ -488,6 +529,23 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     await healthService.start();
     closers.push(() => healthService.close());
 
+    // Every catalog read goes through the caller's channel scope (domain/auth/scoped-catalog.ts).
+    const scoped = new ScopedCatalog(
+      {
+        listDevices: (q) => store.listDevices(q),
+        getDevice: async (id) => registry.get(id) ?? store.getDevice(id),
+        listChannels: (q) => store.listChannels(q),
+        getChannel: (id) => store.getChannel(id),
+        treeChildren: (parent, page, view) => treeViews.children(view, parent, page),
+        treeSearch: (view, q, limit) => treeViews.search(view, q, limit),
+        stats: () => stats.compute(),
+        listStatusEvents: (q) => store.listStatusEvents(q),
+        listAlarms: (q) => store.listAlarms(q),
+        getAlarm: (id) => store.getAlarm(id),
+      },
+      { index: tree, views: treeViews },
+    );
+
     const services: GatewayServices = {
       events,
       streams,
@@ -496,18 +554,18 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       sessions,
       health: healthService,
       readiness: async () => ({ sip: transport.port > 0, http: httpReady, store: await store.ping().catch(() => false) }),
-      listDevices: (q) => store.listDevices(q),
-      getDevice: async (id) => registry.get(id) ?? store.getDevice(id),
-      listChannels: (q) => store.listChannels(q),
-      getChannel: (id) => store.getChannel(id),
+      listDevices: (q, p) => scoped.listDevices(q, p),
+      getDevice: (id, p) => scoped.getDevice(id, p),
+      listChannels: (q, p) => scoped.listChannels(q, p),
+      getChannel: (id, p) => scoped.getChannel(id, p),
       requestCatalog: async (deviceId) => {
         onlineDevice(deviceId);
         catalog.request(deviceId);
         return { deviceId, accepted: true };
       },
-      treeChildren: (parent, page, view = 'catalog') => treeViews.children(view, parent, page),
-      treeSearch: (view, q, limit) => treeViews.search(view, q, limit),
-      stats: () => stats.compute(),
+      treeChildren: (parent, page, view = 'catalog', p) => scoped.treeChildren(parent, page, view, p),
+      treeSearch: (view, q, limit, p) => scoped.treeSearch(view, q, limit, p),
+      stats: (p) => scoped.stats(p),
       queryDeviceInfo: (deviceId) =>
         live(deviceId, 'DeviceInfo', async () => {
           const { raw: _raw, sn: _sn, ...info } = await signalling.queryDeviceInfo(deviceId, destinationOf(deviceId), charsetOf(deviceId));
@@ -518,14 +576,30 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
           const { raw: _raw, sn: _sn, ...status } = await signalling.queryDeviceStatus(deviceId, destinationOf(deviceId), charsetOf(deviceId));
           return status;
         }),
-      listStatusEvents: (q) => store.listStatusEvents(q),
-      listAlarms: (q) => store.listAlarms(q),
-      acknowledgeAlarm: async (id, by, note) => {
+      listStatusEvents: (q, p) => scoped.listStatusEvents(q, p),
+      listAlarms: (q, p) => scoped.listAlarms(q, p),
+      acknowledgeAlarm: async (id, by, note, p) => {
         await writer.flush();
+        if (!(await scoped.alarmVisible(id, p))) return null;
         return store.acknowledgeAlarm(id, by, note, Date.now());
       },
-      ptz: (channelId, request) => ptz.execute(channelId, request),
-      login: (u, p) => auth.login(u, p),
+      ptz: async (channelId, request, p) => {
+        scoped.assertChannelInScope(channelId, p);
+        return ptz.execute(channelId, request, p);
+      },
+      ptzLease: async (channelId, p) => {
+        scoped.assertChannelInScope(channelId, p);
+        return ptz.leaseOf(channelId);
+      },
+      releasePtz: async (channelId, p) => {
+        scoped.assertChannelInScope(channelId, p);
+        return ptz.release(channelId, p);
+      },
+      assertChannelInScope: (channelId, p) => scoped.assertChannelInScope(channelId, p),
+      channelScopeOf: (p) => scoped.scopeOf(p),
+      users,
+      audit,
+      login: (u, p, source) => auth.login(u, p, source),
       logout: async (t) => {
         await auth.logout(t);
         // Signing out ends the video that login opened, not only future requests.
@@ -542,6 +616,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       metrics,
       logger: logger.child({ component: 'http' }),
       apiTokens: config.http.apiTokens,
+      kioskTokens: config.http.kioskTokens,
       wsMaxBufferedBytes: config.http.wsMaxBufferedBytes,
       webRoot,
       tls,

@@ -17,6 +17,9 @@ export const router = createRouter({
     { path: '/join/:code?', name: 'join', component: () => import('./pages/session/JoinPage.vue'), meta: { public: true } },
     { path: '/health', name: 'health', component: () => import('./pages/health/HealthPage.vue') },
     { path: '/health/channels/:id', name: 'channel-health', component: () => import('./pages/health/ChannelHealthPage.vue') },
+    // A wall PC's kiosk URL: signs in with its device token itself (hence public), then shows a saved view.
+    { path: '/kiosk', name: 'kiosk', component: () => import('./pages/kiosk/KioskPage.vue'), meta: { public: true } },
+    { path: '/users', name: 'users', component: () => import('./pages/users/UsersPage.vue'), meta: { adminOnly: true } },
     { path: '/diagnostics/players', name: 'player-grid', component: () => import('./pages/diagnostics/PlayerGridPage.vue') },
     { path: '/:pathMatch(.*)*', redirect: '/wall' },
   ],
@@ -26,10 +29,13 @@ router.beforeEach((to) => {
   if (to.meta.public) return true;
   const current = auth.state.current;
   if (!current) return { name: 'login', query: { next: to.fullPath } };
+  // A kiosk sign-in is good for the kiosk wall only.
+  if (current.kiosk) return { name: 'kiosk' };
   // A guest token is good for its own session page only.
   if (current.role === 'guest') {
     if (to.meta.guestAllowed && to.params.id === current.sessionId) return true;
     return { name: 'session', params: { id: current.sessionId } };
   }
+  if (to.meta.adminOnly && current.role !== 'admin') return { name: 'wall' };
   return true;
 });

@@ -34,7 +34,6 @@ describe('wall keymap', () => {
     expect(resolveKey(key('+'), on)).toEqual({ kind: 'ptz-zoom', zoom: 'in' });
     expect(resolveKey(key('-', { code: 'NumpadSubtract' }), on)).toEqual({ kind: 'ptz-zoom', zoom: 'out' });
     expect(resolveKey(key('3'), on)).toEqual({ kind: 'ptz-preset', preset: 3 });
-    expect(resolveKey(key('3'), off)).toBeNull();
     expect(resolveKey(key('+'), off)).toBeNull();
   });
 
@@ -44,15 +43,35 @@ describe('wall keymap', () => {
     expect(resolveKey(key('Escape'), on)).toEqual({ kind: 'escape' });
     expect(resolveKey(key('L', { shiftKey: true }), off)).toEqual({ kind: 'cycle-layout', delta: -1 });
     expect(resolveKey(key('l'), off)).toEqual({ kind: 'cycle-layout', delta: 1 });
-    expect(resolveKey(key('f'), off)).toEqual({ kind: 'toggle-maximise' });
+    expect(resolveKey(key('f'), off)).toEqual({ kind: 'fullscreen', tile: false });
+    expect(resolveKey(key('F', { shiftKey: true }), off)).toEqual({ kind: 'fullscreen', tile: true });
+    expect(resolveKey(key('Enter'), off)).toEqual({ kind: 'toggle-maximise' });
+    expect(resolveKey(key('c'), off)).toEqual({ kind: 'follow-chair' });
+    expect(resolveKey(key('k'), off)).toEqual({ kind: 'toggle-lock' });
+    expect(resolveKey(key('z', { ctrlKey: true }), off)).toEqual({ kind: 'undo' });
     expect(resolveKey(key('p'), off)).toEqual({ kind: 'toggle-ptz-mode' });
     expect(resolveKey(key('s'), off)).toEqual({ kind: 'snapshot' });
     expect(resolveKey(key('x'), off)).toBeNull();
   });
 
+  it('one keymap for wall and session: digits outside PTZ mode choose the layout on both screens', () => {
+    expect(resolveKey(key('1'), off)).toEqual({ kind: 'choose-layout', layout: '1' });
+    expect(resolveKey(key('5'), off)).toEqual({ kind: 'choose-layout', layout: '9' });
+    expect(resolveKey(key('7'), off)).toEqual({ kind: 'choose-layout', layout: '25' });
+    expect(resolveKey(key('8'), off)).toBeNull();
+    // No key appears twice in the sheet with two meanings.
+    const seen = new Map<string, string>();
+    for (const row of SHORTCUT_ROWS.filter((r) => !r.ptz)) {
+      for (const k of row.keys) {
+        expect(seen.get(k) ?? row.action, k).toBe(row.action);
+        seen.set(k, row.action);
+      }
+    }
+  });
+
   it('the cheat sheet lists every action the keymap can produce', () => {
     const listed = new Set(SHORTCUT_ROWS.map((r) => r.action));
-    for (const action of ['recallView', 'cycleLayout', 'nextTile', 'previousTile', 'maximise', 'escape', 'pauseTours', 'ptzMode', 'ptzMove', 'ptzZoom', 'presetRecall', 'snapshot', 'clearTile', 'cheatSheet']) {
+    for (const action of ['recallView', 'cycleLayout', 'nextTile', 'previousTile', 'maximise', 'escape', 'pauseTours', 'ptzMode', 'ptzMove', 'ptzZoom', 'presetRecall', 'snapshot', 'clearTile', 'cheatSheet', 'chooseLayout', 'fullscreen', 'fullscreenTile', 'undo', 'followChair', 'lock']) {
       expect(listed.has(action), action).toBe(true);
     }
   });

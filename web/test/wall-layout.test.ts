@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   assignAll,
   changeKind,
+  changeKindKeeping,
   cycleKind,
   emptyLayout,
   fillTiles,
@@ -109,6 +110,30 @@ describe('wall layout edits', () => {
     const big = changeKind(four(), '16');
     expect(big.tiles).toHaveLength(16);
     expect(big.tiles.slice(0, 4).map((t) => t.channelId)).toEqual(['a', 'b', 'c', null]);
+  });
+
+  it('9 → 4 → 9 keeps all nine cameras in their tiles (the hidden ones are remembered)', () => {
+    const ids = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'];
+    const nine = { kind: '9' as const, tiles: ids.map((channelId) => ({ channelId })), maximised: null };
+    const four = changeKindKeeping(nine, [], '4');
+    expect(four.layout.tiles.map((t) => t.channelId)).toEqual(['a', 'b', 'c', 'd']);
+    expect(four.hidden).toEqual(['e', 'f', 'g', 'h', 'i']);
+    const one = changeKindKeeping(four.layout, four.hidden, '1');
+    expect(one.hidden).toEqual(['b', 'c', 'd', 'e', 'f', 'g', 'h', 'i']);
+    const back = changeKindKeeping(one.layout, one.hidden, '9');
+    expect(back.layout.tiles.map((t) => t.channelId)).toEqual(ids);
+    expect(back.hidden).toEqual([]);
+  });
+
+  it('an empty shown tile is filled from the hidden ones, and a camera already on show is not restored twice', () => {
+    const nine = { kind: '9' as const, tiles: ['a', null, 'c', 'd', 'e', 'f', null, null, null].map((channelId) => ({ channelId })), maximised: null };
+    const four = changeKindKeeping(nine, [], '4');
+    expect(four.layout.tiles.map((t) => t.channelId)).toEqual(['a', 'e', 'c', 'd']);
+    expect(four.hidden).toEqual([null, 'f']);
+    // The operator puts f on tile 0 meanwhile: going back shows f once.
+    const edited = { ...four.layout, tiles: four.layout.tiles.map((t, i) => (i === 0 ? { channelId: 'f' } : t)) };
+    const back = changeKindKeeping(edited, four.hidden, '9');
+    expect(back.layout.tiles.map((t) => t.channelId)).toEqual(['f', 'e', 'c', 'd', null, null, null, null, null]);
   });
 
   it('next/previous tile wraps, and starts at an end without a selection', () => {

@@ -5,12 +5,18 @@
  * Routes opt out with `config: { public: true }` (login). The WebSocket route sets
  * `config: { queryToken: true }`: browsers cannot set headers on a WebSocket, so it may pass `?token=`.
  * Other routes never read tokens from the URL, which ends up in logs and browser history.
+ *
+ * Authorisation happens here too, in one place: after the caller is known, the permission its route needs
+ * (domain/auth/permissions.ts, ROUTE_PERMISSIONS) is checked against the caller's role and grants, and a
+ * refusal is a 403 naming the missing permission. Channel scopes are applied by the domain services the
+ * routes call, with the principal passed along (domain/auth/scoped-catalog.ts).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { GatewayServices, Principal } from '../domain/services.js';
 import { errorBody } from './errors.js';
 import { GUEST_TOKEN_PREFIX } from '../domain/sessions/session-service.js';
+import { refusalOf } from '../domain/auth/permissions.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -102,9 +108,25 @@ function guestMayReach(services: GatewayServices, principal: Principal, request:
   return false;
 }
 
+/** Route prefixes a kiosk (wall PC) token may read: what the wall shows, nothing about users or the health console. */
+const KIOSK_READ_ROUTES = ['/api/tree', '/api/channels', '/api/views', '/api/tours', '/api/alarms', '/api/streams', '/api/stats', '/api/ws', '/api/media/ws'];
+
+/**
+ * What a kiosk token (config `http.kioskTokens`, a wall PC opening #/kiosk) may reach: it watches. GET of the
+ * wall's routes, playing live video, releasing its own viewer (with viewerId); every change — PTZ, views,
+ * tours, acknowledging alarms, sessions, users, the health console — answers 403.
+ */
+export function kioskMayReach(method: string, route: string, viewerId: unknown): boolean {
+  if (method === 'GET' || method === 'HEAD') return KIOSK_READ_ROUTES.some((prefix) => route === prefix || route.startsWith(`${prefix}/`));
+  if (method === 'POST' && route === '/api/channels/:id/play') return true;
+  if (method === 'DELETE' && route === '/api/streams/:id') return typeof viewerId === 'string' && viewerId !== '';
+  return false;
+}
+
 /** The onRequest hook for the /api scope. */
-export function authenticationHook(services: GatewayServices, apiTokens: readonly string[]): onRequestAsyncHookHandler {
+export function authenticationHook(services: GatewayServices, apiTokens: readonly string[], kioskTokens: readonly string[] = []): onRequestAsyncHookHandler {
   const staticTokens = new StaticTokens(apiTokens);
+  const kiosk = new StaticTokens(kioskTokens);
   return async function authenticate(request, reply) {
     const config = request.routeOptions.config;
     if (config.public) return;
@@ -122,6 +144,15 @@ export function authenticationHook(services: GatewayServices, apiTokens: readonl
       request.principal = { kind: 'static-token', username: 'api-token', role: 'admin' };
       return;
     }
+    if (kiosk.matches(token)) {
+      const query = request.query as Record<string, unknown> | undefined;
+      if (!kioskMayReach(request.method, request.routeOptions.url ?? '', query?.viewerId)) {
+        await reply.code(403).send(errorBody(403, 'a kiosk token only watches: it cannot change anything'));
+        return;
+      }
+      request.principal = { kind: 'kiosk-token', username: 'kiosk', role: 'viewer' };
+      return;
+    }
     // Guest tokens of consultation sessions live with the sessions, not with the users' login tokens.
     const principal = token.startsWith(GUEST_TOKEN_PREFIX) ? (services.sessions?.authenticateGuest(token) ?? null) : await services.authenticate(token);
     if (!principal) {
@@ -133,6 +164,10 @@ export function authenticationHook(services: GatewayServices, apiTokens: readonl
       return;
     }
     request.principal = principal;
+    if (principal.kind === 'session-guest') return;
+    const query = request.query as Record<string, unknown> | undefined;
+    const refusal = refusalOf(principal, request.method, request.routeOptions.url ?? '', query?.format === 'csv');
+    if (refusal !== null) await reply.code(403).send(errorBody(403, refusal));
   };
 }
 

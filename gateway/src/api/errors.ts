@@ -152,7 +152,7 @@ export function handleApiError(error: unknown, request: FastifyRequest, reply: F
     return;
   }
   if (error instanceof ConflictError) {
-    void reply.code(409).send(domainErrorBody(409, error));
+    void reply.code(409).send({ ...error.details, ...domainErrorBody(409, error) });
     return;
   }
   if (error instanceof ForbiddenError) {

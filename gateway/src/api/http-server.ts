@@ -29,6 +29,8 @@ import { viewRoutes } from './routes/views.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { healthRoutes } from './routes/health.js';
 import { alertRuleRoutes } from './routes/alert-rules.js';
+import { userRoutes } from './routes/users.js';
+import { auditHook, auditRoutes } from './routes/audit.js';
 import { addSharedSchemas } from './schemas.js';
 import { staticFiles } from './static-files.js';
 import { WS_MESSAGE_TYPES, WsHub, type WsHubOptions, type WsMessageType } from './ws-hub.js';
@@ -46,6 +48,8 @@ export interface HttpServerOptions {
   logger: Logger;
   /** Static bearer tokens (configuration `http.apiTokens`). */
   apiTokens: string[];
+  /** Wall PCs' watch-only device tokens (configuration `http.kioskTokens`). */
+  kioskTokens?: string[];
   /** Unsent bytes above which a WebSocket client's status updates are coalesced. */
   wsMaxBufferedBytes: number;
   /** Directory of the web UI's files. */
@@ -188,6 +192,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
     metrics,
     logger: logger.child({ component: 'ws-hub' }),
     maxBufferedBytes: opts.wsMaxBufferedBytes,
+    ...(services.channelScopeOf ? { scopeOf: services.channelScopeOf } : {}),
     ...opts.wsLimits,
   });
   app.decorate('wsHub', hub);
@@ -198,7 +203,9 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
   await app.register(
     async (api) => {
       api.decorateRequest('principal', null);
-      api.addHook('onRequest', authenticationHook(services, opts.apiTokens));
+      api.addHook('onRequest', authenticationHook(services, opts.apiTokens, opts.kioskTokens ?? []));
+      api.decorateRequest('auditNote', null);
+      if (services.audit) api.addHook('onSend', auditHook(services.audit));
       await api.register(authRoutes, { services });
       await api.register(deviceRoutes, { services });
       await api.register(channelRoutes, { services });
@@ -207,14 +214,16 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
       await api.register(eventRoutes, { services });
       await api.register(alarmRoutes, { services });
       await api.register(wsRoutes, { hub });
-      if (services.streams) await api.register(streamRoutes, { streams: services.streams });
+      if (services.streams) await api.register(streamRoutes, { streams: services.streams, access: services });
       if (services.streams) await api.register(mediaMuxRoutes, { streams: services.streams, metrics });
       if (services.views && services.tours) await api.register(viewRoutes, { views: services.views, tours: services.tours });
       if (services.sessions) {
-        await api.register(sessionRoutes, { sessions: services.sessions, metrics, logger: logger.child({ component: 'sessions-api' }), wsMaxBufferedBytes: opts.wsMaxBufferedBytes });
+        await api.register(sessionRoutes, { sessions: services.sessions, metrics, logger: logger.child({ component: 'sessions-api' }), wsMaxBufferedBytes: opts.wsMaxBufferedBytes, access: services });
       }
+      if (services.users) await api.register(userRoutes, { users: services.users });
+      if (services.audit) await api.register(auditRoutes, { audit: services.audit });
       if (services.health) {
-        await api.register(healthRoutes, { health: services.health });
+        await api.register(healthRoutes, { health: services.health, access: services });
         await api.register(alertRuleRoutes, { health: services.health });
       }
     },

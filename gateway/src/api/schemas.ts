@@ -242,6 +242,12 @@ const LoginResult: JsonSchema = {
       properties: {
         username: { type: 'string' },
         role: { type: 'string', enum: ['admin', 'operator', 'maintainer', 'viewer'] },
+        scopes: {
+          type: 'object',
+          description: 'Channels the user may reach (empty: all); see docs/users-and-roles.md.',
+          properties: { regions: { type: 'array', items: { type: 'string' } }, groups: { type: 'array', items: { type: 'string' } } },
+        },
+        permissions: { type: 'array', items: { type: 'string' }, description: 'What the user may do (role permissions plus grants).' },
       },
     },
   },

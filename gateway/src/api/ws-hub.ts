@@ -14,6 +14,9 @@
  *   makes no progress for `stallTimeoutMs`, is closed with 1013 (Try Again Later) and counted. It loses
  *   nothing it cannot recover: on reconnect it reloads state over HTTP.
  * So the memory per client is bounded by maxBufferedBytes + one message + the two capped backlogs.
+ *
+ * A scoped user's connection gets only the events of channels and devices in its scope (scopedEvent): the
+ * same ChannelScope the HTTP reads apply (resolved once per scope and catalog shape: a set lookup per channel).
  */
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
@@ -23,6 +26,8 @@ import type { StreamView } from '../domain/streams/stream-service.js';
 import type { Principal } from '../domain/services.js';
 import type { HealthAlertEvent } from '../domain/health/types.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
+import type { ChannelScope } from '../domain/auth/channel-scope.js';
+import { alarmInScope } from '../domain/auth/scoped-catalog.js';
 
 /** Every message type the hub sends (the OpenAPI description in http-server.ts documents each). */
 export const WS_MESSAGE_TYPES = [
@@ -59,6 +64,33 @@ export interface WsHubOptions {
   closeGraceMs?: number;
   /** Ping interval; a client that has not answered the previous ping is terminated (half-open TCP). */
   heartbeatIntervalMs?: number;
+  /** The channel scope of a connection's principal; absent: every client gets every event. */
+  scopeOf?: (principal: Principal) => ChannelScope;
+}
+
+/** The part of an event a scope lets through: the event itself, a narrowed copy, or null (nothing). */
+export function scopedEvent(scope: ChannelScope, type: Exclude<WsMessageType, 'hello'>, data: unknown): unknown {
+  if (scope.unrestricted) return data;
+  switch (type) {
+    case 'device-status':
+      return scope.coversDevice((data as DeviceStatusChange).deviceId) ? data : null;
+    case 'catalog-progress':
+      return scope.coversDevice((data as CatalogProgress).deviceId) ? data : null;
+    case 'channel-status': {
+      const change = data as ChannelStatusChange;
+      const channelIds = change.channelIds.filter((id) => scope.coversChannel(id));
+      if (channelIds.length === 0) return null;
+      return channelIds.length === change.channelIds.length ? data : { ...change, channelIds };
+    }
+    case 'alarm':
+      return alarmInScope(scope, data as AlarmEvent) ? data : null;
+    case 'stream-status':
+      return scope.coversChannel((data as StreamView).channelId) ? data : null;
+    case 'stream-failed':
+      return scope.coversChannel((data as StreamFailure).channelId) ? data : null;
+    case 'health-alert':
+      return scope.coversChannel((data as HealthAlertEvent).alert.channelId) ? data : null;
+  }
 }
 
 export interface WsClientSnapshot {
@@ -388,7 +420,13 @@ export class WsHub {
     let text: string | null = null;
     // Serialised once for all clients, and not at all when every client is coalescing.
     const serialise = (): string => (text ??= JSON.stringify({ type, data } satisfies WsMessage));
-    for (const client of this.clients) client.deliver(type, data, serialise);
+    for (const client of this.clients) {
+      const scope = this.options.scopeOf?.(client.principal);
+      const visible = scope ? scopedEvent(scope, type, data) : data;
+      if (visible === null) continue;
+      if (visible === data) client.deliver(type, data, serialise);
+      else client.deliver(type, visible, () => JSON.stringify({ type, data: visible } satisfies WsMessage));
+    }
   }
 
   private dropClient(client: WsClient, reason: string): void {

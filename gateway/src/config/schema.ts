@@ -22,6 +22,8 @@ export interface DeviceConfigEntry {
   profile?: string;
   /** Display name used until the device reports its own. */
   name?: string;
+  /** How far the device's source may move after REGISTER (NAT rebinding); absent = sip.natRebinding / the profile. */
+  natRebinding?: 'off' | 'port' | 'address';
 }
 
 export interface GatewayConfig {
@@ -43,12 +45,15 @@ export interface GatewayConfig {
     maxMessageBytes: number;
     dateHeader: boolean;
     lockout: { maxFailures: number; windowSec: number; durationSec: number };
+    natRebinding: 'profile' | 'off' | 'port' | 'address';
+    registerThrottle: { ratePerSec: number; burst: number };
     devices: DeviceConfigEntry[];
   };
   http: {
     host: string;
     port: number;
     apiTokens: string[];
+    kioskTokens: string[];
     sessionTtlSec: number;
     wsMaxBufferedBytes: number;
     tls: { certFile: string; keyFile: string };
@@ -74,6 +79,15 @@ export interface GatewayConfig {
     maxStreams: number;
   };
   admin: { username: string; password: string };
+  access: {
+    loginMaxFailuresPerUser: number;
+    loginMaxFailuresPerSource: number;
+    loginLockoutSec: number;
+    loginMaxLockoutSec: number;
+    loginFailureWindowSec: number;
+    ptzLeaseSec: number;
+    auditRetentionDays: number;
+  };
   log: { level: LogLevel; pretty: boolean };
   health: {
     evaluateIntervalSec: number;
@@ -247,6 +261,10 @@ const DEVICE_FIELDS: ItemFieldsFor<DeviceConfigEntry> = {
     kind: 'string', default: '', optional: true,
     description: 'Display name until the device reports its own.',
   },
+  natRebinding: {
+    kind: 'string', default: '', optional: true, pattern: /^(off|port|address)$/, patternHint: 'off, port or address',
+    description: 'NAT rebinding for this device (off, port, address); absent = sip.natRebinding, then the profile.',
+  },
 };
 
 const SIP_SCHEMA: TypedGroupSpec<GatewayConfig['sip']> = {
@@ -338,6 +356,26 @@ const SIP_SCHEMA: TypedGroupSpec<GatewayConfig['sip']> = {
         },
       },
     },
+    natRebinding: {
+      kind: 'enum', values: ['profile', 'off', 'port', 'address'], default: 'profile',
+      description:
+        'Source a registered device may send MESSAGE/NOTIFY/INFO from besides the one it registered on (NAT 重绑定): off (exactly that source; others get 403 and re-register), port (same address, any UDP port), address (any address, UDP); "profile" = the device profile\'s natRebinding.',
+    },
+    registerThrottle: {
+      kind: 'group',
+      description:
+        'Per-source REGISTER budget (token bucket per UDP address:port or TCP connection), checked before digest work; over it: 503 with Retry-After, then dropped until then.',
+      fields: {
+        ratePerSec: {
+          kind: 'integer', default: 20, min: 0, max: 1_000_000,
+          description: 'Sustained REGISTERs per second per source; 0 = no throttle. A device sends 2 per registration.',
+        },
+        burst: {
+          kind: 'integer', default: 100, min: 1, max: 1_000_000,
+          description: 'REGISTERs a source may send at once before the rate applies.',
+        },
+      },
+    },
     devices: {
       kind: 'objectList', itemName: 'device', fields: DEVICE_FIELDS,
       description: 'Pre-provisioned devices (设备白名单) with their own password, no-auth flag, profile or name.',
@@ -375,6 +413,11 @@ export const CONFIG_SCHEMA: TypedGroupSpec<GatewayConfig> = {
           kind: 'stringList', default: [], envAppend: 'SE_API_TOKEN', secret: true,
           description:
             'Static bearer tokens for API clients. SE_HTTP_API_TOKENS replaces the list (JSON array); SE_API_TOKEN appends one token.',
+        },
+        kioskTokens: {
+          kind: 'stringList', default: [], envAppend: 'SE_KIOSK_TOKEN', secret: true,
+          description:
+            'Device tokens for wall PCs (kiosk URL #/kiosk?token=…&view=<saved view id>): they only watch (read the tree, channels, shared views, tours, alarms; play and release live video), never change anything. SE_HTTP_KIOSK_TOKENS replaces the list (JSON array); SE_KIOSK_TOKEN appends one token.',
         },
         sessionTtlSec: {
           kind: 'integer', default: 43200, min: 60, max: ONE_YEAR_SEC,
@@ -479,6 +522,40 @@ export const CONFIG_SCHEMA: TypedGroupSpec<GatewayConfig> = {
         password: {
           kind: 'string', default: '', secret: true,
           description: 'Administrator password; "" = generate one at first start and log it once.',
+        },
+      },
+    },
+    access: {
+      kind: 'group',
+      description: 'Users and access: login lockout, PTZ control leases, audit log retention (docs/users-and-roles.md).',
+      fields: {
+        loginMaxFailuresPerUser: {
+          kind: 'integer', default: 5, min: 1, max: 1000,
+          description: 'Failed logins of one username (within loginFailureWindowSec) before it is locked out.',
+        },
+        loginMaxFailuresPerSource: {
+          kind: 'integer', default: 20, min: 1, max: 100000,
+          description: 'Failed logins from one client address (any usernames) before that address is locked out.',
+        },
+        loginLockoutSec: {
+          kind: 'integer', default: 60, min: 1, max: 86400,
+          description: 'First lockout, seconds; each further lockout of the same user or address doubles it.',
+        },
+        loginMaxLockoutSec: {
+          kind: 'integer', default: 3600, min: 1, max: 604800,
+          description: 'Longest lockout, seconds (the doubling stops here).',
+        },
+        loginFailureWindowSec: {
+          kind: 'integer', default: 900, min: 1, max: 604800,
+          description: 'Failures older than this are forgotten, and so is the doubling after this long without a failure.',
+        },
+        ptzLeaseSec: {
+          kind: 'integer', default: 30, min: 1, max: 3600,
+          description: 'PTZ control of a camera stays with its user this long after the last command; others get 409 meanwhile.',
+        },
+        auditRetentionDays: {
+          kind: 'integer', default: 180, min: 1, max: 3650,
+          description: 'Audit log entries older than this are deleted (checked hourly).',
         },
       },
     },

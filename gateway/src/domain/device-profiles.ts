@@ -10,6 +10,10 @@ import { basename, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { ManscdpCharset } from '../codecs/manscdp/charset.js';
 
+/** How far a device's source may move after REGISTER (the signalling engine's source check applies it). */
+export type NatRebinding = 'off' | 'port' | 'address';
+const NAT_REBINDING_VALUES: readonly NatRebinding[] = ['off', 'port', 'address'];
+
 export type SubstreamAttributeName = 'streamnumber' | 'streamprofile' | 'stream' | 'streamMode';
 
 /** SDP attribute selecting main/sub stream in a live INVITE: `a=<name>:<main|sub>`. */
@@ -46,6 +50,8 @@ export interface DeviceProfile {
   iframeCmdElement: 'IFameCmd' | 'IFrameCmd';
   /** Typical Catalog items per MESSAGE (sizes collection timeouts). */
   catalogItemsPerMessageHint: number;
+  /** Where the device may send MESSAGE/NOTIFY/INFO from besides its REGISTER source (optional key, default 'off'). */
+  natRebinding: NatRebinding;
   /** File the profile came from (for messages). */
   file: string;
 }
@@ -87,6 +93,7 @@ const PROFILE_KEYS = [
   'transcodeH265',
   'iframeCmdElement',
   'catalogItemsPerMessageHint',
+  'natRebinding',
 ];
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -160,6 +167,7 @@ export function parseDeviceProfile(doc: unknown, file: string): DeviceProfile {
     transcodeH265: bool('transcodeH265'),
     iframeCmdElement: oneOf('iframeCmdElement', IFRAME_ELEMENTS, required('iframeCmdElement')),
     catalogItemsPerMessageHint: integer('catalogItemsPerMessageHint', 1),
+    natRebinding: doc['natRebinding'] === undefined ? 'off' : oneOf('natRebinding', NAT_REBINDING_VALUES, doc['natRebinding']),
     file,
   };
 }

@@ -138,12 +138,29 @@ export interface AlarmEvent {
 
 export type UserRole = 'admin' | 'operator' | 'maintainer' | 'viewer';
 
+/**
+ * What a scoped user may reach: channels under these civil-code prefixes (region view) and/or these business
+ * groups / virtual organisations (group view). Absent or both lists empty: every channel.
+ */
+export interface UserScopes {
+  regions?: string[];
+  groups?: string[];
+}
+
+/** Permissions a role lacks that one user is granted on top (e.g. `play` for a maintainer): see domain/auth/permissions.ts. */
+export type UserGrant = 'play' | 'ptz' | 'ack' | 'export';
+
 export interface User {
   username: string;
   /** scrypt hash in the form scrypt$N$r$p$saltB64$hashB64. */
   passwordHash: string;
   role: UserRole;
   createdAt: number;
+  scopes?: UserScopes;
+  grants?: UserGrant[];
+  updatedAt?: number;
+  /** Sessions from logins before this are refused (a password change signs the user out everywhere). */
+  passwordChangedAt?: number;
 }
 
 /** A session token from POST /api/auth/login; only its SHA-256 is stored. */

@@ -2,10 +2,13 @@
  * What the HTTP/WebSocket API may ask of the domain. The composition root builds one `GatewayServices`
  * from the registry, catalog, alarm, control and auth services; the API layer sees only this.
  */
-import type { AlarmEvent, Channel, Device, Page, StatusEvent, User, UserRole } from './model.js';
+import type { AlarmEvent, Channel, Device, Page, StatusEvent, User, UserGrant, UserRole, UserScopes } from './model.js';
 import type { AlarmQuery, ChannelQuery, DeviceQuery, EventQuery } from './store.js';
 import type { GatewayEvents } from './events.js';
-import type { PtzRequest } from './control/ptz-service.js';
+import type { PtzLease, PtzRequest, PtzResult } from './control/ptz-service.js';
+import type { ChannelScope } from './auth/channel-scope.js';
+import type { UserService } from './auth/user-service.js';
+import type { AuditLog } from './audit/audit-log.js';
 import type { StreamService } from './streams/stream-service.js';
 import type { ViewService } from './views/view-service.js';
 import type { TourService } from './views/tour-service.js';
@@ -58,18 +61,25 @@ export type DeviceLiveStatus = Omit<DeviceStatusResponse, 'sn' | 'raw'>;
 export interface LoginResult {
   token: string;
   expiresAt: number;
-  user: { username: string; role: UserRole };
+  user: { username: string; role: UserRole; scopes: UserScopes; permissions: string[] };
 }
 
 /** Who is calling: resolved from a bearer token. */
 export interface Principal {
-  /** 'session-guest': a point that joined a consultation session with its code (see sessions/session-service.ts). */
-  kind: 'static-token' | 'session' | 'session-guest';
+  /**
+   * 'session-guest': a point that joined a consultation session with its code (see sessions/session-service.ts).
+   * 'kiosk-token': a wall PC's device token (config http.kioskTokens): watches only (api/authentication.ts).
+   */
+  kind: 'static-token' | 'session' | 'session-guest' | 'kiosk-token';
   username: string;
   role: UserRole;
   /** session-guest only: the one session (and participant) the guest token reaches. */
   sessionId?: string;
   participantId?: string;
+  /** Channels this principal may reach (absent: all); see domain/auth/channel-scope.ts. */
+  scopes?: UserScopes;
+  /** Permissions granted on top of the role (domain/auth/permissions.ts). */
+  grants?: UserGrant[];
 }
 
 export interface GatewayServices {
@@ -85,28 +95,49 @@ export interface GatewayServices {
   health?: HealthApi;
   readiness(): Promise<{ sip: boolean; http: boolean; store: boolean }>;
 
-  listDevices(query: DeviceQuery): Promise<Page<Device>>;
-  getDevice(id: string): Promise<Device | null>;
-  listChannels(query: ChannelQuery): Promise<Page<Channel>>;
-  getChannel(id: string): Promise<Channel | null>;
+  /*
+   * Reads that take a principal answer within its channel scope (domain/auth/scoped-catalog.ts): an item out
+   * of scope is absent (null / not listed / NotFoundError), never a 403. Without a principal: unscoped.
+   */
+  listDevices(query: DeviceQuery, principal?: Principal): Promise<Page<Device>>;
+  getDevice(id: string, principal?: Principal): Promise<Device | null>;
+  listChannels(query: ChannelQuery, principal?: Principal): Promise<Page<Channel>>;
+  getChannel(id: string, principal?: Principal): Promise<Channel | null>;
   /** Re-query a device's catalog; throws NotFoundError / ConflictError (device offline). */
   requestCatalog(deviceId: string): Promise<CatalogRequestResult>;
   /** Children of a tree node (root when parent is undefined) in a view (default 'catalog'); throws NotFoundError for an unknown node. */
-  treeChildren(parent: string | undefined, page?: { offset: number; limit: number }, view?: TreeViewName): { total: number; items: TreeNodeView[] };
+  treeChildren(parent: string | undefined, page?: { offset: number; limit: number }, view?: TreeViewName, principal?: Principal): { total: number; items: TreeNodeView[] };
   /** Nodes of a view matching a name substring / ID prefix, each with its path from the top level. */
-  treeSearch(view: TreeViewName, q: string, limit: number): TreePage<TreeSearchHit>;
+  treeSearch(view: TreeViewName, q: string, limit: number, principal?: Principal): TreePage<TreeSearchHit>;
   /** Ask the device now (GB DeviceInfo); throws NotFoundError / ConflictError (offline) / UpstreamError (no answer). */
   queryDeviceInfo(deviceId: string): Promise<DeviceLiveInfo>;
   /** Ask the device now (GB DeviceStatus); same errors as queryDeviceInfo. */
   queryDeviceStatus(deviceId: string): Promise<DeviceLiveStatus>;
-  stats(): GatewayStats;
-  listStatusEvents(query: EventQuery): Promise<Page<StatusEvent>>;
-  listAlarms(query: AlarmQuery): Promise<Page<AlarmEvent>>;
-  acknowledgeAlarm(id: string, by: string, note: string | null): Promise<AlarmEvent | null>;
+  stats(principal?: Principal): GatewayStats;
+  listStatusEvents(query: EventQuery, principal?: Principal): Promise<Page<StatusEvent>>;
+  listAlarms(query: AlarmQuery, principal?: Principal): Promise<Page<AlarmEvent>>;
+  /** Null when the alarm is unknown or out of the principal's scope. */
+  acknowledgeAlarm(id: string, by: string, note: string | null, principal?: Principal): Promise<AlarmEvent | null>;
   /** Send a PTZ command to a channel; throws NotFoundError / ConflictError (offline) / ValidationError. */
-  ptz(channelId: string, request: PtzRequest): Promise<{ sent: string[]; autoStopAfterMs: number | null }>;
+  ptz(channelId: string, request: PtzRequest, principal?: Principal): Promise<PtzResult>;
+  /** Who holds a channel's PTZ now (NotFoundError out of scope). */
+  ptzLease?(channelId: string, principal: Principal): Promise<PtzLease | null>;
+  /** Give a channel's PTZ lease back (its holder or a higher role). */
+  releasePtz?(channelId: string, principal: Principal): Promise<boolean>;
+  /**
+   * Throws NotFoundError unless the channel is in the principal's scope: the one check the play, snapshot,
+   * stream and health routes ask before they open or show a channel (absent in API-only test setups).
+   */
+  assertChannelInScope?(channelId: string, principal: Principal): void;
+  /** The channel scope of a principal (WebSocket filtering, health lists). */
+  channelScopeOf?(principal: Principal): ChannelScope;
+  /** User accounts (absent in API-only test setups). */
+  users?: UserService;
+  /** The audit log (absent in API-only test setups). */
+  audit?: AuditLog;
 
-  login(username: string, password: string): Promise<LoginResult | null>;
+  /** Null for wrong credentials; throws TooManyRequestsError while locked out. `source`: the client address. */
+  login(username: string, password: string, source?: string): Promise<LoginResult | null>;
   logout(token: string): Promise<void>;
   authenticate(bearerToken: string): Promise<Principal | null>;
   getUser(username: string): Promise<User | null>;
@@ -136,6 +167,10 @@ export class NotFoundError extends DomainError {
 }
 export class ConflictError extends DomainError {
   readonly statusCode = 409;
+  /** Extra fields of the 409 body (e.g. who holds a camera's PTZ). */
+  get details(): Record<string, unknown> | undefined {
+    return undefined;
+  }
 }
 /** The caller is known but may not do this (not the owner, not the chair, a session guest elsewhere). */
 export class ForbiddenError extends DomainError {

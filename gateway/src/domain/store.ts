@@ -119,10 +119,16 @@ export interface GatewayStore {
   appendAlarms(alarms: AlarmEvent[]): Promise<void>;
   listAlarms(query: AlarmQuery): Promise<Page<AlarmEvent>>;
   acknowledgeAlarm(id: string, by: string, note: string | null, at: number): Promise<AlarmEvent | null>;
+  /** One alarm by id, or null. */
+  getAlarm(id: string): Promise<AlarmEvent | null>;
 
   // ---- users and API session tokens
   getUser(username: string): Promise<User | null>;
   upsertUser(user: User): Promise<void>;
+  /** Every user, by username (user accounts are few: tens to hundreds). */
+  listUsers(): Promise<User[]>;
+  /** True when the user existed. */
+  deleteUser(username: string): Promise<boolean>;
   putSessionToken(token: SessionToken): Promise<void>;
   getSessionToken(tokenHash: string): Promise<SessionToken | null>;
   deleteSessionToken(tokenHash: string): Promise<void>;

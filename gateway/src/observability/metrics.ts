@@ -72,6 +72,8 @@ export class GatewayMetrics {
   private readonly sipParseErrors: Counter<'reason'>;
   private readonly sipAuthFailures: Counter<'reason'>;
   private readonly sipLockouts: Counter;
+  private readonly sipRejected: Counter<'reason'>;
+  private readonly sipThrottled: Counter<'outcome'>;
   private readonly storeWriteSeconds: Histogram<'operation'>;
   private readonly storeWriteFailures: Counter<'operation'>;
   private readonly wsClientsGauge: Gauge;
@@ -184,6 +186,18 @@ export class GatewayMetrics {
     this.sipLockouts = new Counter({
       name: 'se_sip_lockouts_total',
       help: 'Devices or sources locked out after repeated authentication failures.',
+      registers,
+    });
+    this.sipRejected = new Counter({
+      name: 'se_sip_rejected_total',
+      help: 'MESSAGE/NOTIFY/INFO refused: unregistered, source-mismatch, transport-mismatch (403, before any work); bad-sender, bad-body, bad-sn, bad-device-id (400).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.sipThrottled = new Counter({
+      name: 'se_sip_throttled_total',
+      help: 'REGISTERs over their source\'s budget: answered 503 with Retry-After, or dropped until then.',
+      labelNames: ['outcome'],
       registers,
     });
     this.storeWriteSeconds = new Histogram({
@@ -355,6 +369,15 @@ export class GatewayMetrics {
     this.sipLockouts.inc();
   }
 
+  /** Reasons are the signalling engine's fixed set (RejectionReason in protocol/gb28181/source-trust.ts). */
+  sipRequestRejected(reason: 'unregistered' | 'source-mismatch' | 'transport-mismatch' | 'bad-sender' | 'bad-body' | 'bad-sn' | 'bad-device-id'): void {
+    this.sipRejected.inc({ reason });
+  }
+
+  sipRegisterThrottled(outcome: '503' | 'dropped'): void {
+    this.sipThrottled.inc({ outcome });
+  }
+
   // ---- store
 
   storeWrite(operation: string, seconds: number): void {
@@ -442,5 +465,27 @@ export class GatewayMetrics {
 
   healthProbe(outcome: 'ok' | 'failed'): void {
     this.healthProbes.inc({ outcome });
+  }
+
+  // ---- users and access (domain/auth, domain/audit): one self-contained block
+
+  private readonly apiLogins = new Counter<'result'>({
+    name: 'se_api_logins_total',
+    help: 'Web/API logins by result: ok, wrong-password (wrong username or password), locked-out (refused during a lockout).',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  private readonly auditWriteFailures = new Counter({
+    name: 'se_audit_write_failures_total',
+    help: 'Audit log entries that could not be stored (the action itself went ahead; see the log).',
+    registers: [this.registry],
+  });
+
+  apiLogin(result: 'ok' | 'wrong-password' | 'locked-out'): void {
+    this.apiLogins.inc({ result });
+  }
+
+  auditWriteFailed(): void {
+    this.auditWriteFailures.inc();
   }
 }

@@ -127,6 +127,12 @@ export interface DeviceFleetOptions {
   personalisedChannels?: number;
   /** An INVITE for a personalised channel waits this long for its loop's encode, then uses the shared loop. Default 3 000 ms. */
   personalisedWaitMs?: number;
+  /**
+   * Encode (or load from the disk cache) the shared main and sub loops and the audio before any device
+   * registers, as a real camera has its encoder running before it registers: a registered camera then answers
+   * INVITE at once. Default true; personalised loops are still encoded on demand (see prepareMedia()).
+   */
+  prepareMediaOnStart?: boolean;
   logger?: Logger;
 }
 
@@ -293,6 +299,7 @@ export class DeviceFleet extends EventEmitter<DeviceFleetEvents> {
       {
         emit: (event, ...args) => (this.emit as (e: typeof event, ...a: typeof args) => boolean)(event, ...args),
         isPersonalised: (channelId) => this.personalisedChannels().has(channelId),
+        channelName: (channelId) => this.channelName(channelId),
         serverId,
       },
     );
@@ -378,6 +385,11 @@ export class DeviceFleet extends EventEmitter<DeviceFleetEvents> {
   async start(): Promise<void> {
     if (this.started) throw new Error('fleet already started');
     this.started = true;
+    if (this.opts.prepareMediaOnStart ?? true) {
+      // Without ffmpeg (or with a broken one) the devices still register; each INVITE then retries the encode.
+      await this.prepareMedia({ personalised: false }).catch((err: unknown) => this.log.warn({ err }, 'preparing media failed; INVITEs will retry'));
+    }
+    if (this.stopped) return;
     this.startedAt = Date.now();
     const groups = this.groupSpecs();
     const host = this.deviceHost();
@@ -513,7 +525,7 @@ export class DeviceFleet extends EventEmitter<DeviceFleetEvents> {
     const loads: Array<Promise<unknown>> = profiles.map((p) => this.mediaLibrary.videoLoop(codec, p, null));
     if (this.opts.audio) loads.push(this.mediaLibrary.audioLoop());
     if (opts.personalised ?? true) {
-      for (const channelId of this.personalisedChannels()) for (const p of profiles) loads.push(this.mediaLibrary.videoLoop(codec, p, channelId));
+      for (const channelId of this.personalisedChannels()) for (const p of profiles) loads.push(this.mediaLibrary.videoLoop(codec, p, channelId, this.channelName(channelId)));
     }
     await Promise.all(loads);
   }
@@ -599,6 +611,19 @@ export class DeviceFleet extends EventEmitter<DeviceFleetEvents> {
     const device = this.deviceFor(id);
     if (!device) throw new RangeError(`no simulated device or channel ${id}${this.started ? '' : ' (fleet not started)'}`);
     return device;
+  }
+
+  private readonly channelNames = new Map<string, string | null>();
+
+  /** A channel's name as its device's (or the platform's) catalog gives it: burnt into its own picture. */
+  channelName(channelId: string): string | null {
+    const known = this.channelNames.get(channelId);
+    if (known !== undefined) return known;
+    const owner = this.platform ?? this.specs.find((s) => s.channelIds.includes(channelId))?.catalog ?? null;
+    const item = owner?.listingFor(channelId)?.slice(0, 1)[0];
+    const name = item && item.deviceId === channelId ? item.name : null;
+    this.channelNames.set(channelId, name);
+    return name;
   }
 
   /** The first `personalisedChannels` camera channels of the fleet, in device order. */

@@ -90,8 +90,10 @@ export interface MediaDeviceContext {
 
 export interface SimMediaHost {
   emit<K extends keyof DeviceFleetEvents>(event: K, ...args: DeviceFleetEvents[K]): void;
-  /** Channels that get their own burnt-in channel ID (the first N of the fleet). */
+  /** Channels that get their own burnt-in channel ID and name (the first N of the fleet). */
   isPersonalised(channelId: string): boolean;
+  /** The channel's camera name in its device's catalog (burnt into its own picture), or null. */
+  channelName(channelId: string): string | null;
   /** Fleet's SIP server ID (to derive an SSRC when the offer has no y=). */
   serverId: string;
 }
@@ -381,7 +383,7 @@ export class SimMediaService {
     const { codec, personalisedWaitMs } = this.config;
     const profile = session.plan.profile;
     if (this.host.isPersonalised(session.channelId)) {
-      const own = this.library.videoLoop(codec, profile, session.channelId);
+      const own = this.library.videoLoop(codec, profile, session.channelId, this.host.channelName(session.channelId));
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<null>((resolve) => {
         timer = setTimeout(() => resolve(null), personalisedWaitMs);

@@ -2,7 +2,8 @@
  * Media for simulated cameras: short loops of real H.264 / H.265 video (and G.711A audio) encoded once with
  * ffmpeg, kept in memory as access units, and sent over and over so hundreds of cameras cost no encoding.
  *
- * Picture: ffmpeg's `testsrc2` pattern with burnt-in text (the channel ID, codec and size, the loop clock
+ * Picture: ffmpeg's `testsrc2` pattern with burnt-in text (the camera's name and channel ID, so an operator
+ * sees by eye which camera a tile shows; codec and size, the loop clock
  * `HH:MM:SS.mmm` and the frame number) and a 10-bit frame-index bar (white box = 1, most significant bit left)
  * that a benchmark can read from pixels without OCR. Stream shape: constant frame rate (25 fps), a keyframe
  * every second (GOP = fps, no scene-cut keyframes), no B-frames, SPS/PPS (VPS) before every keyframe, loops a
@@ -82,6 +83,12 @@ export interface MediaLibraryOptions {
   ffmpegPath?: string;
   /** TrueType font for drawtext; default: the first DejaVu font found. null = no text (pattern and bar only). */
   fontFile?: string | null;
+  /**
+   * Font with CJK glyphs for a camera's name (Chinese in the demo); default: the first CJK font found (the
+   * test setup installs fonts-wqy-microhei). null, or none found: a name that is not plain ASCII is left out
+   * (DejaVu would draw boxes), the channel ID is always there.
+   */
+  titleFontFile?: string | null;
 }
 
 export interface EncodeStats {
@@ -119,6 +126,21 @@ const FONT_CANDIDATES = [
   '/usr/share/fonts/dejavu/DejaVuSansMono.ttf',
 ];
 
+/** CJK fonts for camera names, in order of preference (Debian package paths). */
+const CJK_FONT_CANDIDATES = [
+  '/usr/share/fonts/truetype/wqy/wqy-microhei.ttc',
+  '/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc',
+  '/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc',
+  '/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf',
+];
+
+/** A camera name as burnt-in text: one line, printable, at most 40 characters. */
+export function pictureTitle(name: string | null | undefined): string | null {
+  if (!name) return null;
+  const line = [...name.replace(/[\u0000-\u001f\u007f]/g, ' ').trim()].slice(0, 40).join('');
+  return line.length > 0 ? line : null;
+}
+
 /** Where a benchmark finds the frame-index bar in a decoded picture (box k = bit FRAME_INDEX_BITS-1-k). */
 export function frameIndexBarLayout(profile: StreamProfile): { x: number; y: number; box: number; pitch: number; bits: number } {
   const s = PROFILE_SHAPES[profile];
@@ -140,7 +162,7 @@ export class MediaLibrary {
    */
   static shared(opts: MediaLibraryOptions = {}): MediaLibrary {
     const probe = new MediaLibrary(opts);
-    const key = JSON.stringify([probe.cacheDir, probe.loopSeconds, probe.fps, probe.fontFile, probe.ffmpegPath]);
+    const key = JSON.stringify([probe.cacheDir, probe.loopSeconds, probe.fps, probe.fontFile, probe.titleFontFile, probe.ffmpegPath]);
     let lib = MediaLibrary.instances.get(key);
     if (!lib) MediaLibrary.instances.set(key, (lib = probe));
     return lib;
@@ -150,6 +172,7 @@ export class MediaLibrary {
   readonly loopSeconds: number;
   readonly fps: number;
   readonly fontFile: string | null;
+  readonly titleFontFile: string | null;
   readonly stats: EncodeStats = { encodes: 0, diskHits: 0, encodeMs: 0 };
   private readonly ffmpegPath: string;
   private readonly videoLoops = new Map<string, Promise<VideoLoop>>();
@@ -172,6 +195,7 @@ export class MediaLibrary {
     }
     this.ffmpegPath = opts.ffmpegPath ?? 'ffmpeg';
     this.fontFile = opts.fontFile === undefined ? (FONT_CANDIDATES.find((f) => existsSync(f)) ?? null) : opts.fontFile;
+    this.titleFontFile = opts.titleFontFile === undefined ? (CJK_FONT_CANDIDATES.find((f) => existsSync(f)) ?? null) : opts.titleFontFile;
   }
 
   /** True when text is burnt in (a font was found). */
@@ -179,13 +203,17 @@ export class MediaLibrary {
     return this.fontFile !== null;
   }
 
-  /** A loop, encoding (or reading from the disk cache) on first use. `channelId` null = the shared loop. */
-  videoLoop(codec: SimVideoCodec, profile: StreamProfile, channelId: string | null): Promise<VideoLoop> {
+  /**
+   * A loop, encoding (or reading from the disk cache) on first use. `channelId` null = the shared loop;
+   * `name` (a personalised channel's camera name) is burnt in above the channel ID.
+   */
+  videoLoop(codec: SimVideoCodec, profile: StreamProfile, channelId: string | null, name: string | null = null): Promise<VideoLoop> {
     if (channelId !== null && !/^[0-9A-Za-z_-]{1,32}$/.test(channelId)) throw new RangeError(`bad channel ID for a media loop: ${channelId}`);
-    const key = `${codec}/${profile}/${channelId ?? ''}`;
+    const title = channelId === null ? null : pictureTitle(name);
+    const key = `${codec}/${profile}/${channelId ?? ''}/${title ?? ''}`;
     let loop = this.videoLoops.get(key);
     if (!loop) {
-      loop = this.loadVideo(codec, profile, channelId).then((l) => {
+      loop = this.loadVideo(codec, profile, channelId, title).then((l) => {
         this.ready.set(key, l);
         return l;
       });
@@ -197,8 +225,8 @@ export class MediaLibrary {
   }
 
   /** The loop if it is already in memory (no waiting). */
-  readyVideoLoop(codec: SimVideoCodec, profile: StreamProfile, channelId: string | null): VideoLoop | undefined {
-    return this.ready.get(`${codec}/${profile}/${channelId ?? ''}`);
+  readyVideoLoop(codec: SimVideoCodec, profile: StreamProfile, channelId: string | null, name: string | null = null): VideoLoop | undefined {
+    return this.ready.get(`${codec}/${profile}/${channelId ?? ''}/${channelId === null ? '' : (pictureTitle(name) ?? '')}`);
   }
 
   /** G.711 A-law tone (440 Hz with a 1760 Hz beep at every whole second), as long as the video loop. */
@@ -221,7 +249,7 @@ export class MediaLibrary {
 
   // ------------------------------------------------------------------------------------------ encoding
 
-  private videoArgs(codec: SimVideoCodec, profile: StreamProfile, channelId: string | null): string[] {
+  private videoArgs(codec: SimVideoCodec, profile: StreamProfile, channelId: string | null, title: string | null): string[] {
     const s = PROFILE_SHAPES[profile];
     const gop = this.fps;
     const filters: string[] = [];
@@ -234,10 +262,19 @@ export class MediaLibrary {
     if (this.fontFile) {
       const font = `fontfile='${filterText(this.fontFile)}':fontsize=${s.fontSize}:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=${Math.round(s.fontSize / 5)}`;
       const margin = s.fontSize;
-      const line = (n: number): number => margin + n * Math.round(s.fontSize * 1.5);
-      const title = channelId ?? 'shared loop';
+      // One text height of room at the top: a wall tile's name bar covers that strip of the picture.
+      const top = s.fontSize;
+      const line = (n: number): number => top + margin + n * Math.round(s.fontSize * 1.5);
       const label = `${codec === 'h264' ? 'H.264' : 'H.265'} ${profile} ${s.width}x${s.height} ${this.fps}fps`;
-      filters.push(`drawtext=${font}:x=${margin}:y=${line(1)}:text='${filterText(title)}'`);
+      // The camera's name on the top line, larger (Chinese needs the CJK font; plain ASCII does with DejaVu).
+      const titleFont = title === null ? null : /^[\x20-\x7e]*$/.test(title) ? this.fontFile : this.titleFontFile;
+      if (title !== null && titleFont !== null) {
+        const size = Math.round(s.fontSize * 1.3);
+        filters.push(
+          `drawtext=fontfile='${filterText(titleFont)}':fontsize=${size}:fontcolor=white:box=1:boxcolor=black@0.6:boxborderw=${Math.round(size / 5)}:x=${margin}:y=${top + Math.round(margin * 0.6)}:text='${filterText(title)}'`,
+        );
+      }
+      filters.push(`drawtext=${font}:x=${margin}:y=${line(1)}:text='${filterText(channelId ?? 'shared loop')}'`);
       filters.push(`drawtext=${font}:x=${margin}:y=${line(2)}:text='${filterText(label)}'`);
       // Loop clock and frame number: ffmpeg expands %{pts:hms} and %{frame_num} per frame.
       filters.push(`drawtext=${font}:x=${margin}:y=${line(3)}:text='%{pts\\:hms}  #%{frame_num}'`);
@@ -268,9 +305,9 @@ export class MediaLibrary {
     return join(this.cacheDir, `${kind}-${label}-${hash}.${ext}`);
   }
 
-  private async loadVideo(codec: SimVideoCodec, profile: StreamProfile, channelId: string | null): Promise<VideoLoop> {
+  private async loadVideo(codec: SimVideoCodec, profile: StreamProfile, channelId: string | null, title: string | null): Promise<VideoLoop> {
     const s = PROFILE_SHAPES[profile];
-    const args = this.videoArgs(codec, profile, channelId);
+    const args = this.videoArgs(codec, profile, channelId, title);
     const path = this.cachePath(`${codec}-${s.width}x${s.height}`, channelId ?? 'shared', args, codec === 'h264' ? 'h264' : 'h265');
     const bytes = await this.cachedOrEncoded(path, args);
     const loop = this.buildVideoLoop(bytes, codec, profile, channelId);

@@ -6,7 +6,7 @@ import type { AlarmEvent, Channel, Device, Page, StatusEvent, User } from '../..
 import type { AlarmQuery, ChannelQuery, DeviceQuery, EventQuery } from '../../src/domain/store.js';
 import { GatewayEvents } from '../../src/domain/events.js';
 import type { TreePage, TreeSearchHit, TreeViewName } from '../../src/domain/catalog/tree-views.js';
-import type { PtzRequest } from '../../src/domain/control/ptz-service.js';
+import type { PtzRequest, PtzResult } from '../../src/domain/control/ptz-service.js';
 import {
   type DeviceLiveInfo,
   type DeviceLiveStatus,
@@ -266,19 +266,19 @@ export class FakeGatewayServices implements GatewayServices {
     return alarm;
   }
 
-  async ptz(channelId: string, request: PtzRequest): Promise<{ sent: string[]; autoStopAfterMs: number | null }> {
+  async ptz(channelId: string, request: PtzRequest): Promise<PtzResult> {
     const channel = this.channels.get(channelId);
     if (!channel) throw new NotFoundError(`channel ${channelId} not found`);
     this.calls.ptz.push({ channelId, request });
     const stops = request.action !== 'stop' && request.action !== 'preset';
-    return { sent: ['A50F0108808000B4'], autoStopAfterMs: stops ? (('durationMs' in request && request.durationMs) || 500) : null };
+    return { sent: ['A50F0108808000B4'], autoStopAfterMs: stops ? (('durationMs' in request && request.durationMs) || 500) : null, lease: null, takenOverFrom: null };
   }
 
   async login(username: string, password: string): Promise<LoginResult | null> {
     if (username !== 'operator' || password !== 'correct horse') return null;
     const token = `session-${this.nextSession++}-${'x'.repeat(32)}`;
     this.loginSessions.set(token, { kind: 'session', username, role: 'operator' });
-    return { token, expiresAt: Date.now() + 3_600_000, user: { username, role: 'operator' } };
+    return { token, expiresAt: Date.now() + 3_600_000, user: { username, role: 'operator', scopes: {}, permissions: ['view', 'play', 'ptz', 'ack', 'export', 'sessions'] } };
   }
 
   async logout(token: string): Promise<void> {

@@ -282,13 +282,13 @@ describe('resources', () => {
   it('sends PTZ requests and acknowledges alarms as the calling user', async () => {
     const move = await post(`/api/channels/${CHANNEL_ID}/ptz`, { action: 'move', direction: 'up-left', speed: 200, durationMs: 800 });
     expect(move.status).toBe(200);
-    expect(move.body).toEqual({ sent: ['A50F0108808000B4'], autoStopAfterMs: 800 });
+    expect(move.body).toEqual({ sent: ['A50F0108808000B4'], autoStopAfterMs: 800, lease: null, takenOverFrom: null });
     expect(services.calls.ptz.at(-1)).toEqual({
       channelId: CHANNEL_ID,
       request: { action: 'move', direction: 'up-left', speed: 200, durationMs: 800 },
     });
     const stop = await post(`/api/channels/${CHANNEL_ID}/ptz`, { action: 'stop' });
-    expect(stop.body).toEqual({ sent: ['A50F0108808000B4'], autoStopAfterMs: null });
+    expect(stop.body).toEqual({ sent: ['A50F0108808000B4'], autoStopAfterMs: null, lease: null, takenOverFrom: null });
 
     const login = await post('/api/auth/login', { username: 'operator', password: 'correct horse' }, null);
     const ack = await post('/api/alarms/a1/ack', { note: '已处理' }, login.body.token as string);

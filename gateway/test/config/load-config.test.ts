@@ -45,9 +45,11 @@ const EXPECTED_DEFAULTS: GatewayConfig = {
     maxMessageBytes: 65535,
     dateHeader: true,
     lockout: { maxFailures: 5, windowSec: 300, durationSec: 600 },
+    natRebinding: 'profile',
+    registerThrottle: { ratePerSec: 20, burst: 100 },
     devices: [],
   },
-  http: { host: '0.0.0.0', port: 8080, apiTokens: [], sessionTtlSec: 43200, wsMaxBufferedBytes: 1048576, tls: { certFile: '', keyFile: '' } },
+  http: { host: '0.0.0.0', port: 8080, apiTokens: [], kioskTokens: [], sessionTtlSec: 43200, wsMaxBufferedBytes: 1048576, tls: { certFile: '', keyFile: '' } },
   store: { mongoUrl: '', mongoDatabase: 'sharp_eyes', dataDir: './data', flushIntervalMs: 1000 },
   media: {
     host: '',
@@ -64,6 +66,15 @@ const EXPECTED_DEFAULTS: GatewayConfig = {
     maxStreams: 1000,
   },
   admin: { username: 'admin', password: '' },
+  access: {
+    loginMaxFailuresPerUser: 5,
+    loginMaxFailuresPerSource: 20,
+    loginLockoutSec: 60,
+    loginMaxLockoutSec: 3600,
+    loginFailureWindowSec: 900,
+    ptzLeaseSec: 30,
+    auditRetentionDays: 180,
+  },
   log: { level: 'info', pretty: false },
   health: {
     evaluateIntervalSec: 15,
@@ -252,6 +263,9 @@ describe('environment variables', () => {
     ['SE_SIP_DEVICES', '{not json', 'sip.devices', 'must be a JSON array'],
     ['SE_SIP_DEVICES', '[{"id":"44030500001320000001","pasword":"x"}]', 'sip.devices[0].pasword', 'unknown key (did you mean "password"?)'],
     ['SE_SIP_DEVICES', '[{"id":44030500001320000001}]', 'sip.devices[0].id', 'must be a string'],
+    ['SE_SIP_DEVICES', '[{"id":"44030500001320000001","natRebinding":"always"}]', 'sip.devices[0].natRebinding', 'must be off, port or address'],
+    ['SE_SIP_NAT_REBINDING', 'sometimes', 'sip.natRebinding', 'must be one of profile, off, port, address'],
+    ['SE_SIP_REGISTER_THROTTLE_BURST', '0', 'sip.registerThrottle.burst', 'must be an integer'],
     ['SE_HTTP_API_TOKENS', '"one"', 'http.apiTokens', 'must be a list of strings'],
     ['SE_MONGO_URL', 'http://db', 'store.mongoUrl', 'must be a mongodb://'],
   ])('%s=%j is rejected, naming the variable and the key', (name, value, key, problem) => {

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { PtzService, type PtzPort } from '../../src/domain/control/ptz-service.js';
+import { PtzLeaseConflict, PtzService, type PtzPort } from '../../src/domain/control/ptz-service.js';
 import { encodePtz } from '../../src/codecs/gb/ptz.js';
 import { ValidationError } from '../../src/domain/services.js';
 
@@ -61,7 +61,7 @@ describe('PtzService stops per family', () => {
   it('a stop after focus sends the FI stop, after a move the PTZ stop, and cancels that auto-stop', async () => {
     const { ptz, sent } = service();
     await ptz.execute('c1', { action: 'focus', direction: 'near', speed: 0x80, durationMs: 1000 });
-    expect(await ptz.execute('c1', { action: 'stop' })).toEqual({ sent: [FI_STOP], autoStopAfterMs: null });
+    expect(await ptz.execute('c1', { action: 'stop' })).toEqual({ sent: [FI_STOP], autoStopAfterMs: null, lease: null, takenOverFrom: null });
     await ptz.execute('c2', { action: 'move', direction: 'up-right', speed: 0x80, durationMs: 1000 });
     expect((await ptz.execute('c2', { action: 'stop' })).sent).toEqual([PTZ_STOP]);
     await vi.advanceTimersByTimeAsync(5000);
@@ -112,5 +112,52 @@ describe('PtzService stops per family', () => {
     const ptz = new PtzService(port, pino({ level: 'silent' }));
     await expect(ptz.execute('c1', { action: 'stop' })).rejects.toThrow('no answer');
     expect(sent).toEqual([PTZ_STOP, FI_STOP]);
+  });
+});
+
+describe('PtzService arbitration (one user steers a camera at a time)', () => {
+  function service(): { ptz: PtzService; sent: string[]; advance: (ms: number) => void } {
+    let now = 1_700_000_000_000;
+    const sent: string[] = [];
+    const port: PtzPort = {
+      resolve: async (channelId) => ({ channelId, deviceId: 'd', deviceOnline: true }),
+      send: async (_target, hex) => void sent.push(hex),
+    };
+    return { ptz: new PtzService(port, pino({ level: 'silent' }), { leaseMs: 30_000 }, () => now), sent, advance: (ms) => (now += ms) };
+  }
+  const alice = { username: 'alice', role: 'operator' as const };
+  const bob = { username: 'bob', role: 'operator' as const };
+  const root = { username: 'root', role: 'admin' as const };
+  const preset = { action: 'preset' as const, operation: 'call' as const, preset: 1 };
+
+  it('the first user takes the lease; an equal role gets a conflict naming the holder and sends nothing', async () => {
+    const { ptz, sent, advance } = service();
+    const first = await ptz.execute('c1', preset, alice);
+    expect(first.lease).toEqual({ channelId: 'c1', holder: 'alice', role: 'operator', since: 1_700_000_000_000, expiresAt: 1_700_000_030_000 });
+    advance(10_000);
+    const err = await ptz.execute('c1', { action: 'stop' }, bob).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PtzLeaseConflict);
+    expect((err as PtzLeaseConflict).details).toEqual({ holder: first.lease });
+    expect(sent).toHaveLength(1);
+    // Another camera is free.
+    expect((await ptz.execute('c2', preset, bob)).lease?.holder).toBe('bob');
+    // Each command renews the holder's lease, keeping `since`.
+    expect((await ptz.execute('c1', preset, alice)).lease).toMatchObject({ since: 1_700_000_000_000, expiresAt: 1_700_000_040_000 });
+  });
+
+  it('the lease lapses after leaseMs without a command; a higher role takes over at once', async () => {
+    const { ptz, advance } = service();
+    await ptz.execute('c1', preset, alice);
+    advance(30_000);
+    expect(ptz.leaseOf('c1')).toBeNull();
+    const bobs = await ptz.execute('c1', preset, bob);
+    expect(bobs.takenOverFrom).toBeNull();
+    const taken = await ptz.execute('c1', preset, root);
+    expect(taken.takenOverFrom).toEqual({ holder: 'bob', role: 'operator' });
+    expect(ptz.leaseOf('c1')?.holder).toBe('root');
+    await expect(ptz.execute('c1', preset, bob)).rejects.toBeInstanceOf(PtzLeaseConflict);
+    expect(() => ptz.release('c1', bob)).toThrow(PtzLeaseConflict);
+    expect(ptz.release('c1', root)).toBe(true);
+    expect((await ptz.execute('c1', preset, bob)).lease?.holder).toBe('bob');
   });
 });

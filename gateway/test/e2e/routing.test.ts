@@ -2,6 +2,10 @@
  * Routing by transport source: a device behind NAT whose public port changes (NAT rebinding) is reached at
  * its new address; Via/Contact addresses are never used; live DeviceInfo/DeviceStatus queries reach it there.
  * The "device" here is built from our SIP transport and endpoint, speaking plain GB28181 on the wire.
+ *
+ * Following a device to a new port is allowed only when its profile or config says so (issue 8 part 3:
+ * otherwise a request from another source is a spoof and gets 403, see sip-trust.test.ts), so this device
+ * is configured with `natRebinding: port`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SipTransport, type TransportSource } from '../../src/transport/sip-transport.js';
@@ -54,7 +58,9 @@ describe('routing by transport source (NAT rebinding)', () => {
   let gw: TransportSource;
 
   beforeAll(async () => {
-    h = await startHarness({ overrides: { sip: { password: PASSWORD, catalogOnRegister: false, queryTimeoutSec: 5 } } });
+    h = await startHarness({
+      overrides: { sip: { password: PASSWORD, catalogOnRegister: false, queryTimeoutSec: 5, devices: [{ id: DEVICE, natRebinding: 'port' }] } },
+    });
     gw = { transport: 'udp', address: '127.0.0.1', port: h.gateway.sipPort };
     a = await side(gw);
     b = await side(gw);

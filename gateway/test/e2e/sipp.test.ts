@@ -11,6 +11,7 @@ import type { Device, Page } from '../../src/domain/model.js';
 import { startHarness, type Harness } from '../support/gateway-harness.js';
 
 const SCENARIOS = resolve(__dirname, '../../../test-fixtures/sipp');
+const SIPP_PORT = 20_000 + Math.floor(Math.random() * 20_000);
 const DEVICES = Array.from({ length: 20 }, (_, i) => `44030500001329${String(i + 1).padStart(6, '0')}`);
 
 interface SippResult {
@@ -28,8 +29,10 @@ function runSipp(h: Harness, scenario: string, csv: string, calls: number, extra
     '-key', 'gw', h.config.sip.id,
     '-key', 'domain', h.config.sip.domain,
     '-i', '127.0.0.1',
-    // A local port of its own (sipp's default 5060 could collide with other tests or a real gateway).
-    '-p', String(20_000 + Math.floor(Math.random() * 20_000)),
+    // A local port of its own (sipp's default 5060 could collide with other tests or a real gateway), the
+    // same for every scenario: these are the same 20 devices, and a registered device's MESSAGEs are only
+    // accepted from the source it registered on (issue 8 part 3).
+    '-p', String(SIPP_PORT),
     '-m', String(calls),
     '-r', '50',
     '-timeout', '30s',

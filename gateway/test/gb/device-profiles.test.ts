@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import {
   DeviceProfileError,
   DeviceProfileMatcher,
@@ -60,6 +61,12 @@ describe('the shipped profiles', () => {
     expect(profiles.map((p) => p.name).sort()).toEqual(['dahua', 'generic', 'hikvision', 'uniview']);
     const dahua = profiles.find((p) => p.name === 'dahua');
     expect(dahua?.substreamSdpAttribute).toEqual({ name: 'streamprofile', main: '0', sub: '1' });
+  });
+
+  it('trust only the registered source unless a profile says otherwise (natRebinding, optional, default off)', () => {
+    for (const p of profiles) expect(p.natRebinding, p.name).toBe('off');
+    expect(parseDeviceProfile(parseYaml(VALID), 'x.yaml').natRebinding).toBe('off');
+    expect(parseDeviceProfile(parseYaml(`${VALID}natRebinding: port\n`), 'x.yaml').natRebinding).toBe('port');
   });
 
   it('pick hikvision by Manufacturer or User-Agent', () => {
@@ -124,6 +131,7 @@ describe('validation errors name the file and key', () => {
     ['bad regex', VALID.replace('match: {}', 'match: [{ userAgent: "(" }]'), 'match[0].userAgent'],
     ['unknown match key', VALID.replace('match: {}', 'match: { vendor: "x" }'), 'match.vendor'],
     ['bad name', VALID.replace('name: test', 'name: "two words"'), 'name'],
+    ['bad natRebinding', VALID + 'natRebinding: always\n', 'natRebinding'],
   ];
   for (const [label, text, key] of cases) {
     it(label, () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { frameIndexBarLayout, MediaLibrary } from '../../src/sim/media-source.js';
+import { frameIndexBarLayout, MediaLibrary, pictureTitle } from '../../src/sim/media-source.js';
 import { findNalUnits, nalType } from '../../src/codecs/ps/annexb.js';
 import { captureTimeOfLoopPosition } from '../../src/sim/media-sender.js';
 
@@ -54,6 +54,37 @@ describe('media library', () => {
       expect(read).toBe(index);
     }
     await rm(file);
+  });
+
+  it('a personalised loop carries the camera\'s name (Chinese, with the CJK font) above its channel ID', async () => {
+    const lib = new MediaLibrary({ cacheDir: dir, loopSeconds: 1 });
+    expect(lib.titleFontFile, 'a CJK font (scripts/setup-test-env.sh installs fonts-wqy-microhei)').not.toBeNull();
+    const id = '44030500001320000007';
+    const named = await lib.videoLoop('h264', 'sub', id, '南山区科技园南门-7号');
+    const plain = await lib.videoLoop('h264', 'sub', id);
+    expect(named).not.toBe(plain);
+    // Decode the first frame of each: the title band (top rows, where the name is drawn) differs, the rest of
+    // the picture does not change its size or frame count.
+    const band = async (firstFrame: Buffer, name: string): Promise<Buffer> => {
+      const file = join(dir, `band-${name}.h264`);
+      await writeFile(file, firstFrame);
+      const out = spawnSync('ffmpeg', ['-v', 'error', '-f', 'h264', '-i', file, '-frames:v', '1', '-vf', 'crop=640:64:0:0', '-f', 'rawvideo', '-pix_fmt', 'gray', '-'], { maxBuffer: 1 << 20 });
+      await rm(file);
+      expect(out.status).toBe(0);
+      return out.stdout;
+    };
+    const [a, b] = await Promise.all([band(named.frames[0]!.data, 'named'), band(plain.frames[0]!.data, 'plain')]);
+    let differing = 0;
+    for (let i = 0; i < a.length; i++) if (Math.abs(a[i]! - b[i]!) > 40) differing++;
+    expect(differing).toBeGreaterThan(200);
+    expect(named.frames).toHaveLength(plain.frames.length);
+  });
+
+  it('picture titles are one printable line of at most 40 characters', () => {
+    expect(pictureTitle('东门\n入口')).toBe('东门 入口');
+    expect(pictureTitle('')).toBeNull();
+    expect(pictureTitle(null)).toBeNull();
+    expect([...pictureTitle('测'.repeat(60))!]).toHaveLength(40);
   });
 
   it('h265 main loop and audio', async () => {

@@ -744,6 +744,8 @@ function storeContract(adapter: string, makeFactory: () => StoreFactory): void {
         expect((await store.listAlarms({ deviceId: d1, acknowledged: false })).total).toBe(0);
 
         expect(await store.acknowledgeAlarm('no-such-alarm', 'ops', null, T0)).toBeNull();
+        expect(await store.getAlarm(given.id!)).toEqual(expected);
+        expect(await store.getAlarm('no-such-alarm')).toBeNull();
       });
     });
 
@@ -757,6 +759,18 @@ function storeContract(adapter: string, makeFactory: () => StoreFactory): void {
       await store.upsertUser(demoted);
       expect(await store.getUser('管理员')).toEqual(demoted);
       expect(await store.getUser('nobody')).toBeNull();
+    });
+
+    it('users: scopes and grants read back; listUsers by username; deleteUser says whether one was deleted', async () => {
+      const { store: own } = await freshStore('users');
+      const scoped: User = { username: 'op-南山', passwordHash: 'scrypt$16384$8$1$c2FsdA==$aGFzaA==', role: 'operator', createdAt: T0, updatedAt: T0 + 1, scopes: { regions: ['440305'], groups: ['44030500002150000001'] }, grants: ['play'] };
+      const plain: User = { username: 'a-viewer', passwordHash: 'scrypt$16384$8$1$c2FsdA==$aGFzaA==', role: 'viewer', createdAt: T0 };
+      await own.upsertUser(scoped);
+      await own.upsertUser(plain);
+      expect(await own.listUsers()).toEqual([plain, scoped]);
+      expect(await own.deleteUser('a-viewer')).toBe(true);
+      expect(await own.deleteUser('a-viewer')).toBe(false);
+      expect(await own.listUsers()).toEqual([scoped]);
     });
 
     it('session tokens: put, get, delete, purge expired (returns the count)', async () => {

@@ -15,6 +15,8 @@ export interface SignedIn {
   /** Guest tokens only: the session (and participant) the token was issued for. */
   sessionId?: string;
   participantId?: string;
+  /** A wall PC signed in with a kiosk device token (#/kiosk): it only ever shows the kiosk wall. */
+  kiosk?: boolean;
 }
 
 const STORAGE_KEY = 'sharp-eyes.auth';

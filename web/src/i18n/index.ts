@@ -16,12 +16,14 @@ import zhPlayer from './zh-CN/player';
 import enPlayer from './en/player';
 import zhErrors from './zh-CN/errors';
 import enErrors from './en/errors';
+import zhUsers from './zh-CN/users';
+import enUsers from './en/users';
 
 export type Locale = 'zh-CN' | 'en';
 const STORAGE_KEY = 'sharp-eyes.locale';
 
-const zh = { ...zhCommon, wall: zhWall, session: zhSession, health: zhHealth, player: zhPlayer, error: zhErrors };
-const en = { ...enCommon, wall: enWall, session: enSession, health: enHealth, player: enPlayer, error: enErrors };
+const zh = { ...zhCommon, wall: zhWall, session: zhSession, health: zhHealth, player: zhPlayer, users: zhUsers, error: zhErrors };
+const en = { ...enCommon, wall: enWall, session: enSession, health: enHealth, player: enPlayer, users: enUsers, error: enErrors };
 
 function initialLocale(): Locale {
   const saved = localStorage.getItem(STORAGE_KEY);

@@ -45,7 +45,7 @@ export const alarmRoutes: FastifyPluginAsync<AlarmRoutesOptions> = async (app, {
     },
     async (request) => {
       const { deviceId, acknowledged, since, offset, limit } = request.query;
-      return services.listAlarms({ deviceId, acknowledged, since, offset, limit });
+      return services.listAlarms({ deviceId, acknowledged, since, offset, limit }, principalOf(request));
     },
   );
 
@@ -73,8 +73,8 @@ export const alarmRoutes: FastifyPluginAsync<AlarmRoutesOptions> = async (app, {
       },
     },
     async (request) => {
-      const by = principalOf(request).username;
-      const alarm = await services.acknowledgeAlarm(request.params.id, by, request.body.note ?? null);
+      const principal = principalOf(request);
+      const alarm = await services.acknowledgeAlarm(request.params.id, principal.username, request.body.note ?? null, principal);
       if (!alarm) throw new NotFoundError(`alarm ${request.params.id} not found`);
       return alarm;
     },

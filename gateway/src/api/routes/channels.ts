@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { CatalogNodeKind, OnlineStatus } from '../../domain/model.js';
 import type { PtzRequest } from '../../domain/control/ptz-service.js';
 import { NotFoundError, type GatewayServices } from '../../domain/services.js';
+import { principalOf } from '../authentication.js';
 import {
   DEVICE_ID_PATTERN,
   NODE_ID_PATTERN,
@@ -13,6 +14,26 @@ import {
   ref,
   searchText,
 } from '../schemas.js';
+
+const ptzLeaseSchema = {
+  type: ['object', 'null'],
+  properties: {
+    channelId: { type: 'string' },
+    holder: { type: 'string', description: 'Username of who steers the camera.' },
+    role: { type: 'string' },
+    since: { type: 'integer' },
+    expiresAt: { type: 'integer', description: 'When control lapses unless the holder keeps steering.' },
+  },
+} as const;
+
+const ptzConflictSchema = {
+  type: 'object',
+  properties: {
+    error: { type: 'string' },
+    message: { type: 'string' },
+    holder: { ...ptzLeaseSchema, description: 'Present when another user holds the camera (absent: the device is offline).' },
+  },
+} as const;
 
 export interface ChannelRoutesOptions {
   services: GatewayServices;
@@ -51,7 +72,7 @@ export const channelRoutes: FastifyPluginAsync<ChannelRoutesOptions> = async (ap
     },
     async (request) => {
       const { q, status, deviceId, parentId, kind, offset, limit } = request.query;
-      return services.listChannels({ q, status, deviceId, parentId, kind, offset, limit });
+      return services.listChannels({ q, status, deviceId, parentId, kind, offset, limit }, principalOf(request));
     },
   );
 
@@ -66,7 +87,7 @@ export const channelRoutes: FastifyPluginAsync<ChannelRoutesOptions> = async (ap
       },
     },
     async (request) => {
-      const channel = await services.getChannel(request.params.id);
+      const channel = await services.getChannel(request.params.id, principalOf(request));
       if (!channel) throw new NotFoundError(`channel ${request.params.id} not found`);
       return channel;
     },
@@ -86,12 +107,45 @@ export const channelRoutes: FastifyPluginAsync<ChannelRoutesOptions> = async (ap
             properties: {
               sent: { type: 'array', items: { type: 'string' }, description: 'PTZCmd codes sent (hex).' },
               autoStopAfterMs: { type: ['integer', 'null'] },
+              lease: { ...ptzLeaseSchema, description: 'Your control of the camera (renewed by each command).' },
+              takenOverFrom: { type: ['object', 'null'], properties: { holder: { type: 'string' }, role: { type: 'string' } } },
             },
           },
-          ...errorResponses(400, 401, 404, 409, 502),
+          409: ptzConflictSchema,
+          ...errorResponses(400, 401, 403, 404, 502),
         },
       },
     },
-    async (request) => services.ptz(request.params.id, request.body),
+    async (request) => {
+      const result = await services.ptz(request.params.id, request.body, principalOf(request));
+      if (result.takenOverFrom) request.auditNote = { action: 'ptz-takeover', detail: `took over from ${result.takenOverFrom.holder} (${result.takenOverFrom.role})` };
+      return result;
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/channels/:id/ptz/lease',
+    {
+      schema: {
+        tags: ['channels'],
+        summary: 'Who steers the camera now (null: nobody); a lease lapses access.ptzLeaseSec after its last command.',
+        params: nodeIdParams,
+        response: { 200: { type: 'object', properties: { lease: ptzLeaseSchema } }, ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request) => ({ lease: (await services.ptzLease?.(request.params.id, principalOf(request))) ?? null }),
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/channels/:id/ptz/lease',
+    {
+      schema: {
+        tags: ['channels'],
+        summary: 'Give up control of the camera (the holder, or a higher role).',
+        params: nodeIdParams,
+        response: { 200: { type: 'object', properties: { released: { type: 'boolean' } } }, 409: ptzConflictSchema, ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => ({ released: (await services.releasePtz?.(request.params.id, principalOf(request))) ?? false }),
   );
 };

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { OnlineStatus } from '../../domain/model.js';
 import { NotFoundError, type GatewayServices } from '../../domain/services.js';
+import { principalOf } from '../authentication.js';
 import {
   REGION_PATTERN,
   deviceIdParams,
@@ -50,7 +51,7 @@ export const deviceRoutes: FastifyPluginAsync<DeviceRoutesOptions> = async (app,
     },
     async (request) => {
       const { status, q, region, offset, limit } = request.query;
-      return services.listDevices({ status, q, region, offset, limit });
+      return services.listDevices({ status, q, region, offset, limit }, principalOf(request));
     },
   );
 
@@ -65,7 +66,7 @@ export const deviceRoutes: FastifyPluginAsync<DeviceRoutesOptions> = async (app,
       },
     },
     async (request) => {
-      const device = await services.getDevice(request.params.id);
+      const device = await services.getDevice(request.params.id, principalOf(request));
       if (!device) throw new NotFoundError(`device ${request.params.id} not found`);
       return device;
     },
@@ -85,10 +86,10 @@ export const deviceRoutes: FastifyPluginAsync<DeviceRoutesOptions> = async (app,
     async (request) => {
       const deviceId = request.params.id;
       // An unknown device is a 404, not an empty page: the client most likely has a wrong ID.
-      const device = await services.getDevice(deviceId);
+      const device = await services.getDevice(deviceId, principalOf(request));
       if (!device) throw new NotFoundError(`device ${deviceId} not found`);
       const { offset, limit } = request.query;
-      return services.listChannels({ deviceId, offset, limit });
+      return services.listChannels({ deviceId, offset, limit }, principalOf(request));
     },
   );
 
@@ -132,7 +133,10 @@ export const deviceRoutes: FastifyPluginAsync<DeviceRoutesOptions> = async (app,
         response: { 200: liveInfoSchema, ...errorResponses(400, 401, 404, 409, 502) },
       },
     },
-    async (request) => services.queryDeviceInfo(request.params.id),
+    async (request) => {
+      if (!(await services.getDevice(request.params.id, principalOf(request)))) throw new NotFoundError(`device ${request.params.id} not found`);
+      return services.queryDeviceInfo(request.params.id);
+    },
   );
 
   app.get<{ Params: { id: string } }>(
@@ -145,7 +149,10 @@ export const deviceRoutes: FastifyPluginAsync<DeviceRoutesOptions> = async (app,
         response: { 200: liveStatusSchema, ...errorResponses(400, 401, 404, 409, 502) },
       },
     },
-    async (request) => services.queryDeviceStatus(request.params.id),
+    async (request) => {
+      if (!(await services.getDevice(request.params.id, principalOf(request)))) throw new NotFoundError(`device ${request.params.id} not found`);
+      return services.queryDeviceStatus(request.params.id);
+    },
   );
 
   app.post<{ Params: { id: string } }>(
@@ -165,6 +172,7 @@ export const deviceRoutes: FastifyPluginAsync<DeviceRoutesOptions> = async (app,
       },
     },
     async (request, reply) => {
+      if (!(await services.getDevice(request.params.id, principalOf(request)))) throw new NotFoundError(`device ${request.params.id} not found`);
       const result = await services.requestCatalog(request.params.id);
       return reply.code(202).send(result);
     },

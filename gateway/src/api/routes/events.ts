@@ -1,6 +1,7 @@
 /** GET /api/events: device and channel status history. */
 import type { FastifyPluginAsync } from 'fastify';
 import type { GatewayServices } from '../../domain/services.js';
+import { principalOf } from '../authentication.js';
 import { DEVICE_ID_PATTERN, NODE_ID_PATTERN, epochMs, errorResponses, pageOf, pagingQueryProperties } from '../schemas.js';
 
 export interface EventRoutesOptions {
@@ -38,7 +39,7 @@ export const eventRoutes: FastifyPluginAsync<EventRoutesOptions> = async (app, {
     },
     async (request) => {
       const { deviceId, subjectId, since, until, offset, limit } = request.query;
-      return services.listStatusEvents({ deviceId, subjectId, since, until, offset, limit });
+      return services.listStatusEvents({ deviceId, subjectId, since, until, offset, limit }, principalOf(request));
     },
   );
 };

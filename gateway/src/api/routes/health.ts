@@ -4,7 +4,7 @@
  * guests); setting maintenance is for admins and maintainers.
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { ForbiddenError } from '../../domain/services.js';
+import { ForbiddenError, type GatewayServices } from '../../domain/services.js';
 import { channelHealthCsv, type CsvLanguage } from '../../domain/health/health-csv.js';
 import {
   HEALTH_SORT_FIELDS,
@@ -21,6 +21,8 @@ import { epochMs, errorResponses, nodeIdParams, pagingQueryProperties, ref, sear
 
 export interface HealthRoutesOptions {
   health: HealthApi;
+  /** The caller's channel scope (domain/auth): a scoped user's lists and CSV hold only its channels. */
+  access?: Pick<GatewayServices, 'assertChannelInScope' | 'channelScopeOf'>;
 }
 
 /** Signed-in staff: any role, but not a consultation-session guest. */
@@ -173,7 +175,7 @@ function fileStamp(now: number, timeZone: string): string {
   return `${parts.year}${parts.month}${parts.day}-${parts.hour}${parts.minute}`;
 }
 
-export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { health }) => {
+export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { health, access }) => {
   const timeZone = health.timeZone;
   app.addHook('preHandler', async (request) => requireStaff(request));
 
@@ -256,7 +258,12 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
       const { status, region, group, q, sort, order, offset, limit, format, lang } = request.query;
       const statuses = status ? (status.split(',') as HealthStatus[]) : undefined;
       const csv = format === 'csv';
-      const page = await health.listChannels({ statuses, region, group, q, sort, order, offset: csv ? 0 : offset, limit: csv ? undefined : limit });
+      const scope = access?.channelScopeOf?.(principalOf(request));
+      const scoped = scope !== undefined && !scope.unrestricted;
+      // Scoped: every matching row, filtered by the scope, then paged (total counts only channels in scope).
+      const all = await health.listChannels({ statuses, region, group, q, sort, order, offset: csv || scoped ? 0 : offset, limit: csv || scoped ? undefined : limit });
+      const kept = scoped ? all.items.filter((c) => scope.coversChannel(c.channelId)) : all.items;
+      const page = scoped && !csv ? { total: kept.length, items: kept.slice(offset, offset + limit) } : { ...all, items: kept };
       if (!csv) return page;
       const body = Buffer.from(channelHealthCsv(page.items, { language: lang, timeZone }), 'utf8');
       const name = `channel-health-${fileStamp(Date.now(), timeZone)}.csv`;
@@ -278,7 +285,10 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
         response: { 200: detailSchema, ...errorResponses(400, 401, 403, 404) },
       },
     },
-    async (request) => health.channelDetail(request.params.id),
+    async (request) => {
+      access?.assertChannelInScope?.(request.params.id, principalOf(request));
+      return health.channelDetail(request.params.id);
+    },
   );
 
   app.post<{ Params: { id: string }; Body: { stream?: StreamKind } }>(
@@ -306,7 +316,10 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
         },
       },
     },
-    async (request) => health.probe(request.params.id, request.body.stream),
+    async (request) => {
+      access?.assertChannelInScope?.(request.params.id, principalOf(request));
+      return health.probe(request.params.id, request.body.stream);
+    },
   );
 
   app.put<{ Params: { id: string }; Body: { on: boolean; note?: string | null } }>(
@@ -327,6 +340,7 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
     },
     async (request) => {
       requireMaintainer(request);
+      access?.assertChannelInScope?.(request.params.id, principalOf(request));
       const by = principalOf(request).username;
       return health.setMaintenance(request.params.id, request.body.on, request.body.note ?? null, by);
     },

@@ -9,6 +9,8 @@ import { CYCLIC_DWELL_MAX_SEC, CYCLIC_DWELL_MIN_SEC } from '../../domain/session
 import type { GatewayMetrics } from '../../observability/metrics.js';
 import type { Logger } from 'pino';
 import { principalOf } from '../authentication.js';
+import type { GatewayServices } from '../../domain/services.js';
+import { channelsOf } from '../../domain/views/layout.js';
 import { epochMs, errorResponses, pagingQueryProperties } from '../schemas.js';
 import { SessionFanout } from '../session-fanout.js';
 import { channelIdSchema, uuidParams, wallLayoutSchema } from './wall-schemas.js';
@@ -19,6 +21,8 @@ export interface SessionRoutesOptions {
   logger: Logger;
   /** Unsent bytes above which a session socket is coalesced (the event hub's setting). */
   wsMaxBufferedBytes: number;
+  /** The caller's channel scope (domain/auth): a scoped chair shares only channels in its scope (else 404). */
+  access?: Pick<GatewayServices, 'assertChannelInScope'>;
 }
 
 const presence = { type: 'string', enum: ['good', 'poor', 'lost'] } as const;
@@ -87,7 +91,7 @@ const WS_PROTOCOL =
   'terminal is not shared yet shares it (a signed-in chair may; a guest chair may not widen what guests see). A slow reader gets only the latest of each message kind; ' +
   'one that stalls 30 s is closed with 1013, more than 20 messages a second with 1008: reconnect and use the new `state`.';
 
-export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (app, { sessions, metrics, logger, wsMaxBufferedBytes }) => {
+export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (app, { sessions, metrics, logger, wsMaxBufferedBytes, access }) => {
   const fanout = new SessionFanout({ sessions, metrics, logger: logger.child({ component: 'session-ws' }), maxBufferedBytes: wsMaxBufferedBytes });
   metrics.setSessionCountsProvider(() => ({ active: sessions.activeCount, connections: fanout.connectionCount }));
   app.addHook('preClose', async () => fanout.close());
@@ -109,7 +113,12 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (ap
       },
       response: { 201: sessionSchema, ...errorResponses(400, 401, 403) },
     },
-  }, async (request, reply) => reply.code(201).send(await sessions.create(principalOf(request), request.body)));
+  }, async (request, reply) => {
+    const principal = principalOf(request);
+    const shared = [...request.body.sources, ...(request.body.layout ? channelsOf(request.body.layout) : [])];
+    for (const channelId of shared) access?.assertChannelInScope?.(channelId, principal);
+    return reply.code(201).send(await sessions.create(principal, request.body));
+  });
 
   app.get<{ Querystring: { active?: boolean; offset: number; limit: number } }>('/sessions', {
     schema: {

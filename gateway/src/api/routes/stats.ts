@@ -2,6 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { GatewayServices } from '../../domain/services.js';
 import { errorResponses, ref } from '../schemas.js';
+import { principalOf } from '../authentication.js';
 
 export interface StatsRoutesOptions {
   services: GatewayServices;
@@ -18,6 +19,6 @@ export const statsRoutes: FastifyPluginAsync<StatsRoutesOptions> = async (app, {
         response: { 200: ref('Stats'), ...errorResponses(401) },
       },
     },
-    async () => services.stats(),
+    async (request) => services.stats(principalOf(request)),
   );
 };

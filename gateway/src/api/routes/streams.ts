@@ -6,8 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FastifyPluginAsync } from 'fastify';
-import { NotFoundError } from '../../domain/services.js';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { NotFoundError, type GatewayServices } from '../../domain/services.js';
 import type { StreamService } from '../../domain/streams/stream-service.js';
 import { grantOf } from '../../domain/streams/media-grants.js';
 import { bearerTokenOf, principalOf } from '../authentication.js';
@@ -17,6 +17,8 @@ import { NODE_ID_PATTERN, errorCodeProperties, errorResponses } from '../schemas
 
 export interface StreamRoutesOptions {
   streams: StreamService;
+  /** The caller's channel scope (domain/auth): out-of-scope channels and their streams answer 404. */
+  access?: Pick<GatewayServices, 'assertChannelInScope' | 'channelScopeOf'>;
 }
 
 const playErrorSchema = {
@@ -76,7 +78,10 @@ const channelIdParams = {
   properties: { id: { type: 'string', pattern: NODE_ID_PATTERN } },
 } as const;
 
-export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app, { streams }) => {
+export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app, { streams, access }) => {
+  const inScope = (request: FastifyRequest, channelId: string): boolean => access?.channelScopeOf?.(principalOf(request)).coversChannel(channelId) ?? true;
+  const requireScope = (request: FastifyRequest, channelId: string): void => access?.assertChannelInScope?.(channelId, principalOf(request));
+
   app.post<{ Params: { id: string }; Body: { stream?: 'main' | 'sub'; transport?: 'udp' | 'tcp-passive' | 'tcp-active'; transcode?: boolean } }>(
     '/channels/:id/play',
     {
@@ -96,13 +101,18 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app,
         response: { 200: streamViewSchema, 404: playErrorSchema, 409: playErrorSchema, 502: playErrorSchema, 503: playErrorSchema, ...errorResponses(400, 401) },
       },
     },
-    async (request) => streams.play({ channelId: request.params.id, ...(request.body ?? {}) }, grantOf(principalOf(request), bearerTokenOf(request.headers.authorization))),
+    async (request) => {
+      // A media URL is only issued for a channel in the caller's scope.
+      requireScope(request, request.params.id);
+      // Held under the caller's grant: ending its session / signing out revokes it (media-grants.ts).
+      return streams.play({ channelId: request.params.id, ...(request.body ?? {}) }, grantOf(principalOf(request), bearerTokenOf(request.headers.authorization)));
+    },
   );
 
   app.get('/streams', {
     schema: { tags: ['streams'], summary: 'Running streams with their statistics.', response: { 200: { type: 'object', properties: { total: { type: 'integer' }, items: { type: 'array', items: streamViewSchema } } } } },
-  }, async () => {
-    const items = streams.list();
+  }, async (request) => {
+    const items = streams.list().filter((s) => inScope(request, s.channelId));
     return { total: items.length, items };
   });
 
@@ -110,7 +120,7 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app,
     schema: { tags: ['streams'], summary: 'One stream.', params: streamIdParams, response: { 200: streamViewSchema, ...errorResponses(400, 401, 404) } },
   }, async (request) => {
     const view = streams.get(request.params.id);
-    if (!view) throw new NotFoundError(`stream ${request.params.id} not found`);
+    if (!view || !inScope(request, view.channelId)) throw new NotFoundError(`stream ${request.params.id} not found`);
     return view;
   });
 
@@ -123,6 +133,8 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app,
       response: { 200: { type: 'object', properties: { viewers: { type: 'integer' } } }, ...errorResponses(400, 401, 404) },
     },
   }, async (request) => {
+    const running = streams.get(request.params.id);
+    if (running && !inScope(request, running.channelId)) throw new NotFoundError(`stream ${request.params.id} not found`);
     const r = await streams.release(request.params.id, request.query.viewerId);
     if (!r) throw new NotFoundError(`stream ${request.params.id} not found`);
     return r;
@@ -131,6 +143,7 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app,
   app.get<{ Params: { id: string } }>('/channels/:id/snapshot', {
     schema: { tags: ['streams'], summary: 'A recent JPEG of the channel (from its running stream or a short pull of the sub-stream).', params: channelIdParams },
   }, async (request, reply) => {
+    requireScope(request, request.params.id);
     const dir = mkdtempSync(join(tmpdir(), 'se-snap-'));
     try {
       const file = join(dir, 'snapshot.jpg');

@@ -7,6 +7,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { GatewayServices } from '../../domain/services.js';
 import { TREE_VIEW_NAMES, UNGROUPED, UNPLACED, type TreeViewName } from '../../domain/catalog/tree-views.js';
 import { errorResponses, pagingQueryProperties, ref, searchText } from '../schemas.js';
+import { principalOf } from '../authentication.js';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -81,7 +82,7 @@ export const treeRoutes: FastifyPluginAsync<TreeRoutesOptions> = async (app, { s
     },
     async (request) => {
       const { view, parent, offset, limit } = request.query;
-      return { view, parent: parent ?? null, ...services.treeChildren(parent, { offset, limit }, view) };
+      return { view, parent: parent ?? null, ...services.treeChildren(parent, { offset, limit }, view, principalOf(request)) };
     },
   );
 
@@ -116,7 +117,7 @@ export const treeRoutes: FastifyPluginAsync<TreeRoutesOptions> = async (app, { s
     },
     async (request) => {
       const { view, q, limit } = request.query;
-      return { view, ...services.treeSearch(view, q, limit) };
+      return { view, ...services.treeSearch(view, q, limit, principalOf(request)) };
     },
   );
 };

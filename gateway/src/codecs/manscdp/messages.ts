@@ -97,6 +97,24 @@ export function decodeManscdp(bytes: Buffer, opts: DecodeManscdpOptions = {}): M
   };
 }
 
+/** Why an envelope cannot be acted on (answered, correlated, stored); see `envelopeProblem`. */
+export type EnvelopeProblem = 'bad-sn' | 'bad-device-id';
+
+/** A device ID as devices send it: GB IDs are 20 digits, test devices and platforms use other tokens. */
+export const DEVICE_ID_PATTERN = /^[0-9A-Za-z_.-]{1,64}$/;
+
+/**
+ * Checks the envelope a decoded message must have before anything acts on it: SN an integer ≥ 1 (GB 2022
+ * A.2.2 `SNType minInclusive 1`; `decodeManscdp` gives 0 for a missing, negative, huge or non-integer SN) and
+ * a DeviceID that is an ID (non-empty, ≤ 64 token characters). Null when the envelope is usable. Total:
+ * every message gets an answer, so callers can reply 400 instead of failing later in an encoder.
+ */
+export function envelopeProblem(m: Pick<ManscdpMessage, 'sn' | 'deviceId'>): EnvelopeProblem | null {
+  if (!Number.isSafeInteger(m.sn) || m.sn < 1) return 'bad-sn';
+  if (!DEVICE_ID_PATTERN.test(m.deviceId.trim())) return 'bad-device-id';
+  return null;
+}
+
 /** Case-insensitive CmdType comparison. */
 export function isCmdType(m: ManscdpMessage, cmdType: string): boolean {
   return m.cmdType.toLowerCase() === cmdType.toLowerCase();

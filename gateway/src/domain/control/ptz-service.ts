@@ -12,10 +12,61 @@
  * family. Auto-stops are therefore kept per family (a focus press does not cancel a pan's auto-stop), and
  * `{ "action": "stop" }` sends, at once, the stop of every family still moving and of the channel's last
  * moving command; both stops when the gateway has not seen the channel move (e.g. after a restart).
+ *
+ * Arbitration (command centres fight over PTZ): one user steers a camera at a time. The first command takes a
+ * lease on the channel (holder, role, since), renewed by each command and lost after `leaseMs` without one.
+ * Another user's command is refused with a PtzLeaseConflict (409 naming the holder) unless their role ranks
+ * higher (admin > operator > maintainer > viewer), which takes the camera over. Callers without an actor
+ * (internal use) bypass the lease.
  */
 import type { Logger } from 'pino';
 import { encodePtz, type PtzCommand } from '../../codecs/gb/ptz.js';
 import { ConflictError, NotFoundError, ValidationError } from '../services.js';
+import type { UserRole } from '../model.js';
+import { ROLE_RANK } from '../auth/permissions.js';
+
+/** Who sends a PTZ command (for the lease). */
+export interface PtzActor {
+  username: string;
+  role: UserRole;
+}
+
+/** Who steers a camera now. */
+export interface PtzLease {
+  channelId: string;
+  holder: string;
+  role: UserRole;
+  since: number;
+  /** When the lease lapses unless the holder sends another command. */
+  expiresAt: number;
+}
+
+/** Another user holds the camera: 409 with who, so the wall can show it. */
+export class PtzLeaseConflict extends ConflictError {
+  constructor(readonly lease: PtzLease) {
+    super(`PTZ of channel ${lease.channelId} is held by ${lease.holder} (${lease.role}) until ${new Date(lease.expiresAt).toISOString()} unless they keep steering; a higher role can take it over`);
+  }
+
+  override get details(): Record<string, unknown> {
+    return { holder: this.lease };
+  }
+}
+
+export interface PtzResult {
+  sent: string[];
+  autoStopAfterMs: number | null;
+  /** The caller's lease after the command (null without an actor). */
+  lease: PtzLease | null;
+  /** Set when the command took the camera over from another user. */
+  takenOverFrom: { holder: string; role: UserRole } | null;
+}
+
+export interface PtzOptions {
+  /** A lease lapses this long after its holder's last command. */
+  leaseMs: number;
+}
+
+const DEFAULT_LEASE_MS = 30_000;
 
 export type PtzDirection = 'up' | 'down' | 'left' | 'right' | 'up-left' | 'up-right' | 'down-left' | 'down-right';
 
@@ -59,17 +110,68 @@ export class PtzService {
   private readonly autoStops = new Map<string, NodeJS.Timeout>();
   /** The family of each channel's last moving command (move, focus, iris, preset call). */
   private readonly lastFamily = new Map<string, PtzFamily>();
+  /** Current leases by channel (expired ones are dropped when met). */
+  private readonly leases = new Map<string, PtzLease>();
 
   constructor(
     private readonly port: PtzPort,
     private readonly logger: Logger,
+    private readonly options: PtzOptions = { leaseMs: DEFAULT_LEASE_MS },
+    private readonly now: () => number = Date.now,
   ) {}
 
-  async execute(channelId: string, request: PtzRequest): Promise<{ sent: string[]; autoStopAfterMs: number | null }> {
+  /** Who holds a channel's PTZ now, or null. */
+  leaseOf(channelId: string): PtzLease | null {
+    const lease = this.leases.get(channelId);
+    if (!lease) return null;
+    if (lease.expiresAt <= this.now()) {
+      this.leases.delete(channelId);
+      return null;
+    }
+    return lease;
+  }
+
+  /** Give a lease back (its holder, or a higher role); true when one was released. */
+  release(channelId: string, actor: PtzActor): boolean {
+    const lease = this.leaseOf(channelId);
+    if (!lease) return false;
+    if (lease.holder !== actor.username && ROLE_RANK[actor.role] <= ROLE_RANK[lease.role]) throw new PtzLeaseConflict(lease);
+    this.leases.delete(channelId);
+    return true;
+  }
+
+  async execute(channelId: string, request: PtzRequest, actor?: PtzActor): Promise<PtzResult> {
     const target = await this.port.resolve(channelId);
     if (!target) throw new NotFoundError(`channel ${channelId} not found`);
     if (!target.deviceOnline) throw new ConflictError(`device ${target.deviceId} of channel ${channelId} is offline`);
+    const { lease, takenOverFrom } = actor ? this.acquire(channelId, actor) : { lease: null, takenOverFrom: null };
+    const result = await this.send(target, channelId, request);
+    return { ...result, lease, takenOverFrom };
+  }
 
+  /** Take or renew the caller's lease; throws PtzLeaseConflict when someone of equal or higher rank holds it. */
+  private acquire(channelId: string, actor: PtzActor): { lease: PtzLease; takenOverFrom: PtzResult['takenOverFrom'] } {
+    const now = this.now();
+    const current = this.leaseOf(channelId);
+    let takenOverFrom: PtzResult['takenOverFrom'] = null;
+    if (current && current.holder !== actor.username) {
+      if (ROLE_RANK[actor.role] <= ROLE_RANK[current.role]) throw new PtzLeaseConflict(current);
+      takenOverFrom = { holder: current.holder, role: current.role };
+      this.logger.info({ channelId, from: current.holder, to: actor.username }, 'PTZ taken over by a higher role');
+    }
+    const since = current && current.holder === actor.username ? current.since : now;
+    const lease: PtzLease = { channelId, holder: actor.username, role: actor.role, since, expiresAt: now + this.options.leaseMs };
+    // Re-inserted so the map's order is least recently used first; lapsed leases are swept from the front.
+    this.leases.delete(channelId);
+    this.leases.set(channelId, lease);
+    for (const [id, l] of this.leases) {
+      if (l.expiresAt > now) break;
+      this.leases.delete(id);
+    }
+    return { lease, takenOverFrom };
+  }
+
+  private async send(target: PtzTarget, channelId: string, request: PtzRequest): Promise<{ sent: string[]; autoStopAfterMs: number | null }> {
     if (request.action === 'stop') return { sent: await this.stopNow(target), autoStopAfterMs: null };
 
     const { command, stop, durationMs, family } = PtzService.translate(request);

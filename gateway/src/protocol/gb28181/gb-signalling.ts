@@ -22,6 +22,7 @@ import {
   readDeviceInfo,
   readDeviceStatus,
   readKeepalive,
+  envelopeProblem,
   MANSCDP_CONTENT_TYPE,
   type ManscdpMessage,
   type CatalogItem,
@@ -37,6 +38,9 @@ import type { TransportSource } from '../../transport/sip-transport.js';
 import { Lockout, type LockoutPolicy } from './lockout.js';
 import { PendingQueries, type CollectedAnswer } from './pending-queries.js';
 import { InviteDialogs } from './invite.js';
+import { judgeSource, type RejectionReason, type SourceVerdict } from './source-trust.js';
+import { RateLimitedLog } from './rate-limited-log.js';
+import { RegisterThrottle, type RegisterThrottleOptions } from './register-throttle.js';
 
 export type { AlarmNotify, DeviceInfoResponse, DeviceStatusResponse };
 
@@ -53,6 +57,11 @@ export interface GbDirectory {
   credentialsFor(deviceId: string): DeviceCredentials | null;
   /** Keepalive from a device: true when it is registered (answer 200), false to make it re-register. */
   keepalive(deviceId: string, source: TransportSource, status: string): boolean;
+  /**
+   * Whether an out-of-dialog MESSAGE/NOTIFY/INFO from `deviceId` at `source` comes from where that device
+   * holds a live registration (see source-trust.ts; the NAT rebinding policy is the domain's to apply).
+   */
+  checkSource(deviceId: string, source: TransportSource): SourceVerdict;
 }
 
 export interface RegisterEvent {
@@ -79,6 +88,10 @@ export interface GbSignallingEvents {
   /** A MESSAGE we answered 200 but do not act on (unknown CmdType, unsolicited answer). */
   'unhandled-message': [{ deviceId: string; cmdType: string; root: string }];
   'bad-body': [{ deviceId: string; error: string }];
+  /** A request refused: a spoofed or stale sender (403), no usable From, or an unusable body (400). */
+  rejected: [{ deviceId: string; source: TransportSource; method: string; reason: RejectionReason }];
+  /** A REGISTER over its source's budget: answered 503 with Retry-After, or dropped while that lasts. */
+  throttled: [{ source: TransportSource; outcome: '503' | 'dropped' }];
 }
 
 export interface GbSignallingOptions {
@@ -93,8 +106,12 @@ export interface GbSignallingOptions {
   queryTimeoutMs: number;
   catalogIdleTimeoutMs: number;
   maxBodyBytes: number;
+  /** Per-source REGISTER budget in front of digest work. */
+  registerThrottle: RegisterThrottleOptions;
   logger: Logger;
   now?: () => number;
+  /** Interval of the rate-limited "rejected"/"throttled" log lines, ms. Default 10 s. */
+  rejectionLogIntervalMs?: number;
 }
 
 export interface CatalogQueryResult {
@@ -110,6 +127,22 @@ export interface CatalogQueryResult {
 export function gbDate(epochMs: number): string {
   const beijing = new Date(epochMs + 8 * 3600_000);
   return beijing.toISOString().slice(0, 23);
+}
+
+/** Methods a device sends outside dialogs that carry data we act on: only from a trusted source. */
+const SOURCE_CHECKED_METHODS = new Set(['MESSAGE', 'NOTIFY', 'INFO']);
+
+const SOURCE_REJECTION_PHRASE: Record<Exclude<SourceVerdict, 'ok'>, string> = {
+  // The phrase devices have seen for a keepalive after our restart; either way 403 makes them re-register.
+  unregistered: 'Not Registered',
+  'source-mismatch': 'Source Does Not Match Registration',
+  'transport-mismatch': 'Transport Does Not Match Registration',
+};
+
+const ENVELOPE_PHRASE = { 'bad-sn': 'Bad SN', 'bad-device-id': 'Bad DeviceID' } as const;
+
+function sourceKey(source: TransportSource): string {
+  return source.transport === 'tcp' && source.connectionId ? `tcp:${source.connectionId}` : `${source.transport}:${source.address}:${source.port}`;
 }
 
 /** User part of the From URI (the sender's GB ID), or '' when From is missing or unparseable. */
@@ -130,11 +163,19 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
   /** Live-video dialogs (INVITE/ACK/BYE/CANCEL); in-dialog requests from devices are routed to them. */
   readonly dialogs: InviteDialogs;
   private readonly now: () => number;
+  private readonly throttle: RegisterThrottle;
+  private readonly refusalLog: RateLimitedLog;
+  /** Latest refusal per reason, for the rate-limited log line (an example of what was refused). */
+  private readonly lastRefusal = new Map<string, Record<string, unknown>>();
   private sn = Math.floor(Math.random() * 100_000) + 1;
 
   constructor(private readonly opts: GbSignallingOptions) {
     super();
     this.now = opts.now ?? Date.now;
+    this.throttle = new RegisterThrottle(opts.registerThrottle);
+    this.refusalLog = new RateLimitedLog(opts.rejectionLogIntervalMs ?? 10_000, (key, suppressed) =>
+      opts.logger.warn({ ...this.lastRefusal.get(key), heldBackSinceLastLine: suppressed }, `SIP requests rejected (${key}); one line per reason per interval`),
+    );
     this.lockout = new Lockout(opts.lockout, this.now);
     this.pending = new PendingQueries();
     this.dialogs = new InviteDialogs(opts.endpoint, opts.logger);
@@ -154,7 +195,19 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
 
   private onRequest(req: SipRequest, source: TransportSource, reply: ReplyFn): void {
     try {
-      if (req.method !== 'REGISTER' && req.method !== 'ACK' && this.dialogs.handleInDialog(req, reply)) return;
+      if (req.method !== 'REGISTER' && req.method !== 'ACK') {
+        // In-dialog requests (BYE, MediaStatus MESSAGE) carry the channel ID in From, not a registered device:
+        // they must come from the host the dialog was set up with (the port may differ: a device may answer
+        // from another socket). A BYE from elsewhere would otherwise end anyone's stream.
+        const dialogSource = this.dialogs.destinationOf(header(req, 'call-id'));
+        if (dialogSource && judgeSource(dialogSource, source, 'port') !== 'ok') {
+          this.refuse(req, source, senderOf(req), 'source-mismatch', 'in-dialog request from another source');
+          reply(403, SOURCE_REJECTION_PHRASE['source-mismatch']);
+          return;
+        }
+        if (this.dialogs.handleInDialog(req, reply)) return;
+      }
+      if (SOURCE_CHECKED_METHODS.has(req.method) && !this.trusted(req, source, reply)) return;
       switch (req.method) {
         case 'REGISTER':
           this.onRegister(req, source, reply);
@@ -166,7 +219,7 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
           reply(200, 'OK', { headers: [['allow', 'INVITE, ACK, INFO, CANCEL, BYE, OPTIONS, MESSAGE, SUBSCRIBE, NOTIFY']] });
           return;
         case 'NOTIFY':
-          // Subscriptions are not requested yet; accept so devices do not retry forever.
+          // Subscriptions are not requested yet; accept (from the registered device) so it does not retry forever.
           reply(200, 'OK');
           return;
         case 'ACK':
@@ -183,7 +236,48 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
     }
   }
 
+  /**
+   * Source check of an out-of-dialog MESSAGE/NOTIFY/INFO; answers and counts the refusal itself. Runs
+   * before the body is decoded, so strangers get no work done for them.
+   */
+  private trusted(req: SipRequest, source: TransportSource, reply: ReplyFn): boolean {
+    const senderId = senderOf(req);
+    if (!senderId) {
+      this.refuse(req, source, '', 'bad-sender');
+      reply(400, 'Bad From');
+      return false;
+    }
+    const verdict = this.opts.directory.checkSource(senderId, source);
+    if (verdict === 'ok') return true;
+    this.refuse(req, source, senderId, verdict);
+    reply(403, SOURCE_REJECTION_PHRASE[verdict]);
+    return false;
+  }
+
+  private refuse(req: SipRequest, source: TransportSource, deviceId: string, reason: RejectionReason, detail?: string): void {
+    this.emit('rejected', { deviceId, source, method: req.method, reason });
+    this.lastRefusal.set(reason, {
+      reason,
+      method: req.method,
+      deviceId: deviceId.slice(0, 64),
+      source: `${source.transport}:${source.address}:${source.port}`,
+      ...(detail ? { detail: detail.slice(0, 200) } : {}),
+    });
+    this.refusalLog.note(reason, this.now());
+  }
+
   private onRegister(req: SipRequest, source: TransportSource, reply: ReplyFn): void {
+    // The budget comes first: a flood must not cost digest work, lockout bookkeeping or log lines.
+    const budget = this.throttle.take(sourceKey(source), this.now());
+    if (!budget.allowed) {
+      const outcome = budget.firstRefusal ? '503' : 'dropped';
+      this.emit('throttled', { source, outcome });
+      this.lastRefusal.set('throttled', { reason: 'register-throttled', source: `${source.transport}:${source.address}:${source.port}`, retryAfterSec: budget.retryAfterSec });
+      this.refusalLog.note('throttled', this.now());
+      // Dropped: no answer at all (the transaction stays open and absorbs retransmissions).
+      if (budget.firstRefusal) reply(503, 'Service Unavailable', { headers: [['retry-after', String(budget.retryAfterSec)]] });
+      return;
+    }
     const deviceId = senderOf(req);
     if (!/^[0-9A-Za-z_.-]{1,64}$/.test(deviceId)) {
       reply(400, 'Bad From User');
@@ -296,12 +390,9 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
     else reply(403, 'Not Registered');
   }
 
+  /** A MESSAGE from a trusted sender (see `trusted`). */
   private onMessage(req: SipRequest, source: TransportSource, reply: ReplyFn): void {
     const senderId = senderOf(req);
-    if (!senderId) {
-      reply(400, 'Bad From');
-      return;
-    }
     // Most MESSAGEs are plain keepalives: answer those without the general XML decoder (see the module).
     const plainKeepalive = tryReadPlainKeepalive(req.body);
     if (plainKeepalive) {
@@ -314,13 +405,24 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       this.emit('bad-body', { deviceId: senderId, error });
-      this.opts.logger.warn({ deviceId: senderId, source, error }, 'rejected MESSAGE body');
+      this.refuse(req, source, senderId, 'bad-body', error);
       reply(400, 'Bad Body');
       return;
     }
 
+    // A keepalive is never answered with a body and its sender is From (already checked): SN and DeviceID
+    // are not needed, so sloppy ones are accepted (GB brief §10: parse leniently).
     if (msg.root === 'Notify' && msg.cmdType === 'Keepalive') {
       this.onKeepalive(senderId, readKeepalive(msg), source, reply);
+      return;
+    }
+    // Everything else is correlated by SN or answered with it: refuse what cannot be (total decoding: a
+    // defined 400 here instead of an encoder error later).
+    const problem = envelopeProblem(msg);
+    if (problem) {
+      this.emit('bad-body', { deviceId: senderId, error: problem });
+      this.refuse(req, source, senderId, problem, `${msg.root}/${msg.cmdType}`);
+      reply(400, ENVELOPE_PHRASE[problem]);
       return;
     }
 

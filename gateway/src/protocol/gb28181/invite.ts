@@ -80,6 +80,11 @@ export class InviteDialogs extends EventEmitter<InviteDialogEvents> {
     return this.dialogs.size;
   }
 
+  /** Where the dialog with this Call-ID was set up to (the device's transport source), if it is ours. */
+  destinationOf(callId: string | undefined): TransportSource | undefined {
+    return callId === undefined ? undefined : this.dialogs.get(callId)?.destination;
+  }
+
   async invite(opts: InviteOptions): Promise<InviteDialog> {
     const callId = generateCallId();
     const localTag = generateTag();

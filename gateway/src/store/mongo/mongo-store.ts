@@ -349,6 +349,10 @@ export class MongoStore implements GatewayStore {
     return this.page<AlarmEvent>(this.alarms as unknown as Collection<Document>, filter, query, { receivedAt: -1, _id: -1 }, alarmFrom);
   }
 
+  async getAlarm(id: string): Promise<AlarmEvent | null> {
+    return alarmFrom(await this.alarms.findOne({ _id: id }));
+  }
+
   async acknowledgeAlarm(id: string, by: string, note: string | null, at: number): Promise<AlarmEvent | null> {
     const result = await this.alarms.updateOne({ _id: id }, { $set: { acknowledgedAt: at, acknowledgedBy: by, note } });
     if (result.matchedCount === 0) return null;
@@ -363,6 +367,15 @@ export class MongoStore implements GatewayStore {
 
   async upsertUser(user: User): Promise<void> {
     await this.users.replaceOne({ _id: user.username }, { ...user }, { upsert: true });
+  }
+
+  async listUsers(): Promise<User[]> {
+    const docs = await this.users.find({}).sort({ _id: 1 }).toArray();
+    return docs.map((d) => strip<User>(d) as User);
+  }
+
+  async deleteUser(username: string): Promise<boolean> {
+    return (await this.users.deleteOne({ _id: username })).deletedCount > 0;
   }
 
   async putSessionToken(token: SessionToken): Promise<void> {

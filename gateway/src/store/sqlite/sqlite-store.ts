@@ -404,6 +404,11 @@ export class SqliteStore implements GatewayStore {
     return { total, items: rows.map((r) => JSON.parse(r.doc) as AlarmEvent) };
   }
 
+  async getAlarm(id: string): Promise<AlarmEvent | null> {
+    const row = this.conn.prepare('SELECT doc FROM alarms WHERE id = ?').get(id) as { doc: string } | undefined;
+    return row ? (JSON.parse(row.doc) as AlarmEvent) : null;
+  }
+
   async acknowledgeAlarm(id: string, by: string, note: string | null, at: number): Promise<AlarmEvent | null> {
     const row = this.conn.prepare('SELECT doc FROM alarms WHERE id = ?').get(id) as { doc: string } | undefined;
     if (!row) return null;
@@ -421,6 +426,15 @@ export class SqliteStore implements GatewayStore {
 
   async upsertUser(user: User): Promise<void> {
     this.conn.prepare('INSERT INTO users (username, doc) VALUES (?, ?) ON CONFLICT(username) DO UPDATE SET doc = excluded.doc').run(user.username, JSON.stringify(user));
+  }
+
+  async listUsers(): Promise<User[]> {
+    const rows = this.conn.prepare('SELECT doc FROM users ORDER BY username').all() as Array<{ doc: string }>;
+    return rows.map((r) => JSON.parse(r.doc) as User);
+  }
+
+  async deleteUser(username: string): Promise<boolean> {
+    return this.conn.prepare('DELETE FROM users WHERE username = ?').run(username).changes > 0;
   }
 
   async putSessionToken(token: SessionToken): Promise<void> {

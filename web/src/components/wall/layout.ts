@@ -122,18 +122,47 @@ export function emptyLayout(kind: LayoutKind, cols?: number, rows?: number): Wal
  * longer fit are packed into the empty tiles that remain, so going from 16 to 9 drops the fewest cameras.
  */
 export function changeKind(layout: WallLayout, kind: LayoutKind, cols?: number, rows?: number): WallLayout {
+  return changeKindKeeping(layout, [], kind, cols, rows).layout;
+}
+
+/**
+ * Cameras of tiles the current layout does not show, by tile index counted on from the last shown tile
+ * (hidden[0] was tile `layout.tiles.length`). A screen keeps this beside its layout so that 9 → 4 → 9 brings
+ * all nine cameras back in their places instead of losing five (issue 12, defect 8).
+ */
+export type HiddenTiles = (string | null)[];
+
+/**
+ * `changeKind` that also remembers what it hides: the shown tiles are taken from the current tiles followed by
+ * the hidden ones, empty shown tiles are filled from what would be hidden (as changeKind does), and the rest
+ * becomes the new hidden list. A remembered camera that is already on a shown tile is not brought back twice.
+ */
+export function changeKindKeeping(layout: WallLayout, hidden: readonly (string | null)[], kind: LayoutKind, cols?: number, rows?: number): { layout: WallLayout; hidden: HiddenTiles } {
   const next = emptyLayout(kind, cols, rows);
   const count = next.tiles.length;
-  const overflow: string[] = [];
-  layout.tiles.forEach((tile, i) => {
-    if (i < count) next.tiles[i] = { channelId: tile.channelId };
-    else if (tile.channelId) overflow.push(tile.channelId);
-  });
-  for (let i = 0; i < count && overflow.length > 0; i++) {
-    if (next.tiles[i].channelId === null) next.tiles[i] = { channelId: overflow.shift() ?? null };
+  const all: (string | null)[] = [...layout.tiles.map((t) => t.channelId), ...hidden];
+  const shown = all.slice(0, count);
+  while (shown.length < count) shown.push(null);
+  const rest = all.slice(count);
+  for (let i = 0; i < count; i++) {
+    if (shown[i] !== null) continue;
+    const from = rest.findIndex((id) => id !== null);
+    if (from < 0) break;
+    shown[i] = rest[from];
+    rest[from] = null;
   }
+  // Only cameras that came back from memory (beyond the old tiles) are checked for duplicates.
+  const onShow = new Set(shown.slice(0, Math.min(count, layout.tiles.length)).filter((id): id is string => id !== null));
+  for (let i = layout.tiles.length; i < count; i++) {
+    const id = shown[i];
+    if (id === null) continue;
+    if (onShow.has(id)) shown[i] = null;
+    else onShow.add(id);
+  }
+  shown.forEach((channelId, i) => (next.tiles[i] = { channelId }));
+  while (rest.length > 0 && rest[rest.length - 1] === null) rest.pop();
   next.maximised = layout.maximised !== null && layout.maximised < count ? layout.maximised : null;
-  return next;
+  return { layout: next, hidden: rest };
 }
 
 function withTiles(layout: WallLayout, tiles: WallTile[]): WallLayout {

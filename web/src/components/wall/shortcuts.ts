@@ -1,7 +1,10 @@
 /**
- * The wall's keyboard: one table that both decides what a key does and feeds the on-screen cheat sheet, so
- * the sheet can never list a shortcut that does not exist (or miss one that does).
+ * The keyboard of the wall and of a consultation session: ONE keymap for both screens (a key means the same
+ * everywhere; a key whose action a screen does not have does nothing there) and one table that both decides
+ * what a key does and feeds the on-screen cheat sheet, so the sheet can never list a shortcut that does not
+ * exist (or miss one that does). The mapping is documented in docs/keyboard.md.
  */
+import type { LayoutKind } from '../../api/types';
 export type PtzDirection = 'up' | 'down' | 'left' | 'right' | 'up-left' | 'up-right' | 'down-left' | 'down-right';
 export type ArrowKey = 'up' | 'down' | 'left' | 'right';
 
@@ -9,7 +12,13 @@ export type WallAction =
   | { kind: 'recall-view'; hotkey: number }
   | { kind: 'cycle-layout'; delta: 1 | -1 }
   | { kind: 'select-tile'; delta: 1 | -1 }
+  | { kind: 'choose-layout'; layout: LayoutKind }
   | { kind: 'toggle-maximise' }
+  /** True full screen (Fullscreen API): the whole screen, or (tile) the selected tile. */
+  | { kind: 'fullscreen'; tile: boolean }
+  | { kind: 'undo' }
+  | { kind: 'follow-chair' }
+  | { kind: 'toggle-lock' }
   | { kind: 'escape' }
   | { kind: 'toggle-tours' }
   | { kind: 'toggle-ptz-mode' }
@@ -45,8 +54,13 @@ function digitOf(input: KeyInput): number | null {
   return /^[1-9]$/.test(input.key) ? Number(input.key) : null;
 }
 
+/** Digits 1–7 (outside PTZ mode) choose the fixed layouts in the order of the layout buttons. */
+export const DIGIT_LAYOUTS: readonly LayoutKind[] = ['1', '4', '1+5', '1+7', '9', '16', '25'];
+
 export function resolveKey(input: KeyInput, context: KeyContext): WallAction | null {
-  // Browser and system shortcuts (Ctrl+R, Ctrl+F, Cmd+…) stay theirs.
+  // Undo of the last destructive change (clear wall, clear tile, layout change, recalled view).
+  if ((input.ctrlKey || input.metaKey) && !input.altKey && !input.shiftKey && input.key.toLowerCase() === 'z') return { kind: 'undo' };
+  // Other browser and system shortcuts (Ctrl+R, Ctrl+F, Cmd+…) stay theirs.
   if (input.ctrlKey || input.metaKey) return null;
   if (input.altKey) {
     const digit = digitOf(input);
@@ -63,6 +77,8 @@ export function resolveKey(input: KeyInput, context: KeyContext): WallAction | n
     const digit = digitOf(input);
     if (digit !== null) return { kind: 'ptz-preset', preset: digit };
   }
+  const digit = digitOf(input);
+  if (digit !== null) return digit <= DIGIT_LAYOUTS.length ? { kind: 'choose-layout', layout: DIGIT_LAYOUTS[digit - 1] } : null;
   switch (input.key) {
     case '?':
       return { kind: 'cheat-sheet' };
@@ -83,7 +99,11 @@ export function resolveKey(input: KeyInput, context: KeyContext): WallAction | n
     case 'l':
       return { kind: 'cycle-layout', delta: input.shiftKey ? -1 : 1 };
     case 'f':
-      return { kind: 'toggle-maximise' };
+      return { kind: 'fullscreen', tile: input.shiftKey };
+    case 'c':
+      return { kind: 'follow-chair' };
+    case 'k':
+      return { kind: 'toggle-lock' };
     case 'p':
       return { kind: 'toggle-ptz-mode' };
     case 's':
@@ -100,27 +120,42 @@ export function directionOfArrows(held: ReadonlySet<ArrowKey>): PtzDirection | n
   return vertical ?? horizontal;
 }
 
+export type Screen = 'wall' | 'session';
+
 /** Rows of the cheat sheet: the keys as printed, and the message key of what they do (wall.keys.*). */
 export interface ShortcutRow {
   keys: string[];
   action: string;
+  /** The screens where the key does something. */
+  screens: readonly Screen[];
   /** Only while PTZ mode is on. */
   ptz?: boolean;
 }
 
+const BOTH: readonly Screen[] = ['wall', 'session'];
+const WALL: readonly Screen[] = ['wall'];
+const SESSION: readonly Screen[] = ['session'];
+
+/** Key names are printed as words (and arrows, which every UI font has), never as special symbols. */
 export const SHORTCUT_ROWS: readonly ShortcutRow[] = [
-  { keys: ['Alt+1 … Alt+9'], action: 'recallView' },
-  { keys: ['L', 'Shift+L'], action: 'cycleLayout' },
-  { keys: ['→', '↓', ']'], action: 'nextTile' },
-  { keys: ['←', '↑', '['], action: 'previousTile' },
-  { keys: ['Enter', 'F', '⧉ ×2'], action: 'maximise' },
-  { keys: ['Esc'], action: 'escape' },
-  { keys: ['Space'], action: 'pauseTours' },
-  { keys: ['P'], action: 'ptzMode' },
-  { keys: ['← ↑ → ↓'], action: 'ptzMove', ptz: true },
-  { keys: ['+', '-'], action: 'ptzZoom', ptz: true },
-  { keys: ['1 … 9'], action: 'presetRecall', ptz: true },
-  { keys: ['S'], action: 'snapshot' },
-  { keys: ['Delete'], action: 'clearTile' },
-  { keys: ['?'], action: 'cheatSheet' },
+  { keys: ['1 … 7'], action: 'chooseLayout', screens: BOTH },
+  { keys: ['L', 'Shift+L'], action: 'cycleLayout', screens: BOTH },
+  { keys: ['→', '↓', ']'], action: 'nextTile', screens: BOTH },
+  { keys: ['←', '↑', '['], action: 'previousTile', screens: BOTH },
+  { keys: ['Enter'], action: 'maximise', screens: BOTH },
+  { keys: ['F'], action: 'fullscreen', screens: BOTH },
+  { keys: ['Shift+F'], action: 'fullscreenTile', screens: BOTH },
+  { keys: ['Esc'], action: 'escape', screens: BOTH },
+  { keys: ['Delete'], action: 'clearTile', screens: BOTH },
+  { keys: ['Ctrl+Z'], action: 'undo', screens: WALL },
+  { keys: ['Alt+1 … Alt+9'], action: 'recallView', screens: WALL },
+  { keys: ['Space'], action: 'pauseTours', screens: WALL },
+  { keys: ['S'], action: 'snapshot', screens: WALL },
+  { keys: ['P'], action: 'ptzMode', screens: WALL },
+  { keys: ['← ↑ → ↓'], action: 'ptzMove', screens: WALL, ptz: true },
+  { keys: ['+', '-'], action: 'ptzZoom', screens: WALL, ptz: true },
+  { keys: ['1 … 9'], action: 'presetRecall', screens: WALL, ptz: true },
+  { keys: ['C'], action: 'followChair', screens: SESSION },
+  { keys: ['K'], action: 'lock', screens: SESSION },
+  { keys: ['?'], action: 'cheatSheet', screens: BOTH },
 ];

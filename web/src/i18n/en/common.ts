@@ -9,6 +9,7 @@ const messages: typeof zh = {
     password: 'Password',
     submit: 'Sign in',
     failed: 'Wrong username or password',
+    locked: 'Too many failed logins: locked for a while, try again later',
     joinWithCode: 'Join with a session code',
   },
   socket: { connecting: 'Connecting', open: 'Live', reconnecting: 'Connection lost, reconnecting', closed: 'Not connected' },

@@ -93,7 +93,7 @@ const messages: typeof zh = {
     tileEmptyLabel: 'Tile {n}: empty',
     selectedTile: 'Tile {n} selected',
     restricted: 'Not permitted',
-    shortcuts: 'Keys: F follow chair · L lock/unlock (chair) · 1–7 layouts · Enter select tile · M maximise · Delete clear tile · Esc deselect',
+    shortcuts: 'Keys (the same as on the wall): C follow chair · K lock/unlock (chair) · 1–7 layouts · arrows select a tile · Enter maximise · F full screen · Delete clear tile · Esc deselect · ? all keys',
     error: 'Consultation error: {message}',
   },
   participants: {

@@ -7,6 +7,7 @@ export default {
     password: '密码',
     submit: '登录',
     failed: '用户名或密码错误',
+    locked: '登录失败次数过多，已暂时锁定，请稍后再试',
     joinWithCode: '用会商码加入',
   },
   socket: { connecting: '正在连接', open: '实时', reconnecting: '连接中断，正在重连', closed: '未连接' },

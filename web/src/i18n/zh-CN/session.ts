@@ -92,7 +92,7 @@ export default {
     tileEmptyLabel: '第 {n} 格：空',
     selectedTile: '已选中第 {n} 格',
     restricted: '无权限',
-    shortcuts: '快捷键：F 跟随主持人 · L 锁定/解锁（主持人）· 1–7 切换布局 · Enter 选中画面格 · M 最大化 · Delete 清空选中格 · Esc 取消选择',
+    shortcuts: '快捷键（与视频墙相同）：C 跟随主持人 · K 锁定/解锁（主持人）· 1–7 切换布局 · 方向键选择窗格 · Enter 最大化 · F 全屏 · Delete 清空选中格 · Esc 取消选择 · ? 全部快捷键',
     error: '会商出错：{message}',
   },
   participants: {
