@@ -17,6 +17,7 @@ import { WriteBehind, withTimeout } from './domain/write-behind.js';
 import { DeviceRegistry, type DeviceAddress } from './domain/registry/device-registry.js';
 import { TreeIndex } from './domain/catalog/tree-index.js';
 import { TreeViews } from './domain/catalog/tree-views.js';
+import { configuredRegionNames, loadRegionDataset, RegionNames } from './domain/catalog/region-names.js';
 import { CatalogService } from './domain/catalog/catalog-service.js';
 import { AlarmService } from './domain/alarms/alarm-service.js';
 import { AuthService } from './domain/auth/auth-service.js';
@@ -35,6 +36,7 @@ import { GatewayMetrics } from './observability/metrics.js';
 import { buildHttpServer } from './api/http-server.js';
 import type { ManscdpCharset } from './codecs/manscdp/charset.js';
 import { StreamService, type StreamTarget } from './domain/streams/stream-service.js';
+import { loginGrant, sessionGrant } from './domain/streams/media-grants.js';
 import { ViewService } from './domain/views/view-service.js';
 import { TourService } from './domain/views/tour-service.js';
 import { SessionService } from './domain/sessions/session-service.js';
@@ -333,7 +335,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
 
     const tree = new TreeIndex();
     // Region and group views of the same catalog (the web wall's trees; per-region/group aggregation).
-    const treeViews = new TreeViews(tree);
+    const treeViews = new TreeViews(tree, new RegionNames(loadRegionDataset(), configuredRegionNames(config.regions.names)));
     const catalog = new CatalogService(
       store,
       writer,
@@ -497,6 +499,12 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       joinFailed: (reason) => metrics.sessionJoinFailed(reason),
     });
     await sessions.load();
+    // Media access follows the session: its end (or a point's removal) stops the guests' video at once.
+    sessions.on('event', (event) => {
+      if (event.type === 'ended') streams.revoke(sessionGrant(event.sessionId));
+      else if (event.type === 'removed') streams.revoke(sessionGrant(event.sessionId, event.data.participantId));
+    });
+    sessions.on('guest-left', ({ sessionId, participantId }) => streams.revoke(sessionGrant(sessionId, participantId)));
     closers.push(() => sessions.close());
 
     // ---- maintenance health console and alert rules
@@ -613,7 +621,11 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       users,
       audit,
       login: (u, p, source) => auth.login(u, p, source),
-      logout: (t) => auth.logout(t),
+      logout: async (t) => {
+        await auth.logout(t);
+        // Signing out ends the video that login opened, not only future requests.
+        streams.revoke(loginGrant(t));
+      },
       authenticate: (t) => auth.authenticate(t),
       getUser: (u) => store.getUser(u),
     };

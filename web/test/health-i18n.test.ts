@@ -10,6 +10,8 @@ import zhHealth from '../src/i18n/zh-CN/health';
 import enHealth from '../src/i18n/en/health';
 import zhCommon from '../src/i18n/zh-CN/common';
 import enCommon from '../src/i18n/en/common';
+import zhErrors from '../src/i18n/zh-CN/errors';
+import enErrors from '../src/i18n/en/errors';
 
 const web = fileURLToPath(new URL('..', import.meta.url));
 const sources = ['src/pages/health', 'src/components/health'].flatMap((dir) =>
@@ -25,8 +27,8 @@ function lookup(messages: Record<string, unknown>, key: string): unknown {
 }
 
 const catalogues = {
-  'zh-CN': { ...zhCommon, health: zhHealth },
-  en: { ...enCommon, health: enHealth },
+  'zh-CN': { ...zhCommon, health: zhHealth, error: zhErrors },
+  en: { ...enCommon, health: enHealth, error: enErrors },
 };
 
 const dynamic = [

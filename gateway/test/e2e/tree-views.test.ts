@@ -64,10 +64,10 @@ describe('tree views over the API (simulated lower platform, sqlite store)', () 
     expect(top.items[0]).toMatchObject({ id: '44', kind: 'region', name: '广东省', deviceId: '', online: ALL, total: ALL, hasChildren: true });
     expect((await level('region', '44')).items.map((n) => [n.id, n.name])).toEqual([['4403', '深圳市']]);
     const counties = (await level('region', '4403')).items;
-    // No device reported 440306 as a region: the IPCs' own IDs place them, and its name is its code.
+    // No device reported 440306 as a region: the IPCs' own IDs place them, and the GB/T 2260 dataset names it.
     expect(counties.map((n) => [n.id, n.name, n.total])).toEqual([
       ['440305', '南山区', PLATFORM_CHANNELS],
-      ['440306', '440306', IPCS],
+      ['440306', '宝安区', IPCS],
     ]);
     const units = (await level('region', '440305')).items;
     expect(units.map((n) => n.id)).toEqual(['44030501', '44030502']);

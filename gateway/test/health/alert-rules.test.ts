@@ -157,12 +157,17 @@ describe('alert rules', () => {
 
     receiver.statuses.push(503);
     const refused = await h.api<WebhookTestResult>(`/api/alert-rules/${good.body.id}/test`, { method: 'POST', body: {} });
-    expect(refused.body).toMatchObject({ delivered: false, status: 503, error: 'HTTP 503' });
+    expect(refused.body).toMatchObject({ delivered: false, status: 503, error: 'HTTP 503', code: 'webhook.http-status', params: { status: 503 } });
 
     const dead = await createRule({ name: 'test-dead', kind: 'offline', offlineMinutes: 5, webhookUrl: deadUrl, enabled: false });
     const failed = await h.api<WebhookTestResult>(`/api/alert-rules/${dead.body.id}/test`, { method: 'POST' });
     expect(failed.body.delivered).toBe(false);
     expect(failed.body.error).toMatch(/fetch failed|ECONNREFUSED/);
+    expect(failed.body.code).toBe('webhook.refused');
+    // A port fetch() refuses to use ("fetch failed: bad port" in English) has a code the UI says in its language.
+    const blocked = await createRule({ name: 'test-blocked', kind: 'offline', offlineMinutes: 5, webhookUrl: 'http://127.0.0.1:6000/hook', enabled: false });
+    const blockedResult = await h.api<WebhookTestResult>(`/api/alert-rules/${blocked.body.id}/test`, { method: 'POST' });
+    expect(blockedResult.body).toMatchObject({ delivered: false, code: 'webhook.blocked-port', params: { port: '6000' } });
     const none = await createRule({ name: 'test-none', kind: 'offline', offlineMinutes: 5, enabled: false });
     expect((await h.api<WebhookTestResult>(`/api/alert-rules/${none.body.id}/test`, { method: 'POST' })).body).toMatchObject({ delivered: false });
     expect((await h.api(`/api/alert-rules/${none.body.id}/test`, { method: 'POST', token: viewerToken })).status).toBe(403);

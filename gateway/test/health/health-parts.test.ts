@@ -257,7 +257,7 @@ describe('TreeViewsGrouping', () => {
     ]);
     expect(m.nodesUnder('group', G)).toEqual([{ id: V1, name: 'n001', kind: 'virtual-org', hasChildren: true }]);
     expect(m.nodesUnder('region')).toEqual([{ id: '44', name: '广东省', kind: 'region', hasChildren: true }]);
-    expect(m.nodesUnder('region', '4403')).toEqual([{ id: '440305', name: 'n305', kind: 'region', hasChildren: true }]);
+    expect(m.nodesUnder('region', '4403')).toEqual([{ id: '440305', name: '南山区', kind: 'region', hasChildren: true }]); // GB/T 2260 names a county over what a device reported (n305)
     expect(m.nodesUnder('region', '44030501')).toEqual([]);
     expect(() => m.nodesUnder('region', '4499')).toThrow(NotFoundError);
   });

@@ -392,6 +392,9 @@ describe('web: maintenance health console', () => {
       await deadRow.locator('[data-testid=rule-test]').click();
       await expect.poll(() => deadRow.locator('[data-testid=rule-test-result]').getAttribute('data-delivered'), { timeout: 15_000 }).toBe('false');
       expect(await deadRow.locator('[data-testid=rule-test-result]').textContent()).toContain('未送达');
+      // Why, in the page's language (webhook.refused), never fetch()'s English ("fetch failed: …").
+      expect(await deadRow.locator('[data-testid=rule-test-result]').textContent()).toContain('拒绝连接');
+      expect(await deadRow.locator('[data-testid=rule-test-result]').textContent()).not.toMatch(/fetch failed|ECONNREFUSED/);
       await saveScreenshot(page, 'health-rules');
     } finally {
       await new Promise<void>((resolve) => receiver.server.close(() => resolve()));

@@ -36,6 +36,12 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Do not sign out on 401 (the login form itself). */
   anonymous?: boolean;
+  /**
+   * Send the token but do not sign out on 401: releasing a viewer after a consultation ended or the point was
+   * removed (the gateway revoked the guest token and released the viewer itself; the page must keep showing
+   * "the session has ended", not the sign-in page).
+   */
+  keepSignedIn?: boolean;
 }
 
 export function withQuery(path: string, query: RequestOptions['query']): string {
@@ -66,7 +72,7 @@ export async function api<T>(path: string, options: RequestOptions = {}): Promis
     parsed = null;
   }
   if (!response.ok) {
-    if (response.status === 401 && !options.anonymous) onUnauthorised();
+    if (response.status === 401 && !options.anonymous && !options.keepSignedIn) onUnauthorised();
     const body = (parsed && typeof parsed === 'object' ? parsed : null) as PlayErrorBody | null;
     throw new ApiError(response.status, body, body?.message ?? `${response.status} ${response.statusText}`);
   }

@@ -87,6 +87,9 @@ export interface PlayErrorBody {
   statusCode: number;
   error: string;
   message: string;
+  /** For the UI: rendered from the catalogues as `error.<code>` (web/src/api/error-text.ts). */
+  code?: string;
+  params?: Record<string, string | number>;
   step?: string;
   hint?: string;
   sipStatus?: number;

@@ -14,6 +14,8 @@ import zhHealth from './zh-CN/health';
 import enHealth from './en/health';
 import zhPlayer from './zh-CN/player';
 import enPlayer from './en/player';
+import zhErrors from './zh-CN/errors';
+import enErrors from './en/errors';
 import zhUsers from './zh-CN/users';
 import enUsers from './en/users';
 import zhReasonHealth from './zh-CN/reason-health';
@@ -22,8 +24,8 @@ import enReasonHealth from './en/reason-health';
 export type Locale = 'zh-CN' | 'en';
 const STORAGE_KEY = 'sharp-eyes.locale';
 
-const zh = { ...zhCommon, wall: zhWall, session: zhSession, health: zhHealth, player: zhPlayer, users: zhUsers, reason: { ...zhReasonHealth } };
-const en = { ...enCommon, wall: enWall, session: enSession, health: enHealth, player: enPlayer, users: enUsers, reason: { ...enReasonHealth } };
+const zh = { ...zhCommon, wall: zhWall, session: zhSession, health: zhHealth, player: zhPlayer, users: zhUsers, reason: { ...zhReasonHealth }, error: zhErrors };
+const en = { ...enCommon, wall: enWall, session: enSession, health: enHealth, player: enPlayer, users: enUsers, reason: { ...enReasonHealth }, error: enErrors };
 
 function initialLocale(): Locale {
   const saved = localStorage.getItem(STORAGE_KEY);

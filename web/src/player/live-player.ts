@@ -362,5 +362,6 @@ export class LivePlayer {
 }
 
 function releaseViewer(view: StreamView): void {
-  void pageApi(`/api/streams/${view.streamId}`, { method: 'DELETE', query: { viewerId: view.viewerId } }).catch(() => undefined);
+  // keepSignedIn: after a consultation ends the guest token is void and the gateway released the viewer already.
+  void pageApi(`/api/streams/${view.streamId}`, { method: 'DELETE', query: { viewerId: view.viewerId }, keepSignedIn: true }).catch(() => undefined);
 }

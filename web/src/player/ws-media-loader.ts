@@ -79,7 +79,7 @@ export function mediaLoaderConfig(): Partial<HlsConfig> {
  * api() signs the user out; a socket that closes under a request repeats it over HTTP too (a play the gateway
  * still completes then leaves a viewer that its idle timeout releases).
  */
-export async function pageApi<T>(path: string, options: Pick<RequestOptions, 'method' | 'body' | 'query'> = {}): Promise<T> {
+export async function pageApi<T>(path: string, options: Pick<RequestOptions, 'method' | 'body' | 'query' | 'keepSignedIn'> = {}): Promise<T> {
   const exchange = usesSocket()
     ? pageMux().request({ path: withQuery(path, options.query), method: options.method ?? (options.body === undefined ? 'GET' : 'POST'), body: options.body }, API_DEADLINE_MS)
     : null;

@@ -103,7 +103,9 @@ const testResultSchema = {
   properties: {
     delivered: { type: 'boolean' },
     status: { type: 'integer', description: 'HTTP status the receiver answered.' },
-    error: { type: 'string' },
+    error: { type: 'string', description: 'Why it was not delivered, in English.' },
+    code: { type: 'string', description: 'The same for UIs: webhook.http-status, webhook.timeout, webhook.blocked-port, webhook.bad-url, webhook.unknown-host, webhook.refused, webhook.network.' },
+    params: { type: 'object', additionalProperties: { type: ['string', 'number'] } },
     attempts: { type: 'integer' },
   },
 } as const;

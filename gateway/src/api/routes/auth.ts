@@ -40,7 +40,7 @@ export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (app, { s
       const result = await services.login(request.body.username, request.body.password, request.ip);
       if (!result) {
         // Same answer for an unknown user and a wrong password: do not confirm which usernames exist.
-        return reply.code(401).send(errorBody(401, 'wrong username or password'));
+        return reply.code(401).send(errorBody(401, 'wrong username or password', undefined, { code: 'auth.wrong-password' }));
       }
       return result;
     },

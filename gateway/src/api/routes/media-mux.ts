@@ -20,7 +20,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import type { GatewayMetrics } from '../../observability/metrics.js';
-import { bearerTokenOf } from '../authentication.js';
+import { grantMatches, grantOf } from '../../domain/streams/media-grants.js';
+import { bearerTokenOf, principalOf } from '../authentication.js';
 import { errorBody } from '../errors.js';
 import { parseMediaPath, readMediaFile, type MediaFileSource } from '../media-files.js';
 
@@ -34,6 +35,8 @@ export interface MediaMuxRoutesOptions {
 /** The client keeps the same window (web/src/player/ws-media-loader.ts MAX_IN_FLIGHT). */
 export const MEDIA_MUX_MAX_IN_FLIGHT = 64;
 const API_METHODS = new Set(['GET', 'POST', 'PUT', 'DELETE']);
+/** Close code when the grant the socket was opened with is revoked (policy: it may not reconnect with it). */
+export const MEDIA_MUX_CLOSE_REVOKED = 4403;
 /** Ping interval; a socket that did not answer the previous ping is terminated (half-open TCP). */
 const HEARTBEAT_MS = 30_000;
 const MAX_ID = 0xffff_ffff;
@@ -62,8 +65,8 @@ interface Answer {
 }
 
 /** An error answer: `{ error, message }` as the HTTP routes send it. */
-function jsonFrame(id: number, status: number, message: string): Buffer {
-  return encodeMediaFrame(id, status, 'application/json', Buffer.from(JSON.stringify(errorBody(status, message))));
+function jsonFrame(id: number, status: number, message: string, code?: string): Buffer {
+  return encodeMediaFrame(id, status, 'application/json', Buffer.from(JSON.stringify(errorBody(status, message, undefined, code ? { code } : undefined))));
 }
 
 type Parsed =
@@ -160,7 +163,7 @@ class MuxConnection {
     const parts = parseMediaPath(request.path);
     if (!parts) return { status: 400, bodyBytes: 0, frame: jsonFrame(request.id, 400, 'path: must be /media/<token>/<file> or /api/…') };
     const result = await readMediaFile(this.streams, parts.token, parts.file);
-    if (!result.ok) return { status: result.status, bodyBytes: 0, frame: jsonFrame(request.id, result.status, result.message) };
+    if (!result.ok) return { status: result.status, bodyBytes: 0, frame: jsonFrame(request.id, result.status, result.message, result.code) };
     return { status: 200, bodyBytes: result.body.length, frame: encodeMediaFrame(request.id, 200, result.contentType, result.body) };
   }
 
@@ -216,6 +219,12 @@ export const mediaMuxRoutes: FastifyPluginAsync<MediaMuxRoutesOptions> = async (
         return { status: response.statusCode, contentType: String(response.headers['content-type'] ?? 'application/json').split(';')[0], body: response.rawPayload };
       };
       const connection = new MuxConnection(socket, streams, metrics, maxInFlight ?? MEDIA_MUX_MAX_IN_FLIGHT, request.log, injectApi);
+      // A consultation that ends (or a point removed, a user signed out) closes the sockets opened with that right.
+      const grant = grantOf(principalOf(request), token === '' ? null : token);
+      const onRevoked = (revoked: string): void => {
+        if (grant !== null && grantMatches(grant, revoked)) socket.close(MEDIA_MUX_CLOSE_REVOKED, 'media access revoked');
+      };
+      streams.grants?.on('revoked', onRevoked);
       metrics.mediaMuxSocketOpened();
       let alive = true;
       socket.on('pong', () => (alive = true));
@@ -237,6 +246,7 @@ export const mediaMuxRoutes: FastifyPluginAsync<MediaMuxRoutesOptions> = async (
       });
       socket.on('error', (err) => request.log.debug({ err }, 'media socket error'));
       socket.once('close', () => {
+        streams.grants?.off('revoked', onRevoked);
         clearInterval(heartbeat);
         metrics.mediaMuxSocketClosed();
       });

@@ -81,12 +81,14 @@ const WS_PROTOCOL =
   'from POST /api/sessions/join). JSON `{ type, data }`. Server → client: `state` (the whole Session, on connect and ' +
   'after participant changes), `layout` `{ seq, layout, by, at }`, `presence` `{ participantId, presence, rttMs }`, ' +
   '`lock` `{ locked }`, `roll-call` `{ participantId, channelId, cyclicDwellSec }`, `chair` `{ participantId }`, ' +
-  '`ended` `{}` (then the socket closes with 1000), `pong` `{ t }`, `error` `{ message }`. Client → server: ' +
+  '`removed` `{ participantId }` (the chair removed that point: its sockets close with 1000, its guest token and media stop working), ' +
+  '`ended` `{}` (then the socket closes with 1000; every guest\'s media URLs and media sockets stop working at once), `pong` `{ t }`, `error` `{ message }`. Client → server: ' +
   '`ping` `{ t, rttMs? }` every ~2 s (rttMs: the round trip the client measured from its previous ping → pong; ' +
   'presence is good below 300 ms, poor above or after 6 s without pings, lost without a connection); chair only: ' +
   '`layout` WallLayout, `lock` `{ locked }`, `roll-call` `{ participantId | null, cyclicDwellSec?: ' +
   `${CYCLIC_DWELL_MIN_SEC}–${CYCLIC_DWELL_MAX_SEC} | null }\` (cyclic: the connected participants with a terminal in turn), ` +
-  '`hand-over` `{ participantId }` (a connected participant). A slow reader gets only the latest of each message kind; ' +
+  '`hand-over` `{ participantId }` (a connected participant), `remove` `{ participantId }` (not the chair itself). Rolling in a point whose ' +
+  'terminal is not shared yet shares it (a signed-in chair may; a guest chair may not widen what guests see). A slow reader gets only the latest of each message kind; ' +
   'one that stalls 30 s is closed with 1013, more than 20 messages a second with 1008: reconnect and use the new `state`.';
 
 export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (app, { sessions, metrics, logger, wsMaxBufferedBytes, access }) => {
@@ -134,7 +136,7 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (ap
       summary: 'Join an active session with its 6-digit code (no login): a guest token scoped to that session.',
       description:
         'The token reaches only this session (its routes and WebSocket), live video of the channels shared in it, and releasing ' +
-        'its own viewers; everything else answers 403. A terminalChannelId must be one of the session\'s sources. A wrong code is ' +
+        'its own viewers; everything else answers 403. A terminalChannelId may be any channel: it is shown to the others only when the chair rolls the point in. A wrong code is ' +
         '404; after 10 wrong codes in 10 minutes from one address every join from it is 429 (Retry-After) until the window ends.\n\n' +
         WS_PROTOCOL,
       security: [],
@@ -192,6 +194,19 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (ap
       response: { 200: joinResultSchema, ...errorResponses(400, 401, 403, 404, 409) },
     },
   }, async (request) => sessions.join(principalOf(request), request.params.id, request.body));
+
+  app.post<{ Params: { id: string } }>('/sessions/:id/leave', {
+    preValidation: async (request) => {
+      request.body ??= {};
+    },
+    schema: {
+      tags: ['sessions'],
+      summary: 'A guest leaves for good: its guest token, media URLs and media sockets stop working at once (a user just disconnects).',
+      params: uuidParams,
+      body: { type: 'object', additionalProperties: false, properties: {} },
+      response: { 200: { type: 'object', properties: { left: { type: 'boolean' } } }, ...errorResponses(400, 401, 403) },
+    },
+  }, async (request) => sessions.leave(principalOf(request), request.params.id));
 
   app.get<{ Params: { id: string }; Querystring: { offset: number; limit: number } }>('/sessions/:id/attendance', {
     schema: {

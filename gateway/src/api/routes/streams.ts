@@ -8,11 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { NotFoundError, type GatewayServices } from '../../domain/services.js';
-import { principalOf } from '../authentication.js';
 import type { StreamService } from '../../domain/streams/stream-service.js';
+import { grantOf } from '../../domain/streams/media-grants.js';
+import { bearerTokenOf, principalOf } from '../authentication.js';
 import { errorBody } from '../errors.js';
 import { MEDIA_FILE_PATTERN, MEDIA_TOKEN_MAX_LENGTH, readMediaFile } from '../media-files.js';
-import { NODE_ID_PATTERN, errorResponses } from '../schemas.js';
+import { NODE_ID_PATTERN, errorCodeProperties, errorResponses } from '../schemas.js';
 
 export interface StreamRoutesOptions {
   streams: StreamService;
@@ -25,6 +26,7 @@ const playErrorSchema = {
   properties: {
     error: { type: 'string' },
     message: { type: 'string' },
+    ...errorCodeProperties,
     step: { type: 'string', enum: ['channel', 'device', 'resources', 'invite', 'answer', 'rtp', 'keyframe', 'packager'] },
     hint: { type: 'string' },
     sipStatus: { type: 'integer' },
@@ -102,7 +104,8 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app,
     async (request) => {
       // A media URL is only issued for a channel in the caller's scope.
       requireScope(request, request.params.id);
-      return streams.play({ channelId: request.params.id, ...(request.body ?? {}) });
+      // Held under the caller's grant: ending its session / signing out revokes it (media-grants.ts).
+      return streams.play({ channelId: request.params.id, ...(request.body ?? {}) }, grantOf(principalOf(request), bearerTokenOf(request.headers.authorization)));
     },
   );
 
@@ -171,7 +174,7 @@ export const mediaRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app, 
     async (request, reply) => {
       // Shared with the media WebSocket (media-mux.ts): both answer a signed path exactly alike.
       const result = await readMediaFile(streams, request.params.token, request.params.file);
-      if (!result.ok) return reply.code(result.status).send(errorBody(result.status, result.message));
+      if (!result.ok) return reply.code(result.status).send(errorBody(result.status, result.message, undefined, result.code ? { code: result.code } : undefined));
       return reply
         .type(result.contentType)
         .header('cache-control', result.cacheControl)

@@ -89,6 +89,7 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission | null>> = {
   'POST /api/sessions': 'sessions',
   'POST /api/sessions/:id/end': 'sessions',
   'POST /api/sessions/:id/join': 'view',
+  'POST /api/sessions/:id/leave': 'view',
   'GET /api/users': 'manage-users',
   'GET /api/users/:id': 'manage-users',
   'POST /api/users': 'manage-users',

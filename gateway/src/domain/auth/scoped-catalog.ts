@@ -178,7 +178,7 @@ export class ScopedCatalog {
         channels: { ...tally.channels, rate: rate(tally.channels) },
       };
     });
-    return { at: Date.now(), devices: { ...devices, rate: rate(devices) }, channels: { ...channels, rate: rate(channels) }, regions };
+    return { at: Date.now(), devices: { ...devices, rate: rate(devices) }, channels: { ...channels, rate: rate(channels) }, regions, regionDataset: this.catalog.views.regionDatasetSource };
   }
 
   async listStatusEvents(query: EventQuery, principal?: Principal): Promise<Page<StatusEvent>> {

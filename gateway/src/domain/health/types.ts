@@ -380,7 +380,11 @@ export interface AlertGroup {
 export interface WebhookTestResult {
   delivered: boolean;
   status?: number;
+  /** What went wrong, in English (logs, integrators). */
   error?: string;
+  /** The same for UIs (`error.<code>` in the web's catalogues), e.g. webhook.blocked-port { port }. */
+  code?: string;
+  params?: Record<string, string | number>;
   attempts?: number;
 }
 

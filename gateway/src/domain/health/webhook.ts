@@ -106,7 +106,7 @@ export class WebhookSender {
   }
 
   private async attempt(job: Job, retries: number): Promise<WebhookTestResult> {
-    let last: WebhookTestResult = { delivered: false, error: 'not attempted', attempts: 0 };
+    let last: WebhookTestResult = { delivered: false, error: 'not attempted', code: 'webhook.not-attempted', attempts: 0 };
     for (let attempt = 1; attempt <= retries + 1; attempt++) {
       if (attempt > 1) {
         if (this.closed) break;
@@ -148,10 +148,12 @@ export class WebhookSender {
         const answer = robotAnswer(text);
         return answer.delivered ? { delivered: true, status: res.status } : { delivered: false, status: res.status, error: answer.error, retriable: answer.retriable };
       }
-      return { delivered: false, status: res.status, error: `HTTP ${res.status}` };
+      return { delivered: false, status: res.status, error: `HTTP ${res.status}`, code: 'webhook.http-status', params: { status: res.status } };
     } catch (err) {
-      const reason = controller.signal.aborted && controller.signal.reason instanceof Error ? controller.signal.reason.message : describe(err);
-      return { delivered: false, error: reason };
+      if (controller.signal.aborted && controller.signal.reason instanceof Error) {
+        return { delivered: false, error: controller.signal.reason.message, code: 'webhook.timeout', params: { ms: this.options.timeoutMs } };
+      }
+      return { delivered: false, error: describe(err), ...failureCode(err, job.url) };
     } finally {
       clearTimeout(timer);
       this.inFlight.delete(controller);
@@ -171,6 +173,28 @@ export class WebhookSender {
       this.sleeping.add(sleeper);
     });
   }
+}
+
+/**
+ * Why fetch() failed, as a code for UIs: fetch refuses the ports browsers block ("bad port": 1, 6000, …),
+ * unparsable URLs, unknown hosts and refused connections before or instead of an HTTP answer.
+ */
+function failureCode(err: unknown, url: string): { code: string; params?: Record<string, string | number> } {
+  const cause = (err as Error & { cause?: { code?: unknown; message?: unknown } }).cause;
+  const causeCode = typeof cause?.code === 'string' ? cause.code : '';
+  const causeMessage = typeof cause?.message === 'string' ? cause.message : '';
+  let port = '';
+  try {
+    const u = new URL(url);
+    port = u.port || (u.protocol === 'https:' ? '443' : '80');
+  } catch {
+    return { code: 'webhook.bad-url' };
+  }
+  if (causeCode === 'ERR_INVALID_URL') return { code: 'webhook.bad-url' };
+  if (causeMessage === 'bad port') return { code: 'webhook.blocked-port', params: { port } };
+  if (causeCode === 'ENOTFOUND' || causeCode === 'EAI_AGAIN') return { code: 'webhook.unknown-host' };
+  if (causeCode === 'ECONNREFUSED') return { code: 'webhook.refused', params: { port } };
+  return { code: 'webhook.network' };
 }
 
 function describe(err: unknown): string {

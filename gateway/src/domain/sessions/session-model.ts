@@ -88,12 +88,15 @@ export type SessionEvent =
   | { sessionId: string; type: 'lock'; data: { locked: boolean } }
   | { sessionId: string; type: 'roll-call'; data: RollCallChange }
   | { sessionId: string; type: 'chair'; data: { participantId: string } }
+  | { sessionId: string; type: 'removed'; data: { participantId: string } }
   | { sessionId: string; type: 'ended'; data: Record<string, never> };
 
 export type SessionEventType = SessionEvent['type'];
 
 /** Answers to one client that sent a message: `pong` to a ping, `error` to a refused or malformed one. */
-export type SessionReply = { type: 'pong'; data: { t: number } } | { type: 'error'; data: { message: string } };
+export type SessionReply =
+  | { type: 'pong'; data: { t: number } }
+  | { type: 'error'; data: { message: string; code: string; params?: Record<string, string | number> } };
 
 // ---- stored records (collections of the records port)
 

@@ -128,7 +128,11 @@ interface LiveSession {
   unsavedLayouts: LayoutRecord[];
 }
 
-type SessionEventMap = { event: [SessionEvent] };
+type SessionEventMap = {
+  event: [SessionEvent];
+  /** A guest left for good ("leave"): its token is void; the composition root revokes its media too. */
+  'guest-left': [{ sessionId: string; participantId: string }];
+};
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 const PAGE = 1000;
@@ -230,7 +234,7 @@ export class SessionService extends EventEmitter<SessionEventMap> {
 
   async create(actor: Principal, input: CreateSessionInput): Promise<Session> {
     this.assertOpen();
-    if (actor.kind === 'session-guest') throw new ForbiddenError('a session guest cannot create sessions');
+    if (actor.kind === 'session-guest') throw new ForbiddenError('a session guest cannot create sessions', { code: 'session.guest-cannot-create' });
     const name = checkedName(input.name, 'body.name');
     const sources = this.checkedSources(input.sources);
     const layout = input.layout === undefined ? layoutFor(sources) : validateLayout(input.layout, 'body.layout');
@@ -283,7 +287,7 @@ export class SessionService extends EventEmitter<SessionEventMap> {
     const live = this.live.get(id);
     if (live) return this.viewOf(live);
     const record = await this.sessions.get(id);
-    if (!record) throw new NotFoundError(`session ${id} not found`);
+    if (!record) throw new NotFoundError(`session ${id} not found`, { code: 'session.not-found' });
     return { ...record, participants: (await this.storedParticipants([id])).get(id) ?? [] };
   }
 
@@ -293,9 +297,9 @@ export class SessionService extends EventEmitter<SessionEventMap> {
     const live = this.live.get(id);
     if (!live) {
       await this.get(id); // 404 when unknown
-      throw new ConflictError(`session ${id} has already ended`);
+      throw new ConflictError(`session ${id} has already ended`, { code: 'session.ended' });
     }
-    if (!this.isChair(actor, live) && actor.role !== 'admin') throw new ForbiddenError('only the chair or an admin may end the session');
+    if (!this.isChair(actor, live) && actor.role !== 'admin') throw new ForbiddenError('only the chair or an admin may end the session', { code: 'session.chair-or-admin-only' });
     const at = this.now();
     this.stopTimers(live);
     live.record.endedAt = at;
@@ -326,21 +330,19 @@ export class SessionService extends EventEmitter<SessionEventMap> {
     const wait = this.limiter.blockedForSec(address);
     if (wait > 0) {
       this.hooks.joinFailed?.('rate-limited');
-      throw new TooManyRequestsError(`too many wrong session codes from ${address}; try again in ${wait} s`, wait);
+      throw new TooManyRequestsError(`too many wrong session codes from ${address}; try again in ${wait} s`, wait, { code: 'session.join-rate-limited', params: { retryAfterSec: wait } });
     }
     const live = this.byCode.get(input.code);
     if (!live) {
       this.limiter.failed(address);
       this.hooks.joinFailed?.('wrong-code');
       this.logger.info({ address }, 'session join with a wrong code');
-      throw new NotFoundError('no active session with this code');
+      throw new NotFoundError('no active session with this code', { code: 'session.wrong-code' });
     }
     const name = checkedName(input.name, 'body.name');
-    const terminal = input.terminalChannelId ?? null;
-    // A guest proves nothing about which channel is its terminal: it may only name one the chair shared.
-    if (terminal !== null && !live.record.sources.includes(checkedChannel(terminal, 'body.terminalChannelId'))) {
-      throw new ValidationError(`body.terminalChannelId ${terminal} is not shared in this session (the chair adds points' terminals as sources)`, 'body.terminalChannelId');
-    }
+    const terminal = input.terminalChannelId === undefined || input.terminalChannelId === null ? null : checkedChannel(input.terminalChannelId, 'body.terminalChannelId');
+    // A guest proves nothing about which channel is its terminal, so naming one shares nothing: guests see it
+    // once the chair (a signed-in user) rolls the point in, which shares it (rollCall).
     this.assertRoom(live);
     const at = this.now();
     const participant = this.newParticipant(live.record.id, name, null, terminal, at);
@@ -363,7 +365,7 @@ export class SessionService extends EventEmitter<SessionEventMap> {
     const live = this.activeSession(id);
     if (actor.kind === 'session-guest') {
       const own = actor.participantId ? live.participants.get(actor.participantId) : undefined;
-      if (!own || actor.sessionId !== id) throw new ForbiddenError('a guest token is scoped to one session');
+      if (!own || actor.sessionId !== id) throw new ForbiddenError('a guest token is scoped to one session', { code: 'session.guest-scope' });
       return { participantId: own.id, session: this.viewOf(live) };
     }
     const terminal = input.terminalChannelId === undefined || input.terminalChannelId === null ? input.terminalChannelId : checkedChannel(input.terminalChannelId, 'body.terminalChannelId');
@@ -383,6 +385,23 @@ export class SessionService extends EventEmitter<SessionEventMap> {
     this.scheduleState(live);
     await this.writer.flush();
     return { participantId: participant.id, session: this.viewOf(live) };
+  }
+
+  /**
+   * A guest leaves for good (its "sign out"): its guest token stops working at once, and with it (app.ts)
+   * its media. Its attendance closes when its socket goes, as for any disconnect. Users just disconnect.
+   */
+  async leave(actor: Principal, id: string): Promise<{ left: boolean }> {
+    if (actor.kind !== 'session-guest' || actor.sessionId !== id || !actor.participantId) return { left: false };
+    const participantId = actor.participantId;
+    for (const [hash, token] of this.guestTokens) if (token.participantId === participantId) this.guestTokens.delete(hash);
+    this.writer.write(`guest-tokens:${id}:${participantId}`, async () => {
+      await this.tokens.deleteWhere({ participantId });
+    });
+    await this.writer.flush();
+    this.emit('guest-left', { sessionId: id, participantId });
+    this.logger.info({ sessionId: id, participantId }, 'guest left the consultation session');
+    return { left: true };
   }
 
   async attendanceOf(id: string, page: { offset?: number; limit?: number }): Promise<Page<AttendanceEntry>> {
@@ -423,9 +442,9 @@ export class SessionService extends EventEmitter<SessionEventMap> {
   authorizeConnection(principal: Principal, sessionId: string, participantId: string): void {
     const live = this.activeSession(sessionId);
     const participant = live.participants.get(participantId);
-    if (!participant) throw new NotFoundError(`participant ${participantId} is not in session ${sessionId}`);
+    if (!participant) throw new NotFoundError(`participant ${participantId} is not in session ${sessionId}`, { code: 'session.participant-unknown' });
     const allowed = principal.kind === 'session-guest' ? principal.sessionId === sessionId && principal.participantId === participantId : participant.username === principal.username;
-    if (!allowed) throw new ForbiddenError(`participant ${participantId} is someone else; join the session first`);
+    if (!allowed) throw new ForbiddenError(`participant ${participantId} is someone else; join the session first`, { code: 'session.participant-someone-else' });
   }
 
   /** A socket of the participant opened: present again (a new attendance interval if it had left). */
@@ -433,7 +452,7 @@ export class SessionService extends EventEmitter<SessionEventMap> {
     this.assertOpen();
     const live = this.activeSession(sessionId);
     const participant = live.participants.get(participantId);
-    if (!participant) throw new NotFoundError(`participant ${participantId} is not in session ${sessionId}`);
+    if (!participant) throw new NotFoundError(`participant ${participantId} is not in session ${sessionId}`, { code: 'session.participant-unknown' });
     participant.connections++;
     if (participant.connections === 1) {
       const at = this.now();
@@ -481,14 +500,14 @@ export class SessionService extends EventEmitter<SessionEventMap> {
   receive(connection: SessionConnection, message: unknown): SessionReply | null {
     try {
       const live = this.live.get(connection.sessionId);
-      if (!live || this.closed) return { type: 'error', data: { message: 'the session has ended' } };
+      if (!live || this.closed) return { type: 'error', data: { message: 'the session has ended', code: 'session.ended' } };
       const participant = live.participants.get(connection.participantId);
-      if (!participant) return { type: 'error', data: { message: 'not a participant of this session' } };
+      if (!participant) return { type: 'error', data: { message: 'not a participant of this session', code: 'session.participant-unknown' } };
       if (!isObject(message) || typeof message.type !== 'string') throw new ValidationError('a message is { "type": string, "data": ... }', 'type');
       const data = message.data;
       if (message.type === 'ping') return this.ping(live, participant, data);
-      if (!['layout', 'lock', 'roll-call', 'hand-over'].includes(message.type)) throw new ValidationError(`unknown message type "${message.type}"`, 'type');
-      if (live.record.chair !== participant.id) throw new ForbiddenError(`only the chair may send "${message.type}"`);
+      if (!['layout', 'lock', 'roll-call', 'hand-over', 'remove'].includes(message.type)) throw new ValidationError(`unknown message type "${message.type}"`, 'type');
+      if (live.record.chair !== participant.id) throw new ForbiddenError(`only the chair may send "${message.type}"`, { code: 'session.chair-only', params: { type: message.type } });
       switch (message.type) {
         case 'layout':
           this.changeLayout(live, participant, data);
@@ -502,11 +521,15 @@ export class SessionService extends EventEmitter<SessionEventMap> {
         case 'hand-over':
           this.handOver(live, data);
           break;
+        case 'remove':
+          this.remove(live, participant, data);
+          break;
       }
       return null;
     } catch (error) {
       if (error instanceof ValidationError || error instanceof ForbiddenError || error instanceof NotFoundError) {
-        return { type: 'error', data: { message: error.message } };
+        const code = error.detail ?? { code: error instanceof ValidationError ? 'validation.invalid' : error instanceof ForbiddenError ? 'forbidden' : 'not-found' };
+        return { type: 'error', data: { message: error.message, ...code } };
       }
       throw error;
     }
@@ -531,7 +554,7 @@ export class SessionService extends EventEmitter<SessionEventMap> {
     const added = channelsOf(layout).filter((c) => !shared.has(c));
     if (added.length > 0) {
       // A guest chair (after a hand-over) may not widen what guests can see; a logged-in chair shares more.
-      if (chair.username === null) throw new ForbiddenError(`channel ${added[0]} is not shared in this session`);
+      if (chair.username === null) throw new ForbiddenError(`channel ${added[0]} is not shared in this session`, { code: 'session.not-shared', params: { channelId: added[0] } });
       live.record.sources.push(...added);
       this.scheduleState(live);
     }
@@ -560,15 +583,16 @@ export class SessionService extends EventEmitter<SessionEventMap> {
     }
     if (participantId !== null) {
       const target = live.participants.get(participantId);
-      if (!target) throw new NotFoundError(`participant ${participantId} is not in this session`);
-      if (target.terminalChannelId === null) throw new ValidationError(`participant ${target.name} has no terminal channel to show`, 'data.participantId');
+      if (!target) throw new NotFoundError(`participant ${participantId} is not in this session`, { code: 'session.participant-unknown' });
+      if (target.terminalChannelId === null) throw new ValidationError(`participant ${target.name} has no terminal channel to show`, 'data.participantId', { code: 'session.no-terminal', params: { name: target.name } });
+      if (!this.mayCall(live, target)) throw new ForbiddenError(`channel ${target.terminalChannelId} is not shared in this session`, { code: 'session.not-shared', params: { channelId: target.terminalChannelId } });
     }
     if (live.rollTimer) clearTimeout(live.rollTimer);
     live.rollTimer = null;
     let called = participantId;
     if (dwell !== null && called === null) {
       called = this.rollCallCandidates(live)[0]?.id ?? null;
-      if (called === null) throw new ValidationError('no connected participant has a terminal channel to call', 'data.participantId');
+      if (called === null) throw new ValidationError('no connected participant has a terminal channel to call', 'data.participantId', { code: 'session.no-roll-call-candidate' });
     }
     live.record.rollCall = { participantId: called as string | null, cyclicDwellSec: dwell as number | null };
     this.announceRollCall(live);
@@ -578,8 +602,8 @@ export class SessionService extends EventEmitter<SessionEventMap> {
   private handOver(live: LiveSession, data: unknown): void {
     if (!isObject(data) || typeof data.participantId !== 'string') throw new ValidationError('hand-over data.participantId must be a participant ID', 'data.participantId');
     const target = live.participants.get(data.participantId);
-    if (!target) throw new NotFoundError(`participant ${data.participantId} is not in this session`);
-    if (target.connections === 0) throw new ValidationError(`participant ${target.name} is not connected`, 'data.participantId');
+    if (!target) throw new NotFoundError(`participant ${data.participantId} is not in this session`, { code: 'session.participant-unknown' });
+    if (target.connections === 0) throw new ValidationError(`participant ${target.name} is not connected`, 'data.participantId', { code: 'session.not-connected', params: { name: target.name } });
     if (live.record.chair === target.id) return;
     live.record.chair = target.id;
     this.emit('event', { sessionId: live.record.id, type: 'chair', data: { participantId: target.id } });
@@ -587,11 +611,51 @@ export class SessionService extends EventEmitter<SessionEventMap> {
     this.logger.info({ sessionId: live.record.id, chair: target.id }, 'session chair handed over');
   }
 
+  /**
+   * The chair removes a point: it leaves at once, its guest token stops working, its sockets get `removed`
+   * and close, and (app.ts) its media access is revoked.
+   */
+  private remove(live: LiveSession, chair: LiveParticipant, data: unknown): void {
+    if (!isObject(data) || typeof data.participantId !== 'string') throw new ValidationError('remove data.participantId must be a participant ID', 'data.participantId');
+    const target = live.participants.get(data.participantId);
+    if (!target) throw new NotFoundError(`participant ${data.participantId} is not in this session`, { code: 'session.participant-unknown' });
+    if (target.id === chair.id) throw new ValidationError('the chair cannot remove itself; hand over or end the session', 'data.participantId', { code: 'session.remove-self' });
+    const at = this.now();
+    if (target.openAttendance) this.closeAttendance(target, at);
+    target.leftAt = at;
+    target.presence = 'lost';
+    target.connections = 0;
+    this.writeParticipant(target);
+    live.participants.delete(target.id);
+    for (const [hash, token] of this.guestTokens) if (token.participantId === target.id) this.guestTokens.delete(hash);
+    this.writer.write(`guest-tokens:${live.record.id}:${target.id}`, async () => {
+      await this.tokens.deleteWhere({ participantId: target.id });
+    });
+    this.emit('event', { sessionId: live.record.id, type: 'removed', data: { participantId: target.id } });
+    if (live.record.rollCall.participantId === target.id) {
+      live.record.rollCall = { ...live.record.rollCall, participantId: null };
+      this.announceRollCall(live);
+    }
+    this.scheduleState(live);
+    this.logger.info({ sessionId: live.record.id, participantId: target.id }, 'participant removed from the session');
+  }
+
   // ------------------------------------------------------------------ roll call, presence, state
 
-  /** Participants a cyclic roll call visits: connected, with a terminal, in join order. */
+  /**
+   * Whether the chair may show this point's terminal to everyone: it is shared already (a source, or a
+   * signed-in point's own terminal), or the chair is a signed-in user, who may share any channel (as with
+   * layouts) — so roll call works for every point that joined with a terminal, without pre-sharing it.
+   */
+  private mayCall(live: LiveSession, p: LiveParticipant): boolean {
+    if (p.terminalChannelId === null) return false;
+    if (this.sharedChannels(live).has(p.terminalChannelId)) return true;
+    return live.participants.get(live.record.chair)?.username != null;
+  }
+
+  /** Participants a cyclic roll call visits: connected, with a terminal it may show, in join order. */
   private rollCallCandidates(live: LiveSession): LiveParticipant[] {
-    return [...live.participants.values()].filter((p) => p.terminalChannelId !== null && p.connections > 0);
+    return [...live.participants.values()].filter((p) => p.connections > 0 && this.mayCall(live, p));
   }
 
   private scheduleRollCall(live: LiveSession): void {
@@ -610,7 +674,7 @@ export class SessionService extends EventEmitter<SessionEventMap> {
     let next: LiveParticipant | null = null;
     for (let step = 1; step <= order.length; step++) {
       const candidate = order[(current + step + order.length) % order.length];
-      if (candidate.terminalChannelId !== null && candidate.connections > 0) {
+      if (candidate.connections > 0 && this.mayCall(live, candidate)) {
         next = candidate;
         break;
       }
@@ -626,6 +690,11 @@ export class SessionService extends EventEmitter<SessionEventMap> {
   private announceRollCall(live: LiveSession): void {
     const { participantId, cyclicDwellSec } = live.record.rollCall;
     const channelId = participantId === null ? null : (live.participants.get(participantId)?.terminalChannelId ?? null);
+    // Calling a guest's terminal shares it (mayCall allowed it): every point may now play it.
+    if (channelId !== null && !this.sharedChannels(live).has(channelId)) {
+      live.record.sources.push(channelId);
+      this.scheduleState(live);
+    }
     const data: RollCallChange = { participantId, channelId, cyclicDwellSec };
     this.emit('event', { sessionId: live.record.id, type: 'roll-call', data });
     this.writeSession(live);
@@ -684,12 +753,12 @@ export class SessionService extends EventEmitter<SessionEventMap> {
 
   private activeSession(id: string): LiveSession {
     const live = this.live.get(id);
-    if (!live) throw new NotFoundError(`session ${id} is not active (unknown or ended)`);
+    if (!live) throw new NotFoundError(`session ${id} is not active (unknown or ended)`, { code: 'session.not-active' });
     return live;
   }
 
   private assertRoom(live: LiveSession): void {
-    if (live.participants.size >= this.options.maxParticipants) throw new ConflictError(`session is full (${this.options.maxParticipants} participants)`);
+    if (live.participants.size >= this.options.maxParticipants) throw new ConflictError(`session is full (${this.options.maxParticipants} participants)`, { code: 'session.full', params: { max: this.options.maxParticipants } });
   }
 
   private isChair(actor: Principal, live: LiveSession): boolean {
@@ -706,9 +775,10 @@ export class SessionService extends EventEmitter<SessionEventMap> {
     return [...unique];
   }
 
+  /** Sources, and the terminals of signed-in points (a guest's own word shares nothing: see joinByCode). */
   private sharedChannels(live: LiveSession): Set<string> {
     const shared = new Set(live.record.sources);
-    for (const p of live.participants.values()) if (p.terminalChannelId !== null) shared.add(p.terminalChannelId);
+    for (const p of live.participants.values()) if (p.terminalChannelId !== null && p.username !== null) shared.add(p.terminalChannelId);
     return shared;
   }
 

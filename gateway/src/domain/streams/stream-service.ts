@@ -22,6 +22,7 @@ import { HlsPackager, type HlsPackagerExit } from '../../media/ffmpeg/hls-packag
 import { probeFile, snapshotJpeg } from '../../media/ffmpeg/probe.js';
 import { HlsOutput } from '../../media/hls-output.js';
 import { MediaTokens } from './media-token.js';
+import { grantMatches, MediaGrants } from './media-grants.js';
 import { PlayError, inviteRefusalHint } from './play-error.js';
 
 export type StreamType = 'main' | 'sub';
@@ -116,6 +117,8 @@ interface Viewer {
   id: string;
   lastSeen: number;
   released: boolean;
+  /** Who opened it (media-grants.ts); null for static API tokens and the gateway's own snapshots. */
+  grant: string | null;
 }
 
 class StreamSession {
@@ -160,6 +163,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
   private readonly ports: PortPool;
   private readonly ssrcs: SsrcAllocator;
   readonly tokens: MediaTokens;
+  readonly grants = new MediaGrants();
   private readonly sweepTimer: NodeJS.Timeout;
   private closed = false;
   private lastPublish = 0;
@@ -206,7 +210,11 @@ export class StreamService extends EventEmitter<StreamEvents> {
     return true;
   }
 
-  async play(req: PlayRequest): Promise<StreamView> {
+  /**
+   * Open (or share) a stream for one more viewer. `grant` names who asked (media-grants.ts) so that
+   * revoking it later releases this viewer and refuses its media token at once.
+   */
+  async play(req: PlayRequest, grant: string | null = null): Promise<StreamView> {
     if (this.closed) throw new PlayError('resources', 'gateway is shutting down', 'retry in a moment');
     const target = await this.deps.resolve(req.channelId);
     if (!target) throw new PlayError('channel', `channel ${req.channelId} not found`, 're-query the catalog of its device, or check the channel ID');
@@ -220,7 +228,9 @@ export class StreamService extends EventEmitter<StreamEvents> {
     if (!session || session.state === 'failed' || session.state === 'closed') {
       session = this.start(key, target, stream, transport, req.transcode === true);
     }
-    const viewer: Viewer = { id: randomUUID(), lastSeen: Date.now(), released: false };
+    const viewer: Viewer = { id: randomUUID(), lastSeen: Date.now(), released: false, grant };
+    // A little past the token's expiry: a token signed later in this play (view()) expires no later than that.
+    if (grant !== null) this.grants.issue(viewer.id, grant, Date.now() + (this.opts.tokenTtlSec + 60) * 1000);
     session.viewers.set(viewer.id, viewer);
     session.lastActivity = viewer.lastSeen;
     try {
@@ -245,6 +255,26 @@ export class StreamService extends EventEmitter<StreamEvents> {
       await this.stop(s, 'stopped by an operator');
     }
     return { viewers: this.liveViewers(s) };
+  }
+
+  /**
+   * The right behind `grant` ended (a consultation ended, a point was removed, a user signed out): release
+   * its viewers, refuse their media tokens from now on and close the media WebSockets opened with it.
+   * `session:<id>:` revokes every participant of a session. Returns how many viewers were released.
+   */
+  revoke(grant: string): number {
+    let released = 0;
+    for (const s of this.byId.values()) {
+      for (const v of [...s.viewers.values()]) {
+        if (v.grant === null || !grantMatches(v.grant, grant)) continue;
+        v.released = true;
+        s.viewers.delete(v.id);
+        released++;
+      }
+    }
+    this.grants.revoke(grant);
+    if (released > 0) this.logger.info({ grant, viewers: released }, 'media access revoked');
+    return released;
   }
 
   /** A recent JPEG of a channel: from its running stream, or from a short pull of the sub-stream. */
@@ -487,6 +517,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
 
   private sweep(): void {
     const now = Date.now();
+    this.grants.prune();
     // Every few seconds, playing streams' statistics go to listeners (WebSocket, metrics).
     const publish = now - this.lastPublish >= STATS_PUBLISH_MS;
     if (publish) this.lastPublish = now;

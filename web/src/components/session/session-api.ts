@@ -25,6 +25,8 @@ export interface AttendanceEntry {
 }
 
 export const sessionApi = {
+  /** A guest leaves for good: the gateway voids its token and media at once (a 401 after that is expected). */
+  leave: (id: string) => api<{ left: boolean }>(`/api/sessions/${encodeURIComponent(id)}/leave`, { method: 'POST', body: {}, keepSignedIn: true }),
   listActive: (signal?: AbortSignal) => api<Page<ConsultationSession>>('/api/sessions', { query: { active: true }, signal }),
   get: (id: string) => api<ConsultationSession>(`/api/sessions/${encodeURIComponent(id)}`),
   create: (body: { name: string; sources: string[]; layout?: WallLayout }) => api<ConsultationSession>('/api/sessions', { body }),

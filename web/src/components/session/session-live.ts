@@ -9,6 +9,7 @@ import { LiveSocket, socketUrl, type SocketState } from '../../api/event-socket'
 import { currentToken } from '../../api/http';
 import type { ConsultationSession, WallLayout } from '../../api/types';
 import { applyServerMessage, type ServerMessage } from './session-model';
+import { i18n } from '../../i18n';
 
 const PING_INTERVAL_MS = 2_000;
 
@@ -16,13 +17,17 @@ export interface SessionLive {
   session: ShallowRef<ConsultationSession | null>;
   state: Ref<SocketState>;
   rttMs: Ref<number | null>;
-  lastError: Ref<string | null>;
+  /** The latest error the server answered a command with, as `{ key, params }` for errorText. */
+  lastError: Ref<{ key: string; params?: Record<string, string | number> } | null>;
+  /** The chair removed this participant: the socket closes and its video stops (the server revoked it). */
+  removed: Ref<boolean>;
   /** Set when the chair's `layout` message arrived (Date.now()), for the page's own "updated" hint. */
   layoutReceivedAt: Ref<number | null>;
   sendLayout(layout: WallLayout): boolean;
   setLocked(locked: boolean): boolean;
   rollCall(participantId: string | null, cyclicDwellSec?: number | null): boolean;
   handOver(participantId: string): boolean;
+  remove(participantId: string): boolean;
   close(): void;
 }
 
@@ -31,13 +36,14 @@ function medianOf(values: readonly number[]): number {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-const SERVER_TYPES = ['state', 'layout', 'presence', 'lock', 'roll-call', 'chair', 'ended'] as const;
+const SERVER_TYPES = ['state', 'layout', 'presence', 'lock', 'roll-call', 'chair', 'removed', 'ended'] as const;
 
 export function connectSession(sessionId: string, participantId: string, initial: ConsultationSession | null): SessionLive {
   const session = shallowRef<ConsultationSession | null>(initial);
   const rttMs = ref<number | null>(null);
-  const lastError = ref<string | null>(null);
+  const lastError = ref<{ key: string; params?: Record<string, string | number> } | null>(null);
   const layoutReceivedAt = ref<number | null>(null);
+  const removed = ref(false);
   const socket = new LiveSocket(() => {
     const token = currentToken();
     return token ? socketUrl(`/api/sessions/${encodeURIComponent(sessionId)}/ws`, { token, participant: participantId }) : null;
@@ -47,6 +53,11 @@ export function connectSession(sessionId: string, participantId: string, initial
       if (type === 'layout') layoutReceivedAt.value = Date.now();
       session.value = applyServerMessage(session.value, { type, data } as ServerMessage);
       if (type === 'ended') stopPinging();
+      if (type === 'removed' && (data as { participantId?: unknown }).participantId === participantId) {
+        removed.value = true;
+        stopPinging();
+        socket.close();
+      }
     });
   }
   // The reported round trip is the median of the last three: one late pong (this page's own event loop
@@ -59,8 +70,10 @@ export function connectSession(sessionId: string, participantId: string, initial
     rttMs.value = medianOf(samples);
   });
   socket.on('error', (data) => {
-    const message = (data as { message?: unknown }).message;
-    lastError.value = typeof message === 'string' ? message : 'error';
+    // The gateway's code and params (gateway/src/api/errors.ts), said in the page's language; never its English.
+    const { code, params } = data as { code?: unknown; params?: Record<string, string | number> };
+    const key = typeof code === 'string' && i18n.global.te(`error.${code}`) ? `error.${code}` : 'error.unknown';
+    lastError.value = { key, params: { status: '-', ...(params ?? {}) } };
   });
 
   // The server grades presence from the round trip the client reports with its next ping.
@@ -84,6 +97,7 @@ export function connectSession(sessionId: string, participantId: string, initial
     state: socket.state,
     rttMs,
     lastError,
+    removed,
     layoutReceivedAt,
     sendLayout(layout) {
       const current = session.value;
@@ -100,6 +114,9 @@ export function connectSession(sessionId: string, participantId: string, initial
     },
     handOver(participantId) {
       return socket.send('hand-over', { participantId });
+    },
+    remove(participantId) {
+      return socket.send('remove', { participantId });
     },
     close() {
       stopWatching();

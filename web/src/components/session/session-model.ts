@@ -34,6 +34,7 @@ export type ServerMessage =
   | { type: 'lock'; data: { locked: boolean } }
   | { type: 'roll-call'; data: RollCallMessage }
   | { type: 'chair'; data: { participantId: string } }
+  | { type: 'removed'; data: { participantId: string } }
   | { type: 'ended'; data: Record<string, never> };
 
 /** The session after one server message (a new object; the input is not changed). */
@@ -57,8 +58,21 @@ export function applyServerMessage(session: ConsultationSession | null, message:
       return { ...session, rollCall: { participantId: message.data.participantId, cyclicDwellSec: message.data.cyclicDwellSec } };
     case 'chair':
       return { ...session, chair: message.data.participantId };
-    case 'ended':
-      return { ...session, endedAt: session.endedAt ?? Date.now() };
+    case 'removed': {
+      // The chair removed a point: it is gone from the list, and from the roll call if it was being shown.
+      const rollCall = session.rollCall.participantId === message.data.participantId ? { ...session.rollCall, participantId: null } : session.rollCall;
+      return { ...session, rollCall, participants: session.participants.filter((p) => p.id !== message.data.participantId) };
+    }
+    case 'ended': {
+      // Everyone has left and nothing is being called any more: the last picture must not say otherwise.
+      const at = session.endedAt ?? Date.now();
+      return {
+        ...session,
+        endedAt: at,
+        rollCall: { participantId: null, cyclicDwellSec: null },
+        participants: session.participants.map((p) => ({ ...p, presence: 'lost' as const, leftAt: p.leftAt ?? at })),
+      };
+    }
   }
 }
 

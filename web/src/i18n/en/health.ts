@@ -1,6 +1,7 @@
 import type zh from '../zh-CN/health';
 
 const messages: typeof zh = {
+  regionDataset: 'Region names: GB/T 2260 dataset {dataset}; township and lower levels are named in the config (regions.names)',
   title: 'Health',
   tabs: { overview: 'Overview and problems', alerts: 'Alert rules and alerts', reports: 'Morning check', alarms: 'Device alarms' },
   updatedAt: 'Updated {time}',

@@ -62,6 +62,7 @@ const messages: typeof zh = {
     notFound: 'The consultation does not exist or has ended',
     ended: 'Consultation ended',
     endedAt: 'The consultation ended at {time}',
+    removed: 'The chair removed this point from the consultation',
     backToList: 'Back to the list',
     leave: 'Leave',
     roleChair: 'Chair',
@@ -104,6 +105,8 @@ const messages: typeof zh = {
     rollCall: 'Roll call',
     handOver: 'Hand over',
     handOverConfirm: 'Hand the chair over to "{name}"?',
+    remove: 'Remove',
+    removeConfirm: 'Remove “{name}” from the consultation? Its video stops at once.',
     left: 'left',
   },
   presence: {

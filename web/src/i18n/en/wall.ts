@@ -5,6 +5,7 @@ const messages: typeof zh = {
   toolbar: 'Wall toolbar',
   snapshot: 'Snapshot',
   tree: {
+    unassigned: { unplaced: 'Unknown region', ungrouped: 'Ungrouped' },
     heading: 'Resources',
     region: 'Regions',
     group: 'Groups',

@@ -1,5 +1,6 @@
 // Strings of the health screens (owned by the health UI).
 export default {
+  regionDataset: '行政区划名称：国家标准 GB/T 2260 数据 {dataset}；乡镇及以下级别的名称在配置 regions.names 中设置',
   title: '运维监测',
   tabs: { overview: '概览与问题清单', alerts: '告警规则与告警', reports: '晨检与日报', alarms: '设备报警' },
   updatedAt: '更新于 {time}',

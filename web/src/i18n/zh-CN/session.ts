@@ -61,6 +61,7 @@ export default {
     notFound: '会商不存在或已结束',
     ended: '会商已结束',
     endedAt: '会商已于 {time} 结束',
+    removed: '主持人已将本点移出会商',
     backToList: '返回会商列表',
     leave: '退出会商',
     roleChair: '主持人',
@@ -103,6 +104,8 @@ export default {
     rollCall: '点名',
     handOver: '移交主持',
     handOverConfirm: '把主持人移交给“{name}”？',
+    remove: '移出',
+    removeConfirm: '把“{name}”移出会商？它的画面会立即停止。',
     left: '已退出',
   },
   presence: {

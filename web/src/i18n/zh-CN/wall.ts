@@ -4,6 +4,7 @@ export default {
   toolbar: '视频墙工具栏',
   snapshot: '抓图',
   tree: {
+    unassigned: { unplaced: '未知区域', ungrouped: '未分组' },
     heading: '资源树',
     region: '行政区划',
     group: '业务分组',

@@ -158,6 +158,9 @@ export interface WebhookTestResult {
   delivered: boolean;
   status?: number;
   error?: string;
+  /** Why it was not delivered, for the UI (`error.<code>`). */
+  code?: string;
+  params?: Record<string, string | number>;
   attempts?: number;
 }
 
