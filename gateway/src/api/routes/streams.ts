@@ -57,6 +57,27 @@ const streamViewSchema = {
     packetLoss: { type: 'number' },
     reordered: { type: 'integer' },
     foreignSsrcDropped: { type: 'integer' },
+    frames: { type: 'integer', description: 'Video access units received.' },
+    bytes: { type: 'integer', description: 'Media payload bytes received.' },
+    droppedFrames: { type: 'integer', description: 'Frames dropped before the readers (broken PS, waiting for a keyframe, bad parameter sets).' },
+    epoch: { type: 'integer', description: 'Timeline restarts (camera restart, new SSRC, timestamp jump, codec or resolution change).' },
+    readers: {
+      type: 'array',
+      description: 'What the stream feeds (packager, LL-HLS, live fMP4, snapshot) and how far behind each is.',
+      items: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' },
+          kind: { type: 'string' },
+          addedAt: { type: 'integer' },
+          units: { type: 'integer' },
+          bytes: { type: 'integer' },
+          skipped: { type: 'integer' },
+          backlog: { type: 'integer' },
+          lagMs: { type: 'integer' },
+        },
+      },
+    },
     lastError: { type: ['string', 'null'] },
   },
 } as const;
