@@ -14,7 +14,7 @@ import { LlhlsClosedError, LlhlsRequestError, type LlhlsReader } from '../../src
 export interface ServedLlhls {
   base: string;
   /** Every request: path + query, and when it was answered (ms since the server started). */
-  log: Array<{ url: string; startedAt: number; answeredAt: number; status: number }>;
+  log: Array<{ url: string; startedAt: number; answeredAt: number; status: number; partsAtStart: number; partsAtAnswer: number }>;
   close(): Promise<void>;
 }
 
@@ -26,10 +26,12 @@ export async function serveLlhls(reader: LlhlsReader, extraPages: Record<string,
   const hlsJsPath = require.resolve('hls.js/dist/hls.min.js');
   const server: Server = createServer((req, res) => {
     const startedAt = Date.now() - t0;
+    const partsAtStart = reader.closed ? -1 : reader.stats().parts;
     const url = new URL(req.url ?? '/', 'http://localhost');
     const name = url.pathname.slice(1);
     const send = (status: number, body: Uint8Array | string, type: string): void => {
-      log.push({ url: `${url.pathname}${url.search}`, startedAt, answeredAt: Date.now() - t0, status });
+      const partsAtAnswer = reader.closed ? -1 : reader.stats().parts;
+      log.push({ url: `${url.pathname}${url.search}`, startedAt, answeredAt: Date.now() - t0, status, partsAtStart, partsAtAnswer });
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-cache', 'access-control-allow-origin': '*' });
       res.end(body);
     };
@@ -73,17 +75,29 @@ export async function serveLlhls(reader: LlhlsReader, extraPages: Record<string,
  * Feeds `units` (one loop of encoded media) into a reader at their real pace, looping with timestamps that
  * keep increasing. Returns a stop function.
  */
-export function feedLive(reader: StreamReader, tracks: TrackParameters[], units: AccessUnit[], options: { epoch?: number } = {}): { stop(): void; fed(): number } {
+export interface LiveFeed {
+  stop(): void;
+  /** Stops sending (a source that stalls); `resume` goes on with continuous timestamps. */
+  pause(): void;
+  resume(): void;
+  fed(): number;
+}
+
+export function feedLive(reader: StreamReader, tracks: TrackParameters[], units: AccessUnit[], options: { epoch?: number } = {}): LiveFeed {
   const epoch = options.epoch ?? 1;
   reader.onParameters(tracks, epoch);
   const firstDts = units[0].dts;
   const loopDuration = units[units.length - 1].dts - firstDts + 3600;
-  const startedAt = Date.now();
+  let startedAt = Date.now();
+  let pausedAt: number | null = null;
   let index = 0;
   let loop = 0;
   let fed = 0;
   let timer: NodeJS.Timeout | null = null;
+  let stopped = false;
   const tick = (): void => {
+    timer = null;
+    if (stopped || pausedAt !== null) return;
     const elapsed90k = (Date.now() - startedAt) * 90;
     while (true) {
       const unit = units[index];
@@ -102,7 +116,17 @@ export function feedLive(reader: StreamReader, tracks: TrackParameters[], units:
   tick();
   return {
     stop: () => {
+      stopped = true;
       if (timer) clearTimeout(timer);
+    },
+    pause: () => {
+      pausedAt ??= Date.now();
+    },
+    resume: () => {
+      if (pausedAt === null) return;
+      startedAt += Date.now() - pausedAt;
+      pausedAt = null;
+      if (!timer && !stopped) tick();
     },
     fed: () => fed,
   };
