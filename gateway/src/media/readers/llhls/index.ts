@@ -1,0 +1,1 @@
+export { LlhlsClosedError, LlhlsReader, LlhlsRequestError, type LlhlsOptions, type LlhlsResource, type LlhlsStats } from './llhls-reader.js';
