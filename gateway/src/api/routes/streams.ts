@@ -10,7 +10,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { NotFoundError } from '../../domain/services.js';
 import type { StreamService } from '../../domain/streams/stream-service.js';
 import { errorBody } from '../errors.js';
-import { MEDIA_FILE_PATTERN, MEDIA_TOKEN_MAX_LENGTH, readMediaFile } from '../media-files.js';
+import { hlsDirectivesOf, MEDIA_FILE_PATTERN, MEDIA_TOKEN_MAX_LENGTH, readMediaFile } from '../media-files.js';
 import { NODE_ID_PATTERN, errorResponses } from '../schemas.js';
 
 export interface StreamRoutesOptions {
@@ -163,7 +163,7 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app,
 
 /** GET /media/<token>/<file>: token-checked HLS files. Playlist fetches count as viewer heartbeats. */
 export const mediaRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app, { streams }) => {
-  app.get<{ Params: { token: string; file: string } }>(
+  app.get<{ Params: { token: string; file: string }; Querystring: Record<string, string> }>(
     '/media/:token/:file',
     {
       schema: {
@@ -178,7 +178,7 @@ export const mediaRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app, 
     },
     async (request, reply) => {
       // Shared with the media WebSocket (media-mux.ts): both answer a signed path exactly alike.
-      const result = await readMediaFile(streams, request.params.token, request.params.file);
+      const result = await readMediaFile(streams, request.params.token, request.params.file, hlsDirectivesOf(request.query));
       if (!result.ok) return reply.code(result.status).send(errorBody(result.status, result.message));
       return reply
         .type(result.contentType)

@@ -24,6 +24,8 @@ import { HlsOutput } from '../../media/hls-output.js';
 import { Stream, type ReaderStats } from '../../media/core/stream.js';
 import { GbPsSource } from '../../media/sources/gb28181/gb-ps-source.js';
 import { FfmpegHlsReader } from '../../media/readers/ffmpeg-hls/ffmpeg-hls-reader.js';
+import { LlhlsReader } from '../../media/readers/llhls/llhls-reader.js';
+import type { AudioParameters, TrackParameters, VideoParameters } from '../../media/core/access-unit.js';
 import { snapshotOfStream } from '../../media/readers/snapshot/snapshot-reader.js';
 import { MediaTokens } from './media-token.js';
 import { PlayError, inviteRefusalHint } from './play-error.js';
@@ -117,6 +119,8 @@ export interface StreamServiceOptions {
   segmentSeconds: number;
   tokenTtlSec: number;
   maxStreams: number;
+  /** Mux H.264/H.265/AAC to LL-HLS in process (default true); false keeps every stream on ffmpeg. */
+  inProcessMuxer?: boolean;
 }
 
 export interface StreamEvents {
@@ -140,6 +144,8 @@ class LiveStream {
   core: Stream | null = null;
   source: GbPsSource | null = null;
   output: HlsOutput | null = null;
+  /** The in-process LL-HLS muxer, when the codecs need no change; else ffmpeg writes into `output`. */
+  llhls: LlhlsReader | null = null;
   dialog: InviteDialog | null = null;
   viewers = new Map<string, Viewer>();
   lastError: string | null = null;
@@ -208,6 +214,11 @@ export class StreamService extends EventEmitter<StreamEvents> {
   /** Directory of a stream's HLS files, for the media route (null when unknown). */
   mediaDirOf(streamId: string): string | null {
     return this.byId.get(streamId)?.output?.dir ?? null;
+  }
+
+  /** The LL-HLS reader serving a stream muxed in process (null: ffmpeg packages it into mediaDirOf). */
+  llhlsOf(streamId: string): LlhlsReader | null {
+    return this.byId.get(streamId)?.llhls ?? null;
   }
 
   /** A playlist poll: the viewer is still there. */
@@ -363,37 +374,59 @@ export class StreamService extends EventEmitter<StreamEvents> {
       resolveSegment = resolve;
       rejectSegment = reject;
     });
-    const packager = new FfmpegHlsReader({
-      dir: output.dir,
-      transcodeH265ToH264: transcodeH265,
-      segmentSeconds: this.opts.segmentSeconds,
-      listSize: 6,
-      logger: log,
-    });
-    packager.on('started', ({ video, audio, transcoding }) => {
+    const onStarted = (video: VideoParameters, audio: AudioParameters | null, transcoding: boolean): void => {
       s.sourceCodec = video.codec;
       s.codec = transcoding ? 'h264' : video.codec;
       s.audio = audio?.codec ?? null;
       s.width = video.width;
       s.height = video.height;
       resolveKeyframe();
-    });
-    packager.on('first-segment', () => resolveSegment());
-    packager.on('exit', (info: HlsPackagerExit) => {
-      if (info.expected) return;
-      if (s.state === 'starting') rejectSegment(new PlayError('packager', `ffmpeg exited (${info.code}) before the first segment`, info.stderrTail.slice(-300)));
-      else if (s.state === 'playing') this.fail(s, 'packager', `ffmpeg exited with code ${info.code}`, info.stderrTail.slice(-300));
-    });
-    packager.on('error', (err: Error) => log.warn({ err: err.message }, 'packager error'));
-    core.addReader(packager);
-    core.on('parameters', (tracks, epoch) => {
-      const video = tracks.find((t) => t.kind === 'video');
-      if (video?.kind === 'video' && s.state === 'playing') {
-        s.width = video.width;
-        s.height = video.height;
-      }
-      if (epoch > 0) log.info({ epoch, tracks: tracks.map((t) => (t.kind === 'video' ? `${t.codec} ${t.width}x${t.height}` : t.codec)) }, 'new stream epoch');
-    });
+    };
+    const startFfmpeg = (): void => {
+      const packager = new FfmpegHlsReader({
+        dir: output.dir,
+        transcodeH265ToH264: transcodeH265,
+        segmentSeconds: this.opts.segmentSeconds,
+        listSize: 6,
+        logger: log,
+      });
+      packager.on('started', ({ video, audio, transcoding }) => onStarted(video, audio, transcoding));
+      packager.on('first-segment', () => resolveSegment());
+      packager.on('exit', (info: HlsPackagerExit) => {
+        if (info.expected) return;
+        if (s.state === 'starting') rejectSegment(new PlayError('packager', `ffmpeg exited (${info.code}) before the first segment`, info.stderrTail.slice(-300)));
+        else if (s.state === 'playing') this.fail(s, 'packager', `ffmpeg exited with code ${info.code}`, info.stderrTail.slice(-300));
+      });
+      packager.on('error', (err: Error) => log.warn({ err: err.message }, 'packager error'));
+      core.addReader(packager);
+    };
+    const startLlhls = (video: VideoParameters, audio: AudioParameters | null): void => {
+      const llhls = new LlhlsReader({ segmentTargetSec: this.opts.segmentSeconds, maxSegmentSec: Math.max(2, this.opts.segmentSeconds * 2) });
+      s.llhls = llhls;
+      core.addReader(llhls);
+      onStarted(video, audio, false);
+      // Playable once the first segment is complete (plain HLS clients need one; hls.js starts on parts).
+      const waitForSegment = (): void => {
+        if (llhls.closed) return;
+        llhls.playlist({ msn: 0 }).then(
+          () => (llhls.stats().segments > 0 ? resolveSegment() : waitForSegment()),
+          () => undefined,
+        );
+      };
+      waitForSegment();
+    };
+    // The packager is chosen once the codecs are known: in process when the browser can play them as they
+    // are, ffmpeg only where a codec must change (H.265 → H.264 on request, G.711 → AAC).
+    const choose = (tracks: readonly TrackParameters[]): void => {
+      const video = tracks.find((t): t is VideoParameters => t.kind === 'video');
+      if (!video) return;
+      core.off('parameters', choose);
+      const audio = tracks.find((t): t is AudioParameters => t.kind === 'audio') ?? null;
+      const mustTranscode = (video.codec === 'h265' && transcodeH265) || (audio !== null && audio.codec !== 'aac');
+      if (mustTranscode || this.opts.inProcessMuxer === false) startFfmpeg();
+      else startLlhls(video, audio);
+    };
+    core.on('parameters', choose);
     core.on('reader-closed', ({ kind, reason, cut }) => {
       if (cut) log.warn({ reader: kind, reason }, 'stream reader cut');
     });
