@@ -237,3 +237,45 @@ describe('LL-HLS reader: a plain HLS client', () => {
     }
   });
 });
+
+describe('LL-HLS reader: bad input', () => {
+  it('drops what it cannot use, counts it, and keeps serving', async () => {
+    const reader = new LlhlsReader();
+    const units = shifted(0);
+    // Units before any parameters, then parameters with a garbage H.265 SPS: unplayable, said why.
+    feed(reader, units.slice(0, 5));
+    reader.onParameters([{ ...media.video, codec: 'h265', sps: [Uint8Array.of(0x42, 0x01, 0x01)], pps: media.video.pps, vps: [Uint8Array.of(0x40, 0x01)], codecString: '' }], 1);
+    feed(reader, units.slice(0, 20));
+    expect(reader.stats().unplayableReason).toMatch(/SPS/);
+    expect(reader.stats().droppedUnits).toBe(25);
+    // A good epoch after that plays; within it, empty pictures and absurd timestamps are dropped or absorbed.
+    reader.onParameters(media.tracks, 2);
+    const good = shifted(0, 2);
+    const broken: AccessUnit[] = [
+      { ...good[40], nalus: [] },
+      { ...good[41], data: undefined, kind: 'audio' },
+      { ...good[42], dts: good[42].dts + 50 * 90000, pts: good[42].pts + 50 * 90000 },
+      { ...good[43], dts: -1e12, pts: -1e12 },
+    ];
+    feed(reader, [...good.slice(0, 40), ...broken, ...good.slice(44)]);
+    expect(reader.stats().unplayableReason).toBeNull();
+    const p = parse(await reader.playlist());
+    expect(p.segments.length).toBeGreaterThanOrEqual(2);
+    for (const s of p.segments) expect(s.duration).toBeLessThanOrEqual(2.0 + 0.05);
+    expect(reader.stats().droppedUnits).toBeGreaterThan(25);
+    reader.close('test over');
+  });
+
+  it('an audio-only AAC stream gets parts and segments too', async () => {
+    const reader = new LlhlsReader();
+    const audio = media.audio;
+    if (!audio) throw new Error('test media has no audio');
+    reader.onParameters([audio], 1);
+    feed(reader, shifted(0).filter((u) => u.kind === 'audio'));
+    const p = parse(await reader.playlist());
+    expect(p.parts.length).toBeGreaterThan(10);
+    expect(p.segments.length).toBeGreaterThanOrEqual(3);
+    expect(reader.codecs()).toBe('mp4a.40.2');
+    reader.close('test over');
+  });
+});

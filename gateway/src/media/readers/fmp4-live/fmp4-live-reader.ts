@@ -94,9 +94,9 @@ export class Fmp4LiveReader implements StreamReader {
     this.epoch = epoch;
     try {
       this.timeline = new CmafTimeline(tracks, continueAt);
-    } catch {
+    } catch (err) {
       this.timeline = null;
-      this.end('no track a browser can play without transcoding (H.264, H.265, AAC)');
+      this.end(`cannot mux this stream for the browser: ${err instanceof Error ? err.message : String(err)}`);
       return;
     }
     const t = this.timeline;

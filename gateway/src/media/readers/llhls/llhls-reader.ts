@@ -46,6 +46,8 @@ export interface LlhlsStats {
   /** Bytes of parts and init segments held right now. */
   heldBytes: number;
   blockingRequestsWaiting: number;
+  /** Why the current epoch cannot be muxed (no H.264/H.265/AAC track, bad parameter sets), or null. */
+  unplayableReason: string | null;
 }
 
 /** A request the server must refuse (400): an `_HLS_msn` too far ahead, `_HLS_part` without `_HLS_msn`. */
@@ -123,6 +125,7 @@ export class LlhlsReader implements StreamReader {
   private waiters: Waiter[] = [];
   private closedReason: string | null = null;
   private droppedUnits = 0;
+  private unplayableReason: string | null = null;
   private partsPublished = 0;
   private segmentsPublished = 0;
 
@@ -149,10 +152,13 @@ export class LlhlsReader implements StreamReader {
     const continueAt = this.timeline ? this.finishEpoch() : undefined;
     try {
       this.timeline = new CmafTimeline(tracks, continueAt);
-    } catch {
-      // Nothing a browser can play (G.711 only): the transcoder reader serves this stream, not us.
+      this.unplayableReason = null;
+    } catch (err) {
+      // Nothing a browser can play (G.711 only: the transcoder reader serves it), or parameter sets we cannot
+      // put in an init segment. Units of this epoch are dropped and counted; the reason is in stats().
       this.timeline = null;
       this.epoch = epoch;
+      this.unplayableReason = err instanceof Error ? err.message : String(err);
       return;
     }
     this.epoch = epoch;
@@ -285,6 +291,7 @@ export class LlhlsReader implements StreamReader {
       droppedUnits: this.droppedUnits,
       heldBytes,
       blockingRequestsWaiting: this.waiters.length,
+      unplayableReason: this.unplayableReason,
     };
   }
 
