@@ -171,7 +171,15 @@ export class Fmp4LiveReader implements StreamReader {
     const tracks: FragmentTrack[] = [primary, audio]
       .filter((group) => group.length > 0)
       .map((group) => ({ trackId: group[0].trackId, baseMediaDecodeTime: group[0].decodeTime, samples: group.map((s) => s.sample) }));
-    const fragment = buildFragment(this.sequence++, tracks);
+    let fragment: Uint8Array;
+    try {
+      fragment = buildFragment(this.sequence++, tracks);
+    } catch {
+      // Refused by the box writer (out-of-range values): skip to the next keyframe rather than throw at the stream.
+      this.counters.skippedFrames += primary.length;
+      this.waitingForKeyframe = true;
+      return;
+    }
     this.counters.fragments++;
     this.send(fragment);
   }

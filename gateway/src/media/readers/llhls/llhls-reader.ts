@@ -352,13 +352,24 @@ export class LlhlsReader implements StreamReader {
     const tracks: FragmentTrack[] = [this.partVideo, audio]
       .filter((group) => group.length > 0)
       .map((group) => ({ trackId: group[0].trackId, baseMediaDecodeTime: group[0].decodeTime, samples: group.map((s) => s.sample) }));
+    let bytes: Uint8Array;
+    try {
+      bytes = buildFragment(this.fragmentSequence++, tracks);
+    } catch {
+      // Samples the box writer refuses (out-of-range values) are dropped with their part, never thrown at
+      // the stream that feeds us.
+      this.droppedUnits += this.partVideo.length + audio.length;
+      this.partVideo = [];
+      this.partStart90k = null;
+      return;
+    }
     const part: Part = {
       msn: segment.msn,
       index: segment.parts.length,
       name: `part-${segment.msn}-${segment.parts.length}.m4s`,
       duration90k: end - this.partStart90k,
       independent: first.sample.keyframe,
-      bytes: buildFragment(this.fragmentSequence++, tracks),
+      bytes,
     };
     segment.parts.push(part);
     segment.duration90k += part.duration90k;
