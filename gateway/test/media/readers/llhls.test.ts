@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessUnit } from '../../../src/media/core/access-unit.js';
-import { LlhlsReader, LlhlsRequestError } from '../../../src/media/readers/llhls/index.js';
+import { blockingRequestOf, LLHLS_RESOURCE_PATTERN, LlhlsReader, LlhlsRequestError } from '../../../src/media/readers/llhls/index.js';
 import { encodeTestMedia, FFMPEG, FFPROBE, type EncodedMedia } from '../../support/encoded-media.js';
 import { serveLlhls } from '../../support/llhls-serve.js';
 import { inspectWithMp4Box } from '../../support/mp4box-inspect.js';
@@ -121,6 +121,15 @@ describe('LL-HLS reader: segments and parts', () => {
     const videoSamples = report.samples.get(report.info.videoTracks[0].id) ?? [];
     expect(videoSamples.length).toBe(25);
     expect(videoSamples[0].is_sync).toBe(true);
+  });
+
+  it('reads delivery directives from a query and refuses malformed ones', () => {
+    expect(blockingRequestOf(new URLSearchParams('_HLS_msn=12&_HLS_part=3'))).toEqual({ msn: 12, part: 3 });
+    expect(blockingRequestOf(new URLSearchParams(''))).toEqual({});
+    expect(() => blockingRequestOf(new URLSearchParams('_HLS_msn=-1'))).toThrow(LlhlsRequestError);
+    expect(() => blockingRequestOf(new URLSearchParams('_HLS_msn=1e3'))).toThrow(LlhlsRequestError);
+    for (const name of ['init-1.mp4', 'seg-12.m4s', 'part-12-3.m4s']) expect(LLHLS_RESOURCE_PATTERN.test(name)).toBe(true);
+    for (const uri of text.match(/URI="[^"]+"/g) ?? []) expect(LLHLS_RESOURCE_PATTERN.test(uri.slice(5, -1))).toBe(true);
   });
 
   it('refuses an _HLS_msn far ahead and _HLS_part alone', async () => {

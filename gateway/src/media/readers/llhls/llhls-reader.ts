@@ -60,6 +60,28 @@ export class LlhlsClosedError extends Error {
   override readonly name = 'LlhlsClosedError';
 }
 
+/** The playlist's name; every other resource is named relative to it. */
+export const LLHLS_PLAYLIST_NAME = 'index.m3u8';
+/** Every name `resource()` can answer (matches the media routes' file-name pattern). */
+export const LLHLS_RESOURCE_PATTERN = /^(init-\d+\.mp4|seg-\d+\.m4s|part-\d+-\d+\.m4s)$/;
+
+/**
+ * The delivery directives of a playlist request's query (`_HLS_msn`, `_HLS_part`) as `playlist()` takes them;
+ * a value that is not a non-negative integer is a LlhlsRequestError (400). `_HLS_skip` is ignored: the reader
+ * does not offer delta playlists (no CAN-SKIP-UNTIL).
+ */
+export function blockingRequestOf(query: { get(name: string): string | null }): { msn?: number; part?: number } {
+  const read = (name: string): number | undefined => {
+    const raw = query.get(name);
+    if (raw === null) return undefined;
+    if (!/^\d{1,9}$/.test(raw)) throw new LlhlsRequestError(`${name} must be a non-negative integer (got ${JSON.stringify(raw.slice(0, 20))})`);
+    return Number(raw);
+  };
+  const msn = read('_HLS_msn');
+  const part = read('_HLS_part');
+  return { ...(msn !== undefined ? { msn } : {}), ...(part !== undefined ? { part } : {}) };
+}
+
 interface Part {
   msn: number;
   index: number;
