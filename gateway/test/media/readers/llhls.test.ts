@@ -275,6 +275,18 @@ describe('LL-HLS reader: bad input', () => {
     reader.close('test over');
   });
 
+  it('audio does not pile up when video stops coming', () => {
+    const reader = new LlhlsReader();
+    reader.onParameters(media.tracks, 1);
+    const units = shifted(0);
+    feed(reader, units.slice(0, 30));
+    const audioOnly = Array.from({ length: 15 }, (_, loop) => shifted(loop).filter((u) => u.kind === 'audio')).flat();
+    feed(reader, audioOnly.filter((u) => u.dts > units[29].dts));
+    expect(reader.backlog()).toBeLessThan(500 * 400);
+    expect(reader.stats().droppedUnits).toBeGreaterThan(1000);
+    reader.close('test over');
+  });
+
   it('an audio-only AAC stream gets parts and segments too', async () => {
     const reader = new LlhlsReader();
     const audio = media.audio;

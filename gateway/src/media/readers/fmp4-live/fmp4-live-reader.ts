@@ -60,6 +60,9 @@ export interface Fmp4LiveStats {
   skippedFrames: number;
 }
 
+/** ~10 s of AAC at 48 kHz. */
+const MAX_QUEUED_AUDIO = 500;
+
 /** `video/mp4; codecs="…"` for MediaSource.isTypeSupported / addSourceBuffer. */
 export function mseMimeType(codecs: string): string {
   return `video/mp4; codecs="${codecs}"`;
@@ -134,6 +137,8 @@ export class Fmp4LiveReader implements StreamReader {
     if (!finished) return;
     if (finished.kind === 'audio' && t.hasVideo) {
       this.audioQueue.push(finished);
+      // Audio waits for the video frame it goes with; when video stops coming, it must not pile up.
+      if (this.audioQueue.length > MAX_QUEUED_AUDIO) this.audioQueue.splice(0, this.audioQueue.length - MAX_QUEUED_AUDIO);
       return;
     }
     this.sendFragment([finished]);

@@ -108,6 +108,9 @@ interface Waiter {
   timer: { cancel(): void };
 }
 
+/** ~10 s of AAC at 48 kHz. */
+const MAX_QUEUED_AUDIO = 500;
+
 const MIME = { playlist: 'application/vnd.apple.mpegurl', init: 'video/mp4', media: 'video/iso.segment' } as const;
 
 const defaultTimer = (fn: () => void, ms: number): { cancel(): void } => {
@@ -211,6 +214,8 @@ export class LlhlsReader implements StreamReader {
     if (!finished) return;
     if (finished.kind !== primary) {
       this.audioQueue.push(finished);
+      // Audio waits for the video part it belongs to; when video stops coming, it must not pile up.
+      if (this.audioQueue.length > MAX_QUEUED_AUDIO) this.droppedUnits += this.audioQueue.splice(0, this.audioQueue.length - MAX_QUEUED_AUDIO).length;
       return;
     }
     this.addPrimary(finished, unit.kind === primary ? unit : null);
