@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import type { AccessUnit, StreamReader, TrackParameters } from '../../src/media/core/access-unit.js';
-import { LlhlsClosedError, LlhlsRequestError, type LlhlsReader } from '../../src/media/readers/llhls/index.js';
+import { blockingRequestOf, LlhlsClosedError, LlhlsRequestError, type LlhlsReader } from '../../src/media/readers/llhls/index.js';
 
 export interface ServedLlhls {
   base: string;
@@ -40,12 +40,7 @@ export async function serveLlhls(reader: LlhlsReader, extraPages: Record<string,
         if (name in extraPages) return send(200, extraPages[name], 'text/html');
         if (name === 'hls.min.js') return send(200, await readFile(hlsJsPath), 'text/javascript');
         if (name === 'index.m3u8') {
-          const msn = url.searchParams.get('_HLS_msn');
-          const part = url.searchParams.get('_HLS_part');
-          const text = await reader.playlist({
-            ...(msn !== null ? { msn: Number(msn) } : {}),
-            ...(part !== null ? { part: Number(part) } : {}),
-          });
+          const text = await reader.playlist(blockingRequestOf(url.searchParams));
           return send(200, text, 'application/vnd.apple.mpegurl');
         }
         const resource = await reader.resource(name);

@@ -3,7 +3,8 @@
  * the way the gateway serves it: video.currentTime advances; the first playlist request (no _HLS_ params) is
  * answered without waiting for a new part (hls.js #4766); blocking reloads are used and held until their part
  * exists; hls.js keeps loading parts and never falls back to whole segments (hls.js #4731, MediaMTX #997);
- * after the source stalls for a few seconds playback resumes by itself (hls.js #7431, #6350).
+ * after the source stalls for a few seconds playback resumes by itself (hls.js #7431, #6350); a camera restart at
+ * another resolution (new epoch) plays on.
  * The session length is LLHLS_SOAK_SECONDS (default 20 s; the 10-minute run is the same test with 600).
  */
 import type { Browser, Page } from 'playwright-core';
@@ -29,6 +30,7 @@ const PAGE = `<!doctype html><html><body style="margin:0;background:#000">
 </script></body></html>`;
 
 let media: EncodedMedia;
+let restarted: EncodedMedia;
 let browser: Browser;
 let reader: LlhlsReader;
 let served: ServedLlhls;
@@ -44,6 +46,7 @@ async function waitForTimeAbove(value: number, timeoutMs = 90_000): Promise<void
 
 beforeAll(async () => {
   media = await encodeTestMedia({ codec: 'h264', seconds: 4, bframes: 2, gop: 25, audio: true, width: 640, height: 360 });
+  restarted = await encodeTestMedia({ codec: 'h264', seconds: 4, bframes: 0, gop: 25, audio: true, width: 480, height: 270 });
   reader = new LlhlsReader();
   feed = feedLive(reader, media.tracks, media.units);
   served = await serveLlhls(reader, { 'player.html': PAGE });
@@ -114,5 +117,17 @@ describe('hls.js low-latency mode on the LL-HLS reader', () => {
     feed.resume();
     await waitForTimeAbove(last + 3);
     expect(await currentTime()).toBeGreaterThan(last + 3);
+  }, 180_000);
+
+  it('plays on when the camera restarts at another resolution (new epoch: DISCONTINUITY + new MAP)', async () => {
+    feed.stop();
+    feed = feedLive(reader, restarted.tracks, restarted.units, { epoch: 2 });
+    await page.waitForFunction(`document.getElementById('v').videoWidth === 480`, undefined, { timeout: 90_000, polling: 200 });
+    const t = await currentTime();
+    await waitForTimeAbove(t + 3);
+    expect(await page.evaluate<number>(`document.getElementById('v').videoHeight`)).toBe(270);
+    expect(served.log.some((r) => r.url === '/init-2.mp4' && r.status === 200)).toBe(true);
+    const errors = await page.evaluate<Array<{ fatal: boolean }>>('window.errors');
+    expect(errors.filter((e) => e.fatal)).toEqual([]);
   }, 180_000);
 });

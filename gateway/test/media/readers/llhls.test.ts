@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessUnit } from '../../../src/media/core/access-unit.js';
-import { LlhlsReader, LlhlsRequestError } from '../../../src/media/readers/llhls/index.js';
+import { blockingRequestOf, LLHLS_RESOURCE_PATTERN, LlhlsReader, LlhlsRequestError } from '../../../src/media/readers/llhls/index.js';
 import { encodeTestMedia, FFMPEG, FFPROBE, type EncodedMedia } from '../../support/encoded-media.js';
 import { serveLlhls } from '../../support/llhls-serve.js';
 import { inspectWithMp4Box } from '../../support/mp4box-inspect.js';
@@ -121,6 +121,15 @@ describe('LL-HLS reader: segments and parts', () => {
     const videoSamples = report.samples.get(report.info.videoTracks[0].id) ?? [];
     expect(videoSamples.length).toBe(25);
     expect(videoSamples[0].is_sync).toBe(true);
+  });
+
+  it('reads delivery directives from a query and refuses malformed ones', () => {
+    expect(blockingRequestOf(new URLSearchParams('_HLS_msn=12&_HLS_part=3'))).toEqual({ msn: 12, part: 3 });
+    expect(blockingRequestOf(new URLSearchParams(''))).toEqual({});
+    expect(() => blockingRequestOf(new URLSearchParams('_HLS_msn=-1'))).toThrow(LlhlsRequestError);
+    expect(() => blockingRequestOf(new URLSearchParams('_HLS_msn=1e3'))).toThrow(LlhlsRequestError);
+    for (const name of ['init-1.mp4', 'seg-12.m4s', 'part-12-3.m4s']) expect(LLHLS_RESOURCE_PATTERN.test(name)).toBe(true);
+    for (const uri of text.match(/URI="[^"]+"/g) ?? []) expect(LLHLS_RESOURCE_PATTERN.test(uri.slice(5, -1))).toBe(true);
   });
 
   it('refuses an _HLS_msn far ahead and _HLS_part alone', async () => {
@@ -235,5 +244,59 @@ describe('LL-HLS reader: a plain HLS client', () => {
       await served.close();
       reader.close('test over');
     }
+  });
+});
+
+describe('LL-HLS reader: bad input', () => {
+  it('drops what it cannot use, counts it, and keeps serving', async () => {
+    const reader = new LlhlsReader();
+    const units = shifted(0);
+    // Units before any parameters, then parameters with a garbage H.265 SPS: unplayable, said why.
+    feed(reader, units.slice(0, 5));
+    reader.onParameters([{ ...media.video, codec: 'h265', sps: [Uint8Array.of(0x42, 0x01, 0x01)], pps: media.video.pps, vps: [Uint8Array.of(0x40, 0x01)], codecString: '' }], 1);
+    feed(reader, units.slice(0, 20));
+    expect(reader.stats().unplayableReason).toMatch(/SPS/);
+    expect(reader.stats().droppedUnits).toBe(25);
+    // A good epoch after that plays; within it, empty pictures and absurd timestamps are dropped or absorbed.
+    reader.onParameters(media.tracks, 2);
+    const good = shifted(0, 2);
+    const broken: AccessUnit[] = [
+      { ...good[40], nalus: [] },
+      { ...good[41], data: undefined, kind: 'audio' },
+      { ...good[42], dts: good[42].dts + 50 * 90000, pts: good[42].pts + 50 * 90000 },
+      { ...good[43], dts: -1e12, pts: -1e12 },
+    ];
+    feed(reader, [...good.slice(0, 40), ...broken, ...good.slice(44)]);
+    expect(reader.stats().unplayableReason).toBeNull();
+    const p = parse(await reader.playlist());
+    expect(p.segments.length).toBeGreaterThanOrEqual(2);
+    for (const s of p.segments) expect(s.duration).toBeLessThanOrEqual(2.0 + 0.05);
+    expect(reader.stats().droppedUnits).toBeGreaterThan(25);
+    reader.close('test over');
+  });
+
+  it('audio does not pile up when video stops coming', () => {
+    const reader = new LlhlsReader();
+    reader.onParameters(media.tracks, 1);
+    const units = shifted(0);
+    feed(reader, units.slice(0, 30));
+    const audioOnly = Array.from({ length: 15 }, (_, loop) => shifted(loop).filter((u) => u.kind === 'audio')).flat();
+    feed(reader, audioOnly.filter((u) => u.dts > units[29].dts));
+    expect(reader.backlog()).toBeLessThan(500 * 400);
+    expect(reader.stats().droppedUnits).toBeGreaterThan(1000);
+    reader.close('test over');
+  });
+
+  it('an audio-only AAC stream gets parts and segments too', async () => {
+    const reader = new LlhlsReader();
+    const audio = media.audio;
+    if (!audio) throw new Error('test media has no audio');
+    reader.onParameters([audio], 1);
+    feed(reader, shifted(0).filter((u) => u.kind === 'audio'));
+    const p = parse(await reader.playlist());
+    expect(p.parts.length).toBeGreaterThan(10);
+    expect(p.segments.length).toBeGreaterThanOrEqual(3);
+    expect(reader.codecs()).toBe('mp4a.40.2');
+    reader.close('test over');
   });
 });

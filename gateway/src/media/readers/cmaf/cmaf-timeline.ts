@@ -13,7 +13,8 @@
  * the source emits slightly ahead of the first video unit still lands at a positive time); a later epoch
  * continues where the previous one ended, so the presentation timeline never goes backwards across a
  * discontinuity (MSE appends in place; HLS clients get EXT-X-DISCONTINUITY anyway). Units that would land
- * before zero are dropped and counted.
+ * before zero are dropped and counted, and so are units that start well before the previous unit of their
+ * track ended (a slight overlap is shifted forward instead): decode times only ever go forward per track.
  */
 import {
   avcCodecString,
@@ -53,6 +54,8 @@ interface TrackState {
   parameters: VideoParameters | AudioParameters;
   pending: AccessUnit | null;
   lastDuration90k: number;
+  /** End of the last sample handed out (90 kHz, on the output timeline), or null before the first. */
+  lastEnd90k: number | null;
 }
 
 export class CmafTimeline {
@@ -98,6 +101,7 @@ export class CmafTimeline {
       timescale: timescaleOf(parameters),
       parameters,
       pending: null,
+      lastEnd90k: null,
       lastDuration90k: kind === 'video' ? DEFAULT_VIDEO_DURATION_90K : Math.round((AAC_FRAME_SAMPLES * CLOCK_90K) / timescaleOf(parameters)),
     };
   }
@@ -151,16 +155,28 @@ export class CmafTimeline {
     if (this.offset90k === null) return end;
     for (const track of [this.video, this.audio]) {
       if (track?.pending) end = Math.max(end, track.pending.dts + this.offset90k + track.lastDuration90k);
+      if (track?.lastEnd90k != null) end = Math.max(end, track.lastEnd90k);
     }
     return end;
   }
 
   private finish(track: TrackState, unit: AccessUnit, duration90k: number): TimelineSample | null {
-    const decodeTime90k = unit.dts + (this.offset90k ?? 0);
+    let decodeTime90k = unit.dts + (this.offset90k ?? 0);
     if (decodeTime90k < 0) {
       this.dropped++;
       return null;
     }
+    if (track.lastEnd90k !== null && decodeTime90k < track.lastEnd90k) {
+      // A unit that starts before the previous one ended (audio jitter, a source that steps back): a small
+      // overlap is moved to the end of the previous sample, a larger one (a repeated or out-of-order unit)
+      // is dropped, so a track's decode times only ever go forward and fragments never overlap in a player.
+      if (track.lastEnd90k - decodeTime90k > duration90k / 2) {
+        this.dropped++;
+        return null;
+      }
+      decodeTime90k = track.lastEnd90k;
+    }
+    track.lastEnd90k = decodeTime90k + duration90k;
     const toTrack = (t90k: number): number => Math.round((t90k * track.timescale) / CLOCK_90K);
     const decodeTime = toTrack(decodeTime90k);
     let data: Uint8Array;

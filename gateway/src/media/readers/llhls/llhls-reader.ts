@@ -46,6 +46,8 @@ export interface LlhlsStats {
   /** Bytes of parts and init segments held right now. */
   heldBytes: number;
   blockingRequestsWaiting: number;
+  /** Why the current epoch cannot be muxed (no H.264/H.265/AAC track, bad parameter sets), or null. */
+  unplayableReason: string | null;
 }
 
 /** A request the server must refuse (400): an `_HLS_msn` too far ahead, `_HLS_part` without `_HLS_msn`. */
@@ -56,6 +58,28 @@ export class LlhlsRequestError extends Error {
 /** The reader was closed (its stream ended); the server answers 404 / 410. */
 export class LlhlsClosedError extends Error {
   override readonly name = 'LlhlsClosedError';
+}
+
+/** The playlist's name; every other resource is named relative to it. */
+export const LLHLS_PLAYLIST_NAME = 'index.m3u8';
+/** Every name `resource()` can answer (matches the media routes' file-name pattern). */
+export const LLHLS_RESOURCE_PATTERN = /^(init-\d+\.mp4|seg-\d+\.m4s|part-\d+-\d+\.m4s)$/;
+
+/**
+ * The delivery directives of a playlist request's query (`_HLS_msn`, `_HLS_part`) as `playlist()` takes them;
+ * a value that is not a non-negative integer is a LlhlsRequestError (400). `_HLS_skip` is ignored: the reader
+ * does not offer delta playlists (no CAN-SKIP-UNTIL).
+ */
+export function blockingRequestOf(query: { get(name: string): string | null }): { msn?: number; part?: number } {
+  const read = (name: string): number | undefined => {
+    const raw = query.get(name);
+    if (raw === null) return undefined;
+    if (!/^\d{1,9}$/.test(raw)) throw new LlhlsRequestError(`${name} must be a non-negative integer (got ${JSON.stringify(raw.slice(0, 20))})`);
+    return Number(raw);
+  };
+  const msn = read('_HLS_msn');
+  const part = read('_HLS_part');
+  return { ...(msn !== undefined ? { msn } : {}), ...(part !== undefined ? { part } : {}) };
 }
 
 interface Part {
@@ -83,6 +107,9 @@ interface Waiter {
   resolve: () => void;
   timer: { cancel(): void };
 }
+
+/** ~10 s of AAC at 48 kHz. */
+const MAX_QUEUED_AUDIO = 500;
 
 const MIME = { playlist: 'application/vnd.apple.mpegurl', init: 'video/mp4', media: 'video/iso.segment' } as const;
 
@@ -123,6 +150,7 @@ export class LlhlsReader implements StreamReader {
   private waiters: Waiter[] = [];
   private closedReason: string | null = null;
   private droppedUnits = 0;
+  private unplayableReason: string | null = null;
   private partsPublished = 0;
   private segmentsPublished = 0;
 
@@ -149,10 +177,13 @@ export class LlhlsReader implements StreamReader {
     const continueAt = this.timeline ? this.finishEpoch() : undefined;
     try {
       this.timeline = new CmafTimeline(tracks, continueAt);
-    } catch {
-      // Nothing a browser can play (G.711 only): the transcoder reader serves this stream, not us.
+      this.unplayableReason = null;
+    } catch (err) {
+      // Nothing a browser can play (G.711 only: the transcoder reader serves it), or parameter sets we cannot
+      // put in an init segment. Units of this epoch are dropped and counted; the reason is in stats().
       this.timeline = null;
       this.epoch = epoch;
+      this.unplayableReason = err instanceof Error ? err.message : String(err);
       return;
     }
     this.epoch = epoch;
@@ -183,6 +214,8 @@ export class LlhlsReader implements StreamReader {
     if (!finished) return;
     if (finished.kind !== primary) {
       this.audioQueue.push(finished);
+      // Audio waits for the video part it belongs to; when video stops coming, it must not pile up.
+      if (this.audioQueue.length > MAX_QUEUED_AUDIO) this.droppedUnits += this.audioQueue.splice(0, this.audioQueue.length - MAX_QUEUED_AUDIO).length;
       return;
     }
     this.addPrimary(finished, unit.kind === primary ? unit : null);
@@ -285,6 +318,7 @@ export class LlhlsReader implements StreamReader {
       droppedUnits: this.droppedUnits,
       heldBytes,
       blockingRequestsWaiting: this.waiters.length,
+      unplayableReason: this.unplayableReason,
     };
   }
 
@@ -345,13 +379,24 @@ export class LlhlsReader implements StreamReader {
     const tracks: FragmentTrack[] = [this.partVideo, audio]
       .filter((group) => group.length > 0)
       .map((group) => ({ trackId: group[0].trackId, baseMediaDecodeTime: group[0].decodeTime, samples: group.map((s) => s.sample) }));
+    let bytes: Uint8Array;
+    try {
+      bytes = buildFragment(this.fragmentSequence++, tracks);
+    } catch {
+      // Samples the box writer refuses (out-of-range values) are dropped with their part, never thrown at
+      // the stream that feeds us.
+      this.droppedUnits += this.partVideo.length + audio.length;
+      this.partVideo = [];
+      this.partStart90k = null;
+      return;
+    }
     const part: Part = {
       msn: segment.msn,
       index: segment.parts.length,
       name: `part-${segment.msn}-${segment.parts.length}.m4s`,
       duration90k: end - this.partStart90k,
       independent: first.sample.keyframe,
-      bytes: buildFragment(this.fragmentSequence++, tracks),
+      bytes,
     };
     segment.parts.push(part);
     segment.duration90k += part.duration90k;
