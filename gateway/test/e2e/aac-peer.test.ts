@@ -2,13 +2,15 @@
  * A peer as the issue met it: a GB28181 camera that sends H.264 + AAC (ADTS) in PS over TCP. It used to fail
  * with "ffmpeg exited with code 1 … Malformed AAC bitstream"; now it plays as LL-HLS muxed in process — no
  * ffmpeg at all — and ffprobe decodes H.264 + AAC from the init segment and a media segment. The playlist has
- * parts and answers blocking reloads; per-reader figures show in /api/streams and /metrics.
+ * parts and answers blocking reloads; the live fMP4 WebSocket (MSE) sends init + fragments that decode;
+ * per-reader figures show in /api/streams and /metrics.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StreamView } from '../../src/domain/streams/stream-service.js';
 import { DeviceFleet } from '../../src/sim/index.js';
@@ -48,7 +50,7 @@ describe('a camera sending H.264 + AAC (ADTS) in PS over TCP', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('plays as LL-HLS without ffmpeg: H.264 + AAC decode, parts listed, blocking reload answered', async () => {
+  it('plays as LL-HLS without ffmpeg: H.264 + AAC decode, parts listed, blocking reload answered; the live fMP4 socket too', async () => {
     const before = await ffmpegChildren();
     const r = await h.api<StreamView & { message?: string }>(`/api/channels/${cams.devices[0]!.channelIds[0]}/play`, { body: { transport: 'tcp-passive' } });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
@@ -89,6 +91,34 @@ describe('a camera sending H.264 + AAC (ADTS) in PS over TCP', () => {
     expect(view.body.readers[0]!.units).toBeGreaterThan(10);
     expect(view.body.frames).toBeGreaterThan(10);
     expect(view.body.bytes).toBeGreaterThan(10_000);
+    // The live fMP4 socket (MSE path): an init message naming both codecs, the init segment, then fragments
+    // that ffprobe decodes as H.264 + AAC; while it is open it is a reader of the stream.
+    expect(r.body.ws).toMatch(/^\/media\/.+\/live$/);
+    const socket = new WebSocket(`${h.gateway.httpUrl.replace(/^http/, 'ws')}${r.body.ws}`);
+    const texts: string[] = [];
+    const chunks: Buffer[] = [];
+    await new Promise<void>((resolve, reject) => {
+      socket.on('error', reject);
+      socket.on('message', (data: Buffer, isBinary: boolean) => {
+        if (isBinary) chunks.push(Buffer.from(data));
+        else texts.push(data.toString('utf8'));
+        if (chunks.length >= 40) resolve();
+      });
+    });
+    const initMessage = JSON.parse(texts[0]!) as { type: string; mime: string; width: number; height: number };
+    expect(initMessage).toMatchObject({ type: 'init', width: 1280, height: 720 });
+    expect(initMessage.mime).toMatch(/^video\/mp4; codecs="avc1\.[0-9a-f]{6},mp4a\.40\.2"$/);
+    const live = await h.api<StreamView>(`/api/streams/${r.body.streamId}`);
+    expect(live.body.readers.map((x) => x.kind).sort()).toEqual(['fmp4-live', 'llhls']);
+    const liveFile = join(dir, 'live.mp4');
+    writeFileSync(liveFile, Buffer.concat(chunks));
+    const liveProbe = JSON.parse((await run('ffprobe', ['-v', 'error', '-count_frames', '-show_streams', '-of', 'json', liveFile])).stdout) as { streams: Array<Record<string, string | number>> };
+    expect(liveProbe.streams.find((s) => s.codec_type === 'video')).toMatchObject({ codec_name: 'h264', width: 1280, height: 720 });
+    expect(Number(liveProbe.streams.find((s) => s.codec_type === 'video')!.nb_read_frames)).toBeGreaterThan(20);
+    expect(liveProbe.streams.find((s) => s.codec_type === 'audio')).toMatchObject({ codec_name: 'aac' });
+    socket.close();
+    await h.waitFor(async () => ((await h.api<StreamView>(`/api/streams/${r.body.streamId}`)).body.readers.length === 1 ? true : null), 10_000, 'live reader removed');
+
     const metrics = (await h.api<string>('/metrics')).body;
     expect(metrics).toMatch(/se_stream_readers\{kind="llhls"\} 1/);
     await h.api(`/api/streams/${r.body.streamId}`, { method: 'DELETE' });

@@ -38,6 +38,7 @@ const streamViewSchema = {
     transport: { type: 'string' },
     state: { type: 'string' },
     hls: { type: 'string', description: 'Signed playlist path; works without headers until the token expires.' },
+    ws: { type: 'string', description: 'Signed live fMP4 WebSocket path (init message + segment, then a fragment per frame) for Media Source Extensions.' },
     viewerId: { type: 'string' },
     codec: { type: ['string', 'null'] },
     sourceCodec: { type: ['string', 'null'] },
@@ -163,6 +164,28 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app,
 
 /** GET /media/<token>/<file>: token-checked HLS files. Playlist fetches count as viewer heartbeats. */
 export const mediaRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app, { streams }) => {
+  // WebSocket /media/<token>/live: live fMP4 for MSE (readers/fmp4-live). The open socket is the viewer's
+  // heartbeat; a socket that cannot keep up is skipped to the next keyframe or closed with the reason.
+  app.get<{ Params: { token: string } }>('/media/:token/live', { websocket: true }, (socket, request) => {
+    const refuse = (code: number, reason: string): void => {
+      socket.send(JSON.stringify({ type: 'end', reason }));
+      socket.close(code, reason.slice(0, 120));
+    };
+    const token = request.params.token;
+    if (token.length > MEDIA_TOKEN_MAX_LENGTH) return refuse(4400, 'media token too long');
+    const verdict = streams.tokens.verify(token);
+    if (!verdict.ok) return refuse(verdict.reason === 'expired' ? 4403 : 4401, `media token ${verdict.reason}`);
+    const handle = streams.attachLive(verdict.claims.streamId, verdict.claims.viewerId, {
+      sendText: (text) => socket.send(text),
+      sendBinary: (chunk) => socket.send(chunk),
+      bufferedBytes: () => socket.bufferedAmount,
+      close: (reason) => socket.close(1000, reason.slice(0, 120)),
+    });
+    if (!handle) return refuse(4404, 'stream not running (it may have been torn down after its viewers left)');
+    socket.on('error', (err) => request.log.debug({ err }, 'live fMP4 socket error'));
+    socket.once('close', () => handle.detach());
+  });
+
   app.get<{ Params: { token: string; file: string }; Querystring: Record<string, string> }>(
     '/media/:token/:file',
     {

@@ -25,6 +25,7 @@ import { Stream, type ReaderStats } from '../../media/core/stream.js';
 import { GbPsSource } from '../../media/sources/gb28181/gb-ps-source.js';
 import { FfmpegHlsReader } from '../../media/readers/ffmpeg-hls/ffmpeg-hls-reader.js';
 import { LlhlsReader } from '../../media/readers/llhls/llhls-reader.js';
+import { Fmp4LiveReader, type Fmp4LiveSink } from '../../media/readers/fmp4-live/fmp4-live-reader.js';
 import type { AudioParameters, TrackParameters, VideoParameters } from '../../media/core/access-unit.js';
 import { snapshotOfStream } from '../../media/readers/snapshot/snapshot-reader.js';
 import { MediaTokens } from './media-token.js';
@@ -50,6 +51,8 @@ export interface StreamView {
   state: StreamState;
   /** Signed HLS playlist URL (path; relative to the gateway's HTTP origin). */
   hls: string;
+  /** Signed live fMP4 WebSocket URL (path) for Media Source Extensions: the lowest-latency path. */
+  ws: string;
   viewerId: string;
   codec: string | null;
   sourceCodec: VideoCodec | null;
@@ -134,6 +137,8 @@ interface Viewer {
   id: string;
   lastSeen: number;
   released: boolean;
+  /** Live fMP4 sockets open for this viewer: an open socket keeps the viewer alive without playlist polls. */
+  liveSockets: number;
 }
 
 /** The service's record of one live stream; the media itself lives in `core` (a media-core Stream). */
@@ -221,6 +226,33 @@ export class StreamService extends EventEmitter<StreamEvents> {
     return this.byId.get(streamId)?.llhls ?? null;
   }
 
+  /**
+   * A viewer's live fMP4 WebSocket (the MSE path): a reader on the stream that sends init + a fragment per
+   * frame from the next keyframe on; it skips a slow socket to the next keyframe or cuts it (fmp4-live).
+   * Null when the stream or viewer is gone. `detach` when the socket closes.
+   */
+  attachLive(streamId: string, viewerId: string, sink: Fmp4LiveSink): { detach: () => void } | null {
+    const s = this.byId.get(streamId);
+    const viewer = s?.viewers.get(viewerId);
+    if (!s?.core || s.core.closed || !viewer || viewer.released) return null;
+    const core = s.core;
+    const id = core.addReader(new Fmp4LiveReader(sink));
+    viewer.liveSockets++;
+    viewer.lastSeen = Date.now();
+    s.lastActivity = viewer.lastSeen;
+    let attached = true;
+    return {
+      detach: () => {
+        if (!attached) return;
+        attached = false;
+        viewer.liveSockets--;
+        viewer.lastSeen = Date.now();
+        s.lastActivity = viewer.lastSeen;
+        void core.removeReader(id, 'the viewer closed the socket');
+      },
+    };
+  }
+
   /** A playlist poll: the viewer is still there. */
   touch(streamId: string, viewerId: string): boolean {
     const s = this.byId.get(streamId);
@@ -246,7 +278,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
     if (!session || session.state === 'failed' || session.state === 'closed') {
       session = this.start(key, target, stream, transport, req.transcode === true);
     }
-    const viewer: Viewer = { id: randomUUID(), lastSeen: Date.now(), released: false };
+    const viewer: Viewer = { id: randomUUID(), lastSeen: Date.now(), released: false, liveSockets: 0 };
     session.viewers.set(viewer.id, viewer);
     session.lastActivity = viewer.lastSeen;
     try {
@@ -518,7 +550,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
   private liveViewers(s: LiveStream): number {
     const cutoff = Date.now() - this.opts.idleSec * 1000;
     let n = 0;
-    for (const v of s.viewers.values()) if (!v.released && v.lastSeen >= cutoff) n++;
+    for (const v of s.viewers.values()) if (!v.released && (v.liveSockets > 0 || v.lastSeen >= cutoff)) n++;
     return n;
   }
 
@@ -589,6 +621,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
       transport: s.transport,
       state: s.state,
       hls: token ? `/media/${token}/index.m3u8` : '',
+      ws: token ? `/media/${token}/live` : '',
       viewerId,
       codec: s.codec,
       sourceCodec: s.sourceCodec,
