@@ -383,6 +383,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         keyframeTimeoutSec: config.media.keyframeTimeoutSec,
         rtpTimeoutSec: config.media.rtpTimeoutSec,
         transcodeH265: config.media.transcodeH265,
+        inProcessMuxer: config.media.inProcessMuxer,
         segmentSeconds: config.media.segmentSeconds,
         tokenTtlSec: config.media.tokenTtlSec,
         maxStreams: config.media.maxStreams,
