@@ -45,8 +45,20 @@ export function buildFragment(sequenceNumber: number, tracks: readonly FragmentT
     offsets.push(offset);
     for (const sample of track.samples) offset += sample.data.length;
   }
-  const mdat = box('mdat', ...nonEmpty.flatMap((t) => t.samples.map((s) => s.data)));
-  return concatBytes([build(offsets), mdat]);
+  // moof, mdat header and sample data written once into one buffer (the samples are the bulk: no extra copy).
+  const moof = build(offsets);
+  const out = new Uint8Array(offset);
+  out.set(moof, 0);
+  new DataView(out.buffer).setUint32(moofSize, offset - moofSize);
+  out.set([0x6d, 0x64, 0x61, 0x74], moofSize + 4); // 'mdat'
+  let at = moofSize + 8;
+  for (const track of nonEmpty) {
+    for (const sample of track.samples) {
+      out.set(sample.data, at);
+      at += sample.data.length;
+    }
+  }
+  return out;
 }
 
 function traf(track: FragmentTrack, dataOffset: number): Uint8Array {

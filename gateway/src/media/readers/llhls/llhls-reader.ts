@@ -520,14 +520,10 @@ export class LlhlsReader implements StreamReader {
       `#EXT-X-MEDIA-SEQUENCE:${this.segments[0]?.msn ?? 0}`,
     ];
     if (this.discontinuitySequence > 0) lines.push(`#EXT-X-DISCONTINUITY-SEQUENCE:${this.discontinuitySequence}`);
-    // Parts are listed for the segments within three target durations of the live edge (RFC 8216bis §4.4.4.9).
-    let fromEnd90k = 0;
-    const partsFrom = new Set<number>();
-    for (let i = this.segments.length - 1; i >= 0; i--) {
-      if (fromEnd90k > 3 * this.targetDurationSec * CLOCK_90K) break;
-      partsFrom.add(this.segments[i].msn);
-      fromEnd90k += this.segments[i].duration90k;
-    }
+    // Parts are listed for every segment of the window, not only the last three target durations: hls.js loads
+    // parts only while its playhead is within a segment of the first listed part, and falls back to whole
+    // segments (and back again) once stalls have pushed its target latency past that (seen after ~230 s in
+    // the 10-minute Chromium run with parts listed for 6 s; hls.js #7431).
     let mapName = '';
     for (const segment of this.segments) {
       if (segment.parts.length === 0) continue;
@@ -538,10 +534,8 @@ export class LlhlsReader implements StreamReader {
       }
       lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(segment.programDateTime).toISOString()}`);
       // A segment's parts come before its EXTINF line (MediaMTX #997: parts after it make hls.js fetch both).
-      if (partsFrom.has(segment.msn)) {
-        for (const part of segment.parts) {
-          lines.push(`#EXT-X-PART:DURATION=${seconds(part.duration90k)},URI="${part.name}"${part.independent ? ',INDEPENDENT=YES' : ''}`);
-        }
+      for (const part of segment.parts) {
+        lines.push(`#EXT-X-PART:DURATION=${seconds(part.duration90k)},URI="${part.name}"${part.independent ? ',INDEPENDENT=YES' : ''}`);
       }
       if (segment.complete) lines.push(`#EXTINF:${seconds(segment.duration90k)},`, `seg-${segment.msn}.m4s`);
     }
