@@ -65,7 +65,8 @@ import { formatProfile, summariseProfile } from './lib/cpuprofile.mjs';
 
 const USAGE = `usage: node bench/concurrent-streams.mjs [--counts 50,100,200,400] [--transports udp,tcp-passive] [--hold-sec 60]
        [--warmup-sec 10] [--sample-sec 2] [--play-concurrency 8] [--ports 43000-43999] [--audio none|g711a]
-       [--download] [--baseline] [--baseline-only] [--max-loss-pct 1] [--profile] [--strace-sec S] [--sim-nice=-10]`;
+       [--download] [--baseline] [--baseline-only] [--max-loss-pct 1] [--profile] [--strace-sec S] [--sim-nice=-10]
+       [--muxer in-process|ffmpeg]`;
 const opt = options(
   {
     counts: '50,100,200,400',
@@ -83,9 +84,12 @@ const opt = options(
     profile: false,
     'strace-sec': 0,
     'sim-nice': 0,
+    // in-process: H.264 muxed to LL-HLS inside the gateway (the default); ffmpeg: media.inProcessMuxer=false.
+    muxer: 'in-process',
   },
   USAGE,
 );
+oneOf('muxer', opt.muxer, ['in-process', 'ffmpeg']);
 oneOf('audio', opt.audio, ['none', 'g711a']);
 const counts = opt.counts.split(',').map(Number);
 if (counts.some((n) => !(n > 0))) {
@@ -198,7 +202,12 @@ function reapOrphans(pids) {
 async function rung(transport, n) {
   const tag = `${transport} × ${n}`;
   const profileDir = opt.profile ? join(OUT_DIR, 'profiles', `concurrent-${transport}-${n}-${Date.now()}`) : null;
-  const gw = await startMediaGateway({ ports: opt.ports, maxStreams: Math.max(1000, n), cpuProfileDir: profileDir });
+  const gw = await startMediaGateway({
+    ports: opt.ports,
+    maxStreams: Math.max(1000, n),
+    cpuProfileDir: profileDir,
+    env: { SE_MEDIA_IN_PROCESS_MUXER: opt.muxer === 'ffmpeg' ? 'false' : 'true' },
+  });
   const api = new HttpClient(gw.httpUrl, gw.token, { maxSockets: 16 });
   // One connection per viewer, as separate browsers would have: a shared pool would queue polls in this process.
   const pollClient = new HttpClient(gw.httpUrl, gw.token, { maxSockets: n });

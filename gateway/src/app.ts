@@ -438,6 +438,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         keyframeTimeoutSec: config.media.keyframeTimeoutSec,
         rtpTimeoutSec: config.media.rtpTimeoutSec,
         transcodeH265: config.media.transcodeH265,
+        inProcessMuxer: config.media.inProcessMuxer,
         segmentSeconds: config.media.segmentSeconds,
         tokenTtlSec: config.media.tokenTtlSec,
         maxStreams: config.media.maxStreams,
@@ -452,8 +453,11 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     });
     metrics.setStreamCountProvider(() => streams.active);
     metrics.setStreamTotalsProvider(() => {
-      const t = { bitrateKbps: 0, packets: 0, packetsLost: 0, foreignSsrcDropped: 0, viewers: 0 };
+      const t = { bitrateKbps: 0, packets: 0, packetsLost: 0, foreignSsrcDropped: 0, viewers: 0, frames: 0, bytes: 0, droppedFrames: 0 };
       for (const v of streams.list()) {
+        t.frames += v.frames;
+        t.bytes += v.bytes;
+        t.droppedFrames += v.droppedFrames;
         t.bitrateKbps += v.bitrateKbps;
         t.packets += v.packets;
         t.packetsLost += v.packetsLost;
@@ -462,6 +466,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       }
       return t;
     });
+    metrics.setStreamReadersProvider(() => streams.list().flatMap((v) => v.readers));
     let announced = new Set<string>();
     streams.on('stream-status', (view) => {
       // Time to first frame, once per stream, when it starts playing.

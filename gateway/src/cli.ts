@@ -171,15 +171,15 @@ export async function main(argv: string[]): Promise<void> {
     .option('--alarm-every <sec>', 'each device raises an alarm every n seconds (0 = never)', parseIntArg('--alarm-every', 0, 86_400), 0)
     .option('--local-host <ip>', 'local address to bind', '127.0.0.1')
     .option('--codec <h264|h265>', 'video codec the cameras stream when INVITEd', 'h264')
-    .option('--audio <g711a>', 'add G.711A audio to the PS stream')
+    .option('--audio <g711a|aac>', 'add audio to the PS stream: G.711A, or AAC-LC in ADTS (16 kHz mono)')
     .option('--quiet', 'only print a summary')
     .action(async (o: Record<string, unknown>) => {
       if (o.codec !== 'h264' && o.codec !== 'h265') {
         process.stderr.write('sharp-eyes sim: --codec must be h264 or h265\n');
         process.exit(2);
       }
-      if (o.audio !== undefined && o.audio !== 'g711a') {
-        process.stderr.write('sharp-eyes sim: --audio must be g711a\n');
+      if (o.audio !== undefined && o.audio !== 'g711a' && o.audio !== 'aac') {
+        process.stderr.write('sharp-eyes sim: --audio must be g711a or aac\n');
         process.exit(2);
       }
       if (o.transport !== 'udp' && o.transport !== 'tcp') {
@@ -205,7 +205,7 @@ export async function main(argv: string[]): Promise<void> {
         alarmEverySec: o.alarmEvery as number,
         localHost: String(o.localHost),
         codec: o.codec,
-        audio: o.audio === 'g711a' ? 'g711a' : undefined,
+        audio: o.audio === 'g711a' || o.audio === 'aac' ? o.audio : undefined,
         quiet: o.quiet === true,
       };
       const stop = await runSimulatorCli(simOptions);

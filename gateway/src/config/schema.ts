@@ -77,6 +77,7 @@ export interface GatewayConfig {
     keyframeTimeoutSec: number;
     rtpTimeoutSec: number;
     transcodeH265: boolean;
+    inProcessMuxer: boolean;
     segmentSeconds: number;
     tokenTtlSec: number;
     maxStreams: number;
@@ -523,6 +524,10 @@ export const CONFIG_SCHEMA: TypedGroupSpec<GatewayConfig> = {
         transcodeH265: {
           kind: 'boolean', default: false,
           description: 'Transcode H.265 to H.264 for all streams (most browsers cannot play H.265); otherwise per profile or request.',
+        },
+        inProcessMuxer: {
+          kind: 'boolean', default: true,
+          description: 'Mux H.264/H.265/AAC to LL-HLS and live fMP4 in the gateway process; false sends every stream through ffmpeg (the old path, kept as a benchmark baseline).',
         },
         segmentSeconds: { kind: 'integer', default: 1, min: 1, max: 10, description: 'HLS target segment duration (follows the source GOP).' },
         tokenTtlSec: {

@@ -57,6 +57,8 @@ export interface ReceiverStats {
   connections: number;
   /** TCP passive: connections refused or closed because another one already carried the stream. */
   connectionsRejected: number;
+  /** Accepted packets whose SSRC differed from the previous accepted one. */
+  ssrcChanges: number;
 }
 
 export interface RtpReceiverOptions {
@@ -93,6 +95,8 @@ export interface RtpReceiverEvents {
   connected: [{ remoteAddress: string; remotePort: number; framing: TcpFraming | null }];
   /** TCP: the connection carrying the stream closed. */
   disconnected: [];
+  /** An accepted packet carries another SSRC than the accepted one before it (0 ↔ y=, with allowZeroSsrc): the sender restarted. */
+  'ssrc-change': [{ from: number; to: number }];
 }
 
 const DEFAULT_UDP_RECEIVE_BUFFER = 4 * 1024 * 1024;
@@ -116,6 +120,8 @@ export class RtpReceiver extends EventEmitter<RtpReceiverEvents> {
     rtcpIgnored: 0,
     connections: 0,
     connectionsRejected: 0,
+    ssrcChanges: 0,
+    lastSsrc: null as number | null,
     firstPacketAt: null as number | null,
     lastPacketAt: null as number | null,
   };
@@ -242,6 +248,7 @@ export class RtpReceiver extends EventEmitter<RtpReceiverEvents> {
       resyncs: r.resyncs,
       connections: c.connections,
       connectionsRejected: c.connectionsRejected,
+      ssrcChanges: c.ssrcChanges,
     };
   }
 
@@ -444,6 +451,11 @@ export class RtpReceiver extends EventEmitter<RtpReceiverEvents> {
       return 'foreign';
     }
     const now = Date.now();
+    if (this.counters.lastSsrc !== null && packet.ssrc !== this.counters.lastSsrc) {
+      this.counters.ssrcChanges++;
+      this.safeEmit('ssrc-change', { from: this.counters.lastSsrc, to: packet.ssrc });
+    }
+    this.counters.lastSsrc = packet.ssrc;
     this.counters.packets++;
     this.counters.bytes += buf.length;
     this.counters.lastPacketAt = now;
@@ -508,7 +520,7 @@ export class RtpReceiver extends EventEmitter<RtpReceiverEvents> {
     else this.log?.warn({ err: err.message, port: this.localPort }, 'media receiver error (no listener)');
   }
 
-  private safeEmit<K extends 'first-packet' | 'connected' | 'disconnected'>(
+  private safeEmit<K extends 'first-packet' | 'connected' | 'disconnected' | 'ssrc-change'>(
     event: K,
     ...args: RtpReceiverEvents[K]
   ): void {

@@ -44,12 +44,22 @@ class BoundedLabel {
 const STORE_WRITE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 /** Sums over the running streams, read at scrape time. */
+/** One reader of a running stream (media core), for the per-kind reader gauges. */
+export interface StreamReaderFigure {
+  kind: string;
+  backlog: number;
+  lagMs: number;
+}
+
 export interface StreamTotals {
   bitrateKbps: number;
   packets: number;
   packetsLost: number;
   foreignSsrcDropped: number;
   viewers: number;
+  frames: number;
+  bytes: number;
+  droppedFrames: number;
 }
 
 /** Consultation sessions, read at scrape time. */
@@ -67,6 +77,7 @@ export class GatewayMetrics {
   private readonly streamFailures: Counter<'step'>;
   private readonly streamTtff: Histogram;
   private streamTotalsProvider: (() => StreamTotals) | null = null;
+  private streamReadersProvider: (() => StreamReaderFigure[]) | null = null;
 
   private readonly sipMessages: Counter<'direction' | 'kind' | 'method' | 'code'>;
   private readonly sipParseErrors: Counter<'reason'>;
@@ -149,6 +160,9 @@ export class GatewayMetrics {
       ['packetsLost', 'se_streams_rtp_packets_lost', 'RTP packets lost (sequence gaps) in the running streams.'],
       ['foreignSsrcDropped', 'se_streams_foreign_ssrc_dropped', 'Packets with a foreign SSRC dropped by the running streams (crosstalk prevented).'],
       ['viewers', 'se_streams_viewers', 'Viewers of the running streams.'],
+      ['frames', 'se_streams_frames', 'Video frames the running streams received.'],
+      ['bytes', 'se_streams_media_bytes', 'Media payload bytes the running streams received.'],
+      ['droppedFrames', 'se_streams_dropped_frames', 'Frames the running streams dropped before their readers (broken PS, waiting for a keyframe, bad parameter sets).'],
     ];
     for (const [key, name, help] of totals) {
       new Gauge({
@@ -158,6 +172,35 @@ export class GatewayMetrics {
         collect() {
           const t = self.streamTotalsProvider?.();
           if (t) this.set(t[key]);
+        },
+      });
+    }
+    // Per reader kind (llhls, ffmpeg-hls, fmp4-live, snapshot): how many, bytes waiting, worst lag.
+    const byKind = (): Map<string, { n: number; backlog: number; lag: number }> => {
+      const out = new Map<string, { n: number; backlog: number; lag: number }>();
+      for (const r of self.streamReadersProvider?.() ?? []) {
+        const e = out.get(r.kind) ?? { n: 0, backlog: 0, lag: 0 };
+        e.n++;
+        e.backlog += r.backlog;
+        e.lag = Math.max(e.lag, r.lagMs / 1000);
+        out.set(r.kind, e);
+      }
+      return out;
+    };
+    const readerGauges: Array<[string, string, 'n' | 'backlog' | 'lag']> = [
+      ['se_stream_readers', 'Readers of the running streams, by kind.', 'n'],
+      ['se_stream_reader_backlog_bytes', 'Bytes the readers of the running streams hold undelivered, by kind.', 'backlog'],
+      ['se_stream_reader_max_lag_seconds', 'Largest delay between a unit arriving and reaching its reader, by kind.', 'lag'],
+    ];
+    for (const [name, help, field] of readerGauges) {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['kind'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [kind, e] of byKind()) this.set({ kind }, e[field]);
         },
       });
     }
@@ -368,6 +411,10 @@ export class GatewayMetrics {
 
   setStreamTotalsProvider(provider: () => StreamTotals): void {
     this.streamTotalsProvider = provider;
+  }
+
+  setStreamReadersProvider(provider: () => StreamReaderFigure[]): void {
+    this.streamReadersProvider = provider;
   }
 
   streamStarted(timeToFirstFrameMs: number): void {

@@ -282,7 +282,7 @@ export class DeviceFleet extends EventEmitter<DeviceFleetEvents> {
     const codec = opts.codec ?? 'h264';
     if (codec !== 'h264' && codec !== 'h265') throw new RangeError(`codec must be h264 or h265`);
     const audio = opts.audio ?? null;
-    if (audio !== null && audio !== 'g711a') throw new RangeError(`audio must be g711a`);
+    if (audio !== null && audio !== 'g711a' && audio !== 'aac') throw new RangeError(`audio must be g711a or aac`);
     this.mediaLibrary = MediaLibrary.shared({ cacheDir: opts.mediaCacheDir, loopSeconds: opts.mediaLoopSeconds });
     this.media = new SimMediaService(
       {
@@ -523,7 +523,7 @@ export class DeviceFleet extends EventEmitter<DeviceFleetEvents> {
     const codec = this.opts.codec ?? 'h264';
     const profiles = opts.profiles ?? (['main', 'sub'] as const);
     const loads: Array<Promise<unknown>> = profiles.map((p) => this.mediaLibrary.videoLoop(codec, p, null));
-    if (this.opts.audio) loads.push(this.mediaLibrary.audioLoop());
+    if (this.opts.audio) loads.push(this.mediaLibrary.audioLoop(this.opts.audio));
     if (opts.personalised ?? true) {
       for (const channelId of this.personalisedChannels()) for (const p of profiles) loads.push(this.mediaLibrary.videoLoop(codec, p, channelId, this.channelName(channelId)));
     }

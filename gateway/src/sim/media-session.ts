@@ -349,7 +349,7 @@ export class SimMediaService {
     if (session.ended) return;
     const [video, audio] = await Promise.all([
       this.videoFor(session),
-      this.config.audio ? this.library.audioLoop() : Promise.resolve(null),
+      this.config.audio ? this.library.audioLoop(this.config.audio) : Promise.resolve(null),
     ]);
     if (session.ended) return;
     session.video = video;

@@ -36,7 +36,7 @@ import { join } from 'node:path';
 import { findNalUnits, isKeyframeAccessUnit, nalType, splitAnnexBAccessUnits } from '../codecs/ps/annexb.js';
 
 export type SimVideoCodec = 'h264' | 'h265';
-export type SimAudioCodec = 'g711a';
+export type SimAudioCodec = 'g711a' | 'aac';
 /** Main stream (720p) or sub-stream (smaller), as selected by the INVITE's stream attributes. */
 export type StreamProfile = 'main' | 'sub';
 
@@ -65,9 +65,9 @@ export interface VideoLoop {
 
 export interface AudioLoop {
   codec: SimAudioCodec;
-  sampleRate: 8000;
-  /** 20 ms of A-law = 160 bytes per frame. */
-  frameMs: 20;
+  sampleRate: number;
+  /** G.711A: 20 ms of A-law = 160 bytes per frame. AAC: one ADTS frame of 1024 samples at 16 kHz = 64 ms. */
+  frameMs: number;
   frames: readonly Buffer[];
   durationMs: number;
 }
@@ -177,7 +177,7 @@ export class MediaLibrary {
   private readonly ffmpegPath: string;
   private readonly videoLoops = new Map<string, Promise<VideoLoop>>();
   private readonly ready = new Map<string, VideoLoop>();
-  private audio: Promise<AudioLoop> | null = null;
+  private readonly audio = new Map<SimAudioCodec, Promise<AudioLoop>>();
   /** One encode at a time: the machine is small and shared; a queue keeps INVITE answers predictable. */
   private encodeChain: Promise<unknown> = Promise.resolve();
   private staleCleaned = false;
@@ -229,15 +229,18 @@ export class MediaLibrary {
     return this.ready.get(`${codec}/${profile}/${channelId ?? ''}/${channelId === null ? '' : (pictureTitle(name) ?? '')}`);
   }
 
-  /** G.711 A-law tone (440 Hz with a 1760 Hz beep at every whole second), as long as the video loop. */
-  audioLoop(): Promise<AudioLoop> {
-    if (!this.audio) {
-      this.audio = this.loadAudio();
-      this.audio.catch(() => {
-        this.audio = null;
-      });
+  /**
+   * A tone (440 Hz with a beep at every whole second) as long as the video loop: G.711 A-law (the GB default), or
+   * AAC-LC in ADTS as many IPCs send it in PS (16 kHz mono).
+   */
+  audioLoop(codec: SimAudioCodec = 'g711a'): Promise<AudioLoop> {
+    let loop = this.audio.get(codec);
+    if (!loop) {
+      loop = codec === 'aac' ? this.loadAacAudio() : this.loadAudio();
+      loop.catch(() => this.audio.delete(codec));
+      this.audio.set(codec, loop);
     }
-    return this.audio;
+    return loop;
   }
 
   /** Bytes held in memory by loaded loops. */
@@ -365,6 +368,31 @@ export class MediaLibrary {
     const frames: Buffer[] = [];
     for (let off = 0; off + frameBytes <= bytes.length; off += frameBytes) frames.push(bytes.subarray(off, off + frameBytes));
     return { codec: 'g711a', sampleRate: 8000, frameMs: 20, frames, durationMs: frames.length * 20 };
+  }
+
+  private async loadAacAudio(): Promise<AudioLoop> {
+    const sampleRate = 16000;
+    const args = [
+      '-hide_banner', '-loglevel', 'error', '-nostdin',
+      '-f', 'lavfi', '-i', `sine=frequency=440:beep_factor=4:sample_rate=${sampleRate}:duration=${this.loopSeconds}`,
+      '-c:a', 'aac', '-b:a', '32k', '-ar', String(sampleRate), '-ac', '1', '-f', 'adts',
+    ];
+    const path = this.cachePath(`aac-${sampleRate}`, 'tone', args, 'aac');
+    const bytes = await this.cachedOrEncoded(path, args);
+    // Whole ADTS frames (7-byte header, 13-bit frame length); a loop of them, headers kept as cameras send them.
+    const frames: Buffer[] = [];
+    for (let off = 0; off + 7 <= bytes.length; ) {
+      const length = ((bytes[off + 3]! & 3) << 11) | (bytes[off + 4]! << 3) | (bytes[off + 5]! >> 5);
+      if (bytes[off] !== 0xff || length < 7 || off + length > bytes.length) break;
+      frames.push(bytes.subarray(off, off + length));
+      off += length;
+    }
+    const frameMs = (1024 * 1000) / sampleRate;
+    if (frames.length < (this.loopSeconds * 1000) / frameMs - 2) {
+      await rm(path, { force: true });
+      throw new Error(`ffmpeg produced ${frames.length} AAC frames, expected about ${Math.floor((this.loopSeconds * 1000) / frameMs)}`);
+    }
+    return { codec: 'aac', sampleRate, frameMs, frames, durationMs: frames.length * frameMs };
   }
 
   private async cachedOrEncoded(path: string, args: readonly string[]): Promise<Buffer> {

@@ -61,6 +61,7 @@ const EXPECTED_DEFAULTS: GatewayConfig = {
     keyframeTimeoutSec: 6,
     rtpTimeoutSec: 10,
     transcodeH265: false,
+    inProcessMuxer: true,
     segmentSeconds: 1,
     tokenTtlSec: 21600,
     maxStreams: 1000,

@@ -70,6 +70,8 @@ export interface StreamView {
   stream: 'main' | 'sub';
   state: string;
   hls: string;
+  /** Signed live fMP4 WebSocket path (MSE). */
+  ws?: string;
   viewerId: string;
   codec: string | null;
   width: number | null;

@@ -48,7 +48,6 @@ const HLS_TUNING: Partial<HlsConfig> = {
   backBufferLength: 4,
   // fMP4 is passed through, not transmuxed: a worker per tile (25 threads) would buy nothing.
   enableWorker: false,
-  lowLatencyMode: false,
 };
 
 /** Progress sampling: a tile reads "playing" within ~2 samples of its first presented frames. */
@@ -206,7 +205,10 @@ export class LivePlayer {
   }
 
   private attachHls(attempt: Attempt, playlist: string): void {
-    const hls = new Hls({ ...HLS_TUNING, ...mediaLoaderConfig() });
+    // The main stream (a maximised tile, the one an operator steers) plays LL-HLS: parts and blocking reload
+    // where the gateway muxes in process. Grid tiles (sub-streams) load whole 1 s segments of the same
+    // playlist: 25 tiles fetching 200 ms parts with held requests overloaded a page on a busy 2-core machine.
+    const hls = new Hls({ ...HLS_TUNING, lowLatencyMode: this.stream === 'main', ...mediaLoaderConfig() });
     livePlayerCounters.hls++;
     attempt.hls = hls;
     attempt.watch = new ProgressWatch(Date.now());

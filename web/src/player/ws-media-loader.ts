@@ -335,8 +335,11 @@ function muxPath(url: string, context: LoaderContext): string | null {
   } catch {
     return null;
   }
-  if (parsed.origin !== location.origin || !parsed.pathname.startsWith('/media/') || parsed.search) return null;
-  return parsed.pathname;
+  if (parsed.origin !== location.origin || !parsed.pathname.startsWith('/media/')) return null;
+  // LL-HLS blocking reloads (_HLS_msn / _HLS_part) go over the socket too: held on plain HTTP/1.1 they would
+  // tie up the page's six connections. Any other query goes over fetch.
+  if (parsed.search && !/^\?_HLS_[a-z]+=[^&]*(&_HLS_[a-z]+=[^&]*)*$/.test(parsed.search)) return null;
+  return parsed.pathname + parsed.search;
 }
 
 function newStats(): LoaderStats {

@@ -162,7 +162,7 @@ class MuxConnection {
   private async mediaAnswer(request: { id: number; path: string }): Promise<Answer> {
     const parts = parseMediaPath(request.path);
     if (!parts) return { status: 400, bodyBytes: 0, frame: jsonFrame(request.id, 400, 'path: must be /media/<token>/<file> or /api/…') };
-    const result = await readMediaFile(this.streams, parts.token, parts.file);
+    const result = await readMediaFile(this.streams, parts.token, parts.file, parts.hls);
     if (!result.ok) return { status: result.status, bodyBytes: 0, frame: jsonFrame(request.id, result.status, result.message, result.code) };
     return { status: 200, bodyBytes: result.body.length, frame: encodeMediaFrame(request.id, 200, result.contentType, result.body) };
   }

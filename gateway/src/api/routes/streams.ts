@@ -12,7 +12,7 @@ import type { StreamService } from '../../domain/streams/stream-service.js';
 import { grantOf } from '../../domain/streams/media-grants.js';
 import { bearerTokenOf, principalOf } from '../authentication.js';
 import { errorBody } from '../errors.js';
-import { MEDIA_FILE_PATTERN, MEDIA_TOKEN_MAX_LENGTH, readMediaFile } from '../media-files.js';
+import { hlsDirectivesOf, MEDIA_FILE_PATTERN, MEDIA_TOKEN_MAX_LENGTH, readMediaFile } from '../media-files.js';
 import { NODE_ID_PATTERN, errorCodeProperties, errorResponses } from '../schemas.js';
 
 export interface StreamRoutesOptions {
@@ -43,6 +43,7 @@ const streamViewSchema = {
     transport: { type: 'string' },
     state: { type: 'string' },
     hls: { type: 'string', description: 'Signed playlist path; works without headers until the token expires.' },
+    ws: { type: 'string', description: 'Signed live fMP4 WebSocket path (init message + segment, then a fragment per frame) for Media Source Extensions.' },
     viewerId: { type: 'string' },
     codec: { type: ['string', 'null'] },
     sourceCodec: { type: ['string', 'null'] },
@@ -62,6 +63,27 @@ const streamViewSchema = {
     packetLoss: { type: 'number' },
     reordered: { type: 'integer' },
     foreignSsrcDropped: { type: 'integer' },
+    frames: { type: 'integer', description: 'Video access units received.' },
+    bytes: { type: 'integer', description: 'Media payload bytes received.' },
+    droppedFrames: { type: 'integer', description: 'Frames dropped before the readers (broken PS, waiting for a keyframe, bad parameter sets).' },
+    epoch: { type: 'integer', description: 'Timeline restarts (camera restart, new SSRC, timestamp jump, codec or resolution change).' },
+    readers: {
+      type: 'array',
+      description: 'What the stream feeds (packager, LL-HLS, live fMP4, snapshot) and how far behind each is.',
+      items: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' },
+          kind: { type: 'string' },
+          addedAt: { type: 'integer' },
+          units: { type: 'integer' },
+          bytes: { type: 'integer' },
+          skipped: { type: 'integer' },
+          backlog: { type: 'integer' },
+          lagMs: { type: 'integer' },
+        },
+      },
+    },
     lastError: { type: ['string', 'null'] },
   },
 } as const;
@@ -158,7 +180,29 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app,
 
 /** GET /media/<token>/<file>: token-checked HLS files. Playlist fetches count as viewer heartbeats. */
 export const mediaRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app, { streams }) => {
-  app.get<{ Params: { token: string; file: string } }>(
+  // WebSocket /media/<token>/live: live fMP4 for MSE (readers/fmp4-live). The open socket is the viewer's
+  // heartbeat; a socket that cannot keep up is skipped to the next keyframe or closed with the reason.
+  app.get<{ Params: { token: string } }>('/media/:token/live', { websocket: true }, (socket, request) => {
+    const refuse = (code: number, reason: string): void => {
+      socket.send(JSON.stringify({ type: 'end', reason }));
+      socket.close(code, reason.slice(0, 120));
+    };
+    const token = request.params.token;
+    if (token.length > MEDIA_TOKEN_MAX_LENGTH) return refuse(4400, 'media token too long');
+    const verdict = streams.tokens.verify(token);
+    if (!verdict.ok) return refuse(verdict.reason === 'expired' ? 4403 : 4401, `media token ${verdict.reason}`);
+    const handle = streams.attachLive(verdict.claims.streamId, verdict.claims.viewerId, {
+      sendText: (text) => socket.send(text),
+      sendBinary: (chunk) => socket.send(chunk),
+      bufferedBytes: () => socket.bufferedAmount,
+      close: (reason) => socket.close(1000, reason.slice(0, 120)),
+    });
+    if (!handle) return refuse(4404, 'stream not running (it may have been torn down after its viewers left)');
+    socket.on('error', (err) => request.log.debug({ err }, 'live fMP4 socket error'));
+    socket.once('close', () => handle.detach());
+  });
+
+  app.get<{ Params: { token: string; file: string }; Querystring: Record<string, string> }>(
     '/media/:token/:file',
     {
       schema: {
@@ -173,7 +217,7 @@ export const mediaRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app, 
     },
     async (request, reply) => {
       // Shared with the media WebSocket (media-mux.ts): both answer a signed path exactly alike.
-      const result = await readMediaFile(streams, request.params.token, request.params.file);
+      const result = await readMediaFile(streams, request.params.token, request.params.file, hlsDirectivesOf(request.query));
       if (!result.ok) return reply.code(result.status).send(errorBody(result.status, result.message, undefined, result.code ? { code: result.code } : undefined));
       return reply
         .type(result.contentType)

@@ -53,10 +53,11 @@ export class PsMuxer {
   }
 
   /** Pack header (+ system header + PSM on keyframes) + the access unit's PES packet(s). */
-  muxVideo(accessUnit: Buffer, pts90k: number, keyframe: boolean): Buffer {
-    const parts = [packHeader(pts90k)];
+  /** `dts90k` (B-frames: decode time before the presentation time) is written only when it differs from the PTS. */
+  muxVideo(accessUnit: Buffer, pts90k: number, keyframe: boolean, dts90k?: number): Buffer {
+    const parts = [packHeader(dts90k ?? pts90k)];
     if (keyframe) parts.push(this.systemHeader, this.psm);
-    parts.push(...this.pesPackets(VIDEO_STREAM_ID, accessUnit, pts90k));
+    parts.push(...this.pesPackets(VIDEO_STREAM_ID, accessUnit, pts90k, dts90k));
     return Buffer.concat(parts);
   }
 
@@ -66,13 +67,13 @@ export class PsMuxer {
     return Buffer.concat([packHeader(pts90k), ...this.pesPackets(AUDIO_STREAM_ID, frame, pts90k)]);
   }
 
-  private pesPackets(streamId: number, data: Buffer, pts90k: number): Buffer[] {
+  private pesPackets(streamId: number, data: Buffer, pts90k: number, dts90k?: number): Buffer[] {
     const packets: Buffer[] = [];
     let offset = 0;
     do {
       const first = offset === 0;
       const end = Math.min(offset + this.maxPesPayload, data.length);
-      packets.push(pesPacket(streamId, data.subarray(offset, end), first ? pts90k : null));
+      packets.push(pesPacket(streamId, data.subarray(offset, end), first ? pts90k : null, first && dts90k !== undefined && dts90k !== pts90k ? dts90k : null));
       offset = end;
     } while (offset < data.length);
     return packets;
@@ -151,15 +152,17 @@ export function buildProgramStreamMap(video: VideoCodec, audio?: AudioCodec): Bu
   return out;
 }
 
-function pesPacket(streamId: number, payload: Buffer, pts90k: number | null): Buffer {
-  const headerLength = pts90k === null ? PES_HEADER_WITHOUT_PTS : PES_HEADER_WITH_PTS;
+function pesPacket(streamId: number, payload: Buffer, pts90k: number | null, dts90k: number | null = null): Buffer {
+  const withDts = pts90k !== null && dts90k !== null;
+  const headerLength = pts90k === null ? PES_HEADER_WITHOUT_PTS : PES_HEADER_WITH_PTS + (withDts ? 5 : 0);
   const out = Buffer.alloc(6 + headerLength + payload.length);
   out.writeUInt32BE(0x00000100 | streamId, 0);
   out.writeUInt16BE(headerLength + payload.length, 4);
   out[6] = pts90k === null ? 0x80 : 0x84; // '10', data_alignment_indicator on the first PES of a frame
-  out[7] = pts90k === null ? 0x00 : 0x80; // PTS_DTS_flags '10'
+  out[7] = pts90k === null ? 0x00 : withDts ? 0xc0 : 0x80; // PTS_DTS_flags '11' or '10'
   out[8] = headerLength - 3;
-  if (pts90k !== null) writeTimestamp(out, 9, 0x2, normaliseTimestamp(pts90k));
+  if (pts90k !== null) writeTimestamp(out, 9, withDts ? 0x3 : 0x2, normaliseTimestamp(pts90k));
+  if (withDts) writeTimestamp(out, 14, 0x1, normaliseTimestamp(dts90k));
   payload.copy(out, 6 + headerLength);
   return out;
 }

@@ -1,26 +1,33 @@
 /**
- * Live streams on demand: play a channel (INVITE → RTP/PS in → our PS demux → ffmpeg HLS), share a running
- * stream between viewers, count viewers by their playlist polls, tear down when the last one has gone, and
- * say exactly which step failed when a play does not work.
+ * Live streams on demand: play a channel (INVITE → the GB source: RTP/PS in, our PS demux, access units → a
+ * media-core Stream → its readers), share a running stream between viewers, count viewers by their playlist
+ * polls, tear down when the last one has gone, and say exactly which step failed when a play does not work.
  *
- * One StreamSession per (channel, main|sub). Timers: one sweep interval for all streams (idle viewers, RTP
- * silence), not one per stream.
+ * One LiveStream per (channel, main|sub): the service's bookkeeping (viewers, state, rates, the signed URLs)
+ * around one core Stream, which owns everything the play opened — the source (receiver, port), the readers,
+ * the output directory, the INVITE dialog and the SSRC — and closes it once, in order (docs/media-core.md).
+ * Timers: one sweep interval for all streams (idle viewers, RTP silence), not one per stream.
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { TransportSource } from '../../transport/sip-transport.js';
 import type { InviteDialog } from '../../protocol/gb28181/invite.js';
 import { InviteRefusedError, InviteTimeoutError } from '../../protocol/gb28181/invite.js';
 import { buildPlayOffer, parseSdp } from '../../codecs/sdp/sdp.js';
 import { SsrcAllocator, parseSsrc } from '../../codecs/gb/ssrc.js';
-import { PsDemuxer, type EsFrame, type VideoCodec, type AudioCodec } from '../../codecs/ps/ps-demuxer.js';
+import type { AudioCodec, VideoCodec } from '../../codecs/ps/stream-types.js';
 import { PortPool, PortPoolExhaustedError } from '../../media/port-pool.js';
-import { RtpReceiver, type MediaTransport } from '../../media/rtp-receiver.js';
-import { HlsPackager, type HlsPackagerExit } from '../../media/ffmpeg/hls-packager.js';
-import { probeFile, snapshotJpeg } from '../../media/ffmpeg/probe.js';
+import type { MediaTransport } from '../../media/rtp-receiver.js';
+import type { HlsPackagerExit } from '../../media/ffmpeg/hls-packager.js';
 import { HlsOutput } from '../../media/hls-output.js';
+import { Stream, type ReaderStats } from '../../media/core/stream.js';
+import { GbPsSource } from '../../media/sources/gb28181/gb-ps-source.js';
+import { FfmpegHlsReader } from '../../media/readers/ffmpeg-hls/ffmpeg-hls-reader.js';
+import { LlhlsReader } from '../../media/readers/llhls/llhls-reader.js';
+import { Fmp4LiveReader, type Fmp4LiveSink } from '../../media/readers/fmp4-live/fmp4-live-reader.js';
+import type { AudioParameters, TrackParameters, VideoParameters } from '../../media/core/access-unit.js';
+import { snapshotOfStream } from '../../media/readers/snapshot/snapshot-reader.js';
 import { MediaTokens } from './media-token.js';
 import { grantMatches, MediaGrants } from './media-grants.js';
 import { PlayError, inviteRefusalHint } from './play-error.js';
@@ -45,6 +52,8 @@ export interface StreamView {
   state: StreamState;
   /** Signed HLS playlist URL (path; relative to the gateway's HTTP origin). */
   hls: string;
+  /** Signed live fMP4 WebSocket URL (path) for Media Source Extensions: the lowest-latency path. */
+  ws: string;
   viewerId: string;
   codec: string | null;
   sourceCodec: VideoCodec | null;
@@ -64,6 +73,16 @@ export interface StreamView {
   packetLoss: number;
   reordered: number;
   foreignSsrcDropped: number;
+  /** Video access units the stream received (since it started). */
+  frames: number;
+  /** Media payload bytes the stream received. */
+  bytes: number;
+  /** Units dropped before reaching the readers (broken PS, waiting for a keyframe, bad parameter sets …). */
+  droppedFrames: number;
+  /** Timeline restarts (camera restart, new SSRC, timestamp jump, codec or resolution change). */
+  epoch: number;
+  /** The stream's readers (ffmpeg packager, LL-HLS, live fMP4 …) with what they got and how far behind they are. */
+  readers: ReaderStats[];
   lastError: string | null;
 }
 
@@ -104,6 +123,8 @@ export interface StreamServiceOptions {
   segmentSeconds: number;
   tokenTtlSec: number;
   maxStreams: number;
+  /** Mux H.264/H.265/AAC to LL-HLS in process (default true); false keeps every stream on ffmpeg. */
+  inProcessMuxer?: boolean;
 }
 
 export interface StreamEvents {
@@ -119,16 +140,23 @@ interface Viewer {
   released: boolean;
   /** Who opened it (media-grants.ts); null for static API tokens and the gateway's own snapshots. */
   grant: string | null;
+  /** Live fMP4 sockets open for this viewer: an open socket keeps the viewer alive without playlist polls. */
+  liveSockets: number;
+  /** Closes this viewer's open live fMP4 sockets (a revoked grant ends them at once). */
+  liveClosers: Set<(reason: string) => void>;
 }
 
-class StreamSession {
+/** The service's record of one live stream; the media itself lives in `core` (a media-core Stream). */
+class LiveStream {
   readonly id = randomUUID();
   state: StreamState = 'starting';
-  dialog: InviteDialog | null = null;
-  receiver: RtpReceiver | null = null;
-  packager: HlsPackager | null = null;
+  /** Set once the source is open; owns source, readers, output, dialog and SSRC from then on. */
+  core: Stream | null = null;
+  source: GbPsSource | null = null;
   output: HlsOutput | null = null;
-  demuxer = new PsDemuxer();
+  /** The in-process LL-HLS muxer, when the codecs need no change; else ffmpeg writes into `output`. */
+  llhls: LlhlsReader | null = null;
+  dialog: InviteDialog | null = null;
   viewers = new Map<string, Viewer>();
   lastError: string | null = null;
   codec: string | null = null;
@@ -140,13 +168,9 @@ class StreamSession {
   playingAt: number | null = null;
   timeToFirstFrameMs: number | null = null;
   lastActivity = Date.now();
-  /** Frame counter and byte counter over a sliding second for fps/bitrate. */
-  frames = 0;
+  /** fps / bitrate over the last sweep interval, from the core's counters. */
   rate = { at: Date.now(), frames: 0, bytes: 0, fps: 0, kbps: 0 };
   ready: Promise<void> | null = null;
-
-  /** Local RTP port, known once the receiver is open. */
-  port = 0;
 
   constructor(
     readonly key: string,
@@ -155,11 +179,15 @@ class StreamSession {
     readonly transport: MediaTransport,
     readonly ssrc: string,
   ) {}
+
+  get port(): number {
+    return this.source?.localPort ?? 0;
+  }
 }
 
 export class StreamService extends EventEmitter<StreamEvents> {
-  private readonly sessions = new Map<string, StreamSession>();
-  private readonly byId = new Map<string, StreamSession>();
+  private readonly sessions = new Map<string, LiveStream>();
+  private readonly byId = new Map<string, LiveStream>();
   private readonly ports: PortPool;
   private readonly ssrcs: SsrcAllocator;
   readonly tokens: MediaTokens;
@@ -199,6 +227,41 @@ export class StreamService extends EventEmitter<StreamEvents> {
     return this.byId.get(streamId)?.output?.dir ?? null;
   }
 
+  /** The LL-HLS reader serving a stream muxed in process (null: ffmpeg packages it into mediaDirOf). */
+  llhlsOf(streamId: string): LlhlsReader | null {
+    return this.byId.get(streamId)?.llhls ?? null;
+  }
+
+  /**
+   * A viewer's live fMP4 WebSocket (the MSE path): a reader on the stream that sends init + a fragment per
+   * frame from the next keyframe on; it skips a slow socket to the next keyframe or cuts it (fmp4-live).
+   * Null when the stream or viewer is gone. `detach` when the socket closes.
+   */
+  attachLive(streamId: string, viewerId: string, sink: Fmp4LiveSink): { detach: () => void } | null {
+    const s = this.byId.get(streamId);
+    const viewer = s?.viewers.get(viewerId);
+    if (!s?.core || s.core.closed || !viewer || viewer.released) return null;
+    const core = s.core;
+    const id = core.addReader(new Fmp4LiveReader(sink));
+    viewer.liveSockets++;
+    const closeSocket = (reason: string): void => sink.close(reason);
+    viewer.liveClosers.add(closeSocket);
+    viewer.lastSeen = Date.now();
+    s.lastActivity = viewer.lastSeen;
+    let attached = true;
+    return {
+      detach: () => {
+        if (!attached) return;
+        attached = false;
+        viewer.liveSockets--;
+        viewer.liveClosers.delete(closeSocket);
+        viewer.lastSeen = Date.now();
+        s.lastActivity = viewer.lastSeen;
+        void core.removeReader(id, 'the viewer closed the socket');
+      },
+    };
+  }
+
   /** A playlist poll: the viewer is still there. */
   touch(streamId: string, viewerId: string): boolean {
     const s = this.byId.get(streamId);
@@ -228,7 +291,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
     if (!session || session.state === 'failed' || session.state === 'closed') {
       session = this.start(key, target, stream, transport, req.transcode === true);
     }
-    const viewer: Viewer = { id: randomUUID(), lastSeen: Date.now(), released: false, grant };
+    const viewer: Viewer = { id: randomUUID(), lastSeen: Date.now(), released: false, grant, liveSockets: 0, liveClosers: new Set() };
     // A little past the token's expiry: a token signed later in this play (view()) expires no later than that.
     if (grant !== null) this.grants.issue(viewer.id, grant, Date.now() + (this.opts.tokenTtlSec + 60) * 1000);
     session.viewers.set(viewer.id, viewer);
@@ -269,6 +332,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
         if (v.grant === null || !grantMatches(v.grant, grant)) continue;
         v.released = true;
         s.viewers.delete(v.id);
+        for (const close of [...v.liveClosers]) close('media access revoked');
         released++;
       }
     }
@@ -280,15 +344,15 @@ export class StreamService extends EventEmitter<StreamEvents> {
   /** A recent JPEG of a channel: from its running stream, or from a short pull of the sub-stream. */
   async snapshot(channelId: string, outFile: string): Promise<void> {
     const running = this.sessions.get(`${channelId}|main`) ?? this.sessions.get(`${channelId}|sub`);
-    if (running && running.state === 'playing' && running.output) {
-      await snapshotJpeg(running.output.playlistPath, outFile);
+    if (running && running.state === 'playing' && running.core) {
+      await snapshotOfStream(running.core, outFile);
       return;
     }
     const view = await this.play({ channelId, stream: 'sub' });
     try {
-      const dir = this.mediaDirOf(view.streamId);
-      if (!dir) throw new PlayError('packager', 'stream vanished before the snapshot', 'retry');
-      await snapshotJpeg(join(dir, 'index.m3u8'), outFile);
+      const core = this.byId.get(view.streamId)?.core;
+      if (!core || core.closed) throw new PlayError('packager', 'stream vanished before the snapshot', 'retry');
+      await snapshotOfStream(core, outFile);
     } finally {
       await this.release(view.streamId, view.viewerId);
     }
@@ -312,7 +376,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
 
   // ------------------------------------------------------------------ lifecycle
 
-  private start(key: string, target: StreamTarget, stream: StreamType, transport: MediaTransport, transcode: boolean): StreamSession {
+  private start(key: string, target: StreamTarget, stream: StreamType, transport: MediaTransport, transcode: boolean): LiveStream {
     if (this.byId.size >= this.opts.maxStreams) {
       throw new PlayError('resources', `stream limit reached (${this.opts.maxStreams})`, 'raise media.maxStreams or close unused streams');
     }
@@ -322,7 +386,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
     } catch (err) {
       throw new PlayError('resources', (err as Error).message, 'close unused streams');
     }
-    const session = new StreamSession(key, target, stream, transport, ssrc);
+    const session = new LiveStream(key, target, stream, transport, ssrc);
     this.sessions.set(key, session);
     this.byId.set(session.id, session);
     session.ready = this.run(session, transcode || target.transcodeH265 || this.opts.transcodeH265).catch(async (err: unknown) => {
@@ -335,12 +399,13 @@ export class StreamService extends EventEmitter<StreamEvents> {
     return session;
   }
 
-  private async run(s: StreamSession, transcodeH265: boolean): Promise<void> {
+  private async run(s: LiveStream, transcodeH265: boolean): Promise<void> {
     const t0 = Date.now();
     const log = this.logger.child({ channelId: s.target.channelId, deviceId: s.target.deviceId, streamId: s.id, stream: s.stream, transport: s.transport });
+    let source: GbPsSource;
     try {
-      // The pool skips ports someone else holds; the port goes back to the pool when the receiver closes.
-      s.receiver = await RtpReceiver.openFromPool(this.ports, {
+      // The pool skips ports someone else holds; the port goes back to the pool when the source closes.
+      source = await GbPsSource.open(this.ports, {
         transport: s.transport,
         host: this.opts.bindHost,
         expectedSsrc: parseSsrc(s.ssrc),
@@ -353,9 +418,22 @@ export class StreamService extends EventEmitter<StreamEvents> {
       }
       throw err;
     }
-    s.port = s.receiver.localPort;
-    s.output = await HlsOutput.create(this.opts.mediaDir, s.id);
-    const firstPacket = new Promise<void>((resolve) => s.receiver?.once('first-packet', () => resolve()));
+    // From here on the core Stream owns everything: closing it releases source and port, readers, output
+    // directory, dialog and SSRC (the last owned first).
+    const core = new Stream({ id: s.id, source, logger: log });
+    s.source = source;
+    s.core = core;
+    core.own('ssrc', () => {
+      this.ssrcs.release(s.ssrc);
+    });
+    if (s.state !== 'starting') {
+      await core.close('stream was closed while starting');
+      throw new PlayError('resources', 'stream was closed while starting', 'retry');
+    }
+    const output = await HlsOutput.create(this.opts.mediaDir, s.id);
+    s.output = output;
+    core.own('output directory', () => output.remove().catch(() => undefined));
+
     let resolveKeyframe: () => void = () => undefined;
     const firstKeyframe = new Promise<void>((resolve) => (resolveKeyframe = resolve));
     let resolveSegment: () => void = () => undefined;
@@ -364,18 +442,62 @@ export class StreamService extends EventEmitter<StreamEvents> {
       resolveSegment = resolve;
       rejectSegment = reject;
     });
-
-    s.receiver.on('payload', (payload) => {
-      let frames: EsFrame[];
-      try {
-        frames = s.demuxer.push(payload);
-      } catch (err) {
-        log.warn({ err }, 'PS demux error');
-        return;
-      }
-      for (const f of frames) this.onFrame(s, f, transcodeH265, resolveKeyframe, resolveSegment, rejectSegment, log);
+    const onStarted = (video: VideoParameters, audio: AudioParameters | null, transcoding: boolean): void => {
+      s.sourceCodec = video.codec;
+      s.codec = transcoding ? 'h264' : video.codec;
+      s.audio = audio?.codec ?? null;
+      s.width = video.width;
+      s.height = video.height;
+      resolveKeyframe();
+    };
+    const startFfmpeg = (): void => {
+      const packager = new FfmpegHlsReader({
+        dir: output.dir,
+        transcodeH265ToH264: transcodeH265,
+        segmentSeconds: this.opts.segmentSeconds,
+        listSize: 6,
+        logger: log,
+      });
+      packager.on('started', ({ video, audio, transcoding }) => onStarted(video, audio, transcoding));
+      packager.on('first-segment', () => resolveSegment());
+      packager.on('exit', (info: HlsPackagerExit) => {
+        if (info.expected) return;
+        if (s.state === 'starting') rejectSegment(new PlayError('packager', `ffmpeg exited (${info.code}) before the first segment`, info.stderrTail.slice(-300)));
+        else if (s.state === 'playing') this.fail(s, 'packager', `ffmpeg exited with code ${info.code}`, info.stderrTail.slice(-300));
+      });
+      packager.on('error', (err: Error) => log.warn({ err: err.message }, 'packager error'));
+      core.addReader(packager);
+    };
+    const startLlhls = (video: VideoParameters, audio: AudioParameters | null): void => {
+      const llhls = new LlhlsReader({ segmentTargetSec: this.opts.segmentSeconds, maxSegmentSec: Math.max(2, this.opts.segmentSeconds * 2) });
+      s.llhls = llhls;
+      core.addReader(llhls);
+      onStarted(video, audio, false);
+      // Playable once the first segment is complete (plain HLS clients need one; hls.js starts on parts).
+      const waitForSegment = (): void => {
+        if (llhls.closed) return;
+        llhls.playlist({ msn: 0 }).then(
+          () => (llhls.stats().segments > 0 ? resolveSegment() : waitForSegment()),
+          () => undefined,
+        );
+      };
+      waitForSegment();
+    };
+    // The packager is chosen once the codecs are known: in process when the browser can play them as they
+    // are, ffmpeg only where a codec must change (H.265 → H.264 on request, G.711 → AAC).
+    const choose = (tracks: readonly TrackParameters[]): void => {
+      const video = tracks.find((t): t is VideoParameters => t.kind === 'video');
+      if (!video) return;
+      core.off('parameters', choose);
+      const audio = tracks.find((t): t is AudioParameters => t.kind === 'audio') ?? null;
+      const mustTranscode = (video.codec === 'h265' && transcodeH265) || (audio !== null && audio.codec !== 'aac');
+      if (mustTranscode || this.opts.inProcessMuxer === false) startFfmpeg();
+      else startLlhls(video, audio);
+    };
+    core.on('parameters', choose);
+    core.on('reader-closed', ({ kind, reason, cut }) => {
+      if (cut) log.warn({ reader: kind, reason }, 'stream reader cut');
     });
-    s.receiver.on('error', (err) => log.warn({ err: err.message }, 'RTP receiver error'));
 
     const sub = s.stream === 'sub' ? s.target.substream.sub : s.target.substream.main;
     const offer = buildPlayOffer({
@@ -387,8 +509,9 @@ export class StreamService extends EventEmitter<StreamEvents> {
       substream: { attribute: s.target.substream.attribute, value: sub },
     });
     const subject = `${s.target.channelId}:${s.ssrc},${this.opts.sipId}:0`;
+    let dialog: InviteDialog;
     try {
-      s.dialog = await this.deps.invite(s.target, offer, subject, this.opts.inviteTimeoutSec * 1000);
+      dialog = await this.deps.invite(s.target, offer, subject, this.opts.inviteTimeoutSec * 1000);
     } catch (err) {
       if (err instanceof InviteRefusedError) {
         throw new PlayError('invite', `INVITE refused by the device: ${err.status} ${err.reason}`, inviteRefusalHint(err.status), err.status);
@@ -404,15 +527,23 @@ export class StreamService extends EventEmitter<StreamEvents> {
       }
       throw new PlayError('invite', `INVITE failed: ${(err as Error).message}`, 'check the device address and the gateway log');
     }
+    s.dialog = dialog;
+    // The BYE goes out when the stream closes — at once if it already has (the dialog must not leak).
+    core.own('dialog', async () => {
+      if (s.dialog === dialog) {
+        s.dialog = null;
+        await this.deps.bye(dialog);
+      }
+    }, { beforeSource: true });
     if (this.closed || s.state !== 'starting') throw new PlayError('resources', 'stream was closed while starting', 'retry');
 
     // A 200 OK without SDP is tolerated (some devices/simulators): keep our offer's SSRC and transport.
-    if (s.dialog.answerSdp) {
+    if (dialog.answerSdp) {
       try {
-        const answer = parseSdp(s.dialog.answerSdp);
+        const answer = parseSdp(dialog.answerSdp);
         if (s.transport === 'tcp-active') {
           const host = answer.connection || s.target.destination.address;
-          await s.receiver.connectActive(host, answer.media.port);
+          await source.connectActive(host, answer.media.port);
         }
         if (answer.ssrc && answer.ssrc !== s.ssrc) {
           log.info({ offered: s.ssrc, answered: answer.ssrc }, 'device answered with another SSRC; not enforcing ours');
@@ -433,85 +564,29 @@ export class StreamService extends EventEmitter<StreamEvents> {
         : s.transport === 'tcp-passive'
           ? `the device should connect to ${this.opts.mediaHost}:${s.port}/tcp; check SE_MEDIA_HOST and the firewall, or try udp`
           : 'the connection to the device stayed silent; try tcp-passive or udp';
-    await withTimeout(firstPacket, this.opts.firstPacketTimeoutSec * 1000, () => new PlayError('rtp', `no RTP within ${this.opts.firstPacketTimeoutSec} s after the device answered`, reachHint));
-    await withTimeout(
-      firstKeyframe,
-      this.opts.keyframeTimeoutSec * 1000,
-      () =>
-        new PlayError(
-          'keyframe',
-          `RTP arrives but no key frame with a stream map (PSM) within ${this.opts.keyframeTimeoutSec} s (${s.receiver?.stats.packets ?? 0} packets, ${s.demuxer.stats.packs} PS packs)`,
-          s.demuxer.stats.packs === 0
-            ? 'the payload is not MPEG-PS: the device may send raw H.264/H.265 or a vendor format (check its GB28181 stream settings)'
-            : 'the camera GOP may be very long; set its I-frame interval to 1–2 s',
-        ),
-    );
+    await withTimeout(source.firstPacket, this.opts.firstPacketTimeoutSec * 1000, () => new PlayError('rtp', `no RTP within ${this.opts.firstPacketTimeoutSec} s after the device answered`, reachHint));
+    await withTimeout(firstKeyframe, this.opts.keyframeTimeoutSec * 1000, () => {
+      const st = source.stats();
+      return new PlayError(
+        'keyframe',
+        `RTP arrives but no key frame with a stream map (PSM) within ${this.opts.keyframeTimeoutSec} s (${st.receiver.packets} packets, ${st.demuxer.packs} PS packs)`,
+        st.demuxer.packs === 0
+          ? 'the payload is not MPEG-PS: the device may send raw H.264/H.265 or a vendor format (check its GB28181 stream settings)'
+          : 'the camera GOP may be very long; set its I-frame interval to 1–2 s',
+      );
+    });
     await withTimeout(firstSegment, 15_000, () => new PlayError('packager', 'ffmpeg produced no HLS segment within 15 s', 'see the gateway log for ffmpeg output'));
     s.timeToFirstFrameMs = Date.now() - t0;
     s.playingAt = Date.now();
     s.state = 'playing';
-    if (s.output) {
-      try {
-        const probe = await probeFile(s.output.playlistPath, { countFrames: false });
-        s.width = probe.video?.width ?? null;
-        s.height = probe.video?.height ?? null;
-        s.codec = probe.video?.codec === 'hevc' ? 'h265' : (probe.video?.codec ?? s.codec);
-      } catch (err) {
-        log.debug({ err: (err as Error).message }, 'probe of the first segment failed');
-      }
-    }
     log.info({ ttffMs: s.timeToFirstFrameMs, codec: s.codec, width: s.width, height: s.height }, 'stream playing');
     this.emit('stream-status', this.view(s, ''));
   }
 
-  private onFrame(
-    s: StreamSession,
-    f: EsFrame,
-    transcodeH265: boolean,
-    keyframe: () => void,
-    segment: () => void,
-    segmentFailed: (e: Error) => void,
-    log: Logger,
-  ): void {
-    if (f.kind === 'video') {
-      if (!s.packager) {
-        if (!f.keyframe || !s.output) return;
-        s.sourceCodec = f.codec as VideoCodec;
-        s.audio = s.demuxer.streams.audio ?? null;
-        const transcode = s.sourceCodec === 'h265' && transcodeH265;
-        s.codec = transcode ? 'h264' : s.sourceCodec;
-        s.packager = new HlsPackager();
-        s.packager.on('first-segment', () => segment());
-        s.packager.on('exit', (info: HlsPackagerExit) => {
-          if (info.expected) return;
-          if (s.state === 'starting') segmentFailed(new PlayError('packager', `ffmpeg exited (${info.code}) before the first segment`, info.stderrTail.slice(-300)));
-          else if (s.state === 'playing') this.fail(s, 'packager', `ffmpeg exited with code ${info.code}`, info.stderrTail.slice(-300));
-        });
-        s.packager.on('error', (err: Error) => log.warn({ err: err.message }, 'packager error'));
-        s.packager.start({
-          dir: s.output.dir,
-          video: s.sourceCodec,
-          audio: s.audio ?? undefined,
-          transcodeH265ToH264: transcode,
-          segmentSeconds: this.opts.segmentSeconds,
-          listSize: 6,
-          logger: log,
-        });
-        keyframe();
-      }
-      s.packager.writeVideo(f.data);
-      s.frames++;
-      s.rate.frames++;
-    } else if (s.packager && s.audio) {
-      s.packager.writeAudio(f.data);
-    }
-    s.rate.bytes += f.data.length;
-  }
-
-  private liveViewers(s: StreamSession): number {
+  private liveViewers(s: LiveStream): number {
     const cutoff = Date.now() - this.opts.idleSec * 1000;
     let n = 0;
-    for (const v of s.viewers.values()) if (!v.released && v.lastSeen >= cutoff) n++;
+    for (const v of s.viewers.values()) if (!v.released && (v.liveSockets > 0 || v.lastSeen >= cutoff)) n++;
     return n;
   }
 
@@ -524,16 +599,17 @@ export class StreamService extends EventEmitter<StreamEvents> {
     for (const s of [...this.byId.values()]) {
       // fps / bitrate over the last interval
       const dt = (now - s.rate.at) / 1000;
-      if (dt >= 1) {
-        s.rate.fps = Math.round((s.rate.frames / dt) * 10) / 10;
-        s.rate.kbps = Math.round((s.rate.bytes * 8) / dt / 1000);
-        s.rate.frames = 0;
-        s.rate.bytes = 0;
+      if (dt >= 1 && s.core) {
+        const st = s.core.stats();
+        s.rate.fps = Math.round(((st.videoUnits - s.rate.frames) / dt) * 10) / 10;
+        s.rate.kbps = Math.round(((st.bytes - s.rate.bytes) * 8) / dt / 1000);
+        s.rate.frames = st.videoUnits;
+        s.rate.bytes = st.bytes;
         s.rate.at = now;
       }
       if (s.state === 'starting') continue;
       if (s.state === 'playing') {
-        const last = s.receiver?.stats.lastPacketAt ?? s.playingAt ?? now;
+        const last = s.source?.receiver.stats.lastPacketAt ?? s.playingAt ?? now;
         if (now - last > this.opts.rtpTimeoutSec * 1000) {
           this.fail(s, 'rtp', `no RTP for ${this.opts.rtpTimeoutSec} s`, 'the camera stopped sending: check the device (GET /api/devices/:id), its network, or its stream limit');
           continue;
@@ -547,7 +623,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
     }
   }
 
-  private fail(s: StreamSession, step: string, message: string, hint: string): void {
+  private fail(s: LiveStream, step: string, message: string, hint: string): void {
     if (s.state === 'failed' || s.state === 'closed') return;
     s.lastError = `${step}: ${message}`;
     this.logger.warn({ channelId: s.target.channelId, deviceId: s.target.deviceId, streamId: s.id, step, hint }, `stream failed: ${message}`);
@@ -555,26 +631,22 @@ export class StreamService extends EventEmitter<StreamEvents> {
     void this.stop(s, message, 'failed');
   }
 
-  private async stop(s: StreamSession, why: string, state: StreamState = 'closed'): Promise<void> {
+  private async stop(s: LiveStream, why: string, state: StreamState = 'closed'): Promise<void> {
     if (!this.byId.has(s.id)) return;
     s.state = state;
     this.byId.delete(s.id);
     if (this.sessions.get(s.key) === s) this.sessions.delete(s.key);
-    const dialog = s.dialog;
-    s.dialog = null;
-    await Promise.allSettled([
-      dialog ? this.deps.bye(dialog) : Promise.resolve(),
-      s.packager?.close() ?? Promise.resolve(),
-      s.receiver?.close() ?? Promise.resolve(),
-    ]);
-    await s.output?.remove().catch(() => undefined);
-    this.ssrcs.release(s.ssrc);
+    if (s.core) await s.core.close(why);
+    // Not started far enough to own anything but the SSRC (the port pool had no port, the source did not open).
+    else this.ssrcs.release(s.ssrc);
     this.logger.info({ channelId: s.target.channelId, streamId: s.id, why, state }, 'stream torn down');
     this.emit('stream-status', this.view(s, ''));
   }
 
-  private view(s: StreamSession, viewerId: string): StreamView {
-    const st = s.receiver?.stats;
+  private view(s: LiveStream, viewerId: string): StreamView {
+    const st = s.source?.receiver.stats;
+    const core = s.core?.stats();
+    const sourceStats = s.source?.stats();
     const packets = st?.packets ?? 0;
     const lost = st?.lost ?? 0;
     const token = viewerId ? this.tokens.sign(s.id, viewerId) : '';
@@ -586,6 +658,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
       transport: s.transport,
       state: s.state,
       hls: token ? `/media/${token}/index.m3u8` : '',
+      ws: token ? `/media/${token}/live` : '',
       viewerId,
       codec: s.codec,
       sourceCodec: s.sourceCodec,
@@ -605,6 +678,11 @@ export class StreamService extends EventEmitter<StreamEvents> {
       packetLoss: packets + lost === 0 ? 0 : Math.round((lost / (packets + lost)) * 10_000) / 10_000,
       reordered: st?.reordered ?? 0,
       foreignSsrcDropped: st?.foreignSsrcDropped ?? 0,
+      frames: core?.videoUnits ?? 0,
+      bytes: core?.bytes ?? 0,
+      droppedFrames: sourceStats?.droppedFrames ?? 0,
+      epoch: core?.epoch ?? 0,
+      readers: core?.readers ?? [],
       lastError: s.lastError,
     };
   }

@@ -71,5 +71,6 @@ export interface StreamReader {
   onAccessUnit(unit: AccessUnit): void;
   /** Bytes or units the reader holds but has not delivered: the stream cuts a reader that keeps growing it. */
   backlog(): number;
-  close(reason: string): void;
+  /** May return a promise that settles once the reader has released what it holds (an ffmpeg process, a socket). */
+  close(reason: string): void | Promise<void>;
 }

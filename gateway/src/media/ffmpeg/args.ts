@@ -102,7 +102,9 @@ export function buildHlsPackagerArgs(o: HlsArgsOptions): string[] {
     if (o.video === 'h265') args.push('-tag:v', 'hvc1');
   }
 
-  if (o.audio === 'aac') args.push('-c:a', 'copy');
+  // ADTS in, MP4 out: the hls muxer's inner mp4 muxer does not insert aac_adtstoasc by itself and stops with
+  // "Malformed AAC bitstream detected" (ffmpeg 5.1; cameras that send AAC in PS hit it on the first frame).
+  if (o.audio === 'aac') args.push('-c:a', 'copy', '-bsf:a', 'aac_adtstoasc');
   else if (o.audio) args.push('-c:a', 'aac', '-b:a', '32k');
 
   args.push(
