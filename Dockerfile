@@ -31,8 +31,8 @@ USER sharp
 ENV SE_DATA_DIR=/data \
     NODE_ENV=production
 VOLUME ["/data"]
-# SIP signalling (UDP and TCP on one port) and the HTTP API / web wall.
-EXPOSE 5060/udp 5060/tcp 8080/tcp
+# SIP signalling (UDP and TCP on one port), the HTTP API / web wall, and the RTP receive ports (media.ports).
+EXPOSE 5060/udp 5060/tcp 8080/tcp 30000-30999/udp 30000-30999/tcp
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.SE_HTTP_PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "bin/sharp-eyes.js"]

@@ -29,3 +29,19 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 else
   npm run build --silent
 fi
+
+# onvif-zeep (PyPI): an independent ONVIF client the tests run against our ONVIF camera simulator.
+if [ ! -x .tools/onvif-venv/bin/python ] || ! .tools/onvif-venv/bin/python -c 'import onvif' >/dev/null 2>&1; then
+  echo "setup: python venv with onvif-zeep"
+  python3 -m venv .tools/onvif-venv
+  .tools/onvif-venv/bin/pip install -q --disable-pip-version-check onvif-zeep==0.2.12
+fi
+
+# GStreamer's RTSP server (Debian) as an independent RTSP peer, driven by Debian's own python3 (it has `gi`).
+if ! /usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0")' >/dev/null 2>&1 || ! command -v gst-inspect-1.0 >/dev/null || ! gst-inspect-1.0 x265enc >/dev/null 2>&1; then
+  echo "setup: apt-get install GStreamer RTSP server and plugins"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-tools \
+    gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav >/dev/null
+fi

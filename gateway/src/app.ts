@@ -85,7 +85,10 @@ export function createLogger(config: GatewayConfig): Logger {
     level: config.log.level,
     base: { service: 'sharp-eyes' },
     timestamp: pino.stdTimeFunctions.isoTime,
-    ...(config.log.pretty ? { transport: { target: 'pino-pretty' } } : {}),
+    // pino-pretty runs in pino's transport worker thread, so pretty printing never blocks the event loop.
+    ...(config.log.pretty
+      ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service', singleLine: true } } }
+      : {}),
   });
 }
 

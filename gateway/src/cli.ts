@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig, ConfigError, type DeepPartial, type GatewayConfig } from './config/load-config.js';
 import { startGateway, type Gateway } from './app.js';
 import { runSimulatorCli, type SimCliOptions } from './sim/sim-cli.js';
+import { FFMPEG_INSTALL_HINT, missingMediaTools } from './media/ffmpeg/index.js';
 
 function parseIntArg(name: string, min: number, max: number) {
   return (value: string): number => {
@@ -47,8 +48,35 @@ function stopOnSignals(stop: () => Promise<void>): void {
   process.on('SIGTERM', handler);
 }
 
+/**
+ * ffmpeg/ffprobe are needed for every picture (the demo's cameras are encoded with it; the gateway transcodes and
+ * takes snapshots with it). Missing ones are said in one line: the demo stops (every tile would fail), serve warns
+ * and goes on (signalling, catalog and the API work without it).
+ */
+function checkMediaTools(command: 'demo' | 'serve'): void {
+  const missing = missingMediaTools();
+  if (missing.length === 0) return;
+  const line = `sharp-eyes ${command}: ${missing.join('; ')} — ${FFMPEG_INSTALL_HINT}`;
+  if (command === 'demo') {
+    process.stderr.write(`${line}\n`);
+    process.exit(1);
+  }
+  process.stderr.write(`${line} (live video and snapshots will fail until then)\n`);
+}
+
+/** Node's version is checked before anything else: an older Node fails later with obscure syntax or API errors. */
+function checkNodeVersion(): void {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  if (major < 20 || (major === 20 && minor < 19)) {
+    process.stderr.write(`sharp-eyes: Node.js ${process.versions.node} is too old — install Node.js 20.19 or newer (https://nodejs.org or your distribution's nodejs 20 package)\n`);
+    process.exit(1);
+  }
+}
+
 async function serve(opts: { config?: string }): Promise<void> {
+  checkNodeVersion();
   const config = loadOrExit(opts.config);
+  checkMediaTools('serve');
   let gateway: Gateway;
   try {
     gateway = await startGateway(config);
@@ -67,9 +95,13 @@ async function serve(opts: { config?: string }): Promise<void> {
 export const DEMO_ADMIN_PASSWORD = 'sharp-eyes-demo';
 
 async function demo(opts: { devices: number; channels: number; config?: string }): Promise<void> {
+  checkNodeVersion();
+  checkMediaTools('demo');
   const config = loadOrExit(opts.config, {
     store: { mongoUrl: '' },
     ...(process.env.SE_API_TOKEN ? {} : { http: { apiTokens: ['demo-token'] } }),
+    // Readable lines on a terminal, JSON lines when piped or collected (unless SE_LOG_PRETTY says otherwise).
+    ...(process.env.SE_LOG_PRETTY === undefined ? { log: { pretty: process.stdout.isTTY === true } } : {}),
   });
   // The quick start must let someone sign in to the wall without digging a generated password out of the
   // log: a demo data directory gets a known admin password unless one is configured (set on first start only).

@@ -127,6 +127,12 @@ export interface DeviceFleetOptions {
   personalisedChannels?: number;
   /** An INVITE for a personalised channel waits this long for its loop's encode, then uses the shared loop. Default 3 000 ms. */
   personalisedWaitMs?: number;
+  /**
+   * Encode (or load from the disk cache) the shared main and sub loops and the audio before any device
+   * registers, as a real camera has its encoder running before it registers: a registered camera then answers
+   * INVITE at once. Default true; personalised loops are still encoded on demand (see prepareMedia()).
+   */
+  prepareMediaOnStart?: boolean;
   logger?: Logger;
 }
 
@@ -378,6 +384,11 @@ export class DeviceFleet extends EventEmitter<DeviceFleetEvents> {
   async start(): Promise<void> {
     if (this.started) throw new Error('fleet already started');
     this.started = true;
+    if (this.opts.prepareMediaOnStart ?? true) {
+      // Without ffmpeg (or with a broken one) the devices still register; each INVITE then retries the encode.
+      await this.prepareMedia({ personalised: false }).catch((err: unknown) => this.log.warn({ err }, 'preparing media failed; INVITEs will retry'));
+    }
+    if (this.stopped) return;
     this.startedAt = Date.now();
     const groups = this.groupSpecs();
     const host = this.deviceHost();

@@ -78,20 +78,18 @@ export async function runSimulatorCli(opts: SimCliOptions): Promise<() => Promis
   };
 
   if (!quiet) process.stdout.write(`sharp-eyes sim: ${describe()} → ${opts.server} over ${opts.transport.toUpperCase()}\n`);
-  await fleet.start();
+  // start() encodes (or loads from the disk cache) the media before the first device registers, so a
+  // registered camera answers INVITE at once.
   const mediaStartedAt = Date.now();
   let stopped = false;
-  fleet
-    .prepareMedia({ personalised: false })
-    .then(() => {
-      if (quiet || stopped) return;
-      const lib = fleet.mediaSource;
-      process.stdout.write(
-        `sharp-eyes sim: ${opts.codec ?? 'h264'}${opts.audio ? ` + ${opts.audio}` : ''} media ready in ${seconds(Date.now() - mediaStartedAt)} s ` +
-          `(${lib.stats.encodes} encoded, ${lib.stats.diskHits} from ${lib.cacheDir}${lib.hasText ? '' : '; no font found: pictures carry no text'})\n`,
-      );
-    })
-    .catch((err: unknown) => process.stderr.write(`sharp-eyes sim: preparing media failed (INVITEs will retry): ${err instanceof Error ? err.message : String(err)}\n`));
+  await fleet.start();
+  if (!quiet) {
+    const lib = fleet.mediaSource;
+    process.stdout.write(
+      `sharp-eyes sim: ${opts.codec ?? 'h264'}${opts.audio ? ` + ${opts.audio}` : ''} media ready in ${seconds(Date.now() - mediaStartedAt)} s ` +
+        `(${lib.stats.encodes} encoded, ${lib.stats.diskHits} from ${lib.cacheDir}${lib.hasText ? '' : '; no font found: pictures carry no text'})\n`,
+    );
+  }
 
   let announced = false;
   const announceIfDone = (): void => {

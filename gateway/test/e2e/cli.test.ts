@@ -1,6 +1,7 @@
 /**
  * The `sharp-eyes` command as an operator runs it: bad configuration exits before any port is bound, with
- * the key named; `serve` comes up healthy and stops cleanly on SIGTERM; every command has --help.
+ * the key named; `serve` comes up healthy and stops cleanly on SIGTERM; every command has --help; the quick
+ * start says in one line how to get a missing ffmpeg, prints readable logs on a terminal and JSON when piped.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -157,6 +158,77 @@ describe('sharp-eyes CLI', () => {
       expect(await exited).toBe(0);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('demo without ffmpeg stops before binding any port, with one line saying how to install it', async () => {
+    const [sipPort, httpPort] = [await freePort(), await freePort()];
+    const dataDir = mkdtempSync(join(tmpdir(), 'se-cli-noffmpeg-'));
+    try {
+      const r = run(['demo', '--devices', '1'], {
+        SE_FFMPEG_PATH: join(dataDir, 'no-such-ffmpeg'),
+        SE_SIP_HOST: '127.0.0.1',
+        SE_SIP_PORT: String(sipPort),
+        SE_HTTP_HOST: '127.0.0.1',
+        SE_HTTP_PORT: String(httpPort),
+        SE_DATA_DIR: dataDir,
+      });
+      expect(r.code).toBe(1);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines, r.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(/^sharp-eyes demo: ffmpeg \(.*no-such-ffmpeg\): not found — install ffmpeg .*apt-get install ffmpeg/);
+      expect(r.stdout).not.toContain('gateway ready');
+      expect(await portIsFree(httpPort)).toBe(true);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    ['piped: one JSON object per log line', false],
+    ['on a terminal: readable lines', true],
+  ] as const)('demo logs %s', async (_what, onTerminal) => {
+    const [sipPort, httpPort] = [await freePort(), await freePort()];
+    const dataDir = mkdtempSync(join(tmpdir(), 'se-cli-logs-'));
+    const env = {
+      PATH: process.env.PATH ?? '',
+      SE_SIP_HOST: '127.0.0.1',
+      SE_SIP_ADVERTISED_HOST: '127.0.0.1',
+      SE_SIP_PORT: String(sipPort),
+      SE_HTTP_HOST: '127.0.0.1',
+      SE_HTTP_PORT: String(httpPort),
+      SE_DATA_DIR: dataDir,
+      SE_MEDIA_HOST: '127.0.0.1',
+    };
+    // util-linux's `script` gives the demo a pseudo-terminal, as a person's shell would.
+    const child = onTerminal
+      ? spawn('script', ['-qfec', `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} demo --devices 1`, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] })
+      : spawn(process.execPath, [BIN, 'demo', '--devices', '1'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<void>((res) => child.once('exit', () => res()));
+    try {
+      // Ready once the banner is out and the gateway's own "ready" line has been logged.
+      for (let i = 0; i < 300 && !(output.includes('Press Ctrl+C') && output.includes('gateway ready')); i++) await new Promise((r) => setTimeout(r, 200));
+      // eslint-disable-next-line no-control-regex
+      const plain = output.replace(/\x1b\[[0-9;]*m/g, '');
+      const readyLine = plain.split(/\r?\n/).find((l) => l.includes('gateway ready'));
+      expect(readyLine, plain).toBeDefined();
+      if (onTerminal) {
+        expect(readyLine).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: gateway ready /);
+      } else {
+        const entry = JSON.parse(readyLine!) as { level: number; msg: string; time: string };
+        expect(entry).toMatchObject({ level: 30, msg: 'gateway ready' });
+        expect(Number.isNaN(Date.parse(entry.time))).toBe(false);
+      }
+    } finally {
+      if (onTerminal) spawnSync('pkill', ['-INT', '-f', `${BIN} demo --devices 1`]);
+      else child.kill('SIGINT');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+      spawnSync('pkill', ['-KILL', '-f', `${BIN} demo --devices 1`]);
       rmSync(dataDir, { recursive: true, force: true });
     }
   });

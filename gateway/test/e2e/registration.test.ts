@@ -68,7 +68,11 @@ describe.each(['sqlite', 'mongo'] as const)('registration, keepalive, catalog (%
       expect(c.status).toBe('online');
       expect(c.parentIds.length).toBeGreaterThan(0);
     }
-    const device = await h.api<Device>(`/api/devices/${nvr!.id}`);
+    // The channel rows are written before the device's count is updated (two writes, no transaction): wait for both.
+    const device = await h.waitFor(async () => {
+      const r = await h.api<Device>(`/api/devices/${nvr!.id}`);
+      return r.body.channelCount === 4 ? r : null;
+    }, 20_000, 'NVR channel count');
     expect(device.body.channelCount).toBe(4);
     expect(device.body.manufacturer).not.toBe('');
     // Search finds a channel by a piece of its name.

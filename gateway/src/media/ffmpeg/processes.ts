@@ -25,6 +25,11 @@ export function activeFfmpegProcesses(): number {
   return live.size;
 }
 
+/** The binary a tool runs as (a PATH name or a path). */
+export function mediaToolPath(tool: MediaTool): string {
+  return binaries[tool];
+}
+
 /** Overrides the binaries (default: `ffmpeg`/`ffprobe` from PATH, or SE_FFMPEG_PATH / SE_FFPROBE_PATH). */
 export function setMediaToolPath(tool: MediaTool, path: string): void {
   binaries[tool] = path;

@@ -1,0 +1,315 @@
+/**
+ * ONVIF requests our client sends and the answers it reads: Device (ver10), Media (ver10), Media2 (ver20),
+ * PTZ (ver20) and Events (ver10 PullPoint). Builders return the Body content; parsers take the first Body
+ * element of a parsed envelope (codecs/soap) and are lenient: missing optional parts become defaults, a
+ * missing required part is an OnvifDecodeError naming it.
+ */
+import { NS, allAt, at, attr, children, element, escapeXml, localName, textAt, type XmlNode } from '../soap/soap.js';
+
+export class OnvifDecodeError extends Error {
+  override readonly name = 'OnvifDecodeError';
+}
+
+function expect(node: XmlNode | undefined, what: string): XmlNode {
+  if (!node) throw new OnvifDecodeError(`ONVIF answer without ${what}`);
+  return node;
+}
+
+function num(text: string | undefined, fallback = 0): number {
+  const n = text === undefined ? NaN : Number(text);
+  return Number.isFinite(n) ? n : fallback;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Device service
+
+export const device = {
+  getSystemDateAndTime: (): string => '<tds:GetSystemDateAndTime/>',
+  getDeviceInformation: (): string => '<tds:GetDeviceInformation/>',
+  getCapabilities: (): string => '<tds:GetCapabilities><tds:Category>All</tds:Category></tds:GetCapabilities>',
+  getServices: (): string => '<tds:GetServices><tds:IncludeCapability>false</tds:IncludeCapability></tds:GetServices>',
+  getNetworkInterfaces: (): string => '<tds:GetNetworkInterfaces/>',
+};
+
+/** The camera's UTC clock, or null when it sent none (then WS-Security uses our clock). */
+export function parseSystemDateAndTime(message: XmlNode): Date | null {
+  const utc = at(message, 'SystemDateAndTime/UTCDateTime');
+  if (!utc) return null;
+  const d = at(utc, 'Date');
+  const t = at(utc, 'Time');
+  const ms = Date.UTC(num(textAt(d, 'Year')), num(textAt(d, 'Month'), 1) - 1, num(textAt(d, 'Day'), 1), num(textAt(t, 'Hour')), num(textAt(t, 'Minute')), num(textAt(t, 'Second')));
+  return Number.isFinite(ms) && num(textAt(d, 'Year')) > 1970 ? new Date(ms) : null;
+}
+
+export interface DeviceInformation {
+  manufacturer: string;
+  model: string;
+  firmwareVersion: string;
+  serialNumber: string;
+  hardwareId: string;
+}
+
+export function parseDeviceInformation(message: XmlNode): DeviceInformation {
+  return {
+    manufacturer: textAt(message, 'Manufacturer') ?? '',
+    model: textAt(message, 'Model') ?? '',
+    firmwareVersion: textAt(message, 'FirmwareVersion') ?? '',
+    serialNumber: textAt(message, 'SerialNumber') ?? '',
+    hardwareId: textAt(message, 'HardwareId') ?? '',
+  };
+}
+
+/** Service addresses by kind; each may be absent (a camera without PTZ has no PTZ XAddr). */
+export interface ServiceAddresses {
+  device?: string;
+  media?: string;
+  media2?: string;
+  ptz?: string;
+  events?: string;
+}
+
+export function parseCapabilities(message: XmlNode): ServiceAddresses {
+  const caps = expect(at(message, 'Capabilities'), 'Capabilities');
+  const out: ServiceAddresses = {};
+  const device = textAt(caps, 'Device/XAddr');
+  const media = textAt(caps, 'Media/XAddr');
+  const ptz = textAt(caps, 'PTZ/XAddr');
+  const events = textAt(caps, 'Events/XAddr');
+  if (device) out.device = device;
+  if (media) out.media = media;
+  if (ptz) out.ptz = ptz;
+  if (events) out.events = events;
+  // Media2 is announced under Extension by some firmware.
+  const media2 = textAt(caps, 'Extension/Media2/XAddr');
+  if (media2) out.media2 = media2;
+  return out;
+}
+
+export function parseServices(message: XmlNode): ServiceAddresses {
+  const out: ServiceAddresses = {};
+  for (const service of children(message, 'Service')) {
+    const ns = textAt(service, 'Namespace') ?? '';
+    const xaddr = textAt(service, 'XAddr') ?? '';
+    if (!xaddr) continue;
+    if (ns === NS.tds) out.device = xaddr;
+    else if (ns === NS.trt) out.media = xaddr;
+    else if (ns === NS.tr2) out.media2 = xaddr;
+    else if (ns === NS.tptz) out.ptz = xaddr;
+    else if (ns === NS.tev) out.events = xaddr;
+  }
+  return out;
+}
+
+export interface NetworkInterface {
+  token: string;
+  name: string;
+  mac: string;
+  ipv4: string[];
+}
+
+export function parseNetworkInterfaces(message: XmlNode): NetworkInterface[] {
+  return children(message, 'NetworkInterfaces').map((n) => ({
+    token: attr(n, 'token') ?? '',
+    name: textAt(n, 'Info/Name') ?? '',
+    mac: textAt(n, 'Info/HwAddress') ?? '',
+    ipv4: [...allAt(n, 'IPv4/Config/Manual'), ...allAt(n, 'IPv4/Config/FromDHCP')].map((a) => textAt(a, 'Address') ?? '').filter(Boolean),
+  }));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Media (ver10) and Media2 (ver20)
+
+export interface MediaProfile {
+  token: string;
+  name: string;
+  videoSourceToken: string;
+  encoding: string;
+  width: number;
+  height: number;
+  /** PTZ configuration present: the profile can be steered. */
+  ptz: boolean;
+}
+
+export const media = {
+  getProfiles: (): string => '<trt:GetProfiles/>',
+  getStreamUri: (profileToken: string, transport: 'tcp' | 'udp'): string =>
+    `<trt:GetStreamUri><trt:StreamSetup><tt:Stream>RTP-Unicast</tt:Stream><tt:Transport><tt:Protocol>${transport === 'tcp' ? 'RTSP' : 'UDP'}</tt:Protocol></tt:Transport></trt:StreamSetup>` +
+    `<trt:ProfileToken>${escapeXml(profileToken)}</trt:ProfileToken></trt:GetStreamUri>`,
+  getSnapshotUri: (profileToken: string): string => `<trt:GetSnapshotUri><trt:ProfileToken>${escapeXml(profileToken)}</trt:ProfileToken></trt:GetSnapshotUri>`,
+};
+
+export const media2 = {
+  getProfiles: (): string => '<tr2:GetProfiles><tr2:Type>All</tr2:Type></tr2:GetProfiles>',
+  /** Media2 protocols: RtspUnicast (RTP over UDP), RTSP (interleaved over TCP). */
+  getStreamUri: (profileToken: string, transport: 'tcp' | 'udp'): string =>
+    `<tr2:GetStreamUri><tr2:Protocol>${transport === 'tcp' ? 'RTSP' : 'RtspUnicast'}</tr2:Protocol><tr2:ProfileToken>${escapeXml(profileToken)}</tr2:ProfileToken></tr2:GetStreamUri>`,
+  getSnapshotUri: (profileToken: string): string => `<tr2:GetSnapshotUri><tr2:ProfileToken>${escapeXml(profileToken)}</tr2:ProfileToken></tr2:GetSnapshotUri>`,
+};
+
+export function parseProfiles(message: XmlNode): MediaProfile[] {
+  return children(message, 'Profiles').map((p) => {
+    // ver10: VideoSourceConfiguration / VideoEncoderConfiguration; ver20: Configurations/VideoSource, /VideoEncoder.
+    const source = at(p, 'VideoSourceConfiguration') ?? at(p, 'Configurations/VideoSource');
+    const encoder = at(p, 'VideoEncoderConfiguration') ?? at(p, 'Configurations/VideoEncoder');
+    const ptz = at(p, 'PTZConfiguration') ?? at(p, 'Configurations/PTZ');
+    return {
+      token: attr(p, 'token') ?? '',
+      name: textAt(p, 'Name') ?? attr(p, 'token') ?? '',
+      videoSourceToken: textAt(source, 'SourceToken') ?? attr(source, 'token') ?? '',
+      encoding: (textAt(encoder, 'Encoding') ?? '').toUpperCase(),
+      width: num(textAt(encoder, 'Resolution/Width')),
+      height: num(textAt(encoder, 'Resolution/Height')),
+      ptz: ptz !== undefined,
+    };
+  });
+}
+
+/** GetStreamUri / GetSnapshotUri, ver10 (MediaUri/Uri) or ver20 (Uri). */
+export function parseUri(message: XmlNode): string {
+  const uri = textAt(message, 'MediaUri/Uri') ?? textAt(message, 'Uri');
+  if (!uri) throw new OnvifDecodeError(`ONVIF ${message.name} without a Uri`);
+  return uri;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// PTZ (ver20). Speeds and translations are in the generic spaces: pan/tilt −1…1, zoom −1…1 (continuous) or 0…1.
+
+export interface PtzVector {
+  pan?: number;
+  tilt?: number;
+  zoom?: number;
+}
+
+function vector(tag: 'Velocity' | 'Translation' | 'Speed', v: PtzVector): string {
+  const parts: string[] = [];
+  if (v.pan !== undefined || v.tilt !== undefined) parts.push(element('tt:PanTilt', null, { x: clamp(v.pan ?? 0), y: clamp(v.tilt ?? 0) }));
+  if (v.zoom !== undefined) parts.push(element('tt:Zoom', null, { x: clamp(v.zoom) }));
+  return `<tptz:${tag}>${parts.join('')}</tptz:${tag}>`;
+}
+
+function clamp(x: number): number {
+  return Math.round(Math.max(-1, Math.min(1, x)) * 1000) / 1000;
+}
+
+const profile = (token: string): string => `<tptz:ProfileToken>${escapeXml(token)}</tptz:ProfileToken>`;
+
+export const ptz = {
+  continuousMove: (token: string, velocity: PtzVector, timeoutSec?: number): string =>
+    `<tptz:ContinuousMove>${profile(token)}${vector('Velocity', velocity)}${timeoutSec ? `<tptz:Timeout>PT${timeoutSec}S</tptz:Timeout>` : ''}</tptz:ContinuousMove>`,
+  stop: (token: string, panTilt = true, zoom = true): string =>
+    `<tptz:Stop>${profile(token)}<tptz:PanTilt>${panTilt}</tptz:PanTilt><tptz:Zoom>${zoom}</tptz:Zoom></tptz:Stop>`,
+  relativeMove: (token: string, translation: PtzVector, speed?: PtzVector): string =>
+    `<tptz:RelativeMove>${profile(token)}${vector('Translation', translation)}${speed ? vector('Speed', speed) : ''}</tptz:RelativeMove>`,
+  gotoPreset: (token: string, presetToken: string): string => `<tptz:GotoPreset>${profile(token)}<tptz:PresetToken>${escapeXml(presetToken)}</tptz:PresetToken></tptz:GotoPreset>`,
+  setPreset: (token: string, name: string, presetToken?: string): string =>
+    `<tptz:SetPreset>${profile(token)}<tptz:PresetName>${escapeXml(name)}</tptz:PresetName>${presetToken ? `<tptz:PresetToken>${escapeXml(presetToken)}</tptz:PresetToken>` : ''}</tptz:SetPreset>`,
+  getPresets: (token: string): string => `<tptz:GetPresets>${profile(token)}</tptz:GetPresets>`,
+  gotoHomePosition: (token: string): string => `<tptz:GotoHomePosition>${profile(token)}</tptz:GotoHomePosition>`,
+};
+
+export interface PtzPreset {
+  token: string;
+  name: string;
+}
+
+export function parsePresets(message: XmlNode): PtzPreset[] {
+  return children(message, 'Preset').map((p) => ({ token: attr(p, 'token') ?? '', name: textAt(p, 'Name') ?? '' }));
+}
+
+export function parseSetPreset(message: XmlNode): string {
+  return expect(at(message, 'PresetToken'), 'PresetToken').text;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Events: PullPoint subscription (ONVIF Core §9.1 "Real-time Pull-Point Notification Interface")
+
+export const events = {
+  createPullPointSubscription: (terminationSec: number): string =>
+    `<tev:CreatePullPointSubscription><tev:InitialTerminationTime>PT${terminationSec}S</tev:InitialTerminationTime></tev:CreatePullPointSubscription>`,
+  pullMessages: (timeoutSec: number, limit: number): string =>
+    `<tev:PullMessages><tev:Timeout>PT${timeoutSec}S</tev:Timeout><tev:MessageLimit>${limit}</tev:MessageLimit></tev:PullMessages>`,
+  renew: (terminationSec: number): string => `<wsnt:Renew><wsnt:TerminationTime>PT${terminationSec}S</wsnt:TerminationTime></wsnt:Renew>`,
+  unsubscribe: (): string => '<wsnt:Unsubscribe/>',
+};
+
+export const EVENT_ACTIONS = {
+  pullMessages: 'http://www.onvif.org/ver10/events/wsdl/PullPointSubscription/PullMessagesRequest',
+  renew: 'http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/RenewRequest',
+  unsubscribe: 'http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/UnsubscribeRequest',
+} as const;
+
+export interface PullPointSubscription {
+  address: string;
+  currentTime: Date | null;
+  terminationTime: Date | null;
+}
+
+function dateOrNull(text: string | undefined): Date | null {
+  if (!text) return null;
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? null : new Date(ms);
+}
+
+export function parseCreatePullPointSubscription(message: XmlNode): PullPointSubscription {
+  const address = expect(at(message, 'SubscriptionReference/Address'), 'SubscriptionReference/Address').text;
+  return { address, currentTime: dateOrNull(textAt(message, 'CurrentTime')), terminationTime: dateOrNull(textAt(message, 'TerminationTime')) };
+}
+
+export interface OnvifEvent {
+  /** Topic without its dialect prefix, e.g. "RuleEngine/CellMotionDetector/Motion", "VideoSource/ImageTooBlurry". */
+  topic: string;
+  utcTime: Date | null;
+  /** "Initialized" | "Changed" | "Deleted" (PropertyOperation), '' when absent. */
+  operation: string;
+  source: Record<string, string>;
+  data: Record<string, string>;
+}
+
+function simpleItems(node: XmlNode | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of children(node, 'SimpleItem')) {
+    const name = attr(item, 'Name');
+    if (name) out[name] = attr(item, 'Value') ?? '';
+  }
+  return out;
+}
+
+export function parsePullMessages(message: XmlNode): { currentTime: Date | null; terminationTime: Date | null; events: OnvifEvent[] } {
+  const out: OnvifEvent[] = [];
+  for (const n of children(message, 'NotificationMessage')) {
+    const rawTopic = textAt(n, 'Topic') ?? '';
+    const m = at(n, 'Message/Message') ?? at(n, 'Message');
+    out.push({
+      topic: rawTopic.replace(/^[A-Za-z0-9]+:/, '').replace(/\/\/?\.$/, ''),
+      utcTime: dateOrNull(attr(m, 'UtcTime')),
+      operation: attr(m, 'PropertyOperation') ?? '',
+      source: simpleItems(at(m, 'Source')),
+      data: simpleItems(at(m, 'Data')),
+    });
+  }
+  return { currentTime: dateOrNull(textAt(message, 'CurrentTime')), terminationTime: dateOrNull(textAt(message, 'TerminationTime')), events: out };
+}
+
+/** The alarm kind an ONVIF event topic means, or null for topics that are not alarms (e.g. configuration). */
+export function alarmKindOfTopic(topic: string): 'motion' | 'tamper' | 'video-loss' | 'digital-input' | null {
+  const t = topic.toLowerCase();
+  if (t.includes('motion')) return 'motion';
+  if (t.includes('tamper') || t.includes('imagetooblurry') || t.includes('imagetoodark') || t.includes('imagetoobright') || t.includes('globalscenechange')) return 'tamper';
+  if (t.includes('signalloss') || t.includes('videoloss') || t.includes('lostvideosource')) return 'video-loss';
+  if (t.includes('digitalinput') || t.includes('logicalstate')) return 'digital-input';
+  return null;
+}
+
+/** True when an event's data says the condition is active (IsMotion=true, State=true, LogicalState=true …). */
+export function eventIsActive(e: OnvifEvent): boolean {
+  for (const v of Object.values(e.data)) {
+    const s = v.toLowerCase();
+    if (s === 'true' || s === '1' || s === 'active') return true;
+  }
+  return false;
+}
+
+/** The local name of a parsed message, for dispatching on the camera side. */
+export function messageName(message: XmlNode | undefined): string {
+  return message ? localName(message) : '';
+}

@@ -1,0 +1,73 @@
+/**
+ * FLV tag bodies (what RTMP carries) from ffmpeg's own FLV muxer: H.264 with B-frames (negative and positive
+ * composition times), AAC; every picture's NAL units equal ffmpeg's Annex-B output of the same encode.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAudioTag, parseVideoTag } from '../../src/codecs/flv/flv-tags.js';
+import { prng } from './helpers.js';
+
+const run = promisify(execFile);
+
+/** Tags of an FLV file: type, timestamp (ms), body. */
+function flvTags(file: string): Array<{ type: number; ts: number; body: Uint8Array }> {
+  const b = readFileSync(file);
+  const out: Array<{ type: number; ts: number; body: Uint8Array }> = [];
+  let i = b.readUInt32BE(5) + 4;
+  while (i + 11 <= b.length) {
+    const type = b[i]!;
+    const size = b.readUIntBE(i + 1, 3);
+    const ts = b.readUIntBE(i + 4, 3) | (b[i + 7]! << 24);
+    out.push({ type, ts, body: new Uint8Array(b.subarray(i + 11, i + 11 + size)) });
+    i += 11 + size + 4;
+  }
+  return out;
+}
+
+describe('FLV tags from ffmpeg', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'se-flv-'));
+    await run('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100', '-t', '2', '-c:v', 'libx264', '-bf', '2', '-g', '25', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-f', 'flv', join(dir, 'a.flv')]);
+  }, 60_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads the AVC config, every frame with signed composition times, the AAC config and frames', () => {
+    const tags = flvTags(join(dir, 'a.flv'));
+    const video = tags.filter((t) => t.type === 9).map((t) => ({ ts: t.ts, tag: parseVideoTag(t.body) }));
+    const audio = tags.filter((t) => t.type === 8).map((t) => parseAudioTag(t.body));
+    const config = video[0]!.tag;
+    expect(config.kind).toBe('config');
+    if (config.kind !== 'config') return;
+    expect(config.sps).toHaveLength(1);
+    expect(config.pps).toHaveLength(1);
+    expect(config.sps[0]![0]! & 0x1f).toBe(7);
+    const frames = video.filter((v) => v.tag.kind === 'frame');
+    expect(frames).toHaveLength(50);
+    expect(frames.filter((f) => f.tag.kind === 'frame' && f.tag.keyframe)).toHaveLength(2);
+    // B-frames: presentation times (dts + cts) are a permutation of the 40 ms grid, decode times are not in that order.
+    const pts = frames.map((f) => f.ts + (f.tag.kind === 'frame' ? f.tag.compositionTimeMs : 0));
+    expect([...pts].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => pts.reduce((m, p) => Math.min(m, p)) + i * 40));
+    expect(frames.some((f) => f.tag.kind === 'frame' && f.tag.compositionTimeMs !== 0)).toBe(true);
+    expect(audio[0]).toMatchObject({ kind: 'config', codec: 'aac', sampleRate: 44100, channels: 1 });
+    expect(audio.filter((a) => a.kind === 'frame').length).toBeGreaterThan(80);
+  });
+
+  it('short, garbage and unsupported tags get a named result, never an exception', () => {
+    expect(parseVideoTag(new Uint8Array())).toEqual({ kind: 'malformed', why: 'empty video tag' });
+    expect(parseVideoTag(Uint8Array.of(0x22, 0, 0, 0, 0))).toEqual({ kind: 'unsupported', what: 'video codec Sorenson H.263' });
+    expect(parseVideoTag(Uint8Array.of(0x17, 1, 0xff, 0xff, 0xf6, 0, 0, 0, 9, 0x65))).toEqual({ kind: 'malformed', why: 'NAL lengths overrun the tag' });
+    expect(parseVideoTag(Uint8Array.of(0x17, 1, 0xff, 0xff, 0xf6, 0, 0, 0, 1, 0x65))).toMatchObject({ kind: 'frame', keyframe: true, compositionTimeMs: -10 });
+    expect(parseAudioTag(Uint8Array.of(0x72, 1, 2))).toEqual({ kind: 'unsupported', what: 'audio G.711 A-law' });
+    const rand = prng(11);
+    for (let i = 0; i < 10_000; i++) {
+      const junk = Uint8Array.from({ length: Math.floor(rand() * 64) }, () => Math.floor(rand() * 256));
+      expect(() => parseVideoTag(junk)).not.toThrow();
+      expect(() => parseAudioTag(junk)).not.toThrow();
+    }
+  });
+});

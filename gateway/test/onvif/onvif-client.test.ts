@@ -1,0 +1,229 @@
+/**
+ * The gateway's ONVIF client against the ONVIF camera simulator (itself checked by onvif-zeep) and against
+ * hostile HTTP servers: clock offset applied to WS-Security, addresses rewritten to the host we reached,
+ * snapshot behind HTTP digest, PTZ, PullPoint events that survive a camera reboot, and every failure named.
+ */
+import { createServer, type Server } from 'node:http';
+import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { OnvifClient, OnvifError } from '../../src/protocol/onvif/onvif-client.js';
+import { PullPointSession } from '../../src/protocol/onvif/pull-point.js';
+import { OnvifCameraSim } from '../../src/sim/onvif/onvif-camera.js';
+import type { OnvifEvent } from '../../src/codecs/onvif/messages.js';
+
+async function failure(p: Promise<unknown>): Promise<OnvifError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof OnvifError) return err;
+    throw err;
+  }
+  throw new Error('expected an OnvifError');
+}
+
+function clientFor(cam: OnvifCameraSim, password = cam.credentials.password): OnvifClient {
+  return new OnvifClient({ host: '127.0.0.1', port: cam.port, username: cam.credentials.username, password, timeoutMs: 5_000 });
+}
+
+describe('ONVIF client against the simulated camera', () => {
+  const cams: OnvifCameraSim[] = [];
+  const start = async (opts: ConstructorParameters<typeof OnvifCameraSim>[0]): Promise<OnvifCameraSim> => {
+    const cam = new OnvifCameraSim(opts);
+    await cam.start();
+    cams.push(cam);
+    return cam;
+  };
+  afterAll(async () => {
+    await Promise.all(cams.map((c) => c.close()));
+  });
+
+  it('connects to a camera whose clock is 10 minutes ahead and that announces 127.0.1.1 everywhere', async () => {
+    const cam = await start({ announcedHost: '127.0.1.1', clockOffsetMs: 600_000, clockToleranceSec: 30, manufacturer: 'Hik', model: 'DS-2CD', encoding: 'H265', rtspPort: 8554 });
+    const client = clientFor(cam);
+    const c = await client.connect();
+    expect(c.info).toMatchObject({ manufacturer: 'Hik', model: 'DS-2CD', serialNumber: cam.info.serialNumber });
+    expect(Math.abs(c.clockOffsetMs - 600_000)).toBeLessThanOrEqual(2_000);
+    // Every address is rewritten to where we reached the camera, keeping path and port.
+    expect(c.services).toMatchObject({
+      media: `http://127.0.0.1:${cam.port}/onvif/media_service`,
+      media2: `http://127.0.0.1:${cam.port}/onvif/media2_service`,
+      ptz: `http://127.0.0.1:${cam.port}/onvif/ptz_service`,
+      events: `http://127.0.0.1:${cam.port}/onvif/events_service`,
+    });
+    const profiles = await client.profiles();
+    expect(profiles.map((p) => [p.token, p.encoding, p.width, p.height, p.ptz])).toEqual([
+      ['profile_1_main', 'H265', 1280, 720, true],
+      ['profile_1_sub', 'H264', 640, 360, true],
+    ]);
+    expect(await client.streamUri('profile_1_main')).toBe('rtsp://127.0.0.1:8554/onvif/profile_1_main');
+    const snapshotUri = await client.snapshotUri('profile_1_sub');
+    expect(snapshotUri).toBe(`http://127.0.0.1:${cam.port}/onvif/snapshot/profile_1_sub.jpg`);
+    // Behind HTTP digest: the client answers the challenge.
+    const jpeg = await client.snapshot(snapshotUri);
+    expect(jpeg.subarray(0, 2).toString('hex')).toBe('ffd8');
+    expect(cam.stats.authFailures).toBe(0);
+  });
+
+  it('steers PTZ with the generic spaces, sets and calls presets, goes home', async () => {
+    const cam = await start({});
+    const client = clientFor(cam);
+    await client.connect();
+    await client.continuousMove('profile_1_main', { pan: -0.5, tilt: 0.25, zoom: 2 });
+    await client.stop('profile_1_main');
+    await client.relativeMove('profile_1_main', { pan: 0.1, tilt: 0 });
+    const token = await client.setPreset('profile_1_main', '东门');
+    expect(await client.presets('profile_1_main')).toEqual([{ token, name: '东门' }]);
+    await client.gotoPreset('profile_1_main', token);
+    await client.gotoHome('profile_1_main');
+    expect(cam.ptzLog).toEqual([
+      { op: 'ContinuousMove', profile: 'profile_1_main', pan: -0.5, tilt: 0.25, zoom: 1 },
+      { op: 'Stop', profile: 'profile_1_main' },
+      { op: 'RelativeMove', profile: 'profile_1_main', pan: 0.1, tilt: 0 },
+      { op: 'SetPreset', profile: 'profile_1_main', preset: token },
+      { op: 'GotoPreset', profile: 'profile_1_main', preset: token },
+      { op: 'GotoHomePosition', profile: 'profile_1_main' },
+    ]);
+    const unknown = await failure(client.gotoPreset('profile_1_main', 'no-such-preset'));
+    expect(unknown.reason).toBe('soap-fault');
+    expect(unknown.detail.fault?.subcode).toBe('NoToken');
+  });
+
+  it('a wrong password is auth-failed after exactly one refused call (no retry that would lock the account)', async () => {
+    const cam = await start({ lockAfterFailures: 3 });
+    const client = clientFor(cam, 'not-the-password');
+    const err = await failure(client.connect());
+    expect(err.reason).toBe('auth-failed');
+    expect(cam.stats.authFailures).toBe(1);
+    expect(cam.stats.locked).toBe(false);
+  });
+
+  it('a camera that reports local time as UTC (8 h off) is clock-skew, not a mystery', async () => {
+    const cam = await start({ reportedClockErrorMs: 8 * 3600_000, clockToleranceSec: 60 });
+    const err = await failure(clientFor(cam).connect());
+    expect(err.reason).toBe('clock-skew');
+    expect(err.message).toMatch(/clock is 2(8799|8800|8801) s off ours/);
+  });
+
+  it('PullPoint: events arrive; after a camera reboot the subscription is re-created and events flow again', async () => {
+    const cam = await start({});
+    const client = clientFor(cam);
+    await client.connect();
+    const session = new PullPointSession(client, { pullTimeoutSec: 2, terminationSec: 60, backoffBaseMs: 100 });
+    const received: OnvifEvent[] = [];
+    const subscribed: number[] = [];
+    session.on('event', (e) => received.push(e));
+    session.on('subscribed', (s) => subscribed.push(s.count));
+    session.start();
+    const until = async (check: () => boolean, what: string): Promise<void> => {
+      for (let i = 0; i < 300 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
+      if (!check()) throw new Error(`timed out waiting for ${what}`);
+    };
+    await until(() => cam.stats.subscriptions === 1, 'the first subscription');
+    cam.emitEvent('tns1:RuleEngine/CellMotionDetector/Motion', { IsMotion: 'true' });
+    await until(() => received.length === 1, 'the motion event');
+    expect(received[0]).toMatchObject({ topic: 'RuleEngine/CellMotionDetector/Motion', data: { IsMotion: 'true' }, source: { VideoSourceConfigurationToken: 'vsc_1' } });
+    cam.reboot();
+    await until(() => subscribed.length === 2 && cam.stats.subscriptions === 1, 'a new subscription after the reboot');
+    cam.emitEvent('tns1:VideoSource/ImageTooBlurry/AnalyticsService', { State: 'true' });
+    await until(() => received.length === 2, 'the tamper event');
+    expect(received[1]!.topic).toBe('VideoSource/ImageTooBlurry/AnalyticsService');
+    await session.close();
+    expect(cam.stats.subscriptions).toBe(0);
+  });
+
+  it('PullPoint with a password changed on the camera stops at auth-failed instead of retrying', async () => {
+    const cam = await start({});
+    const client = clientFor(cam);
+    await client.connect();
+    const session = new PullPointSession(client, { pullTimeoutSec: 1, backoffBaseMs: 50 });
+    const failures: Array<{ reason: string; retryInMs: number | null }> = [];
+    session.on('failed', (f) => failures.push(f));
+    cam.setPassword('changed-by-someone');
+    session.start();
+    for (let i = 0; i < 200 && failures.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(failures).toEqual([expect.objectContaining({ reason: 'auth-failed', retryInMs: null })]);
+    const refused = cam.stats.authFailures;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(cam.stats.authFailures).toBe(refused);
+    await session.close();
+  });
+});
+
+describe('ONVIF client against servers that are not well-behaved cameras', () => {
+  let server: Server;
+  let port = 0;
+  let reply: (body: string) => { status: number; type: string; body: string } = () => ({ status: 200, type: 'text/plain', body: '' });
+  let silent: TcpServer;
+  let silentPort = 0;
+  const held: Socket[] = [];
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        const r = reply(body);
+        res.writeHead(r.status, { 'content-type': r.type }).end(r.body);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as AddressInfo).port;
+    // Accepts connections and never answers (a camera that hangs, or a black-holed path).
+    silent = createTcpServer((s) => held.push(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    silentPort = (silent.address() as AddressInfo).port;
+  });
+  afterEach(() => {
+    reply = () => ({ status: 200, type: 'text/plain', body: '' });
+  });
+  afterAll(async () => {
+    for (const s of held) s.destroy();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+    await new Promise<void>((r) => silent.close(() => r()));
+  });
+
+  const client = (p = port, timeoutMs = 2_000): OnvifClient => new OnvifClient({ host: '127.0.0.1', port: p, username: 'u', password: 'p', timeoutMs, maxAnswerBytes: 64 * 1024 });
+
+  it('nobody listening, or nobody answering: unreachable, within the timeout', async () => {
+    const closed = createTcpServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    expect((await failure(client(closedPort).syncClock())).reason).toBe('unreachable');
+    const hung = await failure(client(silentPort, 500).syncClock());
+    expect(hung.reason).toBe('unreachable');
+    expect(hung.message).toMatch(/no answer within 500 ms/);
+  });
+
+  it('an HTML error page, a bare XML document, an entity bomb and an oversized answer are bad answers', async () => {
+    reply = () => ({ status: 200, type: 'text/html', body: '<html><body><h1>Login</h1></body></html>' });
+    expect((await failure(client().syncClock())).reason).toBe('bad-answer');
+    reply = () => ({ status: 500, type: 'text/html', body: 'Internal Server Error' });
+    expect((await failure(client().syncClock())).reason).toBe('bad-answer');
+    reply = () => ({
+      status: 200,
+      type: 'application/soap+xml',
+      body: '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>&b;</s:Body></s:Envelope>',
+    });
+    const bomb = await failure(client().syncClock());
+    expect(bomb.reason).toBe('bad-answer');
+    expect(bomb.message).toMatch(/DTD/);
+    reply = () => ({ status: 200, type: 'application/soap+xml', body: `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>${'x'.repeat(100_000)}</s:Body></s:Envelope>` });
+    expect((await failure(client().syncClock())).message).toMatch(/limit 65536|more than 65536/);
+    reply = () => ({ status: 200, type: 'application/soap+xml', body: '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><tds:GetSystemDateAndTimeResp' });
+    expect((await failure(client().syncClock())).reason).toBe('bad-answer');
+  });
+
+  it('a fault sent with HTTP 200 and SOAP 1.1 is still a fault with its reason', async () => {
+    reply = () => ({
+      status: 200,
+      type: 'text/xml',
+      body: '<SOAP-ENV:Envelope xmlns:SOAP-ENV="http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body><SOAP-ENV:Fault><faultcode>SOAP-ENV:Server</faultcode><faultstring>Action not implemented</faultstring></SOAP-ENV:Fault></SOAP-ENV:Body></SOAP-ENV:Envelope>',
+    });
+    const err = await failure(client().deviceInformation());
+    expect(err.reason).toBe('soap-fault');
+    expect(err.message).toMatch(/Server: Action not implemented/);
+  });
+});

@@ -1,0 +1,89 @@
+/**
+ * Our ONVIF camera simulator against an independent ONVIF client: python-onvif-zeep (WSDL-driven, via zeep),
+ * installed by scripts/setup-test-env.sh into .tools/onvif-venv. If the simulator's answers did not follow the
+ * ONVIF schemas, zeep would refuse them; if its WS-Security check were lax, the wrong password would pass.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OnvifCameraSim } from '../../src/sim/onvif/onvif-camera.js';
+
+const run = promisify(execFile);
+const ROOT = resolve(__dirname, '../../..');
+const PYTHON = join(ROOT, '.tools/onvif-venv/bin/python');
+
+interface ZeepReport {
+  utc: { Date: { Year: number } };
+  info: { Manufacturer: string; Model: string; SerialNumber: string; HardwareId: string };
+  xaddrs: Record<string, string>;
+  services: string[];
+  interfaces: string[];
+  profiles: Array<{ token: string; encoding: string; width: number; height: number; ptz: boolean }>;
+  streamUri: string;
+  snapshotUri: string;
+  presetToken: string;
+  presets: Array<{ token: string; name: string }>;
+  subscription: string;
+  pulled: number;
+  wrongPassword: string;
+}
+
+describe('ONVIF camera simulator, read by onvif-zeep', () => {
+  let cam: OnvifCameraSim;
+  let report: ZeepReport;
+
+  beforeAll(async () => {
+    if (!existsSync(PYTHON)) throw new Error(`${PYTHON} missing: run "bash scripts/setup-test-env.sh" (it creates the onvif-zeep venv)`);
+    // The camera's clock runs 90 s ahead: onvif-zeep (adjust_time) must sign with the camera's time, as we do.
+    cam = new OnvifCameraSim({ name: '南山实验学校 东门', manufacturer: 'SimVendor', model: 'IPC-2T', hardware: 'HW-9', videoSources: 2, rtspPort: 8554, clockOffsetMs: 90_000, clockToleranceSec: 30 });
+    await cam.start();
+    const { stdout } = await run(PYTHON, [join(ROOT, 'test-fixtures/onvif/zeep_client.py'), cam.host, String(cam.port), 'admin', 'admin12345'], { timeout: 120_000 });
+    report = JSON.parse(stdout.trim().split('\n').pop()!) as ZeepReport;
+  }, 180_000);
+
+  afterAll(async () => {
+    await cam?.close();
+  });
+
+  it('device service: time, information, capabilities with every service address, services, interfaces', () => {
+    expect(report.utc.Date.Year).toBeGreaterThanOrEqual(2026);
+    expect(report.info).toMatchObject({ Manufacturer: 'SimVendor', Model: 'IPC-2T', HardwareId: 'HW-9', SerialNumber: cam.info.serialNumber });
+    const base = `http://127.0.0.1:${cam.port}`;
+    expect(report.xaddrs).toMatchObject({
+      'http://www.onvif.org/ver10/media/wsdl': `${base}/onvif/media_service`,
+      'http://www.onvif.org/ver20/ptz/wsdl': `${base}/onvif/ptz_service`,
+      'http://www.onvif.org/ver10/events/wsdl': `${base}/onvif/events_service`,
+    });
+    expect(report.services).toEqual(expect.arrayContaining(['http://www.onvif.org/ver10/media/wsdl', 'http://www.onvif.org/ver20/media/wsdl']));
+    expect(report.interfaces).toEqual(['eth0']);
+  });
+
+  it('media: a main and a sub profile per video source, stream and snapshot URIs', () => {
+    expect(report.profiles).toEqual([
+      { token: 'profile_1_main', encoding: 'H264', width: 1280, height: 720, ptz: true },
+      { token: 'profile_1_sub', encoding: 'H264', width: 640, height: 360, ptz: true },
+      { token: 'profile_2_main', encoding: 'H264', width: 1280, height: 720, ptz: true },
+      { token: 'profile_2_sub', encoding: 'H264', width: 640, height: 360, ptz: true },
+    ]);
+    expect(report.streamUri).toBe('rtsp://127.0.0.1:8554/onvif/profile_1_main');
+    expect(report.snapshotUri).toBe(`http://127.0.0.1:${cam.port}/onvif/snapshot/profile_1_main.jpg`);
+  });
+
+  it('PTZ: the moves, preset and home reach the camera in order', () => {
+    expect(report.presets).toEqual([{ token: report.presetToken, name: 'gate' }]);
+    expect(cam.ptzLog.map((c) => c.op)).toEqual(['ContinuousMove', 'Stop', 'SetPreset', 'GotoPreset', 'GotoHomePosition']);
+    expect(cam.ptzLog[0]).toMatchObject({ profile: 'profile_1_main', pan: 0.5, tilt: -0.25, zoom: 0 });
+  });
+
+  it('events: a PullPoint subscription at a subscription address, messages pulled', () => {
+    expect(report.subscription).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${cam.port}/onvif/subscription/[0-9a-f]+$`));
+    expect(report.pulled).toBe(0);
+  });
+
+  it('a wrong password is refused with NotAuthorized', () => {
+    expect(report.wrongPassword).toMatch(/requires authorization \(wrong-password\)/);
+    expect(cam.stats.authFailures).toBeGreaterThan(0);
+  });
+});
