@@ -560,8 +560,16 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         treeSearch: (view, q, limit) => treeViews.search(view, q, limit),
         stats: () => stats.compute(),
         listStatusEvents: (q) => store.listStatusEvents(q),
-        listAlarms: (q) => store.listAlarms(q),
-        getAlarm: (id) => store.getAlarm(id),
+        // Alarms are announced on the WebSocket when they arrive and written a moment later: a list read waits
+        // (briefly) for what is queued, so a desk that reloads on the announcement finds the alarm.
+        listAlarms: async (q) => {
+          await writer.whenDurable(1_000, { acknowledgement: false });
+          return store.listAlarms(q);
+        },
+        getAlarm: async (id) => {
+          await writer.whenDurable(1_000, { acknowledgement: false });
+          return store.getAlarm(id);
+        },
       },
       { index: tree, views: treeViews },
     );

@@ -221,10 +221,12 @@ export class WriteBehind {
    * Group commit: resolves once everything queued so far (the caller's change included) is durable in the
    * store, or with 'timeout' after `timeoutMs`, or at once with 'degraded' while the store is failing.
    */
-  whenDurable(timeoutMs: number): Promise<Durability> {
+  whenDurable(timeoutMs: number, opts: { acknowledgement?: boolean } = {}): Promise<Durability> {
+    // Only acknowledgements (a 200 OK) count as "not durable" in the metric; a read that waits does not.
+    const counted = opts.acknowledgement ?? true;
     if (this.closed) return Promise.resolve('degraded');
     if (this.degradedReason !== null) {
-      this.observer?.onNotDurable?.('degraded');
+      if (counted) this.observer?.onNotDurable?.('degraded');
       return Promise.resolve('degraded');
     }
     return new Promise<Durability>((resolve) => {
@@ -234,7 +236,7 @@ export class WriteBehind {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        if (outcome !== 'durable') this.observer?.onNotDurable?.(outcome);
+        if (outcome !== 'durable' && counted) this.observer?.onNotDurable?.(outcome);
         resolve(outcome);
       };
       this.waiters.push({ resolve: finish });
