@@ -342,8 +342,12 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       registry,
       tree,
       {
-        queryCatalog: (deviceId, onProgress) => signalling.queryCatalog(deviceId, destinationOf(deviceId), onProgress, charsetOf(deviceId)),
+        queryCatalog: async (deviceId, onProgress) => {
+          await signalling.registerAnswered(deviceId);
+          return signalling.queryCatalog(deviceId, destinationOf(deviceId), onProgress, charsetOf(deviceId));
+        },
         queryDeviceInfo: async (deviceId) => {
+          await signalling.registerAnswered(deviceId);
           const info = await signalling.queryDeviceInfo(deviceId, destinationOf(deviceId), charsetOf(deviceId));
           const device = registry.get(deviceId);
           const profile = profileFor(deviceId, device?.userAgent ?? '', info.manufacturer, info.model);

@@ -54,6 +54,8 @@ describe.each(['sqlite', 'mongo'] as const)('kill -9 right after the last 200 OK
       }
     });
     await fleet.start();
+    // Fails with a count instead of hanging when registrations stall (e.g. a throttle that was not turned off).
+    await fleet.waitForRegistered(DEVICES, 120_000);
     await first.exited;
     expect(first.child.signalCode).toBe('SIGKILL');
     await fleet.stop({ unregister: false });

@@ -42,7 +42,13 @@ describe('PTZ stop for pan/tilt/zoom and for focus/iris, at the simulator', () =
 
   it('a stop after focus reaches the camera as the FI stop', async () => {
     const cam = cams[0]!;
-    expect((await ptz(cam, { action: 'focus', direction: 'near', speed: 0x80, durationMs: 30_000 })).body).toEqual({ sent: [FOCUS_NEAR], autoStopAfterMs: 30_000 });
+    // The answer also names the PTZ lease the API token now holds (users-roles: PTZ arbitration).
+    expect((await ptz(cam, { action: 'focus', direction: 'near', speed: 0x80, durationMs: 30_000 })).body).toMatchObject({
+      sent: [FOCUS_NEAR],
+      autoStopAfterMs: 30_000,
+      lease: { channelId: cam, holder: 'api-token' },
+      takenOverFrom: null,
+    });
     const stop = await ptz(cam, { action: 'stop' });
     expect(stop.status).toBe(200);
     expect(stop.body.sent).toEqual([FI_STOP]);
@@ -76,7 +82,7 @@ describe('PTZ stop for pan/tilt/zoom and for focus/iris, at the simulator', () =
 
   it('a camera the gateway has not seen move gets both stops, PTZ first', async () => {
     const cam = cams[3]!;
-    expect((await ptz(cam, { action: 'stop' })).body).toEqual({ sent: [PTZ_STOP, FI_STOP], autoStopAfterMs: null });
+    expect((await ptz(cam, { action: 'stop' })).body).toMatchObject({ sent: [PTZ_STOP, FI_STOP], autoStopAfterMs: null });
     await receivedExactly(cam, [PTZ_STOP, FI_STOP], 'both stops');
     expect(fleet.ptzLog(cam).every((e) => e.error === null)).toBe(true);
   });

@@ -166,6 +166,8 @@ function senderOf(req: SipRequest): string {
 export class GbSignalling extends EventEmitter<GbSignallingEvents> {
   private readonly nonces = new NonceIssuer();
   private readonly lockout: Lockout;
+  /** REGISTER answers waiting for the durability gate, by device (see registerAnswered). */
+  private readonly pendingRegisterAnswers = new Map<string, Promise<void>>();
   private readonly pending: PendingQueries;
   /** Live-video dialogs (INVITE/ACK/BYE/CANCEL); in-dialog requests from devices are routed to them. */
   readonly dialogs: InviteDialogs;
@@ -356,8 +358,11 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
 
     if (expires === 0) {
       extra.push(['expires', '0']);
-      this.emit('unregistered', { deviceId, source });
-      this.acknowledgeWhenDurable(deviceId, () => reply(200, 'OK', { headers: extra }));
+      this.recordThenAcknowledge(
+        deviceId,
+        () => this.emit('unregistered', { deviceId, source }),
+        () => reply(200, 'OK', { headers: extra }),
+      );
       return;
     }
     const granted = Math.min(Math.max(expires, this.opts.registerExpiresMin), this.opts.registerExpiresMax);
@@ -367,27 +372,48 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
     }
     extra.push(['expires', String(granted)]);
     if (this.opts.dateHeader) extra.push(['date', gbDate(this.now())]);
-    this.emit('registered', {
+    const event: RegisterEvent = { deviceId, source, expires: granted, contact, userAgent: header(req, 'user-agent') ?? '', gbVersion };
+    this.recordThenAcknowledge(
       deviceId,
-      source,
-      expires: granted,
-      contact,
-      userAgent: header(req, 'user-agent') ?? '',
-      gbVersion,
-    });
-    this.acknowledgeWhenDurable(deviceId, () => reply(200, 'OK', { headers: extra }));
+      () => this.emit('registered', event),
+      () => reply(200, 'OK', { headers: extra }),
+    );
   }
 
-  /** Send the 200 OK once the directory's gate settles (a retransmitted REGISTER meanwhile is absorbed by the transaction layer). */
-  private acknowledgeWhenDurable(deviceId: string, answer: () => void): void {
+  /**
+   * Resolves once the REGISTER of `deviceId` that is waiting for its durability gate has been answered (at
+   * once when none waits). Queries the domain starts on a registration (DeviceInfo, Catalog) wait for this:
+   * a device that gets a MESSAGE before the 200 OK to its REGISTER may drop it, and some firmwares do.
+   */
+  registerAnswered(deviceId: string): Promise<void> {
+    return this.pendingRegisterAnswers.get(deviceId) ?? Promise.resolve();
+  }
+
+  /**
+   * Record the registration (emit) and send the 200 OK once the directory's gate settles (a retransmitted
+   * REGISTER meanwhile is absorbed by the transaction layer). The pending answer is known before the event
+   * goes out, so work the event starts can wait for it (registerAnswered).
+   */
+  private recordThenAcknowledge(deviceId: string, record: () => void, answer: () => void): void {
+    let release: () => void = () => undefined;
+    const answered = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    this.pendingRegisterAnswers.set(deviceId, answered);
+    const done = (): void => {
+      answer();
+      release();
+      if (this.pendingRegisterAnswers.get(deviceId) === answered) this.pendingRegisterAnswers.delete(deviceId);
+    };
+    record();
     const gate = this.opts.directory.registrationDurable?.(deviceId);
     if (!gate) {
-      answer();
+      done();
       return;
     }
-    gate.then(answer, (err: unknown) => {
+    gate.then(done, (err: unknown) => {
       this.opts.logger.error({ err, deviceId }, 'registration durability gate failed; answering from memory');
-      answer();
+      done();
     });
   }
 
