@@ -270,6 +270,38 @@ describe('users, roles and scopes (real gateway, simulated devices)', () => {
       expect((await as('op-a', `/api/health/channels/${b[0]}`)).status).toBe(404);
     });
 
+    it('the health summary counts only the scope and hides nodes outside it', async () => {
+      type Figures = { devices: { total: number }; channels: { total: number } };
+      type Summary = { overall: Figures; yesterday: unknown; nodes: Array<{ id: string; figures: Figures }> };
+      const mine = await as<Summary>('op-a', '/api/health/summary?groupBy=region');
+      expect(mine.status).toBe(200);
+      expect(mine.body.overall.channels.total).toBe(2);
+      expect(mine.body.overall.devices.total).toBe(2);
+      expect(mine.body.yesterday).toBeNull();
+      for (const node of mine.body.nodes) expect(node.figures.channels.total).toBeGreaterThan(0);
+      const everything = await h.api<Summary>('/api/health/summary?groupBy=region');
+      expect(everything.body.overall.channels.total).toBeGreaterThanOrEqual(4 + PLATFORM_CHANNELS);
+      // Down the region tree to the county: op-a's county is there, op-b's is 404 (not 403: nothing revealed).
+      const path = async (user: string | null, parent?: string) =>
+        (user ? as<Summary>(user, `/api/health/summary?groupBy=region${parent ? `&parent=${parent}` : ''}`) : h.api<Summary>(`/api/health/summary?groupBy=region${parent ? `&parent=${parent}` : ''}`));
+      const countyOf = async (user: string | null, county: string): Promise<number> => {
+        let parent: string | undefined;
+        for (let depth = 0; depth < 4; depth++) {
+          const r = await path(user, parent);
+          if (r.status !== 200) return r.status;
+          const next = r.body.nodes.find((n) => county.startsWith(n.id) || n.id.startsWith(county));
+          if (!next) return 404;
+          if (next.id.startsWith(county)) return 200;
+          parent = next.id;
+        }
+        return 404;
+      };
+      expect(await countyOf('op-a', '440306')).toBe(200);
+      expect(await countyOf(null, '440307')).toBe(200);
+      expect(await countyOf('op-a', '440307')).toBe(404);
+      expect((await as('op-a', '/api/health/summary?groupBy=region&parent=440307')).status).toBe(404);
+    });
+
     it('WebSocket events: alarms and status changes of other counties never reach a scoped connection', async () => {
       const admin = await openWs(h, tokens.boss);
       const mine = await openWs(h, tokens['op-a']);

@@ -254,7 +254,11 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
         },
       },
     },
-    async (request) => health.summary(request.query.groupBy, request.query.parent),
+    async (request) => {
+      // A scoped user's figures count only its channels, and nodes outside its scope are neither listed nor reachable.
+      const scope = access?.channelScopeOf?.(principalOf(request));
+      return health.summary(request.query.groupBy, request.query.parent, scope && !scope.unrestricted ? scope : undefined);
+    },
   );
 
   app.get<{ Querystring: ChannelListQuery }>(

@@ -69,6 +69,7 @@ import {
   type StreamReport,
   type StreamSample,
   type WebhookTestResult,
+  type HealthScope,
 } from './types.js';
 
 export interface HealthServiceOptions {
@@ -376,18 +377,30 @@ export class HealthService implements HealthApi {
 
   // ------------------------------------------------------------------------------------------ aggregates
 
-  async summary(groupBy: HealthGroupBy, parent?: string): Promise<HealthSummary> {
+  async summary(groupBy: HealthGroupBy, parent?: string, scope?: HealthScope): Promise<HealthSummary> {
     const now = this.now();
     const membership = this.grouping.current();
     // Before the pass: an unknown parent is a 404, not a wasted pass.
     const treeNodes = membership.nodesUnder(groupBy, parent);
-    const aggregates = await this.aggregate(now, membership);
+    const aggregates = await this.aggregate(now, membership, scope);
+    const table = groupBy === 'region' ? aggregates.regions : aggregates.groups;
+    if (scope) {
+      // A scoped user learns nothing about nodes outside its scope: not their figures, not that they exist.
+      if (parent !== undefined && parent !== '' && !table.has(parent)) throw new NotFoundError(`tree node ${parent} not found in the ${groupBy} view`);
+      return {
+        at: now,
+        targets: { onlineRate: this.options.onlineRateTarget, intactRate: this.options.intactRateTarget },
+        overall: aggregates.overall.figures(),
+        yesterday: null,
+        lastWeek: null,
+        nodes: treeNodes.filter((node) => table.has(node.id)).map((node) => ({ ...node, figures: (table.get(node.id) as FigureCounter).figures(), yesterday: null })),
+      };
+    }
     const [yesterday, lastWeek, yesterdayNodes] = await Promise.all([
       this.snapshots.nearest(now - DAY_MS, false),
       this.snapshots.nearest(now - WEEK_MS, false),
       this.snapshots.nearest(now - DAY_MS, true),
     ]);
-    const table = groupBy === 'region' ? aggregates.regions : aggregates.groups;
     const nodes: HealthSummaryNode[] = treeNodes.map((node) => ({
       ...node,
       // A node with nothing beneath it yet (a group without cameras) still shows, with zeros.
@@ -691,13 +704,16 @@ export class HealthService implements HealthApi {
   }
 
   /** Figures overall and for every node of both trees (snapshots keep them all, for "yesterday" at any level). */
-  private async aggregate(now: number, membership: HealthMembership = this.grouping.current()): Promise<Aggregates> {
+  /** Figures overall and per node; with a scope, only what is in it (a scoped user's summary). */
+  private async aggregate(now: number, membership: HealthMembership = this.grouping.current(), scope?: HealthScope): Promise<Aggregates> {
     const overall = new FigureCounter();
     const tables: Record<HealthGroupBy, Map<string, FigureCounter>> = { region: new Map(), group: new Map() };
     const devicesUnder: Record<HealthGroupBy, Map<string, Set<string>>> = { region: new Map(), group: new Map() };
-    for (const device of this.deps.registry.all()) overall.addDevice(device.status === 'online');
+    const devices = scope ? [...this.deps.registry.all()].filter((d) => scope.coversDevice(d.id)) : [...this.deps.registry.all()];
+    for (const device of devices) overall.addDevice(device.status === 'online');
     const withChannels = new Set<string>();
     await this.scan(now, ({ ref, cls }) => {
+      if (scope && !scope.coversChannel(ref.id)) return;
       overall.addChannel(ref.online, cls.status);
       withChannels.add(ref.deviceId);
       for (const by of GROUPINGS) {
@@ -708,14 +724,15 @@ export class HealthService implements HealthApi {
       }
     });
     // A registered device that reported no channel counts where the tree shows it (as a leaf of its own).
-    for (const device of this.deps.registry.all()) {
+    for (const device of devices) {
       if (withChannels.has(device.id)) continue;
+      if (scope && !scope.coversChannel(device.id)) continue;
       for (const by of GROUPINGS) for (const node of membership.nodesAbove(by, device.id)) memberSet(devicesUnder[by], node).add(device.id);
     }
     for (const by of GROUPINGS) {
-      for (const [node, devices] of devicesUnder[by]) {
+      for (const [node, members] of devicesUnder[by]) {
         const counter = counterIn(tables[by], node);
-        for (const id of devices) counter.addDevice(this.deps.registry.isOnline(id));
+        for (const id of members) counter.addDevice(this.deps.registry.isOnline(id));
       }
     }
     return { at: now, overall, regions: tables.region, groups: tables.group };

@@ -397,6 +397,17 @@ export interface EvaluationReport {
   reminders: number;
 }
 
+/**
+ * The part of a user's channel scope (domain/auth/channel-scope.ts) the figures need. A scoped summary counts
+ * only channels and devices in scope, lists only the nodes with something in scope, and has no yesterday /
+ * last-week comparison: the daily snapshots hold whole-city figures, and a comparison against them would be
+ * wrong for a partial node.
+ */
+export interface HealthScope {
+  coversChannel(channelId: string): boolean;
+  coversDevice(deviceId: string): boolean;
+}
+
 /** What the API asks of the health console; `GatewayServices.health`. */
 export interface HealthApi {
   /** Time zone of times in CSV exports (health.timeZone). */
@@ -405,7 +416,7 @@ export interface HealthApi {
    * Figures overall and for the nodes of the region or group tree directly under `parent` (the top level
    * when absent: the nodes GET /api/tree?view=… lists first). Throws NotFoundError for an unknown parent.
    */
-  summary(groupBy: HealthGroupBy, parent?: string): Promise<HealthSummary>;
+  summary(groupBy: HealthGroupBy, parent?: string, scope?: HealthScope): Promise<HealthSummary>;
   listChannels(query: HealthChannelQuery): Promise<Page<ChannelHealth>>;
   /** Throws NotFoundError for an unknown channel. */
   channelDetail(channelId: string): Promise<ChannelHealthDetail>;
