@@ -143,14 +143,14 @@ export class SessionFanout {
   }
 
   /** Take over an authorised socket: connect the participant, send it the state, relay until it closes. */
-  attach(socket: WebSocket, sessionId: string, participantId: string): void {
+  attach(socket: WebSocket, sessionId: string, participantId: string, mayShare?: (channelId: string) => boolean): void {
     if (this.closed) {
       this.closeSocket(socket, WS_CLOSE_GOING_AWAY, 'server shutting down');
       return;
     }
     let connected: ReturnType<SessionService['connect']>;
     try {
-      connected = this.options.sessions.connect(sessionId, participantId);
+      connected = this.options.sessions.connect(sessionId, participantId, mayShare);
     } catch (error) {
       // The session ended between the upgrade check and now.
       socket.send(JSON.stringify({ type: 'error', data: { message: (error as Error).message } }));

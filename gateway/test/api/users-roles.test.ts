@@ -248,8 +248,32 @@ describe('users, roles and scopes (real gateway, simulated devices)', () => {
       const outside = await as<ErrorBody>('op-a', '/api/sessions', { body: { name: 'cross-county', sources: [a[0], b[0]] } });
       expect(outside.status).toBe(404);
       expect(outside.body.message).toBe(`channel ${b[0]} not found`);
-      const inside = await as<{ id: string }>('op-a', '/api/sessions', { body: { name: 'county A', sources: [a[0]] } });
+      const inside = await as<{ id: string; code: string; participants: Array<{ id: string }> }>('op-a', '/api/sessions', { body: { name: 'county A', sources: [a[0]] } });
       expect(inside.status, JSON.stringify(inside.body)).toBe(201);
+      // Over the session WebSocket the chair cannot widen the session beyond its scope either: a layout with a
+      // county-B camera, or rolling in a guest whose terminal is a county-B camera, is refused as "not found".
+      const guest = await h.api<{ participantId: string }>('/api/sessions/join', { body: { code: inside.body.code, name: 'B point', terminalChannelId: b[0] }, token: null });
+      expect(guest.status).toBe(200);
+      const url = `${h.gateway.httpUrl.replace('http', 'ws')}/api/sessions/${inside.body.id}/ws?token=${encodeURIComponent(tokens['op-a']!)}&participant=${inside.body.participants[0]!.id}`;
+      const chair = new WebSocket(url);
+      const replies: WsMessage[] = [];
+      chair.on('message', (raw) => replies.push(JSON.parse(String(raw)) as WsMessage));
+      await new Promise<void>((resolve, reject) => {
+        chair.once('open', () => resolve());
+        chair.once('error', reject);
+      });
+      try {
+        const errorAbout = (channelId: string) => h.waitFor(() => replies.find((m) => m.type === 'error' && JSON.stringify(m.data).includes(channelId)) ?? null, 10_000, `error about ${channelId}`);
+        chair.send(JSON.stringify({ type: 'layout', data: { kind: '4', tiles: [a[0], b[0], null, null].map((channelId) => ({ channelId })), maximised: null } }));
+        expect((await errorAbout(b[0]!)).data).toMatchObject({ code: 'not-found', message: `channel ${b[0]} not found` });
+        chair.send(JSON.stringify({ type: 'roll-call', data: { participantId: guest.body.participantId } }));
+        await h.waitFor(() => (replies.filter((m) => m.type === 'error' && JSON.stringify(m.data).includes(b[0]!)).length >= 2 ? true : null), 10_000, 'roll-call refused');
+        const session = await as<{ sources: string[]; rollCall: { participantId: string | null } }>('op-a', `/api/sessions/${inside.body.id}`);
+        expect(session.body.sources).not.toContain(b[0]);
+        expect(session.body.rollCall.participantId).toBeNull();
+      } finally {
+        chair.close();
+      }
       expect((await as('op-a', `/api/sessions/${inside.body.id}/end`, { method: 'POST' })).status).toBe(200);
     });
 

@@ -250,6 +250,19 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (ap
       },
     },
   }, (socket, request) => {
-    fanout.attach(socket, request.params.id, request.query.participant);
+    // The chair's channel scope travels with its connection: layout and roll-call share only channels in it.
+    const principal = principalOf(request);
+    const assertInScope = access?.assertChannelInScope;
+    const mayShare = assertInScope
+      ? (channelId: string): boolean => {
+          try {
+            assertInScope(channelId, principal);
+            return true;
+          } catch {
+            return false;
+          }
+        }
+      : undefined;
+    fanout.attach(socket, request.params.id, request.query.participant, mayShare);
   });
 };

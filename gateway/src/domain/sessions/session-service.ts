@@ -109,6 +109,11 @@ export interface SessionConnection {
 }
 
 interface LiveParticipant extends ParticipantRecord {
+  /**
+   * For a signed-in participant: whether its user may share a channel (its channel scope, taken from its
+   * latest connection). A chair widens what guests see only within its own scope; absent: no limit.
+   */
+  mayShare?: (channelId: string) => boolean;
   presence: Presence;
   rttMs: number | null;
   connections: number;
@@ -448,11 +453,12 @@ export class SessionService extends EventEmitter<SessionEventMap> {
   }
 
   /** A socket of the participant opened: present again (a new attendance interval if it had left). */
-  connect(sessionId: string, participantId: string): { connection: SessionConnection; state: Session } {
+  connect(sessionId: string, participantId: string, mayShare?: (channelId: string) => boolean): { connection: SessionConnection; state: Session } {
     this.assertOpen();
     const live = this.activeSession(sessionId);
     const participant = live.participants.get(participantId);
     if (!participant) throw new NotFoundError(`participant ${participantId} is not in session ${sessionId}`, { code: 'session.participant-unknown' });
+    if (mayShare) participant.mayShare = mayShare;
     participant.connections++;
     if (participant.connections === 1) {
       const at = this.now();
@@ -555,6 +561,9 @@ export class SessionService extends EventEmitter<SessionEventMap> {
     if (added.length > 0) {
       // A guest chair (after a hand-over) may not widen what guests can see; a logged-in chair shares more.
       if (chair.username === null) throw new ForbiddenError(`channel ${added[0]} is not shared in this session`, { code: 'session.not-shared', params: { channelId: added[0] } });
+      // A scoped chair shares only its own channels; one outside its scope is "not found", as everywhere else.
+      const outOfScope = chair.mayShare ? added.find((c) => !chair.mayShare?.(c)) : undefined;
+      if (outOfScope !== undefined) throw new NotFoundError(`channel ${outOfScope} not found`, { code: 'not-found', params: { channelId: outOfScope } });
       live.record.sources.push(...added);
       this.scheduleState(live);
     }
@@ -650,7 +659,9 @@ export class SessionService extends EventEmitter<SessionEventMap> {
   private mayCall(live: LiveSession, p: LiveParticipant): boolean {
     if (p.terminalChannelId === null) return false;
     if (this.sharedChannels(live).has(p.terminalChannelId)) return true;
-    return live.participants.get(live.record.chair)?.username != null;
+    // Rolling in an unshared terminal shares it: only a signed-in chair may, and only within its scope.
+    const chair = live.participants.get(live.record.chair);
+    return chair?.username != null && (chair.mayShare?.(p.terminalChannelId) ?? true);
   }
 
   /** Participants a cyclic roll call visits: connected, with a terminal it may show, in join order. */
