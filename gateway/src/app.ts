@@ -342,9 +342,9 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       registry,
       tree,
       {
-        queryCatalog: async (deviceId, onProgress) => {
+        queryCatalog: async (deviceId, onProgress, storePart) => {
           await signalling.registerAnswered(deviceId);
-          return signalling.queryCatalog(deviceId, destinationOf(deviceId), onProgress, charsetOf(deviceId));
+          return signalling.queryCatalog(deviceId, destinationOf(deviceId), onProgress, charsetOf(deviceId), storePart ? { storePart } : {});
         },
         queryDeviceInfo: async (deviceId) => {
           await signalling.registerAnswered(deviceId);
@@ -356,9 +356,9 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         },
       },
       events,
-      { catalogOnRegister: config.sip.catalogOnRegister, maxConcurrentQueries: 32, maxQueuedQueries: 200_000 },
+      { catalogOnRegister: config.sip.catalogOnRegister, maxConcurrentQueries: 32, maxQueuedQueries: 200_000, partCommitWaitMs: config.store.commitWaitMs },
       logger.child({ component: 'catalog' }),
-      { itemsStored: (n) => metrics.catalogItems(n) },
+      { itemsStored: (n) => metrics.catalogItems(n), partNotDurable: () => metrics.storeAckNotDurable('catalog-part') },
     );
     await catalog.load();
     closers.push(() => catalog.close());

@@ -285,7 +285,7 @@ export class GatewayMetrics {
     });
     this.storeAcksNotDurable = new Counter({
       name: 'se_store_acks_not_durable_total',
-      help: 'REGISTER answers sent before their state was durable: store degraded, or store.commitWaitMs passed.',
+      help: 'REGISTER answers (outcome timeout/degraded) and catalog part answers (outcome catalog-part) sent before their state was durable: store degraded or slow, or store.commitWaitMs passed.',
       labelNames: ['outcome'],
       registers,
     });
@@ -476,7 +476,7 @@ export class GatewayMetrics {
     this.storeQueueDropped.inc({ kind }, count);
   }
 
-  storeAckNotDurable(outcome: 'timeout' | 'degraded'): void {
+  storeAckNotDurable(outcome: 'timeout' | 'degraded' | 'catalog-part'): void {
     this.storeAcksNotDurable.inc({ outcome });
   }
 

@@ -341,3 +341,54 @@ describe('RateLimitedLog', () => {
     ]);
   });
 });
+
+describe('durable catalog: a part is acknowledged once its rows are stored', () => {
+  const part = (sn: string, channelId: string): string =>
+    `<?xml version="1.0" encoding="GB2312"?><Response><CmdType>Catalog</CmdType><SN>${sn}</SN><DeviceID>${DEV}</DeviceID><SumNum>2</SumNum>` +
+    `<DeviceList Num="1"><Item><DeviceID>${channelId}</DeviceID><Name>cam</Name><Status>ON</Status></Item></DeviceList></Response>`;
+
+  it('holds each part\'s 200 OK until storePart settles, answers even when the store fails, and completes the query', async () => {
+    const r = rig();
+    const stored: string[][] = [];
+    const gates: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+    const storePart = (items: Array<{ deviceId: string }>): Promise<void> => {
+      stored.push(items.map((i) => i.deviceId));
+      return new Promise<void>((resolve, reject) => gates.push({ resolve, reject }));
+    };
+    const query = r.signalling.queryCatalog(DEV, HOME, undefined, 'GB2312', { storePart });
+    await settle();
+    const sn = /<SN>(\d+)<\/SN>/.exec(String(r.endpoint.sent[0]?.body))?.[1];
+    expect(sn).toBeDefined();
+
+    const first = r.endpoint.deliver(request('MESSAGE', DEV, part(sn!, '44030500001310000001')), HOME);
+    expect(first).toEqual([]);
+    expect(stored).toEqual([['44030500001310000001']]);
+    await settle();
+    expect(first, 'not before the rows are stored').toEqual([]);
+    gates[0]!.resolve();
+    await settle();
+    expect(first.map((a) => a.status)).toEqual([200]);
+
+    const second = r.endpoint.deliver(request('MESSAGE', DEV, part(sn!, '44030500001310000002')), HOME);
+    expect(second).toEqual([]);
+    gates[1]!.reject(new Error('store down'));
+    await settle();
+    expect(second.map((a) => a.status)).toEqual([200]);
+    expect(r.warnings).toContain('catalog part not stored before its acknowledgement');
+
+    const result = await query;
+    expect(result.state).toBe('complete');
+    expect(result.items.map((i) => i.deviceId).sort()).toEqual(['44030500001310000001', '44030500001310000002']);
+    expect(r.errors).toEqual([]);
+  });
+
+  it('without storePart the part is answered at once (write at the end, the behaviour with commitWaitMs 0)', async () => {
+    const r = rig();
+    const query = r.signalling.queryCatalog(DEV, HOME, undefined, 'GB2312');
+    await settle();
+    const sn = /<SN>(\d+)<\/SN>/.exec(String(r.endpoint.sent[0]?.body))?.[1];
+    expect(r.endpoint.deliver(request('MESSAGE', DEV, part(sn!, '44030500001310000001')), HOME).map((a) => a.status)).toEqual([200]);
+    expect(r.endpoint.deliver(request('MESSAGE', DEV, part(sn!, '44030500001310000002')), HOME).map((a) => a.status)).toEqual([200]);
+    expect((await query).state).toBe('complete');
+  });
+});

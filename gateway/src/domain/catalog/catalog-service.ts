@@ -21,6 +21,8 @@ export interface CatalogQueryPort {
   queryCatalog(
     deviceId: string,
     onProgress: (received: number, total: number | null) => void,
+    /** Store one part's rows; the engine acknowledges the part to the device once this settles. */
+    storePart?: (items: CatalogItem[]) => Promise<void>,
   ): Promise<{ sn: number; sumNum: number | null; items: CatalogItem[]; state: 'complete' | 'partial' }>;
   queryDeviceInfo(deviceId: string): Promise<{ name: string; manufacturer: string; model: string; firmware: string; channels: number | null }>;
 }
@@ -30,10 +32,25 @@ export interface CatalogServiceOptions {
   maxConcurrentQueries: number;
   /** Upper bound of the waiting queue; further automatic queries are dropped (an explicit re-query still works). */
   maxQueuedQueries: number;
+  /**
+   * How long a catalog part's acknowledgement waits for its rows to be stored (store.commitWaitMs); 0: parts
+   * are acknowledged at once and the rows stored when the catalog is complete (the behaviour before).
+   */
+  partCommitWaitMs?: number;
 }
 
 export interface CatalogObserver {
   itemsStored(count: number): void;
+  /** A catalog part acknowledged before its rows were stored (store slow or down). */
+  partNotDurable?(): void;
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 const STORE_CHUNK = 5_000;
@@ -165,14 +182,34 @@ export class CatalogService {
       this.logger.debug({ deviceId, err: (err as Error).message }, 'DeviceInfo query failed');
     }
     let lastEmit = 0;
+    // Durable catalog: each part's rows are written before the device gets its 200 OK. A part that was not
+    // written in time (store slow or down) makes the final pass write every row again.
+    let partsUnstored = 0;
+    const waitMs = this.options.partCommitWaitMs ?? 0;
+    const storePart =
+      waitMs > 0
+        ? async (items: CatalogItem[]): Promise<void> => {
+            try {
+              await withTimeout(this.storeRows(deviceId, items), waitMs, `catalog part of ${deviceId} not stored within ${waitMs} ms`);
+            } catch (err) {
+              partsUnstored++;
+              this.observer?.partNotDurable?.();
+              throw err;
+            }
+          }
+        : undefined;
     try {
-      const result = await this.port.queryCatalog(deviceId, (received, total) => {
-        const now = Date.now();
-        if (now - lastEmit < 250 && received !== total) return;
-        lastEmit = now;
-        this.events.emit('catalog-progress', { deviceId, sn: 0, received, total, state: 'receiving' });
-      });
-      await this.storeCatalog(deviceId, result.items, result.state === 'complete');
+      const result = await this.port.queryCatalog(
+        deviceId,
+        (received, total) => {
+          const now = Date.now();
+          if (now - lastEmit < 250 && received !== total) return;
+          lastEmit = now;
+          this.events.emit('catalog-progress', { deviceId, sn: 0, received, total, state: 'receiving' });
+        },
+        storePart,
+      );
+      await this.storeCatalog(deviceId, result.items, result.state === 'complete', { rowsStored: storePart !== undefined && partsUnstored === 0 });
       this.events.emit('catalog-progress', {
         deviceId,
         sn: result.sn,
@@ -188,15 +225,24 @@ export class CatalogService {
     }
   }
 
-  /** Exposed for tests and for NOTIFY-driven updates. */
-  async storeCatalog(deviceId: string, items: CatalogItem[], complete: boolean): Promise<void> {
-    const device = this.registry.get(deviceId);
-    const deviceOnline = device?.status === 'online';
+  private toChannels(deviceId: string, items: CatalogItem[]): Channel[] {
+    const deviceOnline = this.registry.get(deviceId)?.status === 'online';
     const now = Date.now();
-    const channels = items.map((item) => toChannel(deviceId, item, deviceOnline, now));
+    return items.map((item) => toChannel(deviceId, item, deviceOnline, now));
+  }
+
+  /** Upsert the rows of these items (each chunk one durable batch in the store); returns them. */
+  private async storeRows(deviceId: string, items: CatalogItem[]): Promise<Channel[]> {
+    const channels = this.toChannels(deviceId, items);
     for (let i = 0; i < channels.length; i += STORE_CHUNK) {
       await this.store.upsertChannels(channels.slice(i, i + STORE_CHUNK));
     }
+    return channels;
+  }
+
+  /** Exposed for tests and for NOTIFY-driven updates. */
+  async storeCatalog(deviceId: string, items: CatalogItem[], complete: boolean, opts: { rowsStored?: boolean } = {}): Promise<void> {
+    const channels = opts.rowsStored ? this.toChannels(deviceId, items) : await this.storeRows(deviceId, items);
     if (complete) await this.store.deleteChannelsNotIn(deviceId, channels.map((c) => c.id));
     this.observer?.itemsStored(channels.length);
     if (complete) this.tree.replaceCatalog(deviceId, channels);

@@ -121,6 +121,14 @@ export interface GbSignallingOptions {
   rejectionLogIntervalMs?: number;
 }
 
+export interface CatalogQueryOptions {
+  /**
+   * Store the items of one catalog part; the device's part is answered 200 OK once this settles (an
+   * acknowledged catalog part is durable). Bound its time: the device waits for the answer.
+   */
+  storePart?(items: CatalogItem[]): Promise<void>;
+}
+
 export interface CatalogQueryResult {
   deviceId: string;
   sn: number;
@@ -166,6 +174,8 @@ function senderOf(req: SipRequest): string {
 export class GbSignalling extends EventEmitter<GbSignallingEvents> {
   private readonly nonces = new NonceIssuer();
   private readonly lockout: Lockout;
+  /** Catalog parts being stored, by `${deviceId}:${sn}`: their 200 OK waits for this (see queryCatalog). */
+  private readonly partGates = new Map<string, Promise<void>>();
   /** REGISTER answers waiting for the durability gate, by device (see registerAnswered). */
   private readonly pendingRegisterAnswers = new Map<string, Promise<void>>();
   private readonly pending: PendingQueries;
@@ -472,14 +482,24 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
       return;
     }
 
-    reply(200, 'OK');
-
     if (msg.root === 'Response') {
-      if (!this.pending.deliver(senderId, msg)) {
-        this.emit('unhandled-message', { deviceId: senderId, cmdType: msg.cmdType, root: msg.root });
+      const delivered = this.pending.deliver(senderId, msg);
+      // A catalog part whose rows are being stored is acknowledged once they are (durable catalog): a device
+      // does not send an acknowledged part again, so a crash in between must not lose it.
+      const gateKey = `${senderId}:${msg.sn}`;
+      const gate = delivered ? this.partGates.get(gateKey) : undefined;
+      if (gate) {
+        this.partGates.delete(gateKey);
+        void gate.then(() => reply(200, 'OK'));
+      } else {
+        reply(200, 'OK');
       }
+      if (!delivered) this.emit('unhandled-message', { deviceId: senderId, cmdType: msg.cmdType, root: msg.root });
       return;
     }
+
+    reply(200, 'OK');
+
     if (msg.root === 'Notify' && msg.cmdType === 'Alarm') {
       const alarm = readAlarmNotify(msg);
       this.emit('alarm', { deviceId: senderId, source, alarm });
@@ -516,10 +536,12 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
     destination: TransportSource,
     onProgress?: (received: number, total: number | null) => void,
     charset: ManscdpCharset = 'GB2312',
+    options: CatalogQueryOptions = {},
   ): Promise<CatalogQueryResult> {
     const sn = this.nextSn();
     const items = new Map<string, CatalogItem>();
     let sumNum: number | null = null;
+    const { storePart } = options;
     const collected = this.pending.expect(deviceId, 'Catalog', sn, {
       firstTimeoutMs: this.opts.queryTimeoutMs,
       idleTimeoutMs: this.opts.catalogIdleTimeoutMs,
@@ -527,6 +549,13 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
         const part = readCatalogResponse(m);
         sumNum = part.sumNum;
         for (const item of part.items) items.set(item.deviceId, item);
+        if (storePart && part.items.length > 0) {
+          // The inbound handler holds this part's 200 OK until the gate settles (either way: a store that
+          // fails or hangs is the domain's to report; the device still gets its answer).
+          this.partGates.set(`${deviceId}:${m.sn}`, storePart(part.items).then(noop, (err: unknown) => {
+            this.opts.logger.warn({ deviceId, sn, err }, 'catalog part not stored before its acknowledgement');
+          }));
+        }
         onProgress?.(items.size, sumNum);
         return items.size >= (sumNum ?? 0);
       },
@@ -579,3 +608,5 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
     return answer;
   }
 }
+
+function noop(): void {}
