@@ -267,7 +267,9 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       },
       // Group commit (docs/durability.md): the 200 OK waits until the registration is durable, at most
       // store.commitWaitMs; while the store is down it is answered from memory (counted as not durable).
-      ...(config.store.commitWaitMs > 0 ? { registrationDurable: () => writer.whenDurable(config.store.commitWaitMs) } : {}),
+      ...(config.store.commitWaitMs > 0
+        ? { registrationDurable: () => writer.whenDurable(config.store.commitWaitMs), alarmDurable: () => writer.whenDurable(config.store.commitWaitMs) }
+        : {}),
     };
     const signalling = new GbSignalling({
       endpoint,

@@ -120,3 +120,35 @@ describe.each(['sqlite', 'mongo'] as const)('kill -9 right after the last catalo
     expect(channels.body.total).toBeGreaterThanOrEqual(CHANNELS);
   });
 });
+
+describe('kill -9 right after an alarm is acknowledged (sqlite store)', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'se-kill9-alarm-'));
+  let gateway: GatewayChild | undefined;
+  let fleet: DeviceFleet | undefined;
+
+  afterAll(async () => {
+    await fleet?.stop({ unregister: false });
+    if (gateway) await stopChild(gateway.child, gateway.exited);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('the acknowledged alarm is in the store after the restart', { timeout: 120_000 }, async () => {
+    gateway = await startGatewayChild({ dataDir });
+    const first = gateway;
+    fleet = new DeviceFleet({ server: `127.0.0.1:${first.sipPort}`, serverId: GATEWAY_SIP_ID, password: DEVICE_PASSWORD, devices: 1, keepaliveSec: 3600, unregisterOnStop: false });
+    await fleet.start();
+    await fleet.waitForRegistered(1, 30_000);
+    const deviceId = fleet.devices[0]!.id;
+    // The store's flush period is 1 s: before the gate an alarm acknowledged and killed in the same tick was lost.
+    const status = await fleet.raiseAlarm(deviceId, { description: 'kill-9 alarm' });
+    first.child.kill('SIGKILL');
+    expect(status).toBe(200);
+    await first.exited;
+    await fleet.stop({ unregister: false });
+
+    gateway = await startGatewayChild({ dataDir });
+    const alarms = await gateway.api<{ total: number; items: Array<{ description: string }> }>(`/api/alarms?deviceId=${deviceId}`);
+    expect(alarms.status).toBe(200);
+    expect(alarms.body.items.map((a) => a.description)).toEqual(['kill-9 alarm']);
+  });
+});

@@ -73,7 +73,7 @@ interface Rig {
   now: { t: number };
 }
 
-function rig(opts: { registered?: Map<string, TransportSource>; throttle?: { ratePerSec: number; burst: number } } = {}): Rig {
+function rig(opts: { registered?: Map<string, TransportSource>; throttle?: { ratePerSec: number; burst: number }; alarmGate?: () => Promise<unknown> } = {}): Rig {
   const registered = opts.registered ?? new Map([[DEV, HOME]]);
   const endpoint = new FakeEndpoint();
   const errors: string[] = [];
@@ -93,6 +93,7 @@ function rig(opts: { registered?: Map<string, TransportSource>; throttle?: { rat
     credentialsFor: () => ({ password: 'pw', noAuth: true }),
     keepalive: (id) => registered.has(id),
     checkSource: (id, source): SourceVerdict => judgeSource(registered.get(id), source, 'off'),
+    ...(opts.alarmGate ? { alarmDurable: opts.alarmGate } : {}),
   };
   const now = { t: 1_000_000 };
   const signalling = new GbSignalling({
@@ -390,5 +391,27 @@ describe('durable catalog: a part is acknowledged once its rows are stored', () 
     expect(r.endpoint.deliver(request('MESSAGE', DEV, part(sn!, '44030500001310000001')), HOME).map((a) => a.status)).toEqual([200]);
     expect(r.endpoint.deliver(request('MESSAGE', DEV, part(sn!, '44030500001310000002')), HOME).map((a) => a.status)).toEqual([200]);
     expect((await query).state).toBe('complete');
+  });
+});
+
+describe('durable alarms: an Alarm Notify is acknowledged once the alarm is stored', () => {
+  it('holds the 200 OK and the Response MESSAGE until the gate settles; answers from memory when it fails', async () => {
+    const gates: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+    const r = rig({ alarmGate: () => new Promise<void>((resolve, reject) => gates.push({ resolve, reject })) });
+    const first = r.endpoint.deliver(request('MESSAGE', DEV, alarm('41')), HOME);
+    expect(r.alarms).toEqual([DEV]);
+    await settle();
+    expect(first, 'not before the alarm is stored').toEqual([]);
+    expect(r.endpoint.sent).toEqual([]);
+    gates[0]!.resolve();
+    await settle();
+    expect(first.map((a) => a.status)).toEqual([200]);
+    expect(r.endpoint.sent.map((m) => m.method)).toEqual(['MESSAGE']);
+
+    const second = r.endpoint.deliver(request('MESSAGE', DEV, alarm('42')), HOME);
+    gates[1]!.reject(new Error('store down'));
+    await settle();
+    expect(second.map((a) => a.status)).toEqual([200]);
+    expect(r.errors).toContain('alarm durability gate failed; answering from memory');
   });
 });

@@ -69,6 +69,12 @@ export interface GbDirectory {
    * durable, or the domain chose to answer from memory). Absent: answer at once.
    */
   registrationDurable?(deviceId: string): Promise<unknown>;
+  /**
+   * Acknowledgement gate of an Alarm Notify: the domain records the alarm when 'alarm' is emitted, and the
+   * 200 OK (and the Response MESSAGE) go out when this settles. A device does not send an acknowledged alarm
+   * again, so it must be durable first. Absent: answer at once.
+   */
+  alarmDurable?(deviceId: string): Promise<unknown>;
 }
 
 export interface RegisterEvent {
@@ -498,15 +504,26 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
       return;
     }
 
-    reply(200, 'OK');
-
     if (msg.root === 'Notify' && msg.cmdType === 'Alarm') {
       const alarm = readAlarmNotify(msg);
       this.emit('alarm', { deviceId: senderId, source, alarm });
-      // GB 9.4.2: acknowledge the alarm with a Response MESSAGE as well as the 200 (WVP skips this).
-      void this.sendMessage(senderId, source, encodeResponse('Alarm', msg.sn, msg.deviceId, { Result: 'OK' })).catch(() => undefined);
+      const acknowledge = (): void => {
+        reply(200, 'OK');
+        // GB 9.4.2: acknowledge the alarm with a Response MESSAGE as well as the 200 (WVP skips this).
+        void this.sendMessage(senderId, source, encodeResponse('Alarm', msg.sn, msg.deviceId, { Result: 'OK' })).catch(() => undefined);
+      };
+      const gate = this.opts.directory.alarmDurable?.(senderId);
+      if (!gate) acknowledge();
+      else
+        gate.then(acknowledge, (err: unknown) => {
+          this.opts.logger.error({ err, deviceId: senderId }, 'alarm durability gate failed; answering from memory');
+          acknowledge();
+        });
       return;
     }
+
+    reply(200, 'OK');
+
     this.opts.logger.info({ deviceId: senderId, root: msg.root, cmdType: msg.cmdType }, 'MESSAGE with a CmdType we do not handle; answered 200');
     this.emit('unhandled-message', { deviceId: senderId, cmdType: msg.cmdType, root: msg.root });
   }
