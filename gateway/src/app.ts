@@ -39,6 +39,8 @@ import { StreamService, type StreamTarget } from './domain/streams/stream-servic
 import { loginGrant, sessionGrant } from './domain/streams/media-grants.js';
 import { ViewService } from './domain/views/view-service.js';
 import { TourService } from './domain/views/tour-service.js';
+import { PlatformService } from './domain/cascade/platform-service.js';
+import { UpperRegistration } from './protocol/gb28181/upper-registration.js';
 import { SessionService } from './domain/sessions/session-service.js';
 import { HealthService } from './domain/health/health-service.js';
 import { TreeViewsGrouping } from './domain/health/grouping.js';
@@ -580,8 +582,36 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       { index: tree, views: treeViews },
     );
 
+    // ---- cascade: the upper platforms this gateway registers with (registration and keepalive; docs/cascade.md)
+    const platforms = new PlatformService(
+      store.records,
+      (platform, onStatus) => {
+        const link = new UpperRegistration(endpoint, {
+          platformId: platform.id,
+          domain: platform.domain,
+          destination: { transport: platform.transport, address: platform.host, port: platform.port },
+          localId: platform.localId ?? config.sip.id,
+          localDomain: config.sip.domain,
+          password: platform.password,
+          expiresSec: platform.expires,
+          keepaliveSec: platform.keepaliveSec,
+          keepaliveMisses: platform.keepaliveMisses,
+          charset: platform.charset,
+          nextSn: () => signalling.nextSn(),
+        });
+        link.on('status', onStatus);
+        return link;
+      },
+      (event) => events.emit('platform-status', event),
+      logger.child({ component: 'cascade' }),
+      config.sip.id,
+    );
+    await platforms.load();
+    closers.push(() => platforms.close());
+
     const services: GatewayServices = {
       events,
+      platforms,
       streams,
       views,
       tours,

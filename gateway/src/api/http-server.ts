@@ -29,6 +29,7 @@ import { viewRoutes } from './routes/views.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { healthRoutes } from './routes/health.js';
 import { alertRuleRoutes } from './routes/alert-rules.js';
+import { platformRoutes } from './routes/platforms.js';
 import { userRoutes } from './routes/users.js';
 import { auditHook, auditRoutes } from './routes/audit.js';
 import { addSharedSchemas } from './schemas.js';
@@ -85,6 +86,7 @@ const WS_MESSAGES: Record<WsMessageType, string> = {
     'a Stream as in GET /api/streams/{id}: `{ streamId, channelId, deviceId, stream, transport, state, hls, codec, width, height, ' +
     'viewers, startedAt, timeToFirstFrameMs, uptimeSec, bitrateKbps, fps, packetLoss, lastError, … }`.',
   'stream-failed': '`{ streamId, channelId, step, message, hint }`: which step of a play failed and what to check.',
+  'platform-status': '`{ platformId, status: "registering" | "online" | "offline" | "auth-failed" | "disabled", lastError, since }`: an upper platform link changed (admins and unscoped users only).',
   'health-alert':
     '`{ event: "fired" | "reminder" | "recovered" | "cleared", alert }` with an Alert as in GET /api/alerts: `{ id, ruleId, ' +
     'ruleName, kind, channelId, channelName, deviceId, civilCode, state, reason, firedAt, clearedAt, clearReason, ' +
@@ -221,6 +223,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
         await api.register(sessionRoutes, { sessions: services.sessions, metrics, logger: logger.child({ component: 'sessions-api' }), wsMaxBufferedBytes: opts.wsMaxBufferedBytes, access: services });
       }
       if (services.users) await api.register(userRoutes, { users: services.users });
+      if (services.platforms) await api.register(platformRoutes, { platforms: services.platforms });
       if (services.audit) await api.register(auditRoutes, { audit: services.audit });
       if (services.health) {
         await api.register(healthRoutes, { health: services.health, access: services });

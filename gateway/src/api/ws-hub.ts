@@ -28,6 +28,7 @@ import type { HealthAlertEvent } from '../domain/health/types.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { ChannelScope } from '../domain/auth/channel-scope.js';
 import { alarmInScope } from '../domain/auth/scoped-catalog.js';
+import type { PlatformStatusEvent } from '../domain/cascade/platform-service.js';
 
 /** Every message type the hub sends (the OpenAPI description in http-server.ts documents each). */
 export const WS_MESSAGE_TYPES = [
@@ -39,6 +40,7 @@ export const WS_MESSAGE_TYPES = [
   'stream-status',
   'stream-failed',
   'health-alert',
+  'platform-status',
 ] as const;
 
 export type WsMessageType = (typeof WS_MESSAGE_TYPES)[number];
@@ -90,6 +92,9 @@ export function scopedEvent(scope: ChannelScope, type: Exclude<WsMessageType, 'h
       return scope.coversChannel((data as StreamFailure).channelId) ? data : null;
     case 'health-alert':
       return scope.coversChannel((data as HealthAlertEvent).alert.channelId) ? data : null;
+    case 'platform-status':
+      // Cascade links are the whole gateway's business, not a scoped user's.
+      return null;
   }
 }
 
@@ -125,6 +130,7 @@ type PendingEntry =
   | { type: 'stream-status'; data: StreamView }
   | { type: 'stream-failed'; data: StreamFailure }
   | { type: 'health-alert'; data: HealthAlertEvent }
+  | { type: 'platform-status'; data: PlatformStatusEvent }
   | { type: 'channel-status'; channelId: string; deviceId: string; status: ChannelStatusChange['status']; at: number };
 
 type Limits = typeof DEFAULTS & { maxBufferedBytes: number };
@@ -236,6 +242,11 @@ class WsClient {
         this.backlog.set(`h:${event.alert.id}`, { type, data: event });
         break;
       }
+      case 'platform-status': {
+        const event = data as PlatformStatusEvent;
+        this.backlog.set(`u:${event.platformId}`, { type, data: event });
+        break;
+      }
       case 'channel-status': {
         const change = data as ChannelStatusChange;
         for (const channelId of change.channelIds) {
@@ -325,6 +336,7 @@ export class WsHub {
     'stream-status': (e: StreamView) => this.broadcast('stream-status', e),
     'stream-failed': (e: StreamFailure) => this.broadcast('stream-failed', e),
     'health-alert': (e: HealthAlertEvent) => this.broadcast('health-alert', e),
+    'platform-status': (e: PlatformStatusEvent) => this.broadcast('platform-status', e),
   };
 
   constructor(private readonly options: WsHubOptions) {
@@ -344,6 +356,7 @@ export class WsHub {
     events.on('stream-status', this.listeners['stream-status']);
     events.on('stream-failed', this.listeners['stream-failed']);
     events.on('health-alert', this.listeners['health-alert']);
+    events.on('platform-status', this.listeners['platform-status']);
     this.heartbeat = setInterval(() => this.checkHeartbeats(), this.limits.heartbeatIntervalMs);
     this.heartbeat.unref();
   }
@@ -398,6 +411,7 @@ export class WsHub {
     events.off('stream-status', this.listeners['stream-status']);
     events.off('stream-failed', this.listeners['stream-failed']);
     events.off('health-alert', this.listeners['health-alert']);
+    events.off('platform-status', this.listeners['platform-status']);
     for (const client of this.clients) {
       client.release();
       this.closeSocket(client.socket, 1001, 'server shutting down');

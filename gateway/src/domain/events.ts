@@ -40,6 +40,8 @@ export interface StreamFailure {
   hint: string;
 }
 
+import type { PlatformStatusEvent } from './cascade/platform-service.js';
+
 export interface GatewayEventMap {
   'device-status': [DeviceStatusChange];
   'channel-status': [ChannelStatusChange];
@@ -49,6 +51,8 @@ export interface GatewayEventMap {
   'stream-failed': [StreamFailure];
   /** An alert rule fired, reminded, recovered or was cleared (domain/health/alert-engine.ts). */
   'health-alert': [HealthAlertEvent];
+  /** An upper platform's link changed status (domain/cascade/platform-service.ts). */
+  'platform-status': [PlatformStatusEvent];
 }
 
 export class GatewayEvents extends EventEmitter<GatewayEventMap> {

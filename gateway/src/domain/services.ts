@@ -16,6 +16,7 @@ import type { SessionService } from './sessions/session-service.js';
 import type { HealthApi } from './health/types.js';
 import type { DeviceInfoResponse, DeviceStatusResponse } from '../codecs/manscdp/messages.js';
 import type { TreePage, TreeSearchHit, TreeViewName } from './catalog/tree-views.js';
+import type { PlatformService } from './cascade/platform-service.js';
 
 export interface TreeNodeView {
   id: string;
@@ -149,6 +150,8 @@ export interface GatewayServices {
   channelScopeOf?(principal: Principal): ChannelScope;
   /** User accounts (absent in API-only test setups). */
   users?: UserService;
+  /** Upper platforms the gateway cascades to (absent in API-only test setups). */
+  platforms?: PlatformService;
   /** The audit log (absent in API-only test setups). */
   audit?: AuditLog;
 

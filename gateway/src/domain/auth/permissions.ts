@@ -96,6 +96,9 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission | null>> = {
   'PATCH /api/users/:id': 'manage-users',
   'DELETE /api/users/:id': 'manage-users',
   'GET /api/audit': 'audit',
+  // Upper platforms hold the cascade's addresses and passwords: reading them is configuration too.
+  'GET /api/platforms': 'manage-config',
+  'GET /api/platforms/:id': 'manage-config',
 };
 
 /** The permission a route needs (see ROUTE_PERMISSIONS for the defaults). */

@@ -1,0 +1,130 @@
+/**
+ * Cascade registration (issue 11, first part): this gateway registers with an upper platform — here a second
+ * gateway of ours, a real GB28181 registrar on the wire — with digest, keeps alive, reports its link status in
+ * GET /api/platforms and over the WebSocket, refuses nothing silently (a wrong password is `auth-failed`, retried
+ * slowly, not in a loop), registers again after the upper platform restarts, and unregisters when removed.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import type { Device } from '../../src/domain/model.js';
+import type { PlatformView } from '../../src/domain/cascade/platform-service.js';
+import { TEST_TOKEN, startHarness, type Harness } from '../support/gateway-harness.js';
+
+const UPPER_ID = '44000000002000000001';
+const UPPER_DOMAIN = '4400000000';
+const UPPER_PASSWORD = 'upper-secret-1';
+
+function metric(text: string, name: string, labels = ''): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels}`) && !l.startsWith('#'));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+describe('cascade registration with an upper platform', () => {
+  let upper: Harness;
+  let lower: Harness;
+  let upperPort: number;
+  const lowerId = (): string => lower.config.sip.id;
+
+  const startUpper = (port = 0): Promise<Harness> =>
+    startHarness({ overrides: { sip: { id: UPPER_ID, domain: UPPER_DOMAIN, password: UPPER_PASSWORD, port, keepaliveIntervalSec: 5, catalogOnRegister: false, registerThrottle: { ratePerSec: 0, burst: 100 } } } });
+
+  beforeAll(async () => {
+    upper = await startUpper();
+    upperPort = upper.gateway.sipPort;
+    lower = await startHarness({ overrides: { sip: { password: 'lower-devices' } } });
+  }, 60_000);
+
+  afterAll(async () => {
+    await lower?.stop();
+    await upper?.stop();
+  });
+
+  const platformBody = (password: string) => ({
+    id: UPPER_ID,
+    name: '省平台',
+    domain: UPPER_DOMAIN,
+    host: '127.0.0.1',
+    port: upperPort,
+    transport: 'udp',
+    password,
+    expires: 3600,
+    keepaliveSec: 5,
+    share: { all: true },
+  });
+  const platformOf = async (): Promise<PlatformView> => (await lower.api<PlatformView>(`/api/platforms/${UPPER_ID}`)).body;
+  const upperSees = async (): Promise<Device | null> => {
+    const r = await upper.api<Device>(`/api/devices/${lowerId()}`);
+    return r.status === 200 ? r.body : null;
+  };
+
+  it('validates the payload: field named in a 400; its own ID refused; duplicates 409', async () => {
+    const bad = await lower.api<{ field?: string; message: string }>('/api/platforms', { body: { ...platformBody('x'), port: 70000 } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.message).toMatch(/port/);
+    const self = await lower.api<{ message: string }>('/api/platforms', { body: { ...platformBody('x'), id: lower.config.sip.id } });
+    expect(self.status).toBe(400);
+    expect(self.body.message).toMatch(/own SIP ID/);
+    expect((await lower.api('/api/platforms/44000000002000000009')).status).toBe(404);
+  });
+
+  it('a wrong password is auth-failed, shown with the reason, and not retried in a loop', async () => {
+    const created = await lower.api<PlatformView>('/api/platforms', { body: platformBody('wrong-password') });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body).toMatchObject({ id: UPPER_ID, passwordSet: true, share: { all: true } });
+    expect(JSON.stringify(created.body)).not.toContain('wrong-password');
+    expect((await lower.api('/api/platforms', { body: platformBody('again') })).status).toBe(409);
+    const failed = await lower.waitFor(async () => ((await platformOf()).status === 'auth-failed' ? platformOf() : null), 15_000, 'auth-failed');
+    expect(failed.lastError).toMatch(/403/);
+    const before = metric((await upper.api<string>('/metrics')).body, 'se_sip_auth_failures_total');
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const after = metric((await upper.api<string>('/metrics')).body, 'se_sip_auth_failures_total');
+    expect(after - before, 'no REGISTER retries within 3 s of an auth failure').toBe(0);
+    expect(await upperSees()).toBeNull();
+  });
+
+  it('with the right password: online at both ends, announced over the WebSocket, keepalives answered', async () => {
+    const ws = new WebSocket(`${lower.gateway.httpUrl.replace('http', 'ws')}/api/ws?token=${encodeURIComponent(TEST_TOKEN)}`);
+    const statuses: string[] = [];
+    ws.on('message', (raw) => {
+      const m = JSON.parse(String(raw)) as { type: string; data: { status?: string } };
+      if (m.type === 'platform-status' && m.data.status) statuses.push(m.data.status);
+    });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    try {
+      const patched = await lower.api<PlatformView>(`/api/platforms/${UPPER_ID}`, { method: 'PATCH', body: { password: UPPER_PASSWORD } });
+      expect(patched.status).toBe(200);
+      await lower.waitFor(async () => ((await platformOf()).status === 'online' ? true : null), 15_000, 'online');
+      await lower.waitFor(() => (statuses.includes('online') ? true : null), 5_000, 'platform-status online over the WebSocket');
+      const seen = await lower.waitFor(upperSees, 10_000, 'the upper platform lists us');
+      expect(seen.status).toBe('online');
+      // A keepalive reaches the upper platform and is answered (lastKeepaliveAt set at our end).
+      const alive = await lower.waitFor(async () => ((await platformOf()).lastKeepaliveAt !== null ? platformOf() : null), 15_000, 'keepalive answered');
+      expect(alive.status).toBe('online');
+      const list = await lower.api<{ total: number; items: PlatformView[] }>('/api/platforms');
+      expect(list.body.items.map((p) => [p.id, p.status])).toEqual([[UPPER_ID, 'online']]);
+    } finally {
+      ws.close();
+    }
+  }, 60_000);
+
+  it('registers again after the upper platform restarts without our registration', async () => {
+    const registeredAt = (await platformOf()).registeredAt;
+    await upper.stop();
+    upper = await startUpper(upperPort);
+    // The new upper platform does not know us: our next keepalive is refused, and we register again.
+    await lower.waitFor(async () => {
+      const p = await platformOf();
+      return p.status === 'online' && p.registeredAt !== registeredAt ? true : null;
+    }, 30_000, 're-registered');
+    expect((await lower.waitFor(upperSees, 10_000, 'the restarted upper platform lists us')).status).toBe('online');
+  }, 60_000);
+
+  it('DELETE unregisters from the upper platform', async () => {
+    expect((await lower.api(`/api/platforms/${UPPER_ID}`, { method: 'DELETE' })).status).toBe(204);
+    await lower.waitFor(async () => ((await upperSees())?.status === 'offline' ? true : null), 10_000, 'offline at the upper platform');
+    expect((await lower.api<{ total: number }>('/api/platforms')).body.total).toBe(0);
+  });
+});
