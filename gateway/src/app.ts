@@ -40,6 +40,7 @@ import { loginGrant, sessionGrant } from './domain/streams/media-grants.js';
 import { ViewService } from './domain/views/view-service.js';
 import { TourService } from './domain/views/tour-service.js';
 import { PlatformService } from './domain/cascade/platform-service.js';
+import { CascadeResponder } from './domain/cascade/cascade-responder.js';
 import { UpperRegistration } from './protocol/gb28181/upper-registration.js';
 import { SessionService } from './domain/sessions/session-service.js';
 import { HealthService } from './domain/health/health-service.js';
@@ -249,6 +250,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       if (config.sip.natRebinding !== 'profile') return config.sip.natRebinding;
       return profileByName.get(profileName)?.natRebinding ?? 'off';
     };
+    let cascade: CascadeResponder | undefined;
     const directory: GbDirectory = {
       credentialsFor(deviceId) {
         const entry = configuredDevices.get(deviceId);
@@ -272,6 +274,9 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       ...(config.store.commitWaitMs > 0
         ? { registrationDurable: () => writer.whenDurable(config.store.commitWaitMs), alarmDurable: () => writer.whenDurable(config.store.commitWaitMs) }
         : {}),
+      // Cascade (set once the platforms are loaded below): an upper platform's MESSAGEs are queries to us.
+      upperPlatformAt: (senderId, source) => cascade?.platformAt(senderId, source) ?? false,
+      upperMayQuery: (platformId, targetId) => cascade?.mayQuery(platformId, targetId) ?? false,
     };
     const signalling = new GbSignalling({
       endpoint,
@@ -608,6 +613,18 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     );
     await platforms.load();
     closers.push(() => platforms.close());
+    cascade = new CascadeResponder(
+      platforms,
+      { index: tree, views: treeViews },
+      {
+        send: (platform, fromId, body) =>
+          signalling.sendToUpper(platform.id, platform.domain, fromId, { transport: platform.transport, address: platform.host, port: platform.port }, body),
+      },
+      { gatewayId: config.sip.id, gatewayName: 'sharp-eyes gateway', firmware: process.env.npm_package_version ?? 'unknown' },
+      logger.child({ component: 'cascade' }),
+    );
+    const responder = cascade;
+    signalling.on('upper-query', (e) => void responder.answer(e));
 
     const services: GatewayServices = {
       events,

@@ -20,11 +20,8 @@ import {
 } from './identity.js';
 
 /** A list of catalog items that can be read in slices (one slice per MESSAGE). */
-export interface CatalogListing {
-  readonly total: number;
-  /** Items [start, end) of the listing. */
-  slice(start: number, end: number): CatalogItem[];
-}
+export type { CatalogListing } from '../protocol/gb28181/catalog-packer.js';
+import type { CatalogListing } from '../protocol/gb28181/catalog-packer.js';
 
 export interface CatalogSource {
   /** The listing for a query whose DeviceID is `queriedId`, or null when this device does not know it. */

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Device } from '../../src/domain/model.js';
 import type { PlatformView } from '../../src/domain/cascade/platform-service.js';
+import { DeviceFleet } from '../../src/sim/index.js';
 import { TEST_TOKEN, startHarness, type Harness } from '../support/gateway-harness.js';
 
 const UPPER_ID = '44000000002000000001';
@@ -127,4 +128,66 @@ describe('cascade registration with an upper platform', () => {
     await lower.waitFor(async () => ((await upperSees())?.status === 'offline' ? true : null), 10_000, 'offline at the upper platform');
     expect((await lower.api<{ total: number }>('/api/platforms')).body.total).toBe(0);
   });
+});
+
+describe('cascade: the upper platform queries what is shared with it', () => {
+  let upper: Harness;
+  let lower: Harness;
+  let countyA: DeviceFleet;
+  let countyB: DeviceFleet;
+  let a: string[];
+  let b: string[];
+
+  beforeAll(async () => {
+    upper = await startHarness({ overrides: { sip: { id: UPPER_ID, domain: UPPER_DOMAIN, password: UPPER_PASSWORD, catalogOnRegister: true } } });
+    lower = await startHarness({ overrides: { sip: { password: 'lower-devices' } } });
+    countyA = new DeviceFleet({ server: lower.sipTarget, password: 'lower-devices', devices: 2, keepaliveSec: 30, idPrefix: '44030600', firstSerial: 500 });
+    countyB = new DeviceFleet({ server: lower.sipTarget, password: 'lower-devices', devices: 2, keepaliveSec: 30, idPrefix: '44030700', firstSerial: 600 });
+    await Promise.all([countyA.start(), countyB.start()]);
+    await Promise.all([countyA.waitForRegistered(2, 30_000), countyB.waitForRegistered(2, 30_000)]);
+    a = countyA.devices.flatMap((d) => d.channelIds);
+    b = countyB.devices.flatMap((d) => d.channelIds);
+    await lower.waitFor(async () => (await lower.api<{ total: number }>('/api/channels?kind=channel&limit=1')).body.total >= a.length + b.length ? true : null, 30_000, 'lower catalogs');
+  }, 90_000);
+
+  afterAll(async () => {
+    await Promise.allSettled([countyA?.stop({ unregister: false }), countyB?.stop({ unregister: false })]);
+    await lower?.stop();
+    await upper?.stop();
+  });
+
+  const upperChannelsOfLower = async (): Promise<string[]> => {
+    const r = await upper.api<{ total: number; items: Array<{ id: string; kind: string }> }>(`/api/devices/${lower.config.sip.id}/channels?limit=1000`);
+    return r.status === 200 ? r.body.items.filter((c) => c.kind === 'channel').map((c) => c.id).sort() : [];
+  };
+
+  it('shares one county: the upper platform\'s catalog of us holds exactly its channels', async () => {
+    const created = await lower.api<PlatformView>('/api/platforms', {
+      body: { id: UPPER_ID, domain: UPPER_DOMAIN, host: '127.0.0.1', port: upper.gateway.sipPort, password: UPPER_PASSWORD, keepaliveSec: 30, share: { regions: ['440306'] } },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    // The upper platform queries our catalog when we register (catalogOnRegister), as WVP and provincial platforms do.
+    const seen = await upper.waitFor(async () => {
+      const ids = await upperChannelsOfLower();
+      return ids.length >= a.length ? ids : null;
+    }, 30_000, 'the upper platform stored our catalog');
+    expect(seen).toEqual([...a].sort());
+    for (const id of b) expect(seen).not.toContain(id);
+    // DeviceInfo of us, live, through the upper platform's own API.
+    const info = await upper.api<{ manufacturer: string; channels: number | null }>(`/api/devices/${lower.config.sip.id}/info`);
+    expect(info.status, JSON.stringify(info.body)).toBe(200);
+    expect(info.body.manufacturer).toBe('sharp-eyes');
+  }, 60_000);
+
+  it('share everything, re-query from above: every channel; the items carry their online state', async () => {
+    expect((await lower.api(`/api/platforms/${UPPER_ID}`, { method: 'PATCH', body: { share: { all: true } } })).status).toBe(200);
+    expect((await upper.api(`/api/devices/${lower.config.sip.id}/catalog`, { method: 'POST' })).status).toBeLessThan(300);
+    const seen = await upper.waitFor(async () => {
+      const ids = await upperChannelsOfLower();
+      return ids.length >= a.length + b.length ? ids : null;
+    }, 30_000, 'the whole catalog');
+    expect(seen).toEqual([...a, ...b].sort());
+    const online = await upper.api<{ total: number }>(`/api/devices/${lower.config.sip.id}/channels?status=online&limit=1`);
+    expect(online.body.total).toBeGreaterThanOrEqual(a.length + b.length);
+  }, 60_000);
 });

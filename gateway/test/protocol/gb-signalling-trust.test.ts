@@ -73,7 +73,7 @@ interface Rig {
   now: { t: number };
 }
 
-function rig(opts: { registered?: Map<string, TransportSource>; throttle?: { ratePerSec: number; burst: number }; alarmGate?: () => Promise<unknown> } = {}): Rig {
+function rig(opts: { registered?: Map<string, TransportSource>; throttle?: { ratePerSec: number; burst: number }; alarmGate?: () => Promise<unknown>; upper?: Pick<GbDirectory, 'upperPlatformAt' | 'upperMayQuery'> } = {}): Rig {
   const registered = opts.registered ?? new Map([[DEV, HOME]]);
   const endpoint = new FakeEndpoint();
   const errors: string[] = [];
@@ -94,6 +94,7 @@ function rig(opts: { registered?: Map<string, TransportSource>; throttle?: { rat
     keepalive: (id) => registered.has(id),
     checkSource: (id, source): SourceVerdict => judgeSource(registered.get(id), source, 'off'),
     ...(opts.alarmGate ? { alarmDurable: opts.alarmGate } : {}),
+    ...(opts.upper ?? {}),
   };
   const now = { t: 1_000_000 };
   const signalling = new GbSignalling({
@@ -413,5 +414,37 @@ describe('durable alarms: an Alarm Notify is acknowledged once the alarm is stor
     await settle();
     expect(second.map((a) => a.status)).toEqual([200]);
     expect(r.errors).toContain('alarm durability gate failed; answering from memory');
+  });
+});
+
+describe('cascade: MESSAGEs from an upper platform', () => {
+  const UPPER = '44000000002000000001';
+  const UPPER_AT: TransportSource = { transport: 'udp', address: '10.9.9.9', port: 5060 };
+  const SHARED = '44030500001310000001';
+  const query = (cmd: string, target: string, sn = '7'): string => `<?xml version="1.0"?><Query><CmdType>${cmd}</CmdType><SN>${sn}</SN><DeviceID>${target}</DeviceID></Query>`;
+  const upper: Pick<GbDirectory, 'upperPlatformAt' | 'upperMayQuery'> = {
+    upperPlatformAt: (id, source) => id === UPPER && source.address === UPPER_AT.address && source.port === UPPER_AT.port,
+    upperMayQuery: (_platform, target) => target === GW || target === SHARED,
+  };
+
+  it('a query for our ID or a shared channel is answered 200 and handed on; an unshared ID is 404', () => {
+    const r = rig({ upper });
+    const queries: string[] = [];
+    r.signalling.on('upper-query', (e) => queries.push(`${e.platformId} ${e.cmdType} ${e.targetId} ${e.sn}`));
+    expect(r.endpoint.deliver(request('MESSAGE', UPPER, query('Catalog', GW)), UPPER_AT).map((a) => a.status)).toEqual([200]);
+    expect(r.endpoint.deliver(request('MESSAGE', UPPER, query('DeviceStatus', SHARED, '8')), UPPER_AT).map((a) => a.status)).toEqual([200]);
+    expect(r.endpoint.deliver(request('MESSAGE', UPPER, query('DeviceInfo', '44030500001310000099', '9')), UPPER_AT).map((a) => a.status)).toEqual([404]);
+    expect(queries).toEqual([`${UPPER} Catalog ${GW} 7`, `${UPPER} DeviceStatus ${SHARED} 8`]);
+  });
+
+  it('the same ID from another address is a stranger (403 as any unregistered sender), and bad bodies are 400', () => {
+    const r = rig({ upper });
+    const queries: string[] = [];
+    r.signalling.on('upper-query', (e) => queries.push(e.cmdType));
+    expect(r.endpoint.deliver(request('MESSAGE', UPPER, query('Catalog', GW)), { ...UPPER_AT, port: 5999 }).map((a) => a.status)).toEqual([403]);
+    expect(r.endpoint.deliver(request('MESSAGE', UPPER, '<Query><CmdType>Catalog'), UPPER_AT).map((a) => a.status)).toEqual([400]);
+    expect(r.endpoint.deliver(request('MESSAGE', UPPER, query('Catalog', GW, '0')), UPPER_AT).map((a) => a.status)).toEqual([400]);
+    expect(queries).toEqual([]);
+    expect(r.errors).toEqual([]);
   });
 });

@@ -106,6 +106,7 @@ export class PlatformService {
   private readonly platforms = new Map<string, PlatformRecord>();
   private readonly links = new Map<string, PlatformLink>();
   private closed = false;
+  private readonly changeListeners: Array<(platformId: string) => void> = [];
 
   constructor(
     store: RecordStore,
@@ -134,6 +135,16 @@ export class PlatformService {
     for (const p of this.platforms.values()) if (p.enabled) this.startLink(p);
   }
 
+  /** The stored platform (with its password: for the protocol side only, never for the API). */
+  record(id: string): PlatformRecord | undefined {
+    return this.platforms.get(id);
+  }
+
+  /** Told after a platform was changed or removed (caches of what it shares). */
+  onChange(listener: (platformId: string) => void): void {
+    this.changeListeners.push(listener);
+  }
+
   list(): Page<PlatformView> {
     const items = [...this.platforms.values()].sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id)).map((p) => this.view(p));
     return { total: items.length, items };
@@ -158,6 +169,7 @@ export class PlatformService {
     const next = this.apply(current, input);
     await this.records.put(next);
     this.platforms.set(id, next);
+    for (const listener of this.changeListeners) listener(id);
     // Anything but the name and the share changes the link itself: restart it (unregistering first).
     const linkChanged = (['domain', 'host', 'port', 'transport', 'password', 'localId', 'expires', 'keepaliveSec', 'keepaliveMisses', 'charset', 'enabled'] as const).some((k) => current[k] !== next[k]);
     if (linkChanged) {
@@ -173,6 +185,7 @@ export class PlatformService {
     await this.stopLink(id);
     await this.records.delete(id);
     this.platforms.delete(id);
+    for (const listener of this.changeListeners) listener(id);
     this.logger.info({ platformId: id }, 'upper platform removed');
   }
 

@@ -75,6 +75,23 @@ export interface GbDirectory {
    * again, so it must be durable first. Absent: answer at once.
    */
   alarmDurable?(deviceId: string): Promise<unknown>;
+  /**
+   * Cascade: whether `senderId` is an upper platform we registered with, speaking from its configured
+   * address. Its MESSAGEs are queries to us (upper-query), not a device's reports.
+   */
+  upperPlatformAt?(senderId: string, source: TransportSource): boolean;
+  /** Cascade: whether the upper platform may query `targetId` (our own ID, or a channel shared with it). */
+  upperMayQuery?(platformId: string, targetId: string): boolean;
+}
+
+/** A query from an upper platform (cascade), already answered 200 OK; the domain sends the Response. */
+export interface UpperQueryEvent {
+  platformId: string;
+  source: TransportSource;
+  cmdType: string;
+  sn: number;
+  /** The DeviceID queried: our own ID or a shared channel. */
+  targetId: string;
 }
 
 export interface RegisterEvent {
@@ -94,6 +111,7 @@ export interface AuthFailureEvent {
 
 export interface GbSignallingEvents {
   registered: [RegisterEvent];
+  'upper-query': [UpperQueryEvent];
   unregistered: [{ deviceId: string; source: TransportSource }];
   alarm: [{ deviceId: string; source: TransportSource; alarm: AlarmNotify }];
   'auth-failure': [AuthFailureEvent];
@@ -159,6 +177,8 @@ const SOURCE_REJECTION_PHRASE: Record<Exclude<SourceVerdict, 'ok'>, string> = {
   'source-mismatch': 'Source Does Not Match Registration',
   'transport-mismatch': 'Transport Does Not Match Registration',
 };
+
+const UPPER_QUERIES = new Set(['Catalog', 'DeviceInfo', 'DeviceStatus']);
 
 const ENVELOPE_PHRASE = { 'bad-sn': 'Bad SN', 'bad-device-id': 'Bad DeviceID' } as const;
 
@@ -231,6 +251,10 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
           return;
         }
         if (this.dialogs.handleInDialog(req, reply)) return;
+      }
+      if (req.method === 'MESSAGE' && this.opts.directory.upperPlatformAt?.(senderOf(req), source)) {
+        this.onUpperMessage(req, source, reply);
+        return;
       }
       if (SOURCE_CHECKED_METHODS.has(req.method) && !this.trusted(req, source, reply)) return;
       switch (req.method) {
@@ -450,6 +474,53 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
     // keep sending keepalives into the void after our restart or its expiry).
     if (known) reply(200, 'OK');
     else reply(403, 'Not Registered');
+  }
+
+  /**
+   * A MESSAGE from an upper platform (cascade): Catalog / DeviceInfo / DeviceStatus queries for our ID or a
+   * shared channel are answered 200 and handed to the domain (upper-query); an ID it may not see is 404, so
+   * an upper platform can never learn of an unshared channel. Anything else is acknowledged and ignored.
+   */
+  private onUpperMessage(req: SipRequest, source: TransportSource, reply: ReplyFn): void {
+    const platformId = senderOf(req);
+    let msg: ManscdpMessage;
+    try {
+      msg = decodeManscdp(req.body, { maxBytes: this.opts.maxBodyBytes });
+    } catch (err) {
+      this.emit('bad-body', { deviceId: platformId, error: err instanceof Error ? err.message : String(err) });
+      reply(400, 'Bad Body');
+      return;
+    }
+    if (msg.root !== 'Query' || !UPPER_QUERIES.has(msg.cmdType)) {
+      reply(200, 'OK');
+      this.emit('unhandled-message', { deviceId: platformId, cmdType: msg.cmdType, root: msg.root });
+      return;
+    }
+    if (envelopeProblem(msg)) {
+      reply(400, 'Bad Envelope');
+      return;
+    }
+    if (!(this.opts.directory.upperMayQuery?.(platformId, msg.deviceId) ?? false)) {
+      reply(404, 'Not Found');
+      return;
+    }
+    reply(200, 'OK');
+    this.emit('upper-query', { platformId, source, cmdType: msg.cmdType, sn: msg.sn, targetId: msg.deviceId });
+  }
+
+  /** A MESSAGE to an upper platform (cascade answers): from `fromId` (our ID towards it); resolves on its 200. */
+  async sendToUpper(platformId: string, platformDomain: string, fromId: string, destination: TransportSource, body: Buffer): Promise<void> {
+    const res = await this.opts.endpoint.sendRequest({
+      method: 'MESSAGE',
+      uri: `sip:${platformId}@${platformDomain}`,
+      to: `<sip:${platformId}@${platformDomain}>`,
+      from: `<sip:${fromId}@${this.opts.domain}>`,
+      body,
+      contentType: MANSCDP_CONTENT_TYPE,
+      destination,
+      timeoutMs: this.opts.queryTimeoutMs,
+    });
+    if (res.status >= 300) throw new Error(`upper platform answered ${res.status} ${res.reason}`);
   }
 
   /** A MESSAGE from a trusted sender (see `trusted`). */

@@ -1,0 +1,205 @@
+/**
+ * Answers an upper platform's queries for what is shared with it (cascade, issue 11): Catalog (in parts, every
+ * part with the same SN and SumNum), DeviceInfo and DeviceStatus, for our own ID (the gateway as a lower
+ * platform) and for shared channels.
+ *
+ * What a platform sees is its `share`: everything, or channels under region prefixes and/or business groups /
+ * virtual organisations (decided exactly like a user's scope, on the same region and group trees) plus a list of
+ * channel IDs. An ID outside it is answered 404 by the signalling before anything is looked up.
+ *
+ * Not yet: the region / business-group nodes above the channels (channels are listed flat under our ID), Catalog
+ * NOTIFY / SUBSCRIBE, RecordInfo relay, INVITE (docs/cascade.md).
+ */
+import type { Logger } from 'pino';
+import { encodeDeviceInfoResponse, encodeDeviceStatusResponse, type CatalogItem } from '../../codecs/manscdp/messages.js';
+import { CatalogPacker, type CatalogListing } from '../../protocol/gb28181/catalog-packer.js';
+import { ScopedChannels, type ScopeCatalog } from '../auth/channel-scope.js';
+import type { PlatformRecord, PlatformService } from './platform-service.js';
+
+/** How the responder reaches the upper platform (the signalling engine behind a port). */
+export interface CascadeSendPort {
+  send(platform: PlatformRecord, fromId: string, body: Buffer): Promise<void>;
+}
+
+export interface CascadeQuery {
+  platformId: string;
+  cmdType: string;
+  sn: number;
+  targetId: string;
+}
+
+export interface CascadeResponderOptions {
+  /** The gateway's SIP ID (our ID towards a platform unless its `localId` says otherwise). */
+  gatewayId: string;
+  /** Shown as DeviceName in DeviceInfo. */
+  gatewayName: string;
+  firmware: string;
+  /** Catalog parts: body budget and items per MESSAGE (UDP: keep each MESSAGE under the path MTU). */
+  catalogBodyBytes?: number;
+  catalogMaxItems?: number;
+}
+
+/** A share is recomputed at most this often per platform (a Catalog query asks once per item otherwise). */
+const SHARE_CACHE_MS = 5_000;
+
+export class CascadeResponder {
+  private readonly shares = new Map<string, { at: number; ids: ReadonlySet<string> | 'all' }>();
+
+  constructor(
+    private readonly platforms: PlatformService,
+    private readonly catalog: ScopeCatalog,
+    private readonly port: CascadeSendPort,
+    private readonly options: CascadeResponderOptions,
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
+    platforms.onChange((platformId) => this.forget(platformId));
+  }
+
+  /** Our ID towards this platform. */
+  localIdOf(platform: PlatformRecord): string {
+    return platform.localId ?? this.options.gatewayId;
+  }
+
+  /**
+   * Whether `senderId` is an enabled upper platform speaking from its configured address (host and port:
+   * our own registrar answers from its SIP port; a platform that sends from elsewhere is not trusted).
+   */
+  platformAt(senderId: string, source: { transport: string; address: string; port: number }): boolean {
+    const platform = this.platforms.record(senderId);
+    return platform !== undefined && platform.enabled && source.transport === platform.transport && source.address === platform.host && source.port === platform.port;
+  }
+
+  /** Whether the platform may query `targetId`: our own ID, or a channel shared with it. */
+  mayQuery(platformId: string, targetId: string): boolean {
+    const platform = this.platforms.record(platformId);
+    if (!platform || !platform.enabled) return false;
+    if (targetId === this.localIdOf(platform)) return true;
+    return this.isShared(platform, targetId);
+  }
+
+  async answer(query: CascadeQuery): Promise<void> {
+    const platform = this.platforms.record(query.platformId);
+    if (!platform) return;
+    const fromId = this.localIdOf(platform);
+    try {
+      switch (query.cmdType) {
+        case 'Catalog':
+          await this.answerCatalog(platform, fromId, query);
+          break;
+        case 'DeviceInfo':
+          await this.port.send(platform, fromId, this.deviceInfo(platform, fromId, query));
+          break;
+        case 'DeviceStatus':
+          await this.port.send(platform, fromId, this.deviceStatus(platform, fromId, query));
+          break;
+      }
+    } catch (err) {
+      this.logger.warn({ platformId: platform.id, cmdType: query.cmdType, sn: query.sn, err: (err as Error).message }, 'answer to the upper platform failed');
+    }
+  }
+
+  /** The channels shared with a platform (IDs), in catalog order. */
+  sharedChannelIds(platform: PlatformRecord): string[] {
+    const ids: string[] = [];
+    for (const record of this.catalog.index.records()) {
+      if (record.kind === 'channel' && this.isShared(platform, record.id)) ids.push(record.id);
+    }
+    return ids;
+  }
+
+  private async answerCatalog(platform: PlatformRecord, fromId: string, query: CascadeQuery): Promise<void> {
+    const queried = query.targetId;
+    // Our own ID lists every shared channel; a channel's ID lists just that channel.
+    const ids = queried === fromId ? this.sharedChannelIds(platform) : [queried];
+    const listing: CatalogListing = { total: ids.length, slice: (start, end) => ids.slice(start, end).map((id) => this.itemOf(id, fromId)) };
+    const packer = new CatalogPacker(queried, query.sn, listing, platform.charset, {
+      bodyBytes: this.options.catalogBodyBytes ?? 1_300,
+      maxItems: this.options.catalogMaxItems ?? 20,
+    });
+    let parts = 0;
+    // Parts go one after another, each after the previous one's 200 OK: upper platforms drop bursts.
+    for (const body of packer.parts()) {
+      await this.port.send(platform, fromId, body);
+      parts++;
+    }
+    this.logger.info({ platformId: platform.id, sn: query.sn, items: ids.length, parts }, 'catalog answered to the upper platform');
+  }
+
+  private itemOf(id: string, parentId: string): CatalogItem {
+    const record = this.catalog.index.record(id);
+    const online = this.catalog.index.isChannelOnline(id);
+    return {
+      deviceId: id,
+      name: record?.name || id,
+      manufacturer: '',
+      model: '',
+      owner: '',
+      civilCode: record?.civilCode || id.slice(0, 6),
+      block: '',
+      address: '',
+      parental: 0,
+      parentIds: [parentId],
+      safetyWay: 0,
+      registerWay: 1,
+      secrecy: 0,
+      ipAddress: '',
+      port: null,
+      status: online ? 'ON' : 'OFF',
+      longitude: null,
+      latitude: null,
+      businessGroupId: '',
+      ptzType: null,
+      event: null,
+      extra: {},
+    };
+  }
+
+  private deviceInfo(platform: PlatformRecord, fromId: string, query: CascadeQuery): Buffer {
+    if (query.targetId === fromId) {
+      return encodeDeviceInfoResponse(query.targetId, query.sn, {
+        deviceName: this.options.gatewayName,
+        manufacturer: 'sharp-eyes',
+        model: 'gateway',
+        firmware: this.options.firmware,
+        channel: this.sharedChannelIds(platform).length,
+      }, platform.charset);
+    }
+    const record = this.catalog.index.record(query.targetId);
+    return encodeDeviceInfoResponse(query.targetId, query.sn, { deviceName: record?.name ?? '', manufacturer: '', model: '', firmware: '', channel: 1 }, platform.charset);
+  }
+
+  private deviceStatus(platform: PlatformRecord, fromId: string, query: CascadeQuery): Buffer {
+    const online = query.targetId === fromId || this.catalog.index.isChannelOnline(query.targetId);
+    return encodeDeviceStatusResponse(query.targetId, query.sn, { online: online ? 'ONLINE' : 'OFFLINE', status: online ? 'OK' : 'ERROR' }, platform.charset);
+  }
+
+  private isShared(platform: PlatformRecord, channelId: string): boolean {
+    const share = this.shareOf(platform);
+    return share === 'all' ? this.catalog.index.record(channelId)?.kind === 'channel' : share.has(channelId);
+  }
+
+  private shareOf(platform: PlatformRecord): ReadonlySet<string> | 'all' {
+    const cached = this.shares.get(platform.id);
+    const now = this.now();
+    if (cached && now - cached.at < SHARE_CACHE_MS) return cached.ids;
+    let ids: ReadonlySet<string> | 'all';
+    if ('all' in platform.share && platform.share.all) {
+      ids = 'all';
+    } else {
+      const share = platform.share as { regions?: string[]; groups?: string[]; channels?: string[] };
+      const set = new Set<string>(share.channels ?? []);
+      if ((share.regions?.length ?? 0) + (share.groups?.length ?? 0) > 0) {
+        for (const id of new ScopedChannels({ regions: share.regions ?? [], groups: share.groups ?? [] }, this.catalog).coveredIds()) set.add(id);
+      }
+      ids = set;
+    }
+    this.shares.set(platform.id, { at: now, ids });
+    return ids;
+  }
+
+  /** A platform's share changed or it went away: forget the cached set. */
+  forget(platformId: string): void {
+    this.shares.delete(platformId);
+  }
+}
