@@ -41,6 +41,7 @@ import { ViewService } from './domain/views/view-service.js';
 import { TourService } from './domain/views/tour-service.js';
 import { PlatformService } from './domain/cascade/platform-service.js';
 import { CascadeResponder } from './domain/cascade/cascade-responder.js';
+import { UpwardLegs } from './domain/cascade/upward-legs.js';
 import { UpperRegistration } from './protocol/gb28181/upper-registration.js';
 import { SessionService } from './domain/sessions/session-service.js';
 import { HealthService } from './domain/health/health-service.js';
@@ -625,6 +626,31 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     );
     const responder = cascade;
     signalling.on('upper-query', (e) => void responder.answer(e));
+    // Upward streams: an upper platform's INVITE for a shared channel becomes a viewer of the channel's stream
+    // plus an RTP/PS sender to it (one source serves the wall and every upper request).
+    const upward = new UpwardLegs(
+      platforms,
+      responder,
+      streams,
+      {
+        mediaHost: config.media.host || advertisedHost,
+        bindHost: config.sip.host,
+        localIdOf: (platformId) => {
+          const platform = platforms.record(platformId);
+          return platform ? responder.localIdOf(platform) : config.sip.id;
+        },
+        sendBye: (leg) => signalling.sendUpperBye(leg),
+      },
+      logger.child({ component: 'cascade-media' }),
+    );
+    signalling.on('upper-invite', (e) => {
+      void upward.invite(e).catch((err: unknown) => {
+        logger.error({ err, platformId: e.platformId }, 'upper INVITE failed');
+        e.reply(500, 'Server Internal Error');
+      });
+    });
+    signalling.on('upper-bye', (e) => upward.bye(e));
+    closers.push(() => upward.close());
 
     const services: GatewayServices = {
       events,

@@ -35,7 +35,8 @@ import type { SipTransport, TransportSource } from '../transport/sip-transport.j
 export type ReplyFn = (
   status: number,
   reason?: string,
-  opts?: { headers?: Array<[string, string]>; body?: Buffer; contentType?: string },
+  /** toTag: the To-tag of this transaction's responses (a UAS that must send its own BYE later keeps it). */
+  opts?: { headers?: Array<[string, string]>; body?: Buffer; contentType?: string; toTag?: string },
 ) => void;
 
 export type RequestHandler = (req: SipRequest, source: TransportSource, reply: ReplyFn) => void;
@@ -459,7 +460,7 @@ export class SipEndpoint extends EventEmitter<SipEndpointEvents> {
       return;
     }
     if (!Number.isInteger(status) || status < 100 || status > 699) throw new RangeError(`bad SIP status ${status}`);
-    tx.toTag ??= generateTag();
+    tx.toTag ??= opts?.toTag ?? generateTag();
     const extra = opts?.headers ?? [];
     const headers = extra.some(([n]) => n.toLowerCase() === 'user-agent') ? extra : [...extra, ['user-agent', this.opts.userAgent] as [string, string]];
     const res = buildResponse(req, status, reason, { headers, body: opts?.body, contentType: opts?.contentType, toTag: tx.toTag });

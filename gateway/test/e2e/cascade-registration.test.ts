@@ -191,3 +191,93 @@ describe('cascade: the upper platform queries what is shared with it', () => {
     expect(online.body.total).toBeGreaterThanOrEqual(a.length + b.length);
   }, 60_000);
 });
+
+describe('cascade: live video upward (an upper platform INVITEs a shared channel)', () => {
+  let upper: Harness;
+  let lower: Harness;
+  let fleet: DeviceFleet;
+  let shared: string;
+  let unshared: string;
+
+  beforeAll(async () => {
+    upper = await startHarness({ overrides: { sip: { id: UPPER_ID, domain: UPPER_DOMAIN, password: UPPER_PASSWORD, catalogOnRegister: true } } });
+    lower = await startHarness({ overrides: { sip: { password: 'lower-devices' } } });
+    fleet = new DeviceFleet({ server: lower.sipTarget, password: 'lower-devices', devices: 2, keepaliveSec: 30, idPrefix: '44030600', firstSerial: 800 });
+    await fleet.start();
+    await fleet.waitForRegistered(2, 30_000);
+    [shared, unshared] = fleet.devices.map((d) => d.channelIds[0]!) as [string, string];
+    await lower.waitFor(async () => ((await lower.api<{ total: number }>('/api/channels?kind=channel&limit=1')).body.total >= 2 ? true : null), 30_000, 'lower catalogs');
+    const created = await lower.api('/api/platforms', {
+      body: { id: UPPER_ID, domain: UPPER_DOMAIN, host: '127.0.0.1', port: upper.gateway.sipPort, password: UPPER_PASSWORD, keepaliveSec: 30, share: { channels: [shared] } },
+    });
+    expect(created.status).toBe(201);
+    await upper.waitFor(async () => {
+      const r = await upper.api<{ total: number }>(`/api/devices/${lower.config.sip.id}/channels?limit=10`);
+      return r.status === 200 && r.body.total >= 1 ? true : null;
+    }, 30_000, 'the upper platform knows the shared channel');
+  }, 90_000);
+
+  afterAll(async () => {
+    await fleet?.stop({ unregister: false });
+    await lower?.stop();
+    await upper?.stop();
+  });
+
+  type View = { streamId: string; state: string; codec: string | null; width: number | null; viewers: number; frames: number; channelId: string; step?: string; message?: string };
+
+  it('plays at the upper platform: INVITE → our answer with a real port and the SSRC → RTP/PS decoded into video there', async () => {
+    const play = await upper.api<View>(`/api/channels/${shared}/play`, { body: {} });
+    expect(play.status, JSON.stringify(play.body)).toBe(200);
+    expect(play.body).toMatchObject({ state: 'playing', codec: 'h264', width: 1280 });
+    const frames = await upper.waitFor(async () => {
+      const s = await upper.api<View>(`/api/streams/${play.body.streamId}`);
+      return s.body.frames > 25 ? s.body.frames : null;
+    }, 20_000, 'frames keep arriving at the upper platform');
+    expect(frames).toBeGreaterThan(25);
+    // At our end: one stream of the channel, with the upward leg as its viewer.
+    const ours = await lower.api<{ items: View[] }>('/api/streams');
+    expect(ours.body.items.filter((s) => s.channelId === shared)).toHaveLength(1);
+    expect((await upper.api(`/api/streams/${play.body.streamId}`, { method: 'DELETE' })).status).toBeLessThan(300);
+  }, 60_000);
+
+  it.each(['udp', 'tcp-active'] as const)('upward over %s as the upper platform offers it (a=setup honoured)', async (transport) => {
+    const play = await upper.api<View>(`/api/channels/${shared}/play`, { body: { transport } });
+    expect(play.status, JSON.stringify(play.body)).toBe(200);
+    expect(play.body).toMatchObject({ state: 'playing', codec: 'h264', transport });
+    await upper.waitFor(async () => ((await upper.api<View>(`/api/streams/${play.body.streamId}`)).body.frames > 25 ? true : null), 20_000, `frames over ${transport}`);
+    expect((await upper.api(`/api/streams/${play.body.streamId}`, { method: 'DELETE' })).status).toBeLessThan(300);
+    // The BYE ends our leg: the channel's stream at our end loses its only viewer.
+    await lower.waitFor(async () => {
+      const ours = await lower.api<{ items: Array<View & { viewers: number }> }>('/api/streams');
+      const s = ours.body.items.find((x) => x.channelId === shared);
+      return !s || s.viewers === 0 ? true : null;
+    }, 15_000, 'our leg ended');
+  }, 60_000);
+
+  it('a channel that is not shared is 404 to the upper platform, and nothing is opened for it', async () => {
+    // The upper platform never got it in our catalog; INVITE it anyway through its device (our gateway).
+    const refused = await upper.api<View>(`/api/channels/${unshared}/play`, { body: {} });
+    expect(refused.status).not.toBe(200);
+    const ours = await lower.api<{ items: View[] }>('/api/streams');
+    expect(ours.body.items.some((s) => s.channelId === unshared)).toBe(false);
+  });
+
+  it('BYE from the upper platform ends only its leg: the local wall keeps playing the same stream', async () => {
+    const local = await lower.api<View>(`/api/channels/${shared}/play`, { body: {} });
+    expect(local.status).toBe(200);
+    const upPlay = await upper.api<View>(`/api/channels/${shared}/play`, { body: {} });
+    expect(upPlay.status, JSON.stringify(upPlay.body)).toBe(200);
+    const upStream = upPlay.body;
+    expect((await upper.api(`/api/streams/${upStream.streamId}`, { method: 'DELETE' })).status).toBeLessThan(300);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const after = await lower.api<View>(`/api/streams/${local.body.streamId}`);
+    expect(after.status).toBe(200);
+    expect(after.body.state).toBe('playing');
+    const framesBefore = after.body.frames;
+    const moving = await lower.waitFor(async () => {
+      const s = await lower.api<View>(`/api/streams/${local.body.streamId}`);
+      return s.body.frames > framesBefore + 10 ? true : null;
+    }, 10_000, 'the local stream keeps receiving frames');
+    expect(moving).toBe(true);
+  }, 60_000);
+});

@@ -26,7 +26,7 @@ import { GbPsSource } from '../../media/sources/gb28181/gb-ps-source.js';
 import { FfmpegHlsReader } from '../../media/readers/ffmpeg-hls/ffmpeg-hls-reader.js';
 import { LlhlsReader } from '../../media/readers/llhls/llhls-reader.js';
 import { Fmp4LiveReader, type Fmp4LiveSink } from '../../media/readers/fmp4-live/fmp4-live-reader.js';
-import type { AudioParameters, TrackParameters, VideoParameters } from '../../media/core/access-unit.js';
+import type { AudioParameters, StreamReader, TrackParameters, VideoParameters } from '../../media/core/access-unit.js';
 import { snapshotOfStream } from '../../media/readers/snapshot/snapshot-reader.js';
 import { MediaTokens } from './media-token.js';
 import { grantMatches, MediaGrants } from './media-grants.js';
@@ -258,6 +258,31 @@ export class StreamService extends EventEmitter<StreamEvents> {
         viewer.lastSeen = Date.now();
         s.lastActivity = viewer.lastSeen;
         void core.removeReader(id, 'the viewer closed the socket');
+      },
+    };
+  }
+
+  /**
+   * Another reader on a viewer's stream (the upward RTP/PS sender of a cascade leg): it lives as long as the
+   * viewer; `detach` removes it. Null when the stream or viewer is gone. The viewer is kept alive by the
+   * reader itself (no playlist polls come from an upper platform).
+   */
+  attachReader(streamId: string, viewerId: string, reader: StreamReader): { detach: () => void } | null {
+    const s = this.byId.get(streamId);
+    const viewer = s?.viewers.get(viewerId);
+    if (!s?.core || s.core.closed || !viewer || viewer.released) return null;
+    const core = s.core;
+    const id = core.addReader(reader);
+    // Counts as a live socket: the idle sweep never releases a viewer with one open.
+    viewer.liveSockets++;
+    let attached = true;
+    return {
+      detach: () => {
+        if (!attached) return;
+        attached = false;
+        viewer.liveSockets--;
+        viewer.lastSeen = Date.now();
+        void core.removeReader(id, 'the upward leg ended');
       },
     };
   }

@@ -84,6 +84,14 @@ export interface GbDirectory {
   upperMayQuery?(platformId: string, targetId: string): boolean;
 }
 
+/** An INVITE from an upper platform (cascade), answered 100 Trying; the domain sends the final answer. */
+export interface UpperInviteEvent {
+  platformId: string;
+  source: TransportSource;
+  request: SipRequest;
+  reply: ReplyFn;
+}
+
 /** A query from an upper platform (cascade), already answered 200 OK; the domain sends the Response. */
 export interface UpperQueryEvent {
   platformId: string;
@@ -112,6 +120,8 @@ export interface AuthFailureEvent {
 export interface GbSignallingEvents {
   registered: [RegisterEvent];
   'upper-query': [UpperQueryEvent];
+  'upper-invite': [UpperInviteEvent];
+  'upper-bye': [{ platformId: string; callId: string }];
   unregistered: [{ deviceId: string; source: TransportSource }];
   alarm: [{ deviceId: string; source: TransportSource; alarm: AlarmNotify }];
   'auth-failure': [AuthFailureEvent];
@@ -179,6 +189,7 @@ const SOURCE_REJECTION_PHRASE: Record<Exclude<SourceVerdict, 'ok'>, string> = {
 };
 
 const UPPER_QUERIES = new Set(['Catalog', 'DeviceInfo', 'DeviceStatus']);
+const UPPER_METHODS = new Set(['MESSAGE', 'INVITE', 'ACK', 'BYE', 'CANCEL']);
 
 const ENVELOPE_PHRASE = { 'bad-sn': 'Bad SN', 'bad-device-id': 'Bad DeviceID' } as const;
 
@@ -252,8 +263,8 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
         }
         if (this.dialogs.handleInDialog(req, reply)) return;
       }
-      if (req.method === 'MESSAGE' && this.opts.directory.upperPlatformAt?.(senderOf(req), source)) {
-        this.onUpperMessage(req, source, reply);
+      if (UPPER_METHODS.has(req.method) && this.opts.directory.upperPlatformAt?.(senderOf(req), source)) {
+        this.onUpperRequest(req, source, reply);
         return;
       }
       if (SOURCE_CHECKED_METHODS.has(req.method) && !this.trusted(req, source, reply)) return;
@@ -474,6 +485,46 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
     // keep sending keepalives into the void after our restart or its expiry).
     if (known) reply(200, 'OK');
     else reply(403, 'Not Registered');
+  }
+
+  /** A request from an upper platform (cascade): its queries, and the INVITE / ACK / BYE of upward streams. */
+  private onUpperRequest(req: SipRequest, source: TransportSource, reply: ReplyFn): void {
+    const platformId = senderOf(req);
+    switch (req.method) {
+      case 'MESSAGE':
+        this.onUpperMessage(req, source, reply);
+        return;
+      case 'INVITE':
+        // The domain answers (it opens the stream first): 100 at once so the upper platform stops retransmitting.
+        reply(100, 'Trying');
+        this.emit('upper-invite', { platformId, source, request: req, reply });
+        return;
+      case 'ACK':
+        return;
+      case 'BYE':
+      case 'CANCEL':
+        reply(200, 'OK');
+        this.emit('upper-bye', { platformId, callId: header(req, 'call-id') ?? '' });
+        return;
+    }
+  }
+
+  /** BYE to an upper platform for a leg we end (the source went away): we are the UAS of its INVITE. */
+  async sendUpperBye(leg: { platformId: string; platformDomain: string; destination: TransportSource; invite: SipRequest; localTag: string }): Promise<void> {
+    const to = header(leg.invite, 'from') ?? `<sip:${leg.platformId}@${leg.platformDomain}>`;
+    const ours = header(leg.invite, 'to') ?? '';
+    const contact = /<([^>]+)>/.exec(header(leg.invite, 'contact') ?? '')?.[1];
+    await this.opts.endpoint.sendRequest({
+      method: 'BYE',
+      uri: contact ?? `sip:${leg.platformId}@${leg.platformDomain}`,
+      to,
+      from: ours.replace(/;tag=[^;]*/i, ''),
+      fromTag: leg.localTag,
+      callId: header(leg.invite, 'call-id') ?? '',
+      cseq: 1,
+      destination: leg.destination,
+      timeoutMs: 4_000,
+    });
   }
 
   /**
