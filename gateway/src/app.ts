@@ -650,6 +650,17 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       });
     });
     signalling.on('upper-bye', (e) => upward.bye(e));
+    // PTZ from above, relayed to the channel's device like the wall's own commands (no lease is taken: an upper
+    // platform's operator and ours are not arbitrated yet, docs/cascade.md).
+    signalling.on('upper-control', (e) => {
+      void (async () => {
+        const channel = await store.getChannel(e.targetId);
+        const deviceId = channel?.deviceId ?? (registry.get(e.targetId) ? e.targetId : null);
+        if (!deviceId || !registry.isOnline(deviceId)) return;
+        await signalling.sendPtz(e.targetId, destinationOf(deviceId), e.ptzCmd, charsetOf(deviceId));
+        logger.info({ platformId: e.platformId, channelId: e.targetId, ptzCmd: e.ptzCmd }, 'PTZ from the upper platform relayed');
+      })().catch((err: unknown) => logger.warn({ err, platformId: e.platformId, channelId: e.targetId }, 'PTZ from the upper platform not relayed'));
+    });
     closers.push(() => upward.close());
 
     const services: GatewayServices = {

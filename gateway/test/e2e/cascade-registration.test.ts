@@ -254,6 +254,18 @@ describe('cascade: live video upward (an upper platform INVITEs a shared channel
     }, 15_000, 'our leg ended');
   }, 60_000);
 
+  it('PTZ from the upper platform reaches the camera; for an unshared channel it does not', async () => {
+    const before = fleet.ptzLog(shared).length;
+    const steer = await upper.api<{ sent: string[] }>(`/api/channels/${shared}/ptz`, { body: { action: 'move', direction: 'left', speed: 0x40, durationMs: 300 } });
+    expect(steer.status, JSON.stringify(steer.body)).toBe(200);
+    const log = await lower.waitFor(() => (fleet.ptzLog(shared).length >= before + 2 ? fleet.ptzLog(shared) : null), 10_000, 'the move and its stop at the camera');
+    expect(log.slice(before).map((e) => e.hex)).toEqual([...steer.body.sent, 'A50F0100000000B5']);
+    const other = fleet.ptzLog(unshared).length;
+    await upper.api(`/api/channels/${unshared}/ptz`, { body: { action: 'move', direction: 'left', speed: 0x40, durationMs: 300 } });
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    expect(fleet.ptzLog(unshared).length).toBe(other);
+  }, 30_000);
+
   it('a channel that is not shared is 404 to the upper platform, and nothing is opened for it', async () => {
     // The upper platform never got it in our catalog; INVITE it anyway through its device (our gateway).
     const refused = await upper.api<View>(`/api/channels/${unshared}/play`, { body: {} });

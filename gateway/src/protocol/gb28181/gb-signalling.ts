@@ -24,6 +24,7 @@ import {
   readKeepalive,
   envelopeProblem,
   MANSCDP_CONTENT_TYPE,
+  readDeviceControl,
   type ManscdpMessage,
   type CatalogItem,
   type DeviceInfoResponse,
@@ -122,6 +123,8 @@ export interface GbSignallingEvents {
   'upper-query': [UpperQueryEvent];
   'upper-invite': [UpperInviteEvent];
   'upper-bye': [{ platformId: string; callId: string }];
+  /** A PTZ DeviceControl from an upper platform for a channel shared with it (already answered 200). */
+  'upper-control': [{ platformId: string; targetId: string; ptzCmd: string }];
   unregistered: [{ deviceId: string; source: TransportSource }];
   alarm: [{ deviceId: string; source: TransportSource; alarm: AlarmNotify }];
   'auth-failure': [AuthFailureEvent];
@@ -540,6 +543,22 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
     } catch (err) {
       this.emit('bad-body', { deviceId: platformId, error: err instanceof Error ? err.message : String(err) });
       reply(400, 'Bad Body');
+      return;
+    }
+    if (msg.root === 'Control' && msg.cmdType === 'DeviceControl') {
+      const control = readDeviceControl(msg);
+      if (envelopeProblem(msg)) {
+        reply(400, 'Bad Envelope');
+        return;
+      }
+      if (!(this.opts.directory.upperMayQuery?.(platformId, msg.deviceId) ?? false)) {
+        reply(404, 'Not Found');
+        return;
+      }
+      reply(200, 'OK');
+      // GB 9.3.1: no Response MESSAGE follows a PTZ DeviceControl; the 200 is the acknowledgement.
+      if (control.ptzCmd) this.emit('upper-control', { platformId, targetId: msg.deviceId, ptzCmd: control.ptzCmd });
+      else this.emit('unhandled-message', { deviceId: platformId, cmdType: msg.cmdType, root: msg.root });
       return;
     }
     if (msg.root !== 'Query' || !UPPER_QUERIES.has(msg.cmdType)) {
