@@ -620,12 +620,15 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       {
         send: (platform, fromId, body) =>
           signalling.sendToUpper(platform.id, platform.domain, fromId, { transport: platform.transport, address: platform.host, port: platform.port }, body),
+        isOnline: (platformId) => platforms.isOnline(platformId),
+        nextSn: () => signalling.nextSn(),
       },
       { gatewayId: config.sip.id, gatewayName: 'sharp-eyes gateway', firmware: process.env.npm_package_version ?? 'unknown' },
       logger.child({ component: 'cascade' }),
     );
     const responder = cascade;
     signalling.on('upper-query', (e) => void responder.answer(e));
+    events.on('alarm', (alarm) => responder.forwardAlarm(alarm));
     // Upward streams: an upper platform's INVITE for a shared channel becomes a viewer of the channel's stream
     // plus an RTP/PS sender to it (one source serves the wall and every upper request).
     const upward = new UpwardLegs(

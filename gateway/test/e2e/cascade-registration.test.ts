@@ -266,6 +266,19 @@ describe('cascade: live video upward (an upper platform INVITEs a shared channel
     expect(fleet.ptzLog(unshared).length).toBe(other);
   }, 30_000);
 
+  it('alarms of a shared channel are forwarded to the upper platform; others are not', async () => {
+    const [sharedDevice, otherDevice] = fleet.devices.map((d) => d.id) as [string, string];
+    expect(await fleet.raiseAlarm(otherDevice, { description: 'not for the province' })).toBe(200);
+    expect(await fleet.raiseAlarm(sharedDevice, { description: 'for the province' })).toBe(200);
+    type Alarm = { sourceId: string; deviceId: string; description: string };
+    const alarms = await upper.waitFor(async () => {
+      const r = await upper.api<{ items: Alarm[] }>(`/api/alarms?deviceId=${lower.config.sip.id}`);
+      return r.body.items.some((a) => a.description === 'for the province') ? r.body.items : null;
+    }, 10_000, 'the forwarded alarm at the upper platform');
+    expect(alarms.find((a) => a.description === 'for the province')).toMatchObject({ sourceId: shared, deviceId: lower.config.sip.id });
+    expect(alarms.some((a) => a.description === 'not for the province')).toBe(false);
+  }, 30_000);
+
   it('a channel that is not shared is 404 to the upper platform, and nothing is opened for it', async () => {
     // The upper platform never got it in our catalog; INVITE it anyway through its device (our gateway).
     const refused = await upper.api<View>(`/api/channels/${unshared}/play`, { body: {} });

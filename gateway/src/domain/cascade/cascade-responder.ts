@@ -11,7 +11,8 @@
  * NOTIFY / SUBSCRIBE, RecordInfo relay, INVITE (docs/cascade.md).
  */
 import type { Logger } from 'pino';
-import { encodeDeviceInfoResponse, encodeDeviceStatusResponse, type CatalogItem } from '../../codecs/manscdp/messages.js';
+import { encodeAlarmNotify, encodeDeviceInfoResponse, encodeDeviceStatusResponse, type CatalogItem } from '../../codecs/manscdp/messages.js';
+import type { AlarmEvent } from '../model.js';
 import { CatalogPacker, type CatalogListing } from '../../protocol/gb28181/catalog-packer.js';
 import { ScopedChannels, type ScopeCatalog } from '../auth/channel-scope.js';
 import type { PlatformRecord, PlatformService } from './platform-service.js';
@@ -19,6 +20,9 @@ import type { PlatformRecord, PlatformService } from './platform-service.js';
 /** How the responder reaches the upper platform (the signalling engine behind a port). */
 export interface CascadeSendPort {
   send(platform: PlatformRecord, fromId: string, body: Buffer): Promise<void>;
+  /** Whether the link to this platform is registered (alarms go only to platforms that are online). */
+  isOnline(platformId: string): boolean;
+  nextSn(): number;
 }
 
 export interface CascadeQuery {
@@ -96,6 +100,33 @@ export class CascadeResponder {
       }
     } catch (err) {
       this.logger.warn({ platformId: platform.id, cmdType: query.cmdType, sn: query.sn, err: (err as Error).message }, 'answer to the upper platform failed');
+    }
+  }
+
+  /**
+   * An alarm from one of our devices: forwarded as Notify Alarm to every online upper platform the alarm's
+   * channel (or device) is shared with, from our ID towards it. Fire and forget per platform: a platform that
+   * does not answer must not hold the others or the local alarm pipeline.
+   */
+  forwardAlarm(alarm: AlarmEvent): void {
+    for (const platform of this.platforms.all()) {
+      if (!platform.enabled || !this.port.isOnline(platform.id)) continue;
+      const shared = this.isShared(platform, alarm.sourceId) || this.isShared(platform, alarm.deviceId);
+      if (!shared) continue;
+      const sourceId = this.isShared(platform, alarm.sourceId) ? alarm.sourceId : alarm.deviceId;
+      const body = encodeAlarmNotify(sourceId, this.port.nextSn(), {
+        priority: alarm.priority ?? 4,
+        method: alarm.method ?? 5,
+        time: alarm.alarmTime,
+        type: alarm.type,
+        description: alarm.description,
+        longitude: alarm.longitude,
+        latitude: alarm.latitude,
+      }, platform.charset);
+      void this.port.send(platform, this.localIdOf(platform), body).then(
+        () => this.logger.info({ platformId: platform.id, sourceId }, 'alarm forwarded to the upper platform'),
+        (err: unknown) => this.logger.warn({ platformId: platform.id, sourceId, err: (err as Error).message }, 'alarm not forwarded to the upper platform'),
+      );
     }
   }
 

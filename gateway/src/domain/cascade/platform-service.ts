@@ -140,6 +140,16 @@ export class PlatformService {
     return this.platforms.get(id);
   }
 
+  /** Every stored platform (with passwords: protocol side only). */
+  all(): PlatformRecord[] {
+    return [...this.platforms.values()];
+  }
+
+  /** Whether a platform's link is registered now. */
+  isOnline(id: string): boolean {
+    return this.links.get(id)?.state.status === 'online';
+  }
+
   /** Told after a platform was changed or removed (caches of what it shares). */
   onChange(listener: (platformId: string) => void): void {
     this.changeListeners.push(listener);
