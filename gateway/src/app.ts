@@ -42,6 +42,7 @@ import { TourService } from './domain/views/tour-service.js';
 import { PlatformService } from './domain/cascade/platform-service.js';
 import { CascadeResponder } from './domain/cascade/cascade-responder.js';
 import { UpwardLegs } from './domain/cascade/upward-legs.js';
+import { recordsPage } from './domain/streams/recordings.js';
 import { UpperRegistration } from './protocol/gb28181/upper-registration.js';
 import { SessionService } from './domain/sessions/session-service.js';
 import { HealthService } from './domain/health/health-service.js';
@@ -622,6 +623,12 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
           signalling.sendToUpper(platform.id, platform.domain, fromId, { transport: platform.transport, address: platform.host, port: platform.port }, body),
         isOnline: (platformId) => platforms.isOnline(platformId),
         nextSn: () => signalling.nextSn(),
+        queryRecords: async (channelId, window) => {
+          const channel = await store.getChannel(channelId);
+          const deviceId = channel?.deviceId ?? (registry.get(channelId) ? channelId : null);
+          if (!deviceId || !registry.isOnline(deviceId)) throw new Error(`the device of ${channelId} is not online`);
+          return (await signalling.queryRecordInfo(deviceId, channelId, destinationOf(deviceId), window, charsetOf(deviceId))).items;
+        },
       },
       { gatewayId: config.sip.id, gatewayName: 'sharp-eyes gateway', firmware: process.env.npm_package_version ?? 'unknown' },
       logger.child({ component: 'cascade' }),
@@ -698,6 +705,16 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
           const { raw: _raw, sn: _sn, ...info } = await signalling.queryDeviceInfo(deviceId, destinationOf(deviceId), charsetOf(deviceId));
           return info;
         }),
+      listRecords: async (channelId, window, p) => {
+        scoped.assertChannelInScope(channelId, p);
+        const channel = await store.getChannel(channelId);
+        const deviceId = channel?.deviceId ?? (registry.get(channelId) ? channelId : null);
+        if (!deviceId) throw new NotFoundError(`channel ${channelId} not found`);
+        return live(deviceId, 'RecordInfo', async () => {
+          const r = await signalling.queryRecordInfo(deviceId, channelId, destinationOf(deviceId), window, charsetOf(deviceId));
+          return recordsPage(r.items, r.complete);
+        });
+      },
       queryDeviceStatus: (deviceId) =>
         live(deviceId, 'DeviceStatus', async () => {
           const { raw: _raw, sn: _sn, ...status } = await signalling.queryDeviceStatus(deviceId, destinationOf(deviceId), charsetOf(deviceId));

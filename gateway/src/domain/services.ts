@@ -128,6 +128,8 @@ export interface GatewayServices {
   treeSearch(view: TreeViewName, q: string, limit: number, principal?: Principal): TreePage<TreeSearchHit>;
   /** Ask the device now (GB DeviceInfo); throws NotFoundError / ConflictError (offline) / UpstreamError (no answer). */
   queryDeviceInfo(deviceId: string): Promise<DeviceLiveInfo>;
+  /** Recordings of a channel on its device (GB RecordInfo); NotFoundError out of scope, ConflictError offline, UpstreamError no answer. */
+  listRecords?(channelId: string, window: { start: number; end: number; type: string }, principal?: Principal): Promise<RecordsPage>;
   /** Ask the device now (GB DeviceStatus); same errors as queryDeviceInfo. */
   queryDeviceStatus(deviceId: string): Promise<DeviceLiveStatus>;
   stats(principal?: Principal): GatewayStats;
@@ -218,4 +220,11 @@ export class ValidationError extends DomainError {
 }
 export class UpstreamError extends DomainError {
   readonly statusCode = 502;
+}
+
+/** GET /api/channels/:id/records. */
+export interface RecordsPage {
+  total: number;
+  complete: boolean;
+  items: Array<{ start: string; end: string; type: string; secrecy: number | null; name: string; filePath: string; fileSize: number | null }>;
 }

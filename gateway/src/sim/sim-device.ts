@@ -13,7 +13,8 @@ import { quote } from '../codecs/sip/headers.js';
 import { generateCallId, generateTag } from '../codecs/sip/builder.js';
 import { computeDigestResponse, parseDigestParams, type DigestParams } from '../codecs/sip/digest.js';
 import { decodePtz, type PtzCommand } from '../codecs/gb/ptz.js';
-import { el } from '../codecs/manscdp/xml.js';
+import { el, textAt } from '../codecs/manscdp/xml.js';
+import { fromGbTime, toGbTime } from '../codecs/gb/gb-time.js';
 import type { ManscdpCharset } from '../codecs/manscdp/charset.js';
 import {
   decodeManscdp,
@@ -22,7 +23,9 @@ import {
   encodeDeviceInfoResponse,
   encodeDeviceStatusResponse,
   encodeKeepalive,
+  encodeRecordInfoResponse,
   encodeResponse,
+  type RecordItemFields,
   MANSCDP_CONTENT_TYPE,
   readDeviceControl,
   type ManscdpMessage,
@@ -661,10 +664,7 @@ export class SimDevice {
         return;
       }
       case 'Query/RecordInfo':
-        // No recordings in the simulator: an empty result is SumNum 0 and no list (Annex M).
-        this.answer('RecordInfo', msg.sn, replyTo, () =>
-          encodeResponse('RecordInfo', msg.sn, queriedId, { Name: this.name, SumNum: 0 }, charset),
-        );
+        void this.answerRecordInfo(msg, queriedId, replyTo);
         return;
       case 'Control/DeviceControl':
         this.onDeviceControl(msg, queriedId, replyTo);
@@ -729,6 +729,41 @@ export class SimDevice {
     this.sendToServer(body(), replyTo)
       .then(() => this.host.emit('queried', { deviceId: this.id, cmdType, sn }))
       .catch((err: unknown) => this.host.emit('warning', { deviceId: this.id, message: `${cmdType} answer failed: ${String(err)}` }));
+  }
+
+  /**
+   * RecordInfo from a made-up recording calendar: every channel records around the clock in one-hour files,
+   * except 03:00–04:00 local time (a daily gap, so a timeline shows one), clipped to the asked window, at most
+   * 2,000 items. Parts of 8 items, same SN and SumNum in each, sent serially like the catalog (Annex M). A window
+   * that cannot be read is answered SumNum 0.
+   */
+  private async answerRecordInfo(msg: ManscdpMessage, queriedId: string, replyTo: TransportSource): Promise<void> {
+    const charset = this.host.config.charset;
+    const start = fromGbTime(textAt(msg.fields, 'StartTime') ?? '');
+    const end = fromGbTime(textAt(msg.fields, 'EndTime') ?? '');
+    const items: RecordItemFields[] = [];
+    if (start !== null && end !== null && end > start) {
+      const hour = 3600_000;
+      for (let t = Math.floor(start / hour) * hour; t < end && items.length < 2_000; t += hour) {
+        const localHour = new Date(t + 8 * hour).getUTCHours();
+        if (localHour === 3) continue;
+        const from = Math.max(t, start);
+        const to = Math.min(t + hour, end);
+        items.push({ deviceId: queriedId, name: this.name, startTime: toGbTime(from), endTime: toGbTime(to), filePath: `/rec/${queriedId}/${toGbTime(t).replace(/[-:T]/g, '')}.ps`, type: 'time', fileSize: 900_000_000 });
+      }
+    }
+    const parts: Buffer[] = [];
+    if (items.length === 0) parts.push(encodeRecordInfoResponse(queriedId, msg.sn, this.name, 0, [], charset));
+    for (let i = 0; i < items.length; i += 8) parts.push(encodeRecordInfoResponse(queriedId, msg.sn, this.name, items.length, items.slice(i, i + 8), charset));
+    try {
+      for (const body of parts) {
+        const res = await this.sendToServer(body, replyTo);
+        if (res.status >= 300) throw new Error(`gateway answered ${res.status}`);
+      }
+      this.host.emit('queried', { deviceId: this.id, cmdType: 'RecordInfo', sn: msg.sn });
+    } catch (err) {
+      this.host.emit('warning', { deviceId: this.id, message: `RecordInfo answer failed: ${String(err)}` });
+    }
   }
 
   /**

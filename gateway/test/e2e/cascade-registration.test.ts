@@ -279,6 +279,16 @@ describe('cascade: live video upward (an upper platform INVITEs a shared channel
     expect(alarms.some((a) => a.description === 'not for the province')).toBe(false);
   }, 30_000);
 
+  it('RecordInfo from the upper platform is relayed to the camera and answered with its recordings', async () => {
+    const window = 'start=2026-12-04T17:30:00Z&end=2026-12-04T23:00:00Z';
+    const ours = await lower.api<{ total: number; items: Array<{ start: string; end: string }> }>(`/api/channels/${shared}/records?${window}`);
+    expect(ours.body.total).toBe(5);
+    const above = await upper.api<{ total: number; complete: boolean; items: Array<{ start: string; end: string }> }>(`/api/channels/${shared}/records?${window}`);
+    expect(above.status, JSON.stringify(above.body)).toBe(200);
+    expect(above.body).toMatchObject({ total: 5, complete: true });
+    expect(above.body.items).toEqual(ours.body.items.map((i) => expect.objectContaining({ start: i.start, end: i.end })));
+  }, 30_000);
+
   it('a channel that is not shared is 404 to the upper platform, and nothing is opened for it', async () => {
     // The upper platform never got it in our catalog; INVITE it anyway through its device (our gateway).
     const refused = await upper.api<View>(`/api/channels/${unshared}/play`, { body: {} });

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { CatalogNodeKind, OnlineStatus } from '../../domain/model.js';
 import type { PtzRequest } from '../../domain/control/ptz-service.js';
-import { NotFoundError, type GatewayServices } from '../../domain/services.js';
+import { NotFoundError, ValidationError, type GatewayServices } from '../../domain/services.js';
 import { principalOf } from '../authentication.js';
 import {
   DEVICE_ID_PATTERN,
@@ -120,6 +120,59 @@ export const channelRoutes: FastifyPluginAsync<ChannelRoutesOptions> = async (ap
       const result = await services.ptz(request.params.id, request.body, principalOf(request));
       if (result.takenOverFrom) request.auditNote = { action: 'ptz-takeover', detail: `took over from ${result.takenOverFrom.holder} (${result.takenOverFrom.role})` };
       return result;
+    },
+  );
+
+  app.get<{ Params: { id: string }; Querystring: { start: string; end: string; type?: string } }>(
+    '/channels/:id/records',
+    {
+      schema: {
+        tags: ['channels'],
+        summary: 'Recordings on the device (GB RecordInfo) between start and end; times in ISO 8601, the device is asked in China Standard Time.',
+        params: nodeIdParams,
+        querystring: {
+          type: 'object',
+          required: ['start', 'end'],
+          properties: {
+            start: { type: 'string', format: 'date-time' },
+            end: { type: 'string', format: 'date-time' },
+            type: { type: 'string', enum: ['all', 'time', 'alarm', 'manual'], default: 'all' },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              total: { type: 'integer' },
+              complete: { type: 'boolean', description: 'False when the device went quiet before SumNum items arrived.' },
+              items: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    start: { type: 'string' },
+                    end: { type: 'string' },
+                    type: { type: 'string' },
+                    secrecy: { type: ['integer', 'null'] },
+                    name: { type: 'string' },
+                    filePath: { type: 'string' },
+                    fileSize: { type: ['integer', 'null'] },
+                  },
+                },
+              },
+            },
+          },
+          ...errorResponses(400, 401, 404, 409, 502),
+        },
+      },
+    },
+    async (request) => {
+      if (!services.listRecords) throw new NotFoundError('recordings are not available in this gateway');
+      const start = Date.parse(request.query.start);
+      const end = Date.parse(request.query.end);
+      if (!(end > start)) throw new ValidationError('end must be after start', 'querystring.end');
+      if (end - start > 31 * 86_400_000) throw new ValidationError('a records query spans at most 31 days', 'querystring.end');
+      return services.listRecords(request.params.id, { start, end, type: request.query.type ?? 'all' }, principalOf(request));
     },
   );
 

@@ -856,6 +856,51 @@ function catalogBody(sumNum: number, items: readonly CatalogItem[]): XmlElementS
   return fields;
 }
 
+/** One recording in a RecordInfo answer (times as GB local time text, e.g. 2026-12-05T08:00:00). */
+export interface RecordItemFields {
+  deviceId: string;
+  name: string;
+  startTime: string;
+  endTime: string;
+  filePath?: string;
+  address?: string;
+  secrecy?: number;
+  type?: string;
+  recorderId?: string;
+  fileSize?: number | null;
+}
+
+/** One part of a RecordInfo answer: SumNum is the grand total, the list holds this part's items (Annex M). */
+export function encodeRecordInfoResponse(
+  deviceId: string,
+  sn: number,
+  name: string,
+  sumNum: number,
+  items: readonly RecordItemFields[],
+  charset: ManscdpCharset = DEFAULT_MANSCDP_CHARSET,
+): Buffer {
+  if (!Number.isSafeInteger(sumNum) || sumNum < 0) throw new RangeError(`sumNum must be an integer ≥ 0, got ${sumNum}`);
+  const fields: XmlElementSpec[] = [el('Name', name), el('SumNum', sumNum)];
+  if (items.length > 0) {
+    fields.push(
+      el(
+        'RecordList',
+        items.map((item) => {
+          const children = [el('DeviceID', item.deviceId), el('Name', item.name)];
+          if (item.filePath) children.push(el('FilePath', item.filePath));
+          if (item.address) children.push(el('Address', item.address));
+          children.push(el('StartTime', item.startTime), el('EndTime', item.endTime), el('Secrecy', item.secrecy ?? 0), el('Type', item.type ?? 'time'));
+          if (item.recorderId) children.push(el('RecorderID', item.recorderId));
+          if (item.fileSize !== undefined && item.fileSize !== null) children.push(el('FileSize', item.fileSize));
+          return el('Item', children);
+        }),
+        { Num: items.length },
+      ),
+    );
+  }
+  return encodeResponse('RecordInfo', sn, deviceId, fields, charset);
+}
+
 export interface DeviceInfoFields {
   deviceName: string;
   manufacturer: string;

@@ -11,7 +11,15 @@
  * NOTIFY / SUBSCRIBE, RecordInfo relay, INVITE (docs/cascade.md).
  */
 import type { Logger } from 'pino';
-import { encodeAlarmNotify, encodeDeviceInfoResponse, encodeDeviceStatusResponse, type CatalogItem } from '../../codecs/manscdp/messages.js';
+import {
+  encodeAlarmNotify,
+  encodeDeviceInfoResponse,
+  encodeDeviceStatusResponse,
+  encodeRecordInfoResponse,
+  type CatalogItem,
+  type RecordItem,
+} from '../../codecs/manscdp/messages.js';
+import { fromGbTime } from '../../codecs/gb/gb-time.js';
 import type { AlarmEvent } from '../model.js';
 import { CatalogPacker, type CatalogListing } from '../../protocol/gb28181/catalog-packer.js';
 import { ScopedChannels, type ScopeCatalog } from '../auth/channel-scope.js';
@@ -23,6 +31,8 @@ export interface CascadeSendPort {
   /** Whether the link to this platform is registered (alarms go only to platforms that are online). */
   isOnline(platformId: string): boolean;
   nextSn(): number;
+  /** RecordInfo relayed to the channel's device (its items as the device sent them). */
+  queryRecords(channelId: string, window: { start: number; end: number; type: string }): Promise<RecordItem[]>;
 }
 
 export interface CascadeQuery {
@@ -30,6 +40,7 @@ export interface CascadeQuery {
   cmdType: string;
   sn: number;
   targetId: string;
+  record?: { startTime: string; endTime: string; type: string };
 }
 
 export interface CascadeResponderOptions {
@@ -97,6 +108,9 @@ export class CascadeResponder {
         case 'DeviceStatus':
           await this.port.send(platform, fromId, this.deviceStatus(platform, fromId, query));
           break;
+        case 'RecordInfo':
+          await this.answerRecordInfo(platform, fromId, query);
+          break;
       }
     } catch (err) {
       this.logger.warn({ platformId: platform.id, cmdType: query.cmdType, sn: query.sn, err: (err as Error).message }, 'answer to the upper platform failed');
@@ -155,6 +169,33 @@ export class CascadeResponder {
       parts++;
     }
     this.logger.info({ platformId: platform.id, sn: query.sn, items: ids.length, parts }, 'catalog answered to the upper platform');
+  }
+
+  /**
+   * RecordInfo relayed: asked of the channel's device with the upper platform's window, answered upward in parts
+   * of 8 items with the upper platform's SN. A device that does not answer, or a window that cannot be read, is
+   * answered SumNum 0 (the upper platform gets a defined answer, not silence).
+   */
+  private async answerRecordInfo(platform: PlatformRecord, fromId: string, query: CascadeQuery): Promise<void> {
+    const start = fromGbTime(query.record?.startTime ?? '');
+    const end = fromGbTime(query.record?.endTime ?? '');
+    let items: RecordItem[] = [];
+    if (query.targetId !== fromId && start !== null && end !== null && end > start) {
+      try {
+        items = await this.port.queryRecords(query.targetId, { start, end, type: query.record?.type ?? 'all' });
+      } catch (err) {
+        this.logger.info({ platformId: platform.id, channelId: query.targetId, err: (err as Error).message }, 'RecordInfo for the upper platform: the device did not answer');
+      }
+    }
+    const name = this.catalog.index.record(query.targetId)?.name ?? '';
+    const fields = items.map((i) => ({ deviceId: query.targetId, name: i.name, startTime: i.startTime, endTime: i.endTime, filePath: i.filePath, address: i.address, secrecy: i.secrecy ?? 0, type: i.type || 'time', recorderId: i.recorderId, fileSize: i.fileSize }));
+    if (fields.length === 0) {
+      await this.port.send(platform, fromId, encodeRecordInfoResponse(query.targetId, query.sn, name, 0, [], platform.charset));
+      return;
+    }
+    for (let i = 0; i < fields.length; i += 8) {
+      await this.port.send(platform, fromId, encodeRecordInfoResponse(query.targetId, query.sn, name, fields.length, fields.slice(i, i + 8), platform.charset));
+    }
   }
 
   private itemOf(id: string, parentId: string): CatalogItem {

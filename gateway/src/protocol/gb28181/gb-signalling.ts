@@ -25,6 +25,8 @@ import {
   envelopeProblem,
   MANSCDP_CONTENT_TYPE,
   readDeviceControl,
+  readRecordInfoResponse,
+  type RecordItem,
   type ManscdpMessage,
   type CatalogItem,
   type DeviceInfoResponse,
@@ -40,6 +42,8 @@ import { Lockout, type LockoutPolicy } from './lockout.js';
 import { PendingQueries, type CollectedAnswer } from './pending-queries.js';
 import { InviteDialogs } from './invite.js';
 import { judgeSource, type RejectionReason, type SourceVerdict } from './source-trust.js';
+import { toGbTime } from '../../codecs/gb/gb-time.js';
+import { textAt } from '../../codecs/manscdp/xml.js';
 import { RateLimitedLog } from './rate-limited-log.js';
 import { RegisterThrottle, type RegisterThrottleOptions } from './register-throttle.js';
 
@@ -101,6 +105,8 @@ export interface UpperQueryEvent {
   sn: number;
   /** The DeviceID queried: our own ID or a shared channel. */
   targetId: string;
+  /** RecordInfo: the window and type asked for (GB local time text, as sent). */
+  record?: { startTime: string; endTime: string; type: string };
 }
 
 export interface RegisterEvent {
@@ -191,7 +197,7 @@ const SOURCE_REJECTION_PHRASE: Record<Exclude<SourceVerdict, 'ok'>, string> = {
   'transport-mismatch': 'Transport Does Not Match Registration',
 };
 
-const UPPER_QUERIES = new Set(['Catalog', 'DeviceInfo', 'DeviceStatus']);
+const UPPER_QUERIES = new Set(['Catalog', 'DeviceInfo', 'DeviceStatus', 'RecordInfo']);
 const UPPER_METHODS = new Set(['MESSAGE', 'INVITE', 'ACK', 'BYE', 'CANCEL']);
 
 const ENVELOPE_PHRASE = { 'bad-sn': 'Bad SN', 'bad-device-id': 'Bad DeviceID' } as const;
@@ -575,7 +581,15 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
       return;
     }
     reply(200, 'OK');
-    this.emit('upper-query', { platformId, source, cmdType: msg.cmdType, sn: msg.sn, targetId: msg.deviceId });
+    const text = (name: string): string | undefined => textAt(msg.fields, name);
+    this.emit('upper-query', {
+      platformId,
+      source,
+      cmdType: msg.cmdType,
+      sn: msg.sn,
+      targetId: msg.deviceId,
+      ...(msg.cmdType === 'RecordInfo' ? { record: { startTime: text('StartTime') ?? '', endTime: text('EndTime') ?? '', type: text('Type') ?? 'all' } } : {}),
+    });
   }
 
   /** A MESSAGE to an upper platform (cascade answers): from `fromId` (our ID towards it); resolves on its 200. */
@@ -727,6 +741,48 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
     const outcome: CollectedAnswer = await collected;
     if (outcome.parts === 0) throw new Error(`no Catalog answer within ${this.opts.queryTimeoutMs} ms`);
     return { deviceId, sn, sumNum, items: [...items.values()], state: outcome.complete ? 'complete' : 'partial' };
+  }
+
+  /**
+   * RecordInfo of a channel between two instants: the device's parts collected by SN until SumNum items
+   * arrived or it went quiet (like the catalog). Times go out as GB local time.
+   */
+  async queryRecordInfo(
+    deviceId: string,
+    channelId: string,
+    destination: TransportSource,
+    window: { start: number; end: number; type?: string },
+    charset: ManscdpCharset = 'GB2312',
+  ): Promise<{ sumNum: number | null; items: RecordItem[]; complete: boolean }> {
+    const sn = this.nextSn();
+    const items: RecordItem[] = [];
+    let sumNum: number | null = null;
+    // Keyed by the channel: the device answers with the queried DeviceID.
+    const collected = this.pending.expect(deviceId, 'RecordInfo', sn, {
+      firstTimeoutMs: this.opts.queryTimeoutMs,
+      idleTimeoutMs: this.opts.catalogIdleTimeoutMs,
+      onPart: (m): boolean => {
+        const part = readRecordInfoResponse(m);
+        sumNum = part.sumNum;
+        items.push(...part.items);
+        return items.length >= (sumNum ?? 0);
+      },
+    });
+    const fields = {
+      StartTime: toGbTime(window.start),
+      EndTime: toGbTime(window.end),
+      Secrecy: 0,
+      Type: window.type ?? 'all',
+    };
+    try {
+      await this.sendMessage(channelId, destination, encodeQuery('RecordInfo', sn, channelId, fields, charset));
+    } catch (err) {
+      this.pending.cancel(deviceId, 'RecordInfo', sn);
+      throw err;
+    }
+    const outcome: CollectedAnswer = await collected;
+    if (outcome.parts === 0) throw new Error(`no RecordInfo answer within ${this.opts.queryTimeoutMs} ms`);
+    return { sumNum, items, complete: outcome.complete };
   }
 
   async queryDeviceInfo(deviceId: string, destination: TransportSource, charset: ManscdpCharset = 'GB2312'): Promise<DeviceInfoResponse> {
