@@ -41,6 +41,15 @@ export function createAlarmFeed(onFresh: (alarm: AlarmEvent) => void) {
     learnSources([alarm]);
     for (const a of fresh) onFresh(a);
   });
+  // The gateway escalates alarms nobody acknowledged (alarms.escalateAfterMin) and resolves them on
+  // acknowledgement; the list marks them as it happens, without a threshold of its own.
+  const offEscalation = socket.on('health-alert', (data) => {
+    const event = data as { event?: string; alert?: { kind?: string; alarmId?: string; firedAt?: number } } | null;
+    const alarmId = event?.alert?.alarmId;
+    if (event?.alert?.kind !== 'alarm-unacknowledged' || !alarmId) return;
+    const escalatedAt = event.event === 'fired' || event.event === 'reminder' ? (event.alert.firedAt ?? Date.now()) : null;
+    alarms.value = alarms.value.map((a) => (a.id === alarmId ? { ...a, escalatedAt } : a));
+  });
   // Every (re)connect reloads: alarms raised between the first load and the socket opening are not lost either.
   const stopWatch = watch(socket.connectedAt, (at) => {
     if (at !== null) void reload();
@@ -55,6 +64,7 @@ export function createAlarmFeed(onFresh: (alarm: AlarmEvent) => void) {
 
   function dispose(): void {
     offAlarm();
+    offEscalation();
     stopWatch();
   }
 

@@ -108,6 +108,7 @@ const messages: typeof zh = {
     note: 'Note',
     notePlaceholder: 'Note (optional)',
     ackedBy: 'Acknowledged by {who} at {time}',
+    escalated: 'Escalated: unacknowledged too long',
   },
   ptz: {
     heading: 'PTZ',

@@ -107,6 +107,7 @@ export default {
     note: '处理备注',
     notePlaceholder: '处理备注（可选）',
     ackedBy: '{who} 于 {time} 确认',
+    escalated: '已升级：超时未确认',
   },
   ptz: {
     heading: '云台控制',

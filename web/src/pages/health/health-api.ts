@@ -170,7 +170,9 @@ export interface HealthAlert {
   id: string;
   ruleId: string;
   ruleName: string;
-  kind: AlertRuleKind;
+  /** 'alarm-unacknowledged': an alarm the gateway escalated (no rule of its own; `alarmId` names it). */
+  kind: AlertRuleKind | 'alarm-unacknowledged';
+  alarmId?: string;
   channelId: string;
   channelName: string;
   deviceId: string;
@@ -182,7 +184,7 @@ export interface HealthAlert {
   reasonCode?: ReasonCode;
   firedAt: number;
   clearedAt: number | null;
-  clearReason: 'recovered' | 'maintenance' | 'channel-removed' | 'rule-changed' | 'rule-deleted' | null;
+  clearReason: 'recovered' | 'maintenance' | 'channel-removed' | 'rule-changed' | 'rule-deleted' | 'acknowledged' | null;
   lastNotifiedAt: number;
   reminders: number;
 }
