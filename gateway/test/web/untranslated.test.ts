@@ -7,7 +7,9 @@
  *   - in English: any Chinese character, unless it is data (below) or the English catalogue's own ("中文");
  *   - in zh-CN: any Latin word (3+ letters) that the zh-CN catalogue does not use itself (PTZ, CSV, fps…);
  *   - in both: raw codes and keys — a dotted key path (`session.page.ended`, `reason.keepalive-timeout`) or a
- *     kebab-case code (`keepalive-timeout`) that the page's catalogue does not contain.
+ *     kebab-case code (`keepalive-timeout`) that the page's catalogue does not contain;
+ *   - in both: symbol glyphs and emoji (▲ ● ✕ 🔒…, issue 12 defect 12) in the text or in a visible element's
+ *     ::before / ::after content — fonts on Kylin/UOS PCs draw them as boxes; shapes are SVG icons.
  * Data is what the gateway's API answered the page with (device, channel, region, session and user names,
  * IDs…), collected from its JSON responses — except the fields that carry the gateway's own words (message,
  * hint, reason, status, code…), which must never reach the screen untranslated.
@@ -21,6 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceFleet } from '../../src/sim/index.js';
 import { startHarness, type Harness } from '../support/gateway-harness.js';
 import { buildWeb, launchChromium, newWallPage, saveScreenshot, signIn } from '../support/browser.js';
+import { glyphsIn } from '../support/glyphs.js';
 
 type Locale = 'zh-CN' | 'en';
 const LOCALES: Locale[] = ['zh-CN', 'en'];
@@ -114,6 +117,20 @@ const READ_TEXTS = `(() => {
   return out;
 })()`;
 
+/** The generated content (CSS `content:` strings) of visible elements' ::before and ::after. */
+const READ_PSEUDO = `(() => {
+  const out = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    for (const which of ['::before', '::after']) {
+      const content = getComputedStyle(el, which).content;
+      if (content && content !== 'none' && content !== 'normal' && content !== '""') out.push(content);
+    }
+  }
+  return out;
+})()`;
+
 describe('web: no untranslated text on any screen, zh-CN and English (issue 12 defect 3)', () => {
   let h: Harness;
   let fleet: DeviceFleet;
@@ -172,6 +189,8 @@ describe('web: no untranslated text on any screen, zh-CN and English (issue 12 d
       if (keys.length > 0) problems.push(`raw keys: ${keys.join(' ')}`);
       const codes = (text.match(KEBAB) ?? []).filter((c) => !ownText.includes(c));
       if (codes.length > 0) problems.push(`raw codes: ${codes.join(' ')}`);
+      const glyphs = glyphsIn(text);
+      if (glyphs.length > 0) problems.push(`symbol glyphs / emoji (boxes without full fonts): ${glyphs.join(' ')}`);
       if (problems.length === 0) continue;
       if ([...reasonsSeen].some((reason) => raw.includes(reason))) {
         reasonHits++;
@@ -218,6 +237,10 @@ describe('web: no untranslated text on any screen, zh-CN and English (issue 12 d
     const texts = await page.evaluate<string[]>(READ_TEXTS);
     await Promise.all([...pendingReads]);
     check(locale, where, texts, data);
+    for (const content of new Set(await page.evaluate<string[]>(READ_PSEUDO))) {
+      const glyphs = glyphsIn(content);
+      if (glyphs.length > 0) findings.push({ where: `${locale} ${where}`, text: `CSS content ${content}`, problem: `symbol glyphs in ::before / ::after: ${glyphs.join(' ')}` });
+    }
     await saveScreenshot(page, `scan-${where.replace(/[^a-z0-9]+/gi, '-')}-${locale}`);
   }
 

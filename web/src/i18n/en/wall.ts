@@ -148,6 +148,7 @@ const messages: typeof zh = {
   },
   keys: {
     heading: 'Keyboard shortcuts',
+    arrow: { up: 'Up arrow', down: 'Down arrow', left: 'Left arrow', right: 'Right arrow' },
     button: 'Shortcuts',
     recallView: 'Recall view 1–9',
     cycleLayout: 'Cycle layouts (Shift: backwards)',
