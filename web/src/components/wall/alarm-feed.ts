@@ -6,6 +6,7 @@
 import { computed, ref, watch } from 'vue';
 import type { AlarmEvent } from '../../api/types';
 import { gatewayEvents } from '../../composables/gateway-events';
+import type { ShownError } from '../../api/error-text';
 import { freshAlarms, mergeAlarms, unacknowledgedCount } from './alarm-list';
 import { channelDirectory } from './channel-directory';
 import { acknowledgeAlarm, listAlarms } from './wall-api';
@@ -13,7 +14,8 @@ import { acknowledgeAlarm, listAlarms } from './wall-api';
 export function createAlarmFeed(onFresh: (alarm: AlarmEvent) => void) {
   const socket = gatewayEvents();
   const alarms = ref<AlarmEvent[]>([]);
-  const loadError = ref<string | null>(null);
+  // Kept as the error itself and rendered while rendering (errorText): in the page's language, also after a switch.
+  const loadError = ref<ShownError>(null);
   const loaded = ref(false);
 
   /** The list names cameras, not 20-digit IDs: learn the sources' names (the newest 50 are what is on screen). */
@@ -30,7 +32,7 @@ export function createAlarmFeed(onFresh: (alarm: AlarmEvent) => void) {
       loadError.value = null;
       loaded.value = true;
     } catch (err) {
-      loadError.value = (err as Error).message;
+      loadError.value = err as Error;
     }
   }
 

@@ -3,7 +3,7 @@
  * that api/types.ts does not already restate. The gateway grades, aggregates and evaluates rules; the
  * browser only asks and displays.
  */
-import { api, currentToken, withQuery } from '../../api/http';
+import { api, ApiError, currentToken, withQuery } from '../../api/http';
 import type { AlarmEvent, ChannelHealth, ChannelHealthStatus, HealthSummary, Page, StatusEvent } from '../../api/types';
 import type { ReasonCode } from '../../i18n/health-reason';
 
@@ -311,13 +311,15 @@ export async function fetchBlob(path: string, query?: Record<string, string | nu
   const response = await fetch(withQuery(path, query), { headers: token ? { Authorization: `Bearer ${token}` } : {} });
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;
+    // An ApiError with the body: its code is what the UI says (errorText), its message is for logs.
+    let body: ApiError['body'] = null;
     try {
-      const body = (await response.json()) as { message?: string };
-      if (body.message) message = body.message;
+      body = (await response.json()) as ApiError['body'];
+      if (body?.message) message = body.message;
     } catch {
       /* not JSON */
     }
-    throw new Error(message);
+    throw new ApiError(response.status, body, message);
   }
   const disposition = response.headers.get('content-disposition') ?? '';
   const fileName = /filename="?([^";]+)"?/.exec(disposition)?.[1] ?? null;
