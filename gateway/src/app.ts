@@ -20,6 +20,7 @@ import { TreeViews } from './domain/catalog/tree-views.js';
 import { configuredRegionNames, loadRegionDataset, RegionNames } from './domain/catalog/region-names.js';
 import { CatalogService } from './domain/catalog/catalog-service.js';
 import { AlarmService } from './domain/alarms/alarm-service.js';
+import { AlarmEscalation } from './domain/alarms/alarm-escalation.js';
 import { AuthService } from './domain/auth/auth-service.js';
 import { PtzService } from './domain/control/ptz-service.js';
 import { UserService } from './domain/auth/user-service.js';
@@ -63,6 +64,8 @@ export interface Gateway {
   readonly httpUrl: string;
   readonly services: GatewayServices;
   readonly store: GatewayStore;
+  /** Escalation of unacknowledged alarms; its timer calls `tick()`, tests call it with the time they want. */
+  readonly alarmEscalation: AlarmEscalation;
   close(): Promise<void>;
 }
 
@@ -564,6 +567,23 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     await healthService.start();
     closers.push(() => healthService.close());
 
+    // Alarms nobody acknowledges are raised through the health alerts, with or without an alarm desk open.
+    const alarmEscalation = new AlarmEscalation(
+      {
+        listAlarms: (q) => store.listAlarms(q),
+        escalate: async (list, afterMin, at) => (await healthService.escalateAlarms(list, afterMin, at)).length,
+        alreadyEscalated: (id) => healthService.alarmEscalated(id),
+        resolve: async (id, at) => {
+          await healthService.alarmAcknowledged(id, at);
+        },
+      },
+      events,
+      logger.child({ component: 'alarm-escalation' }),
+      { escalateAfterMin: config.alarms.escalateAfterMin },
+    );
+    alarmEscalation.start();
+    closers.push(() => alarmEscalation.close());
+
     // Every catalog read goes through the caller's channel scope (domain/auth/scoped-catalog.ts).
     const scoped = new ScopedCatalog(
       {
@@ -721,11 +741,17 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
           return status;
         }),
       listStatusEvents: (q, p) => scoped.listStatusEvents(q, p),
-      listAlarms: (q, p) => scoped.listAlarms(q, p),
+      // Each alarm says whether the gateway escalated it: the wall and the alarm desk mark those without a rule of their own.
+      listAlarms: async (q, p) => {
+        const page = await scoped.listAlarms(q, p);
+        return { ...page, items: page.items.map((a) => ({ ...a, escalatedAt: a.id !== undefined ? (health?.alarmEscalatedAt(a.id) ?? null) : null })) };
+      },
       acknowledgeAlarm: async (id, by, note, p) => {
         await writer.flush();
         if (!(await scoped.alarmVisible(id, p))) return null;
-        return store.acknowledgeAlarm(id, by, note, Date.now());
+        const alarm = await store.acknowledgeAlarm(id, by, note, Date.now());
+        if (alarm) events.emit('alarm-acknowledged', alarm);
+        return alarm;
       },
       ptz: async (channelId, request, p) => {
         scoped.assertChannelInScope(channelId, p);
@@ -794,6 +820,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       httpUrl: `${tls ? 'https' : 'http'}://${httpHost}:${httpPort}`,
       services,
       store,
+      alarmEscalation,
       close: () => {
         closing ??= closeAll();
         return closing;

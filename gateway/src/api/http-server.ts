@@ -90,7 +90,8 @@ const WS_MESSAGES: Record<WsMessageType, string> = {
   'health-alert':
     '`{ event: "fired" | "reminder" | "recovered" | "cleared", alert }` with an Alert as in GET /api/alerts: `{ id, ruleId, ' +
     'ruleName, kind, channelId, channelName, deviceId, civilCode, state, reason, firedAt, clearedAt, clearReason, ' +
-    'lastNotifiedAt, reminders }`.',
+    'lastNotifiedAt, reminders }`; kind "alarm-unacknowledged" (with `alarmId`) is an alarm escalated after alarms.escalateAfterMin, ' +
+    'recovered when it is acknowledged.',
 };
 const WS_MESSAGE_LIST = WS_MESSAGE_TYPES.map((type) => `- \`${type}\`: ${WS_MESSAGES[type]}`).join('\n');
 

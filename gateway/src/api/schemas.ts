@@ -228,6 +228,7 @@ const Alarm: JsonSchema = {
     acknowledgedBy: nullable('string'),
     note: nullable('string'),
     raw: stringMap,
+    escalatedAt: { ...nullable('number'), description: 'When the gateway escalated it (unacknowledged for alarms.escalateAfterMin), while unacknowledged; else null.' },
   },
 };
 

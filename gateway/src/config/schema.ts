@@ -108,6 +108,7 @@ export interface GatewayConfig {
     dailyReportTime: string;
     reportRetentionDays: number;
   };
+  alarms: { escalateAfterMin: number };
   regions: { names: RegionNameEntry[] };
   deviceProfilesDir: string;
 }
@@ -650,6 +651,16 @@ export const CONFIG_SCHEMA: TypedGroupSpec<GatewayConfig> = {
         reportRetentionDays: {
           kind: 'integer', default: 180, min: 1, max: 3650,
           description: 'Keep daily reports this many days.',
+        },
+      },
+    },
+    alarms: {
+      kind: 'group',
+      description: 'Device alarms (报警): escalation of alarms nobody acknowledges.',
+      fields: {
+        escalateAfterMin: {
+          kind: 'integer', default: 10, min: 0, max: 10_080,
+          description: 'An alarm still unacknowledged after this many minutes is raised once as an alert (in-app and the alert rules\' webhooks) until acknowledged; 0 = never.',
         },
       },
     },

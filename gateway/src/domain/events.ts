@@ -46,6 +46,8 @@ export interface GatewayEventMap {
   'device-status': [DeviceStatusChange];
   'channel-status': [ChannelStatusChange];
   alarm: [AlarmEvent];
+  /** An alarm was acknowledged (alone or in a bulk acknowledge): resolves its escalation. */
+  'alarm-acknowledged': [AlarmEvent];
   'catalog-progress': [CatalogProgress];
   'stream-status': [StreamView];
   'stream-failed': [StreamFailure];

@@ -134,6 +134,11 @@ export interface AlarmEvent {
   acknowledgedBy: string | null;
   note: string | null;
   raw: Record<string, string>;
+  /**
+   * When the gateway escalated it (unacknowledged for alarms.escalateAfterMin), while that escalation is open;
+   * null otherwise. Added when alarms are read (GET /api/alarms), never stored with the alarm.
+   */
+  escalatedAt?: number | null;
 }
 
 export type UserRole = 'admin' | 'operator' | 'maintainer' | 'viewer';

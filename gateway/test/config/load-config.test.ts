@@ -92,6 +92,7 @@ const EXPECTED_DEFAULTS: GatewayConfig = {
     dailyReportTime: '07:30',
     reportRetentionDays: 180,
   },
+  alarms: { escalateAfterMin: 10 },
   regions: { names: [] },
   deviceProfilesDir: 'device-profiles',
 };

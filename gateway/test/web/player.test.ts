@@ -207,7 +207,9 @@ describe('web: live player', () => {
     await expect.poll(() => tile.getAttribute('data-state'), { timeout: 20_000 }).toBe('error');
     const reason = page.locator('[data-testid=live-video-error]');
     expect(await reason.getAttribute('data-step')).toBe('channel');
-    expect(await reason.textContent()).toContain(`channel ${missing} not found`);
+    // Said from the catalogue (error.play.channel); the gateway's English stays in data-detail.
+    expect(await reason.textContent()).toContain('找不到该通道');
+    expect(await reason.getAttribute('data-detail')).toContain(`channel ${missing} not found`);
     expect(await tile.textContent()).toContain('无法播放 · 通道');
     await saveScreenshot(page, 'player-error');
     await context.close();

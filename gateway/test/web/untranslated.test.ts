@@ -7,7 +7,9 @@
  *   - in English: any Chinese character, unless it is data (below) or the English catalogue's own ("中文");
  *   - in zh-CN: any Latin word (3+ letters) that the zh-CN catalogue does not use itself (PTZ, CSV, fps…);
  *   - in both: raw codes and keys — a dotted key path (`session.page.ended`, `reason.keepalive-timeout`) or a
- *     kebab-case code (`keepalive-timeout`) that the page's catalogue does not contain.
+ *     kebab-case code (`keepalive-timeout`) that the page's catalogue does not contain;
+ *   - in both: symbol glyphs and emoji (▲ ● ✕ 🔒…, issue 12 defect 12) in the text or in a visible element's
+ *     ::before / ::after content — fonts on Kylin/UOS PCs draw them as boxes; shapes are SVG icons.
  * Data is what the gateway's API answered the page with (device, channel, region, session and user names,
  * IDs…), collected from its JSON responses — except the fields that carry the gateway's own words (message,
  * hint, reason, status, code…), which must never reach the screen untranslated.
@@ -21,6 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceFleet } from '../../src/sim/index.js';
 import { startHarness, type Harness } from '../support/gateway-harness.js';
 import { buildWeb, launchChromium, newWallPage, saveScreenshot, signIn } from '../support/browser.js';
+import { glyphsIn } from '../support/glyphs.js';
 
 type Locale = 'zh-CN' | 'en';
 const LOCALES: Locale[] = ['zh-CN', 'en'];
@@ -114,12 +117,28 @@ const READ_TEXTS = `(() => {
   return out;
 })()`;
 
+/** The generated content (CSS `content:` strings) of visible elements' ::before and ::after. */
+const READ_PSEUDO = `(() => {
+  const out = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    for (const which of ['::before', '::after']) {
+      const content = getComputedStyle(el, which).content;
+      if (content && content !== 'none' && content !== 'normal' && content !== '""') out.push(content);
+    }
+  }
+  return out;
+})()`;
+
 describe('web: no untranslated text on any screen, zh-CN and English (issue 12 defect 3)', () => {
   let h: Harness;
   let fleet: DeviceFleet;
   let browser: Browser;
   let sessionId = '';
   let sessionCode = '';
+  /** Consultations a point joins and the chair then ends, one per language (the scan of "session ended"). */
+  const endingSessions = new Map<Locale, { id: string; code: string }>();
   let onlineChannel = '';
   let offlineChannel = '';
   const catalogues = new Map<Locale, string[]>();
@@ -143,6 +162,10 @@ describe('web: no untranslated text on any screen, zh-CN and English (issue 12 d
     const created = await h.api<{ id: string; code: string }>('/api/sessions', { body: { name: '防汛会商', sources: [onlineChannel] } });
     sessionId = created.body.id;
     sessionCode = created.body.code;
+    for (const locale of LOCALES) {
+      const ending = await h.api<{ id: string; code: string }>('/api/sessions', { body: { name: `结束会商 ${locale}`, sources: [onlineChannel] } });
+      endingSessions.set(locale, ending.body);
+    }
     browser = await launchChromium();
   }, 150_000);
 
@@ -172,6 +195,8 @@ describe('web: no untranslated text on any screen, zh-CN and English (issue 12 d
       if (keys.length > 0) problems.push(`raw keys: ${keys.join(' ')}`);
       const codes = (text.match(KEBAB) ?? []).filter((c) => !ownText.includes(c));
       if (codes.length > 0) problems.push(`raw codes: ${codes.join(' ')}`);
+      const glyphs = glyphsIn(text);
+      if (glyphs.length > 0) problems.push(`symbol glyphs / emoji (boxes without full fonts): ${glyphs.join(' ')}`);
       if (problems.length === 0) continue;
       if ([...reasonsSeen].some((reason) => raw.includes(reason))) {
         reasonHits++;
@@ -218,6 +243,10 @@ describe('web: no untranslated text on any screen, zh-CN and English (issue 12 d
     const texts = await page.evaluate<string[]>(READ_TEXTS);
     await Promise.all([...pendingReads]);
     check(locale, where, texts, data);
+    for (const content of new Set(await page.evaluate<string[]>(READ_PSEUDO))) {
+      const glyphs = glyphsIn(content);
+      if (glyphs.length > 0) findings.push({ where: `${locale} ${where}`, text: `CSS content ${content}`, problem: `symbol glyphs in ::before / ::after: ${glyphs.join(' ')}` });
+    }
     await saveScreenshot(page, `scan-${where.replace(/[^a-z0-9]+/gi, '-')}-${locale}`);
   }
 
@@ -268,6 +297,69 @@ describe('web: no untranslated text on any screen, zh-CN and English (issue 12 d
         await page.goto(`${base}/#/health/channels/${channel}`);
         await scan(locale, page, data, `channel-health-${channel === offlineChannel ? 'offline' : 'online'}`, 'h1');
       }
+      await context.close();
+    });
+  }
+
+  /** The locale toggle of the page (the app's top bar, or a point's own button), and the other locale. */
+  async function switchLanguage(page: Page, from: Locale, button: string): Promise<Locale> {
+    await page.locator(button).first().click();
+    const to: Locale = from === 'zh-CN' ? 'en' : 'zh-CN';
+    await expect.poll(() => page.evaluate<string | null>(`document.documentElement.lang || localStorage.getItem('sharp-eyes.locale')`), POLL).toBe(to);
+    return to;
+  }
+
+  /** What `selector` shows must change language with the switch: Chinese in zh-CN, none in English. */
+  async function followsSwitch(page: Page, selector: string, to: Locale): Promise<void> {
+    const read = async (): Promise<string> => (await page.locator(selector).first().textContent()) ?? '';
+    if (to === 'en') await expect.poll(async () => CJK.test(await read()), POLL).toBe(false);
+    else await expect.poll(async () => CJK.test(await read()), POLL).toBe(true);
+  }
+
+  for (const locale of LOCALES) {
+    it(`${locale}: errors and reasons are said from the catalogues and follow a language switch (session ended, session load error, a tile's play error)`, async () => {
+      const base = h.gateway.httpUrl;
+      const ending = endingSessions.get(locale)!;
+
+      // A point joins a consultation by its code; the chair ends it: "the session has ended", then the switch.
+      const point = await localisedPage(locale);
+      await point.page.goto(`${base}/#/join/${ending.code}`);
+      await point.page.locator('input[name=code]').fill(ending.code);
+      await point.page.locator('input[name=name]').fill('一号点位');
+      point.data.add('一号点位');
+      await point.page.locator('[data-testid=join-form] button[type=submit]').click();
+      await point.page.locator('[data-testid=session-name]').waitFor({ timeout: POLL.timeout });
+      expect((await h.api(`/api/sessions/${ending.id}/end`, { method: 'POST', body: {} })).status).toBe(200);
+      await scan(locale, point.page, point.data, 'session-ended', '[data-testid=session-ended]');
+      let now = await switchLanguage(point.page, locale, '[data-testid=session-locale]');
+      await followsSwitch(point.page, '[data-testid=session-ended]', now);
+      await scan(now, point.page, point.data, 'session-ended-switched', '[data-testid=session-ended]');
+      await point.context.close();
+
+      // Opening the ended consultation again is a load error, said from the catalogue, following the switch.
+      const { context, page, data } = await localisedPage(locale);
+      await signIn(page, base, 'admin', 'admin-password-1');
+      await page.goto(`${base}/#/sessions/${ending.id}`);
+      await page.locator('[data-testid=session-error]').waitFor({ timeout: POLL.timeout });
+      await scan(locale, page, data, 'session-load-error', '[data-testid=session-error]');
+      now = await switchLanguage(page, locale, '[data-testid=toggle-locale]');
+      await followsSwitch(page, '[data-testid=session-error]', now);
+      await scan(now, page, data, 'session-load-error-switched', '[data-testid=session-error]');
+      await switchLanguage(page, now, '[data-testid=toggle-locale]');
+
+      // A tile whose play fails (a channel that does not exist): the reason and the hint from the catalogues.
+      await page.goto(`${base}/#/diagnostics/players?channels=44031399001320009999&stream=sub`);
+      await page.locator('[data-testid=live-video][data-state=error]').waitFor({ timeout: POLL.timeout });
+      const reason = page.locator('[data-testid=live-video-error]');
+      expect(await reason.getAttribute('data-code')).toBe('error.play.channel');
+      // The gateway's English is kept for diagnostics only, never shown.
+      expect(await reason.getAttribute('data-detail')).toContain('channel 44031399001320009999 not found');
+      expect(await reason.textContent()).not.toContain('44031399001320009999 not found');
+      await scan(locale, page, data, 'tile-play-error', '[data-testid=live-video-error]');
+      now = await switchLanguage(page, locale, '[data-testid=toggle-locale]');
+      await followsSwitch(page, '[data-testid=live-video-error]', now);
+      await followsSwitch(page, '[data-testid=live-video-hint]', now);
+      await scan(now, page, data, 'tile-play-error-switched', '[data-testid=live-video-error]');
       await context.close();
     });
   }

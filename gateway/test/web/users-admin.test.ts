@@ -62,7 +62,9 @@ describe('web: users admin screen', () => {
     // The browser's own minlength check would stop the form: bypass it to see the gateway's answer.
     await form.evaluate((f) => f.setAttribute('novalidate', ''));
     await page.locator('[data-testid=user-save]').click();
-    await expect.poll(() => page.locator('[data-testid=user-form-error]').textContent()).toContain('body.password');
+    // The gateway's answer in the page's words (its code and field from the catalogue), never its English path.
+    await expect.poll(() => page.locator('[data-testid=user-form-error]').textContent()).toContain('密码');
+    expect(await page.locator('[data-testid=user-form-error]').textContent()).not.toContain('body.password');
     await form.locator('input[name=password]').fill('');
     await page.locator('[data-testid=user-save]').click();
     await expect.poll(async () => (await h.api<UserView>('/api/users/nanshan-op')).body.role).toBe('operator');

@@ -110,6 +110,8 @@ export interface AlarmEvent {
   acknowledgedAt: number | null;
   acknowledgedBy: string | null;
   note: string | null;
+  /** When the gateway escalated it (unacknowledged for alarms.escalateAfterMin), while unacknowledged; else null. */
+  escalatedAt?: number | null;
 }
 
 export interface StatusEvent {

@@ -18,7 +18,7 @@ import { ApiError, api } from '../api/http';
 import type { Channel, StreamView } from '../api/types';
 import { auth } from '../composables/auth';
 import { gatewayEvents } from '../composables/gateway-events';
-import { ProgressWatch, retryDelayMs, stateOfPlayFailure, type PlayerState, type PlayerStream } from './player-policy';
+import { codeOfStep, ProgressWatch, retryDelayMs, stateOfPlayFailure, type PlayerState, type PlayerStream } from './player-policy';
 import { mediaLoaderConfig, pageApi } from './ws-media-loader';
 
 export type { PlayerState, PlayerStateKind, PlayerStream } from './player-policy';
@@ -229,7 +229,8 @@ export class LivePlayer {
     }
     // A fatal network error is nearly always the stream being gone (torn down after its viewers left, the
     // camera's BYE, an expired token): play again, which re-opens it. The play's own answer says why not.
-    const failure: PlayerState = { kind: 'error', message: `${data.type}: ${data.details}`, step: data.type === ErrorTypes.NETWORK_ERROR ? 'network' : 'media', hint: null };
+    const network = data.type === ErrorTypes.NETWORK_ERROR;
+    const failure: PlayerState = { kind: 'error', code: network ? 'error.network' : 'player.failure.media', params: {}, step: network ? 'network' : 'media', detail: `${data.type}: ${data.details}` };
     this.restart(failure, data.type === ErrorTypes.NETWORK_ERROR ? 0 : null);
   }
 
@@ -312,7 +313,7 @@ export class LivePlayer {
         break;
       case 'restart':
         this.restart(
-          this.state.kind === 'stalled' ? this.state : { kind: 'error', message: 'no picture from the stream', step: 'media', hint: null },
+          this.state.kind === 'stalled' ? this.state : { kind: 'error', code: 'player.failure.no-picture', params: {}, step: 'media', detail: 'no picture from the stream' },
           this.state.kind === 'stalled' ? 0 : null,
         );
         break;
@@ -342,7 +343,7 @@ export class LivePlayer {
       events.on('stream-failed', (data) => {
         const failure = data as StreamFailedEvent;
         if (failure.streamId !== this.attempt?.view?.streamId) return;
-        this.restart({ kind: 'error', message: failure.message, step: failure.step, hint: failure.hint }, null);
+        this.restart({ kind: 'error', code: codeOfStep(failure.step), params: {}, step: failure.step, detail: [failure.message, failure.hint].filter(Boolean).join(' — ') }, null);
       }),
       events.on('stream-status', (data) => {
         const status = data as StreamStatusEvent;

@@ -9,9 +9,10 @@ export type PlayerStream = 'main' | 'sub';
 
 /**
  * What a tile shows. `stalled`: the picture stopped moving for a few seconds (it is hidden, never shown
- * frozen). `offline.since`: epoch ms the channel or its device went offline (null when unknown). `error`: the
- * gateway's reason for a failed play (`step` as in the play error body, or `network` / `media` for failures on
- * the browser's side).
+ * frozen). `offline.since`: epoch ms the channel or its device went offline (null when unknown). `error`: why a
+ * play failed as a catalogue key (`code`, rendered with `params` in the page's language, so it follows a language
+ * switch) and the step (`step` as in the play error body, or `network` / `media` for failures on the browser's
+ * side). `detail` is the gateway's or the browser's own English text: for logs and data attributes, never shown.
  */
 export type PlayerState =
   | { kind: 'idle' }
@@ -19,7 +20,30 @@ export type PlayerState =
   | { kind: 'playing' }
   | { kind: 'stalled'; since: number }
   | { kind: 'offline'; since: number | null }
-  | { kind: 'error'; message: string; step: string | null; hint: string | null };
+  | { kind: 'error'; code: string; params: Record<string, string | number>; step: string | null; detail: string };
+
+/** The steps of a play the gateway names (PlayError, gateway/src/domain/streams/play-error.ts). */
+const PLAY_STEPS = new Set(['channel', 'device', 'resources', 'invite', 'answer', 'rtp', 'keyframe', 'packager']);
+
+/** The catalogue key of a failure the gateway reported at `step` (play answer or `stream-failed` event). */
+export function codeOfStep(step: string | null | undefined): string {
+  return step && PLAY_STEPS.has(step) ? `error.play.${step}` : 'player.failure.unknown';
+}
+
+/**
+ * The catalogue key of the hint for a failed step (`player.hints.*`): what an operator can check. For a refused
+ * INVITE the SIP status says more than the step (busy, wrong channel, refused).
+ */
+export function hintKey(step: string | null, params: Record<string, string | number>): string | null {
+  if (!step) return null;
+  if (step === 'invite') {
+    const sip = Number(params.sipStatus);
+    if (sip === 488 || sip === 486 || sip === 404) return `player.hints.invite-${sip}`;
+    if (sip === 401 || sip === 403) return 'player.hints.invite-refused';
+    if (sip >= 500) return 'player.hints.invite-failed';
+  }
+  return PLAY_STEPS.has(step) || step === 'network' || step === 'media' ? `player.hints.${step}` : null;
+}
 
 export type PlayerStateKind = PlayerState['kind'];
 
@@ -44,14 +68,14 @@ export function stateOfPlayFailure(failure: { status: number | null; body: PlayE
   const body = failure.body;
   if (failure.status === 409 && body?.step === 'device') return { kind: 'offline', since: null };
   if (failure.status === null) {
-    return { kind: 'error', message: failure.message, step: 'network', hint: null };
+    return { kind: 'error', code: 'error.network', params: {}, step: 'network', detail: failure.message };
   }
-  return {
-    kind: 'error',
-    message: body?.message ?? failure.message,
-    step: body?.step ?? null,
-    hint: body?.hint ?? null,
-  };
+  const detail = [body?.message ?? failure.message, body?.hint].filter(Boolean).join(' — ');
+  const params: Record<string, string | number> = { ...(body?.params ?? {}), ...(body?.sipStatus ? { sipStatus: body.sipStatus } : {}) };
+  // The gateway's code (`play.rtp`, `media.revoked`, …) is a key of the errors catalogue; without one, the
+  // status says what little is known.
+  if (body?.code) return { kind: 'error', code: `error.${body.code}`, params, step: body.step ?? null, detail };
+  return { kind: 'error', code: 'player.failure.status', params: { ...params, status: failure.status }, step: body?.step ?? null, detail };
 }
 
 /**

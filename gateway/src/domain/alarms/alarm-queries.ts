@@ -79,7 +79,9 @@ export class AlarmQueries {
       scanned += page.items.length;
       for (const alarm of page.items) {
         if (!matches(alarm)) continue;
-        const isEscalated = escalateMs !== null && alarm.acknowledgedAt === null && now - alarm.receivedAt >= escalateMs;
+        // Escalated by the gateway (alarms.escalateAfterMin), or by the desk's own, stricter threshold.
+        const isEscalated =
+          alarm.acknowledgedAt === null && ((alarm.escalatedAt ?? null) !== null || (escalateMs !== null && now - alarm.receivedAt >= escalateMs));
         if (isEscalated) escalated++;
         if (total >= offset && items.length < limit) items.push({ ...alarm, escalated: isEscalated });
         total++;

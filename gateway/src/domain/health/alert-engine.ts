@@ -20,7 +20,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { GatewayEvents } from '../events.js';
 import type { RecordCollection, RecordStore } from '../records.js';
-import type { Page } from '../model.js';
+import type { AlarmEvent, Page } from '../model.js';
 import type { WebhookSender } from './webhook.js';
 import { webhookBody } from './webhook-templates.js';
 import type {
@@ -38,6 +38,8 @@ import type {
 export const ALERT_COLLECTION = 'health_alerts';
 /** Cleared alerts older than this are deleted. */
 export const ALERT_RETENTION_MS = 30 * 24 * 3600_000;
+/** The rule id of the alerts the gateway raises for unacknowledged alarms (no stored rule has it). */
+export const ALARM_ESCALATION_RULE_ID = 'alarm-escalation';
 /** Notifications per webhook POST at most: an NVR's 64 channels going down is one request, a region's 5,000 are 50. */
 const NOTIFICATIONS_PER_POST = 100;
 
@@ -87,6 +89,18 @@ export interface AlertObserver {
   notification(event: AlertNotificationEvent): void;
 }
 
+/** An alarm left unacknowledged, with the channel (or device) it is about. */
+export interface AlarmEscalationSubject {
+  alarm: AlarmEvent;
+  /** alarms.escalateAfterMin when it was raised (the reason says how long it waited). */
+  afterMin: number;
+  channelId: string;
+  channelName: string;
+  deviceName: string;
+  civilCode: string;
+  place: { id: string; name: string } | null;
+}
+
 export interface PassResult {
   fired: number;
   cleared: number;
@@ -97,8 +111,10 @@ const isOffline = (status: HealthStatus): boolean => status === 'device-offline'
 
 export class AlertEngine {
   private readonly collection: RecordCollection<Alert>;
-  /** Open alerts by `${ruleId}|${channelId}`. */
+  /** Open alerts by `${ruleId}|${channelId}` (alarm escalations: `alarm-escalation|${alarmId}`). */
   private readonly open = new Map<string, Alert>();
+  /** Escalations resolved by an acknowledgement whose webhook notice waits for the next escalation pass. */
+  private readonly acknowledgedSincePass: Alert[] = [];
 
   constructor(
     records: RecordStore,
@@ -116,7 +132,7 @@ export class AlertEngine {
     const pageSize = 1000;
     for (let offset = 0; ; offset += pageSize) {
       const page = await this.collection.find({ where: { state: 'firing' }, sort: { field: 'firedAt', order: 'asc' }, offset, limit: pageSize });
-      for (const alert of page.items) this.open.set(key(alert.ruleId, alert.channelId), alert);
+      for (const alert of page.items) this.open.set(openKey(alert), alert);
       if (page.items.length < pageSize) break;
     }
   }
@@ -124,7 +140,8 @@ export class AlertEngine {
   /** Channels with an open alert (the world must be able to answer `subject` for these). */
   openChannelIds(): Set<string> {
     const ids = new Set<string>();
-    for (const alert of this.open.values()) ids.add(alert.channelId);
+    // Alarm escalations are not about a channel's status: the evaluation pass need not look them up.
+    for (const alert of this.open.values()) if (alert.alarmId === undefined) ids.add(alert.channelId);
     return ids;
   }
 
@@ -209,6 +226,82 @@ export class AlertEngine {
       if (list) this.deliver(rule, list, at);
     }
     return result;
+  }
+
+  /**
+   * Alarms nobody acknowledged in time: each raised once as an open alert (kept in the store, so a restart does
+   * not raise it again), shown in-app as a `health-alert`, and POSTed to the webhooks of the rules `targetsOf`
+   * names (each in its format: JSON, WeCom, DingTalk). One pass, one POST per rule: a burst of alarms escalating
+   * together must not become a burst of robot messages (DingTalk takes 20 a minute). The recoveries queued by
+   * `alarmAcknowledged` since the last pass go out with it. Returns the alerts newly raised.
+   */
+  async escalateAlarms(subjects: readonly AlarmEscalationSubject[], targetsOf: (alert: Alert) => readonly AlertRule[], at: number): Promise<Alert[]> {
+    const raised: Alert[] = [];
+    for (const subject of subjects) {
+      const { alarm } = subject;
+      // Alarms carry the id the gateway gave them on arrival; one without (never stored) cannot be acknowledged.
+      if (alarm.id === undefined || this.open.has(key(ALARM_ESCALATION_RULE_ID, alarm.id))) continue;
+      const description = alarm.description.trim();
+      const alert: Alert = {
+        id: randomUUID(),
+        ruleId: ALARM_ESCALATION_RULE_ID,
+        ruleName: ALARM_ESCALATION_RULE_ID,
+        kind: 'alarm-unacknowledged',
+        alarmId: alarm.id,
+        channelId: subject.channelId,
+        channelName: subject.channelName,
+        deviceId: alarm.deviceId,
+        deviceName: subject.deviceName,
+        civilCode: subject.civilCode,
+        place: subject.place,
+        state: 'firing',
+        reason: `alarm unacknowledged for ${subject.afterMin} min${description ? `: ${description}` : ''}`,
+        reasonCode: description
+          ? { code: 'alarm-unacknowledged', params: { minutes: subject.afterMin, description } }
+          : { code: 'alarm-unacknowledged-bare', params: { minutes: subject.afterMin } },
+        firedAt: at,
+        clearedAt: null,
+        clearReason: null,
+        lastNotifiedAt: at,
+        reminders: 0,
+      };
+      this.open.set(key(ALARM_ESCALATION_RULE_ID, alarm.id), alert);
+      raised.push(alert);
+    }
+    if (raised.length > 0) await this.collection.putMany(raised.map((a) => ({ ...a })));
+    const fired = raised.map((alert) => ({ event: 'fired' as const, alert: { ...alert } }));
+    this.inApp(fired);
+    const recovered = this.acknowledgedSincePass.splice(0).map((alert) => ({ event: 'recovered' as const, alert }));
+    const perRule = new Map<AlertRule, Array<{ event: AlertNotificationEvent; alert: Alert }>>();
+    for (const n of [...fired, ...recovered]) {
+      for (const rule of targetsOf(n.alert)) {
+        if (n.event === 'recovered' && !rule.notifyRecovery) continue;
+        let list = perRule.get(rule);
+        if (!list) perRule.set(rule, (list = []));
+        list.push(n);
+      }
+    }
+    for (const [rule, list] of perRule) this.post(rule, list, at);
+    return raised;
+  }
+
+  /**
+   * The alarm was acknowledged: its escalation (if any) is resolved at once in-app; the webhooks hear of it with
+   * the next escalation pass (a bulk acknowledge of 500 alarms is then one message per rule, not 500).
+   */
+  async alarmAcknowledged(alarmId: string, at: number): Promise<Alert | null> {
+    const alert = this.open.get(key(ALARM_ESCALATION_RULE_ID, alarmId));
+    if (!alert) return null;
+    this.close(alert, 'acknowledged', at);
+    await this.collection.put({ ...alert });
+    this.inApp([{ event: 'recovered', alert: { ...alert } }]);
+    this.acknowledgedSincePass.push({ ...alert });
+    return alert;
+  }
+
+  /** When the alarm's open escalation (raised, not yet acknowledged) was raised; null when none is open. */
+  alarmEscalatedAt(alarmId: string): number | null {
+    return this.open.get(key(ALARM_ESCALATION_RULE_ID, alarmId))?.firedAt ?? null;
   }
 
   /** A rule changed or was deleted: its open alerts are cleared (quietly; the rule is not what it was). */
@@ -299,7 +392,7 @@ export class AlertEngine {
     alert.state = 'cleared';
     alert.clearedAt = at;
     alert.clearReason = reason;
-    this.open.delete(key(alert.ruleId, alert.channelId));
+    this.open.delete(openKey(alert));
   }
 
   private publish(event: AlertNotificationEvent, alert: Alert): void {
@@ -308,10 +401,18 @@ export class AlertEngine {
   }
 
   private deliver(rule: AlertRule, list: Array<{ event: AlertNotificationEvent; alert: Alert }>, at: number): void {
+    this.inApp(list);
+    this.post(rule, list, at);
+  }
+
+  private inApp(list: ReadonlyArray<{ event: AlertNotificationEvent; alert: Alert }>): void {
     for (const n of list) {
       this.observer?.notification(n.event);
       this.events.emit('health-alert', n);
     }
+  }
+
+  private post(rule: AlertRule, list: Array<{ event: AlertNotificationEvent; alert: Alert }>, at: number): void {
     if (!rule.webhookUrl) return;
     for (let i = 0; i < list.length; i += NOTIFICATIONS_PER_POST) {
       const notifications = list.slice(i, i + NOTIFICATIONS_PER_POST);
@@ -331,4 +432,9 @@ export class AlertEngine {
 
 function key(ruleId: string, channelId: string): string {
   return `${ruleId}|${channelId}`;
+}
+
+/** Rule alerts are one per rule and channel; alarm escalations one per alarm (an NVR channel may raise many). */
+function openKey(alert: Alert): string {
+  return alert.alarmId !== undefined ? key(ALARM_ESCALATION_RULE_ID, alert.alarmId) : key(alert.ruleId, alert.channelId);
 }

@@ -13,7 +13,7 @@
  * themselves with any time they like.
  */
 import type { Logger } from 'pino';
-import type { Device, Page } from '../model.js';
+import type { AlarmEvent, Device, Page } from '../model.js';
 import type { GatewayStore } from '../store.js';
 import type { GatewayEvents, DeviceStatusChange, StreamFailure } from '../events.js';
 import type { DeviceRegistry } from '../registry/device-registry.js';
@@ -22,7 +22,7 @@ import type { StreamService, StreamView } from '../streams/stream-service.js';
 import { PlayError } from '../streams/play-error.js';
 import { ConflictError, NotFoundError } from '../services.js';
 import { counterIn, FigureCounter, type Aggregates } from './aggregates.js';
-import { AlertEngine, type AlertObserver, type AlertSubject, type AlertWorld } from './alert-engine.js';
+import { AlertEngine, type AlarmEscalationSubject, type AlertObserver, type AlertSubject, type AlertWorld } from './alert-engine.js';
 import { AlertRules } from './alert-rules.js';
 import { ChannelStatusClassifier, lastSignOfLife, streamFailureCode, type ChannelRef, type Classification } from './channel-status.js';
 import type { HealthGrouping, HealthMembership } from './grouping.js';
@@ -546,6 +546,67 @@ export class HealthService implements HealthApi {
     const report = await this.generateReport('schedule', now);
     this.reportedDate = clock.date;
     return report;
+  }
+
+  // ------------------------------------------------------------------------------------------ alarm escalation
+
+  /**
+   * Raise alarms left unacknowledged for `afterMin` (domain/alarms/alarm-escalation.ts decides which, and when):
+   * each once, in-app and to the webhook of every enabled rule with a webhook whose scope covers the alarm's
+   * channel — the rules are where maintainers said who hears about a region. Returns the alerts newly raised.
+   */
+  escalateAlarms(alarms: readonly AlarmEvent[], afterMin: number, at = this.now()): Promise<Alert[]> {
+    return this.serially(async () => {
+      const subjects = alarms.map((alarm): AlarmEscalationSubject => {
+        const channelId = this.alarmChannel(alarm);
+        return {
+          alarm,
+          afterMin,
+          channelId,
+          channelName: this.deps.tree.nameOf(channelId) ?? '',
+          deviceName: this.deps.registry.get(alarm.deviceId)?.name ?? '',
+          civilCode: this.deps.tree.record(channelId)?.civilCode ?? this.deps.tree.record(alarm.deviceId)?.civilCode ?? '',
+          place: this.grouping.placeOf(channelId),
+        };
+      });
+      return this.engine.escalateAlarms(subjects, this.alarmTargets(), at);
+    });
+  }
+
+  /** The alarm was acknowledged: resolves its escalation, if it had one. */
+  alarmAcknowledged(alarmId: string, at = this.now()): Promise<Alert | null> {
+    return this.serially(() => this.engine.alarmAcknowledged(alarmId, at));
+  }
+
+  alarmEscalated(alarmId: string): boolean {
+    return this.engine.alarmEscalatedAt(alarmId) !== null;
+  }
+
+  /** When the alarm's open escalation was raised; null when it has none. */
+  alarmEscalatedAt(alarmId: string): number | null {
+    return this.engine.alarmEscalatedAt(alarmId);
+  }
+
+  /**
+   * The channel an alarm is about: its source when that is one of the device's channels, else (an alarm input, or
+   * the device itself) the device's only channel, else the device.
+   */
+  private alarmChannel(alarm: AlarmEvent): string {
+    const channels = this.deps.tree.channelIdsOf(alarm.deviceId);
+    if (channels.includes(alarm.sourceId)) return alarm.sourceId;
+    return channels.length === 1 ? channels[0] : alarm.deviceId;
+  }
+
+  /** Rules whose webhooks carry an escalation: enabled, with a webhook, scope covering the alert's channel. */
+  private alarmTargets(): (alert: Alert) => AlertRule[] {
+    const rules = this.rules.list().filter((rule) => rule.enabled && rule.webhookUrl);
+    const membership = rules.some((r) => r.scope.kind !== 'all') ? this.grouping.current() : null;
+    return (alert) =>
+      rules.filter(
+        (rule) =>
+          rule.scope.kind === 'all' ||
+          (rule.scope.nodeId !== null && membership !== null && membership.isUnder(rule.scope.kind, alert.channelId, rule.scope.nodeId)),
+      );
   }
 
   // ------------------------------------------------------------------------------------------ alert rules

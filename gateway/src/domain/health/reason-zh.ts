@@ -23,6 +23,8 @@ const TEXT: Record<string, string> = {
   'registration-refused': '注册被拒：{why}',
   'alert-stream-failures': '连续 {count} 次取流失败：{cause}',
   'alert-test': '告警规则测试消息',
+  'alarm-unacknowledged': '报警超过 {minutes} 分钟未确认：{description}',
+  'alarm-unacknowledged-bare': '报警超过 {minutes} 分钟未确认',
   text: '{text}',
   'offline.keepalive-timeout': '心跳超时',
   'offline.registration-expired': '注册过期未续',

@@ -314,13 +314,20 @@ export interface AlertRule {
 }
 
 export type AlertState = 'firing' | 'cleared';
-export type AlertClearReason = 'recovered' | 'maintenance' | 'channel-removed' | 'rule-changed' | 'rule-deleted';
+export type AlertClearReason = 'recovered' | 'maintenance' | 'channel-removed' | 'rule-changed' | 'rule-deleted' | 'acknowledged';
+/**
+ * What an alert is about: a rule's kind, or 'alarm-unacknowledged' — a device alarm nobody acknowledged within
+ * alarms.escalateAfterMin, raised by the gateway itself (no rule of its own; the rules' webhooks carry it).
+ */
+export type AlertKind = AlertRuleKind | 'alarm-unacknowledged';
 
 export interface Alert {
   id: string;
   ruleId: string;
   ruleName: string;
-  kind: AlertRuleKind;
+  kind: AlertKind;
+  /** kind 'alarm-unacknowledged': the escalated alarm (one alert per alarm; acknowledging it clears the alert). */
+  alarmId?: string;
   channelId: string;
   channelName: string;
   deviceId: string;

@@ -12,7 +12,7 @@
  * The text is Chinese: these groups are Chinese-speaking duty rosters (the in-app UI is bilingual from its
  * catalogues; a robot message has no locale to choose from).
  */
-import type { Alert, AlertNotificationEvent, AlertRule, WebhookFormat } from './types.js';
+import type { Alert, AlertKind, AlertNotificationEvent, AlertRule, WebhookFormat } from './types.js';
 import { reasonZh } from './reason-zh.js';
 
 export { reasonZh };
@@ -30,7 +30,7 @@ const EVENT_ZH: Record<AlertNotificationEvent, string> = {
   test: '测试',
 };
 
-const KIND_ZH: Record<AlertRule['kind'], string> = { offline: '离线', 'stream-failure': '取流失败' };
+const KIND_ZH: Record<AlertKind, string> = { offline: '离线', 'stream-failure': '取流失败', 'alarm-unacknowledged': '报警超时未确认' };
 
 /** WeCom's markdown content limit, bytes. */
 const WECOM_MAX_BYTES = 4096;
@@ -52,7 +52,12 @@ function markdownLines(rule: AlertRule, list: readonly RobotNotification[], time
     if (group) group.push(n);
     else devices.set(key, [n]);
   }
-  const title = `【${KIND_ZH[rule.kind]}${firing > 0 ? '告警' : '恢复'}】${rule.name}`;
+  // An alarm escalation travels on a rule's webhook but is not that rule's kind: the title says what it is.
+  const kind: AlertKind = list[0]?.alert.kind ?? rule.kind;
+  const title =
+    kind === 'alarm-unacknowledged'
+      ? `【${KIND_ZH[kind]}${firing > 0 ? '' : '，已确认'}】${rule.name}`
+      : `【${KIND_ZH[kind]}${firing > 0 ? '告警' : '恢复'}】${rule.name}`;
   const head = [
     `### ${title}`,
     `> ${firing > 0 ? `告警 ${firing} 路` : ''}${firing > 0 && recovered > 0 ? '，' : ''}${recovered > 0 ? `恢复 ${recovered} 路` : ''}，涉及 ${devices.size} 台设备`,

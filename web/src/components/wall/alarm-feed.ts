@@ -6,6 +6,7 @@
 import { computed, ref, watch } from 'vue';
 import type { AlarmEvent } from '../../api/types';
 import { gatewayEvents } from '../../composables/gateway-events';
+import type { ShownError } from '../../api/error-text';
 import { freshAlarms, mergeAlarms, unacknowledgedCount } from './alarm-list';
 import { channelDirectory } from './channel-directory';
 import { acknowledgeAlarm, listAlarms } from './wall-api';
@@ -13,7 +14,8 @@ import { acknowledgeAlarm, listAlarms } from './wall-api';
 export function createAlarmFeed(onFresh: (alarm: AlarmEvent) => void) {
   const socket = gatewayEvents();
   const alarms = ref<AlarmEvent[]>([]);
-  const loadError = ref<string | null>(null);
+  // Kept as the error itself and rendered while rendering (errorText): in the page's language, also after a switch.
+  const loadError = ref<ShownError>(null);
   const loaded = ref(false);
 
   /** The list names cameras, not 20-digit IDs: learn the sources' names (the newest 50 are what is on screen). */
@@ -30,7 +32,7 @@ export function createAlarmFeed(onFresh: (alarm: AlarmEvent) => void) {
       loadError.value = null;
       loaded.value = true;
     } catch (err) {
-      loadError.value = (err as Error).message;
+      loadError.value = err as Error;
     }
   }
 
@@ -40,6 +42,15 @@ export function createAlarmFeed(onFresh: (alarm: AlarmEvent) => void) {
     alarms.value = mergeAlarms(alarms.value, [alarm]);
     learnSources([alarm]);
     for (const a of fresh) onFresh(a);
+  });
+  // The gateway escalates alarms nobody acknowledged (alarms.escalateAfterMin) and resolves them on
+  // acknowledgement; the list marks them as it happens, without a threshold of its own.
+  const offEscalation = socket.on('health-alert', (data) => {
+    const event = data as { event?: string; alert?: { kind?: string; alarmId?: string; firedAt?: number } } | null;
+    const alarmId = event?.alert?.alarmId;
+    if (event?.alert?.kind !== 'alarm-unacknowledged' || !alarmId) return;
+    const escalatedAt = event.event === 'fired' || event.event === 'reminder' ? (event.alert.firedAt ?? Date.now()) : null;
+    alarms.value = alarms.value.map((a) => (a.id === alarmId ? { ...a, escalatedAt } : a));
   });
   // Every (re)connect reloads: alarms raised between the first load and the socket opening are not lost either.
   const stopWatch = watch(socket.connectedAt, (at) => {
@@ -55,6 +66,7 @@ export function createAlarmFeed(onFresh: (alarm: AlarmEvent) => void) {
 
   function dispose(): void {
     offAlarm();
+    offEscalation();
     stopWatch();
   }
 

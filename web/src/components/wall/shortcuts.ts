@@ -136,12 +136,15 @@ const BOTH: readonly Screen[] = ['wall', 'session'];
 const WALL: readonly Screen[] = ['wall'];
 const SESSION: readonly Screen[] = ['session'];
 
-/** Key names are printed as words (and arrows, which every UI font has), never as special symbols. */
+/**
+ * Key names are printed as words; the arrow keys as their names (ArrowUp…), which the cheat sheet draws as SVG
+ * arrows: arrow glyphs (← ↑) are missing from the fonts of Kylin/UOS PCs and show as boxes.
+ */
 export const SHORTCUT_ROWS: readonly ShortcutRow[] = [
   { keys: ['1 … 7'], action: 'chooseLayout', screens: BOTH },
   { keys: ['L', 'Shift+L'], action: 'cycleLayout', screens: BOTH },
-  { keys: ['→', '↓', ']'], action: 'nextTile', screens: BOTH },
-  { keys: ['←', '↑', '['], action: 'previousTile', screens: BOTH },
+  { keys: ['ArrowRight', 'ArrowDown', ']'], action: 'nextTile', screens: BOTH },
+  { keys: ['ArrowLeft', 'ArrowUp', '['], action: 'previousTile', screens: BOTH },
   { keys: ['Enter'], action: 'maximise', screens: BOTH },
   { keys: ['F'], action: 'fullscreen', screens: BOTH },
   { keys: ['Shift+F'], action: 'fullscreenTile', screens: BOTH },
@@ -152,7 +155,7 @@ export const SHORTCUT_ROWS: readonly ShortcutRow[] = [
   { keys: ['Space'], action: 'pauseTours', screens: WALL },
   { keys: ['S'], action: 'snapshot', screens: WALL },
   { keys: ['P'], action: 'ptzMode', screens: WALL },
-  { keys: ['← ↑ → ↓'], action: 'ptzMove', screens: WALL, ptz: true },
+  { keys: ['ArrowLeft', 'ArrowUp', 'ArrowRight', 'ArrowDown'], action: 'ptzMove', screens: WALL, ptz: true },
   { keys: ['+', '-'], action: 'ptzZoom', screens: WALL, ptz: true },
   { keys: ['1 … 9'], action: 'presetRecall', screens: WALL, ptz: true },
   { keys: ['C'], action: 'followChair', screens: SESSION },

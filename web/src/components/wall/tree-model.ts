@@ -4,6 +4,7 @@
  * have 150,000 children); a search hit deep in a huge level is pinned at the top of its level instead of
  * paging through thousands of siblings to reach it.
  */
+import type { ShownError } from '../../api/error-text';
 import { reactive, ref } from 'vue';
 import { channelDirectory } from './channel-directory';
 import { TREE_PAGE, treeChildren, type TreePathStep, type WallTreeHit, type WallTreeNode, type WallTreeView } from './wall-api';
@@ -12,7 +13,8 @@ export interface TreeLevel {
   items: WallTreeNode[];
   total: number;
   loading: boolean;
-  error: string | null;
+  /** Rendered with errorText() by the tree (page language, re-rendered on a switch). */
+  error: ShownError;
 }
 
 const ROOT = '';
@@ -55,7 +57,7 @@ export class TreeModel {
       }
       level.total = page.total;
     } catch (err) {
-      level.error = (err as Error).message;
+      level.error = err as Error;
     } finally {
       level.loading = false;
     }

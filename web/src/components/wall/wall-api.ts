@@ -137,13 +137,15 @@ export async function fetchSnapshot(channelId: string): Promise<Blob> {
   });
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;
+    // The body travels with the error: its code is what the UI renders (errorText), its message is for logs.
+    let body: ApiError['body'] = null;
     try {
-      const body = (await response.json()) as { message?: string };
-      if (body.message) message = body.message;
+      body = (await response.json()) as ApiError['body'];
+      if (body?.message) message = body.message;
     } catch {
       /* not JSON */
     }
-    throw new ApiError(response.status, null, message);
+    throw new ApiError(response.status, body, message);
   }
   return response.blob();
 }

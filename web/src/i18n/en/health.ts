@@ -207,6 +207,8 @@ const messages: typeof zh = {
     toastCleared: 'Recovered: {camera}',
     dismiss: 'Dismiss',
     notifications: 'Health alert notifications',
+    // Alerts the gateway raises for alarms nobody acknowledged (alarms.escalateAfterMin); no rule of their own.
+    alarmEscalation: 'Unacknowledged alarm (escalated by the gateway)',
   },
   // Issue 12 (maintenance shift): roll-up, both offline times, stale-free stream panel, toasts, alert groups.
   ops: {
@@ -305,6 +307,7 @@ const messages: typeof zh = {
     source: 'Source / device',
     ackBy: 'by {by} at {time}',
     escalated: 'unacknowledged too long',
+    escalatedByGateway: 'escalated by the gateway at {time}',
     escalatedCount: '{count} unacknowledged for over {minutes} min',
     sound: 'Alarm sound',
     escalateAfter: 'Escalate unacknowledged after (min, 0 = off)',

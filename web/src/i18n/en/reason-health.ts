@@ -19,6 +19,8 @@ const messages: typeof zh = {
   'registration-refused': 'Registration refused: {why}',
   'alert-stream-failures': '{count} failed stream opens in a row: {cause}',
   'alert-test': 'Test notification from the alert rule editor',
+  'alarm-unacknowledged': 'Alarm unacknowledged for over {minutes} min: {description}',
+  'alarm-unacknowledged-bare': 'Alarm unacknowledged for over {minutes} min',
   text: '{text}',
   offline: {
     'keepalive-timeout': 'no keepalive within the timeout',

@@ -108,6 +108,7 @@ const messages: typeof zh = {
     note: 'Note',
     notePlaceholder: 'Note (optional)',
     ackedBy: 'Acknowledged by {who} at {time}',
+    escalated: 'Escalated: unacknowledged too long',
   },
   ptz: {
     heading: 'PTZ',
@@ -147,6 +148,7 @@ const messages: typeof zh = {
   },
   keys: {
     heading: 'Keyboard shortcuts',
+    arrow: { up: 'Up arrow', down: 'Down arrow', left: 'Left arrow', right: 'Right arrow' },
     button: 'Shortcuts',
     recallView: 'Recall view 1–9',
     cycleLayout: 'Cycle layouts (Shift: backwards)',

@@ -206,6 +206,7 @@ export default {
     toastCleared: '已恢复：{camera}',
     dismiss: '关闭通知',
     notifications: '运维告警通知',
+    alarmEscalation: '报警超时未确认（网关升级）',
   },
   // Issue 12 (maintenance shift): roll-up, both offline times, stale-free stream panel, toasts, alert groups.
   ops: {
@@ -304,6 +305,7 @@ export default {
     source: '报警源 / 设备',
     ackBy: '{by} 于 {time} 确认',
     escalated: '超时未确认',
+    escalatedByGateway: '网关于 {time} 升级',
     escalatedCount: '{count} 条超过 {minutes} 分钟未确认',
     sound: '报警提示音',
     escalateAfter: '未确认升级（分钟，0 为关闭）',

@@ -19,6 +19,31 @@ export default {
     media: '解码',
   },
   hint: '建议：{hint}',
+  // Failures the browser sees itself, or that have no code of the gateway's (errors catalogue: error.play.*).
+  failure: {
+    status: '网关返回错误（HTTP {status}）',
+    media: '浏览器无法解码该视频',
+    'no-picture': '视频流没有画面',
+    unknown: '播放失败',
+  },
+  // What to check, by the step that failed (and, for a refused INVITE, the device's SIP answer).
+  hints: {
+    channel: '重新查询设备目录，核对通道编号',
+    device: '检查设备的网络与注册状态',
+    resources: '网关打开的视频已达上限：关闭其他画面后重试',
+    invite: '检查设备上该通道的国标（GB28181）接入配置',
+    'invite-488': '设备不接受本次媒体协商：换一种传输方式（UDP / TCP 被动 / TCP 主动）或另一码流',
+    'invite-486': '设备忙，同时取流路数已满：关闭该摄像机的其他观看',
+    'invite-404': '设备不认识该通道编号：重新查询目录，核对设备上的通道编号',
+    'invite-refused': '设备拒绝了请求：检查设备是否接受本平台的编号和域',
+    'invite-failed': '设备或下级平台内部故障：查看其日志或其上游摄像机',
+    answer: '设备应答的媒体参数无法使用：检查设备的传输方式设置',
+    rtp: '设备没有发来视频：检查设备到网关媒体端口的网络（防火墙、NAT）',
+    keyframe: '码流中迟迟没有关键帧：检查设备的 I 帧间隔与编码设置',
+    packager: '网关封装视频失败：请查看网关日志',
+    network: '浏览器连不上网关：检查网络连接',
+    media: '检查摄像机的编码格式（H.264 / H.265）与浏览器是否支持',
+  },
   retrying: '自动重试中',
   grid: {
     title: '播放诊断',

@@ -22,6 +22,8 @@ const messages = {
   'registration-refused': '注册被拒：{why}',
   'alert-stream-failures': '连续 {count} 次取流失败：{cause}',
   'alert-test': '告警规则编辑器发出的测试通知',
+  'alarm-unacknowledged': '报警超过 {minutes} 分钟未确认：{description}',
+  'alarm-unacknowledged-bare': '报警超过 {minutes} 分钟未确认',
   text: '{text}',
   offline: {
     'keepalive-timeout': '心跳超时',

@@ -107,6 +107,7 @@ export default {
     note: '处理备注',
     notePlaceholder: '处理备注（可选）',
     ackedBy: '{who} 于 {time} 确认',
+    escalated: '已升级：超时未确认',
   },
   ptz: {
     heading: '云台控制',
@@ -146,6 +147,7 @@ export default {
   },
   keys: {
     heading: '快捷键',
+    arrow: { up: '上方向键', down: '下方向键', left: '左方向键', right: '右方向键' },
     button: '快捷键',
     recallView: '调用视图 1–9',
     cycleLayout: '切换画面布局（Shift 反向）',

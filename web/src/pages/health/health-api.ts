@@ -3,7 +3,7 @@
  * that api/types.ts does not already restate. The gateway grades, aggregates and evaluates rules; the
  * browser only asks and displays.
  */
-import { api, currentToken, withQuery } from '../../api/http';
+import { api, ApiError, currentToken, withQuery } from '../../api/http';
 import type { AlarmEvent, ChannelHealth, ChannelHealthStatus, HealthSummary, Page, StatusEvent } from '../../api/types';
 import type { ReasonCode } from '../../i18n/health-reason';
 
@@ -170,7 +170,9 @@ export interface HealthAlert {
   id: string;
   ruleId: string;
   ruleName: string;
-  kind: AlertRuleKind;
+  /** 'alarm-unacknowledged': an alarm the gateway escalated (no rule of its own; `alarmId` names it). */
+  kind: AlertRuleKind | 'alarm-unacknowledged';
+  alarmId?: string;
   channelId: string;
   channelName: string;
   deviceId: string;
@@ -182,7 +184,7 @@ export interface HealthAlert {
   reasonCode?: ReasonCode;
   firedAt: number;
   clearedAt: number | null;
-  clearReason: 'recovered' | 'maintenance' | 'channel-removed' | 'rule-changed' | 'rule-deleted' | null;
+  clearReason: 'recovered' | 'maintenance' | 'channel-removed' | 'rule-changed' | 'rule-deleted' | 'acknowledged' | null;
   lastNotifiedAt: number;
   reminders: number;
 }
@@ -309,13 +311,15 @@ export async function fetchBlob(path: string, query?: Record<string, string | nu
   const response = await fetch(withQuery(path, query), { headers: token ? { Authorization: `Bearer ${token}` } : {} });
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;
+    // An ApiError with the body: its code is what the UI says (errorText), its message is for logs.
+    let body: ApiError['body'] = null;
     try {
-      const body = (await response.json()) as { message?: string };
-      if (body.message) message = body.message;
+      body = (await response.json()) as ApiError['body'];
+      if (body?.message) message = body.message;
     } catch {
       /* not JSON */
     }
-    throw new Error(message);
+    throw new ApiError(response.status, body, message);
   }
   const disposition = response.headers.get('content-disposition') ?? '';
   const fileName = /filename="?([^";]+)"?/.exec(disposition)?.[1] ?? null;
