@@ -19,6 +19,14 @@ const offlineReasons = [
   'device-offline',
   'reported-by-device',
   'never-registered',
+  'unreachable',
+  'auth-failed',
+  'soap-fault',
+  'rtsp-failed',
+  'clock-skew',
+  'bad-answer',
+  'no-publisher',
+  'not-probed',
 ];
 const nodeKinds = ['region', 'business-group', 'virtual-org', 'system', 'device', 'channel'];
 const stringMap: JsonSchema = { type: 'object', additionalProperties: { type: 'string' } };
@@ -87,6 +95,7 @@ const Device: JsonSchema = {
   type: 'object',
   properties: {
     id: { type: 'string' },
+    protocol: { type: 'string', enum: ['gb28181', 'onvif', 'rtsp', 'rtmp'] },
     name: { type: 'string' },
     typeCode: { type: 'string' },
     civilCode: { type: 'string' },
