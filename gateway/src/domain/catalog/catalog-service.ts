@@ -193,7 +193,17 @@ export class CatalogService {
     const device = this.registry.get(deviceId);
     const deviceOnline = device?.status === 'online';
     const now = Date.now();
-    const channels = items.map((item) => toChannel(deviceId, item, deviceOnline, now));
+    await this.storeChannels(deviceId, items.map((item) => toChannel(deviceId, item, deviceOnline, now)), complete);
+  }
+
+  /**
+   * Channels a driver described (ONVIF profiles, an RTSP URL, an RTMP publishing point): stored and put in the
+   * tree exactly like a GB catalog, so trees, the wall, health and scopes see one kind of channel.
+   */
+  async storeChannels(deviceId: string, channels: Channel[], complete = true): Promise<void> {
+    const device = this.registry.get(deviceId);
+    // A device added through the API has no tree node yet (GB devices get one when they register).
+    if (device && !this.tree.has(device.id)) this.tree.upsertDevice(device.id, device.name, device.civilCode, device.status === 'online');
     for (let i = 0; i < channels.length; i += STORE_CHUNK) {
       await this.store.upsertChannels(channels.slice(i, i + STORE_CHUNK));
     }
@@ -204,9 +214,20 @@ export class CatalogService {
     const videoChannels = channels.filter((c) => c.kind === 'channel').length;
     this.registry.updateInfo(deviceId, { channelCount: videoChannels });
   }
+
+  /** A device's name or status changed outside SIP (PATCH of an added device): the tree follows. */
+  deviceChanged(deviceId: string): void {
+    const device = this.registry.get(deviceId);
+    if (device) this.tree.upsertDevice(device.id, device.name, device.civilCode, device.status === 'online');
+  }
+
+  /** The device was deleted: out of the tree (its rows go with the device row, store.deleteDevice). */
+  removeDevice(deviceId: string): void {
+    this.tree.removeDevice(deviceId);
+  }
 }
 
-function emptyChannel(deviceId: string, id: string): Channel {
+export function emptyChannel(deviceId: string, id: string): Channel {
   return {
     id,
     deviceId,
