@@ -93,6 +93,8 @@ const EXPECTED_DEFAULTS: GatewayConfig = {
     reportRetentionDays: 180,
   },
   regions: { names: [] },
+  devices: { idPrefix: '', pollIntervalSec: 30, pollMissesToOffline: 2, pollConcurrency: 64 },
+  rtmp: { host: '0.0.0.0', port: 1935, advertisedHost: '' },
   deviceProfilesDir: 'device-profiles',
 };
 
