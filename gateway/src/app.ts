@@ -48,6 +48,11 @@ import { UpperRegistration } from './protocol/gb28181/upper-registration.js';
 import { SessionService } from './domain/sessions/session-service.js';
 import { HealthService } from './domain/health/health-service.js';
 import { TreeViewsGrouping } from './domain/health/grouping.js';
+import { ProtocolDevices } from './domain/devices/protocol-devices.js';
+import { OnvifDriver } from './domain/devices/drivers/onvif-driver.js';
+import { RtspDriver } from './domain/devices/drivers/rtsp-driver.js';
+import { RtmpDriver } from './domain/devices/drivers/rtmp-driver.js';
+import { RtmpIngestServer } from './protocol/rtmp/rtmp-ingest.js';
 
 /** Repository (package) root: dist/app.js and gateway/src/app.ts both sit two levels below it or one. */
 export function packageRoot(): string {
@@ -417,9 +422,13 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     }
     const mediaDir = resolvePath(config.store.dataDir, 'media');
     mkdirSync(mediaDir, { recursive: true });
+    // Devices added through the API (ONVIF, RTSP, RTMP); built below, once the stream service exists.
+    let protocolDevices: ProtocolDevices | null = null;
     const streams = new StreamService(
       {
         resolve: async (channelId): Promise<StreamTarget | null> => {
+          const added = protocolDevices?.streamTarget(channelId);
+          if (added) return added;
           const channel = await store.getChannel(channelId);
           const deviceId = channel ? channel.deviceId : registry.get(channelId) ? channelId : null;
           if (!deviceId) return null;
@@ -497,6 +506,57 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     });
     closers.push(() => streams.close());
 
+    // ---- devices added through the API: drivers, RTMP ingest, liveness polling (docs/devices.md)
+    const rtmpDriver = new RtmpDriver({
+      keyOfChannel: (channelId) => protocolDevices?.keyOfChannel(channelId) ?? null,
+      publishing: (deviceId, _channelId, isLive, reason) => protocolDevices?.publishing(deviceId, isLive, reason),
+    });
+    const ingest = new RtmpIngestServer({ host: config.rtmp.host, port: config.rtmp.port, authorize: (req) => rtmpDriver.authorize(req) });
+    ingest.on('publish', (p) => rtmpDriver.onPublish(p));
+    ingest.on('metadata', (p, meta) => rtmpDriver.onMetadata(p, meta));
+    ingest.on('tag', (p, tag) => rtmpDriver.onTag(p, tag));
+    ingest.on('unpublish', (p, reason) => rtmpDriver.onUnpublish(p, reason));
+    ingest.on('refused', (r) => logger.info({ remote: r.remote, reason: r.reason }, 'RTMP connection refused'));
+    try {
+      await ingest.listen();
+      closers.push(() => ingest.close());
+    } catch (err) {
+      // RTMP is one way in among several: a taken port must not keep GB28181 cameras from registering.
+      logger.error({ err: (err as Error).message, port: config.rtmp.port }, 'RTMP ingest not listening (rtmp.port, SE_RTMP_PORT); RTMP devices cannot publish');
+    }
+    const rtmpHost = config.rtmp.advertisedHost || advertisedHost;
+    const added = new ProtocolDevices(
+      {
+        records: store.records,
+        registry,
+        catalog,
+        drivers: {
+          onvif: new OnvifDriver({ logger: logger.child({ component: 'onvif' }) }),
+          rtsp: new RtspDriver({ logger: logger.child({ component: 'rtsp' }) }),
+          rtmp: rtmpDriver,
+        },
+        idTaken: (id) => registry.get(id) !== undefined || tree.has(id),
+        stopStreams: (channelIds, why) => streams.stopChannels(channelIds, why),
+        flushWrites: () => writer.flush(),
+        deleteDeviceRows: (deviceId) => store.deleteDevice(deviceId),
+        logger: logger.child({ component: 'devices' }),
+      },
+      {
+        idPrefix: config.devices.idPrefix || config.sip.id.slice(0, 10),
+        pollIntervalMs: config.devices.pollIntervalSec * 1000,
+        missesToOffline: config.devices.pollMissesToOffline,
+        pollConcurrency: config.devices.pollConcurrency,
+        rtmpBaseUrl: () => `rtmp://${rtmpHost.includes(':') ? `[${rtmpHost}]` : rtmpHost}:${ingest.port || config.rtmp.port}`,
+      },
+    );
+    await added.load();
+    protocolDevices = added;
+    closers.push(() => added.close());
+    /** GB-only operations (SIP queries, GB PTZ) refuse added devices instead of sending SIP to an HTTP port. */
+    const gbOnly = (deviceId: string, what: string): void => {
+      if (added.has(deviceId)) throw new ConflictError(`${what} is a GB28181 operation; device ${deviceId} is ${registry.get(deviceId)?.protocol ?? 'not GB28181'}`);
+    };
+
     // Per-region figures on the region tree's top-level nodes, as the wall and the health console show them.
     const stats = new StatsService(registry, tree, treeViews);
     /** Resolve an online device for a live query, or throw the error the API maps to 404/409. */
@@ -506,6 +566,8 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       if (device.status !== 'online') throw new ConflictError(`device ${deviceId} is offline (since ${new Date(device.statusChangedAt).toISOString()})`);
     };
     const live = async <T>(deviceId: string, what: string, query: () => Promise<T>): Promise<T> => {
+      // DeviceInfo / DeviceStatus are SIP queries: an added (ONVIF/RTSP/RTMP) device has no SIP side.
+      if (protocolDevices?.has(deviceId)) throw new ConflictError(`${what} is a GB28181 query; device ${deviceId} is ${registry.get(deviceId)?.protocol ?? 'not GB28181'}`);
       onlineDevice(deviceId);
       try {
         return await query();
@@ -712,7 +774,14 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       getDevice: (id, p) => scoped.getDevice(id, p),
       listChannels: (q, p) => scoped.listChannels(q, p),
       getChannel: (id, p) => scoped.getChannel(id, p),
+      addedDevices: {
+        add: (input) => added.add(input),
+        update: (deviceId, patch) => added.update(deviceId, patch),
+        remove: (deviceId) => added.remove(deviceId),
+        get: (deviceId) => added.describeAdded(deviceId),
+      },
       requestCatalog: async (deviceId) => {
+        gbOnly(deviceId, 'a catalog query');
         onlineDevice(deviceId);
         catalog.request(deviceId);
         return { deviceId, accepted: true };
@@ -755,6 +824,9 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       },
       ptz: async (channelId, request, p) => {
         scoped.assertChannelInScope(channelId, p);
+        const target = added.streamTarget(channelId);
+        // ONVIF PTZ (the client has it) is not mapped onto this API yet: refuse rather than send SIP to a camera's HTTP port.
+        if (target) throw new ConflictError(`PTZ of ${registry.get(target.deviceId)?.protocol ?? 'this'} channels is not available yet (channel ${channelId})`);
         return ptz.execute(channelId, request, p);
       },
       ptzLease: async (channelId, p) => {

@@ -19,6 +19,14 @@ const offlineReasons = [
   'device-offline',
   'reported-by-device',
   'never-registered',
+  'unreachable',
+  'auth-failed',
+  'soap-fault',
+  'rtsp-failed',
+  'clock-skew',
+  'bad-answer',
+  'no-publisher',
+  'not-probed',
 ];
 const nodeKinds = ['region', 'business-group', 'virtual-org', 'system', 'device', 'channel'];
 const stringMap: JsonSchema = { type: 'object', additionalProperties: { type: 'string' } };
@@ -87,6 +95,7 @@ const Device: JsonSchema = {
   type: 'object',
   properties: {
     id: { type: 'string' },
+    protocol: { type: 'string', enum: ['gb28181', 'onvif', 'rtsp', 'rtmp'] },
     name: { type: 'string' },
     typeCode: { type: 'string' },
     civilCode: { type: 'string' },
@@ -111,6 +120,20 @@ const Device: JsonSchema = {
     charset: { type: 'string' },
     createdAt: { type: 'number' },
     updatedAt: { type: 'number' },
+    publishUrl: { type: 'string', description: 'rtmp devices: where the pusher publishes (signed per channel).' },
+  },
+};
+
+/** The answer of POST/PATCH /api/devices: the device, its channels and (rtmp) where to publish. */
+const AddedDevice: JsonSchema = {
+  $id: 'AddedDevice',
+  type: 'object',
+  properties: {
+    ...(Device.properties as Record<string, JsonSchema>),
+    channels: {
+      type: 'array',
+      items: { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' }, publishUrl: { type: 'string' } } },
+    },
   },
 };
 
@@ -338,7 +361,7 @@ const PtzRequest: JsonSchema = {
 };
 
 export function addSharedSchemas(app: FastifyInstance): void {
-  for (const schema of [ErrorBody, Device, Channel, TreeNode, Stats, StatusEvent, Alarm, LoginResult, PtzRequest]) {
+  for (const schema of [ErrorBody, Device, AddedDevice, Channel, TreeNode, Stats, StatusEvent, Alarm, LoginResult, PtzRequest]) {
     app.addSchema(schema);
   }
 }

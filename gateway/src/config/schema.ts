@@ -110,6 +110,13 @@ export interface GatewayConfig {
   };
   alarms: { escalateAfterMin: number };
   regions: { names: RegionNameEntry[] };
+  devices: {
+    idPrefix: string;
+    pollIntervalSec: number;
+    pollMissesToOffline: number;
+    pollConcurrency: number;
+  };
+  rtmp: { host: string; port: number; advertisedHost: string };
   deviceProfilesDir: string;
 }
 
@@ -671,6 +678,37 @@ export const CONFIG_SCHEMA: TypedGroupSpec<GatewayConfig> = {
         names: {
           kind: 'objectList', itemName: 'region name', fields: REGION_NAME_FIELDS,
           description: 'Names of town/village/grid (乡镇/村/网格) and grass-roots unit codes below the county; a code the dataset also names is overridden.',
+        },
+      },
+    },
+    devices: {
+      kind: 'group',
+      description: 'Devices added through the API (ONVIF, RTSP, RTMP; docs/devices.md): their IDs and health polling.',
+      fields: {
+        idPrefix: {
+          kind: 'string', default: '', pattern: /^(\d{10})?$/, patternHint: '10 digits (civil code + industry) or ""',
+          description: 'Civil code (8) + industry (2) of the 20-digit IDs given to added devices and channels ("" = the first 10 digits of sip.id); a request\'s civilCode replaces the first 8.',
+        },
+        pollIntervalSec: {
+          kind: 'integer', default: 30, min: 1, max: 3600,
+          description: 'Probe each ONVIF/RTSP device this often (with ±20 % jitter): they have no keepalive of their own.',
+        },
+        pollMissesToOffline: { kind: 'integer', default: 2, min: 1, max: 100, description: 'Failed probes in a row before such a device is offline (a refused password: at once).' },
+        pollConcurrency: { kind: 'integer', default: 64, min: 1, max: 10000, description: 'Probes in flight at most.' },
+      },
+    },
+    rtmp: {
+      kind: 'group',
+      description: 'RTMP ingest: pushers (ffmpeg, OBS, mobile units, drones) publish to the signed publishUrl of an rtmp device.',
+      fields: {
+        host: { kind: 'string', default: '0.0.0.0', description: 'Address the RTMP ingest listens on.' },
+        port: {
+          kind: 'integer', default: 1935, min: 0, max: 65535,
+          description: 'RTMP ingest port (0 = any free port, for tests). If it cannot be bound the gateway runs without RTMP ingest and logs why.',
+        },
+        advertisedHost: {
+          kind: 'string', default: '',
+          description: 'Host written into publish URLs ("" = sip.advertisedHost): the address pushers reach the gateway at.',
         },
       },
     },

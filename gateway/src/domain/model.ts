@@ -15,11 +15,32 @@ export type OfflineReason =
   | 'tcp-connection-lost'
   | 'device-offline' // channel only: its parent device went offline
   | 'reported-by-device' // catalog/notify said Status=OFF
-  | 'never-registered';
+  | 'never-registered'
+  // Devices without a keepalive of their own (ONVIF, RTSP, RTMP): what the last probe or publisher said.
+  | 'unreachable'
+  | 'auth-failed'
+  | 'soap-fault'
+  | 'rtsp-failed'
+  | 'clock-skew'
+  | 'bad-answer'
+  | 'no-publisher'
+  | 'not-probed';
+
+/** How the gateway talks to a device. Devices stored before protocols existed are GB28181 ones. */
+export type DeviceProtocol = 'gb28181' | 'onvif' | 'rtsp' | 'rtmp';
+export const DEVICE_PROTOCOLS: readonly DeviceProtocol[] = ['gb28181', 'onvif', 'rtsp', 'rtmp'];
+
+/** A device row as stored before `protocol` existed gets 'gb28181' (every such device registered over SIP). */
+export function withProtocol(device: Device): Device {
+  if (device.protocol) return device;
+  return { ...device, protocol: 'gb28181' };
+}
 
 /** A device registered over SIP: IPC, NVR, DVR or a lower platform. Keyed by its 20-digit GB ID. */
 export interface Device {
   id: string;
+  /** gb28181 devices register over SIP; onvif/rtsp/rtmp devices are added through the API (drivers/). */
+  protocol: DeviceProtocol;
   name: string;
   /** GB type code (digits 11-13 of the ID), e.g. "132" IPC, "118" NVR, "200" platform. */
   typeCode: string;

@@ -2,6 +2,8 @@
  * What the HTTP/WebSocket API may ask of the domain. The composition root builds one `GatewayServices`
  * from the registry, catalog, alarm, control and auth services; the API layer sees only this.
  */
+import type { DevicePatch, NewDeviceInput } from './devices/device-input.js';
+import type { AddedDevice } from './devices/protocol-devices.js';
 import type { AlarmEvent, Channel, Device, Page, StatusEvent, User, UserGrant, UserRole, UserScopes } from './model.js';
 import type { AlarmQuery, ChannelQuery, DeviceQuery, EventQuery } from './store.js';
 import type { GatewayEvents } from './events.js';
@@ -99,6 +101,17 @@ export interface Readiness {
   };
 }
 
+/** POST/PATCH/DELETE /api/devices: the bodies are validated by the route (device-input.ts) before these run. */
+export interface AddedDevicesApi {
+  add(input: NewDeviceInput): Promise<AddedDevice>;
+  /** Throws NotFoundError, or ConflictError for a GB28181 device (its settings come from its registration). */
+  update(deviceId: string, patch: DevicePatch): Promise<AddedDevice>;
+  /** Stops the device's streams; NotFoundError / ConflictError as update. */
+  remove(deviceId: string): Promise<{ id: string; stoppedStreams: number }>;
+  /** The added device with its channels and publish URLs, or null (unknown, or a GB device). */
+  get(deviceId: string): AddedDevice | null;
+}
+
 export interface GatewayServices {
   events: GatewayEvents;
   /** Live video; absent in API-only test setups. */
@@ -111,6 +124,8 @@ export interface GatewayServices {
   /** Maintenance health console and alert rules (domain/health); absent in API-only test setups. */
   health?: HealthApi;
   readiness(): Promise<Readiness>;
+  /** ONVIF / RTSP / RTMP devices added through the API (domain/devices); absent in API-only test setups. */
+  addedDevices?: AddedDevicesApi;
 
   /*
    * Reads that take a principal answer within its channel scope (domain/auth/scoped-catalog.ts): an item out

@@ -28,6 +28,7 @@ export const REGION_ID = '440305';
 export function makeDevice(id: string, overrides: Partial<Device> = {}): Device {
   return {
     id,
+    protocol: 'gb28181',
     name: `设备 ${id.slice(-4)}`,
     typeCode: id.slice(10, 13),
     civilCode: id.slice(0, 8),

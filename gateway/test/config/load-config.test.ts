@@ -94,6 +94,8 @@ const EXPECTED_DEFAULTS: GatewayConfig = {
   },
   alarms: { escalateAfterMin: 10 },
   regions: { names: [] },
+  devices: { idPrefix: '', pollIntervalSec: 30, pollMissesToOffline: 2, pollConcurrency: 64 },
+  rtmp: { host: '0.0.0.0', port: 1935, advertisedHost: '' },
   deviceProfilesDir: 'device-profiles',
 };
 

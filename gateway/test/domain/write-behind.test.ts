@@ -13,7 +13,7 @@ const T0 = Date.UTC(2026, 0, 1);
 function device(n: number): Device {
   const id = `440305000013200${String(n).padStart(5, '0')}`;
   return {
-    id, name: '', typeCode: '132', civilCode: '44030500', manufacturer: '', model: '', firmware: '', userAgent: '', gbVersion: '',
+    id, protocol: 'gb28181', name: '', typeCode: '132', civilCode: '44030500', manufacturer: '', model: '', firmware: '', userAgent: '', gbVersion: '',
     profile: 'generic', status: 'online', offlineReason: null, transport: 'udp', remoteAddress: '127.0.0.1', remotePort: 5060, contact: '',
     expires: 3600, registeredAt: T0, registrationExpiresAt: T0 + 3_600_000, lastKeepaliveAt: T0, statusChangedAt: T0, channelCount: 0,
     charset: 'GB2312', createdAt: T0, updatedAt: T0,

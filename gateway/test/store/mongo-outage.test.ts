@@ -14,7 +14,7 @@ const T0 = Date.UTC(2026, 0, 1);
 
 function device(id: string): Device {
   return {
-    id, name: `camera ${id.slice(-4)}`, typeCode: id.slice(10, 13), civilCode: id.slice(0, 8), manufacturer: '', model: '', firmware: '',
+    id, protocol: 'gb28181', name: `camera ${id.slice(-4)}`, typeCode: id.slice(10, 13), civilCode: id.slice(0, 8), manufacturer: '', model: '', firmware: '',
     userAgent: '', gbVersion: '3.0', profile: 'generic', status: 'online', offlineReason: null, transport: 'udp', remoteAddress: '127.0.0.1',
     remotePort: 5060, contact: '', expires: 3600, registeredAt: T0, registrationExpiresAt: T0 + 3_600_000, lastKeepaliveAt: T0,
     statusChangedAt: T0, channelCount: 0, charset: 'GB2312', createdAt: T0, updatedAt: T0,

@@ -100,6 +100,7 @@ function digitFree(n: number): string {
 function makeDevice(id: string, over: Partial<Device> = {}): Device {
   return {
     id,
+    protocol: 'gb28181',
     name: `设备${digitFree(Number(id.slice(-6)))}`,
     typeCode: id.slice(10, 13),
     civilCode: id.slice(0, 8),

@@ -48,6 +48,8 @@ export function testConfig(opts: HarnessOptions = {}): { config: GatewayConfig; 
     admin: { username: 'admin', password: 'admin-password-1' },
     // No escalation timer crossing a test's alarms mid-run; escalation tests turn it on and drive tick(at).
     alarms: { escalateAfterMin: 0 },
+    // Any free port: test gateways run side by side.
+    rtmp: { host: '127.0.0.1', port: 0 },
   };
   const merged = deepMerge(base, opts.overrides ?? {});
   // loadConfig validates the merged overrides like any operator-supplied config (env ignored: tests are hermetic).

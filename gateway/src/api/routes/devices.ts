@@ -1,7 +1,8 @@
 /** Devices: list with filters, detail, their channels, and a catalog re-query. */
 import type { FastifyPluginAsync } from 'fastify';
 import type { OnlineStatus } from '../../domain/model.js';
-import { NotFoundError, type GatewayServices } from '../../domain/services.js';
+import { ConflictError, NotFoundError, type AddedDevicesApi, type GatewayServices } from '../../domain/services.js';
+import { parseDevicePatch, parseNewDevice } from '../../domain/devices/device-input.js';
 import { principalOf } from '../authentication.js';
 import {
   REGION_PATTERN,
@@ -55,6 +56,70 @@ export const deviceRoutes: FastifyPluginAsync<DeviceRoutesOptions> = async (app,
     },
   );
 
+  const added = (): AddedDevicesApi => {
+    if (!services.addedDevices) throw new NotFoundError('adding devices is not available on this gateway');
+    return services.addedDevices;
+  };
+  // Bodies are checked by device-input.ts (one route, three shapes: a schema oneOf would not name the field).
+  const anyBody = { type: 'object', description: 'onvif: host, port, username, password; rtsp: url, subUrl?, username?, password?, transport?; rtmp: nothing. All: name?, civilCode?' } as const;
+
+  app.post<{ Body: unknown }>(
+    '/devices',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'Add an ONVIF camera, an RTSP source or an RTMP publishing point (GB28181 devices register themselves).',
+        body: anyBody,
+        response: { 201: ref('AddedDevice'), ...errorResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      const input = parseNewDevice(request.body);
+      const device = await added().add(input);
+      return reply.code(201).send(device);
+    },
+  );
+
+  app.patch<{ Params: { id: string }; Body: unknown }>(
+    '/devices/:id',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'Change an added device: name, credentials, host/port (onvif), URLs and transport (rtsp).',
+        params: deviceIdParams,
+        body: anyBody,
+        response: { 200: ref('AddedDevice'), ...errorResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request) => {
+      const id = request.params.id;
+      const device = await services.getDevice(id, principalOf(request));
+      if (!device) throw new NotFoundError(`device ${id} not found`);
+      if (device.protocol === 'gb28181') throw new ConflictError(`device ${id} is a GB28181 device: its settings come from its registration, not from PATCH`);
+      return added().update(id, parseDevicePatch(device.protocol, request.body));
+    },
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/devices/:id',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'Delete an added device: its streams stop, its channels leave the trees, its publish URL stops working.',
+        params: deviceIdParams,
+        response: {
+          200: { type: 'object', properties: { id: { type: 'string' }, stoppedStreams: { type: 'integer' } } },
+          ...errorResponses(400, 401, 403, 404, 409),
+        },
+      },
+    },
+    async (request) => {
+      const id = request.params.id;
+      if (!(await services.getDevice(id, principalOf(request)))) throw new NotFoundError(`device ${id} not found`);
+      return added().remove(id);
+    },
+  );
+
   app.get<{ Params: { id: string } }>(
     '/devices/:id',
     {
@@ -68,7 +133,9 @@ export const deviceRoutes: FastifyPluginAsync<DeviceRoutesOptions> = async (app,
     async (request) => {
       const device = await services.getDevice(request.params.id, principalOf(request));
       if (!device) throw new NotFoundError(`device ${request.params.id} not found`);
-      return device;
+      // An RTMP device shows where to publish (the answer of its POST said so once; operators look again).
+      const publishUrl = device.protocol === 'rtmp' ? services.addedDevices?.get(device.id)?.publishUrl : undefined;
+      return publishUrl ? { ...device, publishUrl } : device;
     },
   );
 

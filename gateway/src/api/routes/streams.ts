@@ -27,7 +27,7 @@ const playErrorSchema = {
     error: { type: 'string' },
     message: { type: 'string' },
     ...errorCodeProperties,
-    step: { type: 'string', enum: ['channel', 'device', 'resources', 'invite', 'answer', 'rtp', 'keyframe', 'packager'] },
+    step: { type: 'string', enum: ['channel', 'device', 'resources', 'invite', 'answer', 'rtp', 'keyframe', 'packager', 'source'] },
     hint: { type: 'string' },
     sipStatus: { type: 'integer' },
   },

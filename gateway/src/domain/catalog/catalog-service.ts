@@ -234,15 +234,36 @@ export class CatalogService {
   /** Upsert the rows of these items (each chunk one durable batch in the store); returns them. */
   private async storeRows(deviceId: string, items: CatalogItem[]): Promise<Channel[]> {
     const channels = this.toChannels(deviceId, items);
+    await this.upsertChunks(channels);
+    return channels;
+  }
+
+  private async upsertChunks(channels: Channel[]): Promise<void> {
     for (let i = 0; i < channels.length; i += STORE_CHUNK) {
       await this.store.upsertChannels(channels.slice(i, i + STORE_CHUNK));
     }
-    return channels;
   }
 
   /** Exposed for tests and for NOTIFY-driven updates. */
   async storeCatalog(deviceId: string, items: CatalogItem[], complete: boolean, opts: { rowsStored?: boolean } = {}): Promise<void> {
     const channels = opts.rowsStored ? this.toChannels(deviceId, items) : await this.storeRows(deviceId, items);
+    await this.apply(deviceId, channels, complete);
+  }
+
+  /**
+   * Channels a driver described (ONVIF profiles, an RTSP URL, an RTMP publishing point): stored and put in the
+   * tree exactly like a GB catalog, so trees, the wall, health and scopes see one kind of channel.
+   */
+  async storeChannels(deviceId: string, channels: Channel[], complete = true): Promise<void> {
+    const device = this.registry.get(deviceId);
+    // A device added through the API has no tree node yet (GB devices get one when they register).
+    if (device && !this.tree.has(device.id)) this.tree.upsertDevice(device.id, device.name, device.civilCode, device.status === 'online');
+    await this.upsertChunks(channels);
+    await this.apply(deviceId, channels, complete);
+  }
+
+  /** After the rows are stored: drop what the device no longer reports, update the tree and the channel count. */
+  private async apply(deviceId: string, channels: Channel[], complete: boolean): Promise<void> {
     if (complete) await this.store.deleteChannelsNotIn(deviceId, channels.map((c) => c.id));
     this.observer?.itemsStored(channels.length);
     if (complete) this.tree.replaceCatalog(deviceId, channels);
@@ -250,9 +271,20 @@ export class CatalogService {
     const videoChannels = channels.filter((c) => c.kind === 'channel').length;
     this.registry.updateInfo(deviceId, { channelCount: videoChannels });
   }
+
+  /** A device's name or status changed outside SIP (PATCH of an added device): the tree follows. */
+  deviceChanged(deviceId: string): void {
+    const device = this.registry.get(deviceId);
+    if (device) this.tree.upsertDevice(device.id, device.name, device.civilCode, device.status === 'online');
+  }
+
+  /** The device was deleted: out of the tree (its rows go with the device row, store.deleteDevice). */
+  removeDevice(deviceId: string): void {
+    this.tree.removeDevice(deviceId);
+  }
 }
 
-function emptyChannel(deviceId: string, id: string): Channel {
+export function emptyChannel(deviceId: string, id: string): Channel {
   return {
     id,
     deviceId,

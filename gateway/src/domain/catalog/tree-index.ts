@@ -132,6 +132,19 @@ export class TreeIndex {
     this.markDirty();
   }
 
+  /** A device deleted through the API: its node and everything it reported leave the tree. */
+  removeDevice(deviceId: string): void {
+    for (const id of this.reported.get(deviceId) ?? []) {
+      const node = this.nodes.get(id);
+      if (node && node.deviceId === deviceId) this.nodes.delete(id);
+    }
+    this.reported.delete(deviceId);
+    const own = this.nodes.get(deviceId);
+    if (own && own.kind === 'device' && own.deviceId === deviceId) this.nodes.delete(deviceId);
+    this.deviceOnline.delete(deviceId);
+    this.markDirty();
+  }
+
   /** Merge items without removing others (partial catalogs, catalog NOTIFY ADD/UPDATE). */
   mergeCatalog(deviceId: string, items: Channel[]): void {
     const set = this.reported.get(deviceId) ?? new Set<string>();

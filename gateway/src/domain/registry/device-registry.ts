@@ -10,6 +10,7 @@
  * Channel status is separate, but a channel is offline whenever its device is (handled by listeners of
  * 'device-status' in the catalog service).
  */
+import { withProtocol } from '../model.js';
 import type { Logger } from 'pino';
 import type { Device, OfflineReason, OnlineStatus, Page, SipTransportKind } from '../model.js';
 import type { DeviceQuery, GatewayStore } from '../store.js';
@@ -88,7 +89,8 @@ export class DeviceRegistry {
     const stored = await this.store.loadAllDevices();
     let kept = 0;
     let expired = 0;
-    for (const device of stored) {
+    for (const row of stored) {
+      const device = withProtocol(row);
       this.devices.set(device.id, device);
       this.sortedIds = null;
       this.addresses.set(device.id, {
@@ -97,6 +99,11 @@ export class DeviceRegistry {
         port: device.remotePort,
       });
       if (device.status !== 'online') continue;
+      // Devices without SIP registration: their driver's poller decides again after the restart.
+      if (device.protocol !== 'gb28181') {
+        this.onlineCount++;
+        continue;
+      }
       const stillRegistered = device.registrationExpiresAt !== null && device.registrationExpiresAt > now;
       // A TCP registration cannot survive our restart: its connection is gone (GB 2022 §9.1.1 f).
       if (stillRegistered && device.transport === 'udp') {
@@ -169,6 +176,7 @@ export class DeviceRegistry {
     if (!device) {
       device = {
         id: rec.deviceId,
+        protocol: 'gb28181',
         name: '',
         typeCode: gbTypeCodeOf(rec.deviceId) ?? '',
         civilCode: civilCodeOf(rec.deviceId),
@@ -267,6 +275,49 @@ export class DeviceRegistry {
       this.deadlines.delete(id);
       if (device.status === 'online') this.setOffline(device, 'tcp-connection-lost', now);
     }
+  }
+
+  /**
+   * A device added through the API (ONVIF, RTSP, RTMP): no SIP registration, no keepalive deadline; its driver
+   * reports status through `setPolledStatus`. Replaces an existing row with the same id (PATCH).
+   */
+  putExternal(device: Device): void {
+    const previous = this.devices.get(device.id);
+    if (previous?.status === 'online') this.onlineCount--;
+    if (device.status === 'online') this.onlineCount++;
+    this.devices.set(device.id, device);
+    if (!previous) this.sortedIds = null;
+    this.addresses.set(device.id, { transport: device.transport, address: device.remoteAddress, port: device.remotePort });
+    this.writer.device(device);
+  }
+
+  /** A driver's verdict on a device without keepalives (liveness poller, RTMP publisher arrived or left). */
+  setPolledStatus(deviceId: string, status: OnlineStatus, reason: OfflineReason | null): void {
+    const device = this.devices.get(deviceId);
+    if (!device || device.protocol === 'gb28181') return;
+    const now = this.now();
+    if (status === 'online') {
+      device.lastKeepaliveAt = now;
+      if (device.status !== 'online') this.onlineCount++;
+      this.transition(device, 'online', 'keepalive', now);
+    } else {
+      const reasonChanged = device.offlineReason !== reason;
+      this.setOffline(device, reason ?? 'unreachable', now);
+      // The same offline state with a new reason (unreachable → auth-failed) is still news for the console.
+      if (reasonChanged && device.status === 'offline') this.events.emit('device-status', { deviceId, status: 'offline', reason, at: now });
+    }
+  }
+
+  /** DELETE /api/devices/:id of a device without SIP registration (GB devices are removed by unregistering). */
+  remove(deviceId: string): boolean {
+    const device = this.devices.get(deviceId);
+    if (!device) return false;
+    if (device.status === 'online') this.onlineCount--;
+    this.devices.delete(deviceId);
+    this.addresses.delete(deviceId);
+    this.deadlines.delete(deviceId);
+    this.sortedIds = null;
+    return true;
   }
 
   /** Descriptive fields learnt from DeviceInfo / catalog / profile matching. */

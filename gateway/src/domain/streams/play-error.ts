@@ -3,7 +3,7 @@
  * complaint of the reference platforms' users (anchors brief): every failure here names the step and a likely
  * cause an operator can act on.
  */
-export type PlayStep = 'channel' | 'device' | 'resources' | 'invite' | 'answer' | 'rtp' | 'keyframe' | 'packager';
+export type PlayStep = 'channel' | 'device' | 'resources' | 'invite' | 'answer' | 'rtp' | 'keyframe' | 'packager' | 'source';
 
 export class PlayError extends Error {
   readonly statusCode: number;

@@ -23,6 +23,7 @@ import type { HlsPackagerExit } from '../../media/ffmpeg/hls-packager.js';
 import { HlsOutput } from '../../media/hls-output.js';
 import { Stream, type ReaderStats } from '../../media/core/stream.js';
 import { GbPsSource } from '../../media/sources/gb28181/gb-ps-source.js';
+import type { StreamSource } from '../../media/sources/source.js';
 import { FfmpegHlsReader } from '../../media/readers/ffmpeg-hls/ffmpeg-hls-reader.js';
 import { LlhlsReader } from '../../media/readers/llhls/llhls-reader.js';
 import { Fmp4LiveReader, type Fmp4LiveSink } from '../../media/readers/fmp4-live/fmp4-live-reader.js';
@@ -97,6 +98,13 @@ export interface StreamTarget {
   substream: { attribute: 'streamnumber' | 'streamprofile' | 'stream' | 'streamMode'; main: string; sub: string };
   allowZeroSsrc: boolean;
   transcodeH265: boolean;
+  /**
+   * Devices that are not GB28181 (ONVIF, RTSP, RTMP): their driver opens the source itself — no INVITE, no
+   * RTP port, no SSRC. Throws an Error whose message says what failed (the play answers step `source`).
+   */
+  openSource?: (stream: StreamType) => Promise<StreamSource>;
+  /** What to check when such a device is offline (the GB hint talks about registration and keepalives). */
+  offlineHint?: string;
 }
 
 export interface StreamPorts {
@@ -152,7 +160,10 @@ class LiveStream {
   state: StreamState = 'starting';
   /** Set once the source is open; owns source, readers, output, dialog and SSRC from then on. */
   core: Stream | null = null;
+  /** The GB source (RTP receiver, port) when the stream came by INVITE; null for driver-opened sources. */
   source: GbPsSource | null = null;
+  /** Any source (GB or a driver's): the sweep reads its last unit time. */
+  anySource: StreamSource | null = null;
   output: HlsOutput | null = null;
   /** The in-process LL-HLS muxer, when the codecs need no change; else ffmpeg writes into `output`. */
   llhls: LlhlsReader | null = null;
@@ -307,7 +318,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
     const target = await this.deps.resolve(req.channelId);
     if (!target) throw new PlayError('channel', `channel ${req.channelId} not found`, 're-query the catalog of its device, or check the channel ID');
     if (!target.deviceOnline) {
-      throw new PlayError('device', `device ${target.deviceId} of channel ${req.channelId} is offline`, 'check the device registration and keepalive (GET /api/devices/:id, /api/events)');
+      throw new PlayError('device', `device ${target.deviceId} of channel ${req.channelId} is offline`, target.offlineHint ?? 'check the device registration and keepalive (GET /api/devices/:id, /api/events)');
     }
     const stream = req.stream ?? 'main';
     const transport: MediaTransport = req.transport ?? (this.opts.defaultTransport === 'profile' ? target.defaultTransport : this.opts.defaultTransport);
@@ -427,6 +438,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
   private async run(s: LiveStream, transcodeH265: boolean): Promise<void> {
     const t0 = Date.now();
     const log = this.logger.child({ channelId: s.target.channelId, deviceId: s.target.deviceId, streamId: s.id, stream: s.stream, transport: s.transport });
+    if (s.target.openSource) return this.runDriverSource(s, s.target.openSource, transcodeH265, t0, log);
     let source: GbPsSource;
     try {
       // The pool skips ports someone else holds; the port goes back to the pool when the source closes.
@@ -447,6 +459,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
     // directory, dialog and SSRC (the last owned first).
     const core = new Stream({ id: s.id, source, logger: log });
     s.source = source;
+    s.anySource = source;
     s.core = core;
     core.own('ssrc', () => {
       this.ssrcs.release(s.ssrc);
@@ -455,74 +468,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
       await core.close('stream was closed while starting');
       throw new PlayError('resources', 'stream was closed while starting', 'retry');
     }
-    const output = await HlsOutput.create(this.opts.mediaDir, s.id);
-    s.output = output;
-    core.own('output directory', () => output.remove().catch(() => undefined));
-
-    let resolveKeyframe: () => void = () => undefined;
-    const firstKeyframe = new Promise<void>((resolve) => (resolveKeyframe = resolve));
-    let resolveSegment: () => void = () => undefined;
-    let rejectSegment: (e: Error) => void = () => undefined;
-    const firstSegment = new Promise<void>((resolve, reject) => {
-      resolveSegment = resolve;
-      rejectSegment = reject;
-    });
-    const onStarted = (video: VideoParameters, audio: AudioParameters | null, transcoding: boolean): void => {
-      s.sourceCodec = video.codec;
-      s.codec = transcoding ? 'h264' : video.codec;
-      s.audio = audio?.codec ?? null;
-      s.width = video.width;
-      s.height = video.height;
-      resolveKeyframe();
-    };
-    const startFfmpeg = (): void => {
-      const packager = new FfmpegHlsReader({
-        dir: output.dir,
-        transcodeH265ToH264: transcodeH265,
-        segmentSeconds: this.opts.segmentSeconds,
-        listSize: 6,
-        logger: log,
-      });
-      packager.on('started', ({ video, audio, transcoding }) => onStarted(video, audio, transcoding));
-      packager.on('first-segment', () => resolveSegment());
-      packager.on('exit', (info: HlsPackagerExit) => {
-        if (info.expected) return;
-        if (s.state === 'starting') rejectSegment(new PlayError('packager', `ffmpeg exited (${info.code}) before the first segment`, info.stderrTail.slice(-300)));
-        else if (s.state === 'playing') this.fail(s, 'packager', `ffmpeg exited with code ${info.code}`, info.stderrTail.slice(-300));
-      });
-      packager.on('error', (err: Error) => log.warn({ err: err.message }, 'packager error'));
-      core.addReader(packager);
-    };
-    const startLlhls = (video: VideoParameters, audio: AudioParameters | null): void => {
-      const llhls = new LlhlsReader({ segmentTargetSec: this.opts.segmentSeconds, maxSegmentSec: Math.max(2, this.opts.segmentSeconds * 2) });
-      s.llhls = llhls;
-      core.addReader(llhls);
-      onStarted(video, audio, false);
-      // Playable once the first segment is complete (plain HLS clients need one; hls.js starts on parts).
-      const waitForSegment = (): void => {
-        if (llhls.closed) return;
-        llhls.playlist({ msn: 0 }).then(
-          () => (llhls.stats().segments > 0 ? resolveSegment() : waitForSegment()),
-          () => undefined,
-        );
-      };
-      waitForSegment();
-    };
-    // The packager is chosen once the codecs are known: in process when the browser can play them as they
-    // are, ffmpeg only where a codec must change (H.265 → H.264 on request, G.711 → AAC).
-    const choose = (tracks: readonly TrackParameters[]): void => {
-      const video = tracks.find((t): t is VideoParameters => t.kind === 'video');
-      if (!video) return;
-      core.off('parameters', choose);
-      const audio = tracks.find((t): t is AudioParameters => t.kind === 'audio') ?? null;
-      const mustTranscode = (video.codec === 'h265' && transcodeH265) || (audio !== null && audio.codec !== 'aac');
-      if (mustTranscode || this.opts.inProcessMuxer === false) startFfmpeg();
-      else startLlhls(video, audio);
-    };
-    core.on('parameters', choose);
-    core.on('reader-closed', ({ kind, reason, cut }) => {
-      if (cut) log.warn({ reader: kind, reason }, 'stream reader cut');
-    });
+    const { firstKeyframe, firstSegment } = await this.attachReaders(s, core, transcodeH265, log);
 
     const sub = s.stream === 'sub' ? s.target.substream.sub : s.target.substream.main;
     const offer = buildPlayOffer({
@@ -608,6 +554,132 @@ export class StreamService extends EventEmitter<StreamEvents> {
     this.emit('stream-status', this.view(s, ''));
   }
 
+  /**
+   * The output directory and the packager, chosen once the codecs are known: in process when the browser can
+   * play them as they are, ffmpeg only where a codec must change (H.265 → H.264 on request, G.711 → AAC).
+   */
+  private async attachReaders(s: LiveStream, core: Stream, transcodeH265: boolean, log: Logger): Promise<{ firstKeyframe: Promise<void>; firstSegment: Promise<void> }> {
+    const output = await HlsOutput.create(this.opts.mediaDir, s.id);
+    s.output = output;
+    core.own('output directory', () => output.remove().catch(() => undefined));
+
+    let resolveKeyframe: () => void = () => undefined;
+    const firstKeyframe = new Promise<void>((resolve) => (resolveKeyframe = resolve));
+    let resolveSegment: () => void = () => undefined;
+    let rejectSegment: (e: Error) => void = () => undefined;
+    const firstSegment = new Promise<void>((resolve, reject) => {
+      resolveSegment = resolve;
+      rejectSegment = reject;
+    });
+    const onStarted = (video: VideoParameters, audio: AudioParameters | null, transcoding: boolean): void => {
+      s.sourceCodec = video.codec;
+      s.codec = transcoding ? 'h264' : video.codec;
+      s.audio = audio?.codec ?? null;
+      s.width = video.width;
+      s.height = video.height;
+      resolveKeyframe();
+    };
+    const startFfmpeg = (): void => {
+      const packager = new FfmpegHlsReader({
+        dir: output.dir,
+        transcodeH265ToH264: transcodeH265,
+        segmentSeconds: this.opts.segmentSeconds,
+        listSize: 6,
+        logger: log,
+      });
+      packager.on('started', ({ video, audio, transcoding }) => onStarted(video, audio, transcoding));
+      packager.on('first-segment', () => resolveSegment());
+      packager.on('exit', (info: HlsPackagerExit) => {
+        if (info.expected) return;
+        if (s.state === 'starting') rejectSegment(new PlayError('packager', `ffmpeg exited (${info.code}) before the first segment`, info.stderrTail.slice(-300)));
+        else if (s.state === 'playing') this.fail(s, 'packager', `ffmpeg exited with code ${info.code}`, info.stderrTail.slice(-300));
+      });
+      packager.on('error', (err: Error) => log.warn({ err: err.message }, 'packager error'));
+      core.addReader(packager);
+    };
+    const startLlhls = (video: VideoParameters, audio: AudioParameters | null): void => {
+      const llhls = new LlhlsReader({ segmentTargetSec: this.opts.segmentSeconds, maxSegmentSec: Math.max(2, this.opts.segmentSeconds * 2) });
+      s.llhls = llhls;
+      core.addReader(llhls);
+      onStarted(video, audio, false);
+      // Playable once the first segment is complete (plain HLS clients need one; hls.js starts on parts).
+      const waitForSegment = (): void => {
+        if (llhls.closed) return;
+        llhls.playlist({ msn: 0 }).then(
+          () => (llhls.stats().segments > 0 ? resolveSegment() : waitForSegment()),
+          () => undefined,
+        );
+      };
+      waitForSegment();
+    };
+    const choose = (tracks: readonly TrackParameters[]): void => {
+      const video = tracks.find((t): t is VideoParameters => t.kind === 'video');
+      if (!video) return;
+      core.off('parameters', choose);
+      const audio = tracks.find((t): t is AudioParameters => t.kind === 'audio') ?? null;
+      const mustTranscode = (video.codec === 'h265' && transcodeH265) || (audio !== null && audio.codec !== 'aac');
+      if (mustTranscode || this.opts.inProcessMuxer === false) startFfmpeg();
+      else startLlhls(video, audio);
+    };
+    core.on('parameters', choose);
+    core.on('reader-closed', ({ kind, reason, cut }) => {
+      if (cut) log.warn({ reader: kind, reason }, 'stream reader cut');
+    });
+    return { firstKeyframe, firstSegment };
+  }
+
+  /**
+   * A stream whose source a protocol driver opens (ONVIF/RTSP pull, RTMP push): no INVITE, port or SSRC
+   * handling; the same readers, the same "playable once the first segment is out" rule. When the source ends
+   * on its own (the camera went away for good, the pusher stopped), the stream fails with that reason.
+   */
+  private async runDriverSource(s: LiveStream, open: (stream: StreamType) => Promise<StreamSource>, transcodeH265: boolean, t0: number, log: Logger): Promise<void> {
+    let source: StreamSource;
+    try {
+      source = await open(s.stream);
+    } catch (err) {
+      throw new PlayError('source', `the device's stream could not be opened: ${(err as Error).message}`, 'check the device (GET /api/devices/:id: status and offlineReason), its stream URL and credentials (PATCH /api/devices/:id)');
+    }
+    const core = new Stream({ id: s.id, source, logger: log });
+    s.anySource = source;
+    s.core = core;
+    // Driver sources hold no SSRC; the one allocated for the bookkeeping goes back with the stream.
+    core.own('ssrc', () => {
+      this.ssrcs.release(s.ssrc);
+    });
+    core.on('closed', ({ reason }) => {
+      if (s.state === 'playing' || s.state === 'starting') this.fail(s, 'source', reason, 'the device stopped sending; it is re-opened at the next play');
+    });
+    if (this.closed || s.state !== 'starting') {
+      await core.close('stream was closed while starting');
+      throw new PlayError('resources', 'stream was closed while starting', 'retry');
+    }
+    const { firstKeyframe, firstSegment } = await this.attachReaders(s, core, transcodeH265, log);
+    await withTimeout(firstKeyframe, (this.opts.firstPacketTimeoutSec + this.opts.keyframeTimeoutSec) * 1000, () => {
+      const st = source.stats();
+      return new PlayError(
+        'keyframe',
+        `no key frame within ${this.opts.firstPacketTimeoutSec + this.opts.keyframeTimeoutSec} s (${st.videoUnits} video units)`,
+        st.videoUnits === 0 ? 'the device sends no video we can use (H.264 or H.265)' : 'the GOP may be very long; set the I-frame interval to 1–2 s',
+      );
+    });
+    await withTimeout(firstSegment, 15_000, () => new PlayError('packager', 'no HLS segment within 15 s', 'see the gateway log'));
+    if (s.state !== 'starting') throw new PlayError('source', s.lastError ?? 'the stream ended while starting', 'retry');
+    s.timeToFirstFrameMs = Date.now() - t0;
+    s.playingAt = Date.now();
+    s.state = 'playing';
+    log.info({ ttffMs: s.timeToFirstFrameMs, codec: s.codec, width: s.width, height: s.height, source: source.kind }, 'stream playing');
+    this.emit('stream-status', this.view(s, ''));
+  }
+
+  /** Stop every stream of these channels (their device was deleted or its address changed). */
+  async stopChannels(channelIds: readonly string[], why: string): Promise<number> {
+    const ids = new Set(channelIds);
+    const doomed = [...this.byId.values()].filter((s) => ids.has(s.target.channelId));
+    await Promise.all(doomed.map((s) => this.stop(s, why)));
+    return doomed.length;
+  }
+
   private liveViewers(s: LiveStream): number {
     const cutoff = Date.now() - this.opts.idleSec * 1000;
     let n = 0;
@@ -634,7 +706,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
       }
       if (s.state === 'starting') continue;
       if (s.state === 'playing') {
-        const last = s.source?.receiver.stats.lastPacketAt ?? s.playingAt ?? now;
+        const last = (s.source ? s.source.receiver.stats.lastPacketAt : s.anySource?.stats().lastUnitAt) ?? s.playingAt ?? now;
         if (now - last > this.opts.rtpTimeoutSec * 1000) {
           this.fail(s, 'rtp', `no RTP for ${this.opts.rtpTimeoutSec} s`, 'the camera stopped sending: check the device (GET /api/devices/:id), its network, or its stream limit');
           continue;

@@ -155,6 +155,20 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
     return { tracks, description };
   }
 
+  /**
+   * A liveness probe without setting up a stream: OPTIONS and DESCRIBE (which checks the credentials and that
+   * the path exists), then the connection is closed. Throws RtspError naming the step, like start().
+   */
+  async probe(): Promise<void> {
+    await this.open();
+    try {
+      await this.request('options', 'OPTIONS', this.url, {});
+      await this.request('describe', 'DESCRIBE', this.url, { Accept: 'application/sdp' });
+    } finally {
+      this.shutdown(new RtspError('stream', 'closed', 'probe done'));
+    }
+  }
+
   /** TEARDOWN (best effort, bounded) and close everything. */
   async close(): Promise<void> {
     if (this.closed) return;

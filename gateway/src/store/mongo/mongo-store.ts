@@ -19,6 +19,7 @@
 import { MongoClient, ObjectId, type AnyBulkWriteOperation, type Collection, type Db, type Document, type Filter } from 'mongodb';
 import type { Logger } from 'pino';
 import type { AlarmEvent, Channel, Device, Page, SessionToken, StatusEvent, User } from '../../domain/model.js';
+import { withProtocol } from '../../domain/model.js';
 import type {
   AlarmQuery,
   ChannelQuery,
@@ -247,7 +248,8 @@ export class MongoStore implements GatewayStore {
   }
 
   async getDevice(id: string): Promise<Device | null> {
-    return strip<Device>(await this.devices.findOne({ _id: id }));
+    const doc = strip<Device>(await this.devices.findOne({ _id: id }));
+    return doc ? withProtocol(doc) : null;
   }
 
   async listDevices(query: DeviceQuery): Promise<Page<Device>> {
@@ -260,7 +262,7 @@ export class MongoStore implements GatewayStore {
 
   async loadAllDevices(): Promise<Device[]> {
     const docs = await this.devices.find({}).toArray();
-    return docs.map((d) => strip<Device>(d) as Device);
+    return docs.map((d) => withProtocol(strip<Device>(d) as Device));
   }
 
   async deleteDevice(id: string): Promise<void> {

@@ -16,6 +16,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { AlarmEvent, Channel, Device, Page, SessionToken, StatusEvent, User } from '../../domain/model.js';
+import { withProtocol } from '../../domain/model.js';
 import type {
   AlarmQuery,
   ChannelQuery,
@@ -219,7 +220,7 @@ export class SqliteStore implements GatewayStore {
 
   async getDevice(id: string): Promise<Device | null> {
     const row = this.conn.prepare('SELECT doc FROM devices WHERE id = ?').get(id) as { doc: string } | undefined;
-    return row ? (JSON.parse(row.doc) as Device) : null;
+    return row ? withProtocol(JSON.parse(row.doc) as Device) : null;
   }
 
   async listDevices(query: DeviceQuery): Promise<Page<Device>> {
@@ -234,7 +235,7 @@ export class SqliteStore implements GatewayStore {
 
   async loadAllDevices(): Promise<Device[]> {
     const rows = this.conn.prepare('SELECT doc FROM devices').all() as Array<{ doc: string }>;
-    return rows.map((r) => JSON.parse(r.doc) as Device);
+    return rows.map((r) => withProtocol(JSON.parse(r.doc) as Device));
   }
 
   async deleteDevice(id: string): Promise<void> {

@@ -84,6 +84,7 @@ const messages: typeof zh = {
     rtp: 'No video data arrived from the device',
     keyframe: 'No key frame arrived',
     packager: 'Packaging the video failed',
+    source: 'The stream of the device could not be opened (ONVIF/RTSP/RTMP)',
   },
 };
 export default messages;

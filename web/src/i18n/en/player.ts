@@ -16,6 +16,7 @@ const messages: typeof zh = {
     rtp: 'media (RTP)',
     keyframe: 'key frame',
     packager: 'packager',
+    source: 'device stream',
     network: 'network',
     media: 'decoding',
   },

@@ -49,6 +49,7 @@ const messages: typeof zh = {
     rtp: 'receiving RTP',
     keyframe: 'keyframe',
     packager: 'packaging',
+    source: 'opening the device stream',
   },
   stream: { main: 'Main stream', sub: 'Sub stream' },
   grade: { good: 'good', fair: 'fair', poor: 'poor', unknown: 'unknown' },

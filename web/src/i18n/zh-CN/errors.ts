@@ -87,5 +87,6 @@ export default {
     rtp: '没有收到设备的视频数据',
     keyframe: '没有收到关键帧',
     packager: '视频封装失败',
+    source: '无法打开设备的视频流（ONVIF/RTSP/RTMP）',
   },
 };

@@ -15,6 +15,7 @@ export default {
     rtp: '媒体流',
     keyframe: '关键帧',
     packager: '转封装',
+    source: '设备视频流',
     network: '网络',
     media: '解码',
   },

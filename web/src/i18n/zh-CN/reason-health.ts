@@ -52,6 +52,7 @@ const messages = {
     rtp: '收流（RTP）',
     keyframe: '关键帧',
     packager: '切片封装',
+    source: '打开设备视频流',
   },
   stream: { main: '主码流', sub: '子码流' },
   grade: { good: '良好', fair: '一般', poor: '较差', unknown: '未知' },

@@ -1,0 +1,75 @@
+/**
+ * One shape for every protocol a device may speak. The GB28181 rules still live in app.ts's closures and
+ * protocol/gb28181 (moving them behind this interface is the next step, see docs/devices.md); ONVIF, RTSP and
+ * RTMP are drivers from the start, so the device service, the stream service and the API treat them alike.
+ *
+ * A driver is stateless about the gateway's bookkeeping (IDs, registry, store): the device service
+ * (protocol-devices.ts) owns those and hands the driver what it needs per call. Drivers may keep per-device
+ * connection state (an ONVIF client's clock offset) keyed by device ID, dropped in `forget`.
+ */
+import type { StreamSource } from '../../../media/sources/source.js';
+import type { ProbeOutcome } from '../liveness-poller.js';
+import type { RtspTransport } from '../device-input.js';
+
+export type StreamKind = 'main' | 'sub';
+
+/** How to reach a device; kept in the gateway's records (with credentials), never shown by the API. */
+export type Endpoint =
+  | { protocol: 'onvif'; host: string; port: number; username: string; password: string }
+  | { protocol: 'rtsp'; url: string; subUrl: string | null; username: string; password: string; transport: RtspTransport }
+  | { protocol: 'rtmp' };
+
+export type EndpointOf<P extends Endpoint['protocol']> = Extract<Endpoint, { protocol: P }>;
+
+/** A video channel as the device describes it (before the gateway gives it an ID). */
+export interface DescribedChannel {
+  name: string;
+  /** Stream URIs (RTSP) per stream kind; '' where the protocol has none (RTMP pushes). */
+  main: string;
+  sub: string;
+  /** ONVIF: the main profile's token (PTZ and snapshots address profiles). */
+  profileToken?: string;
+  ptz: boolean;
+}
+
+export interface DeviceDescription {
+  manufacturer: string;
+  model: string;
+  firmware: string;
+  /** A name the device gives itself (ONVIF scopes / model) when the request had none. */
+  suggestedName: string;
+  /** Where the device was reached (shown as the device's remote address). */
+  address: { host: string; port: number };
+  /** null: could not be asked (the device is unreachable or refused us); keep what we had. */
+  channels: DescribedChannel[] | null;
+  /** Why channels is null. */
+  failure?: { reason: string; message: string };
+}
+
+/** A channel as the gateway keeps it: its 20-digit ID plus what the driver needs to open it. */
+export interface KnownChannel extends DescribedChannel {
+  id: string;
+}
+
+/** A failure with a reason the device's status shows (unreachable, auth-failed, soap-fault, rtsp-failed, …). */
+export class DriverError extends Error {
+  override readonly name = 'DriverError';
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ProtocolDriver<E extends Endpoint = Endpoint> {
+  readonly protocol: E['protocol'];
+  /** On add and after a PATCH: who the device is and its channels. Never throws for a device that is down. */
+  describe(deviceId: string, endpoint: E): Promise<DeviceDescription>;
+  /** Liveness (the poller calls it); null when the protocol has no probe (RTMP: the publisher is the sign). */
+  probe: ((deviceId: string, endpoint: E) => Promise<ProbeOutcome>) | null;
+  /** Open one stream of a channel as a stream-core source. Throws DriverError. */
+  openSource(deviceId: string, endpoint: E, channel: KnownChannel, stream: StreamKind): Promise<StreamSource>;
+  /** Drop per-device state (deleted, or credentials changed). */
+  forget(deviceId: string): void;
+}

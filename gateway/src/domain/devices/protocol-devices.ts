@@ -1,0 +1,477 @@
+/**
+ * Devices added through the API — ONVIF cameras, RTSP sources, RTMP publishing points — kept next to the GB
+ * devices that register themselves: the same registry (list, detail, counts, status events), the same channel
+ * rows and trees (catalog service), the same play route (a stream target whose driver opens the source).
+ *
+ * What is only theirs lives in the record collection `protocol_devices` (both stores): how to reach the device
+ * (with credentials, never shown by the API), its channels' stream URIs and, for RTMP, the key its publish
+ * URLs are signed with. A restart reloads those records; the device rows come back with the registry.
+ *
+ * Status: ONVIF and RTSP devices are probed by the liveness poller (interval with jitter, N misses → offline,
+ * auth-failed at once and not retried in a loop); an RTMP device is online while someone publishes to it.
+ */
+import type { Logger } from 'pino';
+import type { Channel, Device, OfflineReason } from '../model.js';
+import type { RecordCollection, RecordStore } from '../records.js';
+import type { DeviceRegistry } from '../registry/device-registry.js';
+import type { CatalogService } from '../catalog/catalog-service.js';
+import { emptyChannel } from '../catalog/catalog-service.js';
+import type { StreamTarget } from '../streams/stream-service.js';
+import type { StreamSource } from '../../media/sources/source.js';
+import { ConflictError, NotFoundError } from '../services.js';
+import { LivenessPoller, type LivenessChange } from './liveness-poller.js';
+import { CHANNEL_TYPE_CODE, DEVICE_TYPE_CODE, DeviceIdAllocator } from './device-ids.js';
+import type { AddedProtocol, DevicePatch, NewDeviceInput } from './device-input.js';
+import { DriverError, type DescribedChannel, type Endpoint, type KnownChannel, type ProtocolDriver, type StreamKind } from './drivers/driver.js';
+import type { OnvifDriver } from './drivers/onvif-driver.js';
+import type { RtspDriver } from './drivers/rtsp-driver.js';
+import { RTMP_APP, newSignKey, signChannel, type RtmpDriver } from './drivers/rtmp-driver.js';
+
+export interface ProtocolDeviceRecord {
+  id: string;
+  protocol: AddedProtocol;
+  endpoint: Endpoint;
+  channels: KnownChannel[];
+  /** RTMP: the HMAC key of this device's publish URLs. */
+  signKey?: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A channel as the API shows it after an add: its ID, name and (RTMP) where to publish. */
+export interface AddedChannel {
+  id: string;
+  name: string;
+  publishUrl?: string;
+}
+
+export type AddedDevice = Device & { channels: AddedChannel[]; publishUrl?: string };
+
+export interface ProtocolDevicesDeps {
+  records: RecordStore;
+  registry: DeviceRegistry;
+  catalog: CatalogService;
+  drivers: { onvif: OnvifDriver; rtsp: RtspDriver; rtmp: RtmpDriver };
+  /** Whether an ID is in use (a GB device or any tree node): the ID plan skips it. */
+  idTaken: (id: string) => boolean;
+  /** Stop the running streams of these channels. */
+  stopStreams: (channelIds: readonly string[], why: string) => Promise<number>;
+  /** Before the rows are deleted: queued writes for this device must not bring it back. */
+  flushWrites: () => Promise<void>;
+  deleteDeviceRows: (deviceId: string) => Promise<void>;
+  logger: Logger;
+}
+
+export interface ProtocolDevicesOptions {
+  /** civil code (8) + industry (2) of the IDs given to added devices. */
+  idPrefix: string;
+  pollIntervalMs: number;
+  missesToOffline: number;
+  pollConcurrency: number;
+  /** rtmp://host:port of the publish URLs (the address pushers reach the ingest at). */
+  rtmpBaseUrl: () => string;
+}
+
+const OFFLINE_REASONS: ReadonlySet<string> = new Set(['unreachable', 'auth-failed', 'soap-fault', 'rtsp-failed', 'clock-skew', 'bad-answer', 'no-publisher']);
+
+function offlineReasonOf(reason: string): OfflineReason {
+  return (OFFLINE_REASONS.has(reason) ? reason : 'unreachable') as OfflineReason;
+}
+
+export class ProtocolDevices {
+  private readonly collection: RecordCollection<ProtocolDeviceRecord>;
+  private readonly byId = new Map<string, ProtocolDeviceRecord>();
+  private readonly byChannel = new Map<string, { record: ProtocolDeviceRecord; channel: KnownChannel }>();
+  private readonly ids: DeviceIdAllocator;
+  private readonly poller: LivenessPoller;
+  /** Devices whose channels are being (re-)described, so a poll and a PATCH do not do it twice at once. */
+  private readonly describing = new Set<string>();
+
+  constructor(
+    private readonly deps: ProtocolDevicesDeps,
+    private readonly opts: ProtocolDevicesOptions,
+  ) {
+    this.collection = deps.records.collection<ProtocolDeviceRecord>('protocol_devices', ['protocol']);
+    this.ids = new DeviceIdAllocator(opts.idPrefix, (id) => this.byId.has(id) || this.byChannel.has(id) || deps.idTaken(id));
+    this.poller = new LivenessPoller(
+      { intervalMs: opts.pollIntervalMs, missesToOffline: opts.missesToOffline, concurrency: opts.pollConcurrency },
+      (change) => this.onLiveness(change),
+    );
+  }
+
+  /** Reload the records after a restart and start polling. */
+  async load(): Promise<void> {
+    for (let offset = 0; ; offset += 1000) {
+      const page = await this.collection.find({ offset, limit: 1000 });
+      for (const record of page.items) this.index(record);
+      if (page.items.length < 1000) break;
+    }
+    for (const record of this.byId.values()) {
+      if (!this.deps.registry.get(record.id)) {
+        // The record was written but the device row not (a crash in between): the record is the truth.
+        this.deps.logger.warn({ deviceId: record.id }, 'added device without a device row; restoring it');
+        this.deps.registry.putExternal(this.newDevice(record.id, record.protocol, '', record.id.slice(0, 8), { host: '', port: 0 }));
+      }
+      if (record.protocol === 'rtmp') this.deps.registry.setPolledStatus(record.id, 'offline', 'no-publisher');
+      this.watch(record);
+    }
+    this.poller.start();
+    this.deps.logger.info({ devices: this.byId.size, channels: this.byChannel.size }, 'added devices (onvif/rtsp/rtmp) loaded');
+  }
+
+  close(): void {
+    this.poller.stop();
+  }
+
+  get count(): number {
+    return this.byId.size;
+  }
+
+  has(deviceId: string): boolean {
+    return this.byId.has(deviceId);
+  }
+
+  // ------------------------------------------------------------------ API
+
+  async add(input: NewDeviceInput): Promise<AddedDevice> {
+    const id = this.ids.allocate(DEVICE_TYPE_CODE, input.civilCode);
+    const endpoint = endpointOf(input);
+    const now = Date.now();
+    const record: ProtocolDeviceRecord = { id, protocol: input.protocol, endpoint, channels: [], createdAt: now, updatedAt: now };
+    if (input.protocol === 'rtmp') record.signKey = newSignKey();
+    // Reserve the ID at once: a second add running concurrently must not get it too.
+    this.byId.set(id, record);
+    let description;
+    try {
+      description = await this.driver(record.protocol).describe(id, endpoint as never);
+    } catch (err) {
+      this.byId.delete(id);
+      throw err;
+    }
+    const civilCode = input.civilCode ?? id.slice(0, 8);
+    const device = this.newDevice(id, input.protocol, input.name ?? description.suggestedName, civilCode, description.address);
+    device.manufacturer = description.manufacturer;
+    device.model = description.model;
+    device.firmware = description.firmware;
+    if (input.protocol === 'rtmp') {
+      device.offlineReason = 'no-publisher';
+    } else if (description.failure) {
+      device.offlineReason = offlineReasonOf(description.failure.reason);
+    } else {
+      device.status = 'online';
+      device.offlineReason = null;
+      device.lastKeepaliveAt = now;
+    }
+    record.channels = this.assignChannelIds(description.channels ?? [], [], civilCode);
+    await this.collection.put(record);
+    this.index(record);
+    this.deps.registry.putExternal(device);
+    await this.deps.catalog.storeChannels(id, this.channelRows(device, record.channels));
+    this.watch(record);
+    this.deps.logger.info({ deviceId: id, protocol: record.protocol, channels: record.channels.length, status: device.status, reason: device.offlineReason }, 'device added');
+    return this.answer(record);
+  }
+
+  async update(deviceId: string, patch: DevicePatch): Promise<AddedDevice> {
+    const record = this.recordOf(deviceId);
+    const endpoint = { ...record.endpoint } as Endpoint;
+    let reach = false;
+    if (endpoint.protocol === 'onvif') {
+      for (const key of ['host', 'port', 'username', 'password'] as const) {
+        if (patch[key] !== undefined && patch[key] !== endpoint[key]) {
+          (endpoint as Record<string, unknown>)[key] = patch[key];
+          reach = true;
+        }
+      }
+    } else if (endpoint.protocol === 'rtsp') {
+      for (const key of ['url', 'username', 'password', 'transport'] as const) {
+        if (patch[key] !== undefined && patch[key] !== endpoint[key]) {
+          (endpoint as Record<string, unknown>)[key] = patch[key];
+          reach = true;
+        }
+      }
+      if (patch.subUrl !== undefined && patch.subUrl !== endpoint.subUrl) {
+        endpoint.subUrl = patch.subUrl;
+        reach = true;
+      }
+    }
+    const device = this.deps.registry.get(deviceId);
+    if (!device) throw new NotFoundError(`device ${deviceId} not found`);
+    const next: Device = { ...device, updatedAt: Date.now() };
+    if (patch.name !== undefined) next.name = patch.name;
+    record.endpoint = endpoint;
+    record.updatedAt = next.updatedAt;
+    if (reach) {
+      // Running streams use the old address or credentials: they stop, the next play opens the new ones.
+      await this.deps.stopStreams(record.channels.map((c) => c.id), 'device address or credentials changed');
+      this.deps.drivers[record.protocol].forget(deviceId);
+      const description = await this.driver(record.protocol).describe(deviceId, endpoint as never);
+      next.remoteAddress = description.address.host;
+      next.remotePort = description.address.port;
+      if (description.channels) record.channels = this.assignChannelIds(description.channels, record.channels, device.civilCode);
+      if (description.failure) {
+        next.status = 'offline';
+        next.offlineReason = offlineReasonOf(description.failure.reason);
+      } else {
+        next.status = 'online';
+        next.offlineReason = null;
+      }
+      if (next.status !== device.status) next.statusChangedAt = next.updatedAt;
+    }
+    await this.collection.put(record);
+    this.unindex(deviceId);
+    this.index(record);
+    this.deps.registry.putExternal(next);
+    // putExternal replaces the row without a transition; the status event and channel status follow here.
+    if (reach) this.deps.registry.setPolledStatus(deviceId, next.status, next.offlineReason);
+    this.deps.catalog.deviceChanged(deviceId);
+    await this.deps.catalog.storeChannels(deviceId, this.channelRows(next, record.channels));
+    if (reach) this.poller.reset(deviceId);
+    return this.answer(record);
+  }
+
+  async remove(deviceId: string): Promise<{ id: string; stoppedStreams: number }> {
+    const record = this.byId.get(deviceId);
+    if (!record) {
+      if (this.deps.registry.get(deviceId)) {
+        throw new ConflictError(`device ${deviceId} is a GB28181 device: it registers itself; remove it from the device's own platform settings (or sip.devices)`);
+      }
+      throw new NotFoundError(`device ${deviceId} not found`);
+    }
+    this.poller.remove(deviceId);
+    const channelIds = record.channels.map((c) => c.id);
+    const stopped = await this.deps.stopStreams(channelIds, 'device deleted');
+    if (record.protocol === 'rtmp') this.deps.drivers.rtmp.stopChannels(channelIds, 'device deleted');
+    this.deps.drivers[record.protocol].forget(deviceId);
+    this.unindex(deviceId);
+    await this.collection.delete(deviceId);
+    this.deps.registry.remove(deviceId);
+    this.deps.catalog.removeDevice(deviceId);
+    await this.deps.flushWrites();
+    await this.deps.deleteDeviceRows(deviceId);
+    this.deps.logger.info({ deviceId, protocol: record.protocol, stoppedStreams: stopped }, 'device deleted');
+    return { id: deviceId, stoppedStreams: stopped };
+  }
+
+  /** The device's protocol-specific view (channels with publish URLs) for GET/POST/PATCH answers. */
+  describeAdded(deviceId: string): AddedDevice | null {
+    const record = this.byId.get(deviceId);
+    return record ? this.answer(record) : null;
+  }
+
+  // ------------------------------------------------------------------ streams and RTMP
+
+  /** The stream target of a channel of an added device, or null (a GB channel, or unknown). */
+  streamTarget(channelId: string): StreamTarget | null {
+    const entry = this.byChannel.get(channelId) ?? this.firstChannelOf(channelId);
+    if (!entry) return null;
+    const { record, channel } = entry;
+    const device = this.deps.registry.get(record.id);
+    if (!device) return null;
+    const online = record.protocol === 'rtmp' ? this.deps.drivers.rtmp.isLive(channel.id) : device.status === 'online';
+    return {
+      channelId: channel.id,
+      deviceId: record.id,
+      deviceOnline: online,
+      destination: { transport: 'tcp', address: device.remoteAddress, port: device.remotePort },
+      defaultTransport: 'tcp-passive',
+      substream: { attribute: 'streamnumber', main: '0', sub: '1' },
+      allowZeroSsrc: false,
+      transcodeH265: false,
+      openSource: (stream: StreamKind) => this.openSource(record, channel, stream),
+      offlineHint:
+        record.protocol === 'rtmp'
+          ? `nobody is publishing to this channel: start the pusher on its publishUrl (GET /api/devices/${record.id})`
+          : `the device is ${device.offlineReason ?? 'offline'}: check its address and credentials (PATCH /api/devices/${record.id})`,
+    };
+  }
+
+  /** For the RTMP driver: the sign key of the device owning a channel. */
+  keyOfChannel(channelId: string): { deviceId: string; key: string } | null {
+    const entry = this.byChannel.get(channelId);
+    if (!entry || entry.record.protocol !== 'rtmp' || !entry.record.signKey) return null;
+    return { deviceId: entry.record.id, key: entry.record.signKey };
+  }
+
+  /** An RTMP publisher came or went. */
+  publishing(deviceId: string, live: boolean, reason: string): void {
+    const record = this.byId.get(deviceId);
+    if (!record) return;
+    const anyLive = live || record.channels.some((c) => this.deps.drivers.rtmp.isLive(c.id));
+    this.deps.registry.setPolledStatus(deviceId, anyLive ? 'online' : 'offline', anyLive ? null : 'no-publisher');
+    if (!live) this.deps.logger.info({ deviceId, reason }, 'RTMP publisher left');
+  }
+
+  publishUrl(record: ProtocolDeviceRecord, channelId: string): string {
+    return `${this.opts.rtmpBaseUrl()}/${RTMP_APP}/${channelId}?sign=${signChannel(record.signKey ?? '', channelId)}`;
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private driver(protocol: AddedProtocol): ProtocolDriver {
+    return this.deps.drivers[protocol] as unknown as ProtocolDriver;
+  }
+
+  private async openSource(record: ProtocolDeviceRecord, channel: KnownChannel, stream: StreamKind): Promise<StreamSource> {
+    try {
+      return await this.driver(record.protocol).openSource(record.id, record.endpoint, channel, stream);
+    } catch (err) {
+      if (err instanceof DriverError) throw new Error(`${err.reason}: ${err.message}`);
+      throw err;
+    }
+  }
+
+  /** A single-channel device may be played by its own ID, as a GB IPC can. */
+  private firstChannelOf(deviceId: string): { record: ProtocolDeviceRecord; channel: KnownChannel } | undefined {
+    const record = this.byId.get(deviceId);
+    const channel = record?.channels.length === 1 ? record.channels[0] : undefined;
+    return record && channel ? { record, channel } : undefined;
+  }
+
+  private recordOf(deviceId: string): ProtocolDeviceRecord {
+    const record = this.byId.get(deviceId);
+    if (record) return record;
+    if (this.deps.registry.get(deviceId)) throw new ConflictError(`device ${deviceId} is a GB28181 device: its settings come from its registration, not from PATCH`);
+    throw new NotFoundError(`device ${deviceId} not found`);
+  }
+
+  private index(record: ProtocolDeviceRecord): void {
+    this.byId.set(record.id, record);
+    for (const channel of record.channels) this.byChannel.set(channel.id, { record, channel });
+  }
+
+  private unindex(deviceId: string): void {
+    const record = this.byId.get(deviceId);
+    if (!record) return;
+    for (const channel of record.channels) this.byChannel.delete(channel.id);
+    this.byId.delete(deviceId);
+  }
+
+  /** Channel IDs: kept by position when a device is described again (PATCH), new ones from the plan. */
+  private assignChannelIds(described: readonly DescribedChannel[], previous: readonly KnownChannel[], civilCode: string): KnownChannel[] {
+    const reserved = new Set<string>();
+    return described.map((c, i) => {
+      const id = previous[i]?.id ?? this.ids.allocate(CHANNEL_TYPE_CODE, civilCode, reserved);
+      reserved.add(id);
+      return { ...c, id };
+    });
+  }
+
+  private channelRows(device: Device, channels: readonly KnownChannel[]): Channel[] {
+    const now = Date.now();
+    return channels.map((c, i) => ({
+      ...emptyChannel(device.id, c.id),
+      name: c.name || (channels.length > 1 ? `${device.name} ${i + 1}` : device.name),
+      manufacturer: device.manufacturer,
+      model: device.model,
+      civilCode: device.civilCode,
+      parentIds: [device.id],
+      ipAddress: device.remoteAddress,
+      port: device.remotePort || null,
+      reportedStatus: 'online',
+      status: device.status,
+      statusChangedAt: now,
+      // GB PTZType: 1 = dome (steerable), 3 = fixed bullet.
+      ptzType: c.ptz ? 1 : 3,
+      extra: { Protocol: device.protocol },
+      createdAt: now,
+      updatedAt: now,
+    }));
+  }
+
+  private newDevice(id: string, protocol: AddedProtocol, name: string, civilCode: string, address: { host: string; port: number }): Device {
+    const now = Date.now();
+    return {
+      id,
+      protocol,
+      name,
+      typeCode: DEVICE_TYPE_CODE,
+      civilCode,
+      manufacturer: '',
+      model: '',
+      firmware: '',
+      userAgent: '',
+      gbVersion: '',
+      profile: protocol,
+      status: 'offline',
+      offlineReason: 'not-probed',
+      transport: 'tcp',
+      remoteAddress: address.host,
+      remotePort: address.port,
+      contact: '',
+      expires: 0,
+      registeredAt: null,
+      registrationExpiresAt: null,
+      lastKeepaliveAt: null,
+      statusChangedAt: now,
+      channelCount: 0,
+      charset: 'UTF-8',
+      createdAt: now,
+      updatedAt: now,
+    };
+  }
+
+  private watch(record: ProtocolDeviceRecord): void {
+    const probe = this.deps.drivers[record.protocol].probe;
+    if (!probe) return;
+    this.poller.add(record.id, () => {
+      const current = this.byId.get(record.id);
+      return current ? this.driver(current.protocol).probe!(current.id, current.endpoint) : Promise.resolve({ ok: true });
+    });
+  }
+
+  private onLiveness(change: LivenessChange): void {
+    const record = this.byId.get(change.id);
+    if (!record) return;
+    if (change.status === 'online') {
+      this.deps.registry.setPolledStatus(change.id, 'online', null);
+      // Added while it was down or refused us: its channels are learnt now.
+      if (record.channels.length === 0) void this.rediscover(record);
+    } else if (change.status === 'offline' || change.status === 'auth-failed') {
+      this.deps.registry.setPolledStatus(change.id, 'offline', offlineReasonOf(change.reason));
+      this.deps.logger.warn({ deviceId: change.id, reason: change.reason, message: change.message }, 'added device offline');
+    }
+  }
+
+  private async rediscover(record: ProtocolDeviceRecord): Promise<void> {
+    if (this.describing.has(record.id)) return;
+    this.describing.add(record.id);
+    try {
+      const description = await this.driver(record.protocol).describe(record.id, record.endpoint);
+      const device = this.deps.registry.get(record.id);
+      if (!description.channels || !device || this.byId.get(record.id) !== record) return;
+      record.channels = this.assignChannelIds(description.channels, record.channels, device.civilCode);
+      record.updatedAt = Date.now();
+      if (!device.manufacturer) this.deps.registry.updateInfo(record.id, { manufacturer: description.manufacturer, model: description.model, firmware: description.firmware });
+      await this.collection.put(record);
+      this.index(record);
+      await this.deps.catalog.storeChannels(record.id, this.channelRows(device, record.channels));
+    } catch (err) {
+      this.deps.logger.warn({ deviceId: record.id, err: (err as Error).message }, 'describing the device again failed');
+    } finally {
+      this.describing.delete(record.id);
+    }
+  }
+
+  private answer(record: ProtocolDeviceRecord): AddedDevice {
+    const device = this.deps.registry.get(record.id);
+    if (!device) throw new NotFoundError(`device ${record.id} not found`);
+    const channels: AddedChannel[] = record.channels.map((c, i) => ({
+      id: c.id,
+      name: c.name || (record.channels.length > 1 ? `${device.name} ${i + 1}` : device.name),
+      ...(record.protocol === 'rtmp' ? { publishUrl: this.publishUrl(record, c.id) } : {}),
+    }));
+    return { ...device, channels, ...(record.protocol === 'rtmp' && channels[0]?.publishUrl ? { publishUrl: channels[0].publishUrl } : {}) };
+  }
+}
+
+function endpointOf(input: NewDeviceInput): Endpoint {
+  switch (input.protocol) {
+    case 'onvif':
+      return { protocol: 'onvif', host: input.host, port: input.port, username: input.username, password: input.password };
+    case 'rtsp':
+      return { protocol: 'rtsp', url: input.url, subUrl: input.subUrl ?? null, username: input.username ?? '', password: input.password ?? '', transport: input.transport ?? 'tcp' };
+    case 'rtmp':
+      return { protocol: 'rtmp' };
+  }
+}

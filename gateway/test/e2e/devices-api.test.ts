@@ -1,0 +1,228 @@
+/**
+ * Devices added through the API, against real peers: GStreamer's RTSP server (an RTSP source), ffmpeg pushing
+ * RTMP to the signed publishUrl (and to a wrong one), our ONVIF simulator (profiles → channels, a wrong
+ * password → auth-failed). Each channel plays through the same POST /api/channels/:id/play as GB channels, and
+ * what the HLS output carries is decoded by ffprobe. DELETE stops the streams; a restart keeps the devices.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Channel, Device, Page } from '../../src/domain/model.js';
+import type { StreamView } from '../../src/domain/streams/stream-service.js';
+import type { AddedDevice } from '../../src/domain/devices/protocol-devices.js';
+import { OnvifFleet } from '../../src/sim/onvif/onvif-fleet.js';
+import { startGstRtspServer, type GstRtspServer } from '../support/gst-rtsp.js';
+import { startHarness, type Harness } from '../support/gateway-harness.js';
+
+const run = promisify(execFile);
+
+/** The playlist's init segment + newest media segment, probed together as a player would. */
+async function decodedFrames(h: Harness, hls: string, dir: string): Promise<{ codec: string; width: number; frames: number }> {
+  const base = `${h.gateway.httpUrl}${hls.slice(0, hls.lastIndexOf('/') + 1)}`;
+  const playlist = await (await fetch(`${h.gateway.httpUrl}${hls}`)).text();
+  const init = /#EXT-X-MAP:URI="([^"]+)"/.exec(playlist)?.[1];
+  const segments = playlist.split('\n').filter((l) => l && !l.startsWith('#'));
+  expect(init, playlist).toBeDefined();
+  expect(segments.length, playlist).toBeGreaterThan(0);
+  const parts = await Promise.all([init!, segments[segments.length - 1]!].map(async (name) => Buffer.from(await (await fetch(base + name)).arrayBuffer())));
+  const file = join(dir, `probe-${Math.random().toString(36).slice(2)}.mp4`);
+  writeFileSync(file, Buffer.concat(parts));
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-count_frames', '-show_streams', '-of', 'json', file]);
+  const v = (JSON.parse(stdout) as { streams: Array<Record<string, string | number>> }).streams.find((s) => s.codec_type === 'video')!;
+  return { codec: String(v.codec_name), width: Number(v.width), frames: Number(v.nb_read_frames) };
+}
+
+function pusher(url: string, seconds = 60): { child: ChildProcess; exit: Promise<{ code: number | null; stderr: string }> } {
+  const child = spawn(
+    'ffmpeg',
+    ['-v', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100', '-t', String(seconds),
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '25', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-f', 'flv', url],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+  return { child, exit: new Promise((r) => child.once('exit', (code) => r({ code, stderr }))) };
+}
+
+describe('devices added through the API (ONVIF, RTSP, RTMP)', () => {
+  let h: Harness;
+  let gst: GstRtspServer;
+  let fleet: OnvifFleet;
+  let dir: string;
+  const dataDir = mkdtempSync(join(tmpdir(), 'se-devices-'));
+  const pushers: ChildProcess[] = [];
+
+  const start = () =>
+    startHarness({
+      dataDir,
+      overrides: {
+        sip: { id: '44030500002000000001' },
+        media: { idleSec: 8 },
+        devices: { pollIntervalSec: 2, pollMissesToOffline: 1 },
+      },
+    });
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'se-devices-probe-'));
+    [h, gst] = await Promise.all([start(), startGstRtspServer()]);
+    fleet = new OnvifFleet({ cameras: 1, discoveryInterface: null, password: 'cam-pass-1' });
+    await fleet.start();
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const p of pushers) p.kill('SIGKILL');
+    await Promise.allSettled([h?.stop(), gst?.stop(), fleet?.stop()]);
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const play = (channelId: string, body: Record<string, unknown> = {}) =>
+    h.api<StreamView & { step?: string; message?: string }>(`/api/channels/${channelId}/play`, { body });
+  const channelsOf = async (deviceId: string) => (await h.api<Page<Channel>>(`/api/devices/${deviceId}/channels`)).body;
+
+  let rtspDevice: AddedDevice;
+  let rtmpDevice: AddedDevice;
+  let onvifDevice: AddedDevice;
+
+  it('an RTSP device (GStreamer RTSP server) gets IDs in the plan, its channel is listed and plays', async () => {
+    const r = await h.api<AddedDevice>('/api/devices', { body: { protocol: 'rtsp', url: gst.url('/h264-aac'), name: '南山小学 门口', civilCode: '44030600' } });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    rtspDevice = r.body;
+    expect(rtspDevice).toMatchObject({ protocol: 'rtsp', status: 'online', name: '南山小学 门口', civilCode: '44030600', typeCode: '132' });
+    // civil code (8) + industry from sip.id (2) + 132 + social-resource network 8 + serial.
+    expect(rtspDevice.id).toMatch(/^44030600001328\d{6}$/);
+    const channels = await channelsOf(rtspDevice.id);
+    expect(channels.total).toBe(1);
+    expect(channels.items[0]).toMatchObject({ id: rtspDevice.channels[0]!.id, deviceId: rtspDevice.id, kind: 'channel', status: 'online', name: '南山小学 门口' });
+    expect(channels.items[0]!.id).toMatch(/^44030600001318\d{6}$/);
+    // The wall's channel search finds it like a GB channel.
+    const search = await h.api<Page<Channel>>(`/api/channels?q=${encodeURIComponent('南山小学')}`);
+    expect(search.body.items.map((c) => c.id)).toContain(channels.items[0]!.id);
+
+    const p = await play(channels.items[0]!.id);
+    expect(p.status, JSON.stringify(p.body)).toBe(200);
+    expect(p.body).toMatchObject({ state: 'playing', codec: 'h264', width: 640, height: 360 });
+    const probe = await decodedFrames(h, p.body.hls, dir);
+    expect(probe).toMatchObject({ codec: 'h264', width: 640 });
+    expect(probe.frames).toBeGreaterThan(5);
+  }, 60_000);
+
+  it('an RTMP device answers a signed publishUrl; a wrong sign is refused; ffmpeg pushing to it plays', async () => {
+    const r = await h.api<AddedDevice>('/api/devices', { body: { protocol: 'rtmp', name: '无人机 1' } });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    rtmpDevice = r.body;
+    expect(rtmpDevice).toMatchObject({ protocol: 'rtmp', status: 'offline', offlineReason: 'no-publisher' });
+    const channelId = rtmpDevice.channels[0]!.id;
+    const url = new URL(rtmpDevice.publishUrl!);
+    expect(url.protocol).toBe('rtmp:');
+    expect(url.pathname).toBe(`/live/${channelId}`);
+    expect(url.searchParams.get('sign')).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    // Not published yet: the play says so (409, step device) with what to do.
+    const early = await play(channelId);
+    expect(early.status).toBe(409);
+    expect(early.body.step).toBe('device');
+
+    const wrong = rtmpDevice.publishUrl!.replace(/sign=.*/, 'sign=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
+    const refused = pusher(wrong, 5);
+    const unsigned = pusher(rtmpDevice.publishUrl!.replace(/\?sign=.*/, ''), 5);
+    const [a, b] = await Promise.all([refused.exit, unsigned.exit]);
+    expect(a.code).not.toBe(0);
+    expect(b.code).not.toBe(0);
+    expect((await h.api<Device>(`/api/devices/${rtmpDevice.id}`)).body.status).toBe('offline');
+
+    const good = pusher(rtmpDevice.publishUrl!);
+    pushers.push(good.child);
+    await h.waitFor(async () => (await h.api<Device>(`/api/devices/${rtmpDevice.id}`)).body.status === 'online', 20_000, 'RTMP device online');
+    const p = await play(channelId);
+    expect(p.status, JSON.stringify(p.body)).toBe(200);
+    expect(p.body).toMatchObject({ state: 'playing', codec: 'h264', width: 320, height: 240 });
+    const probe = await decodedFrames(h, p.body.hls, dir);
+    expect(probe.frames).toBeGreaterThan(5);
+    // GET shows the publish URL again for the operator.
+    expect((await h.api<Device & { publishUrl?: string }>(`/api/devices/${rtmpDevice.id}`)).body.publishUrl).toBe(rtmpDevice.publishUrl);
+  }, 60_000);
+
+  it('an ONVIF device (our simulator): channels from its profiles, the sub-stream plays; a wrong password is auth-failed', async () => {
+    const cam = fleet.cameras[0]!;
+    const r = await h.api<AddedDevice>('/api/devices', { body: { protocol: 'onvif', host: '127.0.0.1', port: cam.port, username: 'admin', password: 'cam-pass-1' } });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    onvifDevice = r.body;
+    expect(onvifDevice).toMatchObject({ protocol: 'onvif', status: 'online', manufacturer: 'SharpEyesSim', model: 'ONVIF-SIM-1', remotePort: cam.port });
+    const channels = await channelsOf(onvifDevice.id);
+    // One video source in the simulator: one channel (main + sub profiles).
+    expect(channels.total).toBe(1);
+    const p = await play(channels.items[0]!.id, { stream: 'sub' });
+    expect(p.status, JSON.stringify(p.body)).toBe(200);
+    expect(p.body).toMatchObject({ state: 'playing', codec: 'h264' });
+    expect((await decodedFrames(h, p.body.hls, dir)).frames).toBeGreaterThan(5);
+
+    const bad = await h.api<AddedDevice>('/api/devices', { body: { protocol: 'onvif', host: '127.0.0.1', port: cam.port, username: 'admin', password: 'wrong-password' } });
+    expect(bad.status, JSON.stringify(bad.body)).toBe(201);
+    expect(bad.body).toMatchObject({ protocol: 'onvif', status: 'offline', offlineReason: 'auth-failed' });
+    expect((await channelsOf(bad.body.id)).total).toBe(0);
+    // The poller does not turn it online nor hammer the camera; PATCH with the right password fixes it.
+    const fixed = await h.api<AddedDevice>(`/api/devices/${bad.body.id}`, { method: 'PATCH', body: { password: 'cam-pass-1' } });
+    expect(fixed.status, JSON.stringify(fixed.body)).toBe(200);
+    expect(fixed.body).toMatchObject({ status: 'online', offlineReason: null });
+    expect((await channelsOf(bad.body.id)).total).toBe(1);
+    // Changing it back to a wrong one takes it offline with the reason again.
+    const broken = await h.api<AddedDevice>(`/api/devices/${bad.body.id}`, { method: 'PATCH', body: { password: 'wrong-again' } });
+    expect(broken.body).toMatchObject({ status: 'offline', offlineReason: 'auth-failed' });
+  }, 240_000);
+
+  it('bad payloads are 400 naming the field; GB-only operations on added devices are 409', async () => {
+    const cases: Array<[unknown, string]> = [
+      [{ protocol: 'rtsp' }, 'body.url'],
+      [{ protocol: 'rtsp', url: 'http://x/y' }, 'body.url'],
+      [{ protocol: 'onvif', host: '10.0.0.1', username: 'a', password: 'b', port: 70000 }, 'body.port'],
+      [{ protocol: 'ftp' }, 'body.protocol'],
+      [{ protocol: 'rtmp', civilCode: '4403' }, 'body.civilCode'],
+      [{ protocol: 'rtmp', url: 'rtsp://x/y' }, 'body.url'],
+    ];
+    for (const [body, field] of cases) {
+      const r = await h.api<{ field?: string; message: string }>('/api/devices', { body });
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(r.body.field, JSON.stringify(r.body)).toBe(field);
+    }
+    const patch = await h.api<{ field?: string }>(`/api/devices/${rtspDevice.id}`, { method: 'PATCH', body: { host: '10.0.0.1' } });
+    expect(patch.status).toBe(400);
+    expect(patch.body.field).toBe('body.host');
+    expect((await h.api(`/api/devices/${rtspDevice.id}/catalog`, { method: 'POST' })).status).toBe(409);
+    expect((await h.api('/api/devices/44030500001329999999', { method: 'DELETE' })).status).toBe(404);
+  });
+
+  it('DELETE stops the device streams and removes it with its channels', async () => {
+    const channelId = rtspDevice.channels[0]!.id;
+    const p = await play(channelId);
+    expect(p.status).toBe(200);
+    const del = await h.api<{ stoppedStreams: number }>(`/api/devices/${rtspDevice.id}`, { method: 'DELETE' });
+    expect(del.status, JSON.stringify(del.body)).toBe(200);
+    expect(del.body.stoppedStreams).toBeGreaterThanOrEqual(1);
+    expect((await h.api(`/api/streams/${p.body.streamId}`)).status).toBe(404);
+    expect((await h.api(`/api/devices/${rtspDevice.id}`)).status).toBe(404);
+    expect((await play(channelId)).status).toBe(404);
+    expect((await h.api<Page<Channel>>(`/api/channels?q=${encodeURIComponent('南山小学')}`)).body.total).toBe(0);
+  });
+
+  it('a restart keeps the added devices, their channels and their publish URLs', async () => {
+    for (const p of pushers) p.kill('SIGKILL');
+    await h.stop({ keepData: true });
+    h = await start();
+    const list = await h.api<Page<Device>>('/api/devices?limit=100');
+    const byId = new Map(list.body.items.map((d) => [d.id, d]));
+    expect(byId.get(onvifDevice.id)).toMatchObject({ protocol: 'onvif' });
+    expect(byId.get(rtmpDevice.id)).toMatchObject({ protocol: 'rtmp', status: 'offline', offlineReason: 'no-publisher' });
+    expect(byId.has(rtspDevice.id)).toBe(false);
+    expect((await channelsOf(onvifDevice.id)).total).toBe(1);
+    const again = await h.api<Device & { publishUrl?: string }>(`/api/devices/${rtmpDevice.id}`);
+    // The publish URL carries the RTMP port, which a test gateway picks anew; the channel and sign stay.
+    expect(new URL(again.body.publishUrl!).search).toBe(new URL(rtmpDevice.publishUrl!).search);
+    // The ONVIF device plays again after the restart.
+    await h.waitFor(async () => (await h.api<Device>(`/api/devices/${onvifDevice.id}`)).body.status === 'online', 20_000, 'ONVIF device online');
+    const p = await play(onvifDevice.channels[0]!.id, { stream: 'sub' });
+    expect(p.status, JSON.stringify(p.body)).toBe(200);
+  }, 60_000);
+});
