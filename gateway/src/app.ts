@@ -774,6 +774,11 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       getDevice: (id, p) => scoped.getDevice(id, p),
       listChannels: (q, p) => scoped.listChannels(q, p),
       getChannel: (id, p) => scoped.getChannel(id, p),
+      onvifDiscovery: {
+        defaultInterface: config.onvif.discoveryInterface,
+        port: config.onvif.discoveryPort,
+        addedAt: (host, port) => added.onvifDeviceAt(host, port),
+      },
       addedDevices: {
         add: (input) => added.add(input),
         update: (deviceId, patch) => added.update(deviceId, patch),

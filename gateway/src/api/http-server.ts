@@ -29,6 +29,7 @@ import { viewRoutes } from './routes/views.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { healthRoutes } from './routes/health.js';
 import { alertRuleRoutes } from './routes/alert-rules.js';
+import { onvifRoutes } from './routes/onvif.js';
 import { platformRoutes } from './routes/platforms.js';
 import { userRoutes } from './routes/users.js';
 import { auditHook, auditRoutes } from './routes/audit.js';
@@ -225,6 +226,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
       }
       if (services.users) await api.register(userRoutes, { users: services.users });
       if (services.platforms) await api.register(platformRoutes, { platforms: services.platforms });
+      if (services.onvifDiscovery) await api.register(onvifRoutes, services.onvifDiscovery);
       if (services.audit) await api.register(auditRoutes, { audit: services.audit });
       if (services.health) {
         await api.register(healthRoutes, { health: services.health, access: services });

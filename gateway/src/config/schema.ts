@@ -117,6 +117,7 @@ export interface GatewayConfig {
     pollConcurrency: number;
   };
   rtmp: { host: string; port: number; advertisedHost: string };
+  onvif: { discoveryInterface: string; discoveryPort: number };
   deviceProfilesDir: string;
 }
 
@@ -709,6 +710,20 @@ export const CONFIG_SCHEMA: TypedGroupSpec<GatewayConfig> = {
         advertisedHost: {
           kind: 'string', default: '',
           description: 'Host written into publish URLs ("" = sip.advertisedHost): the address pushers reach the gateway at.',
+        },
+      },
+    },
+    onvif: {
+      kind: 'group',
+      description: 'ONVIF discovery (WS-Discovery Probe, POST /api/onvif/discover).',
+      fields: {
+        discoveryInterface: {
+          kind: 'string', default: '',
+          description: 'Interface (name such as "eth1", or one of its IPv4 addresses) the Probe goes out on when a request names none; "" = the request must name one. Only the camera network, never the internet-facing one.',
+        },
+        discoveryPort: {
+          kind: 'integer', default: 3702, min: 1, max: 65535,
+          description: 'WS-Discovery port (3702 by the standard; tests use a private one).',
         },
       },
     },

@@ -126,6 +126,8 @@ export interface GatewayServices {
   readiness(): Promise<Readiness>;
   /** ONVIF / RTSP / RTMP devices added through the API (domain/devices); absent in API-only test setups. */
   addedDevices?: AddedDevicesApi;
+  /** ONVIF WS-Discovery for POST /api/onvif/discover: default interface, port, and which answers are added already. */
+  onvifDiscovery?: { defaultInterface: string; port: number; addedAt: (host: string, port: number) => string | null };
 
   /*
    * Reads that take a principal answer within its channel scope (domain/auth/scoped-catalog.ts): an item out

@@ -254,6 +254,15 @@ export class ProtocolDevices {
   }
 
   /** The device's protocol-specific view (channels with publish URLs) for GET/POST/PATCH answers. */
+  /** The added ONVIF device at this host (and port, when given), if any: discovery marks what is already added. */
+  onvifDeviceAt(host: string, port?: number): string | null {
+    for (const record of this.byId.values()) {
+      const e = record.endpoint;
+      if (e.protocol === 'onvif' && e.host === host && (port === undefined || e.port === port)) return record.id;
+    }
+    return null;
+  }
+
   describeAdded(deviceId: string): AddedDevice | null {
     const record = this.byId.get(deviceId);
     return record ? this.answer(record) : null;
