@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig, ConfigError, type DeepPartial, type GatewayConfig } from './config/load-config.js';
 import { startGateway, type Gateway } from './app.js';
 import { runSimulatorCli, type SimCliOptions } from './sim/sim-cli.js';
+import { OnvifFleet } from './sim/onvif/onvif-fleet.js';
 import { FFMPEG_INSTALL_HINT, missingMediaTools } from './media/ffmpeg/index.js';
 
 function parseIntArg(name: string, min: number, max: number) {
@@ -173,6 +174,8 @@ export async function main(argv: string[]): Promise<void> {
     .option('--codec <h264|h265>', 'video codec the cameras stream when INVITEd', 'h264')
     .option('--audio <g711a|aac>', 'add audio to the PS stream: G.711A, or AAC-LC in ADTS (16 kHz mono)')
     .option('--quiet', 'only print a summary')
+    .option('--onvif <n>', 'also run n ONVIF cameras (device, media, media2, PTZ, events over HTTP, RTSP with real video; add them with POST /api/devices)', parseIntArg('--onvif', 0, 10_000), 0)
+    .option('--onvif-discovery-port <port>', 'WS-Discovery port the ONVIF cameras answer on (on 127.0.0.1 only)', parseIntArg('--onvif-discovery-port', 1, 65_535), 3702)
     .action(async (o: Record<string, unknown>) => {
       if (o.codec !== 'h264' && o.codec !== 'h265') {
         process.stderr.write('sharp-eyes sim: --codec must be h264 or h265\n');
@@ -208,8 +211,23 @@ export async function main(argv: string[]): Promise<void> {
         audio: o.audio === 'g711a' || o.audio === 'aac' ? o.audio : undefined,
         quiet: o.quiet === true,
       };
-      const stop = await runSimulatorCli(simOptions);
-      stopOnSignals(stop);
+      const stopGb = await runSimulatorCli(simOptions);
+      const onvifCount = o.onvif as number;
+      let onvif: OnvifFleet | null = null;
+      if (onvifCount > 0) {
+        // WS-Discovery answers only on the loopback address, never on the machine's real network.
+        onvif = new OnvifFleet({ cameras: onvifCount, host: String(o.localHost), discoveryInterface: '127.0.0.1', discoveryPort: o.onvifDiscoveryPort as number });
+        await onvif.start();
+        for (const cam of onvif.cameras) {
+          const { username, password } = cam.credentials;
+          process.stdout.write(`sharp-eyes sim: ONVIF camera ${cam.host}:${cam.port} (${username} / ${password})\n`);
+        }
+        process.stdout.write(`sharp-eyes sim: ${onvifCount} ONVIF cameras ready; WS-Discovery on 127.0.0.1:${String(o.onvifDiscoveryPort)}\n`);
+      }
+      stopOnSignals(async () => {
+        await onvif?.stop();
+        await stopGb();
+      });
     });
 
   program
