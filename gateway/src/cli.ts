@@ -7,6 +7,8 @@ import { loadConfig, ConfigError, type DeepPartial, type GatewayConfig } from '.
 import { startGateway, type Gateway } from './app.js';
 import { runSimulatorCli, type SimCliOptions } from './sim/sim-cli.js';
 import { OnvifFleet } from './sim/onvif/onvif-fleet.js';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { FFMPEG_INSTALL_HINT, missingMediaTools } from './media/ffmpeg/index.js';
 
 function parseIntArg(name: string, min: number, max: number) {
@@ -122,6 +124,7 @@ async function demo(opts: { devices: number; channels: number; config?: string }
     quiet: true,
   });
   const token = config.http.apiTokens[0] ?? '(set SE_API_TOKEN)';
+  const onvif = await startDemoOnvif(gateway.httpUrl, config.http.apiTokens[0], join(config.store.dataDir, 'demo-onvif.json'));
   process.stdout.write(
     [
       '',
@@ -132,14 +135,48 @@ async function demo(opts: { devices: number; channels: number; config?: string }
       `  Health:     ${gateway.httpUrl}/healthz      Metrics: ${gateway.httpUrl}/metrics`,
       `  SIP:        port ${gateway.sipPort} (UDP+TCP), ID ${config.sip.id}, domain ${config.sip.domain}`,
       `  Simulator:  ${opts.devices} devices on 127.0.0.1 (every 4th an NVR with ${opts.channels} channels)`,
+      `  ONVIF:      ${onvif.added} ONVIF cameras added through POST /api/devices (protocol onvif)${onvif.error ? ` — not added: ${onvif.error}` : ''}`,
       'Press Ctrl+C to stop.',
       '',
     ].join('\n'),
   );
   stopOnSignals(async () => {
+    await onvif.fleet.stop();
     await stopSim();
     await gateway.close();
   });
+}
+
+const DEMO_ONVIF_CAMERAS = 4;
+
+/**
+ * The demo's ONVIF cameras, next to the GB ones: simulated cameras (no WS-Discovery: the demo must not probe or
+ * answer on any network) added through the API like an integrator would. Their ports change at every start, so
+ * the cameras the previous demo added (IDs kept in the data directory) are deleted first.
+ */
+async function startDemoOnvif(httpUrl: string, token: string | undefined, idsFile: string): Promise<{ fleet: OnvifFleet; added: number; error: string | null }> {
+  const fleet = new OnvifFleet({ cameras: DEMO_ONVIF_CAMERAS, discoveryInterface: null, namePrefix: 'ONVIF 演示摄像机' });
+  if (!token) return { fleet, added: 0, error: 'no API token' };
+  const api = (path: string, method: string, body?: unknown): Promise<Response> =>
+    fetch(`${httpUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+  try {
+    await fleet.start();
+    const previous = existsSync(idsFile) ? (JSON.parse(readFileSync(idsFile, 'utf8')) as unknown) : [];
+    for (const id of Array.isArray(previous) ? previous : []) if (typeof id === 'string') await api(`/api/devices/${id}`, 'DELETE');
+    const ids: string[] = [];
+    for (const cam of fleet.cameras) {
+      const r = await api('/api/devices', 'POST', { protocol: 'onvif', host: cam.host, port: cam.port, ...cam.credentials });
+      if (r.status === 201) ids.push(((await r.json()) as { id: string }).id);
+    }
+    writeFileSync(idsFile, JSON.stringify(ids));
+    return { fleet, added: ids.length, error: null };
+  } catch (err) {
+    return { fleet, added: 0, error: (err as Error).message };
+  }
 }
 
 export async function main(argv: string[]): Promise<void> {

@@ -151,6 +151,11 @@ describe('sharp-eyes CLI', () => {
       expect(url).toBe(`http://127.0.0.1:${httpPort}/`);
       const login = await fetch(`${url}api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
       expect(login.status).toBe(200);
+      // GB and ONVIF cameras side by side: the demo adds its simulated ONVIF cameras through the API.
+      expect(output).toMatch(/ONVIF:\s+4 ONVIF cameras added/);
+      const devices = (await (await fetch(`${url}api/devices?limit=100`, { headers: { authorization: 'Bearer demo-token' } })).json()) as { items: Array<{ protocol: string }> };
+      expect(devices.items.filter((d) => d.protocol === 'onvif')).toHaveLength(4);
+      expect(devices.items.filter((d) => d.protocol === 'gb28181').length).toBeGreaterThanOrEqual(2);
       // The page it points at is the wall (built by npm ci's prepare step).
       expect(await (await fetch(url)).text()).toContain('<div id="app">');
       const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
