@@ -41,6 +41,7 @@ import { loginGrant, sessionGrant } from './domain/streams/media-grants.js';
 import { ViewService } from './domain/views/view-service.js';
 import { TourService } from './domain/views/tour-service.js';
 import { PlatformService } from './domain/cascade/platform-service.js';
+import { configuredPlatforms } from './config/platforms.js';
 import { CascadeResponder } from './domain/cascade/cascade-responder.js';
 import { UpwardLegs } from './domain/cascade/upward-legs.js';
 import { recordsPage } from './domain/streams/recordings.js';
@@ -695,7 +696,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       logger.child({ component: 'cascade' }),
       config.sip.id,
     );
-    await platforms.load();
+    await platforms.load(configuredPlatforms(config.cascade.platforms));
     closers.push(() => platforms.close());
     cascade = new CascadeResponder(
       platforms,

@@ -118,7 +118,33 @@ export interface GatewayConfig {
   };
   rtmp: { host: string; port: number; advertisedHost: string };
   onvif: { discoveryInterface: string; discoveryPort: number };
+  cascade: { platforms: PlatformConfigEntry[] };
   deviceProfilesDir: string;
+}
+
+/**
+ * One upper platform in `cascade.platforms` (the same fields as POST /api/platforms, with the share flattened:
+ * a list item holds no nested mappings). Configured platforms are applied at every start and are read-only
+ * through the API (the file stays the one place they are changed).
+ */
+export interface PlatformConfigEntry {
+  id: string;
+  name?: string;
+  domain: string;
+  host: string;
+  port: number;
+  transport?: 'udp' | 'tcp';
+  password: string;
+  localId?: string;
+  expires?: number;
+  keepaliveSec?: number;
+  keepaliveMisses?: number;
+  charset?: 'GB2312' | 'GB18030' | 'UTF-8';
+  shareAll?: boolean;
+  shareRegions?: string[];
+  shareGroups?: string[];
+  shareChannels?: string[];
+  enabled?: boolean;
 }
 
 /** One configured region name in `regions.names` (a level below the county, or an override of the dataset). */
@@ -212,8 +238,8 @@ export interface StringListSpec extends CommonSpec {
   envAppend?: string;
 }
 
-/** A field of an object inside a list; optional fields may be absent. */
-export type ItemFieldSpec = (StringSpec | BooleanSpec) & { optional: boolean };
+/** A field of an object inside a list; optional fields may be absent. Lists of lists are not supported. */
+export type ItemFieldSpec = (StringSpec | BooleanSpec | IntegerSpec | EnumSpec | StringListSpec) & { optional: boolean };
 
 export interface ObjectListSpec extends CommonSpec {
   kind: 'objectList';
@@ -249,7 +275,18 @@ type SpecFor<V> = [V] extends [string[]]
               : EnumSpec<V>
             : never;
 type TypedGroupSpec<T> = GroupSpec & { fields: { [K in keyof T]-?: SpecFor<T[K]> } };
-type ItemFieldsFor<E> = { [K in keyof E]-?: (NonNullable<E[K]> extends boolean ? BooleanSpec : StringSpec) & { optional: undefined extends E[K] ? true : false } };
+type ItemFieldFor<V> = [V] extends [boolean]
+  ? BooleanSpec
+  : [V] extends [number]
+    ? IntegerSpec
+    : [V] extends [string[]]
+      ? StringListSpec
+      : [V] extends [string]
+        ? string extends V
+          ? StringSpec
+          : EnumSpec<V>
+        : never;
+type ItemFieldsFor<E> = { [K in keyof E]-?: ItemFieldFor<NonNullable<E[K]>> & { optional: undefined extends E[K] ? true : false } };
 
 const GB_ID = /^\d{20}$/;
 const GB_ID_HINT = 'exactly 20 digits';
@@ -278,9 +315,32 @@ const DEVICE_FIELDS: ItemFieldsFor<DeviceConfigEntry> = {
     description: 'Display name until the device reports its own.',
   },
   natRebinding: {
-    kind: 'string', default: '', optional: true, pattern: /^(off|port|address)$/, patternHint: 'off, port or address',
+    kind: 'enum', values: ['off', 'port', 'address'], default: 'off', optional: true,
     description: 'NAT rebinding for this device (off, port, address); absent = sip.natRebinding, then the profile.',
   },
+};
+
+const PLATFORM_FIELDS: ItemFieldsFor<PlatformConfigEntry> = {
+  id: { kind: 'string', default: '', optional: false, pattern: GB_ID, patternHint: GB_ID_HINT, description: 'The upper platform\'s SIP ID (上级平台国标编码, 20 digits).' },
+  name: { kind: 'string', default: '', optional: true, description: 'Display name.' },
+  domain: {
+    kind: 'string', default: '', optional: false, pattern: /^(\d{8}|\d{10}|\d{20})$/, patternHint: '10 digits (or 8/20)',
+    description: 'The upper platform\'s SIP domain (上级平台域).',
+  },
+  host: { kind: 'string', default: '', optional: false, minLength: 1, description: 'The upper platform\'s IP address.' },
+  port: { kind: 'integer', default: 5060, min: 1, max: MAX_PORT, optional: false, description: 'The upper platform\'s SIP port.' },
+  transport: { kind: 'enum', values: ['udp', 'tcp'], default: 'udp', optional: true, description: 'SIP transport towards it (udp; tcp is refused until supported).' },
+  password: { kind: 'string', default: '', optional: false, secret: true, description: 'Digest password the upper platform gave us (注册密码).' },
+  localId: { kind: 'string', default: '', optional: true, pattern: GB_ID, patternHint: GB_ID_HINT, description: 'Our SIP ID towards this platform; absent = sip.id.' },
+  expires: { kind: 'integer', default: 3600, min: 60, max: 86_400, optional: true, description: 'Registration expiry in seconds.' },
+  keepaliveSec: { kind: 'integer', default: 60, min: 5, max: 3600, optional: true, description: 'Keepalive interval in seconds.' },
+  keepaliveMisses: { kind: 'integer', default: 3, min: 1, max: 10, optional: true, description: 'Unanswered keepalives before registering again.' },
+  charset: { kind: 'enum', values: ['GB2312', 'GB18030', 'UTF-8'], default: 'GB2312', optional: true, description: 'Character set of our MANSCDP bodies towards it.' },
+  shareAll: { kind: 'boolean', default: false, optional: true, description: 'Share every channel (otherwise only shareRegions/shareGroups/shareChannels).' },
+  shareRegions: { kind: 'stringList', default: [], optional: true, description: 'Share channels whose civil code starts with one of these prefixes.' },
+  shareGroups: { kind: 'stringList', default: [], optional: true, description: 'Share the channels of these business groups / virtual organisations.' },
+  shareChannels: { kind: 'stringList', default: [], optional: true, description: 'Share these channel IDs.' },
+  enabled: { kind: 'boolean', default: true, optional: true, description: 'false keeps the platform without registering.' },
 };
 
 const SIP_SCHEMA: TypedGroupSpec<GatewayConfig['sip']> = {
@@ -724,6 +784,16 @@ export const CONFIG_SCHEMA: TypedGroupSpec<GatewayConfig> = {
         discoveryPort: {
           kind: 'integer', default: 3702, min: 1, max: 65535,
           description: 'WS-Discovery port (3702 by the standard; tests use a private one).',
+        },
+      },
+    },
+    cascade: {
+      kind: 'group',
+      description: 'Upper platforms (上级平台级联, docs/cascade.md). Platforms can also be added through /api/platforms; those listed here are applied at every start and are read-only through the API.',
+      fields: {
+        platforms: {
+          kind: 'objectList', itemName: 'upper platform', fields: PLATFORM_FIELDS,
+          description: 'Upper platforms this gateway registers with and shares channels to.',
         },
       },
     },

@@ -97,6 +97,7 @@ const EXPECTED_DEFAULTS: GatewayConfig = {
   devices: { idPrefix: '', pollIntervalSec: 30, pollMissesToOffline: 2, pollConcurrency: 64 },
   rtmp: { host: '0.0.0.0', port: 1935, advertisedHost: '' },
   onvif: { discoveryInterface: '', discoveryPort: 3702 },
+  cascade: { platforms: [] },
   deviceProfilesDir: 'device-profiles',
 };
 
@@ -271,7 +272,7 @@ describe('environment variables', () => {
     ['SE_SIP_DEVICES', '{not json', 'sip.devices', 'must be a JSON array'],
     ['SE_SIP_DEVICES', '[{"id":"44030500001320000001","pasword":"x"}]', 'sip.devices[0].pasword', 'unknown key (did you mean "password"?)'],
     ['SE_SIP_DEVICES', '[{"id":44030500001320000001}]', 'sip.devices[0].id', 'must be a string'],
-    ['SE_SIP_DEVICES', '[{"id":"44030500001320000001","natRebinding":"always"}]', 'sip.devices[0].natRebinding', 'must be off, port or address'],
+    ['SE_SIP_DEVICES', '[{"id":"44030500001320000001","natRebinding":"always"}]', 'sip.devices[0].natRebinding', 'must be one of off, port, address'],
     ['SE_SIP_NAT_REBINDING', 'sometimes', 'sip.natRebinding', 'must be one of profile, off, port, address'],
     ['SE_SIP_REGISTER_THROTTLE_BURST', '0', 'sip.registerThrottle.burst', 'must be an integer'],
     ['SE_HTTP_API_TOKENS', '"one"', 'http.apiTokens', 'must be a list of strings'],
@@ -309,6 +310,26 @@ describe('unknown keys in the file', () => {
   });
 });
 
+/** One upper platform in the file, fields appended by the cases. */
+const UPPER = 'cascade:\n  platforms:\n    - id: "51000000002000000001"\n      domain: "5100000000"\n      host: 10.0.0.9\n      port: 5060\n      password: secret\n';
+
+describe('upper platforms in the file (cascade.platforms)', () => {
+  it('loads entries with ints, enums and lists, and leaves absent fields absent', () => {
+    const config = loadConfig({
+      file: yamlFile(UPPER + '      charset: UTF-8\n      shareRegions: ["4403", "440305"]\n      shareChannels: ["44030500001310000001"]\n'),
+      env: {},
+    });
+    expect(config.cascade.platforms).toEqual([
+      { id: '51000000002000000001', domain: '5100000000', host: '10.0.0.9', port: 5060, password: 'secret', charset: 'UTF-8', shareRegions: ['4403', '440305'], shareChannels: ['44030500001310000001'] },
+    ]);
+  });
+
+  it('can be set from the environment as a JSON array', () => {
+    const env = { SE_CASCADE_PLATFORMS: '[{"id":"51000000002000000001","domain":"5100000000","host":"10.0.0.9","port":5060,"password":"x","shareAll":true}]' };
+    expect(loadConfig({ env }).cascade.platforms[0]).toMatchObject({ id: '51000000002000000001', shareAll: true });
+  });
+});
+
 describe('bad values in the file', () => {
   it.each([
     ['sip:\n  port: abc\n', 'sip.port', 'must be an integer 0-65535 (got "abc")'],
@@ -334,6 +355,13 @@ describe('bad values in the file', () => {
     ['deviceProfilesDir: 3\n', 'deviceProfilesDir', 'must be a string'],
     ['regions:\n  names:\n    - code: "4403x"\n      name: x\n', 'regions.names[0].code', 'must be a region code'],
     ['regions:\n  names:\n    - code: "440305001"\n', 'regions.names[0].name', 'is required'],
+    [UPPER.replace('port: 5060', 'port: "5060"'), 'cascade.platforms[0].port', 'must be an integer 1-65535'],
+    [UPPER + '      charset: latin1\n', 'cascade.platforms[0].charset', 'must be one of GB2312, GB18030, UTF-8'],
+    [UPPER + '      shareRegions: "4403"\n', 'cascade.platforms[0].shareRegions', 'must be a list of strings'],
+    [UPPER + '      transport: tcp\n', 'cascade.platforms[0].transport', 'tcp towards an upper platform is not supported yet'],
+    [UPPER + '      shareAll: true\n      shareChannels: ["34020000001320000001"]\n', 'cascade.platforms[0].shareAll', 'shareAll shares everything'],
+    [UPPER.replace('51000000002000000001', '44030500002000000001'), 'cascade.platforms[0].id', 'upper platform ID 44030500002000000001 is the gateway\'s own sip.id'],
+    [UPPER + UPPER.replace('cascade:\n  platforms:\n', ''), 'cascade.platforms[1].id', 'duplicate upper platform ID 51000000002000000001'],
   ])('%j → %s', (text, key, problem) => {
     const err = configError(() => loadConfig({ file: yamlFile(text), env: {} }));
     expect(err.key).toBe(key);

@@ -4,12 +4,16 @@
  * GET /api/platforms and over the WebSocket, refuses nothing silently (a wrong password is `auth-failed`, retried
  * slowly, not in a loop), registers again after the upper platform restarts, and unregisters when removed.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Device } from '../../src/domain/model.js';
 import type { PlatformView } from '../../src/domain/cascade/platform-service.js';
 import { DeviceFleet } from '../../src/sim/index.js';
 import { TEST_TOKEN, startHarness, type Harness } from '../support/gateway-harness.js';
+import type { PlatformConfigEntry } from '../../src/config/schema.js';
 
 const UPPER_ID = '44000000002000000001';
 const UPPER_DOMAIN = '4400000000';
@@ -314,5 +318,58 @@ describe('cascade: live video upward (an upper platform INVITEs a shared channel
       return s.body.frames > framesBefore + 10 ? true : null;
     }, 10_000, 'the local stream keeps receiving frames');
     expect(moving).toBe(true);
+  }, 60_000);
+});
+
+describe('cascade: upper platforms from the config file (cascade.platforms)', () => {
+  let upper: Harness;
+  let lower: Harness | undefined;
+  const dataDir = mkdtempSync(join(tmpdir(), 'se-cascade-config-'));
+
+  const startLower = (platforms: PlatformConfigEntry[]): Promise<Harness> =>
+    startHarness({ dataDir, overrides: { sip: { password: 'lower-devices' }, cascade: { platforms } } });
+
+  beforeAll(async () => {
+    upper = await startHarness({ overrides: { sip: { id: UPPER_ID, domain: UPPER_DOMAIN, password: UPPER_PASSWORD, keepaliveIntervalSec: 5, catalogOnRegister: false, registerThrottle: { ratePerSec: 0, burst: 100 } } } });
+  }, 60_000);
+
+  afterAll(async () => {
+    await lower?.stop();
+    await upper?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('registers a configured platform, lists it as source config, and refuses API changes to it', async () => {
+    const entry: PlatformConfigEntry = {
+      id: UPPER_ID, name: '省平台', domain: UPPER_DOMAIN, host: '127.0.0.1', port: upper.gateway.sipPort, password: UPPER_PASSWORD,
+      keepaliveSec: 5, shareRegions: ['4403'],
+    };
+    lower = await startLower([entry]);
+    const running = lower;
+    const online = await running.waitFor(async () => {
+      const p = (await running.api<PlatformView>(`/api/platforms/${UPPER_ID}`)).body;
+      return p.status === 'online' ? p : null;
+    }, 15_000, 'configured platform online');
+    expect(online).toMatchObject({ source: 'config', name: '省平台', share: { regions: ['4403'] }, passwordSet: true });
+    expect((await upper.api<Device>(`/api/devices/${running.config.sip.id}`)).body.status).toBe('online');
+
+    const patch = await running.api<{ message: string }>(`/api/platforms/${UPPER_ID}`, { method: 'PATCH', body: { name: 'x' } });
+    expect(patch.status).toBe(409);
+    expect(patch.body.message).toMatch(/config file/);
+    expect((await running.api(`/api/platforms/${UPPER_ID}`, { method: 'DELETE' })).status).toBe(409);
+  }, 60_000);
+
+  it('an entry edited in the file is updated at the next start; one removed from the file is removed', async () => {
+    await lower?.stop({ keepData: true });
+    lower = await startLower([{
+      id: UPPER_ID, name: '省级平台', domain: UPPER_DOMAIN, host: '127.0.0.1', port: upper.gateway.sipPort, password: UPPER_PASSWORD,
+      keepaliveSec: 5, shareAll: true,
+    }]);
+    const edited = (await lower.api<PlatformView>(`/api/platforms/${UPPER_ID}`)).body;
+    expect(edited).toMatchObject({ source: 'config', name: '省级平台', share: { all: true } });
+
+    await lower.stop({ keepData: true });
+    lower = await startLower([]);
+    expect((await lower.api<{ total: number }>('/api/platforms')).body.total).toBe(0);
   }, 60_000);
 });

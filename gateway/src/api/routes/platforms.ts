@@ -57,6 +57,7 @@ const platformSchema = {
     charset: { type: 'string' },
     share: { type: 'object', additionalProperties: true },
     enabled: { type: 'boolean' },
+    source: { type: 'string', enum: ['api', 'config'], description: '`config`: from the config file (cascade.platforms), read-only here (409).' },
     status: { type: 'string', enum: ['registering', 'online', 'offline', 'auth-failed', 'disabled'] },
     lastError: { type: ['string', 'null'] },
     since: { type: 'integer' },
@@ -97,12 +98,12 @@ export const platformRoutes: FastifyPluginAsync<PlatformRoutesOptions> = async (
       summary: 'Change an upper platform; a change to the link (address, credentials, timers, enabled) re-registers it.',
       params: idParams,
       body: { type: 'object', additionalProperties: false, minProperties: 1, properties: editable },
-      response: { 200: platformSchema, ...errorResponses(400, 401, 403, 404) },
+      response: { 200: platformSchema, ...errorResponses(400, 401, 403, 404, 409) },
     },
   }, async (request) => platforms.update(request.params.id, request.body));
 
   app.delete<{ Params: { id: string } }>('/platforms/:id', {
-    schema: { tags: ['cascade'], summary: 'Remove an upper platform (unregisters from it first).', params: idParams, response: { 204: { type: 'null' }, ...errorResponses(400, 401, 403, 404) } },
+    schema: { tags: ['cascade'], summary: 'Remove an upper platform (unregisters from it first).', params: idParams, response: { 204: { type: 'null' }, ...errorResponses(400, 401, 403, 404, 409) } },
   }, async (request, reply) => {
     await platforms.delete(request.params.id);
     return reply.code(204).send();

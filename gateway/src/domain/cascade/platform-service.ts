@@ -38,6 +38,8 @@ export interface PlatformRecord {
   charset: PlatformCharset;
   share: PlatformShare;
   enabled: boolean;
+  /** `config`: listed in the config file's cascade.platforms, applied at every start, read-only through the API. */
+  source: 'api' | 'config';
   createdAt: number;
   updatedAt: number;
 }
@@ -119,16 +121,35 @@ export class PlatformService {
     this.records = store.collection<PlatformRecord>('platforms', ['createdAt']);
   }
 
-  /** Load the stored platforms, merge the configured ones (config wins for its IDs) and start their links. */
+  /**
+   * Load the stored platforms, apply the configured ones (the file wins for its IDs: an entry edited in the file
+   * is updated, one removed from the file is removed here) and start their links. A configured entry the
+   * service refuses (its own ID, tcp) throws: a config file that cannot be honoured stops the start, loudly.
+   */
   async load(configured: readonly CreatePlatformInput[] = []): Promise<void> {
     for (let offset = 0; ; offset += 500) {
       const page = await this.records.find({ offset, limit: 500 });
-      for (const p of page.items) this.platforms.set(p.id, p);
+      // Records from before `source` existed were all made through the API.
+      for (const p of page.items) this.platforms.set(p.id, { ...p, source: p.source ?? 'api' });
       if (page.items.length < 500) break;
+    }
+    const configuredIds = new Set(configured.map((input) => input.id));
+    for (const p of [...this.platforms.values()]) {
+      if (p.source === 'config' && !configuredIds.has(p.id)) {
+        await this.records.delete(p.id);
+        this.platforms.delete(p.id);
+        this.logger.info({ platformId: p.id }, 'upper platform removed: no longer in the config file');
+      }
     }
     for (const input of configured) {
       const existing = this.platforms.get(input.id);
-      const record = existing ? this.apply(existing, input) : this.build(input);
+      let record: PlatformRecord;
+      try {
+        record = { ...(existing ? this.apply(existing, input) : this.build(input)), source: 'config' };
+      } catch (err) {
+        if (err instanceof ValidationError) throw new ValidationError(`cascade.platforms ${input.id}: ${err.message}`, err.field);
+        throw err;
+      }
       await this.records.put(record);
       this.platforms.set(record.id, record);
     }
@@ -175,7 +196,7 @@ export class PlatformService {
   }
 
   async update(id: string, input: UpdatePlatformInput): Promise<PlatformView> {
-    const current = this.require(id);
+    const current = this.requireEditable(id);
     const next = this.apply(current, input);
     await this.records.put(next);
     this.platforms.set(id, next);
@@ -191,7 +212,7 @@ export class PlatformService {
   }
 
   async delete(id: string): Promise<void> {
-    this.require(id);
+    this.requireEditable(id);
     await this.stopLink(id);
     await this.records.delete(id);
     this.platforms.delete(id);
@@ -230,6 +251,13 @@ export class PlatformService {
     return p;
   }
 
+  /** Platforms of the config file are changed there: an API change would be undone at the next start. */
+  private requireEditable(id: string): PlatformRecord {
+    const p = this.require(id);
+    if (p.source === 'config') throw new ConflictError(`upper platform ${id} is defined in the config file (cascade.platforms); change it there`);
+    return p;
+  }
+
   private view(p: PlatformRecord): PlatformView {
     const { password, ...rest } = p;
     const state = this.links.get(p.id)?.state;
@@ -263,6 +291,7 @@ export class PlatformService {
       charset: PLATFORM_DEFAULTS.charset,
       share: { channels: [] },
       enabled: true,
+      source: 'api',
       createdAt: now,
       updatedAt: now,
     };
