@@ -359,10 +359,6 @@ function checkCrossFields(config: GatewayConfig, origins: Map<string, Locate>): 
     if (platform.id === sip.id) {
       throw new ConfigError(`cascade.platforms[${index}].id`, `upper platform ID ${platform.id} is the gateway's own sip.id: a platform cannot cascade to itself`, at('id'));
     }
-    if (platform.transport === 'tcp') {
-      // The SIP endpoint opens no outbound TCP connections yet (docs/cascade.md); refusing here beats a link that never registers.
-      throw new ConfigError(`cascade.platforms[${index}].transport`, 'tcp towards an upper platform is not supported yet; use udp', at('transport'));
-    }
     if (platform.shareAll && (platform.shareRegions?.length || platform.shareGroups?.length || platform.shareChannels?.length)) {
       throw new ConfigError(`cascade.platforms[${index}].shareAll`, 'shareAll shares everything; remove shareRegions/shareGroups/shareChannels or set shareAll: false', at('shareAll'));
     }

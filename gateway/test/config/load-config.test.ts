@@ -358,7 +358,7 @@ describe('bad values in the file', () => {
     [UPPER.replace('port: 5060', 'port: "5060"'), 'cascade.platforms[0].port', 'must be an integer 1-65535'],
     [UPPER + '      charset: latin1\n', 'cascade.platforms[0].charset', 'must be one of GB2312, GB18030, UTF-8'],
     [UPPER + '      shareRegions: "4403"\n', 'cascade.platforms[0].shareRegions', 'must be a list of strings'],
-    [UPPER + '      transport: tcp\n', 'cascade.platforms[0].transport', 'tcp towards an upper platform is not supported yet'],
+    [UPPER + '      transport: sctp\n', 'cascade.platforms[0].transport', 'must be one of udp, tcp'],
     [UPPER + '      shareAll: true\n      shareChannels: ["34020000001320000001"]\n', 'cascade.platforms[0].shareAll', 'shareAll shares everything'],
     [UPPER.replace('51000000002000000001', '44030500002000000001'), 'cascade.platforms[0].id', 'upper platform ID 44030500002000000001 is the gateway\'s own sip.id'],
     [UPPER + UPPER.replace('cascade:\n  platforms:\n', ''), 'cascade.platforms[1].id', 'duplicate upper platform ID 51000000002000000001'],

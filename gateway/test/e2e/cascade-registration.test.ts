@@ -372,4 +372,27 @@ describe('cascade: upper platforms from the config file (cascade.platforms)', ()
     lower = await startLower([]);
     expect((await lower.api<{ total: number }>('/api/platforms')).body.total).toBe(0);
   }, 60_000);
+
+  it('over TCP: registers on a connection it dials, keeps alive, and the upper platform\'s queries come back over it', async () => {
+    await lower?.stop({ keepData: true });
+    lower = await startLower([{
+      id: UPPER_ID, domain: UPPER_DOMAIN, host: '127.0.0.1', port: upper.gateway.sipPort, password: UPPER_PASSWORD, transport: 'tcp', keepaliveSec: 5, shareAll: true,
+    }]);
+    const running = lower;
+    await running.waitFor(async () => ((await running.api<PlatformView>(`/api/platforms/${UPPER_ID}`)).body.status === 'online' ? true : null), 15_000, 'online over tcp');
+    const seen = await upper.waitFor(async () => {
+      const r = await upper.api<Device>(`/api/devices/${running.config.sip.id}`);
+      return r.status === 200 && r.body.status === 'online' ? r.body : null;
+    }, 10_000, 'the upper platform lists us');
+    expect(seen.transport).toBe('tcp');
+    // A query from above travels back over the connection we dialled (no listener of ours is dialled by the upper side).
+    const info = await upper.api<{ manufacturer: string }>(`/api/devices/${running.config.sip.id}/info`);
+    expect(info.status, JSON.stringify(info.body)).toBe(200);
+    expect(info.body.manufacturer).toBe('sharp-eyes');
+    const alive = await running.waitFor(async () => {
+      const p = (await running.api<PlatformView>(`/api/platforms/${UPPER_ID}`)).body;
+      return p.lastKeepaliveAt !== null ? p : null;
+    }, 15_000, 'a keepalive answered over tcp');
+    expect(alive.status).toBe('online');
+  }, 60_000);
 });

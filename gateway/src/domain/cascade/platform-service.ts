@@ -316,10 +316,6 @@ export class PlatformService {
     if (!/^\d{10}$|^\d{8}$|^\d{20}$/.test(next.domain)) throw new ValidationError('domain must be the upper platform\'s SIP domain (10 digits, or 8/20)', 'domain');
     if (next.host === '') throw new ValidationError('host must be the upper platform\'s address', 'host');
     if (next.localId !== null && !SIP_ID.test(next.localId)) throw new ValidationError('localId must be a 20-digit SIP ID', 'localId');
-    if (next.transport === 'tcp') {
-      // The link runs on the gateway's SIP endpoint, which opens no outbound TCP connections yet.
-      throw new ValidationError('transport tcp towards an upper platform is not supported yet; use udp', 'transport');
-    }
     return next;
   }
 }
