@@ -196,6 +196,78 @@ describe('cascade: the upper platform queries what is shared with it', () => {
   }, 60_000);
 });
 
+describe('cascade: the upward catalog carries the region and group tree above the shared channels', () => {
+  let upper: Harness;
+  let lower: Harness;
+  let county: DeviceFleet;
+  let platformFleet: DeviceFleet;
+
+  beforeAll(async () => {
+    upper = await startHarness({ overrides: { sip: { id: UPPER_ID, domain: UPPER_DOMAIN, password: UPPER_PASSWORD, catalogOnRegister: true } } });
+    lower = await startHarness({ overrides: { sip: { password: 'lower-devices' } } });
+    // IPCs in 440306, and a lower platform in 440308 whose catalog has business groups and virtual organisations.
+    county = new DeviceFleet({ server: lower.sipTarget, password: 'lower-devices', devices: 2, keepaliveSec: 30, idPrefix: '44030600', firstSerial: 700 });
+    platformFleet = new DeviceFleet({ server: lower.sipTarget, password: 'lower-devices', platformChannels: 12, keepaliveSec: 30, idPrefix: '44030800', firstSerial: 300 });
+    await Promise.all([county.start(), platformFleet.start()]);
+    await Promise.all([county.waitForRegistered(2, 30_000), platformFleet.waitForRegistered(1, 30_000)]);
+    await lower.waitFor(async () => ((await lower.api<{ total: number }>('/api/channels?kind=channel&limit=1')).body.total >= 14 ? true : null), 30_000, 'lower catalogs');
+  }, 90_000);
+
+  afterAll(async () => {
+    await Promise.allSettled([county?.stop({ unregister: false }), platformFleet?.stop({ unregister: false })]);
+    await lower?.stop();
+    await upper?.stop();
+  });
+
+  it('regions named from the dataset, groups under our ID, virtual organisations under their parents, channels under them', async () => {
+    const created = await lower.api('/api/platforms', {
+      body: { id: UPPER_ID, domain: UPPER_DOMAIN, host: '127.0.0.1', port: upper.gateway.sipPort, password: UPPER_PASSWORD, keepaliveSec: 30, share: { all: true } },
+    });
+    expect(created.status).toBe(201);
+    type Item = { id: string; kind: string; name: string; parentIds: string[]; civilCode: string; businessGroupId: string };
+    const items = await upper.waitFor(async () => {
+      const r = await upper.api<{ items: Item[] }>(`/api/devices/${lower.config.sip.id}/channels?limit=1000`);
+      return r.status === 200 && r.body.items.filter((i) => i.kind === 'channel').length >= 14 ? r.body.items : null;
+    }, 30_000, 'the upper platform stored our catalog');
+    const byId = new Map(items.map((i) => [i.id, i]));
+    // Regions: top down, named, each under its parent level.
+    for (const [code, parent] of [['44', null], ['4403', '44'], ['440306', '4403'], ['440308', '4403']] as const) {
+      const region = byId.get(code);
+      expect(region, `region ${code}`).toBeDefined();
+      expect(region!.kind).toBe('region');
+      expect(region!.parentIds).toEqual(parent ? [parent] : []);
+    }
+    expect(byId.get('44')!.name).toBe('广东省');
+    expect(byId.get('440306')!.name).toBe('宝安区');
+    // Groups: every business group under our ID; every virtual organisation under a group or organisation we sent.
+    const groups = items.filter((i) => i.kind === 'business-group');
+    const orgs = items.filter((i) => i.kind === 'virtual-org');
+    expect(groups.length).toBeGreaterThan(0);
+    expect(orgs.length).toBeGreaterThan(0);
+    for (const g of groups) expect(g.parentIds).toEqual([lower.config.sip.id]);
+    for (const o of orgs) {
+      expect(byId.has(o.parentIds[0]!), `parent of ${o.id}`).toBe(true);
+      expect(groups.map((g) => g.id)).toContain(o.businessGroupId);
+    }
+    // The lower platform's channels hang from its virtual organisations; the IPCs from our ID; every channel carries its county.
+    const channels = items.filter((i) => i.kind === 'channel');
+    const platformChannels = channels.filter((c) => c.id.startsWith('440308'));
+    expect(platformChannels).toHaveLength(12);
+    const orgIds = orgs.map((o) => o.id);
+    for (const c of platformChannels) {
+      // The simulated platform leaves a few channels outside every organisation: those hang from our ID.
+      expect([...orgIds, lower.config.sip.id]).toContain(c.parentIds[0]);
+      expect(c.civilCode.startsWith('440308')).toBe(true);
+      if (orgIds.includes(c.parentIds[0]!)) expect(c.businessGroupId).toBe(byId.get(c.parentIds[0]!)!.businessGroupId);
+    }
+    expect(platformChannels.filter((c) => orgIds.includes(c.parentIds[0]!)).length).toBeGreaterThanOrEqual(10);
+    for (const c of channels.filter((x) => x.id.startsWith('440306'))) {
+      expect(c.parentIds).toEqual([lower.config.sip.id]);
+      expect(c.civilCode).toBe('440306');
+    }
+  }, 60_000);
+});
+
 describe('cascade: live video upward (an upper platform INVITEs a shared channel)', () => {
   let upper: Harness;
   let lower: Harness;

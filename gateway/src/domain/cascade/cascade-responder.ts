@@ -7,8 +7,7 @@
  * virtual organisations (decided exactly like a user's scope, on the same region and group trees) plus a list of
  * channel IDs. An ID outside it is answered 404 by the signalling before anything is looked up.
  *
- * Not yet: the region / business-group nodes above the channels (channels are listed flat under our ID), Catalog
- * NOTIFY / SUBSCRIBE, RecordInfo relay, INVITE (docs/cascade.md).
+ * Not yet: Catalog NOTIFY / SUBSCRIBE (docs/cascade.md).
  */
 import type { Logger } from 'pino';
 import {
@@ -155,9 +154,9 @@ export class CascadeResponder {
 
   private async answerCatalog(platform: PlatformRecord, fromId: string, query: CascadeQuery): Promise<void> {
     const queried = query.targetId;
-    // Our own ID lists every shared channel; a channel's ID lists just that channel.
-    const ids = queried === fromId ? this.sharedChannelIds(platform) : [queried];
-    const listing: CatalogListing = { total: ids.length, slice: (start, end) => ids.slice(start, end).map((id) => this.itemOf(id, fromId)) };
+    // Our own ID lists the tree of what is shared (regions, groups, channels); a channel's ID lists just that channel.
+    const items = queried === fromId ? this.sharedTree(platform, fromId) : [this.itemOf(queried, { parentId: fromId, civilCode: '', businessGroupId: '' })];
+    const listing: CatalogListing = { total: items.length, slice: (start, end) => items.slice(start, end) };
     const packer = new CatalogPacker(queried, query.sn, listing, platform.charset, {
       bodyBytes: this.options.catalogBodyBytes ?? 1_300,
       maxItems: this.options.catalogMaxItems ?? 20,
@@ -168,7 +167,7 @@ export class CascadeResponder {
       await this.port.send(platform, fromId, body);
       parts++;
     }
-    this.logger.info({ platformId: platform.id, sn: query.sn, items: ids.length, parts }, 'catalog answered to the upper platform');
+    this.logger.info({ platformId: platform.id, sn: query.sn, items: items.length, parts }, 'catalog answered to the upper platform');
   }
 
   /**
@@ -198,7 +197,53 @@ export class CascadeResponder {
     }
   }
 
-  private itemOf(id: string, parentId: string): CatalogItem {
+  /**
+   * What an upper platform sees when it asks for our catalog: the region nodes (2/4/6/8-digit civil codes, top
+   * down, named from the region dataset), the business groups (215, under our ID) and virtual organisations
+   * (216, under their parent) above the shared channels, then the channels — each under its virtual
+   * organisation when it has one, else under our ID, with its deepest civil code and business group. Only the
+   * nodes above shared channels are listed: a region or group with nothing shared in it is not shown.
+   * Region levels below 8 digits (township/village codes of Annex E.3) are not IDs an item may carry (the
+   * schema's deviceIDType is 2/4/6/8/20 digits), so a channel under them hangs from its 8- or 6-digit level.
+   */
+  private sharedTree(platform: PlatformRecord, fromId: string): CatalogItem[] {
+    const regions = new Map<string, CatalogItem>();
+    const groups = new Map<string, CatalogItem>();
+    const channels: CatalogItem[] = [];
+    for (const id of this.sharedChannelIds(platform)) {
+      let civilCode = '';
+      for (const step of this.catalog.views.ancestorsOf('region', id) ?? []) {
+        if (step.kind !== 'region' || !/^(\d{2}|\d{4}|\d{6}|\d{8})$/.test(step.id)) continue;
+        if (!regions.has(step.id)) regions.set(step.id, this.nodeItem(step.id, step.name, civilCode === '' ? [] : [civilCode], ''));
+        civilCode = step.id;
+      }
+      let parentId = fromId;
+      let businessGroupId = '';
+      for (const step of this.catalog.views.ancestorsOf('group', id) ?? []) {
+        if (step.kind === 'business-group') {
+          businessGroupId = step.id;
+          if (!groups.has(step.id)) groups.set(step.id, this.nodeItem(step.id, step.name, [fromId], ''));
+          parentId = step.id;
+        } else if (step.kind === 'virtual-org') {
+          if (!groups.has(step.id)) groups.set(step.id, this.nodeItem(step.id, step.name, [parentId], businessGroupId));
+          parentId = step.id;
+        }
+      }
+      channels.push(this.itemOf(id, { parentId, civilCode, businessGroupId }));
+    }
+    return [...regions.values(), ...groups.values(), ...channels];
+  }
+
+  /** A region (2–8 digits: ID and name only) or a group node (215/216) of the upward catalog. */
+  private nodeItem(id: string, name: string, parentIds: string[], businessGroupId: string): CatalogItem {
+    return {
+      deviceId: id, name, manufacturer: '', model: '', owner: '', civilCode: '', block: '', address: '',
+      parental: id.length === 20 ? 1 : null, parentIds, safetyWay: null, registerWay: null, secrecy: null, ipAddress: '',
+      port: null, status: null, longitude: null, latitude: null, businessGroupId, ptzType: null, event: null, extra: {},
+    };
+  }
+
+  private itemOf(id: string, place: { parentId: string; civilCode: string; businessGroupId: string }): CatalogItem {
     const record = this.catalog.index.record(id);
     const online = this.catalog.index.isChannelOnline(id);
     return {
@@ -207,11 +252,12 @@ export class CascadeResponder {
       manufacturer: '',
       model: '',
       owner: '',
-      civilCode: record?.civilCode || id.slice(0, 6),
+      civilCode: place.civilCode || record?.civilCode || id.slice(0, 6),
       block: '',
       address: '',
       parental: 0,
-      parentIds: [parentId],
+      // One parent, not 2022's "system/VO" pair: 2016-era upper platforms read ParentID as a single ID.
+      parentIds: [place.parentId],
       safetyWay: 0,
       registerWay: 1,
       secrecy: 0,
@@ -220,7 +266,7 @@ export class CascadeResponder {
       status: online ? 'ON' : 'OFF',
       longitude: null,
       latitude: null,
-      businessGroupId: '',
+      businessGroupId: place.businessGroupId,
       ptzType: null,
       event: null,
       extra: {},
