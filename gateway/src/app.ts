@@ -42,6 +42,9 @@ import { ViewService } from './domain/views/view-service.js';
 import { TourService } from './domain/views/tour-service.js';
 import { PlatformService } from './domain/cascade/platform-service.js';
 import { configuredPlatforms } from './config/platforms.js';
+import { CatalogNotifier } from './domain/cascade/catalog-notifier.js';
+import { CatalogSubscriptions } from './domain/catalog/catalog-subscriptions.js';
+import type { CatalogItem } from './codecs/manscdp/messages.js';
 import { CascadeResponder } from './domain/cascade/cascade-responder.js';
 import { UpwardLegs } from './domain/cascade/upward-legs.js';
 import { recordsPage } from './domain/streams/recordings.js';
@@ -262,6 +265,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       return profileByName.get(profileName)?.natRebinding ?? 'off';
     };
     let cascade: CascadeResponder | undefined;
+    let applyCatalogNotify: ((deviceId: string, items: CatalogItem[]) => Promise<unknown>) | undefined;
     const directory: GbDirectory = {
       credentialsFor(deviceId) {
         const entry = configuredDevices.get(deviceId);
@@ -288,6 +292,8 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       // Cascade (set once the platforms are loaded below): an upper platform's MESSAGEs are queries to us.
       upperPlatformAt: (senderId, source) => cascade?.platformAt(senderId, source) ?? false,
       upperMayQuery: (platformId, targetId) => cascade?.mayQuery(platformId, targetId) ?? false,
+      // Catalog NOTIFYs of our subscriptions: answered once applied (set once the catalog service exists below).
+      catalogNotified: (deviceId, items) => (applyCatalogNotify ? applyCatalogNotify(deviceId, items) : Promise.resolve()),
     };
     const signalling = new GbSignalling({
       endpoint,
@@ -382,6 +388,15 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     );
     await catalog.load();
     closers.push(() => catalog.close());
+    applyCatalogNotify = (deviceId, items) => catalog.applyNotify(deviceId, items);
+    // Subscriptions to lower platforms' (and, if configured, devices') catalog changes (catalog-subscriptions.ts).
+    const catalogSubscriptions = new CatalogSubscriptions(
+      events,
+      { subscribe: (deviceId, expiresSec, dialog) => signalling.subscribe(deviceId, destinationOf(deviceId), 'Catalog', expiresSec, dialog, charsetOf(deviceId)) },
+      { policy: config.sip.catalogSubscription, expiresSec: config.sip.subscriptionExpiresSec },
+      logger.child({ component: 'catalog' }),
+    );
+    closers.push(() => catalogSubscriptions.close());
 
     const alarms = new AlarmService(writer, events, logger.child({ component: 'alarms' }));
     signalling.on('alarm', (e) => {
@@ -712,12 +727,21 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
           if (!deviceId || !registry.isOnline(deviceId)) throw new Error(`the device of ${channelId} is not online`);
           return (await signalling.queryRecordInfo(deviceId, channelId, destinationOf(deviceId), window, charsetOf(deviceId))).items;
         },
+        notify: (dialog, state, body) => signalling.sendNotify(dialog, state, body),
       },
       { gatewayId: config.sip.id, gatewayName: 'sharp-eyes gateway', firmware: process.env.npm_package_version ?? 'unknown' },
       logger.child({ component: 'cascade' }),
     );
     const responder = cascade;
     signalling.on('upper-query', (e) => void responder.answer(e));
+    // Catalog / Alarm subscriptions from upper platforms: changes NOTIFYed in their dialogs (catalog-notifier.ts).
+    const notifier = new CatalogNotifier(platforms, responder, tree, { notify: (dialog, state, body) => signalling.sendNotify(dialog, state, body), nextSn: () => signalling.nextSn() }, logger.child({ component: 'cascade' }));
+    responder.alarmDialogOf = (platformId) => notifier.alarmDialogOf(platformId);
+    platforms.subscriptionsOf = (platformId) => notifier.eventsOf(platformId);
+    signalling.on('upper-subscribe', (e) => {
+      if (e.event === 'Catalog' || e.event === 'Alarm') notifier.subscribed({ ...e, event: e.event });
+    });
+    closers.push(() => notifier.close());
     events.on('alarm', (alarm) => responder.forwardAlarm(alarm));
     // Upward streams: an upper platform's INVITE for a shared channel becomes a viewer of the channel's stream
     // plus an RTP/PS sender to it (one source serves the wall and every upper request).

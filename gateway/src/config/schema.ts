@@ -40,6 +40,8 @@ export interface GatewayConfig {
     keepaliveIntervalSec: number;
     keepaliveMissCount: number;
     catalogOnRegister: boolean;
+    catalogSubscription: 'off' | 'platforms' | 'all';
+    subscriptionExpiresSec: number;
     catalogTimeoutSec: number;
     queryTimeoutSec: number;
     maxMessageBytes: number;
@@ -397,6 +399,14 @@ const SIP_SCHEMA: TypedGroupSpec<GatewayConfig['sip']> = {
     catalogOnRegister: {
       kind: 'boolean', default: true,
       description: 'Query the catalog (目录查询) after each successful registration.',
+    },
+    catalogSubscription: {
+      kind: 'enum', values: ['off', 'platforms', 'all'], default: 'platforms',
+      description: 'Subscribe to catalog changes (目录订阅) after reading a catalog: platforms = lower platforms (type 200) only, all = every device, off. A device that refuses is not asked again until it registers again.',
+    },
+    subscriptionExpiresSec: {
+      kind: 'integer', default: 3600, min: 60, max: 86_400,
+      description: 'Expiry asked for in our SUBSCRIBEs; refreshed at 80 % of what the device grants.',
     },
     catalogTimeoutSec: {
       kind: 'integer', default: 10, min: 1, max: 3600,

@@ -227,6 +227,11 @@ export class SipEndpoint extends EventEmitter<SipEndpointEvents> {
   }
 
   /** Open client transactions (for metrics and tests). */
+  /** Contact URI for `localId` at our advertised address (answers that set up a dialog carry it). */
+  contactUri(localId: string, transport: 'udp' | 'tcp' = 'udp'): string {
+    return `sip:${localId}@${formatHostPort(this.opts.advertisedHost, this.opts.advertisedPort)}${transport === 'tcp' ? ';transport=tcp' : ''}`;
+  }
+
   get pendingClientTransactions(): number {
     return this.clientTransactions.size;
   }

@@ -40,6 +40,8 @@ const EXPECTED_DEFAULTS: GatewayConfig = {
     keepaliveIntervalSec: 60,
     keepaliveMissCount: 3,
     catalogOnRegister: true,
+    catalogSubscription: 'platforms',
+    subscriptionExpiresSec: 3600,
     catalogTimeoutSec: 10,
     queryTimeoutSec: 10,
     maxMessageBytes: 65535,

@@ -268,6 +268,79 @@ describe('cascade: the upward catalog carries the region and group tree above th
   }, 60_000);
 });
 
+describe('cascade: catalog subscription (the upper platform subscribes; changes arrive as NOTIFY)', () => {
+  let upper: Harness;
+  let lower: Harness;
+  let first: DeviceFleet;
+  let later: DeviceFleet | undefined;
+  type Item = { id: string; kind: string; status: string };
+  const upperItems = async (): Promise<Item[]> => {
+    const r = await upper.api<{ items: Item[] }>(`/api/devices/${lower.config.sip.id}/channels?limit=1000`);
+    return r.status === 200 ? r.body.items : [];
+  };
+
+  beforeAll(async () => {
+    // The upper platform reads our catalog when we register and then subscribes to it (catalogSubscription: platforms).
+    upper = await startHarness({ overrides: { sip: { id: UPPER_ID, domain: UPPER_DOMAIN, password: UPPER_PASSWORD, catalogOnRegister: true } } });
+    lower = await startHarness({ overrides: { sip: { password: 'lower-devices' } } });
+    first = new DeviceFleet({ server: lower.sipTarget, password: 'lower-devices', devices: 2, keepaliveSec: 30, idPrefix: '44030600', firstSerial: 900 });
+    await first.start();
+    await first.waitForRegistered(2, 30_000);
+    await lower.waitFor(async () => ((await lower.api<{ total: number }>('/api/channels?kind=channel&limit=1')).body.total >= 2 ? true : null), 30_000, 'lower catalogs');
+  }, 90_000);
+
+  afterAll(async () => {
+    await Promise.allSettled([first?.stop({ unregister: false }), later?.stop({ unregister: false })]);
+    await lower?.stop();
+    await upper?.stop();
+  });
+
+  it('subscribes after reading our catalog; new channels arrive as ADD, without a new registration or query', async () => {
+    const created = await lower.api('/api/platforms', {
+      body: { id: UPPER_ID, domain: UPPER_DOMAIN, host: '127.0.0.1', port: upper.gateway.sipPort, password: UPPER_PASSWORD, keepaliveSec: 30, share: { all: true } },
+    });
+    expect(created.status).toBe(201);
+    const subscribed = await lower.waitFor(async () => {
+      const p = (await lower.api<PlatformView>(`/api/platforms/${UPPER_ID}`)).body;
+      return p.subscriptions.includes('Catalog') ? p : null;
+    }, 30_000, 'the upper platform subscribed to our catalog');
+    expect((await upperItems()).filter((i) => i.kind === 'channel')).toHaveLength(2);
+
+    later = new DeviceFleet({ server: lower.sipTarget, password: 'lower-devices', devices: 2, keepaliveSec: 30, idPrefix: '44030700', firstSerial: 950 });
+    await later.start();
+    await later.waitForRegistered(2, 30_000);
+    const added = later.devices.flatMap((d) => d.channelIds);
+    const seen = await upper.waitFor(async () => {
+      const ids = (await upperItems()).map((i) => i.id);
+      return added.every((id) => ids.includes(id)) ? ids : null;
+    }, 15_000, 'the new channels at the upper platform');
+    // The new county's region node came with them.
+    expect(seen).toContain('440307');
+    // Still the same registration: the channels came by NOTIFY, not by a catalog query on a new REGISTER.
+    expect((await lower.api<PlatformView>(`/api/platforms/${UPPER_ID}`)).body.registeredAt).toBe(subscribed.registeredAt);
+  }, 90_000);
+
+  it('a device of ours going offline is OFF at the upper platform', async () => {
+    const channelIds = later!.devices.flatMap((d) => d.channelIds);
+    await upper.waitFor(async () => ((await upperItems()).filter((i) => channelIds.includes(i.id) && i.status === 'online').length === channelIds.length ? true : null), 15_000, 'ON at the upper platform first');
+    await later!.stop({ unregister: true });
+    await upper.waitFor(async () => ((await upperItems()).filter((i) => channelIds.includes(i.id) && i.status === 'offline').length === channelIds.length ? true : null), 15_000, 'OFF at the upper platform');
+    // The devices that stayed are still ON there.
+    const staying = first.devices.flatMap((d) => d.channelIds);
+    expect((await upperItems()).filter((i) => staying.includes(i.id)).map((i) => i.status)).toEqual(staying.map(() => 'online'));
+  }, 60_000);
+
+  it('narrowing the share withdraws the channels no longer shared (DEL)', async () => {
+    expect((await lower.api(`/api/platforms/${UPPER_ID}`, { method: 'PATCH', body: { share: { regions: ['440306'] } } })).status).toBe(200);
+    const withdrawn = later!.devices.flatMap((d) => d.channelIds);
+    const items = await upper.waitFor(async () => {
+      const now = await upperItems();
+      return now.some((i) => withdrawn.includes(i.id)) ? null : now;
+    }, 15_000, 'the withdrawn channels gone at the upper platform');
+    expect(items.filter((i) => i.kind === 'channel').map((i) => i.id).sort()).toEqual(first.devices.flatMap((d) => d.channelIds).sort());
+  }, 60_000);
+});
+
 describe('cascade: live video upward (an upper platform INVITEs a shared channel)', () => {
   let upper: Harness;
   let lower: Harness;

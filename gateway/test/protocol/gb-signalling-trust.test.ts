@@ -31,6 +31,9 @@ class FakeEndpoint {
     this.handler = h;
   }
   sendAck(): void {}
+  contactUri(localId: string): string {
+    return `sip:${localId}@127.0.0.1:5060`;
+  }
   async sendRequest(opts: { method: string; body?: Buffer }): Promise<SipResponse> {
     this.sent.push({ method: opts.method, body: opts.body });
     return { kind: 'response', status: 200, reason: 'OK', version: 'SIP/2.0', headers: [], body: Buffer.alloc(0) };
@@ -73,7 +76,7 @@ interface Rig {
   now: { t: number };
 }
 
-function rig(opts: { registered?: Map<string, TransportSource>; throttle?: { ratePerSec: number; burst: number }; alarmGate?: () => Promise<unknown>; upper?: Pick<GbDirectory, 'upperPlatformAt' | 'upperMayQuery'> } = {}): Rig {
+function rig(opts: { registered?: Map<string, TransportSource>; throttle?: { ratePerSec: number; burst: number }; alarmGate?: () => Promise<unknown>; upper?: Pick<GbDirectory, 'upperPlatformAt' | 'upperMayQuery'>; catalogNotified?: GbDirectory['catalogNotified'] } = {}): Rig {
   const registered = opts.registered ?? new Map([[DEV, HOME]]);
   const endpoint = new FakeEndpoint();
   const errors: string[] = [];
@@ -95,6 +98,7 @@ function rig(opts: { registered?: Map<string, TransportSource>; throttle?: { rat
     checkSource: (id, source): SourceVerdict => judgeSource(registered.get(id), source, 'off'),
     ...(opts.alarmGate ? { alarmDurable: opts.alarmGate } : {}),
     ...(opts.upper ?? {}),
+    ...(opts.catalogNotified ? { catalogNotified: opts.catalogNotified } : {}),
   };
   const now = { t: 1_000_000 };
   const signalling = new GbSignalling({
@@ -445,6 +449,53 @@ describe('cascade: MESSAGEs from an upper platform', () => {
     expect(r.endpoint.deliver(request('MESSAGE', UPPER, '<Query><CmdType>Catalog'), UPPER_AT).map((a) => a.status)).toEqual([400]);
     expect(r.endpoint.deliver(request('MESSAGE', UPPER, query('Catalog', GW, '0')), UPPER_AT).map((a) => a.status)).toEqual([400]);
     expect(queries).toEqual([]);
+    expect(r.errors).toEqual([]);
+  });
+
+  it('SUBSCRIBE: Catalog and Alarm accepted with the granted Expires; unshared 404, MobilePosition 489, strangers 403, bad Expires 400', () => {
+    const r = rig({ upper });
+    const subs: string[] = [];
+    r.signalling.on('upper-subscribe', (e) => subs.push(`${e.event} ${e.targetId} ${e.expires} ${e.dialog.callId}`));
+    const subscribe = (cmd: string, target: string, extra: Array<[string, string]>, at = UPPER_AT): Answer[] =>
+      r.endpoint.deliver(request('SUBSCRIBE', UPPER, query(cmd, target), [['event', cmd], ['contact', `<sip:${UPPER}@10.9.9.9:5060>`], ...extra]), at);
+    const ok = subscribe('Catalog', GW, [['expires', '7200']]);
+    expect(ok.map((a) => a.status)).toEqual([200]);
+    expect(ok[0]!.headers).toContainEqual(['expires', '7200']);
+    // Clamped: at least 60 s, at most a day.
+    expect(subscribe('Alarm', GW, [['expires', '5']])[0]!.headers).toContainEqual(['expires', '60']);
+    expect(subscribe('Catalog', GW, [['expires', '999999']])[0]!.headers).toContainEqual(['expires', '86400']);
+    expect(subscribe('Catalog', '44030500001310000099', []).map((a) => a.status)).toEqual([404]);
+    expect(subscribe('MobilePosition', GW, []).map((a) => a.status)).toEqual([489]);
+    expect(subscribe('Catalog', GW, [['expires', 'soon']]).map((a) => a.status)).toEqual([400]);
+    expect(subscribe('Catalog', GW, [], { ...UPPER_AT, port: 5999 }).map((a) => a.status)).toEqual([403]);
+    expect(subs).toEqual([`Catalog ${GW} 7200 c1`, `Alarm ${GW} 60 c1`, `Catalog ${GW} 86400 c1`]);
+    expect(r.errors).toEqual([]);
+  });
+});
+
+describe('catalog NOTIFY from a device we subscribed to', () => {
+  const notify = (events: string): string =>
+    `<?xml version="1.0"?><Notify><CmdType>Catalog</CmdType><SN>3</SN><DeviceID>${DEV}</DeviceID><SumNum>1</SumNum><DeviceList Num="1">${events}</DeviceList></Notify>`;
+
+  it('is handed to the domain and answered once applied; garbage is 400; strangers 403', async () => {
+    const applied: string[] = [];
+    let release: () => void = () => undefined;
+    const r = rig({
+      catalogNotified: (deviceId, items) => {
+        applied.push(`${deviceId} ${items.map((i) => `${i.deviceId}:${i.event}`).join(',')}`);
+        return new Promise<void>((resolve) => {
+          release = resolve;
+        });
+      },
+    });
+    const answers = r.endpoint.deliver(request('NOTIFY', DEV, notify('<Item><DeviceID>44030500001310000007</DeviceID><Event>DEL</Event></Item>')), HOME);
+    expect(answers).toEqual([]);
+    expect(applied).toEqual([`${DEV} 44030500001310000007:DEL`]);
+    release();
+    await settle();
+    expect(answers.map((a) => a.status)).toEqual([200]);
+    expect(r.endpoint.deliver(request('NOTIFY', DEV, '<Notify><CmdType>Catalog'), HOME).map((a) => a.status)).toEqual([400]);
+    expect(r.endpoint.deliver(request('NOTIFY', '44030500001320009999', notify('')), HOME).map((a) => a.status)).toEqual([403]);
     expect(r.errors).toEqual([]);
   });
 });

@@ -63,6 +63,7 @@ const platformSchema = {
     since: { type: 'integer' },
     registeredAt: { type: ['integer', 'null'] },
     lastKeepaliveAt: { type: ['integer', 'null'] },
+    subscriptions: { type: 'array', items: { type: 'string' }, description: 'Events the upper platform subscribed to with us (Catalog, Alarm).' },
     createdAt: { type: 'integer' },
     updatedAt: { type: 'integer' },
   },

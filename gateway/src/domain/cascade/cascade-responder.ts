@@ -23,6 +23,7 @@ import type { AlarmEvent } from '../model.js';
 import { CatalogPacker, type CatalogListing } from '../../protocol/gb28181/catalog-packer.js';
 import { ScopedChannels, type ScopeCatalog } from '../auth/channel-scope.js';
 import type { PlatformRecord, PlatformService } from './platform-service.js';
+import type { SubscriptionDialog } from '../../protocol/gb28181/subscriptions.js';
 
 /** How the responder reaches the upper platform (the signalling engine behind a port). */
 export interface CascadeSendPort {
@@ -32,6 +33,8 @@ export interface CascadeSendPort {
   nextSn(): number;
   /** RecordInfo relayed to the channel's device (its items as the device sent them). */
   queryRecords(channelId: string, window: { start: number; end: number; type: string }): Promise<RecordItem[]>;
+  /** A NOTIFY in a subscription dialog (alarms to a platform that subscribed to them). */
+  notify(dialog: SubscriptionDialog, subscriptionState: string, body: Buffer): Promise<void>;
 }
 
 export interface CascadeQuery {
@@ -58,6 +61,8 @@ const SHARE_CACHE_MS = 5_000;
 
 export class CascadeResponder {
   private readonly shares = new Map<string, { at: number; ids: ReadonlySet<string> | 'all' }>();
+  /** The Alarm subscription dialog of a platform, if it subscribed (set by the composition root: catalog-notifier.ts). */
+  alarmDialogOf: (platformId: string) => { dialog: SubscriptionDialog; state: string } | null = () => null;
 
   constructor(
     private readonly platforms: PlatformService,
@@ -68,6 +73,13 @@ export class CascadeResponder {
     private readonly now: () => number = Date.now,
   ) {
     platforms.onChange((platformId) => this.forget(platformId));
+    // A new channel under a shared region is shared at once (catalog NOTIFYs upward must not wait for the cache).
+    catalog.index.addListener({ shapeChanged: () => this.shares.clear(), channelOnlineChanged: () => undefined });
+  }
+
+  /** The catalog tree a platform may see (regions, groups, channels), as our Catalog answer lists it. */
+  catalogTree(platform: PlatformRecord): CatalogItem[] {
+    return this.sharedTree(platform, this.localIdOf(platform));
   }
 
   /** Our ID towards this platform. */
@@ -136,7 +148,10 @@ export class CascadeResponder {
         longitude: alarm.longitude,
         latitude: alarm.latitude,
       }, platform.charset);
-      void this.port.send(platform, this.localIdOf(platform), body).then(
+      // A platform that subscribed to alarms gets them in its subscription dialog (GB 9.11), the others as MESSAGE.
+      const subscription = this.alarmDialogOf(platform.id);
+      const sent = subscription ? this.port.notify(subscription.dialog, subscription.state, body) : this.port.send(platform, this.localIdOf(platform), body);
+      void sent.then(
         () => this.logger.info({ platformId: platform.id, sourceId }, 'alarm forwarded to the upper platform'),
         (err: unknown) => this.logger.warn({ platformId: platform.id, sourceId, err: (err as Error).message }, 'alarm not forwarded to the upper platform'),
       );

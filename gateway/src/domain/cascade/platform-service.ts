@@ -53,6 +53,8 @@ export interface PlatformView extends Omit<PlatformRecord, 'password'> {
   since: number;
   registeredAt: number | null;
   lastKeepaliveAt: number | null;
+  /** Events the platform subscribed to with us (`Catalog`, `Alarm`). */
+  subscriptions: string[];
 }
 
 export interface CreatePlatformInput {
@@ -109,6 +111,8 @@ export class PlatformService {
   private readonly links = new Map<string, PlatformLink>();
   private closed = false;
   private readonly changeListeners: Array<(platformId: string) => void> = [];
+  /** What each platform subscribed to (set by the composition root: catalog-notifier.ts). */
+  subscriptionsOf: (platformId: string) => string[] = () => [];
 
   constructor(
     store: RecordStore,
@@ -269,6 +273,7 @@ export class PlatformService {
       since: state?.since ?? p.updatedAt,
       registeredAt: state?.registeredAt ?? null,
       lastKeepaliveAt: state?.lastKeepaliveAt ?? null,
+      subscriptions: this.subscriptionsOf(p.id),
     };
   }
 

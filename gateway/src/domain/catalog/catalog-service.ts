@@ -272,6 +272,48 @@ export class CatalogService {
     this.registry.updateInfo(deviceId, { channelCount: videoChannels });
   }
 
+  /**
+   * A Catalog NOTIFY from a device or lower platform we subscribed to: the items it lists are applied one by
+   * one (ADD/UPDATE stored and merged, DEL removed, ON/OFF/VLOST/DEFECT as the channel's reported status) and
+   * the promise settles once the rows are stored, so the NOTIFY's 200 OK means durable (like catalog parts).
+   * An item without an event is taken as an UPDATE (some platforms leave it out).
+   */
+  async applyNotify(deviceId: string, items: CatalogItem[]): Promise<{ upserted: number; deleted: number; status: number }> {
+    const device = this.registry.get(deviceId);
+    if (!device) return { upserted: 0, deleted: 0, status: 0 };
+    const upserts = items.filter((i) => i.event === 'ADD' || i.event === 'UPDATE' || i.event === null);
+    const deletes = new Set(items.filter((i) => i.event === 'DEL').map((i) => i.deviceId));
+    const statuses = items.filter((i) => i.event === 'ON' || i.event === 'OFF' || i.event === 'VLOST' || i.event === 'DEFECT');
+    if (upserts.length > 0) {
+      const channels = await this.storeRows(deviceId, upserts);
+      await this.apply(deviceId, channels, false);
+    }
+    if (deletes.size > 0) {
+      const keep = this.tree.reportedIds(deviceId).filter((id) => !deletes.has(id));
+      await this.store.deleteChannelsNotIn(deviceId, keep);
+      this.tree.removeItems(deviceId, [...deletes]);
+    }
+    const now = Date.now();
+    const changed: Record<OnlineStatus, string[]> = { online: [], offline: [] };
+    for (const item of statuses) {
+      const row = await this.store.getChannel(item.deviceId, deviceId);
+      if (!row) continue;
+      const reported: OnlineStatus = item.event === 'ON' ? 'online' : 'offline';
+      const effective: OnlineStatus = reported === 'online' && device.status === 'online' ? 'online' : 'offline';
+      await this.store.upsertChannels([{ ...row, reportedStatus: reported, status: effective, statusChangedAt: row.status === effective ? row.statusChangedAt : now, updatedAt: now }]);
+      this.tree.setChannelReported(item.deviceId, reported === 'online');
+      if (row.status !== effective) changed[effective].push(item.deviceId);
+    }
+    for (const status of ['online', 'offline'] as const) {
+      if (changed[status].length > 0) this.events.emit('channel-status', { deviceId, channelIds: changed[status], status, at: now });
+    }
+    if (deletes.size > 0 || upserts.length > 0) {
+      this.registry.updateInfo(deviceId, { channelCount: this.tree.channelIdsOf(deviceId).length });
+    }
+    this.logger.info({ deviceId, upserted: upserts.length, deleted: deletes.size, status: statuses.length }, 'catalog NOTIFY applied');
+    return { upserted: upserts.length, deleted: deletes.size, status: statuses.length };
+  }
+
   /** A device's name or status changed outside SIP (PATCH of an added device): the tree follows. */
   deviceChanged(deviceId: string): void {
     const device = this.registry.get(deviceId);

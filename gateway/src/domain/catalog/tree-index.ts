@@ -156,6 +156,22 @@ export class TreeIndex {
     this.markDirty();
   }
 
+  /** Items a device withdrew (catalog NOTIFY DEL): out of the tree, the rest of its catalog stays. */
+  removeItems(deviceId: string, ids: readonly string[]): void {
+    const set = this.reported.get(deviceId);
+    for (const id of ids) {
+      set?.delete(id);
+      const node = this.nodes.get(id);
+      if (node && node.deviceId === deviceId && node.kind !== 'device') this.nodes.delete(id);
+    }
+    this.markDirty();
+  }
+
+  /** IDs of everything a device reported (its catalog as the tree holds it). */
+  reportedIds(deviceId: string): string[] {
+    return [...(this.reported.get(deviceId) ?? [])];
+  }
+
   /** The device's online state changed: all its channels' effective status follows. */
   setDeviceOnline(deviceId: string, online: boolean): void {
     const before = this.deviceOnline.get(deviceId) === true;

@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { SipRequest } from '../../codecs/sip/message.js';
 import { header } from '../../codecs/sip/message.js';
-import { parseNameAddr, parseUri } from '../../codecs/sip/headers.js';
+import { parseNameAddr, parseUri, tagOf } from '../../codecs/sip/headers.js';
 import { buildChallenge, parseDigestParams, verifyDigest, NonceIssuer } from '../../codecs/sip/digest.js';
 import {
   decodeManscdp,
@@ -46,6 +46,8 @@ import { toGbTime } from '../../codecs/gb/gb-time.js';
 import { textAt } from '../../codecs/manscdp/xml.js';
 import { RateLimitedLog } from './rate-limited-log.js';
 import { RegisterThrottle, type RegisterThrottleOptions } from './register-throttle.js';
+import { notifierDialog, readSubscribe, subscriberDialog, type GbEventPackage, type SubscriptionDialog } from './subscriptions.js';
+import { generateTag } from '../../codecs/sip/builder.js';
 
 export type { AlarmNotify, DeviceInfoResponse, DeviceStatusResponse };
 
@@ -87,6 +89,23 @@ export interface GbDirectory {
   upperPlatformAt?(senderId: string, source: TransportSource): boolean;
   /** Cascade: whether the upper platform may query `targetId` (our own ID, or a channel shared with it). */
   upperMayQuery?(platformId: string, targetId: string): boolean;
+  /**
+   * Acknowledgement gate of a Catalog NOTIFY from a device or lower platform we subscribed to: the domain
+   * applies the changed items (stores them) and the 200 OK goes out when this settles, as for catalog parts.
+   * Absent: the NOTIFY is answered 200 and ignored.
+   */
+  catalogNotified?(deviceId: string, items: CatalogItem[]): Promise<unknown>;
+}
+
+/** A SUBSCRIBE from an upper platform (cascade), already answered 200 (or 0 expires: an unsubscribe). */
+export interface UpperSubscribeEvent {
+  platformId: string;
+  event: GbEventPackage;
+  /** Seconds; 0 ends the subscription. */
+  expires: number;
+  /** The ID subscribed to: our own ID, or a shared channel. */
+  targetId: string;
+  dialog: SubscriptionDialog;
 }
 
 /** An INVITE from an upper platform (cascade), answered 100 Trying; the domain sends the final answer. */
@@ -129,6 +148,7 @@ export interface GbSignallingEvents {
   'upper-query': [UpperQueryEvent];
   'upper-invite': [UpperInviteEvent];
   'upper-bye': [{ platformId: string; callId: string }];
+  'upper-subscribe': [UpperSubscribeEvent];
   /** A PTZ DeviceControl from an upper platform for a channel shared with it (already answered 200). */
   'upper-control': [{ platformId: string; targetId: string; ptzCmd: string }];
   unregistered: [{ deviceId: string; source: TransportSource }];
@@ -188,7 +208,7 @@ export function gbDate(epochMs: number): string {
 }
 
 /** Methods a device sends outside dialogs that carry data we act on: only from a trusted source. */
-const SOURCE_CHECKED_METHODS = new Set(['MESSAGE', 'NOTIFY', 'INFO']);
+const SOURCE_CHECKED_METHODS = new Set(['MESSAGE', 'NOTIFY', 'INFO', 'SUBSCRIBE']);
 
 const SOURCE_REJECTION_PHRASE: Record<Exclude<SourceVerdict, 'ok'>, string> = {
   // The phrase devices have seen for a keepalive after our restart; either way 403 makes them re-register.
@@ -198,7 +218,7 @@ const SOURCE_REJECTION_PHRASE: Record<Exclude<SourceVerdict, 'ok'>, string> = {
 };
 
 const UPPER_QUERIES = new Set(['Catalog', 'DeviceInfo', 'DeviceStatus', 'RecordInfo']);
-const UPPER_METHODS = new Set(['MESSAGE', 'INVITE', 'ACK', 'BYE', 'CANCEL']);
+const UPPER_METHODS = new Set(['MESSAGE', 'INVITE', 'ACK', 'BYE', 'CANCEL', 'SUBSCRIBE']);
 
 const ENVELOPE_PHRASE = { 'bad-sn': 'Bad SN', 'bad-device-id': 'Bad DeviceID' } as const;
 
@@ -288,8 +308,7 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
           reply(200, 'OK', { headers: [['allow', 'INVITE, ACK, INFO, CANCEL, BYE, OPTIONS, MESSAGE, SUBSCRIBE, NOTIFY']] });
           return;
         case 'NOTIFY':
-          // Subscriptions are not requested yet; accept (from the registered device) so it does not retry forever.
-          reply(200, 'OK');
+          this.onNotify(req, source, reply);
           return;
         case 'ACK':
           return;
@@ -515,7 +534,152 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
         reply(200, 'OK');
         this.emit('upper-bye', { platformId, callId: header(req, 'call-id') ?? '' });
         return;
+      case 'SUBSCRIBE':
+        this.onUpperSubscribe(req, source, reply);
+        return;
     }
+  }
+
+  /**
+   * A SUBSCRIBE from an upper platform (Catalog / Alarm for our ID or a shared channel): answered 200 with
+   * the granted Expires and a Response body, then handed to the domain, which NOTIFYs in the dialog. An ID
+   * it may not see is 404, as for queries; an event we do not serve is 489.
+   */
+  private onUpperSubscribe(req: SipRequest, source: TransportSource, reply: ReplyFn): void {
+    const platformId = senderOf(req);
+    let msg: ManscdpMessage;
+    try {
+      msg = decodeManscdp(req.body, { maxBytes: this.opts.maxBodyBytes });
+    } catch (err) {
+      this.emit('bad-body', { deviceId: platformId, error: err instanceof Error ? err.message : String(err) });
+      reply(400, 'Bad Body');
+      return;
+    }
+    if (envelopeProblem(msg)) {
+      reply(400, 'Bad Envelope');
+      return;
+    }
+    const reading = readSubscribe(req, msg.cmdType);
+    if (!reading.ok) {
+      reply(reading.status, reading.reason);
+      return;
+    }
+    if (reading.event === 'MobilePosition') {
+      // We hold no positions to report upward (channels carry no GPS of their own).
+      reply(489, 'Bad Event');
+      return;
+    }
+    if (!(this.opts.directory.upperMayQuery?.(platformId, msg.deviceId) ?? false)) {
+      reply(404, 'Not Found');
+      return;
+    }
+    const localTag = tagOf(header(req, 'to')) ?? generateTag();
+    reply(200, 'OK', {
+      toTag: localTag,
+      headers: [['expires', String(reading.expires)], ['contact', `<${this.opts.endpoint.contactUri(this.opts.sipId, source.transport)}>`]],
+      body: encodeResponse(reading.event, msg.sn, msg.deviceId, { Result: 'OK' }),
+      contentType: MANSCDP_CONTENT_TYPE,
+    });
+    this.emit('upper-subscribe', { platformId, event: reading.event, expires: reading.expires, targetId: msg.deviceId, dialog: notifierDialog(req, reading.event, localTag, source) });
+  }
+
+  /** A NOTIFY in a subscription dialog (we are the notifier); resolves on its 2xx, throws with the status otherwise. */
+  async sendNotify(dialog: SubscriptionDialog, subscriptionState: string, body: Buffer): Promise<void> {
+    dialog.cseq += 1;
+    const res = await this.opts.endpoint.sendRequest({
+      method: 'NOTIFY',
+      uri: dialog.target,
+      to: dialog.remote,
+      from: dialog.localUri,
+      fromTag: dialog.localTag,
+      callId: dialog.callId,
+      cseq: dialog.cseq,
+      headers: [['event', dialog.event], ['subscription-state', subscriptionState]],
+      body,
+      contentType: MANSCDP_CONTENT_TYPE,
+      destination: dialog.destination,
+      timeoutMs: this.opts.queryTimeoutMs,
+    });
+    if (res.status >= 300) throw new SubscriptionRefused(res.status, `NOTIFY answered ${res.status} ${res.reason}`);
+  }
+
+  /**
+   * SUBSCRIBE to a device or lower platform (we are the subscriber): a new dialog, or a refresh in `dialog`
+   * (expires 0 ends it). Resolves with the dialog on a 2xx; throws SubscriptionRefused with the status otherwise.
+   */
+  async subscribe(
+    deviceId: string,
+    destination: TransportSource,
+    event: GbEventPackage,
+    expires: number,
+    dialog: SubscriptionDialog | null,
+    charset: ManscdpCharset = 'GB2312',
+  ): Promise<{ dialog: SubscriptionDialog; expiresSec: number }> {
+    let sent: SipRequest | null = null;
+    const body = encodeQuery(event, this.nextSn(), deviceId, undefined, charset);
+    const res = await this.opts.endpoint.sendRequest({
+      method: 'SUBSCRIBE',
+      uri: dialog?.target ?? `sip:${deviceId}@${this.opts.domain}`,
+      to: dialog?.remote ?? `<sip:${deviceId}@${this.opts.domain}>`,
+      ...(dialog ? { from: dialog.localUri, fromTag: dialog.localTag, callId: dialog.callId, cseq: dialog.cseq + 1 } : {}),
+      headers: [['event', event], ['expires', String(expires)]],
+      body,
+      contentType: MANSCDP_CONTENT_TYPE,
+      destination: dialog?.destination ?? destination,
+      timeoutMs: this.opts.queryTimeoutMs,
+      onSent: (request) => {
+        sent = request;
+      },
+    });
+    if (res.status >= 300 || !sent) throw new SubscriptionRefused(res.status, `SUBSCRIBE ${event} answered ${res.status} ${res.reason}`);
+    // The notifier may grant less than asked (RFC 6665 §4.2.1.1); no Expires in the answer = what we asked.
+    const granted = Number.parseInt(header(res, 'expires') ?? '', 10);
+    return { dialog: subscriberDialog(sent, res, event, dialog?.destination ?? destination), expiresSec: Number.isInteger(granted) && granted > 0 ? granted : expires };
+  }
+
+  /**
+   * A NOTIFY from a registered device or lower platform (source already checked): a Catalog Notify goes to the
+   * domain and is answered once applied (catalogNotified); an Alarm Notify takes the alarm path of a MESSAGE.
+   * Anything else is answered 200 so the sender does not retry it forever.
+   */
+  private onNotify(req: SipRequest, source: TransportSource, reply: ReplyFn): void {
+    const senderId = senderOf(req);
+    if (req.body.length === 0) {
+      reply(200, 'OK');
+      return;
+    }
+    let msg: ManscdpMessage;
+    try {
+      msg = decodeManscdp(req.body, { maxBytes: this.opts.maxBodyBytes });
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      this.emit('bad-body', { deviceId: senderId, error });
+      this.refuse(req, source, senderId, 'bad-body', error);
+      reply(400, 'Bad Body');
+      return;
+    }
+    if (msg.root === 'Notify' && msg.cmdType === 'Catalog') {
+      const items = readCatalogResponse(msg).items;
+      const gate = this.opts.directory.catalogNotified?.(senderId, items);
+      if (!gate) {
+        reply(200, 'OK');
+        return;
+      }
+      gate.then(
+        () => reply(200, 'OK'),
+        (err: unknown) => {
+          this.opts.logger.warn({ err, deviceId: senderId }, 'catalog NOTIFY not applied');
+          reply(500, 'Server Internal Error');
+        },
+      );
+      return;
+    }
+    if (msg.root === 'Notify' && msg.cmdType === 'Alarm' && !envelopeProblem(msg)) {
+      this.onMessage(req, source, reply);
+      return;
+    }
+    reply(200, 'OK');
+    this.emit('unhandled-message', { deviceId: senderId, cmdType: msg.cmdType, root: msg.root });
   }
 
   /** BYE to an upper platform for a leg we end (the source went away): we are the UAS of its INVITE. */
@@ -824,3 +988,14 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
 }
 
 function noop(): void {}
+
+/** A SUBSCRIBE or NOTIFY answered with an error status (0: no answer). */
+export class SubscriptionRefused extends Error {
+  override readonly name = 'SubscriptionRefused';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
