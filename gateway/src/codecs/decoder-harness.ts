@@ -25,6 +25,7 @@ import {
   readDeviceInfo,
   readDeviceStatus,
   readKeepalive,
+  readMediaStatus,
   readMobilePosition,
   readPresetList,
   readRecordInfoResponse,
@@ -136,6 +137,7 @@ function decodeManscdpTarget(input: Buffer): DecodeOutcome {
     readRecordInfoResponse(m);
     readDeviceControl(m);
     readResult(m);
+    readMediaStatus(m);
     // The detail (root, known CmdType, envelope verdict) is what tells the fuzzer an input reached new ground.
     const cmdType = KNOWN_CMD_TYPES.has(m.cmdType) ? m.cmdType : 'other';
     return { kind: 'ok', detail: `${m.root} ${cmdType} ${envelopeProblem(m) ?? 'envelope-ok'} ${m.charset}` };
