@@ -110,6 +110,16 @@ describe('device playback and download', () => {
     for (const v of [r, again]) await h.api(`/api/streams/${v.body.streamId}`, { method: 'DELETE' });
   });
 
+  it.each(['udp', 'tcp-passive', 'tcp-active'] as const)('plays back over %s like live video', async (transport) => {
+    const channel = fleet.devices[['udp', 'tcp-passive', 'tcp-active'].indexOf(transport)]!.channelIds[0]!;
+    const r = await playback(channel, { ...span(60), transport });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body).toMatchObject({ kind: 'playback', transport, state: 'playing' });
+    expect(fleet.activeStreams().find((a) => a.channelId === channel && a.sessionName === 'Playback')?.transport).toBe(transport);
+    await h.waitFor(async () => ((await stream(r.body.streamId)).frames > 10 ? true : null), 10_000, 'frames');
+    await h.api(`/api/streams/${r.body.streamId}`, { method: 'DELETE' });
+  });
+
   it('pause stops the media (and the stream is not failed for silence); resume restarts it', async () => {
     const channel = fleet.devices[1]!.channelIds[0]!;
     const r = await playback(channel, span(300));
