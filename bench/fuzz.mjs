@@ -31,7 +31,7 @@ const REPO = join(HERE, '..', '..');
 // SE_FUZZ_DIST: another compiled tree (e.g. a copy with a planted bug, to check that the fuzzer finds it).
 const DIST = process.env.SE_FUZZ_DIST ?? join(REPO, 'dist');
 const CORPUS_ROOT = join(REPO, 'test-fixtures', 'fuzz');
-const CODECS = ['sip', 'manscdp', 'sdp', 'rtp', 'ps', 'soap', 'rtsp', 'rtp-payload', 'flv', 'rtmp'];
+const CODECS = ['sip', 'manscdp', 'sdp', 'rtp', 'ps', 'soap', 'rtsp', 'rtp-payload', 'flv', 'rtmp', 'mansrtsp'];
 
 // ------------------------------------------------------------------------------------------ shared
 
@@ -71,6 +71,8 @@ const TOKENS = {
   'rtp-payload': [],
   flv: [],
   rtmp: [],
+  mansrtsp: ['\r\n', '\n', ':', ' ', '-', '.', 'npt=', 'now', 'CSeq: ', 'CSeq: 99999999999\r\n', 'Scale: 0\r\n', 'Scale: -1\r\n', 'Scale: 1e999\r\n',
+    'Range: npt=-\r\n', 'Range: npt=1e400-\r\n', 'RTP-Info: seq=99999;rtptime=\r\n', 'RTSP/1.0 ', 'PLAY ', 'PAUSE ', '\0'],
 };
 
 const INTERESTING_BYTES = [0x00, 0x01, 0x7f, 0x80, 0xff, 0xba, 0xbb, 0xbc, 0xbd, 0xbe, 0xbf, 0xc0, 0xe0, 0xb9];
@@ -256,6 +258,11 @@ async function buildSeeds(codec) {
     out.push(Buffer.from('af001210', 'hex'));
     out.push(Buffer.from('af01210049900', 'hex').subarray(0, 6));
     out.push(Buffer.from('90687663310101600000', 'hex'));
+  } else if (codec === 'mansrtsp') {
+    out.push(enc('PLAY RTSP/1.0\r\nCSeq: 13\r\nRange: npt=now-\r\n\r\n'));
+    out.push(enc('PAUSE RTSP/1.0\r\nCSeq: 12\r\nPauseTime: now\r\n\r\n'));
+    out.push(enc('PLAY RTSP/1.0\r\nCSeq: 14\r\nScale: 2.000000\r\n\r\n'));
+    out.push(enc('RTSP/1.0 200 OK\r\nCSeq: 15\r\nRange: npt=100-\r\nRTP-Info: seq=1234;rtptime=56789\r\n\r\n'));
   } else if (codec === 'rtmp') {
     const { writeMessage } = await imp('codecs/rtmp/chunks.js');
     const { encodeAmf0 } = await imp('codecs/rtmp/amf0.js');

@@ -25,6 +25,7 @@ import {
   readDeviceInfo,
   readDeviceStatus,
   readKeepalive,
+  readMediaStatus,
   readMobilePosition,
   readPresetList,
   readRecordInfoResponse,
@@ -57,10 +58,11 @@ import { AacDepacketizer } from './rtp/payload/audio.js';
 import { parseAudioTag, parseVideoTag } from './flv/flv-tags.js';
 import { RtmpServerReader, RtmpProtocolError } from './rtmp/chunks.js';
 import { Amf0Error, decodeAmf0 } from './rtmp/amf0.js';
+import { MansrtspError, decodeMansrtsp, encodeMansrtspRequest, encodeMansrtspResponse } from './gb/mansrtsp.js';
 
-export type DecoderName = 'sip' | 'manscdp' | 'sdp' | 'rtp' | 'ps' | 'soap' | 'rtsp' | 'rtp-payload' | 'flv' | 'rtmp';
+export type DecoderName = 'sip' | 'manscdp' | 'sdp' | 'rtp' | 'ps' | 'soap' | 'rtsp' | 'rtp-payload' | 'flv' | 'rtmp' | 'mansrtsp';
 
-export const DECODER_NAMES: readonly DecoderName[] = ['sip', 'manscdp', 'sdp', 'rtp', 'ps', 'soap', 'rtsp', 'rtp-payload', 'flv', 'rtmp'];
+export const DECODER_NAMES: readonly DecoderName[] = ['sip', 'manscdp', 'sdp', 'rtp', 'ps', 'soap', 'rtsp', 'rtp-payload', 'flv', 'rtmp', 'mansrtsp'];
 
 /** What one input did: decoded, or refused with the decoder's documented error (its reason code). */
 export type DecodeOutcome = { kind: 'ok'; detail: string } | { kind: 'refused'; detail: string };
@@ -135,6 +137,7 @@ function decodeManscdpTarget(input: Buffer): DecodeOutcome {
     readRecordInfoResponse(m);
     readDeviceControl(m);
     readResult(m);
+    readMediaStatus(m);
     // The detail (root, known CmdType, envelope verdict) is what tells the fuzzer an input reached new ground.
     const cmdType = KNOWN_CMD_TYPES.has(m.cmdType) ? m.cmdType : 'other';
     return { kind: 'ok', detail: `${m.root} ${cmdType} ${envelopeProblem(m) ?? 'envelope-ok'} ${m.charset}` };
@@ -293,6 +296,19 @@ function decodeRtmpTarget(input: Buffer): DecodeOutcome {
   }
 }
 
+/** MANSRTSP (INFO bodies, both directions); a decoded value must encode again (the simulator echoes what it read). */
+function decodeMansrtspTarget(input: Buffer): DecodeOutcome {
+  try {
+    const decoded = decodeMansrtsp(input);
+    if (decoded.kind === 'request') encodeMansrtspRequest(decoded.request);
+    else encodeMansrtspResponse(decoded.response);
+    return { kind: 'ok', detail: decoded.kind === 'request' ? `request ${decoded.request.method}` : `response ${Math.floor(decoded.response.status / 100)}xx` };
+  } catch (err) {
+    if (err instanceof MansrtspError) return { kind: 'refused', detail: err.code };
+    throw err;
+  }
+}
+
 const TARGETS: Record<DecoderName, (input: Buffer) => DecodeOutcome> = {
   sip: decodeSip,
   manscdp: decodeManscdpTarget,
@@ -304,6 +320,7 @@ const TARGETS: Record<DecoderName, (input: Buffer) => DecodeOutcome> = {
   'rtp-payload': decodeRtpPayloadTarget,
   flv: decodeFlvTarget,
   rtmp: decodeRtmpTarget,
+  mansrtsp: decodeMansrtspTarget,
 };
 
 /** Run one input through a decoder. Throws DecoderCrash on any throw that is not the documented error. */

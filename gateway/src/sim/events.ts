@@ -4,6 +4,7 @@
  */
 import type { PtzCommand } from '../codecs/gb/ptz.js';
 import type { DeviceControlRequest } from '../codecs/manscdp/messages.js';
+import type { MansrtspRequest } from '../codecs/gb/mansrtsp.js';
 
 export type SimDeviceKind = 'ipc' | 'nvr' | 'platform';
 
@@ -79,6 +80,12 @@ export interface DeviceFleetEvents {
     },
   ];
   'media-stopped': [{ deviceId: string; channelId: string; callId: string; reason: MediaStopReason }];
+  /** A MANSRTSP INFO reached a playback call: the body as received, decoded (or the decoder's error code). */
+  'playback-control': [
+    { deviceId: string; channelId: string; callId: string; body: string; contentType: string; request: MansrtspRequest | null; error: string | null },
+  ];
+  /** The device sent MediaStatus (121: end of the span) in a playback/download dialog; status = the gateway's answer (null: none). */
+  'media-status-sent': [{ deviceId: string; channelId: string; callId: string; notifyType: number; status: number | null }];
   /** An INVITE was refused (488 unacceptable offer, 404 not a video channel). */
   'invite-refused': [{ deviceId: string; channelId: string; status: number; reason: string }];
   /** Something worth knowing that is not a protocol event (socket trouble, an undeliverable request). */

@@ -119,6 +119,8 @@ export interface DeviceFleetOptions {
   inviteDelayMs?: number;
   /** Stop sending (without BYE) this long after a stream started. Default never. */
   stopSendingAfterMs?: number;
+  /** Answer playback control (MANSRTSP INFO) with an unreadable body, like a broken device. Default false. */
+  garbageMansrtspAnswers?: boolean;
   /** Media loop length, whole seconds. Default 10. */
   mediaLoopSeconds?: number;
   /** Disk cache of encoded loops. Default os.tmpdir()/sharp-eyes-sim-media. */
@@ -292,6 +294,7 @@ export class DeviceFleet extends EventEmitter<DeviceFleetEvents> {
         answerWithoutSdp: opts.answerWithoutSdp ?? false,
         inviteDelayMs: opts.inviteDelayMs ?? 0,
         stopSendingAfterMs: opts.stopSendingAfterMs ?? null,
+        garbageMansrtspAnswers: opts.garbageMansrtspAnswers ?? false,
         personalisedWaitMs: opts.personalisedWaitMs ?? DEFAULTS.personalisedWaitMs,
       },
       this.mediaLibrary,

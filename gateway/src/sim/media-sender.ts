@@ -147,6 +147,15 @@ export interface MediaStreamStats {
   skippedFrames: number;
 }
 
+/** What the pump drives: live loops (MediaStream) and recordings (history-sender.ts). */
+export interface PumpedStream {
+  readonly stats: MediaStreamStats;
+  readonly isStopped: boolean;
+  start(nowMono: number, nowWall: number): void;
+  pump(nowMono: number): void;
+  stop(): void;
+}
+
 export interface MediaStreamOptions {
   video: VideoLoop;
   audio?: AudioLoop | null;
@@ -157,7 +166,7 @@ export interface MediaStreamOptions {
   maxPayloadBytes?: number;
 }
 
-export class MediaStream {
+export class MediaStream implements PumpedStream {
   readonly video: VideoLoop;
   readonly audio: AudioLoop | null;
   readonly ssrc: number;
@@ -316,7 +325,7 @@ export interface PumpTotals {
 
 /** The one timer that drives every stream of a fleet. */
 export class MediaPump {
-  private readonly streams = new Set<MediaStream>();
+  private readonly streams = new Set<PumpedStream>();
   private timer: NodeJS.Timeout | null = null;
   private readonly tickMs: number;
   /** Counts of streams already removed (live streams are added on read). */
@@ -328,7 +337,7 @@ export class MediaPump {
   }
 
   /** Start a stream now (its first keyframe goes out immediately) and keep pumping it. */
-  add(stream: MediaStream): void {
+  add(stream: PumpedStream): void {
     if (this.streams.has(stream) || stream.isStopped) return;
     this.streams.add(stream);
     this.finished.streamsStarted++;
@@ -341,7 +350,7 @@ export class MediaPump {
   }
 
   /** Stop a stream and forget it. */
-  remove(stream: MediaStream): void {
+  remove(stream: PumpedStream): void {
     stream.stop();
     if (!this.streams.delete(stream)) return;
     this.account(stream);
@@ -383,7 +392,7 @@ export class MediaPump {
     if (this.streams.size === 0) this.stopTimer();
   }
 
-  private account(stream: MediaStream): void {
+  private account(stream: PumpedStream): void {
     this.finished.packets += stream.stats.packets;
     this.finished.bytes += stream.stats.bytes;
     this.finished.videoFrames += stream.stats.videoFrames;

@@ -20,7 +20,10 @@
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
 import { header, type SipRequest } from '../codecs/sip/message.js';
-import { buildSdp, parseSdp, substreamAttributesOf, type GbSdp } from '../codecs/sdp/sdp.js';
+import { buildSdp, getAttribute, parseSdp, substreamAttributesOf, type GbSdp } from '../codecs/sdp/sdp.js';
+import { MANSRTSP_CONTENT_TYPE, MansrtspError, decodeMansrtspRequest, encodeMansrtspResponse, type MansrtspRequest } from '../codecs/gb/mansrtsp.js';
+import { MANSCDP_CONTENT_TYPE, encodeNotify } from '../codecs/manscdp/messages.js';
+import { HistoryStream } from './history-sender.js';
 import type { ReplyFn } from '../protocol/sip-endpoint.js';
 import type { TransportSource } from '../transport/sip-transport.js';
 import type { DeviceFleetEvents, MediaStopReason } from './events.js';
@@ -44,7 +47,26 @@ export interface SimMediaConfig {
   stopSendingAfterMs: number | null;
   /** How long an INVITE for a personalised channel waits for its own loop before using the shared one. */
   personalisedWaitMs: number;
+  /** Answer MANSRTSP INFOs with an unreadable body (a broken device, for tests). Default false. */
+  garbageMansrtspAnswers?: boolean;
 }
+
+/** A Playback / Download request (s=, u=, t=, a=downloadspeed of the offer). */
+export interface HistoryPlan {
+  mode: 'Playback' | 'Download';
+  /** t= in Unix seconds. */
+  startSec: number;
+  endSec: number;
+  /** u= as sent (`<channelId>:<type>`), or null. */
+  uri: string | null;
+  /** a=downloadspeed (1 for Playback or when absent). */
+  downloadSpeed: number;
+}
+
+/** Speeds this device plays at (MANSRTSP Scale). */
+const SIM_SCALES = new Set([0.25, 0.5, 1, 2, 4, 8]);
+/** The longest span a simulated recording serves (a week). */
+const MAX_HISTORY_SPAN_SEC = 7 * 86_400;
 
 export type SessionState = 'pending' | 'answered' | 'connecting' | 'streaming' | 'stopped-sending';
 
@@ -76,6 +98,12 @@ export interface ActiveStreamInfo {
   loopMs: number;
   /** Wall-clock epoch ms at which loop frame 0 was due (null before streaming); see media-sender.ts. */
   loopEpochMs: number | null;
+  /** The INVITE's SDP offer as received. */
+  offer: string;
+  /** s= of the INVITE: Play, Playback or Download. */
+  sessionName: 'Play' | 'Playback' | 'Download';
+  /** Playback / Download: what was asked and where the recording is. */
+  history: (HistoryPlan & { positionSec: number; paused: boolean; scale: number }) | null;
   packets: number;
   bytes: number;
   videoFrames: number;
@@ -107,6 +135,7 @@ interface Plan {
   profile: StreamProfile;
   /** The stream-selection attribute as the offer spelled it, echoed in the answer. */
   streamAttribute: [string, string] | null;
+  history: HistoryPlan | null;
 }
 
 interface Session {
@@ -129,6 +158,8 @@ interface Session {
   server: net.Server | null;
   localPort: number | null;
   stream: MediaStream | null;
+  /** Playback / Download sender (instead of `stream`). */
+  recording: HistoryStream | null;
   timer: NodeJS.Timeout | null;
   stopTimer: NodeJS.Timeout | null;
   cseq: number;
@@ -191,8 +222,7 @@ export class SimMediaService {
         this.onCancel(req, reply);
         return true;
       case 'INFO':
-        // MANSRTSP playback control: live streams have nothing to pause or seek; accept so the dialog survives.
-        reply(this.sessions.has(header(req, 'call-id') ?? '') ? 200 : 481);
+        this.onInfo(device, channelId, req, reply);
         return true;
       default:
         return false;
@@ -296,6 +326,7 @@ export class SimMediaService {
       server: null,
       localPort: null,
       stream: null,
+      recording: null,
       timer: null,
       stopTimer: null,
       cseq: 0,
@@ -333,7 +364,9 @@ export class SimMediaService {
     if (transport !== 'tcp-active' && (offer.media.port < 1 || offer.media.port > 65_535)) return `bad media port ${offer.media.port}`;
     const { profile, attribute } = streamProfileOf(offer);
     const ssrcText = offer.ssrc && /^\d{1,10}$/.test(offer.ssrc) && Number(offer.ssrc) <= 0xffffffff ? offer.ssrc : this.generatedSsrc();
-    return { transport, remoteHost, remotePort: offer.media.port, payloadType, ssrcText, profile, streamAttribute: attribute };
+    const history = historyPlanOf(offer);
+    if (typeof history === 'string') return history;
+    return { transport, remoteHost, remotePort: offer.media.port, payloadType, ssrcText, profile, streamAttribute: attribute, history };
   }
 
   /** Cross-domain rule (Annex G note 16): when the offer has no y=, the called side makes one up. */
@@ -349,7 +382,8 @@ export class SimMediaService {
     if (session.ended) return;
     const [video, audio] = await Promise.all([
       this.videoFor(session),
-      this.config.audio ? this.library.audioLoop(this.config.audio) : Promise.resolve(null),
+      // A recording is served without audio (history-sender.ts).
+      this.config.audio && !plan.history ? this.library.audioLoop(this.config.audio) : Promise.resolve(null),
     ]);
     if (session.ended) return;
     session.video = video;
@@ -408,9 +442,16 @@ export class SimMediaService {
     const kbps = Math.round((video.bytes * 8) / video.durationMs);
     const f = `v/${video.codec === 'h264' ? 2 : 5}/${resolution}/${video.fps}/2/${kbps}a/${withAudio ? '1/8/1' : '//'}`;
     const attributes: Array<[string, string]> = plan.streamAttribute ? [plan.streamAttribute] : [];
+    const history = plan.history;
+    if (history?.mode === 'Download') {
+      // Brief §4.2: the file size in the answer lets a platform show progress by bytes.
+      attributes.push(['downloadspeed', String(history.downloadSpeed)]);
+      attributes.push(['filesize', String(Math.round((video.bytes / video.durationMs) * (history.endSec - history.startSec) * 1000))]);
+    }
     return {
       origin: { username: session.channelId, address: this.localHost },
-      sessionName: 'Play',
+      sessionName: history?.mode ?? 'Play',
+      ...(history ? { timing: { start: history.startSec, stop: history.endSec } } : {}),
       connection: this.localHost,
       media: { type: 'video', port, protocol: tcp ? 'TCP/RTP/AVP' : 'RTP/AVP', formats: [plan.payloadType] },
       rtpmap: { [plan.payloadType]: 'PS/90000' },
@@ -524,6 +565,10 @@ export class SimMediaService {
     if (session.ended || session.state === 'streaming') return;
     if (session.timer) clearTimeout(session.timer);
     session.timer = null;
+    if (session.plan.history) {
+      this.startRecording(session, session.plan.history, sink);
+      return;
+    }
     const stream = new MediaStream({
       video: session.video!,
       audio: session.audio,
@@ -553,15 +598,126 @@ export class SimMediaService {
     });
   }
 
+  // ------------------------------------------------------------------------------------------ playback / download
+
+  private startRecording(session: Session, history: HistoryPlan, sink: RtpSink): void {
+    const recording = new HistoryStream({
+      video: session.video!,
+      ssrc: this.config.zeroSsrc ? 0 : Number(session.plan.ssrcText),
+      sink,
+      payloadType: session.plan.payloadType,
+      spanStartMs: history.startSec * 1000,
+      spanMs: (history.endSec - history.startSec) * 1000,
+      speed: history.downloadSpeed,
+      onEnd: () => void this.sendEndOfFile(session),
+    });
+    session.recording = recording;
+    session.state = 'streaming';
+    this.pump.add(recording);
+    const { plan } = session;
+    this.host.emit('media-started', {
+      deviceId: session.device.deviceId,
+      channelId: session.channelId,
+      callId: session.callId,
+      transport: plan.transport,
+      profile: plan.profile,
+      ssrc: plan.ssrcText,
+      personalised: session.personalised,
+    });
+  }
+
+  /** GB 9.9.2: the whole span was sent: MediaStatus 121 in the dialog; the platform answers with BYE. */
+  private async sendEndOfFile(session: Session): Promise<void> {
+    const body = encodeNotify('MediaStatus', randomInt(1, 1_000_000), session.channelId, { NotifyType: '121' });
+    const status = await this.sendInDialog(session, 'MESSAGE', { body, contentType: MANSCDP_CONTENT_TYPE }, 4_000);
+    this.host.emit('media-status-sent', { deviceId: session.device.deviceId, channelId: session.channelId, callId: session.callId, notifyType: 121, status });
+  }
+
+  /**
+   * MANSRTSP in INFO (GB 9.8.3.2): PAUSE, PLAY (resume / Range seek / Scale), TEARDOWN, answered with
+   * `RTSP/1.0 200 OK` and the position in the 200 OK body. Garbage → 400; a live call has nothing to control
+   * (200, so the dialog survives, as many cameras do); unknown dialog → 481.
+   */
+  private onInfo(device: MediaDeviceContext, channelId: string, req: SipRequest, reply: ReplyFn): void {
+    const callId = header(req, 'call-id') ?? '';
+    const session = this.sessions.get(callId);
+    if (!session) {
+      reply(481, 'Call/Transaction Does Not Exist');
+      return;
+    }
+    const body = req.body.toString('utf8');
+    let request: MansrtspRequest;
+    try {
+      request = decodeMansrtspRequest(req.body);
+    } catch (err) {
+      const code = err instanceof MansrtspError ? err.code : 'unreadable';
+      this.host.emit('playback-control', { deviceId: device.deviceId, channelId, callId, body, contentType: header(req, 'content-type') ?? '', request: null, error: code });
+      reply(400, 'Bad Request', { headers: [['warning', `399 sharp-eyes-sim "MANSRTSP ${code}"`]] });
+      return;
+    }
+    this.host.emit('playback-control', { deviceId: device.deviceId, channelId, callId, body, contentType: header(req, 'content-type') ?? '', request, error: null });
+    const recording = session.recording;
+    if (!session.plan.history || !recording) {
+      reply(200, 'OK');
+      return;
+    }
+    const answer = (status: number, reason: string): void => {
+      const text = this.config.garbageMansrtspAnswers
+        ? 'HTTP/1.1 ok maybe\r\n\0\0garbage'
+        : encodeMansrtspResponse({
+            status,
+            reason,
+            cseq: request.cseq,
+            range: { start: Math.round(recording.positionSec * 1000) / 1000 },
+            ...(request.scale !== undefined && status === 200 ? { scale: recording.scale } : {}),
+          });
+      reply(200, 'OK', { body: Buffer.from(text), contentType: MANSRTSP_CONTENT_TYPE });
+    };
+    const now = performance.now();
+    switch (request.method) {
+      case 'PAUSE':
+        recording.pause();
+        answer(200, 'OK');
+        return;
+      case 'TEARDOWN':
+        answer(200, 'OK');
+        this.end(session, 'bye');
+        return;
+      case 'PLAY': {
+        const spanSec = session.plan.history.endSec - session.plan.history.startSec;
+        if (request.scale !== undefined && !SIM_SCALES.has(request.scale)) {
+          answer(551, 'Option not supported');
+          return;
+        }
+        const offset = request.range && request.range.start !== 'now' ? request.range.start : undefined;
+        if (offset !== undefined && offset >= spanSec) {
+          answer(457, 'Invalid Range');
+          return;
+        }
+        recording.play(now, { ...(offset !== undefined ? { offsetSec: offset } : {}), ...(request.scale !== undefined ? { scale: request.scale } : {}) });
+        answer(200, 'OK');
+        return;
+      }
+    }
+  }
+
   // ------------------------------------------------------------------------------------------ ending
 
   private async sendBye(session: Session, timeoutMs: number): Promise<boolean> {
+    const localTag = session.localTag;
+    this.end(session, 'hung-up');
+    if (!localTag) return false;
+    const status = await this.sendInDialog(session, 'BYE', {}, timeoutMs);
+    return status !== null && status >= 200 && status < 300;
+  }
+
+  /** A request of ours inside the call's dialog (BYE, the MediaStatus MESSAGE); resolves to the final status or null. */
+  private async sendInDialog(session: Session, method: string, content: { body?: Buffer; contentType?: string }, timeoutMs: number): Promise<number | null> {
     const invite = session.invite;
     const theirFrom = header(invite, 'from') ?? '';
     const ourTo = header(invite, 'to') ?? '';
     const localTag = session.localTag;
-    this.end(session, 'hung-up');
-    if (!localTag) return false;
+    if (!localTag) return null;
     let target = invite.uri;
     const contact = header(invite, 'contact');
     const m = contact ? /<([^>]+)>/.exec(contact) : null;
@@ -569,7 +725,7 @@ export class SimMediaService {
     else if (contact) target = contact.trim();
     try {
       const res = await session.device.link.endpoint.sendRequest({
-        method: 'BYE',
+        method,
         uri: target,
         // Our side of the dialog: From = the INVITE's To (with the tag we gave), To = the INVITE's From.
         from: ourTo.includes('tag=') ? ourTo : `${ourTo};tag=${localTag}`,
@@ -578,10 +734,11 @@ export class SimMediaService {
         cseq: ++session.cseq,
         destination: session.source,
         timeoutMs,
+        ...content,
       });
-      return res.status >= 200 && res.status < 300;
+      return res.status;
     } catch {
-      return false;
+      return null;
     }
   }
 
@@ -604,13 +761,14 @@ export class SimMediaService {
     if (session.stopTimer) clearTimeout(session.stopTimer);
     session.timer = session.stopTimer = null;
     if (session.stream) this.pump.remove(session.stream);
+    if (session.recording) this.pump.remove(session.recording);
     session.sink?.close();
     session.server?.close();
     session.server = null;
   }
 
   private describe(s: Session): ActiveStreamInfo {
-    const stats = s.stream?.stats;
+    const stats = s.stream?.stats ?? s.recording?.stats;
     const video = s.video;
     return {
       deviceId: s.device.deviceId,
@@ -632,12 +790,39 @@ export class SimMediaService {
       fps: video?.fps ?? 0,
       loopMs: video?.durationMs ?? 0,
       loopEpochMs: s.stream?.loopEpochMs ?? null,
+      offer: s.invite.body.toString('utf8'),
+      sessionName: s.plan.history?.mode ?? 'Play',
+      history: s.plan.history
+        ? { ...s.plan.history, positionSec: s.recording?.positionSec ?? 0, paused: s.recording?.isPaused ?? false, scale: s.recording?.scale ?? 1 }
+        : null,
       packets: stats?.packets ?? 0,
       bytes: stats?.bytes ?? 0,
       videoFrames: stats?.videoFrames ?? 0,
       audioFrames: stats?.audioFrames ?? 0,
     };
   }
+}
+
+/** Playback / Download from the offer's s=, t=, u= and a=downloadspeed; null for live (s=Play); a string: why not. */
+export function historyPlanOf(offer: GbSdp): HistoryPlan | null | string {
+  const name = offer.sessionName.trim().toLowerCase();
+  if (name === 'play') return null;
+  if (name !== 'playback' && name !== 'download') return `unknown session s=${offer.sessionName.slice(0, 20)}`;
+  const mode = name === 'playback' ? 'Playback' : 'Download';
+  const t = offer.timing;
+  // t= is Unix seconds for history (brief §4.2); 0 0 or a backwards span has nothing to play.
+  if (!t || !Number.isInteger(t.start) || !Number.isInteger(t.stop) || t.start <= 0 || t.stop <= t.start) {
+    return `${mode} needs t=<start> <end> in Unix seconds, got ${t ? `${t.start} ${t.stop}` : 'none'}`;
+  }
+  if (t.stop - t.start > MAX_HISTORY_SPAN_SEC) return `${mode} span of ${t.stop - t.start} s is longer than this recorder keeps`;
+  if (t.stop * 1000 > Date.now() + 60_000) return `${mode} span ends in the future`;
+  let downloadSpeed = 1;
+  if (mode === 'Download') {
+    const text = getAttribute(offer, 'downloadspeed');
+    downloadSpeed = text === undefined ? 1 : Number(text);
+    if (!Number.isInteger(downloadSpeed) || downloadSpeed < 1 || downloadSpeed > 32) return `bad a=downloadspeed:${text ?? ''}`;
+  }
+  return { mode, startSec: t.start, endSec: t.stop, uri: offer.uri ?? null, downloadSpeed };
 }
 
 /** The tag the ACK carries in To: the one our 200 OK gave (the endpoint picked it). */

@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,42 +13,9 @@ import { DeviceFleet } from '../../src/sim/index.js';
 import { serializeRtp } from '../../src/codecs/rtp/rtp.js';
 import type { StreamView } from '../../src/domain/streams/stream-service.js';
 import { startHarness, type Harness } from '../support/gateway-harness.js';
+import { probeStream } from '../support/hls-probe.js';
 
 const run = promisify(execFile);
-
-interface Probe {
-  codec: string;
-  tag: string;
-  width: number;
-  height: number;
-  audio: string | null;
-  frames: number;
-}
-
-/** Download the playlist's init segment and newest media segment, probe them together like a player would. */
-async function probeStream(h: Harness, hls: string, dir: string): Promise<Probe> {
-  const base = `${h.gateway.httpUrl}${hls.slice(0, hls.lastIndexOf('/') + 1)}`;
-  const playlist = await (await fetch(`${h.gateway.httpUrl}${hls}`)).text();
-  const init = /#EXT-X-MAP:URI="([^"]+)"/.exec(playlist)?.[1];
-  const segments = playlist.split('\n').filter((l) => l && !l.startsWith('#'));
-  expect(init, playlist).toBeDefined();
-  expect(segments.length, playlist).toBeGreaterThan(0);
-  const parts = await Promise.all([init!, segments[segments.length - 1]].map(async (name) => Buffer.from(await (await fetch(base + name)).arrayBuffer())));
-  const file = join(dir, `probe-${Math.random().toString(36).slice(2)}.mp4`);
-  writeFileSync(file, Buffer.concat(parts));
-  const { stdout } = await run('ffprobe', ['-v', 'error', '-count_frames', '-show_streams', '-of', 'json', file]);
-  const streams = (JSON.parse(stdout) as { streams: Array<Record<string, string | number>> }).streams;
-  const v = streams.find((s) => s.codec_type === 'video')!;
-  const a = streams.find((s) => s.codec_type === 'audio');
-  return {
-    codec: String(v.codec_name),
-    tag: String(v.codec_tag_string),
-    width: Number(v.width),
-    height: Number(v.height),
-    audio: a ? String(a.codec_name) : null,
-    frames: Number(v.nb_read_frames),
-  };
-}
 
 async function ffmpegCount(): Promise<number> {
   try {

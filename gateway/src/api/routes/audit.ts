@@ -23,6 +23,9 @@ declare module 'fastify' {
 const AUDITED_ROUTES: Readonly<Record<string, AuditAction>> = {
   'POST /api/auth/logout': 'logout',
   'POST /api/channels/:id/play': 'play',
+  'POST /api/channels/:id/playback': 'play',
+  'POST /api/streams/:id/control': 'play',
+  'GET /api/channels/:id/download': 'export',
   'GET /api/channels/:id/snapshot': 'snapshot',
   'DELETE /api/streams/:id': 'stream-stop',
   'POST /api/channels/:id/ptz': 'ptz',
@@ -78,6 +81,11 @@ function detailOf(request: FastifyRequest, reply: FastifyReply, payload: unknown
     parts.push([body.action, body.direction, body.zoom, body.operation, body.preset].filter((v) => v !== undefined).join(' '));
   }
   if (body && typeof body.role === 'string') parts.push(`role ${body.role}`);
+  // Which recording was played back or downloaded, and how it was controlled.
+  if (request.routeOptions.url === '/api/channels/:id/playback' && body) parts.push(`playback ${String(body.start)} – ${String(body.end)}`);
+  if (request.routeOptions.url === '/api/streams/:id/control' && body) parts.push([body.action, body.value].filter((v) => v !== undefined).join(' '));
+  const query = request.query as Record<string, unknown> | undefined;
+  if (request.routeOptions.url === '/api/channels/:id/download' && query) parts.push(`download ${String(query.start)} – ${String(query.end)}`);
   if (reply.statusCode >= 300 && typeof payload === 'string' && payload.startsWith('{')) {
     try {
       const message = (JSON.parse(payload) as { message?: unknown }).message;

@@ -2,8 +2,8 @@
  * Live video: play a channel, list/inspect/release streams, snapshots — and the media files themselves under
  * /media/<signed token>/…, which need no bearer header (hls.js and <img> cannot send one).
  */
-import { readFile } from 'node:fs/promises';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
@@ -14,6 +14,7 @@ import { bearerTokenOf, principalOf } from '../authentication.js';
 import { errorBody } from '../errors.js';
 import { hlsDirectivesOf, MEDIA_FILE_PATTERN, MEDIA_TOKEN_MAX_LENGTH, readMediaFile } from '../media-files.js';
 import { NODE_ID_PATTERN, errorCodeProperties, errorResponses } from '../schemas.js';
+import { DOWNLOAD_SPEEDS, MAX_DOWNLOAD_SPAN_MS, MAX_PLAYBACK_SPAN_MS, SCALES, validateSpan, type ControlAction } from '../../domain/streams/playback.js';
 
 export interface StreamRoutesOptions {
   streams: StreamService;
@@ -33,10 +34,29 @@ const playErrorSchema = {
   },
 } as const;
 
+const historySchema = {
+  type: ['object', 'null'],
+  description: 'Playback and download: the span, where the stream is in it, pause and speed (null for live streams).',
+  properties: {
+    start: { type: 'string' },
+    end: { type: 'string' },
+    paused: { type: 'boolean' },
+    scale: { type: 'number' },
+    downloadSpeed: { type: ['integer', 'null'] },
+    positionSec: { type: ['number', 'null'], description: 'Seconds from the span start of the latest frame received.' },
+    position: { type: ['string', 'null'], description: 'Recording time (ISO) of the latest frame received.' },
+    percent: { type: 'number', description: 'Downloads: share of the span received (100 once complete).' },
+    bytes: { type: 'integer', description: 'Downloads: MP4 bytes written so far.' },
+  },
+} as const;
+
 const streamViewSchema = {
   type: 'object',
   properties: {
     streamId: { type: 'string' },
+    kind: { type: 'string', enum: ['live', 'playback', 'download'] },
+    endReason: { type: ['string', 'null'], description: 'Why an ended stream ended; "end-of-file" when the device finished the span (MediaStatus 121).' },
+    history: historySchema,
     channelId: { type: 'string' },
     deviceId: { type: 'string' },
     stream: { type: 'string', enum: ['main', 'sub'] },
@@ -128,6 +148,135 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app,
       requireScope(request, request.params.id);
       // Held under the caller's grant: ending its session / signing out revokes it (media-grants.ts).
       return streams.play({ channelId: request.params.id, ...(request.body ?? {}) }, grantOf(principalOf(request), bearerTokenOf(request.headers.authorization)));
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: { start: string; end: string; transport?: 'udp' | 'tcp-passive' | 'tcp-active'; transcode?: boolean } }>(
+    '/channels/:id/playback',
+    {
+      schema: {
+        tags: ['streams'],
+        summary: "Play back the device's recording of a span (INVITE s=Playback); a stream of its own, answered once playable. Control it with POST /api/streams/{id}/control.",
+        params: channelIdParams,
+        body: {
+          type: 'object',
+          required: ['start', 'end'],
+          additionalProperties: false,
+          properties: {
+            start: { type: 'string', description: 'ISO 8601 date-time.' },
+            end: { type: 'string', description: `ISO 8601 date-time; after start, not in the future, at most ${MAX_PLAYBACK_SPAN_MS / 3600_000} h after start.` },
+            transport: { type: 'string', enum: ['udp', 'tcp-passive', 'tcp-active'] },
+            transcode: { type: 'boolean', description: 'Transcode H.265 to H.264 for browsers without HEVC.' },
+          },
+        },
+        response: { 200: streamViewSchema, 404: playErrorSchema, 409: playErrorSchema, 502: playErrorSchema, 503: playErrorSchema, ...errorResponses(400, 401) },
+      },
+    },
+    async (request) => {
+      requireScope(request, request.params.id);
+      const { start, end, transport, transcode } = request.body;
+      const span = validateSpan(start, end, { fieldPrefix: 'body', maxSpanMs: MAX_PLAYBACK_SPAN_MS });
+      return streams.playback(
+        { channelId: request.params.id, span, ...(transport ? { transport } : {}), ...(transcode !== undefined ? { transcode } : {}) },
+        grantOf(principalOf(request), bearerTokenOf(request.headers.authorization)),
+      );
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: { action: ControlAction; value?: number | string } }>(
+    '/streams/:id/control',
+    {
+      schema: {
+        tags: ['streams'],
+        summary: 'Pause, resume, seek or change the speed of a playback (MANSRTSP in SIP INFO). 409 for live streams.',
+        params: streamIdParams,
+        body: {
+          type: 'object',
+          required: ['action'],
+          additionalProperties: false,
+          properties: {
+            action: { type: 'string', enum: ['pause', 'resume', 'seek', 'speed'] },
+            value: {
+              type: ['number', 'string'],
+              description: `seek: seconds from the span start, or an ISO date-time inside the span; speed: one of ${SCALES.join(', ')}.`,
+            },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              streamId: { type: 'string' },
+              action: { type: 'string' },
+              mansrtsp: { type: 'string', description: 'What was sent (method and Range/Scale).' },
+              device: {
+                type: ['object', 'null'],
+                description: "The device's MANSRTSP answer (null when it answered the INFO without a body).",
+                properties: {
+                  status: { type: 'integer' },
+                  reason: { type: 'string' },
+                  cseq: { type: 'integer' },
+                  range: { type: 'object', properties: { start: { type: ['number', 'string'] }, end: { type: 'number' } } },
+                  scale: { type: 'number' },
+                  rtpInfo: { type: 'object', properties: { seq: { type: 'integer' }, rtptime: { type: 'integer' } } },
+                },
+              },
+              history: historySchema,
+            },
+          },
+          ...errorResponses(400, 401, 404, 409, 502),
+        },
+      },
+    },
+    async (request) => {
+      const running = streams.get(request.params.id);
+      if (!running || !inScope(request, running.channelId)) throw new NotFoundError(`stream ${request.params.id} not found`);
+      return streams.control(request.params.id, request.body);
+    },
+  );
+
+  app.get<{ Params: { id: string }; Querystring: { start: string; end: string; speed: number; transport?: 'udp' | 'tcp-passive' | 'tcp-active' } }>(
+    '/channels/:id/download',
+    {
+      schema: {
+        tags: ['streams'],
+        summary:
+          "Download the device's recording of a span as an MP4 file (INVITE s=Download at a=downloadspeed). The request waits until the device has sent the whole span " +
+          '(MediaStatus 121), then the file follows with Content-Disposition; progress meanwhile as stream-status events (kind "download") on /api/ws.',
+        params: channelIdParams,
+        querystring: {
+          type: 'object',
+          required: ['start', 'end'],
+          properties: {
+            start: { type: 'string' },
+            end: { type: 'string', description: `At most ${MAX_DOWNLOAD_SPAN_MS / 3600_000} h after start.` },
+            speed: { type: 'integer', enum: [...DOWNLOAD_SPEEDS], default: 4 },
+            transport: { type: 'string', enum: ['udp', 'tcp-passive', 'tcp-active'] },
+          },
+        },
+        response: { 404: playErrorSchema, 409: playErrorSchema, 502: playErrorSchema, 503: playErrorSchema, ...errorResponses(400, 401) },
+      },
+    },
+    async (request, reply) => {
+      requireScope(request, request.params.id);
+      const { start, end, speed, transport } = request.query;
+      const span = validateSpan(start, end, { fieldPrefix: 'querystring', maxSpanMs: MAX_DOWNLOAD_SPAN_MS });
+      // The client hanging up before the file is ready cancels the download (BYE, file removed).
+      const abort = new AbortController();
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) abort.abort();
+      });
+      const result = await streams.download({ channelId: request.params.id, span, speed, ...(transport ? { transport } : {}), signal: abort.signal });
+      const stamp = (ms: number): string => new Date(ms).toISOString().replace(/[-:]/g, '').slice(0, 15);
+      const file = createReadStream(result.file);
+      file.once('close', () => void rm(result.file, { force: true }).catch(() => undefined));
+      return reply
+        .type('video/mp4')
+        .header('content-disposition', `attachment; filename="${request.params.id}_${stamp(span.start)}_${stamp(span.end)}.mp4"`)
+        .header('content-length', String(result.bytes))
+        .header('x-stream-id', result.streamId)
+        .header('x-recording-seconds', result.durationSec.toFixed(1))
+        .send(file);
     },
   );
 

@@ -534,6 +534,14 @@ export function readMobilePosition(m: ManscdpMessage): MobilePositionNotify {
 // ---------------------------------------------------------------------------------------------------------
 // Smaller readers
 
+/**
+ * MediaStatus Notify (GB 9.9.2, A.2.5.4): a device's in-dialog MESSAGE about a playback/download stream;
+ * NotifyType 121 = the file (the requested span) has been sent completely. Null when absent or not a number.
+ */
+export function readMediaStatus(m: ManscdpMessage): { deviceId: string; sn: number; notifyType: number | null } {
+  return { deviceId: m.deviceId, sn: m.sn, notifyType: parseInteger(textAt(m.fields, 'NotifyType')) };
+}
+
 /** Upper-cased <Result> of a Response ('' when absent). */
 export function readResult(m: ManscdpMessage): string {
   return (textAt(m.fields, 'Result') ?? '').toUpperCase();

@@ -63,6 +63,10 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission | null>> = {
   'POST /api/auth/logout': null,
   'GET /api/auth/me': null,
   'POST /api/channels/:id/play': 'play',
+  'POST /api/channels/:id/playback': 'play',
+  'POST /api/streams/:id/control': 'play',
+  // A download takes recorded video off the system: an export (docs/playback.md).
+  'GET /api/channels/:id/download': 'export',
   'GET /api/channels/:id/snapshot': 'play',
   'DELETE /api/streams/:id': 'play',
   'GET /api/media/ws': 'play',

@@ -10,11 +10,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { TransportSource } from '../../transport/sip-transport.js';
 import type { InviteDialog } from '../../protocol/gb28181/invite.js';
 import { InviteRefusedError, InviteTimeoutError } from '../../protocol/gb28181/invite.js';
-import { buildPlayOffer, parseSdp } from '../../codecs/sdp/sdp.js';
+import { buildHistoryOffer, buildPlayOffer, parseSdp } from '../../codecs/sdp/sdp.js';
 import { SsrcAllocator, parseSsrc } from '../../codecs/gb/ssrc.js';
 import type { AudioCodec, VideoCodec } from '../../codecs/ps/stream-types.js';
 import { PortPool, PortPoolExhaustedError } from '../../media/port-pool.js';
@@ -32,8 +34,14 @@ import { snapshotOfStream } from '../../media/readers/snapshot/snapshot-reader.j
 import { MediaTokens } from './media-token.js';
 import { grantMatches, MediaGrants } from './media-grants.js';
 import { PlayError, inviteRefusalHint } from './play-error.js';
+import { Mp4FileReader } from '../../media/readers/mp4-file/mp4-file-reader.js';
+import { ConflictError, NotFoundError, UpstreamError } from '../services.js';
+import { PlaybackClock, controlRequest, exchangeControl, notPlayback, type ControlRequest, type HistorySpan } from './playback.js';
+import type { MansrtspResponse } from '../../codecs/gb/mansrtsp.js';
 
 export type StreamType = 'main' | 'sub';
+/** Live view, device playback (s=Playback) or device download (s=Download): docs/playback.md. */
+export type StreamKind = 'live' | 'playback' | 'download';
 export type StreamState = 'starting' | 'playing' | 'failed' | 'closed';
 
 export interface PlayRequest {
@@ -44,8 +52,59 @@ export interface PlayRequest {
   transcode?: boolean;
 }
 
+export interface PlaybackRequest {
+  channelId: string;
+  /** Epoch ms, whole seconds (playback.ts validateSpan). */
+  span: HistorySpan;
+  transport?: MediaTransport;
+  transcode?: boolean;
+}
+
+export interface DownloadRequest {
+  channelId: string;
+  span: HistorySpan;
+  /** a=downloadspeed. */
+  speed: number;
+  transport?: MediaTransport;
+  /** Aborts the download (the HTTP client went away): BYE, file removed. */
+  signal?: AbortSignal;
+}
+
+export interface DownloadResult {
+  streamId: string;
+  file: string;
+  bytes: number;
+  /** Seconds of recording received (from the media timestamps). */
+  durationSec: number;
+  endReason: string;
+}
+
+/** A playback's or download's place in the recording. */
+export interface HistoryView {
+  /** ISO instants of the requested span. */
+  start: string;
+  end: string;
+  paused: boolean;
+  scale: number;
+  /** Download speed asked for (downloads only). */
+  downloadSpeed: number | null;
+  /** Seconds from the span's start of the latest frame (null before the first). */
+  positionSec: number | null;
+  /** The latest frame's recording time (ISO), null before the first. */
+  position: string | null;
+  /** Downloads: share of the span received (0–100), and bytes written to the MP4 file. */
+  percent: number;
+  bytes: number;
+}
+
 export interface StreamView {
   streamId: string;
+  /** live, playback or download. */
+  kind: StreamKind;
+  /** Why the stream ended (closed/failed): "end-of-file" when a device's playback or download reached the span's end. */
+  endReason: string | null;
+  /** Playback / download: the span, position, pause and speed; null for live streams. */
+  history: HistoryView | null;
   channelId: string;
   deviceId: string;
   stream: StreamType;
@@ -111,6 +170,8 @@ export interface StreamPorts {
   resolve(channelId: string): Promise<StreamTarget | null>;
   invite(target: StreamTarget, sdpOffer: string, subject: string, timeoutMs: number): Promise<InviteDialog>;
   bye(dialog: InviteDialog): Promise<void>;
+  /** In-dialog INFO (MANSRTSP playback control); absent: playback control answers 501-like errors. */
+  info?(dialog: InviteDialog, body: string, contentType: string): Promise<{ status: number; reason: string; body: string }>;
 }
 
 export interface StreamServiceOptions {
@@ -141,6 +202,8 @@ export interface StreamEvents {
 }
 
 const STATS_PUBLISH_MS = 5000;
+/** Ended playbacks/downloads kept for GET /api/streams/:id (their endReason), at most this many. */
+const ENDED_KEPT = 200;
 
 interface Viewer {
   id: string;
@@ -182,6 +245,22 @@ class LiveStream {
   /** fps / bitrate over the last sweep interval, from the core's counters. */
   rate = { at: Date.now(), frames: 0, bytes: 0, fps: 0, kbps: 0 };
   ready: Promise<void> | null = null;
+  endReason: string | null = null;
+  /** Playback / download state (null for live). */
+  history: {
+    span: HistorySpan;
+    downloadSpeed: number | null;
+    paused: boolean;
+    /** When the last resume (or seek/speed, which also restart sending) was answered: RTP silence counts from there. */
+    resumedAt: number;
+    scale: number;
+    cseq: number;
+    clock: PlaybackClock;
+    file: Mp4FileReader | null;
+  } | null = null;
+  /** Settles once the stream is torn down (downloads wait for it). */
+  readonly ended: Promise<void>;
+  markEnded: () => void = () => undefined;
 
   constructor(
     readonly key: string,
@@ -189,7 +268,10 @@ class LiveStream {
     readonly stream: StreamType,
     readonly transport: MediaTransport,
     readonly ssrc: string,
-  ) {}
+    readonly kind: StreamKind = 'live',
+  ) {
+    this.ended = new Promise<void>((resolve) => (this.markEnded = resolve));
+  }
 
   get port(): number {
     return this.source?.localPort ?? 0;
@@ -206,6 +288,8 @@ export class StreamService extends EventEmitter<StreamEvents> {
   private readonly sweepTimer: NodeJS.Timeout;
   private closed = false;
   private lastPublish = 0;
+  /** Final views of ended playbacks and downloads: the API still answers with their endReason. */
+  private readonly endedViews = new Map<string, StreamView>();
 
   constructor(
     private readonly deps: StreamPorts,
@@ -230,7 +314,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
 
   get(streamId: string): StreamView | null {
     const s = this.byId.get(streamId);
-    return s ? this.view(s, '') : null;
+    return s ? this.view(s, '') : (this.endedViews.get(streamId) ?? null);
   }
 
   /** Directory of a stream's HLS files, for the media route (null when unknown). */
@@ -314,19 +398,137 @@ export class StreamService extends EventEmitter<StreamEvents> {
    * revoking it later releases this viewer and refuses its media token at once.
    */
   async play(req: PlayRequest, grant: string | null = null): Promise<StreamView> {
-    if (this.closed) throw new PlayError('resources', 'gateway is shutting down', 'retry in a moment');
-    const target = await this.deps.resolve(req.channelId);
-    if (!target) throw new PlayError('channel', `channel ${req.channelId} not found`, 're-query the catalog of its device, or check the channel ID');
-    if (!target.deviceOnline) {
-      throw new PlayError('device', `device ${target.deviceId} of channel ${req.channelId} is offline`, target.offlineHint ?? 'check the device registration and keepalive (GET /api/devices/:id, /api/events)');
-    }
+    const target = await this.playableTarget(req.channelId);
     const stream = req.stream ?? 'main';
-    const transport: MediaTransport = req.transport ?? (this.opts.defaultTransport === 'profile' ? target.defaultTransport : this.opts.defaultTransport);
+    const transport = this.transportFor(target, req.transport);
     const key = `${req.channelId}|${stream}`;
     let session = this.sessions.get(key);
     if (!session || session.state === 'failed' || session.state === 'closed') {
       session = this.start(key, target, stream, transport, req.transcode === true);
     }
+    return this.join(session, grant);
+  }
+
+  /**
+   * Device playback (s=Playback) of a span: a stream of its own, never shared with live view or another
+   * playback (each operator seeks and pauses their own; docs/playback.md), with the same viewers, URLs and
+   * readers as a live stream.
+   */
+  async playback(req: PlaybackRequest, grant: string | null = null): Promise<StreamView> {
+    const target = await this.historyTarget(req.channelId);
+    const session = this.start(`playback|${randomUUID()}`, target, 'main', this.transportFor(target, req.transport), req.transcode === true, 'playback', { span: req.span, downloadSpeed: null });
+    return this.join(session, grant);
+  }
+
+  /**
+   * Device download (s=Download, a=downloadspeed) of a span into an MP4 file; resolves once the device said
+   * the span is complete (MediaStatus 121, or its BYE) with the file, which the caller removes when done.
+   * Progress goes out as `stream-status` events (history.percent, history.bytes) every second.
+   */
+  async download(req: DownloadRequest): Promise<DownloadResult> {
+    const target = await this.historyTarget(req.channelId);
+    const s = this.start(`download|${randomUUID()}`, target, 'main', this.transportFor(target, req.transport), false, 'download', { span: req.span, downloadSpeed: req.speed });
+    const abort = (): void => void this.stop(s, 'cancelled: the client went away');
+    req.signal?.addEventListener('abort', abort, { once: true });
+    try {
+      await s.ready;
+      await s.ended;
+    } catch (err) {
+      // The failed stream is being torn down: remove the file once its writer has let go of it.
+      await s.ended;
+      await this.removeDownloadFile(s);
+      throw err;
+    } finally {
+      req.signal?.removeEventListener('abort', abort);
+    }
+    const file = s.history?.file;
+    const complete = s.endReason === 'end-of-file' || s.endReason === 'device-bye';
+    if (!file || !complete || file.error !== null || file.stats.bytes === 0) {
+      await this.removeDownloadFile(s);
+      const why = file?.error ?? s.lastError ?? s.endReason ?? 'unknown';
+      throw new UpstreamError(`the download did not complete: ${why}`, { code: 'download.incomplete', params: { reason: why.slice(0, 200) } });
+    }
+    return { streamId: s.id, file: file.path, bytes: file.stats.bytes, durationSec: s.history!.clock.furthestSec, endReason: s.endReason! };
+  }
+
+  /**
+   * Pause / resume / seek / speed of a playback: MANSRTSP in an INFO inside the playback's dialog
+   * (playback.ts). 404 unknown stream, 409 a live stream or one not playing, 400 a bad value, 502 the device
+   * refused or answered something unreadable.
+   */
+  async control(streamId: string, req: ControlRequest): Promise<{ streamId: string; action: string; mansrtsp: string; device: MansrtspResponse | null; history: HistoryView }> {
+    const s = this.byId.get(streamId);
+    if (!s) throw new NotFoundError(`stream ${streamId} not found`);
+    const h = s.history;
+    if (s.kind !== 'playback' || !h) throw notPlayback(s.kind);
+    const dialog = s.dialog;
+    if (s.state !== 'playing' || !dialog) throw new ConflictError(`the playback is ${s.state}; it can be controlled while it plays`);
+    const info = this.deps.info;
+    if (!info) throw new UpstreamError('playback control is not wired in this gateway');
+    const { request, offsetSec, scale } = controlRequest(req, h.span, h.cseq + 1);
+    h.cseq++;
+    const device = await exchangeControl({ send: (body, contentType) => info(dialog, body, contentType) }, request);
+    const now = Date.now();
+    if (req.action === 'pause') {
+      h.paused = true;
+    } else {
+      // Every PLAY (resume, seek, speed) sets the device sending again.
+      h.paused = false;
+      h.resumedAt = now;
+    }
+    if (offsetSec !== undefined) h.clock.seekTo(device?.range && typeof device.range.start === 'number' ? device.range.start : offsetSec);
+    if (scale !== undefined) h.scale = scale;
+    s.lastActivity = now;
+    this.logger.info({ streamId, channelId: s.target.channelId, action: req.action, value: req.value }, 'playback control');
+    const view = this.view(s, '');
+    this.emit('stream-status', view);
+    return { streamId, action: req.action, mansrtsp: `${request.method} ${request.range ? `Range: npt=${request.range.start}-` : request.scale !== undefined ? `Scale: ${request.scale}` : ''}`.trim(), device, history: view.history! };
+  }
+
+  /** The device's MediaStatus 121 in a dialog: that playback/download reached the end of its span. */
+  endOfFile(callId: string): boolean {
+    for (const s of this.byId.values()) {
+      if (s.dialog?.callId !== callId) continue;
+      if (!s.history) {
+        this.logger.warn({ streamId: s.id, channelId: s.target.channelId }, 'MediaStatus end-of-file for a live stream ignored');
+        return false;
+      }
+      void this.stop(s, 'end-of-file');
+      return true;
+    }
+    return false;
+  }
+
+  private async removeDownloadFile(s: LiveStream): Promise<void> {
+    const path = s.history?.file?.path;
+    if (path) await rm(path, { force: true }).catch(() => undefined);
+  }
+
+  /** The channel's device, known and online; else the play error every kind of stream answers with. */
+  private async playableTarget(channelId: string): Promise<StreamTarget> {
+    if (this.closed) throw new PlayError('resources', 'gateway is shutting down', 'retry in a moment');
+    const target = await this.deps.resolve(channelId);
+    if (!target) throw new PlayError('channel', `channel ${channelId} not found`, 're-query the catalog of its device, or check the channel ID');
+    if (!target.deviceOnline) {
+      throw new PlayError('device', `device ${target.deviceId} of channel ${channelId} is offline`, target.offlineHint ?? 'check the device registration and keepalive (GET /api/devices/:id, /api/events)');
+    }
+    return target;
+  }
+
+  private async historyTarget(channelId: string): Promise<StreamTarget> {
+    const target = await this.playableTarget(channelId);
+    if (target.openSource) {
+      throw new ConflictError(`channel ${channelId} is not a GB28181 channel: recordings are played back from GB28181 devices (RecordInfo / Playback)`);
+    }
+    return target;
+  }
+
+  private transportFor(target: StreamTarget, asked: MediaTransport | undefined): MediaTransport {
+    return asked ?? (this.opts.defaultTransport === 'profile' ? target.defaultTransport : this.opts.defaultTransport);
+  }
+
+  /** One more viewer of a stream; answers once the stream plays (or with the step that failed). */
+  private async join(session: LiveStream, grant: string | null): Promise<StreamView> {
     const viewer: Viewer = { id: randomUUID(), lastSeen: Date.now(), released: false, grant, liveSockets: 0, liveClosers: new Set() };
     // A little past the token's expiry: a token signed later in this play (view()) expires no later than that.
     if (grant !== null) this.grants.issue(viewer.id, grant, Date.now() + (this.opts.tokenTtlSec + 60) * 1000);
@@ -396,10 +598,12 @@ export class StreamService extends EventEmitter<StreamEvents> {
 
   /** The device ended the dialog (BYE). */
   remoteBye(dialog: InviteDialog): void {
-    for (const s of this.byId.values()) {
+    for (const s of [...this.byId.values()]) {
       if (s.dialog?.callId === dialog.callId) {
         s.dialog = null;
-        this.fail(s, 'rtp', 'the device ended the stream (BYE)', 'the camera or its NVR closed the session; it may have restarted or reached its stream limit');
+        // A playback or download the device ends has (for many devices) simply reached the span's end.
+        if (s.history && s.state === 'playing') void this.stop(s, 'device-bye');
+        else this.fail(s, 'rtp', 'the device ended the stream (BYE)', 'the camera or its NVR closed the session; it may have restarted or reached its stream limit');
       }
     }
   }
@@ -412,17 +616,29 @@ export class StreamService extends EventEmitter<StreamEvents> {
 
   // ------------------------------------------------------------------ lifecycle
 
-  private start(key: string, target: StreamTarget, stream: StreamType, transport: MediaTransport, transcode: boolean): LiveStream {
+  private start(
+    key: string,
+    target: StreamTarget,
+    stream: StreamType,
+    transport: MediaTransport,
+    transcode: boolean,
+    kind: StreamKind = 'live',
+    history: { span: HistorySpan; downloadSpeed: number | null } | null = null,
+  ): LiveStream {
     if (this.byId.size >= this.opts.maxStreams) {
       throw new PlayError('resources', `stream limit reached (${this.opts.maxStreams})`, 'raise media.maxStreams or close unused streams');
     }
     let ssrc: string;
     try {
-      ssrc = this.ssrcs.allocate('live');
+      // GB y= rule: first digit 1 for history (playback, download), 0 for live.
+      ssrc = this.ssrcs.allocate(kind === 'live' ? 'live' : 'history');
     } catch (err) {
       throw new PlayError('resources', (err as Error).message, 'close unused streams');
     }
-    const session = new LiveStream(key, target, stream, transport, ssrc);
+    const session = new LiveStream(key, target, stream, transport, ssrc, kind);
+    if (history) {
+      session.history = { ...history, paused: false, resumedAt: 0, scale: 1, cseq: 0, clock: new PlaybackClock(), file: null };
+    }
     this.sessions.set(key, session);
     this.byId.set(session.id, session);
     session.ready = this.run(session, transcode || target.transcodeH265 || this.opts.transcodeH265).catch(async (err: unknown) => {
@@ -468,17 +684,22 @@ export class StreamService extends EventEmitter<StreamEvents> {
       await core.close('stream was closed while starting');
       throw new PlayError('resources', 'stream was closed while starting', 'retry');
     }
-    const { firstKeyframe, firstSegment } = await this.attachReaders(s, core, transcodeH265, log);
+    if (s.history) core.addReader(s.history.clock);
+    const { firstKeyframe, firstSegment } = s.kind === 'download' ? this.attachDownload(s, core) : await this.attachReaders(s, core, transcodeH265, log);
 
     const sub = s.stream === 'sub' ? s.target.substream.sub : s.target.substream.main;
-    const offer = buildPlayOffer({
-      sipId: this.opts.sipId,
-      mediaHost: this.opts.mediaHost,
-      port: s.port,
-      transport: s.transport,
-      ssrc: s.ssrc,
-      substream: { attribute: s.target.substream.attribute, value: sub },
-    });
+    const offerBase = { sipId: this.opts.sipId, mediaHost: this.opts.mediaHost, port: s.port, transport: s.transport, ssrc: s.ssrc };
+    const offer = s.history
+      ? buildHistoryOffer({
+          ...offerBase,
+          mode: s.kind === 'download' ? 'Download' : 'Playback',
+          channelId: s.target.channelId,
+          // t= is Unix seconds (brief §4.2).
+          start: s.history.span.start / 1000,
+          end: s.history.span.end / 1000,
+          ...(s.history.downloadSpeed !== null ? { downloadSpeed: s.history.downloadSpeed } : {}),
+        })
+      : buildPlayOffer({ ...offerBase, substream: { attribute: s.target.substream.attribute, value: sub } });
     const subject = `${s.target.channelId}:${s.ssrc},${this.opts.sipId}:0`;
     let dialog: InviteDialog;
     try {
@@ -628,6 +849,28 @@ export class StreamService extends EventEmitter<StreamEvents> {
     return { firstKeyframe, firstSegment };
   }
 
+  /** A download's only reader: the MP4 file (no HLS output, nobody watches it). */
+  private attachDownload(s: LiveStream, core: Stream): { firstKeyframe: Promise<void>; firstSegment: Promise<void> } {
+    const file = new Mp4FileReader(join(this.opts.mediaDir, `${s.id}.mp4`));
+    s.history!.file = file;
+    core.addReader(file);
+    const firstKeyframe = new Promise<void>((resolve) => {
+      const onParameters = (tracks: readonly TrackParameters[]): void => {
+        const video = tracks.find((t): t is VideoParameters => t.kind === 'video');
+        if (!video) return;
+        core.off('parameters', onParameters);
+        s.sourceCodec = video.codec;
+        s.codec = video.codec;
+        s.audio = tracks.find((t): t is AudioParameters => t.kind === 'audio')?.codec ?? null;
+        s.width = video.width;
+        s.height = video.height;
+        resolve();
+      };
+      core.on('parameters', onParameters);
+    });
+    return { firstKeyframe, firstSegment: Promise.resolve() };
+  }
+
   /**
    * A stream whose source a protocol driver opens (ONVIF/RTSP pull, RTMP push): no INVITE, port or SSRC
    * handling; the same readers, the same "playable once the first segment is out" rule. When the source ends
@@ -706,16 +949,20 @@ export class StreamService extends EventEmitter<StreamEvents> {
       }
       if (s.state === 'starting') continue;
       if (s.state === 'playing') {
-        const last = (s.source ? s.source.receiver.stats.lastPacketAt : s.anySource?.stats().lastUnitAt) ?? s.playingAt ?? now;
+        // A paused playback sends nothing by design; after a resume the silence counts from the resume.
+        const received = (s.source ? s.source.receiver.stats.lastPacketAt : s.anySource?.stats().lastUnitAt) ?? s.playingAt ?? now;
+        const last = s.history?.paused ? now : Math.max(received, s.history?.resumedAt ?? 0);
         if (now - last > this.opts.rtpTimeoutSec * 1000) {
           this.fail(s, 'rtp', `no RTP for ${this.opts.rtpTimeoutSec} s`, 'the camera stopped sending: check the device (GET /api/devices/:id), its network, or its stream limit');
           continue;
         }
-        if (this.liveViewers(s) === 0 && now - s.lastActivity > this.opts.idleSec * 1000) {
+        // A download has no viewers: it runs until the device says the span is complete.
+        if (s.kind !== 'download' && this.liveViewers(s) === 0 && now - s.lastActivity > this.opts.idleSec * 1000) {
           void this.stop(s, 'no viewers');
           continue;
         }
-        if (publish) this.emit('stream-status', this.view(s, ''));
+        // Downloads report progress every second.
+        if (publish || s.kind === 'download') this.emit('stream-status', this.view(s, ''));
       }
     }
   }
@@ -731,13 +978,42 @@ export class StreamService extends EventEmitter<StreamEvents> {
   private async stop(s: LiveStream, why: string, state: StreamState = 'closed'): Promise<void> {
     if (!this.byId.has(s.id)) return;
     s.state = state;
+    s.endReason = why;
     this.byId.delete(s.id);
     if (this.sessions.get(s.key) === s) this.sessions.delete(s.key);
-    if (s.core) await s.core.close(why);
-    // Not started far enough to own anything but the SSRC (the port pool had no port, the source did not open).
-    else this.ssrcs.release(s.ssrc);
+    try {
+      if (s.core) await s.core.close(why);
+      // Not started far enough to own anything but the SSRC (the port pool had no port, the source did not open).
+      else this.ssrcs.release(s.ssrc);
+    } finally {
+      s.markEnded();
+    }
     this.logger.info({ channelId: s.target.channelId, streamId: s.id, why, state }, 'stream torn down');
-    this.emit('stream-status', this.view(s, ''));
+    const view = this.view(s, '');
+    if (s.kind !== 'live') {
+      this.endedViews.set(s.id, view);
+      if (this.endedViews.size > ENDED_KEPT) this.endedViews.delete(this.endedViews.keys().next().value as string);
+    }
+    this.emit('stream-status', view);
+  }
+
+  private historyView(s: LiveStream): HistoryView {
+    const h = s.history!;
+    const spanSec = (h.span.end - h.span.start) / 1000;
+    const position = h.clock.positionSec;
+    const complete = s.endReason === 'end-of-file' || s.endReason === 'device-bye';
+    return {
+      start: iso(h.span.start),
+      end: iso(h.span.end),
+      paused: h.paused,
+      scale: h.scale,
+      downloadSpeed: h.downloadSpeed,
+      positionSec: position,
+      position: position === null ? null : iso(h.span.start + Math.round(position * 1000)),
+      // The last GOP may end a little before the span's end: a completed download is 100.
+      percent: complete && s.kind === 'download' ? 100 : Math.min(100, Math.round((h.clock.furthestSec / spanSec) * 1000) / 10),
+      bytes: h.file?.stats.bytes ?? 0,
+    };
   }
 
   private view(s: LiveStream, viewerId: string): StreamView {
@@ -749,6 +1025,9 @@ export class StreamService extends EventEmitter<StreamEvents> {
     const token = viewerId ? this.tokens.sign(s.id, viewerId) : '';
     return {
       streamId: s.id,
+      kind: s.kind,
+      endReason: s.endReason,
+      history: s.history ? this.historyView(s) : null,
       channelId: s.target.channelId,
       deviceId: s.target.deviceId,
       stream: s.stream,
@@ -783,6 +1062,10 @@ export class StreamService extends EventEmitter<StreamEvents> {
       lastError: s.lastError,
     };
   }
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
 }
 
 async function withTimeout<T>(p: Promise<T>, ms: number, error: () => Error): Promise<T> {

@@ -172,6 +172,29 @@ export class InviteDialogs extends EventEmitter<InviteDialogEvents> {
   }
 
   /**
+   * An in-dialog INFO (playback control: MANSRTSP, GB 9.8.3.2) with the dialog's Call-ID, tags and the next
+   * CSeq. Resolves with the device's final answer; rejects when the dialog is gone or the device is silent.
+   */
+  async info(dialog: InviteDialog, body: string, contentType: string, timeoutMs = 4000): Promise<{ status: number; reason: string; body: string }> {
+    if (!this.dialogs.has(dialog.callId)) throw new Error('the media dialog has ended');
+    dialog.cseq++;
+    const res = await this.endpoint.sendRequest({
+      method: 'INFO',
+      uri: dialog.remoteTarget,
+      to: dialog.toHeader,
+      from: dialog.fromHeader,
+      fromTag: dialog.localTag,
+      callId: dialog.callId,
+      cseq: dialog.cseq,
+      body: Buffer.from(body),
+      contentType,
+      destination: dialog.destination,
+      timeoutMs,
+    });
+    return { status: res.status, reason: res.reason, body: res.body.toString('utf8') };
+  }
+
+  /**
    * In-dialog requests from the device. Returns true when the request belonged to one of our dialogs and was
    * answered here.
    */

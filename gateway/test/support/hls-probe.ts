@@ -1,0 +1,46 @@
+/**
+ * What a player gets from a stream's signed HLS URL: the playlist's init segment and newest media segment,
+ * probed together with ffprobe (codec, size, decoded frame count).
+ */
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { expect } from 'vitest';
+import type { Harness } from './gateway-harness.js';
+
+const run = promisify(execFile);
+
+export interface HlsProbe {
+  codec: string;
+  tag: string;
+  width: number;
+  height: number;
+  audio: string | null;
+  frames: number;
+}
+
+/** Download the playlist's init segment and newest media segment, probe them together like a player would. */
+export async function probeStream(h: Harness, hls: string, dir: string): Promise<HlsProbe> {
+  const base = `${h.gateway.httpUrl}${hls.slice(0, hls.lastIndexOf('/') + 1)}`;
+  const playlist = await (await fetch(`${h.gateway.httpUrl}${hls}`)).text();
+  const init = /#EXT-X-MAP:URI="([^"]+)"/.exec(playlist)?.[1];
+  const segments = playlist.split('\n').filter((l) => l && !l.startsWith('#'));
+  expect(init, playlist).toBeDefined();
+  expect(segments.length, playlist).toBeGreaterThan(0);
+  const parts = await Promise.all([init!, segments[segments.length - 1]].map(async (name) => Buffer.from(await (await fetch(base + name)).arrayBuffer())));
+  const file = join(dir, `probe-${Math.random().toString(36).slice(2)}.mp4`);
+  writeFileSync(file, Buffer.concat(parts));
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-count_frames', '-show_streams', '-of', 'json', file]);
+  const streams = (JSON.parse(stdout) as { streams: Array<Record<string, string | number>> }).streams;
+  const v = streams.find((s) => s.codec_type === 'video')!;
+  const a = streams.find((s) => s.codec_type === 'audio');
+  return {
+    codec: String(v.codec_name),
+    tag: String(v.codec_tag_string),
+    width: Number(v.width),
+    height: Number(v.height),
+    audio: a ? String(a.codec_name) : null,
+    frames: Number(v.nb_read_frames),
+  };
+}
