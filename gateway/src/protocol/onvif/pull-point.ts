@@ -111,7 +111,10 @@ export class PullPointSession extends EventEmitter<PullPointEvents> {
     } catch (err) {
       // A camera that rejects Renew (some never support it) gets a new subscription at once, not a backoff.
       if (err instanceof OnvifError && err.reason === 'soap-fault') {
+        // Cancel the old one first (best effort) so the camera does not hold two until the old one expires.
+        const old = this.address!;
         this.address = null;
+        await this.client.unsubscribe(old).catch(() => undefined);
         await this.subscribe();
         return;
       }
