@@ -98,6 +98,11 @@ export class PullPointSession extends EventEmitter<PullPointEvents> {
 
   private async subscribe(): Promise<void> {
     const sub = await this.client.createPullPoint(this.terminationSec);
+    if (this.stopped) {
+      // close() ran while this was in flight: it had no address to cancel, so cancel this one here.
+      await this.client.unsubscribe(sub.address).catch(() => undefined);
+      return;
+    }
     this.address = sub.address;
     this.renewAt = Date.now() + (this.terminationSec * 1000) / 2;
     this.subscriptions++;

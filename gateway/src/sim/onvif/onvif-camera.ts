@@ -121,6 +121,7 @@ export interface OnvifCameraStats {
   requests: number;
   authFailures: number;
   locked: boolean;
+  /** Live (unexpired) PullPoint subscriptions. */
   subscriptions: number;
 }
 
@@ -211,7 +212,15 @@ export class OnvifCameraSim {
   }
 
   get stats(): OnvifCameraStats {
-    return { requests: this.requestCount, authFailures: this.authFailureCount, locked: this.cameraNow() < this.lockedUntil, subscriptions: this.subscriptions.size };
+    return { requests: this.requestCount, authFailures: this.authFailureCount, locked: this.cameraNow() < this.lockedUntil, subscriptions: this.liveSubscriptions() };
+  }
+
+  /** Subscriptions not yet past their termination time (expired ones are dropped when next addressed, as cameras do). */
+  private liveSubscriptions(): number {
+    const now = this.cameraNow();
+    let n = 0;
+    for (const s of this.subscriptions.values()) if (s.terminationMs >= now) n++;
+    return n;
   }
 
   /** Scopes as WS-Discovery announces them. */

@@ -12,8 +12,8 @@
  * PTZ (docs/devices.md "PTZ of ONVIF channels"): the PTZ service's orders become PTZ ver20 calls on the channel's
  * main profile in the generic spaces — a move's speed 0–255 is the velocity 0–1 (left / down negative), the zoom
  * speed 0–15 the zoom velocity 0–1; the PTZ stop is Stop (pan/tilt and zoom); presets are addressed by the
- * API's number: the camera's preset whose token is that number, else whose name is; a new number is stored with
- * that number as its name (cameras choose the token). Focus and iris are the Imaging service's, not PTZ's: refused.
+ * API's number: the camera's preset named that number, else whose token is; a new number is stored with that
+ * number as its name (cameras choose the token). Focus and iris are the Imaging service's, not PTZ's: refused.
  *
  * Events: one PullPoint session per online device (protocol/onvif/pull-point.ts), its notifications mapped by
  * onvif-topics.ts to device events for the device service, which raises the alarms.
@@ -97,15 +97,19 @@ export function onvifPtzCall(order: PtzOrder): OnvifPtzCall {
   }
 }
 
-/** The camera's preset the API's number means: token = the number, else name = the number. */
+/**
+ * The camera's preset the API's number means: the one named that number (the gateway names the presets it
+ * creates so, while the camera picks their tokens), else the one whose token is that number (cameras that come
+ * with presets "1"…"256" named "Preset 1"…).
+ */
 export function presetFor(presets: readonly PtzPreset[], preset: number): PtzPreset | undefined {
   const n = String(preset);
-  return presets.find((p) => p.token === n) ?? presets.find((p) => p.name.trim() === n);
+  return presets.find((p) => p.name.trim() === n) ?? presets.find((p) => p.token === n);
 }
 
-/** The API's number of a camera preset (its token or name when that is a number 1–255), else null. */
+/** The API's number of a camera preset (its name, else its token, when that is a number 1–255), else null. */
 export function presetNumber(p: PtzPreset): number | null {
-  for (const s of [p.token, p.name.trim()]) {
+  for (const s of [p.name.trim(), p.token]) {
     if (/^\d{1,3}$/.test(s) && Number(s) >= 1 && Number(s) <= 255) return Number(s);
   }
   return null;
