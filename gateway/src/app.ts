@@ -564,6 +564,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         missesToOffline: config.devices.pollMissesToOffline,
         pollConcurrency: config.devices.pollConcurrency,
         rtmpBaseUrl: () => `rtmp://${rtmpHost.includes(':') ? `[${rtmpHost}]` : rtmpHost}:${ingest.port || config.rtmp.port}`,
+        events: config.onvif.events,
       },
     );
     await added.load();

@@ -117,7 +117,7 @@ export interface GatewayConfig {
     pollConcurrency: number;
   };
   rtmp: { host: string; port: number; advertisedHost: string };
-  onvif: { discoveryInterface: string; discoveryPort: number; eventSubscriptionSec: number; eventPullTimeoutSec: number };
+  onvif: { discoveryInterface: string; discoveryPort: number; events: boolean; eventSubscriptionSec: number; eventPullTimeoutSec: number };
   deviceProfilesDir: string;
 }
 
@@ -724,6 +724,10 @@ export const CONFIG_SCHEMA: TypedGroupSpec<GatewayConfig> = {
         discoveryPort: {
           kind: 'integer', default: 3702, min: 1, max: 65535,
           description: 'WS-Discovery port (3702 by the standard; tests use a private one).',
+        },
+        events: {
+          kind: 'boolean', default: true,
+          description: 'Subscribe to every online ONVIF camera\'s events (PullPoint) and raise its motion, tamper, video loss and digital input as alarms. Off: no subscriptions (one held HTTP request per camera fewer).',
         },
         eventSubscriptionSec: {
           kind: 'integer', default: 60, min: 2, max: 3600,

@@ -154,6 +154,8 @@ describe('ONVIF PTZ and events through the gateway', () => {
       expect(r.body.message).toMatch(/no PTZ configuration/);
       expect((await h.api(`/api/channels/${channelOf('fixed')}/ptz/presets`)).status).toBe(409);
       expect(cams.fixed.ptzLog).toEqual([]);
+      // Refused before the PTZ service took a lease on it.
+      expect((await h.api<{ lease: unknown }>(`/api/channels/${channelOf('fixed')}/ptz/lease`)).body.lease).toBeNull();
       // The channel row says so too (GB PTZType 3 = fixed), which the wall uses to hide its PTZ pad.
       expect((await h.api<{ ptzType: number }>(`/api/channels/${channelOf('fixed')}`)).body.ptzType).toBe(3);
       expect((await h.api<{ ptzType: number }>(`/api/channels/${channelOf('ptz')}`)).body.ptzType).toBe(1);

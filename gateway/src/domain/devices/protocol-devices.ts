@@ -84,6 +84,8 @@ export interface ProtocolDevicesOptions {
   rtmpBaseUrl: () => string;
   /** After an event feed could not start (device unreachable at that moment) it is tried again this much later. Default 30 s. */
   eventRetryMs?: number;
+  /** Run event feeds (ONVIF PullPoint) at all. Default true. */
+  events?: boolean;
 }
 
 /** Driver failures that are about the request or the channel (409), not about reaching the device (502). */
@@ -328,10 +330,18 @@ export class ProtocolDevices {
 
   // ------------------------------------------------------------------ PTZ
 
-  /** The PTZ target of a channel of an added device (or of a single-channel device by its own ID), or null. */
+  /**
+   * The PTZ target of a channel of an added device (or of a single-channel device by its own ID), or null for a
+   * channel that is not ours. A channel that cannot be steered (no PTZ in its protocol or its profile) throws the
+   * 409 here, before the PTZ service takes a lease on it.
+   */
   ptzTarget(channelId: string): PtzTarget | null {
     const entry = this.byChannel.get(channelId) ?? this.firstChannelOf(channelId);
     if (!entry) return null;
+    this.ptzOf(channelId);
+    if (entry.record.protocol === 'onvif' && !entry.channel.ptz) {
+      throw new ConflictError(`channel ${entry.channel.id} cannot be steered: its ONVIF profile has no PTZ configuration`);
+    }
     const device = this.deps.registry.get(entry.record.id);
     return { channelId: entry.channel.id, deviceId: entry.record.id, deviceOnline: device?.status === 'online' };
   }
@@ -368,7 +378,7 @@ export class ProtocolDevices {
 
   private startEvents(record: ProtocolDeviceRecord): void {
     const events = this.driver(record.protocol).events;
-    if (!events || events.watching(record.id)) return;
+    if (!events || this.opts.events === false || events.watching(record.id)) return;
     events.watch(record.id, record.endpoint, {
       event: (e) => this.onDeviceEvent(record.id, e),
       stopped: (reason, message) => {
