@@ -19,7 +19,7 @@ import { TreeIndex } from './domain/catalog/tree-index.js';
 import { TreeViews } from './domain/catalog/tree-views.js';
 import { configuredRegionNames, loadRegionDataset, RegionNames } from './domain/catalog/region-names.js';
 import { CatalogService } from './domain/catalog/catalog-service.js';
-import { AlarmService } from './domain/alarms/alarm-service.js';
+import { AlarmService, type IncomingAlarm } from './domain/alarms/alarm-service.js';
 import { AlarmEscalation } from './domain/alarms/alarm-escalation.js';
 import { AuthService } from './domain/auth/auth-service.js';
 import { PtzService } from './domain/control/ptz-service.js';
@@ -400,9 +400,13 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     closers.push(() => catalogSubscriptions.close());
 
     const alarms = new AlarmService(writer, events, logger.child({ component: 'alarms' }));
-    signalling.on('alarm', (e) => {
+    /** The one way into the alarm pipeline, for GB alarms and the events of added (ONVIF) devices alike. */
+    const receiveAlarm = (alarm: IncomingAlarm): void => {
       metrics.alarmReceived();
-      alarms.received({
+      alarms.received(alarm);
+    };
+    signalling.on('alarm', (e) => {
+      receiveAlarm({
         deviceId: e.deviceId,
         sourceId: e.alarm.deviceId,
         priority: e.alarm.priority,
@@ -419,13 +423,20 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     const ptz = new PtzService(
       {
         resolve: async (channelId) => {
+          const added = protocolDevices?.ptzTarget(channelId);
+          if (added) return added;
           const channel = await store.getChannel(channelId);
           if (channel) return { channelId, deviceId: channel.deviceId, deviceOnline: registry.isOnline(channel.deviceId) };
           // A single-channel IPC may be addressed by its own device ID.
           if (registry.get(channelId)) return { channelId, deviceId: channelId, deviceOnline: registry.isOnline(channelId) };
           return null;
         },
-        send: (target, hex) => signalling.sendPtz(target.channelId, destinationOf(target.deviceId), hex, charsetOf(target.deviceId)),
+        send: async (target, hex, order) => {
+          // Added devices (ONVIF) take the order through their driver; GB devices the PTZCmd over SIP.
+          if (protocolDevices?.has(target.deviceId)) return protocolDevices.ptz(target.channelId, order);
+          if (!hex) throw new ConflictError(`${order.kind} is not a GB28181 PTZ command (channel ${target.channelId}); it is available on ONVIF channels`);
+          await signalling.sendPtz(target.channelId, destinationOf(target.deviceId), hex, charsetOf(target.deviceId));
+        },
       },
       logger.child({ component: 'ptz' }),
       { leaseMs: config.access.ptzLeaseSec * 1000 },
@@ -565,7 +576,11 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         registry,
         catalog,
         drivers: {
-          onvif: new OnvifDriver({ logger: logger.child({ component: 'onvif' }) }),
+          onvif: new OnvifDriver({
+            logger: logger.child({ component: 'onvif' }),
+            events: { terminationSec: config.onvif.eventSubscriptionSec, pullTimeoutSec: config.onvif.eventPullTimeoutSec },
+            onEventFeed: (what, reason) => metrics.onvifEventFeed(what, reason),
+          }),
           rtsp: new RtspDriver({ logger: logger.child({ component: 'rtsp' }) }),
           rtmp: rtmpDriver,
         },
@@ -573,6 +588,8 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         stopStreams: (channelIds, why) => streams.stopChannels(channelIds, why),
         flushWrites: () => writer.flush(),
         deleteDeviceRows: (deviceId) => store.deleteDevice(deviceId),
+        alarm: receiveAlarm,
+        deviceEvent: (kind, raised) => metrics.deviceEvent(kind, raised),
         logger: logger.child({ component: 'devices' }),
       },
       {
@@ -581,6 +598,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         missesToOffline: config.devices.pollMissesToOffline,
         pollConcurrency: config.devices.pollConcurrency,
         rtmpBaseUrl: () => `rtmp://${rtmpHost.includes(':') ? `[${rtmpHost}]` : rtmpHost}:${ingest.port || config.rtmp.port}`,
+        events: config.onvif.events,
       },
     );
     await added.load();
@@ -872,10 +890,15 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       },
       ptz: async (channelId, request, p) => {
         scoped.assertChannelInScope(channelId, p);
-        const target = added.streamTarget(channelId);
-        // ONVIF PTZ (the client has it) is not mapped onto this API yet: refuse rather than send SIP to a camera's HTTP port.
-        if (target) throw new ConflictError(`PTZ of ${registry.get(target.deviceId)?.protocol ?? 'this'} channels is not available yet (channel ${channelId})`);
         return ptz.execute(channelId, request, p);
+      },
+      ptzPresets: async (channelId, p) => {
+        scoped.assertChannelInScope(channelId, p);
+        if (!added.ptzTarget(channelId)) {
+          if (!(await store.getChannel(channelId)) && !registry.get(channelId)) throw new NotFoundError(`channel ${channelId} not found`);
+          throw new ConflictError(`channel ${channelId} is a GB28181 channel: its presets are not kept by the gateway (GB PTZ presets are numbers 1–255 called with {"action":"preset"})`);
+        }
+        return added.ptzPresets(channelId);
       },
       ptzLease: async (channelId, p) => {
         scoped.assertChannelInScope(channelId, p);

@@ -4,8 +4,32 @@ compare it with what the simulator was configured with. Usage: zeep_client.py HO
 import json
 import sys
 
-from onvif import ONVIFCamera
+import os
+
+from onvif import ONVIFCamera, ONVIFService
 import zeep.helpers
+from zeep.plugins import HistoryPlugin
+
+EVENTS_NS = "http://www.onvif.org/ver10/events/wsdl"
+
+
+def service_at(cam, address, binding):
+    """A client of one binding of events.wsdl at a subscription address (onvif-zeep only builds the first one)."""
+    wsdl = os.path.join(cam.wsdl_dir, "events.wsdl")
+    return ONVIFService(address, cam.user, cam.passwd, wsdl, dt_diff=cam.dt_diff, binding_name="{%s}%s" % (EVENTS_NS, binding))
+
+
+def notification(message, envelope):
+    """Topic and SimpleItems of a NotificationMessage (its Message is xsd:any: zeep leaves it as XML). zeep drops the
+    text of the mixed-content Topic element, so the topic is read from the envelope zeep received (HistoryPlugin)."""
+    topics = [t.text for t in envelope.iter() if isinstance(t.tag, str) and t.tag.endswith("}Topic")]
+    topic = topics[0] if topics else message.Topic._value_1
+    element = message.Message._value_1
+    items = {}
+    for node in element.iter():
+        if node.tag.endswith("SimpleItem"):
+            items[node.get("Name")] = node.get("Value")
+    return {"topic": topic, "items": items}
 
 
 def plain(value):
@@ -54,6 +78,9 @@ def main():
     out["presets"] = [{"token": p.token, "name": p.Name} for p in ptz.GetPresets({"ProfileToken": token})]
     ptz.GotoPreset({"ProfileToken": token, "PresetToken": preset})
     ptz.GotoHomePosition({"ProfileToken": token})
+    ptz.RelativeMove({"ProfileToken": token, "Translation": {"PanTilt": {"x": 0.1, "y": 0.2}}})
+    ptz.RemovePreset({"ProfileToken": token, "PresetToken": preset})
+    out["presetsAfterRemove"] = len(ptz.GetPresets({"ProfileToken": token}) or [])
 
     events = cam.create_events_service()
     sub = events.CreatePullPointSubscription({"InitialTerminationTime": "PT60S"})
@@ -61,6 +88,22 @@ def main():
     pullpoint = cam.create_pullpoint_service()
     pulled = pullpoint.PullMessages({"Timeout": "PT1S", "MessageLimit": 10})
     out["pulled"] = len(pulled.NotificationMessage or [])
+
+    # Our own subscription, pulled while the test raises a motion event on the camera (it waits for this pull).
+    ours = service_at(cam, out["subscription"], "PullPointSubscriptionBinding")
+    history = HistoryPlugin()
+    ours.zeep_client.plugins.append(history)
+    held = ours.PullMessages({"Timeout": "PT10S", "MessageLimit": 10})
+    out["events"] = [notification(m, history.last_received["envelope"]) for m in (held.NotificationMessage or [])]
+    manager = service_at(cam, out["subscription"], "SubscriptionManagerBinding")
+    renewed = manager.Renew({"TerminationTime": "PT120S"})
+    out["renewed"] = str(renewed.TerminationTime)
+    manager.Unsubscribe()
+    try:
+        ours.PullMessages({"Timeout": "PT1S", "MessageLimit": 10})
+        out["pullAfterUnsubscribe"] = "answered"
+    except Exception as err:
+        out["pullAfterUnsubscribe"] = str(err)
 
     # Wrong password: a fault, not an answer.
     try:

@@ -357,6 +357,27 @@ const PtzRequest: JsonSchema = {
         preset: { type: 'integer', minimum: 1, maximum: 255 },
       },
     },
+    {
+      type: 'object',
+      title: 'home',
+      description: 'Drive to the home position: ONVIF GotoHomePosition (409 on GB28181 channels, whose PTZCmd has no such instruction).',
+      additionalProperties: false,
+      required: ['action'],
+      properties: { action: { const: 'home' } },
+    },
+    {
+      type: 'object',
+      title: 'relative',
+      description: 'A step from where the head is, in the generic space −1…1 per axis: ONVIF RelativeMove (409 on GB28181 channels).',
+      additionalProperties: false,
+      required: ['action'],
+      properties: {
+        action: { const: 'relative' },
+        pan: { type: 'number', minimum: -1, maximum: 1 },
+        tilt: { type: 'number', minimum: -1, maximum: 1 },
+        zoom: { type: 'number', minimum: -1, maximum: 1 },
+      },
+    },
   ],
 };
 

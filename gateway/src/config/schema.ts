@@ -119,7 +119,7 @@ export interface GatewayConfig {
     pollConcurrency: number;
   };
   rtmp: { host: string; port: number; advertisedHost: string };
-  onvif: { discoveryInterface: string; discoveryPort: number };
+  onvif: { discoveryInterface: string; discoveryPort: number; events: boolean; eventSubscriptionSec: number; eventPullTimeoutSec: number };
   cascade: { platforms: PlatformConfigEntry[] };
   deviceProfilesDir: string;
 }
@@ -785,7 +785,7 @@ export const CONFIG_SCHEMA: TypedGroupSpec<GatewayConfig> = {
     },
     onvif: {
       kind: 'group',
-      description: 'ONVIF discovery (WS-Discovery Probe, POST /api/onvif/discover).',
+      description: 'ONVIF discovery (WS-Discovery Probe, POST /api/onvif/discover) and event subscriptions (PullPoint → alarms).',
       fields: {
         discoveryInterface: {
           kind: 'string', default: '',
@@ -794,6 +794,18 @@ export const CONFIG_SCHEMA: TypedGroupSpec<GatewayConfig> = {
         discoveryPort: {
           kind: 'integer', default: 3702, min: 1, max: 65535,
           description: 'WS-Discovery port (3702 by the standard; tests use a private one).',
+        },
+        events: {
+          kind: 'boolean', default: true,
+          description: 'Subscribe to every online ONVIF camera\'s events (PullPoint) and raise its motion, tamper, video loss and digital input as alarms. Off: no subscriptions (one held HTTP request per camera fewer).',
+        },
+        eventSubscriptionSec: {
+          kind: 'integer', default: 60, min: 2, max: 3600,
+          description: 'Lifetime asked for each ONVIF PullPoint event subscription; renewed at half of it (a camera that forgets it gets a new one).',
+        },
+        eventPullTimeoutSec: {
+          kind: 'integer', default: 10, min: 1, max: 60,
+          description: 'How long a camera may hold a PullMessages call before answering with no events.',
         },
       },
     },

@@ -4,6 +4,7 @@
  */
 import type { DevicePatch, NewDeviceInput } from './devices/device-input.js';
 import type { AddedDevice } from './devices/protocol-devices.js';
+import type { DevicePreset } from './devices/drivers/driver.js';
 import type { AlarmEvent, Channel, Device, Page, StatusEvent, User, UserGrant, UserRole, UserScopes } from './model.js';
 import type { AlarmQuery, ChannelQuery, DeviceQuery, EventQuery } from './store.js';
 import type { GatewayEvents } from './events.js';
@@ -160,6 +161,8 @@ export interface GatewayServices {
   ptzLease?(channelId: string, principal: Principal): Promise<PtzLease | null>;
   /** Give a channel's PTZ lease back (its holder or a higher role). */
   releasePtz?(channelId: string, principal: Principal): Promise<boolean>;
+  /** The presets the camera keeps (ONVIF GetPresets); ConflictError for channels whose protocol cannot list them. */
+  ptzPresets?(channelId: string, principal: Principal): Promise<DevicePreset[]>;
   /**
    * Throws NotFoundError unless the channel is in the principal's scope: the one check the play, snapshot,
    * stream and health routes ask before they open or show a channel (absent in API-only test setups).

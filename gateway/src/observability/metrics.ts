@@ -94,6 +94,8 @@ export class GatewayMetrics {
   private readonly wsDroppedClients: Counter<'reason'>;
   private readonly catalogItemsCounter: Counter;
   private readonly alarmsCounter: Counter;
+  private readonly deviceEventsCounter: Counter<'kind' | 'raised'>;
+  private readonly onvifEventFeeds: Counter<'event' | 'reason'>;
   private readonly apiRequests: Counter<'route' | 'code'>;
   private readonly sessionJoinFailures: Counter<'reason'>;
   private readonly sessionWsDrops: Counter<'reason'>;
@@ -310,6 +312,18 @@ export class GatewayMetrics {
       help: 'Alarm notifications received from devices.',
       registers,
     });
+    this.deviceEventsCounter = new Counter({
+      name: 'se_device_events_total',
+      help: 'Events of added devices (ONVIF PullPoint) by kind; raised="true" for the rising edges that became alarms.',
+      labelNames: ['kind', 'raised'],
+      registers,
+    });
+    this.onvifEventFeeds = new Counter({
+      name: 'se_onvif_event_feeds_total',
+      help: 'ONVIF PullPoint feeds: subscriptions created (event="subscribed") and failures (event="failed", by reason).',
+      labelNames: ['event', 'reason'],
+      registers,
+    });
     this.apiRequests = new Counter({
       name: 'se_api_requests_total',
       help: 'HTTP API requests, by route pattern and status code.',
@@ -488,6 +502,14 @@ export class GatewayMetrics {
 
   alarmReceived(): void {
     this.alarmsCounter.inc();
+  }
+
+  deviceEvent(kind: string, raised: boolean): void {
+    this.deviceEventsCounter.inc({ kind, raised: String(raised) });
+  }
+
+  onvifEventFeed(event: 'subscribed' | 'failed', reason = ''): void {
+    this.onvifEventFeeds.inc({ event, reason });
   }
 
   // ---- WebSocket hub and HTTP API

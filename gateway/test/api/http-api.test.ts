@@ -175,6 +175,8 @@ describe('validation errors name the field', () => {
     [{ action: 'preset', operation: 'call', preset: 0 }, 'body.preset'],
     [{ action: 'preset', operation: 'call', preset: 256 }, 'body.preset'],
     [{ action: 'preset', operation: 'jump', preset: 3 }, 'body.operation'],
+    [{ action: 'relative', pan: 2 }, 'body.pan'],
+    [{ action: 'home', speed: 3 }, 'body.speed'],
     [[1, 2], 'body'],
   ])('PTZ body %j → 400 naming %s', async (body, field) => {
     const r = await post(ptz, body);

@@ -1,7 +1,11 @@
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PtzLeaseConflict, PtzService, type PtzPort } from '../../src/domain/control/ptz-service.js';
-import { encodePtz } from '../../src/codecs/gb/ptz.js';
+import { encodePtz as encodeGb, type PtzCommand } from '../../src/codecs/gb/ptz.js';
+import type { PtzOrder } from '../../src/domain/control/ptz-service.js';
+
+/** The orders these tests translate are GB commands (home and relative are tested on their own). */
+const encodePtz = (order: PtzOrder): string => encodeGb(order as PtzCommand);
 import { ValidationError } from '../../src/domain/services.js';
 
 describe('PtzService.translate', () => {
@@ -15,6 +19,13 @@ describe('PtzService.translate', () => {
   it('zoom in at speed 1 and preset call match the brief', () => {
     expect(encodePtz(PtzService.translate({ action: 'move', zoom: 'in', zoomSpeed: 1 }).command)).toBe('A50F0110000010D5');
     expect(encodePtz(PtzService.translate({ action: 'preset', operation: 'call', preset: 1 }).command)).toBe('A50F0182000100' + '38');
+  });
+
+  it('home and relative are orders of their own (no PTZCmd), in the PTZ family, without an auto-stop', () => {
+    expect(PtzService.translate({ action: 'home' })).toEqual({ command: { kind: 'home' }, stop: null, durationMs: 0, family: 'ptz' });
+    expect(PtzService.translate({ action: 'relative', pan: 0.25, zoom: -0.1 })).toEqual({ command: { kind: 'relative', pan: 0.25, tilt: 0, zoom: -0.1 }, stop: null, durationMs: 0, family: 'ptz' });
+    expect(() => PtzService.translate({ action: 'relative' })).toThrow(ValidationError);
+    expect(() => PtzService.translate({ action: 'relative', tilt: 1.5 })).toThrow(/tilt must be a number -1…1/);
   });
 
   it('rejects out-of-range values naming the field', () => {

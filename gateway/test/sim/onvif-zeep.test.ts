@@ -27,6 +27,10 @@ interface ZeepReport {
   presets: Array<{ token: string; name: string }>;
   subscription: string;
   pulled: number;
+  presetsAfterRemove: number;
+  events: Array<{ topic: string; items: Record<string, string> }>;
+  renewed: string;
+  pullAfterUnsubscribe: string;
   wrongPassword: string;
 }
 
@@ -39,7 +43,22 @@ describe('ONVIF camera simulator, read by onvif-zeep', () => {
     // The camera's clock runs 90 s ahead: onvif-zeep (adjust_time) must sign with the camera's time, as we do.
     cam = new OnvifCameraSim({ name: '南山实验学校 东门', manufacturer: 'SimVendor', model: 'IPC-2T', hardware: 'HW-9', videoSources: 2, rtspPort: 8554, clockOffsetMs: 90_000, clockToleranceSec: 30 });
     await cam.start();
-    const { stdout } = await run(PYTHON, [join(ROOT, 'test-fixtures/onvif/zeep_client.py'), cam.host, String(cam.port), 'admin', 'admin12345'], { timeout: 120_000 });
+    const client = run(PYTHON, [join(ROOT, 'test-fixtures/onvif/zeep_client.py'), cam.host, String(cam.port), 'admin', 'admin12345'], { timeout: 120_000 });
+    // The client's second subscription holds a PullMessages for 10 s: raise a motion event once that pull is in.
+    const raiser = setInterval(() => {
+      const pulls = cam.eventLog.filter((c) => c.op === 'PullMessages');
+      const subscriptions = new Set(cam.eventLog.filter((c) => c.op === 'PullMessages').map((c) => c.subscription));
+      if (subscriptions.size >= 2 && pulls.length >= 2) {
+        clearInterval(raiser);
+        cam.raise('motion');
+      }
+    }, 20);
+    let stdout: string;
+    try {
+      ({ stdout } = await client);
+    } finally {
+      clearInterval(raiser);
+    }
     report = JSON.parse(stdout.trim().split('\n').pop()!) as ZeepReport;
   }, 180_000);
 
@@ -73,13 +92,22 @@ describe('ONVIF camera simulator, read by onvif-zeep', () => {
 
   it('PTZ: the moves, preset and home reach the camera in order', () => {
     expect(report.presets).toEqual([{ token: report.presetToken, name: 'gate' }]);
-    expect(cam.ptzLog.map((c) => c.op)).toEqual(['ContinuousMove', 'Stop', 'SetPreset', 'GotoPreset', 'GotoHomePosition']);
+    expect(cam.ptzLog.map((c) => c.op)).toEqual(['ContinuousMove', 'Stop', 'SetPreset', 'GotoPreset', 'GotoHomePosition', 'RelativeMove', 'RemovePreset']);
     expect(cam.ptzLog[0]).toMatchObject({ profile: 'profile_1_main', pan: 0.5, tilt: -0.25, zoom: 0 });
+    expect(cam.ptzLog[5]).toMatchObject({ pan: 0.1, tilt: 0.2 });
+    expect(report.presetsAfterRemove).toBe(0);
   });
 
   it('events: a PullPoint subscription at a subscription address, messages pulled', () => {
     expect(report.subscription).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${cam.port}/onvif/subscription/[0-9a-f]+$`));
     expect(report.pulled).toBe(0);
+  });
+
+  it('events: a raised motion event is a NotificationMessage zeep reads; Renew and Unsubscribe work, a pull after it faults', () => {
+    expect(report.events).toEqual([{ topic: 'tns1:RuleEngine/CellMotionDetector/Motion', items: { VideoSourceConfigurationToken: 'vsc_1', IsMotion: 'true' } }]);
+    expect(Date.parse(report.renewed)).toBeGreaterThan(Date.now());
+    expect(report.pullAfterUnsubscribe).toMatch(/unknown or has expired/);
+    expect(cam.eventLog.map((c) => c.op)).toEqual(expect.arrayContaining(['CreatePullPointSubscription', 'PullMessages', 'Renew', 'Unsubscribe']));
   });
 
   it('a wrong password is refused with NotAuthorized', () => {

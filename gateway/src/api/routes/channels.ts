@@ -105,7 +105,7 @@ export const channelRoutes: FastifyPluginAsync<ChannelRoutesOptions> = async (ap
           200: {
             type: 'object',
             properties: {
-              sent: { type: 'array', items: { type: 'string' }, description: 'PTZCmd codes sent (hex).' },
+              sent: { type: 'array', items: { type: 'string' }, description: 'PTZCmd codes sent (hex); for ONVIF channels the ONVIF calls made, e.g. "ContinuousMove(pan=-0.502,tilt=0)".' },
               autoStopAfterMs: { type: ['integer', 'null'] },
               lease: { ...ptzLeaseSchema, description: 'Your control of the camera (renewed by each command).' },
               takenOverFrom: { type: ['object', 'null'], properties: { holder: { type: 'string' }, role: { type: 'string' } } },
@@ -187,6 +187,33 @@ export const channelRoutes: FastifyPluginAsync<ChannelRoutesOptions> = async (ap
       },
     },
     async (request) => ({ lease: (await services.ptzLease?.(request.params.id, principalOf(request))) ?? null }),
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/channels/:id/ptz/presets',
+    {
+      schema: {
+        tags: ['channels'],
+        summary: 'The presets the camera keeps (ONVIF GetPresets). `preset` is the number the PTZ API calls it by (null: the camera gave it a token that is no number 1–255).',
+        params: nodeIdParams,
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              presets: {
+                type: 'array',
+                items: { type: 'object', properties: { preset: { type: ['integer', 'null'] }, token: { type: 'string' }, name: { type: 'string' } } },
+              },
+            },
+          },
+          ...errorResponses(400, 401, 404, 409, 502),
+        },
+      },
+    },
+    async (request) => {
+      if (!services.ptzPresets) throw new NotFoundError('PTZ presets are not available in this gateway');
+      return { presets: await services.ptzPresets(request.params.id, principalOf(request)) };
+    },
   );
 
   app.delete<{ Params: { id: string } }>(

@@ -123,6 +123,8 @@ export interface MediaProfile {
   token: string;
   name: string;
   videoSourceToken: string;
+  /** The configuration's token: events name the source by it (RuleEngine topics) as often as by the source token. */
+  videoSourceConfigurationToken: string;
   encoding: string;
   width: number;
   height: number;
@@ -156,6 +158,7 @@ export function parseProfiles(message: XmlNode): MediaProfile[] {
       token: attr(p, 'token') ?? '',
       name: textAt(p, 'Name') ?? attr(p, 'token') ?? '',
       videoSourceToken: textAt(source, 'SourceToken') ?? attr(source, 'token') ?? '',
+      videoSourceConfigurationToken: attr(source, 'token') ?? '',
       encoding: (textAt(encoder, 'Encoding') ?? '').toUpperCase(),
       width: num(textAt(encoder, 'Resolution/Width')),
       height: num(textAt(encoder, 'Resolution/Height')),
@@ -204,6 +207,8 @@ export const ptz = {
   setPreset: (token: string, name: string, presetToken?: string): string =>
     `<tptz:SetPreset>${profile(token)}<tptz:PresetName>${escapeXml(name)}</tptz:PresetName>${presetToken ? `<tptz:PresetToken>${escapeXml(presetToken)}</tptz:PresetToken>` : ''}</tptz:SetPreset>`,
   getPresets: (token: string): string => `<tptz:GetPresets>${profile(token)}</tptz:GetPresets>`,
+  removePreset: (token: string, presetToken: string): string =>
+    `<tptz:RemovePreset>${profile(token)}<tptz:PresetToken>${escapeXml(presetToken)}</tptz:PresetToken></tptz:RemovePreset>`,
   gotoHomePosition: (token: string): string => `<tptz:GotoHomePosition>${profile(token)}</tptz:GotoHomePosition>`,
 };
 

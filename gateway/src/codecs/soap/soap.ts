@@ -226,7 +226,8 @@ export interface FaultSpec {
 
 export function buildFault(fault: FaultSpec): string {
   const body =
-    `<s:Fault xmlns:ter="http://www.onvif.org/ver10/error">` +
+    // Every prefix a subcode may use must be declared, or a strict client (zeep) cannot read the fault at all.
+    `<s:Fault xmlns:ter="http://www.onvif.org/ver10/error" xmlns:wsrf-rw="http://docs.oasis-open.org/wsrf/rw-2">` +
     `<s:Code><s:Value>s:${fault.code}</s:Value><s:Subcode><s:Value>${escapeXml(fault.subcode)}</s:Value></s:Subcode></s:Code>` +
     `<s:Reason><s:Text xml:lang="en">${escapeXml(fault.reason)}</s:Text></s:Reason></s:Fault>`;
   return buildEnvelope(body);

@@ -72,6 +72,8 @@ export const ROUTE_PERMISSIONS: Readonly<Record<string, Permission | null>> = {
   'GET /api/media/ws': 'play',
   'POST /api/channels/:id/ptz': 'ptz',
   'DELETE /api/channels/:id/ptz/lease': 'ptz',
+  // Asks the camera (ONVIF GetPresets): for those who may steer it.
+  'GET /api/channels/:id/ptz/presets': 'ptz',
   'POST /api/alarms/:id/ack': 'ack',
   'POST /api/alarms/ack': 'ack',
   'POST /api/devices/:id/catalog': 'maintain',

@@ -18,6 +18,10 @@
  * Another user's command is refused with a PtzLeaseConflict (409 naming the holder) unless their role ranks
  * higher (admin > operator > maintainer > viewer), which takes the camera over. Callers without an actor
  * (internal use) bypass the lease.
+ *
+ * Protocols: the service speaks orders (PtzOrder: the GB PTZCmd commands plus `home` and `relative`, which GB's
+ * PTZCmd cannot say). The port sends an order the channel's way — a PTZCmd over SIP for GB28181, ONVIF PTZ calls
+ * through the device's driver (docs/devices.md) — so leases, auto-stops and stop rules are the same for all.
  */
 import type { Logger } from 'pino';
 import { encodePtz, type PtzCommand } from '../../codecs/gb/ptz.js';
@@ -75,7 +79,19 @@ export type PtzRequest =
   | { action: 'stop' }
   | { action: 'focus'; direction: 'near' | 'far'; speed?: number; durationMs?: number }
   | { action: 'iris'; direction: 'open' | 'close'; speed?: number; durationMs?: number }
-  | { action: 'preset'; operation: 'set' | 'call' | 'delete'; preset: number };
+  | { action: 'preset'; operation: 'set' | 'call' | 'delete'; preset: number }
+  /** Drive to the home position (ONVIF GotoHomePosition; GB28181's PTZCmd has none). */
+  | { action: 'home' }
+  /** A step relative to where the head is, in the generic space −1…1 per axis (ONVIF RelativeMove). */
+  | { action: 'relative'; pan?: number; tilt?: number; zoom?: number };
+
+/** What the service asks a port to send: a GB PTZCmd command, or an order only some protocols have. */
+export type PtzOrder = PtzCommand | { kind: 'home' } | { kind: 'relative'; pan: number; tilt: number; zoom: number };
+
+/** The orders a GB PTZCmd can carry (everything but home and relative). */
+export function isGbCommand(order: PtzOrder): order is PtzCommand {
+  return order.kind !== 'home' && order.kind !== 'relative';
+}
 
 export interface PtzTarget {
   channelId: string;
@@ -86,8 +102,12 @@ export interface PtzTarget {
 export interface PtzPort {
   /** Resolve a channel to its owning device; null when unknown. */
   resolve(channelId: string): Promise<PtzTarget | null>;
-  /** Send one PTZCmd code to a channel through its device. */
-  send(target: PtzTarget, ptzHex: string): Promise<void>;
+  /**
+   * Send one order to a channel through its device. `ptzHex` is its PTZCmd ('' for orders GB cannot carry).
+   * Answers what was sent when that is not the PTZCmd (an ONVIF call), null when the order needed nothing
+   * on this protocol (ONVIF has no focus/iris stop in PTZ), nothing when the PTZCmd was sent.
+   */
+  send(target: PtzTarget, ptzHex: string, order: PtzOrder): Promise<string | null | void>;
 }
 
 const DEFAULT_DURATION_MS = 500;
@@ -175,27 +195,27 @@ export class PtzService {
     if (request.action === 'stop') return { sent: await this.stopNow(target), autoStopAfterMs: null };
 
     const { command, stop, durationMs, family } = PtzService.translate(request);
-    const hex = encodePtz(command);
+    const hex = isGbCommand(command) ? encodePtz(command) : '';
     if (family) {
       // The new command replaces its family's motion (and its auto-stop); the other family keeps its own.
       this.cancelAutoStop(channelId, family);
       // Before sending: a stop that arrives while this is in flight must know what to stop.
       this.remember(channelId, family);
     }
-    await this.port.send(target, hex);
-    if (!stop || !family) return { sent: [hex], autoStopAfterMs: null };
+    const sent = sentAs(await this.port.send(target, hex, command), hex);
+    if (!stop || !family) return { sent, autoStopAfterMs: null };
 
     const stopHex = encodePtz(stop);
     const key = autoStopKey(channelId, family);
     const timer = setTimeout(() => {
       this.autoStops.delete(key);
-      this.port.send(target, stopHex).catch((err: unknown) => {
+      this.port.send(target, stopHex, stop).catch((err: unknown) => {
         this.logger.error({ err, channelId, deviceId: target.deviceId, family }, 'PTZ auto-stop failed to send; the camera may keep moving');
       });
     }, durationMs);
     timer.unref();
     this.autoStops.set(key, timer);
-    return { sent: [hex], autoStopAfterMs: durationMs };
+    return { sent, autoStopAfterMs: durationMs };
   }
 
   close(): void {
@@ -218,8 +238,7 @@ export class PtzService {
       this.cancelAutoStop(target.channelId, family);
       const hex = encodePtz(STOP_COMMANDS[family]);
       try {
-        await this.port.send(target, hex);
-        sent.push(hex);
+        sent.push(...sentAs(await this.port.send(target, hex, STOP_COMMANDS[family]), hex));
       } catch (err) {
         failure ??= err;
       }
@@ -250,7 +269,7 @@ export class PtzService {
    * the stop to send when it times out. A stop request is answered by the service (stopFamilies); here it
    * is the PTZ stop. Pure; exported for tests.
    */
-  static translate(request: PtzRequest): { command: PtzCommand; stop: PtzCommand | null; durationMs: number; family: PtzFamily | null } {
+  static translate(request: PtzRequest): { command: PtzOrder; stop: PtzCommand | null; durationMs: number; family: PtzFamily | null } {
     const duration = (d: number | undefined): number => {
       const v = d ?? DEFAULT_DURATION_MS;
       if (!Number.isInteger(v) || v < 50 || v > MAX_DURATION_MS) {
@@ -309,10 +328,29 @@ export class PtzService {
           family: request.operation === 'call' ? 'ptz' : null,
         };
       }
+      case 'home':
+        // Drives the head like a preset call: it replaces a pan's motion, and the PTZ stop halts it.
+        return { command: { kind: 'home' }, stop: null, durationMs: 0, family: 'ptz' };
+      case 'relative': {
+        const axis = (v: number | undefined, field: string): number => {
+          const x = v ?? 0;
+          if (typeof x !== 'number' || !Number.isFinite(x) || x < -1 || x > 1) throw new ValidationError(`${field} must be a number -1…1`, field);
+          return x;
+        };
+        const order = { kind: 'relative' as const, pan: axis(request.pan, 'pan'), tilt: axis(request.tilt, 'tilt'), zoom: axis(request.zoom, 'zoom') };
+        if (order.pan === 0 && order.tilt === 0 && order.zoom === 0) throw new ValidationError('relative needs a non-zero pan, tilt or zoom', 'pan');
+        return { command: order, stop: null, durationMs: 0, family: 'ptz' };
+      }
       default:
         throw new ValidationError('unknown action', 'action');
     }
   }
+}
+
+/** What a port's answer means for the API's `sent` list (see PtzPort.send). */
+function sentAs(answer: string | null | void, hex: string): string[] {
+  if (answer === null) return [];
+  return [answer ?? hex];
 }
 
 function autoStopKey(channelId: string, family: PtzFamily): string {

@@ -9,6 +9,11 @@
  *
  * Status: ONVIF and RTSP devices are probed by the liveness poller (interval with jitter, N misses → offline,
  * auth-failed at once and not retried in a loop); an RTMP device is online while someone publishes to it.
+ *
+ * PTZ and events go through the driver's optional capabilities (drivers/driver.ts): PTZ orders from the PTZ
+ * service (leases and auto-stops stay there), and an event feed per online device whose rising edges become
+ * alarms through the same entry point as GB alarms (`deps.alarm`). A feed runs while the device is online;
+ * it stops when the device goes offline, is deleted or changes credentials, and with the gateway.
  */
 import type { Logger } from 'pino';
 import type { Channel, Device, OfflineReason } from '../model.js';
@@ -18,11 +23,14 @@ import type { CatalogService } from '../catalog/catalog-service.js';
 import { emptyChannel } from '../catalog/catalog-service.js';
 import type { StreamTarget } from '../streams/stream-service.js';
 import type { StreamSource } from '../../media/sources/source.js';
-import { ConflictError, NotFoundError } from '../services.js';
+import { ConflictError, NotFoundError, UpstreamError } from '../services.js';
+import type { IncomingAlarm } from '../alarms/alarm-service.js';
+import { RisingEdges, alarmOfDeviceEvent } from '../alarms/device-event-alarms.js';
+import type { PtzOrder, PtzTarget } from '../control/ptz-service.js';
 import { LivenessPoller, type LivenessChange } from './liveness-poller.js';
 import { CHANNEL_TYPE_CODE, DEVICE_TYPE_CODE, DeviceIdAllocator } from './device-ids.js';
 import type { AddedProtocol, DevicePatch, NewDeviceInput } from './device-input.js';
-import { DriverError, type DescribedChannel, type Endpoint, type KnownChannel, type ProtocolDriver, type StreamKind } from './drivers/driver.js';
+import { DriverError, type DescribedChannel, type DeviceEvent, type DevicePreset, type Endpoint, type KnownChannel, type ProtocolDriver, type StreamKind } from './drivers/driver.js';
 import type { OnvifDriver } from './drivers/onvif-driver.js';
 import type { RtspDriver } from './drivers/rtsp-driver.js';
 import { RTMP_APP, newSignKey, signChannel, type RtmpDriver } from './drivers/rtmp-driver.js';
@@ -59,6 +67,10 @@ export interface ProtocolDevicesDeps {
   /** Before the rows are deleted: queued writes for this device must not bring it back. */
   flushWrites: () => Promise<void>;
   deleteDeviceRows: (deviceId: string) => Promise<void>;
+  /** The alarm pipeline's entry point (the one GB alarms take): store, WebSocket, webhooks, escalation. */
+  alarm: (alarm: IncomingAlarm) => void;
+  /** Counters: a device event arrived (raised: it was a rising edge and became an alarm). */
+  deviceEvent?: (kind: string, raised: boolean) => void;
   logger: Logger;
 }
 
@@ -70,7 +82,14 @@ export interface ProtocolDevicesOptions {
   pollConcurrency: number;
   /** rtmp://host:port of the publish URLs (the address pushers reach the ingest at). */
   rtmpBaseUrl: () => string;
+  /** After an event feed could not start (device unreachable at that moment) it is tried again this much later. Default 30 s. */
+  eventRetryMs?: number;
+  /** Run event feeds (ONVIF PullPoint) at all. Default true. */
+  events?: boolean;
 }
+
+/** Driver failures that are about the request or the channel (409), not about reaching the device (502). */
+const CONFLICT_REASONS: ReadonlySet<string> = new Set(['no-ptz', 'unsupported', 'no-preset']);
 
 const OFFLINE_REASONS: ReadonlySet<string> = new Set(['unreachable', 'auth-failed', 'soap-fault', 'rtsp-failed', 'clock-skew', 'bad-answer', 'no-publisher']);
 
@@ -86,6 +105,10 @@ export class ProtocolDevices {
   private readonly poller: LivenessPoller;
   /** Devices whose channels are being (re-)described, so a poll and a PATCH do not do it twice at once. */
   private readonly describing = new Set<string>();
+  private readonly edges = new RisingEdges();
+  /** Event feeds to try again (their start failed while the device was still online). */
+  private readonly eventRetries = new Map<string, NodeJS.Timeout>();
+  readonly eventStats = { received: 0, raised: 0, feedsStopped: 0 };
 
   constructor(
     private readonly deps: ProtocolDevicesDeps,
@@ -119,8 +142,12 @@ export class ProtocolDevices {
     this.deps.logger.info({ devices: this.byId.size, channels: this.byChannel.size }, 'added devices (onvif/rtsp/rtmp) loaded');
   }
 
-  close(): void {
+  /** Stop polling and every event feed (their subscriptions are cancelled on the cameras). */
+  async close(): Promise<void> {
     this.poller.stop();
+    for (const t of this.eventRetries.values()) clearTimeout(t);
+    this.eventRetries.clear();
+    await Promise.all([...this.byId.values()].map((r) => this.stopEvents(r.id)));
   }
 
   get count(): number {
@@ -168,6 +195,7 @@ export class ProtocolDevices {
     this.deps.registry.putExternal(device);
     await this.deps.catalog.storeChannels(id, this.channelRows(device, record.channels));
     this.watch(record);
+    if (device.status === 'online') this.startEvents(record);
     this.deps.logger.info({ deviceId: id, protocol: record.protocol, channels: record.channels.length, status: device.status, reason: device.offlineReason }, 'device added');
     return this.answer(record);
   }
@@ -204,6 +232,7 @@ export class ProtocolDevices {
     if (reach) {
       // Running streams use the old address or credentials: they stop, the next play opens the new ones.
       await this.deps.stopStreams(record.channels.map((c) => c.id), 'device address or credentials changed');
+      await this.stopEvents(deviceId);
       this.deps.drivers[record.protocol].forget(deviceId);
       const description = await this.driver(record.protocol).describe(deviceId, endpoint as never);
       next.remoteAddress = description.address.host;
@@ -227,6 +256,7 @@ export class ProtocolDevices {
     this.deps.catalog.deviceChanged(deviceId);
     await this.deps.catalog.storeChannels(deviceId, this.channelRows(next, record.channels));
     if (reach) this.poller.reset(deviceId);
+    if (reach && next.status === 'online') this.startEvents(record);
     return this.answer(record);
   }
 
@@ -239,6 +269,9 @@ export class ProtocolDevices {
       throw new NotFoundError(`device ${deviceId} not found`);
     }
     this.poller.remove(deviceId);
+    // Unsubscribe while the driver still has the device's client (forget drops it).
+    await this.stopEvents(deviceId);
+    this.edges.forget(deviceId);
     const channelIds = record.channels.map((c) => c.id);
     const stopped = await this.deps.stopStreams(channelIds, 'device deleted');
     if (record.protocol === 'rtmp') this.deps.drivers.rtmp.stopChannels(channelIds, 'device deleted');
@@ -293,6 +326,109 @@ export class ProtocolDevices {
           ? `nobody is publishing to this channel: start the pusher on its publishUrl (GET /api/devices/${record.id})`
           : `the device is ${device.offlineReason ?? 'offline'}: check its address and credentials (PATCH /api/devices/${record.id})`,
     };
+  }
+
+  // ------------------------------------------------------------------ PTZ
+
+  /**
+   * The PTZ target of a channel of an added device (or of a single-channel device by its own ID), or null for a
+   * channel that is not ours. A channel that cannot be steered (no PTZ in its protocol or its profile) throws the
+   * 409 here, before the PTZ service takes a lease on it.
+   */
+  ptzTarget(channelId: string): PtzTarget | null {
+    const entry = this.byChannel.get(channelId) ?? this.firstChannelOf(channelId);
+    if (!entry) return null;
+    this.ptzOf(channelId);
+    if (entry.record.protocol === 'onvif' && !entry.channel.ptz) {
+      throw new ConflictError(`channel ${entry.channel.id} cannot be steered: its ONVIF profile has no PTZ configuration`);
+    }
+    const device = this.deps.registry.get(entry.record.id);
+    return { channelId: entry.channel.id, deviceId: entry.record.id, deviceOnline: device?.status === 'online' };
+  }
+
+  /** Send one PTZ order through the channel's driver; what was sent (null: nothing needed on this protocol). */
+  async ptz(channelId: string, order: PtzOrder): Promise<string | null> {
+    const { record, channel, ptz } = this.ptzOf(channelId);
+    try {
+      return await ptz.execute(record.id, record.endpoint, channel, order);
+    } catch (err) {
+      throw ptzError(err);
+    }
+  }
+
+  async ptzPresets(channelId: string): Promise<DevicePreset[]> {
+    const { record, channel, ptz } = this.ptzOf(channelId);
+    if (this.deps.registry.get(record.id)?.status !== 'online') throw new ConflictError(`device ${record.id} of channel ${channelId} is offline`);
+    try {
+      return await ptz.presets(record.id, record.endpoint, channel);
+    } catch (err) {
+      throw ptzError(err);
+    }
+  }
+
+  private ptzOf(channelId: string): { record: ProtocolDeviceRecord; channel: KnownChannel; ptz: NonNullable<ProtocolDriver['ptz']> } {
+    const entry = this.byChannel.get(channelId) ?? this.firstChannelOf(channelId);
+    if (!entry) throw new NotFoundError(`channel ${channelId} not found`);
+    const ptz = this.driver(entry.record.protocol).ptz;
+    if (!ptz) throw new ConflictError(`${entry.record.protocol} channels have no PTZ (channel ${channelId}): the protocol cannot steer a camera`);
+    return { ...entry, ptz };
+  }
+
+  // ------------------------------------------------------------------ events → alarms
+
+  private startEvents(record: ProtocolDeviceRecord): void {
+    const events = this.driver(record.protocol).events;
+    if (!events || this.opts.events === false || events.watching(record.id)) return;
+    events.watch(record.id, record.endpoint, {
+      event: (e) => this.onDeviceEvent(record.id, e),
+      stopped: (reason, message) => {
+        this.eventStats.feedsStopped++;
+        this.deps.logger.warn({ deviceId: record.id, reason, message }, 'device event feed stopped');
+        // auth-failed waits for new credentials or for the poller to see the device answer again; a camera
+        // without an events service never gets one. Anything else (down at that moment) is tried again later.
+        if (reason === 'auth-failed' || reason === 'no-events') return;
+        this.retryEvents(record.id);
+      },
+    });
+  }
+
+  private retryEvents(deviceId: string): void {
+    if (this.eventRetries.has(deviceId)) return;
+    const timer = setTimeout(() => {
+      this.eventRetries.delete(deviceId);
+      const record = this.byId.get(deviceId);
+      if (record && this.deps.registry.get(deviceId)?.status === 'online') this.startEvents(record);
+    }, this.opts.eventRetryMs ?? 30_000);
+    timer.unref();
+    this.eventRetries.set(deviceId, timer);
+  }
+
+  private async stopEvents(deviceId: string): Promise<void> {
+    const retry = this.eventRetries.get(deviceId);
+    if (retry) clearTimeout(retry);
+    this.eventRetries.delete(deviceId);
+    const record = this.byId.get(deviceId);
+    const events = record ? this.driver(record.protocol).events : undefined;
+    await events?.unwatch(deviceId).catch(() => undefined);
+  }
+
+  private onDeviceEvent(deviceId: string, e: DeviceEvent): void {
+    const record = this.byId.get(deviceId);
+    if (!record) return;
+    this.eventStats.received++;
+    const raised = this.edges.rise(deviceId, `${e.kind}/${e.sourceToken}`, e.active);
+    this.deps.deviceEvent?.(e.kind, raised);
+    if (!raised) return;
+    this.eventStats.raised++;
+    this.deps.alarm(alarmOfDeviceEvent(deviceId, this.sourceOf(record, e.sourceToken), e));
+  }
+
+  /** The channel an event's source token names; the device's only channel; else the device itself. */
+  private sourceOf(record: ProtocolDeviceRecord, token: string): string {
+    const channel = token ? record.channels.find((c) => c.sourceTokens?.includes(token)) : undefined;
+    if (channel) return channel.id;
+    if (record.channels.length === 1) return record.channels[0]!.id;
+    return record.id;
   }
 
   /** For the RTMP driver: the sign key of the device owning a channel. */
@@ -434,11 +570,14 @@ export class ProtocolDevices {
     if (!record) return;
     if (change.status === 'online') {
       this.deps.registry.setPolledStatus(change.id, 'online', null);
+      this.startEvents(record);
       // Added while it was down or refused us: its channels are learnt now.
       if (record.channels.length === 0) void this.rediscover(record);
     } else if (change.status === 'offline' || change.status === 'auth-failed') {
       this.deps.registry.setPolledStatus(change.id, 'offline', offlineReasonOf(change.reason));
       this.deps.logger.warn({ deviceId: change.id, reason: change.reason, message: change.message }, 'added device offline');
+      // The poller watches the device now; the feed starts again when it answers.
+      void this.stopEvents(change.id);
     }
   }
 
@@ -483,4 +622,11 @@ function endpointOf(input: NewDeviceInput): Endpoint {
     case 'rtmp':
       return { protocol: 'rtmp' };
   }
+}
+
+/** A driver's PTZ failure as the API answers it: 409 for what the channel cannot do, 502 for the device failing. */
+function ptzError(err: unknown): unknown {
+  if (!(err instanceof DriverError)) return err;
+  if (CONFLICT_REASONS.has(err.reason)) return new ConflictError(err.message);
+  return new UpstreamError(`the camera did not take the PTZ command (${err.reason}): ${err.message}`);
 }

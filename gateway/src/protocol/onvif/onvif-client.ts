@@ -227,6 +227,10 @@ export class OnvifClient {
     return parsePresets(await this.call(this.need('ptz'), ptz.getPresets(profileToken)));
   }
 
+  async removePreset(profileToken: string, presetToken: string): Promise<void> {
+    await this.call(this.need('ptz'), ptz.removePreset(profileToken, presetToken));
+  }
+
   async gotoHome(profileToken: string): Promise<void> {
     await this.call(this.need('ptz'), ptz.gotoHomePosition(profileToken));
   }

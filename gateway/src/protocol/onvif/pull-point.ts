@@ -98,6 +98,11 @@ export class PullPointSession extends EventEmitter<PullPointEvents> {
 
   private async subscribe(): Promise<void> {
     const sub = await this.client.createPullPoint(this.terminationSec);
+    if (this.stopped) {
+      // close() ran while this was in flight: it had no address to cancel, so cancel this one here.
+      await this.client.unsubscribe(sub.address).catch(() => undefined);
+      return;
+    }
     this.address = sub.address;
     this.renewAt = Date.now() + (this.terminationSec * 1000) / 2;
     this.subscriptions++;
@@ -111,7 +116,10 @@ export class PullPointSession extends EventEmitter<PullPointEvents> {
     } catch (err) {
       // A camera that rejects Renew (some never support it) gets a new subscription at once, not a backoff.
       if (err instanceof OnvifError && err.reason === 'soap-fault') {
+        // Cancel the old one first (best effort) so the camera does not hold two until the old one expires.
+        const old = this.address!;
         this.address = null;
+        await this.client.unsubscribe(old).catch(() => undefined);
         await this.subscribe();
         return;
       }

@@ -12,7 +12,10 @@
  *  - addresses it announces (XAddrs, stream and snapshot URIs, subscription addresses) use `announcedHost`,
  *    which a test may set to 127.0.1.1 or a private address to reproduce cameras behind NAT;
  *  - a PullPoint subscription expires at its termination time; `reboot()` forgets every subscription, as a
- *    power cycle does, so the client has to re-create it.
+ *    power cycle does, so the client has to re-create it; `rejectRenew` makes Renew fail (firmware that never
+ *    implemented it), `rejectSubscribe` makes CreatePullPointSubscription fail (a camera still booting);
+ *  - `emitEvent` / `raise` put a notification on every live subscription (what tests use to trigger alarms),
+ *    and `eventLog` records each events/subscription call with its WS-Addressing headers.
  *
  * Stream URIs point at `rtspPort` (the simulator's or a test's RTSP server, /onvif/<profile token>).
  */
@@ -74,13 +77,38 @@ export interface OnvifCameraOptions {
 }
 
 export interface PtzCommand {
-  op: 'ContinuousMove' | 'Stop' | 'RelativeMove' | 'GotoPreset' | 'SetPreset' | 'GotoHomePosition';
+  op: 'ContinuousMove' | 'Stop' | 'RelativeMove' | 'GotoPreset' | 'SetPreset' | 'RemovePreset' | 'GotoHomePosition';
   profile: string;
   pan?: number;
   tilt?: number;
   zoom?: number;
   preset?: string;
 }
+
+/** One call to the events service or a subscription, as the camera received it. */
+export interface EventCall {
+  op: 'CreatePullPointSubscription' | 'PullMessages' | 'Renew' | 'Unsubscribe';
+  /** The subscription addressed ('' for CreatePullPointSubscription). */
+  subscription: string;
+  /** The Host header the request came with (what address the client reached us at). */
+  host: string;
+  /** WS-Addressing headers, undefined when absent. */
+  to?: string;
+  action?: string;
+  messageId?: string;
+  /** What the camera answered: 'ok' or the fault subcode. */
+  outcome: string;
+  at: number;
+}
+
+/** Event kinds the simulator raises with `raise`, as an ONVIF camera reports them. */
+export const SIM_EVENT_TOPICS = {
+  motion: { topic: 'tns1:RuleEngine/CellMotionDetector/Motion', item: 'IsMotion' },
+  'motion-alarm': { topic: 'tns1:VideoSource/MotionAlarm', item: 'State' },
+  tamper: { topic: 'tns1:VideoSource/GlobalSceneChange/ImagingService', item: 'State' },
+  'video-loss': { topic: 'tns1:VideoSource/SignalLoss', item: 'State' },
+  'digital-input': { topic: 'tns1:Device/Trigger/DigitalInput', item: 'LogicalState' },
+} as const;
 
 interface Subscription {
   id: string;
@@ -93,6 +121,7 @@ export interface OnvifCameraStats {
   requests: number;
   authFailures: number;
   locked: boolean;
+  /** Live (unexpired) PullPoint subscriptions. */
   subscriptions: number;
 }
 
@@ -121,6 +150,12 @@ export class OnvifCameraSim {
   readonly ptzLog: PtzCommand[] = [];
   /** Current simulated PTZ position per profile, generic space. */
   readonly positions = new Map<string, { pan: number; tilt: number; zoom: number }>();
+  /** Every events-service and subscription call received, in order (tests assert on it). */
+  readonly eventLog: EventCall[] = [];
+  /** Renew answers a fault (some firmware never implemented it). */
+  rejectRenew = false;
+  /** CreatePullPointSubscription answers a fault (a camera still booting, or out of subscriptions). */
+  rejectSubscribe = false;
 
   constructor(options: OnvifCameraOptions = {}) {
     this.opts = {
@@ -177,7 +212,15 @@ export class OnvifCameraSim {
   }
 
   get stats(): OnvifCameraStats {
-    return { requests: this.requestCount, authFailures: this.authFailureCount, locked: this.cameraNow() < this.lockedUntil, subscriptions: this.subscriptions.size };
+    return { requests: this.requestCount, authFailures: this.authFailureCount, locked: this.cameraNow() < this.lockedUntil, subscriptions: this.liveSubscriptions() };
+  }
+
+  /** Subscriptions not yet past their termination time (expired ones are dropped when next addressed, as cameras do). */
+  private liveSubscriptions(): number {
+    const now = this.cameraNow();
+    let n = 0;
+    for (const s of this.subscriptions.values()) if (s.terminationMs >= now) n++;
+    return n;
   }
 
   /** Scopes as WS-Discovery announces them. */
@@ -249,7 +292,22 @@ export class OnvifCameraSim {
     }
   }
 
+  /**
+   * Raise (active) or clear an event the way a camera reports it: motion, tamper, video loss on video source
+   * `source` (1-based; named by its configuration token), or digital input `source` (named DI_<n>).
+   */
+  raise(kind: keyof typeof SIM_EVENT_TOPICS, active = true, source = 1): void {
+    const { topic, item } = SIM_EVENT_TOPICS[kind];
+    const sourceItems: Record<string, string> = kind === 'digital-input' ? { InputToken: `DI_${source}` } : kind === 'motion' ? { VideoSourceConfigurationToken: `vsc_${source}` } : { Source: `vs_${source}` };
+    this.emitEvent(topic, { [item]: String(active) }, sourceItems);
+  }
+
   // -------------------------------------------------------------------------------------------------------
+
+  private logEvent(op: EventCall['op'], subscription: string, header: XmlNode | undefined, outcome: string): void {
+    if (this.eventLog.length >= 10_000) this.eventLog.shift();
+    this.eventLog.push({ op, subscription, host: this.requestHost, to: textAt(header, 'To'), action: textAt(header, 'Action'), messageId: textAt(header, 'MessageID'), outcome, at: Date.now() });
+  }
 
   private cameraNow(): number {
     return Date.now() + this.opts.clockOffsetMs;
@@ -271,6 +329,9 @@ export class OnvifCameraSim {
     }
     return out;
   }
+
+  /** The Host header of the request being dispatched (for eventLog). */
+  private requestHost = '';
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.requestCount++;
@@ -313,6 +374,8 @@ export class OnvifCameraSim {
       this.failures = 0;
     }
     const path = url.pathname;
+    // Set right before dispatching: the services log it before their first await.
+    this.requestHost = req.headers.host ?? '';
     const answer = await this.dispatch(path, op, message, envelope.header);
     if (answer === null) return this.fault(res, { code: 'Sender', subcode: 'ter:ActionNotSupported', reason: `${op || 'empty body'} is not supported at ${path}` });
     if ('fault' in answer) return this.fault(res, answer.fault);
@@ -343,7 +406,7 @@ export class OnvifCameraSim {
     if (path === '/onvif/media_service') return this.mediaService(op, message);
     if (path === '/onvif/media2_service') return this.media2Service(op, message);
     if (path === '/onvif/ptz_service' && this.opts.ptz) return this.ptzService(op, message);
-    if (path === '/onvif/events_service') return this.eventsService(op, message);
+    if (path === '/onvif/events_service') return this.eventsService(op, message, header);
     if (path.startsWith('/onvif/subscription/')) return this.subscriptionService(path.slice('/onvif/subscription/'.length), op, message, header);
     return null;
   }
@@ -529,6 +592,12 @@ export class OnvifCameraSim {
         this.ptzLog.push({ op: 'SetPreset', profile, preset: token });
         return { body: `<tptz:SetPresetResponse><tptz:PresetToken>${escapeXml(token)}</tptz:PresetToken></tptz:SetPresetResponse>` };
       }
+      case 'removepreset': {
+        const preset = textAt(message, 'PresetToken') ?? '';
+        if (!presets.delete(preset)) return { fault: { code: 'Sender', subcode: 'ter:NoToken', reason: `no preset ${preset}` } };
+        this.ptzLog.push({ op: 'RemovePreset', profile, preset });
+        return { body: '<tptz:RemovePresetResponse/>' };
+      }
       case 'getpresets':
         return {
           body: `<tptz:GetPresetsResponse>${[...presets].map(([token, name]) => `<tptz:Preset token="${escapeXml(token)}"><tt:Name>${escapeXml(name)}</tt:Name></tptz:Preset>`).join('')}</tptz:GetPresetsResponse>`,
@@ -544,8 +613,13 @@ export class OnvifCameraSim {
     }
   }
 
-  private eventsService(op: string, message: XmlNode | undefined): { body: string } | null {
+  private eventsService(op: string, message: XmlNode | undefined, header: XmlNode | undefined): { body: string } | { fault: FaultSpec } | null {
     if (op !== 'createpullpointsubscription') return null;
+    if (this.rejectSubscribe) {
+      this.logEvent('CreatePullPointSubscription', '', header, 'ter:OutofResources');
+      return { fault: { code: 'Receiver', subcode: 'ter:OutofResources', reason: 'no subscription available (simulated)' } };
+    }
+    this.logEvent('CreatePullPointSubscription', '', header, 'ok');
     const seconds = durationSeconds(textAt(message, 'InitialTerminationTime')) ?? 60;
     const id = randomBytes(8).toString('hex');
     const now = this.cameraNow();
@@ -565,15 +639,26 @@ export class OnvifCameraSim {
     header: XmlNode | undefined,
   ): Promise<{ body: string; header?: string } | { fault: FaultSpec } | null> {
     const sub = this.subscriptions.get(id);
+    const logged = ({ pullmessages: 'PullMessages', renew: 'Renew', unsubscribe: 'Unsubscribe' } as const)[op as 'pullmessages' | 'renew' | 'unsubscribe'] as EventCall['op'] | undefined;
+    const log = (outcome: string): void => {
+      if (logged) this.logEvent(logged, id, header, outcome);
+    };
     if (sub && sub.terminationMs < this.cameraNow()) this.subscriptions.delete(id);
     if (!sub || !this.subscriptions.has(id)) {
+      log('wsrf-rw:ResourceUnknownFault');
       return { fault: { code: 'Sender', subcode: 'wsrf-rw:ResourceUnknownFault', reason: `subscription ${id} is unknown or has expired` } };
     }
     // PullPoint calls carry WS-Addressing (agsh/onvif #158): a camera that checks them wants To = this address.
     const to = textAt(header, 'To');
     if (to !== undefined && !to.endsWith(`/onvif/subscription/${id}`)) {
+      log('wsa:DestinationUnreachable');
       return { fault: { code: 'Sender', subcode: 'wsa:DestinationUnreachable', reason: `wsa:To ${to} is not this subscription` } };
     }
+    if (op === 'renew' && this.rejectRenew) {
+      log('ter:ActionNotSupported');
+      return { fault: { code: 'Receiver', subcode: 'ter:ActionNotSupported', reason: 'Renew is not supported by this firmware (simulated)' } };
+    }
+    log('ok');
     const now = this.cameraNow();
     switch (op) {
       case 'pullmessages': {

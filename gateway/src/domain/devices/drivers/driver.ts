@@ -10,6 +10,7 @@
 import type { StreamSource } from '../../../media/sources/source.js';
 import type { ProbeOutcome } from '../liveness-poller.js';
 import type { RtspTransport } from '../device-input.js';
+import type { PtzOrder } from '../../control/ptz-service.js';
 
 export type StreamKind = 'main' | 'sub';
 
@@ -29,6 +30,8 @@ export interface DescribedChannel {
   sub: string;
   /** ONVIF: the main profile's token (PTZ and snapshots address profiles). */
   profileToken?: string;
+  /** ONVIF: the tokens events name this channel's video source by (VideoSourceToken, VideoSourceConfigurationToken). */
+  sourceTokens?: string[];
   ptz: boolean;
 }
 
@@ -62,6 +65,48 @@ export class DriverError extends Error {
   }
 }
 
+/** A preset as the device keeps it; `preset` is the API's number for it (1–255) when it has one. */
+export interface DevicePreset {
+  preset: number | null;
+  token: string;
+  name: string;
+}
+
+/**
+ * PTZ of a protocol that is not GB28181. The PTZ service (domain/control) keeps the leases, the auto-stops
+ * and the stop rules for every protocol; a driver only turns one order into its protocol's call(s).
+ */
+export interface DriverPtz<E extends Endpoint = Endpoint> {
+  /** Send one order; returns what was sent (shown in the API's `sent`). Throws DriverError. */
+  execute(deviceId: string, endpoint: E, channel: KnownChannel, order: PtzOrder): Promise<string | null>;
+  presets(deviceId: string, endpoint: E, channel: KnownChannel): Promise<DevicePreset[]>;
+}
+
+export type DeviceEventKind = 'motion' | 'tamper' | 'video-loss' | 'digital-input';
+
+/** An event a device reported, in the gateway's terms (the driver maps its protocol's topics). */
+export interface DeviceEvent {
+  kind: DeviceEventKind;
+  /** The condition is on (motion seen, signal lost, input closed) or off again. */
+  active: boolean;
+  /** What the device names the source by (a video source or input token); '' when it names none. */
+  sourceToken: string;
+  /** The device's own name of the event (an ONVIF topic). */
+  topic: string;
+  /** ISO time the device stamped it with (ours when it gave none). */
+  time: string;
+  data: Record<string, string>;
+}
+
+/** Event feeds (ONVIF PullPoint): one per device while it is online. */
+export interface DriverEvents<E extends Endpoint = Endpoint> {
+  /** Start the device's feed (no-op while one runs). `stopped` is called when the feed gave up (auth-failed). */
+  watch(deviceId: string, endpoint: E, sink: { event: (e: DeviceEvent) => void; stopped: (reason: string, message: string) => void }): void;
+  /** Stop and unsubscribe (device deleted or offline, credentials changed, gateway stopping). */
+  unwatch(deviceId: string): Promise<void>;
+  watching(deviceId: string): boolean;
+}
+
 export interface ProtocolDriver<E extends Endpoint = Endpoint> {
   readonly protocol: E['protocol'];
   /** On add and after a PATCH: who the device is and its channels. Never throws for a device that is down. */
@@ -72,4 +117,8 @@ export interface ProtocolDriver<E extends Endpoint = Endpoint> {
   openSource(deviceId: string, endpoint: E, channel: KnownChannel, stream: StreamKind): Promise<StreamSource>;
   /** Drop per-device state (deleted, or credentials changed). */
   forget(deviceId: string): void;
+  /** PTZ, for protocols that have it (ONVIF); absent: PTZ requests answer 409. */
+  readonly ptz?: DriverPtz<E>;
+  /** Events → alarms, for protocols that have them (ONVIF PullPoint). */
+  readonly events?: DriverEvents<E>;
 }
