@@ -54,6 +54,7 @@ import { SessionService } from './domain/sessions/session-service.js';
 import { HealthService } from './domain/health/health-service.js';
 import { TreeViewsGrouping } from './domain/health/grouping.js';
 import { ProtocolDevices } from './domain/devices/protocol-devices.js';
+import { DeviceImports } from './domain/devices/device-import.js';
 import { OnvifDriver } from './domain/devices/drivers/onvif-driver.js';
 import { RtspDriver } from './domain/devices/drivers/rtsp-driver.js';
 import { RtmpDriver } from './domain/devices/drivers/rtmp-driver.js';
@@ -603,6 +604,14 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     );
     await added.load();
     protocolDevices = added;
+    const imports = new DeviceImports({
+      match: (input) => added.match(input),
+      add: (input) => added.add(input),
+      update: (deviceId, patch) => added.update(deviceId, patch),
+      progress: (progress) => events.emit('import-progress', progress),
+      // An add describes the device like a probe does: the poller's bound on probes in flight fits.
+      concurrency: config.devices.pollConcurrency,
+    });
     closers.push(() => added.close());
     /** GB-only operations (SIP queries, GB PTZ) refuse added devices instead of sending SIP to an HTTP port. */
     const gbOnly = (deviceId: string, what: string): void => {
@@ -845,6 +854,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         update: (deviceId, patch) => added.update(deviceId, patch),
         remove: (deviceId) => added.remove(deviceId),
         get: (deviceId) => added.describeAdded(deviceId),
+        import: (rows, importId) => imports.run(rows, importId),
       },
       requestCatalog: async (deviceId) => {
         gbOnly(deviceId, 'a catalog query');

@@ -7,6 +7,7 @@ import { loadConfig, ConfigError, type DeepPartial, type GatewayConfig } from '.
 import { startGateway, type Gateway } from './app.js';
 import { runSimulatorCli, type SimCliOptions } from './sim/sim-cli.js';
 import { OnvifFleet } from './sim/onvif/onvif-fleet.js';
+import { RtmpPushers, apiToken, redactPublishUrl } from './sim/rtmp-pushers.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FFMPEG_INSTALL_HINT, missingMediaTools } from './media/ffmpeg/index.js';
@@ -194,9 +195,9 @@ export async function main(argv: string[]): Promise<void> {
 
   program
     .command('sim')
-    .description('run the GB28181 device simulator against a gateway (a real SIP peer)')
-    .requiredOption('-s, --server <host:port>', 'gateway SIP address, e.g. 127.0.0.1:5060')
-    .requiredOption('-n, --devices <n>', 'number of devices', parseIntArg('--devices', 1, 200_000))
+    .description('run simulated devices against a gateway: GB28181 (a real SIP peer), ONVIF cameras, RTMP pushers')
+    .option('-s, --server <host:port>', 'gateway SIP address, e.g. 127.0.0.1:5060 (needed with -n)')
+    .option('-n, --devices <n>', 'number of GB28181 devices (0 with --onvif or --rtmp only)', parseIntArg('--devices', 0, 200_000))
     .option('-m, --channels <m>', 'channels per NVR (IPCs have 1)', parseIntArg('--channels', 1, 10_000), 4)
     .option('-t, --transport <udp|tcp>', 'SIP transport', 'udp')
     .option('-p, --password <pw>', 'digest password', '12345678')
@@ -213,7 +214,24 @@ export async function main(argv: string[]): Promise<void> {
     .option('--quiet', 'only print a summary')
     .option('--onvif <n>', 'also run n ONVIF cameras (device, media, media2, PTZ, events over HTTP, RTSP with real video; add them with POST /api/devices)', parseIntArg('--onvif', 0, 10_000), 0)
     .option('--onvif-discovery-port <port>', 'WS-Discovery port the ONVIF cameras answer on (on 127.0.0.1 only)', parseIntArg('--onvif-discovery-port', 1, 65_535), 3702)
+    .option('--rtmp <n>', 'also run n RTMP pushers (H.264 + AAC); their devices are created (or reused, by name) through the gateway API (--api)', parseIntArg('--rtmp', 0, 1_000), 0)
+    .option('--rtmp-url <url>', 'push to this publish URL instead (repeat for several; no API needed)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--rtmp-name <prefix>', 'name prefix of the RTMP devices: "<prefix> 1", "<prefix> 2", …', 'RTMP 模拟推流')
+    .option('--api <url>', 'gateway HTTP API for --rtmp', 'http://127.0.0.1:8080')
+    .option('--api-token <token>', 'bearer token for --api (or SE_API_TOKEN)')
+    .option('--api-user <name>', 'log in to --api as this admin (with --api-password, or SE_API_PASSWORD)')
+    .option('--api-password <pw>', 'password of --api-user')
     .action(async (o: Record<string, unknown>) => {
+      const rtmpUrls = (o.rtmpUrl as string[] | undefined) ?? [];
+      const gbDevices = (o.devices as number | undefined) ?? 0;
+      if (gbDevices === 0 && o.onvif === 0 && o.rtmp === 0 && rtmpUrls.length === 0) {
+        process.stderr.write('sharp-eyes sim: nothing to simulate: give -n (GB28181 devices), --onvif or --rtmp\n');
+        process.exit(2);
+      }
+      if (gbDevices > 0 && o.server === undefined) {
+        process.stderr.write('sharp-eyes sim: -s/--server (the gateway SIP address) is required with -n\n');
+        process.exit(2);
+      }
       if (o.codec !== 'h264' && o.codec !== 'h265') {
         process.stderr.write('sharp-eyes sim: --codec must be h264 or h265\n');
         process.exit(2);
@@ -232,7 +250,7 @@ export async function main(argv: string[]): Promise<void> {
       }
       const simOptions: SimCliOptions = {
         server: String(o.server),
-        devices: o.devices as number,
+        devices: gbDevices,
         channels: o.channels as number,
         transport: o.transport,
         password: String(o.password),
@@ -248,7 +266,7 @@ export async function main(argv: string[]): Promise<void> {
         audio: o.audio === 'g711a' || o.audio === 'aac' ? o.audio : undefined,
         quiet: o.quiet === true,
       };
-      const stopGb = await runSimulatorCli(simOptions);
+      const stopGb = gbDevices > 0 ? await runSimulatorCli(simOptions) : async () => undefined;
       const onvifCount = o.onvif as number;
       let onvif: OnvifFleet | null = null;
       if (onvifCount > 0) {
@@ -261,7 +279,40 @@ export async function main(argv: string[]): Promise<void> {
         }
         process.stdout.write(`sharp-eyes sim: ${onvifCount} ONVIF cameras ready; WS-Discovery on 127.0.0.1:${String(o.onvifDiscoveryPort)}\n`);
       }
+      let rtmp: RtmpPushers | null = null;
+      if ((o.rtmp as number) > 0 || rtmpUrls.length > 0) {
+        const apiUrl = String(o.api).replace(/\/+$/, '');
+        try {
+          const token =
+            rtmpUrls.length > 0
+              ? ''
+              : await apiToken(apiUrl, {
+                  token: (o.apiToken as string | undefined) ?? process.env.SE_API_TOKEN,
+                  username: o.apiUser as string | undefined,
+                  password: (o.apiPassword as string | undefined) ?? process.env.SE_API_PASSWORD,
+                });
+          rtmp = new RtmpPushers({
+            urls: rtmpUrls,
+            count: o.rtmp as number,
+            api: { baseUrl: apiUrl, token },
+            namePrefix: String(o.rtmpName),
+            log: (line) => process.stdout.write(`sharp-eyes sim: ${line}\n`),
+          });
+          if (rtmpUrls.length === 0) process.stdout.write(`sharp-eyes sim: creating (or reusing) ${String(o.rtmp)} RTMP devices through ${apiUrl}/api/devices/import\n`);
+          for (const t of await rtmp.start()) {
+            process.stdout.write(`sharp-eyes sim: RTMP pusher "${t.name}"${t.deviceId ? ` (device ${t.deviceId})` : ''} → ${redactPublishUrl(t.publishUrl)}\n`);
+          }
+          process.stdout.write(`sharp-eyes sim: ${rtmp.targets.length} RTMP pushers publishing H.264 + AAC (Ctrl+C stops them; the devices stay)\n`);
+        } catch (err) {
+          process.stderr.write(`sharp-eyes sim: RTMP pushers not started: ${err instanceof Error ? err.message : String(err)}\n`);
+          await rtmp?.stop();
+          await onvif?.stop();
+          await stopGb();
+          process.exit(1);
+        }
+      }
       stopOnSignals(async () => {
+        await rtmp?.stop();
         await onvif?.stop();
         await stopGb();
       });

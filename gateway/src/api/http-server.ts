@@ -18,6 +18,7 @@ import { alarmRoutes } from './routes/alarms.js';
 import { authRoutes } from './routes/auth.js';
 import { channelRoutes } from './routes/channels.js';
 import { deviceRoutes } from './routes/devices.js';
+import { deviceImportRoutes } from './routes/device-import.js';
 import { eventRoutes } from './routes/events.js';
 import { statsRoutes } from './routes/stats.js';
 import { systemRoutes } from './routes/system.js';
@@ -88,6 +89,9 @@ const WS_MESSAGES: Record<WsMessageType, string> = {
     'viewers, startedAt, timeToFirstFrameMs, uptimeSec, bitrateKbps, fps, packetLoss, lastError, … }`.',
   'stream-failed': '`{ streamId, channelId, step, message, hint }`: which step of a play failed and what to check.',
   'platform-status': '`{ platformId, status: "registering" | "online" | "offline" | "auth-failed" | "disabled", lastError, since }`: an upper platform link changed (admins and unscoped users only).',
+  'import-progress':
+    '`{ importId, done, total, added, unchanged, updated, failed, state: "running" | "complete" }`: a POST /api/devices/import advanced ' +
+    '(about every 1 % of its rows, and once at the end; admins and unscoped users only).',
   'health-alert':
     '`{ event: "fired" | "reminder" | "recovered" | "cleared", alert }` with an Alert as in GET /api/alerts: `{ id, ruleId, ' +
     'ruleName, kind, channelId, channelName, deviceId, civilCode, state, reason, firedAt, clearedAt, clearReason, ' +
@@ -227,6 +231,7 @@ export async function buildHttpServer(opts: HttpServerOptions): Promise<FastifyI
       if (services.users) await api.register(userRoutes, { users: services.users });
       if (services.platforms) await api.register(platformRoutes, { platforms: services.platforms });
       if (services.onvifDiscovery) await api.register(onvifRoutes, services.onvifDiscovery);
+      if (services.addedDevices) await api.register(deviceImportRoutes, { devices: services.addedDevices });
       if (services.audit) await api.register(auditRoutes, { audit: services.audit });
       if (services.health) {
         await api.register(healthRoutes, { health: services.health, access: services });

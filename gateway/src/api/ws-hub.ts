@@ -29,6 +29,7 @@ import type { GatewayMetrics } from '../observability/metrics.js';
 import type { ChannelScope } from '../domain/auth/channel-scope.js';
 import { alarmInScope } from '../domain/auth/scoped-catalog.js';
 import type { PlatformStatusEvent } from '../domain/cascade/platform-service.js';
+import type { ImportProgress } from '../domain/devices/device-import.js';
 
 /** Every message type the hub sends (the OpenAPI description in http-server.ts documents each). */
 export const WS_MESSAGE_TYPES = [
@@ -41,6 +42,7 @@ export const WS_MESSAGE_TYPES = [
   'stream-failed',
   'health-alert',
   'platform-status',
+  'import-progress',
 ] as const;
 
 export type WsMessageType = (typeof WS_MESSAGE_TYPES)[number];
@@ -95,6 +97,9 @@ export function scopedEvent(scope: ChannelScope, type: Exclude<WsMessageType, 'h
     case 'platform-status':
       // Cascade links are the whole gateway's business, not a scoped user's.
       return null;
+    case 'import-progress':
+      // Imports are an administrator's business (manage-config), across every region.
+      return null;
   }
 }
 
@@ -131,6 +136,7 @@ type PendingEntry =
   | { type: 'stream-failed'; data: StreamFailure }
   | { type: 'health-alert'; data: HealthAlertEvent }
   | { type: 'platform-status'; data: PlatformStatusEvent }
+  | { type: 'import-progress'; data: ImportProgress }
   | { type: 'channel-status'; channelId: string; deviceId: string; status: ChannelStatusChange['status']; at: number };
 
 type Limits = typeof DEFAULTS & { maxBufferedBytes: number };
@@ -247,6 +253,12 @@ class WsClient {
         this.backlog.set(`u:${event.platformId}`, { type, data: event });
         break;
       }
+      case 'import-progress': {
+        // Only the latest count of an import matters to a slow client.
+        const progress = data as ImportProgress;
+        this.backlog.set(`i:${progress.importId}`, { type, data: progress });
+        break;
+      }
       case 'channel-status': {
         const change = data as ChannelStatusChange;
         for (const channelId of change.channelIds) {
@@ -337,6 +349,7 @@ export class WsHub {
     'stream-failed': (e: StreamFailure) => this.broadcast('stream-failed', e),
     'health-alert': (e: HealthAlertEvent) => this.broadcast('health-alert', e),
     'platform-status': (e: PlatformStatusEvent) => this.broadcast('platform-status', e),
+    'import-progress': (e: ImportProgress) => this.broadcast('import-progress', e),
   };
 
   constructor(private readonly options: WsHubOptions) {
@@ -357,6 +370,7 @@ export class WsHub {
     events.on('stream-failed', this.listeners['stream-failed']);
     events.on('health-alert', this.listeners['health-alert']);
     events.on('platform-status', this.listeners['platform-status']);
+    events.on('import-progress', this.listeners['import-progress']);
     this.heartbeat = setInterval(() => this.checkHeartbeats(), this.limits.heartbeatIntervalMs);
     this.heartbeat.unref();
   }
@@ -412,6 +426,7 @@ export class WsHub {
     events.off('stream-failed', this.listeners['stream-failed']);
     events.off('health-alert', this.listeners['health-alert']);
     events.off('platform-status', this.listeners['platform-status']);
+    events.off('import-progress', this.listeners['import-progress']);
     for (const client of this.clients) {
       client.release();
       this.closeSocket(client.socket, 1001, 'server shutting down');

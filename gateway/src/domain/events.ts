@@ -41,6 +41,7 @@ export interface StreamFailure {
 }
 
 import type { PlatformStatusEvent } from './cascade/platform-service.js';
+import type { ImportProgress } from './devices/device-import.js';
 
 export interface GatewayEventMap {
   'device-status': [DeviceStatusChange];
@@ -55,6 +56,8 @@ export interface GatewayEventMap {
   'health-alert': [HealthAlertEvent];
   /** An upper platform's link changed status (domain/cascade/platform-service.ts). */
   'platform-status': [PlatformStatusEvent];
+  /** A bulk device import advanced (domain/devices/device-import.ts): about every 1 % and at the end. */
+  'import-progress': [ImportProgress];
 }
 
 export class GatewayEvents extends EventEmitter<GatewayEventMap> {

@@ -5,6 +5,7 @@
 import type { DevicePatch, NewDeviceInput } from './devices/device-input.js';
 import type { AddedDevice } from './devices/protocol-devices.js';
 import type { DevicePreset } from './devices/drivers/driver.js';
+import type { ImportResult, ImportRow } from './devices/device-import.js';
 import type { AlarmEvent, Channel, Device, Page, StatusEvent, User, UserGrant, UserRole, UserScopes } from './model.js';
 import type { AlarmQuery, ChannelQuery, DeviceQuery, EventQuery } from './store.js';
 import type { GatewayEvents } from './events.js';
@@ -111,6 +112,8 @@ export interface AddedDevicesApi {
   remove(deviceId: string): Promise<{ id: string; stoppedStreams: number }>;
   /** The added device with its channels and publish URLs, or null (unknown, or a GB device). */
   get(deviceId: string): AddedDevice | null;
+  /** A bulk import (device-import.ts); ConflictError while another import runs. */
+  import(rows: readonly ImportRow[], importId?: string): Promise<ImportResult>;
 }
 
 export interface GatewayServices {

@@ -4,11 +4,10 @@
  * password → auth-failed). Each channel plays through the same POST /api/channels/:id/play as GB channels, and
  * what the HLS output carries is decoded by ffprobe. DELETE stops the streams; a restart keeps the devices.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Channel, Device, Page } from '../../src/domain/model.js';
 import type { StreamView } from '../../src/domain/streams/stream-service.js';
@@ -16,24 +15,7 @@ import type { AddedDevice } from '../../src/domain/devices/protocol-devices.js';
 import { OnvifFleet } from '../../src/sim/onvif/onvif-fleet.js';
 import { startGstRtspServer, type GstRtspServer } from '../support/gst-rtsp.js';
 import { startHarness, type Harness } from '../support/gateway-harness.js';
-
-const run = promisify(execFile);
-
-/** The playlist's init segment + newest media segment, probed together as a player would. */
-async function decodedFrames(h: Harness, hls: string, dir: string): Promise<{ codec: string; width: number; frames: number }> {
-  const base = `${h.gateway.httpUrl}${hls.slice(0, hls.lastIndexOf('/') + 1)}`;
-  const playlist = await (await fetch(`${h.gateway.httpUrl}${hls}`)).text();
-  const init = /#EXT-X-MAP:URI="([^"]+)"/.exec(playlist)?.[1];
-  const segments = playlist.split('\n').filter((l) => l && !l.startsWith('#'));
-  expect(init, playlist).toBeDefined();
-  expect(segments.length, playlist).toBeGreaterThan(0);
-  const parts = await Promise.all([init!, segments[segments.length - 1]!].map(async (name) => Buffer.from(await (await fetch(base + name)).arrayBuffer())));
-  const file = join(dir, `probe-${Math.random().toString(36).slice(2)}.mp4`);
-  writeFileSync(file, Buffer.concat(parts));
-  const { stdout } = await run('ffprobe', ['-v', 'error', '-count_frames', '-show_streams', '-of', 'json', file]);
-  const v = (JSON.parse(stdout) as { streams: Array<Record<string, string | number>> }).streams.find((s) => s.codec_type === 'video')!;
-  return { codec: String(v.codec_name), width: Number(v.width), frames: Number(v.nb_read_frames) };
-}
+import { decodedFrames } from '../support/hls-decode.js';
 
 function pusher(url: string, seconds = 60): { child: ChildProcess; exit: Promise<{ code: number | null; stderr: string }> } {
   const child = spawn(

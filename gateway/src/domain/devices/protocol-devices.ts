@@ -30,6 +30,7 @@ import type { PtzOrder, PtzTarget } from '../control/ptz-service.js';
 import { LivenessPoller, type LivenessChange } from './liveness-poller.js';
 import { CHANNEL_TYPE_CODE, DEVICE_TYPE_CODE, DeviceIdAllocator } from './device-ids.js';
 import type { AddedProtocol, DevicePatch, NewDeviceInput } from './device-input.js';
+import { identityKey, type ImportMatch } from './device-import.js';
 import { DriverError, type DescribedChannel, type DeviceEvent, type DevicePreset, type Endpoint, type KnownChannel, type ProtocolDriver, type StreamKind } from './drivers/driver.js';
 import type { OnvifDriver } from './drivers/onvif-driver.js';
 import type { RtspDriver } from './drivers/rtsp-driver.js';
@@ -101,6 +102,8 @@ export class ProtocolDevices {
   private readonly collection: RecordCollection<ProtocolDeviceRecord>;
   private readonly byId = new Map<string, ProtocolDeviceRecord>();
   private readonly byChannel = new Map<string, { record: ProtocolDeviceRecord; channel: KnownChannel }>();
+  /** ONVIF and RTSP devices by identity (identityKey): an import of thousands of rows looks each one up. */
+  private readonly byIdentity = new Map<string, string>();
   private readonly ids: DeviceIdAllocator;
   private readonly poller: LivenessPoller;
   /** Devices whose channels are being (re-)described, so a poll and a PATCH do not do it twice at once. */
@@ -286,7 +289,43 @@ export class ProtocolDevices {
     return { id: deviceId, stoppedStreams: stopped };
   }
 
-  /** The device's protocol-specific view (channels with publish URLs) for GET/POST/PATCH answers. */
+  /**
+   * The existing device a new-device body names by identity (device-import.ts, identityKey), with what the body
+   * would change in it: credentials, sub-stream URL and transport (rtsp), and the name. Fields the body leaves
+   * out change nothing; civilCode is not compared (the device's ID was allocated from it and stays).
+   */
+  match(input: NewDeviceInput): ImportMatch | null {
+    const key = identityKey(input);
+    if (key === null) return null;
+    let id: string | undefined;
+    if (input.protocol === 'rtmp') {
+      // RTMP devices have no address; their name is their identity. Few of them: a scan is fine.
+      for (const record of this.byId.values()) {
+        if (record.protocol === 'rtmp' && this.deps.registry.get(record.id)?.name === input.name) {
+          id = record.id;
+          break;
+        }
+      }
+    } else {
+      id = this.byIdentity.get(key);
+    }
+    const record = id === undefined ? undefined : this.byId.get(id);
+    if (!record) return null;
+    const patch: DevicePatch = {};
+    const e = record.endpoint;
+    if (input.protocol === 'onvif' && e.protocol === 'onvif') {
+      if (input.username !== e.username) patch.username = input.username;
+      if (input.password !== e.password) patch.password = input.password;
+    } else if (input.protocol === 'rtsp' && e.protocol === 'rtsp') {
+      if (input.subUrl !== undefined && input.subUrl !== e.subUrl) patch.subUrl = input.subUrl;
+      if (input.username !== undefined && input.username !== e.username) patch.username = input.username;
+      if (input.password !== undefined && input.password !== e.password) patch.password = input.password;
+      if (input.transport !== undefined && input.transport !== e.transport) patch.transport = input.transport;
+    }
+    if (input.name !== undefined && input.name !== this.deps.registry.get(record.id)?.name) patch.name = input.name;
+    return { id: record.id, patch };
+  }
+
   /** The added ONVIF device at this host (and port, when given), if any: discovery marks what is already added. */
   onvifDeviceAt(host: string, port?: number): string | null {
     for (const record of this.byId.values()) {
@@ -482,6 +521,8 @@ export class ProtocolDevices {
 
   private index(record: ProtocolDeviceRecord): void {
     this.byId.set(record.id, record);
+    const key = identityKey(record.endpoint);
+    if (key !== null) this.byIdentity.set(key, record.id);
     for (const channel of record.channels) this.byChannel.set(channel.id, { record, channel });
   }
 
@@ -489,6 +530,8 @@ export class ProtocolDevices {
     const record = this.byId.get(deviceId);
     if (!record) return;
     for (const channel of record.channels) this.byChannel.delete(channel.id);
+    const key = identityKey(record.endpoint);
+    if (key !== null && this.byIdentity.get(key) === deviceId) this.byIdentity.delete(key);
     this.byId.delete(deviceId);
   }
 

@@ -16,5 +16,5 @@ export {
   type HlsPackagerStats,
 } from './hls-packager.js';
 export { probeFile, snapshotJpeg, snapshotJpegFromAccessUnit, type ProbedStream, type ProbeResult } from './probe.js';
-export { activeFfmpegProcesses, mediaToolPath, runMediaTool, setMediaToolPath, terminate, type MediaTool } from './processes.js';
+export { activeFfmpegProcesses, mediaToolPath, runMediaTool, setMediaToolPath, spawnMediaTool, terminate, type MediaTool } from './processes.js';
 export { checkMediaTool, FFMPEG_INSTALL_HINT, missingMediaTools, type MediaToolCheck } from './prerequisites.js';
