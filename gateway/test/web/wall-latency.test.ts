@@ -21,6 +21,7 @@ const H265_PREFIX = '44031800';
 interface PageCounters {
   players: number;
   hls: number;
+  llhls: number;
   mse: number;
 }
 
@@ -213,13 +214,49 @@ describe('web wall: low-latency path (live fMP4) for the steered tile', () => {
     console.info(`H.265 in this Chromium: MSE ${mseHevc ? 'plays' : 'cannot play'} hvc1; tile state ${await tile(page, 2).getAttribute('data-state')}, path ${await path(2)}, error ${why}`);
   }, 90_000);
 
+  it('where MSE cannot play the codec, a maximised tile plays LL-HLS (hls.js lowLatencyMode) instead', async () => {
+    // A second wall in a browser whose MSE refuses the probe type the player checks before opening the socket
+    // (hls.js probes the playlist's own codec string, which still passes): the "no MSE for this codec" case
+    // with an H.264 camera, so the LL-HLS fallback can be seen playing.
+    const other = await newWallPage(browser);
+    await other.context.addInitScript(`(() => {
+      const real = MediaSource.isTypeSupported.bind(MediaSource);
+      MediaSource.isTypeSupported = (type) => (type === 'video/mp4; codecs="avc1.42E01E"' ? false : real(type));
+    })()`);
+    const p = other.page;
+    try {
+      await signIn(p, h.gateway.httpUrl, 'admin', 'admin-password-1');
+      await p.locator('[data-testid=layout-4]').click();
+      await (await revealInTree(p, cams[1], cams[1])).dragTo(tile(p, 0));
+      await expect.poll(() => tile(p, 0).getAttribute('data-state'), { timeout: 30_000 }).toBe('playing');
+      await tile(p, 0).hover();
+      await tile(p, 0).locator('[data-testid=tile-maximise]').click();
+      await expect.poll(() => tile(p, 0).getAttribute('data-low-latency')).toBe('true');
+      await expect.poll(() => p.evaluate<PageCounters>(`({ ...window.__sharpEyesPlayers })`), { timeout: 20_000 }).toMatchObject({ players: 1, hls: 1, llhls: 1, mse: 0 });
+      expect(await tile(p, 0).getAttribute('data-path')).toBe('hls');
+      const before = (await readTiles(p))[0];
+      await expect
+        .poll(async () => {
+          const now = (await readTiles(p))[0];
+          return now.state === 'playing' && now.videoWidth === 1280 && now.currentTime - before.currentTime > 2;
+        }, { timeout: 30_000, interval: 250 })
+        .toBe(true);
+      expect(await readers(cams[1], 'main')).not.toContain('fmp4-live');
+      // Leave through the app, so the tiles unmount and release their viewers.
+      await p.locator('[data-testid=nav-health]').click();
+      await expect.poll(() => p.evaluate<PageCounters>(`({ ...window.__sharpEyesPlayers })`), { timeout: 10_000 }).toMatchObject({ players: 0, hls: 0, llhls: 0, mse: 0 });
+    } finally {
+      await other.context.close();
+    }
+  }, 120_000);
+
   it('leaving the wall closes every player and live reader, and releases the viewers', async () => {
     // Back on a playing fMP4 tile first, so there is something to release.
     await tile(page, 1).hover();
     await tile(page, 1).locator('[data-testid=tile-low-latency]').click();
     await expect.poll(() => path(1), { timeout: 20_000 }).toBe('fmp4');
     await page.locator('[data-testid=nav-health]').click();
-    await expect.poll(counters, { timeout: 10_000 }).toMatchObject({ players: 0, hls: 0, mse: 0 });
+    await expect.poll(counters, { timeout: 10_000 }).toMatchObject({ players: 0, hls: 0, llhls: 0, mse: 0 });
     await expect.poll(liveReaders, { timeout: 10_000 }).toBe(0);
     await expect
       .poll(async () => (await h.api<{ items: StreamView[] }>('/api/streams')).body.items.reduce((n, s) => n + s.viewers, 0), { timeout: 10_000 })

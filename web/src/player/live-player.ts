@@ -71,6 +71,19 @@ const HLS_TUNING: Partial<HlsConfig> = {
   enableWorker: false,
 };
 
+/**
+ * LL-HLS (parts) for the main stream and low-latency tiles MSE cannot serve: hls.js targets the playlist's
+ * PART-HOLD-BACK — but only when no liveSync* count is set, since a user-set liveSyncDurationCount overrides
+ * PART-HOLD-BACK even in lowLatencyMode (hls.js LatencyController.computeLatency) and parked the "low-latency"
+ * tile 2 whole segments behind the edge. maxLiveSyncPlaybackRate > 1 catches up after a stall on a busy PC.
+ */
+const LL_HLS_TUNING: Partial<HlsConfig> = {
+  maxLiveSyncPlaybackRate: 1.1,
+  maxBufferLength: 4,
+  backBufferLength: 4,
+  enableWorker: false,
+};
+
 /** Progress sampling: a tile reads "playing" within ~2 samples of its first presented frames. */
 const WATCH_INTERVAL_MS = 250;
 /** A handover whose new picture has not moved by then is dropped; the old picture stays. */
@@ -78,8 +91,11 @@ const HANDOVER_TIMEOUT_MS = 10_000;
 /** MSE attempts that failed in a row before this player stops trying it (until it is asked for low latency again). */
 const MAX_MSE_FAILURES = 2;
 
-/** Page-wide counts, for tests and the benchmark: players that are not closed, hls.js and MSE players alive. */
-export const livePlayerCounters = { players: 0, hls: 0, mse: 0 };
+/**
+ * Page-wide counts, for tests and the benchmark: players that are not closed, hls.js instances alive (`llhls`: of
+ * those, the ones loading LL-HLS parts) and MSE players alive.
+ */
+export const livePlayerCounters = { players: 0, hls: 0, llhls: 0, mse: 0 };
 declare global {
   interface Window {
     __sharpEyesPlayers?: typeof livePlayerCounters;
@@ -343,8 +359,9 @@ export class LivePlayer {
   }
 
   private attachHls(attempt: Attempt, playlist: string, partial: boolean): void {
-    const hls = new Hls({ ...HLS_TUNING, lowLatencyMode: partial, ...mediaLoaderConfig() });
+    const hls = new Hls({ ...(partial ? LL_HLS_TUNING : HLS_TUNING), lowLatencyMode: partial, ...mediaLoaderConfig() });
     livePlayerCounters.hls++;
+    if (partial) livePlayerCounters.llhls++;
     attempt.hls = hls;
     hls.on(Events.ERROR, (_event, data) => this.onHlsError(attempt, data));
     hls.on(Events.MANIFEST_PARSED, () => {
@@ -405,6 +422,7 @@ export class LivePlayer {
       attempt.hls.destroy();
       attempt.hls = null;
       livePlayerCounters.hls--;
+      if (attempt.partial) livePlayerCounters.llhls--;
     }
     if (attempt.mse) {
       attempt.mse.close();
