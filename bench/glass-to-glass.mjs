@@ -1,5 +1,12 @@
 // Live-video benchmark — glass-to-glass latency in a real player: camera capture → picture on a browser's screen.
 //
+// Paths (--paths, each measured in the same run, sessions interleaved so they share the machine's load):
+//   hls    hls.js with `liveSyncDurationCount` (--live-sync) and no lowLatencyMode: whole segments, as grid tiles
+//   llhls  hls.js with lowLatencyMode and the web wall's LL-HLS tuning (web/src/player/live-player.ts
+//          LL_HLS_TUNING: no liveSync count, so hls.js targets PART-HOLD-BACK; maxLiveSyncPlaybackRate 1.1)
+//   fmp4   the play answer's `ws` (live fMP4 over a WebSocket) with the wall's own MseLivePlayer
+//          (web/src/player/mse-live.ts, its default 0.3 s target behind the buffered end), as steered tiles
+//
 // The gateway runs as a child process (`node bin/sharp-eyes.js serve`), one simulated camera (DeviceFleet,
 // 720p H.264 at 25 fps, 1 s GOP, 10 s loop) in a child process of its own, and headless Chromium (Debian's
 // build, /usr/bin/chromium, through playwright-core) plays the stream with hls.js on a page of the gateway's
@@ -25,11 +32,12 @@
 //
 //   npm run build
 //   node bench/glass-to-glass.mjs [--sessions 3] [--seconds 10] [--warmup-seconds 6] [--transport udp]
-//        [--audio none|g711a] [--live-sync 2] [--ports 42300-42319]
+//        [--audio none|g711a] [--live-sync 2] [--paths hls,llhls,fmp4] [--ports 42300-42319]
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import ts from 'typescript';
 import { options, oneOf } from './lib/args.mjs';
 import { guardProcess, stopAll } from './lib/children.mjs';
 import { DEVICE_PASSWORD, GATEWAY_SIP_ID } from './lib/gateway.mjs';
@@ -42,12 +50,14 @@ import { log, writeResult } from './lib/out.mjs';
 import { machineBusyPercent, machineCpu } from './lib/proc-tree.mjs';
 
 const USAGE = `usage: node bench/glass-to-glass.mjs [--sessions 3] [--seconds 10] [--warmup-seconds 6] [--transport udp]
-       [--audio none|g711a] [--live-sync 2] [--ports 42300-42319]`;
-const opt = options({ sessions: 3, seconds: 10, 'warmup-seconds': 6, transport: 'udp', audio: 'none', 'live-sync': 2, ports: '42300-42319' }, USAGE);
+       [--audio none|g711a] [--live-sync 2] [--paths hls,llhls,fmp4] [--ports 42300-42319]`;
+const opt = options({ sessions: 3, seconds: 10, 'warmup-seconds': 6, transport: 'udp', audio: 'none', 'live-sync': 2, paths: 'hls,llhls,fmp4', ports: '42300-42319' }, USAGE);
 oneOf('audio', opt.audio, ['none', 'g711a']);
+const PATHS = opt.paths.split(',').filter(Boolean);
+for (const p of PATHS) oneOf('paths', p, ['hls', 'llhls', 'fmp4']);
 oneOf('transport', opt.transport, ['udp', 'tcp-passive', 'tcp-active']);
 // Bound: simulator start (a loop encode on a cold cache) + gateway + browser start + warm-up + measuring.
-guardProcess(opt.sessions * (opt.seconds + opt['warmup-seconds'] + 40) + 240);
+guardProcess(PATHS.length * opt.sessions * (opt.seconds + opt['warmup-seconds'] + 40) + 240);
 
 const CHROMIUM_PATH = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -55,11 +65,22 @@ const HLS_SCRIPT = createRequire(import.meta.url).resolve('hls.js/dist/hls.min.j
 const HLS_VERSION = JSON.parse(readFileSync(createRequire(import.meta.url).resolve('hls.js/package.json'), 'utf8')).version;
 // Shared with the browser playback test, so the bench and the test drive the player the same way.
 const PAGE_PLAYER = join(REPO_ROOT, 'gateway/test/e2e/hls-page-player.js');
+// The wall's MSE player as it is, as a classic script that puts MseLivePlayer on window (as mse-live.test.ts loads it).
+const MSE_SCRIPT = (() => {
+  const source = readFileSync(join(REPO_ROOT, 'web/src/player/mse-live.ts'), 'utf8');
+  const js = ts.transpileModule(source, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } }).outputText;
+  return `(() => {\n${js.replace(/^export /gm, '')}\nwindow.MseLivePlayer = MseLivePlayer;\n})();`;
+})();
+/** hls.js settings per path; llhls mirrors LL_HLS_TUNING in web/src/player/live-player.ts. */
+const HLS_CONFIG = {
+  hls: { liveSyncDurationCount: opt['live-sync'] },
+  llhls: { lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.1, maxBufferLength: 4, backBufferLength: 4, enableWorker: false },
+};
 
 const { captureTimeOfLoopPosition, frameIndexBarLayout } = await distImport('sim/index.js');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const machine = machineInfo();
-log(`glass to glass: hls.js ${HLS_VERSION} (liveSyncDurationCount ${opt['live-sync']}) in headless Chromium, H.264 720p25 over ${opt.transport}, audio ${opt.audio}, ${opt.sessions} session(s) × ${opt.seconds} s after ${opt['warmup-seconds']} s warm-up each`);
+log(`glass to glass: paths ${PATHS.join(', ')} (hls.js ${HLS_VERSION}, hls: liveSyncDurationCount ${opt['live-sync']}) in headless Chromium, H.264 720p25 over ${opt.transport}, audio ${opt.audio}, ${opt.sessions} session(s) × ${opt.seconds} s per path after ${opt['warmup-seconds']} s warm-up each`);
 log(`machine: ${machineLine(machine)}; load average at start ${machine.loadavg.join(' ')}`);
 
 const result = { benchmark: 'glass-to-glass', options: opt, machine, hlsJs: HLS_VERSION };
@@ -99,10 +120,13 @@ try {
   const bar = frameIndexBarLayout('main');
   const framesPerLoop = loop.durationMs / (1000 / loop.fps);
   const cpu0 = machineCpu();
-  const sessions = [];
+  // Interleaved (hls, llhls, fmp4, hls, …) so that every path sees the same phases of the machine's load.
+  const byPath = Object.fromEntries(PATHS.map((p) => [p, []]));
   for (let n = 1; n <= opt.sessions; n++) {
-    sessions.push(await measureSession(n));
-    if (n < opt.sessions) await sleep(500);
+    for (const path of PATHS) {
+      byPath[path].push(await measureSession(n, path));
+      await sleep(500);
+    }
   }
   const busy = machineBusyPercent(cpu0, machineCpu());
 
@@ -112,28 +136,35 @@ try {
    * decided at its start and then kept (hls.js does not speed up to catch up by default), so the spread of
    * latencies across sessions is larger than within one.
    */
-  async function measureSession(n) {
+  async function measureSession(n, path) {
     const page = await (await browser.newContext({ viewport: { width: 1280, height: 720 } })).newPage();
     const consoleLines = [];
     page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
     page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));
     await page.goto(`${gw.httpUrl}/`);
     await page.addScriptTag({ content: readFileSync(HLS_SCRIPT, 'utf8') });
+    await page.addScriptTag({ content: MSE_SCRIPT });
     await page.addScriptTag({ content: readFileSync(PAGE_PLAYER, 'utf8') });
     const state = () => page.evaluate(() => window.hlsPagePlayer.state());
     const tPlay = performance.now();
-    await page.evaluate(
-      ({ url, liveSync }) => window.hlsPagePlayer.start(url, { liveSyncDurationCount: liveSync }, { width: 1280, height: 720 }),
-      { url: view.hls, liveSync: opt['live-sync'] },
-    );
+    let liveViewer = null;
+    if (path === 'fmp4') {
+      // Every session its own viewer (the socket is the viewer's heartbeat), like a tile switching to fMP4.
+      const again = await client.request('POST', `/api/channels/${camera}/play`, { body: { transport: opt.transport }, timeoutMs: 30_000 });
+      if (again.status !== 200 || !again.body.ws) throw new Error(`play for fMP4 failed: ${again.status} ${JSON.stringify(again.body)}`);
+      liveViewer = again.body.viewerId;
+      await page.evaluate(({ ws }) => window.hlsPagePlayer.startMse(ws, { width: 1280, height: 720 }), { ws: again.body.ws });
+    } else {
+      await page.evaluate(({ url, config }) => window.hlsPagePlayer.start(url, config, { width: 1280, height: 720 }), { url: view.hls, config: HLS_CONFIG[path] });
+    }
     await page.waitForFunction(() => {
       const s = window.hlsPagePlayer.state();
       return (s.currentTime > 0 && !s.paused) || s.errors.some((e) => e.fatal);
     }, undefined, { timeout: 30_000, polling: 100 });
     const first = await state();
-    if (first.errors.some((e) => e.fatal)) throw new Error(`hls.js failed: ${JSON.stringify(first.errors)}\n${consoleLines.join('\n')}`);
+    if (first.errors.some((e) => e.fatal)) throw new Error(`${path} failed: ${JSON.stringify(first.errors)}\n${consoleLines.join('\n')}`);
     const startMs = performance.now() - tPlay;
-    log(`session ${n}: video playing ${round(startMs, 0)} ms after hls.js was attached; warming up ${opt['warmup-seconds']} s`);
+    log(`${path} session ${n}: video playing ${round(startMs, 0)} ms after the player was attached; warming up ${opt['warmup-seconds']} s`);
     await sleep(opt['warmup-seconds'] * 1000);
 
     const hasFrameCallback = await page.evaluate((b) => window.hlsPagePlayer.startFrameSampling(b), bar);
@@ -155,11 +186,12 @@ try {
       }
       const med = summary(lat).p50;
       perSecond.push({ frames: batch.length, medianMs: round(med, 0), hlsLatencyS: s.latency === null ? null : round(s.latency, 2), pdtLatencyMs: pdtLatencyMs === null ? null : round(pdtLatencyMs, 0), dropped: s.droppedFrames });
-      log(`  ${perSecond.length} s: ${batch.length} frames presented, glass-to-glass median ${round(med, 0)} ms; hls.js latency ${s.latency === null ? '-' : round(s.latency, 2)} s; now − playingDate ${pdtLatencyMs === null ? '-' : round(pdtLatencyMs, 0)} ms`);
+      log(`  ${path} ${perSecond.length} s: ${batch.length} frames presented, glass-to-glass median ${round(med, 0)} ms; player latency ${s.latency === null ? '-' : round(s.latency, 2)} s; now − playingDate ${pdtLatencyMs === null ? '-' : round(pdtLatencyMs, 0)} ms`);
     }
     const end = await state();
     await page.evaluate(() => window.hlsPagePlayer.destroy());
     await page.context().close();
+    if (liveViewer) await client.request('DELETE', `/api/streams/${view.streamId}?viewerId=${liveViewer}`);
 
     // A misread bar (a frame caught mid-upload, a decode glitch) shows up as a jump in the index that the
     // presentation times do not explain: such frames are counted and left out.
@@ -172,6 +204,7 @@ try {
     const timed = frames.filter((f, i) => consistent(frames[i - 1], f) || consistent(f, frames[i + 1]));
     const g2g = summary(timed.map((f) => f.latencyMs));
     const session = {
+      path,
       startMs: round(startMs, 0),
       glassToGlassMs: { p50: round(g2g.p50, 0), p95: round(g2g.p95, 0), min: round(g2g.min, 0), max: round(g2g.max, 0) },
       framesTimed: timed.length,
@@ -179,26 +212,33 @@ try {
       presentedFps: round(frames.length / opt.seconds, 1),
       droppedFrames: end.droppedFrames - atStart.droppedFrames,
       hlsJsLatencyS: round(summary(perSecond.map((p) => p.hlsLatencyS).filter((v) => v !== null)).p50, 2),
-      nowMinusPlayingDateMs: round(summary(perSecond.map((p) => p.pdtLatencyMs).filter((v) => v !== null)).p50, 0),
+      // EXT-X-PROGRAM-DATE-TIME exists on the HLS paths only.
+      nowMinusPlayingDateMs: perSecond.some((p) => p.pdtLatencyMs !== null) ? round(summary(perSecond.map((p) => p.pdtLatencyMs).filter((v) => v !== null)).p50, 0) : null,
       hlsErrors: end.errors,
       perSecond,
       latencies: timed.map((f) => f.latencyMs),
     };
-    log(`session ${n}: glass to glass median ${session.glassToGlassMs.p50} ms, p95 ${session.glassToGlassMs.p95} ms (${session.framesTimed} frames, ${session.barMisreads} bar misreads, ${session.presentedFps} fps presented, ${session.droppedFrames} dropped); hls.js latency ${session.hlsJsLatencyS} s; now − playingDate ${session.nowMinusPlayingDateMs} ms; hls.js errors: ${end.errors.length ? JSON.stringify(end.errors) : 'none'}`);
+    log(`${path} session ${n}: glass to glass median ${session.glassToGlassMs.p50} ms, p95 ${session.glassToGlassMs.p95} ms (${session.framesTimed} frames, ${session.barMisreads} bar misreads, ${session.presentedFps} fps presented, ${session.droppedFrames} dropped); player latency ${session.hlsJsLatencyS} s; now − playingDate ${session.nowMinusPlayingDateMs} ms; player errors: ${end.errors.length ? JSON.stringify(end.errors) : 'none'}`);
     return session;
   }
 
-  const all = summary(sessions.flatMap((s) => s.latencies));
-  result.glassToGlassMs = Object.fromEntries(Object.entries(all).map(([k, v]) => [k, round(v, 0)]));
-  result.sessionMediansMs = sessions.map((s) => s.glassToGlassMs.p50);
-  result.framesTimed = sessions.reduce((a, s) => a + s.framesTimed, 0);
-  result.barMisreads = sessions.reduce((a, s) => a + s.barMisreads, 0);
-  result.droppedFrames = sessions.reduce((a, s) => a + s.droppedFrames, 0);
+  result.paths = {};
+  for (const [path, sessions] of Object.entries(byPath)) {
+    const all = summary(sessions.flatMap((s) => s.latencies));
+    const r = {
+      glassToGlassMs: Object.fromEntries(Object.entries(all).map(([k, v]) => [k, round(v, 0)])),
+      sessionMediansMs: sessions.map((s) => s.glassToGlassMs.p50),
+      framesTimed: sessions.reduce((a, s) => a + s.framesTimed, 0),
+      barMisreads: sessions.reduce((a, s) => a + s.barMisreads, 0),
+      droppedFrames: sessions.reduce((a, s) => a + s.droppedFrames, 0),
+      sessions: sessions.map(({ latencies, ...rest }) => rest),
+    };
+    result.paths[path] = r;
+    log(`${path}: glass to glass, ${opt.sessions} session(s) × ${opt.seconds} s: median ${r.glassToGlassMs.p50} ms, p95 ${r.glassToGlassMs.p95} ms, min ${r.glassToGlassMs.min} ms, max ${r.glassToGlassMs.max} ms; session medians ${r.sessionMediansMs.join(', ')} ms (${r.framesTimed} frames timed, ${r.barMisreads} bar misreads, ${r.droppedFrames} dropped); player latency per session ${sessions.map((s) => s.hlsJsLatencyS).join(', ')} s`);
+  }
   result.machineBusyPercent = round(busy, 0);
   result.loadavgAtEnd = machineInfo().loadavg;
-  result.sessions = sessions.map(({ latencies, ...rest }) => rest);
-  log(`glass to glass, ${opt.sessions} session(s) × ${opt.seconds} s: median ${result.glassToGlassMs.p50} ms, p95 ${result.glassToGlassMs.p95} ms, min ${result.glassToGlassMs.min} ms, max ${result.glassToGlassMs.max} ms; session medians ${result.sessionMediansMs.join(', ')} ms (${result.framesTimed} frames timed, ${result.barMisreads} bar misreads, ${result.droppedFrames} dropped)`);
-  log(`hls.js latency per session ${sessions.map((s) => s.hlsJsLatencyS).join(', ')} s; now − playingDate per session ${sessions.map((s) => s.nowMinusPlayingDateMs).join(', ')} ms; machine ${result.machineBusyPercent} % busy; load average at end ${result.loadavgAtEnd.join(' ')}`);
+  log(`machine ${result.machineBusyPercent} % busy; load average at end ${result.loadavgAtEnd.join(' ')}`);
   await client.request('DELETE', `/api/streams/${view.streamId}`);
 } finally {
   await browser?.close().catch(() => undefined);

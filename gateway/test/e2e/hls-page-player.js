@@ -1,7 +1,9 @@
 /*
  * Browser side of the hls.js playback test (gateway/test/e2e/browser-playback.test.ts) and of
  * bench/glass-to-glass.mjs. Injected with page.addScriptTag after hls.min.js, into a page of the gateway's
- * own origin, so the media URLs are plain same-origin GETs like the web wall's.
+ * own origin, so the media URLs are plain same-origin GETs like the web wall's. `startMse` plays the live fMP4
+ * WebSocket instead, with the wall's own MseLivePlayer (web/src/player/mse-live.ts, transpiled and put on
+ * window.MseLivePlayer by the caller) and its default latency settings.
  *
  * Plain browser JavaScript on purpose: the project's tsconfig has no DOM library, and adding one for a test
  * would change the globals every other file is checked against. The Node side talks to it only through
@@ -12,6 +14,8 @@
   const errors = [];
   /** @type {any} */
   let hls = null;
+  /** @type {any} */
+  let mse = null;
   /** @type {HTMLVideoElement | null} */
   let video = null;
   /** @type {HTMLCanvasElement | null} */
@@ -20,9 +24,7 @@
   let frameSamples = [];
   let sampling = null;
 
-  function start(url, config, size) {
-    if (!window.Hls) throw new Error('hls.js is not loaded');
-    if (!window.Hls.isSupported()) throw new Error('hls.js: MediaSource Extensions are not supported here');
+  function createVideo(size) {
     // Keep the placeholder page (its /healthz poll keeps running against its own elements) but hide it.
     for (const el of document.body.children) el.hidden = true;
     video = document.createElement('video');
@@ -32,6 +34,12 @@
     video.playsInline = true;
     video.style.cssText = `position:fixed;left:0;top:0;width:${size.width}px;height:${size.height}px;background:#000`;
     document.body.appendChild(video);
+  }
+
+  function start(url, config, size) {
+    if (!window.Hls) throw new Error('hls.js is not loaded');
+    if (!window.Hls.isSupported()) throw new Error('hls.js: MediaSource Extensions are not supported here');
+    createVideo(size);
     hls = new window.Hls(config);
     hls.on(window.Hls.Events.ERROR, (_event, data) => {
       errors.push({ type: String(data.type), details: String(data.details), fatal: Boolean(data.fatal), reason: String(data.reason ?? data.error?.message ?? '') });
@@ -41,6 +49,20 @@
     });
     hls.loadSource(url);
     hls.attachMedia(video);
+  }
+
+  /** Live fMP4 over a WebSocket (`path` is the play answer's `ws`, same origin). */
+  function startMse(path, size) {
+    if (!window.MseLivePlayer) throw new Error('MseLivePlayer is not loaded');
+    createVideo(size);
+    const url = new URL(path, location.href);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    mse = new window.MseLivePlayer(video, url.toString(), {
+      onState: (s) => {
+        if (s.kind === 'error' || s.kind === 'ended') errors.push({ type: 'mse', details: s.kind, fatal: true, reason: s.reason });
+      },
+    });
+    mse.start();
   }
 
   function state() {
@@ -54,7 +76,7 @@
       decodedFrames: v && v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality().totalVideoFrames : 0,
       droppedFrames: v && v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality().droppedVideoFrames : 0,
       mediaError: v && v.error ? `${v.error.code}: ${v.error.message}` : null,
-      latency: hls && Number.isFinite(hls.latency) ? hls.latency : null,
+      latency: hls && Number.isFinite(hls.latency) ? hls.latency : mse ? mse.stats().latencySec : null,
       playingDateMs: hls && hls.playingDate ? hls.playingDate.getTime() : null,
       errors: errors.slice(),
       nowMs: Date.now(),
@@ -115,7 +137,9 @@
     sampling = null;
     if (hls) hls.destroy();
     hls = null;
+    if (mse) mse.close();
+    mse = null;
   }
 
-  window.hlsPagePlayer = { start, state, readFrameIndex, startFrameSampling, drainFrameSamples, destroy };
+  window.hlsPagePlayer = { start, startMse, state, readFrameIndex, startFrameSampling, drainFrameSamples, destroy };
 })();

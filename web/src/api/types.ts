@@ -74,6 +74,8 @@ export interface StreamView {
   ws?: string;
   viewerId: string;
   codec: string | null;
+  /** The camera's codec; the live fMP4 WebSocket carries this one even where HLS is transcoded. */
+  sourceCodec?: string | null;
   width: number | null;
   height: number | null;
   fps: number;

@@ -52,6 +52,7 @@ export {
   X,
   ZoomIn,
   ZoomOut,
+  Zap,
   Focus,
   Aperture,
 } from 'lucide-vue-next';

@@ -1,6 +1,7 @@
 /**
  * One live tile's player, without any framework: asks the gateway to play a channel, runs hls.js on the
- * signed playlist, and keeps the tile honest and alive by itself.
+ * signed playlist — or, for a tile that wants low latency, the live fMP4 WebSocket through MSE — and keeps the
+ * tile honest and alive by itself.
  *
  * Honest: the state is always one of connecting / playing / stalled / offline (since) / error (the gateway's
  * reason); the <video> is hidden whenever it is not playing, so a dead stream never shows a frozen frame.
@@ -9,24 +10,43 @@
  * RTP loss, expired media token) is simply played again, which re-opens it. Guests (consultation points)
  * have no event socket: for them the play errors and the progress watch are enough.
  *
- * Lifecycle: `new LivePlayer(video, options)` → `start()` → `switchStream()`* → `close()`. `close()` is
- * idempotent and leaves nothing behind: hls.js destroyed, the media element detached, the gateway viewer
- * released (also when the play answer arrives after the close).
+ * Paths (docs/media-llhls.md, "Which path a wall tile plays"): `hls` is hls.js on the LL-HLS playlist (parts
+ * and blocking reload for the main stream and low-latency tiles, whole 1 s segments for grid sub-streams);
+ * `fmp4` is the live fMP4 WebSocket into Media Source Extensions (MseLivePlayer), chosen when the tile wants
+ * low latency (`lowLatency`: PTZ open on it, maximised, or the operator's per-tile setting) AND this browser
+ * can play the stream's codec (H.265 in Debian's Chromium cannot: such a tile stays on HLS).
+ *
+ * Handover: changing stream or path on a tile that is playing does not blank it. The new attempt plays on a
+ * second <video> underneath the one on screen; once its picture moves it goes on top and the old attempt is
+ * torn down (player destroyed, viewer released, element removed). If the new attempt fails or shows nothing
+ * within HANDOVER_TIMEOUT_MS it is dropped and the old picture simply stays.
+ *
+ * Lifecycle: `new LivePlayer(stage, options)` → `start()` → `configure()`* → `close()`. `close()` is
+ * idempotent and leaves nothing behind: hls.js / MSE closed, the media elements detached and removed, every
+ * gateway viewer released (also when a play answer arrives after the close).
  */
 import Hls, { ErrorTypes, Events, type ErrorData, type HlsConfig } from 'hls.js';
 import { ApiError, api } from '../api/http';
 import type { Channel, StreamView } from '../api/types';
 import { auth } from '../composables/auth';
 import { gatewayEvents } from '../composables/gateway-events';
+import { isMseLiveSupported, MseLivePlayer, type MseLiveState } from './mse-live';
 import { codeOfStep, ProgressWatch, retryDelayMs, stateOfPlayFailure, type PlayerState, type PlayerStream } from './player-policy';
 import { mediaLoaderConfig, pageApi } from './ws-media-loader';
 
 export type { PlayerState, PlayerStateKind, PlayerStream } from './player-policy';
 
+/** `hls`: hls.js on the LL-HLS playlist. `fmp4`: live fMP4 over the WebSocket into MSE (lowest latency). */
+export type PlayerPath = 'hls' | 'fmp4';
+
 export interface LivePlayerOptions {
   channelId: string;
   stream: PlayerStream;
+  /** The tile wants the lowest latency: live fMP4 where the browser can play the codec, else LL-HLS with parts. */
+  lowLatency?: boolean;
   onState?: (state: PlayerState) => void;
+  /** The path of the picture on screen, whenever it changes. */
+  onPath?: (path: PlayerPath) => void;
 }
 
 export interface LivePlayerStats {
@@ -35,8 +55,9 @@ export interface LivePlayerStats {
   currentTime: number;
   /** Seconds buffered ahead of the playhead. */
   bufferSec: number;
-  /** hls.js's distance from the live edge, seconds (null before the first playlist). */
+  /** Distance from the live edge, seconds: hls.js's estimate, or the end of the MSE buffer (null before media). */
   latencySec: number | null;
+  path: PlayerPath;
 }
 
 /** Live-stream tuning: 1 s segments, sit 2 behind the edge, keep little buffer (25 tiles share the memory). */
@@ -50,11 +71,31 @@ const HLS_TUNING: Partial<HlsConfig> = {
   enableWorker: false,
 };
 
+/**
+ * LL-HLS (parts) for the main stream and low-latency tiles MSE cannot serve: hls.js targets the playlist's
+ * PART-HOLD-BACK — but only when no liveSync* count is set, since a user-set liveSyncDurationCount overrides
+ * PART-HOLD-BACK even in lowLatencyMode (hls.js LatencyController.computeLatency) and parked the "low-latency"
+ * tile 2 whole segments behind the edge. maxLiveSyncPlaybackRate > 1 catches up after a stall on a busy PC.
+ */
+const LL_HLS_TUNING: Partial<HlsConfig> = {
+  maxLiveSyncPlaybackRate: 1.1,
+  maxBufferLength: 4,
+  backBufferLength: 4,
+  enableWorker: false,
+};
+
 /** Progress sampling: a tile reads "playing" within ~2 samples of its first presented frames. */
 const WATCH_INTERVAL_MS = 250;
+/** A handover whose new picture has not moved by then is dropped; the old picture stays. */
+const HANDOVER_TIMEOUT_MS = 10_000;
+/** MSE attempts that failed in a row before this player stops trying it (until it is asked for low latency again). */
+const MAX_MSE_FAILURES = 2;
 
-/** Page-wide counts, for tests and the benchmark: players that are not closed, hls.js instances alive. */
-export const livePlayerCounters = { players: 0, hls: 0 };
+/**
+ * Page-wide counts, for tests and the benchmark: players that are not closed, hls.js instances alive (`llhls`: of
+ * those, the ones loading LL-HLS parts) and MSE players alive.
+ */
+export const livePlayerCounters = { players: 0, hls: 0, llhls: 0, mse: 0 };
 declare global {
   interface Window {
     __sharpEyesPlayers?: typeof livePlayerCounters;
@@ -62,13 +103,19 @@ declare global {
 }
 if (typeof window !== 'undefined') window.__sharpEyesPlayers = livePlayerCounters;
 
-/** One play of the stream: what must be undone when it ends. */
+/** One play of the stream on one <video>: what must be undone when it ends. */
 interface Attempt {
   id: number;
+  video: HTMLVideoElement;
   view: StreamView | null;
+  path: PlayerPath;
+  /** hls.js with parts (lowLatencyMode); false for whole-segment grid tiles and for MSE. */
+  partial: boolean;
   hls: Hls | null;
+  mse: MseLivePlayer | null;
   watch: ProgressWatch | null;
   mediaRecoveries: number;
+  startedAt: number;
 }
 
 interface StreamFailedEvent {
@@ -88,31 +135,54 @@ interface StreamStatusEvent {
   state: string;
 }
 
+/** A codec string MSE must accept for the live fMP4 of a stream of this codec (the init message has the exact one). */
+const MSE_PROBE: Record<string, string> = {
+  h264: 'video/mp4; codecs="avc1.42E01E"',
+  h265: 'video/mp4; codecs="hvc1.1.6.L93.B0"',
+};
+
+/** Can this browser play the stream's live fMP4? The WebSocket carries the camera's codec, not a transcode. */
+export function mseCanPlay(view: Pick<StreamView, 'codec' | 'sourceCodec'>): boolean {
+  const codec = view.sourceCodec ?? view.codec;
+  const probe = codec ? MSE_PROBE[codec] : undefined;
+  // An unknown codec is tried: the init message's exact type is checked before anything is appended.
+  return probe ? isMseLiveSupported(probe) : typeof MediaSource !== 'undefined';
+}
+
 export class LivePlayer {
   private state: PlayerState = { kind: 'idle' };
   private stream: PlayerStream;
+  private lowLatency: boolean;
   private readonly channelId: string;
   private readonly onState: (state: PlayerState) => void;
+  private readonly onPath: (path: PlayerPath) => void;
   private started = false;
   private closed = false;
+  /** The <video> on screen (on top); a handover's video sits underneath it until it takes over. */
+  private front: HTMLVideoElement;
   private attempt: Attempt | null = null;
+  /** A handover in progress: the new stream or path, playing underneath the current picture. */
+  private pending: Attempt | null = null;
   private attemptSeq = 0;
+  private path: PlayerPath = 'hls';
   /** Attempts that failed since the last one that played (drives the back-off). */
   private failures = 0;
+  /** MSE attempts that failed in a row; at MAX_MSE_FAILURES the player stays on HLS. */
+  private mseFailures = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private watchTimer: ReturnType<typeof setInterval> | null = null;
   private unsubscribe: Array<() => void> = [];
 
   constructor(
-    private readonly video: HTMLVideoElement,
+    private readonly stage: HTMLElement,
     options: LivePlayerOptions,
   ) {
     this.channelId = options.channelId;
     this.stream = options.stream;
+    this.lowLatency = options.lowLatency ?? false;
     this.onState = options.onState ?? (() => undefined);
-    video.muted = true;
-    video.playsInline = true;
-    video.autoplay = true;
+    this.onPath = options.onPath ?? (() => undefined);
+    this.front = this.createVideo(true);
     livePlayerCounters.players++;
     this.showVideo(false);
   }
@@ -125,6 +195,10 @@ export class LivePlayer {
     return this.stream;
   }
 
+  get currentPath(): PlayerPath {
+    return this.path;
+  }
+
   start(): void {
     if (this.closed || this.started) return;
     this.started = true;
@@ -134,15 +208,40 @@ export class LivePlayer {
     void this.play();
   }
 
-  /** Main stream when maximised, sub-stream in grids: a new play of the other stream type. */
+  /** Main stream when maximised, sub-stream in grids. */
   switchStream(stream: PlayerStream): void {
-    if (this.closed || stream === this.stream) return;
+    this.configure({ stream });
+  }
+
+  /**
+   * A new stream type and/or low-latency wish. A playing tile hands over without going black; a tile that is
+   * not playing (connecting, offline, error) simply plays again with the new settings.
+   */
+  configure(next: { stream?: PlayerStream; lowLatency?: boolean }): void {
+    if (this.closed) return;
+    const stream = next.stream ?? this.stream;
+    const lowLatency = next.lowLatency ?? this.lowLatency;
+    if (stream === this.stream && lowLatency === this.lowLatency) return;
+    const streamChanged = stream !== this.stream;
     this.stream = stream;
+    this.lowLatency = lowLatency;
+    // Asked for low latency (again): give MSE a fresh chance.
+    if (lowLatency) this.mseFailures = 0;
     if (!this.started) return;
-    this.endAttempt();
-    this.failures = 0;
-    this.setState({ kind: 'connecting' });
-    void this.play();
+    const current = this.attempt;
+    if (!streamChanged && current?.view && this.samePlan(current, current.view)) {
+      // Already on what the new settings pick (an H.265 tile asked for low latency and already on LL-HLS).
+      this.endPending();
+      return;
+    }
+    if (!current?.view || this.state.kind !== 'playing') {
+      this.endAll();
+      this.failures = 0;
+      this.setState({ kind: 'connecting' });
+      void this.play();
+      return;
+    }
+    void this.startHandover();
   }
 
   close(): void {
@@ -154,74 +253,157 @@ export class LivePlayer {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.watchTimer) clearInterval(this.watchTimer);
     this.retryTimer = this.watchTimer = null;
-    this.endAttempt();
-    this.showVideo(false);
+    this.endAll();
+    this.front.remove();
     this.setState({ kind: 'idle' });
   }
 
   stats(): LivePlayerStats {
-    const v = this.video;
+    const v = this.front;
     const quality = typeof v.getVideoPlaybackQuality === 'function' ? v.getVideoPlaybackQuality() : null;
     let bufferSec = 0;
     for (let i = 0; i < v.buffered.length; i++) {
       if (v.buffered.start(i) <= v.currentTime + 0.1 && v.buffered.end(i) > v.currentTime) bufferSec = v.buffered.end(i) - v.currentTime;
     }
-    const latency = this.attempt?.hls?.latency;
+    const latency = this.attempt?.hls ? this.attempt.hls.latency : this.attempt?.mse?.stats().latencySec;
     return {
       decodedFrames: quality?.totalVideoFrames ?? 0,
       droppedFrames: quality?.droppedVideoFrames ?? 0,
       currentTime: v.currentTime,
       bufferSec,
-      latencySec: latency !== undefined && Number.isFinite(latency) ? latency : null,
+      latencySec: latency !== undefined && latency !== null && Number.isFinite(latency) ? latency : null,
+      path: this.path,
     };
   }
 
   // ------------------------------------------------------------------------------------------ attempts
 
+  private newAttempt(video: HTMLVideoElement): Attempt {
+    return { id: ++this.attemptSeq, video, view: null, path: 'hls', partial: false, hls: null, mse: null, watch: null, mediaRecoveries: 0, startedAt: Date.now() };
+  }
+
+  /** What the current settings pick for a play answer: the path, and whether hls.js loads parts. */
+  private planFor(view: StreamView): { path: PlayerPath; partial: boolean } {
+    if (this.lowLatency && view.ws && this.mseFailures < MAX_MSE_FAILURES && mseCanPlay(view)) return { path: 'fmp4', partial: false };
+    // The main stream (a maximised tile) and a low-latency tile MSE cannot serve load LL-HLS parts. Grid tiles
+    // (sub-streams) load whole 1 s segments of the same playlist: 25 tiles fetching 200 ms parts with held
+    // requests overloaded a page on a busy 2-core machine.
+    return { path: 'hls', partial: this.stream === 'main' || this.lowLatency };
+  }
+
+  private samePlan(attempt: Attempt, view: StreamView): boolean {
+    const plan = this.planFor(view);
+    return plan.path === attempt.path && plan.partial === attempt.partial;
+  }
+
   private async play(): Promise<void> {
     if (this.closed) return;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    this.endAttempt();
-    const attempt: Attempt = { id: ++this.attemptSeq, view: null, hls: null, watch: null, mediaRecoveries: 0 };
+    this.endAll();
+    const attempt = this.newAttempt(this.front);
     this.attempt = attempt;
-    const stream = this.stream;
-    let view: StreamView;
-    try {
-      view = await pageApi<StreamView>(`/api/channels/${encodeURIComponent(this.channelId)}/play`, { body: { stream } });
-    } catch (err) {
-      if (this.attempt !== attempt) return;
-      this.attempt = null;
-      await this.failed(err);
-      return;
-    }
-    // Closed, switched or restarted while the gateway was starting the stream: that viewer is not ours to keep.
-    if (this.attempt !== attempt || this.closed) {
-      releaseViewer(view);
-      return;
-    }
+    const view = await this.requestPlay(attempt, () => this.attempt === attempt);
+    if (!view) return;
     attempt.view = view;
-    this.attachHls(attempt, view.hls);
+    this.attach(attempt, view);
   }
 
-  private attachHls(attempt: Attempt, playlist: string): void {
-    // The main stream (a maximised tile, the one an operator steers) plays LL-HLS: parts and blocking reload
-    // where the gateway muxes in process. Grid tiles (sub-streams) load whole 1 s segments of the same
-    // playlist: 25 tiles fetching 200 ms parts with held requests overloaded a page on a busy 2-core machine.
-    const hls = new Hls({ ...HLS_TUNING, lowLatencyMode: this.stream === 'main', ...mediaLoaderConfig() });
-    livePlayerCounters.hls++;
-    attempt.hls = hls;
+  /** POST play; null when it failed (handled) or the attempt is no longer wanted (viewer released). */
+  private async requestPlay(attempt: Attempt, stillWanted: () => boolean): Promise<StreamView | null> {
+    let view: StreamView;
+    try {
+      view = await pageApi<StreamView>(`/api/channels/${encodeURIComponent(this.channelId)}/play`, { body: { stream: this.stream } });
+    } catch (err) {
+      if (!stillWanted()) return null;
+      if (attempt === this.pending) {
+        // The handover could not start: keep what is on screen.
+        this.endPending();
+        return null;
+      }
+      this.attempt = null;
+      await this.failed(err);
+      return null;
+    }
+    // Closed, switched or restarted while the gateway was starting the stream: that viewer is not ours to keep.
+    if (!stillWanted() || this.closed) {
+      releaseViewer(view);
+      return null;
+    }
+    return view;
+  }
+
+  private async startHandover(): Promise<void> {
+    this.endPending();
+    const attempt = this.newAttempt(this.createVideo(false));
+    this.pending = attempt;
+    const view = await this.requestPlay(attempt, () => this.pending === attempt);
+    if (!view) return;
+    attempt.view = view;
+    const current = this.attempt;
+    if (current?.view && current.view.streamId === view.streamId && this.samePlan(current, view)) {
+      this.endPending();
+      return;
+    }
+    this.attach(attempt, view);
+  }
+
+  private attach(attempt: Attempt, view: StreamView): void {
+    const plan = this.planFor(view);
+    attempt.path = plan.path;
+    attempt.partial = plan.partial;
     attempt.watch = new ProgressWatch(Date.now());
+    if (plan.path === 'fmp4' && view.ws) this.attachMse(attempt, view.ws);
+    else this.attachHls(attempt, view.hls, plan.partial);
+    if (attempt === this.attempt) this.setPath(plan.path);
+  }
+
+  private attachHls(attempt: Attempt, playlist: string, partial: boolean): void {
+    const hls = new Hls({ ...(partial ? LL_HLS_TUNING : HLS_TUNING), lowLatencyMode: partial, ...mediaLoaderConfig() });
+    livePlayerCounters.hls++;
+    if (partial) livePlayerCounters.llhls++;
+    attempt.hls = hls;
     hls.on(Events.ERROR, (_event, data) => this.onHlsError(attempt, data));
     hls.on(Events.MANIFEST_PARSED, () => {
-      this.video.play().catch(() => undefined);
+      attempt.video.play().catch(() => undefined);
     });
     hls.loadSource(playlist);
-    hls.attachMedia(this.video);
+    hls.attachMedia(attempt.video);
+  }
+
+  private attachMse(attempt: Attempt, path: string): void {
+    const url = new URL(path, window.location.href);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    const mse = new MseLivePlayer(attempt.video, url.toString(), { onState: (s) => this.onMseState(attempt, s) });
+    livePlayerCounters.mse++;
+    attempt.mse = mse;
+    mse.start();
+  }
+
+  private onMseState(attempt: Attempt, state: MseLiveState): void {
+    if (state.kind !== 'error' && state.kind !== 'ended') return;
+    if (attempt === this.pending) {
+      // e.g. "this browser cannot play hvc1…" from the init message: stay on the picture we have.
+      this.mseFailures++;
+      this.endPending();
+      return;
+    }
+    if (attempt !== this.attempt) return;
+    this.mseFailures++;
+    // The gateway ended the socket (stream torn down, token expired, viewer cut as too slow) or it broke:
+    // play again, which re-opens the stream and — after MAX_MSE_FAILURES — falls back to HLS.
+    const failure: PlayerState =
+      state.kind === 'ended' ? { kind: 'connecting' } : { kind: 'error', code: 'player.failure.media', params: {}, step: 'media', detail: `live fMP4: ${state.reason}` };
+    this.restart(failure, state.kind === 'ended' ? 0 : null);
   }
 
   private onHlsError(attempt: Attempt, data: ErrorData): void {
-    if (this.attempt !== attempt || !data.fatal) return;
+    if (!data.fatal) return;
+    if (attempt === this.pending) {
+      this.endPending();
+      return;
+    }
+    if (this.attempt !== attempt) return;
     if (data.type === ErrorTypes.MEDIA_ERROR && attempt.mediaRecoveries < 1) {
       attempt.mediaRecoveries++;
       attempt.hls?.recoverMediaError();
@@ -234,27 +416,63 @@ export class LivePlayer {
     this.restart(failure, data.type === ErrorTypes.NETWORK_ERROR ? 0 : null);
   }
 
-  /** Undo the current attempt: hls.js destroyed, media detached, the viewer released. */
-  private endAttempt(): void {
-    const attempt = this.attempt;
-    this.attempt = null;
-    if (!attempt) return;
+  /** Undo one attempt: player destroyed, media detached, the viewer released. */
+  private teardown(attempt: Attempt): void {
     if (attempt.hls) {
       attempt.hls.destroy();
       attempt.hls = null;
       livePlayerCounters.hls--;
+      if (attempt.partial) livePlayerCounters.llhls--;
     }
-    // hls.js detached its MediaSource; make sure the element holds no decoded picture or source either.
-    this.video.removeAttribute('src');
-    this.video.load();
+    if (attempt.mse) {
+      attempt.mse.close();
+      attempt.mse = null;
+      livePlayerCounters.mse--;
+    }
+    // The players detached their MediaSource; make sure the element holds no decoded picture or source either.
+    attempt.video.removeAttribute('src');
+    attempt.video.load();
     if (attempt.view) releaseViewer(attempt.view);
     attempt.view = null;
+  }
+
+  private endPending(): void {
+    const pending = this.pending;
+    this.pending = null;
+    if (!pending) return;
+    this.teardown(pending);
+    pending.video.remove();
+  }
+
+  /** End the attempt on screen and any handover. */
+  private endAll(): void {
+    this.endPending();
+    const attempt = this.attempt;
+    this.attempt = null;
+    if (attempt) this.teardown(attempt);
+  }
+
+  /** The handover's picture moves: it goes on top, the old attempt goes away. */
+  private promote(pending: Attempt): void {
+    const old = this.attempt;
+    const oldVideo = this.front;
+    this.pending = null;
+    this.attempt = pending;
+    this.front = pending.video;
+    this.front.style.zIndex = '1';
+    this.failures = 0;
+    if (pending.path === 'fmp4') this.mseFailures = 0;
+    this.showVideo(true);
+    if (old) this.teardown(old);
+    oldVideo.remove();
+    if (this.state.kind !== 'playing') this.setState({ kind: 'playing' });
+    this.setPath(pending.path);
   }
 
   /** Tear down and try again: at once (delayMs 0) or after the back-off, showing `state` meanwhile. */
   private restart(state: PlayerState, delayMs: number | null): void {
     if (this.closed) return;
-    this.endAttempt();
+    this.endAll();
     this.showVideo(false);
     if (state.kind !== 'offline' || this.state.kind !== 'offline') this.setState(state);
     this.schedule(delayMs ?? retryDelayMs(this.failures));
@@ -298,12 +516,21 @@ export class LivePlayer {
   // ------------------------------------------------------------------------------------------ watching
 
   private checkProgress(): void {
+    if (this.closed) return;
+    const now = Date.now();
+    const pending = this.pending;
+    if (pending?.watch) {
+      const verdict = pending.watch.sample(pending.video.currentTime, now);
+      if (verdict === 'playing') this.promote(pending);
+      else if (verdict === 'restart' || now - pending.startedAt > HANDOVER_TIMEOUT_MS) this.endPending();
+    }
     const attempt = this.attempt;
-    if (this.closed || !attempt?.watch) return;
-    const verdict = attempt.watch.sample(this.video.currentTime, Date.now());
+    if (!attempt?.watch) return;
+    const verdict = attempt.watch.sample(attempt.video.currentTime, now);
     switch (verdict) {
       case 'playing':
         this.failures = 0;
+        if (attempt.path === 'fmp4') this.mseFailures = 0;
         this.showVideo(true);
         if (this.state.kind !== 'playing') this.setState({ kind: 'playing' });
         break;
@@ -342,14 +569,19 @@ export class LivePlayer {
       }),
       events.on('stream-failed', (data) => {
         const failure = data as StreamFailedEvent;
-        if (failure.streamId !== this.attempt?.view?.streamId) return;
+        if (failure.streamId !== this.attempt?.view?.streamId) {
+          // The handover's stream (e.g. the main stream of a camera whose sub-stream plays) failed: keep the picture.
+          if (failure.streamId === this.pending?.view?.streamId) this.endPending();
+          return;
+        }
         this.restart({ kind: 'error', code: codeOfStep(failure.step), params: {}, step: failure.step, detail: [failure.message, failure.hint].filter(Boolean).join(' — ') }, null);
       }),
       events.on('stream-status', (data) => {
         const status = data as StreamStatusEvent;
-        if (status.streamId !== this.attempt?.view?.streamId) return;
+        if (status.state !== 'closed') return;
         // Closed under us (idle teardown, an operator's stop): re-open it.
-        if (status.state === 'closed') this.restart({ kind: 'connecting' }, 0);
+        if (status.streamId === this.attempt?.view?.streamId) this.restart({ kind: 'connecting' }, 0);
+        else if (status.streamId === this.pending?.view?.streamId) this.endPending();
       }),
     );
   }
@@ -359,8 +591,29 @@ export class LivePlayer {
     this.onState(state);
   }
 
+  private setPath(path: PlayerPath): void {
+    if (path === this.path) return;
+    this.path = path;
+    this.onPath(path);
+  }
+
+  /**
+   * A muted inline <video> in the stage. The one on screen is on top (z-index 1) and first in the stage, so
+   * `querySelector('video')` finds the picture; a handover's is appended underneath, visible but covered.
+   */
+  private createVideo(onTop: boolean): HTMLVideoElement {
+    const video = document.createElement('video');
+    video.muted = true;
+    video.playsInline = true;
+    video.autoplay = true;
+    video.disablePictureInPicture = true;
+    video.style.zIndex = onTop ? '1' : '0';
+    this.stage.appendChild(video);
+    return video;
+  }
+
   private showVideo(visible: boolean): void {
-    this.video.style.visibility = visible ? 'visible' : 'hidden';
+    this.front.style.visibility = visible ? 'visible' : 'hidden';
   }
 }
 

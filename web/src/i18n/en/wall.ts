@@ -38,6 +38,10 @@ const messages: typeof zh = {
     restore: 'Restore (Esc)',
     close: 'Close this tile',
     fullscreen: 'Full screen this tile (Shift+F)',
+    lowLatency: 'Low latency',
+    lowLatencyOn: 'Low latency for this tile (live fMP4; LL-HLS where the browser cannot play the codec)',
+    lowLatencyOff: 'Back to normal latency for this tile',
+    lowLatencyPath: 'Playing over live fMP4 (low latency)',
   },
   views: {
     heading: 'Views',

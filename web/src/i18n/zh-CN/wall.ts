@@ -37,6 +37,10 @@ export default {
     restore: '还原（Esc）',
     close: '关闭此窗格',
     fullscreen: '此窗格全屏（Shift+F）',
+    lowLatency: '低延时',
+    lowLatencyOn: '此窗格低延时播放（fMP4 直播；浏览器不支持该编码时用 LL-HLS）',
+    lowLatencyOff: '此窗格恢复普通延时',
+    lowLatencyPath: '正在以 fMP4 直播播放（低延时）',
   },
   views: {
     heading: '视图',
