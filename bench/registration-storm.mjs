@@ -9,13 +9,16 @@
 //
 //   npm run build
 //   node bench/registration-storm.mjs [--devices 50000] [--store sqlite|mongo] [--runs 3] [--generator sim|sipp]
-//        [--catalog-on-register true|false] [--in-flight 2000] [--rate 0] [--profile] [--timeout-sec 180]
+//        [--catalog-on-register true|false] [--in-flight 2000] [--rate 0] [--profile] [--timeout-sec 180] [--keepalive]
 //
 // --generator sim: the gateway's own device simulator (DeviceFleet, 1 000 devices per UDP socket), in this
 //   process; catalogOnRegister stays at its default (true) unless --catalog-on-register false.
 // --generator sipp: sipp with test-fixtures/sipp/register.xml and an injection file of N device IDs, one UDP
 //   socket (-t u1), -r/--rate calls per second (default 20 000) and at most --in-flight calls outstanding;
 //   sipp does not answer DeviceInfo/Catalog queries, so the gateway runs with SE_SIP_CATALOG_ON_REGISTER=false.
+// --keepalive (sipp only): each device sends its first Keepalive MESSAGE right after the 200 OK
+//   (test-fixtures/sipp/register-keepalive.xml; baseline bench/sipp/trivial-registrar-keepalive.xml) — the scenario
+//   of issue 8's target (50,000 devices, first REGISTER → all online in the API ≤ 10 s).
 // --profile: the gateway child runs with --cpu-prof; the top self-time functions are printed at the end.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,7 +29,15 @@ import { startGatewayProcess, DEVICE_PASSWORD, GATEWAY_SIP_ID, GATEWAY_DOMAIN } 
 import { startFerretDb } from './lib/ferretdb.mjs';
 import { openStoreProbe } from './lib/store-probe.mjs';
 import { cpuSeconds, memory, resetPeakRss, selfCpuSeconds, udpCounters } from './lib/proc.mjs';
-import { runSippClient, startTrivialRegistrar, writeDeviceCsv } from './lib/sipp.mjs';
+import {
+  REGISTER_KEEPALIVE_SCENARIO,
+  REGISTER_SCENARIO,
+  TRIVIAL_REGISTRAR_KEEPALIVE_SCENARIO,
+  TRIVIAL_REGISTRAR_SCENARIO,
+  runSippClient,
+  startTrivialRegistrar,
+  writeDeviceCsv,
+} from './lib/sipp.mjs';
 import { storeWriteDelta, storeWriteSummary, metricValue } from './lib/api.mjs';
 import { median, round } from './lib/stats.mjs';
 import { machineInfo, machineLine } from './lib/machine.mjs';
@@ -36,14 +47,18 @@ import { log, writeResult } from './lib/out.mjs';
 import { formatProfile, summariseProfile } from './lib/cpuprofile.mjs';
 
 const USAGE = `usage: node bench/registration-storm.mjs [--devices N] [--store sqlite|mongo] [--runs R] [--generator sim|sipp]
-       [--catalog-on-register true|false] [--in-flight K] [--rate PER_SEC] [--profile] [--timeout-sec S] [--no-baseline] [--commit-wait-ms MS]`;
+       [--catalog-on-register true|false] [--in-flight K] [--rate PER_SEC] [--profile] [--timeout-sec S] [--no-baseline] [--commit-wait-ms MS] [--keepalive]`;
 const opt = options(
-  { devices: 50_000, store: 'sqlite', runs: 3, generator: 'sim', 'catalog-on-register': '', 'in-flight': 2_000, rate: 0, profile: false, 'timeout-sec': 180, 'no-baseline': false, 'commit-wait-ms': -1 },
+  { devices: 50_000, store: 'sqlite', runs: 3, generator: 'sim', 'catalog-on-register': '', 'in-flight': 2_000, rate: 0, profile: false, 'timeout-sec': 180, 'no-baseline': false, 'commit-wait-ms': -1, keepalive: false },
   USAGE,
 );
 oneOf('store', opt.store, ['sqlite', 'mongo']);
 oneOf('generator', opt.generator, ['sim', 'sipp']);
 const N = opt.devices;
+if (opt.keepalive && opt.generator !== 'sipp') {
+  process.stderr.write('--keepalive needs --generator sipp (the simulator sends its first keepalive on its own schedule)\n');
+  process.exit(2);
+}
 const catalogOnRegister = opt.generator === 'sipp' ? false : opt['catalog-on-register'] !== 'false';
 if (opt.generator === 'sipp' && opt['catalog-on-register'] === 'true') {
   process.stderr.write('sipp does not answer DeviceInfo/Catalog queries: the sipp storm always runs with catalogOnRegister=false\n');
@@ -82,6 +97,7 @@ async function driveGenerator(sipPort, onFirstRegister, deadline) {
     const csv = writeDeviceCsv(join(workDir, 'devices.csv'), deviceIds(N), DEVICE_PASSWORD);
     const r = await runSippClient({
       target: `127.0.0.1:${sipPort}`,
+      scenario: opt.keepalive ? REGISTER_KEEPALIVE_SCENARIO : REGISTER_SCENARIO,
       csv,
       calls: N,
       rate: sippRate,
@@ -139,7 +155,7 @@ async function driveGenerator(sipPort, onFirstRegister, deadline) {
 }
 
 async function baselineRun() {
-  const uas = await startTrivialRegistrar();
+  const uas = await startTrivialRegistrar({ scenario: opt.keepalive ? TRIVIAL_REGISTRAR_KEEPALIVE_SCENARIO : TRIVIAL_REGISTRAR_SCENARIO });
   try {
     let t0 = 0;
     const r = await driveGenerator(uas.port, (t) => (t0 = t), performance.now() + TIMEOUT_MS);
@@ -257,7 +273,7 @@ async function gatewayRun(run) {
 }
 
 const machine = machineInfo();
-log(`registration storm: ${N} devices, store ${opt.store}${opt.store === 'mongo' ? ' (FerretDB 1.24 on SQLite, not MongoDB)' : ''}, generator ${opt.generator}, catalogOnRegister=${catalogOnRegister}, ${opt.runs} run(s)`);
+log(`registration storm: ${N} devices, store ${opt.store}${opt.store === 'mongo' ? ' (FerretDB 1.24 on SQLite, not MongoDB)' : ''}, generator ${opt.generator}${opt.keepalive ? ' (REGISTER + first keepalive)' : ''}, catalogOnRegister=${catalogOnRegister}, ${opt.runs} run(s)`);
 log(`machine: ${machineLine(machine)}`);
 const results = [];
 try {
@@ -293,6 +309,6 @@ const summaryLine = {
   failures: results.reduce((s, r) => s + r.failures, 0),
 };
 log(`median of ${results.length}: ${JSON.stringify(summaryLine)}`);
-const file = writeResult(`storm-${opt.store}-${opt.generator}`, { benchmark: 'registration-storm', options: opt, catalogOnRegister, machine, results, median: summaryLine });
+const file = writeResult(`storm-${opt.store}-${opt.generator}${opt.keepalive ? '-keepalive' : ''}`, { benchmark: 'registration-storm', options: opt, catalogOnRegister, machine, results, median: summaryLine });
 log(`results written to ${file}`);
 process.exit(0);

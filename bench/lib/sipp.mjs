@@ -10,6 +10,9 @@ import { reapedChildrenCpuSeconds } from './proc.mjs';
 
 export const REGISTER_SCENARIO = join(REPO_ROOT, 'test-fixtures/sipp/register.xml');
 export const TRIVIAL_REGISTRAR_SCENARIO = join(REPO_ROOT, 'bench/sipp/trivial-registrar.xml');
+/** REGISTER with digest, then the first keepalive (issue 8's storm scenario), and its do-nothing counterpart. */
+export const REGISTER_KEEPALIVE_SCENARIO = join(REPO_ROOT, 'test-fixtures/sipp/register-keepalive.xml');
+export const TRIVIAL_REGISTRAR_KEEPALIVE_SCENARIO = join(REPO_ROOT, 'bench/sipp/trivial-registrar-keepalive.xml');
 
 /** Injection file: one device per line, its ID and sipp's own [authentication …] keyword (see register.xml). */
 export function writeDeviceCsv(file, ids, password) {
@@ -73,11 +76,11 @@ export async function runSippClient({ target, scenario = REGISTER_SCENARIO, csv,
   };
 }
 
-/** The trivial registrar (bench/sipp/trivial-registrar.xml) as a sipp UAS on a free port. */
-export async function startTrivialRegistrar() {
+/** The trivial registrar (bench/sipp/trivial-registrar.xml, or the given scenario) as a sipp UAS on a free port. */
+export async function startTrivialRegistrar({ scenario = TRIVIAL_REGISTRAR_SCENARIO } = {}) {
   const port = await freeTcpUdpPort();
   const child = track(
-    spawn('sipp', ['-sf', TRIVIAL_REGISTRAR_SCENARIO, '-i', '127.0.0.1', '-p', String(port), '-t', 'u1', '-nostdin', '-timeout', '900s', '-buff_size', '8388608'], {
+    spawn('sipp', ['-sf', scenario, '-i', '127.0.0.1', '-p', String(port), '-t', 'u1', '-nostdin', '-timeout', '900s', '-buff_size', '8388608'], {
       stdio: ['ignore', 'ignore', 'ignore'],
     }),
     'sipp-uas',

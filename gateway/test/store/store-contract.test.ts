@@ -1,7 +1,9 @@
 /**
  * One contract for the storage port (gateway/src/domain/store.ts), run against both adapters:
  * SqliteStore in a temp directory and MongoStore on the server from the vitest global setup (FerretDB 1.24
- * over SQLite, or MONGO_URL), each storage on a database no other run uses.
+ * over SQLite, or MONGO_URL), each storage on a database no other run uses. SqliteStore runs twice: with its
+ * writes inline (the TypeScript sources, as vitest loads them) and with its write thread (the compiled module
+ * from dist/, which the gateway runs; a worker thread cannot load TypeScript).
  *
  * Most tests share one store per adapter and keep out of each other's way by using their own device IDs and
  * scoping every query by deviceId (or civil-code prefix); tests that need global counts (purge, restart,
@@ -20,6 +22,7 @@ import type { GatewayStore } from '../../src/domain/store.js';
 import { MongoStore } from '../../src/store/mongo/mongo-store.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { mongoTestUrl, uniqueDatabaseName } from '../support/mongo.js';
+import { buildGateway } from '../e2e/durability-support.js';
 
 // ---------------------------------------------------------------------------------------------- factories
 
@@ -33,13 +36,25 @@ interface StoreFactory {
   isFerretDb(): Promise<boolean>;
 }
 
-function sqliteFactory(): StoreFactory {
+type SqliteStoreClass = typeof SqliteStore;
+
+/** The compiled SqliteStore (dist/), whose writes run on its write thread. */
+async function compiledSqliteStore(): Promise<SqliteStoreClass> {
+  buildGateway();
+  const url = new URL('../../../dist/store/sqlite/sqlite-store.js', import.meta.url).href;
+  return ((await import(url)) as { SqliteStore: SqliteStoreClass }).SqliteStore;
+}
+
+function sqliteFactory(Store: SqliteStoreClass = SqliteStore, writeThread = false): StoreFactory {
   const dirs: string[] = [];
   return {
     newStorage(label) {
       const dir = mkdtempSync(join(tmpdir(), `store-contract-${label}-`));
       dirs.push(dir);
-      return () => new SqliteStore(dir);
+      return () => {
+        const store = new Store(dir, undefined, { writeThread });
+        return store;
+      };
     },
     async isFerretDb() {
       return false;
@@ -1019,5 +1034,68 @@ async function list2(store: GatewayStore, query: Parameters<GatewayStore['listCh
   return (await store.listChannels({ ...query, limit: 1000 })).items;
 }
 
-storeContract('SqliteStore (better-sqlite3, temp directory)', sqliteFactory);
+storeContract('SqliteStore (better-sqlite3, temp directory, writes inline)', () => sqliteFactory(SqliteStore, false));
+const CompiledSqliteStore = await compiledSqliteStore();
+storeContract('SqliteStore (compiled, writes on its write thread)', () => sqliteFactory(CompiledSqliteStore, true));
 storeContract('MongoStore (official driver; FerretDB unless MONGO_URL)', mongoFactory);
+
+describe('SqliteStore write thread (compiled)', () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  const tempDir = (): string => {
+    const d = mkdtempSync(join(tmpdir(), 'store-write-thread-'));
+    dirs.push(d);
+    return d;
+  };
+
+  it('runs its writes on the thread, and close() finishes the writes already handed to it', async () => {
+    const dir = tempDir();
+    const store = new CompiledSqliteStore(dir, undefined, { writeThread: true });
+    await store.init();
+    expect(store.writeLane).toBe('thread');
+    // Not awaited one by one: close() must still let every one of them reach the file.
+    const writes = Array.from({ length: 20 }, (_, i) => store.upsertDevices([makeDevice(gbId('44030500', '132', 9000 + i))]));
+    await store.close();
+    await Promise.all(writes);
+    const reopened = new SqliteStore(dir);
+    await reopened.init();
+    try {
+      expect((await reopened.listDevices({ limit: 100 })).total).toBe(20);
+    } finally {
+      await reopened.close();
+    }
+  });
+
+  it('a read right after an awaited write sees it (the reader is another connection)', async () => {
+    const store = new CompiledSqliteStore(tempDir(), undefined, { writeThread: true });
+    await store.init();
+    try {
+      const id = gbId('44030500', '132', 9100);
+      await store.upsertDevices([makeDevice(id, { name: 'first' })]);
+      expect((await store.getDevice(id))?.name).toBe('first');
+      await store.upsertDevices([makeDevice(id, { name: 'second' })]);
+      expect((await store.getDevice(id))?.name).toBe('second');
+      await store.appendAlarms([{ id: 'a-1', deviceId: id, channelId: id, receivedAt: 1, priority: '1', method: '2', type: null, description: 'x', time: null, longitude: null, latitude: null } as unknown as AlarmEvent]);
+      expect((await store.acknowledgeAlarm('a-1', 'op', null, 5))?.acknowledgedAt).toBe(5);
+      expect(await store.acknowledgeAlarm('missing', 'op', null, 5)).toBeNull();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('an SQLite error on the thread reaches the caller with its code and the store keeps working', async () => {
+    const store = new CompiledSqliteStore(tempDir(), undefined, { writeThread: true });
+    await store.init();
+    try {
+      const bad = makeDevice(gbId('44030500', '132', 9200));
+      // A NOT NULL column bound to null: SQLite refuses the row on the thread.
+      await expect(store.upsertDevices([{ ...bad, status: null as unknown as Device['status'] }])).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_NOTNULL' });
+      await store.upsertDevices([bad]);
+      expect(await store.getDevice(bad.id)).not.toBeNull();
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -1,9 +1,11 @@
 /**
  * Embedded store: SQLite through better-sqlite3 (pinned to 12.x; 13.x crashes on Node 20).
  *
- * better-sqlite3 is synchronous; every call here is short (indexed lookups, or one transaction with
- * prepared statements for a batch), so it never blocks the event loop for long. WAL mode lets the periodic
- * write-behind flush and API reads interleave.
+ * better-sqlite3 is synchronous. Reads here are short (indexed lookups) and run on the main thread's
+ * connection; the writes to devices, channels and history (sqlite-writes.ts) run on a write thread with a
+ * connection of its own (sqlite-write-lane.ts explains why and when they run inline instead). WAL mode lets
+ * the writer and the readers work at the same time; users, session tokens and the generic records are written
+ * on the main connection (rare, small, and not ordered with the write queue's batches).
  *
  * Durability (docs/durability.md): a REGISTER is answered once its batch is committed (group commit in
  * domain/write-behind.ts), so a commit must mean durable. In WAL mode synchronous=NORMAL already survives a
@@ -29,6 +31,19 @@ import type {
 import type { RecordStore } from '../../domain/records.js';
 import { pageBounds } from '../paging.js';
 import { SqliteRecordStore } from './sqlite-records.js';
+import { configureConnection, type AlarmRow, type ChannelRow, type DeviceRow, type LivenessRow, type StatusEventRow } from './sqlite-writes.js';
+import { InlineWriteLane, ThreadWriteLane, type SqliteWriteLane } from './sqlite-write-lane.js';
+
+export interface SqliteStoreOptions {
+  /**
+   * Run the writes on a write thread (see sqlite-write-lane.ts). Default: yes when running compiled JavaScript
+   * (the worker entry is a .js file next to this one), inline when running from TypeScript sources.
+   */
+  writeThread?: boolean;
+}
+
+const WORKER_URL = new URL('./sqlite-write-worker.js', import.meta.url);
+const RUNNING_COMPILED = import.meta.url.endsWith('.js');
 
 const SCHEMA_VERSION = 2;
 
@@ -137,6 +152,7 @@ interface Where {
 
 export class SqliteStore implements GatewayStore {
   private db: Database.Database | null = null;
+  private lane: SqliteWriteLane | null = null;
   readonly description: string;
   /** One transaction (one fsync) per call: large calls are cheap here (5,000 rows ≈ 50 ms). */
   readonly rowsPerWrite = 5000;
@@ -144,11 +160,15 @@ export class SqliteStore implements GatewayStore {
   /** Generic record collections (views, sessions, ...), in tables of their own: see sqlite-records.ts. */
   readonly records: RecordStore = new SqliteRecordStore(() => this.conn);
 
+  private readonly writeThread: boolean;
+
   constructor(
     dataDir: string,
     private readonly logger?: Logger,
+    options: SqliteStoreOptions = {},
   ) {
     this.file = join(dataDir, 'gateway.sqlite3');
+    this.writeThread = options.writeThread ?? RUNNING_COMPILED;
     this.description = `sqlite:${this.file}`;
   }
 
@@ -157,14 +177,21 @@ export class SqliteStore implements GatewayStore {
     return this.db;
   }
 
+  private get writes(): SqliteWriteLane {
+    if (!this.lane) throw new Error('SqliteStore used before init() or after close()');
+    return this.lane;
+  }
+
+  /** 'thread' or 'inline': where the writes run (for logs and tests). */
+  get writeLane(): 'thread' | 'inline' {
+    return this.writes.kind;
+  }
+
   async init(): Promise<void> {
     if (this.db) return;
     mkdirSync(join(this.file, '..'), { recursive: true });
     const db = new Database(this.file);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.pragma('busy_timeout = 5000');
-    db.pragma('foreign_keys = OFF');
+    configureConnection(db);
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
       db.close();
@@ -176,6 +203,19 @@ export class SqliteStore implements GatewayStore {
         db.pragma(`user_version = ${v}`);
       })();
       this.logger?.info({ file: this.file, version: v }, 'sqlite schema migrated');
+    }
+    // The write thread opens its connection after the migrations, so it never sees an older schema.
+    if (this.writeThread) {
+      const lane = new ThreadWriteLane(this.file, WORKER_URL, this.logger);
+      try {
+        await lane.start();
+      } catch (err) {
+        db.close();
+        throw err;
+      }
+      this.lane = lane;
+    } else {
+      this.lane = new InlineWriteLane(db);
     }
     this.db = db;
   }
@@ -191,6 +231,10 @@ export class SqliteStore implements GatewayStore {
 
   async close(): Promise<void> {
     if (!this.db) return;
+    const lane = this.lane;
+    this.lane = null;
+    // Writes already handed to the lane finish first (the thread answers them before it closes).
+    await lane?.close();
     this.db.close();
     this.db = null;
   }
@@ -199,23 +243,14 @@ export class SqliteStore implements GatewayStore {
 
   async upsertDevices(devices: Device[]): Promise<void> {
     if (devices.length === 0) return;
-    const stmt = this.conn.prepare(
-      `INSERT INTO devices (id, name, civil_code, status, doc) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT(id) DO UPDATE SET name = excluded.name, civil_code = excluded.civil_code, status = excluded.status, doc = excluded.doc`,
-    );
-    this.conn.transaction((list: Device[]) => {
-      for (const d of list) stmt.run(d.id, d.name, d.civilCode, d.status, JSON.stringify(d));
-    })(devices);
+    const rows = devices.map((d): DeviceRow => [d.id, d.name, d.civilCode, d.status, JSON.stringify(d)]);
+    await this.writes.run('upsertDevices', rows);
   }
 
   async updateDeviceLiveness(updates: DeviceLiveness[]): Promise<void> {
     if (updates.length === 0) return;
-    const stmt = this.conn.prepare(
-      `UPDATE devices SET doc = json_set(doc, '$.lastKeepaliveAt', ?, '$.remoteAddress', ?, '$.remotePort', ?, '$.transport', ?) WHERE id = ?`,
-    );
-    this.conn.transaction((list: DeviceLiveness[]) => {
-      for (const u of list) stmt.run(u.lastKeepaliveAt, u.remoteAddress, u.remotePort, u.transport, u.id);
-    })(updates);
+    const rows = updates.map((u): LivenessRow => [u.lastKeepaliveAt, u.remoteAddress, u.remotePort, u.transport, u.id]);
+    await this.writes.run('updateDeviceLiveness', rows);
   }
 
   async getDevice(id: string): Promise<Device | null> {
@@ -239,57 +274,25 @@ export class SqliteStore implements GatewayStore {
   }
 
   async deleteDevice(id: string): Promise<void> {
-    this.conn.transaction(() => {
-      this.conn.prepare('DELETE FROM devices WHERE id = ?').run(id);
-      this.conn.prepare('DELETE FROM channels WHERE device_id = ?').run(id);
-      this.conn.prepare('DELETE FROM channel_parents WHERE device_id = ?').run(id);
-    })();
+    await this.writes.run('deleteDevice', id);
   }
 
   // ------------------------------------------------------------------ channels
 
   async upsertChannels(channels: Channel[]): Promise<void> {
     if (channels.length === 0) return;
-    const upsert = this.conn.prepare(
-      `INSERT INTO channels (device_id, id, kind, name, civil_code, status, reported_status, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT(device_id, id) DO UPDATE SET kind = excluded.kind, name = excluded.name, civil_code = excluded.civil_code,
-         status = excluded.status, reported_status = excluded.reported_status, doc = excluded.doc`,
+    const rows = channels.map(
+      (c): ChannelRow => [c.deviceId, c.id, c.kind, c.name, c.civilCode, c.status, c.reportedStatus, JSON.stringify(c), c.parentIds],
     );
-    const clearParents = this.conn.prepare('DELETE FROM channel_parents WHERE device_id = ? AND channel_id = ?');
-    const addParent = this.conn.prepare('INSERT OR IGNORE INTO channel_parents (parent_id, device_id, channel_id) VALUES (?, ?, ?)');
-    this.conn.transaction((list: Channel[]) => {
-      for (const c of list) {
-        upsert.run(c.deviceId, c.id, c.kind, c.name, c.civilCode, c.status, c.reportedStatus, JSON.stringify(c));
-        clearParents.run(c.deviceId, c.id);
-        for (const p of c.parentIds) addParent.run(p, c.deviceId, c.id);
-      }
-    })(channels);
+    await this.writes.run('upsertChannels', rows);
   }
 
   async deleteChannelsNotIn(deviceId: string, keepIds: string[]): Promise<number> {
-    const db = this.conn;
-    return db.transaction(() => {
-      db.exec('CREATE TEMP TABLE IF NOT EXISTS keep_ids (id TEXT PRIMARY KEY) WITHOUT ROWID');
-      db.exec('DELETE FROM keep_ids');
-      const ins = db.prepare('INSERT OR IGNORE INTO keep_ids (id) VALUES (?)');
-      for (const id of keepIds) ins.run(id);
-      db.prepare('DELETE FROM channel_parents WHERE device_id = ? AND channel_id NOT IN (SELECT id FROM keep_ids)').run(deviceId);
-      const removed = db.prepare('DELETE FROM channels WHERE device_id = ? AND id NOT IN (SELECT id FROM keep_ids)').run(deviceId).changes;
-      db.exec('DELETE FROM keep_ids');
-      return removed;
-    })();
+    return this.writes.run('deleteChannelsNotIn', deviceId, keepIds);
   }
 
   async setChannelsStatusForDevice(deviceId: string, status: 'online' | 'offline', at: number): Promise<void> {
-    // Effective status: a channel is online only when the device is online AND the device reported it online.
-    const effective = status === 'online' ? "CASE WHEN reported_status = 'online' THEN 'online' ELSE 'offline' END" : "'offline'";
-    this.conn
-      .prepare(
-        `UPDATE channels SET status = ${effective},
-           doc = json_set(doc, '$.status', ${effective}, '$.statusChangedAt', CASE WHEN status = ${effective} THEN json_extract(doc, '$.statusChangedAt') ELSE @at END)
-         WHERE device_id = @deviceId`,
-      )
-      .run({ deviceId, at });
+    await this.writes.run('setChannelsStatusForDevice', deviceId, status, at);
   }
 
   async getChannel(id: string, deviceId?: string): Promise<Channel | null> {
@@ -342,13 +345,11 @@ export class SqliteStore implements GatewayStore {
 
   async appendStatusEvents(events: StatusEvent[]): Promise<void> {
     if (events.length === 0) return;
-    const stmt = this.conn.prepare('INSERT INTO status_events (subject_id, device_id, at, doc) VALUES (?, ?, ?, ?)');
-    this.conn.transaction((list: StatusEvent[]) => {
-      for (const e of list) {
-        const { id: _ignored, ...rest } = e;
-        stmt.run(e.subjectId, e.deviceId, e.at, JSON.stringify(rest));
-      }
-    })(events);
+    const rows = events.map((e): StatusEventRow => {
+      const { id: _ignored, ...rest } = e;
+      return [e.subjectId, e.deviceId, e.at, JSON.stringify(rest)];
+    });
+    await this.writes.run('appendStatusEvents', rows);
   }
 
   async listStatusEvents(query: EventQuery): Promise<Page<StatusEvent>> {
@@ -380,13 +381,11 @@ export class SqliteStore implements GatewayStore {
 
   async appendAlarms(alarms: AlarmEvent[]): Promise<void> {
     if (alarms.length === 0) return;
-    const stmt = this.conn.prepare('INSERT OR REPLACE INTO alarms (id, device_id, received_at, acknowledged, doc) VALUES (?, ?, ?, ?, ?)');
-    this.conn.transaction((list: AlarmEvent[]) => {
-      for (const a of list) {
-        const id = a.id ?? `${a.receivedAt}-${Math.random().toString(36).slice(2, 10)}`;
-        stmt.run(id, a.deviceId, a.receivedAt, a.acknowledgedAt ? 1 : 0, JSON.stringify({ ...a, id }));
-      }
-    })(alarms);
+    const rows = alarms.map((a): AlarmRow => {
+      const id = a.id ?? `${a.receivedAt}-${Math.random().toString(36).slice(2, 10)}`;
+      return [id, a.deviceId, a.receivedAt, a.acknowledgedAt ? 1 : 0, JSON.stringify({ ...a, id })];
+    });
+    await this.writes.run('appendAlarms', rows);
   }
 
   async listAlarms(query: AlarmQuery): Promise<Page<AlarmEvent>> {
@@ -418,11 +417,8 @@ export class SqliteStore implements GatewayStore {
   }
 
   async acknowledgeAlarm(id: string, by: string, note: string | null, at: number): Promise<AlarmEvent | null> {
-    const row = this.conn.prepare('SELECT doc FROM alarms WHERE id = ?').get(id) as { doc: string } | undefined;
-    if (!row) return null;
-    const alarm = { ...(JSON.parse(row.doc) as AlarmEvent), acknowledgedAt: at, acknowledgedBy: by, note };
-    this.conn.prepare('UPDATE alarms SET acknowledged = 1, doc = ? WHERE id = ?').run(JSON.stringify(alarm), id);
-    return alarm;
+    const doc = await this.writes.run('acknowledgeAlarm', id, by, note, at);
+    return doc === null ? null : (JSON.parse(doc) as AlarmEvent);
   }
 
   // ------------------------------------------------------------------ users and tokens
