@@ -61,8 +61,10 @@ export class DeviceRegistry {
   private readonly deadlines: DeadlineWheel<string>;
   private readonly now: () => number;
   private onlineCount = 0;
-  /** Device ids in id order for list(); rebuilt only after a device is added (rare next to reads). */
+  /** Device ids in id order for list(): new ones are merged in at the next list, a removal rebuilds it. */
   private sortedIds: string[] | null = null;
+  /** Devices added since sortedIds was last brought up to date (see idsInOrder). */
+  private addedIds: string[] = [];
 
   constructor(
     private readonly store: GatewayStore,
@@ -92,7 +94,7 @@ export class DeviceRegistry {
     for (const row of stored) {
       const device = withProtocol(row);
       this.devices.set(device.id, device);
-      this.sortedIds = null;
+      this.forgetOrder();
       this.addresses.set(device.id, {
         transport: device.transport,
         address: device.remoteAddress,
@@ -145,11 +147,10 @@ export class DeviceRegistry {
   list(query: DeviceQuery): Page<Device> {
     const offset = Math.max(0, Math.floor(query.offset ?? 0));
     const limit = Math.min(MAX_PAGE_LIMIT, Math.max(1, Math.floor(query.limit ?? DEFAULT_PAGE_LIMIT)));
-    if (!this.sortedIds) this.sortedIds = [...this.devices.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     const q = query.q ? query.q.toLowerCase() : '';
     const items: Device[] = [];
     let total = 0;
-    for (const id of this.sortedIds) {
+    for (const id of this.idsInOrder()) {
       const device = this.devices.get(id);
       if (!device) continue;
       if (query.status && device.status !== query.status) continue;
@@ -159,6 +160,28 @@ export class DeviceRegistry {
       total++;
     }
     return { total, items };
+  }
+
+  /**
+   * Every device ID in ascending order. Kept sorted incrementally: a registration storm adds thousands of devices
+   * between two list requests, and re-sorting 50,000 IDs on every poll of the list cost more main-thread time
+   * than the registrations themselves; sorting only the new IDs and merging them in is linear.
+   */
+  private idsInOrder(): string[] {
+    if (!this.sortedIds) {
+      this.sortedIds = [...this.devices.keys()].sort(compareIds);
+      this.addedIds = [];
+    } else if (this.addedIds.length > 0) {
+      this.sortedIds = mergeSorted(this.sortedIds, this.addedIds.sort(compareIds));
+      this.addedIds = [];
+    }
+    return this.sortedIds;
+  }
+
+  /** After a removal (rare): the order is rebuilt from scratch at the next list. */
+  private forgetOrder(): void {
+    this.sortedIds = null;
+    this.addedIds = [];
   }
 
   counts(): RegistryCounts {
@@ -203,7 +226,7 @@ export class DeviceRegistry {
         updatedAt: now,
       };
       this.devices.set(device.id, device);
-      this.sortedIds = null;
+      this.addedIds.push(device.id);
     }
     device.userAgent = rec.userAgent || device.userAgent;
     device.gbVersion = rec.gbVersion || device.gbVersion;
@@ -286,7 +309,7 @@ export class DeviceRegistry {
     if (previous?.status === 'online') this.onlineCount--;
     if (device.status === 'online') this.onlineCount++;
     this.devices.set(device.id, device);
-    if (!previous) this.sortedIds = null;
+    if (!previous) this.addedIds.push(device.id);
     this.addresses.set(device.id, { transport: device.transport, address: device.remoteAddress, port: device.remotePort });
     this.writer.device(device);
   }
@@ -316,7 +339,7 @@ export class DeviceRegistry {
     this.devices.delete(deviceId);
     this.addresses.delete(deviceId);
     this.deadlines.delete(deviceId);
-    this.sortedIds = null;
+    this.forgetOrder();
     return true;
   }
 
@@ -410,4 +433,20 @@ export class DeviceRegistry {
     }
     this.events.emit('device-status', { deviceId: device.id, status, reason, at });
   }
+}
+
+function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Merges two ascending ID lists into a new ascending list. */
+function mergeSorted(a: string[], b: string[]): string[] {
+  const out = new Array<string>(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length && j < b.length) out[k++] = a[i] < b[j] ? a[i++] : b[j++];
+  while (i < a.length) out[k++] = a[i++];
+  while (j < b.length) out[k++] = b[j++];
+  return out;
 }
