@@ -82,6 +82,15 @@ export interface AlarmQuery extends PageRequest {
   acknowledged?: boolean;
 }
 
+/** One flush of the write queue (see GatewayStore.writeFlush). */
+export interface FlushRows {
+  devices: Device[];
+  liveness: DeviceLiveness[];
+  channelStatus: Array<[deviceId: string, change: { status: OnlineStatus; at: number }]>;
+  statusEvents: StatusEvent[];
+  alarms: AlarmEvent[];
+}
+
 export interface GatewayStore {
   /** Human-readable adapter name for logs and /healthz ("sqlite:/path", "mongodb://host/db"). */
   readonly description: string;
@@ -90,6 +99,13 @@ export interface GatewayStore {
    * backend (a backlog after an outage is then written call by call). Default 500.
    */
   readonly rowsPerWrite?: number;
+  /**
+   * Optional: write one flush of the write queue — rows of every kind — in one call, all or nothing. A store
+   * with transactions (SQLite) makes it one commit, so a group commit costs one fsync instead of one per kind
+   * of row. The queue uses it when the flush fits in one call (`rowsPerWrite` rows of each kind); stores
+   * without it get the per-kind calls.
+   */
+  writeFlush?(rows: FlushRows): Promise<void>;
   /** Connect, create tables/collections and indexes. Idempotent. */
   init(): Promise<void>;
   /** True while the backend answers (used by /healthz). */

@@ -423,36 +423,61 @@ export class WriteBehind {
     let failure: unknown = null;
     let written = 0;
     this.inFlight = batches.reduce((n, b) => n + b.rows, 0);
-    for (const b of batches) {
-      // After one failure the rest goes straight back: the next attempt is a flush period away.
-      for (let chunk = 0; chunk < b.chunks; chunk++) {
-        if (failure !== null) {
-          b.requeueFrom(chunk);
-          break;
+    const writeFlush = this.store.writeFlush?.bind(this.store);
+    if (writeFlush && this.inFlight > 0 && batches.every((b) => b.chunks <= 1)) {
+      // The whole flush in one call: one commit (one fsync on SQLite) for the group commit instead of one per
+      // kind of row. All or nothing, so a failure puts every row back, as the per-kind path does.
+      const rows = this.inFlight;
+      const t0 = process.hrtime.bigint();
+      const write = writeFlush({ devices, liveness, channelStatus, statusEvents, alarms });
+      try {
+        await raceTimeout(write, 'writeFlush', this.options.operationTimeoutMs);
+        written = rows;
+        this.observer?.onBatchWritten('writeFlush', rows, Number(process.hrtime.bigint() - t0) / 1e9);
+      } catch (err) {
+        failure = err;
+        if (err instanceof StoreTimeoutError) {
+          this.abandoned = write.then(
+            () => batches.forEach((b) => b.rows > 0 && b.forget(0)),
+            () => undefined,
+          );
         }
-        const t0 = process.hrtime.bigint();
-        const write = b.write(chunk);
-        try {
-          await raceTimeout(write, b.operation, this.options.operationTimeoutMs);
-          const rows = b.rowsIn(chunk);
-          written += rows;
-          this.inFlight -= rows;
-          this.observer?.onBatchWritten(b.operation, rows, Number(process.hrtime.bigint() - t0) / 1e9);
-        } catch (err) {
-          failure = err;
-          // A timed-out call may still be running (in the driver, on a dead connection): the next attempt
-          // waits for it to end first, so retries never pile up behind it (see flushOnce's start).
-          // If it succeeds after all, its rows are not written twice (status events would be duplicated).
-          if (err instanceof StoreTimeoutError) {
-            this.abandoned = write.then(
-              () => b.forget(chunk),
-              () => undefined,
-            );
+        for (const b of batches) if (b.rows > 0) b.requeueFrom(0);
+        this.observer?.onBatchFailed('writeFlush', rows, err);
+        this.logger.error({ err, operation: 'writeFlush', items: rows, queued: this.queued }, 'store write failed; kept in the queue and retried');
+      }
+    } else {
+      for (const b of batches) {
+        // After one failure the rest goes straight back: the next attempt is a flush period away.
+        for (let chunk = 0; chunk < b.chunks; chunk++) {
+          if (failure !== null) {
+            b.requeueFrom(chunk);
+            break;
           }
-          b.requeueFrom(chunk);
-          this.observer?.onBatchFailed(b.operation, b.rowsIn(chunk), err);
-          this.logger.error({ err, operation: b.operation, items: b.rowsIn(chunk), queued: this.queued }, 'store write failed; kept in the queue and retried');
-          break;
+          const t0 = process.hrtime.bigint();
+          const write = b.write(chunk);
+          try {
+            await raceTimeout(write, b.operation, this.options.operationTimeoutMs);
+            const rows = b.rowsIn(chunk);
+            written += rows;
+            this.inFlight -= rows;
+            this.observer?.onBatchWritten(b.operation, rows, Number(process.hrtime.bigint() - t0) / 1e9);
+          } catch (err) {
+            failure = err;
+            // A timed-out call may still be running (in the driver, on a dead connection): the next attempt
+            // waits for it to end first, so retries never pile up behind it (see flushOnce's start).
+            // If it succeeds after all, its rows are not written twice (status events would be duplicated).
+            if (err instanceof StoreTimeoutError) {
+              this.abandoned = write.then(
+                () => b.forget(chunk),
+                () => undefined,
+              );
+            }
+            b.requeueFrom(chunk);
+            this.observer?.onBatchFailed(b.operation, b.rowsIn(chunk), err);
+            this.logger.error({ err, operation: b.operation, items: b.rowsIn(chunk), queued: this.queued }, 'store write failed; kept in the queue and retried');
+            break;
+          }
         }
       }
     }

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
 import type { Device, StatusEvent } from '../../src/domain/model.js';
-import type { DeviceLiveness, GatewayStore } from '../../src/domain/store.js';
+import type { DeviceLiveness, FlushRows, GatewayStore } from '../../src/domain/store.js';
 import { WriteBehind, type Durability } from '../../src/domain/write-behind.js';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -55,10 +55,22 @@ class FakeStore {
     return this.mode === 'ok';
   }
 
-  private gate(): Promise<void> {
+  protected gate(): Promise<void> {
     if (this.mode === 'fail') return Promise.reject(new Error('connection refused'));
     if (this.mode === 'hang') return new Promise((resolve) => this.hung.push(resolve));
     return Promise.resolve();
+  }
+}
+
+/** A store that also takes a whole flush in one call (as SqliteStore does: one transaction). */
+class FlushingStore extends FakeStore {
+  readonly rowsPerWrite = 100;
+  async writeFlush(rows: FlushRows): Promise<void> {
+    await this.gate();
+    const n = rows.devices.length + rows.liveness.length + rows.channelStatus.length + rows.statusEvents.length + rows.alarms.length;
+    this.calls.push({ op: 'writeFlush', rows: n });
+    for (const d of rows.devices) this.devices.set(d.id, d);
+    this.events.push(...rows.statusEvents);
   }
 }
 
@@ -148,5 +160,61 @@ describe('WriteBehind', () => {
     await writer.flush();
     expect(store.devices.size).toBe(10);
     expect(store.events.map((e) => e.at)).toEqual(Array.from({ length: 990 }, (_, i) => T0 + 510 + i));
+  });
+
+  it('a flush that fits one call goes to writeFlush once (one commit), rows of every kind together', async () => {
+    const store = new FlushingStore();
+    const { writer } = queue(store);
+    for (let i = 0; i < 40; i++) {
+      writer.device(device(i));
+      writer.statusEvent(event(i));
+    }
+    writer.keepalive({ id: 'd-other', lastKeepaliveAt: T0, remoteAddress: '127.0.0.1', remotePort: 5060, transport: 'udp' });
+    expect(await writer.whenDurable(10_000)).toBe('durable');
+    expect(store.calls).toEqual([{ op: 'writeFlush', rows: 81 }]);
+    expect(store.devices.size).toBe(40);
+    expect(store.events).toHaveLength(40);
+  });
+
+  it('writeFlush failing puts every row back; the retry writes them all once', async () => {
+    const store = new FlushingStore();
+    const { writer } = queue(store);
+    store.mode = 'fail';
+    writer.device(device(1));
+    writer.statusEvent(event(1));
+    expect(await writer.whenDurable(10_000)).toBe('degraded');
+    expect(writer.queued).toBe(2);
+    store.mode = 'ok';
+    await writer.flush();
+    expect(store.calls).toEqual([{ op: 'writeFlush', rows: 2 }]);
+    expect(store.events).toHaveLength(1);
+    expect(writer.health()).toMatchObject({ state: 'ok', queued: 0 });
+  });
+
+  it('a timed-out writeFlush that completes later is not written again', async () => {
+    const store = new FlushingStore();
+    const { writer } = queue(store, { operationTimeoutMs: 50 });
+    store.mode = 'hang';
+    writer.device(device(1));
+    writer.statusEvent(event(1));
+    expect(await writer.whenDurable(10_000)).toBe('degraded');
+    store.mode = 'ok';
+    const retry = writer.flush();
+    for (const resume of store.hung) resume();
+    await retry;
+    expect(store.calls).toEqual([{ op: 'writeFlush', rows: 2 }]);
+    expect(store.events).toHaveLength(1);
+    expect(writer.queued).toBe(0);
+  });
+
+  it('a flush larger than one call of a kind falls back to the per-kind calls', async () => {
+    const store = new FlushingStore();
+    const { writer } = queue(store);
+    for (let i = 0; i < 150; i++) writer.device(device(i));
+    await writer.flush();
+    expect(store.calls).toEqual([
+      { op: 'upsertDevices', rows: 100 },
+      { op: 'upsertDevices', rows: 50 },
+    ]);
   });
 });

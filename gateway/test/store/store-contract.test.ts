@@ -1098,4 +1098,26 @@ describe('SqliteStore write thread (compiled)', () => {
       await store.close();
     }
   });
+
+  it('writeFlush: rows of every kind in one transaction, all or nothing', async () => {
+    for (const Store of [SqliteStore, CompiledSqliteStore]) {
+      const store = new Store(tempDir(), undefined, { writeThread: Store === CompiledSqliteStore });
+      await store.init();
+      try {
+        const a = makeDevice(gbId('44030500', '132', 9300));
+        const b = makeDevice(gbId('44030500', '132', 9301));
+        const event = (d: Device): StatusEvent => ({ subject: 'device', subjectId: d.id, deviceId: d.id, status: 'online', reason: 'registered', at: 7 }) as StatusEvent;
+        await store.writeFlush({ devices: [a], liveness: [], channelStatus: [], statusEvents: [event(a)], alarms: [] });
+        expect(await store.getDevice(a.id)).not.toBeNull();
+        expect((await store.listStatusEvents({ deviceId: a.id })).total).toBe(1);
+        // The status event is fine, the device row is not: neither may be written.
+        const broken = { ...b, status: null as unknown as Device['status'] };
+        await expect(store.writeFlush({ devices: [broken], liveness: [], channelStatus: [], statusEvents: [event(b)], alarms: [] })).rejects.toThrow();
+        expect(await store.getDevice(b.id)).toBeNull();
+        expect((await store.listStatusEvents({ deviceId: b.id })).total).toBe(0);
+      } finally {
+        await store.close();
+      }
+    }
+  });
 });

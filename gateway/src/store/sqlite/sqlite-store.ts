@@ -26,6 +26,7 @@ import type {
   DeviceLiveness,
   DeviceQuery,
   EventQuery,
+  FlushRows,
   GatewayStore,
 } from '../../domain/store.js';
 import type { RecordStore } from '../../domain/records.js';
@@ -40,6 +41,22 @@ export interface SqliteStoreOptions {
    * (the worker entry is a .js file next to this one), inline when running from TypeScript sources.
    */
   writeThread?: boolean;
+}
+
+// Rows as the write lane carries them (sqlite-writes.ts): documents serialised here, columns in table order.
+function deviceRow(d: Device): DeviceRow {
+  return [d.id, d.name, d.civilCode, d.status, JSON.stringify(d)];
+}
+function livenessRow(u: DeviceLiveness): LivenessRow {
+  return [u.lastKeepaliveAt, u.remoteAddress, u.remotePort, u.transport, u.id];
+}
+function statusEventRow(e: StatusEvent): StatusEventRow {
+  const { id: _ignored, ...rest } = e;
+  return [e.subjectId, e.deviceId, e.at, JSON.stringify(rest)];
+}
+function alarmRow(a: AlarmEvent): AlarmRow {
+  const id = a.id ?? `${a.receivedAt}-${Math.random().toString(36).slice(2, 10)}`;
+  return [id, a.deviceId, a.receivedAt, a.acknowledgedAt ? 1 : 0, JSON.stringify({ ...a, id })];
 }
 
 const WORKER_URL = new URL('./sqlite-write-worker.js', import.meta.url);
@@ -243,14 +260,22 @@ export class SqliteStore implements GatewayStore {
 
   async upsertDevices(devices: Device[]): Promise<void> {
     if (devices.length === 0) return;
-    const rows = devices.map((d): DeviceRow => [d.id, d.name, d.civilCode, d.status, JSON.stringify(d)]);
-    await this.writes.run('upsertDevices', rows);
+    await this.writes.run('upsertDevices', devices.map(deviceRow));
   }
 
   async updateDeviceLiveness(updates: DeviceLiveness[]): Promise<void> {
     if (updates.length === 0) return;
-    const rows = updates.map((u): LivenessRow => [u.lastKeepaliveAt, u.remoteAddress, u.remotePort, u.transport, u.id]);
-    await this.writes.run('updateDeviceLiveness', rows);
+    await this.writes.run('updateDeviceLiveness', updates.map(livenessRow));
+  }
+
+  async writeFlush(rows: FlushRows): Promise<void> {
+    await this.writes.run('writeFlush', {
+      devices: rows.devices.map(deviceRow),
+      liveness: rows.liveness.map(livenessRow),
+      channelStatus: rows.channelStatus.map(([deviceId, c]): [string, 'online' | 'offline', number] => [deviceId, c.status, c.at]),
+      statusEvents: rows.statusEvents.map(statusEventRow),
+      alarms: rows.alarms.map(alarmRow),
+    });
   }
 
   async getDevice(id: string): Promise<Device | null> {
@@ -345,11 +370,7 @@ export class SqliteStore implements GatewayStore {
 
   async appendStatusEvents(events: StatusEvent[]): Promise<void> {
     if (events.length === 0) return;
-    const rows = events.map((e): StatusEventRow => {
-      const { id: _ignored, ...rest } = e;
-      return [e.subjectId, e.deviceId, e.at, JSON.stringify(rest)];
-    });
-    await this.writes.run('appendStatusEvents', rows);
+    await this.writes.run('appendStatusEvents', events.map(statusEventRow));
   }
 
   async listStatusEvents(query: EventQuery): Promise<Page<StatusEvent>> {
@@ -381,11 +402,7 @@ export class SqliteStore implements GatewayStore {
 
   async appendAlarms(alarms: AlarmEvent[]): Promise<void> {
     if (alarms.length === 0) return;
-    const rows = alarms.map((a): AlarmRow => {
-      const id = a.id ?? `${a.receivedAt}-${Math.random().toString(36).slice(2, 10)}`;
-      return [id, a.deviceId, a.receivedAt, a.acknowledgedAt ? 1 : 0, JSON.stringify({ ...a, id })];
-    });
-    await this.writes.run('appendAlarms', rows);
+    await this.writes.run('appendAlarms', alarms.map(alarmRow));
   }
 
   async listAlarms(query: AlarmQuery): Promise<Page<AlarmEvent>> {

@@ -116,6 +116,23 @@ export class SqliteWrites {
     })();
   }
 
+  /** One flush of the write queue in one transaction (one commit, one fsync); the parts nest as savepoints. */
+  writeFlush(rows: {
+    devices: DeviceRow[];
+    liveness: LivenessRow[];
+    channelStatus: Array<[string, 'online' | 'offline', number]>;
+    statusEvents: StatusEventRow[];
+    alarms: AlarmRow[];
+  }): void {
+    this.db.transaction(() => {
+      if (rows.devices.length) this.upsertDevices(rows.devices);
+      if (rows.liveness.length) this.updateDeviceLiveness(rows.liveness);
+      for (const [deviceId, status, at] of rows.channelStatus) this.setChannelsStatusForDevice(deviceId, status, at);
+      if (rows.statusEvents.length) this.appendStatusEvents(rows.statusEvents);
+      if (rows.alarms.length) this.appendAlarms(rows.alarms);
+    })();
+  }
+
   /**
    * Marks an alarm acknowledged; answers its new JSON document, or null when there is no such alarm. A
    * read-modify-write, so it runs where the alarm rows are written (after any append still in the lane).
