@@ -2,7 +2,7 @@
  * Building responses from requests (RFC 3261 §8.2.6) and the random identifiers SIP needs.
  * Pure apart from drawing random bytes.
  */
-import { randomBytes } from 'node:crypto';
+import { randomHex } from './random-pool.js';
 import type { SipRequest, SipResponse } from './message.js';
 import { formatVia, parseVia, quote, tagOf } from './headers.js';
 
@@ -65,24 +65,6 @@ export const REASON_PHRASES: Readonly<Record<number, string>> = {
 
 export function reasonPhrase(status: number): string {
   return REASON_PHRASES[status] ?? REASON_PHRASES[Math.floor(status / 100) * 100] ?? 'Unknown';
-}
-
-/**
- * Tags, branches and Call-IDs need uniqueness, not secrecy: draw them from a 4 KiB pool of random bytes refilled
- * when used up, instead of one randomBytes() call (a getrandom syscall) per SIP message.
- */
-const POOL_SIZE = 4096;
-let pool = randomBytes(POOL_SIZE);
-let poolOffset = 0;
-
-function randomHex(bytes: number): string {
-  if (poolOffset + bytes > POOL_SIZE) {
-    pool = randomBytes(POOL_SIZE);
-    poolOffset = 0;
-  }
-  const hex = pool.toString('hex', poolOffset, poolOffset + bytes);
-  poolOffset += bytes;
-  return hex;
 }
 
 /** RFC 3261 magic cookie + 64 random bits. */

@@ -11,6 +11,7 @@
  * expires (default 5 minutes); `nc` is not tracked.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { pooledRandomBytes } from './random-pool.js';
 import { quote } from './headers.js';
 
 /**
@@ -183,7 +184,7 @@ export class NonceIssuer {
   constructor(opts: NonceIssuerOptions = {}) {
     this.secret = opts.secret ?? randomBytes(32);
     this.lifetimeMs = opts.lifetimeMs ?? 5 * 60_000;
-    this.random = opts.random ?? randomBytes;
+    this.random = opts.random ?? pooledRandomBytes;
   }
 
   issue(now: number): string {

@@ -276,8 +276,25 @@ export interface Via {
   params: Map<string, string>;
 }
 
+/**
+ * The last Via value parsed and its result. One request's top Via is read three times on its way (the parser's
+ * check, the transaction key, the response's received/rport stamp), each time the same string; under a
+ * registration storm those regex parses were ~4 % of the main thread. Callers get their own copy of params
+ * (the stamp changes them).
+ */
+let lastViaValue: string | null = null;
+let lastVia: Via | null = null;
+
 /** One Via value (not a comma-joined list): "SIP/2.0/UDP 10.1.2.3:5060;rport;branch=z9hG4bK77". */
 export function parseVia(value: string): Via {
+  if (value === lastViaValue && lastVia) return { ...lastVia, params: new Map(lastVia.params) };
+  const via = parseViaUncached(value);
+  lastViaValue = value;
+  lastVia = { ...via, params: new Map(via.params) };
+  return via;
+}
+
+function parseViaUncached(value: string): Via {
   const m = /^\s*([A-Za-z0-9\-.!%*_+`'~]+)\s*\/\s*([A-Za-z0-9\-.!%*_+`'~]+)\s*\/\s*([A-Za-z0-9\-.!%*_+`'~]+)\s+([^;]+?)\s*(;.*)?$/s.exec(
     value,
   );
