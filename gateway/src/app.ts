@@ -336,20 +336,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       metrics.alarmReceived();
       alarms.received(alarm);
     };
-    signalling.on('alarm', (e) => {
-      receiveAlarm({
-        deviceId: e.deviceId,
-        sourceId: e.alarm.deviceId,
-        priority: e.alarm.priority,
-        method: e.alarm.method,
-        type: e.alarm.type,
-        description: e.alarm.description,
-        alarmTime: e.alarm.time,
-        longitude: e.alarm.longitude,
-        latitude: e.alarm.latitude,
-        raw: e.alarm.raw,
-      });
-    });
+    signalling.on('alarm', (e) => receiveAlarm(gb.alarmOf(e)));
 
     const ptz = new PtzService(
       {

@@ -18,7 +18,7 @@ import type { DeviceConfigEntry, GatewayConfig } from '../../../config/schema.js
 import type { ManscdpCharset } from '../../../codecs/manscdp/charset.js';
 import type { CatalogItem } from '../../../codecs/manscdp/messages.js';
 import type { TransportSource } from '../../../transport/sip-transport.js';
-import type { DeviceCredentials, GbSignalling, RegisterEvent } from '../../../protocol/gb28181/gb-signalling.js';
+import type { AlarmNotify, DeviceCredentials, GbSignalling, RegisterEvent } from '../../../protocol/gb28181/gb-signalling.js';
 import { judgeSource, type SourceVerdict } from '../../../protocol/gb28181/source-trust.js';
 import type { SubscriptionDialog } from '../../../protocol/gb28181/subscriptions.js';
 import type { DeviceAddress, DeviceRegistry } from '../../registry/device-registry.js';
@@ -27,6 +27,7 @@ import { NotFoundError } from '../../services.js';
 import type { CatalogQueryPort } from '../../catalog/catalog-service.js';
 import type { StreamTarget } from '../../streams/stream-service.js';
 import type { PtzTarget } from '../../control/ptz-service.js';
+import type { IncomingAlarm } from '../../alarms/alarm-service.js';
 import type { GbProfiles } from './gb-profiles.js';
 
 /** What the driver reads and writes of the registry (DeviceRegistry is it; tests may use a real one in memory). */
@@ -217,6 +218,27 @@ export class GbDriver implements CatalogQueryPort {
       substream: { attribute: profile.substreamSdpAttribute.name, main: profile.substreamSdpAttribute.main, sub: profile.substreamSdpAttribute.sub },
       allowZeroSsrc: profile.allowZeroSsrc,
       transcodeH265: profile.transcodeH265,
+    };
+  }
+
+  // ------------------------------------------------------------------ alarms
+
+  /**
+   * An Alarm NOTIFY (already source-checked by the engine) in the alarm pipeline's terms: the reporting device,
+   * and the alarm's own DeviceID (a channel or an alarm input) as its source.
+   */
+  alarmOf(e: { deviceId: string; alarm: AlarmNotify }): IncomingAlarm {
+    return {
+      deviceId: e.deviceId,
+      sourceId: e.alarm.deviceId,
+      priority: e.alarm.priority,
+      method: e.alarm.method,
+      type: e.alarm.type,
+      description: e.alarm.description,
+      alarmTime: e.alarm.time,
+      longitude: e.alarm.longitude,
+      latitude: e.alarm.latitude,
+      raw: e.alarm.raw,
     };
   }
 

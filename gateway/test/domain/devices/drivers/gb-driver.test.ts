@@ -404,3 +404,20 @@ describe('GB28181 driver: channels and streams', () => {
     expect(signalling.sent).toEqual([{ what: 'PTZ', deviceId: CHANNEL, destination: SRC, charset: 'UTF-8' }]);
   });
 });
+
+describe('GB28181 driver: alarms', () => {
+  it('maps an Alarm NOTIFY to the alarm pipeline: reporting device, and the alarm’s own DeviceID as source', () => {
+    const { driver } = build();
+    const alarm = driver.alarmOf({
+      deviceId: DEV,
+      alarm: {
+        deviceId: CHANNEL, sn: 7, priority: 1, method: 5, type: 2, eventType: 1, description: '区域入侵',
+        time: '2026-12-06T08:00:00', longitude: 114.05, latitude: 22.54, raw: { AlarmPriority: '1' },
+      },
+    });
+    expect(alarm).toEqual({
+      deviceId: DEV, sourceId: CHANNEL, priority: 1, method: 5, type: 2, description: '区域入侵',
+      alarmTime: '2026-12-06T08:00:00', longitude: 114.05, latitude: 22.54, raw: { AlarmPriority: '1' },
+    });
+  });
+});
