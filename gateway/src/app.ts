@@ -46,7 +46,6 @@ import type { CatalogItem } from './codecs/manscdp/messages.js';
 import { CascadeResponder } from './domain/cascade/cascade-responder.js';
 import { UpwardLegs } from './domain/cascade/upward-legs.js';
 import { recordsPage } from './domain/streams/recordings.js';
-import { decodeManscdp, isCmdType, readMediaStatus } from './codecs/manscdp/messages.js';
 import { UpperRegistration } from './protocol/gb28181/upper-registration.js';
 import { SessionService } from './domain/sessions/session-service.js';
 import { HealthService } from './domain/health/health-service.js';
@@ -191,7 +190,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     closers.push(() => registry.close());
     metrics.setDeviceCountsProvider(() => registry.counts());
     // GB28181's rules (registration, profiles, addressing, channel resolution); its signalling engine is connected below.
-    const gb = new GbDriver({ registry, profiles, sip: config.sip, channels: store });
+    const gb = new GbDriver({ registry, profiles, sip: config.sip, channels: store, logger });
 
     const auth = new AuthService(
       store,
@@ -400,21 +399,11 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       logger.child({ component: 'streams' }),
     );
     signalling.dialogs.on('remote-bye', (dialog) => streams.remoteBye(dialog));
-    // In-dialog MESSAGEs (already answered 200 by the dialog layer): MediaStatus 121 = the device sent the whole
-    // span of a playback or download (GB 9.9.2); the stream ends with reason end-of-file and we send BYE.
+    // In-dialog MESSAGEs: MediaStatus 121 ends a playback or download stream (GbDriver.dialogMessage).
     signalling.dialogs.on('dialog-message', (dialog, req) => {
-      let notifyType: number | null = null;
-      try {
-        const m = decodeManscdp(req.body);
-        if (isCmdType(m, 'MediaStatus')) notifyType = readMediaStatus(m).notifyType;
-        else logger.info({ callId: dialog.callId, cmdType: m.cmdType }, 'in-dialog MESSAGE ignored');
-      } catch (err) {
-        metrics.sipRequestRejected('bad-body');
-        logger.warn({ callId: dialog.callId, err: (err as Error).message }, 'unreadable in-dialog MESSAGE ignored');
-        return;
-      }
-      if (notifyType === 121) streams.endOfFile(dialog.callId);
-      else if (notifyType !== null) logger.info({ callId: dialog.callId, notifyType }, 'MediaStatus ignored (only 121 end-of-file is defined)');
+      const meaning = gb.dialogMessage(dialog.callId, req.body);
+      if (meaning === 'unreadable') metrics.sipRequestRejected('bad-body');
+      else if (meaning === 'end-of-file') streams.endOfFile(dialog.callId);
     });
     streams.on('stream-status', (view) => events.emit('stream-status', view));
     streams.on('stream-failed', (failure) => {

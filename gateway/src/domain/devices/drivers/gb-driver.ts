@@ -16,7 +16,8 @@
  */
 import type { DeviceConfigEntry, GatewayConfig } from '../../../config/schema.js';
 import type { ManscdpCharset } from '../../../codecs/manscdp/charset.js';
-import type { CatalogItem } from '../../../codecs/manscdp/messages.js';
+import type { Logger } from 'pino';
+import { decodeManscdp, isCmdType, readMediaStatus, type CatalogItem } from '../../../codecs/manscdp/messages.js';
 import type { TransportSource } from '../../../transport/sip-transport.js';
 import type { AlarmNotify, DeviceCredentials, GbSignalling, RegisterEvent } from '../../../protocol/gb28181/gb-signalling.js';
 import { judgeSource, type SourceVerdict } from '../../../protocol/gb28181/source-trust.js';
@@ -52,8 +53,13 @@ export interface GbDriverDeps {
   profiles: GbProfiles;
   sip: GbDriverConfig;
   channels: GbChannelRows;
+  /** For what the driver decides to ignore (in-dialog MESSAGEs). */
+  logger: Logger;
   now?: () => number;
 }
+
+/** What an in-dialog MESSAGE means for the stream of its dialog. */
+export type DialogMessageMeaning = 'end-of-file' | 'ignored' | 'unreadable';
 
 /** A SIP transport source as the registry keeps it. */
 export function deviceAddressOf(source: TransportSource): DeviceAddress {
@@ -240,6 +246,29 @@ export class GbDriver implements CatalogQueryPort {
       latitude: e.alarm.latitude,
       raw: e.alarm.raw,
     };
+  }
+
+  // ------------------------------------------------------------------ in-dialog messages
+
+  /**
+   * An in-dialog MESSAGE of a stream's INVITE dialog (already answered 200 by the dialog layer). MediaStatus
+   * 121 means the device sent the whole span of a playback or download (GB 9.9.2): the stream ends with reason
+   * end-of-file and we send BYE. No other NotifyType is defined; other CmdTypes are logged and ignored.
+   * 'unreadable': not MANSCDP (the caller counts it as a bad body).
+   */
+  dialogMessage(callId: string, body: Buffer): DialogMessageMeaning {
+    let notifyType: number | null = null;
+    try {
+      const m = decodeManscdp(body);
+      if (isCmdType(m, 'MediaStatus')) notifyType = readMediaStatus(m).notifyType;
+      else this.deps.logger.info({ callId, cmdType: m.cmdType }, 'in-dialog MESSAGE ignored');
+    } catch (err) {
+      this.deps.logger.warn({ callId, err: (err as Error).message }, 'unreadable in-dialog MESSAGE ignored');
+      return 'unreadable';
+    }
+    if (notifyType === 121) return 'end-of-file';
+    if (notifyType !== null) this.deps.logger.info({ callId, notifyType }, 'MediaStatus ignored (only 121 end-of-file is defined)');
+    return 'ignored';
   }
 
   // ------------------------------------------------------------------ PTZ and live queries

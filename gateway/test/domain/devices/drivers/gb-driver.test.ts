@@ -15,7 +15,7 @@ import type { GatewayConfig, DeviceConfigEntry } from '../../../../src/config/sc
 import { GbProfiles } from '../../../../src/domain/devices/drivers/gb-profiles.js';
 import { GbDriver, type GbSignallingPort } from '../../../../src/domain/devices/drivers/gb-driver.js';
 import type { TransportSource } from '../../../../src/transport/sip-transport.js';
-import type { DeviceInfoResponse } from '../../../../src/codecs/manscdp/messages.js';
+import { encodeNotify, type DeviceInfoResponse } from '../../../../src/codecs/manscdp/messages.js';
 import type { ManscdpCharset } from '../../../../src/codecs/manscdp/charset.js';
 import type { Device } from '../../../../src/domain/model.js';
 
@@ -143,6 +143,7 @@ function build(
     profiles,
     sip,
     channels: { getChannel: async (id) => (channelRows[id] ? { deviceId: channelRows[id] } : null) },
+    logger,
     now: clock,
   });
   const signalling = new TableSignalling(options.infos ?? {});
@@ -278,7 +279,7 @@ describe('GB28181 driver: DeviceInfo', () => {
 
   it('says so when no signalling engine is connected', async () => {
     const { registry, profiles } = build();
-    const bare = new GbDriver({ registry, profiles, sip: { password: '', unknownDevices: 'accept' }, channels: { getChannel: async () => null } });
+    const bare = new GbDriver({ registry, profiles, sip: { password: '', unknownDevices: 'accept' }, channels: { getChannel: async () => null }, logger: pino({ level: 'silent' }) });
     await expect(bare.queryDeviceInfo(DEV)).rejects.toThrow('no signalling engine connected');
   });
 });
@@ -419,5 +420,27 @@ describe('GB28181 driver: alarms', () => {
       deviceId: DEV, sourceId: CHANNEL, priority: 1, method: 5, type: 2, description: '区域入侵',
       alarmTime: '2026-12-06T08:00:00', longitude: 114.05, latitude: 22.54, raw: { AlarmPriority: '1' },
     });
+  });
+});
+
+describe('GB28181 driver: in-dialog MESSAGEs', () => {
+  const notify = (cmdType: string, fields: Record<string, string>): Buffer => encodeNotify(cmdType, 9, CHANNEL, fields);
+
+  it('MediaStatus 121 ends the stream (end-of-file); another NotifyType is logged and ignored', () => {
+    const { driver, logLines } = build();
+    expect(driver.dialogMessage('call-1', notify('MediaStatus', { NotifyType: '121' }))).toBe('end-of-file');
+    expect(logLines).toEqual([]);
+    expect(driver.dialogMessage('call-1', notify('MediaStatus', { NotifyType: '122' }))).toBe('ignored');
+    expect(logLines).toEqual([expect.objectContaining({ callId: 'call-1', notifyType: 122, msg: 'MediaStatus ignored (only 121 end-of-file is defined)' })]);
+  });
+
+  it('another CmdType is ignored with its name logged; a body that is not MANSCDP is unreadable, with a warning', () => {
+    const { driver, logLines } = build();
+    expect(driver.dialogMessage('call-2', notify('Keepalive', { Status: 'OK' }))).toBe('ignored');
+    expect(driver.dialogMessage('call-2', Buffer.from('<html>not MANSCDP'))).toBe('unreadable');
+    expect(logLines.map((l) => [l['level'], l['msg'], l['cmdType'] ?? null])).toEqual([
+      [30, 'in-dialog MESSAGE ignored', 'Keepalive'],
+      [40, 'unreadable in-dialog MESSAGE ignored', null],
+    ]);
   });
 });
