@@ -788,7 +788,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       ptzPresets: async (channelId, p) => {
         scoped.assertChannelInScope(channelId, p);
         if (!added.ptzTarget(channelId)) {
-          if (!(await store.getChannel(channelId)) && !registry.get(channelId)) throw new NotFoundError(`channel ${channelId} not found`);
+          if ((await gb.deviceOfChannel(channelId)) === null) throw new NotFoundError(`channel ${channelId} not found`);
           throw new ConflictError(`channel ${channelId} is a GB28181 channel: its presets are not kept by the gateway (GB PTZ presets are numbers 1–255 called with {"action":"preset"})`);
         }
         return added.ptzPresets(channelId);
