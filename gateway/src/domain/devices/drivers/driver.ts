@@ -13,7 +13,7 @@
  *   | registration / status | `describe` on add, `probe` by the poller  | `registered` / `unregistered` / `keepalive` / `checkSource` (the registry times keepalives out) |
  *   | catalog / channels    | `describe` returns the channels           | `queryCatalog` / `subscribeCatalog` (parts and NOTIFYs), `queryDeviceInfo`, `deviceOfChannel` |
  *   | PTZ                   | optional `ptz` (one order → calls)        | `ptzTarget`, `sendPtz` (the PTZ service encodes the PTZCmd)      |
- *   | open a stream         | `openSource` → a stream-core source       | `streamTarget`: the stream service INVITEs with the profile's options |
+ *   | open a stream         | `openSource` → a stream-core source       | `streamTarget`: the stream service INVITEs with the profile's options; `dialogMessage` (MediaStatus 121) |
  *   | alarms / events       | optional `events` (a feed per device)     | pushed by the device: `alarmOf` maps each Alarm NOTIFY           |
  *
  * Both kinds are stateless about the gateway's bookkeeping: ProtocolDevices (protocol-devices.ts) owns the IDs,
