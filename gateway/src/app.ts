@@ -14,7 +14,7 @@ import { createStore } from './store/index.js';
 import type { GatewayStore } from './domain/store.js';
 import { GatewayEvents } from './domain/events.js';
 import { WriteBehind, withTimeout } from './domain/write-behind.js';
-import { DeviceRegistry, type DeviceAddress } from './domain/registry/device-registry.js';
+import { DeviceRegistry } from './domain/registry/device-registry.js';
 import { TreeIndex } from './domain/catalog/tree-index.js';
 import { TreeViews } from './domain/catalog/tree-views.js';
 import { configuredRegionNames, loadRegionDataset, RegionNames } from './domain/catalog/region-names.js';
@@ -28,14 +28,12 @@ import { ScopedCatalog } from './domain/auth/scoped-catalog.js';
 import { AuditLog } from './domain/audit/audit-log.js';
 import { StatsService } from './domain/stats.js';
 import { ConflictError, NotFoundError, UpstreamError, type GatewayServices } from './domain/services.js';
-import { loadDeviceProfiles, DeviceProfileMatcher, type DeviceProfile } from './domain/device-profiles.js';
-import { SipTransport, type TransportSource } from './transport/sip-transport.js';
+import { loadDeviceProfiles } from './domain/device-profiles.js';
+import { SipTransport } from './transport/sip-transport.js';
 import { SipEndpoint } from './protocol/sip-endpoint.js';
 import { GbSignalling, type GbDirectory } from './protocol/gb28181/gb-signalling.js';
-import { judgeSource, type NatRebinding } from './protocol/gb28181/source-trust.js';
 import { GatewayMetrics } from './observability/metrics.js';
 import { buildHttpServer } from './api/http-server.js';
-import type { ManscdpCharset } from './codecs/manscdp/charset.js';
 import { StreamService, type StreamTarget } from './domain/streams/stream-service.js';
 import { loginGrant, sessionGrant } from './domain/streams/media-grants.js';
 import { ViewService } from './domain/views/view-service.js';
@@ -48,7 +46,6 @@ import type { CatalogItem } from './codecs/manscdp/messages.js';
 import { CascadeResponder } from './domain/cascade/cascade-responder.js';
 import { UpwardLegs } from './domain/cascade/upward-legs.js';
 import { recordsPage } from './domain/streams/recordings.js';
-import { decodeManscdp, isCmdType, readMediaStatus } from './codecs/manscdp/messages.js';
 import { UpperRegistration } from './protocol/gb28181/upper-registration.js';
 import { SessionService } from './domain/sessions/session-service.js';
 import { HealthService } from './domain/health/health-service.js';
@@ -58,6 +55,8 @@ import { DeviceImports } from './domain/devices/device-import.js';
 import { OnvifDriver } from './domain/devices/drivers/onvif-driver.js';
 import { RtspDriver } from './domain/devices/drivers/rtsp-driver.js';
 import { RtmpDriver } from './domain/devices/drivers/rtmp-driver.js';
+import { GbDriver } from './domain/devices/drivers/gb-driver.js';
+import { GbProfiles } from './domain/devices/drivers/gb-profiles.js';
 import { RtmpIngestServer } from './protocol/rtmp/rtmp-ingest.js';
 
 /** Repository (package) root: dist/app.js and gateway/src/app.ts both sit two levels below it or one. */
@@ -149,10 +148,8 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     const tls = readTlsFiles(config.http.tls);
     mkdirSync(config.store.dataDir, { recursive: true });
     const root = packageRoot();
-    const profiles = loadDeviceProfiles(resolvePath(root, config.deviceProfilesDir));
-    const matcher = new DeviceProfileMatcher(profiles);
-    const profileByName = new Map<string, DeviceProfile>(profiles.map((p) => [p.name, p]));
-    const configuredDevices = new Map(config.sip.devices.map((d) => [d.id, d]));
+    // GB28181 device profiles and the per-device policies from sip.devices (domain/devices/drivers/gb-profiles.ts).
+    const profiles = new GbProfiles(loadDeviceProfiles(resolvePath(root, config.deviceProfilesDir)), config.sip, logger);
 
     const metrics = new GatewayMetrics();
     const store = createStore({
@@ -192,6 +189,8 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     await registry.load();
     closers.push(() => registry.close());
     metrics.setDeviceCountsProvider(() => registry.counts());
+    // GB28181's rules (registration, profiles, addressing, channel resolution); its signalling engine is connected below.
+    const gb = new GbDriver({ registry, profiles, sip: config.sip, channels: store, logger });
 
     const auth = new AuthService(
       store,
@@ -251,41 +250,18 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     endpoint.on('response-sent', (status, method) => metrics.sipMessage('out', 'response', method, String(status)));
     closers.push(() => endpoint.close());
 
-    const toAddress = (source: TransportSource): DeviceAddress => ({
-      transport: source.transport,
-      address: source.address,
-      port: source.port,
-      ...(source.connectionId ? { connectionId: source.connectionId } : {}),
-    });
     // Built once the catalog and streams exist; SIP traffic that arrives before that is not in its history.
     let health: HealthService | null = null;
-    /** NAT rebinding policy of a device: its config entry, then sip.natRebinding, then its profile. */
-    const natRebindingOf = (deviceId: string, profileName: string): NatRebinding => {
-      const configured = configuredDevices.get(deviceId)?.natRebinding;
-      if (configured) return configured;
-      if (config.sip.natRebinding !== 'profile') return config.sip.natRebinding;
-      return profileByName.get(profileName)?.natRebinding ?? 'off';
-    };
     let cascade: CascadeResponder | undefined;
     let applyCatalogNotify: ((deviceId: string, items: CatalogItem[]) => Promise<unknown>) | undefined;
     const directory: GbDirectory = {
-      credentialsFor(deviceId) {
-        const entry = configuredDevices.get(deviceId);
-        if (entry) return { password: entry.password ?? config.sip.password, noAuth: entry.noAuth === true };
-        if (config.sip.unknownDevices === 'reject') return null;
-        return { password: config.sip.password, noAuth: false };
-      },
+      credentialsFor: (deviceId) => gb.credentialsFor(deviceId),
       keepalive(deviceId, source) {
-        const accepted = registry.keepalive(deviceId, toAddress(source));
+        const accepted = gb.keepalive(deviceId, source);
         if (accepted) health?.keepaliveArrived(deviceId);
         return accepted;
       },
-      checkSource(deviceId, source) {
-        const device = registry.get(deviceId);
-        // The same "registered" the keepalive rule uses: a registration that has not expired.
-        const live = device !== undefined && device.registrationExpiresAt !== null && device.registrationExpiresAt > Date.now();
-        return judgeSource(live ? registry.address(deviceId) : undefined, source, device ? natRebindingOf(deviceId, device.profile) : 'off');
-      },
+      checkSource: (deviceId, source) => gb.checkSource(deviceId, source),
       // Group commit (docs/durability.md): the 200 OK waits until the registration is durable, at most
       // store.commitWaitMs; while the store is down it is answered from memory (counted as not durable).
       ...(config.store.commitWaitMs > 0
@@ -322,44 +298,9 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     });
     signalling.on('lockout', () => metrics.lockout());
 
-    const profileFor = (deviceId: string, userAgent: string, manufacturer = '', model = ''): DeviceProfile => {
-      const forced = configuredDevices.get(deviceId)?.profile;
-      if (forced) {
-        const p = profileByName.get(forced);
-        if (p) return p;
-        logger.warn({ deviceId, profile: forced }, 'configured device profile not found; matching instead');
-      }
-      return matcher.match({ manufacturer, model, userAgent });
-    };
-    const charsetOf = (deviceId: string): ManscdpCharset => {
-      const c = registry.get(deviceId)?.charset;
-      return c === 'UTF-8' || c === 'GB18030' ? c : 'GB2312';
-    };
-    const destinationOf = (deviceId: string): TransportSource => {
-      const addr = registry.address(deviceId);
-      if (!addr) throw new NotFoundError(`device ${deviceId} has no known address`);
-      return addr;
-    };
-
-    signalling.on('registered', (e) => {
-      const profile = profileFor(e.deviceId, e.userAgent);
-      registry.registered({
-        deviceId: e.deviceId,
-        source: toAddress(e.source),
-        expires: e.expires,
-        contact: e.contact,
-        userAgent: e.userAgent,
-        gbVersion: e.gbVersion,
-        profile: profile.name,
-      });
-      const device = registry.get(e.deviceId);
-      if (device && !device.name) {
-        const configuredName = configuredDevices.get(e.deviceId)?.name;
-        if (configuredName) registry.updateInfo(e.deviceId, { name: configuredName });
-      }
-      if (device && device.charset !== profile.charset) registry.updateInfo(e.deviceId, { charset: profile.charset });
-    });
-    signalling.on('unregistered', (e) => registry.unregistered(e.deviceId));
+    gb.connect(signalling);
+    signalling.on('registered', (e) => gb.registered(e));
+    signalling.on('unregistered', (e) => gb.unregistered(e));
 
     const tree = new TreeIndex();
     // Region and group views of the same catalog (the web wall's trees; per-region/group aggregation).
@@ -369,20 +310,8 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       writer,
       registry,
       tree,
-      {
-        queryCatalog: async (deviceId, onProgress, storePart) => {
-          await signalling.registerAnswered(deviceId);
-          return signalling.queryCatalog(deviceId, destinationOf(deviceId), onProgress, charsetOf(deviceId), storePart ? { storePart } : {});
-        },
-        queryDeviceInfo: async (deviceId) => {
-          await signalling.registerAnswered(deviceId);
-          const info = await signalling.queryDeviceInfo(deviceId, destinationOf(deviceId), charsetOf(deviceId));
-          const device = registry.get(deviceId);
-          const profile = profileFor(deviceId, device?.userAgent ?? '', info.manufacturer, info.model);
-          if (device && device.profile !== profile.name) registry.updateInfo(deviceId, { profile: profile.name, charset: profile.charset });
-          return { name: info.deviceName, manufacturer: info.manufacturer, model: info.model, firmware: info.firmware, channels: info.channel };
-        },
-      },
+      // Catalog and DeviceInfo queries (DeviceInfo re-matches the device's profile) go through the GB driver.
+      gb,
       events,
       { catalogOnRegister: config.sip.catalogOnRegister, maxConcurrentQueries: 32, maxQueuedQueries: 200_000, partCommitWaitMs: config.store.commitWaitMs },
       logger.child({ component: 'catalog' }),
@@ -394,7 +323,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     // Subscriptions to lower platforms' (and, if configured, devices') catalog changes (catalog-subscriptions.ts).
     const catalogSubscriptions = new CatalogSubscriptions(
       events,
-      { subscribe: (deviceId, expiresSec, dialog) => signalling.subscribe(deviceId, destinationOf(deviceId), 'Catalog', expiresSec, dialog, charsetOf(deviceId)) },
+      { subscribe: (deviceId, expiresSec, dialog) => gb.subscribeCatalog(deviceId, expiresSec, dialog) },
       { policy: config.sip.catalogSubscription, expiresSec: config.sip.subscriptionExpiresSec },
       logger.child({ component: 'catalog' }),
     );
@@ -406,37 +335,20 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       metrics.alarmReceived();
       alarms.received(alarm);
     };
-    signalling.on('alarm', (e) => {
-      receiveAlarm({
-        deviceId: e.deviceId,
-        sourceId: e.alarm.deviceId,
-        priority: e.alarm.priority,
-        method: e.alarm.method,
-        type: e.alarm.type,
-        description: e.alarm.description,
-        alarmTime: e.alarm.time,
-        longitude: e.alarm.longitude,
-        latitude: e.alarm.latitude,
-        raw: e.alarm.raw,
-      });
-    });
+    signalling.on('alarm', (e) => receiveAlarm(gb.alarmOf(e)));
 
     const ptz = new PtzService(
       {
         resolve: async (channelId) => {
           const added = protocolDevices?.ptzTarget(channelId);
           if (added) return added;
-          const channel = await store.getChannel(channelId);
-          if (channel) return { channelId, deviceId: channel.deviceId, deviceOnline: registry.isOnline(channel.deviceId) };
-          // A single-channel IPC may be addressed by its own device ID.
-          if (registry.get(channelId)) return { channelId, deviceId: channelId, deviceOnline: registry.isOnline(channelId) };
-          return null;
+          return gb.ptzTarget(channelId);
         },
         send: async (target, hex, order) => {
           // Added devices (ONVIF) take the order through their driver; GB devices the PTZCmd over SIP.
           if (protocolDevices?.has(target.deviceId)) return protocolDevices.ptz(target.channelId, order);
           if (!hex) throw new ConflictError(`${order.kind} is not a GB28181 PTZ command (channel ${target.channelId}); it is available on ONVIF channels`);
-          await signalling.sendPtz(target.channelId, destinationOf(target.deviceId), hex, charsetOf(target.deviceId));
+          await gb.sendPtz(target.channelId, target.deviceId, hex);
         },
       },
       logger.child({ component: 'ptz' }),
@@ -458,23 +370,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         resolve: async (channelId): Promise<StreamTarget | null> => {
           const added = protocolDevices?.streamTarget(channelId);
           if (added) return added;
-          const channel = await store.getChannel(channelId);
-          const deviceId = channel ? channel.deviceId : registry.get(channelId) ? channelId : null;
-          if (!deviceId) return null;
-          const device = registry.get(deviceId);
-          const address = registry.address(deviceId);
-          if (!device || !address) return null;
-          const profile = profileByName.get(device.profile) ?? matcher.match({ manufacturer: device.manufacturer, model: device.model, userAgent: device.userAgent });
-          return {
-            channelId,
-            deviceId,
-            deviceOnline: device.status === 'online',
-            destination: address,
-            defaultTransport: profile.defaultMediaTransport,
-            substream: { attribute: profile.substreamSdpAttribute.name, main: profile.substreamSdpAttribute.main, sub: profile.substreamSdpAttribute.sub },
-            allowZeroSsrc: profile.allowZeroSsrc,
-            transcodeH265: profile.transcodeH265,
-          };
+          return gb.streamTarget(channelId);
         },
         invite: (target, sdpOffer, subject, timeoutMs) =>
           signalling.dialogs.invite({ channelId: target.channelId, destination: target.destination, domain: config.sip.domain, sdpOffer, subject, timeoutMs }),
@@ -503,21 +399,11 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       logger.child({ component: 'streams' }),
     );
     signalling.dialogs.on('remote-bye', (dialog) => streams.remoteBye(dialog));
-    // In-dialog MESSAGEs (already answered 200 by the dialog layer): MediaStatus 121 = the device sent the whole
-    // span of a playback or download (GB 9.9.2); the stream ends with reason end-of-file and we send BYE.
+    // In-dialog MESSAGEs: MediaStatus 121 ends a playback or download stream (GbDriver.dialogMessage).
     signalling.dialogs.on('dialog-message', (dialog, req) => {
-      let notifyType: number | null = null;
-      try {
-        const m = decodeManscdp(req.body);
-        if (isCmdType(m, 'MediaStatus')) notifyType = readMediaStatus(m).notifyType;
-        else logger.info({ callId: dialog.callId, cmdType: m.cmdType }, 'in-dialog MESSAGE ignored');
-      } catch (err) {
-        metrics.sipRequestRejected('bad-body');
-        logger.warn({ callId: dialog.callId, err: (err as Error).message }, 'unreadable in-dialog MESSAGE ignored');
-        return;
-      }
-      if (notifyType === 121) streams.endOfFile(dialog.callId);
-      else if (notifyType !== null) logger.info({ callId: dialog.callId, notifyType }, 'MediaStatus ignored (only 121 end-of-file is defined)');
+      const meaning = gb.dialogMessage(dialog.callId, req.body);
+      if (meaning === 'unreadable') metrics.sipRequestRejected('bad-body');
+      else if (meaning === 'end-of-file') streams.endOfFile(dialog.callId);
     });
     streams.on('stream-status', (view) => events.emit('stream-status', view));
     streams.on('stream-failed', (failure) => {
@@ -767,10 +653,9 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         isOnline: (platformId) => platforms.isOnline(platformId),
         nextSn: () => signalling.nextSn(),
         queryRecords: async (channelId, window) => {
-          const channel = await store.getChannel(channelId);
-          const deviceId = channel?.deviceId ?? (registry.get(channelId) ? channelId : null);
+          const deviceId = await gb.deviceOfChannel(channelId);
           if (!deviceId || !registry.isOnline(deviceId)) throw new Error(`the device of ${channelId} is not online`);
-          return (await signalling.queryRecordInfo(deviceId, channelId, destinationOf(deviceId), window, charsetOf(deviceId))).items;
+          return (await gb.records(deviceId, channelId, window)).items;
         },
         notify: (dialog, state, body) => signalling.sendNotify(dialog, state, body),
       },
@@ -816,10 +701,9 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     // platform's operator and ours are not arbitrated yet, docs/cascade.md).
     signalling.on('upper-control', (e) => {
       void (async () => {
-        const channel = await store.getChannel(e.targetId);
-        const deviceId = channel?.deviceId ?? (registry.get(e.targetId) ? e.targetId : null);
+        const deviceId = await gb.deviceOfChannel(e.targetId);
         if (!deviceId || !registry.isOnline(deviceId)) return;
-        await signalling.sendPtz(e.targetId, destinationOf(deviceId), e.ptzCmd, charsetOf(deviceId));
+        await gb.sendPtz(e.targetId, deviceId, e.ptzCmd);
         logger.info({ platformId: e.platformId, channelId: e.targetId, ptzCmd: e.ptzCmd }, 'PTZ from the upper platform relayed');
       })().catch((err: unknown) => logger.warn({ err, platformId: e.platformId, channelId: e.targetId }, 'PTZ from the upper platform not relayed'));
     });
@@ -867,22 +751,21 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       stats: (p) => scoped.stats(p),
       queryDeviceInfo: (deviceId) =>
         live(deviceId, 'DeviceInfo', async () => {
-          const { raw: _raw, sn: _sn, ...info } = await signalling.queryDeviceInfo(deviceId, destinationOf(deviceId), charsetOf(deviceId));
+          const { raw: _raw, sn: _sn, ...info } = await gb.deviceInfo(deviceId);
           return info;
         }),
       listRecords: async (channelId, window, p) => {
         scoped.assertChannelInScope(channelId, p);
-        const channel = await store.getChannel(channelId);
-        const deviceId = channel?.deviceId ?? (registry.get(channelId) ? channelId : null);
+        const deviceId = await gb.deviceOfChannel(channelId);
         if (!deviceId) throw new NotFoundError(`channel ${channelId} not found`);
         return live(deviceId, 'RecordInfo', async () => {
-          const r = await signalling.queryRecordInfo(deviceId, channelId, destinationOf(deviceId), window, charsetOf(deviceId));
+          const r = await gb.records(deviceId, channelId, window);
           return recordsPage(r.items, r.complete);
         });
       },
       queryDeviceStatus: (deviceId) =>
         live(deviceId, 'DeviceStatus', async () => {
-          const { raw: _raw, sn: _sn, ...status } = await signalling.queryDeviceStatus(deviceId, destinationOf(deviceId), charsetOf(deviceId));
+          const { raw: _raw, sn: _sn, ...status } = await gb.deviceStatus(deviceId);
           return status;
         }),
       listStatusEvents: (q, p) => scoped.listStatusEvents(q, p),
@@ -905,7 +788,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       ptzPresets: async (channelId, p) => {
         scoped.assertChannelInScope(channelId, p);
         if (!added.ptzTarget(channelId)) {
-          if (!(await store.getChannel(channelId)) && !registry.get(channelId)) throw new NotFoundError(`channel ${channelId} not found`);
+          if ((await gb.deviceOfChannel(channelId)) === null) throw new NotFoundError(`channel ${channelId} not found`);
           throw new ConflictError(`channel ${channelId} is a GB28181 channel: its presets are not kept by the gateway (GB PTZ presets are numbers 1–255 called with {"action":"preset"})`);
         }
         return added.ptzPresets(channelId);

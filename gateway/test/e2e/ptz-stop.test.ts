@@ -86,4 +86,17 @@ describe('PTZ stop for pan/tilt/zoom and for focus/iris, at the simulator', () =
     await receivedExactly(cam, [PTZ_STOP, FI_STOP], 'both stops');
     expect(fleet.ptzLog(cam).every((e) => e.error === null)).toBe(true);
   });
+
+  it('presets of a GB channel, or of a camera by its device ID, are 409 (kept by the device); an unknown channel is 404', async () => {
+    const presets = (id: string) => h.api<{ error: string }>(`/api/channels/${id}/ptz/presets`);
+    for (const id of [cams[0]!, fleet.devices[0]!.id]) {
+      const r = await presets(id);
+      expect(r.status, id).toBe(409);
+      expect(JSON.stringify(r.body)).toContain(`channel ${id} is a GB28181 channel`);
+    }
+    const unknown = '44030500001310099999';
+    const r = await presets(unknown);
+    expect(r.status).toBe(404);
+    expect(JSON.stringify(r.body)).toContain(`channel ${unknown} not found`);
+  });
 });

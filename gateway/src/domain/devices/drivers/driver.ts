@@ -1,11 +1,25 @@
 /**
- * One shape for every protocol a device may speak. The GB28181 rules still live in app.ts's closures and
- * protocol/gb28181 (moving them behind this interface is the next step, see docs/devices.md); ONVIF, RTSP and
- * RTMP are drivers from the start, so the device service, the stream service and the API treat them alike.
+ * One shape for every protocol a device may speak. There are two kinds of driver, because devices come in two
+ * ways:
+ * - Added devices (ONVIF, RTSP, RTMP; `ProtocolDriver` below): the API adds them and the gateway reaches out.
+ *   The driver describes the device from its endpoint, probes it, opens its streams as stream-core sources, and
+ *   optionally steers it (`ptz`) and follows its events (`events`).
+ * - Registering devices (GB28181; `GbDriver` in gb-driver.ts): the device comes to us over SIP. There is no
+ *   endpoint to describe or probe, so GB does not implement `ProtocolDriver`; it implements the same five
+ *   capabilities in the shape the protocol has:
  *
- * A driver is stateless about the gateway's bookkeeping (IDs, registry, store): the device service
- * (protocol-devices.ts) owns those and hands the driver what it needs per call. Drivers may keep per-device
- * connection state (an ONVIF client's clock offset) keyed by device ID, dropped in `forget`.
+ *   | capability            | added devices (`ProtocolDriver`)          | GB28181 (`GbDriver`)                                             |
+ *   |-----------------------|-------------------------------------------|------------------------------------------------------------------|
+ *   | registration / status | `describe` on add, `probe` by the poller  | `registered` / `unregistered` / `keepalive` / `checkSource` (the registry times keepalives out) |
+ *   | catalog / channels    | `describe` returns the channels           | `queryCatalog` / `subscribeCatalog` (parts and NOTIFYs), `queryDeviceInfo`, `deviceOfChannel` |
+ *   | PTZ                   | optional `ptz` (one order → calls)        | `ptzTarget`, `sendPtz` (the PTZ service encodes the PTZCmd)      |
+ *   | open a stream         | `openSource` → a stream-core source       | `streamTarget`: the stream service INVITEs with the profile's options; `dialogMessage` (MediaStatus 121) |
+ *   | alarms / events       | optional `events` (a feed per device)     | pushed by the device: `alarmOf` maps each Alarm NOTIFY           |
+ *
+ * Both kinds are stateless about the gateway's bookkeeping: ProtocolDevices (protocol-devices.ts) owns the IDs,
+ * registry rows and records of added devices and hands their driver what it needs per call; the GB driver is
+ * handed the registry, the profiles and its `sip` config slice. Added drivers may keep per-device connection
+ * state (an ONVIF client's clock offset) keyed by device ID, dropped in `forget`. See docs/devices.md.
  */
 import type { StreamSource } from '../../../media/sources/source.js';
 import type { ProbeOutcome } from '../liveness-poller.js';
