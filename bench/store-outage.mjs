@@ -1,18 +1,24 @@
-// Durability 2 — a store outage during keepalives (issue 8, part 2). MongoDB adapter on FerretDB: N devices
-// registered and keepaliving (our simulator, every --keepalive-sec), FerretDB SIGKILLed for --outage-sec while
-// M more devices register, then restarted on the same data. Measured:
+// Durability 2 — a store outage during keepalives (issue 8, part 2). N devices registered and keepaliving (our
+// simulator, every --keepalive-sec) while the store is out for --outage-sec and M more devices register:
+//   --store mongo (default): the MongoDB adapter on FerretDB; FerretDB SIGKILLed, then restarted on the same data.
+//   --store sqlite: the embedded store; another process holds an exclusive write lock on the database file (what a
+//     backup or an operator's sqlite3 shell in BEGIN EXCLUSIVE does) — every write fails with SQLITE_BUSY after the
+//     busy timeout, reads keep working; then the lock is released. FerretDB cannot sustain 50,000 keepaliving
+//     devices (it scans the collection per update), so 50,000 is measured on this mode.
+// Measured:
 //   - during the outage: REGISTERs answered, non-200 answers of GET /api/devices and /healthz, /healthz status;
 //   - after the restart: time until the store (read directly) holds every device online with a keepalive
 //     from after the outage began (the drain), and the rows still missing after --drain-limit-sec (writes lost).
 //
 //   npm run build
-//   node bench/store-outage.mjs [--devices 10000] [--during 500] [--outage-sec 60] [--keepalive-sec 10] [--runs 1]
+//   node bench/store-outage.mjs [--devices 10000] [--during 500] [--outage-sec 60] [--keepalive-sec 10] [--runs 1] [--store mongo|sqlite]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
-import { options } from './lib/args.mjs';
+import Database from 'better-sqlite3';
+import { options, oneOf } from './lib/args.mjs';
 import { guardProcess, stopAll, stopChild, track } from './lib/children.mjs';
 import { startGatewayProcess, DEVICE_PASSWORD, GATEWAY_SIP_ID } from './lib/gateway.mjs';
 import { FERRETDB_BINARY } from './lib/ferretdb.mjs';
@@ -23,8 +29,9 @@ import { distImport } from './lib/paths.mjs';
 import { metricValue } from './lib/api.mjs';
 import { log, writeResult } from './lib/out.mjs';
 
-const USAGE = 'usage: node bench/store-outage.mjs [--devices N] [--during M] [--outage-sec S] [--keepalive-sec K] [--drain-limit-sec L] [--runs R]';
-const opt = options({ devices: 10_000, during: 500, 'outage-sec': 60, 'keepalive-sec': 10, 'drain-limit-sec': 120, runs: 1 }, USAGE);
+const USAGE = 'usage: node bench/store-outage.mjs [--devices N] [--during M] [--outage-sec S] [--keepalive-sec K] [--drain-limit-sec L] [--runs R] [--store mongo|sqlite]';
+const opt = options({ devices: 10_000, during: 500, 'outage-sec': 60, 'keepalive-sec': 10, 'drain-limit-sec': 120, runs: 1, store: 'mongo' }, USAGE);
+oneOf('store', opt.store, ['mongo', 'sqlite']);
 const N = opt.devices;
 const M = opt.during;
 guardProcess(opt.runs * (opt['outage-sec'] + opt['drain-limit-sec'] + 400) + 60);
@@ -72,14 +79,77 @@ async function ownFerretDb() {
   };
 }
 
+/**
+ * The embedded store's outage: a child process opens the gateway's database and holds BEGIN EXCLUSIVE until told
+ * to let go. Same interface as ownFerretDb's kill/start, plus counting helpers that read the file.
+ */
+function sqliteLocker(file) {
+  let child = null;
+  const script = `
+    const Database = require(${JSON.stringify(join(process.cwd(), 'node_modules/better-sqlite3'))});
+    const db = new Database(${JSON.stringify(file)}, { timeout: 60000 });
+    db.exec('BEGIN EXCLUSIVE');
+    process.stdout.write('locked\\n');
+    process.on('SIGTERM', () => { db.exec('ROLLBACK'); db.close(); process.exit(0); });
+    setInterval(() => {}, 1 << 30);`;
+  return {
+    kill: async () => {
+      child = track(spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] }), 'sqlite-locker');
+      await new Promise((resolve, reject) => {
+        child.stdout.on('data', (d) => d.toString().includes('locked') && resolve());
+        child.once('exit', (code) => reject(new Error(`sqlite locker exited with ${code} before locking`)));
+      });
+    },
+    start: async () => {
+      await stopChild(child, 5_000);
+    },
+    stop: async () => {
+      if (child && child.exitCode === null) await stopChild(child, 5_000);
+    },
+  };
+}
+
+/** Counts of online rows and of online rows with a keepalive at or after `since`, read from the store itself. */
+function storeCounter(gw) {
+  if (opt.store === 'sqlite') {
+    return {
+      async counts(since) {
+        const db = new Database(gw.sqliteFile, { readonly: true, fileMustExist: true });
+        try {
+          const online = db.prepare("SELECT COUNT(*) AS n FROM devices WHERE status = 'online'").get().n;
+          const fresh = db.prepare("SELECT COUNT(*) AS n FROM devices WHERE status = 'online' AND json_extract(doc, '$.lastKeepaliveAt') >= ?").get(since).n;
+          return { online, fresh };
+        } finally {
+          db.close();
+        }
+      },
+      async close() {},
+    };
+  }
+  let client = null;
+  return {
+    async counts(since) {
+      client ??= new MongoClient(gw.mongoUrl, { serverSelectionTimeoutMS: 2_000 });
+      const col = client.db(gw.database).collection('devices');
+      return { online: await col.countDocuments({ status: 'online' }), fresh: await col.countDocuments({ status: 'online', lastKeepaliveAt: { $gte: since } }) };
+    },
+    async close() {
+      const c = client;
+      client = null;
+      await c?.close().catch(() => undefined);
+    },
+  };
+}
+
 async function oneRun(run) {
-  const ferret = await ownFerretDb();
-  const gw = await startGatewayProcess({ store: 'mongo', mongoUrl: ferret.url, env: { SE_SIP_CATALOG_ON_REGISTER: 'false', SE_SIP_KEEPALIVE_INTERVAL_SEC: String(opt['keepalive-sec']) } });
+  const ferret = opt.store === 'mongo' ? await ownFerretDb() : null;
+  const gw = await startGatewayProcess({ store: opt.store, mongoUrl: ferret?.url, env: { SE_SIP_CATALOG_ON_REGISTER: 'false', SE_SIP_KEEPALIVE_INTERVAL_SEC: String(opt['keepalive-sec']) } });
+  gw.mongoUrl = ferret?.url;
+  const outage = ferret ?? sqliteLocker(gw.sqliteFile);
   const fleetOpts = { server: `127.0.0.1:${gw.sipPort}`, serverId: GATEWAY_SIP_ID, password: DEVICE_PASSWORD, keepaliveSec: opt['keepalive-sec'], retryDelaySec: 5, unregisterOnStop: false };
   const before = new DeviceFleet({ ...fleetOpts, devices: N });
   const during = new DeviceFleet({ ...fleetOpts, devices: M, firstSerial: 500_001 });
-  const probe = new MongoClient(ferret.url, { serverSelectionTimeoutMS: 2_000 });
-  const devices = () => probe.db(gw.database).collection('devices');
+  const probe = storeCounter(gw);
   let keepalivesRejected = 0;
   before.on('keepalive-rejected', () => keepalivesRejected++);
   during.on('keepalive-rejected', () => keepalivesRejected++);
@@ -87,12 +157,12 @@ async function oneRun(run) {
     await before.start();
     await before.waitForRegistered(N, 300_000);
     for (;;) {
-      if ((await devices().countDocuments({ status: 'online' })) >= N) break;
+      if ((await probe.counts(0)).online >= N) break;
       await sleep(500);
     }
-    log(`  ${N} devices registered and in the store; killing FerretDB for ${opt['outage-sec']} s`);
+    log(`  ${N} devices registered and in the store; ${opt.store === 'mongo' ? 'killing FerretDB' : 'locking the database'} for ${opt['outage-sec']} s`);
     const killedAtEpoch = Date.now();
-    await ferret.kill();
+    await outage.kill();
     await probe.close();
     const tKill = performance.now();
     // Samples of what users see during the outage.
@@ -118,31 +188,26 @@ async function oneRun(run) {
     await sampler;
     const metrics = await gw.api.metrics();
     const queueDepth = metricValue(metrics, 'se_store_queue_depth');
-    await ferret.start();
+    await outage.start();
     const tBack = performance.now();
-    const probe2 = new MongoClient(ferret.url, { serverSelectionTimeoutMS: 2_000 });
-    const col = probe2.db(gw.database).collection('devices');
+    const probe2 = storeCounter(gw);
     const fresh = killedAtEpoch + opt['keepalive-sec'] * 1000;
     let drainedMs = null;
     let last = { online: 0, fresh: 0 };
     try {
       while (performance.now() - tBack < opt['drain-limit-sec'] * 1000) {
         try {
-          last = { online: await col.countDocuments({ status: 'online' }), fresh: await col.countDocuments({ status: 'online', lastKeepaliveAt: { $gte: fresh } }) };
+          last = await probe2.counts(fresh);
           if (last.online >= N + M && last.fresh >= N + M) {
             drainedMs = round(performance.now() - tBack, 0);
             break;
           }
         } catch {
-          // FerretDB still starting
+          // FerretDB still starting / SQLite file busy for a moment
         }
         await sleep(250);
       }
-      if (drainedMs === null) {
-        const ids = during.devices.map((d) => d.id);
-        const rows = await col.find({ _id: { $in: ids } }, { projection: { _id: 1, status: 1, lastKeepaliveAt: 1 } }).toArray().catch((e) => String(e));
-        log(`  not drained: all rows ${await col.countDocuments({}).catch(() => -1)}, rows of devices registered during the outage ${Array.isArray(rows) ? rows.length : rows} (first ${JSON.stringify(Array.isArray(rows) ? rows[0] : null)})`);
-      }
+      if (drainedMs === null) log(`  not drained: ${JSON.stringify(last)} of ${N + M}`);
     } finally {
       await probe2.close();
     }
@@ -150,6 +215,7 @@ async function oneRun(run) {
     if (drainedMs === null) log(`  not drained; healthz ${JSON.stringify(healthAfter.body)}; gateway log tail:\n${gw.logTail().slice(-3000)}`);
     return {
       run,
+      store: opt.store,
       loadavg1m: round(loadavg()[0], 2),
       devices: N,
       registeredDuringOutage: registeredDuring,
@@ -171,12 +237,12 @@ async function oneRun(run) {
     await during.stop({ unregister: false });
     await probe.close().catch(() => undefined);
     await gw.stop();
-    await ferret.stop();
+    await outage.stop();
   }
 }
 
 const machine = machineInfo();
-log(`store outage: ${N} devices keepaliving every ${opt['keepalive-sec']} s, FerretDB killed for ${opt['outage-sec']} s while ${M} more register, ${opt.runs} run(s)`);
+log(`store outage (${opt.store === 'mongo' ? 'MongoDB adapter on FerretDB' : 'SQLite, database locked by another process'}): ${N} devices keepaliving every ${opt['keepalive-sec']} s, store out for ${opt['outage-sec']} s while ${M} more register, ${opt.runs} run(s)`);
 log(`machine: ${machineLine(machine)}`);
 const results = [];
 try {
@@ -189,5 +255,5 @@ try {
   await stopAll();
 }
 log(`drain median ${median(results.map((r) => r.drainedMs ?? Infinity))} ms`);
-log(`result: ${writeResult(`store-outage-${N}`, { machine, results })}`);
+log(`result: ${writeResult(`store-outage-${opt.store}-${N}`, { machine, results })}`);
 process.exit(0);
