@@ -843,6 +843,9 @@ export class StreamService extends EventEmitter<StreamEvents> {
       else startLlhls(video, audio);
     };
     core.on('parameters', choose);
+    // A driver source may have announced its tracks before the readers are attached (an RTSP camera's SDP and
+    // first keyframe arrive with the PLAY answer): choose from what the stream already knows.
+    if (core.parameters.length > 0) choose(core.parameters);
     core.on('reader-closed', ({ kind, reason, cut }) => {
       if (cut) log.warn({ reader: kind, reason }, 'stream reader cut');
     });

@@ -58,9 +58,15 @@ export class SimRtspServer {
   listenPort = 0;
   readonly stats = { sessions: 0, authFailures: 0, packets: 0 };
 
+  /**
+   * `freeRunning`: like a real camera's encoder, the loop runs on the wall clock and a new session joins it
+   * wherever it is — usually mid-GOP, so a client waits up to one GOP for its first keyframe. Off (default), every
+   * session starts with a keyframe (the best case, which tests rely on for quick starts).
+   */
   constructor(
     private readonly library: MediaLibrary,
     private readonly host = '127.0.0.1',
+    private readonly options: { freeRunning?: boolean } = {},
   ) {}
 
   /** Serve `path` (e.g. /onvif/profile_1_main) with this mount. */
@@ -208,8 +214,12 @@ export class SimRtspServer {
 
   private play(session: Session): void {
     const video = session.video!;
-    session.startedAt = Date.now();
     const interval = 1000 / video.fps;
+    const now = Date.now();
+    session.frame = this.options.freeRunning ? Math.floor(now / interval) % video.frames.length : 0;
+    // startedAt is when frame 0 of this session's count would have been sent, so that frame n is due at
+    // startedAt + n × interval in both modes.
+    session.startedAt = now - session.frame * interval;
     const tick = (): void => {
       if (session.socket.destroyed) return this.end(session);
       // Frames due by now (a late timer catches up; a stalled socket skips rather than queueing).
