@@ -193,9 +193,19 @@ async function oneRun(run) {
     const probe2 = storeCounter(gw);
     const fresh = killedAtEpoch + opt['keepalive-sec'] * 1000;
     let drainedMs = null;
+    // The write queue itself: back to state ok with (almost) nothing queued — what is left then is the next
+    // flush's keepalives. drainedMs (every device's keepalive from after the outage began, in the store) is
+    // bounded below by the devices' keepalive cycle, not by the queue.
+    let queueDrainedMs = null;
+    const queueAtRelease = queueDepth;
     let last = { online: 0, fresh: 0 };
     try {
       while (performance.now() - tBack < opt['drain-limit-sec'] * 1000) {
+        if (queueDrainedMs === null) {
+          const h = await gw.api.get('/healthz', { auth: false, timeoutMs: 5_000 }).catch(() => ({ body: null }));
+          const q = h.body?.storeQueue;
+          if (q && q.state === 'ok' && q.queued <= Math.max(100, queueAtRelease / 100)) queueDrainedMs = round(performance.now() - tBack, 0);
+        }
         try {
           last = await probe2.counts(fresh);
           if (last.online >= N + M && last.fresh >= N + M) {
@@ -229,6 +239,7 @@ async function oneRun(run) {
       healthStatusesDuring: [...seen.healthStatuses],
       queueDepthAtEndOfOutage: queueDepth,
       drainedMs,
+      queueDrainedMs,
       missingAfterLimit: drainedMs === null ? { online: N + M - last.online, keepaliveNotWritten: N + M - last.fresh } : { online: 0, keepaliveNotWritten: 0 },
       healthAfter: healthAfter.body?.status ?? null,
     };
@@ -248,7 +259,7 @@ const results = [];
 try {
   for (let run = 1; run <= opt.runs; run++) {
     const r = await oneRun(run);
-    log(`run ${run}: during the outage ${r.registeredDuringOutage}/${M} registered (${r.allDuringAnsweredMs} ms), keepalives rejected ${r.keepalivesRejected}, API errors ${r.apiErrorsDuring}/${r.apiRequestsDuring}, healthz ${r.healthStatusesDuring.join('/')} (non-200: ${r.healthNot200During}), queue ${r.queueDepthAtEndOfOutage}; drained ${r.drainedMs ?? 'NOT'} ms after restart; missing ${JSON.stringify(r.missingAfterLimit)}; healthz after ${r.healthAfter}; load ${r.loadavg1m}`);
+    log(`run ${run}: during the outage ${r.registeredDuringOutage}/${M} registered (${r.allDuringAnsweredMs} ms), keepalives rejected ${r.keepalivesRejected}, API errors ${r.apiErrorsDuring}/${r.apiRequestsDuring}, healthz ${r.healthStatusesDuring.join('/')} (non-200: ${r.healthNot200During}), queue ${r.queueDepthAtEndOfOutage}, written ${r.queueDrainedMs ?? 'NOT'} ms after the store came back; every device's fresh keepalive stored ${r.drainedMs ?? 'NOT'} ms after; missing ${JSON.stringify(r.missingAfterLimit)}; healthz after ${r.healthAfter}; load ${r.loadavg1m}`);
     results.push(r);
   }
 } finally {
