@@ -65,14 +65,19 @@ function category(callFrame) {
 
 /**
  * { totalMs, idleMs, activeMs, top: [{ fn, at, selfMs, pctOfActive }], categories: [{ category, ms, pct }] }
+ * With `window` ({ fromSec, toSec } after the profile's start), only that part of the run.
  * Percentages are of the non-idle time (the time the gateway was actually busy).
  */
-export function summariseProfile(file, top = 20) {
+export function summariseProfile(file, top = 20, window = null) {
   const profile = JSON.parse(readFileSync(file, 'utf8'));
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map();
   const { samples, timeDeltas } = profile;
+  // window { fromSec, toSec }: only samples taken that long after the profile started (one phase of a run).
+  let at = 0;
   for (let i = 0; i < samples.length; i++) {
+    at += timeDeltas[i] ?? 0;
+    if (window && (at < window.fromSec * 1e6 || at > window.toSec * 1e6)) continue;
     const dt = timeDeltas[i + 1] ?? 0;
     selfUs.set(samples[i], (selfUs.get(samples[i]) ?? 0) + Math.max(0, dt));
   }

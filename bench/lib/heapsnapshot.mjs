@@ -31,8 +31,11 @@ export function summariseHeapSnapshot(file, top = 30) {
   return { totalMB: total / 2 ** 20, nodeCount: nodes.length / stride, rows };
 }
 
+/** The summary as lines of text: total, then self size, count, type and name per group. */
+export function formatHeapSummary({ totalMB, nodeCount, rows }) {
+  return [`heap ${totalMB.toFixed(1)} MB in ${nodeCount} nodes`, ...rows.map((r) => `${(r.bytes / 2 ** 20).toFixed(1).padStart(8)} MB ${String(r.count).padStart(9)}  ${r.type} ${r.name.slice(0, 80)}`)].join('\n');
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { totalMB, nodeCount, rows } = summariseHeapSnapshot(process.argv[2], Number(process.argv[3] ?? 30));
-  console.log(`heap ${totalMB.toFixed(1)} MB in ${nodeCount} nodes`);
-  for (const r of rows) console.log(`${(r.bytes / 2 ** 20).toFixed(1).padStart(8)} MB ${String(r.count).padStart(9)}  ${r.type} ${r.name.slice(0, 80)}`);
+  console.log(formatHeapSummary(summariseHeapSnapshot(process.argv[2], Number(process.argv[3] ?? 30))));
 }

@@ -171,7 +171,12 @@ async function startDemoOnvif(httpUrl: string, token: string | undefined, idsFil
     const ids: string[] = [];
     for (const cam of fleet.cameras) {
       const r = await api('/api/devices', 'POST', { protocol: 'onvif', host: cam.host, port: cam.port, ...cam.credentials });
-      if (r.status === 201) ids.push(((await r.json()) as { id: string }).id);
+      // 409: the camera at this host:port is added already (an ID file lost between runs); keep that one.
+      if (r.status === 201 || r.status === 409) {
+        const body = (await r.json()) as { id?: string; existingId?: string };
+        const id = body.id ?? body.existingId;
+        if (id) ids.push(id);
+      }
     }
     writeFileSync(idsFile, JSON.stringify(ids));
     return { fleet, added: ids.length, error: null };

@@ -40,7 +40,7 @@ export interface RtmpPushTarget {
   publishUrl: string;
 }
 
-const LOOP_VERSION = 'v2';
+const LOOP_VERSION = 'v3';
 const MAX_BACKOFF_MS = 30_000;
 
 /** Where pushers publish, with the sign redacted for printing (it is the only secret of an RTMP device). */
@@ -165,9 +165,7 @@ export class RtmpPushers {
     if (existsSync(file)) return file;
     await mkdir(dir, { recursive: true });
     const partial = `${file}.${process.pid}.part`;
-    // -bf 0: with B-frames (x264's default outside zerolatency) a play of the RTMP channel failed with "no key
-    // frame within 11 s" although the loop has an IDR every second (seen 2026-12-05; left for the RTMP
-    // source's owner). Pushers that can be configured usually send no B-frames for live; ours do not either.
+    // x264's B-frames left on (as ffmpeg and OBS push by default): the gateway keeps them (PTS ≠ DTS).
     await runMediaTool(
       'ffmpeg',
       [
@@ -175,7 +173,7 @@ export class RtmpPushers {
         '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25',
         '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
         '-t', '10',
-        '-c:v', 'libx264', '-preset', 'veryfast', '-profile:v', 'main', '-bf', '0', '-pix_fmt', 'yuv420p', '-g', '25', '-keyint_min', '25', '-sc_threshold', '0',
+        '-c:v', 'libx264', '-preset', 'veryfast', '-profile:v', 'main', '-pix_fmt', 'yuv420p', '-g', '25', '-keyint_min', '25', '-sc_threshold', '0',
         '-c:a', 'aac', '-b:a', '64k', '-ac', '1',
         '-f', 'flv', '-y', partial,
       ],

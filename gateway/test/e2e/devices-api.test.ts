@@ -50,7 +50,8 @@ describe('devices added through the API (ONVIF, RTSP, RTMP)', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'se-devices-probe-'));
     [h, gst] = await Promise.all([start(), startGstRtspServer()]);
-    fleet = new OnvifFleet({ cameras: 1, discoveryInterface: null, password: 'cam-pass-1' });
+    // Two cameras: the second one is added with a wrong password (the first one's host:port is taken).
+    fleet = new OnvifFleet({ cameras: 2, discoveryInterface: null, password: 'cam-pass-1' });
     await fleet.start();
   }, 180_000);
 
@@ -141,7 +142,7 @@ describe('devices added through the API (ONVIF, RTSP, RTMP)', () => {
     expect(p.body).toMatchObject({ state: 'playing', codec: 'h264' });
     expect((await decodedFrames(h, p.body.hls, dir)).frames).toBeGreaterThan(5);
 
-    const bad = await h.api<AddedDevice>('/api/devices', { body: { protocol: 'onvif', host: '127.0.0.1', port: cam.port, username: 'admin', password: 'wrong-password' } });
+    const bad = await h.api<AddedDevice>('/api/devices', { body: { protocol: 'onvif', host: '127.0.0.1', port: fleet.cameras[1]!.port, username: 'admin', password: 'wrong-password' } });
     expect(bad.status, JSON.stringify(bad.body)).toBe(201);
     expect(bad.body).toMatchObject({ protocol: 'onvif', status: 'offline', offlineReason: 'auth-failed' });
     expect((await channelsOf(bad.body.id)).total).toBe(0);
@@ -175,6 +176,41 @@ describe('devices added through the API (ONVIF, RTSP, RTMP)', () => {
     expect((await h.api(`/api/devices/${rtspDevice.id}/catalog`, { method: 'POST' })).status).toBe(409);
     expect((await h.api('/api/devices/44030500001329999999', { method: 'DELETE' })).status).toBe(404);
   });
+
+  it('the same ONVIF host:port, RTSP URL or RTMP name again is 409 conflict with the existing device, nothing added (as import)', async () => {
+    const total = async () => (await h.api<Page<Device>>('/api/devices?limit=1')).body.total;
+    const before = await total();
+    const cam = fleet.cameras[0]!;
+    type Conflict = { code: string; message: string; existingId: string; params: { existingId: string } };
+    // ONVIF: host (any case) + port; other credentials or a name do not make it another camera.
+    const onvif = await h.api<Conflict>('/api/devices', { body: { protocol: 'onvif', host: '127.0.0.1', port: cam.port, username: 'admin', password: 'other', name: 'again' } });
+    expect(onvif.status, JSON.stringify(onvif.body)).toBe(409);
+    expect(onvif.body).toMatchObject({ code: 'conflict', existingId: onvifDevice.id, params: { existingId: onvifDevice.id } });
+    expect(onvif.body.message).toContain(`PATCH /api/devices/${onvifDevice.id}`);
+    // RTSP: the main URL; the message does not echo it (it may carry credentials).
+    const rtsp = await h.api<Conflict>('/api/devices', { body: { protocol: 'rtsp', url: gst.url('/h264-aac') } });
+    expect(rtsp.status, JSON.stringify(rtsp.body)).toBe(409);
+    expect(rtsp.body).toMatchObject({ code: 'conflict', existingId: rtspDevice.id });
+    expect(rtsp.body.message).not.toContain('rtsp://');
+    const rtmp = await h.api<Conflict>('/api/devices', { body: { protocol: 'rtmp', name: '无人机 1' } });
+    expect(rtmp.status, JSON.stringify(rtmp.body)).toBe(409);
+    expect(rtmp.body.existingId).toBe(rtmpDevice.id);
+    // The existing devices are untouched (the ONVIF one is still online with its password).
+    expect((await h.api<Device>(`/api/devices/${onvifDevice.id}`)).body).toMatchObject({ status: 'online', name: onvifDevice.name });
+    // The import sees the same identity: unchanged, same ID.
+    const imported = await h.api<{ unchanged: number; devices: Array<{ id: string; outcome: string }> }>('/api/devices/import', { body: [{ protocol: 'rtsp', url: gst.url('/h264-aac') }] });
+    expect(imported.body.devices).toEqual([{ line: 0, id: rtspDevice.id, outcome: 'unchanged' }]);
+
+    // Two adds of one new camera at the same moment: one is added, the other gets its ID while it is being described.
+    const url = gst.url('/h264');
+    const [a, b] = await Promise.all([0, 1].map(() => h.api<AddedDevice & Partial<Conflict>>('/api/devices', { body: { protocol: 'rtsp', url } })));
+    expect([a!.status, b!.status].sort()).toEqual([201, 409]);
+    const [created, refused] = a!.status === 201 ? [a!, b!] : [b!, a!];
+    expect(refused.body.existingId).toBe(created.body.id);
+    expect(await total()).toBe(before + 1);
+    expect((await h.api(`/api/devices/${created.body.id}`, { method: 'DELETE' })).status).toBe(200);
+    expect(await total()).toBe(before);
+  }, 60_000);
 
   it('DELETE stops the device streams and removes it with its channels', async () => {
     const channelId = rtspDevice.channels[0]!.id;

@@ -2,37 +2,19 @@
  * FLV tag bodies (what RTMP carries) from ffmpeg's own FLV muxer: H.264 with B-frames (negative and positive
  * composition times), AAC; every picture's NAL units equal ffmpeg's Annex-B output of the same encode.
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAudioTag, parseVideoTag } from '../../src/codecs/flv/flv-tags.js';
+import { encodeFlv, flvTags } from '../support/flv-file.js';
 import { prng } from './helpers.js';
-
-const run = promisify(execFile);
-
-/** Tags of an FLV file: type, timestamp (ms), body. */
-function flvTags(file: string): Array<{ type: number; ts: number; body: Uint8Array }> {
-  const b = readFileSync(file);
-  const out: Array<{ type: number; ts: number; body: Uint8Array }> = [];
-  let i = b.readUInt32BE(5) + 4;
-  while (i + 11 <= b.length) {
-    const type = b[i]!;
-    const size = b.readUIntBE(i + 1, 3);
-    const ts = b.readUIntBE(i + 4, 3) | (b[i + 7]! << 24);
-    out.push({ type, ts, body: new Uint8Array(b.subarray(i + 11, i + 11 + size)) });
-    i += 11 + size + 4;
-  }
-  return out;
-}
 
 describe('FLV tags from ffmpeg', () => {
   let dir: string;
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'se-flv-'));
-    await run('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100', '-t', '2', '-c:v', 'libx264', '-bf', '2', '-g', '25', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-f', 'flv', join(dir, 'a.flv')]);
+    await encodeFlv(join(dir, 'a.flv'), { seconds: 2 });
   }, 60_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -61,7 +43,11 @@ describe('FLV tags from ffmpeg', () => {
     expect(parseVideoTag(new Uint8Array())).toEqual({ kind: 'malformed', why: 'empty video tag' });
     expect(parseVideoTag(Uint8Array.of(0x22, 0, 0, 0, 0))).toEqual({ kind: 'unsupported', what: 'video codec Sorenson H.263' });
     expect(parseVideoTag(Uint8Array.of(0x17, 1, 0xff, 0xff, 0xf6, 0, 0, 0, 9, 0x65))).toEqual({ kind: 'malformed', why: 'NAL lengths overrun the tag' });
+    // The composition time is a signed 24-bit field: −10 ms, +80 ms, and the extremes of its range.
     expect(parseVideoTag(Uint8Array.of(0x17, 1, 0xff, 0xff, 0xf6, 0, 0, 0, 1, 0x65))).toMatchObject({ kind: 'frame', keyframe: true, compositionTimeMs: -10 });
+    expect(parseVideoTag(Uint8Array.of(0x27, 1, 0, 0, 80, 0, 0, 0, 1, 0x41))).toMatchObject({ kind: 'frame', keyframe: false, compositionTimeMs: 80 });
+    expect(parseVideoTag(Uint8Array.of(0x27, 1, 0x80, 0, 0, 0, 0, 0, 1, 0x01))).toMatchObject({ kind: 'frame', compositionTimeMs: -(2 ** 23) });
+    expect(parseVideoTag(Uint8Array.of(0x27, 1, 0x7f, 0xff, 0xff, 0, 0, 0, 1, 0x01))).toMatchObject({ kind: 'frame', compositionTimeMs: 2 ** 23 - 1 });
     expect(parseAudioTag(Uint8Array.of(0x72, 1, 2))).toEqual({ kind: 'unsupported', what: 'audio G.711 A-law' });
     const rand = prng(11);
     for (let i = 0; i < 10_000; i++) {

@@ -7,6 +7,7 @@ import { principalOf } from '../authentication.js';
 import {
   REGION_PATTERN,
   deviceIdParams,
+  errorCodeProperties,
   errorResponses,
   pageOf,
   pagingQueryProperties,
@@ -69,8 +70,23 @@ export const deviceRoutes: FastifyPluginAsync<DeviceRoutesOptions> = async (app,
       schema: {
         tags: ['devices'],
         summary: 'Add an ONVIF camera, an RTSP source or an RTMP publishing point (GB28181 devices register themselves).',
+        description:
+          'The same identity as POST /api/devices/import (ONVIF host:port, RTSP URL, RTMP name): a device that exists already is a 409 `conflict` with its `existingId` (also in `params`); nothing is added or changed — PATCH it.',
         body: anyBody,
-        response: { 201: ref('AddedDevice'), ...errorResponses(400, 401, 403, 404, 409) },
+        response: {
+          201: ref('AddedDevice'),
+          ...errorResponses(400, 401, 403, 404),
+          409: {
+            type: 'object',
+            required: ['error', 'message'],
+            properties: {
+              error: { type: 'string' },
+              message: { type: 'string' },
+              ...errorCodeProperties,
+              existingId: { type: 'string', description: 'The device with the same identity (409 `conflict` for an existing device).' },
+            },
+          },
+        },
       },
     },
     async (request, reply) => {

@@ -98,12 +98,32 @@ function offlineReasonOf(reason: string): OfflineReason {
   return (OFFLINE_REASONS.has(reason) ? reason : 'unreachable') as OfflineReason;
 }
 
+/**
+ * A device with this identity exists already (POST /api/devices): 409 `conflict` with its ID, so an integrator's
+ * script can PATCH it instead. The import answers such a row `unchanged`/`updated` instead (device-import.ts).
+ */
+export class DeviceExistsError extends ConflictError {
+  constructor(
+    readonly existingId: string,
+    input: NewDeviceInput,
+  ) {
+    const what = input.protocol === 'onvif' ? `ONVIF ${input.host}:${input.port}` : input.protocol === 'rtsp' ? 'the same RTSP URL' : `RTMP "${input.name ?? ''}"`;
+    super(`device ${existingId} is already added as ${what}; change it with PATCH /api/devices/${existingId}`, { code: 'conflict', params: { existingId } });
+  }
+
+  override get details(): Record<string, unknown> {
+    return { existingId: this.existingId };
+  }
+}
+
 export class ProtocolDevices {
   private readonly collection: RecordCollection<ProtocolDeviceRecord>;
   private readonly byId = new Map<string, ProtocolDeviceRecord>();
   private readonly byChannel = new Map<string, { record: ProtocolDeviceRecord; channel: KnownChannel }>();
   /** ONVIF and RTSP devices by identity (identityKey): an import of thousands of rows looks each one up. */
   private readonly byIdentity = new Map<string, string>();
+  /** Identities of devices being added (describe in flight) → their reserved ID. */
+  private readonly adding = new Map<string, string>();
   private readonly ids: DeviceIdAllocator;
   private readonly poller: LivenessPoller;
   /** Devices whose channels are being (re-)described, so a poll and a PATCH do not do it twice at once. */
@@ -163,8 +183,25 @@ export class ProtocolDevices {
 
   // ------------------------------------------------------------------ API
 
+  /**
+   * Adds a device, or throws DeviceExistsError (409 with the existing device's ID) when one with the same identity
+   * (identityKey: ONVIF host:port, RTSP URL, RTMP name — the import's rule) exists or is being added right now.
+   */
   async add(input: NewDeviceInput): Promise<AddedDevice> {
+    const key = identityKey(input);
+    const existing = this.match(input)?.id ?? (key === null ? undefined : this.adding.get(key));
+    if (existing !== undefined) throw new DeviceExistsError(existing, input);
     const id = this.ids.allocate(DEVICE_TYPE_CODE, input.civilCode);
+    // The identity is taken from here on: a concurrent add of the same camera gets this device's ID in its 409.
+    if (key !== null) this.adding.set(key, id);
+    try {
+      return await this.addNew(id, input);
+    } finally {
+      if (key !== null && this.adding.get(key) === id) this.adding.delete(key);
+    }
+  }
+
+  private async addNew(id: string, input: NewDeviceInput): Promise<AddedDevice> {
     const endpoint = endpointOf(input);
     const now = Date.now();
     const record: ProtocolDeviceRecord = { id, protocol: input.protocol, endpoint, channels: [], createdAt: now, updatedAt: now };

@@ -833,19 +833,11 @@ export class StreamService extends EventEmitter<StreamEvents> {
       };
       waitForSegment();
     };
-    const choose = (tracks: readonly TrackParameters[]): void => {
-      const video = tracks.find((t): t is VideoParameters => t.kind === 'video');
-      if (!video) return;
-      core.off('parameters', choose);
-      const audio = tracks.find((t): t is AudioParameters => t.kind === 'audio') ?? null;
+    onceVideoParameters(core, (video, audio) => {
       const mustTranscode = (video.codec === 'h265' && transcodeH265) || (audio !== null && audio.codec !== 'aac');
       if (mustTranscode || this.opts.inProcessMuxer === false) startFfmpeg();
       else startLlhls(video, audio);
-    };
-    core.on('parameters', choose);
-    // A driver source may have announced its tracks before the readers are attached (an RTSP camera's SDP and
-    // first keyframe arrive with the PLAY answer): choose from what the stream already knows.
-    if (core.parameters.length > 0) choose(core.parameters);
+    });
     core.on('reader-closed', ({ kind, reason, cut }) => {
       if (cut) log.warn({ reader: kind, reason }, 'stream reader cut');
     });
@@ -858,18 +850,14 @@ export class StreamService extends EventEmitter<StreamEvents> {
     s.history!.file = file;
     core.addReader(file);
     const firstKeyframe = new Promise<void>((resolve) => {
-      const onParameters = (tracks: readonly TrackParameters[]): void => {
-        const video = tracks.find((t): t is VideoParameters => t.kind === 'video');
-        if (!video) return;
-        core.off('parameters', onParameters);
+      onceVideoParameters(core, (video, audio) => {
         s.sourceCodec = video.codec;
         s.codec = video.codec;
-        s.audio = tracks.find((t): t is AudioParameters => t.kind === 'audio')?.codec ?? null;
+        s.audio = audio?.codec ?? null;
         s.width = video.width;
         s.height = video.height;
         resolve();
-      };
-      core.on('parameters', onParameters);
+      });
     });
     return { firstKeyframe, firstSegment: Promise.resolve() };
   }
@@ -1065,6 +1053,27 @@ export class StreamService extends EventEmitter<StreamEvents> {
       lastError: s.lastError,
     };
   }
+}
+
+/**
+ * Calls `fn` once, with the first parameters that have a video track: those already in force on the stream, or
+ * the next ones. The readers are chosen after an await (the output directory is created first); a source that
+ * is already receiving — an RTMP publisher, a play issued the moment the pusher connected — may have announced
+ * its first keyframe's parameters in that gap, and listening for the event alone then missed them and the play
+ * failed with "no key frame within 11 s" while units were arriving.
+ */
+function onceVideoParameters(core: Stream, fn: (video: VideoParameters, audio: AudioParameters | null) => void): void {
+  const handle = (tracks: readonly TrackParameters[]): boolean => {
+    const video = tracks.find((t): t is VideoParameters => t.kind === 'video');
+    if (!video) return false;
+    fn(video, tracks.find((t): t is AudioParameters => t.kind === 'audio') ?? null);
+    return true;
+  };
+  if (handle(core.parameters)) return;
+  const listener = (tracks: readonly TrackParameters[]): void => {
+    if (handle(tracks)) core.off('parameters', listener);
+  };
+  core.on('parameters', listener);
 }
 
 function iso(ms: number): string {

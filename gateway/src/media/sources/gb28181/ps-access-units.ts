@@ -319,10 +319,11 @@ export class PsAccessUnitAssembler {
         jumped = true;
         this.stats.timestampJumps++;
       } else if (delta <= 0) {
-        // Same or slightly earlier DTS (a duplicated timestamp): keep decode order strictly increasing.
-        const shift = 1 - delta;
-        dts += shift;
-        pts += shift;
+        // Same or slightly earlier DTS (a duplicated timestamp): keep decode order strictly increasing. Only the
+        // decode time moves: a B-frame's presentation time is right as it is (moving it with DTS would show it
+        // out of order), unless it would now come before its decode time (pts = dts streams: both move).
+        dts += 1 - delta;
+        if (pts < dts) pts = dts;
         this.stats.timestampFixups++;
       } else if (kind === 'video' && delta < 90_000) {
         clock.step = delta;

@@ -4,7 +4,7 @@
  * epochs, timing rules in one place).
  *
  * RTMP timing: tags carry a 32-bit millisecond DTS; video tags add a signed composition time (PTS = DTS + CTS,
- * B-frames pass through). SPS/PPS (VPS) come once in the decoder configuration record and are put in front of
+ * B-frames pass through; a negative CTS moves the decode clock back, never the presentation time). SPS/PPS (VPS) come once in the decoder configuration record and are put in front of
  * every keyframe that lacks them. AAC frames are raw; they are given ADTS headers from the AudioSpecificConfig
  * so the assembler treats them like a camera's. A codec this gateway cannot serve (Sorenson, VP6, MP3, G.711 in
  * FLV …) is reported once as an `error` and its tags are dropped and counted; a publisher with no usable video
@@ -26,6 +26,8 @@ export class RtmpSource extends EventEmitter<StreamSourceEvents> implements Stre
   private lastUnitAt: number | null = null;
   private closed = false;
   private nalLengthSize = 4;
+  /** Largest negative composition time seen (ms): how far the publisher's tag times run ahead of decode times. */
+  private dtsLeadMs = 0;
   private videoCodec: 'h264' | 'h265' | null = null;
   private paramSets: Uint8Array[] = [];
   private aacConfig: Uint8Array | null = null;
@@ -118,7 +120,12 @@ export class RtmpSource extends EventEmitter<StreamSourceEvents> implements Stre
         const nalus = tag.keyframe && !tag.nalus.some(isParamSet) ? [...this.paramSets, ...tag.nalus] : tag.nalus;
         const start = Buffer.of(0, 0, 0, 1);
         const data = Buffer.concat(nalus.flatMap((n) => [start, Buffer.from(n.buffer, n.byteOffset, n.byteLength)]));
-        const dts = (ts * 90) % WRAP33;
+        // A negative composition time (some encoders stamp the tag with a decode time shifted to the first
+        // picture's presentation time) would put PTS before DTS, and the assembler would clamp PTS = DTS,
+        // reordering nothing and showing B-frames out of order. The decode clock is moved back by the largest
+        // negative offset seen instead, so PTS passes through exactly and DTS ≤ PTS holds.
+        if (-tag.compositionTimeMs > this.dtsLeadMs) this.dtsLeadMs = -tag.compositionTimeMs;
+        const dts = ((ts - this.dtsLeadMs) * 90 + WRAP33) % WRAP33;
         const pts = ((ts + tag.compositionTimeMs) * 90 + WRAP33) % WRAP33;
         this.assembler.push({ kind: 'video', codec, pts90k: pts, dts90k: dts, keyframe: tag.keyframe, data } satisfies EsFrame, receivedAt, this.expectAudio && !this.audioUnusable);
         return;
