@@ -122,8 +122,12 @@ describe('what a click plays', () => {
   const dayEnd = day + DAY_MS;
   const now = at(23);
 
-  it('plays from the clicked second to the end of the record under it', () => {
-    expect(playSpanAt(at(0, 30, 15), records, dayEnd, now)).toEqual({ start: at(0, 30, 15), end: at(1) });
+  it('plays from the clicked second to the end of the recording under it; back-to-back files are one recording', () => {
+    expect(playSpanAt(at(0, 30, 15), records, dayEnd, now)).toEqual({ start: at(0, 30, 15), end: at(2) });
+    expect(playSpanAt(at(4, 30), records, dayEnd, now)).toEqual({ start: at(4, 30), end: at(5) });
+    // A second apart still joins; a minute apart does not.
+    expect(playSpanAt(at(6, 10), [rec(at(6), at(7)), rec(at(7, 0, 1), at(8))], dayEnd, now)).toEqual({ start: at(6, 10), end: at(8) });
+    expect(playSpanAt(at(6, 10), [rec(at(6), at(7)), rec(at(7, 1), at(8))], dayEnd, now)).toEqual({ start: at(6, 10), end: at(7) });
   });
 
   it('plays the next record from its start when the click is in a gap, nothing after the last', () => {
@@ -138,10 +142,10 @@ describe('what a click plays', () => {
     expect(playSpanAt(at(22, 50), open, dayEnd, at(22, 40))).toBeNull();
   });
 
-  it('a click in a record’s last second still plays MIN_SPAN_MS of it', () => {
-    const span = playSpanAt(at(0, 59, 59), records, dayEnd, now)!;
+  it('a click in a recording’s last second still plays MIN_SPAN_MS of it', () => {
+    const span = playSpanAt(at(1, 59, 59), records, dayEnd, now)!;
     expect(span.end - span.start).toBe(MIN_SPAN_MS);
-    expect(span.end).toBe(at(1));
+    expect(span.end).toBe(at(2));
   });
 
   it('seeks inside the running span, plays anew outside it or in its last seconds', () => {

@@ -146,16 +146,27 @@ export function hourTicks(window: TimeWindow, width: number, minGapPx = 44): Arr
 /** The shortest span asked of a device: a click in a record's last second still plays something. */
 export const MIN_SPAN_MS = 2_000;
 
+/** Records this close are one recording: devices cut continuous recording into files (the simulator: hourly). */
+export const CONTIGUOUS_MS = 1_000;
+
 /**
- * What to play for a click at `at`: from there to the end of the record under it (never past `latest`: the
- * gateway refuses spans in the future), or — in a gap — the next record of the day from its start. Null when
- * nothing is recorded from there to the day's end.
+ * What to play for a click at `at`: from there to the end of the recording under it (never past `latest`: the
+ * gateway refuses spans in the future), or — in a gap — the next recording of the day from its start. Null when
+ * nothing is recorded from there to the day's end. Back-to-back files count as one recording, so playback runs
+ * on over a file boundary (and a click a pixel before a boundary — minutes on a 24-hour bar — does not play
+ * just the tail of the earlier file).
  */
 export function playSpanAt(at: number, records: readonly RecordItem[], dayEndMs: number, latest: number): { start: number; end: number } | null {
   const spans = records
     .map((r) => ({ start: Date.parse(r.start), end: Math.min(Date.parse(r.end), dayEndMs, latest) }))
     .filter((r) => Number.isFinite(r.start) && Number.isFinite(r.end) && r.end - r.start >= MIN_SPAN_MS)
-    .sort((a, b) => a.start - b.start);
+    .sort((a, b) => a.start - b.start)
+    .reduce<Array<{ start: number; end: number }>>((runs, r) => {
+      const last = runs[runs.length - 1];
+      if (last && r.start - last.end <= CONTIGUOUS_MS) last.end = Math.max(last.end, r.end);
+      else runs.push({ ...r });
+      return runs;
+    }, []);
   const under = spans.find((r) => at >= r.start && at < r.end);
   if (under) {
     const end = Math.floor(under.end / 1000) * 1000;
