@@ -28,6 +28,7 @@ function yesterdayShanghai(): number {
 describe('web wall: playback timeline on a tile', () => {
   let h: Harness;
   let fleet: DeviceFleet;
+  let gone: DeviceFleet;
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
@@ -39,14 +40,18 @@ describe('web wall: playback timeline on a tile', () => {
 
   const t0 = (): Locator => tile(page, 0);
   const pb = (): Locator => t0().locator('[data-testid=playback-video]');
-  const videoTime = (): Promise<number> => t0().locator('[data-testid=playback-video] video').evaluate((v: HTMLVideoElement) => v.currentTime);
-  const playbackRate = (): Promise<number> => t0().locator('[data-testid=playback-video] video').evaluate((v: HTMLVideoElement) => v.playbackRate);
+  // The gateway's type-check has no DOM library: the page's elements are read through the fields used.
+  type VideoFields = { currentTime: number; playbackRate: number };
+  const videoTime = (): Promise<number> => t0().locator('[data-testid=playback-video] video').evaluate((v) => (v as unknown as VideoFields).currentTime);
+  const playbackRate = (): Promise<number> => t0().locator('[data-testid=playback-video] video').evaluate((v) => (v as unknown as VideoFields).playbackRate);
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
   /** Click the timeline bar at a recording time (the bar's own mapping: from/to and its inner width). */
   async function clickBarAt(ms: number): Promise<void> {
     const bar = t0().locator('[data-testid=timeline-bar]');
-    const at = await bar.evaluate((el: HTMLElement, time: number) => {
+    type BarFields = { dataset: Record<string, string | undefined>; clientLeft: number; clientWidth: number; getBoundingClientRect(): { left: number; top: number; height: number } };
+    const at = await bar.evaluate((node, time: number) => {
+      const el = node as unknown as BarFields;
       const from = Number(el.dataset.from);
       const to = Number(el.dataset.to);
       const r = el.getBoundingClientRect();
@@ -68,7 +73,10 @@ describe('web wall: playback timeline on a tile', () => {
     fleet = new DeviceFleet({ server: h.sipTarget, password: 'tl-pass', devices: 1, keepaliveSec: 5, codec: 'h264', idPrefix: '44031600', firstSerial: 1, personalisedChannels: 0 });
     fleet.on('playback-control', (c) => controls.push(c));
     await Promise.all([fleet.prepareMedia({ personalised: false, profiles: ['sub'] }), fleet.start()]);
-    await fleet.waitForRegistered(1, 30_000);
+    // A second camera that goes offline: its timeline cannot ask for recordings.
+    gone = new DeviceFleet({ server: h.sipTarget, password: 'tl-pass', devices: 1, keepaliveSec: 5, codec: 'h264', idPrefix: '44031601', firstSerial: 1, personalisedChannels: 0 });
+    await gone.start();
+    await Promise.all([fleet.waitForRegistered(1, 30_000), gone.waitForRegistered(1, 30_000)]);
     cam = fleet.devices[0]!.channelIds[0]!;
     await h.waitFor(async () => ((await h.api(`/api/channels/${cam}`)).status === 200 ? true : null), 20_000, 'catalog');
     browser = await launchChromium();
@@ -82,6 +90,7 @@ describe('web wall: playback timeline on a tile', () => {
     await context?.close().catch(() => undefined);
     await browser?.close().catch(() => undefined);
     await fleet?.stop({ unregister: false });
+    await gone?.stop({ unregister: false }).catch(() => undefined);
     await h?.stop();
   });
 
@@ -97,7 +106,10 @@ describe('web wall: playback timeline on a tile', () => {
     await timeline.locator('[data-testid=timeline-prev-day]').click();
     // 24 one-hour files a day minus 03:00–04:00.
     await expect.poll(() => timeline.locator('[data-testid=timeline-record]').count(), POLL).toBe(23);
-    const bars = await timeline.locator('[data-testid=timeline-record]').evaluateAll((els) => els.map((e) => ({ start: Number((e as HTMLElement).dataset.start), kind: (e as HTMLElement).dataset.kind })));
+    const bars = await timeline.locator('[data-testid=timeline-record]').evaluateAll((els) => els.map((e) => {
+      const d = (e as unknown as { dataset: Record<string, string | undefined> }).dataset;
+      return { start: Number(d.start), kind: d.kind };
+    }));
     expect(bars.map((b) => b.kind)).toEqual(Array(23).fill('time'));
     expect(bars.map((b) => b.start)).not.toContain(hour(3));
     expect(bars[0]!.start).toBe(hour(0));
@@ -227,5 +239,23 @@ describe('web wall: playback timeline on a tile', () => {
     await expect.poll(() => t0().locator('[data-testid=timeline-message]').textContent(), POLL).toBe('从此时刻到当天结束没有录像');
     expect(await t0().getAttribute('data-mode')).toBe('live');
     expect(pageErrors).toEqual([]);
+  });
+  it('a camera that is offline: its timeline says the recordings cannot be asked for, in both languages', async () => {
+    const offline = gone.devices[0]!.channelIds[0]!;
+    await h.waitFor(async () => ((await h.api(`/api/channels/${offline}`)).status === 200 ? true : null), 20_000, 'catalog of the second camera');
+    await gone.stop({ unregister: true });
+    await h.waitFor(async () => ((await h.api<{ status: string }>(`/api/channels/${offline}`)).body.status === 'offline' ? true : null), 20_000, 'offline');
+    await tile(page, 1).click();
+    await page.goto(`${h.gateway.httpUrl}/#/wall?channel=${offline}`);
+    await expect.poll(() => tile(page, 1).getAttribute('data-channel-id'), POLL).toBe(offline);
+    await tile(page, 1).hover();
+    await tile(page, 1).locator('[data-testid=tile-timeline]').click();
+    const message = tile(page, 1).locator('[data-testid=timeline-message]');
+    await expect.poll(() => message.textContent(), POLL).toBe('录像查询失败：设备离线或不支持录像查询');
+    expect(await tile(page, 1).locator('[data-testid=timeline-record]').count()).toBe(0);
+    await page.locator('[data-testid=toggle-locale]').click();
+    await expect.poll(() => message.textContent(), POLL).toBe('Recordings could not be read: The device is offline or cannot be asked for recordings');
+    await page.locator('[data-testid=toggle-locale]').click();
+    await expect.poll(() => message.textContent(), POLL).toMatch(/^录像查询失败/);
   });
 });

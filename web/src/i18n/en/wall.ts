@@ -66,6 +66,7 @@ const messages: typeof zh = {
     loading: 'Looking up recordings…',
     noRecords: 'No recordings on this day',
     noRecordHere: 'Nothing recorded from this time to the end of the day',
+    recordsUnavailable: 'The device is offline or cannot be asked for recordings',
     recordsFailed: 'Recordings could not be read: {message}',
     starting: 'Opening the playback…',
     buffering: 'Waiting for the recording…',

@@ -65,6 +65,7 @@ export default {
     loading: '正在查询录像…',
     noRecords: '当天没有录像',
     noRecordHere: '从此时刻到当天结束没有录像',
+    recordsUnavailable: '设备离线或不支持录像查询',
     recordsFailed: '录像查询失败：{message}',
     starting: '正在打开回放…',
     buffering: '正在等待录像数据…',
