@@ -101,6 +101,8 @@ export class PlaybackPlayer {
   private scale = 1;
   /** The device has ended the stream; what is buffered still plays out. */
   private ending: string | null = null;
+  /** The gateway ended or failed the stream itself: nothing to stop on close. */
+  private streamGone = false;
   private lastTime = -1;
   private lastMoveAt = Date.now();
   private moved = false;
@@ -211,7 +213,8 @@ export class PlaybackPlayer {
     this.video.removeAttribute('src');
     this.video.load();
     this.video.remove();
-    if (this.view && !this.ending) stopStream(this.view.streamId);
+    // A browser-side failure (hls.js) leaves the gateway's stream running: stop it, or it waits for the idle rule.
+    if (this.view && !this.streamGone) stopStream(this.view.streamId);
   }
 
   // ------------------------------------------------------------------------------------------ internals
@@ -263,12 +266,16 @@ export class PlaybackPlayer {
       view = await api<StreamView>(`/api/streams/${id}`);
     } catch (err) {
       // Gone without an event (gateway restarted): it cannot come back.
-      if (err instanceof ApiError && err.status === 404 && !this.closed) this.end('gone');
+      if (err instanceof ApiError && err.status === 404 && !this.closed) {
+        this.streamGone = true;
+        this.end('gone');
+      }
       return;
     }
     if (this.closed) return;
     if (view.history) this.applyHistory(view.history);
     if (view.state === 'closed' || view.state === 'failed') {
+      this.streamGone = true;
       if (view.state === 'failed' && view.endReason !== 'end-of-file' && view.endReason !== 'device-bye') this.fail({ key: 'player.failure.unknown' });
       else this.end(view.endReason ?? 'closed');
     }
@@ -281,11 +288,13 @@ export class PlaybackPlayer {
       events.on('stream-status', (data) => {
         const e = data as StreamEvent;
         if (e.streamId !== this.view?.streamId || e.state !== 'closed') return;
+        this.streamGone = true;
         this.end(e.endReason ?? 'closed');
       }),
       events.on('stream-failed', (data) => {
         const e = data as StreamEvent;
         if (e.streamId !== this.view?.streamId) return;
+        this.streamGone = true;
         this.fail({ key: codeOfStep(e.step) });
       }),
     );
