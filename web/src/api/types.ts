@@ -84,6 +84,24 @@ export interface StreamView {
   viewers: number;
   timeToFirstFrameMs: number | null;
   lastError: string | null;
+  /** live, playback (device recording) or download; older gateways leave it out (live). */
+  kind?: 'live' | 'playback' | 'download';
+  /** Why the stream ended: "end-of-file" when the device reached the span's end, "device-bye", … */
+  endReason?: string | null;
+  /** Playback / download: the span, pause, speed and position (docs/playback.md). */
+  history?: HistoryView | null;
+}
+
+/** A playback's place in the recording, as the gateway reports it (GET /api/streams/:id, stream-status). */
+export interface HistoryView {
+  start: string;
+  end: string;
+  paused: boolean;
+  /** The speed the device was set to (MANSRTSP Scale). */
+  scale: number;
+  /** Seconds from the span's start of the latest frame the gateway received (null before the first). */
+  positionSec: number | null;
+  position: string | null;
 }
 
 /** Error body of a failed play: which step failed and what to do about it. */

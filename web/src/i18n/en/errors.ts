@@ -75,6 +75,9 @@ const messages: typeof zh = {
   media: {
     revoked: 'Video access was revoked (the consultation ended or this point was removed)',
   },
+  playback: {
+    'bad-mansrtsp': 'The device answered the playback command with something unreadable',
+  },
   play: {
     channel: 'Channel not found',
     device: 'The device is offline',

@@ -78,6 +78,9 @@ export default {
   media: {
     revoked: '视频访问已撤销（会商已结束或本点已被移出）',
   },
+  playback: {
+    'bad-mansrtsp': '设备对回放控制的应答无法识别',
+  },
   play: {
     channel: '找不到该通道',
     device: '设备离线',
