@@ -159,7 +159,9 @@ async function catalogPart() {
 
 async function videoPart() {
   const gw = await startGatewayProcess();
-  const upper = await UpperPlatform.start(UPPER);
+  // 30 s for an INVITE's final answer (the upper platform's patience): with --streams plays 8 at a time on a busy
+  // machine some answers take longer than the 10 s default, and the figure should say how long, not fail.
+  const upper = await UpperPlatform.start({ ...UPPER, requestTimeoutMs: 30_000 });
   let sim = null;
   const legs = [];
   try {
@@ -205,12 +207,17 @@ async function videoPart() {
     const transport = opt['media-transport'];
     const playStarted = performance.now();
     let failed = 0;
+    const failures = new Map();
     for (let i = 0; i < opt.streams; i += 8) {
       const batch = channels.slice(i, Math.min(i + 8, opt.streams));
       const got = await Promise.allSettled(batch.map((c) => upper.play(lower.id, c, { transport, keepBytes: 3 * 1024 * 1024 })));
       for (const g of got) {
         if (g.status === 'fulfilled') legs.push(g.value);
-        else failed++;
+        else {
+          failed++;
+          const why = String(g.reason?.message ?? g.reason).replace(/\d{20}/g, 'ID');
+          failures.set(why, (failures.get(why) ?? 0) + 1);
+        }
       }
     }
     const playMs = performance.now() - playStarted;
@@ -247,6 +254,8 @@ async function videoPart() {
       transport,
       legs: legs.length,
       failedPlays: failed,
+      failures: Object.fromEntries(failures),
+      answerMs: summary(legs.map((l) => l.answeredAt - l.invitedAt)),
       silentLegs: silent,
       playAllMs: round(playMs, 0),
       windowSec: round(seconds, 1),
