@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig, ConfigError, type DeepPartial, type GatewayConfig } from './config/load-config.js';
 import { startGateway, type Gateway } from './app.js';
 import { runSimulatorCli, type SimCliOptions } from './sim/sim-cli.js';
+import { runUpperCli } from './sim/upper-cli.js';
 import { OnvifFleet } from './sim/onvif/onvif-fleet.js';
 import { RtmpPushers, apiToken, redactPublishUrl } from './sim/rtmp-pushers.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -226,11 +227,21 @@ export async function main(argv: string[]): Promise<void> {
     .option('--api-token <token>', 'bearer token for --api (or SE_API_TOKEN)')
     .option('--api-user <name>', 'log in to --api as this admin (with --api-password, or SE_API_PASSWORD)')
     .option('--api-password <pw>', 'password of --api-user')
+    .option('--upper', 'also run an upper platform (provincial level) the gateway cascades to: digest REGISTER, keepalives, Catalog query, INVITE')
+    .option('--upper-id <id>', '20-digit SIP ID of the upper platform', '44000000002000000001')
+    .option('--upper-domain <domain>', 'its SIP domain and digest realm (default: the first 10 digits of --upper-id)')
+    .option('--upper-password <pw>', 'the password the gateway must register with', '12345678')
+    .option('--port <port>', 'SIP port of the upper platform, UDP and TCP (0 = any free port)', parseIntArg('--port', 0, 65_535), 15060)
+    .option('--upper-subscribe', 'SUBSCRIBE to the gateway\'s catalog after querying it and print each NOTIFY item')
+    .option('--upper-play <n>', 'INVITE the first n online channels of the catalog and check their video with ffprobe', parseIntArg('--upper-play', 0, 10_000), 0)
+    .option('--upper-play-transport <t>', 'media transport of those INVITEs: udp, tcp-passive (the gateway connects) or tcp-active (we connect)', 'udp')
+    .option('--upper-play-sec <s>', 'seconds of video collected before the ffprobe check', parseIntArg('--upper-play-sec', 1, 600), 3)
     .action(async (o: Record<string, unknown>) => {
       const rtmpUrls = (o.rtmpUrl as string[] | undefined) ?? [];
       const gbDevices = (o.devices as number | undefined) ?? 0;
-      if (gbDevices === 0 && o.onvif === 0 && o.rtmp === 0 && rtmpUrls.length === 0) {
-        process.stderr.write('sharp-eyes sim: nothing to simulate: give -n (GB28181 devices), --onvif or --rtmp\n');
+      const upperOn = o.upper === true;
+      if (gbDevices === 0 && o.onvif === 0 && o.rtmp === 0 && rtmpUrls.length === 0 && !upperOn) {
+        process.stderr.write('sharp-eyes sim: nothing to simulate: give -n (GB28181 devices), --onvif, --rtmp or --upper\n');
         process.exit(2);
       }
       if (gbDevices > 0 && o.server === undefined) {
@@ -271,7 +282,31 @@ export async function main(argv: string[]): Promise<void> {
         audio: o.audio === 'g711a' || o.audio === 'aac' ? o.audio : undefined,
         quiet: o.quiet === true,
       };
+      if (upperOn) {
+        if (!/^\d{20}$/.test(String(o.upperId))) {
+          process.stderr.write('sharp-eyes sim: --upper-id must be a 20-digit SIP ID\n');
+          process.exit(2);
+        }
+        if (!['udp', 'tcp-passive', 'tcp-active'].includes(String(o.upperPlayTransport))) {
+          process.stderr.write('sharp-eyes sim: --upper-play-transport must be udp, tcp-passive or tcp-active\n');
+          process.exit(2);
+        }
+      }
       const stopGb = gbDevices > 0 ? await runSimulatorCli(simOptions) : async () => undefined;
+      const stopUpper = upperOn
+        ? await runUpperCli({
+            id: String(o.upperId),
+            domain: o.upperDomain === undefined ? String(o.upperId).slice(0, 10) : String(o.upperDomain),
+            password: String(o.upperPassword),
+            host: String(o.localHost),
+            port: o.port as number,
+            catalog: true,
+            subscribe: o.upperSubscribe === true,
+            play: o.upperPlay as number,
+            playTransport: o.upperPlayTransport as 'udp' | 'tcp-passive' | 'tcp-active',
+            playSec: o.upperPlaySec as number,
+          })
+        : async () => undefined;
       const onvifCount = o.onvif as number;
       let onvif: OnvifFleet | null = null;
       if (onvifCount > 0) {
@@ -313,10 +348,12 @@ export async function main(argv: string[]): Promise<void> {
           await rtmp?.stop();
           await onvif?.stop();
           await stopGb();
+          await stopUpper();
           process.exit(1);
         }
       }
       stopOnSignals(async () => {
+        await stopUpper();
         await rtmp?.stop();
         await onvif?.stop();
         await stopGb();

@@ -26,3 +26,14 @@ export type { AlarmOptions, DeviceState } from './sim-device.js';
 export { PlatformCatalog, platformShape, type PlatformTreeShape } from './catalog-source.js';
 export { GbIdAllocator, gbId, TYPE_CODE } from './identity.js';
 export { runSimulatorCli, type SimCliOptions } from './sim-cli.js';
+export {
+  UpperPlatform,
+  UpperPlay,
+  type CatalogResult,
+  type LowerRegistration,
+  type NotifyItem,
+  type UpperPlatformOptions,
+  type UpperPlatformStats,
+  type UpperPlayStats,
+} from './upper-platform.js';
+export { runUpperCli, type UpperCliOptions } from './upper-cli.js';

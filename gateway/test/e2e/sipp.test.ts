@@ -2,29 +2,21 @@
  * sipp (Debian package sip-tester) as a third-party SIP peer, driving the scenarios in test-fixtures/sipp/:
  * register with digest, keepalive, wrong password, unregister.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Device, Page } from '../../src/domain/model.js';
 import { startHarness, type Harness } from '../support/gateway-harness.js';
+import { runSippProcess, SIPP_SCENARIOS, type SippResult } from '../support/sipp.js';
 
-const SCENARIOS = resolve(__dirname, '../../../test-fixtures/sipp');
 const SIPP_PORT = 20_000 + Math.floor(Math.random() * 20_000);
 const DEVICES = Array.from({ length: 20 }, (_, i) => `44030500001329${String(i + 1).padStart(6, '0')}`);
-
-interface SippResult {
-  code: number | null;
-  successful: number;
-  failed: number;
-  output: string;
-}
 
 function runSipp(h: Harness, scenario: string, csv: string, calls: number, extra: string[] = []): Promise<SippResult> {
   const args = [
     h.sipTarget,
-    '-sf', join(SCENARIOS, scenario),
+    '-sf', join(SIPP_SCENARIOS, scenario),
     '-inf', csv,
     '-key', 'gw', h.config.sip.id,
     '-key', 'domain', h.config.sip.domain,
@@ -40,23 +32,7 @@ function runSipp(h: Harness, scenario: string, csv: string, calls: number, extra
     '-nostdin',
     ...extra,
   ];
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn('sipp', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      // Final statistics: "Successful call | ... | N" and "Failed call | ... | N" (cumulative column last).
-      const count = (label: string): number => {
-        const lines = output.split('\n').filter((l) => l.includes(label));
-        const last = lines[lines.length - 1] ?? '';
-        const nums = last.match(/\d+/g);
-        return nums ? Number(nums[nums.length - 1]) : -1;
-      };
-      resolvePromise({ code, successful: count('Successful call'), failed: count('Failed call'), output });
-    });
-  });
+  return runSippProcess(args);
 }
 
 describe('sipp scenarios against the gateway', () => {

@@ -1,0 +1,133 @@
+/**
+ * The simulator's upper platform (`sharp-eyes sim --upper`, sim/upper-platform.ts) above a real gateway with
+ * simulated GB devices: the gateway registers with it (digest), keeps alive, answers its Catalog query in full,
+ * NOTIFYs new devices to its subscription, and sends it live RTP/PS that ffprobe decodes. A BYE from it ends
+ * only its own leg. Everything on the wire, on 127.0.0.1.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PlatformView } from '../../src/domain/cascade/platform-service.js';
+import { classifyCatalogItem } from '../../src/codecs/manscdp/messages.js';
+import { DeviceFleet, UpperPlatform, type LowerRegistration } from '../../src/sim/index.js';
+import { startHarness, type Harness } from '../support/gateway-harness.js';
+
+const UPPER_ID = '44000000002000000001';
+const UPPER_DOMAIN = '4400000000';
+const UPPER_PASSWORD = 'upper-secret-sim';
+
+describe('sim upper platform above a gateway with simulated devices', () => {
+  let gw: Harness;
+  let upper: UpperPlatform;
+  let fleet: DeviceFleet;
+  let late: DeviceFleet | null = null;
+  let lower: LowerRegistration;
+  const gwId = (): string => gw.config.sip.id;
+
+  beforeAll(async () => {
+    upper = await UpperPlatform.start({ id: UPPER_ID, domain: UPPER_DOMAIN, password: UPPER_PASSWORD });
+    gw = await startHarness({ overrides: { sip: { password: 'lower-devices' } } });
+    // Two IPCs and an NVR with 4 channels.
+    fleet = new DeviceFleet({ server: gw.sipTarget, password: 'lower-devices', devices: 3, nvrEvery: 3, channelsPerNvr: 4, keepaliveSec: 30, idPrefix: '44030600', firstSerial: 900 });
+    await fleet.start();
+    await fleet.waitForRegistered(3, 30_000);
+    const expected = fleet.devices.flatMap((d) => d.channelIds).length;
+    await gw.waitFor(async () => ((await gw.api<{ total: number }>('/api/channels?kind=channel&limit=1')).body.total >= expected ? true : null), 30_000, 'device catalogs');
+  }, 90_000);
+
+  afterAll(async () => {
+    await Promise.allSettled([fleet?.stop({ unregister: false }), late?.stop({ unregister: false })]);
+    await gw?.stop();
+    await upper?.stop();
+  });
+
+  it('a wrong password is refused by the sim upper and shown as auth-failed', async () => {
+    const created = await gw.api<PlatformView>('/api/platforms', {
+      body: { id: UPPER_ID, domain: UPPER_DOMAIN, host: '127.0.0.1', port: upper.port, transport: 'udp', password: 'not-it', keepaliveSec: 5, share: { all: true } },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const failed = await gw.waitFor(async () => {
+      const p = (await gw.api<PlatformView>(`/api/platforms/${UPPER_ID}`)).body;
+      return p.status === 'auth-failed' ? p : null;
+    }, 15_000, 'auth-failed');
+    expect(failed.lastError).toMatch(/403/);
+    expect(upper.stats.registersRefused).toBeGreaterThan(0);
+    expect(upper.lowers.size).toBe(0);
+  }, 30_000);
+
+  it('with the right password: online in GET /api/platforms, registered at the sim upper, keepalives answered', async () => {
+    expect((await gw.api(`/api/platforms/${UPPER_ID}`, { method: 'PATCH', body: { password: UPPER_PASSWORD } })).status).toBe(200);
+    lower = await upper.waitForRegistered(gwId(), 15_000);
+    expect(lower.source.transport).toBe('udp');
+    const list = await gw.waitFor(async () => {
+      const r = await gw.api<{ items: PlatformView[] }>('/api/platforms');
+      return r.body.items.find((p) => p.id === UPPER_ID)?.status === 'online' ? r.body.items : null;
+    }, 15_000, 'online');
+    expect(list.map((p) => [p.id, p.status])).toEqual([[UPPER_ID, 'online']]);
+    expect(upper.stats.registerChallenges).toBeGreaterThan(0);
+    // A keepalive every 5 s: the sim upper counts it, and the gateway records the answer.
+    await gw.waitFor(async () => ((await gw.api<PlatformView>(`/api/platforms/${UPPER_ID}`)).body.lastKeepaliveAt !== null ? true : null), 15_000, 'keepalive answered');
+    expect(upper.lowers.get(gwId())!.keepalives).toBeGreaterThan(0);
+  }, 45_000);
+
+  it('the Catalog query from above is answered in full: every channel, under the region tree', async () => {
+    const catalog = await upper.queryCatalog(gwId());
+    expect(catalog.complete).toBe(true);
+    expect(catalog.items).toHaveLength(catalog.sumNum);
+    const channels = catalog.items.filter((i) => classifyCatalogItem(i) === 'channel').map((i) => i.deviceId).sort();
+    expect(channels).toEqual(fleet.devices.flatMap((d) => d.channelIds).sort());
+    // Regions above them (44 → 4403 → 440306), each under its parent level.
+    const byId = new Map(catalog.items.map((i) => [i.deviceId, i]));
+    expect(byId.get('440306')?.parentIds).toEqual(['4403']);
+    expect(catalog.parts).toBeGreaterThan(0);
+  }, 30_000);
+
+  it('a Catalog SUBSCRIBE from above gets a NOTIFY with ADD items when a new device arrives', async () => {
+    const sub = await upper.subscribeCatalog(gwId(), 600);
+    expect(sub.expires).toBe(600);
+    late = new DeviceFleet({ server: gw.sipTarget, password: 'lower-devices', devices: 1, keepaliveSec: 30, idPrefix: '44030600', firstSerial: 950 });
+    await late.start();
+    await late.waitForRegistered(1, 30_000);
+    const newChannel = late.devices[0]!.channelIds[0]!;
+    const [added] = await upper.waitForNotifyItems((n) => n.deviceId === newChannel, 1, 20_000);
+    expect(added!.event).toBe('ADD');
+  }, 45_000);
+
+  it('INVITE from above over UDP and TCP passive: RTP/PS that ffprobe decodes; a BYE ends only its own leg', async () => {
+    const channelId = fleet.devices[0]!.channelIds[0]!;
+    const udp = await upper.play(gwId(), channelId, { transport: 'udp' });
+    const tcp = await upper.play(gwId(), channelId, { transport: 'tcp-passive' });
+    expect(udp.answer).toMatchObject({ host: '127.0.0.1', protocol: 'RTP/AVP' });
+    expect(udp.answer!.port).toBeGreaterThan(0);
+    expect(udp.answer!.ssrc).toMatch(/^\d{10}$/);
+    expect(tcp.answer).toMatchObject({ protocol: 'TCP/RTP/AVP', setup: 'active' });
+    await Promise.all([udp.waitForBytes(400_000, 20_000), tcp.waitForBytes(400_000, 20_000)]);
+    for (const play of [udp, tcp]) {
+      const probe = await play.probe();
+      expect(probe.video, 'a video stream in the PS').not.toBeNull();
+      expect(probe.video!.codec).toBe('h264');
+      expect(probe.video!.frames ?? 0).toBeGreaterThan(10);
+    }
+    expect(udp.stats.lost).toBe(0);
+    // One source stream at the gateway, both legs its viewers; the camera streams once.
+    expect(fleet.mediaStats.activeStreams).toBe(1);
+    await udp.stop();
+    const after = tcp.stats.bytes;
+    await tcp.waitForBytes(after + 100_000, 10_000);
+    expect(udp.closed).toBe('bye');
+    expect(tcp.closed).toBeNull();
+    expect(fleet.mediaStats.activeStreams).toBe(1);
+    await tcp.stop();
+    // The last leg gone: the gateway stops the source (its BYE to the camera).
+    await gw.waitFor(() => (fleet.mediaStats.activeStreams === 0 ? true : null), 20_000, 'the camera stream stopped');
+  }, 60_000);
+
+  it('INVITE from above over TCP active (we dial the port of the answer) and without y= (the gateway picks the SSRC)', async () => {
+    const channelId = fleet.devices[1]!.channelIds[0]!;
+    const play = await upper.play(gwId(), channelId, { transport: 'tcp-active', ssrc: null });
+    expect(play.answer).toMatchObject({ protocol: 'TCP/RTP/AVP', setup: 'passive' });
+    expect(play.answer!.ssrc).toMatch(/^\d{10}$/);
+    await play.waitForBytes(300_000, 20_000);
+    const probe = await play.probe();
+    expect(probe.video?.frames ?? 0).toBeGreaterThan(5);
+    await play.stop();
+  }, 45_000);
+});
