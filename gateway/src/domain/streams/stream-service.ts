@@ -253,6 +253,8 @@ class LiveStream {
    * released or idle viewer's token must never fall back to the H.265 playlist its browser cannot decode.
    */
   readonly h264Viewers = new Set<string>();
+  /** The core Stream removes the rendition's directory when it closes (registered on the first rendition). */
+  renditionOwned = false;
   dialog: InviteDialog | null = null;
   viewers = new Map<string, Viewer>();
   lastError: string | null = null;
@@ -989,8 +991,12 @@ export class StreamService extends EventEmitter<StreamEvents> {
     rendition.ready = (async () => {
       const output = await outputDir;
       rendition.output = output;
-      // The stream closing removes the directory too (the reader itself is closed with the stream's readers).
-      core.own('h264 rendition directory', () => output.remove().catch(() => undefined));
+      // The stream closing removes the running rendition's directory too (its reader is closed with the
+      // stream's readers); owned once per stream, not once per rendition started.
+      if (!s.renditionOwned) {
+        s.renditionOwned = true;
+        core.own('h264 rendition directory', () => s.rendition?.output?.remove().catch(() => undefined));
+      }
       if (s.rendition !== rendition || core.closed) throw new PlayError('packager', 'the H.264 rendition was stopped while starting', 'retry');
       const reader = new FfmpegHlsReader({ dir: output.dir, transcodeH265ToH264: true, segmentSeconds: this.opts.segmentSeconds, listSize: 6, logger: log });
       const firstSegment = new Promise<void>((resolve, reject) => {
