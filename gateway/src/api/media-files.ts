@@ -65,7 +65,7 @@ export async function readMediaFile(streams: MediaFileSource, token: string, fil
   const { streamId, viewerId } = verdict.claims;
   // The right it was opened with ended (session over, point removed, signed out): refused before the token expires.
   if (streams.grants?.isRevoked(viewerId)) return { ok: false, status: 403, message: 'media access revoked (the session ended, the point was removed or its user signed out)', code: 'media.revoked' };
-  const llhls = streams.llhlsOf?.(streamId);
+  const llhls = streams.llhlsOf?.(streamId, viewerId);
   if (llhls) {
     const playlist = file.endsWith('.m3u8');
     if (playlist) streams.touch(streamId, viewerId);
@@ -88,7 +88,7 @@ export async function readMediaFile(streams: MediaFileSource, token: string, fil
       throw err;
     }
   }
-  const dir = streams.mediaDirOf(streamId);
+  const dir = streams.mediaDirOf(streamId, viewerId);
   if (!dir) return { ok: false, status: 404, message: 'stream not running (it may have been torn down after its viewers left)' };
   const path = resolve(dir, file);
   // The pattern already forbids separators; this is the belt to that pair of braces.

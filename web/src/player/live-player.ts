@@ -141,6 +141,18 @@ const MSE_PROBE: Record<string, string> = {
   h265: 'video/mp4; codecs="hvc1.1.6.L93.B0"',
 };
 
+/** HEVC codec strings (both sample-entry forms cameras' streams end up in); any accepted means the browser decodes H.265. */
+const HEVC_PROBES = ['video/mp4; codecs="hvc1.1.6.L93.B0"', 'video/mp4; codecs="hev1.1.6.L93.B0"'];
+
+/**
+ * Can this browser decode H.265 in MSE (hls.js and the live fMP4 both play through it)? Debian's Chromium and
+ * desktop Chromes without hardware HEVC cannot: the wall then asks the play API for `transcode`, so an H.265
+ * camera's HLS comes as H.264 (the gateway adds a transcoded rendition for such viewers; docs/streams.md).
+ */
+export function canDecodeHevc(): boolean {
+  return HEVC_PROBES.some((type) => isMseLiveSupported(type));
+}
+
 /** Can this browser play the stream's live fMP4? The WebSocket carries the camera's codec, not a transcode. */
 export function mseCanPlay(view: Pick<StreamView, 'codec' | 'sourceCodec'>): boolean {
   const codec = view.sourceCodec ?? view.codec;
@@ -313,7 +325,7 @@ export class LivePlayer {
   private async requestPlay(attempt: Attempt, stillWanted: () => boolean): Promise<StreamView | null> {
     let view: StreamView;
     try {
-      view = await pageApi<StreamView>(`/api/channels/${encodeURIComponent(this.channelId)}/play`, { body: { stream: this.stream } });
+      view = await pageApi<StreamView>(`/api/channels/${encodeURIComponent(this.channelId)}/play`, { body: { stream: this.stream, transcode: !canDecodeHevc() } });
     } catch (err) {
       if (!stillWanted()) return null;
       if (attempt === this.pending) {

@@ -137,7 +137,7 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app,
           properties: {
             stream: { type: 'string', enum: ['main', 'sub'] },
             transport: { type: 'string', enum: ['udp', 'tcp-passive', 'tcp-active'] },
-            transcode: { type: 'boolean', description: 'Transcode H.265 to H.264 for browsers without HEVC.' },
+            transcode: { type: 'boolean', description: "This viewer needs H.264 (a browser without HEVC): an H.265 stream is transcoded; on a running H.265 stream the viewer gets the stream's shared H.264 rendition. The answer's codec is the codec of the returned hls." },
           },
         },
         response: { 200: streamViewSchema, 404: playErrorSchema, 409: playErrorSchema, 502: playErrorSchema, 503: playErrorSchema, ...errorResponses(400, 401) },

@@ -204,6 +204,8 @@ export interface StreamEvents {
 const STATS_PUBLISH_MS = 5000;
 /** Ended playbacks/downloads kept for GET /api/streams/:id (their endReason), at most this many. */
 const ENDED_KEPT = 200;
+/** H.264-rendition viewer ids a stream remembers (released ones included), oldest forgotten first. */
+const RENDITION_VIEWERS_KEPT = 1000;
 
 interface Viewer {
   id: string;
@@ -215,6 +217,20 @@ interface Viewer {
   liveSockets: number;
   /** Closes this viewer's open live fMP4 sockets (a revoked grant ends them at once). */
   liveClosers: Set<(reason: string) => void>;
+  /** This viewer's HLS is the stream's H.264 rendition (it asked for transcode and the stream's HLS is H.265). */
+  h264: boolean;
+}
+
+/**
+ * The H.264 rendition of a stream whose own HLS carries H.265: a second reader (the ffmpeg transcoder) for the
+ * viewers whose browser cannot decode HEVC, started on the first such viewer and stopped when the last leaves.
+ */
+interface H264Rendition {
+  /** Null until its directory exists. */
+  output: HlsOutput | null;
+  readerId: string;
+  /** Settles once the transcoder wrote its first segment (rejects with the PlayError the join answers). */
+  ready: Promise<void>;
 }
 
 /** The service's record of one live stream; the media itself lives in `core` (a media-core Stream). */
@@ -230,6 +246,15 @@ class LiveStream {
   output: HlsOutput | null = null;
   /** The in-process LL-HLS muxer, when the codecs need no change; else ffmpeg writes into `output`. */
   llhls: LlhlsReader | null = null;
+  /** The transcoded H.264 rendition while viewers that need it are there (docs/streams.md). */
+  rendition: H264Rendition | null = null;
+  /**
+   * Viewer ids (also released ones, most recent RENDITION_VIEWERS_KEPT) whose HLS is the H.264 rendition: a
+   * released or idle viewer's token must never fall back to the H.265 playlist its browser cannot decode.
+   */
+  readonly h264Viewers = new Set<string>();
+  /** The core Stream removes the rendition's directory when it closes (registered on the first rendition). */
+  renditionOwned = false;
   dialog: InviteDialog | null = null;
   viewers = new Map<string, Viewer>();
   lastError: string | null = null;
@@ -318,13 +343,18 @@ export class StreamService extends EventEmitter<StreamEvents> {
   }
 
   /** Directory of a stream's HLS files, for the media route (null when unknown). */
-  mediaDirOf(streamId: string): string | null {
-    return this.byId.get(streamId)?.output?.dir ?? null;
+  mediaDirOf(streamId: string, viewerId?: string): string | null {
+    const s = this.byId.get(streamId);
+    if (viewerId !== undefined && s?.h264Viewers.has(viewerId)) return s.rendition?.output?.dir ?? null;
+    return s?.output?.dir ?? null;
   }
 
   /** The LL-HLS reader serving a stream muxed in process (null: ffmpeg packages it into mediaDirOf). */
-  llhlsOf(streamId: string): LlhlsReader | null {
-    return this.byId.get(streamId)?.llhls ?? null;
+  llhlsOf(streamId: string, viewerId?: string): LlhlsReader | null {
+    const s = this.byId.get(streamId);
+    // A viewer of the H.264 rendition reads ffmpeg's directory, not the in-process (H.265) LL-HLS.
+    if (viewerId !== undefined && s?.h264Viewers.has(viewerId)) return null;
+    return s?.llhls ?? null;
   }
 
   /**
@@ -406,7 +436,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
     if (!session || session.state === 'failed' || session.state === 'closed') {
       session = this.start(key, target, stream, transport, req.transcode === true);
     }
-    return this.join(session, grant);
+    return this.join(session, grant, req.transcode === true);
   }
 
   /**
@@ -528,8 +558,8 @@ export class StreamService extends EventEmitter<StreamEvents> {
   }
 
   /** One more viewer of a stream; answers once the stream plays (or with the step that failed). */
-  private async join(session: LiveStream, grant: string | null): Promise<StreamView> {
-    const viewer: Viewer = { id: randomUUID(), lastSeen: Date.now(), released: false, grant, liveSockets: 0, liveClosers: new Set() };
+  private async join(session: LiveStream, grant: string | null, wantsH264 = false): Promise<StreamView> {
+    const viewer: Viewer = { id: randomUUID(), lastSeen: Date.now(), released: false, grant, liveSockets: 0, liveClosers: new Set(), h264: false };
     // A little past the token's expiry: a token signed later in this play (view()) expires no later than that.
     if (grant !== null) this.grants.issue(viewer.id, grant, Date.now() + (this.opts.tokenTtlSec + 60) * 1000);
     session.viewers.set(viewer.id, viewer);
@@ -539,6 +569,21 @@ export class StreamService extends EventEmitter<StreamEvents> {
     } catch (err) {
       session.viewers.delete(viewer.id);
       throw err;
+    }
+    // A shared stream whose HLS is H.265 (started by an HEVC-capable viewer): this viewer gets the H.264
+    // rendition. A stream already transcoded (codec h264) simply serves what exists, to anyone.
+    if (wantsH264 && session.codec === 'h265') {
+      // Marked before the wait: the sweep counts it as a rendition viewer while the transcoder starts.
+      viewer.h264 = true;
+      session.h264Viewers.add(viewer.id);
+      if (session.h264Viewers.size > RENDITION_VIEWERS_KEPT) session.h264Viewers.delete(session.h264Viewers.values().next().value as string);
+      try {
+        await this.ensureRendition(session);
+      } catch (err) {
+        session.viewers.delete(viewer.id);
+        await this.stopRenditionIfUnused(session, 'its viewer could not start');
+        throw err;
+      }
     }
     return this.view(session, viewer.id);
   }
@@ -551,6 +596,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
       const v = s.viewers.get(viewerId);
       if (v) v.released = true;
       s.viewers.delete(viewerId);
+      if (v?.h264) await this.stopRenditionIfUnused(s, 'its last viewer left');
     } else {
       s.viewers.clear();
       await this.stop(s, 'stopped by an operator');
@@ -914,11 +960,68 @@ export class StreamService extends EventEmitter<StreamEvents> {
     return doomed.length;
   }
 
-  private liveViewers(s: LiveStream): number {
+  /** Viewers still there (polling or with a socket open); `h264Only`: those of the H.264 rendition. */
+  private liveViewers(s: LiveStream, h264Only = false): number {
     const cutoff = Date.now() - this.opts.idleSec * 1000;
     let n = 0;
-    for (const v of s.viewers.values()) if (!v.released && (v.liveSockets > 0 || v.lastSeen >= cutoff)) n++;
+    for (const v of s.viewers.values()) if (!v.released && (!h264Only || v.h264) && (v.liveSockets > 0 || v.lastSeen >= cutoff)) n++;
     return n;
+  }
+
+  /**
+   * Starts the H.264 rendition of a stream whose HLS is H.265 (once; later viewers wait for the same start):
+   * ffmpeg transcodes from the stream's access units into a directory of its own, next to the stream's.
+   */
+  private ensureRendition(s: LiveStream): Promise<void> {
+    if (s.rendition) return s.rendition.ready;
+    const core = s.core;
+    if (!core || core.closed) return Promise.reject(new PlayError('packager', 'the stream ended before its H.264 rendition started', 'retry'));
+    const log = this.logger.child({ streamId: s.id, channelId: s.target.channelId, rendition: 'h264' });
+    const outputDir = HlsOutput.create(this.opts.mediaDir, `${s.id}-h264`);
+    const rendition: H264Rendition = { output: null, readerId: '', ready: Promise.resolve() };
+    rendition.ready = (async () => {
+      const output = await outputDir;
+      rendition.output = output;
+      // The stream closing removes the running rendition's directory too (its reader is closed with the
+      // stream's readers); owned once per stream, not once per rendition started.
+      if (!s.renditionOwned) {
+        s.renditionOwned = true;
+        core.own('h264 rendition directory', () => s.rendition?.output?.remove().catch(() => undefined));
+      }
+      if (s.rendition !== rendition || core.closed) throw new PlayError('packager', 'the H.264 rendition was stopped while starting', 'retry');
+      const reader = new FfmpegHlsReader({ dir: output.dir, transcodeH265ToH264: true, segmentSeconds: this.opts.segmentSeconds, listSize: 6, logger: log });
+      const firstSegment = new Promise<void>((resolve, reject) => {
+        reader.on('first-segment', () => resolve());
+        reader.on('exit', (info: HlsPackagerExit) => {
+          if (info.expected) return;
+          reject(new PlayError('packager', `the H.264 transcoder exited (${info.code}) before its first segment`, info.stderrTail.slice(-300)));
+          // Its viewers get 404s and play again, which starts a new one.
+          log.warn({ code: info.code }, 'H.264 rendition transcoder exited');
+          if (s.rendition === rendition) void this.stopRendition(s, 'the transcoder exited');
+        });
+      });
+      reader.on('error', (err: Error) => log.warn({ err: err.message }, 'H.264 rendition error'));
+      rendition.readerId = core.addReader(reader);
+      log.info('H.264 rendition started');
+      await withTimeout(firstSegment, 15_000, () => new PlayError('packager', 'the H.264 transcoder produced no segment within 15 s', 'see the gateway log for ffmpeg output'));
+    })();
+    s.rendition = rendition;
+    return rendition.ready;
+  }
+
+  private async stopRenditionIfUnused(s: LiveStream, why: string): Promise<void> {
+    if (s.rendition && this.liveViewers(s, true) === 0) await this.stopRendition(s, why);
+  }
+
+  private async stopRendition(s: LiveStream, why: string): Promise<void> {
+    const r = s.rendition;
+    if (!r) return;
+    s.rendition = null;
+    // Viewers still marked h264 (idle ones) now get 404s for their playlist and play again.
+    await r.ready.catch(() => undefined);
+    if (r.readerId && s.core) await s.core.removeReader(r.readerId, why);
+    await r.output?.remove().catch(() => undefined);
+    this.logger.info({ streamId: s.id, channelId: s.target.channelId, why }, 'H.264 rendition stopped');
   }
 
   private sweep(): void {
@@ -952,6 +1055,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
           void this.stop(s, 'no viewers');
           continue;
         }
+        if (s.rendition && this.liveViewers(s, true) === 0) void this.stopRenditionIfUnused(s, 'its viewers went idle');
         // Downloads report progress every second.
         if (publish || s.kind === 'download') this.emit('stream-status', this.view(s, ''));
       }
@@ -1027,7 +1131,8 @@ export class StreamService extends EventEmitter<StreamEvents> {
       hls: token ? `/media/${token}/index.m3u8` : '',
       ws: token ? `/media/${token}/live` : '',
       viewerId,
-      codec: s.codec,
+      // The codec the returned `hls` carries for this viewer: the H.264 rendition's, or the stream's own.
+      codec: s.viewers.get(viewerId)?.h264 ? 'h264' : s.codec,
       sourceCodec: s.sourceCodec,
       audio: s.audio,
       width: s.width,
