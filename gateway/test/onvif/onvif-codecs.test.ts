@@ -96,7 +96,7 @@ describe('ONVIF answers', () => {
 
   it('reads profiles without encoder or resolution as zero-sized, not as an error', () => {
     const env = parseEnvelope('<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><trt:GetProfilesResponse xmlns:trt="x"><trt:Profiles token="p0"><tt:Name xmlns:tt="y">only a name</tt:Name></trt:Profiles></trt:GetProfilesResponse></s:Body></s:Envelope>');
-    expect(parseProfiles(env.message!)).toEqual([{ token: 'p0', name: 'only a name', videoSourceToken: '', videoSourceConfigurationToken: '', encoding: '', width: 0, height: 0, ptz: false }]);
+    expect(parseProfiles(env.message!)).toEqual([{ token: 'p0', name: 'only a name', videoSourceToken: '', videoSourceConfigurationToken: '', encoding: '', width: 0, height: 0, ptz: false, ptzNodeToken: '' }]);
   });
 
   it.each([
