@@ -1,6 +1,6 @@
 /**
  * ONVIF requests our client sends and the answers it reads: Device (ver10), Media (ver10), Media2 (ver20),
- * PTZ (ver20) and Events (ver10 PullPoint). Builders return the Body content; parsers take the first Body
+ * PTZ (ver20), Imaging (ver20) and Events (ver10 PullPoint). Builders return the Body content; parsers take the first Body
  * element of a parsed envelope (codecs/soap) and are lenient: missing optional parts become defaults, a
  * missing required part is an OnvifDecodeError naming it.
  */
@@ -183,7 +183,8 @@ export function parseUri(message: XmlNode): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// PTZ (ver20). Speeds and translations are in the generic spaces: pan/tilt −1…1, zoom −1…1 (continuous) or 0…1.
+// PTZ (ver20). Translations are in the generic spaces (pan/tilt −1…1, zoom −1…1 or 0…1); velocities in the node's
+// continuous velocity spaces (GetNodes), which the caller scales into.
 
 export interface PtzVector {
   pan?: number;

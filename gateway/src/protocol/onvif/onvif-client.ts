@@ -207,7 +207,7 @@ export class OnvifClient {
     return answer.body;
   }
 
-  // ---- PTZ (generic spaces: −1…1)
+  // ---- PTZ (velocities as given: the driver scales them into the node's ranges, see ptzNodes)
 
   async continuousMove(profileToken: string, velocity: PtzVector, timeoutSec?: number): Promise<void> {
     await this.call(this.need('ptz'), ptz.continuousMove(profileToken, velocity, timeoutSec));
