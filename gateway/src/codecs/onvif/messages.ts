@@ -248,10 +248,16 @@ function rangeOf(node: XmlNode | undefined): Range | null {
 /** The continuous velocity spaces of a node (GetNode's PTZNode or one of GetNodes' PTZNode). */
 export function parsePtzNode(node: XmlNode): PtzNodeSpaces {
   const spaces = at(node, 'SupportedPTZSpaces');
-  const pt = at(spaces, 'ContinuousPanTiltVelocitySpace');
+  // A node may list several spaces of a kind (the generic one plus e.g. degrees per second). Our ContinuousMove
+  // names no space, so the camera reads it in its default space, which is the generic one where listed: prefer it.
+  const pick = (kind: string): XmlNode | undefined => {
+    const all = children(spaces, kind);
+    return all.find((sp) => /VelocityGenericSpace$/.test(textAt(sp, 'URI') ?? '')) ?? all[0];
+  };
+  const pt = pick('ContinuousPanTiltVelocitySpace');
   const x = rangeOf(at(pt, 'XRange'));
   const y = rangeOf(at(pt, 'YRange'));
-  return { token: attr(node, 'token') ?? '', panTilt: x && y ? { x, y } : null, zoom: rangeOf(at(at(spaces, 'ContinuousZoomVelocitySpace'), 'XRange')) };
+  return { token: attr(node, 'token') ?? '', panTilt: x && y ? { x, y } : null, zoom: rangeOf(at(pick('ContinuousZoomVelocitySpace'), 'XRange')) };
 }
 
 export function parsePtzNodes(message: XmlNode): PtzNodeSpaces[] {
