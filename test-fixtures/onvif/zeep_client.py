@@ -70,7 +70,8 @@ def main():
     ptz = cam.create_ptz_service()
     move = ptz.create_type("ContinuousMove")
     move.ProfileToken = token
-    move.Velocity = {"PanTilt": {"x": 0.5, "y": -0.25}, "Zoom": {"x": 0.0}}
+    # Within the node's pan/tilt range; no Zoom: the simulated camera of the test has no zoom space.
+    move.Velocity = {"PanTilt": {"x": 0.5, "y": -0.25}}
     ptz.ContinuousMove(move)
     ptz.Stop({"ProfileToken": token, "PanTilt": True, "Zoom": True})
     preset = ptz.SetPreset({"ProfileToken": token, "PresetName": "gate"})
@@ -81,6 +82,32 @@ def main():
     ptz.RelativeMove({"ProfileToken": token, "Translation": {"PanTilt": {"x": 0.1, "y": 0.2}}})
     ptz.RemovePreset({"ProfileToken": token, "PresetToken": preset})
     out["presetsAfterRemove"] = len(ptz.GetPresets({"ProfileToken": token}) or [])
+
+    def spaces(node):
+        sp = node.SupportedPTZSpaces
+        pt = sp.ContinuousPanTiltVelocitySpace
+        zoom = sp.ContinuousZoomVelocitySpace
+        return {
+            "token": node.token,
+            "panTilt": {"x": plain(pt[0].XRange), "y": plain(pt[0].YRange)} if pt else None,
+            "zoom": plain(zoom[0].XRange) if zoom else None,
+        }
+
+    out["nodes"] = [spaces(n) for n in ptz.GetNodes()]
+    out["node"] = spaces(ptz.GetNode({"NodeToken": profiles[0].PTZConfiguration.NodeToken}))
+
+    imaging = cam.create_imaging_service()
+    source = profiles[0].VideoSourceConfiguration.SourceToken
+    settings = imaging.GetImagingSettings({"VideoSourceToken": source})
+    out["exposureBefore"] = {"mode": settings.Exposure.Mode, "iris": settings.Exposure.Iris}
+    options = imaging.GetOptions({"VideoSourceToken": source})
+    out["irisRange"] = plain(options.Exposure.Iris)
+    out["focusSpeedRange"] = plain(imaging.GetMoveOptions({"VideoSourceToken": source}).Continuous.Speed)
+    imaging.Move({"VideoSourceToken": source, "Focus": {"Continuous": {"Speed": -0.5}}})
+    imaging.Stop({"VideoSourceToken": source})
+    imaging.SetImagingSettings({"VideoSourceToken": source, "ImagingSettings": {"Exposure": {"Mode": "MANUAL", "Iris": -4.4}}})
+    after = imaging.GetImagingSettings({"VideoSourceToken": source})
+    out["exposureAfter"] = {"mode": after.Exposure.Mode, "iris": after.Exposure.Iris}
 
     events = cam.create_events_service()
     sub = events.CreatePullPointSubscription({"InitialTerminationTime": "PT60S"})

@@ -1,10 +1,10 @@
 /**
- * The pure parts of ONVIF PTZ and events: PTZ orders → ONVIF calls with speeds scaled into the generic spaces,
+ * The pure parts of ONVIF PTZ and events: PTZ orders → ONVIF calls with speeds scaled into the PTZ node's spaces, the iris step,
  * the preset number ↔ camera preset rule, topics → device events (table and fallback), device events → GB
  * alarm codes, and the rising-edge rule.
  */
 import { describe, expect, it } from 'vitest';
-import { onvifPtzCall, presetFor, presetNumber } from '../../src/domain/devices/drivers/onvif-driver.js';
+import { GENERIC_SPACES, IRIS_STEPS, irisStep, onvifPtzCall, presetFor, presetNumber, scaleInto } from '../../src/domain/devices/drivers/onvif-driver.js';
 import { ONVIF_TOPIC_RULES, deviceEventOf } from '../../src/domain/devices/drivers/onvif-topics.js';
 import { GB_ALARM_OF_KIND, RisingEdges, alarmOfDeviceEvent } from '../../src/domain/alarms/device-event-alarms.js';
 import { PtzService } from '../../src/domain/control/ptz-service.js';
@@ -21,12 +21,52 @@ describe('PTZ orders → ONVIF calls', () => {
     expect(onvifPtzCall(order({ action: 'move', direction: 'right', zoom: 'in', speed: 0, zoomSpeed: 3 }))).toEqual({ call: 'ContinuousMove', velocity: { pan: 0, tilt: 0, zoom: 0.2 } });
   });
 
-  it('the PTZ stop is Stop; the focus/iris stop needs nothing; focus and iris moves are refused', () => {
+  it('the PTZ stop is Stop; focus moves are signed fractions (near negative), iris is a step, the FI stop is FocusStop', () => {
     expect(onvifPtzCall(order({ action: 'stop' }))).toEqual({ call: 'Stop' });
     expect(onvifPtzCall(PtzService.translate({ action: 'move', direction: 'left' }).stop!)).toEqual({ call: 'Stop' });
-    expect(onvifPtzCall(PtzService.translate({ action: 'focus', direction: 'far' }).stop!)).toEqual({ call: 'none' });
-    expect(onvifPtzCall(order({ action: 'focus', direction: 'far' }))).toMatchObject({ call: 'unsupported', why: expect.stringMatching(/Imaging/) });
-    expect(onvifPtzCall(order({ action: 'iris', direction: 'open' }))).toMatchObject({ call: 'unsupported' });
+    expect(onvifPtzCall(PtzService.translate({ action: 'focus', direction: 'far' }).stop!)).toEqual({ call: 'FocusStop' });
+    expect(onvifPtzCall(order({ action: 'focus', direction: 'far', speed: 255 }))).toEqual({ call: 'Focus', fraction: 1 });
+    expect(onvifPtzCall(order({ action: 'focus', direction: 'near', speed: 51 }))).toEqual({ call: 'Focus', fraction: -0.2 });
+    expect(onvifPtzCall(order({ action: 'iris', direction: 'open' }))).toEqual({ call: 'Iris', direction: 'open' });
+    expect(onvifPtzCall(order({ action: 'iris', direction: 'close' }))).toEqual({ call: 'Iris', direction: 'close' });
+  });
+
+  it("scales velocities into the node's ranges: full speed is the camera's max (or min) on each axis", () => {
+    const narrow = { panTilt: { x: { min: -0.5, max: 0.5 }, y: { min: -0.25, max: 0.25 } }, zoom: { min: -4, max: 4 } };
+    expect(onvifPtzCall(order({ action: 'move', direction: 'down-left', speed: 255 }), narrow)).toEqual({ call: 'ContinuousMove', velocity: { pan: -0.5, tilt: -0.25 } });
+    expect(onvifPtzCall(order({ action: 'move', direction: 'up-right', speed: 128, zoom: 'in', zoomSpeed: 15 }), narrow)).toEqual({
+      call: 'ContinuousMove',
+      velocity: { pan: 0.251, tilt: 0.125, zoom: 4 },
+    });
+    // Generic spaces give the same answers as before the node was asked.
+    expect(onvifPtzCall(order({ action: 'move', direction: 'left', speed: 128 }), GENERIC_SPACES)).toEqual({ call: 'ContinuousMove', velocity: { pan: -0.502, tilt: 0 } });
+    // Asymmetric ranges: each direction scales to its own end; a range that cannot go negative stays at 0.
+    expect(scaleInto(-1, { min: -2, max: 1 })).toBe(-2);
+    expect(scaleInto(0.5, { min: -2, max: 1 })).toBe(0.5);
+    expect(scaleInto(-1, { min: 0, max: 1 })).toBe(0);
+    expect(scaleInto(3, { min: -1, max: 1 })).toBe(1);
+  });
+
+  it('leaves out an axis the node has no space for; a move only on such an axis is unsupported', () => {
+    const noZoom = { panTilt: GENERIC_SPACES.panTilt, zoom: null };
+    expect(onvifPtzCall(order({ action: 'move', direction: 'left', speed: 255, zoom: 'in', zoomSpeed: 15 }), noZoom)).toEqual({ call: 'ContinuousMove', velocity: { pan: -1, tilt: 0 } });
+    expect(onvifPtzCall(order({ action: 'move', zoom: 'in', zoomSpeed: 15 }), noZoom)).toMatchObject({ call: 'unsupported', why: expect.stringMatching(/no zoom/) });
+    const zoomOnly = { panTilt: null, zoom: GENERIC_SPACES.zoom };
+    expect(onvifPtzCall(order({ action: 'move', direction: 'up', speed: 255 }), zoomOnly)).toMatchObject({ call: 'unsupported', why: expect.stringMatching(/cannot pan or tilt/) });
+    expect(onvifPtzCall(order({ action: 'move', direction: 'up', zoom: 'out', zoomSpeed: 15 }), zoomOnly)).toEqual({ call: 'ContinuousMove', velocity: { zoom: -1 } });
+  });
+
+  it('iris steps are a tenth of the range, open is up (dB, 0 = open), kept within the range', () => {
+    const range = { min: -22, max: 0 };
+    expect(IRIS_STEPS).toBe(10);
+    expect(irisStep(-11, range, 'open')).toBe(-8.8);
+    expect(irisStep(-11, range, 'close')).toBe(-13.2);
+    expect(irisStep(-1, range, 'open')).toBe(0);
+    expect(irisStep(-21, range, 'close')).toBe(-22);
+    // No iris reported (auto exposure): from the middle.
+    expect(irisStep(null, range, 'open')).toBe(-8.8);
+    // A reported value outside the range is brought into it first.
+    expect(irisStep(5, range, 'close')).toBe(-2.2);
   });
 
   it('presets, home and relative', () => {

@@ -27,8 +27,10 @@ describe('ONVIF PTZ and events through the gateway', () => {
   let stopped = false;
   let ws: WebSocket;
   const messages: WsMessage[] = [];
-  const cams: Record<'ptz' | 'fixed' | 'nat' | 'reboot' | 'auth', OnvifCameraSim> = {
+  const cams: Record<'ptz' | 'narrow' | 'fixed' | 'nat' | 'reboot' | 'auth', OnvifCameraSim> = {
     ptz: new OnvifCameraSim({ password: PASSWORD, name: 'dome' }),
+    // A PTZ node narrower than the generic spaces, without zoom, and no Imaging service (no focus or iris).
+    narrow: new OnvifCameraSim({ password: PASSWORD, name: 'narrow dome', imaging: false, ptzSpaces: { panTilt: { x: { min: -0.5, max: 0.5 }, y: { min: -0.25, max: 0.25 } }, zoom: null } }),
     fixed: new OnvifCameraSim({ password: PASSWORD, ptz: false, name: 'bullet' }),
     // Announces every address (services, subscriptions) on a host we cannot reach: the gateway must rewrite them.
     nat: new OnvifCameraSim({ password: PASSWORD, announcedHost: '192.0.2.10', name: 'behind NAT' }),
@@ -133,7 +135,7 @@ describe('ONVIF PTZ and events through the gateway', () => {
       expect(missing.body.message).toMatch(/no preset 7/);
     });
 
-    it('home and relative are GotoHomePosition and RelativeMove; focus is refused with a reason', async () => {
+    it('home and relative are GotoHomePosition and RelativeMove', async () => {
       const cam = cams.ptz;
       const channelId = channelOf('ptz');
       cam.ptzLog.length = 0;
@@ -142,10 +144,80 @@ describe('ONVIF PTZ and events through the gateway', () => {
       expect((await ptz(channelId, { action: 'home' })).body.sent).toEqual(['GotoHomePosition']);
       expect(cam.positions.get('profile_1_main')).toEqual({ pan: 0, tilt: 0, zoom: 0 });
       expect(cam.ptzLog.map((c) => c.op)).toEqual(['RelativeMove', 'GotoHomePosition']);
-      const focus = await ptz(channelId, { action: 'focus', direction: 'near' });
-      expect(focus.status).toBe(409);
-      expect(focus.body.message).toMatch(/Imaging service/);
       expect((await ptz(channelId, { action: 'relative', pan: 2 })).status).toBe(400);
+    });
+
+    it('focus near is Imaging Move on the channel\'s video source with a negative speed; the FI stop is Imaging Stop', async () => {
+      const cam = cams.ptz;
+      const channelId = channelOf('ptz');
+      cam.imagingLog.length = 0;
+      const near = await ptz(channelId, { action: 'focus', direction: 'near', speed: 255, durationMs: 30_000 });
+      expect(near.status, JSON.stringify(near.body)).toBe(200);
+      expect(near.body.sent).toEqual(['Imaging.Move(source=vs_1,focus=-1)']);
+      const stop = await ptz(channelId, { action: 'stop' });
+      expect(stop.status, JSON.stringify(stop.body)).toBe(200);
+      expect(stop.body.sent).toContain('Imaging.Stop(source=vs_1)');
+      // GetMoveOptions asked once (cached per device), then the move and the stop.
+      expect(cam.imagingLog).toEqual([
+        { op: 'GetMoveOptions', source: 'vs_1' },
+        { op: 'Move', source: 'vs_1', focusSpeed: -1 },
+        { op: 'Stop', source: 'vs_1' },
+      ]);
+      // Focus far at half speed: positive, and no second GetMoveOptions.
+      cam.imagingLog.length = 0;
+      expect((await ptz(channelId, { action: 'focus', direction: 'far', speed: 128, durationMs: 30_000 })).body.sent).toEqual(['Imaging.Move(source=vs_1,focus=0.502)']);
+      await ptz(channelId, { action: 'stop' });
+      expect(cam.imagingLog.map((c) => [c.op, c.focusSpeed])).toEqual([
+        ['Move', 0.502],
+        ['Stop', undefined],
+      ]);
+    });
+
+    it('iris open twice steps the iris up twice within the camera\'s range, in manual exposure', async () => {
+      const cam = cams.ptz;
+      const channelId = channelOf('ptz');
+      // Start from a closed-down iris (the camera's range is −22…0 dB; it starts fully open, in auto).
+      cam.exposure.set('vs_1', { mode: 'AUTO', iris: -20 });
+      cam.imagingLog.length = 0;
+      const first = await ptz(channelId, { action: 'iris', direction: 'open', durationMs: 100 });
+      expect(first.status, JSON.stringify(first.body)).toBe(200);
+      expect(first.body.sent).toEqual(['Imaging.SetImagingSettings(source=vs_1,exposure=MANUAL,iris=-17.8)']);
+      const second = await ptz(channelId, { action: 'iris', direction: 'open', durationMs: 100 });
+      expect(second.body.sent).toEqual(['Imaging.SetImagingSettings(source=vs_1,exposure=MANUAL,iris=-15.6)']);
+      expect(cam.imagingLog.filter((c) => c.op === 'SetImagingSettings')).toEqual([
+        { op: 'SetImagingSettings', source: 'vs_1', mode: 'MANUAL', iris: -17.8 },
+        { op: 'SetImagingSettings', source: 'vs_1', mode: 'MANUAL', iris: -15.6 },
+      ]);
+      expect(cam.exposure.get('vs_1')).toEqual({ mode: 'MANUAL', iris: -15.6 });
+      // At the open end it stays at the range's max instead of overshooting (the camera would refuse it).
+      cam.exposure.set('vs_1', { mode: 'MANUAL', iris: -1 });
+      expect((await ptz(channelId, { action: 'iris', direction: 'open', durationMs: 100 })).body.sent).toEqual(['Imaging.SetImagingSettings(source=vs_1,exposure=MANUAL,iris=0)']);
+      expect(cam.imagingLog.filter((c) => c.op === 'GetOptions')).toHaveLength(1);
+    });
+
+    it('a camera with a narrower PTZ node gets velocities within its ranges and no zoom; without Imaging, focus and iris answer 409', async () => {
+      const cam = cams.narrow;
+      const channelId = channelOf('narrow');
+      const move = await ptz(channelId, { action: 'move', direction: 'up-left', zoom: 'in', speed: 255, zoomSpeed: 15, durationMs: 30_000 });
+      expect(move.status, JSON.stringify(move.body)).toBe(200);
+      expect(move.body.sent).toEqual(['ContinuousMove(pan=-0.5,tilt=0.25)']);
+      await ptz(channelId, { action: 'move', direction: 'down-right', speed: 128, durationMs: 30_000 });
+      await ptz(channelId, { action: 'stop' });
+      expect(cam.ptzLog).toEqual([
+        { op: 'ContinuousMove', profile: 'profile_1_main', pan: -0.5, tilt: 0.25 },
+        { op: 'ContinuousMove', profile: 'profile_1_main', pan: 0.251, tilt: -0.125 },
+        { op: 'Stop', profile: 'profile_1_main' },
+      ]);
+      expect(cam.nodeCalls).toEqual(['GetNodes']);
+      const zoomOnly = await ptz(channelId, { action: 'move', zoom: 'in', durationMs: 30_000 });
+      expect(zoomOnly.status).toBe(409);
+      expect(zoomOnly.body.message).toMatch(/no zoom/);
+      for (const body of [{ action: 'focus', direction: 'near' }, { action: 'iris', direction: 'open' }]) {
+        const r = await ptz(channelId, body);
+        expect(r.status, JSON.stringify(r.body)).toBe(409);
+        expect(r.body.message).toMatch(/no Imaging service/);
+      }
+      expect(cam.imagingLog).toEqual([]);
     });
 
     it('a camera whose profile has no PTZ configuration answers 409 with the reason; nothing reaches it', async () => {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { rewriteToReachedHost } from '../../src/codecs/onvif/address.js';
 import { buildProbeMatches, parseProbe, parseProbeMatches, readScopes, buildProbe } from '../../src/codecs/onvif/discovery.js';
-import { alarmKindOfTopic, eventIsActive, parsePullMessages, parseProfiles } from '../../src/codecs/onvif/messages.js';
+import { alarmKindOfTopic, eventIsActive, parseExposure, parseFocusMoveOptions, parseIrisOptions, parsePtzNodes, parsePullMessages, parseProfiles } from '../../src/codecs/onvif/messages.js';
 import { SoapError, parseEnvelope, passwordDigest, usernameTokenHeader, verifyUsernameToken } from '../../src/codecs/soap/soap.js';
 import { durationSeconds } from '../../src/sim/onvif/onvif-camera.js';
 
@@ -94,9 +94,37 @@ describe('ONVIF answers', () => {
     expect(alarmKindOfTopic('Monitoring/ProcessorUsage')).toBeNull();
   });
 
+  it('reads a PTZ node\'s continuous velocity ranges, preferring the generic space; a missing zoom space is null', () => {
+    const range = (tag: string, min: number, max: number): string => `<tt:${tag}><tt:Min>${min}</tt:Min><tt:Max>${max}</tt:Max></tt:${tag}>`;
+    const body =
+      `<tptz:GetNodesResponse xmlns:tptz="urn:p" xmlns:tt="urn:t"><tptz:PTZNode token="n1"><tt:SupportedPTZSpaces>` +
+      // A vendor space listed first (degrees per second), then the generic one with a narrower range than −1…1.
+      `<tt:ContinuousPanTiltVelocitySpace><tt:URI>http://vendor/PanTiltSpaces/DegreesPerSecond</tt:URI>${range('XRange', -120, 120)}${range('YRange', -60, 60)}</tt:ContinuousPanTiltVelocitySpace>` +
+      `<tt:ContinuousPanTiltVelocitySpace><tt:URI>http://www.onvif.org/ver10/tptz/PanTiltSpaces/VelocityGenericSpace</tt:URI>${range('XRange', -0.5, 0.5)}${range('YRange', -0.25, 0.25)}</tt:ContinuousPanTiltVelocitySpace>` +
+      `</tt:SupportedPTZSpaces></tptz:PTZNode>` +
+      `<tptz:PTZNode token="n2"><tt:SupportedPTZSpaces><tt:ContinuousZoomVelocitySpace><tt:URI>z</tt:URI>${range('XRange', -2, 2)}</tt:ContinuousZoomVelocitySpace>` +
+      `<tt:ContinuousPanTiltVelocitySpace><tt:URI>bad</tt:URI>${range('XRange', 1, -1)}</tt:ContinuousPanTiltVelocitySpace></tt:SupportedPTZSpaces></tptz:PTZNode></tptz:GetNodesResponse>`;
+    const env = parseEnvelope(`<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>${body}</s:Body></s:Envelope>`);
+    expect(parsePtzNodes(env.message!)).toEqual([
+      { token: 'n1', panTilt: { x: { min: -0.5, max: 0.5 }, y: { min: -0.25, max: 0.25 } }, zoom: null },
+      // A range with max ≤ min (or no YRange) is no usable space.
+      { token: 'n2', panTilt: null, zoom: { min: -2, max: 2 } },
+    ]);
+  });
+
+  it('reads the Imaging focus speed range, iris range and exposure; absent parts are null', () => {
+    const msg = (xml: string) => parseEnvelope(`<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:timg="urn:i" xmlns:tt="urn:t"><s:Body>${xml}</s:Body></s:Envelope>`).message!;
+    expect(parseFocusMoveOptions(msg('<timg:GetMoveOptionsResponse><timg:MoveOptions><tt:Continuous><tt:Speed><tt:Min>-7</tt:Min><tt:Max>7</tt:Max></tt:Speed></tt:Continuous></timg:MoveOptions></timg:GetMoveOptionsResponse>'))).toEqual({ min: -7, max: 7 });
+    expect(parseFocusMoveOptions(msg('<timg:GetMoveOptionsResponse><timg:MoveOptions/></timg:GetMoveOptionsResponse>'))).toBeNull();
+    expect(parseIrisOptions(msg('<timg:GetOptionsResponse><timg:ImagingOptions><tt:Exposure><tt:Mode>AUTO</tt:Mode><tt:Iris><tt:Min>-22</tt:Min><tt:Max>0</tt:Max></tt:Iris></tt:Exposure></timg:ImagingOptions></timg:GetOptionsResponse>'))).toEqual({ min: -22, max: 0 });
+    expect(parseIrisOptions(msg('<timg:GetOptionsResponse><timg:ImagingOptions><tt:Exposure><tt:Mode>AUTO</tt:Mode></tt:Exposure></timg:ImagingOptions></timg:GetOptionsResponse>'))).toBeNull();
+    expect(parseExposure(msg('<timg:GetImagingSettingsResponse><timg:ImagingSettings><tt:Exposure><tt:Mode>auto</tt:Mode><tt:Iris>-3.5</tt:Iris></tt:Exposure></timg:ImagingSettings></timg:GetImagingSettingsResponse>'))).toEqual({ mode: 'AUTO', iris: -3.5 });
+    expect(parseExposure(msg('<timg:GetImagingSettingsResponse><timg:ImagingSettings/></timg:GetImagingSettingsResponse>'))).toEqual({ mode: '', iris: null });
+  });
+
   it('reads profiles without encoder or resolution as zero-sized, not as an error', () => {
     const env = parseEnvelope('<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><trt:GetProfilesResponse xmlns:trt="x"><trt:Profiles token="p0"><tt:Name xmlns:tt="y">only a name</tt:Name></trt:Profiles></trt:GetProfilesResponse></s:Body></s:Envelope>');
-    expect(parseProfiles(env.message!)).toEqual([{ token: 'p0', name: 'only a name', videoSourceToken: '', videoSourceConfigurationToken: '', encoding: '', width: 0, height: 0, ptz: false }]);
+    expect(parseProfiles(env.message!)).toEqual([{ token: 'p0', name: 'only a name', videoSourceToken: '', videoSourceConfigurationToken: '', encoding: '', width: 0, height: 0, ptz: false, ptzNodeToken: '' }]);
   });
 
   it.each([

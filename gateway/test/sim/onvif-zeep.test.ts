@@ -28,6 +28,12 @@ interface ZeepReport {
   subscription: string;
   pulled: number;
   presetsAfterRemove: number;
+  nodes: Array<{ token: string; panTilt: { x: { Min: number; Max: number }; y: { Min: number; Max: number } } | null; zoom: { Min: number; Max: number } | null }>;
+  node: ZeepReport['nodes'][number];
+  exposureBefore: { mode: string; iris: number };
+  irisRange: { Min: number; Max: number };
+  focusSpeedRange: { Min: number; Max: number };
+  exposureAfter: { mode: string; iris: number };
   events: Array<{ topic: string; items: Record<string, string> }>;
   renewed: string;
   pullAfterUnsubscribe: string;
@@ -41,7 +47,18 @@ describe('ONVIF camera simulator, read by onvif-zeep', () => {
   beforeAll(async () => {
     if (!existsSync(PYTHON)) throw new Error(`${PYTHON} missing: run "bash scripts/setup-test-env.sh" (it creates the onvif-zeep venv)`);
     // The camera's clock runs 90 s ahead: onvif-zeep (adjust_time) must sign with the camera's time, as we do.
-    cam = new OnvifCameraSim({ name: '南山实验学校 东门', manufacturer: 'SimVendor', model: 'IPC-2T', hardware: 'HW-9', videoSources: 2, rtspPort: 8554, clockOffsetMs: 90_000, clockToleranceSec: 30 });
+    cam = new OnvifCameraSim({
+      name: '南山实验学校 东门',
+      manufacturer: 'SimVendor',
+      model: 'IPC-2T',
+      hardware: 'HW-9',
+      videoSources: 2,
+      rtspPort: 8554,
+      clockOffsetMs: 90_000,
+      clockToleranceSec: 30,
+      // A node narrower than the generic spaces and without zoom: zeep must read the ranges as configured.
+      ptzSpaces: { panTilt: { x: { min: -0.5, max: 0.5 }, y: { min: -0.5, max: 0.5 } }, zoom: null },
+    });
     await cam.start();
     const client = run(PYTHON, [join(ROOT, 'test-fixtures/onvif/zeep_client.py'), cam.host, String(cam.port), 'admin', 'admin12345'], { timeout: 120_000 });
     // The client's second subscription holds a PullMessages for 10 s: raise a motion event once that pull is in.
@@ -73,6 +90,7 @@ describe('ONVIF camera simulator, read by onvif-zeep', () => {
     expect(report.xaddrs).toMatchObject({
       'http://www.onvif.org/ver10/media/wsdl': `${base}/onvif/media_service`,
       'http://www.onvif.org/ver20/ptz/wsdl': `${base}/onvif/ptz_service`,
+      'http://www.onvif.org/ver20/imaging/wsdl': `${base}/onvif/imaging_service`,
       'http://www.onvif.org/ver10/events/wsdl': `${base}/onvif/events_service`,
     });
     expect(report.services).toEqual(expect.arrayContaining(['http://www.onvif.org/ver10/media/wsdl', 'http://www.onvif.org/ver20/media/wsdl']));
@@ -93,9 +111,26 @@ describe('ONVIF camera simulator, read by onvif-zeep', () => {
   it('PTZ: the moves, preset and home reach the camera in order', () => {
     expect(report.presets).toEqual([{ token: report.presetToken, name: 'gate' }]);
     expect(cam.ptzLog.map((c) => c.op)).toEqual(['ContinuousMove', 'Stop', 'SetPreset', 'GotoPreset', 'GotoHomePosition', 'RelativeMove', 'RemovePreset']);
-    expect(cam.ptzLog[0]).toMatchObject({ profile: 'profile_1_main', pan: 0.5, tilt: -0.25, zoom: 0 });
+    expect(cam.ptzLog[0]).toEqual({ op: 'ContinuousMove', profile: 'profile_1_main', pan: 0.5, tilt: -0.25 });
     expect(cam.ptzLog[5]).toMatchObject({ pan: 0.1, tilt: 0.2 });
     expect(report.presetsAfterRemove).toBe(0);
+  });
+
+  it('PTZ GetNodes/GetNode: the continuous velocity ranges as configured (pan/tilt ±0.5, no zoom space)', () => {
+    const node = { token: 'ptznode_1', panTilt: { x: { Min: -0.5, Max: 0.5 }, y: { Min: -0.5, Max: 0.5 } }, zoom: null };
+    expect(report.nodes).toEqual([node, { ...node, token: 'ptznode_2' }]);
+    expect(report.node).toEqual(node);
+    expect(cam.nodeCalls).toEqual(['GetNodes', 'GetNode(ptznode_1)']);
+  });
+
+  it('Imaging: settings, options, move options, a focus Move and Stop, a manual iris set and read back', () => {
+    expect(report.exposureBefore).toEqual({ mode: 'AUTO', iris: 0 });
+    expect(report.irisRange).toEqual({ Min: -22, Max: 0 });
+    expect(report.focusSpeedRange).toEqual({ Min: -1, Max: 1 });
+    expect(report.exposureAfter).toEqual({ mode: 'MANUAL', iris: -4.4 });
+    expect(cam.imagingLog.map((c) => c.op)).toEqual(['GetImagingSettings', 'GetOptions', 'GetMoveOptions', 'Move', 'Stop', 'SetImagingSettings', 'GetImagingSettings']);
+    expect(cam.imagingLog[3]).toEqual({ op: 'Move', source: 'vs_1', focusSpeed: -0.5 });
+    expect(cam.imagingLog[5]).toEqual({ op: 'SetImagingSettings', source: 'vs_1', mode: 'MANUAL', iris: -4.4 });
   });
 
   it('events: a PullPoint subscription at a subscription address, messages pulled', () => {

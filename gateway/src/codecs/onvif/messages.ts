@@ -1,6 +1,6 @@
 /**
  * ONVIF requests our client sends and the answers it reads: Device (ver10), Media (ver10), Media2 (ver20),
- * PTZ (ver20) and Events (ver10 PullPoint). Builders return the Body content; parsers take the first Body
+ * PTZ (ver20), Imaging (ver20) and Events (ver10 PullPoint). Builders return the Body content; parsers take the first Body
  * element of a parsed envelope (codecs/soap) and are lenient: missing optional parts become defaults, a
  * missing required part is an OnvifDecodeError naming it.
  */
@@ -66,6 +66,8 @@ export interface ServiceAddresses {
   media2?: string;
   ptz?: string;
   events?: string;
+  /** Imaging (ver20): focus and iris. */
+  imaging?: string;
 }
 
 export function parseCapabilities(message: XmlNode): ServiceAddresses {
@@ -75,6 +77,8 @@ export function parseCapabilities(message: XmlNode): ServiceAddresses {
   const media = textAt(caps, 'Media/XAddr');
   const ptz = textAt(caps, 'PTZ/XAddr');
   const events = textAt(caps, 'Events/XAddr');
+  const imaging = textAt(caps, 'Imaging/XAddr');
+  if (imaging) out.imaging = imaging;
   if (device) out.device = device;
   if (media) out.media = media;
   if (ptz) out.ptz = ptz;
@@ -96,6 +100,7 @@ export function parseServices(message: XmlNode): ServiceAddresses {
     else if (ns === NS.tr2) out.media2 = xaddr;
     else if (ns === NS.tptz) out.ptz = xaddr;
     else if (ns === NS.tev) out.events = xaddr;
+    else if (ns === NS.timg) out.imaging = xaddr;
   }
   return out;
 }
@@ -130,6 +135,8 @@ export interface MediaProfile {
   height: number;
   /** PTZ configuration present: the profile can be steered. */
   ptz: boolean;
+  /** The PTZ configuration's node ('' when absent or not named): its spaces bound the velocities. */
+  ptzNodeToken: string;
 }
 
 export const media = {
@@ -163,6 +170,7 @@ export function parseProfiles(message: XmlNode): MediaProfile[] {
       width: num(textAt(encoder, 'Resolution/Width')),
       height: num(textAt(encoder, 'Resolution/Height')),
       ptz: ptz !== undefined,
+      ptzNodeToken: textAt(ptz, 'NodeToken') ?? '',
     };
   });
 }
@@ -175,7 +183,8 @@ export function parseUri(message: XmlNode): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// PTZ (ver20). Speeds and translations are in the generic spaces: pan/tilt −1…1, zoom −1…1 (continuous) or 0…1.
+// PTZ (ver20). Translations are in the generic spaces (pan/tilt −1…1, zoom −1…1 or 0…1); velocities in the node's
+// continuous velocity spaces (GetNodes), which the caller scales into.
 
 export interface PtzVector {
   pan?: number;
@@ -184,9 +193,11 @@ export interface PtzVector {
 }
 
 function vector(tag: 'Velocity' | 'Translation' | 'Speed', v: PtzVector): string {
+  // Velocities are already scaled into the camera node's ranges (which may exceed −1…1): only rounded here.
+  const c = tag === 'Velocity' ? (x: number): number => Math.round(x * 1000) / 1000 : clamp;
   const parts: string[] = [];
-  if (v.pan !== undefined || v.tilt !== undefined) parts.push(element('tt:PanTilt', null, { x: clamp(v.pan ?? 0), y: clamp(v.tilt ?? 0) }));
-  if (v.zoom !== undefined) parts.push(element('tt:Zoom', null, { x: clamp(v.zoom) }));
+  if (v.pan !== undefined || v.tilt !== undefined) parts.push(element('tt:PanTilt', null, { x: c(v.pan ?? 0), y: c(v.tilt ?? 0) }));
+  if (v.zoom !== undefined) parts.push(element('tt:Zoom', null, { x: c(v.zoom) }));
   return `<tptz:${tag}>${parts.join('')}</tptz:${tag}>`;
 }
 
@@ -210,7 +221,88 @@ export const ptz = {
   removePreset: (token: string, presetToken: string): string =>
     `<tptz:RemovePreset>${profile(token)}<tptz:PresetToken>${escapeXml(presetToken)}</tptz:PresetToken></tptz:RemovePreset>`,
   gotoHomePosition: (token: string): string => `<tptz:GotoHomePosition>${profile(token)}</tptz:GotoHomePosition>`,
+  getNode: (nodeToken: string): string => `<tptz:GetNode><tptz:NodeToken>${escapeXml(nodeToken)}</tptz:NodeToken></tptz:GetNode>`,
+  getNodes: (): string => '<tptz:GetNodes/>',
+  getConfiguration: (configToken: string): string => `<tptz:GetConfiguration><tptz:PTZConfigurationToken>${escapeXml(configToken)}</tptz:PTZConfigurationToken></tptz:GetConfiguration>`,
 };
+
+/** A velocity range of a PTZ node's space (ONVIF Core: tt:Space1DDescription / Space2DDescription). */
+export interface Range {
+  min: number;
+  max: number;
+}
+
+/** What a PTZ node allows for ContinuousMove: pan/tilt x and y ranges, zoom x range; null = no such space. */
+export interface PtzNodeSpaces {
+  token: string;
+  panTilt: { x: Range; y: Range } | null;
+  zoom: Range | null;
+}
+
+function rangeOf(node: XmlNode | undefined): Range | null {
+  const min = Number(textAt(node, 'Min'));
+  const max = Number(textAt(node, 'Max'));
+  return node && Number.isFinite(min) && Number.isFinite(max) && max > min ? { min, max } : null;
+}
+
+/** The continuous velocity spaces of a node (GetNode's PTZNode or one of GetNodes' PTZNode). */
+export function parsePtzNode(node: XmlNode): PtzNodeSpaces {
+  const spaces = at(node, 'SupportedPTZSpaces');
+  // A node may list several spaces of a kind (the generic one plus e.g. degrees per second). Our ContinuousMove
+  // names no space, so the camera reads it in its default space, which is the generic one where listed: prefer it.
+  const pick = (kind: string): XmlNode | undefined => {
+    const all = children(spaces, kind);
+    return all.find((sp) => /VelocityGenericSpace$/.test(textAt(sp, 'URI') ?? '')) ?? all[0];
+  };
+  const pt = pick('ContinuousPanTiltVelocitySpace');
+  const x = rangeOf(at(pt, 'XRange'));
+  const y = rangeOf(at(pt, 'YRange'));
+  return { token: attr(node, 'token') ?? '', panTilt: x && y ? { x, y } : null, zoom: rangeOf(at(pick('ContinuousZoomVelocitySpace'), 'XRange')) };
+}
+
+export function parsePtzNodes(message: XmlNode): PtzNodeSpaces[] {
+  return children(message, 'PTZNode').map(parsePtzNode);
+}
+
+/** GetConfiguration: the node token of a PTZ configuration. */
+export function parsePtzConfigurationNode(message: XmlNode): string {
+  return textAt(message, 'PTZConfiguration/NodeToken') ?? '';
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Imaging (ver20): focus moves and iris settings of a video source.
+
+export const imaging = {
+  getImagingSettings: (source: string): string => `<timg:GetImagingSettings><timg:VideoSourceToken>${escapeXml(source)}</timg:VideoSourceToken></timg:GetImagingSettings>`,
+  getOptions: (source: string): string => `<timg:GetOptions><timg:VideoSourceToken>${escapeXml(source)}</timg:VideoSourceToken></timg:GetOptions>`,
+  getMoveOptions: (source: string): string => `<timg:GetMoveOptions><timg:VideoSourceToken>${escapeXml(source)}</timg:VideoSourceToken></timg:GetMoveOptions>`,
+  /** Continuous focus move; speed in the camera's MoveOptions Continuous/Speed range (sign: + far, − near). */
+  moveFocus: (source: string, speed: number): string =>
+    `<timg:Move><timg:VideoSourceToken>${escapeXml(source)}</timg:VideoSourceToken><timg:Focus><tt:Continuous><tt:Speed>${Math.round(speed * 1000) / 1000}</tt:Speed></tt:Continuous></timg:Focus></timg:Move>`,
+  stop: (source: string): string => `<timg:Stop><timg:VideoSourceToken>${escapeXml(source)}</timg:VideoSourceToken></timg:Stop>`,
+  /** Exposure in manual mode with this iris (dB, ONVIF's unit: 0 fully open, lower is more closed). */
+  setIris: (source: string, iris: number): string =>
+    `<timg:SetImagingSettings><timg:VideoSourceToken>${escapeXml(source)}</timg:VideoSourceToken><timg:ImagingSettings>` +
+    `<tt:Exposure><tt:Mode>MANUAL</tt:Mode><tt:Iris>${Math.round(iris * 1000) / 1000}</tt:Iris></tt:Exposure>` +
+    `</timg:ImagingSettings><timg:ForcePersistence>false</timg:ForcePersistence></timg:SetImagingSettings>`,
+};
+
+/** GetMoveOptions: the continuous focus speed range, null when the camera cannot move focus continuously. */
+export function parseFocusMoveOptions(message: XmlNode): Range | null {
+  return rangeOf(at(message, 'MoveOptions/Continuous/Speed'));
+}
+
+/** GetOptions: the iris range (Exposure/Iris Min/Max), null when the camera cannot set the iris. */
+export function parseIrisOptions(message: XmlNode): Range | null {
+  return rangeOf(at(message, 'ImagingOptions/Exposure/Iris'));
+}
+
+/** GetImagingSettings: exposure mode and iris (null when the settings carry none). */
+export function parseExposure(message: XmlNode): { mode: string; iris: number | null } {
+  const exposure = at(message, 'ImagingSettings/Exposure');
+  const iris = textAt(exposure, 'Iris');
+  return { mode: (textAt(exposure, 'Mode') ?? '').toUpperCase(), iris: iris === undefined || !Number.isFinite(Number(iris)) ? null : Number(iris) };
+}
 
 export interface PtzPreset {
   token: string;

@@ -21,7 +21,12 @@ import {
   events,
   media,
   media2,
+  imaging,
   parseCapabilities,
+  parseExposure,
+  parseFocusMoveOptions,
+  parseIrisOptions,
+  parsePtzNodes,
   parseCreatePullPointSubscription,
   parseDeviceInformation,
   parseNetworkInterfaces,
@@ -37,7 +42,9 @@ import {
   type MediaProfile,
   type NetworkInterface,
   type OnvifEvent,
+  type PtzNodeSpaces,
   type PtzPreset,
+  type Range,
   type PtzVector,
   type PullPointSubscription,
   type ServiceAddresses,
@@ -200,7 +207,7 @@ export class OnvifClient {
     return answer.body;
   }
 
-  // ---- PTZ (generic spaces: −1…1)
+  // ---- PTZ (velocities as given: the driver scales them into the node's ranges, see ptzNodes)
 
   async continuousMove(profileToken: string, velocity: PtzVector, timeoutSec?: number): Promise<void> {
     await this.call(this.need('ptz'), ptz.continuousMove(profileToken, velocity, timeoutSec));
@@ -233,6 +240,43 @@ export class OnvifClient {
 
   async gotoHome(profileToken: string): Promise<void> {
     await this.call(this.need('ptz'), ptz.gotoHomePosition(profileToken));
+  }
+
+  /** GetNodes: every PTZ node with its continuous velocity spaces. */
+  async ptzNodes(): Promise<PtzNodeSpaces[]> {
+    return parsePtzNodes(await this.call(this.need('ptz'), ptz.getNodes()));
+  }
+
+  // ---- Imaging (ver20)
+
+  get hasImaging(): boolean {
+    return this.services.imaging !== undefined;
+  }
+
+  /** Continuous focus speed range of a video source, null when it has none. */
+  async focusMoveOptions(source: string): Promise<Range | null> {
+    const message = await this.call(this.need('imaging'), imaging.getMoveOptions(source));
+    return parseFocusMoveOptions(message);
+  }
+
+  async irisOptions(source: string): Promise<Range | null> {
+    return parseIrisOptions(await this.call(this.need('imaging'), imaging.getOptions(source)));
+  }
+
+  async exposure(source: string): Promise<{ mode: string; iris: number | null }> {
+    return parseExposure(await this.call(this.need('imaging'), imaging.getImagingSettings(source)));
+  }
+
+  async moveFocus(source: string, speed: number): Promise<void> {
+    await this.call(this.need('imaging'), imaging.moveFocus(source, speed));
+  }
+
+  async stopFocus(source: string): Promise<void> {
+    await this.call(this.need('imaging'), imaging.stop(source));
+  }
+
+  async setIris(source: string, iris: number): Promise<void> {
+    await this.call(this.need('imaging'), imaging.setIris(source, iris));
   }
 
   // ---- Events (PullPoint)

@@ -59,6 +59,17 @@ export interface OnvifCameraOptions {
   /** Main stream codec per the profiles. Default H264. */
   encoding?: 'H264' | 'H265';
   ptz?: boolean;
+  /**
+   * Continuous velocity ranges of the PTZ node (GetNodes/GetNode); null leaves that space out (a camera without
+   * zoom). Default: the generic −1…1 for pan/tilt and zoom.
+   */
+  ptzSpaces?: SimPtzSpaces;
+  /** Imaging service (focus and iris). Default true. */
+  imaging?: boolean;
+  /** Iris range in dB (GetOptions Exposure/Iris); null: no iris. Default −22…0. */
+  irisRange?: SimRange | null;
+  /** Continuous focus speed range (GetMoveOptions); null: no continuous focus. Default −1…1. */
+  focusSpeedRange?: SimRange | null;
   rtspPort?: number;
   /** Path prefix of this camera's RTSP URIs (several simulated cameras share one RTSP server). Default /onvif. */
   rtspPrefix?: string;
@@ -74,6 +85,27 @@ export interface OnvifCameraOptions {
   lockSeconds?: number;
   /** JPEG bytes served as the snapshot (default: a tiny built-in JPEG). */
   snapshotJpeg?: Buffer;
+}
+
+export interface SimRange {
+  min: number;
+  max: number;
+}
+
+export interface SimPtzSpaces {
+  panTilt: { x: SimRange; y: SimRange } | null;
+  zoom: SimRange | null;
+}
+
+/** One Imaging service call, as the camera received it. */
+export interface ImagingCall {
+  op: 'GetImagingSettings' | 'GetOptions' | 'GetMoveOptions' | 'Move' | 'Stop' | 'SetImagingSettings';
+  source: string;
+  /** Move: the continuous focus speed. */
+  focusSpeed?: number;
+  /** SetImagingSettings: the exposure mode and iris set. */
+  mode?: string;
+  iris?: number;
 }
 
 export interface PtzCommand {
@@ -152,6 +184,12 @@ export class OnvifCameraSim {
   readonly positions = new Map<string, { pan: number; tilt: number; zoom: number }>();
   /** Every events-service and subscription call received, in order (tests assert on it). */
   readonly eventLog: EventCall[] = [];
+  /** Every Imaging call received, in order (tests assert on it). */
+  readonly imagingLog: ImagingCall[] = [];
+  /** Exposure per video source token (GetImagingSettings answers it; SetImagingSettings changes it). */
+  readonly exposure = new Map<string, { mode: string; iris: number }>();
+  /** PTZ node calls (GetNodes, GetNode) received. */
+  readonly nodeCalls: string[] = [];
   /** Renew answers a fault (some firmware never implemented it). */
   rejectRenew = false;
   /** CreatePullPointSubscription answers a fault (a camera still booting, or out of subscriptions). */
@@ -173,6 +211,10 @@ export class OnvifCameraSim {
       videoSources: options.videoSources ?? 1,
       encoding: options.encoding ?? 'H264',
       ptz: options.ptz ?? true,
+      ptzSpaces: options.ptzSpaces ?? { panTilt: { x: { min: -1, max: 1 }, y: { min: -1, max: 1 } }, zoom: { min: -1, max: 1 } },
+      imaging: options.imaging ?? true,
+      irisRange: options.irisRange === undefined ? { min: -22, max: 0 } : options.irisRange,
+      focusSpeedRange: options.focusSpeedRange === undefined ? { min: -1, max: 1 } : options.focusSpeedRange,
       rtspPort: options.rtspPort ?? 554,
       rtspPrefix: options.rtspPrefix ?? '/onvif',
       clockOffsetMs: options.clockOffsetMs ?? 0,
@@ -406,6 +448,7 @@ export class OnvifCameraSim {
     if (path === '/onvif/media_service') return this.mediaService(op, message);
     if (path === '/onvif/media2_service') return this.media2Service(op, message);
     if (path === '/onvif/ptz_service' && this.opts.ptz) return this.ptzService(op, message);
+    if (path === '/onvif/imaging_service' && this.opts.imaging) return this.imagingService(op, message);
     if (path === '/onvif/events_service') return this.eventsService(op, message, header);
     if (path.startsWith('/onvif/subscription/')) return this.subscriptionService(path.slice('/onvif/subscription/'.length), op, message, header);
     return null;
@@ -441,6 +484,7 @@ export class OnvifCameraSim {
             `<tt:Device><tt:XAddr>${base}/onvif/device_service</tt:XAddr></tt:Device>` +
             `<tt:Events><tt:XAddr>${base}/onvif/events_service</tt:XAddr><tt:WSSubscriptionPolicySupport>false</tt:WSSubscriptionPolicySupport>` +
             `<tt:WSPullPointSupport>true</tt:WSPullPointSupport><tt:WSPausableSubscriptionManagerInterfaceSupport>false</tt:WSPausableSubscriptionManagerInterfaceSupport></tt:Events>` +
+            (this.opts.imaging ? `<tt:Imaging><tt:XAddr>${base}/onvif/imaging_service</tt:XAddr></tt:Imaging>` : '') +
             `<tt:Media><tt:XAddr>${base}/onvif/media_service</tt:XAddr><tt:StreamingCapabilities><tt:RTPMulticast>false</tt:RTPMulticast><tt:RTP_TCP>true</tt:RTP_TCP><tt:RTP_RTSP_TCP>true</tt:RTP_RTSP_TCP></tt:StreamingCapabilities></tt:Media>` +
             (this.opts.ptz ? `<tt:PTZ><tt:XAddr>${base}/onvif/ptz_service</tt:XAddr></tt:PTZ>` : '') +
             `</tds:Capabilities></tds:GetCapabilitiesResponse>`,
@@ -451,7 +495,7 @@ export class OnvifCameraSim {
         return {
           body:
             `<tds:GetServicesResponse>${svc(NS.tds, '/onvif/device_service', 2, 60)}${svc(NS.trt, '/onvif/media_service', 2, 60)}${svc(NS.tr2, '/onvif/media2_service', 2, 60)}` +
-            `${this.opts.ptz ? svc(NS.tptz, '/onvif/ptz_service', 2, 60) : ''}${svc(NS.tev, '/onvif/events_service', 2, 60)}</tds:GetServicesResponse>`,
+            `${this.opts.ptz ? svc(NS.tptz, '/onvif/ptz_service', 2, 60) : ''}${this.opts.imaging ? svc(NS.timg, '/onvif/imaging_service', 2, 60) : ''}${svc(NS.tev, '/onvif/events_service', 2, 60)}</tds:GetServicesResponse>`,
         };
       }
       case 'getnetworkinterfaces':
@@ -545,7 +589,94 @@ export class OnvifCameraSim {
     }
   }
 
+  /** Imaging ver20 on the video sources vs_N: continuous focus and the exposure's iris. */
+  private imagingService(op: string, message: XmlNode | undefined): { body: string } | { fault: FaultSpec } | null {
+    const source = textAt(message, 'VideoSourceToken') ?? '';
+    const known = Array.from({ length: this.opts.videoSources }, (_, i) => `vs_${i + 1}`).includes(source);
+    if (!known) return { fault: { code: 'Sender', subcode: 'ter:NoSource', reason: `no video source ${source}` } };
+    const exposure = this.exposure.get(source) ?? { mode: 'AUTO', iris: this.opts.irisRange?.max ?? 0 };
+    this.exposure.set(source, exposure);
+    const range = (tag: string, r: SimRange): string => `<tt:${tag}><tt:Min>${r.min}</tt:Min><tt:Max>${r.max}</tt:Max></tt:${tag}>`;
+    const notSupported = (what: string): { fault: FaultSpec } => ({ fault: { code: 'Receiver', subcode: 'ter:ActionNotSupported', reason: what } });
+    switch (op) {
+      case 'getimagingsettings':
+        this.imagingLog.push({ op: 'GetImagingSettings', source });
+        return {
+          body:
+            `<timg:GetImagingSettingsResponse><timg:ImagingSettings><tt:Brightness>50</tt:Brightness>` +
+            `<tt:Exposure><tt:Mode>${exposure.mode}</tt:Mode>${this.opts.irisRange ? `<tt:Iris>${exposure.iris}</tt:Iris>` : ''}</tt:Exposure>` +
+            `<tt:Focus><tt:AutoFocusMode>MANUAL</tt:AutoFocusMode></tt:Focus></timg:ImagingSettings></timg:GetImagingSettingsResponse>`,
+        };
+      case 'getoptions':
+        this.imagingLog.push({ op: 'GetOptions', source });
+        return {
+          body:
+            `<timg:GetOptionsResponse><timg:ImagingOptions>${range('Brightness', { min: 0, max: 100 })}` +
+            `<tt:Exposure><tt:Mode>AUTO</tt:Mode><tt:Mode>MANUAL</tt:Mode>${this.opts.irisRange ? range('Iris', this.opts.irisRange) : ''}</tt:Exposure>` +
+            `<tt:Focus><tt:AutoFocusModes>MANUAL</tt:AutoFocusModes></tt:Focus></timg:ImagingOptions></timg:GetOptionsResponse>`,
+        };
+      case 'getmoveoptions':
+        this.imagingLog.push({ op: 'GetMoveOptions', source });
+        return {
+          body: `<timg:GetMoveOptionsResponse><timg:MoveOptions>${this.opts.focusSpeedRange ? `<tt:Continuous>${range('Speed', this.opts.focusSpeedRange)}</tt:Continuous>` : ''}</timg:MoveOptions></timg:GetMoveOptionsResponse>`,
+        };
+      case 'move': {
+        const speed = Number(textAt(message, 'Focus/Continuous/Speed'));
+        const r = this.opts.focusSpeedRange;
+        if (!r || !Number.isFinite(speed)) return notSupported('only continuous focus moves are supported');
+        if (speed < r.min || speed > r.max) return { fault: { code: 'Sender', subcode: 'ter:InvalidArgVal', reason: `focus speed ${speed} outside ${r.min}…${r.max}` } };
+        this.imagingLog.push({ op: 'Move', source, focusSpeed: speed });
+        return { body: '<timg:MoveResponse/>' };
+      }
+      case 'stop':
+        this.imagingLog.push({ op: 'Stop', source });
+        return { body: '<timg:StopResponse/>' };
+      case 'setimagingsettings': {
+        const mode = (textAt(message, 'ImagingSettings/Exposure/Mode') ?? exposure.mode).toUpperCase();
+        const irisText = textAt(message, 'ImagingSettings/Exposure/Iris');
+        const r = this.opts.irisRange;
+        if (irisText !== undefined) {
+          const iris = Number(irisText);
+          if (!r) return notSupported('this camera has no iris');
+          // Real cameras take a manual iris only in manual exposure, and only within the options' range.
+          if (mode !== 'MANUAL') return { fault: { code: 'Sender', subcode: 'ter:InvalidArgVal', reason: 'iris can be set only with Exposure Mode MANUAL' } };
+          if (!Number.isFinite(iris) || iris < r.min || iris > r.max) return { fault: { code: 'Sender', subcode: 'ter:InvalidArgVal', reason: `iris ${irisText} outside ${r.min}…${r.max}` } };
+          exposure.iris = iris;
+        }
+        exposure.mode = mode;
+        this.imagingLog.push({ op: 'SetImagingSettings', source, mode, iris: exposure.iris });
+        return { body: '<timg:SetImagingSettingsResponse/>' };
+      }
+      default:
+        return null;
+    }
+  }
+
+  /** One PTZ node per video source (ptznode_N), with the configured continuous velocity spaces. */
+  private ptzNode(source: number): string {
+    const { panTilt, zoom } = this.opts.ptzSpaces;
+    const r = (tag: string, range: SimRange): string => `<tt:${tag}><tt:Min>${range.min}</tt:Min><tt:Max>${range.max}</tt:Max></tt:${tag}>`;
+    return (
+      `<tptz:PTZNode token="ptznode_${source}" FixedHomePosition="false"><tt:Name>PTZNode_${source}</tt:Name><tt:SupportedPTZSpaces>` +
+      (panTilt ? `<tt:ContinuousPanTiltVelocitySpace><tt:URI>http://www.onvif.org/ver10/tptz/PanTiltSpaces/VelocityGenericSpace</tt:URI>${r('XRange', panTilt.x)}${r('YRange', panTilt.y)}</tt:ContinuousPanTiltVelocitySpace>` : '') +
+      (zoom ? `<tt:ContinuousZoomVelocitySpace><tt:URI>http://www.onvif.org/ver10/tptz/ZoomSpaces/VelocityGenericSpace</tt:URI>${r('XRange', zoom)}</tt:ContinuousZoomVelocitySpace>` : '') +
+      `</tt:SupportedPTZSpaces><tt:MaximumNumberOfPresets>255</tt:MaximumNumberOfPresets><tt:HomeSupported>true</tt:HomeSupported></tptz:PTZNode>`
+    );
+  }
+
   private ptzService(op: string, message: XmlNode | undefined): { body: string } | { fault: FaultSpec } | null {
+    const sources = Array.from({ length: this.opts.videoSources }, (_, i) => i + 1);
+    if (op === 'getnodes') {
+      this.nodeCalls.push('GetNodes');
+      return { body: `<tptz:GetNodesResponse>${sources.map((n) => this.ptzNode(n)).join('')}</tptz:GetNodesResponse>` };
+    }
+    if (op === 'getnode') {
+      const token = textAt(message, 'NodeToken') ?? '';
+      this.nodeCalls.push(`GetNode(${token})`);
+      const n = sources.find((i) => `ptznode_${i}` === token);
+      if (n === undefined) return { fault: { code: 'Sender', subcode: 'ter:NoEntity', reason: `no PTZ node ${token}` } };
+      return { body: `<tptz:GetNodeResponse>${this.ptzNode(n)}</tptz:GetNodeResponse>` };
+    }
     const profile = textAt(message, 'ProfileToken') ?? '';
     const known = this.profileTokens().some((p) => p.token === profile);
     if (op !== '' && !known) return { fault: { code: 'Sender', subcode: 'ter:NoProfile', reason: `no profile ${profile}` } };
@@ -565,9 +696,17 @@ export class OnvifCameraSim {
     const presets = this.presets.get(profile) ?? new Map<string, string>();
     this.presets.set(profile, presets);
     switch (op) {
-      case 'continuousmove':
-        this.ptzLog.push({ op: 'ContinuousMove', profile, ...vec('Velocity') });
+      case 'continuousmove': {
+        const v = vec('Velocity');
+        // Like real cameras, velocities outside the node's spaces (or for a space it lacks) are refused.
+        const { panTilt, zoom } = this.opts.ptzSpaces;
+        const outside = (x: number | undefined, r: SimRange | null | undefined): boolean => x !== undefined && (!r || x < r.min || x > r.max);
+        if (outside(v.pan, panTilt?.x) || outside(v.tilt, panTilt?.y) || outside(v.zoom, zoom)) {
+          return { fault: { code: 'Sender', subcode: 'ter:InvalidArgVal', reason: `velocity ${JSON.stringify(v)} outside the node's spaces` } };
+        }
+        this.ptzLog.push({ op: 'ContinuousMove', profile, ...v });
         return { body: '<tptz:ContinuousMoveResponse/>' };
+      }
       case 'stop':
         this.ptzLog.push({ op: 'Stop', profile });
         return { body: '<tptz:StopResponse/>' };

@@ -10,17 +10,24 @@
  * camera's time) and the service addresses.
  *
  * PTZ (docs/devices.md "PTZ of ONVIF channels"): the PTZ service's orders become PTZ ver20 calls on the channel's
- * main profile in the generic spaces — a move's speed 0–255 is the velocity 0–1 (left / down negative), the zoom
- * speed 0–15 the zoom velocity 0–1; the PTZ stop is Stop (pan/tilt and zoom); presets are addressed by the
- * API's number: the camera's preset named that number, else whose token is; a new number is stored with that
- * number as its name (cameras choose the token). Focus and iris are the Imaging service's, not PTZ's: refused.
+ * main profile. A move's speed 0–255 (zoom 0–15) is a fraction of full speed, scaled into the continuous velocity
+ * ranges of the profile's PTZ node (GetNodes, cached per device; the generic −1…1 when the camera has no node
+ * answer); an axis the node has no space for is left out. The PTZ stop is Stop (pan/tilt and zoom); presets are
+ * addressed by the API's number: the camera's preset named that number, else whose token is; a new number is
+ * stored with that number as its name (cameras choose the token).
+ *
+ * Focus and iris (GB's FI family) are Imaging ver20 calls on the channel's video source: focus near/far is Move
+ * with a continuous focus speed (within GetMoveOptions' range), the FI stop is Imaging Stop when a focus move is
+ * running on the channel; iris open/close is a step of the iris (GetOptions' range) set with SetImagingSettings in
+ * manual exposure, ONVIF having no continuous iris. Cameras without Imaging, or without continuous focus or an
+ * iris range, are refused with `unsupported` (409) before anything is sent.
  *
  * Events: one PullPoint session per online device (protocol/onvif/pull-point.ts), its notifications mapped by
  * onvif-topics.ts to device events for the device service, which raises the alarms.
  */
 import type { Logger } from 'pino';
 import { OnvifClient, OnvifError } from '../../../protocol/onvif/onvif-client.js';
-import type { MediaProfile, PtzPreset, PtzVector } from '../../../codecs/onvif/messages.js';
+import type { MediaProfile, PtzNodeSpaces, PtzPreset, PtzVector, Range } from '../../../codecs/onvif/messages.js';
 import { PullPointSession, type PullPointOptions } from '../../../protocol/onvif/pull-point.js';
 import type { PtzOrder } from '../../control/ptz-service.js';
 import { deviceEventOf } from './onvif-topics.js';
@@ -53,39 +60,66 @@ export interface OnvifDriverOptions {
   onEventFeed?: (what: 'subscribed' | 'failed', reason?: string) => void;
 }
 
-/** One ONVIF PTZ call the order becomes; `none`: nothing to send on ONVIF. */
+/** One ONVIF PTZ or Imaging call the order becomes; `none`: nothing to send on ONVIF. */
 export type OnvifPtzCall =
   | { call: 'ContinuousMove'; velocity: PtzVector }
   | { call: 'Stop' }
   | { call: 'RelativeMove'; translation: PtzVector }
   | { call: 'GotoHomePosition' }
   | { call: 'Preset'; action: 'set' | 'call' | 'delete'; preset: number }
+  /** Imaging Move, continuous focus; `fraction` of full speed, signed: + far, − near. */
+  | { call: 'Focus'; fraction: number }
+  /** The FI stop: Imaging Stop when a focus move runs. */
+  | { call: 'FocusStop' }
+  | { call: 'Iris'; direction: 'open' | 'close' }
   | { call: 'none' }
   | { call: 'unsupported'; why: string };
 
+/** The continuous velocity ranges a move is scaled into (a PTZ node's; null: the node has no such space). */
+export type PtzSpaces = Pick<PtzNodeSpaces, 'panTilt' | 'zoom'>;
+
+/** ONVIF's generic velocity spaces, for cameras whose node says nothing usable. */
+export const GENERIC_SPACES: PtzSpaces = { panTilt: { x: { min: -1, max: 1 }, y: { min: -1, max: 1 } }, zoom: { min: -1, max: 1 } };
+
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
-/** A PTZ order → the ONVIF call, speeds scaled into the generic spaces (−1…1). Pure; exported for tests. */
-export function onvifPtzCall(order: PtzOrder): OnvifPtzCall {
+/**
+ * A signed fraction of full speed (−1…1) → a velocity in the range: positive fractions scale to the range's max,
+ * negative ones to its min, so full speed is the camera's own full speed either way (a range 0…1 cannot go
+ * negative: 0). Exported for tests.
+ */
+export function scaleInto(fraction: number, range: Range): number {
+  const f = Math.max(-1, Math.min(1, fraction));
+  const v = f >= 0 ? f * Math.max(range.max, 0) : -f * Math.min(range.min, 0);
+  return round3(v) + 0; // + 0: no -0 in the XML
+}
+
+/** A PTZ order → the ONVIF call, speeds scaled into the node's spaces. Pure; exported for tests. */
+export function onvifPtzCall(order: PtzOrder, spaces: PtzSpaces = GENERIC_SPACES): OnvifPtzCall {
   switch (order.kind) {
     case 'move': {
       const velocity: PtzVector = {};
-      if (order.pan || order.tilt) {
-        velocity.pan = order.pan ? round3(((order.pan === 'left' ? -1 : 1) * order.panSpeed) / 255) : 0;
+      const wantsPanTilt = order.pan !== null || order.tilt !== null;
+      if (wantsPanTilt && spaces.panTilt) {
+        velocity.pan = order.pan ? scaleInto(((order.pan === 'left' ? -1 : 1) * order.panSpeed) / 255, spaces.panTilt.x) : 0;
         // ONVIF's tilt axis points up: "up" is positive.
-        velocity.tilt = order.tilt ? round3(((order.tilt === 'down' ? -1 : 1) * order.tiltSpeed) / 255) : 0;
+        velocity.tilt = order.tilt ? scaleInto(((order.tilt === 'down' ? -1 : 1) * order.tiltSpeed) / 255, spaces.panTilt.y) : 0;
       }
-      if (order.zoom) velocity.zoom = round3(((order.zoom === 'out' ? -1 : 1) * order.zoomSpeed) / 15);
-      if (velocity.pan === undefined && velocity.zoom === undefined) return { call: 'Stop' };
+      if (order.zoom && spaces.zoom) velocity.zoom = scaleInto(((order.zoom === 'out' ? -1 : 1) * order.zoomSpeed) / 15, spaces.zoom);
+      if (velocity.pan === undefined && velocity.zoom === undefined) {
+        // Everything asked for is an axis the camera has no space for: say so instead of a silent Stop.
+        if (order.zoom && !spaces.zoom) return { call: 'unsupported', why: "the camera's PTZ node has no zoom (no continuous zoom velocity space)" };
+        if (wantsPanTilt && !spaces.panTilt) return { call: 'unsupported', why: "the camera's PTZ node cannot pan or tilt (no continuous pan/tilt velocity space)" };
+        return { call: 'Stop' };
+      }
       return { call: 'ContinuousMove', velocity };
     }
     case 'stop':
       return { call: 'Stop' };
     case 'fi':
-      // The focus/iris stop has nothing to halt on ONVIF PTZ (a stop request sends it when it does not know
-      // what moved); a focus or iris move is an Imaging service call this driver does not make.
-      if (order.focus === null && order.iris === null) return { call: 'none' };
-      return { call: 'unsupported', why: 'focus and iris of ONVIF cameras are Imaging service calls, which the gateway does not send yet' };
+      if (order.focus !== null) return { call: 'Focus', fraction: round3(((order.focus === 'near' ? -1 : 1) * Math.max(order.focusSpeed, 1)) / 255) };
+      if (order.iris !== null) return { call: 'Iris', direction: order.iris };
+      return { call: 'FocusStop' };
     case 'preset':
       return { call: 'Preset', action: order.action, preset: order.preset };
     case 'home':
@@ -95,6 +129,33 @@ export function onvifPtzCall(order: PtzOrder): OnvifPtzCall {
     default:
       return { call: 'unsupported', why: `${order.kind} has no ONVIF PTZ call` };
   }
+}
+
+/**
+ * How many clicks of the iris button go from fully closed to fully open. ONVIF has no continuous iris (only
+ * Exposure/Iris, a value in dB within GetOptions' Min…Max), so each open/close order moves the iris by a tenth
+ * of the camera's range: fine enough to adjust a picture, few enough clicks to cross the range.
+ */
+export const IRIS_STEPS = 10;
+
+/**
+ * The iris after one open/close step from `current` (null: the camera reports none, e.g. in auto exposure —
+ * start from the middle of the range), kept within the range. Pure; exported for tests.
+ */
+export function irisStep(current: number | null, range: Range, direction: 'open' | 'close'): number {
+  const step = (range.max - range.min) / IRIS_STEPS;
+  const from = current === null ? (range.min + range.max) / 2 : Math.max(range.min, Math.min(range.max, current));
+  // ONVIF's iris is attenuation in dB: 0 is fully open, lower values close it, so "open" is up.
+  return round3(Math.max(range.min, Math.min(range.max, from + (direction === 'open' ? step : -step))));
+}
+
+/** Per device, learnt once (with the profiles): node spaces per profile, focus and iris ranges per source. */
+interface DeviceAbilities {
+  spaces: Map<string, PtzSpaces>;
+  focus: Map<string, Range | null>;
+  iris: Map<string, Range | null>;
+  /** Channels whose focus is moving (the FI stop then sends Imaging Stop). */
+  focusing: Set<string>;
 }
 
 /**
@@ -145,6 +206,7 @@ export function channelsFromProfiles(profiles: readonly MediaProfile[]): Array<{
 export class OnvifDriver implements ProtocolDriver<OnvifEndpoint> {
   readonly protocol = 'onvif' as const;
   private readonly clients = new Map<string, { client: OnvifClient; connected: boolean }>();
+  private readonly abilities = new Map<string, DeviceAbilities>();
   private readonly feeds = new Map<string, { session: PullPointSession | null; starting: boolean; closed: boolean }>();
 
   constructor(private readonly opts: OnvifDriverOptions) {}
@@ -162,12 +224,41 @@ export class OnvifDriver implements ProtocolDriver<OnvifEndpoint> {
   readonly ptz: DriverPtz<OnvifEndpoint> = {
     execute: async (deviceId, endpoint, channel, order) => {
       const profile = this.ptzProfile(channel);
-      const call = onvifPtzCall(order);
-      if (call.call === 'none') return null;
-      if (call.call === 'unsupported') throw new DriverError('unsupported', call.why);
+      const abilities = this.abilitiesOf(deviceId);
       try {
         const client = await this.connected(deviceId, endpoint);
+        const spaces = order.kind === 'move' ? await this.spacesOf(client, abilities, profile) : GENERIC_SPACES;
+        const call = onvifPtzCall(order, spaces);
         switch (call.call) {
+          case 'none':
+            return null;
+          case 'unsupported':
+            throw new DriverError('unsupported', call.why);
+          case 'Focus': {
+            const source = this.imagingSource(client, channel);
+            const range = await this.learn(abilities.focus, source, () => client.focusMoveOptions(source));
+            if (!range) throw new DriverError('unsupported', 'the camera cannot move its focus continuously (its Imaging GetMoveOptions has no Continuous speed)');
+            const speed = round3(call.fraction * Math.max(Math.abs(range.min), Math.abs(range.max)));
+            await client.moveFocus(source, speed);
+            abilities.focusing.add(channel.id);
+            return `Imaging.Move(source=${source},focus=${speed})`;
+          }
+          case 'FocusStop': {
+            // Only a running focus move has anything to stop (the PTZ stop sends the FI stop too, blindly).
+            if (!abilities.focusing.delete(channel.id)) return null;
+            const source = this.imagingSource(client, channel);
+            await client.stopFocus(source);
+            return `Imaging.Stop(source=${source})`;
+          }
+          case 'Iris': {
+            const source = this.imagingSource(client, channel);
+            const range = await this.learn(abilities.iris, source, () => client.irisOptions(source));
+            if (!range) throw new DriverError('unsupported', 'the camera has no iris setting (its Imaging GetOptions has no Exposure Iris range)');
+            const { iris } = await client.exposure(source);
+            const next = irisStep(iris, range, call.direction);
+            await client.setIris(source, next);
+            return `Imaging.SetImagingSettings(source=${source},exposure=MANUAL,iris=${next})`;
+          }
           case 'ContinuousMove':
             await client.continuousMove(profile, call.velocity);
             return `ContinuousMove(${fmt(call.velocity)})`;
@@ -200,6 +291,54 @@ export class OnvifDriver implements ProtocolDriver<OnvifEndpoint> {
       }
     },
   };
+
+  private abilitiesOf(deviceId: string): DeviceAbilities {
+    let a = this.abilities.get(deviceId);
+    if (!a) {
+      a = { spaces: new Map(), focus: new Map(), iris: new Map(), focusing: new Set() };
+      this.abilities.set(deviceId, a);
+    }
+    return a;
+  }
+
+  /** A cached answer, asked once; a SOAP fault (the camera does not know the call) counts as "none". */
+  private async learn<T>(cache: Map<string, T | null>, key: string, ask: () => Promise<T | null>): Promise<T | null> {
+    if (cache.has(key)) return cache.get(key)!;
+    let value: T | null;
+    try {
+      value = await ask();
+    } catch (err) {
+      if (!(err instanceof OnvifError) || err.reason !== 'soap-fault') throw err;
+      value = null;
+    }
+    cache.set(key, value);
+    return value;
+  }
+
+  /** The continuous velocity spaces of the profile's PTZ node (GetNodes once per device; generic when unknown). */
+  private async spacesOf(client: OnvifClient, abilities: DeviceAbilities, profile: string): Promise<PtzSpaces> {
+    const known = abilities.spaces.get(profile);
+    if (known) return known;
+    let spaces = GENERIC_SPACES;
+    try {
+      const nodes = await client.ptzNodes();
+      const nodeToken = (await client.profiles()).find((p) => p.token === profile)?.ptzNodeToken;
+      const node = nodes.find((n) => n.token === nodeToken) ?? (nodes.length === 1 ? nodes[0] : undefined);
+      if (node) spaces = { panTilt: node.panTilt, zoom: node.zoom };
+    } catch (err) {
+      // Cameras of before GetNodes answer a fault: steer them in the generic spaces.
+      if (!(err instanceof OnvifError) || err.reason !== 'soap-fault') throw err;
+    }
+    abilities.spaces.set(profile, spaces);
+    return spaces;
+  }
+
+  private imagingSource(client: OnvifClient, channel: KnownChannel): string {
+    if (!client.hasImaging) throw new DriverError('unsupported', 'the camera has no Imaging service: its focus and iris cannot be steered over ONVIF');
+    const source = channel.sourceTokens?.[0];
+    if (!source) throw new DriverError('unsupported', 'the channel has no video source token (describe the device again)');
+    return source;
+  }
 
   private ptzProfile(channel: KnownChannel): string {
     if (!channel.ptz || !channel.profileToken) {
@@ -302,6 +441,8 @@ export class OnvifDriver implements ProtocolDriver<OnvifEndpoint> {
     try {
       const { info } = await entry.client.connect();
       entry.connected = true;
+      // New profiles may mean new nodes and sources: learn their abilities again.
+      this.abilities.delete(deviceId);
       const groups = channelsFromProfiles(await entry.client.profiles());
       const channels: DescribedChannel[] = [];
       for (const [i, g] of groups.entries()) {
@@ -353,6 +494,7 @@ export class OnvifDriver implements ProtocolDriver<OnvifEndpoint> {
   forget(deviceId: string): void {
     void this.events.unwatch(deviceId);
     this.clients.delete(deviceId);
+    this.abilities.delete(deviceId);
   }
 
   /** Unsubscribe every feed (the gateway is stopping). */
