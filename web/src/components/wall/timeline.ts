@@ -1,6 +1,6 @@
 /**
  * The playback timeline's arithmetic, without a browser (web/test/wall-timeline.test.ts): one local day, the
- * part of it on screen (zoom), time ↔ pixel, the record bars, what a click means (play from here, or seek the
+ * part of it on screen (zoom), time to pixel and back, the record bars, what a click means (play from here, or seek the
  * playback that runs), and where the picture on screen is in the recording.
  *
  * Days are the browser's local days: the operator reads "yesterday 14:00" on the wall PC's clock. The gateway
