@@ -60,7 +60,8 @@ describe.each(['sqlite', 'mongo'] as const)('registration, keepalive, catalog (%
     expect(nvr).toBeDefined();
     const channels = await h.waitFor(async () => {
       const r = await h.api<Page<Channel>>(`/api/devices/${nvr!.id}/channels?limit=100`);
-      return r.status === 200 && r.body.total === 4 ? r.body : null;
+      // total and items are two queries (FerretDB, mid-write they can disagree): wait for both.
+      return r.status === 200 && r.body.total === 4 && r.body.items.length === 4 ? r.body : null;
     }, 20_000, 'NVR channels');
     expect(channels.items.map((c) => c.id).sort()).toEqual([...nvr!.channelIds].sort());
     for (const c of channels.items) {

@@ -121,6 +121,8 @@ describe('daily intact-rate report', () => {
       groups: { id: string; stillDown: number; recovered: number; devices: { deviceId: string; outcome: string; channelIds: string[]; wentOfflineAt: number | null; lastSeenAt: number | null }[] }[];
     }
     const down = other.devices[0]!;
+    // The offline event reaches the store with the next write-queue flush, after the registry already says offline.
+    await h.waitFor(async () => (await h.api<Overnight>('/api/health/overnight')).body.wentOffline >= 1, 20_000, 'offline event stored');
     const night = (await h.api<Overnight>('/api/health/overnight')).body;
     expect(night).toMatchObject({ wentOffline: 1, recovered: 0, stillDown: 1, stillDownChannels: 1 });
     expect(night.groups).toHaveLength(1);
