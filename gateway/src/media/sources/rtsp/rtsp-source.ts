@@ -25,7 +25,7 @@ import { spropParameterSets, type RtspMediaDescription } from '../../../codecs/r
 import type { EsFrame } from '../../../codecs/ps/ps-demuxer.js';
 import type { RtpPacket } from '../../../codecs/rtp/rtp.js';
 import { RtspClient, RtspError, type RtspClientOptions, type RtspTrack } from '../../../protocol/rtsp/rtsp-client.js';
-import type { AccessUnit, TrackParameters } from '../../core/access-unit.js';
+import type { TrackParameters } from '../../core/access-unit.js';
 import { PsAccessUnitAssembler, type AssemblerStats } from '../gb28181/ps-access-units.js';
 import type { SourceStats, StreamSource, StreamSourceEvents } from '../source.js';
 
@@ -54,10 +54,8 @@ interface TrackState {
 
 const WRAP33 = 2 ** 33;
 
-/** RTP packets kept while a session's tracks are being set up (about 2 s of a 4 Mb/s stream). */
+/** RTP packets held before they can be used (about 2 s of a 4 Mb/s stream). */
 const MAX_PENDING_RTP = 2000;
-/** Events kept until the first subscriber (one GOP of a 50 fps stream plus its parameters). */
-const MAX_EARLY_EVENTS = 200;
 
 export class RtspSource extends EventEmitter<StreamSourceEvents> implements StreamSource {
   readonly kind = 'rtsp';
@@ -73,56 +71,40 @@ export class RtspSource extends EventEmitter<StreamSourceEvents> implements Stre
   private opened = false;
   private readonly dropped: Record<string, number> = { damagedPictures: 0, unknownTrack: 0, beforeSetup: 0 };
   /**
-   * RTP that arrived before this session's tracks were set up here. A camera starts sending right after its
-   * PLAY answer — often in the same TCP segment, which the client parses before the PLAY promise lets
-   * `connect` continue — and the first packets are the keyframe a viewer needs; dropping them cost a whole
-   * GOP of waiting (measured: ~2 s to first frame instead of ~0.5 s). Bounded; replayed once the tracks exist.
+   * RTP held until it can be used: this session's tracks are set up here AND someone listens for units. A camera
+   * starts sending right after its PLAY answer — often in the same TCP segment, which the client parses before
+   * the PLAY promise lets `connect` continue — and `open` resolves before the Stream subscribes; the first packets
+   * are the keyframe a viewer needs, and losing them cost a whole GOP of waiting (measured: ~2 s to first frame
+   * instead of ~1 s). Bounded (counted in `beforeSetup` when full); replayed in order by `drainPending`.
    */
   private pendingRtp: Array<[number, RtpPacket]> = [];
   private tracksReady = false;
-  /**
-   * Events produced before anyone listens: `open` resolves and the Stream subscribes only after the replay
-   * above has run, so the first keyframe would be emitted to nobody. Held (bounded) until the first `unit`
-   * listener arrives, then replayed in order; null once delivered.
-   */
-  private early: Array<{ parameters: [readonly TrackParameters[], number] } | { unit: AccessUnit }> | null = [];
 
   private constructor(private readonly opts: RtspSourceOptions) {
     super();
     this.assembler = new PsAccessUnitAssembler({
-      parameters: (tracks, epoch) => {
-        if (this.early) this.hold({ parameters: [tracks, epoch] });
-        else this.emit('parameters', tracks, epoch);
-      },
+      parameters: (tracks, epoch) => this.emit('parameters', tracks, epoch),
       unit: (unit) => {
         this.lastUnitAt = unit.receivedAt;
-        if (this.early) this.hold({ unit });
-        else this.emit('unit', unit);
+        this.emit('unit', unit);
       },
     });
-    // 'newListener' is EventEmitter's own event, outside the typed source events.
+    // 'newListener' is EventEmitter's own event, outside the typed source events. It fires before the listener
+    // is added: drain right after the subscriber's own set-up.
     (this as EventEmitter).on('newListener', (event: string | symbol) => {
-      // newListener fires before the listener is added: deliver right after the subscriber's own set-up.
-      if (event === 'unit' && this.early) queueMicrotask(() => this.releaseEarly());
+      if (event === 'unit') queueMicrotask(() => this.drainPending());
     });
   }
 
-  private hold(event: { parameters: [readonly TrackParameters[], number] } | { unit: AccessUnit }): void {
-    const early = this.early!;
-    // A source nobody subscribes to for a long time keeps only the latest few seconds (a new GOP restarts it).
-    if ('unit' in event && event.unit.kind === 'video' && event.unit.keyframe) early.splice(0, early.length, ...early.filter((e) => 'parameters' in e).slice(-1));
-    if (early.length >= MAX_EARLY_EVENTS) early.splice(0, early.length - MAX_EARLY_EVENTS + 1);
-    early.push(event);
+  private get canDeliver(): boolean {
+    return this.tracksReady && this.listenerCount('unit') > 0;
   }
 
-  private releaseEarly(): void {
-    const early = this.early;
-    if (!early) return;
-    this.early = null;
-    for (const e of early) {
-      if ('parameters' in e) this.emit('parameters', ...e.parameters);
-      else this.emit('unit', e.unit);
-    }
+  private drainPending(): void {
+    if (!this.canDeliver || this.pendingRtp.length === 0) return;
+    const pending = this.pendingRtp;
+    this.pendingRtp = [];
+    for (const [track, packet] of pending) this.onRtp(track, packet);
   }
 
   /** Open the session (throws RtspError naming the step when the first open fails). */
@@ -176,7 +158,7 @@ export class RtspSource extends EventEmitter<StreamSourceEvents> implements Stre
     this.pendingRtp = [];
     client.on('rtp', ({ track, packet }) => {
       if (client !== this.client) return;
-      if (this.tracksReady) this.onRtp(track, packet);
+      if (this.canDeliver) this.onRtp(track, packet);
       else if (this.pendingRtp.length < MAX_PENDING_RTP) this.pendingRtp.push([track, packet]);
       else this.dropped.beforeSetup!++;
     });
@@ -186,9 +168,7 @@ export class RtspSource extends EventEmitter<StreamSourceEvents> implements Stre
     this.tracksReady = true;
     this.opened = true;
     this.failingSince = null;
-    const pending = this.pendingRtp;
-    this.pendingRtp = [];
-    for (const [track, packet] of pending) this.onRtp(track, packet);
+    this.drainPending();
   }
 
   private trackState(t: RtspTrack): TrackState {
