@@ -18,6 +18,7 @@ import { median } from './lib/stats.mjs';
 const opts = options({ seconds: 20, runs: 5, width: 1280, height: 720, bitrate: '2M' }, 'node bench/mux-cost.mjs [--seconds 20] [--runs 5]');
 const { LlhlsReader } = await import('../dist/media/readers/llhls/index.js');
 const { Fmp4LiveReader } = await import('../dist/media/readers/fmp4-live/index.js');
+const { findNalUnits } = await import('../dist/codecs/ps/annexb.js');
 
 const dir = mkdtempSync(join(tmpdir(), 'se-muxcost-'));
 const file = join(dir, 'in.mp4');
@@ -29,16 +30,7 @@ const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_packets'
 const tb = new Map(probe.streams.map((s) => [s.index, s.time_base.split('/').map(Number)]));
 const to90k = (v, i) => Math.round((v * tb.get(i)[0] * 90000) / tb.get(i)[1]);
 const annexB = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-map', '0:v', '-c:v', 'copy', '-frames:v', '1', '-f', 'h264', '-'], { maxBuffer: 64 << 20 });
-const nals = [];
-for (let i = 0; i + 3 < annexB.length; ) {
-  const at = annexB.indexOf(Buffer.from([0, 0, 1]), i);
-  if (at < 0) break;
-  const next = annexB.indexOf(Buffer.from([0, 0, 1]), at + 3);
-  let end = next < 0 ? annexB.length : next;
-  if (next > 0 && annexB[next - 1] === 0) end = next - 1;
-  nals.push(new Uint8Array(annexB.subarray(at + 3, end)));
-  i = at + 3;
-}
+const nals = findNalUnits(annexB).map((n) => new Uint8Array(annexB.subarray(n.header, n.end)));
 const video = { kind: 'video', codec: 'h264', sps: nals.filter((n) => (n[0] & 0x1f) === 7), pps: nals.filter((n) => (n[0] & 0x1f) === 8), width: opts.width, height: opts.height, codecString: '' };
 const audio = { kind: 'audio', codec: 'aac', sampleRate: 48000, channels: 1, config: Uint8Array.of(0x11, 0x88), codecString: 'mp4a.40.2' };
 const units = probe.packets.map((p) => {

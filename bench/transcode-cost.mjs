@@ -26,6 +26,7 @@ import { machineLine } from './lib/machine.mjs';
 const opts = options({ seconds: 20, runs: 5, width: 1280, height: 720, bitrate: '2M' }, 'node bench/transcode-cost.mjs [--seconds 20] [--runs 5]');
 const { FfmpegHlsReader } = await import('../dist/media/readers/ffmpeg-hls/ffmpeg-hls-reader.js');
 const { buildHlsPackagerArgs } = await import('../dist/media/ffmpeg/args.js');
+const { findNalUnits } = await import('../dist/codecs/ps/annexb.js');
 const run = promisify(execFile);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -42,16 +43,7 @@ const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-select_stream
 const [tbNum, tbDen] = probe.streams[0].time_base.split('/').map(Number);
 const to90k = (v) => Math.round((Number(v) * tbNum * 90000) / tbDen);
 const annexB = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-map', '0:v', '-c:v', 'copy', '-frames:v', '1', '-f', 'hevc', '-'], { maxBuffer: 64 << 20 });
-const nals = [];
-for (let i = 0; i + 3 < annexB.length; ) {
-  const at = annexB.indexOf(Buffer.from([0, 0, 1]), i);
-  if (at < 0) break;
-  const next = annexB.indexOf(Buffer.from([0, 0, 1]), at + 3);
-  let end = next < 0 ? annexB.length : next;
-  if (next > 0 && annexB[next - 1] === 0) end = next - 1;
-  nals.push(new Uint8Array(annexB.subarray(at + 3, end)));
-  i = at + 3;
-}
+const nals = findNalUnits(annexB).map((n) => new Uint8Array(annexB.subarray(n.header, n.end)));
 const typeOf = (n) => (n[0] >> 1) & 0x3f;
 const video = {
   kind: 'video', codec: 'h265', width: opts.width, height: opts.height, codecString: 'hvc1.1.6.L93.B0',
