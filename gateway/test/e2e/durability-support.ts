@@ -156,7 +156,7 @@ export interface OwnFerretDb {
   dataDir: string;
   /** SIGKILL (the data directory stays). */
   kill(): Promise<void>;
-  /** Start again on the same port and data; resolves once it answers ping. */
+  /** Start again on the same port and data (nothing to do while it runs); resolves once it answers ping. */
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -170,7 +170,11 @@ export async function startOwnFerretDb(): Promise<OwnFerretDb> {
   const url = `mongodb://127.0.0.1:${port}/`;
   let proc: ChildProcess | null = null;
   let exited: Promise<void> = Promise.resolve();
+  const running = (): boolean => proc !== null && proc.exitCode === null && proc.signalCode === null;
   const start = async (): Promise<void> => {
+    // Idempotent: a second FerretDB on the same port would answer the ping through the first one, and the first
+    // would then outlive stop() (which only knows the newest process).
+    if (running()) return;
     proc = spawn(
       binary,
       [`--listen-addr=127.0.0.1:${port}`, '--handler=sqlite', `--sqlite-url=file:${dataDir}/`, `--state-dir=${dataDir}`, '--telemetry=disable', '--log-level=error', `--debug-addr=127.0.0.1:${debugPort}`],
@@ -189,8 +193,8 @@ export async function startOwnFerretDb(): Promise<OwnFerretDb> {
     }, 'FerretDB ping', 60_000);
   };
   const kill = async (): Promise<void> => {
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    proc.kill('SIGKILL');
+    if (!running()) return;
+    proc?.kill('SIGKILL');
     await exited;
   };
   await start();
@@ -201,8 +205,8 @@ export async function startOwnFerretDb(): Promise<OwnFerretDb> {
     kill,
     start,
     async stop() {
-      if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-      proc.kill('SIGTERM');
+      if (!running()) return;
+      proc?.kill('SIGTERM');
       const timer = setTimeout(() => proc?.kill('SIGKILL'), 5000);
       await exited;
       clearTimeout(timer);
