@@ -11,7 +11,8 @@
  * have no event socket: for them the play errors and the progress watch are enough.
  *
  * Paths (docs/media-llhls.md, "Which path a wall tile plays"): `hls` is hls.js on the LL-HLS playlist (parts
- * and blocking reload for the main stream and low-latency tiles, whole 1 s segments for grid sub-streams);
+ * and blocking reload, hls.js lowLatencyMode; grid tiles load whole 1 s segments instead only on a wall PC set
+ * to `segments`, hls-tuning.ts);
  * `fmp4` is the live fMP4 WebSocket into Media Source Extensions (MseLivePlayer), chosen when the tile wants
  * low latency (`lowLatency`: PTZ open on it, maximised, or the operator's per-tile setting) AND this browser
  * can play the stream's codec (H.265 in Debian's Chromium cannot: such a tile stays on HLS).
@@ -25,13 +26,14 @@
  * idempotent and leaves nothing behind: hls.js / MSE closed, the media elements detached and removed, every
  * gateway viewer released (also when a play answer arrives after the close).
  */
-import Hls, { ErrorTypes, Events, type ErrorData, type HlsConfig } from 'hls.js';
+import Hls, { ErrorTypes, Events, type ErrorData } from 'hls.js';
 import { ApiError, api } from '../api/http';
 import type { Channel, StreamView } from '../api/types';
 import { auth } from '../composables/auth';
 import { gatewayEvents } from '../composables/gateway-events';
 import { isMseLiveSupported, MseLivePlayer, type MseLiveState } from './mse-live';
 import { codeOfStep, ProgressWatch, retryDelayMs, stateOfPlayFailure, type PlayerState, type PlayerStream } from './player-policy';
+import { GRID_HLS_STORAGE_KEY, gridHlsMode, LL_HLS_TUNING, SEGMENT_HLS_TUNING, type GridHlsMode } from './hls-tuning';
 import { mediaLoaderConfig, pageApi } from './ws-media-loader';
 
 export type { PlayerState, PlayerStateKind, PlayerStream } from './player-policy';
@@ -60,29 +62,14 @@ export interface LivePlayerStats {
   path: PlayerPath;
 }
 
-/** Live-stream tuning: 1 s segments, sit 2 behind the edge, keep little buffer (25 tiles share the memory). */
-const HLS_TUNING: Partial<HlsConfig> = {
-  liveSyncDurationCount: 2,
-  liveMaxLatencyDurationCount: 6,
-  maxLiveSyncPlaybackRate: 1.1,
-  maxBufferLength: 6,
-  backBufferLength: 4,
-  // fMP4 is passed through, not transmuxed: a worker per tile (25 threads) would buy nothing.
-  enableWorker: false,
-};
-
-/**
- * LL-HLS (parts) for the main stream and low-latency tiles MSE cannot serve: hls.js targets the playlist's
- * PART-HOLD-BACK — but only when no liveSync* count is set, since a user-set liveSyncDurationCount overrides
- * PART-HOLD-BACK even in lowLatencyMode (hls.js LatencyController.computeLatency) and parked the "low-latency"
- * tile 2 whole segments behind the edge. maxLiveSyncPlaybackRate > 1 catches up after a stall on a busy PC.
- */
-const LL_HLS_TUNING: Partial<HlsConfig> = {
-  maxLiveSyncPlaybackRate: 1.1,
-  maxBufferLength: 4,
-  backBufferLength: 4,
-  enableWorker: false,
-};
+/** How this wall PC plays grid tiles (parts unless set to whole segments; hls-tuning.ts). */
+function storedGridHlsMode(): GridHlsMode {
+  try {
+    return gridHlsMode(typeof localStorage === 'undefined' ? null : localStorage.getItem(GRID_HLS_STORAGE_KEY));
+  } catch {
+    return 'parts';
+  }
+}
 
 /** Progress sampling: a tile reads "playing" within ~2 samples of its first presented frames. */
 const WATCH_INTERVAL_MS = 250;
@@ -109,7 +96,7 @@ interface Attempt {
   video: HTMLVideoElement;
   view: StreamView | null;
   path: PlayerPath;
-  /** hls.js with parts (lowLatencyMode); false for whole-segment grid tiles and for MSE. */
+  /** hls.js with parts (lowLatencyMode); false for whole-segment grid tiles (`segments` wall PCs) and for MSE. */
   partial: boolean;
   hls: Hls | null;
   mse: MseLivePlayer | null;
@@ -184,6 +171,8 @@ export class LivePlayer {
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private watchTimer: ReturnType<typeof setInterval> | null = null;
   private unsubscribe: Array<() => void> = [];
+  /** Read once per player: a wall PC's setting, not something that changes under a playing tile. */
+  private readonly gridMode: GridHlsMode = storedGridHlsMode();
 
   constructor(
     private readonly stage: HTMLElement,
@@ -297,10 +286,9 @@ export class LivePlayer {
   /** What the current settings pick for a play answer: the path, and whether hls.js loads parts. */
   private planFor(view: StreamView): { path: PlayerPath; partial: boolean } {
     if (this.lowLatency && view.ws && this.mseFailures < MAX_MSE_FAILURES && mseCanPlay(view)) return { path: 'fmp4', partial: false };
-    // The main stream (a maximised tile) and a low-latency tile MSE cannot serve load LL-HLS parts. Grid tiles
-    // (sub-streams) load whole 1 s segments of the same playlist: 25 tiles fetching 200 ms parts with held
-    // requests overloaded a page on a busy 2-core machine.
-    return { path: 'hls', partial: this.stream === 'main' || this.lowLatency };
+    // LL-HLS parts for every hls.js tile (issue 9); a wall PC set to whole segments keeps them for its grid
+    // tiles only, the main stream (a maximised tile) and a low-latency tile MSE cannot serve still load parts.
+    return { path: 'hls', partial: this.gridMode === 'parts' || this.stream === 'main' || this.lowLatency };
   }
 
   private samePlan(attempt: Attempt, view: StreamView): boolean {
@@ -371,7 +359,7 @@ export class LivePlayer {
   }
 
   private attachHls(attempt: Attempt, playlist: string, partial: boolean): void {
-    const hls = new Hls({ ...(partial ? LL_HLS_TUNING : HLS_TUNING), lowLatencyMode: partial, ...mediaLoaderConfig() });
+    const hls = new Hls({ ...(partial ? LL_HLS_TUNING : SEGMENT_HLS_TUNING), ...mediaLoaderConfig() });
     livePlayerCounters.hls++;
     if (partial) livePlayerCounters.llhls++;
     attempt.hls = hls;
