@@ -20,15 +20,15 @@
 //     the simulator, Chromium (every chromium process under this one), and the whole machine.
 //   - after: the page is closed and the gateway must show no viewer within 10 s (players destroyed, viewers
 //     released).
-// Variants, each in every run (order rotates): `mux` — the wall's default over plain HTTP/1.1, media over
-// the page's one WebSocket (web/src/player/ws-media-loader.ts), grid tiles on LL-HLS parts (hls.js
-// lowLatencyMode), the in-process muxer; `http` — hls.js's own XHR loader under the browser's six connections per
-// origin (localStorage sharp-eyes.media-transport = http); `segments` — as `mux`, but grid tiles on whole segments
-// (localStorage sharp-eyes.grid-hls = segments, web/src/player/hls-tuning.ts); `ffmpeg` — as `mux`, with the
-// gateway packaging through ffmpeg (SE_MEDIA_IN_PROCESS_MUXER=false: plain HLS, no parts), issue 9's baseline.
+// Variants, each in every run (order rotates): `mux` — the wall as it comes, over plain HTTP/1.1, media over
+// the page's one WebSocket (web/src/player/ws-media-loader.ts), the in-process muxer; `parts` / `segments` — as
+// `mux`, grid tiles set to LL-HLS parts (hls.js lowLatencyMode) / whole segments (localStorage
+// sharp-eyes.grid-hls, web/src/player/hls-tuning.ts); `http` — hls.js's own XHR loader under the browser's six
+// connections per origin (localStorage sharp-eyes.media-transport = http); `ffmpeg` — as `mux`, with the gateway
+// packaging through ffmpeg (SE_MEDIA_IN_PROCESS_MUXER=false: plain HLS, no parts), issue 9's baseline.
 //
 //   npm run build
-//   node bench/wall-25.mjs [--runs 3] [--tiles 25] [--hold-sec 60] [--variants mux,http,segments,ffmpeg] [--ports 42400-42499]
+//   node bench/wall-25.mjs [--runs 3] [--tiles 25] [--hold-sec 60] [--variants mux,parts,segments,http,ffmpeg] [--ports 42400-42499]
 //        [--ready-timeout-sec 60]
 import { chromium } from 'playwright-core';
 import { options } from './lib/args.mjs';
@@ -41,13 +41,13 @@ import { machineInfo, machineLine } from './lib/machine.mjs';
 import { log, writeResult } from './lib/out.mjs';
 import { descendants, machineBusyPercent, machineCpu, readStat, TreeSampler } from './lib/proc-tree.mjs';
 
-const USAGE = `usage: node bench/wall-25.mjs [--runs 3] [--tiles 25] [--hold-sec 60] [--variants mux,http,segments,ffmpeg] [--ports 42400-42499]
+const USAGE = `usage: node bench/wall-25.mjs [--runs 3] [--tiles 25] [--hold-sec 60] [--variants mux,parts,segments,http,ffmpeg] [--ports 42400-42499]
        [--ready-timeout-sec 60]`;
 const opt = options({ runs: 3, tiles: 25, 'hold-sec': 60, variants: 'mux,http', ports: '42400-42499', 'ready-timeout-sec': 60 }, USAGE);
 const variants = opt.variants.split(',').map((v) => v.trim()).filter(Boolean);
 for (const v of variants) {
-  if (!['mux', 'http', 'segments', 'ffmpeg'].includes(v)) {
-    process.stderr.write(`--variants: any of mux, http, segments, ffmpeg (got ${v})\n${USAGE}\n`);
+  if (!['mux', 'parts', 'segments', 'http', 'ffmpeg'].includes(v)) {
+    process.stderr.write(`--variants: any of mux, parts, segments, http, ffmpeg (got ${v})\n${USAGE}\n`);
     process.exit(2);
   }
 }
@@ -149,13 +149,13 @@ async function measure(variant, run) {
         localStorage.setItem('sharp-eyes.auth', JSON.stringify(auth));
         localStorage.setItem('sharp-eyes.wall.layout', JSON.stringify(layout));
         localStorage.setItem('sharp-eyes.media-transport', transport);
-        localStorage.setItem('sharp-eyes.grid-hls', gridHls);
+        if (gridHls) localStorage.setItem('sharp-eyes.grid-hls', gridHls);
       },
       {
         auth: { token: session.token, expiresAt: session.expiresAt, username: session.user.username, role: session.user.role },
         layout,
         transport: variant === 'http' ? 'http' : 'mux',
-        gridHls: variant === 'segments' ? 'segments' : 'parts',
+        gridHls: variant === 'parts' || variant === 'segments' ? variant : null,
       },
     );
 

@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { gridHlsMode, LL_HLS_TUNING, SEGMENT_HLS_TUNING } from '../src/player/hls-tuning';
 
 describe('wall: hls.js settings of live tiles', () => {
-  it('grid tiles load LL-HLS parts unless the wall PC is set to whole segments', () => {
-    expect(gridHlsMode(null)).toBe('parts');
-    expect(gridHlsMode('parts')).toBe('parts');
-    expect(gridHlsMode('anything')).toBe('parts');
+  it('grid tiles load whole segments unless the wall PC is set to LL-HLS parts', () => {
+    expect(gridHlsMode(null)).toBe('segments');
     expect(gridHlsMode('segments')).toBe('segments');
+    expect(gridHlsMode('anything')).toBe('segments');
+    expect(gridHlsMode('parts')).toBe('parts');
   });
 
   it('LL-HLS sets no liveSync distance, so hls.js targets the playlist PART-HOLD-BACK', () => {

@@ -11,8 +11,8 @@
  * have no event socket: for them the play errors and the progress watch are enough.
  *
  * Paths (docs/media-llhls.md, "Which path a wall tile plays"): `hls` is hls.js on the LL-HLS playlist (parts
- * and blocking reload, hls.js lowLatencyMode; grid tiles load whole 1 s segments instead only on a wall PC set
- * to `segments`, hls-tuning.ts);
+ * and blocking reload, hls.js lowLatencyMode) for the main stream and low-latency tiles, whole 1 s segments for
+ * grid sub-streams unless the wall PC is set to `parts` (hls-tuning.ts);
  * `fmp4` is the live fMP4 WebSocket into Media Source Extensions (MseLivePlayer), chosen when the tile wants
  * low latency (`lowLatency`: PTZ open on it, maximised, or the operator's per-tile setting) AND this browser
  * can play the stream's codec (H.265 in Debian's Chromium cannot: such a tile stays on HLS).
@@ -62,12 +62,12 @@ export interface LivePlayerStats {
   path: PlayerPath;
 }
 
-/** How this wall PC plays grid tiles (parts unless set to whole segments; hls-tuning.ts). */
+/** How this wall PC plays grid tiles (whole segments unless set to parts; hls-tuning.ts). */
 function storedGridHlsMode(): GridHlsMode {
   try {
     return gridHlsMode(typeof localStorage === 'undefined' ? null : localStorage.getItem(GRID_HLS_STORAGE_KEY));
   } catch {
-    return 'parts';
+    return 'segments';
   }
 }
 
@@ -96,7 +96,7 @@ interface Attempt {
   video: HTMLVideoElement;
   view: StreamView | null;
   path: PlayerPath;
-  /** hls.js with parts (lowLatencyMode); false for whole-segment grid tiles (`segments` wall PCs) and for MSE. */
+  /** hls.js with parts (lowLatencyMode); false for whole-segment grid tiles and for MSE. */
   partial: boolean;
   hls: Hls | null;
   mse: MseLivePlayer | null;
@@ -286,8 +286,9 @@ export class LivePlayer {
   /** What the current settings pick for a play answer: the path, and whether hls.js loads parts. */
   private planFor(view: StreamView): { path: PlayerPath; partial: boolean } {
     if (this.lowLatency && view.ws && this.mseFailures < MAX_MSE_FAILURES && mseCanPlay(view)) return { path: 'fmp4', partial: false };
-    // LL-HLS parts for every hls.js tile (issue 9); a wall PC set to whole segments keeps them for its grid
-    // tiles only, the main stream (a maximised tile) and a low-latency tile MSE cannot serve still load parts.
+    // The main stream (a maximised tile) and a low-latency tile MSE cannot serve load LL-HLS parts. Grid tiles
+    // load whole 1 s segments unless the wall PC is set to parts: 25 tiles of parts stalled tiles on the 2-core
+    // benchmark machine (hls-tuning.ts).
     return { path: 'hls', partial: this.gridMode === 'parts' || this.stream === 'main' || this.lowLatency };
   }
 
