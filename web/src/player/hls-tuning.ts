@@ -23,7 +23,7 @@ export const LL_HLS_TUNING: Partial<HlsConfig> = {
 
 /**
  * Whole segments (no parts): grid tiles by default. In the 25-tile benchmark on the 2-core machine, grid tiles on
- * parts started sooner (all playing after 2.3-3.8 s against 4.1 s) but in every run 3-4 of the 25 tiles stalled
+ * parts started sooner (all 25 playing after a median 3.4 s against 4.1 s) but in every run 3-4 of the 25 tiles stalled
  * during the minute and up to 13 % of frames were dropped, where whole segments had no stalled tile and ~2 %
  * (bench/RESULTS.md, "Web wall 3"). The distance is given in
  * seconds: a count is multiplied by EXT-X-TARGETDURATION, which is the 2 s upper bound of a segment in the
