@@ -50,6 +50,13 @@ export interface PlayRequest {
   transport?: MediaTransport;
   /** Force H.265 → H.264 for this request (e.g. a browser without HEVC). */
   transcode?: boolean;
+  /**
+   * When the play answers: `playable` (default) once the HLS has its first segment, which a browser needs;
+   * `keyframe` as soon as the source's first key frame is in the Stream. A reader that takes access units itself
+   * (the cascade's upward RTP/PS sender) starts from the GOP the Stream holds and needs no segment: waiting
+   * for one cost the upper platform a whole GOP before our 200 OK, and INVITE timeouts under load.
+   */
+  until?: 'playable' | 'keyframe';
 }
 
 export interface PlaybackRequest {
@@ -270,6 +277,9 @@ class LiveStream {
   /** fps / bitrate over the last sweep interval, from the core's counters. */
   rate = { at: Date.now(), frames: 0, bytes: 0, fps: 0, kbps: 0 };
   ready: Promise<void> | null = null;
+  /** Settles once the source's first key frame is in the Stream (never rejects: `ready` carries failures). */
+  readonly sourceLive: Promise<void>;
+  markSourceLive: () => void = () => undefined;
   endReason: string | null = null;
   /** Playback / download state (null for live). */
   history: {
@@ -296,6 +306,7 @@ class LiveStream {
     readonly kind: StreamKind = 'live',
   ) {
     this.ended = new Promise<void>((resolve) => (this.markEnded = resolve));
+    this.sourceLive = new Promise<void>((resolve) => (this.markSourceLive = resolve));
   }
 
   get port(): number {
@@ -436,7 +447,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
     if (!session || session.state === 'failed' || session.state === 'closed') {
       session = this.start(key, target, stream, transport, req.transcode === true);
     }
-    return this.join(session, grant, req.transcode === true);
+    return this.join(session, grant, req.transcode === true, req.until ?? 'playable');
   }
 
   /**
@@ -558,14 +569,15 @@ export class StreamService extends EventEmitter<StreamEvents> {
   }
 
   /** One more viewer of a stream; answers once the stream plays (or with the step that failed). */
-  private async join(session: LiveStream, grant: string | null, wantsH264 = false): Promise<StreamView> {
+  private async join(session: LiveStream, grant: string | null, wantsH264 = false, until: 'playable' | 'keyframe' = 'playable'): Promise<StreamView> {
     const viewer: Viewer = { id: randomUUID(), lastSeen: Date.now(), released: false, grant, liveSockets: 0, liveClosers: new Set(), h264: false };
     // A little past the token's expiry: a token signed later in this play (view()) expires no later than that.
     if (grant !== null) this.grants.issue(viewer.id, grant, Date.now() + (this.opts.tokenTtlSec + 60) * 1000);
     session.viewers.set(viewer.id, viewer);
     session.lastActivity = viewer.lastSeen;
     try {
-      await session.ready;
+      // `ready` also rejects when the stream fails before its first key frame, so the race never hangs.
+      await (until === 'keyframe' ? Promise.race([session.ready, session.sourceLive]) : session.ready);
     } catch (err) {
       session.viewers.delete(viewer.id);
       throw err;
@@ -813,6 +825,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
           : 'the camera GOP may be very long; set its I-frame interval to 1–2 s',
       );
     });
+    s.markSourceLive();
     await withTimeout(firstSegment, 15_000, () => new PlayError('packager', 'ffmpeg produced no HLS segment within 15 s', 'see the gateway log for ffmpeg output'));
     s.timeToFirstFrameMs = Date.now() - t0;
     s.playingAt = Date.now();
@@ -943,6 +956,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
         st.videoUnits === 0 ? 'the device sends no video we can use (H.264 or H.265)' : 'the GOP may be very long; set the I-frame interval to 1–2 s',
       );
     });
+    s.markSourceLive();
     await withTimeout(firstSegment, 15_000, () => new PlayError('packager', 'no HLS segment within 15 s', 'see the gateway log'));
     if (s.state !== 'starting') throw new PlayError('source', s.lastError ?? 'the stream ended while starting', 'retry');
     s.timeToFirstFrameMs = Date.now() - t0;
