@@ -94,6 +94,7 @@ export class GatewayMetrics {
   private readonly wsDroppedClients: Counter<'reason'>;
   private readonly catalogItemsCounter: Counter;
   private readonly alarmsCounter: Counter;
+  private readonly mobilePositionsCounter: Counter<'outcome'>;
   private readonly deviceEventsCounter: Counter<'kind' | 'raised'>;
   private readonly onvifEventFeeds: Counter<'event' | 'reason'>;
   private readonly apiRequests: Counter<'route' | 'code'>;
@@ -307,6 +308,12 @@ export class GatewayMetrics {
       help: 'Catalog items received from devices.',
       registers,
     });
+    this.mobilePositionsCounter = new Counter({
+      name: 'se_mobile_positions_total',
+      help: 'Mobile position reports (GB MobilePosition) by outcome: accepted, unusable (no coordinates), foreign (a channel of another device).',
+      labelNames: ['outcome'],
+      registers,
+    });
     this.alarmsCounter = new Counter({
       name: 'se_alarms_total',
       help: 'Alarm notifications received from devices.',
@@ -498,6 +505,10 @@ export class GatewayMetrics {
 
   catalogItems(count: number): void {
     if (count > 0) this.catalogItemsCounter.inc(count);
+  }
+
+  mobilePosition(outcome: 'accepted' | 'unusable' | 'foreign'): void {
+    this.mobilePositionsCounter.inc({ outcome });
   }
 
   alarmReceived(): void {
