@@ -177,6 +177,7 @@ describe('web wall: playback timeline on a tile', () => {
 
   it('a click inside the playing span seeks (PLAY with Range at the camera); the cursor follows', async () => {
     const before = controls.length;
+    const skipsBefore = (await page.evaluate('window.__sharpEyesPlayback.seekSkips')) as number;
     await clickBarAt(hour(10, 40));
     await expect.poll(() => controls.length, POLL).toBeGreaterThan(before);
     const seek = controls.at(-1)!.request!;
@@ -184,6 +185,8 @@ describe('web wall: playback timeline on a tile', () => {
     expect(seek.range).toBeDefined();
     await expect.poll(async () => (await t0().locator('[data-testid=timeline-position]').textContent()) ?? '', POLL).toMatch(/^10:(3[7-9]|4[0-3]):\d\d$/);
     await expect.poll(() => pb().getAttribute('data-state'), POLL).toBe('playing');
+    // The player jumped to the new timeline's first picture instead of playing the old buffered seconds out.
+    await expect.poll(() => page.evaluate('window.__sharpEyesPlayback.seekSkips'), POLL).toBe(skipsBefore + 1);
   });
 
   it('back to live stops the playback stream and the tile plays live again', async () => {
