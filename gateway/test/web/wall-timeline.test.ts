@@ -115,6 +115,8 @@ describe('web wall: playback timeline on a tile', () => {
     expect(bars[0]!.start).toBe(hour(0));
     expect(await timeline.textContent()).toContain('点击录像条从该时刻开始回放');
     expect(await timeline.textContent()).toContain('定时录像');
+    // The day in the page's language (this Chromium runs with --lang=en-US; its native date field would say 12/05/2026).
+    expect(await timeline.locator('[data-testid=timeline-date-text]').textContent()).toMatch(/^\d{4}\/\d{2}\/\d{2}\s*周[一二三四五六日]$/);
     // The wall still fits the screen with the timeline open.
     expect(await wallBox(page)).toMatchObject({ bottom: 1080, right: 1920, scrollHeight: 1080 });
   });
@@ -221,6 +223,7 @@ describe('web wall: playback timeline on a tile', () => {
     expect(await t0().locator('[data-testid=tile-playback]').textContent()).toContain('Playback');
     expect(await t0().locator('[data-testid=timeline-live]').textContent()).toContain('Back to live');
     expect(await t0().locator('[data-testid=playback-timeline]').textContent()).not.toMatch(/[\u4e00-\u9fff]/);
+    expect(await t0().locator('[data-testid=timeline-date-text]').textContent()).toMatch(/^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), /);
     // A new playback from the ended state, shown in English, for the screenshot.
     for (let i = 0; i < 4; i++) await t0().locator('[data-testid=timeline-zoom-out]').click();
     await clickBarAt(hour(14));
