@@ -27,7 +27,7 @@ describe('listening to a G.711 camera', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'se-listen-'));
     h = await startHarness({
-      overrides: { sip: { password: 'listen-pass', keepaliveIntervalSec: 5 }, media: { host: '127.0.0.1', ports: '31740-31759', idleSec: 3 } },
+      overrides: { sip: { password: 'listen-pass', keepaliveIntervalSec: 5 }, media: { host: '127.0.0.1', ports: '31880-31899', idleSec: 3 } },
     });
     fleet = new DeviceFleet({ server: h.sipTarget, password: 'listen-pass', devices: 1, keepaliveSec: 5, codec: 'h264', audio: 'g711a', idPrefix: '44031901', firstSerial: 1, personalisedChannels: 0 });
     await fleet.start();
