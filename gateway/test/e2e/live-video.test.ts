@@ -182,7 +182,8 @@ describe('live video on demand', () => {
     const cam = h264.devices[1];
     const stopped: string[] = [];
     h264.on('media-stopped', (e: { reason: string }) => stopped.push(e.reason));
-    const r = await play(cam.channelIds[0]);
+    // A listener of this G.711 camera: its AAC rendition is the stream's one ffmpeg.
+    const r = await play(cam.channelIds[0], { listen: true });
     expect(r.status).toBe(200);
     expect(await ffmpegCount()).toBe(before + 1);
     await h.api(`/api/streams/${r.body.streamId}?viewerId=${r.body.viewerId}`, { method: 'DELETE' });

@@ -265,6 +265,8 @@ interface Rendition {
   /** Null until its directory exists. */
   output: HlsOutput | null;
   readerId: string;
+  /** Its first segment is out (the idle sweep leaves a rendition that is still starting alone). */
+  started: boolean;
   /** Settles once the transcoder wrote its first segment (rejects with the PlayError the join answers). */
   ready: Promise<void>;
 }
@@ -292,6 +294,8 @@ class LiveStream {
   readonly renditionViewers: Record<RenditionKind, Set<string>> = { h264: new Set(), aac: new Set() };
   /** The core Stream removes a rendition's directory when it closes (registered once per kind). */
   readonly renditionOwned = new Set<RenditionKind>();
+  /** Renditions started so far (names their directories). */
+  renditionStarts = 0;
   dialog: InviteDialog | null = null;
   viewers = new Map<string, Viewer>();
   lastError: string | null = null;
@@ -613,6 +617,9 @@ export class StreamService extends EventEmitter<StreamEvents> {
       session.viewers.delete(viewer.id);
       throw err;
     }
+    // Its idle clock starts when it gets its URL: a slow start (a loaded machine, a transcoder warming up) must
+    // not count against it.
+    viewer.lastSeen = Date.now();
     const kind = renditionFor(session, wantsH264, listen);
     if (kind) {
       // Marked before the wait: the sweep counts it as a rendition viewer while the transcoder starts.
@@ -627,6 +634,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
         await this.stopRenditionIfUnused(session, kind, 'its viewer could not start');
         throw err;
       }
+      viewer.lastSeen = Date.now();
     }
     return this.view(session, viewer.id);
   }
@@ -1027,8 +1035,10 @@ export class StreamService extends EventEmitter<StreamEvents> {
     if (!core || core.closed) return Promise.reject(new PlayError('packager', `the stream ended before its ${RENDITION_NAME[kind]} started`, 'retry'));
     const name = RENDITION_NAME[kind];
     const log = this.logger.child({ streamId: s.id, channelId: s.target.channelId, rendition: kind });
-    const outputDir = HlsOutput.create(this.opts.mediaDir, `${s.id}-${kind}`);
-    const rendition: Rendition = { output: null, readerId: '', ready: Promise.resolve() };
+    // A directory per start: a stopped rendition removes its own directory after its ffmpeg exits, which must
+    // not be the directory of the next one, started meanwhile.
+    const outputDir = HlsOutput.create(this.opts.mediaDir, `${s.id}-${kind}-${++s.renditionStarts}`);
+    const rendition: Rendition = { output: null, readerId: '', started: false, ready: Promise.resolve() };
     rendition.ready = (async () => {
       const output = await outputDir;
       rendition.output = output;
@@ -1054,6 +1064,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
       rendition.readerId = core.addReader(reader);
       log.info(`${name} started`);
       await withTimeout(firstSegment, 15_000, () => new PlayError('packager', `the ${name} transcoder produced no segment within 15 s`, 'see the gateway log for ffmpeg output'));
+      rendition.started = true;
     })();
     s.renditions[kind] = rendition;
     return rendition.ready;
@@ -1106,7 +1117,9 @@ export class StreamService extends EventEmitter<StreamEvents> {
           continue;
         }
         for (const kind of RENDITION_KINDS) {
-          if (s.renditions[kind] && this.liveViewers(s, (v) => v.rendition === kind) === 0) void this.stopRenditionIfUnused(s, kind, 'its viewers went idle');
+          // A rendition still starting has viewers waiting for it (their join stops it if it fails).
+          const r = s.renditions[kind];
+          if (r?.started && this.liveViewers(s, (v) => v.rendition === kind) === 0) void this.stopRenditionIfUnused(s, kind, 'its viewers went idle');
         }
         // Downloads report progress every second.
         if (publish || s.kind === 'download') this.emit('stream-status', this.view(s, ''));
