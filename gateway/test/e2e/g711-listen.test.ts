@@ -91,11 +91,13 @@ describe('listening to a G.711 camera', () => {
 
     // A second listener shares the running rendition.
     const b = await play(g711Cam, { listen: true });
+    const stopB = keepPolling(b.hls);
     expect(b).toMatchObject({ hlsAudio: 'aac', listeners: 2 });
     expect(await ffmpegChildren()).toBe(1);
     expect(await metric('se_streams_listeners')).toBe(2);
     expect(await metric('se_streams_audio_renditions')).toBe(1);
     expect(await stream(a.streamId)).toMatchObject({ listeners: 2, audioRendition: true });
+    stopB();
     await h.api(`/api/streams/${b.streamId}?viewerId=${b.viewerId}`, { method: 'DELETE' });
     expect(await ffmpegChildren()).toBe(1);
 
@@ -125,14 +127,18 @@ describe('listening to a G.711 camera', () => {
     expect(hevcViewer).toMatchObject({ codec: 'h265', audio: 'g711a', hlsAudio: null });
     expect(await ffmpegChildren()).toBe(0);
     const listener = await play(hevcCam, { transcode: true, listen: true });
+    const stopListener = keepPolling(listener.hls);
     expect(listener).toMatchObject({ codec: 'h264', hlsAudio: 'aac', listening: true, h264Rendition: true, audioRendition: false });
     expect(await probeStream(h, listener.hls, dir)).toMatchObject({ codec: 'h264', audio: 'aac' });
     expect(await ffmpegChildren()).toBe(1);
     // An HEVC browser that listens gets the AAC rendition (H.265 copied, G.711 → AAC).
     const hevcListener = await play(hevcCam, { listen: true });
+    const stopHevcListener = keepPolling(hevcListener.hls);
     expect(hevcListener).toMatchObject({ codec: 'h265', hlsAudio: 'aac', audioRendition: true, listeners: 2 });
     expect(await probeStream(h, hevcListener.hls, dir)).toMatchObject({ codec: 'hevc', tag: 'hvc1', audio: 'aac' });
     expect(await ffmpegChildren()).toBe(2);
+    stopListener();
+    stopHevcListener();
     stop();
     await h.api(`/api/streams/${hevcViewer.streamId}`, { method: 'DELETE' });
     await h.waitFor(async () => (await ffmpegChildren()) === 0, 10_000, 'every ffmpeg to exit with the stream');
