@@ -435,7 +435,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     });
     metrics.setStreamCountProvider(() => streams.active);
     metrics.setStreamTotalsProvider(() => {
-      const t = { bitrateKbps: 0, packets: 0, packetsLost: 0, foreignSsrcDropped: 0, viewers: 0, frames: 0, bytes: 0, droppedFrames: 0 };
+      const t = { bitrateKbps: 0, packets: 0, packetsLost: 0, foreignSsrcDropped: 0, viewers: 0, frames: 0, bytes: 0, droppedFrames: 0, listeners: 0, audioRenditions: 0 };
       for (const v of streams.list()) {
         t.frames += v.frames;
         t.bytes += v.bytes;
@@ -445,6 +445,8 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         t.packetsLost += v.packetsLost;
         t.foreignSsrcDropped += v.foreignSsrcDropped;
         t.viewers += v.viewers;
+        t.listeners += v.listeners;
+        if (v.audioRendition) t.audioRenditions++;
       }
       return t;
     });

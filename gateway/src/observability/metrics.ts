@@ -60,6 +60,10 @@ export interface StreamTotals {
   frames: number;
   bytes: number;
   droppedFrames: number;
+  /** Viewers that listen (asked for audio). */
+  listeners: number;
+  /** Streams whose AAC rendition (G.711 to AAC for listeners) runs. */
+  audioRenditions: number;
 }
 
 /** Consultation sessions, read at scrape time. */
@@ -166,6 +170,8 @@ export class GatewayMetrics {
       ['frames', 'se_streams_frames', 'Video frames the running streams received.'],
       ['bytes', 'se_streams_media_bytes', 'Media payload bytes the running streams received.'],
       ['droppedFrames', 'se_streams_dropped_frames', 'Frames the running streams dropped before their readers (broken PS, waiting for a keyframe, bad parameter sets).'],
+      ['listeners', 'se_streams_listeners', 'Viewers of the running streams that listen (their HLS carries the audio as AAC).'],
+      ['audioRenditions', 'se_streams_audio_renditions', 'Running streams whose AAC rendition (ffmpeg: G.711 to AAC, video copied) runs for listeners.'],
     ];
     for (const [key, name, help] of totals) {
       new Gauge({
