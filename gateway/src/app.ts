@@ -41,7 +41,8 @@ import { TourService } from './domain/views/tour-service.js';
 import { PlatformService } from './domain/cascade/platform-service.js';
 import { configuredPlatforms } from './config/platforms.js';
 import { CatalogNotifier } from './domain/cascade/catalog-notifier.js';
-import { CatalogSubscriptions } from './domain/catalog/catalog-subscriptions.js';
+import { DeviceSubscriptions } from './domain/devices/device-subscriptions.js';
+import { PositionService } from './domain/positions/position-service.js';
 import type { CatalogItem } from './codecs/manscdp/messages.js';
 import { CascadeResponder } from './domain/cascade/cascade-responder.js';
 import { UpwardLegs } from './domain/cascade/upward-legs.js';
@@ -320,14 +321,36 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     await catalog.load();
     closers.push(() => catalog.close());
     applyCatalogNotify = (deviceId, items) => catalog.applyNotify(deviceId, items);
-    // Subscriptions to lower platforms' (and, if configured, devices') catalog changes (catalog-subscriptions.ts).
-    const catalogSubscriptions = new CatalogSubscriptions(
-      events,
-      { subscribe: (deviceId, expiresSec, dialog) => gb.subscribeCatalog(deviceId, expiresSec, dialog) },
-      { policy: config.sip.catalogSubscription, expiresSec: config.sip.subscriptionExpiresSec },
-      logger.child({ component: 'catalog' }),
+    // Subscriptions to lower platforms' (and, if configured, devices') catalog changes, alarms and mobile
+    // positions (device-subscriptions.ts), each package with its own policy.
+    const subscribePort = {
+      subscribe: (event: 'Catalog' | 'Alarm' | 'MobilePosition', deviceId: string, expiresSec: number, dialog: Parameters<typeof gb.subscribe>[3]) =>
+        gb.subscribe(event, deviceId, expiresSec, dialog, { intervalSec: config.sip.mobilePositionIntervalSec }),
+    };
+    for (const [event, policy] of [
+      ['Catalog', config.sip.catalogSubscription],
+      ['Alarm', config.sip.alarmSubscription],
+      ['MobilePosition', config.sip.mobilePositionSubscription],
+    ] as const) {
+      const subscriptions = new DeviceSubscriptions(events, subscribePort, { event, policy, expiresSec: config.sip.subscriptionExpiresSec }, logger.child({ component: 'subscriptions' }));
+      closers.push(() => subscriptions.close());
+    }
+    // Mobile positions (GB MobilePosition): from our subscriptions' NOTIFYs and from MESSAGEs sent unasked.
+    const positions = new PositionService(
+      {
+        records: store.records,
+        deviceOfChannel: (channelId) => gb.deviceOfChannel(channelId),
+        onPosition: (position) => events.emit('channel-position', position),
+        count: (outcome) => metrics.mobilePosition(outcome),
+        logger: logger.child({ component: 'positions' }),
+      },
+      { retentionDays: config.sip.mobilePositionRetentionDays },
     );
-    closers.push(() => catalogSubscriptions.close());
+    await positions.load();
+    closers.push(() => positions.close());
+    signalling.on('mobile-position', (e) => {
+      positions.receive(e.deviceId, e.notify).catch((err: unknown) => logger.warn({ err, deviceId: e.deviceId }, 'mobile position not taken'));
+    });
 
     const alarms = new AlarmService(writer, events, logger.child({ component: 'alarms' }));
     /** The one way into the alarm pipeline, for GB alarms and the events of added (ONVIF) devices alike. */
@@ -412,7 +435,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     });
     metrics.setStreamCountProvider(() => streams.active);
     metrics.setStreamTotalsProvider(() => {
-      const t = { bitrateKbps: 0, packets: 0, packetsLost: 0, foreignSsrcDropped: 0, viewers: 0, frames: 0, bytes: 0, droppedFrames: 0 };
+      const t = { bitrateKbps: 0, packets: 0, packetsLost: 0, foreignSsrcDropped: 0, viewers: 0, frames: 0, bytes: 0, droppedFrames: 0, listeners: 0, audioRenditions: 0 };
       for (const v of streams.list()) {
         t.frames += v.frames;
         t.bytes += v.bytes;
@@ -422,6 +445,8 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         t.packetsLost += v.packetsLost;
         t.foreignSsrcDropped += v.foreignSsrcDropped;
         t.viewers += v.viewers;
+        t.listeners += v.listeners;
+        if (v.audioRendition) t.audioRenditions++;
       }
       return t;
     });
@@ -796,6 +821,14 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       ptzLease: async (channelId, p) => {
         scoped.assertChannelInScope(channelId, p);
         return ptz.leaseOf(channelId);
+      },
+      channelPosition: async (channelId, p) => {
+        scoped.assertChannelInScope(channelId, p);
+        return positions.latestOf(channelId);
+      },
+      channelTrack: async (channelId, window, p) => {
+        scoped.assertChannelInScope(channelId, p);
+        return positions.trackOf(channelId, window.start, window.end);
       },
       releasePtz: async (channelId, p) => {
         scoped.assertChannelInScope(channelId, p);

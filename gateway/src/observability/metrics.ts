@@ -60,6 +60,10 @@ export interface StreamTotals {
   frames: number;
   bytes: number;
   droppedFrames: number;
+  /** Viewers that listen (asked for audio). */
+  listeners: number;
+  /** Streams whose AAC rendition (G.711 to AAC for listeners) runs. */
+  audioRenditions: number;
 }
 
 /** Consultation sessions, read at scrape time. */
@@ -94,6 +98,7 @@ export class GatewayMetrics {
   private readonly wsDroppedClients: Counter<'reason'>;
   private readonly catalogItemsCounter: Counter;
   private readonly alarmsCounter: Counter;
+  private readonly mobilePositionsCounter: Counter<'outcome'>;
   private readonly deviceEventsCounter: Counter<'kind' | 'raised'>;
   private readonly onvifEventFeeds: Counter<'event' | 'reason'>;
   private readonly apiRequests: Counter<'route' | 'code'>;
@@ -165,6 +170,8 @@ export class GatewayMetrics {
       ['frames', 'se_streams_frames', 'Video frames the running streams received.'],
       ['bytes', 'se_streams_media_bytes', 'Media payload bytes the running streams received.'],
       ['droppedFrames', 'se_streams_dropped_frames', 'Frames the running streams dropped before their readers (broken PS, waiting for a keyframe, bad parameter sets).'],
+      ['listeners', 'se_streams_listeners', 'Viewers of the running streams that listen (their HLS carries the audio as AAC).'],
+      ['audioRenditions', 'se_streams_audio_renditions', 'Running streams whose AAC rendition (ffmpeg: G.711 to AAC, video copied) runs for listeners.'],
     ];
     for (const [key, name, help] of totals) {
       new Gauge({
@@ -305,6 +312,12 @@ export class GatewayMetrics {
     this.catalogItemsCounter = new Counter({
       name: 'se_catalog_items_total',
       help: 'Catalog items received from devices.',
+      registers,
+    });
+    this.mobilePositionsCounter = new Counter({
+      name: 'se_mobile_positions_total',
+      help: 'Mobile position reports (GB MobilePosition) by outcome: accepted, unusable (no coordinates), foreign (a channel of another device).',
+      labelNames: ['outcome'],
       registers,
     });
     this.alarmsCounter = new Counter({
@@ -498,6 +511,10 @@ export class GatewayMetrics {
 
   catalogItems(count: number): void {
     if (count > 0) this.catalogItemsCounter.inc(count);
+  }
+
+  mobilePosition(outcome: 'accepted' | 'unusable' | 'foreign'): void {
+    this.mobilePositionsCounter.inc({ outcome });
   }
 
   alarmReceived(): void {

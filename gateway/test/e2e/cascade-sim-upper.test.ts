@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PlatformView } from '../../src/domain/cascade/platform-service.js';
 import { classifyCatalogItem } from '../../src/codecs/manscdp/messages.js';
 import { DeviceFleet, UpperPlatform, type LowerRegistration } from '../../src/sim/index.js';
+import type { StreamView } from '../../src/domain/streams/stream-service.js';
 import { startHarness, type Harness } from '../support/gateway-harness.js';
 
 const UPPER_ID = '44000000002000000001';
@@ -120,6 +121,26 @@ describe('sim upper platform above a gateway with simulated devices', () => {
     await gw.waitFor(() => (fleet.mediaStats.activeStreams === 0 ? true : null), 20_000, 'the camera stream stopped');
   }, 60_000);
 
+  it('an INVITE from above for an idle channel is answered at its first key frame, before the HLS has a segment', async () => {
+    // The simulated camera starts every call with a key frame and sends the next one a GOP (1 s) later; the
+    // HLS segment closes only with that second key frame. So a 200 OK sent at the first key frame comes a GOP
+    // before the stream is `playing` — an ordering of events, not a timing guess.
+    const channelId = fleet.devices[2]!.channelIds[1]!;
+    const play = await upper.play(gwId(), channelId, { transport: 'udp' });
+    const answeredAt = Date.now();
+    const streams = (await gw.api<{ items: StreamView[] }>('/api/streams')).body.items.filter((s) => s.channelId === channelId);
+    expect(streams).toHaveLength(1);
+    const stream = streams[0]!;
+    await play.waitForBytes(200_000, 20_000);
+    const playing = await gw.waitFor(async () => {
+      const v = (await gw.api<StreamView>(`/api/streams/${stream.streamId}`)).body;
+      return v.timeToFirstFrameMs !== null ? v : null;
+    }, 20_000, 'the stream playing');
+    expect(answeredAt, 'the 200 OK came before the first HLS segment').toBeLessThan(playing.startedAt + playing.timeToFirstFrameMs!);
+    expect((await play.probe()).video?.codec).toBe('h264');
+    await play.stop();
+  }, 45_000);
+
   it('INVITE from above over TCP active (we dial the port of the answer) and without y= (the gateway picks the SSRC)', async () => {
     const channelId = fleet.devices[1]!.channelIds[0]!;
     const play = await upper.play(gwId(), channelId, { transport: 'tcp-active', ssrc: null });
@@ -130,4 +151,17 @@ describe('sim upper platform above a gateway with simulated devices', () => {
     expect(probe.video?.frames ?? 0).toBeGreaterThan(5);
     await play.stop();
   }, 45_000);
+  it('over a TCP link the catalog goes in far fewer parts (no MTU to respect; parts are serial, so this is the WAN time)', async () => {
+    const overUdp = await upper.queryCatalog(gwId());
+    expect(overUdp.complete).toBe(true);
+    expect(overUdp.parts, 'UDP parts stay under ~1,300 bytes').toBeGreaterThan(1);
+    const r = await gw.api(`/api/platforms/${UPPER_ID}`, { method: 'PATCH', body: { transport: 'tcp' } });
+    expect(r.status).toBe(200);
+    await gw.waitFor(() => (upper.lowers.get(gwId())?.source.transport === 'tcp' ? true : null), 20_000, 'registered again over TCP');
+    await gw.waitFor(async () => ((await gw.api<PlatformView>(`/api/platforms/${UPPER_ID}`)).body.status === 'online' ? true : null), 20_000, 'online over TCP');
+    const overTcp = await upper.queryCatalog(gwId());
+    expect(overTcp.complete).toBe(true);
+    expect(overTcp.items.map((i) => i.deviceId).sort()).toEqual(overUdp.items.map((i) => i.deviceId).sort());
+    expect(overTcp.parts, `${overTcp.items.length} items in one part over TCP`).toBe(1);
+  }, 60_000);
 });

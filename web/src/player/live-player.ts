@@ -22,6 +22,13 @@
  * torn down (player destroyed, viewer released, element removed). If the new attempt fails or shows nothing
  * within HANDOVER_TIMEOUT_MS it is dropped and the old picture simply stays.
  *
+ * Sound (docs/media-core.md, "Listening"): every <video> is muted unless the tile listens (`listen`, one tile of
+ * the wall at a time). A listening tile asks the play API for `listen: true`: a G.711 camera's HLS then comes
+ * from the gateway's AAC rendition (a viewer that does not listen gets its stream video-only, no ffmpeg), so
+ * switching listening on or off is a handover like a stream change, and the picture never blanks. The live
+ * fMP4 path carries AAC cameras' audio only, so a listening G.711 tile plays HLS. A camera whose HLS already
+ * carries AAC is simply unmuted in place.
+ *
  * Lifecycle: `new LivePlayer(stage, options)` → `start()` → `configure()`* → `close()`. `close()` is
  * idempotent and leaves nothing behind: hls.js / MSE closed, the media elements detached and removed, every
  * gateway viewer released (also when a play answer arrives after the close).
@@ -49,6 +56,16 @@ export interface LivePlayerOptions {
   onState?: (state: PlayerState) => void;
   /** The path of the picture on screen, whenever it changes. */
   onPath?: (path: PlayerPath) => void;
+  /** The tile listens: its <video> is unmuted and the play asks for the audio (AAC). */
+  listen?: boolean;
+  /** Whether the camera has audio, and whether the picture on screen is heard now. */
+  onAudio?: (audio: PlayerAudio) => void;
+}
+
+/** `available`: the camera sends audio. `audible`: the <video> on screen is unmuted and its media carries it. */
+export interface PlayerAudio {
+  available: boolean;
+  audible: boolean;
 }
 
 export interface LivePlayerStats {
@@ -152,6 +169,9 @@ export class LivePlayer {
   private state: PlayerState = { kind: 'idle' };
   private stream: PlayerStream;
   private lowLatency: boolean;
+  private listen: boolean;
+  private audio: PlayerAudio = { available: false, audible: false };
+  private readonly onAudio: (audio: PlayerAudio) => void;
   private readonly channelId: string;
   private readonly onState: (state: PlayerState) => void;
   private readonly onPath: (path: PlayerPath) => void;
@@ -181,6 +201,8 @@ export class LivePlayer {
     this.channelId = options.channelId;
     this.stream = options.stream;
     this.lowLatency = options.lowLatency ?? false;
+    this.listen = options.listen ?? false;
+    this.onAudio = options.onAudio ?? (() => undefined);
     this.onState = options.onState ?? (() => undefined);
     this.onPath = options.onPath ?? (() => undefined);
     this.front = this.createVideo(true);
@@ -218,21 +240,28 @@ export class LivePlayer {
    * A new stream type and/or low-latency wish. A playing tile hands over without going black; a tile that is
    * not playing (connecting, offline, error) simply plays again with the new settings.
    */
-  configure(next: { stream?: PlayerStream; lowLatency?: boolean }): void {
+  configure(next: { stream?: PlayerStream; lowLatency?: boolean; listen?: boolean }): void {
     if (this.closed) return;
     const stream = next.stream ?? this.stream;
     const lowLatency = next.lowLatency ?? this.lowLatency;
-    if (stream === this.stream && lowLatency === this.lowLatency) return;
+    const listen = next.listen ?? this.listen;
+    if (stream === this.stream && lowLatency === this.lowLatency && listen === this.listen) return;
     const streamChanged = stream !== this.stream;
     this.stream = stream;
     this.lowLatency = lowLatency;
+    this.listen = listen;
+    // Muting takes effect at once, before any handover back to the stream without audio.
+    if (!listen) this.front.muted = true;
+    this.updateAudio();
     // Asked for low latency (again): give MSE a fresh chance.
     if (lowLatency) this.mseFailures = 0;
     if (!this.started) return;
     const current = this.attempt;
-    if (!streamChanged && current?.view && this.samePlan(current, current.view)) {
-      // Already on what the new settings pick (an H.265 tile asked for low latency and already on LL-HLS).
+    if (!streamChanged && current?.view && this.samePlan(current, current.view) && !this.audioNeedsNewPlay(current.view)) {
+      // Already on what the new settings pick (an H.265 tile asked for low latency and already on LL-HLS; an
+      // AAC camera whose HLS carries the audio already: unmuted in place).
       this.endPending();
+      this.applyMuted();
       return;
     }
     if (!current?.view || this.state.kind !== 'playing') {
@@ -283,9 +312,21 @@ export class LivePlayer {
     return { id: ++this.attemptSeq, video, view: null, path: 'hls', partial: false, hls: null, mse: null, watch: null, mediaRecoveries: 0, startedAt: Date.now() };
   }
 
+  /**
+   * The play answer's audio does not match the listen wish: a listener on an HLS without the camera's audio
+   * (G.711 left out), or a tile that stopped listening still holding a listener's place (the gateway runs the
+   * AAC rendition for it). AAC cameras never need a new play: their HLS carries the audio either way.
+   */
+  private audioNeedsNewPlay(view: StreamView): boolean {
+    if (!view.audio || view.audio === 'aac') return false;
+    return this.listen ? view.hlsAudio !== 'aac' : view.listening === true && view.hlsAudio === 'aac';
+  }
+
   /** What the current settings pick for a play answer: the path, and whether hls.js loads parts. */
   private planFor(view: StreamView): { path: PlayerPath; partial: boolean } {
-    if (this.lowLatency && view.ws && this.mseFailures < MAX_MSE_FAILURES && mseCanPlay(view)) return { path: 'fmp4', partial: false };
+    // The live fMP4 carries the camera's audio only when it is AAC: a listening G.711 tile plays HLS (AAC rendition).
+    const fmp4Heard = !this.listen || !view.audio || view.audio === 'aac';
+    if (this.lowLatency && fmp4Heard && view.ws && this.mseFailures < MAX_MSE_FAILURES && mseCanPlay(view)) return { path: 'fmp4', partial: false };
     // The main stream (a maximised tile) and a low-latency tile MSE cannot serve load LL-HLS parts. Grid tiles
     // load whole 1 s segments unless the wall PC is set to parts: 25 tiles of parts stalled tiles on the 2-core
     // benchmark machine (hls-tuning.ts).
@@ -314,7 +355,9 @@ export class LivePlayer {
   private async requestPlay(attempt: Attempt, stillWanted: () => boolean): Promise<StreamView | null> {
     let view: StreamView;
     try {
-      view = await pageApi<StreamView>(`/api/channels/${encodeURIComponent(this.channelId)}/play`, { body: { stream: this.stream, transcode: !canDecodeHevc() } });
+      view = await pageApi<StreamView>(`/api/channels/${encodeURIComponent(this.channelId)}/play`, {
+        body: { stream: this.stream, transcode: !canDecodeHevc(), ...(this.listen ? { listen: true } : {}) },
+      });
     } catch (err) {
       if (!stillWanted()) return null;
       if (attempt === this.pending) {
@@ -342,8 +385,9 @@ export class LivePlayer {
     if (!view) return;
     attempt.view = view;
     const current = this.attempt;
-    if (current?.view && current.view.streamId === view.streamId && this.samePlan(current, view)) {
+    if (current?.view && current.view.streamId === view.streamId && this.samePlan(current, view) && (current.view.hlsAudio ?? null) === (view.hlsAudio ?? null)) {
       this.endPending();
+      this.applyMuted();
       return;
     }
     this.attach(attempt, view);
@@ -356,7 +400,10 @@ export class LivePlayer {
     attempt.watch = new ProgressWatch(Date.now());
     if (plan.path === 'fmp4' && view.ws) this.attachMse(attempt, view.ws);
     else this.attachHls(attempt, view.hls, plan.partial);
-    if (attempt === this.attempt) this.setPath(plan.path);
+    if (attempt === this.attempt) {
+      this.setPath(plan.path);
+      this.applyMuted();
+    }
   }
 
   private attachHls(attempt: Attempt, playlist: string, partial: boolean): void {
@@ -468,6 +515,7 @@ export class LivePlayer {
     oldVideo.remove();
     if (this.state.kind !== 'playing') this.setState({ kind: 'playing' });
     this.setPath(pending.path);
+    this.applyMuted();
   }
 
   /** Tear down and try again: at once (delayMs 0) or after the back-off, showing `state` meanwhile. */
@@ -590,6 +638,28 @@ export class LivePlayer {
   private setState(state: PlayerState): void {
     this.state = state;
     this.onState(state);
+  }
+
+  /** The <video> on screen is unmuted exactly while the tile listens; the rest stay muted. */
+  private applyMuted(): void {
+    const muted = !this.listen;
+    if (this.front.muted !== muted) {
+      this.front.muted = muted;
+      // A browser may pause a video that becomes audible without a user gesture; the listen click is one.
+      if (!muted) this.front.play().catch(() => undefined);
+    }
+    this.updateAudio();
+  }
+
+  private updateAudio(): void {
+    const attempt = this.attempt;
+    const view = attempt?.view ?? null;
+    const carried = view ? (attempt?.path === 'fmp4' ? view.audio === 'aac' : view.hlsAudio === 'aac') : false;
+    // Between attempts (a retry) the camera's audio is what the last play answer said.
+    const next: PlayerAudio = { available: view ? Boolean(view.audio) : this.audio.available, audible: carried && !this.front.muted };
+    if (next.available === this.audio.available && next.audible === this.audio.audible) return;
+    this.audio = next;
+    this.onAudio(next);
   }
 
   private setPath(path: PlayerPath): void {

@@ -129,7 +129,8 @@ export class UpwardLegs {
 
     let view;
     try {
-      view = await this.streams.play({ channelId, stream: 'main' }, `cascade:${platformId}:${callId}`);
+      // Answered at the source's first key frame: the sender starts from the GOP the Stream holds (no HLS segment needed).
+      view = await this.streams.play({ channelId, stream: 'main', until: 'keyframe' }, `cascade:${platformId}:${callId}`);
     } catch (err) {
       const offline = err instanceof PlayError && err.step === 'device';
       log.warn({ err: (err as Error).message }, 'upper INVITE: the source stream did not open');

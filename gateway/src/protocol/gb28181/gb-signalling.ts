@@ -26,6 +26,9 @@ import {
   MANSCDP_CONTENT_TYPE,
   readDeviceControl,
   readRecordInfoResponse,
+  readMobilePosition,
+  type ManscdpFields,
+  type MobilePositionNotify,
   type RecordItem,
   type ManscdpMessage,
   type CatalogItem,
@@ -153,6 +156,8 @@ export interface GbSignallingEvents {
   'upper-control': [{ platformId: string; targetId: string; ptzCmd: string }];
   unregistered: [{ deviceId: string; source: TransportSource }];
   alarm: [{ deviceId: string; source: TransportSource; alarm: AlarmNotify }];
+  /** Positions from a registered device or lower platform (NOTIFY of our subscription, or a MESSAGE unasked). */
+  'mobile-position': [{ deviceId: string; notify: MobilePositionNotify }];
   'auth-failure': [AuthFailureEvent];
   lockout: [{ key: string; until: number }];
   /** A MESSAGE we answered 200 but do not act on (unknown CmdType, unsolicited answer). */
@@ -614,9 +619,10 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
     expires: number,
     dialog: SubscriptionDialog | null,
     charset: ManscdpCharset = 'GB2312',
+    fields?: ManscdpFields,
   ): Promise<{ dialog: SubscriptionDialog; expiresSec: number }> {
     let sent: SipRequest | null = null;
-    const body = encodeQuery(event, this.nextSn(), deviceId, undefined, charset);
+    const body = encodeQuery(event, this.nextSn(), deviceId, fields, charset);
     const res = await this.opts.endpoint.sendRequest({
       method: 'SUBSCRIBE',
       uri: dialog?.target ?? `sip:${deviceId}@${this.opts.domain}`,
@@ -678,8 +684,22 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
       this.onMessage(req, source, reply);
       return;
     }
+    if (msg.root === 'Notify' && msg.cmdType === 'MobilePosition') {
+      this.onMobilePosition(senderId, msg, reply);
+      return;
+    }
     reply(200, 'OK');
     this.emit('unhandled-message', { deviceId: senderId, cmdType: msg.cmdType, root: msg.root });
+  }
+
+  /**
+   * MobilePosition Notify (GB 9.8; NOTIFY in our subscription, or MESSAGE from devices that report unasked):
+   * answered 200 either way — a position is a reading, superseded by the next, never worth a retransmission.
+   * Positions without usable coordinates are dropped (counted by the domain as 'unusable').
+   */
+  private onMobilePosition(senderId: string, msg: ManscdpMessage, reply: ReplyFn): void {
+    reply(200, 'OK');
+    this.emit('mobile-position', { deviceId: senderId, notify: readMobilePosition(msg) });
   }
 
   /** BYE to an upper platform for a leg we end (the source went away): we are the UAS of its INVITE. */
@@ -838,6 +858,11 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
           this.opts.logger.error({ err, deviceId: senderId }, 'alarm durability gate failed; answering from memory');
           acknowledge();
         });
+      return;
+    }
+
+    if (msg.root === 'Notify' && msg.cmdType === 'MobilePosition') {
+      this.onMobilePosition(senderId, msg, reply);
       return;
     }
 
