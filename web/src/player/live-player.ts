@@ -345,18 +345,33 @@ export class LivePlayer {
     this.endAll();
     const attempt = this.newAttempt(this.front);
     this.attempt = attempt;
-    const view = await this.requestPlay(attempt, () => this.attempt === attempt);
+    const view = await this.requestPlayFor(attempt, () => this.attempt === attempt);
     if (!view) return;
     attempt.view = view;
     this.attach(attempt, view);
   }
 
+  /**
+   * A play for an attempt. A tile meant for the live fMP4 path asks to be answered at the camera's first key
+   * frame (`until: 'keyframe'`): the socket starts from that GOP, about one GOP before the HLS has a segment.
+   * Should the answer show that this tile must play HLS after all (a codec MSE cannot play), that early answer
+   * is traded for one that waits for a playable HLS.
+   */
+  private async requestPlayFor(attempt: Attempt, stillWanted: () => boolean): Promise<StreamView | null> {
+    const early = this.lowLatency && !this.listen && this.mseFailures < MAX_MSE_FAILURES;
+    const view = await this.requestPlay(attempt, stillWanted, early);
+    if (!view || !early || view.state === 'playing' || this.planFor(view).path === 'fmp4') return view;
+    const playable = await this.requestPlay(attempt, stillWanted, false);
+    releaseViewer(view);
+    return playable;
+  }
+
   /** POST play; null when it failed (handled) or the attempt is no longer wanted (viewer released). */
-  private async requestPlay(attempt: Attempt, stillWanted: () => boolean): Promise<StreamView | null> {
+  private async requestPlay(attempt: Attempt, stillWanted: () => boolean, early = false): Promise<StreamView | null> {
     let view: StreamView;
     try {
       view = await pageApi<StreamView>(`/api/channels/${encodeURIComponent(this.channelId)}/play`, {
-        body: { stream: this.stream, transcode: !canDecodeHevc(), ...(this.listen ? { listen: true } : {}) },
+        body: { stream: this.stream, transcode: !canDecodeHevc(), ...(this.listen ? { listen: true } : {}), ...(early ? { until: 'keyframe' } : {}) },
       });
     } catch (err) {
       if (!stillWanted()) return null;
@@ -381,7 +396,7 @@ export class LivePlayer {
     this.endPending();
     const attempt = this.newAttempt(this.createVideo(false));
     this.pending = attempt;
-    const view = await this.requestPlay(attempt, () => this.pending === attempt);
+    const view = await this.requestPlayFor(attempt, () => this.pending === attempt);
     if (!view) return;
     attempt.view = view;
     const current = this.attempt;

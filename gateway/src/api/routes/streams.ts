@@ -129,7 +129,7 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app,
   const inScope = (request: FastifyRequest, channelId: string): boolean => access?.channelScopeOf?.(principalOf(request)).coversChannel(channelId) ?? true;
   const requireScope = (request: FastifyRequest, channelId: string): void => access?.assertChannelInScope?.(channelId, principalOf(request));
 
-  app.post<{ Params: { id: string }; Body: { stream?: 'main' | 'sub'; transport?: 'udp' | 'tcp-passive' | 'tcp-active'; transcode?: boolean; listen?: boolean } }>(
+  app.post<{ Params: { id: string }; Body: { stream?: 'main' | 'sub'; transport?: 'udp' | 'tcp-passive' | 'tcp-active'; transcode?: boolean; listen?: boolean; until?: 'playable' | 'keyframe' } }>(
     '/channels/:id/play',
     {
       schema: {
@@ -143,6 +143,13 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app,
             stream: { type: 'string', enum: ['main', 'sub'] },
             transport: { type: 'string', enum: ['udp', 'tcp-passive', 'tcp-active'] },
             transcode: { type: 'boolean', description: "This viewer needs H.264 (a browser without HEVC): an H.265 stream is transcoded; on a running H.265 stream the viewer gets the stream's shared H.264 rendition. The answer's codec is the codec of the returned hls." },
+            until: {
+              type: 'string',
+              enum: ['playable', 'keyframe'],
+              default: 'playable',
+              description:
+                "When to answer: playable (default) once the hls has its first segment; keyframe as soon as the camera's first key frame is in, for a client that plays the live fMP4 ws (it starts from that GOP, about one GOP sooner). With keyframe the answer may say state starting and the hls may not list a segment yet.",
+            },
             listen: { type: 'boolean', description: "This viewer listens (an unmuted tile): the returned hls carries the audio as AAC. A G.711 camera's stream is served video-only to viewers that do not listen; a listener gets the stream's shared AAC rendition, stopped when its last listener leaves. The answer's hlsAudio says what the hls carries." },
           },
         },
