@@ -722,6 +722,18 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       });
     });
     signalling.on('upper-bye', (e) => upward.bye(e));
+    platforms.upwardLegsOf = (platformId) => upward.list().filter((leg) => leg.platformId === platformId).length;
+    // A link that was online and no longer is (the platform forgot us — it restarted — or stopped answering):
+    // its INVITE dialogs are gone, so its upward legs end rather than stream into the void (WVP #1927).
+    const lastLinkStatus = new Map<string, string>();
+    events.on('platform-status', (e) => {
+      const before = lastLinkStatus.get(e.platformId);
+      lastLinkStatus.set(e.platformId, e.status);
+      if (before === 'online' && e.status !== 'online') {
+        const ended = upward.endPlatform(e.platformId, `link to the upper platform lost (${e.lastError ?? e.status})`);
+        if (ended > 0) logger.info({ platformId: e.platformId, ended, status: e.status }, 'upward streams of a lost upper platform ended');
+      }
+    });
     // PTZ from above, relayed to the channel's device like the wall's own commands (no lease is taken: an upper
     // platform's operator and ours are not arbitrated yet, docs/cascade.md).
     signalling.on('upper-control', (e) => {
