@@ -34,7 +34,8 @@ import { randomBytes } from 'node:crypto';
 import { options } from './lib/args.mjs';
 import { guardProcess, isRunning, stopChild, track } from './lib/children.mjs';
 import { REPO_ROOT } from './lib/paths.mjs';
-import { freePort, freeTcpUdpPort } from './lib/ports.mjs';
+import { createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
 import { ApiClient, metricValue } from './lib/api.mjs';
 import { machineInfo, machineLine } from './lib/machine.mjs';
 import { median, round } from './lib/stats.mjs';
@@ -113,7 +114,18 @@ async function startWorker(config, name) {
   };
 }
 
-const ports = { sip: await freeTcpUdpPort(), http: await freePort(), upper: await freeTcpUdpPort() };
+// Ports that must stay ours across restarts are taken below the kernel's ephemeral range (32768+ here): a port
+// handed out by the kernel is soon reused by some other process's outgoing socket, and the restarted gateway could
+// not bind its own port again. The gateway's media ports get a block of their own for the same reason.
+async function portOutsideEphemeral(from, to) {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = from + Math.floor(Math.random() * (to - from));
+    if ((await tcpPortFree(port)) && (await udpPortFree(port))) return port;
+  }
+  throw new Error(`no free port in ${from}-${to}`);
+}
+const mediaBase = 21_000 + 500 * Math.floor(Math.random() * 16);
+const ports = { sip: await portOutsideEphemeral(20_000, 20_999), http: await portOutsideEphemeral(20_000, 20_999), upper: await portOutsideEphemeral(20_000, 20_999), media: `${mediaBase}-${mediaBase + 499}` };
 const dataDir = mkdtempSync(join(tmpdir(), 'se-soak-gw-'));
 const token = `soak-${randomBytes(12).toString('hex')}`;
 const api = new ApiClient(`http://127.0.0.1:${ports.http}`, token);
@@ -136,6 +148,7 @@ async function startGateway() {
     SE_ADMIN_PASSWORD: 'soak-admin-password',
     SE_LOG_LEVEL: 'warn',
     SE_RTMP_PORT: '0',
+    SE_MEDIA_PORTS: ports.media,
     SE_CASCADE_PLATFORMS: JSON.stringify([{ ...UPPER, host: '127.0.0.1', port: ports.upper, transport: 'udp', keepaliveSec: opt['keepalive-sec'], keepaliveMisses: 2, shareAll: true }]),
   };
   const child = track(spawn(process.execPath, [join(REPO_ROOT, 'bin/sharp-eyes.js'), 'serve'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }), 'gateway');
@@ -175,6 +188,22 @@ const startDevices = () =>
     },
     'devices',
   );
+
+function tcpPortFree(port) {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+function udpPortFree(port) {
+  return new Promise((resolve) => {
+    const socket = createSocket('udp4');
+    socket.once('error', () => resolve(false));
+    socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
+  });
+}
 
 // ---------------------------------------------------------------------------------------------- the checks
 

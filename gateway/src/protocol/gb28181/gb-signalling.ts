@@ -106,6 +106,8 @@ export interface UpperSubscribeEvent {
   event: GbEventPackage;
   /** Seconds; 0 ends the subscription. */
   expires: number;
+  /** MobilePosition only: seconds between reports the platform asked for (clamped to 1–3600). */
+  intervalSec?: number;
   /** The ID subscribed to: our own ID, or a shared channel. */
   targetId: string;
   dialog: SubscriptionDialog;
@@ -569,11 +571,6 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
       reply(reading.status, reading.reason);
       return;
     }
-    if (reading.event === 'MobilePosition') {
-      // We hold no positions to report upward (channels carry no GPS of their own).
-      reply(489, 'Bad Event');
-      return;
-    }
     if (!(this.opts.directory.upperMayQuery?.(platformId, msg.deviceId) ?? false)) {
       reply(404, 'Not Found');
       return;
@@ -585,7 +582,9 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
       body: encodeResponse(reading.event, msg.sn, msg.deviceId, { Result: 'OK' }),
       contentType: MANSCDP_CONTENT_TYPE,
     });
-    this.emit('upper-subscribe', { platformId, event: reading.event, expires: reading.expires, targetId: msg.deviceId, dialog: notifierDialog(req, reading.event, localTag, source) });
+    // MobilePosition: the body's <Interval> (seconds between reports, GB 9.11.2); absent or unreadable = 5 s.
+    const interval = reading.event === 'MobilePosition' ? mobilePositionInterval(textAt(msg.fields, 'Interval')) : undefined;
+    this.emit('upper-subscribe', { platformId, event: reading.event, expires: reading.expires, targetId: msg.deviceId, dialog: notifierDialog(req, reading.event, localTag, source), ...(interval !== undefined ? { intervalSec: interval } : {}) });
   }
 
   /** A NOTIFY in a subscription dialog (we are the notifier); resolves on its 2xx, throws with the status otherwise. */
@@ -1023,4 +1022,11 @@ export class SubscriptionRefused extends Error {
   ) {
     super(message);
   }
+}
+
+/** A MobilePosition subscription's report interval (seconds): the body's value clamped to 1–3600, else 5. */
+export function mobilePositionInterval(raw: string | undefined): number {
+  const n = Number.parseInt((raw ?? '').trim(), 10);
+  if (!Number.isFinite(n) || n <= 0) return 5;
+  return Math.min(3600, Math.max(1, n));
 }
