@@ -299,7 +299,7 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
         }
         if (this.dialogs.handleInDialog(req, reply)) return;
       }
-      if (UPPER_METHODS.has(req.method) && this.opts.directory.upperPlatformAt?.(senderOf(req), source)) {
+      if (UPPER_METHODS.has(req.method) && this.opts.directory.upperPlatformAt?.(senderOf(req), source) && !this.isLowerPlatformReport(req, source)) {
         this.onUpperRequest(req, source, reply);
         return;
       }
@@ -335,6 +335,21 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
    * Source check of an out-of-dialog MESSAGE/NOTIFY/INFO; answers and counts the refusal itself. Runs
    * before the body is decoded, so strangers get no work done for them.
    */
+  /**
+   * Two platforms cascading to each other (WVP #1729): the peer is our upper platform and also registered with us
+   * as a lower platform, from the same address. What it sends as our upper platform are Queries and Controls;
+   * what it sends as a lower platform are reports — Keepalive, answers to our queries (Response), Alarm /
+   * MobilePosition Notify. A MESSAGE whose root is Response or Notify from a sender registered with us therefore
+   * takes the device path (checked like any device's), everything else the upper-platform path.
+   */
+  private isLowerPlatformReport(req: SipRequest, source: TransportSource): boolean {
+    if (req.method !== 'MESSAGE') return false;
+    // The root element is ASCII in every charset GB allows; it follows the XML declaration at the start.
+    const head = req.body.subarray(0, 256).toString('latin1');
+    if (!/<\s*(Response|Notify)\b/.test(head.replace(/<\?[\s\S]*?\?>/g, ''))) return false;
+    return this.opts.directory.checkSource(senderOf(req), source) === 'ok';
+  }
+
   private trusted(req: SipRequest, source: TransportSource, reply: ReplyFn): boolean {
     const senderId = senderOf(req);
     if (!senderId) {
