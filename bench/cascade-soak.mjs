@@ -23,6 +23,8 @@
 //
 //   npm run build
 //   node bench/cascade-soak.mjs [--cycles 12] [--minutes 0] [--devices 3] [--keepalive-sec 5] [--recover-sec 90]
+//        [--actions upper-kill,gateway-kill]   (the restarts to rotate through; default all six)
+//        [--idle-sec 20]                       (media.idleSec of the gateway: a stream without viewers closes after it)
 //   (mostly idle between restarts; no bench lock needed for CPU, but see bench/README.md)
 import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -41,8 +43,16 @@ import { machineInfo, machineLine } from './lib/machine.mjs';
 import { median, round } from './lib/stats.mjs';
 import { log, writeResult } from './lib/out.mjs';
 
-const USAGE = 'usage: node bench/cascade-soak.mjs [--cycles N] [--minutes M] [--devices D] [--keepalive-sec K] [--recover-sec R] [--fd-slack F]';
-const opt = options({ cycles: 12, minutes: 0, devices: 3, 'keepalive-sec': 5, 'recover-sec': 90, 'fd-slack': 8 }, USAGE);
+const USAGE = 'usage: node bench/cascade-soak.mjs [--cycles N] [--minutes M] [--devices D] [--keepalive-sec K] [--recover-sec R] [--fd-slack F] [--idle-sec S] [--actions upper-kill,upper-stop,devices-kill,devices-stop,gateway-kill,gateway-stop]';
+const ALL_ACTIONS = ['upper-kill', 'upper-stop', 'devices-kill', 'devices-stop', 'gateway-kill', 'gateway-stop'];
+const opt = options({ cycles: 12, minutes: 0, devices: 3, 'keepalive-sec': 5, 'recover-sec': 90, 'fd-slack': 8, 'idle-sec': 20, actions: ALL_ACTIONS.join(',') }, USAGE);
+const ACTIONS = opt.actions.split(',').map((a) => a.trim()).filter(Boolean);
+for (const a of ACTIONS) {
+  if (!ALL_ACTIONS.includes(a)) {
+    process.stderr.write(`--actions: unknown action ${a} (one of ${ALL_ACTIONS.join(', ')})\n`);
+    process.exit(2);
+  }
+}
 const boundSec = opt.minutes > 0 ? opt.minutes * 60 + 300 : opt.cycles * (opt['recover-sec'] + 120) + 300;
 guardProcess(boundSec);
 
@@ -50,7 +60,6 @@ const WORKER = fileURLToPath(new URL('./lib/soak-worker.mjs', import.meta.url));
 const GATEWAY_ID = '44030500002000000001';
 const DEVICE_PASSWORD = 'soak-devices-12345';
 const UPPER = { id: '44000000002000000001', domain: '4400000000', password: 'soak-upper-secret' };
-const ACTIONS = ['upper-kill', 'upper-stop', 'devices-kill', 'devices-stop', 'gateway-kill', 'gateway-stop'];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------------------------- the parties
@@ -149,6 +158,8 @@ async function startGateway() {
     SE_LOG_LEVEL: 'warn',
     SE_RTMP_PORT: '0',
     SE_MEDIA_PORTS: ports.media,
+    // A stream without viewers closes after this (production default 20 s); the leak check waits for it.
+    SE_MEDIA_IDLE_SEC: String(opt['idle-sec']),
     SE_CASCADE_PLATFORMS: JSON.stringify([{ ...UPPER, host: '127.0.0.1', port: ports.upper, transport: 'udp', keepaliveSec: opt['keepalive-sec'], keepaliveMisses: 2, shareAll: true }]),
   };
   const child = track(spawn(process.execPath, [join(REPO_ROOT, 'bin/sharp-eyes.js'), 'serve'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }), 'gateway');
@@ -342,8 +353,9 @@ try {
   failure = { cycle: cycles.length, action: 'start', error: err.message };
   log(`FAILED: ${err.message}`);
 } finally {
-  await Promise.allSettled([state.upper?.stopClean(), state.devices?.stopClean()]);
+  // The gateway first: its clean stop unregisters from the upper platform, which must still be there to answer.
   await state.gateway?.stopClean().catch(() => undefined);
+  await Promise.allSettled([state.upper?.stopClean(), state.devices?.stopClean()]);
   api.close();
   rmSync(dataDir, { recursive: true, force: true });
 }
