@@ -255,6 +255,8 @@ async function check(state, cycle, restartedAt) {
     return (!state.mustReregister || s.stats.registersAccepted > state.acceptedBefore) && s.lowers.some((l) => l.id === GATEWAY_ID);
   });
   figures.registeredMs = Date.now() - restartedAt;
+  if (state.gatewayStartMs !== null) figures.gatewayStartMs = state.gatewayStartMs;
+  state.gatewayStartMs = null;
   await waitUntil('platform online', deadline, async () => (await gatewayPlatform()).status === 'online');
   // 2. The catalog: every channel of the devices, all ON.
   const expected = state.channelIds;
@@ -297,7 +299,7 @@ const machine = machineInfo();
 const startedAt = Date.now();
 const loadStart = loadavg();
 log(`cascade soak: ${machineLine(machine)}; load ${loadStart.map((x) => round(x, 2)).join(' ')}`);
-const state = { upper: await startUpper(), gateway: null, devices: null, acceptedBefore: 0, mustReregister: true, channelIds: [], fdBaseline: null };
+const state = { upper: await startUpper(), gateway: null, devices: null, acceptedBefore: 0, mustReregister: true, channelIds: [], fdBaseline: null, gatewayStartMs: null };
 state.gateway = await startGateway();
 state.devices = await startDevices();
 state.channelIds = state.devices.info.devices.flatMap((d) => d.channelIds).sort();
@@ -336,6 +338,7 @@ try {
       else await state.gateway.stopClean();
       restartedAt = Date.now();
       state.gateway = await startGateway();
+      state.gatewayStartMs = Date.now() - restartedAt; // start-up until /healthz answers (part of registeredMs)
       state.fdBaseline = null; // a new process: its own first figure
     }
     try {
