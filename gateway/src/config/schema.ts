@@ -124,7 +124,7 @@ export interface GatewayConfig {
   };
   rtmp: { host: string; port: number; advertisedHost: string };
   onvif: { discoveryInterface: string; discoveryPort: number; events: boolean; eventSubscriptionSec: number; eventPullTimeoutSec: number };
-  cascade: { platforms: PlatformConfigEntry[] };
+  cascade: { platforms: PlatformConfigEntry[]; ptzRole: 'viewer' | 'maintainer' | 'operator' | 'admin' };
   deviceProfilesDir: string;
 }
 
@@ -836,6 +836,10 @@ export const CONFIG_SCHEMA: TypedGroupSpec<GatewayConfig> = {
         platforms: {
           kind: 'objectList', itemName: 'upper platform', fields: PLATFORM_FIELDS,
           description: 'Upper platforms this gateway registers with and shares channels to.',
+        },
+        ptzRole: {
+          kind: 'enum', values: ['viewer', 'maintainer', 'operator', 'admin'], default: 'operator',
+          description: 'PTZ from an upper platform takes the camera\'s PTZ lease like a local user of this role: a local user of the same or a higher role holding it wins (the command is dropped), a lower one is taken over; a higher local role takes it from the platform.',
         },
       },
     },

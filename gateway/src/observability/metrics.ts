@@ -87,6 +87,7 @@ export class GatewayMetrics {
   private readonly sipParseErrors: Counter<'reason'>;
   private readonly sipAuthFailures: Counter<'reason'>;
   private readonly sipLockouts: Counter;
+  private readonly cascadePtz: Counter;
   private readonly sipRejected: Counter<'reason'>;
   private readonly sipThrottled: Counter<'outcome'>;
   private readonly storeWriteSeconds: Histogram<'operation'>;
@@ -241,6 +242,12 @@ export class GatewayMetrics {
     this.sipLockouts = new Counter({
       name: 'se_sip_lockouts_total',
       help: 'Devices or sources locked out after repeated authentication failures.',
+      registers,
+    });
+    this.cascadePtz = new Counter({
+      name: 'se_cascade_ptz_total',
+      help: 'PTZ DeviceControl from upper platforms, by outcome: relayed, lease-held (another holds the camera), refused (bad PTZCmd, unknown or offline channel).',
+      labelNames: ['outcome'],
       registers,
     });
     this.sipRejected = new Counter({
@@ -474,6 +481,10 @@ export class GatewayMetrics {
 
   lockout(): void {
     this.sipLockouts.inc();
+  }
+
+  cascadePtzCommand(outcome: 'relayed' | 'lease-held' | 'refused'): void {
+    this.cascadePtz.inc({ outcome });
   }
 
   /** Reasons are the signalling engine's fixed set (RejectionReason in protocol/gb28181/source-trust.ts). */

@@ -585,6 +585,15 @@ export class DeviceFleet extends EventEmitter<DeviceFleetEvents> {
     return device.raiseAlarm({ ...alarm, channelId });
   }
 
+  /**
+   * Report a position: a MobilePosition Notify MESSAGE from the device. `id` may be the device or one of its
+   * channels (then the channel is the DeviceID). Resolves to the gateway's status, null when unanswered.
+   */
+  async reportPosition(id: string, position: { longitude: number; latitude: number; speed?: number; direction?: number }): Promise<number | null> {
+    const device = this.requireDevice(id);
+    return device.reportPosition({ ...position, ...(id !== device.id ? { channelId: id } : {}) });
+  }
+
   /** These devices stop sending keepalives but stay registered and keep answering (offline detection). */
   stopKeepalive(deviceIds: readonly string[]): void {
     for (const id of deviceIds) this.requireDevice(id).stopKeepalive();

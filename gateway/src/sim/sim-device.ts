@@ -355,6 +355,26 @@ export class SimDevice {
     return status;
   }
 
+  /**
+   * Send a MobilePosition Notify MESSAGE (2016 flat form, DeviceID = `channelId` or the device) with a position;
+   * resolves to the gateway's status (null when unanswered).
+   */
+  async reportPosition(position: { channelId?: string; longitude: number; latitude: number; speed?: number; direction?: number }): Promise<number | null> {
+    const id = position.channelId ?? this.id;
+    const body = encodeMobilePositionNotify(
+      id,
+      this.nextSn(),
+      [{ deviceId: id, time: beijingTime(Date.now()), longitude: position.longitude, latitude: position.latitude, speed: position.speed ?? null, direction: position.direction ?? null, altitude: null, height: null }],
+      'flat',
+      this.host.config.charset,
+    );
+    try {
+      return (await this.sendToServer(body, this.serverDestination())).status;
+    } catch {
+      return null;
+    }
+  }
+
   // ------------------------------------------------------------------------------------------ registration
 
   private get aor(): string {

@@ -319,9 +319,16 @@ export class CascadeResponder {
     return encodeDeviceStatusResponse(query.targetId, query.sn, { online: online ? 'ONLINE' : 'OFFLINE', status: online ? 'OK' : 'ERROR' }, platform.charset);
   }
 
+  /**
+   * Whether a channel is shared with the platform. Never a channel that came from the platform itself (it is also
+   * registered with us as a lower platform: two platforms cascading to each other, WVP #1729): sharing it back would
+   * make it the platform's channel twice over, under us, and each catalog exchange would echo it again.
+   */
   private isShared(platform: PlatformRecord, channelId: string): boolean {
+    const record = this.catalog.index.record(channelId);
+    if (record && record.deviceId === platform.id) return false;
     const share = this.shareOf(platform);
-    return share === 'all' ? this.catalog.index.record(channelId)?.kind === 'channel' : share.has(channelId);
+    return share === 'all' ? record?.kind === 'channel' : share.has(channelId);
   }
 
   private shareOf(platform: PlatformRecord): ReadonlySet<string> | 'all' {
