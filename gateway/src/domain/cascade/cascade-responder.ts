@@ -7,7 +7,8 @@
  * virtual organisations (decided exactly like a user's scope, on the same region and group trees) plus a list of
  * channel IDs. An ID outside it is answered 404 by the signalling before anything is looked up.
  *
- * Not yet: Catalog NOTIFY / SUBSCRIBE (docs/cascade.md).
+ * Catalog changes go up through the platform's subscription (catalog-notifier.ts), positions through
+ * position-notifier.ts; this class answers queries, relays RecordInfo and forwards alarms.
  */
 import type { Logger } from 'pino';
 import {
