@@ -34,7 +34,7 @@
 //
 //   npm run build
 //   node bench/ttff.mjs [--runs 20] [--rounds 3] [--transports udp,tcp-passive] [--audio none|g711a]
-//        [--muxers in-process,ffmpeg] [--browser llhls,fmp4|none] [--ports 42000-42099] [--pause-ms 500]
+//        [--muxers in-process,ffmpeg] [--browser llhls,fmp4,fmp4-early|none] [--ports 42000-42099] [--pause-ms 500]
 //        [--baseline-runs 10] [--profile]
 import { spawn, execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -66,7 +66,9 @@ const opt = options(
 oneOf('audio', opt.audio, ['none', 'g711a']);
 const transports = opt.transports.split(',').map((t) => oneOf('transports', t.trim(), ['udp', 'tcp-passive', 'tcp-active']));
 const muxers = opt.muxers.split(',').map((m) => oneOf('muxers', m.trim(), ['in-process', 'ffmpeg']));
-const browserPaths = opt.browser === 'none' ? [] : opt.browser.split(',').map((p) => oneOf('browser', p.trim(), ['llhls', 'fmp4']));
+// fmp4-early: the wall's live fMP4 tile as it plays now — its play asks `until: 'keyframe'` (answered at the first
+// key frame, the socket starting from that GOP); fmp4: the same player on an answer that waited for the HLS.
+const browserPaths = opt.browser === 'none' ? [] : opt.browser.split(',').map((p) => oneOf('browser', p.trim(), ['llhls', 'fmp4', 'fmp4-early']));
 const GOP_MS = 1000;
 const TARGET_MEDIAN_MS = GOP_MS + 300;
 // Bound: per play at most 15 s (play) + 10 s (playable) + teardown; plus start-up of every round.
@@ -264,7 +266,7 @@ async function oneRound(roundNo, muxer) {
         const t0Epoch = Date.now() - (performance.now() - t0);
         // Only ffmpeg writes segments to disk; the in-process muxer keeps them in memory.
         const disk = muxer === 'ffmpeg' ? watchFirstSegmentOnDisk(mediaDir, t0, 20_000) : { done: Promise.resolve(null), stop: () => undefined };
-        const res = await client.request('POST', `/api/channels/${camera}/play`, { body: { transport }, timeoutMs: 30_000 });
+        const res = await client.request('POST', `/api/channels/${camera}/play`, { body: { transport, ...(browserPath === 'fmp4-early' ? { until: 'keyframe' } : {}) }, timeoutMs: 30_000 });
         const apiMs = performance.now() - t0;
         if (res.status !== 200) {
           disk.stop();
@@ -275,7 +277,7 @@ async function oneRound(roundNo, muxer) {
           continue;
         }
         // The browser starts on the answer at once (as the wall does); the playable check runs beside it.
-        const inBrowser = page ? firstFrameInBrowser(page, browserPath, res.body, 15_000) : Promise.resolve(null);
+        const inBrowser = page ? firstFrameInBrowser(page, browserPath === 'fmp4-early' ? 'fmp4' : browserPath, res.body, 15_000) : Promise.resolve(null);
         // Straight after the answer: is it playable? (Retries only if not, to see by how much the promise missed.)
         let check = await checkPlayable(client, res.body.hls);
         const firstCheckOk = check.ok;
