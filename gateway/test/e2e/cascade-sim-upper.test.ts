@@ -10,6 +10,7 @@ import { classifyCatalogItem } from '../../src/codecs/manscdp/messages.js';
 import { DeviceFleet, UpperPlatform, type LowerRegistration } from '../../src/sim/index.js';
 import type { StreamView } from '../../src/domain/streams/stream-service.js';
 import { startHarness, type Harness } from '../support/gateway-harness.js';
+import { startGstRtspServer } from '../support/gst-rtsp.js';
 
 const UPPER_ID = '44000000002000000001';
 const UPPER_DOMAIN = '4400000000';
@@ -151,6 +152,29 @@ describe('sim upper platform above a gateway with simulated devices', () => {
     expect(probe.video?.frames ?? 0).toBeGreaterThan(5);
     await play.stop();
   }, 45_000);
+  it('an RTSP camera (GStreamer RTSP server, added through the API) goes upward exactly like a GB channel', async () => {
+    const gst = await startGstRtspServer();
+    try {
+      const added = await gw.api<{ id: string; channels: { id: string }[] }>('/api/devices', { body: { protocol: 'rtsp', url: gst.url('/h264-aac'), name: 'RTSP 上级回传', civilCode: '44030600' } });
+      expect(added.status, JSON.stringify(added.body)).toBe(201);
+      const channelId = added.body.channels[0]!.id;
+      // It is in what the upper platform sees (share all), with a 20-digit ID of the plan like any channel.
+      const catalog = await upper.queryCatalog(gwId());
+      expect(catalog.items.map((i) => i.deviceId)).toContain(channelId);
+      const play = await upper.play(gwId(), channelId, { transport: 'udp' });
+      expect(play.answer!.port).toBeGreaterThan(0);
+      await play.waitForBytes(200_000, 20_000);
+      const probe = await play.probe();
+      expect(probe.video?.codec).toBe('h264');
+      expect(probe.video?.frames ?? 0).toBeGreaterThan(5);
+      await play.stop();
+      expect(play.closed).toBe('bye');
+      await gw.api(`/api/devices/${added.body.id}`, { method: 'DELETE' });
+    } finally {
+      await gst.stop();
+    }
+  }, 60_000);
+
   it('over a TCP link the catalog goes in far fewer parts (no MTU to respect; parts are serial, so this is the WAN time)', async () => {
     const overUdp = await upper.queryCatalog(gwId());
     expect(overUdp.complete).toBe(true);
