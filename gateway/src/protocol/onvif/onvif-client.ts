@@ -1,8 +1,9 @@
 /**
  * ONVIF client for one camera: SOAP over HTTP with WS-Security (UsernameToken, PasswordDigest, signed with the
  * camera's clock), HTTP digest or basic where a camera asks for it, addresses rewritten to the host we reached,
- * a timeout on every call and a bounded answer size. Failures are OnvifError with a reason the device status
- * shows: unreachable, auth-failed, clock-skew, soap-fault, bad-answer.
+ * a timeout on every call and a bounded answer size (HTTP over node:http, not fetch: see soap-http.ts).
+ * Failures are OnvifError with a reason the device status shows: unreachable, auth-failed, clock-skew,
+ * soap-fault, bad-answer.
  *
  * Clock: GetSystemDateAndTime is asked without credentials first; the difference to our clock is kept and
  * applied to every token's Created (cameras reject tokens more than a few minutes off). When a camera refuses
@@ -49,6 +50,7 @@ import {
   type PullPointSubscription,
   type ServiceAddresses,
 } from '../../codecs/onvif/messages.js';
+import { HttpExchangeError, httpExchange, type HttpAnswer } from './soap-http.js';
 import { SoapError, buildEnvelope, parseEnvelope, usernameTokenHeader, wsAddressingHeader, type SoapFault, type XmlNode } from '../../codecs/soap/soap.js';
 
 export type OnvifFailureReason = 'unreachable' | 'auth-failed' | 'clock-skew' | 'soap-fault' | 'bad-answer';
@@ -98,12 +100,6 @@ export interface OnvifConnection {
   services: ServiceAddresses;
   /** Camera clock minus ours, ms (0 when the camera gave no time). */
   clockOffsetMs: number;
-}
-
-interface HttpAnswer {
-  status: number;
-  contentType: string;
-  body: Buffer;
 }
 
 export class OnvifClient {
@@ -383,11 +379,11 @@ export class OnvifClient {
 
   /** HTTP with a timeout, a size cap, and one digest/basic round when the camera challenges. */
   private async http(method: 'GET' | 'POST', url: string, body: string | null, headers: Record<string, string>, timeoutMs = this.timeoutMs): Promise<HttpAnswer> {
-    let answer = await this.fetchOnce(method, url, body, { ...headers, ...this.authorization(method, url) }, timeoutMs);
+    let answer = await this.exchange(method, url, body, { ...headers, ...this.authorization(method, url) }, timeoutMs);
     if (answer.status === 401) {
       const challenge = answer.challenge;
       if (challenge && this.learnChallenge(challenge)) {
-        answer = await this.fetchOnce(method, url, body, { ...headers, ...this.authorization(method, url) }, timeoutMs);
+        answer = await this.exchange(method, url, body, { ...headers, ...this.authorization(method, url) }, timeoutMs);
       }
     }
     return answer;
@@ -424,38 +420,13 @@ export class OnvifClient {
     return { authorization: value };
   }
 
-  private async fetchOnce(method: string, url: string, body: string | null, headers: Record<string, string>, timeoutMs: number): Promise<HttpAnswer & { challenge: string | null }> {
-    let response: Response;
+  private async exchange(method: 'GET' | 'POST', url: string, body: string | null, headers: Record<string, string>, timeoutMs: number): Promise<HttpAnswer> {
     try {
-      response = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+      return await httpExchange({ method, url, body, headers, timeoutMs, maxBytes: this.maxAnswerBytes });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
-      const what = cause === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : String(cause || (err as Error).message);
-      throw new OnvifError('unreachable', `${method} ${url}: ${what}`);
+      if (err instanceof HttpExchangeError) throw new OnvifError(err.kind === 'too-large' ? 'bad-answer' : 'unreachable', err.message);
+      throw err;
     }
-    const declared = Number(response.headers.get('content-length') ?? NaN);
-    if (declared > this.maxAnswerBytes) {
-      await response.body?.cancel().catch(() => undefined);
-      throw new OnvifError('bad-answer', `${url} answered ${declared} bytes (limit ${this.maxAnswerBytes})`);
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    try {
-      if (response.body) {
-        for await (const chunk of response.body) {
-          size += chunk.byteLength;
-          if (size > this.maxAnswerBytes) {
-            await response.body.cancel().catch(() => undefined);
-            throw new OnvifError('bad-answer', `${url} answered more than ${this.maxAnswerBytes} bytes`);
-          }
-          chunks.push(Buffer.from(chunk));
-        }
-      }
-    } catch (err) {
-      if (err instanceof OnvifError) throw err;
-      throw new OnvifError('unreachable', `${method} ${url}: the answer broke off (${(err as Error).message})`);
-    }
-    return { status: response.status, contentType: response.headers.get('content-type') ?? '', body: Buffer.concat(chunks), challenge: response.headers.get('www-authenticate') };
   }
 }
 
