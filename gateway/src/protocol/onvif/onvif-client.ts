@@ -112,6 +112,12 @@ export class OnvifClient {
   clockOffsetMs = 0;
   clockKnown = false;
   services: ServiceAddresses = {};
+  /**
+   * The last authenticated call was refused (auth-failed or clock-skew), whoever made it (a probe, PTZ, the event
+   * feed); cleared by the next authenticated call that goes through. The health probe reads it: a camera that
+   * refuses our credentials must not look online because it still tells the time to anyone.
+   */
+  credentialsRefused = false;
   /** HTTP digest state when a camera asks for it on SOAP calls too (nc counts per nonce). */
   private digest: { realm: string; nonce: string; qop?: string; opaque?: string; algorithm?: string; nc: number } | null = null;
 
@@ -325,10 +331,23 @@ export class OnvifClient {
    */
   async call(url: string, body: string, opts: { authenticate?: boolean; action?: string; timeoutMs?: number } = {}): Promise<XmlNode> {
     const authenticate = opts.authenticate ?? true;
+    if (!authenticate) return this.callOnce(url, body, false, opts);
+    try {
+      const message = await this.callAuthenticated(url, body, opts);
+      this.credentialsRefused = false;
+      return message;
+    } catch (err) {
+      if (err instanceof OnvifError && (err.reason === 'auth-failed' || err.reason === 'clock-skew')) this.credentialsRefused = true;
+      throw err;
+    }
+  }
+
+  private async callAuthenticated(url: string, body: string, opts: { action?: string; timeoutMs?: number }): Promise<XmlNode> {
+    const authenticate = true;
     try {
       return await this.callOnce(url, body, authenticate, opts);
     } catch (err) {
-      if (!(err instanceof OnvifError) || err.reason !== 'auth-failed' || !authenticate) throw err;
+      if (!(err instanceof OnvifError) || err.reason !== 'auth-failed') throw err;
       const before = this.clockOffsetMs;
       await this.syncClock().catch(() => null);
       if (Math.abs(this.clockOffsetMs - before) >= 2_000) {
