@@ -136,7 +136,11 @@ export class OnvifClient {
 
   /** Read the camera clock, the device information and the service addresses. */
   async connect(): Promise<OnvifConnection> {
-    await this.syncClock();
+    await this.syncClock().catch((err: unknown) => {
+      // A camera that wants credentials even for the time, or faults the call: go on with our own clock (its
+      // authenticated calls below say whether that is good enough). Unreachable or not ONVIF at all: stop here.
+      if (!(err instanceof OnvifError) || (err.reason !== 'soap-fault' && err.reason !== 'auth-failed')) throw err;
+    });
     const info = parseDeviceInformation(await this.call(this.deviceServiceUrl, device.getDeviceInformation()));
     let services: ServiceAddresses;
     try {
