@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { OnvifClient, OnvifError } from '../../src/protocol/onvif/onvif-client.js';
 import { PullPointSession } from '../../src/protocol/onvif/pull-point.js';
+import { IdleClosingAgent, httpExchange } from '../../src/protocol/onvif/soap-http.js';
 import { OnvifCameraSim } from '../../src/sim/onvif/onvif-camera.js';
 import type { OnvifEvent } from '../../src/codecs/onvif/messages.js';
 
@@ -289,6 +290,30 @@ describe('ONVIF client against servers that are not well-behaved cameras', () =>
     // Only once: a camera that drops every request is unreachable.
     raw = (req) => void req.socket.destroy();
     expect((await failure(c.syncClock())).reason).toBe('unreachable');
+  });
+
+  it('the Agent keeps one idle connection per camera for a short while only, and not at all when the camera says 1 s', async () => {
+    const agent = new IdleClosingAgent(300, { maxSockets: 4, maxFreeSockets: 1 });
+    const connections = new Set<object>();
+    raw = (req, res) => {
+      connections.add(req.socket);
+      res.writeHead(200, { 'content-type': 'application/soap+xml' }).end(TIME_ANSWER);
+    };
+    const exchange = () => httpExchange({ method: 'POST', url: `http://127.0.0.1:${port}/onvif/device_service`, body: '<x/>', headers: {}, timeoutMs: 2_000, maxBytes: 65_536, agent });
+    await exchange();
+    expect(agent.idleSockets).toBe(1);
+    await exchange();
+    expect(connections.size).toBe(1); // the second call reused it
+    const idleSince = performance.now();
+    while (agent.idleSockets > 0 && performance.now() - idleSince < 3_000) await new Promise((r) => setTimeout(r, 20));
+    expect(agent.idleSockets).toBe(0);
+    expect(performance.now() - idleSince).toBeGreaterThanOrEqual(250);
+    await exchange();
+    expect(connections.size).toBe(2);
+    raw = (_req, res) => res.writeHead(200, { 'content-type': 'application/soap+xml', 'keep-alive': 'timeout=1' }).end(TIME_ANSWER);
+    await exchange();
+    expect(agent.idleSockets).toBe(0);
+    agent.destroy();
   });
 
   it('a fault sent with HTTP 200 and SOAP 1.1 is still a fault with its reason', async () => {
