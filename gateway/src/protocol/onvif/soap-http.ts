@@ -21,7 +21,8 @@
  *
  * The Agent: keep-alive, so that the calls of one conversation (connect's 5–8 calls, a probe's two, a burst of
  * PTZ orders) share a connection; at most 4 connections per camera (a held PullMessages, a PTZ call, a probe,
- * a snapshot), at most 1 idle one per camera, closed after 4 s idle (or sooner when the camera's `Keep-Alive:
+ * a snapshot; a fifth call waits for one of them, and its timeout starts when it gets one), at most 1 idle one
+ * per camera, closed after 4 s idle (or sooner when the camera's `Keep-Alive:
  * timeout=` says so). Idle connections are not kept across polling intervals: cameras close theirs within seconds
  * anyway, and 10,000 idle sockets would cost 10,000 descriptors for a saved handshake.
  *
