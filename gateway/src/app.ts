@@ -492,6 +492,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
           onvif: new OnvifDriver({
             logger: logger.child({ component: 'onvif' }),
             events: { terminationSec: config.onvif.eventSubscriptionSec, pullTimeoutSec: config.onvif.eventPullTimeoutSec },
+            healthAuthEvery: config.onvif.healthAuthEvery,
             onEventFeed: (what, reason) => metrics.onvifEventFeed(what, reason),
           }),
           rtsp: new RtspDriver({ logger: logger.child({ component: 'rtsp' }) }),

@@ -123,7 +123,7 @@ export interface GatewayConfig {
     pollConcurrency: number;
   };
   rtmp: { host: string; port: number; advertisedHost: string };
-  onvif: { discoveryInterface: string; discoveryPort: number; events: boolean; eventSubscriptionSec: number; eventPullTimeoutSec: number };
+  onvif: { discoveryInterface: string; discoveryPort: number; events: boolean; eventSubscriptionSec: number; eventPullTimeoutSec: number; healthAuthEvery: number };
   cascade: { platforms: PlatformConfigEntry[]; ptzRole: 'viewer' | 'maintainer' | 'operator' | 'admin' };
   deviceProfilesDir: string;
 }
@@ -826,6 +826,10 @@ export const CONFIG_SCHEMA: TypedGroupSpec<GatewayConfig> = {
         eventPullTimeoutSec: {
           kind: 'integer', default: 10, min: 1, max: 60,
           description: 'How long a camera may hold a PullMessages call before answering with no events.',
+        },
+        healthAuthEvery: {
+          kind: 'integer', default: 10, min: 1, max: 1000,
+          description: 'Every Nth health probe of an ONVIF camera is an authenticated call (GetDeviceInformation); the others are GetSystemDateAndTime, which needs no credentials. A probe after a failure, or after a refused call, is always authenticated. 1 = every probe.',
         },
       },
     },

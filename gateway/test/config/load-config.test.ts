@@ -102,7 +102,7 @@ const EXPECTED_DEFAULTS: GatewayConfig = {
   regions: { names: [] },
   devices: { idPrefix: '', pollIntervalSec: 30, pollMissesToOffline: 2, pollConcurrency: 64 },
   rtmp: { host: '0.0.0.0', port: 1935, advertisedHost: '' },
-  onvif: { discoveryInterface: '', discoveryPort: 3702, events: true, eventSubscriptionSec: 60, eventPullTimeoutSec: 10 },
+  onvif: { discoveryInterface: '', discoveryPort: 3702, events: true, eventSubscriptionSec: 60, eventPullTimeoutSec: 10, healthAuthEvery: 10 },
   cascade: { platforms: [], ptzRole: 'operator' },
   deviceProfilesDir: 'device-profiles',
 };

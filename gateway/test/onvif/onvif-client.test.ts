@@ -3,12 +3,13 @@
  * hostile HTTP servers: clock offset applied to WS-Security, addresses rewritten to the host we reached,
  * snapshot behind HTTP digest, PTZ, PullPoint events that survive a camera reboot, and every failure named.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { OnvifClient, OnvifError } from '../../src/protocol/onvif/onvif-client.js';
 import { PullPointSession } from '../../src/protocol/onvif/pull-point.js';
+import { IdleClosingAgent, httpExchange } from '../../src/protocol/onvif/soap-http.js';
 import { OnvifCameraSim } from '../../src/sim/onvif/onvif-camera.js';
 import type { OnvifEvent } from '../../src/codecs/onvif/messages.js';
 
@@ -154,6 +155,9 @@ describe('ONVIF client against servers that are not well-behaved cameras', () =>
   let server: Server;
   let port = 0;
   let reply: (body: string) => { status: number; type: string; body: string } = () => ({ status: 200, type: 'text/plain', body: '' });
+  /** When set, answers instead of `reply` (headers, broken bodies, closed connections). */
+  let raw: ((req: IncomingMessage, res: ServerResponse, body: string) => void) | null = null;
+  const requests: Array<{ url: string; authorization: string | undefined }> = [];
   let silent: TcpServer;
   let silentPort = 0;
   const held: Socket[] = [];
@@ -163,6 +167,8 @@ describe('ONVIF client against servers that are not well-behaved cameras', () =>
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {
+        requests.push({ url: req.url ?? '', authorization: req.headers.authorization });
+        if (raw) return raw(req, res, body);
         const r = reply(body);
         res.writeHead(r.status, { 'content-type': r.type }).end(r.body);
       });
@@ -176,6 +182,8 @@ describe('ONVIF client against servers that are not well-behaved cameras', () =>
   });
   afterEach(() => {
     reply = () => ({ status: 200, type: 'text/plain', body: '' });
+    raw = null;
+    requests.length = 0;
   });
   afterAll(async () => {
     for (const s of held) s.destroy();
@@ -214,6 +222,98 @@ describe('ONVIF client against servers that are not well-behaved cameras', () =>
     expect((await failure(client().syncClock())).message).toMatch(/limit 65536|more than 65536/);
     reply = () => ({ status: 200, type: 'application/soap+xml', body: '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><tds:GetSystemDateAndTimeResp' });
     expect((await failure(client().syncClock())).reason).toBe('bad-answer');
+  });
+
+  const TIME_ANSWER =
+    '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:tds="http://www.onvif.org/ver10/device/wsdl" xmlns:tt="http://www.onvif.org/ver10/schema"><s:Body><tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime><tt:UTCDateTime><tt:Time><tt:Hour>1</tt:Hour><tt:Minute>2</tt:Minute><tt:Second>3</tt:Second></tt:Time><tt:Date><tt:Year>2026</tt:Year><tt:Month>12</tt:Month><tt:Day>6</tt:Day></tt:Date></tt:UTCDateTime></tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse></s:Body></s:Envelope>';
+
+  it('a redirect is not followed; an answer that breaks off, or dribbles past the timeout, is unreachable', async () => {
+    raw = (_req, res) => res.writeHead(302, { location: `http://127.0.0.1:${port}/elsewhere` }).end();
+    const redirected = await failure(client().syncClock());
+    expect(redirected.reason).toBe('bad-answer');
+    expect(requests.map((r) => r.url)).toEqual(['/onvif/device_service']);
+    raw = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/soap+xml', 'content-length': 5000 });
+      res.write(TIME_ANSWER.slice(0, 100));
+      setImmediate(() => res.socket?.destroy());
+    };
+    const cut = await failure(client().syncClock());
+    expect(cut.reason).toBe('unreachable');
+    expect(cut.message).toMatch(/broke off/);
+    raw = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/soap+xml' });
+      // A byte every 100 ms: never idle for the 300 ms timeout, never done.
+      const timer = setInterval(() => (res.destroyed ? clearInterval(timer) : res.write(' ')), 100);
+    };
+    const started = performance.now();
+    const dribbled = await failure(client(port, 300).syncClock());
+    expect(dribbled.reason).toBe('unreachable');
+    expect(performance.now() - started).toBeLessThan(1_500);
+  });
+
+  it('answers HTTP Basic and Digest challenges once, and a 401 loop is auth-failed', async () => {
+    raw = (req, res) => {
+      if (!req.headers.authorization) return res.writeHead(401, { 'www-authenticate': 'Basic realm="cam"' }).end();
+      res.writeHead(200, { 'content-type': 'application/soap+xml' }).end(TIME_ANSWER);
+    };
+    expect(await client().syncClock()).toEqual(new Date(Date.UTC(2026, 11, 6, 1, 2, 3)));
+    expect(requests.at(-1)!.authorization).toBe(`Basic ${Buffer.from('u:p').toString('base64')}`);
+    requests.length = 0;
+    // Both challenges offered: the digest one is answered.
+    raw = (req, res) => {
+      if (!req.headers.authorization?.startsWith('Digest ')) {
+        res.setHeader('www-authenticate', ['Basic realm="cam"', 'Digest realm="cam", nonce="abc", qop="auth"']);
+        return res.writeHead(401).end();
+      }
+      res.writeHead(200, { 'content-type': 'application/soap+xml' }).end(TIME_ANSWER);
+    };
+    await client().syncClock();
+    expect(requests.at(-1)!.authorization).toMatch(/^Digest username="u", realm="cam", nonce="abc", uri="\/onvif\/device_service", response="[0-9a-f]{32}"/);
+    requests.length = 0;
+    raw = (_req, res) => res.writeHead(401, { 'www-authenticate': 'Digest realm="cam", nonce="n2"' }).end();
+    expect((await failure(client().deviceInformation())).reason).toBe('auth-failed');
+    expect(requests.length).toBeLessThanOrEqual(4); // the call and its one digest round, and once more after re-reading the clock
+  });
+
+  it('a kept-alive connection the camera drops as we reuse it is replaced once, not reported as unreachable', async () => {
+    const served = new WeakSet<object>();
+    raw = (req, res) => {
+      // The second request on a connection finds it closed (a camera's idle timeout firing at that moment).
+      if (served.has(req.socket)) return void req.socket.destroy();
+      served.add(req.socket);
+      res.writeHead(200, { 'content-type': 'application/soap+xml', 'keep-alive': 'timeout=30' }).end(TIME_ANSWER);
+    };
+    const c = client();
+    await c.syncClock();
+    await c.syncClock();
+    expect(requests).toHaveLength(3);
+    // Only once: a camera that drops every request is unreachable.
+    raw = (req) => void req.socket.destroy();
+    expect((await failure(c.syncClock())).reason).toBe('unreachable');
+  });
+
+  it('the Agent keeps one idle connection per camera for a short while only, and not at all when the camera says 1 s', async () => {
+    const agent = new IdleClosingAgent(300, { maxSockets: 4, maxFreeSockets: 1 });
+    const connections = new Set<object>();
+    raw = (req, res) => {
+      connections.add(req.socket);
+      res.writeHead(200, { 'content-type': 'application/soap+xml' }).end(TIME_ANSWER);
+    };
+    const exchange = () => httpExchange({ method: 'POST', url: `http://127.0.0.1:${port}/onvif/device_service`, body: '<x/>', headers: {}, timeoutMs: 2_000, maxBytes: 65_536, agent });
+    await exchange();
+    expect(agent.idleSockets).toBe(1);
+    await exchange();
+    expect(connections.size).toBe(1); // the second call reused it
+    const idleSince = performance.now();
+    while (agent.idleSockets > 0 && performance.now() - idleSince < 3_000) await new Promise((r) => setTimeout(r, 20));
+    expect(agent.idleSockets).toBe(0);
+    expect(performance.now() - idleSince).toBeGreaterThanOrEqual(250);
+    await exchange();
+    expect(connections.size).toBe(2);
+    raw = (_req, res) => res.writeHead(200, { 'content-type': 'application/soap+xml', 'keep-alive': 'timeout=1' }).end(TIME_ANSWER);
+    await exchange();
+    expect(agent.idleSockets).toBe(0);
+    agent.destroy();
   });
 
   it('a fault sent with HTTP 200 and SOAP 1.1 is still a fault with its reason', async () => {

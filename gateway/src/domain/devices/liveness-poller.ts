@@ -10,6 +10,18 @@
  *    after a few wrong passwords, so the gateway must not keep trying. New credentials (`reset`) probe at once.
  *  - anything else (`unreachable`, `soap-fault`, `rtsp-failed`, `clock-skew` …): a miss.
  *
+ * Schedule (`nextProbeAt`, pure, unit-tested): every probe time counts from when the previous probe STARTED, so a
+ * probe that takes its whole timeout does not push the next one back.
+ *  - after an answer: one interval, ± `jitter` (default 20 %);
+ *  - after a miss that is not yet an outage: sooner — the remaining `missesToOffline − 1` probes are spread over
+ *    half an interval (`interval / (2 × (missesToOffline − 1))` each, with the jitter only making it earlier), so
+ *    that a device that dies just after answering is offline within (1 + jitter + ½) intervals + one probe's
+ *    timeout: 1.7 intervals + timeout at the defaults, i.e. within the "2 intervals" of issue 10 whenever the
+ *    probe timeout is under 0.3 intervals (5 s against the default 30 s: 1.87 intervals at worst). A probe that
+ *    is refused at once (connection refused, a fault) costs no timeout: 1.7 intervals.
+ *  - offline: one interval (± jitter), so that it is seen back within about an interval.
+ *  - auth-failed: `authRetryIntervalMs`.
+ *
  * One DeadlineWheel holds every device's next probe time (one timer for all of them).
  */
 import { DeadlineWheel } from '../registry/deadline-wheel.js';
@@ -32,7 +44,7 @@ export interface LivenessChange {
 
 export interface LivenessPollerOptions {
   intervalMs: number;
-  /** Fraction of the interval a probe time is moved by at random (0–0.5). Default 0.2. */
+  /** Fraction of the interval a probe time is moved by at random (0–0.5). Default 0.2. After a miss it only moves earlier. */
   jitter?: number;
   missesToOffline?: number;
   concurrency?: number;
@@ -54,6 +66,34 @@ interface Target {
   generation: number;
 }
 
+/** What the last probe found, as far as the schedule is concerned. */
+export type ProbeResult = 'answered' | 'missed' | 'offline' | 'auth-failed';
+
+export interface ScheduleRules {
+  intervalMs: number;
+  jitter: number;
+  missesToOffline: number;
+  authRetryIntervalMs: number;
+}
+
+/**
+ * When to probe next, from when the last probe started and what it found; `random` in [0, 1). Pure: the poller's
+ * schedule, tested without timers (see the header for the rules and the bound they give).
+ */
+export function nextProbeAt(rules: ScheduleRules, startedAt: number, result: ProbeResult, random: number): number {
+  const j = rules.jitter;
+  switch (result) {
+    case 'answered':
+    case 'offline':
+      return startedAt + rules.intervalMs * (1 - j + 2 * j * random);
+    case 'missed':
+      // Sooner, and the jitter never makes it later: the bound on detection holds for every draw.
+      return startedAt + (rules.intervalMs / (2 * Math.max(1, rules.missesToOffline - 1))) * (1 - j * random);
+    case 'auth-failed':
+      return startedAt + rules.authRetryIntervalMs * (1 - j + 2 * j * random);
+  }
+}
+
 export interface LivenessStats {
   devices: number;
   probesStarted: number;
@@ -68,10 +108,9 @@ export class LivenessPoller {
   private readonly wheel: DeadlineWheel<string>;
   private running = 0;
   private readonly interval: number;
-  private readonly jitter: number;
   private readonly misses: number;
   private readonly concurrency: number;
-  private readonly authRetry: number;
+  private readonly rules: ScheduleRules;
   private readonly now: () => number;
   private readonly random: () => number;
   readonly stats = { probesStarted: 0, probesFailed: 0 };
@@ -81,10 +120,14 @@ export class LivenessPoller {
     private readonly onChange: (change: LivenessChange) => void,
   ) {
     this.interval = opts.intervalMs;
-    this.jitter = Math.max(0, Math.min(0.5, opts.jitter ?? 0.2));
     this.misses = Math.max(1, opts.missesToOffline ?? 2);
     this.concurrency = Math.max(1, opts.concurrency ?? 64);
-    this.authRetry = opts.authRetryIntervalMs ?? this.interval * 10;
+    this.rules = {
+      intervalMs: this.interval,
+      jitter: Math.max(0, Math.min(0.5, opts.jitter ?? 0.2)),
+      missesToOffline: this.misses,
+      authRetryIntervalMs: opts.authRetryIntervalMs ?? this.interval * 10,
+    };
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
     this.wheel = new DeadlineWheel((id) => this.due(id), this.now, opts.tickMs ?? 250);
@@ -138,8 +181,8 @@ export class LivenessPoller {
     this.wheel.advance();
   }
 
-  private nextTime(base: number): number {
-    return this.now() + base * (1 - this.jitter + 2 * this.jitter * this.random());
+  private schedule(id: string, startedAt: number, result: ProbeResult): void {
+    this.wheel.set(id, nextProbeAt(this.rules, startedAt, result, this.random()));
   }
 
   private due(id: string): void {
@@ -163,6 +206,7 @@ export class LivenessPoller {
     this.running++;
     this.stats.probesStarted++;
     const generation = t.generation;
+    const startedAt = this.now();
     let outcome: ProbeOutcome;
     try {
       outcome = await t.probe();
@@ -180,20 +224,21 @@ export class LivenessPoller {
       t.misses = 0;
       t.lastSeenAt = at;
       t.status = 'online';
-      this.wheel.set(t.id, this.nextTime(this.interval));
+      this.schedule(t.id, startedAt, 'answered');
       if (previous !== 'online') this.onChange({ id: t.id, status: 'online', previous, reason: '', message: '', lastSeenAt: at, at });
       return;
     }
     this.stats.probesFailed++;
     if (outcome.reason === 'auth-failed') {
       t.status = 'auth-failed';
-      this.wheel.set(t.id, this.nextTime(this.authRetry));
+      this.schedule(t.id, startedAt, 'auth-failed');
       if (previous !== 'auth-failed') this.onChange({ id: t.id, status: 'auth-failed', previous, reason: outcome.reason, message: outcome.message, lastSeenAt: t.lastSeenAt, at });
       return;
     }
     t.misses++;
-    this.wheel.set(t.id, this.nextTime(this.interval));
-    if (t.misses >= this.misses && previous !== 'offline') {
+    const outage = t.misses >= this.misses;
+    this.schedule(t.id, startedAt, outage ? 'offline' : 'missed');
+    if (outage && previous !== 'offline') {
       t.status = 'offline';
       this.onChange({ id: t.id, status: 'offline', previous, reason: outcome.reason, message: outcome.message, lastSeenAt: t.lastSeenAt, at });
     }

@@ -1,8 +1,9 @@
 /**
  * ONVIF client for one camera: SOAP over HTTP with WS-Security (UsernameToken, PasswordDigest, signed with the
  * camera's clock), HTTP digest or basic where a camera asks for it, addresses rewritten to the host we reached,
- * a timeout on every call and a bounded answer size. Failures are OnvifError with a reason the device status
- * shows: unreachable, auth-failed, clock-skew, soap-fault, bad-answer.
+ * a timeout on every call and a bounded answer size (HTTP over node:http, not fetch: see soap-http.ts).
+ * Failures are OnvifError with a reason the device status shows: unreachable, auth-failed, clock-skew,
+ * soap-fault, bad-answer.
  *
  * Clock: GetSystemDateAndTime is asked without credentials first; the difference to our clock is kept and
  * applied to every token's Created (cameras reject tokens more than a few minutes off). When a camera refuses
@@ -49,6 +50,7 @@ import {
   type PullPointSubscription,
   type ServiceAddresses,
 } from '../../codecs/onvif/messages.js';
+import { HttpExchangeError, httpExchange, type HttpAnswer } from './soap-http.js';
 import { SoapError, buildEnvelope, parseEnvelope, usernameTokenHeader, wsAddressingHeader, type SoapFault, type XmlNode } from '../../codecs/soap/soap.js';
 
 export type OnvifFailureReason = 'unreachable' | 'auth-failed' | 'clock-skew' | 'soap-fault' | 'bad-answer';
@@ -100,12 +102,6 @@ export interface OnvifConnection {
   clockOffsetMs: number;
 }
 
-interface HttpAnswer {
-  status: number;
-  contentType: string;
-  body: Buffer;
-}
-
 export class OnvifClient {
   private readonly port: number;
   private readonly timeoutMs: number;
@@ -116,6 +112,12 @@ export class OnvifClient {
   clockOffsetMs = 0;
   clockKnown = false;
   services: ServiceAddresses = {};
+  /**
+   * The last authenticated call was refused (auth-failed or clock-skew), whoever made it (a probe, PTZ, the event
+   * feed); cleared by the next authenticated call that goes through. The health probe reads it: a camera that
+   * refuses our credentials must not look online because it still tells the time to anyone.
+   */
+  credentialsRefused = false;
   /** HTTP digest state when a camera asks for it on SOAP calls too (nc counts per nonce). */
   private digest: { realm: string; nonce: string; qop?: string; opaque?: string; algorithm?: string; nc: number } | null = null;
 
@@ -134,7 +136,11 @@ export class OnvifClient {
 
   /** Read the camera clock, the device information and the service addresses. */
   async connect(): Promise<OnvifConnection> {
-    await this.syncClock();
+    await this.syncClock().catch((err: unknown) => {
+      // A camera that wants credentials even for the time, or faults the call: go on with our own clock (its
+      // authenticated calls below say whether that is good enough). Unreachable or not ONVIF at all: stop here.
+      if (!(err instanceof OnvifError) || (err.reason !== 'soap-fault' && err.reason !== 'auth-failed')) throw err;
+    });
     const info = parseDeviceInformation(await this.call(this.deviceServiceUrl, device.getDeviceInformation()));
     let services: ServiceAddresses;
     try {
@@ -329,10 +335,23 @@ export class OnvifClient {
    */
   async call(url: string, body: string, opts: { authenticate?: boolean; action?: string; timeoutMs?: number } = {}): Promise<XmlNode> {
     const authenticate = opts.authenticate ?? true;
+    if (!authenticate) return this.callOnce(url, body, false, opts);
+    try {
+      const message = await this.callAuthenticated(url, body, opts);
+      this.credentialsRefused = false;
+      return message;
+    } catch (err) {
+      if (err instanceof OnvifError && (err.reason === 'auth-failed' || err.reason === 'clock-skew')) this.credentialsRefused = true;
+      throw err;
+    }
+  }
+
+  private async callAuthenticated(url: string, body: string, opts: { action?: string; timeoutMs?: number }): Promise<XmlNode> {
+    const authenticate = true;
     try {
       return await this.callOnce(url, body, authenticate, opts);
     } catch (err) {
-      if (!(err instanceof OnvifError) || err.reason !== 'auth-failed' || !authenticate) throw err;
+      if (!(err instanceof OnvifError) || err.reason !== 'auth-failed') throw err;
       const before = this.clockOffsetMs;
       await this.syncClock().catch(() => null);
       if (Math.abs(this.clockOffsetMs - before) >= 2_000) {
@@ -383,11 +402,11 @@ export class OnvifClient {
 
   /** HTTP with a timeout, a size cap, and one digest/basic round when the camera challenges. */
   private async http(method: 'GET' | 'POST', url: string, body: string | null, headers: Record<string, string>, timeoutMs = this.timeoutMs): Promise<HttpAnswer> {
-    let answer = await this.fetchOnce(method, url, body, { ...headers, ...this.authorization(method, url) }, timeoutMs);
+    let answer = await this.exchange(method, url, body, { ...headers, ...this.authorization(method, url) }, timeoutMs);
     if (answer.status === 401) {
       const challenge = answer.challenge;
       if (challenge && this.learnChallenge(challenge)) {
-        answer = await this.fetchOnce(method, url, body, { ...headers, ...this.authorization(method, url) }, timeoutMs);
+        answer = await this.exchange(method, url, body, { ...headers, ...this.authorization(method, url) }, timeoutMs);
       }
     }
     return answer;
@@ -424,38 +443,13 @@ export class OnvifClient {
     return { authorization: value };
   }
 
-  private async fetchOnce(method: string, url: string, body: string | null, headers: Record<string, string>, timeoutMs: number): Promise<HttpAnswer & { challenge: string | null }> {
-    let response: Response;
+  private async exchange(method: 'GET' | 'POST', url: string, body: string | null, headers: Record<string, string>, timeoutMs: number): Promise<HttpAnswer> {
     try {
-      response = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+      return await httpExchange({ method, url, body, headers, timeoutMs, maxBytes: this.maxAnswerBytes });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
-      const what = cause === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : String(cause || (err as Error).message);
-      throw new OnvifError('unreachable', `${method} ${url}: ${what}`);
+      if (err instanceof HttpExchangeError) throw new OnvifError(err.kind === 'too-large' ? 'bad-answer' : 'unreachable', err.message);
+      throw err;
     }
-    const declared = Number(response.headers.get('content-length') ?? NaN);
-    if (declared > this.maxAnswerBytes) {
-      await response.body?.cancel().catch(() => undefined);
-      throw new OnvifError('bad-answer', `${url} answered ${declared} bytes (limit ${this.maxAnswerBytes})`);
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    try {
-      if (response.body) {
-        for await (const chunk of response.body) {
-          size += chunk.byteLength;
-          if (size > this.maxAnswerBytes) {
-            await response.body.cancel().catch(() => undefined);
-            throw new OnvifError('bad-answer', `${url} answered more than ${this.maxAnswerBytes} bytes`);
-          }
-          chunks.push(Buffer.from(chunk));
-        }
-      }
-    } catch (err) {
-      if (err instanceof OnvifError) throw err;
-      throw new OnvifError('unreachable', `${method} ${url}: the answer broke off (${(err as Error).message})`);
-    }
-    return { status: response.status, contentType: response.headers.get('content-type') ?? '', body: Buffer.concat(chunks), challenge: response.headers.get('www-authenticate') };
   }
 }
 

@@ -83,6 +83,8 @@ export interface OnvifCameraOptions {
   clockToleranceSec?: number;
   lockAfterFailures?: number;
   lockSeconds?: number;
+  /** GetSystemDateAndTime also wants a token (firmware that ignores ONVIF Core §5.9.4.3). Default false. */
+  timeNeedsAuth?: boolean;
   /** JPEG bytes served as the snapshot (default: a tiny built-in JPEG). */
   snapshotJpeg?: Buffer;
 }
@@ -176,6 +178,8 @@ export class OnvifCameraSim {
   private lockedUntil = 0;
   private requestCount = 0;
   private authFailureCount = 0;
+  /** SOAP operations received (local name, lower case) and how often (tests assert on which call a client made). */
+  readonly opCounts = new Map<string, number>();
   private readonly presets = new Map<string, Map<string, string>>();
   private readonly digestNonce = randomBytes(12).toString('hex');
   /** Every PTZ command received, in order (tests assert on it). */
@@ -222,6 +226,7 @@ export class OnvifCameraSim {
       clockToleranceSec: options.clockToleranceSec ?? 300,
       lockAfterFailures: options.lockAfterFailures ?? 5,
       lockSeconds: options.lockSeconds ?? 60,
+      timeNeedsAuth: options.timeNeedsAuth ?? false,
       snapshotJpeg: options.snapshotJpeg ?? TINY_JPEG,
     };
   }
@@ -397,7 +402,8 @@ export class OnvifCameraSim {
     }
     const message = envelope.message;
     const op = message ? localName(message) : '';
-    if (op !== 'getsystemdateandtime') {
+    this.opCounts.set(op, (this.opCounts.get(op) ?? 0) + 1);
+    if (op !== 'getsystemdateandtime' || this.opts.timeNeedsAuth) {
       if (this.cameraNow() < this.lockedUntil) return this.fault(res, { code: 'Sender', subcode: 'ter:NotAuthorized', reason: 'account locked after repeated failures' });
       const check = verifyUsernameToken(
         envelope.header,
