@@ -408,18 +408,20 @@ export class ProtocolDevices {
 
   /**
    * The PTZ target of a channel of an added device (or of a single-channel device by its own ID), or null for a
-   * channel that is not ours. A channel that cannot be steered (no PTZ in its protocol or its profile) throws the
-   * 409 here, before the PTZ service takes a lease on it.
+   * channel that is not ours. A channel of a protocol without PTZ throws the 409 here, before the PTZ service
+   * takes a lease on it. An ONVIF channel whose profile has no PTZ configuration keeps its focus and iris (the
+   * Imaging service is its own): the target says so, and the PTZ service refuses its pan/tilt/zoom orders.
    */
   ptzTarget(channelId: string): PtzTarget | null {
     const entry = this.byChannel.get(channelId) ?? this.firstChannelOf(channelId);
     if (!entry) return null;
     this.ptzOf(channelId);
-    if (entry.record.protocol === 'onvif' && !entry.channel.ptz) {
-      throw new ConflictError(`channel ${entry.channel.id} cannot be steered: its ONVIF profile has no PTZ configuration`);
-    }
     const device = this.deps.registry.get(entry.record.id);
-    return { channelId: entry.channel.id, deviceId: entry.record.id, deviceOnline: device?.status === 'online' };
+    const target: PtzTarget = { channelId: entry.channel.id, deviceId: entry.record.id, deviceOnline: device?.status === 'online' };
+    if (entry.record.protocol === 'onvif' && !entry.channel.ptz) {
+      target.noPanTiltZoom = `channel ${entry.channel.id} cannot pan, tilt or zoom: its ONVIF profile has no PTZ configuration (focus and iris work through the Imaging service)`;
+    }
+    return target;
   }
 
   /** Send one PTZ order through the channel's driver; what was sent (null: nothing needed on this protocol). */

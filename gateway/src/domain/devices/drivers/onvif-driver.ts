@@ -223,7 +223,10 @@ export class OnvifDriver implements ProtocolDriver<OnvifEndpoint> {
 
   readonly ptz: DriverPtz<OnvifEndpoint> = {
     execute: async (deviceId, endpoint, channel, order) => {
-      const profile = this.ptzProfile(channel);
+      // Focus and iris are Imaging calls on the video source: they need no PTZ configuration in the profile
+      // (a fixed camera with a motorised lens has none). Everything else is a PTZ call on the profile.
+      const focusIris = order.kind === 'fi';
+      const profile = focusIris ? '' : this.ptzProfile(channel);
       const abilities = this.abilitiesOf(deviceId);
       try {
         const client = await this.connected(deviceId, endpoint);
