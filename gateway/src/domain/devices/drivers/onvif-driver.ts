@@ -454,7 +454,15 @@ export class OnvifDriver implements ProtocolDriver<OnvifEndpoint> {
         const sourceTokens = [g.main.videoSourceToken, g.main.videoSourceConfigurationToken].filter(Boolean);
         channels.push({ name: groups.length > 1 ? `${g.main.name || 'video'} ${i + 1}` : '', main, sub, profileToken: g.main.token, sourceTokens, ptz: g.main.ptz });
       }
-      return { manufacturer: info.manufacturer, model: info.model, firmware: info.firmwareVersion, suggestedName: [info.manufacturer, info.model].filter(Boolean).join(' '), address, channels };
+      return {
+        manufacturer: info.manufacturer,
+        model: info.model,
+        firmware: info.firmwareVersion,
+        suggestedName: [info.manufacturer, info.model].filter(Boolean).join(' '),
+        address,
+        channels,
+        ...(info.serialNumber ? { serialNumber: info.serialNumber } : {}),
+      };
     } catch (err) {
       this.opts.logger.warn({ deviceId, host: endpoint.host, err: (err as Error).message }, 'ONVIF device could not be described');
       return { manufacturer: '', model: '', firmware: '', suggestedName: `ONVIF ${endpoint.host}`, address, channels: null, failure: onvifReason(err) };
