@@ -24,7 +24,7 @@ import { options, oneOf } from './lib/args.mjs';
 import { guardProcess, stopAll } from './lib/children.mjs';
 import { ADMIN_PASSWORD } from './lib/gateway.mjs';
 import { HttpClient, PlaylistPoller, checkPlayable, mapLimit, startMediaGateway } from './lib/live.mjs';
-import { ProcessSampler } from './lib/proc.mjs';
+import { ProcessSampler, udpCounters } from './lib/proc.mjs';
 import { startRtspServerProcess } from './lib/rtsp-server-process.mjs';
 import { median, percentile, round } from './lib/stats.mjs';
 import { machineInfo, machineLine } from './lib/machine.mjs';
@@ -137,6 +137,8 @@ async function concurrent(n) {
       await sleep(opt['warmup-sec'] * 1000);
       const before = await client.request('GET', '/api/streams?limit=1000');
       const serverBefore = await server.stats({ resetDelay: true });
+      // System-wide: datagrams the kernel dropped because a socket's receive buffer was full (UDP transport).
+      const udpBefore = udpCounters();
       const holdStart = performance.now();
       const gwSampler = new ProcessSampler(gw.pid, 1000).start();
       const serverSampler = new ProcessSampler(server.pid, 1000).start();
@@ -146,6 +148,7 @@ async function concurrent(n) {
       serverSampler.stop();
       const after = await client.request('GET', '/api/streams?limit=1000');
       const serverAfter = await server.stats();
+      const udpAfter = udpCounters();
       const holdSec = (performance.now() - holdStart) / 1000;
       for (const p of pollers) p.stop();
       const byId = (list) => new Map((list.body?.items ?? list.body ?? []).map((s) => [s.streamId, s]));
@@ -188,6 +191,7 @@ async function concurrent(n) {
         // ended or was restarted in between has no frame rate here.
         streamsListed: { before: b.size, after: a.size, measured: fps.length },
         rtspServerSessions: serverAfter.sessions,
+        udpRcvbufErrors: udpAfter.RcvbufErrors - udpBefore.RcvbufErrors,
         perStreamFps: { min: round(Math.min(...fps), 1), p10: round(percentile(fps, 10), 1), median: round(median(fps), 1), max: round(Math.max(...fps), 1) },
         packetLossPct: packets + lost > 0 ? round((100 * lost) / (packets + lost), 3) : null,
         droppedFrames: dropped,
