@@ -1,17 +1,21 @@
 // Live-video benchmark — glass-to-glass latency in a real player: camera capture → picture on a browser's screen.
 //
 // Paths (--paths, each measured in the same run, sessions interleaved so they share the machine's load):
-//   hls    hls.js with `liveSyncDurationCount` (--live-sync) and no lowLatencyMode: whole segments, as grid tiles
-//   llhls  hls.js with lowLatencyMode and the web wall's LL-HLS tuning (web/src/player/live-player.ts
-//          LL_HLS_TUNING: no liveSync count, so hls.js targets PART-HOLD-BACK; maxLiveSyncPlaybackRate 1.1)
+//   hls       hls.js with `liveSyncDurationCount` (--live-sync) and no lowLatencyMode: whole segments, as grid
+//             tiles played until issue 9's wall change (the old baseline)
+//   llhls     hls.js with the web wall's LL-HLS tuning (web/src/player/hls-tuning.ts LL_HLS_TUNING: lowLatencyMode,
+//             no liveSync count, so hls.js targets PART-HOLD-BACK; maxLiveSyncPlaybackRate 1.1), as grid tiles
+//             play by default and steered tiles whose codec MSE cannot play
+//   segments  hls.js with the wall's whole-segment tuning (hls-tuning.ts SEGMENT_HLS_TUNING: liveSyncDuration in
+//             seconds), as grid tiles play on a wall PC set to `segments`
 //   fmp4   the play answer's `ws` (live fMP4 over a WebSocket) with the wall's own MseLivePlayer
 //          (web/src/player/mse-live.ts, its default 0.3 s target behind the buffered end), as steered tiles
 //
 // The gateway runs as a child process (`node bin/sharp-eyes.js serve`), one simulated camera (DeviceFleet,
 // 720p H.264 at 25 fps, 1 s GOP, 10 s loop) in a child process of its own, and headless Chromium (Debian's
 // build, /usr/bin/chromium, through playwright-core) plays the stream with hls.js on a page of the gateway's
-// own origin, exactly like the web wall: POST /api/channels/:id/play, then hls.js on the signed playlist path,
-// with `liveSyncDurationCount: 2` (sit 2 target durations behind the live edge instead of hls.js's default 3).
+// own origin, exactly like the web wall: POST /api/channels/:id/play, then hls.js on the signed playlist path
+// with the settings of the path.
 //
 // How "glass to glass" is measured, per presented frame, with no OCR and one clock (same machine):
 //   - capture: the simulator sends loop frame 0 of its stream at loopEpochMs (from its per-stream stats) and
@@ -32,7 +36,7 @@
 //
 //   npm run build
 //   node bench/glass-to-glass.mjs [--sessions 3] [--seconds 10] [--warmup-seconds 6] [--transport udp]
-//        [--audio none|g711a] [--live-sync 2] [--paths hls,llhls,fmp4] [--ports 42300-42319]
+//        [--audio none|g711a] [--live-sync 2] [--paths llhls,segments,fmp4,hls] [--ports 42300-42319]
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -45,16 +49,16 @@ import { startMediaGateway, HttpClient } from './lib/live.mjs';
 import { startSimProcess } from './lib/sim-process.mjs';
 import { round, summary } from './lib/stats.mjs';
 import { machineInfo, machineLine } from './lib/machine.mjs';
-import { distImport, REPO_ROOT } from './lib/paths.mjs';
+import { distImport, importWebModule, REPO_ROOT } from './lib/paths.mjs';
 import { log, writeResult } from './lib/out.mjs';
 import { machineBusyPercent, machineCpu } from './lib/proc-tree.mjs';
 
 const USAGE = `usage: node bench/glass-to-glass.mjs [--sessions 3] [--seconds 10] [--warmup-seconds 6] [--transport udp]
-       [--audio none|g711a] [--live-sync 2] [--paths hls,llhls,fmp4] [--ports 42300-42319]`;
-const opt = options({ sessions: 3, seconds: 10, 'warmup-seconds': 6, transport: 'udp', audio: 'none', 'live-sync': 2, paths: 'hls,llhls,fmp4', ports: '42300-42319' }, USAGE);
+       [--audio none|g711a] [--live-sync 2] [--paths llhls,segments,fmp4,hls] [--ports 42300-42319]`;
+const opt = options({ sessions: 3, seconds: 10, 'warmup-seconds': 6, transport: 'udp', audio: 'none', 'live-sync': 2, paths: 'llhls,segments,fmp4,hls', ports: '42300-42319' }, USAGE);
 oneOf('audio', opt.audio, ['none', 'g711a']);
 const PATHS = opt.paths.split(',').filter(Boolean);
-for (const p of PATHS) oneOf('paths', p, ['hls', 'llhls', 'fmp4']);
+for (const p of PATHS) oneOf('paths', p, ['hls', 'llhls', 'segments', 'fmp4']);
 oneOf('transport', opt.transport, ['udp', 'tcp-passive', 'tcp-active']);
 // Bound: simulator start (a loop encode on a cold cache) + gateway + browser start + warm-up + measuring.
 guardProcess(PATHS.length * opt.sessions * (opt.seconds + opt['warmup-seconds'] + 40) + 240);
@@ -71,10 +75,12 @@ const MSE_SCRIPT = (() => {
   const js = ts.transpileModule(source, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } }).outputText;
   return `(() => {\n${js.replace(/^export /gm, '')}\nwindow.MseLivePlayer = MseLivePlayer;\n})();`;
 })();
-/** hls.js settings per path; llhls mirrors LL_HLS_TUNING in web/src/player/live-player.ts. */
+/** hls.js settings per path: the wall's own (web/src/player/hls-tuning.ts), and the old grid-tile baseline. */
+const WALL_TUNING = await importWebModule('web/src/player/hls-tuning.ts');
 const HLS_CONFIG = {
   hls: { liveSyncDurationCount: opt['live-sync'] },
-  llhls: { lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.1, maxBufferLength: 4, backBufferLength: 4, enableWorker: false },
+  llhls: WALL_TUNING.LL_HLS_TUNING,
+  segments: WALL_TUNING.SEGMENT_HLS_TUNING,
 };
 
 const { captureTimeOfLoopPosition, frameIndexBarLayout } = await distImport('sim/index.js');

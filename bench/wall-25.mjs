@@ -20,12 +20,15 @@
 //     the simulator, Chromium (every chromium process under this one), and the whole machine.
 //   - after: the page is closed and the gateway must show no viewer within 10 s (players destroyed, viewers
 //     released).
-// Variants, both in every run (order alternates): `mux` — the wall's default over plain HTTP/1.1, media over
-// the page's one WebSocket (web/src/player/ws-media-loader.ts); `http` — the baseline, hls.js's own XHR loader
-// under the browser's six connections per origin (localStorage sharp-eyes.media-transport = http).
+// Variants, each in every run (order rotates): `mux` — the wall as it comes, over plain HTTP/1.1, media over
+// the page's one WebSocket (web/src/player/ws-media-loader.ts), the in-process muxer; `parts` / `segments` — as
+// `mux`, grid tiles set to LL-HLS parts (hls.js lowLatencyMode) / whole segments (localStorage
+// sharp-eyes.grid-hls, web/src/player/hls-tuning.ts); `http` — hls.js's own XHR loader under the browser's six
+// connections per origin (localStorage sharp-eyes.media-transport = http); `ffmpeg` — as `mux`, with the gateway
+// packaging through ffmpeg (SE_MEDIA_IN_PROCESS_MUXER=false: plain HLS, no parts), issue 9's baseline.
 //
 //   npm run build
-//   node bench/wall-25.mjs [--runs 3] [--tiles 25] [--hold-sec 60] [--variants mux,http] [--ports 42400-42499]
+//   node bench/wall-25.mjs [--runs 3] [--tiles 25] [--hold-sec 60] [--variants mux,parts,segments,http,ffmpeg] [--ports 42400-42499]
 //        [--ready-timeout-sec 60]
 import { chromium } from 'playwright-core';
 import { options } from './lib/args.mjs';
@@ -38,13 +41,13 @@ import { machineInfo, machineLine } from './lib/machine.mjs';
 import { log, writeResult } from './lib/out.mjs';
 import { descendants, machineBusyPercent, machineCpu, readStat, TreeSampler } from './lib/proc-tree.mjs';
 
-const USAGE = `usage: node bench/wall-25.mjs [--runs 3] [--tiles 25] [--hold-sec 60] [--variants mux,http] [--ports 42400-42499]
+const USAGE = `usage: node bench/wall-25.mjs [--runs 3] [--tiles 25] [--hold-sec 60] [--variants mux,parts,segments,http,ffmpeg] [--ports 42400-42499]
        [--ready-timeout-sec 60]`;
 const opt = options({ runs: 3, tiles: 25, 'hold-sec': 60, variants: 'mux,http', ports: '42400-42499', 'ready-timeout-sec': 60 }, USAGE);
 const variants = opt.variants.split(',').map((v) => v.trim()).filter(Boolean);
 for (const v of variants) {
-  if (v !== 'mux' && v !== 'http') {
-    process.stderr.write(`--variants: mux and/or http (got ${v})\n${USAGE}\n`);
+  if (!['mux', 'parts', 'segments', 'http', 'ffmpeg'].includes(v)) {
+    process.stderr.write(`--variants: any of mux, parts, segments, http, ffmpeg (got ${v})\n${USAGE}\n`);
     process.exit(2);
   }
 }
@@ -88,7 +91,8 @@ log(`Chromium ${browser.version()}`);
 const result = { benchmark: 'wall-25', options: opt, machine, chromium: browser.version(), runs: [] };
 try {
   for (let run = 1; run <= opt.runs; run++) {
-    const order = run % 2 === 1 ? variants : [...variants].reverse();
+    const shift = (run - 1) % variants.length;
+    const order = [...variants.slice(shift), ...variants.slice(0, shift)];
     const runResult = { run, variants: {} };
     for (const variant of order) {
       runResult.variants[variant] = await measure(variant, run);
@@ -110,7 +114,13 @@ async function measure(variant, run) {
   try {
     gw = await startWebGatewayProcess({
       webRoot: web.dir,
-      env: { SE_MEDIA_HOST: '127.0.0.1', SE_MEDIA_PORTS: opt.ports, SE_MEDIA_MAX_STREAMS: String(opt.tiles + 10), SE_SIP_CATALOG_ON_REGISTER: 'false' },
+      env: {
+        SE_MEDIA_HOST: '127.0.0.1',
+        SE_MEDIA_PORTS: opt.ports,
+        SE_MEDIA_MAX_STREAMS: String(opt.tiles + 10),
+        SE_SIP_CATALOG_ON_REGISTER: 'false',
+        SE_MEDIA_IN_PROCESS_MUXER: variant === 'ffmpeg' ? 'false' : 'true',
+      },
     });
     sim = await startSimProcess({
       fleet: { server: `127.0.0.1:${gw.sipPort}`, serverId: GATEWAY_SIP_ID, password: DEVICE_PASSWORD, devices: opt.tiles, keepaliveSec: 60, codec: 'h264', audio: null },
@@ -133,14 +143,20 @@ async function measure(variant, run) {
     const session = await login.json();
     const layout = { kind: '25', tiles: channels.map((channelId) => ({ channelId })), maximised: null };
     await context.addInitScript(
-      ({ auth, layout, transport }) => {
+      ({ auth, layout, transport, gridHls }) => {
         if (sessionStorage.getItem('bench-init')) return;
         sessionStorage.setItem('bench-init', '1');
         localStorage.setItem('sharp-eyes.auth', JSON.stringify(auth));
         localStorage.setItem('sharp-eyes.wall.layout', JSON.stringify(layout));
         localStorage.setItem('sharp-eyes.media-transport', transport);
+        if (gridHls) localStorage.setItem('sharp-eyes.grid-hls', gridHls);
       },
-      { auth: { token: session.token, expiresAt: session.expiresAt, username: session.user.username, role: session.user.role }, layout, transport: variant },
+      {
+        auth: { token: session.token, expiresAt: session.expiresAt, username: session.user.username, role: session.user.role },
+        layout,
+        transport: variant === 'http' ? 'http' : 'mux',
+        gridHls: variant === 'parts' || variant === 'segments' ? variant : null,
+      },
     );
 
     // What the page opens over HTTP (Chromium's own network events).

@@ -22,7 +22,7 @@ import { CatalogService } from './domain/catalog/catalog-service.js';
 import { AlarmService, type IncomingAlarm } from './domain/alarms/alarm-service.js';
 import { AlarmEscalation } from './domain/alarms/alarm-escalation.js';
 import { AuthService } from './domain/auth/auth-service.js';
-import { PtzService } from './domain/control/ptz-service.js';
+import { PtzLeaseConflict, PtzService } from './domain/control/ptz-service.js';
 import { UserService } from './domain/auth/user-service.js';
 import { ScopedCatalog } from './domain/auth/scoped-catalog.js';
 import { AuditLog } from './domain/audit/audit-log.js';
@@ -41,7 +41,9 @@ import { TourService } from './domain/views/tour-service.js';
 import { PlatformService } from './domain/cascade/platform-service.js';
 import { configuredPlatforms } from './config/platforms.js';
 import { CatalogNotifier } from './domain/cascade/catalog-notifier.js';
-import { CatalogSubscriptions } from './domain/catalog/catalog-subscriptions.js';
+import { DeviceSubscriptions } from './domain/devices/device-subscriptions.js';
+import { PositionService } from './domain/positions/position-service.js';
+import { MobilePositionNotifier } from './domain/cascade/position-notifier.js';
 import type { CatalogItem } from './codecs/manscdp/messages.js';
 import { CascadeResponder } from './domain/cascade/cascade-responder.js';
 import { UpwardLegs } from './domain/cascade/upward-legs.js';
@@ -320,14 +322,36 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     await catalog.load();
     closers.push(() => catalog.close());
     applyCatalogNotify = (deviceId, items) => catalog.applyNotify(deviceId, items);
-    // Subscriptions to lower platforms' (and, if configured, devices') catalog changes (catalog-subscriptions.ts).
-    const catalogSubscriptions = new CatalogSubscriptions(
-      events,
-      { subscribe: (deviceId, expiresSec, dialog) => gb.subscribeCatalog(deviceId, expiresSec, dialog) },
-      { policy: config.sip.catalogSubscription, expiresSec: config.sip.subscriptionExpiresSec },
-      logger.child({ component: 'catalog' }),
+    // Subscriptions to lower platforms' (and, if configured, devices') catalog changes, alarms and mobile
+    // positions (device-subscriptions.ts), each package with its own policy.
+    const subscribePort = {
+      subscribe: (event: 'Catalog' | 'Alarm' | 'MobilePosition', deviceId: string, expiresSec: number, dialog: Parameters<typeof gb.subscribe>[3]) =>
+        gb.subscribe(event, deviceId, expiresSec, dialog, { intervalSec: config.sip.mobilePositionIntervalSec }),
+    };
+    for (const [event, policy] of [
+      ['Catalog', config.sip.catalogSubscription],
+      ['Alarm', config.sip.alarmSubscription],
+      ['MobilePosition', config.sip.mobilePositionSubscription],
+    ] as const) {
+      const subscriptions = new DeviceSubscriptions(events, subscribePort, { event, policy, expiresSec: config.sip.subscriptionExpiresSec }, logger.child({ component: 'subscriptions' }));
+      closers.push(() => subscriptions.close());
+    }
+    // Mobile positions (GB MobilePosition): from our subscriptions' NOTIFYs and from MESSAGEs sent unasked.
+    const positions = new PositionService(
+      {
+        records: store.records,
+        deviceOfChannel: (channelId) => gb.deviceOfChannel(channelId),
+        onPosition: (position) => events.emit('channel-position', position),
+        count: (outcome) => metrics.mobilePosition(outcome),
+        logger: logger.child({ component: 'positions' }),
+      },
+      { retentionDays: config.sip.mobilePositionRetentionDays },
     );
-    closers.push(() => catalogSubscriptions.close());
+    await positions.load();
+    closers.push(() => positions.close());
+    signalling.on('mobile-position', (e) => {
+      positions.receive(e.deviceId, e.notify).catch((err: unknown) => logger.warn({ err, deviceId: e.deviceId }, 'mobile position not taken'));
+    });
 
     const alarms = new AlarmService(writer, events, logger.child({ component: 'alarms' }));
     /** The one way into the alarm pipeline, for GB alarms and the events of added (ONVIF) devices alike. */
@@ -412,7 +436,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     });
     metrics.setStreamCountProvider(() => streams.active);
     metrics.setStreamTotalsProvider(() => {
-      const t = { bitrateKbps: 0, packets: 0, packetsLost: 0, foreignSsrcDropped: 0, viewers: 0, frames: 0, bytes: 0, droppedFrames: 0 };
+      const t = { bitrateKbps: 0, packets: 0, packetsLost: 0, foreignSsrcDropped: 0, viewers: 0, frames: 0, bytes: 0, droppedFrames: 0, listeners: 0, audioRenditions: 0 };
       for (const v of streams.list()) {
         t.frames += v.frames;
         t.bytes += v.bytes;
@@ -422,6 +446,8 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         t.packetsLost += v.packetsLost;
         t.foreignSsrcDropped += v.foreignSsrcDropped;
         t.viewers += v.viewers;
+        t.listeners += v.listeners;
+        if (v.audioRendition) t.audioRenditions++;
       }
       return t;
     });
@@ -669,11 +695,20 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     // Catalog / Alarm subscriptions from upper platforms: changes NOTIFYed in their dialogs (catalog-notifier.ts).
     const notifier = new CatalogNotifier(platforms, responder, tree, { notify: (dialog, state, body) => signalling.sendNotify(dialog, state, body), nextSn: () => signalling.nextSn() }, logger.child({ component: 'cascade' }));
     responder.alarmDialogOf = (platformId) => notifier.alarmDialogOf(platformId);
-    platforms.subscriptionsOf = (platformId) => notifier.eventsOf(platformId);
+    // MobilePosition subscriptions from above: the positions our devices report, of shared channels, NOTIFYed at
+    // the subscription's interval (position-notifier.ts).
+    // Fed by the position service with the positions it accepted (a device reports only for its own channels).
+    const upwardPositions = new MobilePositionNotifier(platforms, responder, { notify: (dialog, state, body) => signalling.sendNotify(dialog, state, body), nextSn: () => signalling.nextSn() }, logger.child({ component: 'cascade' }));
+    events.on('channel-position', (p) =>
+      upwardPositions.reported(p.deviceId, [{ deviceId: p.id, time: p.time, longitude: p.longitude, latitude: p.latitude, speed: p.speed, direction: p.direction, altitude: p.altitude, height: null }]),
+    );
+    platforms.subscriptionsOf = (platformId) => [...notifier.eventsOf(platformId), ...upwardPositions.eventsOf(platformId)];
     signalling.on('upper-subscribe', (e) => {
       if (e.event === 'Catalog' || e.event === 'Alarm') notifier.subscribed({ ...e, event: e.event });
+      else upwardPositions.subscribed({ ...e, intervalSec: e.intervalSec ?? 5 });
     });
     closers.push(() => notifier.close());
+    closers.push(() => upwardPositions.close());
     events.on('alarm', (alarm) => responder.forwardAlarm(alarm));
     // Upward streams: an upper platform's INVITE for a shared channel becomes a viewer of the channel's stream
     // plus an RTP/PS sender to it (one source serves the wall and every upper request).
@@ -699,15 +734,34 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       });
     });
     signalling.on('upper-bye', (e) => upward.bye(e));
-    // PTZ from above, relayed to the channel's device like the wall's own commands (no lease is taken: an upper
-    // platform's operator and ours are not arbitrated yet, docs/cascade.md).
+    platforms.upwardLegsOf = (platformId) => upward.list().filter((leg) => leg.platformId === platformId).length;
+    // A link that was online and no longer is (the platform forgot us — it restarted — or stopped answering):
+    // its INVITE dialogs are gone, so its upward legs end rather than stream into the void (WVP #1927).
+    const lastLinkStatus = new Map<string, string>();
+    events.on('platform-status', (e) => {
+      const before = lastLinkStatus.get(e.platformId);
+      lastLinkStatus.set(e.platformId, e.status);
+      if (before === 'online' && e.status !== 'online') {
+        const ended = upward.endPlatform(e.platformId, `link to the upper platform lost (${e.lastError ?? e.status})`);
+        if (ended > 0) logger.info({ platformId: e.platformId, ended, status: e.status }, 'upward streams of a lost upper platform ended');
+      }
+    });
+    // PTZ from above, relayed to the channel's device (GB or ONVIF) through the PTZ service: the platform takes the
+    // camera's lease like a local user of the role `cascade.ptzRole`, so it neither fights a local operator who holds
+    // the camera nor keeps one of a higher role out (docs/cascade.md). A refused command goes nowhere (logged).
     signalling.on('upper-control', (e) => {
-      void (async () => {
-        const deviceId = await gb.deviceOfChannel(e.targetId);
-        if (!deviceId || !registry.isOnline(deviceId)) return;
-        await gb.sendPtz(e.targetId, deviceId, e.ptzCmd);
-        logger.info({ platformId: e.platformId, channelId: e.targetId, ptzCmd: e.ptzCmd }, 'PTZ from the upper platform relayed');
-      })().catch((err: unknown) => logger.warn({ err, platformId: e.platformId, channelId: e.targetId }, 'PTZ from the upper platform not relayed'));
+      const actor = { username: `platform:${e.platformId}`, role: config.cascade.ptzRole };
+      ptz.relay(e.targetId, e.ptzCmd, actor).then(
+        (r) => {
+          metrics.cascadePtzCommand('relayed');
+          logger.info({ platformId: e.platformId, channelId: e.targetId, ptzCmd: e.ptzCmd, takenOverFrom: r.takenOverFrom }, 'PTZ from the upper platform relayed');
+        },
+        (err: unknown) => {
+          const holder = err instanceof PtzLeaseConflict ? err.lease.holder : undefined;
+          metrics.cascadePtzCommand(holder ? 'lease-held' : 'refused');
+          logger.warn({ platformId: e.platformId, channelId: e.targetId, ptzCmd: e.ptzCmd, holder, err: (err as Error).message }, 'PTZ from the upper platform not relayed');
+        },
+      );
     });
     closers.push(() => upward.close());
 
@@ -798,6 +852,14 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       ptzLease: async (channelId, p) => {
         scoped.assertChannelInScope(channelId, p);
         return ptz.leaseOf(channelId);
+      },
+      channelPosition: async (channelId, p) => {
+        scoped.assertChannelInScope(channelId, p);
+        return positions.latestOf(channelId);
+      },
+      channelTrack: async (channelId, window, p) => {
+        scoped.assertChannelInScope(channelId, p);
+        return positions.trackOf(channelId, window.start, window.end);
       },
       releasePtz: async (channelId, p) => {
         scoped.assertChannelInScope(channelId, p);

@@ -92,6 +92,9 @@ const WS_MESSAGES: Record<WsMessageType, string> = {
   'import-progress':
     '`{ importId, done, total, added, unchanged, updated, failed, state: "running" | "complete" }`: a POST /api/devices/import advanced ' +
     '(about every 1 % of its rows, and once at the end; admins and unscoped users only).',
+  'channel-position':
+    '`{ id, deviceId, longitude, latitude, speed, direction, altitude, time, receivedAt }`: a channel (a vehicle, body-worn or ' +
+    'drone camera) reported a new position (GB MobilePosition); as in GET /api/channels/{id}/position.',
   'health-alert':
     '`{ event: "fired" | "reminder" | "recovered" | "cleared", alert }` with an Alert as in GET /api/alerts: `{ id, ruleId, ' +
     'ruleName, kind, channelId, channelName, deviceId, civilCode, state, reason, firedAt, clearedAt, clearReason, ' +

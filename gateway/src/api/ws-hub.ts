@@ -30,6 +30,7 @@ import type { ChannelScope } from '../domain/auth/channel-scope.js';
 import { alarmInScope } from '../domain/auth/scoped-catalog.js';
 import type { PlatformStatusEvent } from '../domain/cascade/platform-service.js';
 import type { ImportProgress } from '../domain/devices/device-import.js';
+import type { ChannelPosition } from '../domain/positions/position-service.js';
 
 /** Every message type the hub sends (the OpenAPI description in http-server.ts documents each). */
 export const WS_MESSAGE_TYPES = [
@@ -43,6 +44,7 @@ export const WS_MESSAGE_TYPES = [
   'health-alert',
   'platform-status',
   'import-progress',
+  'channel-position',
 ] as const;
 
 export type WsMessageType = (typeof WS_MESSAGE_TYPES)[number];
@@ -100,6 +102,8 @@ export function scopedEvent(scope: ChannelScope, type: Exclude<WsMessageType, 'h
     case 'import-progress':
       // Imports are an administrator's business (manage-config), across every region.
       return null;
+    case 'channel-position':
+      return scope.coversChannel((data as ChannelPosition).id) ? data : null;
   }
 }
 
@@ -137,6 +141,7 @@ type PendingEntry =
   | { type: 'health-alert'; data: HealthAlertEvent }
   | { type: 'platform-status'; data: PlatformStatusEvent }
   | { type: 'import-progress'; data: ImportProgress }
+  | { type: 'channel-position'; data: ChannelPosition }
   | { type: 'channel-status'; channelId: string; deviceId: string; status: ChannelStatusChange['status']; at: number };
 
 type Limits = typeof DEFAULTS & { maxBufferedBytes: number };
@@ -253,6 +258,12 @@ class WsClient {
         this.backlog.set(`u:${event.platformId}`, { type, data: event });
         break;
       }
+      case 'channel-position': {
+        // Only where the vehicle is now matters to a slow client.
+        const position = data as ChannelPosition;
+        this.backlog.set(`p:${position.id}`, { type, data: position });
+        break;
+      }
       case 'import-progress': {
         // Only the latest count of an import matters to a slow client.
         const progress = data as ImportProgress;
@@ -350,6 +361,7 @@ export class WsHub {
     'health-alert': (e: HealthAlertEvent) => this.broadcast('health-alert', e),
     'platform-status': (e: PlatformStatusEvent) => this.broadcast('platform-status', e),
     'import-progress': (e: ImportProgress) => this.broadcast('import-progress', e),
+    'channel-position': (e: ChannelPosition) => this.broadcast('channel-position', e),
   };
 
   constructor(private readonly options: WsHubOptions) {
@@ -371,6 +383,7 @@ export class WsHub {
     events.on('health-alert', this.listeners['health-alert']);
     events.on('platform-status', this.listeners['platform-status']);
     events.on('import-progress', this.listeners['import-progress']);
+    events.on('channel-position', this.listeners['channel-position']);
     this.heartbeat = setInterval(() => this.checkHeartbeats(), this.limits.heartbeatIntervalMs);
     this.heartbeat.unref();
   }
@@ -427,6 +440,7 @@ export class WsHub {
     events.off('health-alert', this.listeners['health-alert']);
     events.off('platform-status', this.listeners['platform-status']);
     events.off('import-progress', this.listeners['import-progress']);
+    events.off('channel-position', this.listeners['channel-position']);
     for (const client of this.clients) {
       client.release();
       this.closeSocket(client.socket, 1001, 'server shutting down');

@@ -41,6 +41,10 @@ export interface GatewayConfig {
     keepaliveMissCount: number;
     catalogOnRegister: boolean;
     catalogSubscription: 'off' | 'platforms' | 'all';
+    alarmSubscription: 'off' | 'platforms' | 'all';
+    mobilePositionSubscription: 'off' | 'platforms' | 'all';
+    mobilePositionIntervalSec: number;
+    mobilePositionRetentionDays: number;
     subscriptionExpiresSec: number;
     catalogTimeoutSec: number;
     queryTimeoutSec: number;
@@ -120,7 +124,7 @@ export interface GatewayConfig {
   };
   rtmp: { host: string; port: number; advertisedHost: string };
   onvif: { discoveryInterface: string; discoveryPort: number; events: boolean; eventSubscriptionSec: number; eventPullTimeoutSec: number };
-  cascade: { platforms: PlatformConfigEntry[] };
+  cascade: { platforms: PlatformConfigEntry[]; ptzRole: 'viewer' | 'maintainer' | 'operator' | 'admin' };
   deviceProfilesDir: string;
 }
 
@@ -403,6 +407,22 @@ const SIP_SCHEMA: TypedGroupSpec<GatewayConfig['sip']> = {
     catalogSubscription: {
       kind: 'enum', values: ['off', 'platforms', 'all'], default: 'platforms',
       description: 'Subscribe to catalog changes (目录订阅) after reading a catalog: platforms = lower platforms (type 200) only, all = every device, off. A device that refuses is not asked again until it registers again.',
+    },
+    alarmSubscription: {
+      kind: 'enum', values: ['off', 'platforms', 'all'], default: 'platforms',
+      description: 'Subscribe to alarms (报警订阅) after reading a catalog: platforms = lower platforms (type 200) only, all = every device, off. Alarms sent as MESSAGE are taken either way.',
+    },
+    mobilePositionSubscription: {
+      kind: 'enum', values: ['off', 'platforms', 'all'], default: 'platforms',
+      description: 'Subscribe to mobile positions (移动位置订阅: vehicle, body-worn and drone cameras) after reading a catalog: platforms = lower platforms (type 200) only, all = every device, off. Positions sent unasked are taken either way.',
+    },
+    mobilePositionIntervalSec: {
+      kind: 'integer', default: 5, min: 1, max: 3600,
+      description: 'Interval asked for in a mobile-position subscription (seconds between position reports).',
+    },
+    mobilePositionRetentionDays: {
+      kind: 'integer', default: 7, min: 1, max: 366,
+      description: 'Days the track of mobile positions (GET /api/channels/{id}/positions) is kept; the latest position of each channel is kept regardless.',
     },
     subscriptionExpiresSec: {
       kind: 'integer', default: 3600, min: 60, max: 86_400,
@@ -816,6 +836,10 @@ export const CONFIG_SCHEMA: TypedGroupSpec<GatewayConfig> = {
         platforms: {
           kind: 'objectList', itemName: 'upper platform', fields: PLATFORM_FIELDS,
           description: 'Upper platforms this gateway registers with and shares channels to.',
+        },
+        ptzRole: {
+          kind: 'enum', values: ['viewer', 'maintainer', 'operator', 'admin'], default: 'operator',
+          description: 'PTZ from an upper platform takes the camera\'s PTZ lease like a local user of this role: a local user of the same or a higher role holding it wins (the command is dropped), a lower one is taken over; a higher local role takes it from the platform.',
         },
       },
     },

@@ -9,10 +9,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { ManscdpCharset } from '../codecs/manscdp/charset.js';
+// How far a device's source may move after REGISTER: defined where the signalling engine's source check applies it.
+import { NAT_REBINDING_VALUES, type NatRebinding } from '../protocol/gb28181/source-trust.js';
 
-/** How far a device's source may move after REGISTER (the signalling engine's source check applies it). */
-export type NatRebinding = 'off' | 'port' | 'address';
-const NAT_REBINDING_VALUES: readonly NatRebinding[] = ['off', 'port', 'address'];
+export type { NatRebinding };
 
 export type SubstreamAttributeName = 'streamnumber' | 'streamprofile' | 'stream' | 'streamMode';
 

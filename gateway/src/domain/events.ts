@@ -42,6 +42,7 @@ export interface StreamFailure {
 
 import type { PlatformStatusEvent } from './cascade/platform-service.js';
 import type { ImportProgress } from './devices/device-import.js';
+import type { ChannelPosition } from './positions/position-service.js';
 
 export interface GatewayEventMap {
   'device-status': [DeviceStatusChange];
@@ -58,6 +59,8 @@ export interface GatewayEventMap {
   'platform-status': [PlatformStatusEvent];
   /** A bulk device import advanced (domain/devices/device-import.ts): about every 1 % and at the end. */
   'import-progress': [ImportProgress];
+  /** A channel reported a new mobile position (domain/positions/position-service.ts). */
+  'channel-position': [ChannelPosition];
 }
 
 export class GatewayEvents extends EventEmitter<GatewayEventMap> {

@@ -2,6 +2,7 @@
  * What the HTTP/WebSocket API may ask of the domain. The composition root builds one `GatewayServices`
  * from the registry, catalog, alarm, control and auth services; the API layer sees only this.
  */
+import type { ChannelPosition } from './positions/position-service.js';
 import type { DevicePatch, NewDeviceInput } from './devices/device-input.js';
 import type { AddedDevice } from './devices/protocol-devices.js';
 import type { DevicePreset } from './devices/drivers/driver.js';
@@ -162,6 +163,10 @@ export interface GatewayServices {
   ptz(channelId: string, request: PtzRequest, principal?: Principal): Promise<PtzResult>;
   /** Who holds a channel's PTZ now (NotFoundError out of scope). */
   ptzLease?(channelId: string, principal: Principal): Promise<PtzLease | null>;
+  /** The channel's latest mobile position (GB MobilePosition), null when it never reported one; NotFoundError out of scope. */
+  channelPosition?(channelId: string, principal: Principal): Promise<ChannelPosition | null>;
+  /** Where the channel was in [start, end) (epoch ms), oldest first; NotFoundError out of scope or never reported. */
+  channelTrack?(channelId: string, window: { start: number; end: number }, principal: Principal): Promise<{ total: number; items: ChannelPosition[] }>;
   /** Give a channel's PTZ lease back (its holder or a higher role). */
   releasePtz?(channelId: string, principal: Principal): Promise<boolean>;
   /** The presets the camera keeps (ONVIF GetPresets); ConflictError for channels whose protocol cannot list them. */

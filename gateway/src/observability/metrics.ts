@@ -60,6 +60,10 @@ export interface StreamTotals {
   frames: number;
   bytes: number;
   droppedFrames: number;
+  /** Viewers that listen (asked for audio). */
+  listeners: number;
+  /** Streams whose AAC rendition (G.711 to AAC for listeners) runs. */
+  audioRenditions: number;
 }
 
 /** Consultation sessions, read at scrape time. */
@@ -83,6 +87,7 @@ export class GatewayMetrics {
   private readonly sipParseErrors: Counter<'reason'>;
   private readonly sipAuthFailures: Counter<'reason'>;
   private readonly sipLockouts: Counter;
+  private readonly cascadePtz: Counter;
   private readonly sipRejected: Counter<'reason'>;
   private readonly sipThrottled: Counter<'outcome'>;
   private readonly storeWriteSeconds: Histogram<'operation'>;
@@ -94,6 +99,7 @@ export class GatewayMetrics {
   private readonly wsDroppedClients: Counter<'reason'>;
   private readonly catalogItemsCounter: Counter;
   private readonly alarmsCounter: Counter;
+  private readonly mobilePositionsCounter: Counter<'outcome'>;
   private readonly deviceEventsCounter: Counter<'kind' | 'raised'>;
   private readonly onvifEventFeeds: Counter<'event' | 'reason'>;
   private readonly apiRequests: Counter<'route' | 'code'>;
@@ -165,6 +171,8 @@ export class GatewayMetrics {
       ['frames', 'se_streams_frames', 'Video frames the running streams received.'],
       ['bytes', 'se_streams_media_bytes', 'Media payload bytes the running streams received.'],
       ['droppedFrames', 'se_streams_dropped_frames', 'Frames the running streams dropped before their readers (broken PS, waiting for a keyframe, bad parameter sets).'],
+      ['listeners', 'se_streams_listeners', 'Viewers of the running streams that listen (their HLS carries the audio as AAC).'],
+      ['audioRenditions', 'se_streams_audio_renditions', 'Running streams whose AAC rendition (ffmpeg: G.711 to AAC, video copied) runs for listeners.'],
     ];
     for (const [key, name, help] of totals) {
       new Gauge({
@@ -236,6 +244,12 @@ export class GatewayMetrics {
       help: 'Devices or sources locked out after repeated authentication failures.',
       registers,
     });
+    this.cascadePtz = new Counter({
+      name: 'se_cascade_ptz_total',
+      help: 'PTZ DeviceControl from upper platforms, by outcome: relayed, lease-held (another holds the camera), refused (bad PTZCmd, unknown or offline channel).',
+      labelNames: ['outcome'],
+      registers,
+    });
     this.sipRejected = new Counter({
       name: 'se_sip_rejected_total',
       help: 'MESSAGE/NOTIFY/INFO refused: unregistered, source-mismatch, transport-mismatch (403, before any work); bad-sender, bad-body, bad-sn, bad-device-id (400).',
@@ -305,6 +319,12 @@ export class GatewayMetrics {
     this.catalogItemsCounter = new Counter({
       name: 'se_catalog_items_total',
       help: 'Catalog items received from devices.',
+      registers,
+    });
+    this.mobilePositionsCounter = new Counter({
+      name: 'se_mobile_positions_total',
+      help: 'Mobile position reports (GB MobilePosition) by outcome: accepted, unusable (no coordinates), foreign (a channel of another device).',
+      labelNames: ['outcome'],
       registers,
     });
     this.alarmsCounter = new Counter({
@@ -463,6 +483,10 @@ export class GatewayMetrics {
     this.sipLockouts.inc();
   }
 
+  cascadePtzCommand(outcome: 'relayed' | 'lease-held' | 'refused'): void {
+    this.cascadePtz.inc({ outcome });
+  }
+
   /** Reasons are the signalling engine's fixed set (RejectionReason in protocol/gb28181/source-trust.ts). */
   sipRequestRejected(reason: 'unregistered' | 'source-mismatch' | 'transport-mismatch' | 'bad-sender' | 'bad-body' | 'bad-sn' | 'bad-device-id'): void {
     this.sipRejected.inc({ reason });
@@ -498,6 +522,10 @@ export class GatewayMetrics {
 
   catalogItems(count: number): void {
     if (count > 0) this.catalogItemsCounter.inc(count);
+  }
+
+  mobilePosition(outcome: 'accepted' | 'unusable' | 'foreign'): void {
+    this.mobilePositionsCounter.inc({ outcome });
   }
 
   alarmReceived(): void {

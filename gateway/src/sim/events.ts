@@ -67,6 +67,10 @@ export interface DeviceFleetEvents {
   'message-ignored': [{ deviceId: string; root: string; cmdType: string }];
   /** An Alarm Notify was acknowledged with 200 (status) or failed (status null). */
   'alarm-sent': [{ deviceId: string; sourceId: string; sn: number; status: number | null }];
+  /** The gateway subscribed to an event package of a device (eventSubscriptions on). */
+  subscribed: [{ deviceId: string; event: string; expires: number }];
+  /** A MobilePosition NOTIFY went out; status = the gateway's answer. */
+  'positions-sent': [{ deviceId: string; count: number; status: number }];
   /** A simulated camera started sending (first keyframe on the wire). `ssrc` as in y=. */
   'media-started': [
     {

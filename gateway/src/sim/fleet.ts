@@ -105,6 +105,11 @@ export interface DeviceFleetOptions {
   tcpMessageBytes?: number;
   /** Fixed catalog items per MESSAGE (overrides the byte budgets). */
   catalogItemsPerMessage?: number;
+  /**
+   * Devices accept Alarm and MobilePosition SUBSCRIBEs (alarms then go as NOTIFYs, positions are NOTIFYed at the
+   * subscriber's Interval); off: 489 like most IPCs. Default false.
+   */
+  eventSubscriptions?: boolean;
   /** SIP client transaction timeout. Default 32 s. */
   transactionTimeoutMs?: number;
   /** Video codec of every camera. Default 'h264'. */
@@ -279,6 +284,7 @@ export class DeviceFleet extends EventEmitter<DeviceFleetEvents> {
       tcpMessageBytes: opts.tcpMessageBytes ?? DEFAULTS.tcpMessageBytes,
       catalogItemsPerMessage: opts.catalogItemsPerMessage ?? null,
       alarmEveryMs: (opts.alarmEverySec ?? 0) * 1_000,
+      eventSubscriptions: opts.eventSubscriptions ?? false,
     };
     if (!(this.config.refreshFraction > 0 && this.config.refreshFraction < 1)) throw new RangeError('refreshFraction must be between 0 and 1');
     const codec = opts.codec ?? 'h264';
@@ -577,6 +583,15 @@ export class DeviceFleet extends EventEmitter<DeviceFleetEvents> {
     const device = this.requireDevice(id);
     const channelId = alarm.channelId ?? (id !== device.id ? id : undefined);
     return device.raiseAlarm({ ...alarm, channelId });
+  }
+
+  /**
+   * Report a position: a MobilePosition Notify MESSAGE from the device. `id` may be the device or one of its
+   * channels (then the channel is the DeviceID). Resolves to the gateway's status, null when unanswered.
+   */
+  async reportPosition(id: string, position: { longitude: number; latitude: number; speed?: number; direction?: number }): Promise<number | null> {
+    const device = this.requireDevice(id);
+    return device.reportPosition({ ...position, ...(id !== device.id ? { channelId: id } : {}) });
   }
 
   /** These devices stop sending keepalives but stay registered and keep answering (offline detection). */

@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { header, type SipRequest, type SipResponse } from '../codecs/sip/message.js';
-import { quote } from '../codecs/sip/headers.js';
+import { quote, tagOf } from '../codecs/sip/headers.js';
 import { generateCallId, generateTag } from '../codecs/sip/builder.js';
 import { computeDigestResponse, parseDigestParams, type DigestParams } from '../codecs/sip/digest.js';
 import { decodePtz, type PtzCommand } from '../codecs/gb/ptz.js';
@@ -25,6 +25,7 @@ import {
   encodeKeepalive,
   encodeRecordInfoResponse,
   encodeResponse,
+  encodeMobilePositionNotify,
   type RecordItemFields,
   MANSCDP_CONTENT_TYPE,
   readDeviceControl,
@@ -37,6 +38,14 @@ import { CatalogPacker } from '../protocol/gb28181/catalog-packer.js';
 import type { DeviceFleetEvents, PtzLogEntry, SimDeviceKind } from './events.js';
 import type { VendorProfile } from './identity.js';
 import type { SimMediaService } from './media-session.js';
+import { notifierDialog, readSubscribe, type GbEventPackage, type SubscriptionDialog } from '../protocol/gb28181/subscriptions.js';
+
+/** A subscription the gateway holds with this device (we are the notifier). */
+interface SimSubscription {
+  dialog: SubscriptionDialog;
+  /** MobilePosition: the report timer. */
+  timer: NodeJS.Timeout | null;
+}
 
 /** A socket (SipTransport) and its transaction layer, shared by the devices behind it. */
 export interface DeviceLink {
@@ -79,6 +88,12 @@ export interface SimDeviceConfig {
   catalogItemsPerMessage: number | null;
   /** Raise an alarm every n ms (random phase), 0 = never. */
   alarmEveryMs: number;
+  /**
+   * Accept Alarm and MobilePosition SUBSCRIBEs (like a lower platform or a vehicle terminal; most IPCs refuse
+   * them with 489): alarms then go as NOTIFYs in the Alarm dialog, and every channel's position is NOTIFYed at
+   * the Interval the subscriber asked for, moving along a small circle.
+   */
+  eventSubscriptions: boolean;
 }
 
 export type DeviceState =
@@ -180,6 +195,9 @@ export class SimDevice {
   private refreshTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private alarmTimer: NodeJS.Timeout | null = null;
+  /** Alarm / MobilePosition subscriptions of the gateway, by package. */
+  private readonly subscriptions = new Map<GbEventPackage, SimSubscription>();
+  private positionStep = 0;
   /** Created on first PTZ command: 50 000 devices should not carry two empty Maps each. */
   private ptz: Map<string, PtzLogEntry[]> | null = null;
   private presets: Map<string, Set<number>> | null = null;
@@ -328,12 +346,33 @@ export class SimDevice {
     );
     let status: number | null = null;
     try {
-      status = (await this.sendToServer(body, this.serverDestination())).status;
+      const alarmDialog = this.subscriptions.get('Alarm');
+      status = alarmDialog ? (await this.sendNotify(alarmDialog, body)).status : (await this.sendToServer(body, this.serverDestination())).status;
     } catch {
       status = null;
     }
     this.host.emit('alarm-sent', { deviceId: this.id, sourceId, sn, status });
     return status;
+  }
+
+  /**
+   * Send a MobilePosition Notify MESSAGE (2016 flat form, DeviceID = `channelId` or the device) with a position;
+   * resolves to the gateway's status (null when unanswered).
+   */
+  async reportPosition(position: { channelId?: string; longitude: number; latitude: number; speed?: number; direction?: number }): Promise<number | null> {
+    const id = position.channelId ?? this.id;
+    const body = encodeMobilePositionNotify(
+      id,
+      this.nextSn(),
+      [{ deviceId: id, time: beijingTime(Date.now()), longitude: position.longitude, latitude: position.latitude, speed: position.speed ?? null, direction: position.direction ?? null, altitude: null, height: null }],
+      'flat',
+      this.host.config.charset,
+    );
+    try {
+      return (await this.sendToServer(body, this.serverDestination())).status;
+    } catch {
+      return null;
+    }
   }
 
   // ------------------------------------------------------------------------------------------ registration
@@ -542,6 +581,8 @@ export class SimDevice {
   private stopPeriodic(): void {
     this.clearKeepaliveTimer();
     this.clearRefresh();
+    for (const sub of this.subscriptions.values()) if (sub.timer) clearInterval(sub.timer);
+    this.subscriptions.clear();
     if (this.alarmTimer) clearTimeout(this.alarmTimer);
     this.alarmTimer = null;
   }
@@ -585,7 +626,7 @@ export class SimDevice {
         this.host.media.handle({ deviceId: this.id, link: this.link }, targetId, req, source, reply);
         return;
       case 'SUBSCRIBE':
-        reply(489, 'Bad Event');
+        this.onSubscribe(req, source, reply);
         return;
       default:
         reply(405, 'Method Not Allowed', { headers: [['allow', ALLOW]] });
@@ -803,6 +844,95 @@ export class SimDevice {
     if (replyTo.transport === 'tcp') return { bodyBytes: cfg.tcpMessageBytes - SIP_HEADER_ALLOWANCE, maxItems: MAX_ITEMS_LARGE };
     if (this.kind === 'platform') return { bodyBytes: cfg.udpPlatformMessageBytes - SIP_HEADER_ALLOWANCE, maxItems: MAX_ITEMS_LARGE };
     return { bodyBytes: cfg.udpMessageBytes - SIP_HEADER_ALLOWANCE, maxItems: MAX_ITEMS_SMALL_UDP };
+  }
+
+  /**
+   * SUBSCRIBE from the gateway: Alarm and MobilePosition when `eventSubscriptions` is on (else 489, like most
+   * IPCs); Expires 0 ends one. A refresh arrives in the same dialog (same Call-ID) and keeps it.
+   */
+  private onSubscribe(req: SipRequest, source: TransportSource, reply: ReplyFn): void {
+    let msg: ManscdpMessage | null = null;
+    try {
+      msg = req.body.length > 0 ? decodeManscdp(req.body) : null;
+    } catch {
+      reply(400, 'Bad Body');
+      return;
+    }
+    const reading = readSubscribe(req, msg?.cmdType ?? '');
+    if (!reading.ok) {
+      reply(reading.status, reading.reason);
+      return;
+    }
+    if (!this.host.config.eventSubscriptions || reading.event === 'Catalog') {
+      reply(489, 'Bad Event');
+      return;
+    }
+    const event = reading.event;
+    const existing = this.subscriptions.get(event);
+    const callId = header(req, 'call-id') ?? '';
+    if (existing && existing.dialog.callId === callId) {
+      if (existing.timer) clearInterval(existing.timer);
+      this.subscriptions.delete(event);
+    }
+    const localTag = tagOf(header(req, 'to')) ?? existing?.dialog.localTag ?? generateTag();
+    reply(200, 'OK', {
+      toTag: localTag,
+      headers: [['expires', String(reading.expires)], ['contact', this.contact]],
+      body: encodeResponse(event, msg?.sn ?? 0, this.id, { Result: 'OK' }, this.host.config.charset),
+      contentType: MANSCDP_CONTENT_TYPE,
+    });
+    if (reading.expires === 0) return;
+    const dialog = notifierDialog(req, event, localTag, source);
+    const sub: SimSubscription = { dialog, timer: null };
+    this.subscriptions.set(event, sub);
+    this.host.emit('subscribed', { deviceId: this.id, event, expires: reading.expires });
+    if (event === 'MobilePosition') {
+      const intervalSec = Math.max(1, Number.parseInt((msg ? textAt(msg.fields, 'Interval') : undefined) ?? '5', 10) || 5);
+      const report = (): void => void this.reportPositions(sub).catch(() => undefined);
+      sub.timer = setInterval(report, intervalSec * 1_000);
+      sub.timer.unref?.();
+      setImmediate(report);
+    }
+  }
+
+  /** Every channel's position in one NOTIFY, moving ~100 m around a point near Shenzhen. */
+  private async reportPositions(sub: SimSubscription): Promise<void> {
+    if (this.stateValue !== 'registered' || this.subscriptions.get('MobilePosition') !== sub) return;
+    const step = ++this.positionStep;
+    const now = Date.now();
+    const positions = this.spec.channelIds.slice(0, 64).map((channelId, i) => ({
+      deviceId: channelId,
+      time: beijingTime(now),
+      longitude: 114.0579 + i * 0.01 + 0.001 * Math.cos(step / 10),
+      latitude: 22.5431 + 0.001 * Math.sin(step / 10),
+      speed: 36,
+      direction: (step * 6) % 360,
+      altitude: 12,
+      height: null,
+    }));
+    // An IPC reports in the 2016 flat form (its one position), an NVR or platform in the 2022 list form.
+    const body = encodeMobilePositionNotify(this.id, this.nextSn(), positions, this.kind === 'ipc' ? 'flat' : 'list', this.host.config.charset);
+    const res = await this.sendNotify(sub, body);
+    this.host.emit('positions-sent', { deviceId: this.id, count: positions.length, status: res.status });
+  }
+
+  private sendNotify(sub: SimSubscription, body: Buffer): Promise<SipResponse> {
+    const d = sub.dialog;
+    d.cseq += 1;
+    return this.link.endpoint.sendRequest({
+      method: 'NOTIFY',
+      uri: d.target,
+      to: d.remote,
+      from: d.localUri,
+      fromTag: d.localTag,
+      callId: d.callId,
+      cseq: d.cseq,
+      headers: [['event', d.event], ['subscription-state', 'active'], ['contact', this.contact], ['user-agent', this.vendor.userAgent]],
+      body,
+      contentType: MANSCDP_CONTENT_TYPE,
+      destination: d.destination,
+      timeoutMs: this.host.config.transactionTimeoutMs,
+    });
   }
 
   private sendToServer(body: Buffer, destination: TransportSource): Promise<SipResponse> {

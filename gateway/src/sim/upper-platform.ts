@@ -30,11 +30,14 @@ import { parseNameAddr, parseUri } from '../codecs/sip/headers.js';
 import { buildChallenge, NonceIssuer, parseDigestParams, verifyDigest } from '../codecs/sip/digest.js';
 import {
   decodeManscdp,
+  encodePtzControl,
   encodeQuery,
   MANSCDP_CONTENT_TYPE,
   readCatalogResponse,
+  readMobilePosition,
   type CatalogItem,
   type ManscdpMessage,
+  type MobilePosition,
 } from '../codecs/manscdp/messages.js';
 import { buildPlayOffer, parseSdp, type SdpMediaTransport } from '../codecs/sdp/sdp.js';
 import { parseRtp } from '../codecs/rtp/rtp.js';
@@ -100,6 +103,13 @@ export interface NotifyItem {
   at: number;
 }
 
+/** A MobilePosition report NOTIFYed to us, with the Subscription-State it came with. */
+export interface ReceivedPosition extends MobilePosition {
+  lowerId: string;
+  subscriptionState: string;
+  at: number;
+}
+
 export interface UpperPlatformStats {
   registerChallenges: number;
   registersAccepted: number;
@@ -117,6 +127,7 @@ interface UpperPlatformEvents {
   keepalive: [LowerRegistration];
   'catalog-part': [{ lowerId: string; sn: number; items: number }];
   'notify-item': [NotifyItem];
+  position: [ReceivedPosition];
   'remote-bye': [{ callId: string; channelId: string }];
 }
 
@@ -141,6 +152,8 @@ const userOf = (value: string | undefined): { user: string; host: string } => {
 export class UpperPlatform extends EventEmitter<UpperPlatformEvents> {
   readonly lowers = new Map<string, LowerRegistration>();
   readonly notifyItems: NotifyItem[] = [];
+  /** MobilePosition reports NOTIFYed to our subscriptions (subscribeMobilePosition). */
+  readonly positions: ReceivedPosition[] = [];
   readonly stats: UpperPlatformStats = { registerChallenges: 0, registersAccepted: 0, registersRefused: 0, keepalives: 0, notifies: 0, notifyItems: 0, badBodies: 0 };
   /** Status a keepalive from a registered lower platform is answered with (tests set 404 to force re-registration). */
   keepaliveStatus = 200;
@@ -309,6 +322,60 @@ export class UpperPlatform extends EventEmitter<UpperPlatformEvents> {
   }
 
   /**
+   * SUBSCRIBE to MobilePosition of `targetId` (a channel, or the lower platform itself) with the report interval
+   * `intervalSec` (the body's <Interval>); the positions NOTIFYed land in `positions`.
+   */
+  async subscribeMobilePosition(lowerId: string, targetId: string, expiresSec = 3600, intervalSec = 5): Promise<{ status: number; expires: number }> {
+    const lower = this.registration(lowerId);
+    const body = encodeQuery('MobilePosition', ++this.sn, targetId, { Interval: intervalSec });
+    const res = await this.endpoint.sendRequest({
+      method: 'SUBSCRIBE',
+      uri: `sip:${targetId}@${lower.domain}`,
+      to: `<sip:${targetId}@${lower.domain}>`,
+      headers: [['event', 'MobilePosition'], ['expires', String(expiresSec)]],
+      body,
+      contentType: MANSCDP_CONTENT_TYPE,
+      destination: lower.source,
+    });
+    return { status: res.status, expires: Number(header(res, 'expires') ?? expiresSec) };
+  }
+
+  /** Resolves once `count` MobilePosition reports matching `match` have arrived (counting those already here). */
+  waitForPositions(match: (p: ReceivedPosition) => boolean, count = 1, timeoutMs = 15_000): Promise<ReceivedPosition[]> {
+    const seen = this.positions.filter(match);
+    if (seen.length >= count) return Promise.resolve(seen.slice(0, count));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('position', on);
+        reject(new Error(`sim upper: ${seen.length}/${count} matching MobilePosition reports within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const on = (p: ReceivedPosition): void => {
+        if (!match(p)) return;
+        seen.push(p);
+        if (seen.length < count) return;
+        clearTimeout(timer);
+        this.off('position', on);
+        resolve(seen);
+      };
+      this.on('position', on);
+    });
+  }
+
+  /** A PTZ DeviceControl (PTZCmd as 16 hex characters) for a channel of the lower platform; resolves with the status. */
+  async ptz(lowerId: string, channelId: string, ptzHex: string): Promise<number> {
+    const lower = this.registration(lowerId);
+    const res = await this.endpoint.sendRequest({
+      method: 'MESSAGE',
+      uri: `sip:${channelId}@${lower.domain}`,
+      to: `<sip:${channelId}@${lower.domain}>`,
+      body: encodePtzControl(channelId, ++this.sn, ptzHex),
+      contentType: MANSCDP_CONTENT_TYPE,
+      destination: lower.source,
+    });
+    return res.status;
+  }
+
+  /**
    * INVITE a channel of the lower platform for live video and receive it. `transport`: udp, tcp-passive
    * (our offer says a=setup:passive, the gateway connects to us) or tcp-active (we dial the port of its answer).
    * `ssrc: null` sends an offer without y= (the gateway must choose one and say it).
@@ -442,6 +509,16 @@ export class UpperPlatform extends EventEmitter<UpperPlatformEvents> {
     if (!msg) return;
     reply(200, 'OK');
     this.stats.notifies++;
+    if (msg.cmdType === 'MobilePosition') {
+      const lowerId = userOf(header(req, 'from')).user;
+      const at = performance.now();
+      for (const position of readMobilePosition(msg).positions) {
+        const p: ReceivedPosition = { ...position, lowerId, subscriptionState: header(req, 'subscription-state') ?? '', at };
+        this.positions.push(p);
+        this.emit('position', p);
+      }
+      return;
+    }
     if (msg.cmdType !== 'Catalog') return;
     const lowerId = userOf(header(req, 'from')).user;
     const at = performance.now();

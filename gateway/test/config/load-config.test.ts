@@ -41,6 +41,10 @@ const EXPECTED_DEFAULTS: GatewayConfig = {
     keepaliveMissCount: 3,
     catalogOnRegister: true,
     catalogSubscription: 'platforms',
+    alarmSubscription: 'platforms',
+    mobilePositionSubscription: 'platforms',
+    mobilePositionIntervalSec: 5,
+    mobilePositionRetentionDays: 7,
     subscriptionExpiresSec: 3600,
     catalogTimeoutSec: 10,
     queryTimeoutSec: 10,
@@ -99,7 +103,7 @@ const EXPECTED_DEFAULTS: GatewayConfig = {
   devices: { idPrefix: '', pollIntervalSec: 30, pollMissesToOffline: 2, pollConcurrency: 64 },
   rtmp: { host: '0.0.0.0', port: 1935, advertisedHost: '' },
   onvif: { discoveryInterface: '', discoveryPort: 3702, events: true, eventSubscriptionSec: 60, eventPullTimeoutSec: 10 },
-  cascade: { platforms: [] },
+  cascade: { platforms: [], ptzRole: 'operator' },
   deviceProfilesDir: 'device-profiles',
 };
 

@@ -193,3 +193,56 @@ describe('PtzService arbitration (one user steers a camera at a time)', () => {
     expect((await ptz.execute('c1', preset, bob)).lease?.holder).toBe('bob');
   });
 });
+
+describe('PtzService.relay: PTZ from an upper platform takes the same lease (cascade)', () => {
+  const UP_RIGHT = 'A50F0109808000BE';
+  const PTZ_STOP = 'A50F0100000000B5';
+  function service(): { ptz: PtzService; sent: Array<{ hex: string; kind: string }>; advance: (ms: number) => void } {
+    let now = 1_700_000_000_000;
+    const sent: Array<{ hex: string; kind: string }> = [];
+    const port: PtzPort = {
+      resolve: async (channelId) => (channelId === 'gone' ? null : { channelId, deviceId: 'd', deviceOnline: true }),
+      send: async (_target, hex, order) => void sent.push({ hex, kind: order.kind }),
+    };
+    return { ptz: new PtzService(port, pino({ level: 'silent' }), { leaseMs: 30_000 }, () => now), sent, advance: (ms) => (now += ms) };
+  }
+  const platform = { username: 'platform:44000000002000000001', role: 'operator' as const };
+  const alice = { username: 'alice', role: 'operator' as const };
+  const viewer = { username: 'vic', role: 'viewer' as const };
+  const root = { username: 'root', role: 'admin' as const };
+  const preset = { action: 'preset' as const, operation: 'call' as const, preset: 1 };
+
+  it('a local operator holding the camera wins over the platform (same role): nothing is sent', async () => {
+    const { ptz, sent } = service();
+    await ptz.execute('c1', preset, alice);
+    const err = await ptz.relay('c1', UP_RIGHT, platform).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PtzLeaseConflict);
+    expect((err as PtzLeaseConflict).lease.holder).toBe('alice');
+    expect(sent).toHaveLength(1);
+  });
+
+  it('the platform takes a free camera: the PTZCmd goes as received (decoded for the port), no auto-stop; the lease then keeps an equal local role out and yields to a higher one', async () => {
+    const { ptz, sent, advance } = service();
+    const r = await ptz.relay('c1', UP_RIGHT, platform);
+    expect(r).toMatchObject({ sent: [UP_RIGHT], autoStopAfterMs: null, takenOverFrom: null, lease: { holder: platform.username, role: 'operator' } });
+    expect(sent).toEqual([{ hex: UP_RIGHT, kind: 'move' }]);
+    await expect(ptz.execute('c1', preset, alice)).rejects.toBeInstanceOf(PtzLeaseConflict);
+    // Its own stop renews its lease; the lease lapses like anyone's.
+    await ptz.relay('c1', PTZ_STOP, platform);
+    advance(30_000);
+    expect((await ptz.execute('c1', preset, alice)).lease?.holder).toBe('alice');
+    // A local admin takes it from the platform, and the platform is refused while the admin steers.
+    await ptz.relay('c2', UP_RIGHT, platform);
+    expect((await ptz.execute('c2', preset, root)).takenOverFrom).toEqual({ holder: platform.username, role: 'operator' });
+    await expect(ptz.relay('c2', UP_RIGHT, platform)).rejects.toBeInstanceOf(PtzLeaseConflict);
+  });
+
+  it('the platform takes over from a lower local role; a PTZCmd that does not decode or an unknown channel is refused', async () => {
+    const { ptz, sent } = service();
+    await ptz.execute('c1', preset, viewer);
+    expect((await ptz.relay('c1', UP_RIGHT, platform)).takenOverFrom).toEqual({ holder: 'vic', role: 'viewer' });
+    await expect(ptz.relay('c1', 'ZZ0F01', platform)).rejects.toBeInstanceOf(ValidationError);
+    await expect(ptz.relay('gone', UP_RIGHT, platform)).rejects.toThrow(/not found/);
+    expect(sent).toHaveLength(2);
+  });
+});

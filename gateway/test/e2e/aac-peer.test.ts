@@ -124,4 +124,37 @@ describe('a camera sending H.264 + AAC (ADTS) in PS over TCP', () => {
     await h.api(`/api/streams/${r.body.streamId}`, { method: 'DELETE' });
     expect((await fetch(`${h.gateway.httpUrl}${r.body.hls}`)).status).toBe(404);
   });
+  it('until: keyframe answers at the first key frame, a GOP before the HLS is playable; the fMP4 socket starts from that GOP at once', async () => {
+    // The simulated camera starts every call with a key frame and sends the next a GOP (1 s) later, which is when
+    // the first HLS segment closes: so `starting` in the answer is an order of events, not a timing guess.
+    const r = await h.api<StreamView & { message?: string }>(`/api/channels/${cams.devices[0]!.channelIds[0]}/play`, { body: { transport: 'tcp-passive', until: 'keyframe' } });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body).toMatchObject({ state: 'starting', codec: 'h264', width: 1280, height: 720 });
+    const socket = new WebSocket(`${h.gateway.httpUrl.replace(/^http/, 'ws')}${r.body.ws}`);
+    const texts: string[] = [];
+    const chunks: Buffer[] = [];
+    let stateAtFirstFragment: string | null = null;
+    await new Promise<void>((resolve, reject) => {
+      socket.on('error', reject);
+      socket.on('message', (data: Buffer, isBinary: boolean) => {
+        if (!isBinary) return void texts.push(data.toString('utf8'));
+        chunks.push(Buffer.from(data));
+        if (chunks.length === 2) {
+          // The init segment, then the first fragment: read the stream's state right away.
+          void h.api<StreamView>(`/api/streams/${r.body.streamId}`).then((v) => (stateAtFirstFragment = v.body.state));
+        }
+        if (chunks.length >= 30) resolve();
+      });
+    });
+    socket.close();
+    expect(JSON.parse(texts[0]!)).toMatchObject({ type: 'init', width: 1280, height: 720 });
+    await h.waitFor(() => stateAtFirstFragment, 5_000, 'the state read at the first fragment');
+    expect(stateAtFirstFragment, 'the first fragment came before the HLS was playable').toBe('starting');
+    const liveFile = join(dir, 'early.mp4');
+    writeFileSync(liveFile, Buffer.concat(chunks));
+    const probe = JSON.parse((await run('ffprobe', ['-v', 'error', '-count_frames', '-show_streams', '-of', 'json', liveFile])).stdout) as { streams: Array<Record<string, string | number>> };
+    expect(Number(probe.streams.find((s) => s.codec_type === 'video')!.nb_read_frames)).toBeGreaterThan(10);
+    await h.waitFor(async () => ((await h.api<StreamView>(`/api/streams/${r.body.streamId}`)).body.state === 'playing' ? true : null), 10_000, 'playable afterwards');
+    await h.api(`/api/streams/${r.body.streamId}`, { method: 'DELETE' });
+  });
 });

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PlatformView } from '../../src/domain/cascade/platform-service.js';
 import { classifyCatalogItem } from '../../src/codecs/manscdp/messages.js';
 import { DeviceFleet, UpperPlatform, type LowerRegistration } from '../../src/sim/index.js';
+import type { StreamView } from '../../src/domain/streams/stream-service.js';
 import { startHarness, type Harness } from '../support/gateway-harness.js';
 
 const UPPER_ID = '44000000002000000001';
@@ -120,6 +121,26 @@ describe('sim upper platform above a gateway with simulated devices', () => {
     await gw.waitFor(() => (fleet.mediaStats.activeStreams === 0 ? true : null), 20_000, 'the camera stream stopped');
   }, 60_000);
 
+  it('an INVITE from above for an idle channel is answered at its first key frame, before the HLS has a segment', async () => {
+    // The simulated camera starts every call with a key frame and sends the next one a GOP (1 s) later; the
+    // HLS segment closes only with that second key frame. So a 200 OK sent at the first key frame comes a GOP
+    // before the stream is `playing` — an ordering of events, not a timing guess.
+    const channelId = fleet.devices[2]!.channelIds[1]!;
+    const play = await upper.play(gwId(), channelId, { transport: 'udp' });
+    const answeredAt = Date.now();
+    const streams = (await gw.api<{ items: StreamView[] }>('/api/streams')).body.items.filter((s) => s.channelId === channelId);
+    expect(streams).toHaveLength(1);
+    const stream = streams[0]!;
+    await play.waitForBytes(200_000, 20_000);
+    const playing = await gw.waitFor(async () => {
+      const v = (await gw.api<StreamView>(`/api/streams/${stream.streamId}`)).body;
+      return v.timeToFirstFrameMs !== null ? v : null;
+    }, 20_000, 'the stream playing');
+    expect(answeredAt, 'the 200 OK came before the first HLS segment').toBeLessThan(playing.startedAt + playing.timeToFirstFrameMs!);
+    expect((await play.probe()).video?.codec).toBe('h264');
+    await play.stop();
+  }, 45_000);
+
   it('INVITE from above over TCP active (we dial the port of the answer) and without y= (the gateway picks the SSRC)', async () => {
     const channelId = fleet.devices[1]!.channelIds[0]!;
     const play = await upper.play(gwId(), channelId, { transport: 'tcp-active', ssrc: null });
@@ -129,5 +150,76 @@ describe('sim upper platform above a gateway with simulated devices', () => {
     const probe = await play.probe();
     expect(probe.video?.frames ?? 0).toBeGreaterThan(5);
     await play.stop();
+  }, 45_000);
+  it('over a TCP link the catalog goes in far fewer parts (no MTU to respect; parts are serial, so this is the WAN time)', async () => {
+    const overUdp = await upper.queryCatalog(gwId());
+    expect(overUdp.complete).toBe(true);
+    expect(overUdp.parts, 'UDP parts stay under ~1,300 bytes').toBeGreaterThan(1);
+    const r = await gw.api(`/api/platforms/${UPPER_ID}`, { method: 'PATCH', body: { transport: 'tcp' } });
+    expect(r.status).toBe(200);
+    await gw.waitFor(() => (upper.lowers.get(gwId())?.source.transport === 'tcp' ? true : null), 20_000, 'registered again over TCP');
+    await gw.waitFor(async () => ((await gw.api<PlatformView>(`/api/platforms/${UPPER_ID}`)).body.status === 'online' ? true : null), 20_000, 'online over TCP');
+    const overTcp = await upper.queryCatalog(gwId());
+    expect(overTcp.complete).toBe(true);
+    expect(overTcp.items.map((i) => i.deviceId).sort()).toEqual(overUdp.items.map((i) => i.deviceId).sort());
+    expect(overTcp.parts, `${overTcp.items.length} items in one part over TCP`).toBe(1);
+  }, 60_000);
+
+  it('PTZ from above takes the same lease as local operators: refused while a local admin holds the camera, relayed once it is free, taken back by a higher local role', async () => {
+    const channelId = fleet.devices[0]!.channelIds[0]!;
+    const LEFT = 'A50F0102004000F7';
+    const RIGHT = 'A50F0101004000F6';
+    // The API token (admin) steers the camera: it holds the lease.
+    const local = await gw.api<{ lease: { holder: string } }>(`/api/channels/${channelId}/ptz`, { body: { action: 'preset', operation: 'call', preset: 3 } });
+    expect(local.status, JSON.stringify(local.body)).toBe(200);
+    await gw.waitFor(() => (fleet.ptzLog(channelId).some((e) => e.command?.kind === 'preset') ? true : null), 10_000, 'the local preset at the camera');
+    const before = fleet.ptzLog(channelId).length;
+    // From above (the platform ranks as cascade.ptzRole = operator, below the admin): answered 200 (GB 9.3.1), not relayed.
+    expect(await upper.ptz(gwId(), channelId, LEFT)).toBe(200);
+    const leaseHeld = async (): Promise<number> => {
+      const text = (await gw.api<string>('/metrics')).body;
+      return Number(/^se_cascade_ptz_total\{outcome="lease-held"\} (\d+)/m.exec(text)?.[1] ?? 0);
+    };
+    await gw.waitFor(async () => ((await leaseHeld()) >= 1 ? true : null), 10_000, 'counted as lease-held');
+    expect((await gw.api<{ lease: { holder: string } }>(`/api/channels/${channelId}/ptz/lease`)).body.lease.holder).toBe(local.body.lease.holder);
+    // The admin lets go; the platform's next command goes through and makes it the holder.
+    expect((await gw.api(`/api/channels/${channelId}/ptz/lease`, { method: 'DELETE' })).status).toBeLessThan(300);
+    expect(await upper.ptz(gwId(), channelId, RIGHT)).toBe(200);
+    const log = await gw.waitFor(() => (fleet.ptzLog(channelId).some((e) => e.hex === RIGHT) ? fleet.ptzLog(channelId) : null), 10_000, 'the platform\'s command at the camera');
+    expect(log.slice(before).map((e) => e.hex)).not.toContain(LEFT);
+    const held = (await gw.api<{ lease: { holder: string; role: string } }>(`/api/channels/${channelId}/ptz/lease`)).body.lease;
+    expect(held).toMatchObject({ holder: `platform:${UPPER_ID}`, role: 'operator' });
+    // The local admin outranks it and takes the camera back.
+    const back = await gw.api<{ takenOverFrom: { holder: string } | null }>(`/api/channels/${channelId}/ptz`, { body: { action: 'stop' } });
+    expect(back.body.takenOverFrom).toMatchObject({ holder: `platform:${UPPER_ID}` });
+    await gw.api(`/api/channels/${channelId}/ptz/lease`, { method: 'DELETE' });
+  }, 45_000);
+
+  it('a MobilePosition SUBSCRIBE from above is honoured: positions of shared channels NOTIFYed in its dialog at its interval', async () => {
+    const [first, second] = [fleet.devices[0]!.channelIds[0]!, fleet.devices[1]!.channelIds[0]!];
+    // For our ID (every shared channel), 1-second interval; and one for a single channel.
+    const all = await upper.subscribeMobilePosition(gwId(), gwId(), 600, 1);
+    expect(all).toEqual({ status: 200, expires: 600 });
+    const one = await upper.subscribeMobilePosition(gwId(), second, 600, 1);
+    expect(one.status).toBe(200);
+    await gw.waitFor(async () => ((await gw.api<PlatformView>(`/api/platforms/${UPPER_ID}`)).body.subscriptions.includes('MobilePosition') ? true : null), 10_000, 'listed');
+    // An IPC reports where it is (MESSAGE Notify MobilePosition, 2016 flat form).
+    expect(await fleet.reportPosition(fleet.devices[0]!.id, { longitude: 113.9305, latitude: 22.5333, speed: 36, direction: 90 })).toBe(200);
+    const [p] = await upper.waitForPositions((x) => x.deviceId === first, 1, 10_000);
+    expect(p).toMatchObject({ deviceId: first, longitude: 113.9305, latitude: 22.5333, speed: 36, direction: 90 });
+    expect(p!.subscriptionState).toMatch(/^active;expires=\d+/);
+    // The other channel: once through the gateway-wide subscription and once through its own.
+    expect(await fleet.reportPosition(fleet.devices[1]!.id, { longitude: 114.05, latitude: 22.54 })).toBe(200);
+    const seconds = await upper.waitForPositions((x) => x.deviceId === second, 2, 10_000);
+    expect(seconds.map((x) => x.longitude)).toEqual([114.05, 114.05]);
+    // Nothing new reported: nothing repeated at the next intervals; a new report is sent at the next one.
+    const sofar = upper.positions.length;
+    expect(await fleet.reportPosition(fleet.devices[0]!.id, { longitude: 113.94, latitude: 22.53 })).toBe(200);
+    await upper.waitForPositions((x) => x.deviceId === first && x.longitude === 113.94, 1, 10_000);
+    expect(upper.positions.slice(sofar).map((x) => x.deviceId)).toEqual([first]);
+    // Unsubscribe (Expires 0): no longer listed once both are gone.
+    expect((await upper.subscribeMobilePosition(gwId(), gwId(), 0)).status).toBe(200);
+    expect((await upper.subscribeMobilePosition(gwId(), second, 0)).status).toBe(200);
+    await gw.waitFor(async () => (!(await gw.api<PlatformView>(`/api/platforms/${UPPER_ID}`)).body.subscriptions.includes('MobilePosition') ? true : null), 10_000, 'unlisted');
   }, 45_000);
 });

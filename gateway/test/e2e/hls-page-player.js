@@ -23,6 +23,8 @@
   /** Frames seen by requestVideoFrameCallback: { index, presentedEpochMs } (only while sampling). */
   let frameSamples = [];
   let sampling = null;
+  /** Epoch ms at which the first frame of the current video was presented (null until then). */
+  let firstFrameEpochMs = null;
 
   function createVideo(size) {
     // Keep the placeholder page (its /healthz poll keeps running against its own elements) but hide it.
@@ -34,6 +36,14 @@
     video.playsInline = true;
     video.style.cssText = `position:fixed;left:0;top:0;width:${size.width}px;height:${size.height}px;background:#000`;
     document.body.appendChild(video);
+    // The first frame the compositor presents (bench/ttff.mjs: play API call → first frame in the browser).
+    firstFrameEpochMs = null;
+    if ('requestVideoFrameCallback' in HTMLVideoElement.prototype) {
+      const own = video;
+      own.requestVideoFrameCallback((_now, meta) => {
+        if (video === own) firstFrameEpochMs = performance.timeOrigin + meta.expectedDisplayTime;
+      });
+    }
   }
 
   function start(url, config, size) {
@@ -80,6 +90,7 @@
       playingDateMs: hls && hls.playingDate ? hls.playingDate.getTime() : null,
       errors: errors.slice(),
       nowMs: Date.now(),
+      firstFrameEpochMs,
     };
   }
 

@@ -62,9 +62,10 @@ describe('live video on demand', () => {
   const play = async (channelId: string, body: Record<string, unknown> = {}) =>
     h.api<StreamView & { step?: string; hint?: string; message?: string; sipStatus?: number }>(`/api/channels/${channelId}/play`, { body });
 
-  it.each(['udp', 'tcp-passive', 'tcp-active'] as const)('plays H.264 over %s: the segments decode as 1280x720 H.264 with AAC audio', async (transport) => {
+  it.each(['udp', 'tcp-passive', 'tcp-active'] as const)('plays H.264 over %s: the segments decode as 1280x720 H.264, with AAC audio for a listener', async (transport) => {
     const cam = h264.devices[['udp', 'tcp-passive', 'tcp-active'].indexOf(transport)];
-    const r = await play(cam.channelIds[0], { transport });
+    // A listener: its HLS carries the camera's G.711 as AAC (the AAC rendition; muted viewers get none).
+    const r = await play(cam.channelIds[0], { transport, listen: true });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     expect(r.body).toMatchObject({ state: 'playing', transport, codec: 'h264', width: 1280, height: 720 });
     expect(r.body.hls).toMatch(/^\/media\/.+\/index\.m3u8$/);
@@ -181,7 +182,8 @@ describe('live video on demand', () => {
     const cam = h264.devices[1];
     const stopped: string[] = [];
     h264.on('media-stopped', (e: { reason: string }) => stopped.push(e.reason));
-    const r = await play(cam.channelIds[0]);
+    // A listener of this G.711 camera: its AAC rendition is the stream's one ffmpeg.
+    const r = await play(cam.channelIds[0], { listen: true });
     expect(r.status).toBe(200);
     expect(await ffmpegCount()).toBe(before + 1);
     await h.api(`/api/streams/${r.body.streamId}?viewerId=${r.body.viewerId}`, { method: 'DELETE' });

@@ -452,12 +452,12 @@ describe('cascade: MESSAGEs from an upper platform', () => {
     expect(r.errors).toEqual([]);
   });
 
-  it('SUBSCRIBE: Catalog and Alarm accepted with the granted Expires; unshared 404, MobilePosition 489, strangers 403, bad Expires 400', () => {
+  it('SUBSCRIBE: Catalog, Alarm and MobilePosition (with its Interval) accepted with the granted Expires; unshared 404, strangers 403, bad Expires 400', () => {
     const r = rig({ upper });
     const subs: string[] = [];
-    r.signalling.on('upper-subscribe', (e) => subs.push(`${e.event} ${e.targetId} ${e.expires} ${e.dialog.callId}`));
-    const subscribe = (cmd: string, target: string, extra: Array<[string, string]>, at = UPPER_AT): Answer[] =>
-      r.endpoint.deliver(request('SUBSCRIBE', UPPER, query(cmd, target), [['event', cmd], ['contact', `<sip:${UPPER}@10.9.9.9:5060>`], ...extra]), at);
+    r.signalling.on('upper-subscribe', (e) => subs.push(`${e.event} ${e.targetId} ${e.expires} ${e.dialog.callId}${e.intervalSec !== undefined ? ` every ${e.intervalSec}` : ''}`));
+    const subscribe = (cmd: string, target: string, extra: Array<[string, string]>, at = UPPER_AT, body = query(cmd, target)): Answer[] =>
+      r.endpoint.deliver(request('SUBSCRIBE', UPPER, body, [['event', cmd], ['contact', `<sip:${UPPER}@10.9.9.9:5060>`], ...extra]), at);
     const ok = subscribe('Catalog', GW, [['expires', '7200']]);
     expect(ok.map((a) => a.status)).toEqual([200]);
     expect(ok[0]!.headers).toContainEqual(['expires', '7200']);
@@ -465,10 +465,18 @@ describe('cascade: MESSAGEs from an upper platform', () => {
     expect(subscribe('Alarm', GW, [['expires', '5']])[0]!.headers).toContainEqual(['expires', '60']);
     expect(subscribe('Catalog', GW, [['expires', '999999']])[0]!.headers).toContainEqual(['expires', '86400']);
     expect(subscribe('Catalog', '44030500001310000099', []).map((a) => a.status)).toEqual([404]);
-    expect(subscribe('MobilePosition', GW, []).map((a) => a.status)).toEqual([489]);
+    // MobilePosition: the body's Interval (absent or junk = 5 s, clamped to 1–3600).
+    const withInterval = (interval: string, target = SHARED): string => query('MobilePosition', target).replace('</Query>', `<Interval>${interval}</Interval></Query>`);
+    expect(subscribe('MobilePosition', SHARED, [['expires', '600']], UPPER_AT, withInterval('2')).map((a) => a.status)).toEqual([200]);
+    expect(subscribe('MobilePosition', GW, []).map((a) => a.status)).toEqual([200]);
+    expect(subscribe('MobilePosition', GW, [], UPPER_AT, query('MobilePosition', GW).replace('</Query>', '<Interval>-3</Interval></Query>')).map((a) => a.status)).toEqual([200]);
+    expect(subscribe('MobilePosition', '44030500001310000099', [], UPPER_AT, withInterval('1', '44030500001310000099')).map((a) => a.status)).toEqual([404]);
     expect(subscribe('Catalog', GW, [['expires', 'soon']]).map((a) => a.status)).toEqual([400]);
     expect(subscribe('Catalog', GW, [], { ...UPPER_AT, port: 5999 }).map((a) => a.status)).toEqual([403]);
-    expect(subs).toEqual([`Catalog ${GW} 7200 c1`, `Alarm ${GW} 60 c1`, `Catalog ${GW} 86400 c1`]);
+    expect(subs).toEqual([
+      `Catalog ${GW} 7200 c1`, `Alarm ${GW} 60 c1`, `Catalog ${GW} 86400 c1`,
+      `MobilePosition ${SHARED} 600 c1 every 2`, `MobilePosition ${GW} 3600 c1 every 5`, `MobilePosition ${GW} 3600 c1 every 5`,
+    ]);
     expect(r.errors).toEqual([]);
   });
 });

@@ -87,13 +87,14 @@ describe('web: maintenance health console', () => {
       webRoot: await buildWeb(),
       overrides: {
         // Short keepalives: a silenced camera is offline after 3 × 2 s, and the chart fills in seconds.
-        sip: { password: PASSWORD, keepaliveIntervalSec: 2, keepaliveMissCount: 3 },
+        // Positions: every device is asked for them (the simulated ones report each second).
+        sip: { password: PASSWORD, keepaliveIntervalSec: 2, keepaliveMissCount: 3, mobilePositionSubscription: 'all', mobilePositionIntervalSec: 1 },
         media: { host: '127.0.0.1', ports: '42600-42629' },
         health: { evaluateIntervalSec: 1, webhookRetries: 0, webhookTimeoutMs: 2000 },
       },
     });
     // Three IPCs and an NVR with two channels.
-    fleet = new DeviceFleet({ server: h.sipTarget, password: PASSWORD, devices: 4, nvrEvery: 4, channelsPerNvr: 2, keepaliveSec: 2, codec: 'h264', idPrefix: '44031000', firstSerial: 600 });
+    fleet = new DeviceFleet({ server: h.sipTarget, password: PASSWORD, devices: 4, nvrEvery: 4, channelsPerNvr: 2, keepaliveSec: 2, codec: 'h264', idPrefix: '44031000', firstSerial: 600, eventSubscriptions: true });
     await fleet.start();
     await fleet.waitForRegistered(4, 30_000);
     const [doomed, streaming, spare] = fleet.devices.filter((d) => d.kind === 'ipc');
@@ -453,6 +454,21 @@ describe('web: maintenance health console', () => {
     // The headline figures were reloaded too.
     expect(await page.locator('[data-testid=health-updated-at]').getAttribute('data-at')).not.toBe(before);
     await page.locator('[data-testid=health-search]').fill('');
+  });
+
+  it('a mobile camera\'s page shows where it is (GB MobilePosition), following each new report without a reload, in both languages', async () => {
+    await h.waitFor(async () => (await h.api<{ position: unknown }>(`/api/channels/${nvrChannel}/position`)).body.position, 30_000, 'a position of the NVR channel');
+    await open(`/health/channels/${nvrChannel}`);
+    const position = page.locator('[data-testid=channel-position]');
+    await position.waitFor();
+    const first = (await position.textContent()) ?? '';
+    expect(first).toMatch(/东经 114\.\d{5}，北纬 22\.\d{5} · 36 千米\/时 · 方向 \d+°/);
+    // The simulated vehicle moves and reports each second: the page follows the WebSocket.
+    await expect.poll(() => position.textContent(), { timeout: 15_000 }).not.toBe(first);
+    await page.locator('[data-testid=toggle-locale]').click();
+    await expect.poll(() => position.textContent()).toMatch(/114\.\d{5}° E, 22\.\d{5}° N · 36 km\/h · heading \d+°/);
+    await saveScreenshot(page, 'health-camera-position-en');
+    await page.locator('[data-testid=toggle-locale]').click();
   });
 
   it('reads in English too (and these screenshots are legible on machines without CJK fonts)', async () => {

@@ -4,7 +4,7 @@
  * WebSocket (MSE) when PTZ mode is on it — the tile says so (`data-path`), the gateway shows an `fmp4-live`
  * reader on its stream, and its clock keeps moving — without leaving the playing state (the old picture stays
  * until the new one moves); PTZ off brings it back to hls.js and the reader is gone. Maximise does the same on
- * the main stream. The lightning button pins a tile to low latency (screenshots in both languages). An H.265
+ * the main stream. Grid tiles play whole segments, or LL-HLS parts on a wall PC set so. The lightning button pins a tile to low latency (screenshots in both languages). An H.265
  * camera, which this Chromium cannot decode, plays transcoded over HLS (the wall asks for `transcode`). Leaving the wall leaves no player and no reader.
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -100,14 +100,38 @@ describe('web wall: low-latency path (live fMP4) for the steered tile', () => {
     await h?.stop();
   });
 
-  it('a grid tile plays over hls.js by default', async () => {
+  it('a grid tile plays over hls.js, whole segments (no parts) by default', async () => {
     await (await revealInTree(page, cams[0], cams[0])).dragTo(tile(page, 0));
     await expect.poll(() => tile(page, 0).getAttribute('data-state'), { timeout: 30_000 }).toBe('playing');
     expect(await path(0)).toBe('hls');
     expect(await tile(page, 0).getAttribute('data-low-latency')).toBe('false');
     expect(await readers(cams[0], 'sub')).not.toContain('fmp4-live');
-    expect(await counters()).toMatchObject({ players: 1, hls: 1, mse: 0 });
+    expect(await counters()).toMatchObject({ players: 1, hls: 1, llhls: 0, mse: 0 });
   }, 60_000);
+
+  it('a wall PC set to parts plays its grid tiles in LL-HLS (hls.js lowLatencyMode), and they play', async () => {
+    const other = await newWallPage(browser);
+    await other.context.addInitScript(`localStorage.setItem('sharp-eyes.grid-hls', 'parts')`);
+    const p = other.page;
+    try {
+      await signIn(p, h.gateway.httpUrl, 'admin', 'admin-password-1');
+      await p.locator('[data-testid=layout-4]').click();
+      await (await revealInTree(p, cams[1], cams[1])).dragTo(tile(p, 0));
+      await expect.poll(() => tile(p, 0).getAttribute('data-state'), { timeout: 30_000 }).toBe('playing');
+      expect(await p.evaluate<PageCounters>(`({ ...window.__sharpEyesPlayers })`)).toMatchObject({ players: 1, hls: 1, llhls: 1, mse: 0 });
+      const before = (await readTiles(p))[0];
+      await expect
+        .poll(async () => {
+          const now = (await readTiles(p))[0];
+          return now.state === 'playing' && now.currentTime - before.currentTime > 2;
+        }, { timeout: 30_000, interval: 250 })
+        .toBe(true);
+      await p.locator('[data-testid=nav-health]').click();
+      await expect.poll(() => p.evaluate<PageCounters>(`({ ...window.__sharpEyesPlayers })`), { timeout: 10_000 }).toMatchObject({ players: 0, hls: 0, llhls: 0, mse: 0 });
+    } finally {
+      await other.context.close();
+    }
+  }, 90_000);
 
   it('PTZ on the tile moves it to live fMP4 without leaving "playing"; PTZ off brings it back to HLS', async () => {
     await tile(page, 0).click();
@@ -131,7 +155,7 @@ describe('web wall: low-latency path (live fMP4) for the steered tile', () => {
     await expect.poll(() => path(0), { timeout: 20_000 }).toBe('hls');
     await expect.poll(() => readers(cams[0], 'sub'), { timeout: 10_000 }).not.toContain('fmp4-live');
     await expect.poll(liveReaders, { timeout: 10_000 }).toBe(0);
-    await expect.poll(counters, { timeout: 10_000 }).toMatchObject({ players: 1, hls: 1, mse: 0 });
+    await expect.poll(counters, { timeout: 10_000 }).toMatchObject({ players: 1, hls: 1, llhls: 0, mse: 0 });
     await advances(0, 2);
     expect(new Set(await recordedStates())).toEqual(new Set(['playing']));
     await expect.poll(viewers, { timeout: 10_000 }).toBe(1);
@@ -156,7 +180,7 @@ describe('web wall: low-latency path (live fMP4) for the steered tile', () => {
     await advances(0, 2);
     expect((await readTiles(page))[0].videoWidth).toBe(640);
     expect(new Set(await recordedStates())).toEqual(new Set(['playing']));
-    await expect.poll(counters, { timeout: 10_000 }).toMatchObject({ players: 1, hls: 1, mse: 0 });
+    await expect.poll(counters, { timeout: 10_000 }).toMatchObject({ players: 1, hls: 1, llhls: 0, mse: 0 });
     // The main stream's viewer went with the restore (the stream itself idles out on the gateway).
     await expect.poll(() => readers(cams[0], 'main'), { timeout: 10_000 }).not.toContain('fmp4-live');
     await expect.poll(viewers, { timeout: 10_000 }).toBe(1);

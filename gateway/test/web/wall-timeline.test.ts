@@ -115,6 +115,8 @@ describe('web wall: playback timeline on a tile', () => {
     expect(bars[0]!.start).toBe(hour(0));
     expect(await timeline.textContent()).toContain('点击录像条从该时刻开始回放');
     expect(await timeline.textContent()).toContain('定时录像');
+    // The day in the page's language (this Chromium runs with --lang=en-US; its native date field would say 12/05/2026).
+    expect(await timeline.locator('[data-testid=timeline-date-text]').textContent()).toMatch(/^\d{4}\/\d{2}\/\d{2}\s*周[一二三四五六日]$/);
     // The wall still fits the screen with the timeline open.
     expect(await wallBox(page)).toMatchObject({ bottom: 1080, right: 1920, scrollHeight: 1080 });
   });
@@ -177,6 +179,7 @@ describe('web wall: playback timeline on a tile', () => {
 
   it('a click inside the playing span seeks (PLAY with Range at the camera); the cursor follows', async () => {
     const before = controls.length;
+    const skipsBefore = (await page.evaluate('window.__sharpEyesPlayback.seekSkips')) as number;
     await clickBarAt(hour(10, 40));
     await expect.poll(() => controls.length, POLL).toBeGreaterThan(before);
     const seek = controls.at(-1)!.request!;
@@ -184,6 +187,8 @@ describe('web wall: playback timeline on a tile', () => {
     expect(seek.range).toBeDefined();
     await expect.poll(async () => (await t0().locator('[data-testid=timeline-position]').textContent()) ?? '', POLL).toMatch(/^10:(3[7-9]|4[0-3]):\d\d$/);
     await expect.poll(() => pb().getAttribute('data-state'), POLL).toBe('playing');
+    // The player jumped to the new timeline's first picture instead of playing the old buffered seconds out.
+    await expect.poll(() => page.evaluate('window.__sharpEyesPlayback.seekSkips'), POLL).toBe(skipsBefore + 1);
   });
 
   it('back to live stops the playback stream and the tile plays live again', async () => {
@@ -218,6 +223,7 @@ describe('web wall: playback timeline on a tile', () => {
     expect(await t0().locator('[data-testid=tile-playback]').textContent()).toContain('Playback');
     expect(await t0().locator('[data-testid=timeline-live]').textContent()).toContain('Back to live');
     expect(await t0().locator('[data-testid=playback-timeline]').textContent()).not.toMatch(/[\u4e00-\u9fff]/);
+    expect(await t0().locator('[data-testid=timeline-date-text]').textContent()).toMatch(/^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), /);
     // A new playback from the ended state, shown in English, for the screenshot.
     for (let i = 0; i < 4; i++) await t0().locator('[data-testid=timeline-zoom-out]').click();
     await clickBarAt(hour(14));

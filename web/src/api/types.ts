@@ -76,6 +76,15 @@ export interface StreamView {
   codec: string | null;
   /** The camera's codec; the live fMP4 WebSocket carries this one even where HLS is transcoded. */
   sourceCodec?: string | null;
+  /** The camera's audio codec (aac, g711a, g711u); null without audio. */
+  audio?: string | null;
+  /** The audio the returned hls carries for this viewer: aac, or null (none, or G.711 left out for a viewer that does not listen). */
+  hlsAudio?: 'aac' | null;
+  /** This viewer asked to listen (play with listen: true). */
+  listening?: boolean;
+  /** Viewers of the stream that listen, and whether its AAC rendition (G.711 to AAC) runs. */
+  listeners?: number;
+  audioRendition?: boolean;
   width: number | null;
   height: number | null;
   fps: number;

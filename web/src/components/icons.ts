@@ -52,6 +52,8 @@ export {
   TriangleAlert,
   Undo2,
   Users,
+  Volume2,
+  VolumeX,
   X,
   ZoomIn,
   ZoomOut,

@@ -11,7 +11,8 @@
  * have no event socket: for them the play errors and the progress watch are enough.
  *
  * Paths (docs/media-llhls.md, "Which path a wall tile plays"): `hls` is hls.js on the LL-HLS playlist (parts
- * and blocking reload for the main stream and low-latency tiles, whole 1 s segments for grid sub-streams);
+ * and blocking reload, hls.js lowLatencyMode) for the main stream and low-latency tiles, whole 1 s segments for
+ * grid sub-streams unless the wall PC is set to `parts` (hls-tuning.ts);
  * `fmp4` is the live fMP4 WebSocket into Media Source Extensions (MseLivePlayer), chosen when the tile wants
  * low latency (`lowLatency`: PTZ open on it, maximised, or the operator's per-tile setting) AND this browser
  * can play the stream's codec (H.265 in Debian's Chromium cannot: such a tile stays on HLS).
@@ -21,17 +22,25 @@
  * torn down (player destroyed, viewer released, element removed). If the new attempt fails or shows nothing
  * within HANDOVER_TIMEOUT_MS it is dropped and the old picture simply stays.
  *
+ * Sound (docs/media-core.md, "Listening"): every <video> is muted unless the tile listens (`listen`, one tile of
+ * the wall at a time). A listening tile asks the play API for `listen: true`: a G.711 camera's HLS then comes
+ * from the gateway's AAC rendition (a viewer that does not listen gets its stream video-only, no ffmpeg), so
+ * switching listening on or off is a handover like a stream change, and the picture never blanks. The live
+ * fMP4 path carries AAC cameras' audio only, so a listening G.711 tile plays HLS. A camera whose HLS already
+ * carries AAC is simply unmuted in place.
+ *
  * Lifecycle: `new LivePlayer(stage, options)` → `start()` → `configure()`* → `close()`. `close()` is
  * idempotent and leaves nothing behind: hls.js / MSE closed, the media elements detached and removed, every
  * gateway viewer released (also when a play answer arrives after the close).
  */
-import Hls, { ErrorTypes, Events, type ErrorData, type HlsConfig } from 'hls.js';
+import Hls, { ErrorTypes, Events, type ErrorData } from 'hls.js';
 import { ApiError, api } from '../api/http';
 import type { Channel, StreamView } from '../api/types';
 import { auth } from '../composables/auth';
 import { gatewayEvents } from '../composables/gateway-events';
 import { isMseLiveSupported, MseLivePlayer, type MseLiveState } from './mse-live';
 import { codeOfStep, ProgressWatch, retryDelayMs, stateOfPlayFailure, type PlayerState, type PlayerStream } from './player-policy';
+import { GRID_HLS_STORAGE_KEY, gridHlsMode, LL_HLS_TUNING, SEGMENT_HLS_TUNING, type GridHlsMode } from './hls-tuning';
 import { mediaLoaderConfig, pageApi } from './ws-media-loader';
 
 export type { PlayerState, PlayerStateKind, PlayerStream } from './player-policy';
@@ -47,6 +56,16 @@ export interface LivePlayerOptions {
   onState?: (state: PlayerState) => void;
   /** The path of the picture on screen, whenever it changes. */
   onPath?: (path: PlayerPath) => void;
+  /** The tile listens: its <video> is unmuted and the play asks for the audio (AAC). */
+  listen?: boolean;
+  /** Whether the camera has audio, and whether the picture on screen is heard now. */
+  onAudio?: (audio: PlayerAudio) => void;
+}
+
+/** `available`: the camera sends audio. `audible`: the <video> on screen is unmuted and its media carries it. */
+export interface PlayerAudio {
+  available: boolean;
+  audible: boolean;
 }
 
 export interface LivePlayerStats {
@@ -60,29 +79,14 @@ export interface LivePlayerStats {
   path: PlayerPath;
 }
 
-/** Live-stream tuning: 1 s segments, sit 2 behind the edge, keep little buffer (25 tiles share the memory). */
-const HLS_TUNING: Partial<HlsConfig> = {
-  liveSyncDurationCount: 2,
-  liveMaxLatencyDurationCount: 6,
-  maxLiveSyncPlaybackRate: 1.1,
-  maxBufferLength: 6,
-  backBufferLength: 4,
-  // fMP4 is passed through, not transmuxed: a worker per tile (25 threads) would buy nothing.
-  enableWorker: false,
-};
-
-/**
- * LL-HLS (parts) for the main stream and low-latency tiles MSE cannot serve: hls.js targets the playlist's
- * PART-HOLD-BACK — but only when no liveSync* count is set, since a user-set liveSyncDurationCount overrides
- * PART-HOLD-BACK even in lowLatencyMode (hls.js LatencyController.computeLatency) and parked the "low-latency"
- * tile 2 whole segments behind the edge. maxLiveSyncPlaybackRate > 1 catches up after a stall on a busy PC.
- */
-const LL_HLS_TUNING: Partial<HlsConfig> = {
-  maxLiveSyncPlaybackRate: 1.1,
-  maxBufferLength: 4,
-  backBufferLength: 4,
-  enableWorker: false,
-};
+/** How this wall PC plays grid tiles (whole segments unless set to parts; hls-tuning.ts). */
+function storedGridHlsMode(): GridHlsMode {
+  try {
+    return gridHlsMode(typeof localStorage === 'undefined' ? null : localStorage.getItem(GRID_HLS_STORAGE_KEY));
+  } catch {
+    return 'segments';
+  }
+}
 
 /** Progress sampling: a tile reads "playing" within ~2 samples of its first presented frames. */
 const WATCH_INTERVAL_MS = 250;
@@ -165,6 +169,9 @@ export class LivePlayer {
   private state: PlayerState = { kind: 'idle' };
   private stream: PlayerStream;
   private lowLatency: boolean;
+  private listen: boolean;
+  private audio: PlayerAudio = { available: false, audible: false };
+  private readonly onAudio: (audio: PlayerAudio) => void;
   private readonly channelId: string;
   private readonly onState: (state: PlayerState) => void;
   private readonly onPath: (path: PlayerPath) => void;
@@ -184,6 +191,8 @@ export class LivePlayer {
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private watchTimer: ReturnType<typeof setInterval> | null = null;
   private unsubscribe: Array<() => void> = [];
+  /** Read once per player: a wall PC's setting, not something that changes under a playing tile. */
+  private readonly gridMode: GridHlsMode = storedGridHlsMode();
 
   constructor(
     private readonly stage: HTMLElement,
@@ -192,6 +201,8 @@ export class LivePlayer {
     this.channelId = options.channelId;
     this.stream = options.stream;
     this.lowLatency = options.lowLatency ?? false;
+    this.listen = options.listen ?? false;
+    this.onAudio = options.onAudio ?? (() => undefined);
     this.onState = options.onState ?? (() => undefined);
     this.onPath = options.onPath ?? (() => undefined);
     this.front = this.createVideo(true);
@@ -229,21 +240,28 @@ export class LivePlayer {
    * A new stream type and/or low-latency wish. A playing tile hands over without going black; a tile that is
    * not playing (connecting, offline, error) simply plays again with the new settings.
    */
-  configure(next: { stream?: PlayerStream; lowLatency?: boolean }): void {
+  configure(next: { stream?: PlayerStream; lowLatency?: boolean; listen?: boolean }): void {
     if (this.closed) return;
     const stream = next.stream ?? this.stream;
     const lowLatency = next.lowLatency ?? this.lowLatency;
-    if (stream === this.stream && lowLatency === this.lowLatency) return;
+    const listen = next.listen ?? this.listen;
+    if (stream === this.stream && lowLatency === this.lowLatency && listen === this.listen) return;
     const streamChanged = stream !== this.stream;
     this.stream = stream;
     this.lowLatency = lowLatency;
+    this.listen = listen;
+    // Muting takes effect at once, before any handover back to the stream without audio.
+    if (!listen) this.front.muted = true;
+    this.updateAudio();
     // Asked for low latency (again): give MSE a fresh chance.
     if (lowLatency) this.mseFailures = 0;
     if (!this.started) return;
     const current = this.attempt;
-    if (!streamChanged && current?.view && this.samePlan(current, current.view)) {
-      // Already on what the new settings pick (an H.265 tile asked for low latency and already on LL-HLS).
+    if (!streamChanged && current?.view && this.samePlan(current, current.view) && !this.audioNeedsNewPlay(current.view)) {
+      // Already on what the new settings pick (an H.265 tile asked for low latency and already on LL-HLS; an
+      // AAC camera whose HLS carries the audio already: unmuted in place).
       this.endPending();
+      this.applyMuted();
       return;
     }
     if (!current?.view || this.state.kind !== 'playing') {
@@ -294,13 +312,25 @@ export class LivePlayer {
     return { id: ++this.attemptSeq, video, view: null, path: 'hls', partial: false, hls: null, mse: null, watch: null, mediaRecoveries: 0, startedAt: Date.now() };
   }
 
+  /**
+   * The play answer's audio does not match the listen wish: a listener on an HLS without the camera's audio
+   * (G.711 left out), or a tile that stopped listening still holding a listener's place (the gateway runs the
+   * AAC rendition for it). AAC cameras never need a new play: their HLS carries the audio either way.
+   */
+  private audioNeedsNewPlay(view: StreamView): boolean {
+    if (!view.audio || view.audio === 'aac') return false;
+    return this.listen ? view.hlsAudio !== 'aac' : view.listening === true && view.hlsAudio === 'aac';
+  }
+
   /** What the current settings pick for a play answer: the path, and whether hls.js loads parts. */
   private planFor(view: StreamView): { path: PlayerPath; partial: boolean } {
-    if (this.lowLatency && view.ws && this.mseFailures < MAX_MSE_FAILURES && mseCanPlay(view)) return { path: 'fmp4', partial: false };
+    // The live fMP4 carries the camera's audio only when it is AAC: a listening G.711 tile plays HLS (AAC rendition).
+    const fmp4Heard = !this.listen || !view.audio || view.audio === 'aac';
+    if (this.lowLatency && fmp4Heard && view.ws && this.mseFailures < MAX_MSE_FAILURES && mseCanPlay(view)) return { path: 'fmp4', partial: false };
     // The main stream (a maximised tile) and a low-latency tile MSE cannot serve load LL-HLS parts. Grid tiles
-    // (sub-streams) load whole 1 s segments of the same playlist: 25 tiles fetching 200 ms parts with held
-    // requests overloaded a page on a busy 2-core machine.
-    return { path: 'hls', partial: this.stream === 'main' || this.lowLatency };
+    // load whole 1 s segments unless the wall PC is set to parts: 25 tiles of parts stalled tiles on the 2-core
+    // benchmark machine (hls-tuning.ts).
+    return { path: 'hls', partial: this.gridMode === 'parts' || this.stream === 'main' || this.lowLatency };
   }
 
   private samePlan(attempt: Attempt, view: StreamView): boolean {
@@ -315,17 +345,34 @@ export class LivePlayer {
     this.endAll();
     const attempt = this.newAttempt(this.front);
     this.attempt = attempt;
-    const view = await this.requestPlay(attempt, () => this.attempt === attempt);
+    const view = await this.requestPlayFor(attempt, () => this.attempt === attempt);
     if (!view) return;
     attempt.view = view;
     this.attach(attempt, view);
   }
 
+  /**
+   * A play for an attempt. A tile meant for the live fMP4 path asks to be answered at the camera's first key
+   * frame (`until: 'keyframe'`): the socket starts from that GOP, about one GOP before the HLS has a segment.
+   * Should the answer show that this tile must play HLS after all (a codec MSE cannot play), that early answer
+   * is traded for one that waits for a playable HLS.
+   */
+  private async requestPlayFor(attempt: Attempt, stillWanted: () => boolean): Promise<StreamView | null> {
+    const early = this.lowLatency && !this.listen && this.mseFailures < MAX_MSE_FAILURES;
+    const view = await this.requestPlay(attempt, stillWanted, early);
+    if (!view || !early || view.state === 'playing' || this.planFor(view).path === 'fmp4') return view;
+    const playable = await this.requestPlay(attempt, stillWanted, false);
+    releaseViewer(view);
+    return playable;
+  }
+
   /** POST play; null when it failed (handled) or the attempt is no longer wanted (viewer released). */
-  private async requestPlay(attempt: Attempt, stillWanted: () => boolean): Promise<StreamView | null> {
+  private async requestPlay(attempt: Attempt, stillWanted: () => boolean, early = false): Promise<StreamView | null> {
     let view: StreamView;
     try {
-      view = await pageApi<StreamView>(`/api/channels/${encodeURIComponent(this.channelId)}/play`, { body: { stream: this.stream, transcode: !canDecodeHevc() } });
+      view = await pageApi<StreamView>(`/api/channels/${encodeURIComponent(this.channelId)}/play`, {
+        body: { stream: this.stream, transcode: !canDecodeHevc(), ...(this.listen ? { listen: true } : {}), ...(early ? { until: 'keyframe' } : {}) },
+      });
     } catch (err) {
       if (!stillWanted()) return null;
       if (attempt === this.pending) {
@@ -349,12 +396,13 @@ export class LivePlayer {
     this.endPending();
     const attempt = this.newAttempt(this.createVideo(false));
     this.pending = attempt;
-    const view = await this.requestPlay(attempt, () => this.pending === attempt);
+    const view = await this.requestPlayFor(attempt, () => this.pending === attempt);
     if (!view) return;
     attempt.view = view;
     const current = this.attempt;
-    if (current?.view && current.view.streamId === view.streamId && this.samePlan(current, view)) {
+    if (current?.view && current.view.streamId === view.streamId && this.samePlan(current, view) && (current.view.hlsAudio ?? null) === (view.hlsAudio ?? null)) {
       this.endPending();
+      this.applyMuted();
       return;
     }
     this.attach(attempt, view);
@@ -367,11 +415,14 @@ export class LivePlayer {
     attempt.watch = new ProgressWatch(Date.now());
     if (plan.path === 'fmp4' && view.ws) this.attachMse(attempt, view.ws);
     else this.attachHls(attempt, view.hls, plan.partial);
-    if (attempt === this.attempt) this.setPath(plan.path);
+    if (attempt === this.attempt) {
+      this.setPath(plan.path);
+      this.applyMuted();
+    }
   }
 
   private attachHls(attempt: Attempt, playlist: string, partial: boolean): void {
-    const hls = new Hls({ ...(partial ? LL_HLS_TUNING : HLS_TUNING), lowLatencyMode: partial, ...mediaLoaderConfig() });
+    const hls = new Hls({ ...(partial ? LL_HLS_TUNING : SEGMENT_HLS_TUNING), ...mediaLoaderConfig() });
     livePlayerCounters.hls++;
     if (partial) livePlayerCounters.llhls++;
     attempt.hls = hls;
@@ -479,6 +530,7 @@ export class LivePlayer {
     oldVideo.remove();
     if (this.state.kind !== 'playing') this.setState({ kind: 'playing' });
     this.setPath(pending.path);
+    this.applyMuted();
   }
 
   /** Tear down and try again: at once (delayMs 0) or after the back-off, showing `state` meanwhile. */
@@ -601,6 +653,28 @@ export class LivePlayer {
   private setState(state: PlayerState): void {
     this.state = state;
     this.onState(state);
+  }
+
+  /** The <video> on screen is unmuted exactly while the tile listens; the rest stay muted. */
+  private applyMuted(): void {
+    const muted = !this.listen;
+    if (this.front.muted !== muted) {
+      this.front.muted = muted;
+      // A browser may pause a video that becomes audible without a user gesture; the listen click is one.
+      if (!muted) this.front.play().catch(() => undefined);
+    }
+    this.updateAudio();
+  }
+
+  private updateAudio(): void {
+    const attempt = this.attempt;
+    const view = attempt?.view ?? null;
+    const carried = view ? (attempt?.path === 'fmp4' ? view.audio === 'aac' : view.hlsAudio === 'aac') : false;
+    // Between attempts (a retry) the camera's audio is what the last play answer said.
+    const next: PlayerAudio = { available: view ? Boolean(view.audio) : this.audio.available, audible: carried && !this.front.muted };
+    if (next.available === this.audio.available && next.audible === this.audio.audible) return;
+    this.audio = next;
+    this.onAudio(next);
   }
 
   private setPath(path: PlayerPath): void {

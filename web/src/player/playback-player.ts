@@ -75,8 +75,11 @@ const BUFFERING_AFTER_MS = 3_000;
 /** After the device ended the stream, what is buffered plays out; no movement for this long means it has. */
 const DRAIN_IDLE_MS = 1_200;
 
-/** Page-wide count of playback players alive (tests check none outlive a "back to live"). */
-export const playbackPlayerCounters = { players: 0 };
+/**
+ * Page-wide count of playback players alive (tests check none outlive a "back to live"), and of seeks whose new
+ * picture was jumped to past the old buffered recording.
+ */
+export const playbackPlayerCounters = { players: 0, seekSkips: 0 };
 declare global {
   interface Window {
     __sharpEyesPlayback?: typeof playbackPlayerCounters;
@@ -107,6 +110,10 @@ export class PlaybackPlayer {
   private lastMoveAt = Date.now();
   private moved = false;
   private mediaRecoveries = 0;
+  /** Discontinuity counter of the newest fragment buffered (a seek starts a new one: new device timestamps). */
+  private bufferedCc = -1;
+  /** After a seek: the first fragment buffered with a higher counter is the new picture; jump to it. */
+  private skipPastCc: number | null = null;
   private timers: Array<ReturnType<typeof setInterval>> = [];
   private unsubscribe: Array<() => void> = [];
   private readonly onState: (state: PlaybackState) => void;
@@ -190,8 +197,16 @@ export class PlaybackPlayer {
 
   /** Seek to `offsetSec` seconds from the span's start (the device lands on the keyframe at or before it). */
   async seek(offsetSec: number): Promise<void> {
-    await this.control({ action: 'seek', value: offsetSec });
-    // The new picture comes after what is buffered (a discontinuity in the playlist); until then it is "waiting".
+    // The new picture comes after what is buffered (a discontinuity in the playlist). Playing the old buffer out
+    // first showed ~2 s of the recording the operator just left; so the player jumps to the first fragment of
+    // the new timeline the moment it is buffered (marked before asking: it may arrive right after the answer).
+    this.skipPastCc = this.bufferedCc;
+    try {
+      await this.control({ action: 'seek', value: offsetSec });
+    } catch (err) {
+      this.skipPastCc = null;
+      throw err;
+    }
     this.lastMoveAt = Date.now();
   }
 
@@ -238,11 +253,34 @@ export class PlaybackPlayer {
     }
   }
 
+  /** Moves the playhead to the buffered picture at (or just after) `start`, skipping what plays before it. */
+  private jumpTo(start: number): void {
+    const buffered = this.video.buffered;
+    for (let i = 0; i < buffered.length; i++) {
+      if (buffered.end(i) <= start) continue;
+      const target = Math.max(start, buffered.start(i)) + 0.05;
+      if (this.video.currentTime < target) {
+        this.video.currentTime = target;
+        playbackPlayerCounters.seekSkips++;
+      }
+      return;
+    }
+  }
+
   private attach(playlist: string): void {
     const hls = new Hls({ ...PLAYBACK_TUNING, ...mediaLoaderConfig() });
     this.hls = hls;
     hls.on(Events.MANIFEST_PARSED, () => {
       if (!this.paused) this.video.play().catch(() => undefined);
+    });
+    hls.on(Events.FRAG_BUFFERED, (_event, data) => {
+      const frag = data.frag;
+      if (frag.type !== 'main') return;
+      if (this.skipPastCc !== null && frag.cc > this.skipPastCc) {
+        this.skipPastCc = null;
+        this.jumpTo(frag.start);
+      }
+      if (frag.cc > this.bufferedCc) this.bufferedCc = frag.cc;
     });
     hls.on(Events.ERROR, (_event, data) => {
       if (!data.fatal || this.closed) return;

@@ -176,6 +176,58 @@ export const channelRoutes: FastifyPluginAsync<ChannelRoutesOptions> = async (ap
     },
   );
 
+  const positionSchema = {
+    type: 'object',
+    properties: {
+      id: { type: 'string', description: 'The channel.' },
+      deviceId: { type: 'string', description: 'The device or lower platform that reported it.' },
+      longitude: { type: 'number' },
+      latitude: { type: 'number' },
+      speed: { type: ['number', 'null'], description: 'km/h' },
+      direction: { type: ['number', 'null'], description: 'Degrees clockwise from north.' },
+      altitude: { type: ['number', 'null'] },
+      time: { type: 'string', description: 'The device\'s time of the fix, as it wrote it (local time).' },
+      receivedAt: { type: 'integer', description: 'When the gateway received it (epoch ms).' },
+    },
+  } as const;
+
+  app.get<{ Params: { id: string } }>(
+    '/channels/:id/position',
+    {
+      schema: {
+        tags: ['channels'],
+        summary: 'Where a mobile camera (vehicle, body-worn, drone) last reported it was (GB MobilePosition); position null when it never reported.',
+        params: nodeIdParams,
+        response: { 200: { type: 'object', properties: { position: { ...positionSchema, type: ['object', 'null'] } } }, ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      if (!services.channelPosition) throw new NotFoundError('positions are not available in this gateway');
+      return { position: await services.channelPosition(request.params.id, principalOf(request)) };
+    },
+  );
+
+  app.get<{ Params: { id: string }; Querystring: { start: string; end: string } }>(
+    '/channels/:id/positions',
+    {
+      schema: {
+        tags: ['channels'],
+        summary: 'Where a mobile camera went between start and end (ISO 8601; end exclusive), oldest first, at most 20,000 points; kept for sip.mobilePositionRetentionDays.',
+        params: nodeIdParams,
+        querystring: {
+          type: 'object',
+          required: ['start', 'end'],
+          properties: { start: { type: 'string', format: 'date-time' }, end: { type: 'string', format: 'date-time' } },
+        },
+        response: { 200: { type: 'object', properties: { total: { type: 'integer' }, items: { type: 'array', items: positionSchema } } }, ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      if (!services.channelTrack) throw new NotFoundError('positions are not available in this gateway');
+      return services.channelTrack(request.params.id, { start: Date.parse(request.query.start), end: Date.parse(request.query.end) }, principalOf(request));
+    },
+  );
+
   app.get<{ Params: { id: string } }>(
     '/channels/:id/ptz/lease',
     {

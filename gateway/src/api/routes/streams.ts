@@ -67,7 +67,12 @@ const streamViewSchema = {
     viewerId: { type: 'string' },
     codec: { type: ['string', 'null'] },
     sourceCodec: { type: ['string', 'null'] },
-    audio: { type: ['string', 'null'] },
+    audio: { type: ['string', 'null'], description: "The camera's audio codec (aac, g711a, g711u); null without audio." },
+    hlsAudio: { type: ['string', 'null'], enum: ['aac', null], description: "The audio the returned hls carries for this viewer: aac, or null (no audio, or a G.711 camera's audio left out for a viewer that does not listen)." },
+    listening: { type: 'boolean', description: 'This viewer asked to listen (listen: true).' },
+    listeners: { type: 'integer', description: 'Viewers of the stream that listen.' },
+    audioRendition: { type: 'boolean', description: "The stream's shared AAC rendition (ffmpeg: video copied, G.711 to AAC) runs for its listeners." },
+    h264Rendition: { type: 'boolean', description: "The stream's shared H.264 rendition (ffmpeg: H.265 to H.264) runs for viewers without HEVC." },
     width: { type: ['integer', 'null'] },
     height: { type: ['integer', 'null'] },
     ssrc: { type: 'string' },
@@ -124,7 +129,7 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app,
   const inScope = (request: FastifyRequest, channelId: string): boolean => access?.channelScopeOf?.(principalOf(request)).coversChannel(channelId) ?? true;
   const requireScope = (request: FastifyRequest, channelId: string): void => access?.assertChannelInScope?.(channelId, principalOf(request));
 
-  app.post<{ Params: { id: string }; Body: { stream?: 'main' | 'sub'; transport?: 'udp' | 'tcp-passive' | 'tcp-active'; transcode?: boolean } }>(
+  app.post<{ Params: { id: string }; Body: { stream?: 'main' | 'sub'; transport?: 'udp' | 'tcp-passive' | 'tcp-active'; transcode?: boolean; listen?: boolean; until?: 'playable' | 'keyframe' } }>(
     '/channels/:id/play',
     {
       schema: {
@@ -138,6 +143,14 @@ export const streamRoutes: FastifyPluginAsync<StreamRoutesOptions> = async (app,
             stream: { type: 'string', enum: ['main', 'sub'] },
             transport: { type: 'string', enum: ['udp', 'tcp-passive', 'tcp-active'] },
             transcode: { type: 'boolean', description: "This viewer needs H.264 (a browser without HEVC): an H.265 stream is transcoded; on a running H.265 stream the viewer gets the stream's shared H.264 rendition. The answer's codec is the codec of the returned hls." },
+            until: {
+              type: 'string',
+              enum: ['playable', 'keyframe'],
+              default: 'playable',
+              description:
+                "When to answer: playable (default) once the hls has its first segment; keyframe as soon as the camera's first key frame is in, for a client that plays the live fMP4 ws (it starts from that GOP, about one GOP sooner). With keyframe the answer may say state starting and the hls may not list a segment yet.",
+            },
+            listen: { type: 'boolean', description: "This viewer listens (an unmuted tile): the returned hls carries the audio as AAC. A G.711 camera's stream is served video-only to viewers that do not listen; a listener gets the stream's shared AAC rendition, stopped when its last listener leaves. The answer's hlsAudio says what the hls carries." },
           },
         },
         response: { 200: streamViewSchema, 404: playErrorSchema, 409: playErrorSchema, 502: playErrorSchema, 503: playErrorSchema, ...errorResponses(400, 401) },

@@ -7,7 +7,8 @@
  * virtual organisations (decided exactly like a user's scope, on the same region and group trees) plus a list of
  * channel IDs. An ID outside it is answered 404 by the signalling before anything is looked up.
  *
- * Not yet: Catalog NOTIFY / SUBSCRIBE (docs/cascade.md).
+ * Catalog changes go up through the platform's subscription (catalog-notifier.ts), positions through
+ * position-notifier.ts; this class answers queries, relays RecordInfo and forwards alarms.
  */
 import type { Logger } from 'pino';
 import {
@@ -51,10 +52,22 @@ export interface CascadeResponderOptions {
   /** Shown as DeviceName in DeviceInfo. */
   gatewayName: string;
   firmware: string;
-  /** Catalog parts: body budget and items per MESSAGE (UDP: keep each MESSAGE under the path MTU). */
+  /** Catalog parts over a UDP link: body budget and items per MESSAGE (keep each MESSAGE under the path MTU). */
   catalogBodyBytes?: number;
   catalogMaxItems?: number;
+  /** Catalog parts over a TCP link (no MTU to respect): body budget and items per MESSAGE. */
+  catalogTcpBodyBytes?: number;
+  catalogTcpMaxItems?: number;
 }
+
+/**
+ * Catalog parts go serially, each after the previous part's 200 OK (GB/T 28181-2022 Annex M; upper platforms drop
+ * bursts), so the part count sets the answer time over a WAN: 20,000 channels in ~1,300-byte UDP parts are ~6,700
+ * round trips (over two minutes at 20 ms). Annex M allows up to 10,000 records per message and says to use TCP
+ * beyond the MTU; over a TCP link a part holds 100 items (~40 KB), i.e. ~200 round trips for 20,000 channels, a
+ * size upper platforms' parsers take without trouble.
+ */
+const CATALOG_PARTS = { udp: { bodyBytes: 1_300, maxItems: 20 }, tcp: { bodyBytes: 60_000, maxItems: 100 } } as const;
 
 /** A share is recomputed at most this often per platform (a Catalog query asks once per item otherwise). */
 const SHARE_CACHE_MS = 5_000;
@@ -172,17 +185,17 @@ export class CascadeResponder {
     // Our own ID lists the tree of what is shared (regions, groups, channels); a channel's ID lists just that channel.
     const items = queried === fromId ? this.sharedTree(platform, fromId) : [this.itemOf(queried, { parentId: fromId, civilCode: '', businessGroupId: '' })];
     const listing: CatalogListing = { total: items.length, slice: (start, end) => items.slice(start, end) };
-    const packer = new CatalogPacker(queried, query.sn, listing, platform.charset, {
-      bodyBytes: this.options.catalogBodyBytes ?? 1_300,
-      maxItems: this.options.catalogMaxItems ?? 20,
-    });
+    const budget =
+      platform.transport === 'tcp'
+        ? { bodyBytes: this.options.catalogTcpBodyBytes ?? CATALOG_PARTS.tcp.bodyBytes, maxItems: this.options.catalogTcpMaxItems ?? CATALOG_PARTS.tcp.maxItems }
+        : { bodyBytes: this.options.catalogBodyBytes ?? CATALOG_PARTS.udp.bodyBytes, maxItems: this.options.catalogMaxItems ?? CATALOG_PARTS.udp.maxItems };
+    const packer = new CatalogPacker(queried, query.sn, listing, platform.charset, budget);
     let parts = 0;
-    // Parts go one after another, each after the previous one's 200 OK: upper platforms drop bursts.
     for (const body of packer.parts()) {
       await this.port.send(platform, fromId, body);
       parts++;
     }
-    this.logger.info({ platformId: platform.id, sn: query.sn, items: items.length, parts }, 'catalog answered to the upper platform');
+    this.logger.info({ platformId: platform.id, sn: query.sn, items: items.length, parts, transport: platform.transport }, 'catalog answered to the upper platform');
   }
 
   /**
@@ -307,9 +320,16 @@ export class CascadeResponder {
     return encodeDeviceStatusResponse(query.targetId, query.sn, { online: online ? 'ONLINE' : 'OFFLINE', status: online ? 'OK' : 'ERROR' }, platform.charset);
   }
 
+  /**
+   * Whether a channel is shared with the platform. Never a channel that came from the platform itself (it is also
+   * registered with us as a lower platform: two platforms cascading to each other, WVP #1729): sharing it back would
+   * make it the platform's channel twice over, under us, and each catalog exchange would echo it again.
+   */
   private isShared(platform: PlatformRecord, channelId: string): boolean {
+    const record = this.catalog.index.record(channelId);
+    if (record && record.deviceId === platform.id) return false;
     const share = this.shareOf(platform);
-    return share === 'all' ? this.catalog.index.record(channelId)?.kind === 'channel' : share.has(channelId);
+    return share === 'all' ? record?.kind === 'channel' : share.has(channelId);
   }
 
   private shareOf(platform: PlatformRecord): ReadonlySet<string> | 'all' {

@@ -55,6 +55,8 @@ export interface PlatformView extends Omit<PlatformRecord, 'password'> {
   lastKeepaliveAt: number | null;
   /** Events the platform subscribed to with us (`Catalog`, `Alarm`). */
   subscriptions: string[];
+  /** Live upward streams (legs) this platform INVITEd and that are still sending (a leak shows here). */
+  upwardLegs: number;
 }
 
 export interface CreatePlatformInput {
@@ -113,6 +115,8 @@ export class PlatformService {
   private readonly changeListeners: Array<(platformId: string) => void> = [];
   /** What each platform subscribed to (set by the composition root: catalog-notifier.ts). */
   subscriptionsOf: (platformId: string) => string[] = () => [];
+  /** How many upward legs each platform holds (set by the composition root: upward-legs.ts). */
+  upwardLegsOf: (platformId: string) => number = () => 0;
 
   constructor(
     store: RecordStore,
@@ -274,6 +278,7 @@ export class PlatformService {
       registeredAt: state?.registeredAt ?? null,
       lastKeepaliveAt: state?.lastKeepaliveAt ?? null,
       subscriptions: this.subscriptionsOf(p.id),
+      upwardLegs: this.upwardLegsOf(p.id),
     };
   }
 

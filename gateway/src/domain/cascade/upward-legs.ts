@@ -129,7 +129,8 @@ export class UpwardLegs {
 
     let view;
     try {
-      view = await this.streams.play({ channelId, stream: 'main' }, `cascade:${platformId}:${callId}`);
+      // Answered at the source's first key frame: the sender starts from the GOP the Stream holds (no HLS segment needed).
+      view = await this.streams.play({ channelId, stream: 'main', until: 'keyframe' }, `cascade:${platformId}:${callId}`);
     } catch (err) {
       const offline = err instanceof PlayError && err.step === 'device';
       log.warn({ err: (err as Error).message }, 'upper INVITE: the source stream did not open');
@@ -148,6 +149,7 @@ export class UpwardLegs {
       ssrc, startedAt: Date.now(), invite: request, localTag, source: e.source, closed: false,
     };
     this.legs.set(callId, leg);
+    sender.onPeerGone(() => void this.end(leg, 'the upper platform closed the media connection', true));
     const localId = this.options.localIdOf(platformId);
     const answer = buildSdp({
       origin: { username: localId, address: this.options.mediaHost },
@@ -168,6 +170,17 @@ export class UpwardLegs {
   bye(e: { platformId: string; callId: string }): void {
     const leg = this.legs.get(e.callId);
     if (leg && leg.platformId === e.platformId) void this.end(leg, 'BYE from the upper platform', false);
+  }
+
+  /**
+   * The link to a platform was lost (it forgot our registration — it restarted — or stopped answering): the
+   * dialogs of its INVITEs are gone with it, so its legs end (BYE upward, answered or not). Without this a UDP
+   * leg to a restarted platform streams into the void and holds the source stream open for ever.
+   */
+  endPlatform(platformId: string, reason: string): number {
+    const legs = [...this.legs.values()].filter((l) => l.platformId === platformId);
+    for (const leg of legs) void this.end(leg, reason, true);
+    return legs.length;
   }
 
   async close(): Promise<void> {

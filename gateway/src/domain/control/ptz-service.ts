@@ -24,7 +24,7 @@
  * through the device's driver (docs/devices.md) — so leases, auto-stops and stop rules are the same for all.
  */
 import type { Logger } from 'pino';
-import { encodePtz, type PtzCommand } from '../../codecs/gb/ptz.js';
+import { decodePtz, encodePtz, type PtzCommand } from '../../codecs/gb/ptz.js';
 import { ConflictError, NotFoundError, ValidationError } from '../services.js';
 import type { UserRole } from '../model.js';
 import { ROLE_RANK } from '../auth/permissions.js';
@@ -177,6 +177,34 @@ export class PtzService {
     const { lease, takenOverFrom } = actor ? this.acquire(channelId, actor) : { lease: null, takenOverFrom: null };
     const result = await this.send(target, channelId, request);
     return { ...result, lease, takenOverFrom };
+  }
+
+  /**
+   * A PTZCmd relayed as received — an upper platform's DeviceControl (cascade). It takes the channel's lease like
+   * a local user: `actor` is the platform (`platform:<id>`, with the role `cascade.ptzRole` gives it), so a local
+   * operator who holds the camera is not fought from above, and one of a higher role takes it back. No
+   * auto-stop: the upper platform sends its own stop, as GB devices expect. Throws PtzLeaseConflict when the
+   * lease is someone else's, ValidationError for a PTZCmd that does not decode.
+   */
+  async relay(channelId: string, ptzHex: string, actor: PtzActor): Promise<PtzResult> {
+    let command: PtzCommand;
+    try {
+      command = decodePtz(ptzHex);
+    } catch (err) {
+      throw new ValidationError(`PTZCmd ${JSON.stringify(ptzHex.slice(0, 32))} does not decode: ${(err as Error).message}`, 'ptzCmd');
+    }
+    const target = await this.port.resolve(channelId);
+    if (!target) throw new NotFoundError(`channel ${channelId} not found`);
+    if (!target.deviceOnline) throw new ConflictError(`device ${target.deviceId} of channel ${channelId} is offline`);
+    const { lease, takenOverFrom } = this.acquire(channelId, actor);
+    const family = familyOf(command);
+    if (family) {
+      // The relayed command replaces its family's motion, including a local auto-stop still pending.
+      this.cancelAutoStop(channelId, family);
+      this.remember(channelId, family);
+    }
+    const sent = sentAs(await this.port.send(target, ptzHex, command), ptzHex);
+    return { sent, autoStopAfterMs: null, lease, takenOverFrom };
   }
 
   /** Take or renew the caller's lease; throws PtzLeaseConflict when someone of equal or higher rank holds it. */
@@ -366,4 +394,12 @@ function sentAs(answer: string | null | void, hex: string): string[] {
 
 function autoStopKey(channelId: string, family: PtzFamily): string {
   return `${channelId}/${family}`;
+}
+
+/** The stop family a relayed command moves (null for commands that do not move the head: stop, preset set, aux…). */
+function familyOf(command: PtzCommand): PtzFamily | null {
+  if (command.kind === 'move') return command.pan || command.tilt || command.zoom ? 'ptz' : null;
+  if (command.kind === 'fi') return command.focus || command.iris ? 'fi' : null;
+  if (command.kind === 'preset') return command.action === 'call' ? 'ptz' : null;
+  return null;
 }

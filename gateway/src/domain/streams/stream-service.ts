@@ -50,6 +50,18 @@ export interface PlayRequest {
   transport?: MediaTransport;
   /** Force H.265 → H.264 for this request (e.g. a browser without HEVC). */
   transcode?: boolean;
+  /**
+   * When the play answers: `playable` (default) once the HLS has its first segment, which a browser needs;
+   * `keyframe` as soon as the source's first key frame is in the Stream. A reader that takes access units itself
+   * (the cascade's upward RTP/PS sender) starts from the GOP the Stream holds and needs no segment: waiting
+   * for one cost the upper platform a whole GOP before our 200 OK, and INVITE timeouts under load.
+   */
+  until?: 'playable' | 'keyframe';
+  /**
+   * This viewer listens (an unmuted tile): its HLS must carry the audio as AAC. A G.711 camera's stream is
+   * served video-only while nobody listens; a listener gets the stream's shared AAC rendition (docs/media-core.md).
+   */
+  listen?: boolean;
 }
 
 export interface PlaybackRequest {
@@ -117,7 +129,18 @@ export interface StreamView {
   viewerId: string;
   codec: string | null;
   sourceCodec: VideoCodec | null;
+  /** The camera's audio codec (aac, g711a, g711u), null without audio. */
   audio: string | null;
+  /** The audio the returned `hls` carries for this viewer: 'aac', or null (no audio, or G.711 left out for a muted viewer). */
+  hlsAudio: 'aac' | null;
+  /** This viewer asked to listen (`listen: true`). */
+  listening: boolean;
+  /** Viewers that listen (polling or with a socket open). */
+  listeners: number;
+  /** The shared AAC rendition (ffmpeg: video copy + G.711 → AAC) runs for this stream's listeners. */
+  audioRendition: boolean;
+  /** The shared H.264 rendition (ffmpeg: H.265 → H.264) runs for viewers without HEVC. */
+  h264Rendition: boolean;
   width: number | null;
   height: number | null;
   ssrc: string;
@@ -204,8 +227,15 @@ export interface StreamEvents {
 const STATS_PUBLISH_MS = 5000;
 /** Ended playbacks/downloads kept for GET /api/streams/:id (their endReason), at most this many. */
 const ENDED_KEPT = 200;
-/** H.264-rendition viewer ids a stream remembers (released ones included), oldest forgotten first. */
+/** Rendition viewer ids a stream remembers per rendition (released ones included), oldest forgotten first. */
 const RENDITION_VIEWERS_KEPT = 1000;
+
+/**
+ * The ffmpeg renditions a stream can run beside its own HLS, each shared by the viewers that need it:
+ * `h264` (H.265 → H.264 for browsers without HEVC; it carries the audio as AAC too) and `aac` (video copied,
+ * G.711 → AAC, for listeners of a stream whose in-process LL-HLS leaves G.711 out).
+ */
+type RenditionKind = 'h264' | 'aac';
 
 interface Viewer {
   id: string;
@@ -217,18 +247,26 @@ interface Viewer {
   liveSockets: number;
   /** Closes this viewer's open live fMP4 sockets (a revoked grant ends them at once). */
   liveClosers: Set<(reason: string) => void>;
-  /** This viewer's HLS is the stream's H.264 rendition (it asked for transcode and the stream's HLS is H.265). */
-  h264: boolean;
+  /**
+   * This viewer's HLS is one of the stream's renditions: `h264` (it asked for transcode and the stream's HLS
+   * is H.265) or `aac` (it listens and the stream's HLS left G.711 out); null: the stream's own HLS.
+   */
+  rendition: RenditionKind | null;
+  /** It asked to listen. */
+  listening: boolean;
 }
 
 /**
- * The H.264 rendition of a stream whose own HLS carries H.265: a second reader (the ffmpeg transcoder) for the
- * viewers whose browser cannot decode HEVC, started on the first such viewer and stopped when the last leaves.
+ * A rendition of a stream (a second reader, the ffmpeg transcoder, writing HLS into a directory of its own) for
+ * the viewers that need it, started on the first such viewer and stopped when the last leaves: the H.264
+ * rendition of a stream whose own HLS carries H.265, or the AAC rendition of a G.711 camera's stream.
  */
-interface H264Rendition {
+interface Rendition {
   /** Null until its directory exists. */
   output: HlsOutput | null;
   readerId: string;
+  /** Its first segment is out (the idle sweep leaves a rendition that is still starting alone). */
+  started: boolean;
   /** Settles once the transcoder wrote its first segment (rejects with the PlayError the join answers). */
   ready: Promise<void>;
 }
@@ -246,15 +284,18 @@ class LiveStream {
   output: HlsOutput | null = null;
   /** The in-process LL-HLS muxer, when the codecs need no change; else ffmpeg writes into `output`. */
   llhls: LlhlsReader | null = null;
-  /** The transcoded H.264 rendition while viewers that need it are there (docs/streams.md). */
-  rendition: H264Rendition | null = null;
+  /** The renditions running while viewers that need them are there (docs/media-core.md). */
+  readonly renditions: Record<RenditionKind, Rendition | null> = { h264: null, aac: null };
   /**
-   * Viewer ids (also released ones, most recent RENDITION_VIEWERS_KEPT) whose HLS is the H.264 rendition: a
-   * released or idle viewer's token must never fall back to the H.265 playlist its browser cannot decode.
+   * Viewer ids (also released ones, most recent RENDITION_VIEWERS_KEPT) whose HLS is a rendition: a released
+   * or idle viewer's token must never fall back to the stream's own playlist (H.265 its browser cannot decode,
+   * or a listener's picture that would lose its sound); once the rendition is gone it gets 404 and plays again.
    */
-  readonly h264Viewers = new Set<string>();
-  /** The core Stream removes the rendition's directory when it closes (registered on the first rendition). */
-  renditionOwned = false;
+  readonly renditionViewers: Record<RenditionKind, Set<string>> = { h264: new Set(), aac: new Set() };
+  /** The core Stream removes a rendition's directory when it closes (registered once per kind). */
+  readonly renditionOwned = new Set<RenditionKind>();
+  /** Renditions started so far (names their directories). */
+  renditionStarts = 0;
   dialog: InviteDialog | null = null;
   viewers = new Map<string, Viewer>();
   lastError: string | null = null;
@@ -270,6 +311,9 @@ class LiveStream {
   /** fps / bitrate over the last sweep interval, from the core's counters. */
   rate = { at: Date.now(), frames: 0, bytes: 0, fps: 0, kbps: 0 };
   ready: Promise<void> | null = null;
+  /** Settles once the source's first key frame is in the Stream (never rejects: `ready` carries failures). */
+  readonly sourceLive: Promise<void>;
+  markSourceLive: () => void = () => undefined;
   endReason: string | null = null;
   /** Playback / download state (null for live). */
   history: {
@@ -296,6 +340,7 @@ class LiveStream {
     readonly kind: StreamKind = 'live',
   ) {
     this.ended = new Promise<void>((resolve) => (this.markEnded = resolve));
+    this.sourceLive = new Promise<void>((resolve) => (this.markSourceLive = resolve));
   }
 
   get port(): number {
@@ -345,15 +390,16 @@ export class StreamService extends EventEmitter<StreamEvents> {
   /** Directory of a stream's HLS files, for the media route (null when unknown). */
   mediaDirOf(streamId: string, viewerId?: string): string | null {
     const s = this.byId.get(streamId);
-    if (viewerId !== undefined && s?.h264Viewers.has(viewerId)) return s.rendition?.output?.dir ?? null;
+    const kind = s && viewerId !== undefined ? renditionOfViewer(s, viewerId) : null;
+    if (kind) return s?.renditions[kind]?.output?.dir ?? null;
     return s?.output?.dir ?? null;
   }
 
   /** The LL-HLS reader serving a stream muxed in process (null: ffmpeg packages it into mediaDirOf). */
   llhlsOf(streamId: string, viewerId?: string): LlhlsReader | null {
     const s = this.byId.get(streamId);
-    // A viewer of the H.264 rendition reads ffmpeg's directory, not the in-process (H.265) LL-HLS.
-    if (viewerId !== undefined && s?.h264Viewers.has(viewerId)) return null;
+    // A rendition viewer reads ffmpeg's directory, not the in-process LL-HLS (H.265, or without the G.711 audio).
+    if (s && viewerId !== undefined && renditionOfViewer(s, viewerId)) return null;
     return s?.llhls ?? null;
   }
 
@@ -436,7 +482,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
     if (!session || session.state === 'failed' || session.state === 'closed') {
       session = this.start(key, target, stream, transport, req.transcode === true);
     }
-    return this.join(session, grant, req.transcode === true);
+    return this.join(session, grant, req.transcode === true, req.until ?? 'playable', req.listen === true);
   }
 
   /**
@@ -558,32 +604,37 @@ export class StreamService extends EventEmitter<StreamEvents> {
   }
 
   /** One more viewer of a stream; answers once the stream plays (or with the step that failed). */
-  private async join(session: LiveStream, grant: string | null, wantsH264 = false): Promise<StreamView> {
-    const viewer: Viewer = { id: randomUUID(), lastSeen: Date.now(), released: false, grant, liveSockets: 0, liveClosers: new Set(), h264: false };
+  private async join(session: LiveStream, grant: string | null, wantsH264 = false, until: 'playable' | 'keyframe' = 'playable', listen = false): Promise<StreamView> {
+    const viewer: Viewer = { id: randomUUID(), lastSeen: Date.now(), released: false, grant, liveSockets: 0, liveClosers: new Set(), rendition: null, listening: listen };
     // A little past the token's expiry: a token signed later in this play (view()) expires no later than that.
     if (grant !== null) this.grants.issue(viewer.id, grant, Date.now() + (this.opts.tokenTtlSec + 60) * 1000);
     session.viewers.set(viewer.id, viewer);
     session.lastActivity = viewer.lastSeen;
     try {
-      await session.ready;
+      // `ready` also rejects when the stream fails before its first key frame, so the race never hangs.
+      await (until === 'keyframe' ? Promise.race([session.ready, session.sourceLive]) : session.ready);
     } catch (err) {
       session.viewers.delete(viewer.id);
       throw err;
     }
-    // A shared stream whose HLS is H.265 (started by an HEVC-capable viewer): this viewer gets the H.264
-    // rendition. A stream already transcoded (codec h264) simply serves what exists, to anyone.
-    if (wantsH264 && session.codec === 'h265') {
+    // Its idle clock starts when it gets its URL: a slow start (a loaded machine, a transcoder warming up) must
+    // not count against it.
+    viewer.lastSeen = Date.now();
+    const kind = renditionFor(session, wantsH264, listen);
+    if (kind) {
       // Marked before the wait: the sweep counts it as a rendition viewer while the transcoder starts.
-      viewer.h264 = true;
-      session.h264Viewers.add(viewer.id);
-      if (session.h264Viewers.size > RENDITION_VIEWERS_KEPT) session.h264Viewers.delete(session.h264Viewers.values().next().value as string);
+      viewer.rendition = kind;
+      const ids = session.renditionViewers[kind];
+      ids.add(viewer.id);
+      if (ids.size > RENDITION_VIEWERS_KEPT) ids.delete(ids.values().next().value as string);
       try {
-        await this.ensureRendition(session);
+        await this.ensureRendition(session, kind);
       } catch (err) {
         session.viewers.delete(viewer.id);
-        await this.stopRenditionIfUnused(session, 'its viewer could not start');
+        await this.stopRenditionIfUnused(session, kind, 'its viewer could not start');
         throw err;
       }
+      viewer.lastSeen = Date.now();
     }
     return this.view(session, viewer.id);
   }
@@ -596,7 +647,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
       const v = s.viewers.get(viewerId);
       if (v) v.released = true;
       s.viewers.delete(viewerId);
-      if (v?.h264) await this.stopRenditionIfUnused(s, 'its last viewer left');
+      if (v?.rendition) await this.stopRenditionIfUnused(s, v.rendition, 'its last viewer left');
     } else {
       s.viewers.clear();
       await this.stop(s, 'stopped by an operator');
@@ -813,6 +864,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
           : 'the camera GOP may be very long; set its I-frame interval to 1–2 s',
       );
     });
+    s.markSourceLive();
     await withTimeout(firstSegment, 15_000, () => new PlayError('packager', 'ffmpeg produced no HLS segment within 15 s', 'see the gateway log for ffmpeg output'));
     s.timeToFirstFrameMs = Date.now() - t0;
     s.playingAt = Date.now();
@@ -880,7 +932,9 @@ export class StreamService extends EventEmitter<StreamEvents> {
       waitForSegment();
     };
     onceVideoParameters(core, (video, audio) => {
-      const mustTranscode = (video.codec === 'h265' && transcodeH265) || (audio !== null && audio.codec !== 'aac');
+      // G.711 audio alone does not send the stream through ffmpeg: the in-process LL-HLS and live fMP4 leave
+      // it out (tiles are muted), and a listener gets the AAC rendition (ensureRendition) while it listens.
+      const mustTranscode = video.codec === 'h265' && transcodeH265;
       if (mustTranscode || this.opts.inProcessMuxer === false) startFfmpeg();
       else startLlhls(video, audio);
     });
@@ -943,6 +997,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
         st.videoUnits === 0 ? 'the device sends no video we can use (H.264 or H.265)' : 'the GOP may be very long; set the I-frame interval to 1–2 s',
       );
     });
+    s.markSourceLive();
     await withTimeout(firstSegment, 15_000, () => new PlayError('packager', 'no HLS segment within 15 s', 'see the gateway log'));
     if (s.state !== 'starting') throw new PlayError('source', s.lastError ?? 'the stream ended while starting', 'retry');
     s.timeToFirstFrameMs = Date.now() - t0;
@@ -960,68 +1015,74 @@ export class StreamService extends EventEmitter<StreamEvents> {
     return doomed.length;
   }
 
-  /** Viewers still there (polling or with a socket open); `h264Only`: those of the H.264 rendition. */
-  private liveViewers(s: LiveStream, h264Only = false): number {
+  /** Viewers still there (polling or with a socket open), all or those matching `which`. */
+  private liveViewers(s: LiveStream, which: (v: Viewer) => boolean = () => true): number {
     const cutoff = Date.now() - this.opts.idleSec * 1000;
     let n = 0;
-    for (const v of s.viewers.values()) if (!v.released && (!h264Only || v.h264) && (v.liveSockets > 0 || v.lastSeen >= cutoff)) n++;
+    for (const v of s.viewers.values()) if (!v.released && which(v) && (v.liveSockets > 0 || v.lastSeen >= cutoff)) n++;
     return n;
   }
 
   /**
-   * Starts the H.264 rendition of a stream whose HLS is H.265 (once; later viewers wait for the same start):
-   * ffmpeg transcodes from the stream's access units into a directory of its own, next to the stream's.
+   * Starts a rendition of a stream (once; later viewers wait for the same start): ffmpeg reads the stream's
+   * access units and writes HLS into a directory of its own, next to the stream's. `h264`: H.265 → H.264 (and
+   * the audio as AAC); `aac`: the video copied, G.711 → AAC.
    */
-  private ensureRendition(s: LiveStream): Promise<void> {
-    if (s.rendition) return s.rendition.ready;
+  private ensureRendition(s: LiveStream, kind: RenditionKind): Promise<void> {
+    const running = s.renditions[kind];
+    if (running) return running.ready;
     const core = s.core;
-    if (!core || core.closed) return Promise.reject(new PlayError('packager', 'the stream ended before its H.264 rendition started', 'retry'));
-    const log = this.logger.child({ streamId: s.id, channelId: s.target.channelId, rendition: 'h264' });
-    const outputDir = HlsOutput.create(this.opts.mediaDir, `${s.id}-h264`);
-    const rendition: H264Rendition = { output: null, readerId: '', ready: Promise.resolve() };
+    if (!core || core.closed) return Promise.reject(new PlayError('packager', `the stream ended before its ${RENDITION_NAME[kind]} started`, 'retry'));
+    const name = RENDITION_NAME[kind];
+    const log = this.logger.child({ streamId: s.id, channelId: s.target.channelId, rendition: kind });
+    // A directory per start: a stopped rendition removes its own directory after its ffmpeg exits, which must
+    // not be the directory of the next one, started meanwhile.
+    const outputDir = HlsOutput.create(this.opts.mediaDir, `${s.id}-${kind}-${++s.renditionStarts}`);
+    const rendition: Rendition = { output: null, readerId: '', started: false, ready: Promise.resolve() };
     rendition.ready = (async () => {
       const output = await outputDir;
       rendition.output = output;
       // The stream closing removes the running rendition's directory too (its reader is closed with the
-      // stream's readers); owned once per stream, not once per rendition started.
-      if (!s.renditionOwned) {
-        s.renditionOwned = true;
-        core.own('h264 rendition directory', () => s.rendition?.output?.remove().catch(() => undefined));
+      // stream's readers); owned once per stream and kind, not once per rendition started.
+      if (!s.renditionOwned.has(kind)) {
+        s.renditionOwned.add(kind);
+        core.own(`${name} directory`, () => s.renditions[kind]?.output?.remove().catch(() => undefined));
       }
-      if (s.rendition !== rendition || core.closed) throw new PlayError('packager', 'the H.264 rendition was stopped while starting', 'retry');
-      const reader = new FfmpegHlsReader({ dir: output.dir, transcodeH265ToH264: true, segmentSeconds: this.opts.segmentSeconds, listSize: 6, logger: log });
+      if (s.renditions[kind] !== rendition || core.closed) throw new PlayError('packager', `the ${name} was stopped while starting`, 'retry');
+      const reader = new FfmpegHlsReader({ dir: output.dir, transcodeH265ToH264: kind === 'h264', segmentSeconds: this.opts.segmentSeconds, listSize: 6, logger: log });
       const firstSegment = new Promise<void>((resolve, reject) => {
         reader.on('first-segment', () => resolve());
         reader.on('exit', (info: HlsPackagerExit) => {
           if (info.expected) return;
-          reject(new PlayError('packager', `the H.264 transcoder exited (${info.code}) before its first segment`, info.stderrTail.slice(-300)));
+          reject(new PlayError('packager', `the ${name} transcoder exited (${info.code}) before its first segment`, info.stderrTail.slice(-300)));
           // Its viewers get 404s and play again, which starts a new one.
-          log.warn({ code: info.code }, 'H.264 rendition transcoder exited');
-          if (s.rendition === rendition) void this.stopRendition(s, 'the transcoder exited');
+          log.warn({ code: info.code }, `${name} transcoder exited`);
+          if (s.renditions[kind] === rendition) void this.stopRendition(s, kind, 'the transcoder exited');
         });
       });
-      reader.on('error', (err: Error) => log.warn({ err: err.message }, 'H.264 rendition error'));
+      reader.on('error', (err: Error) => log.warn({ err: err.message }, `${name} error`));
       rendition.readerId = core.addReader(reader);
-      log.info('H.264 rendition started');
-      await withTimeout(firstSegment, 15_000, () => new PlayError('packager', 'the H.264 transcoder produced no segment within 15 s', 'see the gateway log for ffmpeg output'));
+      log.info(`${name} started`);
+      await withTimeout(firstSegment, 15_000, () => new PlayError('packager', `the ${name} transcoder produced no segment within 15 s`, 'see the gateway log for ffmpeg output'));
+      rendition.started = true;
     })();
-    s.rendition = rendition;
+    s.renditions[kind] = rendition;
     return rendition.ready;
   }
 
-  private async stopRenditionIfUnused(s: LiveStream, why: string): Promise<void> {
-    if (s.rendition && this.liveViewers(s, true) === 0) await this.stopRendition(s, why);
+  private async stopRenditionIfUnused(s: LiveStream, kind: RenditionKind, why: string): Promise<void> {
+    if (s.renditions[kind] && this.liveViewers(s, (v) => v.rendition === kind) === 0) await this.stopRendition(s, kind, why);
   }
 
-  private async stopRendition(s: LiveStream, why: string): Promise<void> {
-    const r = s.rendition;
+  private async stopRendition(s: LiveStream, kind: RenditionKind, why: string): Promise<void> {
+    const r = s.renditions[kind];
     if (!r) return;
-    s.rendition = null;
-    // Viewers still marked h264 (idle ones) now get 404s for their playlist and play again.
+    s.renditions[kind] = null;
+    // Viewers still marked for it (idle ones) now get 404s for their playlist and play again.
     await r.ready.catch(() => undefined);
     if (r.readerId && s.core) await s.core.removeReader(r.readerId, why);
     await r.output?.remove().catch(() => undefined);
-    this.logger.info({ streamId: s.id, channelId: s.target.channelId, why }, 'H.264 rendition stopped');
+    this.logger.info({ streamId: s.id, channelId: s.target.channelId, why }, `${RENDITION_NAME[kind]} stopped`);
   }
 
   private sweep(): void {
@@ -1055,7 +1116,11 @@ export class StreamService extends EventEmitter<StreamEvents> {
           void this.stop(s, 'no viewers');
           continue;
         }
-        if (s.rendition && this.liveViewers(s, true) === 0) void this.stopRenditionIfUnused(s, 'its viewers went idle');
+        for (const kind of RENDITION_KINDS) {
+          // A rendition still starting has viewers waiting for it (their join stops it if it fails).
+          const r = s.renditions[kind];
+          if (r?.started && this.liveViewers(s, (v) => v.rendition === kind) === 0) void this.stopRenditionIfUnused(s, kind, 'its viewers went idle');
+        }
         // Downloads report progress every second.
         if (publish || s.kind === 'download') this.emit('stream-status', this.view(s, ''));
       }
@@ -1118,6 +1183,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
     const packets = st?.packets ?? 0;
     const lost = st?.lost ?? 0;
     const token = viewerId ? this.tokens.sign(s.id, viewerId) : '';
+    const viewer = viewerId ? s.viewers.get(viewerId) : undefined;
     return {
       streamId: s.id,
       kind: s.kind,
@@ -1132,9 +1198,14 @@ export class StreamService extends EventEmitter<StreamEvents> {
       ws: token ? `/media/${token}/live` : '',
       viewerId,
       // The codec the returned `hls` carries for this viewer: the H.264 rendition's, or the stream's own.
-      codec: s.viewers.get(viewerId)?.h264 ? 'h264' : s.codec,
+      codec: viewer?.rendition === 'h264' ? 'h264' : s.codec,
       sourceCodec: s.sourceCodec,
       audio: s.audio,
+      hlsAudio: hlsAudioOf(s, viewer?.rendition ?? null),
+      listening: viewer?.listening ?? false,
+      listeners: this.liveViewers(s, (v) => v.listening),
+      audioRendition: s.renditions.aac !== null,
+      h264Rendition: s.renditions.h264 !== null,
       width: s.width,
       height: s.height,
       ssrc: s.ssrc,
@@ -1158,6 +1229,36 @@ export class StreamService extends EventEmitter<StreamEvents> {
       lastError: s.lastError,
     };
   }
+}
+
+const RENDITION_KINDS: readonly RenditionKind[] = ['h264', 'aac'];
+const RENDITION_NAME: Record<RenditionKind, string> = { h264: 'H.264 rendition', aac: 'AAC rendition' };
+
+/** Which rendition a viewer's HLS is (checked against the remembered ids, so released viewers never fall back). */
+function renditionOfViewer(s: LiveStream, viewerId: string): RenditionKind | null {
+  for (const kind of RENDITION_KINDS) if (s.renditionViewers[kind].has(viewerId)) return kind;
+  return null;
+}
+
+/**
+ * The rendition a new viewer of a playing stream needs, or null for the stream's own HLS:
+ * - needs H.264 and the stream's HLS is H.265: the H.264 rendition (which carries the audio as AAC, so a
+ *   listener without HEVC needs nothing more: one transcoder, not two);
+ * - listens, the camera sends G.711 and the stream's HLS is the in-process LL-HLS (which leaves G.711 out):
+ *   the AAC rendition. A stream packaged by ffmpeg (transcoded, or `media.inProcessMuxer: false`) already
+ *   carries AAC; AAC cameras pass through in process; a camera without audio has nothing to listen to.
+ */
+function renditionFor(s: LiveStream, wantsH264: boolean, listen: boolean): RenditionKind | null {
+  if (wantsH264 && s.codec === 'h265') return 'h264';
+  if (listen && s.llhls !== null && s.audio !== null && s.audio !== 'aac') return 'aac';
+  return null;
+}
+
+/** The audio a viewer's HLS carries: renditions transcode it to AAC; the in-process LL-HLS carries AAC only. */
+function hlsAudioOf(s: LiveStream, rendition: RenditionKind | null): 'aac' | null {
+  if (s.audio === null) return null;
+  if (rendition !== null || s.llhls === null) return 'aac';
+  return s.audio === 'aac' ? 'aac' : null;
 }
 
 /**

@@ -26,6 +26,9 @@ import {
   MANSCDP_CONTENT_TYPE,
   readDeviceControl,
   readRecordInfoResponse,
+  readMobilePosition,
+  type ManscdpFields,
+  type MobilePositionNotify,
   type RecordItem,
   type ManscdpMessage,
   type CatalogItem,
@@ -103,6 +106,8 @@ export interface UpperSubscribeEvent {
   event: GbEventPackage;
   /** Seconds; 0 ends the subscription. */
   expires: number;
+  /** MobilePosition only: seconds between reports the platform asked for (clamped to 1–3600). */
+  intervalSec?: number;
   /** The ID subscribed to: our own ID, or a shared channel. */
   targetId: string;
   dialog: SubscriptionDialog;
@@ -153,6 +158,8 @@ export interface GbSignallingEvents {
   'upper-control': [{ platformId: string; targetId: string; ptzCmd: string }];
   unregistered: [{ deviceId: string; source: TransportSource }];
   alarm: [{ deviceId: string; source: TransportSource; alarm: AlarmNotify }];
+  /** Positions from a registered device or lower platform (NOTIFY of our subscription, or a MESSAGE unasked). */
+  'mobile-position': [{ deviceId: string; notify: MobilePositionNotify }];
   'auth-failure': [AuthFailureEvent];
   lockout: [{ key: string; until: number }];
   /** A MESSAGE we answered 200 but do not act on (unknown CmdType, unsolicited answer). */
@@ -292,7 +299,7 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
         }
         if (this.dialogs.handleInDialog(req, reply)) return;
       }
-      if (UPPER_METHODS.has(req.method) && this.opts.directory.upperPlatformAt?.(senderOf(req), source)) {
+      if (UPPER_METHODS.has(req.method) && this.opts.directory.upperPlatformAt?.(senderOf(req), source) && !this.isLowerPlatformReport(req, source)) {
         this.onUpperRequest(req, source, reply);
         return;
       }
@@ -328,6 +335,21 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
    * Source check of an out-of-dialog MESSAGE/NOTIFY/INFO; answers and counts the refusal itself. Runs
    * before the body is decoded, so strangers get no work done for them.
    */
+  /**
+   * Two platforms cascading to each other (WVP #1729): the peer is our upper platform and also registered with us
+   * as a lower platform, from the same address. What it sends as our upper platform are Queries and Controls;
+   * what it sends as a lower platform are reports — Keepalive, answers to our queries (Response), Alarm /
+   * MobilePosition Notify. A MESSAGE whose root is Response or Notify from a sender registered with us therefore
+   * takes the device path (checked like any device's), everything else the upper-platform path.
+   */
+  private isLowerPlatformReport(req: SipRequest, source: TransportSource): boolean {
+    if (req.method !== 'MESSAGE') return false;
+    // The root element is ASCII in every charset GB allows; it follows the XML declaration at the start.
+    const head = req.body.subarray(0, 256).toString('latin1');
+    if (!/<\s*(Response|Notify)\b/.test(head.replace(/<\?[\s\S]*?\?>/g, ''))) return false;
+    return this.opts.directory.checkSource(senderOf(req), source) === 'ok';
+  }
+
   private trusted(req: SipRequest, source: TransportSource, reply: ReplyFn): boolean {
     const senderId = senderOf(req);
     if (!senderId) {
@@ -564,11 +586,6 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
       reply(reading.status, reading.reason);
       return;
     }
-    if (reading.event === 'MobilePosition') {
-      // We hold no positions to report upward (channels carry no GPS of their own).
-      reply(489, 'Bad Event');
-      return;
-    }
     if (!(this.opts.directory.upperMayQuery?.(platformId, msg.deviceId) ?? false)) {
       reply(404, 'Not Found');
       return;
@@ -580,7 +597,9 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
       body: encodeResponse(reading.event, msg.sn, msg.deviceId, { Result: 'OK' }),
       contentType: MANSCDP_CONTENT_TYPE,
     });
-    this.emit('upper-subscribe', { platformId, event: reading.event, expires: reading.expires, targetId: msg.deviceId, dialog: notifierDialog(req, reading.event, localTag, source) });
+    // MobilePosition: the body's <Interval> (seconds between reports, GB 9.11.2); absent or unreadable = 5 s.
+    const interval = reading.event === 'MobilePosition' ? mobilePositionInterval(textAt(msg.fields, 'Interval')) : undefined;
+    this.emit('upper-subscribe', { platformId, event: reading.event, expires: reading.expires, targetId: msg.deviceId, dialog: notifierDialog(req, reading.event, localTag, source), ...(interval !== undefined ? { intervalSec: interval } : {}) });
   }
 
   /** A NOTIFY in a subscription dialog (we are the notifier); resolves on its 2xx, throws with the status otherwise. */
@@ -614,9 +633,10 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
     expires: number,
     dialog: SubscriptionDialog | null,
     charset: ManscdpCharset = 'GB2312',
+    fields?: ManscdpFields,
   ): Promise<{ dialog: SubscriptionDialog; expiresSec: number }> {
     let sent: SipRequest | null = null;
-    const body = encodeQuery(event, this.nextSn(), deviceId, undefined, charset);
+    const body = encodeQuery(event, this.nextSn(), deviceId, fields, charset);
     const res = await this.opts.endpoint.sendRequest({
       method: 'SUBSCRIBE',
       uri: dialog?.target ?? `sip:${deviceId}@${this.opts.domain}`,
@@ -678,8 +698,22 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
       this.onMessage(req, source, reply);
       return;
     }
+    if (msg.root === 'Notify' && msg.cmdType === 'MobilePosition') {
+      this.onMobilePosition(senderId, msg, reply);
+      return;
+    }
     reply(200, 'OK');
     this.emit('unhandled-message', { deviceId: senderId, cmdType: msg.cmdType, root: msg.root });
+  }
+
+  /**
+   * MobilePosition Notify (GB 9.8; NOTIFY in our subscription, or MESSAGE from devices that report unasked):
+   * answered 200 either way — a position is a reading, superseded by the next, never worth a retransmission.
+   * Positions without usable coordinates are dropped (counted by the domain as 'unusable').
+   */
+  private onMobilePosition(senderId: string, msg: ManscdpMessage, reply: ReplyFn): void {
+    reply(200, 'OK');
+    this.emit('mobile-position', { deviceId: senderId, notify: readMobilePosition(msg) });
   }
 
   /** BYE to an upper platform for a leg we end (the source went away): we are the UAS of its INVITE. */
@@ -841,6 +875,11 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
       return;
     }
 
+    if (msg.root === 'Notify' && msg.cmdType === 'MobilePosition') {
+      this.onMobilePosition(senderId, msg, reply);
+      return;
+    }
+
     reply(200, 'OK');
 
     this.opts.logger.info({ deviceId: senderId, root: msg.root, cmdType: msg.cmdType }, 'MESSAGE with a CmdType we do not handle; answered 200');
@@ -998,4 +1037,11 @@ export class SubscriptionRefused extends Error {
   ) {
     super(message);
   }
+}
+
+/** A MobilePosition subscription's report interval (seconds): the body's value clamped to 1–3600, else 5. */
+export function mobilePositionInterval(raw: string | undefined): number {
+  const n = Number.parseInt((raw ?? '').trim(), 10);
+  if (!Number.isFinite(n) || n <= 0) return 5;
+  return Math.min(3600, Math.max(1, n));
 }

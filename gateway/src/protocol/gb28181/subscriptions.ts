@@ -6,7 +6,7 @@
  * Both roles live in the gateway:
  * - towards upper platforms we are the **notifier**: an upper platform subscribes to our catalog (or alarms)
  *   and we NOTIFY it of changes (domain/cascade/catalog-notifier.ts decides what changed);
- * - towards devices and lower platforms we are the **subscriber** (domain/catalog/catalog-subscriptions.ts).
+ * - towards devices and lower platforms we are the **subscriber** (domain/devices/device-subscriptions.ts: Catalog, Alarm, MobilePosition).
  *
  * This module holds the dialog state both roles share and the rules for reading a SUBSCRIBE; the messages
  * themselves go through the SIP endpoint (gb-signalling.ts).

@@ -90,6 +90,8 @@ const messages: typeof zh = {
     id: 'ID',
     device: 'Device',
     region: 'Region',
+    position: 'Location',
+    positionValue: '{lon}° E, {lat}° N · {speed} km/h · heading {heading}° · {time}',
     since: 'since {time}',
     reason: 'Reason',
     keepalive: {

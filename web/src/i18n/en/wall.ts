@@ -42,6 +42,10 @@ const messages: typeof zh = {
     lowLatencyOn: 'Low latency for this tile (live fMP4; LL-HLS where the browser cannot play the codec)',
     lowLatencyOff: 'Back to normal latency for this tile',
     lowLatencyPath: 'Playing over live fMP4 (low latency)',
+    listenOn: 'Listen to this tile (the other tiles are muted)',
+    listenOff: 'Mute this tile',
+    noAudio: 'This camera sends no audio',
+    listening: 'Listening',
   },
   playback: {
     open: 'Recordings (playback timeline)',

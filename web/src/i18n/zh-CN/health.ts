@@ -89,6 +89,8 @@ export default {
     id: '编号',
     device: '所属设备',
     region: '区划',
+    position: '位置',
+    positionValue: '东经 {lon}，北纬 {lat} · {speed} 千米/时 · 方向 {heading}° · {time}',
     since: '自 {time}',
     reason: '原因',
     keepalive: {

@@ -41,6 +41,10 @@ export default {
     lowLatencyOn: '此窗格低延时播放（fMP4 直播；浏览器不支持该编码时用 LL-HLS）',
     lowLatencyOff: '此窗格恢复普通延时',
     lowLatencyPath: '正在以 fMP4 直播播放（低延时）',
+    listenOn: '收听此窗格声音（其他窗格静音）',
+    listenOff: '此窗格静音',
+    noAudio: '此摄像机没有音频',
+    listening: '收听中',
   },
   playback: {
     open: '录像回放（时间轴）',

@@ -21,7 +21,7 @@ import { decodeManscdp, isCmdType, readMediaStatus, type CatalogItem } from '../
 import type { TransportSource } from '../../../transport/sip-transport.js';
 import type { AlarmNotify, DeviceCredentials, GbSignalling, RegisterEvent } from '../../../protocol/gb28181/gb-signalling.js';
 import { judgeSource, type SourceVerdict } from '../../../protocol/gb28181/source-trust.js';
-import type { SubscriptionDialog } from '../../../protocol/gb28181/subscriptions.js';
+import type { GbEventPackage, SubscriptionDialog } from '../../../protocol/gb28181/subscriptions.js';
 import type { DeviceAddress, DeviceRegistry } from '../../registry/device-registry.js';
 import type { Channel } from '../../model.js';
 import { NotFoundError } from '../../services.js';
@@ -190,9 +190,19 @@ export class GbDriver implements CatalogQueryPort {
     return { name: info.deviceName, manufacturer: info.manufacturer, model: info.model, firmware: info.firmware, channels: info.channel };
   }
 
-  /** SUBSCRIBE to the device's Catalog events (catalog-subscriptions.ts); dialog null: a new subscription. */
-  async subscribeCatalog(deviceId: string, expiresSec: number, dialog: SubscriptionDialog | null): ReturnType<GbSignallingPort['subscribe']> {
-    return this.signalling.subscribe(deviceId, this.destinationOf(deviceId), 'Catalog', expiresSec, dialog, this.charsetOf(deviceId));
+  /**
+   * SUBSCRIBE to one of the device's event packages (device-subscriptions.ts); dialog null: a new subscription.
+   * The Query body says what we want: MobilePosition the report `Interval` (GB 9.8, seconds); Alarm every
+   * priority and method (0 = all, GB A.2.4.5); Catalog nothing more.
+   */
+  async subscribe(event: GbEventPackage, deviceId: string, expiresSec: number, dialog: SubscriptionDialog | null, opts: { intervalSec?: number } = {}): ReturnType<GbSignallingPort['subscribe']> {
+    const fields =
+      event === 'MobilePosition'
+        ? { Interval: String(opts.intervalSec ?? 5) }
+        : event === 'Alarm'
+          ? { StartAlarmPriority: '0', EndAlarmPriority: '0', AlarmMethod: '0' }
+          : undefined;
+    return this.signalling.subscribe(deviceId, this.destinationOf(deviceId), event, expiresSec, dialog, this.charsetOf(deviceId), fields);
   }
 
   /**

@@ -46,6 +46,10 @@ interface PacketSink {
   /** False when the packet was dropped (not connected yet, or too much waiting). */
   send(packet: Buffer): boolean;
   close(): Promise<void>;
+  /** Called once when a TCP peer closes or breaks the media connection (never for UDP, nor after close()). */
+  onPeerGone: (() => void) | null;
+  /** Whether the peer has already gone (a listener set afterwards is called at once). */
+  isGone(): boolean;
 }
 
 export type UpwardTransport = { kind: 'udp' } | { kind: 'tcp-connect' } | { kind: 'tcp-listen' };
@@ -67,6 +71,8 @@ async function udpSink(bindHost: string, destination: { address: string; port: n
   let closed = false;
   return {
     localPort: socket.address().port,
+    onPeerGone: null,
+    isGone: () => false,
     send: (packet) => {
       if (closed) return false;
       socket.send(packet, destination.port, destination.address, (err) => {
@@ -83,17 +89,32 @@ async function udpSink(bindHost: string, destination: { address: string; port: n
   };
 }
 
-function tcpSink(socketOf: () => TcpSocket | null, localPort: number, closeAll: () => Promise<void>): PacketSink {
-  return {
+function tcpSink(socketOf: () => TcpSocket | null, localPort: number, closeAll: () => Promise<void>): PacketSink & { peerGone(): void } {
+  let closing = false;
+  let gone = false;
+  const sink: PacketSink & { peerGone(): void } = {
     localPort,
+    onPeerGone: null,
+    isGone: () => gone,
     send: (packet) => {
       const socket = socketOf();
       if (!socket || socket.destroyed || socket.connecting || socket.writableLength > TCP_MAX_WAITING_BYTES) return false;
       socket.write(frameRfc4571(packet));
       return true;
     },
-    close: closeAll,
+    close: () => {
+      closing = true;
+      return closeAll();
+    },
+    // The upper platform went away (it restarted, crashed or hung up the connection without a BYE): the leg
+    // must end, or it holds a viewer of the source stream and a port for ever (the WVP #1927 kind of leak).
+    peerGone: () => {
+      if (closing || gone) return;
+      gone = true;
+      sink.onPeerGone?.();
+    },
   };
+  return sink;
 }
 
 /** We connect to the upper platform (its offer said a=setup:passive). */
@@ -110,18 +131,23 @@ async function tcpConnectSink(bindHost: string, destination: { address: string; 
     const timer = setTimeout(resolve, 3_000);
     socket.once('connect', () => { clearTimeout(timer); resolve(); }).once('error', () => { clearTimeout(timer); resolve(); });
   });
-  return tcpSink(() => socket, socket.localPort ?? 0, () => new Promise<void>((resolve) => (socket.destroyed ? resolve() : socket.end(() => { socket.destroy(); resolve(); }))));
+  const sink = tcpSink(() => socket, socket.localPort ?? 0, () => new Promise<void>((resolve) => (socket.destroyed ? resolve() : socket.end(() => { socket.destroy(); resolve(); }))));
+  // A connection refused or lost is the peer gone; one still in progress after the 3 s above is not (yet).
+  socket.once('close', () => sink.peerGone());
+  return sink;
 }
 
 /** The upper platform connects to us (its offer said a=setup:active): listen on the port our answer names. */
 async function tcpListenSink(bindHost: string, stats: RtpPsSenderStats): Promise<PacketSink> {
   let peer: TcpSocket | null = null;
+  let onPeerClose: () => void = () => undefined;
   const server = createServer((socket) => {
     if (peer) {
       socket.destroy();
       return;
     }
     peer = socket;
+    socket.once('close', () => onPeerClose());
     socket.setNoDelay(true);
     socket.on('error', () => {
       stats.sendErrors++;
@@ -138,12 +164,14 @@ async function tcpListenSink(bindHost: string, stats: RtpPsSenderStats): Promise
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
-  return tcpSink(() => peer, port, () =>
+  const sink = tcpSink(() => peer, port, () =>
     new Promise<void>((resolve) => {
       (peer as TcpSocket | null)?.destroy();
       server.close(() => resolve());
     }),
   );
+  onPeerClose = () => sink.peerGone();
+  return sink;
 }
 
 export class RtpPsSender implements StreamReader {
@@ -173,6 +201,15 @@ export class RtpPsSender implements StreamReader {
           ? await tcpConnectSink(bindHost, destination, stats)
           : await tcpListenSink(bindHost, stats);
     return new RtpPsSender(sink, ssrc, stats);
+  }
+
+  /**
+   * Called once when the receiver closes or breaks a TCP media connection (it restarted, crashed, or hung up
+   * without a BYE). UDP has no such signal; the upper platform's link state covers it (docs/cascade.md).
+   */
+  onPeerGone(listener: () => void): void {
+    this.sink.onPeerGone = listener;
+    if (this.sink.isGone() && !this.closed) queueMicrotask(listener);
   }
 
   /** The local port (our SDP answer's m= port). */
