@@ -1,8 +1,9 @@
 // Devices 3 — RTSP sources (issue 10, benchmark 3): time to first frame, and N concurrent RTSP streams.
 //
-// Peer: the simulator's RTSP server (gateway/src/sim/onvif/rtsp-server.ts) in this process, serving the demo's
-// 720p25 H.264 loop (2 Mb/s, a keyframe every second = 1 s GOP) on one path per camera, with Digest auth. Each
-// camera is added to the gateway as an RTSP device (POST /api/devices { protocol: "rtsp", url, transport }).
+// Peer: the simulator's RTSP server (gateway/src/sim/onvif/rtsp-server.ts) in its own process
+// (lib/rtsp-server-worker.mjs), serving the demo's 720p25 H.264 loop (2 Mb/s, a keyframe every second = 1 s GOP)
+// on one path per camera, with Digest auth. Each camera is added to the gateway as an RTSP device
+// (POST /api/devices { protocol: "rtsp", url, transport }).
 //
 // 1. Time to first frame, --ttff-runs sequential plays per mode, each a fresh stream on a camera not playing:
 //    POST /api/channels/:id/play → 200 (the API answers once the stream is playable) = apiMs, then the playlist,
@@ -12,7 +13,9 @@
 //    waits for the next keyframe: the issue's "≤ 1 GOP + 0.3 s" case).
 // 2. Concurrent streams: --streams N plays at once (over --transport tcp|udp), --warmup-sec, then a --hold-sec
 //    window with a player-like playlist poll per stream: gateway CPU (% of one core, its process and children),
-//    RSS, stalls, frames and RTP loss from GET /api/streams, and this process's CPU (the RTSP server).
+//    RSS, stalls, frames and RTP loss from GET /api/streams, each stream's frame rate at the gateway (frames in
+//    the window / its length), and the RTSP server's CPU, event-loop delay and frames sent / skipped (it skips
+//    a frame rather than queue it when a session's TCP send buffer holds more than 4 MB).
 //
 //   npm run build
 //   node bench/rtsp-streams.mjs [--streams 200] [--transport tcp] [--ttff-runs 10] [--warmup-sec 10] [--hold-sec 30]
@@ -21,10 +24,10 @@ import { options, oneOf } from './lib/args.mjs';
 import { guardProcess, stopAll } from './lib/children.mjs';
 import { ADMIN_PASSWORD } from './lib/gateway.mjs';
 import { HttpClient, PlaylistPoller, checkPlayable, mapLimit, startMediaGateway } from './lib/live.mjs';
-import { ProcessSampler, selfCpuSeconds } from './lib/proc.mjs';
+import { ProcessSampler, udpCounters } from './lib/proc.mjs';
+import { startRtspServerProcess } from './lib/rtsp-server-process.mjs';
 import { median, percentile, round } from './lib/stats.mjs';
 import { machineInfo, machineLine } from './lib/machine.mjs';
-import { distImport } from './lib/paths.mjs';
 import { log, writeResult } from './lib/out.mjs';
 
 const USAGE = 'usage: node bench/rtsp-streams.mjs [--streams N] [--transport tcp|udp] [--ttff-runs R] [--warmup-sec W] [--hold-sec H]';
@@ -32,21 +35,20 @@ const opt = options({ streams: 200, transport: 'tcp', 'ttff-runs': 10, 'warmup-s
 oneOf('transport', opt.transport, ['tcp', 'udp']);
 guardProcess(900);
 
-const { MediaLibrary } = await distImport('sim/media-source.js');
-const { SimRtspServer } = await distImport('sim/onvif/rtsp-server.js');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const CAMERA_USER = 'admin';
 const CAMERA_PASSWORD = 'bench-rtsp-pass';
 
-const library = MediaLibrary.shared();
-const loop = await library.videoLoop('h264', 'main', null);
-const gopMs = (1000 * loop.gop) / loop.fps;
+// The loop's shape, read once from the first server (the media cache is shared by all of them).
+const loop = { fps: 25, gop: 25 };
+let gopMs = 1000;
 
-/** An RTSP server with `n` camera paths; `freeRunning` as in SimRtspServer. */
+/** An RTSP server process with `n` camera paths; `freeRunning` as in SimRtspServer. */
 async function rtspServer(n, freeRunning) {
-  const server = new SimRtspServer(library, '127.0.0.1', { freeRunning });
-  for (let i = 1; i <= n; i++) server.mount(`/cam${i}/main`, { codec: 'h264', profile: 'main', audio: false, username: CAMERA_USER, password: CAMERA_PASSWORD });
-  await server.start();
+  const server = await startRtspServerProcess({ cameras: n, freeRunning, username: CAMERA_USER, password: CAMERA_PASSWORD });
+  loop.fps = server.fps;
+  loop.gop = server.gop;
+  gopMs = (1000 * loop.gop) / loop.fps;
   return server;
 }
 
@@ -54,7 +56,7 @@ async function rtspServer(n, freeRunning) {
 async function addCameras(client, server, n, transport) {
   return mapLimit(Array.from({ length: n }, (_, i) => i + 1), 8, async (i) => {
     const res = await client.request('POST', '/api/devices', {
-      body: { protocol: 'rtsp', url: `rtsp://127.0.0.1:${server.listenPort}/cam${i}/main`, username: CAMERA_USER, password: CAMERA_PASSWORD, transport, name: `RTSP bench ${i}` },
+      body: { protocol: 'rtsp', url: `rtsp://127.0.0.1:${server.port}/cam${i}/main`, username: CAMERA_USER, password: CAMERA_PASSWORD, transport, name: `RTSP bench ${i}` },
     });
     if (res.status !== 201) throw new Error(`POST /api/devices → ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`);
     const channels = await client.request('GET', `/api/devices/${res.body.id}/channels`);
@@ -109,7 +111,7 @@ async function ttff(mode) {
       };
     });
   } finally {
-    await server.close();
+    await server.stop();
   }
 }
 
@@ -119,24 +121,35 @@ async function concurrent(n) {
     return await withGateway(async (gw, client) => {
       const channels = await addCameras(client, server, n, opt.transport);
       const t0 = performance.now();
+      // Each stream gets its player-like poller as soon as its play answers: 200 plays take ~25 s, longer than
+      // the gateway's no-viewer teardown (media.idleSec, 20 s), so pollers started after the last play found
+      // the first quarter of the streams torn down (the 74.6 % "frames received" of the first run).
+      const pollers = [];
       const started = await mapLimit(channels, 16, async (channel) => {
         const res = await client.request('POST', `/api/channels/${channel}/play`, { body: {}, timeoutMs: 60_000 }).catch((e) => ({ status: 0, body: String(e) }));
-        return res.status === 200 ? res.body : null;
+        if (res.status !== 200) return null;
+        pollers.push(new PlaylistPoller(client, res.body.hls, { intervalMs: 1000 }).start());
+        return res.body;
       });
       const allPlayingMs = performance.now() - t0;
       const streams = started.filter(Boolean);
       log(`  ${n} plays: ${streams.length} ok in ${round(allPlayingMs / 1000, 1)} s`);
-      const pollers = streams.map((s) => new PlaylistPoller(client, s.hls, { intervalMs: 1000 }));
-      for (const p of pollers) p.start();
       await sleep(opt['warmup-sec'] * 1000);
       const before = await client.request('GET', '/api/streams?limit=1000');
+      const serverBefore = await server.stats({ resetDelay: true });
+      // System-wide: datagrams the kernel dropped because a socket's receive buffer was full (UDP transport).
+      const udpBefore = udpCounters();
+      const holdStart = performance.now();
       const gwSampler = new ProcessSampler(gw.pid, 1000).start();
-      const self0 = selfCpuSeconds();
+      const serverSampler = new ProcessSampler(server.pid, 1000).start();
       const stallsBefore = pollers.reduce((a, p) => a + p.stalls, 0);
       await sleep(opt['hold-sec'] * 1000);
       gwSampler.stop();
-      const selfCpu = selfCpuSeconds() - self0;
+      serverSampler.stop();
       const after = await client.request('GET', '/api/streams?limit=1000');
+      const serverAfter = await server.stats();
+      const udpAfter = udpCounters();
+      const holdSec = (performance.now() - holdStart) / 1000;
       for (const p of pollers) p.stop();
       const byId = (list) => new Map((list.body?.items ?? list.body ?? []).map((s) => [s.streamId, s]));
       const b = byId(before);
@@ -145,16 +158,21 @@ async function concurrent(n) {
       let packets = 0;
       let lost = 0;
       let dropped = 0;
+      const fps = [];
       for (const [id, s] of a) {
         const p = b.get(id);
         if (!p) continue;
         frames += s.frames - p.frames;
+        fps.push((s.frames - p.frames) / holdSec);
         packets += s.packets - p.packets;
         lost += s.packetsLost - p.packetsLost;
         dropped += s.droppedFrames - p.droppedFrames;
       }
-      const expectedFrames = streams.length * opt['hold-sec'] * loop.fps;
+      const expectedFrames = streams.length * holdSec * loop.fps;
       const cpu = gwSampler.cpuPercents();
+      const serverCpu = serverSampler.cpuPercents();
+      const sent = serverAfter.stats.framesSent - serverBefore.stats.framesSent;
+      const skipped = serverAfter.stats.framesSkipped - serverBefore.stats.framesSkipped;
       return {
         streams: n,
         transport: opt.transport,
@@ -163,25 +181,37 @@ async function concurrent(n) {
         gatewayCpuPctOfOneCore: round(median(cpu), 0),
         gatewayCpuPctMax: round(Math.max(...cpu), 0),
         gatewayRssMB: round(gwSampler.maxRssMB, 0),
-        rtspServerCpuPct: round((100 * selfCpu) / opt['hold-sec'], 0),
+        rtspServerCpuPct: round(median(serverCpu), 0),
+        rtspServerCpuPctMax: round(Math.max(...serverCpu), 0),
+        rtspServerLoopDelayMs: { p50: round(serverAfter.loopDelayMs.p50, 1), p99: round(serverAfter.loopDelayMs.p99, 1), max: round(serverAfter.loopDelayMs.max, 1) },
+        framesSentPct: round((100 * sent) / expectedFrames, 1),
+        framesSkippedByServer: skipped,
         framesReceivedPct: round((100 * frames) / expectedFrames, 1),
+        // Streams listed by the gateway at the window's start and end, and measured (in both): a stream that
+        // ended or was restarted in between has no frame rate here.
+        streamsListed: { before: b.size, after: a.size, measured: fps.length },
+        rtspServerSessions: serverAfter.sessions,
+        udpRcvbufErrors: udpAfter.RcvbufErrors - udpBefore.RcvbufErrors,
+        perStreamFps: { min: round(Math.min(...fps), 1), p10: round(percentile(fps, 10), 1), median: round(median(fps), 1), max: round(Math.max(...fps), 1) },
         packetLossPct: packets + lost > 0 ? round((100 * lost) / (packets + lost), 3) : null,
         droppedFrames: dropped,
         stalls: pollers.reduce((s, p) => s + p.stalls, 0) - stallsBefore,
+        pollErrors: pollers.reduce((s, p) => s + p.errors, 0),
         loadavg1m: round(loadavg()[0], 2),
       };
     });
   } finally {
-    await server.close();
+    await server.stop();
   }
 }
 
 const machine = machineInfo();
-log(`RTSP sources: ${opt.streams} concurrent over ${opt.transport}, TTFF ${opt['ttff-runs']} plays per mode; loop ${loop.fps} fps, GOP ${gopMs} ms`);
+log(`RTSP sources: ${opt.streams} concurrent over ${opt.transport}, TTFF ${opt['ttff-runs']} plays per mode`);
 log(`machine: ${machineLine(machine)}`);
 const result = { machine, options: opt, gopMs, ttff: [], concurrent: null };
 try {
-  for (const mode of ['keyframe-first', 'free-running']) {
+  // --ttff-runs 0 skips the time-to-first-frame part (repeated runs of the concurrent part).
+  for (const mode of opt['ttff-runs'] > 0 ? ['keyframe-first', 'free-running'] : []) {
     const r = await ttff(mode);
     result.ttff.push(r);
     log(`TTFF ${mode}: API median ${r.apiMsMedian} ms (p90 ${r.apiMsP90}), playable median ${r.playableMsMedian} ms, max ${r.playableMsMax} ms; target ≤ ${r.targetMs} ms (1 GOP + 0.3 s); failed ${r.failed}; load ${round(loadavg()[0], 2)}`);

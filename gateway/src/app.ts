@@ -520,7 +520,9 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     const imports = new DeviceImports({
       match: (input) => added.match(input),
       add: (input) => added.add(input),
-      update: (deviceId, patch) => added.update(deviceId, patch),
+      // A re-imported file means "make it so": its new credentials apply even when the camera refuses them
+      // (it then shows offline, auth-failed), unlike a PATCH, which is refused then (docs/devices.md).
+      update: (deviceId, patch) => added.update(deviceId, { ...patch, force: true }),
       progress: (progress) => events.emit('import-progress', progress),
       // An add describes the device like a probe does: the poller's bound on probes in flight fits.
       concurrency: config.devices.pollConcurrency,

@@ -5,7 +5,9 @@ Run with Debian's own /usr/bin/python3 (it has `gi`). Usage:
   gst_rtsp_server.py --port 8554 [--user U --password P] [--transport tcp|udp|both]
 Mounts (test patterns, 25 fps, a keyframe every second):
   /h264        H.264 640x360 + G.711A          /h264-aac   H.264 640x360 + AAC (RFC 3640)
-  /h265        H.265 640x360                   /bframes    H.264 with B-frames
+  /h265        H.265 640x360                   /bframes    H.264 with B-frames (2, no pyramid)
+  /bframes-pyramid  H.264, 3 B-frames with B-pyramid (reorder depth 2)
+  /bframes-h265     H.265 with B-frames
 Prints "READY <port>" on stdout once it listens; stops on SIGTERM/SIGINT.
 """
 import argparse
@@ -21,13 +23,17 @@ from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 VIDEO = "videotestsrc is-live=true pattern=ball ! video/x-raw,width=640,height=360,framerate=25/1"
 X264 = "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 bitrate=800"
+# The B-frame mounts ask for the High profile: without it rtph264pay's caps make x264enc encode Constrained
+# Baseline, which has no B-frames whatever `bframes` says.
 MOUNTS = {
     "/h264": f"( {VIDEO} ! {X264} ! rtph264pay name=pay0 pt=96 config-interval=-1 "
     "audiotestsrc is-live=true wave=sine ! audio/x-raw,rate=8000,channels=1 ! alawenc ! rtppcmapay name=pay1 pt=8 )",
     "/h264-aac": f"( {VIDEO} ! {X264} ! rtph264pay name=pay0 pt=96 config-interval=-1 "
     "audiotestsrc is-live=true wave=sine ! audio/x-raw,rate=44100,channels=1 ! avenc_aac ! rtpmp4gpay name=pay1 pt=97 )",
     "/h265": f"( {VIDEO} ! x265enc tune=zerolatency speed-preset=ultrafast key-int-max=25 bitrate=800 ! rtph265pay name=pay0 pt=96 config-interval=-1 )",
-    "/bframes": f"( {VIDEO} ! x264enc speed-preset=ultrafast key-int-max=25 bframes=2 b-adapt=false bitrate=800 ! rtph264pay name=pay0 pt=96 config-interval=-1 )",
+    "/bframes": f"( {VIDEO} ! x264enc speed-preset=ultrafast key-int-max=25 bframes=2 b-adapt=false bitrate=800 ! video/x-h264,profile=high ! rtph264pay name=pay0 pt=96 config-interval=-1 )",
+    "/bframes-pyramid": f"( {VIDEO} ! x264enc speed-preset=ultrafast key-int-max=25 bframes=3 b-pyramid=true b-adapt=false bitrate=800 ! video/x-h264,profile=high ! rtph264pay name=pay0 pt=96 config-interval=-1 )",
+    "/bframes-h265": f"( {VIDEO} ! x265enc speed-preset=ultrafast key-int-max=25 bitrate=800 option-string=\"bframes=3:b-adapt=0:open-gop=0\" ! rtph265pay name=pay0 pt=96 config-interval=-1 )",
 }
 
 

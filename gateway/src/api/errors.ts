@@ -11,7 +11,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
-import { ConflictError, ForbiddenError, NotFoundError, TooManyRequestsError, UpstreamError, ValidationError, type DomainError, type ErrorCode } from '../domain/services.js';
+import { ConflictError, ForbiddenError, NotFoundError, TooManyRequestsError, UnprocessableError, UpstreamError, ValidationError, type DomainError, type ErrorCode } from '../domain/services.js';
 import { PlayError } from '../domain/streams/play-error.js';
 
 /** Where Fastify found invalid input (mirrors Fastify's SchemaErrorDataVar, which it does not export). */
@@ -35,6 +35,7 @@ const CODE_BY_STATUS: Record<number, string> = {
   409: 'conflict',
   413: 'too-large',
   415: 'unsupported-media-type',
+  422: 'unprocessable',
   429: 'rate-limited',
   500: 'internal',
   502: 'upstream',
@@ -169,6 +170,10 @@ export function handleApiError(error: unknown, request: FastifyRequest, reply: F
     request.log.warn({ step: error.step, sipStatus: error.sipStatus, message: error.message }, 'play failed');
     const params: Record<string, string | number> = { step: error.step, ...(error.sipStatus ? { sipStatus: error.sipStatus } : {}) };
     void reply.code(error.statusCode).send({ ...errorBody(error.statusCode, error.message, undefined, { code: `play.${error.step}`, params }), ...error.toJSON() });
+    return;
+  }
+  if (error instanceof UnprocessableError) {
+    void reply.code(422).send({ ...domainErrorBody(422, error), reason: error.reason });
     return;
   }
   if (error instanceof UpstreamError) {

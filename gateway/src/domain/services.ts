@@ -249,6 +249,20 @@ export class ValidationError extends DomainError {
 export class UpstreamError extends DomainError {
   readonly statusCode = 502;
 }
+/**
+ * The request is well-formed but what it asks for did not work out (new device settings that the device refuses
+ * or does not answer): 422, with `reason` the device status's own word (`auth-failed`, `unreachable`, …).
+ */
+export class UnprocessableError extends DomainError {
+  readonly statusCode = 422;
+  constructor(
+    message: string,
+    readonly reason: string,
+    detail?: ErrorCode,
+  ) {
+    super(message, detail);
+  }
+}
 
 /** GET /api/channels/:id/records. */
 export interface RecordsPage {

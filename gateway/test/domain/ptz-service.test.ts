@@ -111,6 +111,27 @@ describe('PtzService stops per family', () => {
     expect(sent.map(([, hex]) => hex)).toEqual([FOCUS_NEAR, UP_RIGHT, PTZ_STOP, FI_STOP]);
   });
 
+  it('a channel without pan/tilt/zoom (noPanTiltZoom): focus, iris and stop go through, the rest is a 409 before any lease', async () => {
+    const sent: string[] = [];
+    const port: PtzPort = {
+      resolve: async (channelId) => ({ channelId, deviceId: 'd', deviceOnline: true, noPanTiltZoom: 'no PTZ configuration' }),
+      send: async (_target, hex) => void sent.push(hex),
+    };
+    const ptz = new PtzService(port, pino({ level: 'silent' }));
+    const actor = { username: 'op1', role: 'operator' as const };
+    for (const request of [{ action: 'move', direction: 'left' }, { action: 'preset', operation: 'call', preset: 1 }, { action: 'home' }, { action: 'relative', pan: 0.5 }] as const) {
+      await expect(ptz.execute('c1', request, actor)).rejects.toThrow(/no PTZ configuration/);
+    }
+    expect(ptz.leaseOf('c1')).toBeNull();
+    await ptz.execute('c1', { action: 'focus', direction: 'near', speed: 0x80, durationMs: 30_000 }, actor);
+    expect(ptz.leaseOf('c1')).toMatchObject({ holder: 'op1' });
+    // Never seen move on the PTZ family, yet the stop sends only the FI stop: there is no head to stop.
+    expect((await ptz.execute('c1', { action: 'stop' }, actor)).sent).toEqual([FI_STOP]);
+    expect((await ptz.execute('c2', { action: 'stop' }, actor)).sent).toEqual([FI_STOP]);
+    expect(sent).toEqual([FOCUS_NEAR, FI_STOP, FI_STOP]);
+    ptz.close();
+  });
+
   it('a failing stop still tries the other one and reports the failure', async () => {
     const sent: string[] = [];
     const port: PtzPort = {

@@ -50,8 +50,9 @@ describe('devices added through the API (ONVIF, RTSP, RTMP)', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'se-devices-probe-'));
     [h, gst] = await Promise.all([start(), startGstRtspServer()]);
-    // Two cameras: the second one is added with a wrong password (the first one's host:port is taken).
-    fleet = new OnvifFleet({ cameras: 2, discoveryInterface: null, password: 'cam-pass-1' });
+    // Three cameras: the second one is added with a wrong password (the first one's host:port is taken); the
+    // third is never added (a different camera behind a PATCHed address).
+    fleet = new OnvifFleet({ cameras: 3, discoveryInterface: null, password: 'cam-pass-1' });
     await fleet.start();
   }, 180_000);
 
@@ -69,6 +70,8 @@ describe('devices added through the API (ONVIF, RTSP, RTMP)', () => {
   let rtspDevice: AddedDevice;
   let rtmpDevice: AddedDevice;
   let onvifDevice: AddedDevice;
+  /** The second camera's device (added with a wrong password). */
+  let badOnvifId: string;
 
   it('an RTSP device (GStreamer RTSP server) gets IDs in the plan, its channel is listed and plays', async () => {
     const r = await h.api<AddedDevice>('/api/devices', { body: { protocol: 'rtsp', url: gst.url('/h264-aac'), name: '南山小学 门口', civilCode: '44030600' } });
@@ -151,9 +154,16 @@ describe('devices added through the API (ONVIF, RTSP, RTMP)', () => {
     expect(fixed.status, JSON.stringify(fixed.body)).toBe(200);
     expect(fixed.body).toMatchObject({ status: 'online', offlineReason: null });
     expect((await channelsOf(bad.body.id)).total).toBe(1);
-    // Changing it back to a wrong one takes it offline with the reason again.
-    const broken = await h.api<AddedDevice>(`/api/devices/${bad.body.id}`, { method: 'PATCH', body: { password: 'wrong-again' } });
+    // Changing it back to a wrong one is refused (422 auth-failed) and changes nothing; forced, it takes the
+    // device offline with the reason again.
+    const refused = await h.api<{ code: string; reason: string }>(`/api/devices/${bad.body.id}`, { method: 'PATCH', body: { password: 'wrong-again' } });
+    expect(refused.status, JSON.stringify(refused.body)).toBe(422);
+    expect(refused.body).toMatchObject({ code: 'device.probe-failed', reason: 'auth-failed' });
+    expect((await h.api<Device>(`/api/devices/${bad.body.id}`)).body).toMatchObject({ status: 'online' });
+    const broken = await h.api<AddedDevice>(`/api/devices/${bad.body.id}`, { method: 'PATCH', body: { password: 'wrong-again', force: true } });
+    expect(broken.status, JSON.stringify(broken.body)).toBe(200);
     expect(broken.body).toMatchObject({ status: 'offline', offlineReason: 'auth-failed' });
+    badOnvifId = bad.body.id;
   }, 240_000);
 
   it('bad payloads are 400 naming the field; GB-only operations on added devices are 409', async () => {
@@ -211,6 +221,64 @@ describe('devices added through the API (ONVIF, RTSP, RTMP)', () => {
     expect((await h.api(`/api/devices/${created.body.id}`, { method: 'DELETE' })).status).toBe(200);
     expect(await total()).toBe(before);
   }, 60_000);
+
+  it('PATCH tries new settings first: refused with 422 and the reason, the old ones kept, unless forced', async () => {
+    type Refusal = { code: string; reason?: string; message: string; params?: Record<string, string> };
+    const patch = (id: string, body: Record<string, unknown>) => h.api<AddedDevice & Refusal>(`/api/devices/${id}`, { method: 'PATCH', body });
+    const channelId = rtspDevice.channels[0]!.id;
+    const playing = await play(channelId);
+    expect(playing.status, JSON.stringify(playing.body)).toBe(200);
+
+    // RTSP (GStreamer): a path the server does not have, a port nobody listens on.
+    const missing = await patch(rtspDevice.id, { url: gst.url('/no-such-path') });
+    expect(missing.status, JSON.stringify(missing.body)).toBe(422);
+    expect(missing.body).toMatchObject({ code: 'device.probe-failed', reason: 'rtsp-failed', params: { reason: 'rtsp-failed' } });
+    expect(missing.body.message).toMatch(/"force": true/);
+    const nobody = await patch(rtspDevice.id, { url: 'rtsp://127.0.0.1:9/h264-aac' });
+    expect(nobody.status, JSON.stringify(nobody.body)).toBe(422);
+    expect(nobody.body.reason).toBe('unreachable');
+    // Nothing changed: the stream that was playing still is, the device is online, a new play opens the old URL.
+    expect((await h.api(`/api/streams/${playing.body.streamId}`)).status).toBe(200);
+    expect((await h.api<Device>(`/api/devices/${rtspDevice.id}`)).body).toMatchObject({ status: 'online' });
+    // Forced, an unreachable URL is applied and shows why the device is offline.
+    const forced = await patch(rtspDevice.id, { url: 'rtsp://127.0.0.1:9/h264-aac', force: true });
+    expect(forced.status, JSON.stringify(forced.body)).toBe(200);
+    expect(forced.body).toMatchObject({ status: 'offline', offlineReason: 'unreachable' });
+    const back = await patch(rtspDevice.id, { url: gst.url('/h264-aac') });
+    expect(back.status, JSON.stringify(back.body)).toBe(200);
+    expect(back.body).toMatchObject({ status: 'online', offlineReason: null });
+    expect(await play(channelId).then((r) => r.status)).toBe(200);
+
+    // ONVIF: a wrong password is 422 auth-failed, the device stays online with the old one.
+    const cams = fleet.cameras;
+    const wrong = await patch(onvifDevice.id, { password: 'not-it' });
+    expect(wrong.status, JSON.stringify(wrong.body)).toBe(422);
+    expect(wrong.body).toMatchObject({ reason: 'auth-failed' });
+    const unreachable = await patch(onvifDevice.id, { port: 9 });
+    expect(unreachable.status, JSON.stringify(unreachable.body)).toBe(422);
+    expect(unreachable.body.reason).toBe('unreachable');
+    expect((await h.api<Device>(`/api/devices/${onvifDevice.id}`)).body).toMatchObject({ status: 'online', remotePort: cams[0]!.port });
+    // Another added device's address: 409 naming it.
+    const other = await patch(onvifDevice.id, { port: cams[1]!.port, force: true });
+    expect(other.status, JSON.stringify(other.body)).toBe(409);
+    expect(other.body.params).toMatchObject({ existingId: badOnvifId });
+    // A camera that answers with another serial number is another camera: 409, nothing changed; forced, applied.
+    const moved = await patch(onvifDevice.id, { port: cams[2]!.port });
+    expect(moved.status, JSON.stringify(moved.body)).toBe(409);
+    expect(moved.body).toMatchObject({ code: 'conflict', params: { serialNumber: cams[2]!.info.serialNumber, expectedSerialNumber: cams[0]!.info.serialNumber } });
+    expect((await h.api<Device>(`/api/devices/${onvifDevice.id}`)).body).toMatchObject({ status: 'online', remotePort: cams[0]!.port });
+    const replaced = await patch(onvifDevice.id, { port: cams[2]!.port, force: true });
+    expect(replaced.status, JSON.stringify(replaced.body)).toBe(200);
+    expect(replaced.body).toMatchObject({ status: 'online', remotePort: cams[2]!.port });
+    // Back to the first camera: its serial is now the "other" one, so this too needs force.
+    expect((await patch(onvifDevice.id, { port: cams[0]!.port })).status).toBe(409);
+    const restored = await patch(onvifDevice.id, { port: cams[0]!.port, force: true });
+    expect(restored.body).toMatchObject({ status: 'online', remotePort: cams[0]!.port });
+    // A name alone is not probed; `force` alone changes nothing and is a 400.
+    expect((await patch(onvifDevice.id, { name: onvifDevice.name })).status).toBe(200);
+    expect((await patch(onvifDevice.id, { force: true })).status).toBe(400);
+    expect((await patch(onvifDevice.id, { password: 'cam-pass-1', force: 'yes' })).status).toBe(400);
+  }, 120_000);
 
   it('DELETE stops the device streams and removes it with its channels', async () => {
     const channelId = rtspDevice.channels[0]!.id;

@@ -220,10 +220,17 @@ describe('ONVIF PTZ and events through the gateway', () => {
       expect(cam.imagingLog).toEqual([]);
     });
 
-    it('a camera whose profile has no PTZ configuration answers 409 with the reason; nothing reaches it', async () => {
-      const r = await ptz(channelOf('fixed'), { action: 'move', direction: 'left' });
-      expect(r.status).toBe(409);
-      expect(r.body.message).toMatch(/no PTZ configuration/);
+    it('a camera whose profile has no PTZ configuration answers 409 to pan/tilt/zoom orders with the reason; nothing reaches its PTZ', async () => {
+      for (const body of [
+        { action: 'move', direction: 'left' },
+        { action: 'preset', operation: 'call', preset: 1 },
+        { action: 'home' },
+        { action: 'relative', pan: 0.1 },
+      ]) {
+        const r = await ptz(channelOf('fixed'), body);
+        expect(r.status, JSON.stringify(body)).toBe(409);
+        expect(r.body.message).toMatch(/no PTZ configuration/);
+      }
       expect((await h.api(`/api/channels/${channelOf('fixed')}/ptz/presets`)).status).toBe(409);
       expect(cams.fixed.ptzLog).toEqual([]);
       // Refused before the PTZ service took a lease on it.
@@ -231,6 +238,25 @@ describe('ONVIF PTZ and events through the gateway', () => {
       // The channel row says so too (GB PTZType 3 = fixed), which the wall uses to hide its PTZ pad.
       expect((await h.api<{ ptzType: number }>(`/api/channels/${channelOf('fixed')}`)).body.ptzType).toBe(3);
       expect((await h.api<{ ptzType: number }>(`/api/channels/${channelOf('ptz')}`)).body.ptzType).toBe(1);
+    });
+
+    it('the same camera (no PTZ configuration) still focuses and sets its iris: Imaging is a service of its own', async () => {
+      const cam = cams.fixed;
+      const channelId = channelOf('fixed');
+      const focus = await ptz(channelId, { action: 'focus', direction: 'far', speed: 255, durationMs: 30_000 });
+      expect(focus.status, JSON.stringify(focus.body)).toBe(200);
+      expect(focus.body.sent).toEqual([expect.stringMatching(/^Imaging\.Move\(source=[^,]+,focus=[\d.]+\)$/)]);
+      expect(focus.body.lease).toMatchObject({ holder: expect.any(String) });
+      // The stop halts the focus (Imaging Stop) and sends nothing to a PTZ service the camera does not have.
+      const stop = await ptz(channelId, { action: 'stop' });
+      expect(stop.status, JSON.stringify(stop.body)).toBe(200);
+      expect(stop.body.sent).toEqual([expect.stringMatching(/^Imaging\.Stop\(/)]);
+      const iris = await ptz(channelId, { action: 'iris', direction: 'open' });
+      expect(iris.status, JSON.stringify(iris.body)).toBe(200);
+      expect(iris.body.sent).toEqual([expect.stringMatching(/^Imaging\.SetImagingSettings\(.*exposure=MANUAL,iris=/)]);
+      expect(cam.imagingLog.map((c) => c.op)).toEqual(['GetMoveOptions', 'Move', 'Stop', 'GetOptions', 'GetImagingSettings', 'SetImagingSettings']);
+      expect(cam.ptzLog).toEqual([]);
+      await h.api(`/api/channels/${channelId}/ptz/lease`, { method: 'DELETE' });
     });
   });
 

@@ -3,7 +3,7 @@
  * composition time (PTS = DTS + CTS) that differs from frame to frame. The channel must play, and the HLS output
  * must keep the B-frames: decoded frames in increasing decode order with PTS ≠ DTS for some of them.
  * An RTSP source with B-frames goes through the same assembler and must still play (RTP carries presentation
- * times only, so there DTS = PTS: rtsp-source.ts).
+ * times only; the RTSP source derives decode times, checked in display order by test/rtsp/rtsp-bframes.test.ts).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -102,9 +102,24 @@ export const deviceRoutes: FastifyPluginAsync<DeviceRoutesOptions> = async (app,
       schema: {
         tags: ['devices'],
         summary: 'Change an added device: name, credentials, host/port (onvif), URLs and transport (rtsp).',
+        description:
+          'New addresses or credentials are tried first: a device that does not answer to them is a 422 with the `reason` (auth-failed, unreachable, rtsp-failed, …) and keeps its settings; an ONVIF address answered by a camera with another serial number, or the address of another added device, is a 409 `conflict`. `"force": true` applies failing settings anyway (not another device\'s address).',
         params: deviceIdParams,
         body: anyBody,
-        response: { 200: ref('AddedDevice'), ...errorResponses(400, 401, 403, 404, 409) },
+        response: {
+          200: ref('AddedDevice'),
+          ...errorResponses(400, 401, 403, 404, 409),
+          422: {
+            type: 'object',
+            properties: {
+              error: { type: 'string' },
+              message: { type: 'string' },
+              code: { type: 'string', description: '"device.probe-failed"' },
+              params: { type: 'object', additionalProperties: { type: ['string', 'number'] } },
+              reason: { type: 'string', description: 'Why the device did not answer to the new settings: the offline reason it would show.' },
+            },
+          },
+        },
       },
     },
     async (request) => {

@@ -1,6 +1,8 @@
 /**
  * H.264 sequence parameter set (ITU-T H.264 §7.3.2.1.1): the fields a muxer and the API need — profile,
- * constraint flags, level, picture size after cropping — and the RFC 6381 codec string ("avc1.PPCCLL"). Pure.
+ * constraint flags, level, picture size after cropping — and the RFC 6381 codec string ("avc1.PPCCLL"), plus
+ * what a source needs to give pictures a decode time when the transport carries presentation times only
+ * (RTP): the picture-order-count type and the VUI's max_num_reorder_frames. Pure.
  */
 import { BitReader, hex2, removeEmulationPrevention } from './rbsp.js';
 
@@ -14,6 +16,14 @@ export interface H264SpsInfo {
   width: number;
   height: number;
   frameMbsOnly: boolean;
+  /** pic_order_cnt_type: 2 means output order is decode order (no reordering possible). */
+  pocType: number;
+  /**
+   * VUI bitstream_restriction max_num_reorder_frames: how many pictures at most precede any picture in decode
+   * order and follow it in output order. Null when the SPS does not say (no VUI or no bitstream restriction, or
+   * a VUI we could not read: it is optional, so a damaged one never fails the SPS).
+   */
+  maxNumReorderFrames: number | null;
   /** RFC 6381: avc1.PPCCLL from the three bytes after the NAL header. */
   codecString: string;
 }
@@ -81,6 +91,12 @@ export function parseH264Sps(nal: Uint8Array): H264SpsInfo {
     cropTop = r.ue();
     cropBottom = r.ue();
   }
+  let maxNumReorderFrames: number | null = null;
+  try {
+    if (r.flag()) maxNumReorderFrames = vuiMaxNumReorderFrames(r); // vui_parameters_present_flag
+  } catch {
+    maxNumReorderFrames = null;
+  }
   const chromaArrayType = separateColourPlane ? 0 : chromaFormatIdc;
   const subWidthC = chromaFormatIdc === 3 ? 1 : 2;
   const subHeightC = chromaFormatIdc === 1 ? 2 : 1;
@@ -98,8 +114,58 @@ export function parseH264Sps(nal: Uint8Array): H264SpsInfo {
     width,
     height,
     frameMbsOnly,
+    pocType,
+    maxNumReorderFrames,
     codecString: `avc1.${hex2(profileIdc)}${hex2(constraintFlags)}${hex2(levelIdc)}`,
   };
+}
+
+/** vui_parameters() (Annex E.1.1) up to bitstream_restriction: its max_num_reorder_frames, or null without it. */
+function vuiMaxNumReorderFrames(r: BitReader): number | null {
+  if (r.flag()) {
+    // aspect_ratio_info_present_flag
+    if (r.u(8) === 255) r.skip(32); // Extended_SAR: sar_width, sar_height
+  }
+  if (r.flag()) r.skip(1); // overscan_info_present_flag → overscan_appropriate_flag
+  if (r.flag()) {
+    // video_signal_type_present_flag
+    r.skip(4); // video_format, video_full_range_flag
+    if (r.flag()) r.skip(24); // colour_description_present_flag → primaries, transfer, matrix
+  }
+  if (r.flag()) {
+    // chroma_loc_info_present_flag
+    r.ue();
+    r.ue();
+  }
+  if (r.flag()) r.skip(65); // timing_info_present_flag → num_units_in_tick, time_scale, fixed_frame_rate_flag
+  const nalHrd = r.flag();
+  if (nalHrd) skipHrdParameters(r);
+  const vclHrd = r.flag();
+  if (vclHrd) skipHrdParameters(r);
+  if (nalHrd || vclHrd) r.skip(1); // low_delay_hrd_flag
+  r.skip(1); // pic_struct_present_flag
+  if (!r.flag()) return null; // bitstream_restriction_flag
+  r.skip(1); // motion_vectors_over_pic_boundaries_flag
+  r.ue(); // max_bytes_per_pic_denom
+  r.ue(); // max_bits_per_mb_denom
+  r.ue(); // log2_max_mv_length_horizontal
+  r.ue(); // log2_max_mv_length_vertical
+  const reorder = r.ue();
+  r.ue(); // max_dec_frame_buffering
+  if (reorder > 16) throw new RangeError(`max_num_reorder_frames ${reorder} out of range`);
+  return reorder;
+}
+
+function skipHrdParameters(r: BitReader): void {
+  const cpbCount = r.ue() + 1;
+  if (cpbCount > 32) throw new RangeError('cpb_cnt_minus1 out of range');
+  r.skip(8); // bit_rate_scale, cpb_size_scale
+  for (let i = 0; i < cpbCount; i++) {
+    r.ue(); // bit_rate_value_minus1
+    r.ue(); // cpb_size_value_minus1
+    r.skip(1); // cbr_flag
+  }
+  r.skip(20); // initial_cpb_removal_delay_length_minus1, cpb_removal_delay_length_minus1, dpb_output_delay_length_minus1, time_offset_length
 }
 
 function skipScalingList(r: BitReader, size: number): void {

@@ -28,6 +28,12 @@ export interface H265SpsInfo {
   bitDepthChroma: number;
   width: number;
   height: number;
+  /**
+   * sps_max_num_reorder_pics of the highest sub-layer: how many pictures at most precede any picture in decode
+   * order and follow it in output order (what a source needs to derive decode times from presentation times).
+   * Null when the SPS is cut short before it.
+   */
+  maxNumReorderPics: number | null;
   /** ISO 14496-15 Annex E: hvc1.<space><profile>.<compat>.<tier><level>.<constraints>, e.g. "hvc1.1.6.L93.B0". */
   codecString: string;
 }
@@ -94,7 +100,20 @@ export function parseH265Sps(nal: Uint8Array): H265SpsInfo {
   if (width <= 0 || height <= 0 || width > 16384 || height > 16384) throw new RangeError(`implausible picture size ${width}x${height}`);
   const bitDepthLuma = r.ue() + 8;
   const bitDepthChroma = r.ue() + 8;
-  return { ptl, chromaFormatIdc, bitDepthLuma, bitDepthChroma, width, height, codecString: h265CodecString(ptl) };
+  let maxNumReorderPics: number | null = null;
+  try {
+    r.ue(); // log2_max_pic_order_cnt_lsb_minus4
+    const perSubLayer = r.flag(); // sps_sub_layer_ordering_info_present_flag
+    for (let i = perSubLayer ? 0 : maxSubLayersMinus1; i <= maxSubLayersMinus1; i++) {
+      r.ue(); // sps_max_dec_pic_buffering_minus1
+      maxNumReorderPics = r.ue(); // the last one read is HighestTid's
+      r.ue(); // sps_max_latency_increase_plus1
+    }
+    if (maxNumReorderPics !== null && maxNumReorderPics > 16) maxNumReorderPics = null;
+  } catch {
+    maxNumReorderPics = null;
+  }
+  return { ptl, chromaFormatIdc, bitDepthLuma, bitDepthChroma, width, height, maxNumReorderPics, codecString: h265CodecString(ptl) };
 }
 
 /** profile_tier_level of a VPS NAL unit (H.265 §7.3.2.1), for when the SPS is damaged. */

@@ -97,6 +97,13 @@ export interface PtzTarget {
   channelId: string;
   deviceId: string;
   deviceOnline: boolean;
+  /**
+   * Set when the channel has no pan/tilt/zoom head but its focus and iris can still be steered (an ONVIF camera
+   * whose profile has no PTZ configuration: Imaging is a service of its own). Move, preset, home and relative
+   * orders are then refused with this reason (409) before a lease is taken; focus, iris and stop go through,
+   * and a stop halts only the focus/iris family.
+   */
+  noPanTiltZoom?: string;
 }
 
 export interface PtzPort {
@@ -118,6 +125,8 @@ const MAX_REMEMBERED_CHANNELS = 10_000;
 /** Instruction families with their own stop code: pan/tilt/zoom, and focus/iris. */
 export type PtzFamily = 'ptz' | 'fi';
 const FAMILIES: readonly PtzFamily[] = ['ptz', 'fi'];
+/** What a channel without a pan/tilt/zoom head still takes (see PtzTarget.noPanTiltZoom). */
+const FOCUS_IRIS_ACTIONS: ReadonlySet<string> = new Set(['focus', 'iris', 'stop']);
 
 /** The stop of each family. */
 export const STOP_COMMANDS: Readonly<Record<PtzFamily, PtzCommand>> = {
@@ -164,6 +173,7 @@ export class PtzService {
     const target = await this.port.resolve(channelId);
     if (!target) throw new NotFoundError(`channel ${channelId} not found`);
     if (!target.deviceOnline) throw new ConflictError(`device ${target.deviceId} of channel ${channelId} is offline`);
+    if (target.noPanTiltZoom && !FOCUS_IRIS_ACTIONS.has(request.action)) throw new ConflictError(target.noPanTiltZoom);
     const { lease, takenOverFrom } = actor ? this.acquire(channelId, actor) : { lease: null, takenOverFrom: null };
     const result = await this.send(target, channelId, request);
     return { ...result, lease, takenOverFrom };
@@ -262,7 +272,8 @@ export class PtzService {
   private async stopNow(target: PtzTarget): Promise<string[]> {
     const sent: string[] = [];
     let failure: unknown = null;
-    for (const family of this.stopFamilies(target.channelId)) {
+    const families = this.stopFamilies(target.channelId).filter((f) => f === 'fi' || !target.noPanTiltZoom);
+    for (const family of families) {
       this.cancelAutoStop(target.channelId, family);
       const hex = encodePtz(STOP_COMMANDS[family]);
       try {

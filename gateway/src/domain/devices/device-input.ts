@@ -48,6 +48,12 @@ export interface DevicePatch {
   url?: string;
   subUrl?: string | null;
   transport?: RtspTransport;
+  /**
+   * Apply new addresses or credentials even when the device does not answer to them (a camera being re-addressed
+   * that is not up yet), and an ONVIF address answered by a different camera (serial number). Without it such a
+   * PATCH is refused and the old settings stay.
+   */
+  force?: boolean;
 }
 
 const FIELDS: Record<AddedProtocol, readonly string[]> = {
@@ -56,8 +62,8 @@ const FIELDS: Record<AddedProtocol, readonly string[]> = {
   rtmp: ['protocol', 'name', 'civilCode'],
 };
 const PATCH_FIELDS: Record<AddedProtocol, readonly string[]> = {
-  onvif: ['name', 'host', 'port', 'username', 'password'],
-  rtsp: ['name', 'url', 'subUrl', 'username', 'password', 'transport'],
+  onvif: ['name', 'host', 'port', 'username', 'password', 'force'],
+  rtsp: ['name', 'url', 'subUrl', 'username', 'password', 'transport', 'force'],
   rtmp: ['name'],
 };
 
@@ -179,8 +185,10 @@ export function parseNewDevice(body: unknown): NewDeviceInput {
 export function parseDevicePatch(protocol: AddedProtocol, body: unknown): DevicePatch {
   if (!isObject(body)) throw new ValidationError('body must be a JSON object', 'body');
   unknownFields(body, PATCH_FIELDS[protocol], `a PATCH of an ${protocol} device`);
-  if (Object.keys(body).length === 0) throw new ValidationError('body must change at least one field', 'body');
+  if (Object.keys(body).filter((k) => k !== 'force').length === 0) throw new ValidationError('body must change at least one field', 'body');
+  if (body.force !== undefined && typeof body.force !== 'boolean') throw new ValidationError('force must be true or false', 'force');
   const patch: DevicePatch = {
+    ...(body.force === true ? { force: true } : {}),
     ...opt('name', text(body, 'name', false)),
     ...opt('host', host(body, false)),
     ...opt('port', port(body, false)),

@@ -23,7 +23,7 @@ import type { CatalogService } from '../catalog/catalog-service.js';
 import { emptyChannel } from '../catalog/catalog-service.js';
 import type { StreamTarget } from '../streams/stream-service.js';
 import type { StreamSource } from '../../media/sources/source.js';
-import { ConflictError, NotFoundError, UpstreamError } from '../services.js';
+import { ConflictError, NotFoundError, UnprocessableError, UpstreamError } from '../services.js';
 import type { IncomingAlarm } from '../alarms/alarm-service.js';
 import { RisingEdges, alarmOfDeviceEvent } from '../alarms/device-event-alarms.js';
 import type { PtzOrder, PtzTarget } from '../control/ptz-service.js';
@@ -31,7 +31,7 @@ import { LivenessPoller, type LivenessChange } from './liveness-poller.js';
 import { CHANNEL_TYPE_CODE, DEVICE_TYPE_CODE, DeviceIdAllocator } from './device-ids.js';
 import type { AddedProtocol, DevicePatch, NewDeviceInput } from './device-input.js';
 import { identityKey, type ImportMatch } from './device-import.js';
-import { DriverError, type DescribedChannel, type DeviceEvent, type DevicePreset, type Endpoint, type KnownChannel, type ProtocolDriver, type StreamKind } from './drivers/driver.js';
+import { DriverError, type DescribedChannel, type DeviceDescription, type DeviceEvent, type DevicePreset, type Endpoint, type KnownChannel, type ProtocolDriver, type StreamKind } from './drivers/driver.js';
 import type { OnvifDriver } from './drivers/onvif-driver.js';
 import type { RtspDriver } from './drivers/rtsp-driver.js';
 import { RTMP_APP, newSignKey, signChannel, type RtmpDriver } from './drivers/rtmp-driver.js';
@@ -43,6 +43,8 @@ export interface ProtocolDeviceRecord {
   channels: KnownChannel[];
   /** RTMP: the HMAC key of this device's publish URLs. */
   signKey?: string;
+  /** ONVIF: the camera's serial number as it last answered (a PATCH to an address answered by another is refused). */
+  serialNumber?: string;
   createdAt: number;
   updatedAt: number;
 }
@@ -230,6 +232,7 @@ export class ProtocolDevices {
       device.lastKeepaliveAt = now;
     }
     record.channels = this.assignChannelIds(description.channels ?? [], [], civilCode);
+    if (description.serialNumber) record.serialNumber = description.serialNumber;
     await this.collection.put(record);
     this.index(record);
     this.deps.registry.putExternal(device);
@@ -240,6 +243,13 @@ export class ProtocolDevices {
     return this.answer(record);
   }
 
+  /**
+   * Applies a PATCH. New addresses or credentials are tried first, on the side (the device's streams, event feed
+   * and driver state keep the old ones meanwhile): when the device does not answer to them the PATCH is refused
+   * with a 422 naming the reason (`auth-failed`, `unreachable`, `rtsp-failed`, …) and nothing changes; an ONVIF
+   * address answered by a camera with another serial number is a different camera, refused with a 409
+   * `conflict`. `force` applies them anyway (the device then shows offline with that reason, as before).
+   */
   async update(deviceId: string, patch: DevicePatch): Promise<AddedDevice> {
     const record = this.recordOf(deviceId);
     const endpoint = { ...record.endpoint } as Endpoint;
@@ -265,16 +275,23 @@ export class ProtocolDevices {
     }
     const device = this.deps.registry.get(deviceId);
     if (!device) throw new NotFoundError(`device ${deviceId} not found`);
+    // The new address is another added device's (forced or not: two devices for one camera is never meant).
+    const key = identityKey(endpoint);
+    const owner = key === null ? undefined : (this.byIdentity.get(key) ?? this.adding.get(key));
+    if (owner !== undefined && owner !== deviceId) {
+      throw new ConflictError(`the new address of device ${deviceId} is device ${owner}'s; nothing was changed`, { code: 'conflict', params: { existingId: owner } });
+    }
+    const description = reach ? await this.tryEndpoint(record, endpoint, patch.force === true) : null;
     const next: Device = { ...device, updatedAt: Date.now() };
     if (patch.name !== undefined) next.name = patch.name;
     record.endpoint = endpoint;
     record.updatedAt = next.updatedAt;
-    if (reach) {
+    if (description) {
       // Running streams use the old address or credentials: they stop, the next play opens the new ones.
       await this.deps.stopStreams(record.channels.map((c) => c.id), 'device address or credentials changed');
       await this.stopEvents(deviceId);
       this.deps.drivers[record.protocol].forget(deviceId);
-      const description = await this.driver(record.protocol).describe(deviceId, endpoint as never);
+      if (description.serialNumber) record.serialNumber = description.serialNumber;
       next.remoteAddress = description.address.host;
       next.remotePort = description.address.port;
       if (description.channels) record.channels = this.assignChannelIds(description.channels, record.channels, device.civilCode);
@@ -298,6 +315,41 @@ export class ProtocolDevices {
     if (reach) this.poller.reset(deviceId);
     if (reach && next.status === 'online') this.startEvents(record);
     return this.answer(record);
+  }
+
+  /**
+   * Describes the device at new settings without touching its current state (a driver ID of its own, forgotten
+   * afterwards), and refuses settings it does not answer to, or (ONVIF) that reach another camera, unless forced.
+   */
+  private async tryEndpoint(record: ProtocolDeviceRecord, endpoint: Endpoint, force: boolean): Promise<DeviceDescription> {
+    const trialId = `${record.id}~trial`;
+    const driver = this.deps.drivers[record.protocol];
+    let description: DeviceDescription;
+    try {
+      description = await this.driver(record.protocol).describe(trialId, endpoint as never);
+    } finally {
+      driver.forget(trialId);
+    }
+    this.deps.logger.info(
+      { deviceId: record.id, ok: !description.failure, reason: description.failure?.reason, serialNumber: description.serialNumber, force },
+      'new device settings tried',
+    );
+    if (force) return description;
+    if (description.failure) {
+      const { reason, message } = description.failure;
+      throw new UnprocessableError(
+        `device ${record.id} does not answer to the new settings (${reason}: ${message}); nothing was changed. Send "force": true to apply them anyway`,
+        reason,
+        { code: 'device.probe-failed', params: { reason } },
+      );
+    }
+    if (record.serialNumber && description.serialNumber && description.serialNumber !== record.serialNumber) {
+      throw new ConflictError(
+        `the new address of device ${record.id} is answered by another camera (serial number ${description.serialNumber}, not ${record.serialNumber}); nothing was changed. Add it as a new device, or send "force": true to make this device that camera`,
+        { code: 'conflict', params: { serialNumber: description.serialNumber, expectedSerialNumber: record.serialNumber } },
+      );
+    }
+    return description;
   }
 
   async remove(deviceId: string): Promise<{ id: string; stoppedStreams: number }> {
@@ -408,18 +460,20 @@ export class ProtocolDevices {
 
   /**
    * The PTZ target of a channel of an added device (or of a single-channel device by its own ID), or null for a
-   * channel that is not ours. A channel that cannot be steered (no PTZ in its protocol or its profile) throws the
-   * 409 here, before the PTZ service takes a lease on it.
+   * channel that is not ours. A channel of a protocol without PTZ throws the 409 here, before the PTZ service
+   * takes a lease on it. An ONVIF channel whose profile has no PTZ configuration keeps its focus and iris (the
+   * Imaging service is its own): the target says so, and the PTZ service refuses its pan/tilt/zoom orders.
    */
   ptzTarget(channelId: string): PtzTarget | null {
     const entry = this.byChannel.get(channelId) ?? this.firstChannelOf(channelId);
     if (!entry) return null;
     this.ptzOf(channelId);
-    if (entry.record.protocol === 'onvif' && !entry.channel.ptz) {
-      throw new ConflictError(`channel ${entry.channel.id} cannot be steered: its ONVIF profile has no PTZ configuration`);
-    }
     const device = this.deps.registry.get(entry.record.id);
-    return { channelId: entry.channel.id, deviceId: entry.record.id, deviceOnline: device?.status === 'online' };
+    const target: PtzTarget = { channelId: entry.channel.id, deviceId: entry.record.id, deviceOnline: device?.status === 'online' };
+    if (entry.record.protocol === 'onvif' && !entry.channel.ptz) {
+      target.noPanTiltZoom = `channel ${entry.channel.id} cannot pan, tilt or zoom: its ONVIF profile has no PTZ configuration (focus and iris work through the Imaging service)`;
+    }
+    return target;
   }
 
   /** Send one PTZ order through the channel's driver; what was sent (null: nothing needed on this protocol). */
@@ -670,6 +724,8 @@ export class ProtocolDevices {
       if (!description.channels || !device || this.byId.get(record.id) !== record) return;
       record.channels = this.assignChannelIds(description.channels, record.channels, device.civilCode);
       record.updatedAt = Date.now();
+      // Devices added before serial numbers were kept learn theirs here.
+      record.serialNumber ??= description.serialNumber;
       if (!device.manufacturer) this.deps.registry.updateInfo(record.id, { manufacturer: description.manufacturer, model: description.model, firmware: description.firmware });
       await this.collection.put(record);
       this.index(record);

@@ -25,6 +25,9 @@ import {
   type RtspSessionDescription,
 } from '../../codecs/rtsp/rtsp.js';
 
+
+/** Receive buffer of a track's RTP socket over UDP (the GB receiver's too: media/rtp-receiver.ts). */
+const RTP_UDP_RECEIVE_BUFFER = 4 * 1024 * 1024;
 export type RtspStep = 'connect' | 'options' | 'describe' | 'setup' | 'play' | 'keepalive' | 'stream';
 export type RtspFailureReason = 'unreachable' | 'auth-failed' | 'not-found' | 'refused' | 'timeout' | 'bad-answer' | 'no-usable-track' | 'closed';
 
@@ -271,6 +274,13 @@ export class RtspClient extends EventEmitter<RtspClientEvents> {
       });
     const rtp = await bind(ports[0]);
     const rtcp = await bind(ports[1]);
+    // The kernel's default (rmem_default, ~208 KB) is what the gateway's GB RTP receiver raises too: a busy event
+    // loop must not make the kernel drop a camera's packets (up to rmem_max; the kernel caps it silently).
+    try {
+      rtp.setRecvBufferSize(RTP_UDP_RECEIVE_BUFFER);
+    } catch {
+      // Not allowed here: the default stays.
+    }
     rtp.on('message', (msg, rinfo) => {
       // Only the server we talk to may feed this track (no spoofed sources).
       if (rinfo.address !== this.socket?.remoteAddress?.replace(/^::ffff:/, '')) {

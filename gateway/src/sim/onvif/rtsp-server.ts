@@ -56,7 +56,11 @@ export class SimRtspServer {
   private readonly sessions = new Map<string, Session>();
   private readonly nonce = randomBytes(12).toString('hex');
   listenPort = 0;
-  readonly stats = { sessions: 0, authFailures: 0, packets: 0 };
+  /**
+   * framesSent: video frames written; framesSkipped: frames not sent because the session's TCP send buffer held
+   * more than 4 MB (the client does not read fast enough: benchmarks tell that apart from loss in the gateway).
+   */
+  readonly stats = { sessions: 0, authFailures: 0, packets: 0, framesSent: 0, framesSkipped: 0 };
 
   /**
    * `freeRunning`: like a real camera's encoder, the loop runs on the wall clock and a new session joins it
@@ -225,6 +229,7 @@ export class SimRtspServer {
       // Frames due by now (a late timer catches up; a stalled socket skips rather than queueing).
       const due = Math.floor((Date.now() - session.startedAt) / interval);
       if (session.socket.writableLength > 4 * 1024 * 1024) {
+        if (due > session.frame) this.stats.framesSkipped += due - session.frame;
         session.frame = due;
         return;
       }
@@ -245,6 +250,7 @@ export class SimRtspServer {
           }
         }
         session.frame++;
+        this.stats.framesSent++;
       }
     };
     session.timer = setInterval(tick, Math.max(5, interval / 2));

@@ -9,6 +9,7 @@ const messages: typeof zh = {
   conflict: 'It conflicts with the current state; refresh and try again',
   'too-large': 'What was sent is too large',
   'unsupported-media-type': 'What was sent has the wrong format',
+  unprocessable: 'The request could not be carried out',
   'rate-limited': 'Too many attempts; try again in {retryAfterSec} s',
   internal: 'Internal gateway error; see the gateway log',
   upstream: 'The device or lower platform did not answer properly',
@@ -77,6 +78,9 @@ const messages: typeof zh = {
   },
   playback: {
     'bad-mansrtsp': 'The device answered the playback command with something unreadable',
+  },
+  device: {
+    'probe-failed': 'The device does not answer to the new address or credentials; nothing was changed. Save with force if you are sure',
   },
   play: {
     channel: 'Channel not found',

@@ -11,6 +11,7 @@ export default {
   conflict: '与当前状态冲突，请刷新后重试',
   'too-large': '提交的内容太大',
   'unsupported-media-type': '提交的内容格式不对',
+  unprocessable: '请求无法完成',
   'rate-limited': '操作太频繁，请 {retryAfterSec} 秒后再试',
   internal: '网关内部错误，请查看网关日志',
   upstream: '设备或下级平台没有正常应答',
@@ -80,6 +81,9 @@ export default {
   },
   playback: {
     'bad-mansrtsp': '设备对回放控制的应答无法识别',
+  },
+  device: {
+    'probe-failed': '设备不接受新的地址或账号，原设置未改动；确认无误后可强制保存',
   },
   play: {
     channel: '找不到该通道',

@@ -57,6 +57,8 @@ export interface DeviceDescription {
   suggestedName: string;
   /** Where the device was reached (shown as the device's remote address). */
   address: { host: string; port: number };
+  /** The device's own serial number (ONVIF GetDeviceInformation), when it says: tells one camera from another. */
+  serialNumber?: string;
   /** null: could not be asked (the device is unreachable or refused us); keep what we had. */
   channels: DescribedChannel[] | null;
   /** Why channels is null. */

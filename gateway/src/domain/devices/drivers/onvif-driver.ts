@@ -254,7 +254,10 @@ export class OnvifDriver implements ProtocolDriver<OnvifEndpoint> {
 
   readonly ptz: DriverPtz<OnvifEndpoint> = {
     execute: async (deviceId, endpoint, channel, order) => {
-      const profile = this.ptzProfile(channel);
+      // Focus and iris are Imaging calls on the video source: they need no PTZ configuration in the profile
+      // (a fixed camera with a motorised lens has none). Everything else is a PTZ call on the profile.
+      const focusIris = order.kind === 'fi';
+      const profile = focusIris ? '' : this.ptzProfile(channel);
       const abilities = this.abilitiesOf(deviceId);
       try {
         const client = await this.connected(deviceId, endpoint);
@@ -485,7 +488,15 @@ export class OnvifDriver implements ProtocolDriver<OnvifEndpoint> {
         const sourceTokens = [g.main.videoSourceToken, g.main.videoSourceConfigurationToken].filter(Boolean);
         channels.push({ name: groups.length > 1 ? `${g.main.name || 'video'} ${i + 1}` : '', main, sub, profileToken: g.main.token, sourceTokens, ptz: g.main.ptz });
       }
-      return { manufacturer: info.manufacturer, model: info.model, firmware: info.firmwareVersion, suggestedName: [info.manufacturer, info.model].filter(Boolean).join(' '), address, channels };
+      return {
+        manufacturer: info.manufacturer,
+        model: info.model,
+        firmware: info.firmwareVersion,
+        suggestedName: [info.manufacturer, info.model].filter(Boolean).join(' '),
+        address,
+        channels,
+        ...(info.serialNumber ? { serialNumber: info.serialNumber } : {}),
+      };
     } catch (err) {
       this.opts.logger.warn({ deviceId, host: endpoint.host, err: (err as Error).message }, 'ONVIF device could not be described');
       return { manufacturer: '', model: '', firmware: '', suggestedName: `ONVIF ${endpoint.host}`, address, channels: null, failure: onvifReason(err) };

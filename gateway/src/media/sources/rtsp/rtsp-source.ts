@@ -10,8 +10,10 @@
  *    are the next step for lip sync).
  *  - Many cameras send SPS/PPS only in the SDP (sprop-parameter-sets): those are put in front of every keyframe
  *    that lacks them.
- *  - 32-bit RTP timestamps are unwrapped per track; B-frames over RTP carry presentation times only, so DTS = PTS
- *    there (the assembler nudges a DTS that does not advance; surveillance cameras rarely send B-frames).
+ *  - 32-bit RTP timestamps are unwrapped per track. RTP carries presentation times only; the decode times of
+ *    video come from a reorder window sized by the SPS's reorder depth (codecs/rtp/payload/decode-time.ts), so
+ *    B-frames keep their display order (PTS ≥ DTS, DTS increasing, the difference becomes the fMP4 composition
+ *    offset). A stream without B-frames gets DTS = PTS.
  *  - After it played, a broken session is re-opened with a backoff (1 s doubling to 30 s) and a new epoch; each
  *    failure is reported as an `error` with its step and reason; after `giveUpAfterMs` of failures the source
  *    ends. The first open is not retried here: the caller sees its error (the play API names the step).
@@ -20,6 +22,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { adtsHeaderFor } from '../../../codecs/aac/adts.js';
 import { AacDepacketizer, aacHbrParamsFromFmtp } from '../../../codecs/rtp/payload/audio.js';
+import { DecodeTimeDeriver, declaredReorderDepth, type DecodeTimeStats } from '../../../codecs/rtp/payload/decode-time.js';
 import { VideoDepacketizer, type DepacketizedPicture, type RtpVideoCodec } from '../../../codecs/rtp/payload/video.js';
 import { spropParameterSets, type RtspMediaDescription } from '../../../codecs/rtsp/rtsp.js';
 import type { EsFrame } from '../../../codecs/ps/ps-demuxer.js';
@@ -42,6 +45,10 @@ interface TrackState {
   media: RtspMediaDescription;
   clockRate: number;
   video?: VideoDepacketizer;
+  /** Video: decode times from presentation times (B-frames). */
+  decodeTimes?: DecodeTimeDeriver;
+  /** Video: the SPS whose reorder depth is in force (compared by bytes, so a repeated SPS costs no parsing). */
+  lastSps?: Uint8Array;
   aac?: AacDepacketizer;
   aacConfig?: Uint8Array;
   g711?: 'g711a' | 'g711u';
@@ -56,6 +63,10 @@ const WRAP33 = 2 ** 33;
 
 /** RTP packets held before they can be used (about 2 s of a 4 Mb/s stream). */
 const MAX_PENDING_RTP = 2000;
+
+function mod33(t: number): number {
+  return ((t % WRAP33) + WRAP33) % WRAP33;
+}
 
 export class RtspSource extends EventEmitter<StreamSourceEvents> implements StreamSource {
   readonly kind = 'rtsp';
@@ -122,7 +133,7 @@ export class RtspSource extends EventEmitter<StreamSourceEvents> implements Stre
     return this.assembler.epoch;
   }
 
-  stats(): SourceStats & { assembler: AssemblerStats; reconnects: number; rtp: { packets: number; bytes: number; bad: number } } {
+  stats(): SourceStats & { assembler: AssemblerStats; reconnects: number; rtp: { packets: number; bytes: number; bad: number }; decodeTimes: DecodeTimeStats | null } {
     const s = this.assembler.stats;
     const received = this.client?.received ?? { packets: 0, bytes: 0, badPackets: 0 };
     const dropped: Record<string, number> = { ...this.dropped };
@@ -137,6 +148,7 @@ export class RtspSource extends EventEmitter<StreamSourceEvents> implements Stre
       assembler: s,
       reconnects: this.reconnects,
       rtp: { packets: received.packets, bytes: received.bytes, bad: received.badPackets },
+      decodeTimes: this.tracksState.find((t) => t.decodeTimes)?.decodeTimes?.stats ?? null,
     };
   }
 
@@ -179,6 +191,9 @@ export class RtspSource extends EventEmitter<StreamSourceEvents> implements Stre
       state.video = new VideoDepacketizer(codec);
       const sets = spropParameterSets(m);
       state.paramSets = [...sets.vps, ...sets.sps, ...sets.pps];
+      const sps = sets.sps[0];
+      state.decodeTimes = new DecodeTimeDeriver(sps ? declaredReorderDepth(codec, sps) : null);
+      if (sps) state.lastSps = sps;
     } else if (m.encoding === 'MPEG4-GENERIC') {
       const params = aacHbrParamsFromFmtp(m.fmtp);
       const hex = m.fmtp.config ?? '';
@@ -192,7 +207,7 @@ export class RtspSource extends EventEmitter<StreamSourceEvents> implements Stre
     return state;
   }
 
-  /** RTP time (track clock) → session clock, 90 kHz, mod 2^33 (the assembler unwraps it). */
+  /** RTP time (track clock) → session clock, 90 kHz, unwrapped (`mod33` before it goes to the assembler). */
   private sessionTime(state: TrackState, rtpTimestamp: number): number {
     let t = rtpTimestamp;
     if (state.last !== null) {
@@ -208,7 +223,7 @@ export class RtspSource extends EventEmitter<StreamSourceEvents> implements Stre
       const now90 = Math.round(Date.now() * 90);
       state.offset90 = now90 - t90;
     }
-    return (((t90 + state.offset90) % WRAP33) + WRAP33) % WRAP33;
+    return t90 + state.offset90;
   }
 
   private onRtp(track: number, packet: RtpPacket): void {
@@ -223,13 +238,13 @@ export class RtspSource extends EventEmitter<StreamSourceEvents> implements Stre
       for (const picture of state.video.push(packet)) this.onPicture(state, picture, now, audioExpected);
     } else if (state.aac && state.aacConfig) {
       for (const frame of state.aac.push(packet)) {
-        const pts = this.sessionTime(state, frame.timestamp);
+        const pts = mod33(this.sessionTime(state, frame.timestamp));
         const header = adtsHeaderFor(state.aacConfig, frame.data.length);
         const data = Buffer.concat([Buffer.from(header), Buffer.from(frame.data)]);
         this.assembler.push({ kind: 'audio', codec: 'aac', pts90k: pts, dts90k: pts, keyframe: true, data } satisfies EsFrame, now);
       }
     } else if (state.g711) {
-      const pts = this.sessionTime(state, packet.timestamp);
+      const pts = mod33(this.sessionTime(state, packet.timestamp));
       this.assembler.push({ kind: 'audio', codec: state.g711, pts90k: pts, dts90k: pts, keyframe: true, data: Buffer.from(packet.payload) } satisfies EsFrame, now);
     }
   }
@@ -248,8 +263,14 @@ export class RtspSource extends EventEmitter<StreamSourceEvents> implements Stre
     else if (picture.keyframe) state.paramSets = nalus.filter(isParamSet);
     const start = Buffer.of(0, 0, 0, 1);
     const data = Buffer.concat(nalus.flatMap((n) => [start, Buffer.from(n.buffer, n.byteOffset, n.byteLength)]));
+    const sps = nalus.find((n) => (codec === 'h264' ? (n[0]! & 0x1f) === 7 : ((n[0]! >> 1) & 0x3f) === 33));
+    if (sps && state.decodeTimes && !(state.lastSps && Buffer.from(sps.buffer, sps.byteOffset, sps.byteLength).equals(state.lastSps))) {
+      state.lastSps = sps;
+      state.decodeTimes.declareDepth(declaredReorderDepth(codec, sps));
+    }
     const pts = this.sessionTime(state, picture.timestamp);
-    this.assembler.push({ kind: 'video', codec, pts90k: pts, dts90k: pts, keyframe: picture.keyframe, data } satisfies EsFrame, now, audioExpected);
+    const dts = state.decodeTimes ? state.decodeTimes.next(pts) : pts;
+    this.assembler.push({ kind: 'video', codec, pts90k: mod33(pts), dts90k: mod33(dts), keyframe: picture.keyframe, data } satisfies EsFrame, now, audioExpected);
   }
 
   private onEnded(client: RtspClient, err: RtspError): void {
