@@ -37,6 +37,7 @@
 // simulator at nice 0 gets ~1/(N+2) of a saturated box and falls behind (it then skips to the next keyframe:
 // fewer frames, fewer segments), which is not what real cameras with their own CPUs would do. Favouring it
 // keeps the cameras on time, so what breaks is the gateway.
+// --all-counts: run every count even after a saturated rung (to report where and how it breaks).
 // --profile: the gateway runs with --cpu-prof (V8 profile of its JavaScript, summarised by file and function).
 // --strace-sec S: AFTER the window (ptrace slows the traced process), `strace -c` on the gateway's Node
 // process (all threads) and on two of its ffmpeg children (in the baseline: two ffmpeg) for S seconds each:
@@ -66,7 +67,7 @@ import { formatProfile, summariseProfile } from './lib/cpuprofile.mjs';
 const USAGE = `usage: node bench/concurrent-streams.mjs [--counts 50,100,200,400] [--transports udp,tcp-passive] [--hold-sec 60]
        [--warmup-sec 10] [--sample-sec 2] [--play-concurrency 8] [--ports 43000-43999] [--audio none|g711a]
        [--download] [--baseline] [--baseline-only] [--max-loss-pct 1] [--profile] [--strace-sec S] [--sim-nice=-10]
-       [--muxer in-process|ffmpeg]`;
+       [--muxer in-process|ffmpeg] [--all-counts]`;
 const opt = options(
   {
     counts: '50,100,200,400',
@@ -84,6 +85,7 @@ const opt = options(
     profile: false,
     'strace-sec': 0,
     'sim-nice': 0,
+    'all-counts': false,
     // in-process: H.264 muxed to LL-HLS inside the gateway (the default); ffmpeg: media.inProcessMuxer=false.
     muxer: 'in-process',
   },
@@ -247,6 +249,9 @@ async function rung(transport, n) {
     // ---- plays (ramp)
     const gwSampler = new TreeSampler(gw.pid, opt['sample-sec'] * 1000).start();
     const simSampler = new TreeSampler(sim.pid, opt['sample-sec'] * 1000).start();
+    // The gateway's memory before any stream: per-stream memory is also reported over this, not only total / N.
+    const idleRssMB = gwSampler.readings[0]?.rootRssMB ?? null;
+    const idlePssMB = treePss(gw.pid).rootPssMB ?? null;
     const rampStart = performance.now();
     const rampCpu = machineCpu();
     let started = 0;
@@ -383,8 +388,24 @@ async function rung(transport, n) {
         nodeRssMaxMB: round(gwSampler.maxRootRssMB, 0),
         ffmpegRssSumMB: round(ffmpegRss.reduce((a, b) => a + b, 0), 0),
         ffmpegRssEachMB: round(median(ffmpegRss), 1),
-        pssMB: { node: round(pss.rootPssMB, 0), children: round(pss.childrenPssMB, 0), total: round((pss.rootPssMB ?? 0) + pss.childrenPssMB, 0), perStream: round(((pss.rootPssMB ?? 0) + pss.childrenPssMB) / live, 1) },
+        pssMB: {
+          node: round(pss.rootPssMB, 0),
+          children: round(pss.childrenPssMB, 0),
+          total: round((pss.rootPssMB ?? 0) + pss.childrenPssMB, 0),
+          perStream: round(((pss.rootPssMB ?? 0) + pss.childrenPssMB) / live, 2),
+          idleNode: idlePssMB === null ? null : round(idlePssMB, 0),
+          perStreamOverIdle: idlePssMB === null ? null : round(((pss.rootPssMB ?? 0) + pss.childrenPssMB - idlePssMB) / live, 2),
+        },
+        idleRssMB: idleRssMB === null ? null : round(idleRssMB, 0),
+        rssPerStreamMB: round(gwSampler.readings[gwIdx1].rootRssMB / live, 2),
+        rssPerStreamOverIdleMB: idleRssMB === null ? null : round((gwSampler.readings[gwIdx1].rootRssMB - idleRssMB) / live, 2),
         eventLoopLagMs: { p99: round(lagP99 * 1000, 1), max: round(lagMax * 1000, 1) },
+        // What of the RSS is live JavaScript data (heap) and buffers (external: the media bytes held), at the end.
+        v8MB: {
+          heapUsed: round(metricSum(metrics1, 'nodejs_heap_size_used_bytes') / 2 ** 20, 0),
+          heapTotal: round(metricSum(metrics1, 'nodejs_heap_size_total_bytes') / 2 ** 20, 0),
+          external: round(metricSum(metrics1, 'nodejs_external_memory_bytes') / 2 ** 20, 0),
+        },
         nodeIo: meanIoRates(io0.node, io1.node, seconds),
         ffmpegIoEach: meanIoRates(io0.ffmpeg, io1.ffmpeg, seconds),
         byCommand: Object.fromEntries(Object.entries(g.byComm).map(([k, v]) => [k, { processes: v.processes, cpuPercent: pct(v.cpuPercent), rssMB: round(v.rssMB, 0) }])),
@@ -579,7 +600,7 @@ try {
     for (const n of counts) {
       const r = await rung(transport, n);
       result.rungs.push(r);
-      if (r.saturated) {
+      if (r.saturated && !opt['all-counts']) {
         log(`${transport}: saturated at ${n} streams (${r.saturation.join(', ')}); larger counts not run`);
         break;
       }
