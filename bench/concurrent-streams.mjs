@@ -427,6 +427,13 @@ async function rung(transport, n) {
         expectedPerStream: round(expectedPerStream, 1),
         producedPerStream: { p50: median(produced), min: Math.min(...produced), p5: percentile(produced, 5) },
         producedFraction: round(produced.reduce((a, b) => a + b, 0) / Math.max(1, produced.length * Math.floor(expectedPerStream)), 3),
+        // Media seconds (EXTINF) that appeared per wall second: < 1 with segments of normal length means media
+        // arrived late (sender or gateway behind); segments longer than the GOP mean a segmenting problem.
+        mediaSecondsPerWallSecond: round(median(win.map((w) => w.mediaSecondsProduced).filter((v) => v !== null)) / seconds, 3),
+        segmentDurationSec: (() => {
+          const d = win.flatMap((w) => w.segmentDurationsSec);
+          return { p50: round(median(d), 3), p95: round(percentile(d, 95), 3), max: round(Math.max(...d), 3) };
+        })(),
         stalls,
         streamsWithStalls: win.filter((w) => w.stalls > 0).length,
         stallLengthsMs: summary(win.flatMap((w) => w.stallLengthsMs)),
@@ -462,7 +469,7 @@ async function rung(transport, n) {
       `  ${tag}: gateway ${w.gateway.cpuPercent.total} % CPU (node ${w.gateway.cpuPercent.node} %, ffmpeg ${w.gateway.cpuPercent.ffmpegAndProbes} %; ${w.gateway.cpuPercentPerStream.total} %/stream), ` +
         `RSS node ${w.gateway.nodeRssMB} MB + ffmpeg ${w.gateway.ffmpegRssSumMB} MB (PSS total ${w.gateway.pssMB.total} MB, ${w.gateway.pssMB.perStream} MB/stream); ` +
         `loss ${w.loss.lossPercent} % (${w.loss.packetsLost} of ${w.loss.packetsReceived + w.loss.packetsLost}; gateway UDP socket drops ${w.loss.gatewayUdpSocketDrops}, machine-wide RcvbufErrors ${w.loss.machineUdpRcvbufErrors}); ` +
-        `segments ${round(100 * w.segments.producedFraction, 1)} % of expected, ${w.segments.stalls} stalls in ${w.segments.streamsWithStalls} streams; ` +
+        `segments ${round(100 * w.segments.producedFraction, 1)} % of expected (media ${w.segments.mediaSecondsPerWallSecond} s per s, EXTINF p50 ${w.segments.segmentDurationSec.p50} s), ${w.segments.stalls} stalls in ${w.segments.streamsWithStalls} streams; ` +
         `simulator ${w.simulator.cpuPercent} % CPU (loop delay p99 ${w.simulator.eventLoopDelayMs.p99} ms, ${w.simulator.videoFramesPerStreamSecond} fps/stream); bench ${w.benchCpuPercent} %; machine ${w.machineBusyPercentOfAllCores} % busy` +
         (r.saturated ? `; SATURATED: ${why.join(', ')}` : ''),
     );
