@@ -442,7 +442,16 @@ async function rung(transport, n) {
         playlistPollMs: { p50: round(median(pollMs), 1), p99: round(percentile(pollMs, 99), 1) },
         segmentsDownloaded: opt.download ? pollers.reduce((a, p) => a + p.segmentsFetched, 0) : null,
       },
-      stream: { bitrateKbpsMedian: median(kbps), fpsMedian: median(fps), simulatorLoopKbps: sim.loops.main.kbps },
+      stream: {
+        bitrateKbpsMedian: median(kbps),
+        fpsMedian: median(fps),
+        simulatorLoopKbps: sim.loops.main.kbps,
+        // Media bytes each stream holds at the end (GOP cache + LL-HLS window), from GET /api/streams.
+        heldMB: (() => {
+          const held = (streams1.body.items ?? []).map((x) => x.heldBytes).filter((v) => typeof v === 'number');
+          return held.length ? { p50: round(median(held) / 2 ** 20, 2), max: round(Math.max(...held) / 2 ** 20, 2), sum: round(held.reduce((a, b) => a + b, 0) / 2 ** 20, 0) } : null;
+        })(),
+      },
       simulator: {
         cpuPercent: pct(s.total),
         cpuPercentPerStream: round(s.total / n, 3),

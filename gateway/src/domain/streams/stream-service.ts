@@ -143,6 +143,8 @@ export interface StreamView {
   epoch: number;
   /** The stream's readers (ffmpeg packager, LL-HLS, live fMP4 …) with what they got and how far behind they are. */
   readers: ReaderStats[];
+  /** Media bytes the stream holds in memory now: its GOP cache and its LL-HLS window (parts, init segments). */
+  heldBytes: number;
   lastError: string | null;
 }
 
@@ -1155,6 +1157,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
       droppedFrames: sourceStats?.droppedFrames ?? 0,
       epoch: core?.epoch ?? 0,
       readers: core?.readers ?? [],
+      heldBytes: (core?.gopCacheBytes ?? 0) + (s.llhls && !s.llhls.closed ? s.llhls.stats().heldBytes : 0),
       lastError: s.lastError,
     };
   }
