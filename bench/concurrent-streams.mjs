@@ -67,7 +67,7 @@ import { formatProfile, summariseProfile } from './lib/cpuprofile.mjs';
 const USAGE = `usage: node bench/concurrent-streams.mjs [--counts 50,100,200,400] [--transports udp,tcp-passive] [--hold-sec 60]
        [--warmup-sec 10] [--sample-sec 2] [--play-concurrency 8] [--ports 43000-43999] [--audio none|g711a]
        [--download] [--baseline] [--baseline-only] [--max-loss-pct 1] [--profile] [--strace-sec S] [--sim-nice=-10]
-       [--muxer in-process|ffmpeg] [--all-counts]`;
+       [--muxer in-process|ffmpeg] [--all-counts] [--llhls-window-sec S]`;
 const opt = options(
   {
     counts: '50,100,200,400',
@@ -86,6 +86,8 @@ const opt = options(
     'strace-sec': 0,
     'sim-nice': 0,
     'all-counts': false,
+    // LL-HLS window in seconds (media.llhlsWindowSec); 0 = the gateway's default (8 segments).
+    'llhls-window-sec': 0,
     // in-process: H.264 muxed to LL-HLS inside the gateway (the default); ffmpeg: media.inProcessMuxer=false.
     muxer: 'in-process',
   },
@@ -208,7 +210,7 @@ async function rung(transport, n) {
     ports: opt.ports,
     maxStreams: Math.max(1000, n),
     cpuProfileDir: profileDir,
-    env: { SE_MEDIA_IN_PROCESS_MUXER: opt.muxer === 'ffmpeg' ? 'false' : 'true' },
+    env: { SE_MEDIA_IN_PROCESS_MUXER: opt.muxer === 'ffmpeg' ? 'false' : 'true', SE_MEDIA_LLHLS_WINDOW_SEC: String(opt['llhls-window-sec']) },
   });
   const api = new HttpClient(gw.httpUrl, gw.token, { maxSockets: 16 });
   // One connection per viewer, as separate browsers would have: a shared pool would queue polls in this process.

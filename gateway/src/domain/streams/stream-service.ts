@@ -192,6 +192,8 @@ export interface StreamServiceOptions {
   rtpTimeoutSec: number;
   transcodeH265: boolean;
   segmentSeconds: number;
+  /** LL-HLS window, seconds; 0 or absent = the reader's default (8 segments). */
+  llhlsWindowSec?: number;
   tokenTtlSec: number;
   maxStreams: number;
   /** Mux H.264/H.265/AAC to LL-HLS in process (default true); false keeps every stream on ffmpeg. */
@@ -867,7 +869,11 @@ export class StreamService extends EventEmitter<StreamEvents> {
       core.addReader(packager);
     };
     const startLlhls = (video: VideoParameters, audio: AudioParameters | null): void => {
-      const llhls = new LlhlsReader({ segmentTargetSec: this.opts.segmentSeconds, maxSegmentSec: Math.max(2, this.opts.segmentSeconds * 2) });
+      const llhls = new LlhlsReader({
+        segmentTargetSec: this.opts.segmentSeconds,
+        maxSegmentSec: Math.max(2, this.opts.segmentSeconds * 2),
+        ...(this.opts.llhlsWindowSec ? { windowSec: this.opts.llhlsWindowSec } : {}),
+      });
       s.llhls = llhls;
       core.addReader(llhls);
       onStarted(video, audio, false);

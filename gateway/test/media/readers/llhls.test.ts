@@ -228,9 +228,9 @@ describe('LL-HLS reader: epochs and memory', () => {
   });
 });
 
-describe('LL-HLS reader: the default window', () => {
-  it('is as short as RFC 8216 allows: the listed segments last at least 3 target durations, one segment less would not', async () => {
-    const reader = new LlhlsReader();
+describe('LL-HLS reader: a window by duration', () => {
+  it('windowSec below 3 target durations keeps what RFC 8216 asks: the listed segments last 3 target durations, one segment less would not', async () => {
+    const reader = new LlhlsReader({ windowSec: 1 });
     reader.onParameters(media.tracks, 1);
     for (let loop = 0; loop < 5; loop++) feed(reader, shifted(loop));
     const p = parse(await reader.playlist());
@@ -242,6 +242,14 @@ describe('LL-HLS reader: the default window', () => {
     expect(p.parts.length).toBeGreaterThanOrEqual(p.segments.length * 4);
     expect(await reader.resource(p.segments[0].uri)).toBeDefined();
     expect(await reader.resource(p.parts[0].uri)).toBeDefined();
+    reader.close('test over');
+  });
+
+  it('without windowSec keeps 8 segments', async () => {
+    const reader = new LlhlsReader();
+    reader.onParameters(media.tracks, 1);
+    for (let loop = 0; loop < 4; loop++) feed(reader, shifted(loop));
+    expect(parse(await reader.playlist()).segments.length).toBe(8);
     reader.close('test over');
   });
 });
