@@ -37,6 +37,7 @@
 // simulator at nice 0 gets ~1/(N+2) of a saturated box and falls behind (it then skips to the next keyframe:
 // fewer frames, fewer segments), which is not what real cameras with their own CPUs would do. Favouring it
 // keeps the cameras on time, so what breaks is the gateway.
+// --all-counts: run every count even after a saturated rung (to report where and how it breaks).
 // --profile: the gateway runs with --cpu-prof (V8 profile of its JavaScript, summarised by file and function).
 // --strace-sec S: AFTER the window (ptrace slows the traced process), `strace -c` on the gateway's Node
 // process (all threads) and on two of its ffmpeg children (in the baseline: two ffmpeg) for S seconds each:
@@ -66,7 +67,7 @@ import { formatProfile, summariseProfile } from './lib/cpuprofile.mjs';
 const USAGE = `usage: node bench/concurrent-streams.mjs [--counts 50,100,200,400] [--transports udp,tcp-passive] [--hold-sec 60]
        [--warmup-sec 10] [--sample-sec 2] [--play-concurrency 8] [--ports 43000-43999] [--audio none|g711a]
        [--download] [--baseline] [--baseline-only] [--max-loss-pct 1] [--profile] [--strace-sec S] [--sim-nice=-10]
-       [--muxer in-process|ffmpeg]`;
+       [--muxer in-process|ffmpeg] [--all-counts] [--llhls-window-sec S]`;
 const opt = options(
   {
     counts: '50,100,200,400',
@@ -84,6 +85,9 @@ const opt = options(
     profile: false,
     'strace-sec': 0,
     'sim-nice': 0,
+    'all-counts': false,
+    // LL-HLS window in seconds (media.llhlsWindowSec); 0 = the gateway's default (8 segments).
+    'llhls-window-sec': 0,
     // in-process: H.264 muxed to LL-HLS inside the gateway (the default); ffmpeg: media.inProcessMuxer=false.
     muxer: 'in-process',
   },
@@ -206,7 +210,7 @@ async function rung(transport, n) {
     ports: opt.ports,
     maxStreams: Math.max(1000, n),
     cpuProfileDir: profileDir,
-    env: { SE_MEDIA_IN_PROCESS_MUXER: opt.muxer === 'ffmpeg' ? 'false' : 'true' },
+    env: { SE_MEDIA_IN_PROCESS_MUXER: opt.muxer === 'ffmpeg' ? 'false' : 'true', SE_MEDIA_LLHLS_WINDOW_SEC: String(opt['llhls-window-sec']) },
   });
   const api = new HttpClient(gw.httpUrl, gw.token, { maxSockets: 16 });
   // One connection per viewer, as separate browsers would have: a shared pool would queue polls in this process.
@@ -247,6 +251,9 @@ async function rung(transport, n) {
     // ---- plays (ramp)
     const gwSampler = new TreeSampler(gw.pid, opt['sample-sec'] * 1000).start();
     const simSampler = new TreeSampler(sim.pid, opt['sample-sec'] * 1000).start();
+    // The gateway's memory before any stream: per-stream memory is also reported over this, not only total / N.
+    const idleRssMB = gwSampler.readings[0]?.rootRssMB ?? null;
+    const idlePssMB = treePss(gw.pid).rootPssMB ?? null;
     const rampStart = performance.now();
     const rampCpu = machineCpu();
     let started = 0;
@@ -383,8 +390,24 @@ async function rung(transport, n) {
         nodeRssMaxMB: round(gwSampler.maxRootRssMB, 0),
         ffmpegRssSumMB: round(ffmpegRss.reduce((a, b) => a + b, 0), 0),
         ffmpegRssEachMB: round(median(ffmpegRss), 1),
-        pssMB: { node: round(pss.rootPssMB, 0), children: round(pss.childrenPssMB, 0), total: round((pss.rootPssMB ?? 0) + pss.childrenPssMB, 0), perStream: round(((pss.rootPssMB ?? 0) + pss.childrenPssMB) / live, 1) },
+        pssMB: {
+          node: round(pss.rootPssMB, 0),
+          children: round(pss.childrenPssMB, 0),
+          total: round((pss.rootPssMB ?? 0) + pss.childrenPssMB, 0),
+          perStream: round(((pss.rootPssMB ?? 0) + pss.childrenPssMB) / live, 2),
+          idleNode: idlePssMB === null ? null : round(idlePssMB, 0),
+          perStreamOverIdle: idlePssMB === null ? null : round(((pss.rootPssMB ?? 0) + pss.childrenPssMB - idlePssMB) / live, 2),
+        },
+        idleRssMB: idleRssMB === null ? null : round(idleRssMB, 0),
+        rssPerStreamMB: round(gwSampler.readings[gwIdx1].rootRssMB / live, 2),
+        rssPerStreamOverIdleMB: idleRssMB === null ? null : round((gwSampler.readings[gwIdx1].rootRssMB - idleRssMB) / live, 2),
         eventLoopLagMs: { p99: round(lagP99 * 1000, 1), max: round(lagMax * 1000, 1) },
+        // What of the RSS is live JavaScript data (heap) and buffers (external: the media bytes held), at the end.
+        v8MB: {
+          heapUsed: round(metricSum(metrics1, 'nodejs_heap_size_used_bytes') / 2 ** 20, 0),
+          heapTotal: round(metricSum(metrics1, 'nodejs_heap_size_total_bytes') / 2 ** 20, 0),
+          external: round(metricSum(metrics1, 'nodejs_external_memory_bytes') / 2 ** 20, 0),
+        },
         nodeIo: meanIoRates(io0.node, io1.node, seconds),
         ffmpegIoEach: meanIoRates(io0.ffmpeg, io1.ffmpeg, seconds),
         byCommand: Object.fromEntries(Object.entries(g.byComm).map(([k, v]) => [k, { processes: v.processes, cpuPercent: pct(v.cpuPercent), rssMB: round(v.rssMB, 0) }])),
@@ -397,6 +420,9 @@ async function rung(transport, n) {
         reordered: dReordered,
         simulatorPacketsSent: simSent,
         sentMinusReceived: simSent - dPackets,
+        // What never reached RTP parsing (kernel drops, a sender cut off): the gap count above misses runs of more
+        // than 3,000 sequence numbers, which the reorder buffer takes for a sender restart (RFC 3550 A.1).
+        notReceivedPercent: round((100 * Math.max(0, simSent - dPackets)) / Math.max(1, simSent), 3),
         simulatorDroppedPackets: sim1.media.droppedPackets - sim0.media.droppedPackets,
         gatewayUdpSocketDrops: gwUdp1 && gwUdp0 ? gwUdp1.drops - gwUdp0.drops : null,
         gatewayUdpSockets: gwUdp1?.sockets ?? null,
@@ -406,6 +432,13 @@ async function rung(transport, n) {
         expectedPerStream: round(expectedPerStream, 1),
         producedPerStream: { p50: median(produced), min: Math.min(...produced), p5: percentile(produced, 5) },
         producedFraction: round(produced.reduce((a, b) => a + b, 0) / Math.max(1, produced.length * Math.floor(expectedPerStream)), 3),
+        // Media seconds (EXTINF) that appeared per wall second: < 1 with segments of normal length means media
+        // arrived late (sender or gateway behind); segments longer than the GOP mean a segmenting problem.
+        mediaSecondsPerWallSecond: round(median(win.map((w) => w.mediaSecondsProduced).filter((v) => v !== null)) / seconds, 3),
+        segmentDurationSec: (() => {
+          const d = win.flatMap((w) => w.segmentDurationsSec);
+          return { p50: round(median(d), 3), p95: round(percentile(d, 95), 3), max: round(Math.max(...d), 3) };
+        })(),
         stalls,
         streamsWithStalls: win.filter((w) => w.stalls > 0).length,
         stallLengthsMs: summary(win.flatMap((w) => w.stallLengthsMs)),
@@ -414,7 +447,16 @@ async function rung(transport, n) {
         playlistPollMs: { p50: round(median(pollMs), 1), p99: round(percentile(pollMs, 99), 1) },
         segmentsDownloaded: opt.download ? pollers.reduce((a, p) => a + p.segmentsFetched, 0) : null,
       },
-      stream: { bitrateKbpsMedian: median(kbps), fpsMedian: median(fps), simulatorLoopKbps: sim.loops.main.kbps },
+      stream: {
+        bitrateKbpsMedian: median(kbps),
+        fpsMedian: median(fps),
+        simulatorLoopKbps: sim.loops.main.kbps,
+        // Media bytes each stream holds at the end (GOP cache + LL-HLS window), from GET /api/streams.
+        heldMB: (() => {
+          const held = (streams1.body.items ?? []).map((x) => x.heldBytes).filter((v) => typeof v === 'number');
+          return held.length ? { p50: round(median(held) / 2 ** 20, 2), max: round(Math.max(...held) / 2 ** 20, 2), sum: round(held.reduce((a, b) => a + b, 0) / 2 ** 20, 0) } : null;
+        })(),
+      },
       simulator: {
         cpuPercent: pct(s.total),
         cpuPercentPerStream: round(s.total / n, 3),
@@ -433,6 +475,8 @@ async function rung(transport, n) {
     const why = [];
     if (failed.length > 0.1 * n) why.push(`${failed.length} of ${n} plays failed`);
     if (w.loss.lossPercent > opt['max-loss-pct']) why.push(`packet loss ${w.loss.lossPercent} %`);
+    // TCP cannot lose packets; UDP datagrams the kernel dropped show here even when no sequence gap was counted.
+    if (transport === 'udp' && w.loss.notReceivedPercent > opt['max-loss-pct']) why.push(`${w.loss.notReceivedPercent} % of the sent packets not received`);
     if (w.segments.producedFraction < 0.9) why.push(`only ${round(100 * w.segments.producedFraction, 0)} % of expected segments`);
     if (w.streamsAtEnd < live) why.push(`${live - w.streamsAtEnd} streams died during the window`);
     r.saturated = why.length > 0;
@@ -441,7 +485,7 @@ async function rung(transport, n) {
       `  ${tag}: gateway ${w.gateway.cpuPercent.total} % CPU (node ${w.gateway.cpuPercent.node} %, ffmpeg ${w.gateway.cpuPercent.ffmpegAndProbes} %; ${w.gateway.cpuPercentPerStream.total} %/stream), ` +
         `RSS node ${w.gateway.nodeRssMB} MB + ffmpeg ${w.gateway.ffmpegRssSumMB} MB (PSS total ${w.gateway.pssMB.total} MB, ${w.gateway.pssMB.perStream} MB/stream); ` +
         `loss ${w.loss.lossPercent} % (${w.loss.packetsLost} of ${w.loss.packetsReceived + w.loss.packetsLost}; gateway UDP socket drops ${w.loss.gatewayUdpSocketDrops}, machine-wide RcvbufErrors ${w.loss.machineUdpRcvbufErrors}); ` +
-        `segments ${round(100 * w.segments.producedFraction, 1)} % of expected, ${w.segments.stalls} stalls in ${w.segments.streamsWithStalls} streams; ` +
+        `segments ${round(100 * w.segments.producedFraction, 1)} % of expected (media ${w.segments.mediaSecondsPerWallSecond} s per s, EXTINF p50 ${w.segments.segmentDurationSec.p50} s), ${w.segments.stalls} stalls in ${w.segments.streamsWithStalls} streams; ` +
         `simulator ${w.simulator.cpuPercent} % CPU (loop delay p99 ${w.simulator.eventLoopDelayMs.p99} ms, ${w.simulator.videoFramesPerStreamSecond} fps/stream); bench ${w.benchCpuPercent} %; machine ${w.machineBusyPercentOfAllCores} % busy` +
         (r.saturated ? `; SATURATED: ${why.join(', ')}` : ''),
     );
@@ -579,7 +623,7 @@ try {
     for (const n of counts) {
       const r = await rung(transport, n);
       result.rungs.push(r);
-      if (r.saturated) {
+      if (r.saturated && !opt['all-counts']) {
         log(`${transport}: saturated at ${n} streams (${r.saturation.join(', ')}); larger counts not run`);
         break;
       }

@@ -153,6 +153,9 @@ export class PlaylistPoller {
     this.segmentsFetched = 0;
     this.pollMs = [];
     this.mark = null;
+    /** Media time (EXTINF) of the segments seen appearing: tells late segments from long ones. */
+    this.mediaSeconds = 0;
+    this.segmentDurations = [];
   }
 
   start(phaseMs = Math.random() * this.intervalMs) {
@@ -172,13 +175,15 @@ export class PlaylistPoller {
 
   /** Start a measurement window: counters below are then relative to it. */
   markWindow() {
-    this.mark = { at: performance.now(), newest: this.newest, stalls: this.stalls, stallLengths: this.stallLengthsMs.length, polls: this.polls, errors: this.errors };
+    this.mark = { at: performance.now(), newest: this.newest, stalls: this.stalls, stallLengths: this.stallLengthsMs.length, polls: this.polls, errors: this.errors, mediaSeconds: this.mediaSeconds };
   }
 
   window() {
-    const m = this.mark ?? { at: 0, newest: null, stalls: 0, stallLengths: 0, polls: 0, errors: 0 };
+    const m = this.mark ?? { at: 0, newest: null, stalls: 0, stallLengths: 0, polls: 0, errors: 0, mediaSeconds: 0 };
     return {
       segmentsProduced: this.newest !== null && m.newest !== null ? this.newest - m.newest : null,
+      mediaSecondsProduced: m.newest !== null ? this.mediaSeconds - m.mediaSeconds : null,
+      segmentDurationsSec: this.segmentDurations.slice(-10),
       stalls: this.stalls - m.stalls,
       stallLengthsMs: this.stallLengthsMs.slice(m.stallLengths),
       polls: this.polls - m.polls,
@@ -210,6 +215,15 @@ export class PlaylistPoller {
       if (pl.segments.length === 0) return;
       const newest = pl.mediaSequence + pl.segments.length - 1;
       if (this.newest === null || newest > this.newest) {
+        if (this.newest !== null) {
+          for (const s of pl.segments.slice(Math.max(0, pl.segments.length - (newest - this.newest)))) {
+            if (s.duration !== null) {
+              this.mediaSeconds += s.duration;
+              this.segmentDurations.push(s.duration);
+              if (this.segmentDurations.length > 20) this.segmentDurations.shift();
+            }
+          }
+        }
         if (this.inStall && this.lastAdvanceAt !== null) this.stallLengthsMs.push(now - this.lastAdvanceAt);
         this.inStall = false;
         if (this.downloadSegments && this.newest !== null) {

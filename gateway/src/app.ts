@@ -417,6 +417,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         transcodeH265: config.media.transcodeH265,
         inProcessMuxer: config.media.inProcessMuxer,
         segmentSeconds: config.media.segmentSeconds,
+        llhlsWindowSec: config.media.llhlsWindowSec,
         tokenTtlSec: config.media.tokenTtlSec,
         maxStreams: config.media.maxStreams,
       },

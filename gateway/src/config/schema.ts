@@ -85,6 +85,7 @@ export interface GatewayConfig {
     transcodeH265: boolean;
     inProcessMuxer: boolean;
     segmentSeconds: number;
+    llhlsWindowSec: number;
     tokenTtlSec: number;
     maxStreams: number;
   };
@@ -629,6 +630,11 @@ export const CONFIG_SCHEMA: TypedGroupSpec<GatewayConfig> = {
           description: 'Mux H.264/H.265/AAC to LL-HLS and live fMP4 in the gateway process; false sends every stream through ffmpeg (the old path, kept as a benchmark baseline).',
         },
         segmentSeconds: { kind: 'integer', default: 1, min: 1, max: 10, description: 'HLS target segment duration (follows the source GOP).' },
+        llhlsWindowSec: {
+          kind: 'integer', default: 0, min: 0, max: 60,
+          description:
+            'Media an LL-HLS stream keeps (and lists), seconds; 0 = 8 segments. Shorter saves memory (~0.27 MB per second at 2 Mb/s) down to 3 target durations (RFC 8216), but hls.js falls back to whole segments sooner after repeated stalls.',
+        },
         tokenTtlSec: {
           kind: 'integer', default: 21600, min: 60, max: ONE_YEAR_SEC,
           description: 'Lifetime of the signed media URLs handed to players.',

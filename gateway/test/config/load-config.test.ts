@@ -69,6 +69,7 @@ const EXPECTED_DEFAULTS: GatewayConfig = {
     transcodeH265: false,
     inProcessMuxer: true,
     segmentSeconds: 1,
+    llhlsWindowSec: 0,
     tokenTtlSec: 21600,
     maxStreams: 1000,
   },

@@ -92,6 +92,7 @@ const streamViewSchema = {
     bytes: { type: 'integer', description: 'Media payload bytes received.' },
     droppedFrames: { type: 'integer', description: 'Frames dropped before the readers (broken PS, waiting for a keyframe, bad parameter sets).' },
     epoch: { type: 'integer', description: 'Timeline restarts (camera restart, new SSRC, timestamp jump, codec or resolution change).' },
+    heldBytes: { type: 'integer', description: 'Media bytes held in memory now: the GOP cache and the LL-HLS window.' },
     readers: {
       type: 'array',
       description: 'What the stream feeds (packager, LL-HLS, live fMP4, snapshot) and how far behind each is.',

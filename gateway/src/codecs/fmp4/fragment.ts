@@ -5,7 +5,6 @@
  * after reordering). The mdat holds each track's samples in turn. Pure.
  */
 import { Fmp4InputError } from './avc-config.js';
-import { box, concatBytes, fullBox, i32, u32, u64 } from './boxes.js';
 
 export interface Fmp4Sample {
   /** In the track's timescale. */
@@ -34,24 +33,67 @@ const TRUN_FLAGS = 0x000001 /* data-offset */ | 0x000100 /* duration */ | 0x0002
 export function buildFragment(sequenceNumber: number, tracks: readonly FragmentTrack[]): Uint8Array {
   const nonEmpty = tracks.filter((t) => t.samples.length > 0);
   if (nonEmpty.length === 0) throw new Fmp4InputError('a fragment needs at least one sample');
-  // The trun data offsets depend on the moof size, which does not depend on the offsets' values: build the
-  // moof once with zero offsets to measure it, then again with the real ones.
-  const build = (dataOffsets: readonly number[]): Uint8Array =>
-    box('moof', fullBox('mfhd', 0, 0, u32(sequenceNumber)), ...nonEmpty.map((t, i) => traf(t, dataOffsets[i] ?? 0)));
-  const moofSize = build([]).length;
-  const offsets: number[] = [];
-  let offset = moofSize + 8; // mdat header
+  // Sizes first (every box here has a fixed layout), then one buffer written front to back: the moof, the
+  // mdat header and the sample data. One allocation per fragment; building the boxes from small arrays cost
+  // a quarter of the gateway's CPU at 200 streams (bench/RESULTS.md, "Stream scale").
+  let moofSize = MOOF_HEADER + MFHD_SIZE;
+  let dataSize = 0;
   for (const track of nonEmpty) {
-    offsets.push(offset);
-    for (const sample of track.samples) offset += sample.data.length;
+    moofSize += TRAF_FIXED + TRUN_ENTRY * track.samples.length;
+    for (const sample of track.samples) {
+      if (!(sample.duration >= 0 && sample.duration <= 0xffffffff)) throw new Fmp4InputError(`sample duration out of range: ${sample.duration}`);
+      dataSize += sample.data.length;
+    }
   }
-  // moof, mdat header and sample data written once into one buffer (the samples are the bulk: no extra copy).
-  const moof = build(offsets);
-  const out = new Uint8Array(offset);
-  out.set(moof, 0);
-  new DataView(out.buffer).setUint32(moofSize, offset - moofSize);
-  out.set([0x6d, 0x64, 0x61, 0x74], moofSize + 4); // 'mdat'
-  let at = moofSize + 8;
+  for (const track of nonEmpty) {
+    if (!Number.isSafeInteger(track.baseMediaDecodeTime) || track.baseMediaDecodeTime < 0) {
+      throw new RangeError(`u64 field out of range: ${track.baseMediaDecodeTime}`);
+    }
+  }
+  const total = moofSize + 8 + dataSize;
+  const out = new Uint8Array(total);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  let at = 0;
+  const header = (size: number, type: number): void => {
+    view.setUint32(at, size);
+    view.setUint32(at + 4, type);
+    at += 8;
+  };
+  const fullHeader = (size: number, type: number, version: number, flags: number): void => {
+    header(size, type);
+    view.setUint32(at, ((version & 0xff) << 24) | (flags & 0xffffff));
+    at += 4;
+  };
+  header(moofSize, BOX_MOOF);
+  fullHeader(MFHD_SIZE, BOX_MFHD, 0, 0);
+  view.setUint32(at, sequenceNumber >>> 0);
+  at += 4;
+  let dataOffset = moofSize + 8; // first sample byte, relative to the moof start (default-base-is-moof)
+  for (const track of nonEmpty) {
+    const n = track.samples.length;
+    const trunSize = TRUN_FIXED + TRUN_ENTRY * n;
+    header(TRAF_FIXED - TRUN_FIXED + trunSize, BOX_TRAF);
+    fullHeader(TFHD_SIZE, BOX_TFHD, 0, 0x020000 /* default-base-is-moof */);
+    view.setUint32(at, track.trackId >>> 0);
+    at += 4;
+    fullHeader(TFDT_SIZE, BOX_TFDT, 1, 0);
+    view.setUint32(at, Math.floor(track.baseMediaDecodeTime / 2 ** 32));
+    view.setUint32(at + 4, track.baseMediaDecodeTime >>> 0);
+    at += 8;
+    fullHeader(trunSize, BOX_TRUN, 1, TRUN_FLAGS);
+    view.setUint32(at, n);
+    view.setInt32(at + 4, dataOffset | 0);
+    at += 8;
+    for (const sample of track.samples) {
+      view.setUint32(at, sample.duration >>> 0);
+      view.setUint32(at + 4, sample.data.length);
+      view.setUint32(at + 8, sample.keyframe ? SYNC_SAMPLE_FLAGS : NON_SYNC_SAMPLE_FLAGS);
+      view.setInt32(at + 12, sample.compositionTimeOffset | 0);
+      at += TRUN_ENTRY;
+      dataOffset += sample.data.length;
+    }
+  }
+  header(8 + dataSize, BOX_MDAT);
   for (const track of nonEmpty) {
     for (const sample of track.samples) {
       out.set(sample.data, at);
@@ -61,24 +103,27 @@ export function buildFragment(sequenceNumber: number, tracks: readonly FragmentT
   return out;
 }
 
-function traf(track: FragmentTrack, dataOffset: number): Uint8Array {
-  const entries: Uint8Array[] = [];
-  for (const sample of track.samples) {
-    if (!(sample.duration >= 0 && sample.duration <= 0xffffffff)) throw new Fmp4InputError(`sample duration out of range: ${sample.duration}`);
-    entries.push(
-      u32(sample.duration),
-      u32(sample.data.length),
-      u32(sample.keyframe ? SYNC_SAMPLE_FLAGS : NON_SYNC_SAMPLE_FLAGS),
-      i32(sample.compositionTimeOffset),
-    );
-  }
-  return box(
-    'traf',
-    fullBox('tfhd', 0, 0x020000 /* default-base-is-moof */, u32(track.trackId)),
-    fullBox('tfdt', 1, 0, u64(track.baseMediaDecodeTime)),
-    fullBox('trun', 1, TRUN_FLAGS, u32(track.samples.length), i32(dataOffset), ...entries),
-  );
-}
+const fourccValue = (type: string): number => ((type.charCodeAt(0) << 24) | (type.charCodeAt(1) << 16) | (type.charCodeAt(2) << 8) | type.charCodeAt(3)) >>> 0;
+const BOX_MOOF = fourccValue('moof');
+const BOX_MFHD = fourccValue('mfhd');
+const BOX_TRAF = fourccValue('traf');
+const BOX_TFHD = fourccValue('tfhd');
+const BOX_TFDT = fourccValue('tfdt');
+const BOX_TRUN = fourccValue('trun');
+const BOX_MDAT = fourccValue('mdat');
+const MOOF_HEADER = 8;
+/** mfhd: full box header + sequence_number. */
+const MFHD_SIZE = 12 + 4;
+/** tfhd: full box header + track_ID (no optional fields). */
+const TFHD_SIZE = 12 + 4;
+/** tfdt version 1: full box header + 64-bit baseMediaDecodeTime. */
+const TFDT_SIZE = 12 + 8;
+/** trun without entries: full box header + sample_count + data_offset. */
+const TRUN_FIXED = 12 + 4 + 4;
+/** Per sample: duration, size, flags, composition time offset. */
+const TRUN_ENTRY = 16;
+/** traf header + tfhd + tfdt + trun without entries. */
+const TRAF_FIXED = 8 + TFHD_SIZE + TFDT_SIZE + TRUN_FIXED;
 
 /** NAL unit types that live in the sample entry (parameter sets) or carry nothing for a decoder (AUD). */
 const H264_OUT_OF_BAND = new Set([7, 8, 9]);
@@ -89,10 +134,18 @@ const H265_OUT_OF_BAND = new Set([32, 33, 34, 35]);
  * delimiters dropped (they are in the init segment; 'avc1'/'hvc1' promise they are not in band).
  */
 export function lengthPrefixed(codec: 'h264' | 'h265', nalus: readonly Uint8Array[]): Uint8Array {
-  const kept = nalus.filter((nal) => {
-    if (nal.length === 0) return false;
-    const type = codec === 'h264' ? nal[0] & 0x1f : (nal[0] >> 1) & 0x3f;
-    return !(codec === 'h264' ? H264_OUT_OF_BAND : H265_OUT_OF_BAND).has(type);
-  });
-  return concatBytes(kept.flatMap((nal) => [u32(nal.length), nal]));
+  const outOfBand = codec === 'h264' ? H264_OUT_OF_BAND : H265_OUT_OF_BAND;
+  const keep = (nal: Uint8Array): boolean => nal.length > 0 && !outOfBand.has(codec === 'h264' ? nal[0] & 0x1f : (nal[0] >> 1) & 0x3f);
+  let size = 0;
+  for (const nal of nalus) if (keep(nal)) size += 4 + nal.length;
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (const nal of nalus) {
+    if (!keep(nal)) continue;
+    view.setUint32(at, nal.length);
+    out.set(nal, at + 4);
+    at += 4 + nal.length;
+  }
+  return out;
 }

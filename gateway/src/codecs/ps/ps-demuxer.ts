@@ -38,9 +38,10 @@
  * oversized frame waits for the next keyframe again.
  *
  * The demuxer may keep references to pushed buffers until the frame using them is emitted; emitted frame data
- * is always a fresh copy.
+ * is never a view of a pushed buffer: it is a fresh copy, or a view of a buffer the demuxer put together itself
+ * from several pushed ones (which nothing else holds or writes).
  */
-import { hasPicture, isKeyframeAccessUnit, sniffVideoCodec, startsAccessUnit } from './annexb.js';
+import { findNalUnits, hasPicture, isKeyframeAccessUnit, isKeyframeNalType, nalType, sniffVideoCodec, startsAccessUnit, type NalUnitRef } from './annexb.js';
 import {
   audioCodecOfStreamType,
   crc32Mpeg2,
@@ -64,6 +65,8 @@ export interface EsFrame {
   keyframe: boolean;
   /** Video: Annex-B access unit; G.711: raw bytes; AAC: ADTS. */
   data: Buffer;
+  /** Video: the NAL units of `data` (the demuxer scanned them for the keyframe flag; consumers need not again). */
+  nalUnits?: NalUnitRef[];
 }
 
 export interface PsDemuxerStats {
@@ -163,6 +166,8 @@ function findEmbeddedPacketStart(buf: Buffer, from: number, to: number, video: b
 interface PendingFrame {
   parts: Buffer[];
   bytes: number;
+  /** Every part is a view of a buffer the demuxer assembled itself (nobody else holds or writes it). */
+  owned: boolean;
   pts: number | null;
   dts: number | null;
   overflowed: boolean;
@@ -193,6 +198,10 @@ export class PsDemuxer {
   private readonly maxFrameBytes: number;
   /** Unconsumed input; parsed once `buffered >= need` so a big PES is copied together once, not per chunk. */
   private chunks: Buffer[] = [];
+  /** chunks[0] is the rest of a buffer the demuxer assembled (not the caller's). */
+  private firstChunkOwned = false;
+  /** The buffer being parsed is the demuxer's own. */
+  private parsingOwned = false;
   private buffered = 0;
   private need = 4;
   private inGarbage = false;
@@ -239,10 +248,13 @@ export class PsDemuxer {
     this.chunks.push(psBytes);
     this.buffered += psBytes.length;
     if (this.buffered < this.need) return out;
-    const buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
+    const single = this.chunks.length === 1;
+    const buf = single ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
+    this.parsingOwned = single ? this.firstChunkOwned : true;
     const consumed = this.parse(buf, out);
     const rest = buf.subarray(consumed);
     this.chunks = rest.length > 0 ? [rest] : [];
+    this.firstChunkOwned = rest.length > 0 && this.parsingOwned;
     this.buffered = rest.length;
     return out;
   }
@@ -489,7 +501,7 @@ export class PsDemuxer {
   private appendVideoPayload(payload: Buffer, pts: number | null, dts: number | null): void {
     let pending = this.pending;
     if (!pending) {
-      pending = this.pending = { parts: [], bytes: 0, pts, dts, overflowed: false };
+      pending = this.pending = { parts: [], bytes: 0, owned: true, pts, dts, overflowed: false };
     }
     if (pending.overflowed) return;
     if (pending.bytes + payload.length > this.maxFrameBytes) {
@@ -501,6 +513,7 @@ export class PsDemuxer {
     if (payload.length > 0) {
       pending.parts.push(payload);
       pending.bytes += payload.length;
+      pending.owned &&= this.parsingOwned;
     }
   }
 
@@ -514,7 +527,9 @@ export class PsDemuxer {
       return;
     }
     if (pending.bytes === 0) return;
-    const data = Buffer.concat(pending.parts, pending.bytes);
+    // A frame in one PES of a buffer the demuxer assembled is handed out as a view of it (most frames of a
+    // stream sent in RTP packets: their PES was put together from the packets' payloads already).
+    const data = pending.owned && pending.parts.length === 1 ? pending.parts[0]! : Buffer.concat(pending.parts, pending.bytes);
     let codec = this.currentVideoCodec();
     if (!codec) {
       codec = sniffVideoCodec(data);
@@ -528,7 +543,8 @@ export class PsDemuxer {
       this.lastVideoCodec = codec;
       this.videoStarted = false;
     }
-    const keyframe = isKeyframeAccessUnit(data, codec);
+    const nalUnits = findNalUnits(data);
+    const keyframe = nalUnits.some((nal) => isKeyframeNalType(codec, nalType(codec, data[nal.header]!)));
     if (!this.videoStarted) {
       if (!keyframe) {
         this.stats.framesBeforeKeyframe++;
@@ -537,7 +553,7 @@ export class PsDemuxer {
       this.videoStarted = true;
     }
     this.stats.videoFrames++;
-    out.push({ kind: 'video', codec, pts90k: pending.pts, dts90k: pending.dts, keyframe, data });
+    out.push({ kind: 'video', codec, pts90k: pending.pts, dts90k: pending.dts, keyframe, data, nalUnits });
   }
 
   /**

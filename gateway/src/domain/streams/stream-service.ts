@@ -166,6 +166,8 @@ export interface StreamView {
   epoch: number;
   /** The stream's readers (ffmpeg packager, LL-HLS, live fMP4 …) with what they got and how far behind they are. */
   readers: ReaderStats[];
+  /** Media bytes the stream holds in memory now: its GOP cache and its LL-HLS window (parts, init segments). */
+  heldBytes: number;
   lastError: string | null;
 }
 
@@ -213,6 +215,8 @@ export interface StreamServiceOptions {
   rtpTimeoutSec: number;
   transcodeH265: boolean;
   segmentSeconds: number;
+  /** LL-HLS window, seconds; 0 or absent = the reader's default (8 segments). */
+  llhlsWindowSec?: number;
   tokenTtlSec: number;
   maxStreams: number;
   /** Mux H.264/H.265/AAC to LL-HLS in process (default true); false keeps every stream on ffmpeg. */
@@ -917,7 +921,11 @@ export class StreamService extends EventEmitter<StreamEvents> {
       core.addReader(packager);
     };
     const startLlhls = (video: VideoParameters, audio: AudioParameters | null): void => {
-      const llhls = new LlhlsReader({ segmentTargetSec: this.opts.segmentSeconds, maxSegmentSec: Math.max(2, this.opts.segmentSeconds * 2) });
+      const llhls = new LlhlsReader({
+        segmentTargetSec: this.opts.segmentSeconds,
+        maxSegmentSec: Math.max(2, this.opts.segmentSeconds * 2),
+        ...(this.opts.llhlsWindowSec ? { windowSec: this.opts.llhlsWindowSec } : {}),
+      });
       s.llhls = llhls;
       core.addReader(llhls);
       onStarted(video, audio, false);
@@ -1226,6 +1234,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
       droppedFrames: sourceStats?.droppedFrames ?? 0,
       epoch: core?.epoch ?? 0,
       readers: core?.readers ?? [],
+      heldBytes: (core?.gopCacheBytes ?? 0) + (s.llhls && !s.llhls.closed ? s.llhls.stats().heldBytes : 0),
       lastError: s.lastError,
     };
   }

@@ -52,6 +52,8 @@ export interface StreamStats {
   keyframes: number;
   lastUnitAt: number | null;
   readersCut: number;
+  /** Bytes of the GOP cache (units kept for readers that join). */
+  gopCacheBytes: number;
   readers: ReaderStats[];
 }
 
@@ -174,7 +176,7 @@ export class Stream extends EventEmitter<StreamEvents> {
   }
 
   stats(): StreamStats {
-    return { epoch: this.epoch, ...this.counters, readers: this.readerStats() };
+    return { epoch: this.epoch, ...this.counters, gopCacheBytes: this.gopBytes, readers: this.readerStats() };
   }
 
   /**

@@ -228,6 +228,32 @@ describe('LL-HLS reader: epochs and memory', () => {
   });
 });
 
+describe('LL-HLS reader: a window by duration', () => {
+  it('windowSec below 3 target durations keeps what RFC 8216 asks: the listed segments last 3 target durations, one segment less would not', async () => {
+    const reader = new LlhlsReader({ windowSec: 1 });
+    reader.onParameters(media.tracks, 1);
+    for (let loop = 0; loop < 5; loop++) feed(reader, shifted(loop));
+    const p = parse(await reader.playlist());
+    const target = Number(p.tags.get('#EXT-X-TARGETDURATION'));
+    const listed = p.segments.reduce((sum, seg) => sum + seg.duration, 0);
+    expect(listed).toBeGreaterThanOrEqual(3 * target);
+    expect(listed - p.segments[0].duration).toBeLessThan(3 * target);
+    // Parts stay listed for every segment of the window (hls.js #7431), and the oldest listed one is served.
+    expect(p.parts.length).toBeGreaterThanOrEqual(p.segments.length * 4);
+    expect(await reader.resource(p.segments[0].uri)).toBeDefined();
+    expect(await reader.resource(p.parts[0].uri)).toBeDefined();
+    reader.close('test over');
+  });
+
+  it('without windowSec keeps 8 segments', async () => {
+    const reader = new LlhlsReader();
+    reader.onParameters(media.tracks, 1);
+    for (let loop = 0; loop < 4; loop++) feed(reader, shifted(loop));
+    expect(parse(await reader.playlist()).segments.length).toBe(8);
+    reader.close('test over');
+  });
+});
+
 describe('LL-HLS reader: a plain HLS client', () => {
   it('ffmpeg\'s HLS demuxer (no LL-HLS support) reads the playlist and decodes the segments', async () => {
     const reader = new LlhlsReader();

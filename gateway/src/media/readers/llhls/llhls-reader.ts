@@ -22,8 +22,15 @@ export interface LlhlsOptions {
   maxSegmentSec?: number;
   /** PART-TARGET (s); 0.2–0.333 is what players handle well. */
   partTargetSec?: number;
-  /** Complete segments kept (and listed); older ones are dropped with their parts. */
+  /** Complete segments kept (and listed) at most, default 8; older ones are dropped with their parts. */
   windowSegments?: number;
+  /**
+   * Keep segments by duration instead: the oldest goes once the others still last this long, and never below
+   * 3 target durations (RFC 8216 §6.2.2; 6 s with 1 s segments). The bytes held are the window (~1.6 MB
+   * per stream at 2 Mb/s with 6 s against ~2.3 MB with 8 segments), but hls.js has less room: after repeated
+   * stalls it falls back to whole segments sooner (docs/media-llhls.md).
+   */
+  windowSec?: number;
   /** Longest a blocking playlist / part request is held (ms); default 3 target durations. */
   holdBoundMs?: number;
   /** Wall clock for timers (tests may pass their own). */
@@ -127,6 +134,8 @@ export class LlhlsReader implements StreamReader {
   private readonly targetDurationSec: number;
   private readonly partTargetSec: number;
   private readonly windowSegments: number;
+  /** Listed duration below which no segment is dropped (infinite: by count only). */
+  private readonly windowMin90k: number;
   private readonly holdBoundMs: number;
   private readonly setTimer: NonNullable<LlhlsOptions['setTimer']>;
 
@@ -165,7 +174,8 @@ export class LlhlsReader implements StreamReader {
     this.maxSegment90k = Math.round(maxSegment * CLOCK_90K);
     this.partTarget90k = Math.round(this.partTargetSec * CLOCK_90K);
     this.targetDurationSec = Math.ceil(maxSegment);
-    this.windowSegments = Math.max(3, options.windowSegments ?? 8);
+    this.windowSegments = Math.max(3, options.windowSegments ?? (options.windowSec ? Number.POSITIVE_INFINITY : 8));
+    this.windowMin90k = options.windowSec ? Math.max(3 * this.targetDurationSec, options.windowSec) * CLOCK_90K : Number.POSITIVE_INFINITY;
     this.holdBoundMs = options.holdBoundMs ?? 3 * this.targetDurationSec * 1000;
     this.setTimer = options.setTimer ?? defaultTimer;
   }
@@ -441,11 +451,24 @@ export class LlhlsReader implements StreamReader {
   }
 
   private trimWindow(): void {
-    const complete = this.segments.filter((s) => s.complete).length;
-    let excess = complete - this.windowSegments;
-    while (excess-- > 0 && this.segments.length > 0) {
-      const dropped = this.segments.shift();
-      if (dropped?.discontinuity) this.discontinuitySequence++;
+    // RFC 8216 §6.2.2: a segment may leave the playlist only if the rest still lasts 3 target durations.
+    const minimum90k = this.windowMin90k;
+    let complete = 0;
+    let listed90k = 0;
+    for (const s of this.segments) {
+      if (!s.complete) continue;
+      complete++;
+      listed90k += s.duration90k;
+    }
+    while (this.segments.length > 1 && this.segments[0].complete) {
+      const oldest = this.segments[0];
+      const tooMany = complete > this.windowSegments;
+      if (!tooMany && listed90k - oldest.duration90k < minimum90k) break;
+      if (complete - 1 < 3) break; // never fewer than three complete segments
+      this.segments.shift();
+      complete--;
+      listed90k -= oldest.duration90k;
+      if (oldest.discontinuity) this.discontinuitySequence++;
     }
     const used = new Set(this.segments.map((s) => s.initName));
     used.add(this.currentInitName);

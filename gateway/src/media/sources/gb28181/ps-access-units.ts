@@ -60,6 +60,17 @@ export interface AssemblerStats {
 }
 
 const WRAP = 2 ** 33;
+
+/**
+ * The frame's bytes as units may keep them. The demuxer hands out either a fresh buffer or a view of a buffer
+ * it assembled itself (a whole PES plus a few header bytes); such a view is kept as it is. A small view into
+ * a larger buffer (Node pools buffers under 4 KB in shared 8 KB slabs) is copied, so a unit held in the GOP
+ * cache never pins memory much larger than itself.
+ */
+function ownedFrameBytes(data: Buffer): Uint8Array {
+  if (data.byteLength * 2 >= data.buffer.byteLength) return data;
+  return new Uint8Array(data);
+}
 const DEFAULT_VIDEO_STEP = 3600; // 40 ms: 25 fps until measured
 
 /** Folds the 33-bit PES clock into a monotonic number by choosing the candidate nearest the last value. */
@@ -160,16 +171,19 @@ export class PsAccessUnitAssembler {
 
   private pushVideo(frame: EsFrame, receivedAt: number, audioExpected: boolean): void {
     const codec = frame.codec as VideoCodecName;
+    // The unit's NAL units are views of the frame's bytes (no copy per NAL unit; readers treat unit bytes as
+    // read-only), found by the demuxer's scan when it made one.
+    const data = ownedFrameBytes(frame.data);
     const nalus: Uint8Array[] = [];
     let keyframe = false;
-    for (const ref of findNalUnits(frame.data)) {
+    for (const ref of frame.nalUnits ?? findNalUnits(frame.data)) {
       let end = ref.end;
-      while (end > ref.header && frame.data[end - 1] === 0) end--;
+      while (end > ref.header && data[end - 1] === 0) end--;
       if (end <= ref.header) continue;
-      const type = nalType(codec, frame.data[ref.header]!);
+      const type = nalType(codec, data[ref.header]!);
       if ((codec === 'h264' && type === 9) || (codec === 'h265' && type === 35)) continue; // AUD
       if (isKeyframeNalType(codec, type)) keyframe = true;
-      nalus.push(frame.data.subarray(ref.header, end));
+      nalus.push(data.subarray(ref.header, end));
     }
     if (nalus.length === 0) {
       this.stats.dropped.emptyFrames++;
@@ -332,7 +346,7 @@ export class PsAccessUnitAssembler {
     clock.lastPts = pts;
     clock.lastDts = dts;
     const unit: AccessUnit = { kind, pts, dts, keyframe, epoch: this.stats.epoch, receivedAt };
-    if (nalus) unit.nalus = nalus.map((n) => Uint8Array.from(n));
+    if (nalus) unit.nalus = nalus;
     return { unit, jumped };
   }
 
