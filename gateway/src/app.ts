@@ -711,7 +711,9 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
           const platform = platforms.record(platformId);
           return platform ? responder.localIdOf(platform) : config.sip.id;
         },
-        sendBye: (leg) => signalling.sendUpperBye(leg),
+        sendInDialog: (leg, method, cseq, content) => signalling.sendUpperInDialog(leg, method, cseq, content),
+        nextSn: () => signalling.nextSn(),
+        refused: (reason) => metrics.cascadeUpperRefused(reason),
       },
       logger.child({ component: 'cascade-media' }),
     );
@@ -722,6 +724,15 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       });
     });
     signalling.on('upper-bye', (e) => upward.bye(e));
+    // MANSRTSP playback control from above, relayed to the device of that leg's playback.
+    signalling.on('upper-info', (e) => {
+      void upward.info(e).catch((err: unknown) => {
+        logger.error({ err, platformId: e.platformId }, 'upper INFO failed');
+        e.reply(500, 'Server Internal Error');
+      });
+    });
+    // What a leak would show: legs, device media dialogs and RTP ports held (each back to 0 when nothing plays).
+    metrics.setCascadeMediaProvider(() => ({ legs: upward.counts(), mediaDialogs: signalling.dialogs.size, mediaPorts: streams.portsInUse }));
     // PTZ from above, relayed to the channel's device like the wall's own commands (no lease is taken: an upper
     // platform's operator and ours are not arbitrated yet, docs/cascade.md).
     signalling.on('upper-control', (e) => {
