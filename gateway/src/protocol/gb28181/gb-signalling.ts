@@ -522,7 +522,7 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
     else reply(403, 'Not Registered');
   }
 
-  /** A request from an upper platform (cascade): its queries, and the INVITE / ACK / BYE of upward streams. */
+  /** A request from an upper platform (cascade): its queries, and the INVITE / ACK / BYE / INFO (MANSRTSP) of upward streams. */
   private onUpperRequest(req: SipRequest, source: TransportSource, reply: ReplyFn): void {
     const platformId = senderOf(req);
     switch (req.method) {
