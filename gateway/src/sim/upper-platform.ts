@@ -141,6 +141,8 @@ export interface UpperHistoryOptions {
   downloadSpeed?: number;
   /** Answer the gateway's MediaStatus 121 with BYE (GB 9.9.2). Default true. */
   byeOnEndOfFile?: boolean;
+  /** How long we wait for the final answer before CANCEL (default requestTimeoutMs). */
+  inviteTimeoutMs?: number;
   /** Rewrites our SDP offer before it is sent (tests of nonsense offers). */
   rewriteOffer?: (sdp: string) => string;
   keepBytes?: number;
@@ -420,7 +422,7 @@ export class UpperPlatform extends EventEmitter<UpperPlatformEvents> {
         domain: lower.domain,
         sdpOffer: offer,
         subject: `${channelId}:${ssrc ?? '0'},${this.opts.id}:1`,
-        timeoutMs: this.opts.requestTimeoutMs ?? 10_000,
+        timeoutMs: opts.inviteTimeoutMs ?? this.opts.requestTimeoutMs ?? 10_000,
       });
       play.answeredAt = performance.now();
       play.sendInfo = (body, contentType) => this.invites.info(dialog, body, contentType);

@@ -45,6 +45,8 @@ describe('playback and download INVITEs from an upper platform, relayed to the d
   let gw: Harness;
   let upper: UpperPlatform;
   let fleet: DeviceFleet;
+  /** A camera that takes 1.5 s to answer an INVITE (the upper platform gives up first). */
+  let slow: DeviceFleet;
   let lower: LowerRegistration;
   const controls: Control[] = [];
   const gwId = (): string => gw.config.sip.id;
@@ -61,15 +63,16 @@ describe('playback and download INVITEs from an upper platform, relayed to the d
       },
     });
     fleet = new DeviceFleet({ server: gw.sipTarget, password: 'pb-devices', devices: 4, keepaliveSec: 30, idPrefix: '44030600', firstSerial: 700, personalisedChannels: 0 });
+    slow = new DeviceFleet({ server: gw.sipTarget, password: 'pb-devices', devices: 1, keepaliveSec: 30, idPrefix: '44030600', firstSerial: 720, personalisedChannels: 0, inviteDelayMs: 1500 });
     fleet.on('playback-control', (c) => controls.push(c));
-    await fleet.start();
-    await fleet.waitForRegistered(4, 30_000);
-    for (const id of fleet.devices.map((d) => d.channelIds[0]!)) {
+    await Promise.all([fleet.start(), slow.start()]);
+    await Promise.all([fleet.waitForRegistered(4, 30_000), slow.waitForRegistered(1, 30_000)]);
+    for (const id of [...fleet.devices.map((d) => d.channelIds[0]!), slow.devices[0]!.channelIds[0]!]) {
       await gw.waitFor(async () => ((await gw.api(`/api/channels/${id}`)).status === 200 ? true : null), 20_000, `catalog of ${id}`);
     }
     // Devices 0-2 shared; device 3 is not.
     const created = await gw.api<PlatformView>('/api/platforms', {
-      body: { id: UPPER_ID, domain: UPPER_DOMAIN, host: '127.0.0.1', port: upper.port, transport: 'udp', password: UPPER_PASSWORD, keepaliveSec: 30, share: { channels: [channel(0), channel(1), channel(2)] } },
+      body: { id: UPPER_ID, domain: UPPER_DOMAIN, host: '127.0.0.1', port: upper.port, transport: 'udp', password: UPPER_PASSWORD, keepaliveSec: 30, share: { channels: [channel(0), channel(1), channel(2), slow.devices[0]!.channelIds[0]!] } },
     });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     lower = await upper.waitForRegistered(gwId(), 15_000);
@@ -77,7 +80,7 @@ describe('playback and download INVITEs from an upper platform, relayed to the d
 
   afterAll(async () => {
     await upper?.stop();
-    await fleet?.stop({ unregister: false });
+    await Promise.allSettled([fleet?.stop({ unregister: false }), slow?.stop({ unregister: false })]);
     await gw?.stop();
   });
 
@@ -254,6 +257,20 @@ describe('playback and download INVITEs from an upper platform, relayed to the d
     await live.stop();
   }, 60_000);
 
+  it('an upper platform that gives up (CANCEL) while the camera is still answering leaves nothing behind', async () => {
+    const slowChannel = slow.devices[0]!.channelIds[0]!;
+    const started = new Promise<void>((resolve) => slow.on('media-started', (e) => (e.channelId === slowChannel ? resolve() : undefined)));
+    const attempt = await upper.playback(lower.id, slowChannel, { ...span(60), transport: 'udp', inviteTimeoutMs: 500 }).then(
+      () => 'answered',
+      (err: unknown) => (err as Error).constructor.name,
+    );
+    expect(attempt).toBe('InviteTimeoutError');
+    // The camera answers later and starts sending; the gateway then lets go of it at once (BYE to the camera).
+    await started;
+    await gw.waitFor(() => (slow.activeStreams().length === 0 ? true : null), 10_000, 'the camera got its BYE');
+    await gw.waitFor(async () => (metric(await metrics(), 'se_streams_active') === 0 && metric(await metrics(), 'se_cascade_upward_legs') === 0 ? true : null), 10_000, 'no stream, no leg');
+  }, 30_000);
+
   it('nothing leaks: legs, device dialogs, RTP ports and streams are back to zero', async () => {
     const counts = async () => {
       const m = await metrics();
@@ -262,7 +279,7 @@ describe('playback and download INVITEs from an upper platform, relayed to the d
         dialogs: metric(m, 'se_media_dialogs'),
         ports: metric(m, 'se_media_ports_in_use'),
         streams: metric(m, 'se_streams_active'),
-        deviceCalls: fleet.activeStreams().length,
+        deviceCalls: fleet.activeStreams().length + slow.activeStreams().length,
       };
     };
     // The live stream of the last test stops by the idle rule (media.idleSec); everything else is gone already.
