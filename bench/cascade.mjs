@@ -24,11 +24,17 @@
 //       (% of one core), RTP sequence gaps at the receiver (loss), 3 legs checked with ffprobe. Baseline: the
 //       simulator's CPU for sending the same streams, and the gateway's CPU with the same devices registered
 //       and no stream.
+// Part 3 — playback from above (a fresh gateway; a few IPCs with recordings in a simulator child process):
+//   (e) upper INVITE s=Playback (UDP, a 10-minute span that ended an hour ago) → first RTP/PS packet received:
+//       the gateway INVITEs the camera with s=Playback and sends upward from its first keyframe (every playback
+//       is its own device session, so there is no "already streaming" case). Also: INVITE → 200 OK, and the
+//       MANSRTSP relay round trip (upper INFO PLAY Range → the gateway's answer, which waits for the camera's).
+//       Baseline in the same run: an upper live INVITE (s=Play) of an idle channel → first packet.
 //
 //   npm run build
 //   node bench/cascade.mjs [--channels 20000] [--runs 5] [--streams 100] [--hold-sec 30] [--media-transport udp|tcp-passive]
-//        [--part all|catalog|video] [--link-transport udp|tcp]   (--link-transport: the SIP link to the upper platform;
-//        over TCP catalog parts hold up to 100 items instead of ~1,300 bytes)
+//        [--part all|catalog|video|playback] [--link-transport udp|tcp]   (--link-transport: the SIP link to the upper
+//        platform; over TCP catalog parts hold up to 100 items instead of ~1,300 bytes)
 import { loadavg } from 'node:os';
 import { options, oneOf } from './lib/args.mjs';
 import { guardProcess, stopAll } from './lib/children.mjs';
@@ -41,11 +47,11 @@ import { machineInfo, machineLine } from './lib/machine.mjs';
 import { distImport } from './lib/paths.mjs';
 import { log, writeResult } from './lib/out.mjs';
 
-const USAGE = 'usage: node bench/cascade.mjs [--channels N] [--runs R] [--streams S] [--hold-sec H] [--media-transport udp|tcp-passive] [--part all|catalog|video] [--link-transport udp|tcp]';
+const USAGE = 'usage: node bench/cascade.mjs [--channels N] [--runs R] [--streams S] [--hold-sec H] [--media-transport udp|tcp-passive] [--part all|catalog|video|playback] [--link-transport udp|tcp]';
 const opt = options({ channels: 20_000, runs: 5, streams: 100, 'hold-sec': 30, 'media-transport': 'udp', part: 'all', 'link-transport': 'udp' }, USAGE);
 oneOf('media-transport', opt['media-transport'], ['udp', 'tcp-passive']);
 oneOf('link-transport', opt['link-transport'], ['udp', 'tcp']);
-oneOf('part', opt.part, ['all', 'catalog', 'video']);
+oneOf('part', opt.part, ['all', 'catalog', 'video', 'playback']);
 guardProcess(600);
 
 const { DeviceFleet, UpperPlatform } = await distImport('sim/index.js');
@@ -299,16 +305,66 @@ async function videoPart() {
   }
 }
 
+async function playbackPart() {
+  const gw = await startGatewayProcess();
+  const upper = await UpperPlatform.start({ ...UPPER, requestTimeoutMs: 30_000 });
+  let sim = null;
+  try {
+    sim = await startSimProcess({ fleet: { server: `127.0.0.1:${gw.sipPort}`, serverId: GATEWAY_SIP_ID, devices: 2 * opt.runs, password: DEVICE_PASSWORD, keepaliveSec: 60, idPrefix: '44030600', firstSerial: 400, codec: 'h264' } });
+    const channels = sim.devices.flatMap((d) => d.channelIds);
+    await waitForTotal(gw, '/api/channels?kind=channel&limit=1', channels.length, 60_000);
+    const lower = await addPlatform(gw, upper);
+    log(`playback: ${channels.length} cameras registered; loop ${JSON.stringify(sim.loops.main)}`);
+    const runs = [];
+    for (let run = 1; run <= opt.runs; run++) {
+      const load = loadavg()[0];
+      const end = Math.floor(Date.now() / 1000) - 3600;
+      const pb = await upper.playback(lower.id, channels[2 * (run - 1)], { start: end - 600, end, transport: 'udp', keepBytes: 0 });
+      const firstPacketMs = await pb.waitForFirstPacket(15_000);
+      const answerMs = pb.answeredAt - pb.invitedAt;
+      await sleep(1_000);
+      const t0 = performance.now();
+      const seek = await pb.control({ method: 'PLAY', range: { start: 300 } });
+      const infoMs = performance.now() - t0;
+      if (seek.rtsp?.status !== 200) throw new Error(`seek from above answered ${seek.status} ${seek.body}`);
+      await pb.stop();
+      // Baseline: live from above on an idle channel.
+      const lv = await upper.play(lower.id, channels[2 * (run - 1) + 1], { transport: 'udp', keepBytes: 0 });
+      const liveFirstPacketMs = await lv.waitForFirstPacket(15_000);
+      await lv.stop();
+      const r = { run, firstPacketMs: round(firstPacketMs, 0), answerMs: round(answerMs, 0), infoRelayMs: round(infoMs, 1), baselineLiveFirstPacketMs: round(liveFirstPacketMs, 0), loadavg1m: round(load, 2) };
+      runs.push(r);
+      log(`(e) run ${run}: ${JSON.stringify(r)}`);
+      await sleep(500);
+    }
+    return {
+      firstPacketMedianMs: median(runs.map((r) => r.firstPacketMs)),
+      firstPacketMaxMs: Math.max(...runs.map((r) => r.firstPacketMs)),
+      answerMedianMs: median(runs.map((r) => r.answerMs)),
+      infoRelayMedianMs: median(runs.map((r) => r.infoRelayMs)),
+      baselineLiveFirstPacketMedianMs: median(runs.map((r) => r.baselineLiveFirstPacketMs)),
+      runs,
+      loop: sim.loops.main,
+      gatewayWarnings: gw.warnings(),
+    };
+  } finally {
+    await upper.stop();
+    await sim?.stop();
+    await gw.stop();
+  }
+}
+
 const machine = machineInfo();
 log(machineLine(machine));
 const result = { machine, options: opt, startedAt: new Date().toISOString() };
 try {
-  if (opt.part !== 'video') result.catalog = await catalogPart();
-  if (opt.part !== 'catalog') result.video = await videoPart();
+  if (opt.part === 'all' || opt.part === 'catalog') result.catalog = await catalogPart();
+  if (opt.part === 'all' || opt.part === 'video') result.video = await videoPart();
+  if (opt.part === 'all' || opt.part === 'playback') result.playback = await playbackPart();
 } finally {
   await stopAll();
 }
 result.endLoadavg = loadavg();
 const file = writeResult('cascade', result);
 log(`result: ${file}`);
-log(JSON.stringify({ catalog: result.catalog && { ...result.catalog, catalog: { ...result.catalog.catalog, runs: undefined } }, video: result.video && { firstPacket: { ...result.video.firstPacket, idle: undefined, streaming: undefined, baseline: undefined }, many: result.video.many } }, null, 1));
+log(JSON.stringify({ catalog: result.catalog && { ...result.catalog, catalog: { ...result.catalog.catalog, runs: undefined } }, video: result.video && { firstPacket: { ...result.video.firstPacket, idle: undefined, streaming: undefined, baseline: undefined }, many: result.video.many }, playback: result.playback && { ...result.playback, runs: undefined } }, null, 1));

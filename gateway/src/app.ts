@@ -725,7 +725,9 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
           const platform = platforms.record(platformId);
           return platform ? responder.localIdOf(platform) : config.sip.id;
         },
-        sendBye: (leg) => signalling.sendUpperBye(leg),
+        sendInDialog: (leg, method, cseq, content) => signalling.sendUpperInDialog(leg, method, cseq, content),
+        nextSn: () => signalling.nextSn(),
+        refused: (reason) => metrics.cascadeUpperRefused(reason),
       },
       logger.child({ component: 'cascade-media' }),
     );
@@ -748,6 +750,15 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         if (ended > 0) logger.info({ platformId: e.platformId, ended, status: e.status }, 'upward streams of a lost upper platform ended');
       }
     });
+    // MANSRTSP playback control from above, relayed to the device of that leg's playback.
+    signalling.on('upper-info', (e) => {
+      void upward.info(e).catch((err: unknown) => {
+        logger.error({ err, platformId: e.platformId }, 'upper INFO failed');
+        e.reply(500, 'Server Internal Error');
+      });
+    });
+    // What a leak would show: legs, device media dialogs and RTP ports held (each back to 0 when nothing plays).
+    metrics.setCascadeMediaProvider(() => ({ legs: upward.counts(), mediaDialogs: signalling.dialogs.size, mediaPorts: streams.portsInUse }));
     // PTZ from above, relayed to the channel's device (GB or ONVIF) through the PTZ service: the platform takes the
     // camera's lease like a local user of the role `cascade.ptzRole`, so it neither fights a local operator who holds
     // the camera nor keeps one of a higher role out (docs/cascade.md). A refused command goes nowhere (logged).

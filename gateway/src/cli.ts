@@ -236,6 +236,9 @@ export async function main(argv: string[]): Promise<void> {
     .option('--upper-play <n>', 'INVITE the first n online channels of the catalog and check their video with ffprobe', parseIntArg('--upper-play', 0, 10_000), 0)
     .option('--upper-play-transport <t>', 'media transport of those INVITEs: udp, tcp-passive (the gateway connects) or tcp-active (we connect)', 'udp')
     .option('--upper-play-sec <s>', 'seconds of video collected before the ffprobe check', parseIntArg('--upper-play-sec', 1, 600), 3)
+    .option('--upper-playback <n>', 'play back the recordings of the first n online channels (s=Playback; PAUSE, PLAY Range, Scale 2, then to the end) and check them with ffprobe', parseIntArg('--upper-playback', 0, 1_000), 0)
+    .option('--upper-playback-span <s>', 'seconds of recording each playback asks for (the span that ended an hour ago)', parseIntArg('--upper-playback-span', 2, 3_600), 20)
+    .option('--upper-download', 'make those playbacks s=Download at a=downloadspeed 4')
     .action(async (o: Record<string, unknown>) => {
       const rtmpUrls = (o.rtmpUrl as string[] | undefined) ?? [];
       const gbDevices = (o.devices as number | undefined) ?? 0;
@@ -305,6 +308,9 @@ export async function main(argv: string[]): Promise<void> {
             play: o.upperPlay as number,
             playTransport: o.upperPlayTransport as 'udp' | 'tcp-passive' | 'tcp-active',
             playSec: o.upperPlaySec as number,
+            playback: o.upperPlayback as number,
+            playbackSpanSec: o.upperPlaybackSpan as number,
+            download: o.upperDownload === true,
           })
         : async () => undefined;
       const onvifCount = o.onvif as number;

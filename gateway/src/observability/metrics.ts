@@ -10,6 +10,13 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export type SipDirection = 'in' | 'out';
 export type SipMessageKind = 'request' | 'response';
 
+/** Media resources a leak would show in (cascade legs, device dialogs, RTP ports). */
+export interface CascadeMediaCounts {
+  legs: Record<string, number>;
+  mediaDialogs: number;
+  mediaPorts: number;
+}
+
 export interface DeviceCounts {
   registered: number;
   online: number;
@@ -78,6 +85,8 @@ export class GatewayMetrics {
 
   private deviceCountsProvider: (() => DeviceCounts) | null = null;
   private streamCountProvider: (() => number) | null = null;
+  private cascadeMediaProvider: (() => CascadeMediaCounts) | null = null;
+  private readonly cascadeUpperRefusals: Counter<'reason'>;
   private readonly streamFailures: Counter<'step'>;
   private readonly streamTtff: Histogram;
   private streamTotalsProvider: (() => StreamTotals) | null = null;
@@ -155,6 +164,40 @@ export class GatewayMetrics {
         const n = self.streamCountProvider?.();
         if (n !== undefined) this.set(n);
       },
+    });
+    new Gauge({
+      name: 'se_cascade_upward_legs',
+      help: 'Streams sent to upper platforms (cascade legs), by what was asked: live, playback, download.',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const c = self.cascadeMediaProvider?.();
+        if (c) for (const [kind, n] of Object.entries(c.legs)) this.set({ kind }, n);
+      },
+    });
+    new Gauge({
+      name: 'se_media_dialogs',
+      help: 'INVITE dialogs open with devices (live, playback, download).',
+      registers,
+      collect() {
+        const c = self.cascadeMediaProvider?.();
+        if (c) this.set(c.mediaDialogs);
+      },
+    });
+    new Gauge({
+      name: 'se_media_ports_in_use',
+      help: 'RTP receive ports held by open streams.',
+      registers,
+      collect() {
+        const c = self.cascadeMediaProvider?.();
+        if (c) this.set(c.mediaPorts);
+      },
+    });
+    this.cascadeUpperRefusals = new Counter({
+      name: 'se_cascade_upper_refused_total',
+      help: 'Requests from upper platforms refused: unshared channel, bad SDP / session / t= range / download speed, MANSRTSP that does not decode, playback control refused, unknown dialog, source failed.',
+      labelNames: ['reason'],
+      registers,
     });
     this.streamTtff = new Histogram({
       name: 'se_stream_time_to_first_frame_seconds',
@@ -437,6 +480,15 @@ export class GatewayMetrics {
   /** The composition root supplies the registry's counts; read on every scrape. */
   setDeviceCountsProvider(provider: () => DeviceCounts): void {
     this.deviceCountsProvider = provider;
+  }
+
+  setCascadeMediaProvider(provider: () => CascadeMediaCounts): void {
+    this.cascadeMediaProvider = provider;
+  }
+
+  /** Reasons are UpwardLegs' fixed set (UpperRefusal in domain/cascade/upward-legs.ts). */
+  cascadeUpperRefused(reason: string): void {
+    this.cascadeUpperRefusals.inc({ reason });
   }
 
   setStreamCountProvider(provider: () => number): void {

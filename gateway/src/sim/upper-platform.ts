@@ -8,7 +8,11 @@
  *   - queries the Catalog of a registered lower platform and collects the multi-part answer by SN;
  *   - SUBSCRIBEs to its Catalog and records every NOTIFY item (ADD/DEL/ON/OFF/UPDATE) with its arrival time;
  *   - INVITEs channels (UDP, TCP passive — we listen — or TCP active — we dial), receives the RTP/PS,
- *     counts packets and sequence gaps, and hands the PS to ffprobe to count decoded frames.
+ *     counts packets and sequence gaps, and hands the PS to ffprobe to count decoded frames;
+ *   - INVITEs recordings (`s=Playback` with `u=`/`t=`, `s=Download` with `a=downloadspeed`), controls a
+ *     playback with MANSRTSP INFOs (PAUSE, PLAY with Range, Scale, TEARDOWN — or any body, garbage included)
+ *     and records the MediaStatus 121 the gateway relays at the end of the recording (answering it with BYE,
+ *     as GB 9.9.2 asks, unless told not to).
  *
  *   const upper = await UpperPlatform.start({ id: '44000000002000000001', domain: '4400000000', password: 'x' });
  *   … configure the gateway with upper.port …
@@ -35,11 +39,13 @@ import {
   MANSCDP_CONTENT_TYPE,
   readCatalogResponse,
   readMobilePosition,
+  readMediaStatus,
   type CatalogItem,
   type ManscdpMessage,
   type MobilePosition,
 } from '../codecs/manscdp/messages.js';
-import { buildPlayOffer, parseSdp, type SdpMediaTransport } from '../codecs/sdp/sdp.js';
+import { buildHistoryOffer, buildPlayOffer, parseSdp, type SdpMediaTransport } from '../codecs/sdp/sdp.js';
+import { MANSRTSP_CONTENT_TYPE, decodeMansrtspResponse, encodeMansrtspRequest, type MansrtspRequest, type MansrtspResponse } from '../codecs/gb/mansrtsp.js';
 import { parseRtp } from '../codecs/rtp/rtp.js';
 import { Rfc4571Splitter } from '../codecs/rtp/rfc4571.js';
 import { formatSsrc } from '../codecs/gb/ssrc.js';
@@ -129,6 +135,28 @@ interface UpperPlatformEvents {
   'notify-item': [NotifyItem];
   position: [ReceivedPosition];
   'remote-bye': [{ callId: string; channelId: string }];
+  /** An in-dialog MediaStatus from the gateway (121: the relayed recording reached its end). */
+  'media-status': [{ callId: string; channelId: string; notifyType: string }];
+}
+
+/** A Playback or Download INVITE (upper → gateway): the span in Unix seconds, as t= carries it. */
+export interface UpperHistoryOptions {
+  mode?: 'Playback' | 'Download';
+  /** Unix seconds. */
+  start: number;
+  end: number;
+  transport?: SdpMediaTransport;
+  /** Default: a history SSRC of ours (leading 1); null: no y= (the gateway picks one). */
+  ssrc?: string | null;
+  /** Download: a=downloadspeed. */
+  downloadSpeed?: number;
+  /** Answer the gateway's MediaStatus 121 with BYE (GB 9.9.2). Default true. */
+  byeOnEndOfFile?: boolean;
+  /** How long we wait for the final answer before CANCEL (default requestTimeoutMs). */
+  inviteTimeoutMs?: number;
+  /** Rewrites our SDP offer before it is sent (tests of nonsense offers). */
+  rewriteOffer?: (sdp: string) => string;
+  keepBytes?: number;
 }
 
 interface PendingCatalog {
@@ -175,6 +203,19 @@ export class UpperPlatform extends EventEmitter<UpperPlatformEvents> {
     this.invites.on('remote-bye', (d) => {
       for (const p of this.plays) if (p.callId === d.callId) p.close('remote-bye');
       this.emit('remote-bye', { callId: d.callId, channelId: d.channelId });
+    });
+    this.invites.on('dialog-message', (d, req) => {
+      let msg: ManscdpMessage;
+      try {
+        msg = decodeManscdp(req.body);
+      } catch {
+        this.stats.badBodies++;
+        return;
+      }
+      if (msg.cmdType !== 'MediaStatus') return;
+      const notifyType = String(readMediaStatus(msg).notifyType ?? '');
+      for (const p of this.plays) if (p.callId === d.callId) p.mediaStatus(notifyType);
+      this.emit('media-status', { callId: d.callId, channelId: d.channelId, notifyType });
     });
     endpoint.onRequest((req, source, reply) => this.onRequest(req, source, reply));
   }
@@ -401,6 +442,57 @@ export class UpperPlatform extends EventEmitter<UpperPlatformEvents> {
         timeoutMs: this.opts.requestTimeoutMs ?? 10_000,
       });
       play.answeredAt = performance.now();
+      play.sendInfo = (body, contentType) => this.invites.info(dialog, body, contentType);
+      await play.attach(dialog, () => this.invites.bye(dialog));
+      return play;
+    } catch (err) {
+      play.close('invite-failed');
+      throw err;
+    }
+  }
+
+  /**
+   * INVITE a recording of the lower platform's channel: `s=Playback` (default) or `s=Download`, with u= and t=
+   * (and a=downloadspeed). The UpperPlay can send MANSRTSP (`control`, `info`) and resolves `endOfFile` at the
+   * gateway's MediaStatus 121 (answered with BYE unless byeOnEndOfFile is false). A refusal throws
+   * InviteRefusedError (its `status`: 404 unshared, 488 a nonsense span …).
+   */
+  async playback(lowerId: string, channelId: string, opts: UpperHistoryOptions): Promise<UpperPlay> {
+    const lower = this.registration(lowerId);
+    const transport = opts.transport ?? 'udp';
+    const mode = opts.mode ?? 'Playback';
+    const ssrc = opts.ssrc === undefined ? formatSsrc(Number(`1${this.opts.domain.slice(3, 8)}${String(++this.ssrcCounter % 10_000).padStart(4, '0')}`)) : opts.ssrc;
+    const play = new UpperPlay(channelId, transport, opts.keepBytes ?? 64 * 1024 * 1024, mode);
+    play.byeOnEndOfFile = opts.byeOnEndOfFile ?? true;
+    this.plays.add(play);
+    play.once('closed', () => this.plays.delete(play));
+    try {
+      const port = await play.listen(this.host);
+      let offer = buildHistoryOffer({
+        sipId: this.opts.id,
+        mediaHost: this.host,
+        port,
+        transport,
+        ssrc: ssrc ?? '',
+        mode,
+        channelId,
+        start: opts.start,
+        end: opts.end,
+        ...(opts.downloadSpeed !== undefined ? { downloadSpeed: opts.downloadSpeed } : {}),
+      });
+      if (ssrc === null) offer = offer.replace(/^y=.*\r?\n/m, '');
+      if (opts.rewriteOffer) offer = opts.rewriteOffer(offer);
+      play.invitedAt = performance.now();
+      const dialog = await this.invites.invite({
+        channelId,
+        destination: lower.source,
+        domain: lower.domain,
+        sdpOffer: offer,
+        subject: `${channelId}:${ssrc ?? '0'},${this.opts.id}:1`,
+        timeoutMs: opts.inviteTimeoutMs ?? this.opts.requestTimeoutMs ?? 10_000,
+      });
+      play.answeredAt = performance.now();
+      play.sendInfo = (body, contentType) => this.invites.info(dialog, body, contentType);
       await play.attach(dialog, () => this.invites.bye(dialog));
       return play;
     } catch (err) {
@@ -411,6 +503,8 @@ export class UpperPlatform extends EventEmitter<UpperPlatformEvents> {
 
   private onRequest(req: SipRequest, source: TransportSource, reply: ReplyFn): void {
     if (req.method === 'REGISTER') this.onRegister(req, source, reply);
+    // In a play's dialog (the MediaStatus of a relayed playback): answered there.
+    else if (req.method === 'MESSAGE' && this.invites.handleInDialog(req, reply)) return;
     else if (req.method === 'MESSAGE') this.onMessage(req, reply);
     else if (req.method === 'NOTIFY') this.onNotify(req, reply);
     else if (this.invites.handleInDialog(req, reply)) return;
@@ -543,13 +637,20 @@ export interface UpperPlayStats {
  * One INVITE from the upper platform and the RTP/PS it receives. The PS payloads are kept (up to
  * keepBytes) so probe() can hand them to ffprobe; beyond that only counted.
  */
-export class UpperPlay extends EventEmitter<{ packet: []; closed: [reason: string] }> {
+export class UpperPlay extends EventEmitter<{ packet: []; closed: [reason: string]; 'end-of-file': [] }> {
   callId = '';
+  /** Playback / Download: answer the gateway's MediaStatus 121 with BYE. */
+  byeOnEndOfFile = true;
+  /** performance.now() when MediaStatus 121 arrived (null before). */
+  endOfFileAt: number | null = null;
+  /** In-dialog INFO (MANSRTSP; a live play has one too, to test that the gateway refuses it there). */
+  sendInfo: ((body: string, contentType: string) => Promise<{ status: number; reason: string; body: string }>) | null = null;
+  private mansrtspCseq = 0;
   invitedAt = 0;
   answeredAt = 0;
   firstPacketAt: number | null = null;
   /** The gateway's answer: its media address, port, SSRC (y=) and setup. */
-  answer: { host: string; port: number; ssrc: string | null; setup: string | null; protocol: string } | null = null;
+  answer: { host: string; port: number; ssrc: string | null; setup: string | null; protocol: string; sessionName: string; timing: { start: number; stop: number } | null; attributes: Array<[string, string]> } | null = null;
   readonly stats: UpperPlayStats = { packets: 0, bytes: 0, lost: 0, firstPacketMs: null };
   closed: string | null = null;
   private readonly chunks: Buffer[] = [];
@@ -564,8 +665,70 @@ export class UpperPlay extends EventEmitter<{ packet: []; closed: [reason: strin
     readonly channelId: string,
     readonly transport: SdpMediaTransport,
     private readonly keepBytes: number,
+    readonly mode: 'Play' | 'Playback' | 'Download' = 'Play',
   ) {
     super();
+  }
+
+  /**
+   * MANSRTSP in an INFO (CSeq counted here): `{ method: 'PAUSE' }`, `{ method: 'PLAY', range: { start: 120 } }`,
+   * `{ method: 'PLAY', scale: 2 }` … Resolves with the SIP answer and its decoded RTSP body (null: none/unreadable).
+   */
+  async control(req: Omit<MansrtspRequest, 'cseq'>): Promise<{ status: number; reason: string; body: string; rtsp: MansrtspResponse | null }> {
+    return this.info(encodeMansrtspRequest({ ...req, cseq: ++this.mansrtspCseq }));
+  }
+
+  /** Any INFO body (garbage included), as Application/MANSRTSP. */
+  async info(body: string, contentType = MANSRTSP_CONTENT_TYPE): Promise<{ status: number; reason: string; body: string; rtsp: MansrtspResponse | null }> {
+    if (!this.sendInfo) throw new Error('sim upper: INFO needs a playback dialog');
+    const res = await this.sendInfo(body, contentType);
+    let rtsp: MansrtspResponse | null = null;
+    try {
+      rtsp = res.body.trim() ? decodeMansrtspResponse(res.body) : null;
+    } catch {
+      rtsp = null;
+    }
+    return { ...res, rtsp };
+  }
+
+  /** The gateway's in-dialog MediaStatus (121 = end of the recording). */
+  mediaStatus(notifyType: string): void {
+    if (notifyType !== '121' || this.endOfFileAt !== null) return;
+    this.endOfFileAt = performance.now();
+    this.emit('end-of-file');
+    if (this.byeOnEndOfFile) void this.stop().catch(() => undefined);
+  }
+
+  /** Resolves at the MediaStatus 121 (the end of the relayed recording). */
+  waitForEndOfFile(timeoutMs = 30_000): Promise<void> {
+    if (this.endOfFileAt !== null) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('end-of-file', on);
+        reject(new Error(`sim upper: no MediaStatus 121 for ${this.channelId} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const on = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.once('end-of-file', on);
+    });
+  }
+
+  /** Resolves once the play is closed (BYE either way); with the reason. */
+  waitForClosed(timeoutMs = 30_000): Promise<string> {
+    if (this.closed) return Promise.resolve(this.closed);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('closed', on);
+        reject(new Error(`sim upper: ${this.channelId} not closed within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const on = (reason: string): void => {
+        clearTimeout(timer);
+        resolve(reason);
+      };
+      this.once('closed', on);
+    });
   }
 
   /** Opens our receiving side (UDP socket or TCP listener) and returns the port for the offer (9 for tcp-active). */
@@ -602,7 +765,16 @@ export class UpperPlay extends EventEmitter<{ packet: []; closed: [reason: strin
     this.bye = bye;
     if (dialog.answerSdp) {
       const sdp = parseSdp(dialog.answerSdp);
-      this.answer = { host: sdp.connection, port: sdp.media.port, ssrc: sdp.ssrc ?? null, setup: sdp.setup ?? null, protocol: sdp.media.protocol };
+      this.answer = {
+        host: sdp.connection,
+        port: sdp.media.port,
+        ssrc: sdp.ssrc ?? null,
+        setup: sdp.setup ?? null,
+        protocol: sdp.media.protocol,
+        sessionName: sdp.sessionName,
+        timing: sdp.timing ?? null,
+        attributes: sdp.attributes,
+      };
     }
     if (this.transport === 'tcp-active') {
       if (!this.answer) throw new Error('sim upper: TCP active needs the answer\'s address');

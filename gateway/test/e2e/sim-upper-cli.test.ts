@@ -38,10 +38,10 @@ describe('sharp-eyes sim --upper', () => {
       return output.match(pattern);
     }, timeoutMs, `${what} (output so far: ${output.slice(-600)})`);
 
-  it('registers the gateway, collects its catalog, subscribes, plays a channel checked by ffprobe, and sums up on SIGTERM', async () => {
+  it('registers the gateway, collects its catalog, subscribes, plays a channel and plays back a recording checked by ffprobe, and sums up on SIGTERM', async () => {
     sim = spawn(
       process.execPath,
-      [BIN, 'sim', '--upper', '--upper-id', UPPER_ID, '--upper-password', 'cli-upper-pass', '--port', '0', '--upper-subscribe', '--upper-play', '1', '--upper-play-transport', 'tcp-passive', '--upper-play-sec', '2'],
+      [BIN, 'sim', '--upper', '--upper-id', UPPER_ID, '--upper-password', 'cli-upper-pass', '--port', '0', '--upper-subscribe', '--upper-play', '1', '--upper-play-transport', 'tcp-passive', '--upper-play-sec', '2', '--upper-playback', '1', '--upper-playback-span', '6'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     sim.stdout?.on('data', (c: Buffer) => (output += c.toString()));
@@ -60,9 +60,16 @@ describe('sharp-eyes sim --upper', () => {
     const played = await waitForLine(/play (\d+) over tcp-passive: .* (\d+) lost, h264 1280x720, (\d+) frames decoded by ffprobe/, 30_000, 'played');
     expect(fleet.devices.flatMap((d) => d.channelIds)).toContain(played[1]);
     expect(Number(played[3])).toBeGreaterThan(10);
+    // Then a playback from above: MANSRTSP relayed to the camera and answered, played to MediaStatus 121.
+    await waitForLine(/playback \d+ over tcp-passive: answer s=Playback y=1\d{9}, first packet after \d+ ms/, 30_000, 'playback started');
+    await waitForLine(/playback \d+: PAUSE: SIP 200, RTSP 200 OK/, 10_000, 'PAUSE answered');
+    await waitForLine(/playback \d+: PLAY Range npt=3-: SIP 200, RTSP 200 OK Range npt=3(\.0)?-/, 10_000, 'seek answered');
+    await waitForLine(/playback \d+: PLAY Scale 2: SIP 200, RTSP 200 OK.* Scale 2/, 10_000, 'scale answered');
+    const ended = await waitForLine(/playback \d+: MediaStatus 121 \(end of the recording\) after [\d.]+ s, \d+ packets, \d+ lost, h264 1280x720, (\d+) frames decoded by ffprobe/, 30_000, 'playback ended');
+    expect(Number(ended[1])).toBeGreaterThan(10);
     const exited = new Promise<number | null>((done) => sim!.once('exit', (code) => done(code)));
     sim.kill('SIGTERM');
     expect(await exited).toBe(0);
-    expect(output).toMatch(/summary: 1 registrations \(\d+ challenges, 0 refused\), \d+ keepalives, \d+ NOTIFY items, 1 streams/);
+    expect(output).toMatch(/summary: 1 registrations \(\d+ challenges, 0 refused\), \d+ keepalives, \d+ NOTIFY items, 2 streams/);
   }, 90_000);
 });

@@ -120,7 +120,10 @@ export async function exchangeControl(exchange: ControlExchange, request: Mansrt
     const code = err instanceof MansrtspError ? err.code : 'unreadable';
     throw new UpstreamError(`the device answered the playback control with an unreadable MANSRTSP body (${code})`, { code: 'playback.bad-mansrtsp', params: { reason: code } });
   }
-  if (res.status >= 300) throw new UpstreamError(`the device refused the playback control: RTSP ${res.status} ${res.reason}`);
+  if (res.status >= 300) {
+    // The RTSP status travels with the error: a cascade relay answers the upper platform with the device's own.
+    throw new UpstreamError(`the device refused the playback control: RTSP ${res.status} ${res.reason}`, { code: 'playback.device-refused', params: { rtspStatus: res.status, rtspReason: res.reason.slice(0, 60) } });
+  }
   return res;
 }
 

@@ -331,6 +331,11 @@ class LiveStream {
     clock: PlaybackClock;
     file: Mp4FileReader | null;
   } | null = null;
+  /**
+   * A playback or download relayed to an upper platform (cascade): no HLS output, no file; the upward RTP/PS
+   * sender the leg attaches is its only reader besides the position clock.
+   */
+  relay = false;
   /** Settles once the stream is torn down (downloads wait for it). */
   readonly ended: Promise<void>;
   markEnded: () => void = () => undefined;
@@ -501,6 +506,29 @@ export class StreamService extends EventEmitter<StreamEvents> {
   }
 
   /**
+   * A playback or download for an upper platform (cascade, docs/cascade.md): like `playback`/`download` its own
+   * device session (never shared with a live view or another playback), but without HLS or a file: the caller
+   * attaches its reader (the upward RTP/PS sender) with `attachReader` to the returned viewer. Answers once the
+   * first keyframe arrived (the Stream hands a reader that joins then the GOP from that keyframe, so nothing is
+   * lost). Controlled with `control` like a local playback; MediaStatus 121 closes it with endReason `end-of-file`.
+   */
+  async relayHistory(req: { channelId: string; span: HistorySpan; kind: 'playback' | 'download'; downloadSpeed: number | null }, grant: string | null = null): Promise<StreamView> {
+    const target = await this.historyTarget(req.channelId);
+    const s = this.start(`${req.kind}-relay|${randomUUID()}`, target, 'main', this.transportFor(target, undefined), false, req.kind, { span: req.span, downloadSpeed: req.kind === 'download' ? req.downloadSpeed : null }, true);
+    return this.join(s, grant);
+  }
+
+  /** The device's SDP answer of a stream's INVITE (null: none, or the stream is gone). */
+  deviceAnswerOf(streamId: string): string | null {
+    return this.byId.get(streamId)?.dialog?.answerSdp ?? null;
+  }
+
+  /** RTP ports held by open streams (a leak shows here). */
+  get portsInUse(): number {
+    return this.ports.used;
+  }
+
+  /**
    * Device download (s=Download, a=downloadspeed) of a span into an MP4 file; resolves once the device said
    * the span is complete (MediaStatus 121, or its BYE) with the file, which the caller removes when done.
    * Progress goes out as `stream-status` events (history.percent, history.bytes) every second.
@@ -652,6 +680,8 @@ export class StreamService extends EventEmitter<StreamEvents> {
       if (v) v.released = true;
       s.viewers.delete(viewerId);
       if (v?.rendition) await this.stopRenditionIfUnused(s, v.rendition, 'its last viewer left');
+      // A relayed playback/download belongs to its one upward leg: the device session ends with it (no idle wait).
+      if (s.relay && s.viewers.size === 0) await this.stop(s, 'the upward leg ended');
     } else {
       s.viewers.clear();
       await this.stop(s, 'stopped by an operator');
@@ -725,6 +755,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
     transcode: boolean,
     kind: StreamKind = 'live',
     history: { span: HistorySpan; downloadSpeed: number | null } | null = null,
+    relay = false,
   ): LiveStream {
     if (this.byId.size >= this.opts.maxStreams) {
       throw new PlayError('resources', `stream limit reached (${this.opts.maxStreams})`, 'raise media.maxStreams or close unused streams');
@@ -737,6 +768,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
       throw new PlayError('resources', (err as Error).message, 'close unused streams');
     }
     const session = new LiveStream(key, target, stream, transport, ssrc, kind);
+    session.relay = relay;
     if (history) {
       session.history = { ...history, paused: false, resumedAt: 0, scale: 1, cseq: 0, clock: new PlaybackClock(), file: null };
     }
@@ -786,7 +818,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
       throw new PlayError('resources', 'stream was closed while starting', 'retry');
     }
     if (s.history) core.addReader(s.history.clock);
-    const { firstKeyframe, firstSegment } = s.kind === 'download' ? this.attachDownload(s, core) : await this.attachReaders(s, core, transcodeH265, log);
+    const { firstKeyframe, firstSegment } = s.relay ? this.attachRelay(s, core) : s.kind === 'download' ? this.attachDownload(s, core) : await this.attachReaders(s, core, transcodeH265, log);
 
     const sub = s.stream === 'sub' ? s.target.substream.sub : s.target.substream.main;
     const offerBase = { sipId: this.opts.sipId, mediaHost: this.opts.mediaHost, port: s.port, transport: s.transport, ssrc: s.ssrc };
@@ -950,6 +982,21 @@ export class StreamService extends EventEmitter<StreamEvents> {
       if (cut) log.warn({ reader: kind, reason }, 'stream reader cut');
     });
     return { firstKeyframe, firstSegment };
+  }
+
+  /** A relayed playback/download: no reader of ours; playable at the first keyframe (its caller attaches the sender). */
+  private attachRelay(s: LiveStream, core: Stream): { firstKeyframe: Promise<void>; firstSegment: Promise<void> } {
+    const firstKeyframe = new Promise<void>((resolve) => {
+      onceVideoParameters(core, (video, audio) => {
+        s.sourceCodec = video.codec;
+        s.codec = video.codec;
+        s.audio = audio?.codec ?? null;
+        s.width = video.width;
+        s.height = video.height;
+        resolve();
+      });
+    });
+    return { firstKeyframe, firstSegment: Promise.resolve() };
   }
 
   /** A download's only reader: the MP4 file (no HLS output, nobody watches it). */

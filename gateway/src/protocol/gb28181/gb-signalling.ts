@@ -153,6 +153,8 @@ export interface GbSignallingEvents {
   'upper-query': [UpperQueryEvent];
   'upper-invite': [UpperInviteEvent];
   'upper-bye': [{ platformId: string; callId: string }];
+  /** An INFO from an upper platform (MANSRTSP playback control in an upward leg's dialog); the domain answers. */
+  'upper-info': [UpperInviteEvent];
   'upper-subscribe': [UpperSubscribeEvent];
   /** A PTZ DeviceControl from an upper platform for a channel shared with it (already answered 200). */
   'upper-control': [{ platformId: string; targetId: string; ptzCmd: string }];
@@ -225,7 +227,7 @@ const SOURCE_REJECTION_PHRASE: Record<Exclude<SourceVerdict, 'ok'>, string> = {
 };
 
 const UPPER_QUERIES = new Set(['Catalog', 'DeviceInfo', 'DeviceStatus', 'RecordInfo']);
-const UPPER_METHODS = new Set(['MESSAGE', 'INVITE', 'ACK', 'BYE', 'CANCEL', 'SUBSCRIBE']);
+const UPPER_METHODS = new Set(['MESSAGE', 'INVITE', 'ACK', 'BYE', 'CANCEL', 'SUBSCRIBE', 'INFO']);
 
 const ENVELOPE_PHRASE = { 'bad-sn': 'Bad SN', 'bad-device-id': 'Bad DeviceID' } as const;
 
@@ -537,7 +539,7 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
     else reply(403, 'Not Registered');
   }
 
-  /** A request from an upper platform (cascade): its queries, and the INVITE / ACK / BYE of upward streams. */
+  /** A request from an upper platform (cascade): its queries, and the INVITE / ACK / BYE / INFO (MANSRTSP) of upward streams. */
   private onUpperRequest(req: SipRequest, source: TransportSource, reply: ReplyFn): void {
     const platformId = senderOf(req);
     switch (req.method) {
@@ -558,6 +560,10 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
         return;
       case 'SUBSCRIBE':
         this.onUpperSubscribe(req, source, reply);
+        return;
+      case 'INFO':
+        // Playback control (MANSRTSP) in a leg's dialog: the leg relays it to the device and answers with its answer.
+        this.emit('upper-info', { platformId, source, request: req, reply });
         return;
     }
   }
@@ -716,22 +722,33 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
     this.emit('mobile-position', { deviceId: senderId, notify: readMobilePosition(msg) });
   }
 
-  /** BYE to an upper platform for a leg we end (the source went away): we are the UAS of its INVITE. */
-  async sendUpperBye(leg: { platformId: string; platformDomain: string; destination: TransportSource; invite: SipRequest; localTag: string }): Promise<void> {
+  /**
+   * A request of ours inside an upward leg's dialog (we are the UAS of the upper platform's INVITE): BYE when we
+   * end the leg, MESSAGE for the MediaStatus 121 of a relayed playback. `cseq` counts our requests in the
+   * dialog (the upper platform's CSeq space is its own). Resolves with the final status.
+   */
+  async sendUpperInDialog(
+    leg: { platformId: string; platformDomain: string; destination: TransportSource; invite: SipRequest; localTag: string },
+    method: 'BYE' | 'MESSAGE',
+    cseq: number,
+    content: { body?: Buffer; contentType?: string } = {},
+  ): Promise<number> {
     const to = header(leg.invite, 'from') ?? `<sip:${leg.platformId}@${leg.platformDomain}>`;
     const ours = header(leg.invite, 'to') ?? '';
     const contact = /<([^>]+)>/.exec(header(leg.invite, 'contact') ?? '')?.[1];
-    await this.opts.endpoint.sendRequest({
-      method: 'BYE',
+    const res = await this.opts.endpoint.sendRequest({
+      method,
       uri: contact ?? `sip:${leg.platformId}@${leg.platformDomain}`,
       to,
       from: ours.replace(/;tag=[^;]*/i, ''),
       fromTag: leg.localTag,
       callId: header(leg.invite, 'call-id') ?? '',
-      cseq: 1,
+      cseq,
+      ...(content.body ? { body: content.body, contentType: content.contentType ?? MANSCDP_CONTENT_TYPE } : {}),
       destination: leg.destination,
       timeoutMs: 4_000,
     });
+    return res.status;
   }
 
   /**

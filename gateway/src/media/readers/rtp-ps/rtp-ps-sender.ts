@@ -38,6 +38,8 @@ export interface RtpPsSenderStats {
   sendErrors: number;
   /** Packets not sent: TCP not connected yet, or too much waiting in the socket. */
   dropped: number;
+  /** performance.now() of the first packet sent (INVITE → first packet out, bench/cascade.mjs); null before. */
+  firstPacketAt: number | null;
 }
 
 /** Where the packets go: one socket (UDP) or one connection (TCP) per leg. */
@@ -193,7 +195,7 @@ export class RtpPsSender implements StreamReader {
 
   /** Open the leg's socket (bound before the SDP answer names its port). */
   static async open(bindHost: string, destination: { address: string; port: number }, ssrc: number, transport: UpwardTransport = { kind: 'udp' }): Promise<RtpPsSender> {
-    const stats: RtpPsSenderStats = { packets: 0, bytes: 0, videoFrames: 0, audioFrames: 0, sendErrors: 0, dropped: 0 };
+    const stats: RtpPsSenderStats = { packets: 0, bytes: 0, videoFrames: 0, audioFrames: 0, sendErrors: 0, dropped: 0, firstPacketAt: null };
     const sink =
       transport.kind === 'udp'
         ? await udpSink(bindHost, destination, stats)
@@ -259,6 +261,7 @@ export class RtpPsSender implements StreamReader {
     let all = true;
     for (const packet of this.packetizer.packetize(pack, pts % RTP_TS_MODULO, true)) {
       if (this.sink.send(packet)) {
+        this.stats.firstPacketAt ??= performance.now();
         this.stats.packets++;
         this.stats.bytes += packet.length;
       } else {
