@@ -101,11 +101,13 @@ export class UpwardLegs {
   async invite(e: { platformId: string; source: TransportSource; request: SipRequest; reply: ReplyFn }): Promise<void> {
     const { platformId, request, reply } = e;
     const callId = header(request, 'call-id') ?? '';
-    const channelId = /^sip:(\d{20})@/i.exec(request.uri)?.[1] ?? /<sip:(\d{20})@/i.exec(header(request, 'to') ?? '')?.[1] ?? '';
-    const log = this.logger.child({ platformId, channelId, callId });
+    const upperChannelId = /^sip:(\d{20})@/i.exec(request.uri)?.[1] ?? /<sip:(\d{20})@/i.exec(header(request, 'to') ?? '')?.[1] ?? '';
+    // The platform names the channel by its ID mapping (platform-service.ts channelIds); we play our own ID.
+    const channelId = (upperChannelId && this.responder.channelOf(platformId, upperChannelId)) || '';
+    const log = this.logger.child({ platformId, channelId: upperChannelId, ...(channelId !== upperChannelId ? { ourChannelId: channelId } : {}), callId });
     if (this.closed) return reply(503, 'Service Unavailable');
     if (this.legs.has(callId)) return; // a retransmission the transaction layer did not absorb
-    if (!channelId || !this.responder.mayQuery(platformId, channelId) || channelId === this.options.localIdOf(platformId)) {
+    if (!channelId || !this.responder.mayQuery(platformId, upperChannelId) || upperChannelId === this.options.localIdOf(platformId)) {
       log.info('upper INVITE for a channel not shared with it: 404');
       return reply(404, 'Not Found');
     }
