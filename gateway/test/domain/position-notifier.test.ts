@@ -21,7 +21,14 @@ function rig() {
   const platforms = new Map([[UPPER, { id: UPPER, enabled: true, charset: 'GB2312' }]]);
   const listeners: Array<(id: string) => void> = [];
   const platformService = { record: (id: string) => platforms.get(id), onChange: (l: (id: string) => void) => listeners.push(l) } as unknown as PlatformService;
-  const responder = { localIdOf: () => GW, mayQuery: (_p: string, id: string) => id === GW || SHARED.includes(id) } as unknown as CascadeResponder;
+  // No ID mapping here (identity): cascade-idmap.test.ts covers the mapping end to end.
+  const responder = {
+    localIdOf: () => GW,
+    mayQuery: (_p: string, id: string) => id === GW || SHARED.includes(id),
+    sharesChannel: (_p: string, id: string) => SHARED.includes(id),
+    channelOf: (_p: string, id: string) => id,
+    upperIdOf: (_p: string, id: string) => id,
+  } as unknown as CascadeResponder;
   const sent: Array<{ state: string; deviceId: string; longitude: number | null }> = [];
   let answer: number = 200;
   const notifier = new MobilePositionNotifier(
