@@ -101,17 +101,25 @@ describe('channel ID mapping towards an upper platform', () => {
     await expect(upper.play(gwId(), mappedChannel, { transport: 'udp' })).rejects.toThrow(/404/);
   }, 45_000);
 
-  it('PATCH changes the mapping: the Catalog follows, the old mapped ID is 404, an emptied mapping restores the own ID', async () => {
+  it('PATCH changes the mapping: the Catalog and its subscription follow, the old mapped ID is 404, an emptied mapping restores the own ID', async () => {
+    await upper.subscribeCatalog(gwId(), 600);
     const changed = await gw.api<PlatformView>(`/api/platforms/${UPPER_ID}`, { method: 'PATCH', body: { channelIds: { [mappedChannel]: MAPPED_AGAIN } } });
     expect(changed.status, JSON.stringify(changed.body)).toBe(200);
     const channels = (await upper.queryCatalog(gwId())).items.map((i) => i.deviceId);
     expect(channels).toContain(MAPPED_AGAIN);
     expect(channels).not.toContain(MAPPED);
+    // The subscription is told: the old ID deleted, the new one added.
+    const told = await upper.waitForNotifyItems((n) => n.deviceId === MAPPED || n.deviceId === MAPPED_AGAIN, 2, 15_000);
+    expect(told.map((n) => `${n.deviceId} ${n.event}`).sort()).toEqual([`${MAPPED} DEL`, `${MAPPED_AGAIN} ADD`]);
+    expect(upper.notifyItems.map((n) => n.deviceId)).not.toContain(mappedChannel);
     expect((await upper.query(gwId(), 'DeviceStatus', MAPPED)).status).toBe(404);
     expect((await upper.query(gwId(), 'DeviceStatus', MAPPED_AGAIN)).response?.deviceId).toBe(MAPPED_AGAIN);
     const refused = await gw.api<{ field?: string }>(`/api/platforms/${UPPER_ID}`, { method: 'PATCH', body: { channelIds: { [mappedChannel]: otherChannel } } });
     expect(refused.status).toBe(400);
     expect(refused.body.field ?? '').toMatch(/^(body\.)?channelIds/);
+    // A share that newly lists the channel a mapping points at is refused too.
+    const shareClash = await gw.api<{ field?: string }>(`/api/platforms/${UPPER_ID}`, { method: 'PATCH', body: { share: { channels: [mappedChannel, MAPPED_AGAIN] } } });
+    expect(shareClash.status, JSON.stringify(shareClash.body)).toBe(400);
     expect((await gw.api(`/api/platforms/${UPPER_ID}`, { method: 'PATCH', body: { channelIds: {} } })).status).toBe(200);
     expect((await upper.query(gwId(), 'DeviceStatus', mappedChannel)).response?.deviceId).toBe(mappedChannel);
   }, 30_000);

@@ -361,7 +361,8 @@ export class PlatformService {
     if (input.charset !== undefined) next.charset = input.charset;
     if (input.share !== undefined) next.share = normaliseShare(input.share);
     if (input.enabled !== undefined) next.enabled = input.enabled;
-    if (input.channelIds !== undefined) next.channelIds = this.validChannelIds(input.channelIds, next.share);
+    // Checked again when the share changes: a channel newly listed in it may be the upper ID of a mapped one.
+    if (input.channelIds !== undefined || input.share !== undefined) next.channelIds = this.validChannelIds(input.channelIds ?? next.channelIds, next.share);
     if (!/^\d{10}$|^\d{8}$|^\d{20}$/.test(next.domain)) throw new ValidationError('domain must be the upper platform\'s SIP domain (10 digits, or 8/20)', 'domain');
     if (next.host === '') throw new ValidationError('host must be the upper platform\'s address', 'host');
     if (next.localId !== null && !SIP_ID.test(next.localId)) throw new ValidationError('localId must be a 20-digit SIP ID', 'localId');
