@@ -89,6 +89,13 @@ describe('channel ID mapping towards an upper platform', () => {
     expect((await upper.query(gwId(), 'DeviceStatus', otherChannel)).response?.deviceId).toBe(otherChannel);
   }, 30_000);
 
+  it('PTZ from above for the mapped ID reaches the channel\'s camera; for the original ID it is 404', async () => {
+    const RIGHT = 'A50F0101004000F6';
+    expect(await upper.ptz(gwId(), MAPPED, RIGHT)).toBe(200);
+    await gw.waitFor(() => (fleet.ptzLog(mappedChannel).some((e) => e.hex === RIGHT) ? true : null), 10_000, 'the command at the camera');
+    expect(await upper.ptz(gwId(), mappedChannel, RIGHT)).toBe(404);
+  }, 30_000);
+
   it('INVITE for the mapped ID streams the channel (ffprobe decodes it); INVITE for the original ID is refused', async () => {
     const play = await upper.play(gwId(), MAPPED, { transport: 'udp' });
     await play.waitForBytes(200_000, 20_000);
