@@ -672,6 +672,8 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
       logger.child({ component: 'cascade' }),
       config.sip.id,
     );
+    // An ID mapping may not hand the upper platform an ID one of our channels already has (platform-service.ts).
+    platforms.isOurChannel = (id) => tree.record(id)?.kind === 'channel';
     await platforms.load(configuredPlatforms(config.cascade.platforms));
     closers.push(() => platforms.close());
     cascade = new CascadeResponder(
@@ -764,15 +766,18 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     // the camera nor keeps one of a higher role out (docs/cascade.md). A refused command goes nowhere (logged).
     signalling.on('upper-control', (e) => {
       const actor = { username: `platform:${e.platformId}`, role: config.cascade.ptzRole };
-      ptz.relay(e.targetId, e.ptzCmd, actor).then(
+      // The platform names the channel by its ID mapping; the camera is ours (mayQuery let only shared IDs through).
+      const channelId = responder.channelOf(e.platformId, e.targetId);
+      if (channelId === null) return;
+      ptz.relay(channelId, e.ptzCmd, actor).then(
         (r) => {
           metrics.cascadePtzCommand('relayed');
-          logger.info({ platformId: e.platformId, channelId: e.targetId, ptzCmd: e.ptzCmd, takenOverFrom: r.takenOverFrom }, 'PTZ from the upper platform relayed');
+          logger.info({ platformId: e.platformId, channelId, upperId: e.targetId, ptzCmd: e.ptzCmd, takenOverFrom: r.takenOverFrom }, 'PTZ from the upper platform relayed');
         },
         (err: unknown) => {
           const holder = err instanceof PtzLeaseConflict ? err.lease.holder : undefined;
           metrics.cascadePtzCommand(holder ? 'lease-held' : 'refused');
-          logger.warn({ platformId: e.platformId, channelId: e.targetId, ptzCmd: e.ptzCmd, holder, err: (err as Error).message }, 'PTZ from the upper platform not relayed');
+          logger.warn({ platformId: e.platformId, channelId, upperId: e.targetId, ptzCmd: e.ptzCmd, holder, err: (err as Error).message }, 'PTZ from the upper platform not relayed');
         },
       );
     });

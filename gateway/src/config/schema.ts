@@ -151,6 +151,8 @@ export interface PlatformConfigEntry {
   shareRegions?: string[];
   shareGroups?: string[];
   shareChannels?: string[];
+  /** ID mapping, flat: "<our channel ID>=<the upper platform's ID>" per item. */
+  channelIds?: string[];
   enabled?: boolean;
 }
 
@@ -347,6 +349,10 @@ const PLATFORM_FIELDS: ItemFieldsFor<PlatformConfigEntry> = {
   shareRegions: { kind: 'stringList', default: [], optional: true, description: 'Share channels whose civil code starts with one of these prefixes.' },
   shareGroups: { kind: 'stringList', default: [], optional: true, description: 'Share the channels of these business groups / virtual organisations.' },
   shareChannels: { kind: 'stringList', default: [], optional: true, description: 'Share these channel IDs.' },
+  channelIds: {
+    kind: 'stringList', default: [], optional: true,
+    description: 'ID mapping: "<our channel ID>=<upper ID>" items; the platform sees and names a mapped channel only by the upper ID.',
+  },
   enabled: { kind: 'boolean', default: true, optional: true, description: 'false keeps the platform without registering.' },
 };
 

@@ -187,6 +187,8 @@ export class UpperPlatform extends EventEmitter<UpperPlatformEvents> {
   keepaliveStatus = 200;
   private readonly nonces = new NonceIssuer();
   private readonly pending = new Map<number, PendingCatalog>();
+  /** Other queries (DeviceStatus, DeviceInfo) waiting for their Response, by SN. */
+  private readonly pendingAnswers = new Map<number, (msg: ManscdpMessage) => void>();
   private readonly plays = new Set<UpperPlay>();
   private readonly invites: InviteDialogs;
   private sn = Math.floor(Math.random() * 10_000);
@@ -343,6 +345,35 @@ export class UpperPlatform extends EventEmitter<UpperPlatformEvents> {
       };
     } finally {
       this.pending.delete(sn);
+    }
+  }
+
+  /**
+   * A DeviceStatus or DeviceInfo query to `targetId`: the MESSAGE's status, and the Response (its DeviceID and
+   * the parsed message) when the MESSAGE was accepted; a Response that does not come in `timeoutMs` is null.
+   */
+  async query(lowerId: string, cmdType: 'DeviceStatus' | 'DeviceInfo', targetId: string, timeoutMs = 10_000): Promise<{ status: number; response: ManscdpMessage | null }> {
+    const lower = this.registration(lowerId);
+    const sn = ++this.sn;
+    let timer: NodeJS.Timeout | undefined;
+    const answered = new Promise<ManscdpMessage | null>((resolve) => {
+      this.pendingAnswers.set(sn, resolve);
+      timer = setTimeout(() => resolve(null), timeoutMs);
+    });
+    try {
+      const res = await this.endpoint.sendRequest({
+        method: 'MESSAGE',
+        uri: `sip:${targetId}@${lower.domain}`,
+        to: `<sip:${targetId}@${lower.domain}>`,
+        body: encodeQuery(cmdType, sn, targetId),
+        contentType: MANSCDP_CONTENT_TYPE,
+        destination: lower.source,
+      });
+      if (res.status >= 300) return { status: res.status, response: null };
+      return { status: res.status, response: await answered };
+    } finally {
+      clearTimeout(timer);
+      this.pendingAnswers.delete(sn);
     }
   }
 
@@ -583,6 +614,7 @@ export class UpperPlatform extends EventEmitter<UpperPlatformEvents> {
       return;
     }
     reply(200, 'OK');
+    if (msg.root === 'Response' && msg.cmdType !== 'Catalog') this.pendingAnswers.get(msg.sn)?.(msg);
     if (msg.root === 'Response' && msg.cmdType === 'Catalog') {
       const pending = this.pending.get(msg.sn);
       if (!pending) return;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, type GatewayConfig, type LoadConfigOptions } from '../../src/config/load-config.js';
 import { listLeafSpecs, envNameForPath } from '../../src/config/schema.js';
+import { configuredPlatforms } from '../../src/config/platforms.js';
 
 const scratchDir = mkdtempSync(join(tmpdir(), 'se-config-test-'));
 afterAll(() => rmSync(scratchDir, { recursive: true, force: true }));
@@ -329,6 +330,12 @@ describe('upper platforms in the file (cascade.platforms)', () => {
     expect(config.cascade.platforms).toEqual([
       { id: '51000000002000000001', domain: '5100000000', host: '10.0.0.9', port: 5060, password: 'secret', charset: 'UTF-8', shareRegions: ['4403', '440305'], shareChannels: ['44030500001310000001'] },
     ]);
+  });
+
+  it('takes an ID mapping as "ours=upper" items, rebuilt into the platform\'s channelIds', () => {
+    const config = loadConfig({ file: yamlFile(UPPER + '      shareAll: true\n      channelIds: ["44030500001310000001=51010200001310000007"]\n'), env: {} });
+    expect(config.cascade.platforms[0]!.channelIds).toEqual(['44030500001310000001=51010200001310000007']);
+    expect(configuredPlatforms(config.cascade.platforms)[0]!.channelIds).toEqual({ '44030500001310000001': '51010200001310000007' });
   });
 
   it('can be set from the environment as a JSON array', () => {

@@ -16,12 +16,24 @@ const UPPER = '44000000002000000001';
 const SHARED = ['44030600001320000001', '44030600001320000002'];
 const UNSHARED = '44030600001320000099';
 
-function rig() {
+/** `mapping`: the platform's ID mapping (our channel ID -> the upper platform's), as the responder applies it. */
+function rig(mapping: Record<string, string> = {}) {
   let now = 1_700_000_000_000;
   const platforms = new Map([[UPPER, { id: UPPER, enabled: true, charset: 'GB2312' }]]);
   const listeners: Array<(id: string) => void> = [];
   const platformService = { record: (id: string) => platforms.get(id), onChange: (l: (id: string) => void) => listeners.push(l) } as unknown as PlatformService;
-  const responder = { localIdOf: () => GW, mayQuery: (_p: string, id: string) => id === GW || SHARED.includes(id) } as unknown as CascadeResponder;
+  const reverse = new Map(Object.entries(mapping).map(([ours, upper]) => [upper, ours]));
+  const channelOf = (id: string): string | null => reverse.get(id) ?? (id in mapping ? null : id);
+  const responder = {
+    localIdOf: () => GW,
+    mayQuery: (_p: string, id: string) => {
+      const ours = channelOf(id);
+      return id === GW || (ours !== null && SHARED.includes(ours));
+    },
+    sharesChannel: (_p: string, id: string) => SHARED.includes(id),
+    channelOf: (_p: string, id: string) => channelOf(id),
+    upperIdOf: (_p: string, id: string) => mapping[id] ?? id,
+  } as unknown as CascadeResponder;
   const sent: Array<{ state: string; deviceId: string; longitude: number | null }> = [];
   let answer: number = 200;
   const notifier = new MobilePositionNotifier(
@@ -53,6 +65,18 @@ function rig() {
 }
 
 describe('MobilePositionNotifier', () => {
+  it('with an ID mapping: positions go up under the mapped ID, and a subscription names the channel by it', async () => {
+    const MAPPED = '45010200001310000001';
+    const r = rig({ [SHARED[1]!]: MAPPED });
+    r.notifier.subscribed({ platformId: UPPER, targetId: GW, expires: 600, dialog: r.dialog('c1'), intervalSec: 5 });
+    r.notifier.subscribed({ platformId: UPPER, targetId: MAPPED, expires: 600, dialog: r.dialog('c2'), intervalSec: 5 });
+    r.notifier.subscribed({ platformId: UPPER, targetId: SHARED[1]!, expires: 600, dialog: r.dialog('c3'), intervalSec: 5 });
+    r.notifier.reported('dev', [r.at(SHARED[0]!, 113.1), r.at(SHARED[1]!, 114.2)]);
+    await r.notifier.flush();
+    // Our ID's subscription: both (one mapped); the mapped ID's: its channel; the original ID's: nothing.
+    expect(r.sent.map((s) => `${s.deviceId} ${s.longitude}`).sort()).toEqual([`${SHARED[0]} 113.1`, `${MAPPED} 114.2`, `${MAPPED} 114.2`]);
+  });
+
   it('for our ID: new positions of shared channels only, once each, with the seconds left; a channel subscription gets only its channel', async () => {
     const r = rig();
     r.notifier.subscribed({ platformId: UPPER, targetId: GW, expires: 600, dialog: r.dialog('c1'), intervalSec: 5 });

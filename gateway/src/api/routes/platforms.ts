@@ -37,6 +37,13 @@ const editable = {
   keepaliveMisses: { type: 'integer', minimum: 1, maximum: 10 },
   charset: { type: 'string', enum: ['GB2312', 'GB18030', 'UTF-8'] },
   share: shareSchema,
+  channelIds: {
+    type: 'object',
+    description: 'ID mapping: our 20-digit channel ID to the ID the upper platform\'s numbering plan gives it. The platform sees and names a mapped channel only by the mapped ID; unmapped channels keep their own.',
+    maxProperties: 100_000,
+    propertyNames: { pattern: DEVICE_ID_PATTERN },
+    additionalProperties: sipId,
+  },
   enabled: { type: 'boolean' },
 };
 
@@ -56,6 +63,7 @@ const platformSchema = {
     keepaliveMisses: { type: 'integer' },
     charset: { type: 'string' },
     share: { type: 'object', additionalProperties: true },
+    channelIds: { type: 'object', additionalProperties: { type: 'string' } },
     enabled: { type: 'boolean' },
     source: { type: 'string', enum: ['api', 'config'], description: '`config`: from the config file (cascade.platforms), read-only here (409).' },
     status: { type: 'string', enum: ['registering', 'online', 'offline', 'auth-failed', 'disabled'] },

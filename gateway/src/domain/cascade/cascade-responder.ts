@@ -44,6 +44,8 @@ export interface CascadeQuery {
   sn: number;
   targetId: string;
   record?: { startTime: string; endTime: string; type: string };
+  /** Our ID behind `targetId` (the platform's ID mapping undone; set by `answer`). */
+  channelId?: string;
 }
 
 export interface CascadeResponderOptions {
@@ -109,18 +111,43 @@ export class CascadeResponder {
     return platform !== undefined && platform.enabled && source.transport === platform.transport && source.address === platform.host && source.port === platform.port;
   }
 
-  /** Whether the platform may query `targetId`: our own ID, or a channel shared with it. */
+  /**
+   * Whether the platform may query `targetId`, an ID as the platform names it: our own ID, or a channel shared
+   * with it under its (mapped) upper ID. A mapped channel's original ID is not one the platform may use.
+   */
   mayQuery(platformId: string, targetId: string): boolean {
     const platform = this.platforms.record(platformId);
     if (!platform || !platform.enabled) return false;
     if (targetId === this.localIdOf(platform)) return true;
-    return this.isShared(platform, targetId);
+    const ours = this.platforms.ourIdOf(platformId, targetId);
+    return ours !== null && this.isShared(platform, ours);
   }
 
-  async answer(query: CascadeQuery): Promise<void> {
+  /** Whether our channel (our own ID) is shared with the platform. */
+  sharesChannel(platformId: string, channelId: string): boolean {
+    const platform = this.platforms.record(platformId);
+    return platform !== undefined && platform.enabled && this.isShared(platform, channelId);
+  }
+
+  /** Our ID for an ID the platform names (its ID mapping undone); null: nothing of ours under that ID. */
+  channelOf(platformId: string, upperId: string): string | null {
+    return this.platforms.ourIdOf(platformId, upperId);
+  }
+
+  /** The ID the platform knows our channel by. */
+  upperIdOf(platformId: string, channelId: string): string {
+    return this.platforms.upperIdOf(platformId, channelId);
+  }
+
+  async answer(asked: CascadeQuery): Promise<void> {
+    let query = asked;
     const platform = this.platforms.record(query.platformId);
     if (!platform) return;
     const fromId = this.localIdOf(platform);
+    // Answers name the ID the platform asked with; what is looked up is our channel behind it.
+    const channelId = query.targetId === fromId ? fromId : this.platforms.ourIdOf(platform.id, query.targetId);
+    if (channelId === null) return; // refused by the signalling already (mayQuery); a mapping changed in between
+    query = { ...query, channelId };
     try {
       switch (query.cmdType) {
         case 'Catalog':
@@ -151,7 +178,7 @@ export class CascadeResponder {
       if (!platform.enabled || !this.port.isOnline(platform.id)) continue;
       const shared = this.isShared(platform, alarm.sourceId) || this.isShared(platform, alarm.deviceId);
       if (!shared) continue;
-      const sourceId = this.isShared(platform, alarm.sourceId) ? alarm.sourceId : alarm.deviceId;
+      const sourceId = this.platforms.upperIdOf(platform.id, this.isShared(platform, alarm.sourceId) ? alarm.sourceId : alarm.deviceId);
       const body = encodeAlarmNotify(sourceId, this.port.nextSn(), {
         priority: alarm.priority ?? 4,
         method: alarm.method ?? 5,
@@ -183,7 +210,7 @@ export class CascadeResponder {
   private async answerCatalog(platform: PlatformRecord, fromId: string, query: CascadeQuery): Promise<void> {
     const queried = query.targetId;
     // Our own ID lists the tree of what is shared (regions, groups, channels); a channel's ID lists just that channel.
-    const items = queried === fromId ? this.sharedTree(platform, fromId) : [this.itemOf(queried, { parentId: fromId, civilCode: '', businessGroupId: '' })];
+    const items = queried === fromId ? this.sharedTree(platform, fromId) : [this.itemOf(platform, query.channelId ?? queried, { parentId: fromId, civilCode: '', businessGroupId: '' })];
     const listing: CatalogListing = { total: items.length, slice: (start, end) => items.slice(start, end) };
     const budget =
       platform.transport === 'tcp'
@@ -207,14 +234,15 @@ export class CascadeResponder {
     const start = fromGbTime(query.record?.startTime ?? '');
     const end = fromGbTime(query.record?.endTime ?? '');
     let items: RecordItem[] = [];
+    const channelId = query.channelId ?? query.targetId;
     if (query.targetId !== fromId && start !== null && end !== null && end > start) {
       try {
-        items = await this.port.queryRecords(query.targetId, { start, end, type: query.record?.type ?? 'all' });
+        items = await this.port.queryRecords(channelId, { start, end, type: query.record?.type ?? 'all' });
       } catch (err) {
         this.logger.info({ platformId: platform.id, channelId: query.targetId, err: (err as Error).message }, 'RecordInfo for the upper platform: the device did not answer');
       }
     }
-    const name = this.catalog.index.record(query.targetId)?.name ?? '';
+    const name = this.catalog.index.record(channelId)?.name ?? '';
     const fields = items.map((i) => ({ deviceId: query.targetId, name: i.name, startTime: i.startTime, endTime: i.endTime, filePath: i.filePath, address: i.address, secrecy: i.secrecy ?? 0, type: i.type || 'time', recorderId: i.recorderId, fileSize: i.fileSize }));
     if (fields.length === 0) {
       await this.port.send(platform, fromId, encodeRecordInfoResponse(query.targetId, query.sn, name, 0, [], platform.charset));
@@ -257,7 +285,7 @@ export class CascadeResponder {
           parentId = step.id;
         }
       }
-      channels.push(this.itemOf(id, { parentId, civilCode, businessGroupId }));
+      channels.push(this.itemOf(platform, id, { parentId, civilCode, businessGroupId }));
     }
     return [...regions.values(), ...groups.values(), ...channels];
   }
@@ -271,16 +299,18 @@ export class CascadeResponder {
     };
   }
 
-  private itemOf(id: string, place: { parentId: string; civilCode: string; businessGroupId: string }): CatalogItem {
+  /** Our channel as the platform sees it: under its mapped ID when the platform's ID mapping has one. */
+  private itemOf(platform: PlatformRecord, id: string, place: { parentId: string; civilCode: string; businessGroupId: string }): CatalogItem {
     const record = this.catalog.index.record(id);
     const online = this.catalog.index.isChannelOnline(id);
+    const upperId = this.platforms.upperIdOf(platform.id, id);
     return {
-      deviceId: id,
-      name: record?.name || id,
+      deviceId: upperId,
+      name: record?.name || upperId,
       manufacturer: '',
       model: '',
       owner: '',
-      civilCode: place.civilCode || record?.civilCode || id.slice(0, 6),
+      civilCode: place.civilCode || record?.civilCode || upperId.slice(0, 6),
       block: '',
       address: '',
       parental: 0,
@@ -311,12 +341,12 @@ export class CascadeResponder {
         channel: this.sharedChannelIds(platform).length,
       }, platform.charset);
     }
-    const record = this.catalog.index.record(query.targetId);
+    const record = this.catalog.index.record(query.channelId ?? query.targetId);
     return encodeDeviceInfoResponse(query.targetId, query.sn, { deviceName: record?.name ?? '', manufacturer: '', model: '', firmware: '', channel: 1 }, platform.charset);
   }
 
   private deviceStatus(platform: PlatformRecord, fromId: string, query: CascadeQuery): Buffer {
-    const online = query.targetId === fromId || this.catalog.index.isChannelOnline(query.targetId);
+    const online = query.targetId === fromId || this.catalog.index.isChannelOnline(query.channelId ?? query.targetId);
     return encodeDeviceStatusResponse(query.targetId, query.sn, { online: online ? 'ONLINE' : 'OFFLINE', status: online ? 'OK' : 'ERROR' }, platform.charset);
   }
 

@@ -37,6 +37,11 @@ export interface PlatformRecord {
   keepaliveMisses: number;
   charset: PlatformCharset;
   share: PlatformShare;
+  /**
+   * Channel ID mapping (our 20-digit channel ID -> the ID the upper platform's numbering plan gives it). The
+   * platform sees and names a mapped channel only by its upper ID; unmapped channels keep their own ID.
+   */
+  channelIds: Record<string, string>;
   enabled: boolean;
   /** `config`: listed in the config file's cascade.platforms, applied at every start, read-only through the API. */
   source: 'api' | 'config';
@@ -73,6 +78,7 @@ export interface CreatePlatformInput {
   keepaliveMisses?: number;
   charset?: PlatformCharset;
   share: PlatformShare;
+  channelIds?: Record<string, string>;
   enabled?: boolean;
 }
 
@@ -117,6 +123,10 @@ export class PlatformService {
   subscriptionsOf: (platformId: string) => string[] = () => [];
   /** How many upward legs each platform holds (set by the composition root: upward-legs.ts). */
   upwardLegsOf: (platformId: string) => number = () => 0;
+  /** Whether an ID is one of our channels (set by the composition root: the catalog tree); mapping validation. */
+  isOurChannel: (id: string) => boolean = () => false;
+  /** Per platform: upper ID -> our ID (the reverse of `channelIds`), rebuilt when the record changes. */
+  private readonly reverseIds = new Map<string, Map<string, string>>();
 
   constructor(
     store: RecordStore,
@@ -138,7 +148,8 @@ export class PlatformService {
     for (let offset = 0; ; offset += 500) {
       const page = await this.records.find({ offset, limit: 500 });
       // Records from before `source` existed were all made through the API.
-      for (const p of page.items) this.platforms.set(p.id, { ...p, source: p.source ?? 'api' });
+      // Records from before `channelIds` existed map nothing.
+      for (const p of page.items) this.platforms.set(p.id, { ...p, source: p.source ?? 'api', channelIds: p.channelIds ?? {} });
       if (page.items.length < 500) break;
     }
     const configuredIds = new Set(configured.map((input) => input.id));
@@ -160,6 +171,7 @@ export class PlatformService {
       }
       await this.records.put(record);
       this.platforms.set(record.id, record);
+      this.reverseIds.delete(record.id);
     }
     for (const p of this.platforms.values()) if (p.enabled) this.startLink(p);
   }
@@ -172,6 +184,29 @@ export class PlatformService {
   /** Every stored platform (with passwords: protocol side only). */
   all(): PlatformRecord[] {
     return [...this.platforms.values()];
+  }
+
+  /** The ID the upper platform knows our channel by (its mapping, else the channel's own ID). */
+  upperIdOf(platformId: string, ourId: string): string {
+    return this.platforms.get(platformId)?.channelIds[ourId] ?? ourId;
+  }
+
+  /**
+   * Our channel ID for an ID the upper platform names, or null when that ID is nothing of ours towards it: the
+   * original ID of a mapped channel is not reachable from above under that ID (the platform knows it by the
+   * mapped one only).
+   */
+  ourIdOf(platformId: string, upperId: string): string | null {
+    const platform = this.platforms.get(platformId);
+    if (!platform) return upperId;
+    let reverse = this.reverseIds.get(platformId);
+    if (!reverse) {
+      reverse = new Map(Object.entries(platform.channelIds).map(([ours, upper]) => [upper, ours]));
+      this.reverseIds.set(platformId, reverse);
+    }
+    const ours = reverse.get(upperId);
+    if (ours !== undefined) return ours;
+    return Object.hasOwn(platform.channelIds, upperId) ? null : upperId;
   }
 
   /** Whether a platform's link is registered now. */
@@ -208,6 +243,7 @@ export class PlatformService {
     const next = this.apply(current, input);
     await this.records.put(next);
     this.platforms.set(id, next);
+    this.reverseIds.delete(id);
     for (const listener of this.changeListeners) listener(id);
     // Anything but the name and the share changes the link itself: restart it (unregistering first).
     const linkChanged = (['domain', 'host', 'port', 'transport', 'password', 'localId', 'expires', 'keepaliveSec', 'keepaliveMisses', 'charset', 'enabled'] as const).some((k) => current[k] !== next[k]);
@@ -224,6 +260,7 @@ export class PlatformService {
     await this.stopLink(id);
     await this.records.delete(id);
     this.platforms.delete(id);
+    this.reverseIds.delete(id);
     for (const listener of this.changeListeners) listener(id);
     this.logger.info({ platformId: id }, 'upper platform removed');
   }
@@ -300,6 +337,7 @@ export class PlatformService {
       keepaliveMisses: PLATFORM_DEFAULTS.keepaliveMisses,
       charset: PLATFORM_DEFAULTS.charset,
       share: { channels: [] },
+      channelIds: {},
       enabled: true,
       source: 'api',
       createdAt: now,
@@ -323,10 +361,35 @@ export class PlatformService {
     if (input.charset !== undefined) next.charset = input.charset;
     if (input.share !== undefined) next.share = normaliseShare(input.share);
     if (input.enabled !== undefined) next.enabled = input.enabled;
+    // Checked again when the share changes: a channel newly listed in it may be the upper ID of a mapped one.
+    if (input.channelIds !== undefined || input.share !== undefined) next.channelIds = this.validChannelIds(input.channelIds ?? next.channelIds, next.share);
     if (!/^\d{10}$|^\d{8}$|^\d{20}$/.test(next.domain)) throw new ValidationError('domain must be the upper platform\'s SIP domain (10 digits, or 8/20)', 'domain');
     if (next.host === '') throw new ValidationError('host must be the upper platform\'s address', 'host');
     if (next.localId !== null && !SIP_ID.test(next.localId)) throw new ValidationError('localId must be a 20-digit SIP ID', 'localId');
     return next;
+  }
+
+  /**
+   * A mapping the upper platform can use without ambiguity: 20 digits on both sides, no two of ours on one upper
+   * ID, and no upper ID that is the own ID of another channel the platform would still see under that ID (an
+   * unmapped channel of ours, or one listed in the share).
+   */
+  private validChannelIds(channelIds: Record<string, string>, share: PlatformShare): Record<string, string> {
+    if (typeof channelIds !== 'object' || channelIds === null || Array.isArray(channelIds)) throw new ValidationError('channelIds must be an object of our channel ID to the upper platform\'s ID', 'channelIds');
+    const byUpper = new Map<string, string>();
+    const listed = new Set('channels' in share ? (share.channels ?? []) : []);
+    for (const [ours, upper] of Object.entries(channelIds)) {
+      if (!SIP_ID.test(ours)) throw new ValidationError(`channelIds: ${ours} is not a 20-digit channel ID`, 'channelIds');
+      if (typeof upper !== 'string' || !SIP_ID.test(upper)) throw new ValidationError(`channelIds.${ours} must be a 20-digit ID`, 'channelIds');
+      const other = byUpper.get(upper);
+      if (other !== undefined) throw new ValidationError(`channelIds: ${other} and ${ours} are both mapped to ${upper}`, 'channelIds');
+      byUpper.set(upper, ours);
+    }
+    for (const [upper, ours] of byUpper) {
+      if (upper === ours || Object.hasOwn(channelIds, upper)) continue; // the other channel is mapped away: no clash
+      if (listed.has(upper) || this.isOurChannel(upper)) throw new ValidationError(`channelIds.${ours}: ${upper} is the ID of another shared channel`, 'channelIds');
+    }
+    return { ...channelIds };
   }
 }
 

@@ -162,10 +162,12 @@ export class MobilePositionNotifier {
     const due: KeptPosition[] = [];
     if (sub.targetId === localId) {
       for (const kept of this.latest.values()) {
-        if (kept.seq > sub.sentSeq && this.responder.mayQuery(sub.platformId, kept.position.deviceId) && kept.position.deviceId !== localId) due.push(kept);
+        if (kept.seq > sub.sentSeq && this.responder.sharesChannel(sub.platformId, kept.position.deviceId) && kept.position.deviceId !== localId) due.push(kept);
       }
     } else {
-      const kept = this.latest.get(sub.targetId);
+      // The platform subscribed under the ID it knows the channel by (its ID mapping); positions are kept by ours.
+      const channelId = this.responder.channelOf(sub.platformId, sub.targetId);
+      const kept = channelId === null ? undefined : this.latest.get(channelId);
       if (kept && kept.seq > sub.sentSeq && this.responder.mayQuery(sub.platformId, sub.targetId)) due.push(kept);
     }
     if (due.length === 0) return;
@@ -174,7 +176,8 @@ export class MobilePositionNotifier {
     sub.sending = true;
     try {
       for (const kept of batch) {
-        const body = encodeMobilePositionNotify(kept.position.deviceId, this.port.nextSn(), [kept.position], 'flat', platform.charset);
+        const upperId = this.responder.upperIdOf(sub.platformId, kept.position.deviceId);
+        const body = encodeMobilePositionNotify(upperId, this.port.nextSn(), [{ ...kept.position, deviceId: upperId }], 'flat', platform.charset);
         await this.port.notify(sub.dialog, subscriptionState(sub.expiresAt, this.now()), body);
         sub.sentSeq = kept.seq;
       }

@@ -222,11 +222,13 @@ export class UpwardLegs {
     const invitedAt = performance.now();
     const { platformId, request, reply } = e;
     const callId = header(request, 'call-id') ?? '';
-    const channelId = /^sip:(\d{20})@/i.exec(request.uri)?.[1] ?? /<sip:(\d{20})@/i.exec(header(request, 'to') ?? '')?.[1] ?? '';
-    const log = this.logger.child({ platformId, channelId, callId });
+    const upperChannelId = /^sip:(\d{20})@/i.exec(request.uri)?.[1] ?? /<sip:(\d{20})@/i.exec(header(request, 'to') ?? '')?.[1] ?? '';
+    // The platform names the channel by its ID mapping (platform-service.ts channelIds); we play our own ID.
+    const channelId = (upperChannelId && this.responder.channelOf(platformId, upperChannelId)) || '';
+    const log = this.logger.child({ platformId, channelId: upperChannelId, ...(channelId !== upperChannelId ? { ourChannelId: channelId } : {}), callId });
     if (this.closed) return reply(503, 'Service Unavailable');
     if (this.legs.has(callId) || this.opening.has(callId)) return; // a retransmission the transaction layer did not absorb
-    if (!channelId || !this.responder.mayQuery(platformId, channelId) || channelId === this.options.localIdOf(platformId)) {
+    if (!channelId || !this.responder.mayQuery(platformId, upperChannelId) || upperChannelId === this.options.localIdOf(platformId)) {
       return this.refuse(reply, 404, 'Not Found', 'unshared', log, 'upper INVITE for a channel not shared with it');
     }
     let offer: GbSdp;
@@ -241,7 +243,7 @@ export class UpwardLegs {
     if (!offer.connection || offer.media.port <= 0) return this.refuse(reply, 488, 'Not Acceptable Here', 'bad-sdp', log, 'the offer names no address or port to send to');
     let history: { span: HistorySpan; downloadSpeed: number | null } | null = null;
     if (kind !== 'live') {
-      const reading = readHistoryOffer(offer, kind, channelId);
+      const reading = readHistoryOffer(offer, kind, upperChannelId);
       if (!reading.ok) return this.refuse(reply, 488, 'Not Acceptable Here', reading.reason, log, `${offer.sessionName} offer: ${reading.why}`);
       history = { span: reading.span, downloadSpeed: reading.downloadSpeed };
     }
