@@ -161,6 +161,10 @@ describe('sim upper platform above a gateway with simulated devices', () => {
       // It is in what the upper platform sees (share all), with a 20-digit ID of the plan like any channel.
       const catalog = await upper.queryCatalog(gwId());
       expect(catalog.items.map((i) => i.deviceId)).toContain(channelId);
+      // The wall watches it first (GStreamer's pipeline starts on the first DESCRIBE, slowly on a loaded machine;
+      // a local play names the step if that fails); the upper leg then shares the running source, as with GB.
+      const local = await gw.api<StreamView & { message?: string }>(`/api/channels/${channelId}/play`, { body: {} });
+      expect(local.status, JSON.stringify(local.body)).toBe(200);
       const play = await upper.play(gwId(), channelId, { transport: 'udp' });
       expect(play.answer!.port).toBeGreaterThan(0);
       await play.waitForBytes(200_000, 20_000);
@@ -169,6 +173,8 @@ describe('sim upper platform above a gateway with simulated devices', () => {
       expect(probe.video?.frames ?? 0).toBeGreaterThan(5);
       await play.stop();
       expect(play.closed).toBe('bye');
+      // The BYE ended only the upper leg: the wall's viewer still has its stream.
+      expect((await gw.api<StreamView>(`/api/streams/${local.body.streamId}`)).body.state).toBe('playing');
       await gw.api(`/api/devices/${added.body.id}`, { method: 'DELETE' });
     } finally {
       await gst.stop();
