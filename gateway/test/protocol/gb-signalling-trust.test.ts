@@ -76,7 +76,7 @@ interface Rig {
   now: { t: number };
 }
 
-function rig(opts: { registered?: Map<string, TransportSource>; throttle?: { ratePerSec: number; burst: number }; alarmGate?: () => Promise<unknown>; upper?: Pick<GbDirectory, 'upperPlatformAt' | 'upperMayQuery'>; catalogNotified?: GbDirectory['catalogNotified'] } = {}): Rig {
+function rig(opts: { maxRecordItems?: number; registered?: Map<string, TransportSource>; throttle?: { ratePerSec: number; burst: number }; alarmGate?: () => Promise<unknown>; upper?: Pick<GbDirectory, 'upperPlatformAt' | 'upperMayQuery'>; catalogNotified?: GbDirectory['catalogNotified'] } = {}): Rig {
   const registered = opts.registered ?? new Map([[DEV, HOME]]);
   const endpoint = new FakeEndpoint();
   const errors: string[] = [];
@@ -116,6 +116,7 @@ function rig(opts: { registered?: Map<string, TransportSource>; throttle?: { rat
     registerThrottle: opts.throttle ?? { ratePerSec: 10, burst: 40 },
     logger,
     now: () => now.t,
+    ...(opts.maxRecordItems !== undefined ? { maxRecordItems: opts.maxRecordItems } : {}),
   });
   const r: Rig = { endpoint, signalling, errors, warnings, alarms: [], rejected: [], throttled: [], now };
   signalling.on('alarm', (e) => r.alarms.push(e.alarm.deviceId));
@@ -504,6 +505,33 @@ describe('catalog NOTIFY from a device we subscribed to', () => {
     expect(answers.map((a) => a.status)).toEqual([200]);
     expect(r.endpoint.deliver(request('NOTIFY', DEV, '<Notify><CmdType>Catalog'), HOME).map((a) => a.status)).toEqual([400]);
     expect(r.endpoint.deliver(request('NOTIFY', '44030500001320009999', notify('')), HOME).map((a) => a.status)).toEqual([403]);
+    expect(r.errors).toEqual([]);
+  });
+});
+
+describe('RecordInfo answers that never end', () => {
+  const items = (from: number, n: number): string =>
+    Array.from({ length: n }, (_, i) => {
+      const h = String((from + i) % 24).padStart(2, '0');
+      return `<Item><DeviceID>${DEV}</DeviceID><Name>rec</Name><StartTime>2026-12-01T${h}:00:00</StartTime><EndTime>2026-12-01T${h}:59:59</EndTime><Type>time</Type></Item>`;
+    }).join('');
+  const part = (sn: string, from: number, n: number, sumNum: number): string =>
+    `<?xml version="1.0" encoding="GB2312"?><Response><CmdType>RecordInfo</CmdType><SN>${sn}</SN><DeviceID>${DEV}</DeviceID><Name>cam</Name>` +
+    `<SumNum>${sumNum}</SumNum><RecordList Num="${n}">${items(from, n)}</RecordList></Response>`;
+
+  it('a device claiming 10,000,000 items is cut off at the cap: complete false, a warning, every part answered 200', async () => {
+    const r = rig({ maxRecordItems: 250 });
+    const query = r.signalling.queryRecordInfo(DEV, DEV, HOME, { start: Date.UTC(2026, 11, 1), end: Date.UTC(2026, 11, 2) });
+    await settle();
+    const sn = /<SN>(\d+)<\/SN>/.exec(String(r.endpoint.sent[0]?.body))?.[1];
+    expect(sn).toBeDefined();
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) statuses.push(...r.endpoint.deliver(request('MESSAGE', DEV, part(sn!, i * 40, 40, 10_000_000)), HOME).map((a) => a.status));
+    const result = await query;
+    expect(result.items).toHaveLength(250);
+    expect(result.complete).toBe(false);
+    expect(statuses).toEqual(Array(10).fill(200));
+    expect(r.warnings).toContain('RecordInfo answer cut off: more items than a query keeps');
     expect(r.errors).toEqual([]);
   });
 });

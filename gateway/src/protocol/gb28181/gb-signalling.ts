@@ -191,6 +191,12 @@ export interface GbSignallingOptions {
   now?: () => number;
   /** Interval of the rate-limited "rejected"/"throttled" log lines, ms. Default 10 s. */
   rejectionLogIntervalMs?: number;
+  /**
+   * RecordInfo items one query collects at most (default 20,000: a month of one-minute clips is 44,640, the API
+   * window is at most 31 days of hourly files ~ 750). A device that keeps sending parts — or claims a SumNum of
+   * millions — is cut off there with `complete: false`, instead of growing memory until it goes quiet.
+   */
+  maxRecordItems?: number;
 }
 
 export interface CatalogQueryOptions {
@@ -977,6 +983,8 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
     const sn = this.nextSn();
     const items: RecordItem[] = [];
     let sumNum: number | null = null;
+    const maxItems = this.opts.maxRecordItems ?? 20_000;
+    let truncated = false;
     // Keyed by the channel: the device answers with the queried DeviceID.
     const collected = this.pending.expect(deviceId, 'RecordInfo', sn, {
       firstTimeoutMs: this.opts.queryTimeoutMs,
@@ -984,6 +992,13 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
       onPart: (m): boolean => {
         const part = readRecordInfoResponse(m);
         sumNum = part.sumNum;
+        const room = maxItems - items.length;
+        if (part.items.length > room) {
+          truncated = true;
+          items.push(...part.items.slice(0, Math.max(0, room)));
+          this.opts.logger.warn({ deviceId, channelId, sumNum, kept: items.length }, 'RecordInfo answer cut off: more items than a query keeps');
+          return true;
+        }
         items.push(...part.items);
         return items.length >= (sumNum ?? 0);
       },
@@ -1002,7 +1017,7 @@ export class GbSignalling extends EventEmitter<GbSignallingEvents> {
     }
     const outcome: CollectedAnswer = await collected;
     if (outcome.parts === 0) throw new Error(`no RecordInfo answer within ${this.opts.queryTimeoutMs} ms`);
-    return { sumNum, items, complete: outcome.complete };
+    return { sumNum, items, complete: outcome.complete && !truncated };
   }
 
   async queryDeviceInfo(deviceId: string, destination: TransportSource, charset: ManscdpCharset = 'GB2312'): Promise<DeviceInfoResponse> {
