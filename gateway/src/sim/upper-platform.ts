@@ -275,22 +275,35 @@ export class UpperPlatform extends EventEmitter<UpperPlatformEvents> {
 
   /** Resolves once `count` NOTIFY items matching `match` have arrived (counting those already received). */
   waitForNotifyItems(match: (i: NotifyItem) => boolean, count = 1, timeoutMs = 10_000): Promise<NotifyItem[]> {
-    const seen = this.notifyItems.filter(match);
+    return this.waitForMatching('notify-item', this.notifyItems, match, count, timeoutMs, 'NOTIFY items');
+  }
+
+  /** Resolves once `count` items of `event` matching `match` are in (`received` holds those already here). */
+  private waitForMatching<K extends 'notify-item' | 'position'>(
+    event: K,
+    received: readonly UpperPlatformEvents[K][0][],
+    match: (item: UpperPlatformEvents[K][0]) => boolean,
+    count: number,
+    timeoutMs: number,
+    what: string,
+  ): Promise<UpperPlatformEvents[K][0][]> {
+    type Item = UpperPlatformEvents[K][0];
+    const seen = received.filter(match);
     if (seen.length >= count) return Promise.resolve(seen.slice(0, count));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.off('notify-item', on);
-        reject(new Error(`sim upper: ${seen.length}/${count} matching NOTIFY items within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const on = (i: NotifyItem): void => {
-        if (!match(i)) return;
-        seen.push(i);
+      const on = (item: Item): void => {
+        if (!match(item)) return;
+        seen.push(item);
         if (seen.length < count) return;
         clearTimeout(timer);
-        this.off('notify-item', on);
+        this.off(event, on as never);
         resolve(seen);
       };
-      this.on('notify-item', on);
+      const timer = setTimeout(() => {
+        this.off(event, on as never);
+        reject(new Error(`sim upper: ${seen.length}/${count} matching ${what} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.on(event, on as never);
     });
   }
 
@@ -414,23 +427,7 @@ export class UpperPlatform extends EventEmitter<UpperPlatformEvents> {
 
   /** Resolves once `count` MobilePosition reports matching `match` have arrived (counting those already here). */
   waitForPositions(match: (p: ReceivedPosition) => boolean, count = 1, timeoutMs = 15_000): Promise<ReceivedPosition[]> {
-    const seen = this.positions.filter(match);
-    if (seen.length >= count) return Promise.resolve(seen.slice(0, count));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.off('position', on);
-        reject(new Error(`sim upper: ${seen.length}/${count} matching MobilePosition reports within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const on = (p: ReceivedPosition): void => {
-        if (!match(p)) return;
-        seen.push(p);
-        if (seen.length < count) return;
-        clearTimeout(timer);
-        this.off('position', on);
-        resolve(seen);
-      };
-      this.on('position', on);
-    });
+    return this.waitForMatching('position', this.positions, match, count, timeoutMs, 'MobilePosition reports');
   }
 
   /** A PTZ DeviceControl (PTZCmd as 16 hex characters) for a channel of the lower platform; resolves with the status. */

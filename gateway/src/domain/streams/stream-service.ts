@@ -984,9 +984,12 @@ export class StreamService extends EventEmitter<StreamEvents> {
     return { firstKeyframe, firstSegment };
   }
 
-  /** A relayed playback/download: no reader of ours; playable at the first keyframe (its caller attaches the sender). */
-  private attachRelay(s: LiveStream, core: Stream): { firstKeyframe: Promise<void>; firstSegment: Promise<void> } {
-    const firstKeyframe = new Promise<void>((resolve) => {
+  /**
+   * For a stream without HLS (relayed history, download): the codec and size as the source announces them; settles
+   * with the first parameters that have video, which is where the caller's key-frame wait starts.
+   */
+  private recordParameters(s: LiveStream, core: Stream): Promise<void> {
+    return new Promise<void>((resolve) => {
       onceVideoParameters(core, (video, audio) => {
         s.sourceCodec = video.codec;
         s.codec = video.codec;
@@ -996,7 +999,11 @@ export class StreamService extends EventEmitter<StreamEvents> {
         resolve();
       });
     });
-    return { firstKeyframe, firstSegment: Promise.resolve() };
+  }
+
+  /** A relayed playback/download: no reader of ours; playable at the first keyframe (its caller attaches the sender). */
+  private attachRelay(s: LiveStream, core: Stream): { firstKeyframe: Promise<void>; firstSegment: Promise<void> } {
+    return { firstKeyframe: this.recordParameters(s, core), firstSegment: Promise.resolve() };
   }
 
   /** A download's only reader: the MP4 file (no HLS output, nobody watches it). */
@@ -1004,17 +1011,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
     const file = new Mp4FileReader(join(this.opts.mediaDir, `${s.id}.mp4`));
     s.history!.file = file;
     core.addReader(file);
-    const firstKeyframe = new Promise<void>((resolve) => {
-      onceVideoParameters(core, (video, audio) => {
-        s.sourceCodec = video.codec;
-        s.codec = video.codec;
-        s.audio = audio?.codec ?? null;
-        s.width = video.width;
-        s.height = video.height;
-        resolve();
-      });
-    });
-    return { firstKeyframe, firstSegment: Promise.resolve() };
+    return { firstKeyframe: this.recordParameters(s, core), firstSegment: Promise.resolve() };
   }
 
   /**
