@@ -9,6 +9,7 @@
 //   grid      hls.js with the wall's grid-tile tuning (hls-tuning.ts GRID_LL_HLS_TUNING: lowLatencyMode, 1.2 s from
 //             the edge), grid tiles' default since "Glass-to-glass 3"; llhls and grid also run the wall's one seek
 //             to hls.js's live sync position when the video starts playing (seekToLiveOnPlaying)
+//   llhls-noseek  as llhls without the seek (the baseline of the seek)
 //   segments  hls.js with the wall's whole-segment tuning (hls-tuning.ts SEGMENT_HLS_TUNING: liveSyncDuration in
 //             seconds), as grid tiles play on a wall PC set to `segments`
 //   fmp4   the play answer's `ws` (live fMP4 over a WebSocket) with the wall's own MseLivePlayer
@@ -61,7 +62,7 @@ const USAGE = `usage: node bench/glass-to-glass.mjs [--sessions 3] [--seconds 10
 const opt = options({ sessions: 3, seconds: 10, 'warmup-seconds': 6, transport: 'udp', audio: 'none', 'live-sync': 2, paths: 'llhls,segments,fmp4,hls', ports: '42300-42319' }, USAGE);
 oneOf('audio', opt.audio, ['none', 'g711a']);
 const PATHS = opt.paths.split(',').filter(Boolean);
-for (const p of PATHS) oneOf('paths', p, ['hls', 'llhls', 'grid', 'segments', 'fmp4']);
+for (const p of PATHS) oneOf('paths', p, ['hls', 'llhls', 'llhls-noseek', 'grid', 'segments', 'fmp4']);
 oneOf('transport', opt.transport, ['udp', 'tcp-passive', 'tcp-active']);
 // Bound: simulator start (a loop encode on a cold cache) + gateway + browser start + warm-up + measuring.
 guardProcess(PATHS.length * opt.sessions * (opt.seconds + opt['warmup-seconds'] + 40) + 240);
@@ -91,6 +92,7 @@ const WALL_TUNING = await importWebModule('web/src/player/hls-tuning.ts');
 const HLS_CONFIG = {
   hls: { liveSyncDurationCount: opt['live-sync'] },
   llhls: WALL_TUNING.LL_HLS_TUNING,
+  'llhls-noseek': WALL_TUNING.LL_HLS_TUNING,
   grid: WALL_TUNING.GRID_LL_HLS_TUNING,
   segments: WALL_TUNING.SEGMENT_HLS_TUNING,
 };
