@@ -22,14 +22,15 @@
 //     released).
 // Variants, each in every run (order rotates): `mux` — the wall as it comes, over plain HTTP/1.1, media over
 // the page's one WebSocket (web/src/player/ws-media-loader.ts), the in-process muxer; since "Web wall 4" its grid
-// tiles play LL-HLS parts 1.2 s from the edge (GRID_LL_HLS_TUNING); `parts` / `segments` — as `mux`, grid tiles
+// tiles play LL-HLS parts 1.2 s from the edge (GRID_LL_HLS_TUNING); `noseek` — as `mux` without the seek to
+// hls.js's live sync position (localStorage sharp-eyes.live-seek = off); `parts` / `segments` — as `mux`, grid tiles
 // set to LL-HLS parts (hls.js lowLatencyMode; now the default) / whole segments (localStorage
 // sharp-eyes.grid-hls, web/src/player/hls-tuning.ts); `http` — hls.js's own XHR loader under the browser's six
 // connections per origin (localStorage sharp-eyes.media-transport = http); `ffmpeg` — as `mux`, with the gateway
 // packaging through ffmpeg (SE_MEDIA_IN_PROCESS_MUXER=false: plain HLS, no parts), issue 9's baseline.
 //
 //   npm run build
-//   node bench/wall-25.mjs [--runs 3] [--tiles 25] [--hold-sec 60] [--variants mux,parts,segments,http,ffmpeg] [--ports 42400-42499]
+//   node bench/wall-25.mjs [--runs 3] [--tiles 25] [--hold-sec 60] [--variants mux,noseek,parts,segments,http,ffmpeg] [--ports 42400-42499]
 //        [--ready-timeout-sec 60]
 import { chromium } from 'playwright-core';
 import { options } from './lib/args.mjs';
@@ -42,13 +43,13 @@ import { machineInfo, machineLine } from './lib/machine.mjs';
 import { log, writeResult } from './lib/out.mjs';
 import { descendants, machineBusyPercent, machineCpu, readStat, TreeSampler } from './lib/proc-tree.mjs';
 
-const USAGE = `usage: node bench/wall-25.mjs [--runs 3] [--tiles 25] [--hold-sec 60] [--variants mux,parts,segments,http,ffmpeg] [--ports 42400-42499]
+const USAGE = `usage: node bench/wall-25.mjs [--runs 3] [--tiles 25] [--hold-sec 60] [--variants mux,noseek,parts,segments,http,ffmpeg] [--ports 42400-42499]
        [--ready-timeout-sec 60]`;
 const opt = options({ runs: 3, tiles: 25, 'hold-sec': 60, variants: 'mux,http', ports: '42400-42499', 'ready-timeout-sec': 60 }, USAGE);
 const variants = opt.variants.split(',').map((v) => v.trim()).filter(Boolean);
 for (const v of variants) {
-  if (!['mux', 'parts', 'segments', 'http', 'ffmpeg'].includes(v)) {
-    process.stderr.write(`--variants: any of mux, parts, segments, http, ffmpeg (got ${v})\n${USAGE}\n`);
+  if (!['mux', 'noseek', 'parts', 'segments', 'http', 'ffmpeg'].includes(v)) {
+    process.stderr.write(`--variants: any of mux, noseek, parts, segments, http, ffmpeg (got ${v})\n${USAGE}\n`);
     process.exit(2);
   }
 }
@@ -144,19 +145,21 @@ async function measure(variant, run) {
     const session = await login.json();
     const layout = { kind: '25', tiles: channels.map((channelId) => ({ channelId })), maximised: null };
     await context.addInitScript(
-      ({ auth, layout, transport, gridHls }) => {
+      ({ auth, layout, transport, gridHls, liveSeek }) => {
         if (sessionStorage.getItem('bench-init')) return;
         sessionStorage.setItem('bench-init', '1');
         localStorage.setItem('sharp-eyes.auth', JSON.stringify(auth));
         localStorage.setItem('sharp-eyes.wall.layout', JSON.stringify(layout));
         localStorage.setItem('sharp-eyes.media-transport', transport);
         if (gridHls) localStorage.setItem('sharp-eyes.grid-hls', gridHls);
+        if (liveSeek) localStorage.setItem('sharp-eyes.live-seek', liveSeek);
       },
       {
         auth: { token: session.token, expiresAt: session.expiresAt, username: session.user.username, role: session.user.role },
         layout,
         transport: variant === 'http' ? 'http' : 'mux',
         gridHls: variant === 'parts' || variant === 'segments' ? variant : null,
+        liveSeek: variant === 'noseek' ? 'off' : null,
       },
     );
 

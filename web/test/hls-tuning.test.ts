@@ -20,16 +20,17 @@ describe('wall: hls.js settings of live tiles', () => {
   });
 
   it('the seek to the live sync position goes forward only, stays inside the buffer, and skips tiny steps', () => {
-    // Started a GOP back: 1.0 s behind the sync position, buffered to 0.3 s past it.
-    expect(liveSeekTarget(4.0, 5.0, 5.3)).toBe(5.0);
-    // The buffer ends before the sync position: as far as it goes, less a margin.
-    expect(liveSeekTarget(4.0, 5.0, 4.6)).toBeCloseTo(4.5, 5);
+    // Started a GOP back: 1.0 s behind the sync position, buffered to 0.6 s past it.
+    expect(liveSeekTarget(4.0, 5.0, 5.6)).toBe(5.0);
+    // Less than 0.5 s buffered past the sync position: only as far as leaves 0.5 s ahead.
+    expect(liveSeekTarget(4.0, 5.0, 5.1)).toBeCloseTo(4.6, 5);
     // Already there (or ahead): no seek.
-    expect(liveSeekTarget(4.95, 5.0, 5.3)).toBeNull();
-    expect(liveSeekTarget(5.5, 5.0, 5.8)).toBeNull();
-    // Nothing buffered ahead worth the jump, or hls.js has no position yet.
-    expect(liveSeekTarget(4.0, 5.0, 4.2)).toBeNull();
-    expect(liveSeekTarget(4.0, null, 5.3)).toBeNull();
+    expect(liveSeekTarget(4.95, 5.0, 5.8)).toBeNull();
+    expect(liveSeekTarget(5.5, 5.0, 6.2)).toBeNull();
+    // Right after a rebuffer, with little buffered: no seek that would empty it again.
+    expect(liveSeekTarget(4.0, 5.0, 4.6)).toBeNull();
+    // hls.js has no position yet, or nothing is buffered.
+    expect(liveSeekTarget(4.0, null, 5.6)).toBeNull();
     expect(liveSeekTarget(4.0, 5.0, null)).toBeNull();
   });
 

@@ -69,10 +69,20 @@ export function gridHlsMode(stored: string | null): GridHlsMode {
   return stored === 'segments' ? 'segments' : 'parts';
 }
 
+/**
+ * `localStorage['sharp-eyes.live-seek'] = 'off'` turns the seek below off on one wall PC (bench/wall-25.mjs
+ * measures the wall with and without it this way).
+ */
+export const LIVE_SEEK_STORAGE_KEY = 'sharp-eyes.live-seek';
+
 /** A seek shorter than this is not worth a decoder flush. */
 const LIVE_SEEK_MIN_GAIN_SEC = 0.15;
-/** Stay this far inside the buffered range: a seek onto the very end waits for the next part. */
-const LIVE_SEEK_BUFFER_MARGIN_SEC = 0.1;
+/**
+ * Keep at least this much buffered ahead of the new position. A seek that leaves less (the clamp to a short
+ * buffer, right after a rebuffer) empties it again at once on a busy wall PC: on the 25-tile wall with a 0.1 s
+ * margin the tiles seeked ~2 times each and every one stalled (bench/RESULTS.md, "Web wall 4").
+ */
+const LIVE_SEEK_MIN_AHEAD_SEC = 0.5;
 /** After a `playing` event, how long the player looks for a seek that pays (the buffer may still be filling). */
 const LIVE_SEEK_WINDOW_MS = 3_000;
 const LIVE_SEEK_POLL_MS = 250;
@@ -83,11 +93,11 @@ const LIVE_SEEK_QUIET_MS = 5_000;
  * Where to seek an LL-HLS tile to bring it to hls.js's live sync position, or null to leave it. hls.js starts
  * from the last independent part before that position (up to a GOP back) and speeds up only while more than 1 s
  * is buffered, so at PART-HOLD-BACK a tile stays where it started (~0.8-1.0 s behind instead of 0.6 s,
- * bench/RESULTS.md "Glass-to-glass 2"). Only forward, and only within what is buffered, so the seek never waits.
+ * bench/RESULTS.md "Glass-to-glass 2"). Only forward, and only so far that LIVE_SEEK_MIN_AHEAD_SEC stays buffered.
  */
 export function liveSeekTarget(currentTime: number, liveSyncPosition: number | null, bufferedEnd: number | null): number | null {
   if (liveSyncPosition === null || bufferedEnd === null || !Number.isFinite(liveSyncPosition) || !Number.isFinite(bufferedEnd)) return null;
-  const target = Math.min(liveSyncPosition, bufferedEnd - LIVE_SEEK_BUFFER_MARGIN_SEC);
+  const target = Math.min(liveSyncPosition, bufferedEnd - LIVE_SEEK_MIN_AHEAD_SEC);
   return target - currentTime >= LIVE_SEEK_MIN_GAIN_SEC ? target : null;
 }
 

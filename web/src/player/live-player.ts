@@ -40,7 +40,7 @@ import { auth } from '../composables/auth';
 import { gatewayEvents } from '../composables/gateway-events';
 import { isMseLiveSupported, MseLivePlayer, type MseLiveState } from './mse-live';
 import { codeOfStep, ProgressWatch, retryDelayMs, stateOfPlayFailure, type PlayerState, type PlayerStream } from './player-policy';
-import { GRID_HLS_STORAGE_KEY, GRID_LL_HLS_TUNING, gridHlsMode, LL_HLS_TUNING, seekToLiveOnPlaying, SEGMENT_HLS_TUNING, type GridHlsMode } from './hls-tuning';
+import { GRID_HLS_STORAGE_KEY, GRID_LL_HLS_TUNING, gridHlsMode, LIVE_SEEK_STORAGE_KEY, LL_HLS_TUNING, seekToLiveOnPlaying, SEGMENT_HLS_TUNING, type GridHlsMode } from './hls-tuning';
 import { mediaLoaderConfig, pageApi } from './ws-media-loader';
 
 export type { PlayerState, PlayerStateKind, PlayerStream } from './player-policy';
@@ -79,12 +79,21 @@ export interface LivePlayerStats {
   path: PlayerPath;
 }
 
-/** How this wall PC plays grid tiles (whole segments unless set to parts; hls-tuning.ts). */
+/** False on a wall PC whose storage turns the seek to the live sync position off (hls-tuning.ts). */
+function liveSeekWanted(): boolean {
+  try {
+    return typeof localStorage === 'undefined' || localStorage.getItem(LIVE_SEEK_STORAGE_KEY) !== 'off';
+  } catch {
+    return true;
+  }
+}
+
+/** How this wall PC plays grid tiles (LL-HLS parts unless set to segments; hls-tuning.ts). */
 function storedGridHlsMode(): GridHlsMode {
   try {
     return gridHlsMode(typeof localStorage === 'undefined' ? null : localStorage.getItem(GRID_HLS_STORAGE_KEY));
   } catch {
-    return 'segments';
+    return gridHlsMode(null);
   }
 }
 
@@ -457,7 +466,7 @@ export class LivePlayer {
     attempt.hls = hls;
     // hls.js starts up to a GOP behind its target and stays there: one seek forward when the picture moves
     // (and again after a rebuffer) brings the tile to the distance it was tuned for.
-    if (partial) attempt.stopLiveSeek = seekToLiveOnPlaying(hls, attempt.video, () => livePlayerCounters.liveSeeks++);
+    if (partial && liveSeekWanted()) attempt.stopLiveSeek = seekToLiveOnPlaying(hls, attempt.video, () => livePlayerCounters.liveSeeks++);
     hls.on(Events.ERROR, (_event, data) => this.onHlsError(attempt, data));
     hls.on(Events.MANIFEST_PARSED, () => {
       attempt.video.play().catch(() => undefined);
