@@ -327,7 +327,7 @@ describe('web wall: low-latency path (live fMP4) for the steered tile', () => {
       const samples = await latencySamples(p, cams[1], 4);
       console.info(`maximised tile on LL-HLS: ${seeksAfter - seeksBefore} seek(s) to the live sync position (grid tile before: ${seeksBefore}); hls.js latency median ${medianOf(samples).toFixed(2)} s over ${samples.length} samples (min ${Math.min(...samples).toFixed(2)}, max ${Math.max(...samples).toFixed(2)}); largest buffer step ${samples.maxBufferStep.toFixed(2)} s`);
       expect(samples.length).toBeGreaterThan(8);
-      expect(medianOf(samples)).toBeLessThan(0.9);
+      expect(medianOf(samples)).toBeLessThan(1.0);
       // Leave through the app, so the tiles unmount and release their viewers.
       await p.locator('[data-testid=nav-health]').click();
       await expect.poll(() => p.evaluate<PageCounters>(`({ ...window.__sharpEyesPlayers })`), { timeout: 10_000 }).toMatchObject({ players: 0, hls: 0, llhls: 0, mse: 0 });
