@@ -4,8 +4,12 @@
 //   hls       hls.js with `liveSyncDurationCount` (--live-sync) and no lowLatencyMode: whole segments, as grid
 //             tiles played until issue 9's wall change (the old baseline)
 //   llhls     hls.js with the web wall's LL-HLS tuning (web/src/player/hls-tuning.ts LL_HLS_TUNING: lowLatencyMode,
-//             no liveSync count, so hls.js targets PART-HOLD-BACK; maxLiveSyncPlaybackRate 1.1), as grid tiles
-//             play by default and steered tiles whose codec MSE cannot play
+//             no liveSync count, so hls.js targets PART-HOLD-BACK; maxLiveSyncPlaybackRate 1.1), as steered tiles
+//             whose codec MSE cannot play
+//   grid      hls.js with the wall's grid-tile tuning (hls-tuning.ts GRID_LL_HLS_TUNING: lowLatencyMode, 1.2 s from
+//             the edge), grid tiles' default since "Glass-to-glass 3"; llhls and grid also run the wall's one seek
+//             to hls.js's live sync position when the video starts playing (seekToLiveOnPlaying)
+//   llhls-noseek  as llhls without the seek (the baseline of the seek)
 //   segments  hls.js with the wall's whole-segment tuning (hls-tuning.ts SEGMENT_HLS_TUNING: liveSyncDuration in
 //             seconds), as grid tiles play on a wall PC set to `segments`
 //   fmp4   the play answer's `ws` (live fMP4 over a WebSocket) with the wall's own MseLivePlayer
@@ -36,7 +40,7 @@
 //
 //   npm run build
 //   node bench/glass-to-glass.mjs [--sessions 3] [--seconds 10] [--warmup-seconds 6] [--transport udp]
-//        [--audio none|g711a] [--live-sync 2] [--paths llhls,segments,fmp4,hls] [--ports 42300-42319]
+//        [--audio none|g711a] [--live-sync 2] [--paths llhls,grid,segments,fmp4,hls] [--ports 42300-42319]
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -54,11 +58,11 @@ import { log, writeResult } from './lib/out.mjs';
 import { machineBusyPercent, machineCpu } from './lib/proc-tree.mjs';
 
 const USAGE = `usage: node bench/glass-to-glass.mjs [--sessions 3] [--seconds 10] [--warmup-seconds 6] [--transport udp]
-       [--audio none|g711a] [--live-sync 2] [--paths llhls,segments,fmp4,hls] [--ports 42300-42319]`;
+       [--audio none|g711a] [--live-sync 2] [--paths llhls,grid,segments,fmp4,hls] [--ports 42300-42319]`;
 const opt = options({ sessions: 3, seconds: 10, 'warmup-seconds': 6, transport: 'udp', audio: 'none', 'live-sync': 2, paths: 'llhls,segments,fmp4,hls', ports: '42300-42319' }, USAGE);
 oneOf('audio', opt.audio, ['none', 'g711a']);
 const PATHS = opt.paths.split(',').filter(Boolean);
-for (const p of PATHS) oneOf('paths', p, ['hls', 'llhls', 'segments', 'fmp4']);
+for (const p of PATHS) oneOf('paths', p, ['hls', 'llhls', 'llhls-noseek', 'grid', 'segments', 'fmp4']);
 oneOf('transport', opt.transport, ['udp', 'tcp-passive', 'tcp-active']);
 // Bound: simulator start (a loop encode on a cold cache) + gateway + browser start + warm-up + measuring.
 guardProcess(PATHS.length * opt.sessions * (opt.seconds + opt['warmup-seconds'] + 40) + 240);
@@ -75,11 +79,21 @@ const MSE_SCRIPT = (() => {
   const js = ts.transpileModule(source, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } }).outputText;
   return `(() => {\n${js.replace(/^export /gm, '')}\nwindow.MseLivePlayer = MseLivePlayer;\n})();`;
 })();
+// The wall's seek to hls.js's live sync position (hls-tuning.ts seekToLiveOnPlaying), as the LL-HLS tiles run it.
+const SEEK_SCRIPT = (() => {
+  const source = readFileSync(join(REPO_ROOT, 'web/src/player/hls-tuning.ts'), 'utf8');
+  const js = ts.transpileModule(source, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } }).outputText;
+  return `(() => {\n${js.replace(/^export /gm, '')}\nwindow.seekToLiveOnPlaying = seekToLiveOnPlaying;\n})();`;
+})();
+/** Paths whose hls.js loads parts: the wall seeks these once to the live sync position when they start. */
+const SEEKS_TO_LIVE = new Set(['llhls', 'grid']);
 /** hls.js settings per path: the wall's own (web/src/player/hls-tuning.ts), and the old grid-tile baseline. */
 const WALL_TUNING = await importWebModule('web/src/player/hls-tuning.ts');
 const HLS_CONFIG = {
   hls: { liveSyncDurationCount: opt['live-sync'] },
   llhls: WALL_TUNING.LL_HLS_TUNING,
+  'llhls-noseek': WALL_TUNING.LL_HLS_TUNING,
+  grid: WALL_TUNING.GRID_LL_HLS_TUNING,
   segments: WALL_TUNING.SEGMENT_HLS_TUNING,
 };
 
@@ -150,6 +164,7 @@ try {
     await page.goto(`${gw.httpUrl}/`);
     await page.addScriptTag({ content: readFileSync(HLS_SCRIPT, 'utf8') });
     await page.addScriptTag({ content: MSE_SCRIPT });
+    await page.addScriptTag({ content: SEEK_SCRIPT });
     await page.addScriptTag({ content: readFileSync(PAGE_PLAYER, 'utf8') });
     const state = () => page.evaluate(() => window.hlsPagePlayer.state());
     const tPlay = performance.now();
@@ -161,7 +176,7 @@ try {
       liveViewer = again.body.viewerId;
       await page.evaluate(({ ws }) => window.hlsPagePlayer.startMse(ws, { width: 1280, height: 720 }), { ws: again.body.ws });
     } else {
-      await page.evaluate(({ url, config }) => window.hlsPagePlayer.start(url, config, { width: 1280, height: 720 }), { url: view.hls, config: HLS_CONFIG[path] });
+      await page.evaluate(({ url, config, seek }) => window.hlsPagePlayer.start(url, config, { width: 1280, height: 720 }, { seekToLive: seek }), { url: view.hls, config: HLS_CONFIG[path], seek: SEEKS_TO_LIVE.has(path) });
     }
     await page.waitForFunction(() => {
       const s = window.hlsPagePlayer.state();
@@ -223,8 +238,9 @@ try {
       hlsErrors: end.errors,
       perSecond,
       latencies: timed.map((f) => f.latencyMs),
+      liveSeeks: end.liveSeeks ?? 0,
     };
-    log(`${path} session ${n}: glass to glass median ${session.glassToGlassMs.p50} ms, p95 ${session.glassToGlassMs.p95} ms (${session.framesTimed} frames, ${session.barMisreads} bar misreads, ${session.presentedFps} fps presented, ${session.droppedFrames} dropped); player latency ${session.hlsJsLatencyS} s; now − playingDate ${session.nowMinusPlayingDateMs} ms; player errors: ${end.errors.length ? JSON.stringify(end.errors) : 'none'}`);
+    log(`${path} session ${n}: glass to glass median ${session.glassToGlassMs.p50} ms, p95 ${session.glassToGlassMs.p95} ms (${session.framesTimed} frames, ${session.barMisreads} bar misreads, ${session.presentedFps} fps presented, ${session.droppedFrames} dropped); player latency ${session.hlsJsLatencyS} s; ${session.liveSeeks} seek(s) to the live sync position; now − playingDate ${session.nowMinusPlayingDateMs} ms; player errors: ${end.errors.length ? JSON.stringify(end.errors) : 'none'}`);
     return session;
   }
 

@@ -21,14 +21,16 @@
 //   - after: the page is closed and the gateway must show no viewer within 10 s (players destroyed, viewers
 //     released).
 // Variants, each in every run (order rotates): `mux` — the wall as it comes, over plain HTTP/1.1, media over
-// the page's one WebSocket (web/src/player/ws-media-loader.ts), the in-process muxer; `parts` / `segments` — as
-// `mux`, grid tiles set to LL-HLS parts (hls.js lowLatencyMode) / whole segments (localStorage
+// the page's one WebSocket (web/src/player/ws-media-loader.ts), the in-process muxer; since "Web wall 4" its grid
+// tiles play LL-HLS parts 1.2 s from the edge (GRID_LL_HLS_TUNING); `noseek` — as `mux` without the seek to
+// hls.js's live sync position (localStorage sharp-eyes.live-seek = off); `parts` / `segments` — as `mux`, grid tiles
+// set to LL-HLS parts (hls.js lowLatencyMode; now the default) / whole segments (localStorage
 // sharp-eyes.grid-hls, web/src/player/hls-tuning.ts); `http` — hls.js's own XHR loader under the browser's six
 // connections per origin (localStorage sharp-eyes.media-transport = http); `ffmpeg` — as `mux`, with the gateway
 // packaging through ffmpeg (SE_MEDIA_IN_PROCESS_MUXER=false: plain HLS, no parts), issue 9's baseline.
 //
 //   npm run build
-//   node bench/wall-25.mjs [--runs 3] [--tiles 25] [--hold-sec 60] [--variants mux,parts,segments,http,ffmpeg] [--ports 42400-42499]
+//   node bench/wall-25.mjs [--runs 3] [--tiles 25] [--hold-sec 60] [--variants mux,noseek,parts,segments,http,ffmpeg] [--ports 42400-42499]
 //        [--ready-timeout-sec 60]
 import { chromium } from 'playwright-core';
 import { options } from './lib/args.mjs';
@@ -41,13 +43,13 @@ import { machineInfo, machineLine } from './lib/machine.mjs';
 import { log, writeResult } from './lib/out.mjs';
 import { descendants, machineBusyPercent, machineCpu, readStat, TreeSampler } from './lib/proc-tree.mjs';
 
-const USAGE = `usage: node bench/wall-25.mjs [--runs 3] [--tiles 25] [--hold-sec 60] [--variants mux,parts,segments,http,ffmpeg] [--ports 42400-42499]
+const USAGE = `usage: node bench/wall-25.mjs [--runs 3] [--tiles 25] [--hold-sec 60] [--variants mux,noseek,parts,segments,http,ffmpeg] [--ports 42400-42499]
        [--ready-timeout-sec 60]`;
 const opt = options({ runs: 3, tiles: 25, 'hold-sec': 60, variants: 'mux,http', ports: '42400-42499', 'ready-timeout-sec': 60 }, USAGE);
 const variants = opt.variants.split(',').map((v) => v.trim()).filter(Boolean);
 for (const v of variants) {
-  if (!['mux', 'parts', 'segments', 'http', 'ffmpeg'].includes(v)) {
-    process.stderr.write(`--variants: any of mux, parts, segments, http, ffmpeg (got ${v})\n${USAGE}\n`);
+  if (!['mux', 'noseek', 'parts', 'segments', 'http', 'ffmpeg'].includes(v)) {
+    process.stderr.write(`--variants: any of mux, noseek, parts, segments, http, ffmpeg (got ${v})\n${USAGE}\n`);
     process.exit(2);
   }
 }
@@ -143,19 +145,21 @@ async function measure(variant, run) {
     const session = await login.json();
     const layout = { kind: '25', tiles: channels.map((channelId) => ({ channelId })), maximised: null };
     await context.addInitScript(
-      ({ auth, layout, transport, gridHls }) => {
+      ({ auth, layout, transport, gridHls, liveSeek }) => {
         if (sessionStorage.getItem('bench-init')) return;
         sessionStorage.setItem('bench-init', '1');
         localStorage.setItem('sharp-eyes.auth', JSON.stringify(auth));
         localStorage.setItem('sharp-eyes.wall.layout', JSON.stringify(layout));
         localStorage.setItem('sharp-eyes.media-transport', transport);
         if (gridHls) localStorage.setItem('sharp-eyes.grid-hls', gridHls);
+        if (liveSeek) localStorage.setItem('sharp-eyes.live-seek', liveSeek);
       },
       {
         auth: { token: session.token, expiresAt: session.expiresAt, username: session.user.username, role: session.user.role },
         layout,
         transport: variant === 'http' ? 'http' : 'mux',
         gridHls: variant === 'parts' || variant === 'segments' ? variant : null,
+        liveSeek: variant === 'noseek' ? 'off' : null,
       },
     );
 
@@ -207,11 +211,15 @@ async function measure(variant, run) {
     const startTiles = await page.evaluate(TILE_STATE);
     const holdStart = performance.now();
     const notPlaying = new Map();
+    const latencies = [];
     let samples = 0;
     while (performance.now() - holdStart < opt['hold-sec'] * 1000) {
       await sleep(SAMPLE_MS);
       samples++;
       for (const t of await page.evaluate(TILE_STATE)) if (t.state !== 'playing') notPlaying.set(t.channelId, (notPlaying.get(t.channelId) ?? 0) + 1);
+      // hls.js's distance from the live edge of every tile (live-player.ts window.__sharpEyesLiveStats).
+      const readings = await page.evaluate('window.__sharpEyesLiveStats ? window.__sharpEyesLiveStats() : []');
+      for (const r of readings) if (typeof r.latencySec === 'number') latencies.push(r.latencySec);
     }
     const endTiles = await page.evaluate(TILE_STATE);
     const holdSeconds = (performance.now() - holdStart) / 1000;
@@ -242,6 +250,7 @@ async function measure(variant, run) {
       expectedFrames: Math.round(holdSeconds * loop.fps * endTiles.length),
       mediaSecondsPerTile: summary(advance),
       tilesNotPlayingAtSomeSample: notPlaying.size,
+      hlsLatencySec: summary(latencies),
       notPlayingSamples: [...notPlaying.values()].reduce((a, b) => a + b, 0),
       samples,
       cpuPercent: {
@@ -254,7 +263,7 @@ async function measure(variant, run) {
       },
       gatewayRssMB: round(gwSampler.maxRootRssMB, 0),
     };
-    log(`run ${run} ${variant}: hold ${hold.seconds} s: dropped ${dropped} of ${decoded} decoded frames (${hold.droppedPercent} %; ${hold.expectedFrames} expected), media time per tile p50 ${round(hold.mediaSecondsPerTile.p50, 1)} s min ${round(hold.mediaSecondsPerTile.min, 1)} s; ${hold.tilesNotPlayingAtSomeSample} tile(s) not playing at some sample`);
+    log(`run ${run} ${variant}: hold ${hold.seconds} s: dropped ${dropped} of ${decoded} decoded frames (${hold.droppedPercent} %; ${hold.expectedFrames} expected), media time per tile p50 ${round(hold.mediaSecondsPerTile.p50, 1)} s min ${round(hold.mediaSecondsPerTile.min, 1)} s; ${hold.tilesNotPlayingAtSomeSample} tile(s) not playing at some sample; hls.js latency p50 ${round(hold.hlsLatencySec.p50, 2)} s p95 ${round(hold.hlsLatencySec.p95, 2)} s`);
     log(`run ${run} ${variant}: CPU % of one core: gateway tree ${hold.cpuPercent.gatewayTree} (node ${hold.cpuPercent.gatewayNode}, ffmpeg ${hold.cpuPercent.ffmpeg}), simulator ${hold.cpuPercent.simulator}, chromium ${hold.cpuPercent.chromium}; machine ${hold.cpuPercent.machineBusyPercentOfAllCores} % of all cores busy; ${connections.size} HTTP connections, ${mediaHttpRequests} /media HTTP requests, mux answers ${JSON.stringify(muxRequests)}`);
 
     const pageCounters = await page.evaluate(`({ players: window.__sharpEyesPlayers, mux: window.__sharpEyesMediaMux })`);
@@ -319,6 +328,7 @@ for (const variant of variants) {
     droppedFrames: med(variant, (v) => v.hold.droppedFrames),
     droppedPercent: med(variant, (v) => v.hold.droppedPercent),
     tilesNotPlayingAtSomeSample: med(variant, (v) => v.hold.tilesNotPlayingAtSomeSample),
+    hlsLatencyP50Sec: med(variant, (v) => v.hold.hlsLatencySec?.p50),
     gatewayTreeCpuPercent: med(variant, (v) => v.hold.cpuPercent.gatewayTree),
     gatewayNodeCpuPercent: med(variant, (v) => v.hold.cpuPercent.gatewayNode),
     chromiumCpuPercent: med(variant, (v) => v.hold.cpuPercent.chromium),

@@ -46,11 +46,23 @@
     }
   }
 
-  function start(url, config, size) {
+  /** Seeks to hls.js's live sync position made by the wall's seekToLiveOnPlaying (when `seekToLive` was asked). */
+  let liveSeeks = 0;
+
+  /**
+   * `options.seekToLive`: run the wall's one seek to the live sync position when the video plays
+   * (window.seekToLiveOnPlaying, web/src/player/hls-tuning.ts, injected by the caller), as its LL-HLS tiles do.
+   */
+  function start(url, config, size, options = {}) {
     if (!window.Hls) throw new Error('hls.js is not loaded');
     if (!window.Hls.isSupported()) throw new Error('hls.js: MediaSource Extensions are not supported here');
     createVideo(size);
     hls = new window.Hls(config);
+    liveSeeks = 0;
+    if (options.seekToLive) {
+      if (!window.seekToLiveOnPlaying) throw new Error('seekToLiveOnPlaying is not loaded');
+      window.seekToLiveOnPlaying(hls, video, () => liveSeeks++);
+    }
     hls.on(window.Hls.Events.ERROR, (_event, data) => {
       errors.push({ type: String(data.type), details: String(data.details), fatal: Boolean(data.fatal), reason: String(data.reason ?? data.error?.message ?? '') });
     });
@@ -91,6 +103,7 @@
       errors: errors.slice(),
       nowMs: Date.now(),
       firstFrameEpochMs,
+      liveSeeks,
     };
   }
 

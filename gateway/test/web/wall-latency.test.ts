@@ -4,7 +4,9 @@
  * WebSocket (MSE) when PTZ mode is on it — the tile says so (`data-path`), the gateway shows an `fmp4-live`
  * reader on its stream, and its clock keeps moving — without leaving the playing state (the old picture stays
  * until the new one moves); PTZ off brings it back to hls.js and the reader is gone. Maximise does the same on
- * the main stream. Grid tiles play whole segments, or LL-HLS parts on a wall PC set so. The lightning button pins a tile to low latency (screenshots in both languages). An H.265
+ * the main stream. Grid tiles play LL-HLS parts (hls.js lowLatencyMode, 1.2 s from the edge) by default, whole
+ * segments on a wall PC that opted out; an LL-HLS tile seeks once to hls.js's live sync position when it starts
+ * playing, so it sits at the distance it is tuned for instead of where hls.js started it. The lightning button pins a tile to low latency (screenshots in both languages). An H.265
  * camera, which this Chromium cannot decode, plays transcoded over HLS (the wall asks for `transcode`). Leaving the wall leaves no player and no reader.
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -23,7 +25,40 @@ interface PageCounters {
   hls: number;
   llhls: number;
   mse: number;
+  liveSeeks: number;
 }
+
+interface LiveReading {
+  channelId: string;
+  stream: 'main' | 'sub';
+  path: string;
+  latencySec: number | null;
+  currentTime: number;
+  bufferSec: number;
+}
+
+/**
+ * hls.js's distance from the live edge of the page's one player of `channelId`, sampled every 250 ms for
+ * `seconds`, and the largest step by which the end of its buffer moved between two samples.
+ */
+async function latencySamples(p: Page, channelId: string, seconds: number): Promise<number[] & { maxBufferStep: number }> {
+  const samples: number[] = [];
+  let maxBufferStep = 0;
+  let lastEnd: number | null = null;
+  const until = Date.now() + seconds * 1000;
+  while (Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 250));
+    const reading = (await p.evaluate<LiveReading[]>('window.__sharpEyesLiveStats()')).find((r) => r.channelId === channelId);
+    if (reading?.latencySec !== null && reading?.latencySec !== undefined) samples.push(reading.latencySec);
+    if (reading && reading.bufferSec > 0) {
+      const end = reading.currentTime + reading.bufferSec;
+      if (lastEnd !== null) maxBufferStep = Math.max(maxBufferStep, end - lastEnd);
+      lastEnd = end;
+    }
+  }
+  return Object.assign(samples, { maxBufferStep });
+}
+const medianOf = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 
 describe('web wall: low-latency path (live fMP4) for the steered tile', () => {
   let h: Harness;
@@ -61,11 +96,11 @@ describe('web wall: low-latency path (live fMP4) for the steered tile', () => {
   const recordedStates = (): Promise<string[]> => page.evaluate<string[]>('window.__tileStates');
 
   /** The tile's clock moves by more than `seconds` (on whatever path it is now). */
-  const advances = async (index: number, seconds: number): Promise<void> => {
-    const before = (await readTiles(page))[index];
+  const advances = async (index: number, seconds: number, on: Page = page): Promise<void> => {
+    const before = (await readTiles(on))[index];
     await expect
       .poll(async () => {
-        const now = (await readTiles(page))[index];
+        const now = (await readTiles(on))[index];
         return now.state === 'playing' && now.currentTime - before.currentTime > seconds;
       }, { timeout: 20_000, interval: 250 })
       .toBe(true);
@@ -100,25 +135,36 @@ describe('web wall: low-latency path (live fMP4) for the steered tile', () => {
     await h?.stop();
   });
 
-  it('a grid tile plays over hls.js, whole segments (no parts) by default', async () => {
+  it('a grid tile plays LL-HLS parts by default (hls.js lowLatencyMode), ~1.2 s from the live edge', async () => {
     await (await revealInTree(page, cams[0], cams[0])).dragTo(tile(page, 0));
     await expect.poll(() => tile(page, 0).getAttribute('data-state'), { timeout: 30_000 }).toBe('playing');
     expect(await path(0)).toBe('hls');
     expect(await tile(page, 0).getAttribute('data-low-latency')).toBe('false');
     expect(await readers(cams[0], 'sub')).not.toContain('fmp4-live');
-    expect(await counters()).toMatchObject({ players: 1, hls: 1, llhls: 0, mse: 0 });
+    expect(await counters()).toMatchObject({ players: 1, hls: 1, llhls: 1, mse: 0 });
+    // Tuned 1.2 s from the edge (GRID_LL_HLS_TUNING); whole segments sit at 2 s and more, PART-HOLD-BACK at 0.6 s.
+    await advances(0, 1);
+    const samples = await latencySamples(page, cams[0], 4);
+    console.info(`grid tile on parts: hls.js latency median ${medianOf(samples).toFixed(2)} s over ${samples.length} samples (min ${Math.min(...samples).toFixed(2)}, max ${Math.max(...samples).toFixed(2)}); largest buffer step ${samples.maxBufferStep.toFixed(2)} s`);
+    expect(samples.length).toBeGreaterThan(8);
+    // Parts arrive one by one (blocking playlist reloads over the media socket): the buffer grows in ~0.2 s
+    // steps, not by a whole 1 s segment per playlist poll (the socket loader once handed hls.js a relative
+    // URL, so its delivery directives were dropped and it polled every second).
+    expect(samples.maxBufferStep).toBeLessThan(0.7);
+    expect(medianOf(samples)).toBeGreaterThan(0.8);
+    expect(medianOf(samples)).toBeLessThan(1.8);
   }, 60_000);
 
-  it('a wall PC set to parts plays its grid tiles in LL-HLS (hls.js lowLatencyMode), and they play', async () => {
+  it('a wall PC that opted out (sharp-eyes.grid-hls = segments) plays its grid tiles on whole segments, and they play', async () => {
     const other = await newWallPage(browser);
-    await other.context.addInitScript(`localStorage.setItem('sharp-eyes.grid-hls', 'parts')`);
+    await other.context.addInitScript(`localStorage.setItem('sharp-eyes.grid-hls', 'segments')`);
     const p = other.page;
     try {
       await signIn(p, h.gateway.httpUrl, 'admin', 'admin-password-1');
       await p.locator('[data-testid=layout-4]').click();
       await (await revealInTree(p, cams[1], cams[1])).dragTo(tile(p, 0));
       await expect.poll(() => tile(p, 0).getAttribute('data-state'), { timeout: 30_000 }).toBe('playing');
-      expect(await p.evaluate<PageCounters>(`({ ...window.__sharpEyesPlayers })`)).toMatchObject({ players: 1, hls: 1, llhls: 1, mse: 0 });
+      expect(await p.evaluate<PageCounters>(`({ ...window.__sharpEyesPlayers })`)).toMatchObject({ players: 1, hls: 1, llhls: 0, mse: 0, liveSeeks: 0 });
       const before = (await readTiles(p))[0];
       await expect
         .poll(async () => {
@@ -155,7 +201,7 @@ describe('web wall: low-latency path (live fMP4) for the steered tile', () => {
     await expect.poll(() => path(0), { timeout: 20_000 }).toBe('hls');
     await expect.poll(() => readers(cams[0], 'sub'), { timeout: 10_000 }).not.toContain('fmp4-live');
     await expect.poll(liveReaders, { timeout: 10_000 }).toBe(0);
-    await expect.poll(counters, { timeout: 10_000 }).toMatchObject({ players: 1, hls: 1, llhls: 0, mse: 0 });
+    await expect.poll(counters, { timeout: 10_000 }).toMatchObject({ players: 1, hls: 1, llhls: 1, mse: 0 });
     await advances(0, 2);
     expect(new Set(await recordedStates())).toEqual(new Set(['playing']));
     await expect.poll(viewers, { timeout: 10_000 }).toBe(1);
@@ -180,7 +226,7 @@ describe('web wall: low-latency path (live fMP4) for the steered tile', () => {
     await advances(0, 2);
     expect((await readTiles(page))[0].videoWidth).toBe(640);
     expect(new Set(await recordedStates())).toEqual(new Set(['playing']));
-    await expect.poll(counters, { timeout: 10_000 }).toMatchObject({ players: 1, hls: 1, llhls: 0, mse: 0 });
+    await expect.poll(counters, { timeout: 10_000 }).toMatchObject({ players: 1, hls: 1, llhls: 1, mse: 0 });
     // The main stream's viewer went with the restore (the stream itself idles out on the gateway).
     await expect.poll(() => readers(cams[0], 'main'), { timeout: 10_000 }).not.toContain('fmp4-live');
     await expect.poll(viewers, { timeout: 10_000 }).toBe(1);
@@ -254,6 +300,15 @@ describe('web wall: low-latency path (live fMP4) for the steered tile', () => {
       await p.locator('[data-testid=layout-4]').click();
       await (await revealInTree(p, cams[1], cams[1])).dragTo(tile(p, 0));
       await expect.poll(() => tile(p, 0).getAttribute('data-state'), { timeout: 30_000 }).toBe('playing');
+      // This sub-stream has been running since the tests above: hls.js joins it at the last independent part
+      // before its sync position (up to a 1 s GOP further back) and would stay there; the one seek to the sync
+      // position brings the grid tile to its 1.2 s.
+      await advances(0, 1, p);
+      const grid = await latencySamples(p, cams[1], 3);
+      const seeksBefore = (await p.evaluate<PageCounters>(`({ ...window.__sharpEyesPlayers })`)).liveSeeks;
+      console.info(`grid tile joining a running stream: ${seeksBefore} seek(s) to the live sync position; hls.js latency median ${medianOf(grid).toFixed(2)} s (min ${Math.min(...grid).toFixed(2)}, max ${Math.max(...grid).toFixed(2)})`);
+      expect(medianOf(grid)).toBeGreaterThan(0.8);
+      expect(medianOf(grid)).toBeLessThan(1.55);
       await tile(p, 0).hover();
       await tile(p, 0).locator('[data-testid=tile-maximise]').click();
       await expect.poll(() => tile(p, 0).getAttribute('data-low-latency')).toBe('true');
@@ -267,6 +322,12 @@ describe('web wall: low-latency path (live fMP4) for the steered tile', () => {
         }, { timeout: 30_000, interval: 250 })
         .toBe(true);
       expect(await readers(cams[1], 'main')).not.toContain('fmp4-live');
+      // Steered: at PART-HOLD-BACK (0.6 s), and it stays there.
+      const seeksAfter = (await p.evaluate<PageCounters>(`({ ...window.__sharpEyesPlayers })`)).liveSeeks;
+      const samples = await latencySamples(p, cams[1], 4);
+      console.info(`maximised tile on LL-HLS: ${seeksAfter - seeksBefore} seek(s) to the live sync position (grid tile before: ${seeksBefore}); hls.js latency median ${medianOf(samples).toFixed(2)} s over ${samples.length} samples (min ${Math.min(...samples).toFixed(2)}, max ${Math.max(...samples).toFixed(2)}); largest buffer step ${samples.maxBufferStep.toFixed(2)} s`);
+      expect(samples.length).toBeGreaterThan(8);
+      expect(medianOf(samples)).toBeLessThan(1.0);
       // Leave through the app, so the tiles unmount and release their viewers.
       await p.locator('[data-testid=nav-health]').click();
       await expect.poll(() => p.evaluate<PageCounters>(`({ ...window.__sharpEyesPlayers })`), { timeout: 10_000 }).toMatchObject({ players: 0, hls: 0, llhls: 0, mse: 0 });

@@ -11,8 +11,8 @@
  * have no event socket: for them the play errors and the progress watch are enough.
  *
  * Paths (docs/media-llhls.md, "Which path a wall tile plays"): `hls` is hls.js on the LL-HLS playlist (parts
- * and blocking reload, hls.js lowLatencyMode) for the main stream and low-latency tiles, whole 1 s segments for
- * grid sub-streams unless the wall PC is set to `parts` (hls-tuning.ts);
+ * and blocking reload, hls.js lowLatencyMode): at PART-HOLD-BACK for the main stream and low-latency tiles, 1.2 s
+ * from the edge for grid sub-streams, or whole 1 s segments on a wall PC set to `segments` (hls-tuning.ts);
  * `fmp4` is the live fMP4 WebSocket into Media Source Extensions (MseLivePlayer), chosen when the tile wants
  * low latency (`lowLatency`: PTZ open on it, maximised, or the operator's per-tile setting) AND this browser
  * can play the stream's codec (H.265 in Debian's Chromium cannot: such a tile stays on HLS).
@@ -40,7 +40,7 @@ import { auth } from '../composables/auth';
 import { gatewayEvents } from '../composables/gateway-events';
 import { isMseLiveSupported, MseLivePlayer, type MseLiveState } from './mse-live';
 import { codeOfStep, ProgressWatch, retryDelayMs, stateOfPlayFailure, type PlayerState, type PlayerStream } from './player-policy';
-import { GRID_HLS_STORAGE_KEY, gridHlsMode, LL_HLS_TUNING, SEGMENT_HLS_TUNING, type GridHlsMode } from './hls-tuning';
+import { GRID_HLS_STORAGE_KEY, GRID_LL_HLS_TUNING, gridHlsMode, LIVE_SEEK_STORAGE_KEY, LL_HLS_TUNING, seekToLiveOnPlaying, SEGMENT_HLS_TUNING, type GridHlsMode } from './hls-tuning';
 import { mediaLoaderConfig, pageApi } from './ws-media-loader';
 
 export type { PlayerState, PlayerStateKind, PlayerStream } from './player-policy';
@@ -79,12 +79,21 @@ export interface LivePlayerStats {
   path: PlayerPath;
 }
 
-/** How this wall PC plays grid tiles (whole segments unless set to parts; hls-tuning.ts). */
+/** False on a wall PC whose storage turns the seek to the live sync position off (hls-tuning.ts). */
+function liveSeekWanted(): boolean {
+  try {
+    return typeof localStorage === 'undefined' || localStorage.getItem(LIVE_SEEK_STORAGE_KEY) !== 'off';
+  } catch {
+    return true;
+  }
+}
+
+/** How this wall PC plays grid tiles (LL-HLS parts unless set to segments; hls-tuning.ts). */
 function storedGridHlsMode(): GridHlsMode {
   try {
     return gridHlsMode(typeof localStorage === 'undefined' ? null : localStorage.getItem(GRID_HLS_STORAGE_KEY));
   } catch {
-    return 'segments';
+    return gridHlsMode(null);
   }
 }
 
@@ -97,15 +106,31 @@ const MAX_MSE_FAILURES = 2;
 
 /**
  * Page-wide counts, for tests and the benchmark: players that are not closed, hls.js instances alive (`llhls`: of
- * those, the ones loading LL-HLS parts) and MSE players alive.
+ * those, the ones loading LL-HLS parts) and MSE players alive; `liveSeeks` counts the seeks of LL-HLS tiles to
+ * hls.js's live sync position since the page loaded (seekToLiveOnPlaying).
  */
-export const livePlayerCounters = { players: 0, hls: 0, llhls: 0, mse: 0 };
+export const livePlayerCounters = { players: 0, hls: 0, llhls: 0, mse: 0, liveSeeks: 0 };
+/** Players not closed, for the per-tile readings below. */
+const openPlayers = new Set<LivePlayer>();
+/** One open player's reading for tests and the benchmark: its channel and stream, and stats(). */
+export interface LivePlayerReading extends LivePlayerStats {
+  channelId: string;
+  stream: PlayerStream;
+}
 declare global {
   interface Window {
     __sharpEyesPlayers?: typeof livePlayerCounters;
+    /** Read on demand (no per-frame cost): hls.js's latency and the buffer of every open player. */
+    __sharpEyesLiveStats?: () => LivePlayerReading[];
   }
 }
-if (typeof window !== 'undefined') window.__sharpEyesPlayers = livePlayerCounters;
+if (typeof window !== 'undefined') {
+  window.__sharpEyesPlayers = livePlayerCounters;
+  window.__sharpEyesLiveStats = () => [...openPlayers].map((p) => ({ channelId: p.channel, stream: p.currentStream, ...p.stats() }));
+}
+
+type HlsTuningKind = 'segments' | 'grid' | 'edge';
+const HLS_TUNINGS = { segments: SEGMENT_HLS_TUNING, grid: GRID_LL_HLS_TUNING, edge: LL_HLS_TUNING } as const;
 
 /** One play of the stream on one <video>: what must be undone when it ends. */
 interface Attempt {
@@ -115,7 +140,11 @@ interface Attempt {
   path: PlayerPath;
   /** hls.js with parts (lowLatencyMode); false for whole-segment grid tiles and for MSE. */
   partial: boolean;
+  /** Which hls.js settings (hls-tuning.ts): whole segments, grid parts (1.2 s from the edge), steered parts. */
+  tuning: HlsTuningKind;
   hls: Hls | null;
+  /** Stops the seek to the live sync position (LL-HLS only). */
+  stopLiveSeek: (() => void) | null;
   mse: MseLivePlayer | null;
   watch: ProgressWatch | null;
   mediaRecoveries: number;
@@ -207,11 +236,16 @@ export class LivePlayer {
     this.onPath = options.onPath ?? (() => undefined);
     this.front = this.createVideo(true);
     livePlayerCounters.players++;
+    openPlayers.add(this);
     this.showVideo(false);
   }
 
   get current(): PlayerState {
     return this.state;
+  }
+
+  get channel(): string {
+    return this.channelId;
   }
 
   get currentStream(): PlayerStream {
@@ -278,6 +312,7 @@ export class LivePlayer {
     if (this.closed) return;
     this.closed = true;
     livePlayerCounters.players--;
+    openPlayers.delete(this);
     for (const off of this.unsubscribe) off();
     this.unsubscribe = [];
     if (this.retryTimer) clearTimeout(this.retryTimer);
@@ -309,7 +344,7 @@ export class LivePlayer {
   // ------------------------------------------------------------------------------------------ attempts
 
   private newAttempt(video: HTMLVideoElement): Attempt {
-    return { id: ++this.attemptSeq, video, view: null, path: 'hls', partial: false, hls: null, mse: null, watch: null, mediaRecoveries: 0, startedAt: Date.now() };
+    return { id: ++this.attemptSeq, video, view: null, path: 'hls', partial: false, tuning: 'segments', hls: null, stopLiveSeek: null, mse: null, watch: null, mediaRecoveries: 0, startedAt: Date.now() };
   }
 
   /**
@@ -323,19 +358,20 @@ export class LivePlayer {
   }
 
   /** What the current settings pick for a play answer: the path, and whether hls.js loads parts. */
-  private planFor(view: StreamView): { path: PlayerPath; partial: boolean } {
+  private planFor(view: StreamView): { path: PlayerPath; partial: boolean; tuning: HlsTuningKind } {
     // The live fMP4 carries the camera's audio only when it is AAC: a listening G.711 tile plays HLS (AAC rendition).
     const fmp4Heard = !this.listen || !view.audio || view.audio === 'aac';
-    if (this.lowLatency && fmp4Heard && view.ws && this.mseFailures < MAX_MSE_FAILURES && mseCanPlay(view)) return { path: 'fmp4', partial: false };
-    // The main stream (a maximised tile) and a low-latency tile MSE cannot serve load LL-HLS parts. Grid tiles
-    // load whole 1 s segments unless the wall PC is set to parts: 25 tiles of parts stalled tiles on the 2-core
-    // benchmark machine (hls-tuning.ts).
-    return { path: 'hls', partial: this.gridMode === 'parts' || this.stream === 'main' || this.lowLatency };
+    if (this.lowLatency && fmp4Heard && view.ws && this.mseFailures < MAX_MSE_FAILURES && mseCanPlay(view)) return { path: 'fmp4', partial: false, tuning: 'segments' };
+    // LL-HLS parts (grid tiles further from the edge, hls-tuning.ts), unless the wall PC opted out to whole
+    // segments for its grid tiles; the main stream (a maximised tile) and a low-latency tile always load parts.
+    const steered = this.stream === 'main' || this.lowLatency;
+    const tuning: HlsTuningKind = steered ? 'edge' : this.gridMode === 'parts' ? 'grid' : 'segments';
+    return { path: 'hls', partial: tuning !== 'segments', tuning };
   }
 
   private samePlan(attempt: Attempt, view: StreamView): boolean {
     const plan = this.planFor(view);
-    return plan.path === attempt.path && plan.partial === attempt.partial;
+    return plan.path === attempt.path && plan.partial === attempt.partial && (plan.path !== 'hls' || plan.tuning === attempt.tuning);
   }
 
   private async play(): Promise<void> {
@@ -412,20 +448,25 @@ export class LivePlayer {
     const plan = this.planFor(view);
     attempt.path = plan.path;
     attempt.partial = plan.partial;
+    attempt.tuning = plan.tuning;
     attempt.watch = new ProgressWatch(Date.now());
     if (plan.path === 'fmp4' && view.ws) this.attachMse(attempt, view.ws);
-    else this.attachHls(attempt, view.hls, plan.partial);
+    else this.attachHls(attempt, view.hls, plan.tuning);
     if (attempt === this.attempt) {
       this.setPath(plan.path);
       this.applyMuted();
     }
   }
 
-  private attachHls(attempt: Attempt, playlist: string, partial: boolean): void {
-    const hls = new Hls({ ...(partial ? LL_HLS_TUNING : SEGMENT_HLS_TUNING), ...mediaLoaderConfig() });
+  private attachHls(attempt: Attempt, playlist: string, kind: HlsTuningKind): void {
+    const partial = kind !== 'segments';
+    const hls = new Hls({ ...HLS_TUNINGS[kind], ...mediaLoaderConfig() });
     livePlayerCounters.hls++;
     if (partial) livePlayerCounters.llhls++;
     attempt.hls = hls;
+    // hls.js starts up to a GOP behind its target and stays there: one seek forward when the picture moves
+    // (and again after a rebuffer) brings the tile to the distance it was tuned for.
+    if (partial && liveSeekWanted()) attempt.stopLiveSeek = seekToLiveOnPlaying(hls, attempt.video, () => livePlayerCounters.liveSeeks++);
     hls.on(Events.ERROR, (_event, data) => this.onHlsError(attempt, data));
     hls.on(Events.MANIFEST_PARSED, () => {
       attempt.video.play().catch(() => undefined);
@@ -481,6 +522,8 @@ export class LivePlayer {
 
   /** Undo one attempt: player destroyed, media detached, the viewer released. */
   private teardown(attempt: Attempt): void {
+    attempt.stopLiveSeek?.();
+    attempt.stopLiveSeek = null;
     if (attempt.hls) {
       attempt.hls.destroy();
       attempt.hls = null;

@@ -342,6 +342,14 @@ function muxPath(url: string, context: LoaderContext): string | null {
   return parsed.pathname + parsed.search;
 }
 
+function absoluteUrl(url: string): string {
+  try {
+    return new URL(url, location.href).href;
+  } catch {
+    return url;
+  }
+}
+
 function newStats(): LoaderStats {
   return {
     aborted: false,
@@ -453,7 +461,11 @@ export class WsMediaLoader implements Loader<LoaderContext> {
           if (id !== this.tryId) return;
           this.firstByte(id, performance.now(), config);
           this.responseHeaders = new Headers({ 'content-type': response.contentType });
-          this.complete(id, response.status, response.body, context.url);
+          // The absolute URL, as fetch's and XHR's responses give it: hls.js resolves the playlist's URIs against
+          // it and adds the LL-HLS delivery directives with new URL(uri), which throws on a relative one. It then
+          // sends the blocking reload without _HLS_msn / _HLS_part, gets the old playlist at once ("MISSED") and
+          // falls back to reloading every half target duration: parts arrived a second at a time.
+          this.complete(id, response.status, response.body, absoluteUrl(context.url));
         },
         (err: unknown) => {
           if (id !== this.tryId) return;
