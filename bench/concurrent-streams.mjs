@@ -67,7 +67,7 @@ import { formatProfile, summariseProfile } from './lib/cpuprofile.mjs';
 const USAGE = `usage: node bench/concurrent-streams.mjs [--counts 50,100,200,400] [--transports udp,tcp-passive] [--hold-sec 60]
        [--warmup-sec 10] [--sample-sec 2] [--play-concurrency 8] [--ports 43000-43999] [--audio none|g711a]
        [--download] [--baseline] [--baseline-only] [--max-loss-pct 1] [--profile] [--strace-sec S] [--sim-nice=-10]
-       [--muxer in-process|ffmpeg] [--all-counts] [--llhls-window-sec S]`;
+       [--muxer in-process|ffmpeg] [--all-counts] [--llhls-window-sec S] [--sim-packets shared|per-camera]`;
 const opt = options(
   {
     counts: '50,100,200,400',
@@ -90,10 +90,14 @@ const opt = options(
     'llhls-window-sec': 0,
     // in-process: H.264 muxed to LL-HLS inside the gateway (the default); ffmpeg: media.inProcessMuxer=false.
     muxer: 'in-process',
+    // shared: the simulator's cameras send the loop's pre-muxed RTP payloads (sharedMediaPackets, the default);
+    // per-camera: every camera muxes and packetises each frame itself (the simulator before, for comparison).
+    'sim-packets': 'shared',
   },
   USAGE,
 );
 oneOf('muxer', opt.muxer, ['in-process', 'ffmpeg']);
+oneOf('sim-packets', opt['sim-packets'], ['shared', 'per-camera']);
 oneOf('audio', opt.audio, ['none', 'g711a']);
 const counts = opt.counts.split(',').map(Number);
 if (counts.some((n) => !(n > 0))) {
@@ -237,11 +241,13 @@ async function rung(transport, n) {
         keepaliveSec: 60,
         codec: 'h264',
         audio: opt.audio === 'none' ? null : opt.audio,
+        sharedMediaPackets: opt['sim-packets'] === 'shared',
       },
       profiles: ['main'],
       registerTimeoutMs: 120_000,
     });
     r.simLoop = sim.loops.main;
+    r.simPackets = opt['sim-packets'];
     if (opt['sim-nice'] !== 0) {
       setPriority(sim.pid, opt['sim-nice']);
       r.simNice = getPriority(sim.pid);
