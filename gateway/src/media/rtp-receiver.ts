@@ -230,6 +230,11 @@ export class RtpReceiver extends EventEmitter<RtpReceiverEvents> {
     await this.dial();
   }
 
+  /** Sender restarts followed so far (cheap: read per packet by the GB source, unlike the whole `stats`). */
+  get resyncs(): number {
+    return this.reorder.stats.resyncs;
+  }
+
   get stats(): ReceiverStats {
     const r = this.reorder.stats;
     const c = this.counters;

@@ -118,6 +118,11 @@ interface Segment {
   parts: Part[];
   duration90k: number;
   complete: boolean;
+  /**
+   * Its playlist lines from PROGRAM-DATE-TIME to the URI, once complete (they never change then): a playlist
+   * request renders only the segment in progress (each of 200 streams is asked once a second or more).
+   */
+  rendered?: string;
 }
 
 interface Waiter {
@@ -590,12 +595,20 @@ export class LlhlsReader implements StreamReader {
         lines.push(`#EXT-X-MAP:URI="${segment.initName}"`);
         mapName = segment.initName;
       }
-      lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(segment.programDateTime).toISOString()}`);
+      if (segment.rendered !== undefined) {
+        lines.push(segment.rendered);
+        continue;
+      }
+      const own: string[] = [`#EXT-X-PROGRAM-DATE-TIME:${new Date(segment.programDateTime).toISOString()}`];
       // A segment's parts come before its EXTINF line (MediaMTX #997: parts after it make hls.js fetch both).
       for (const part of segment.parts) {
-        lines.push(`#EXT-X-PART:DURATION=${seconds(part.duration90k)},URI="${part.name}"${part.independent ? ',INDEPENDENT=YES' : ''}`);
+        own.push(`#EXT-X-PART:DURATION=${seconds(part.duration90k)},URI="${part.name}"${part.independent ? ',INDEPENDENT=YES' : ''}`);
       }
-      if (segment.complete) lines.push(`#EXTINF:${seconds(segment.duration90k)},`, `seg-${segment.msn}.m4s`);
+      if (segment.complete) {
+        own.push(`#EXTINF:${seconds(segment.duration90k)},`, `seg-${segment.msn}.m4s`);
+        segment.rendered = own.join('\n');
+      }
+      lines.push(...own);
     }
     const hint = this.preloadHint();
     if (hint) lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part-${hint.msn}-${hint.index}.m4s"`);
