@@ -68,7 +68,7 @@ const USAGE = `usage: node bench/concurrent-streams.mjs [--counts 50,100,200,400
        [--warmup-sec 10] [--sample-sec 2] [--play-concurrency 8] [--ports 43000-43999] [--audio none|g711a]
        [--download] [--baseline] [--baseline-only] [--max-loss-pct 1] [--profile] [--strace-sec S] [--sim-nice=-10]
        [--muxer in-process|ffmpeg] [--all-counts] [--llhls-window-sec S] [--sim-packets shared|per-camera]
-       [--viewers hls|none]`;
+       [--viewers hls|none] [--gateway-node-flags "--max-semi-space-size=32"]`;
 const opt = options(
   {
     counts: '50,100,200,400',
@@ -99,6 +99,8 @@ const opt = options(
     // the LL-HLS window goes idle after media.llhlsIdleWindowSec. At the end every stream's playlist is asked
     // once (a late viewer) and its answer timed.
     viewers: 'hls',
+    // Extra flags for the gateway's node process, space-separated (e.g. a larger young generation).
+    'gateway-node-flags': '',
   },
   USAGE,
 );
@@ -221,6 +223,7 @@ async function rung(transport, n) {
     ports: opt.ports,
     maxStreams: Math.max(1000, n),
     cpuProfileDir: profileDir,
+    nodeFlags: opt['gateway-node-flags'].split(' ').filter(Boolean),
     env: {
       SE_MEDIA_IN_PROCESS_MUXER: opt.muxer === 'ffmpeg' ? 'false' : 'true',
       SE_MEDIA_LLHLS_WINDOW_SEC: String(opt['llhls-window-sec']),
@@ -233,7 +236,7 @@ async function rung(transport, n) {
   let sim = null;
   const pollers = [];
   let gwPids = [];
-  const r = { transport, count: n, viewers: opt.viewers, loadavgAtStart: machineInfo().loadavg };
+  const r = { transport, count: n, viewers: opt.viewers, gatewayNodeFlags: opt['gateway-node-flags'], loadavgAtStart: machineInfo().loadavg };
   // How streams end during the rung (the event WebSocket): failed (by step and message) or closed (no viewers).
   const endings = { failed: {}, closed: 0 };
   const ws = await gw.api.events((msg) => {
