@@ -52,7 +52,7 @@ import { join } from 'node:path';
 import { options, oneOf } from './lib/args.mjs';
 import { guardProcess, stopAll, stopChild, track } from './lib/children.mjs';
 import { DEVICE_PASSWORD, GATEWAY_SIP_ID } from './lib/gateway.mjs';
-import { startMediaGateway, HttpClient, PlaylistPoller, mapLimit, parsePlaylist } from './lib/live.mjs';
+import { startMediaGateway, HttpClient, PlaylistPoller, mapLimit, mediaBase, parsePlaylist } from './lib/live.mjs';
 import { startSimProcess } from './lib/sim-process.mjs';
 import { parsePrometheus } from './lib/api.mjs';
 import { selfCpuSeconds, udpCounters } from './lib/proc.mjs';
@@ -67,7 +67,8 @@ import { formatProfile, summariseProfile } from './lib/cpuprofile.mjs';
 const USAGE = `usage: node bench/concurrent-streams.mjs [--counts 50,100,200,400] [--transports udp,tcp-passive] [--hold-sec 60]
        [--warmup-sec 10] [--sample-sec 2] [--play-concurrency 8] [--ports 43000-43999] [--audio none|g711a]
        [--download] [--baseline] [--baseline-only] [--max-loss-pct 1] [--profile] [--strace-sec S] [--sim-nice=-10]
-       [--muxer in-process|ffmpeg] [--all-counts] [--llhls-window-sec S]`;
+       [--muxer in-process|ffmpeg] [--all-counts] [--llhls-window-sec S] [--sim-packets shared|per-camera]
+       [--viewers hls|none] [--gateway-node-flags "--max-semi-space-size=32"]`;
 const opt = options(
   {
     counts: '50,100,200,400',
@@ -90,10 +91,22 @@ const opt = options(
     'llhls-window-sec': 0,
     // in-process: H.264 muxed to LL-HLS inside the gateway (the default); ffmpeg: media.inProcessMuxer=false.
     muxer: 'in-process',
+    // shared: the simulator's cameras send the loop's pre-muxed RTP payloads (sharedMediaPackets, the default);
+    // per-camera: every camera muxes and packetises each frame itself (the simulator before, for comparison).
+    'sim-packets': 'shared',
+    // hls: one playlist poller per stream (keeps the viewer and the LL-HLS window alive); none: no HLS client
+    // reads the streams (as wall tiles on live fMP4, or nobody): the gateway keeps them (media.idleSec 3600) and
+    // the LL-HLS window goes idle after media.llhlsIdleWindowSec. At the end every stream's playlist is asked
+    // once (a late viewer) and its answer timed.
+    viewers: 'hls',
+    // Extra flags for the gateway's node process, space-separated (e.g. a larger young generation).
+    'gateway-node-flags': '',
   },
   USAGE,
 );
 oneOf('muxer', opt.muxer, ['in-process', 'ffmpeg']);
+oneOf('sim-packets', opt['sim-packets'], ['shared', 'per-camera']);
+oneOf('viewers', opt.viewers, ['hls', 'none']);
 oneOf('audio', opt.audio, ['none', 'g711a']);
 const counts = opt.counts.split(',').map(Number);
 if (counts.some((n) => !(n > 0))) {
@@ -210,7 +223,12 @@ async function rung(transport, n) {
     ports: opt.ports,
     maxStreams: Math.max(1000, n),
     cpuProfileDir: profileDir,
-    env: { SE_MEDIA_IN_PROCESS_MUXER: opt.muxer === 'ffmpeg' ? 'false' : 'true', SE_MEDIA_LLHLS_WINDOW_SEC: String(opt['llhls-window-sec']) },
+    nodeFlags: opt['gateway-node-flags'].split(' ').filter(Boolean),
+    env: {
+      SE_MEDIA_IN_PROCESS_MUXER: opt.muxer === 'ffmpeg' ? 'false' : 'true',
+      SE_MEDIA_LLHLS_WINDOW_SEC: String(opt['llhls-window-sec']),
+      ...(opt.viewers === 'none' ? { SE_MEDIA_IDLE_SEC: '3600' } : {}),
+    },
   });
   const api = new HttpClient(gw.httpUrl, gw.token, { maxSockets: 16 });
   // One connection per viewer, as separate browsers would have: a shared pool would queue polls in this process.
@@ -218,7 +236,7 @@ async function rung(transport, n) {
   let sim = null;
   const pollers = [];
   let gwPids = [];
-  const r = { transport, count: n, loadavgAtStart: machineInfo().loadavg };
+  const r = { transport, count: n, viewers: opt.viewers, gatewayNodeFlags: opt['gateway-node-flags'], loadavgAtStart: machineInfo().loadavg };
   // How streams end during the rung (the event WebSocket): failed (by step and message) or closed (no viewers).
   const endings = { failed: {}, closed: 0 };
   const ws = await gw.api.events((msg) => {
@@ -237,11 +255,13 @@ async function rung(transport, n) {
         keepaliveSec: 60,
         codec: 'h264',
         audio: opt.audio === 'none' ? null : opt.audio,
+        sharedMediaPackets: opt['sim-packets'] === 'shared',
       },
       profiles: ['main'],
       registerTimeoutMs: 120_000,
     });
     r.simLoop = sim.loops.main;
+    r.simPackets = opt['sim-packets'];
     if (opt['sim-nice'] !== 0) {
       setPriority(sim.pid, opt['sim-nice']);
       r.simNice = getPriority(sim.pid);
@@ -263,11 +283,13 @@ async function rung(transport, n) {
         const res = await api.request('POST', `/api/channels/${d.channelIds[0]}/play`, { body: { transport, stream: 'main' }, timeoutMs: 60_000 });
         const ms = performance.now() - t0;
         if (res.status !== 200) return { ok: false, ms, status: res.status, step: res.body?.step, message: res.body?.message };
-        const poller = new PlaylistPoller(pollClient, res.body.hls, { intervalMs: 1000, downloadSegments: opt.download }).start();
-        poller.streamId = res.body.streamId;
-        pollers.push(poller);
+        if (opt.viewers === 'hls') {
+          const poller = new PlaylistPoller(pollClient, res.body.hls, { intervalMs: 1000, downloadSegments: opt.download }).start();
+          poller.streamId = res.body.streamId;
+          pollers.push(poller);
+        }
         if (++started % 50 === 0) log(`  ${tag}: ${started} playing after ${round((performance.now() - rampStart) / 1000, 0)} s`);
-        return { ok: true, ms, streamId: res.body.streamId, apiTtffMs: res.body.timeToFirstFrameMs };
+        return { ok: true, ms, streamId: res.body.streamId, hls: res.body.hls, apiTtffMs: res.body.timeToFirstFrameMs };
       } catch (err) {
         return { ok: false, ms: performance.now() - t0, message: err.message };
       }
@@ -343,6 +365,7 @@ async function rung(transport, n) {
     let dReordered = 0;
     const kbps = [];
     const fps = [];
+    const framesPerSec = [];
     const lossy = [];
     for (const x of streams1.body.items ?? []) {
       const b = before.get(x.streamId);
@@ -352,6 +375,7 @@ async function rung(transport, n) {
       dReordered += x.reordered - b.reordered;
       kbps.push(x.bitrateKbps);
       fps.push(x.fps);
+      framesPerSec.push((x.frames - b.frames) / seconds);
       if (x.packetsLost > b.packetsLost) lossy.push(x.streamId);
     }
     const simSent = sim1.media.packets - sim0.media.packets;
@@ -450,6 +474,8 @@ async function rung(transport, n) {
       stream: {
         bitrateKbpsMedian: median(kbps),
         fpsMedian: median(fps),
+        // Video frames the gateway's stream core took in per stream and second over the window (all viewer modes).
+        framesPerSecondInWindow: { p50: round(median(framesPerSec), 2), p5: round(percentile(framesPerSec, 5), 2) },
         simulatorLoopKbps: sim.loops.main.kbps,
         // Media bytes each stream holds at the end (GOP cache + LL-HLS window), from GET /api/streams.
         heldMB: (() => {
@@ -471,13 +497,37 @@ async function rung(transport, n) {
       machineBusyPercentOfAllCores: round(machineBusy, 0),
       loadavgAtEnd: machineInfo().loadavg,
     };
+    if (opt.viewers === 'none') {
+      // A late viewer per stream: its first playlist (no _HLS_ directives) must come at once and list a segment
+      // whose bytes are there, although no client read the stream for the whole window.
+      const late = await mapLimit(ok, 16, async (p) => {
+        const res = await pollClient.request('GET', p.hls, { auth: false, timeoutMs: 10_000 }).catch(() => null);
+        if (!res || res.status !== 200) return { ok: false, ms: res?.ms ?? null };
+        const pl = parsePlaylist(res.body.toString('utf8'));
+        const newest = pl.segments.at(-1);
+        let segOk = false;
+        if (newest) {
+          const seg = await pollClient.request('GET', mediaBase(p.hls) + newest.uri, { auth: false, timeoutMs: 10_000 }).catch(() => null);
+          segOk = seg?.status === 200 && seg.body.length > 0;
+        }
+        return { ok: pl.segments.length > 0 && segOk, ms: res.ms, segments: pl.segments.length };
+      });
+      const ms = late.map((x) => x.ms).filter((v) => v !== null);
+      r.window.lateViewer = {
+        playlists: late.length,
+        playableAtOnce: late.filter((x) => x.ok).length,
+        playlistMs: { p50: round(median(ms), 1), p99: round(percentile(ms, 99), 1), max: round(Math.max(...ms), 1) },
+        segmentsListed: { p50: median(late.map((x) => x.segments ?? 0)) },
+      };
+      log(`  ${tag}: late viewers: ${r.window.lateViewer.playableAtOnce} of ${late.length} playlists answered with a segment that downloads; playlist ${r.window.lateViewer.playlistMs.p50} ms p50, ${r.window.lateViewer.playlistMs.max} ms max; ${r.window.lateViewer.segmentsListed.p50} segments listed`);
+    }
     const w = r.window;
     const why = [];
     if (failed.length > 0.1 * n) why.push(`${failed.length} of ${n} plays failed`);
     if (w.loss.lossPercent > opt['max-loss-pct']) why.push(`packet loss ${w.loss.lossPercent} %`);
     // TCP cannot lose packets; UDP datagrams the kernel dropped show here even when no sequence gap was counted.
     if (transport === 'udp' && w.loss.notReceivedPercent > opt['max-loss-pct']) why.push(`${w.loss.notReceivedPercent} % of the sent packets not received`);
-    if (w.segments.producedFraction < 0.9) why.push(`only ${round(100 * w.segments.producedFraction, 0)} % of expected segments`);
+    if (opt.viewers === 'hls' && w.segments.producedFraction < 0.9) why.push(`only ${round(100 * w.segments.producedFraction, 0)} % of expected segments`);
     if (w.streamsAtEnd < live) why.push(`${live - w.streamsAtEnd} streams died during the window`);
     r.saturated = why.length > 0;
     r.saturation = why;

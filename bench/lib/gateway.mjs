@@ -21,7 +21,7 @@ export const ADMIN_PASSWORD = 'bench-admin-password';
  *   env: extra SE_* variables (e.g. { SE_SIP_CATALOG_ON_REGISTER: 'false' })
  *   cpuProfileDir: when set, the gateway runs with --cpu-prof and writes its profile there on exit
  */
-export async function startGatewayProcess({ store = 'sqlite', mongoUrl = '', env = {}, cpuProfileDir = null, startupMs = 60_000, heapMB = 0, heapSnapshots = false, webRoot = null } = {}) {
+export async function startGatewayProcess({ store = 'sqlite', mongoUrl = '', env = {}, cpuProfileDir = null, startupMs = 60_000, heapMB = 0, heapSnapshots = false, webRoot = null, nodeFlags: extraNodeFlags = [] } = {}) {
   if (store === 'mongo' && !mongoUrl) throw new Error('store mongo needs mongoUrl');
   const dataDir = mkdtempSync(join(tmpdir(), 'se-bench-gw-'));
   const sipPort = await freeTcpUdpPort();
@@ -31,7 +31,8 @@ export async function startGatewayProcess({ store = 'sqlite', mongoUrl = '', env
   // A clean environment: SE_* variables of the caller's shell must not leak into the gateway under test.
   const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SE_') && k !== 'NODE_OPTIONS'));
   // Node 20 refuses --cpu-prof in NODE_OPTIONS, so the flags go on the command line of the child.
-  const nodeFlags = [];
+  // extraNodeFlags: V8/Node flags for the gateway's node (e.g. --max-semi-space-size=32).
+  const nodeFlags = [...extraNodeFlags];
   if (cpuProfileDir) {
     mkdirSync(cpuProfileDir, { recursive: true });
     nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`);

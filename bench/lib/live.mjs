@@ -8,7 +8,7 @@ import { startGatewayProcess } from './gateway.mjs';
  * The catalog query after REGISTER is off (a camera is played by its device ID, which the gateway resolves
  * without a catalog), so registration does not load the run.
  */
-export function startMediaGateway({ ports, maxStreams = 1000, env = {}, cpuProfileDir = null } = {}) {
+export function startMediaGateway({ ports, maxStreams = 1000, env = {}, cpuProfileDir = null, nodeFlags = [] } = {}) {
   return startGatewayProcess({
     env: {
       SE_MEDIA_HOST: '127.0.0.1',
@@ -18,6 +18,7 @@ export function startMediaGateway({ ports, maxStreams = 1000, env = {}, cpuProfi
       ...env,
     },
     cpuProfileDir,
+    nodeFlags,
   });
 }
 

@@ -418,6 +418,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
         inProcessMuxer: config.media.inProcessMuxer,
         segmentSeconds: config.media.segmentSeconds,
         llhlsWindowSec: config.media.llhlsWindowSec,
+        llhlsIdleWindowSec: config.media.llhlsIdleWindowSec,
         tokenTtlSec: config.media.tokenTtlSec,
         maxStreams: config.media.maxStreams,
       },

@@ -86,6 +86,7 @@ export interface GatewayConfig {
     inProcessMuxer: boolean;
     segmentSeconds: number;
     llhlsWindowSec: number;
+    llhlsIdleWindowSec: number;
     tokenTtlSec: number;
     maxStreams: number;
   };
@@ -640,6 +641,11 @@ export const CONFIG_SCHEMA: TypedGroupSpec<GatewayConfig> = {
           kind: 'integer', default: 0, min: 0, max: 60,
           description:
             'Media an LL-HLS stream keeps (and lists), seconds; 0 = 8 segments. Shorter saves memory (~0.27 MB per second at 2 Mb/s) down to 3 target durations (RFC 8216), but hls.js falls back to whole segments sooner after repeated stalls.',
+        },
+        llhlsIdleWindowSec: {
+          kind: 'integer', default: 10, min: 0, max: 3600,
+          description:
+            'A stream whose LL-HLS playlist, parts and segments nobody requested for this many seconds keeps only its newest segment instead of the window (~2 MB per stream at 2 Mb/s; live fMP4 viewers do not need it); the next request is answered at once and the window grows back. 0 = always keep the window.',
         },
         tokenTtlSec: {
           kind: 'integer', default: 21600, min: 60, max: ONE_YEAR_SEC,

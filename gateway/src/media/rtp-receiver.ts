@@ -230,6 +230,11 @@ export class RtpReceiver extends EventEmitter<RtpReceiverEvents> {
     await this.dial();
   }
 
+  /** Sender restarts followed so far (cheap: read per packet by the GB source, unlike the whole `stats`). */
+  get resyncs(): number {
+    return this.reorder.stats.resyncs;
+  }
+
   get stats(): ReceiverStats {
     const r = this.reorder.stats;
     const c = this.counters;
@@ -453,6 +458,8 @@ export class RtpReceiver extends EventEmitter<RtpReceiverEvents> {
     const now = Date.now();
     if (this.counters.lastSsrc !== null && packet.ssrc !== this.counters.lastSsrc) {
       this.counters.ssrcChanges++;
+      // Another sender: a sequence jump now is a restart, not loss.
+      this.reorder.senderChanged();
       this.safeEmit('ssrc-change', { from: this.counters.lastSsrc, to: packet.ssrc });
     }
     this.counters.lastSsrc = packet.ssrc;
@@ -464,7 +471,7 @@ export class RtpReceiver extends EventEmitter<RtpReceiverEvents> {
       this.safeEmit('first-packet');
     }
     const pendingBefore = this.reorder.pending;
-    const ready = this.reorder.push(packet.sequence, packet.payload);
+    const ready = this.reorder.push(packet.sequence, packet.payload, packet.timestamp);
     this.deliver(ready);
     // The hold clock runs from the moment the current head gap opened (or changed).
     if (this.reorder.pending === 0) this.heldSince = null;

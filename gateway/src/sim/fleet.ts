@@ -126,6 +126,12 @@ export interface DeviceFleetOptions {
   stopSendingAfterMs?: number;
   /** Answer playback control (MANSRTSP INFO) with an unreadable body, like a broken device. Default false. */
   garbageMansrtspAnswers?: boolean;
+  /**
+   * Cameras playing the same loop send its shared pre-muxed, pre-cut RTP payloads (only RTP header, SCR and PTS
+   * written per camera; the same bytes as muxing per camera). false: every camera muxes and packetises each
+   * frame itself (the old way, for comparison). Default true.
+   */
+  sharedMediaPackets?: boolean;
   /** Media loop length, whole seconds. Default 10. */
   mediaLoopSeconds?: number;
   /** Disk cache of encoded loops. Default os.tmpdir()/sharp-eyes-sim-media. */
@@ -301,6 +307,7 @@ export class DeviceFleet extends EventEmitter<DeviceFleetEvents> {
         inviteDelayMs: opts.inviteDelayMs ?? 0,
         stopSendingAfterMs: opts.stopSendingAfterMs ?? null,
         garbageMansrtspAnswers: opts.garbageMansrtspAnswers ?? false,
+        sharedPackets: opts.sharedMediaPackets ?? true,
         personalisedWaitMs: opts.personalisedWaitMs ?? DEFAULTS.personalisedWaitMs,
       },
       this.mediaLibrary,

@@ -6,6 +6,10 @@
  * muxed into one PS pack (PsMuxer: pack header, + system header + PSM on keyframes, PES) and cut into RTP
  * packets of at most 1 400 payload bytes; the marker bit is set on the last packet of each pack (video frame
  * or 20 ms audio frame). Packets of one frame go out back to back, as a camera's encoder emits them.
+ * Cameras playing the same loop do not mux it each: SharedLoopPackets muxes and cuts every loop frame once
+ * (timestamps 0) and each camera writes only its RTP header and, into a copy of a frame's first payload, the
+ * SCR and PTS — the same bytes as muxing per camera (tested), a fraction of the CPU (bench/RESULTS.md
+ * "Stream scale 2"); `sharedPackets: false` is the per-camera way, kept for comparison.
  *
  * Timing and clocks:
  *  - A stream starts with loop frame 0 (a keyframe) the moment it starts, like a camera that forces an IDR
@@ -21,7 +25,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { randomInt } from 'node:crypto';
-import { PsMuxer } from '../codecs/ps/ps-muxer.js';
+import { PsMuxer, restampPack } from '../codecs/ps/ps-muxer.js';
 import { RtpPacketizer } from '../codecs/rtp/rtp.js';
 import { frameRfc4571 } from '../codecs/rtp/rfc4571.js';
 import type { AudioLoop, VideoLoop } from './media-source.js';
@@ -34,6 +38,7 @@ const MAX_LAG_MS = 1_000;
 /** A TCP sink drops whole packets once this much is queued in the socket (the receiver is not reading). */
 const TCP_MAX_QUEUED_BYTES = 2 * 1024 * 1024;
 const PTS_MODULO = 2 ** 33;
+const RTP_HEADER_BYTES = 12;
 const RTP_TS_MODULO = 2 ** 32;
 
 /**
@@ -51,6 +56,14 @@ export function captureTimeOfLoopPosition(loopPositionMs: number, loopEpochMs: n
 export interface RtpSink {
   /** Send one RTP packet; false when it was dropped (not connected, congested, closed). */
   send(packet: Buffer): boolean;
+  /**
+   * Send one RTP packet given as its header and a payload shared with other streams (not copied: UDP hands
+   * both to one sendmsg, TCP to one writev). Optional; senders fall back to send(concat).
+   */
+  sendParts?(header: Buffer, payload: Buffer): boolean;
+  /** Bracket the packets of one frame (TCP: one writev instead of one write per packet). Optional. */
+  cork?(): void;
+  uncork?(): void;
   close(): void;
   readonly closed: boolean;
 }
@@ -62,8 +75,8 @@ export class UdpRtpSink implements RtpSink {
   private constructor(
     private readonly socket: dgram.Socket,
     readonly localPort: number,
-    private remoteHost: string,
-    private remotePort: number,
+    readonly remoteHost: string,
+    readonly remotePort: number,
   ) {
     // ICMP port unreachable (nobody listening) surfaces as an error on later sends; a camera ignores it.
     socket.on('error', () => undefined);
@@ -78,6 +91,15 @@ export class UdpRtpSink implements RtpSink {
         resolve();
       });
     });
+    // Connected: every send then skips the per-call address lookup (a dns.lookup + nextTick even for an IP
+    // literal): ~30 % less CPU per datagram, which at 400 cameras × ~190 packets/s is most of the simulator.
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.connect(remotePort, remoteHost, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
     return new UdpRtpSink(socket, socket.address().port, remoteHost, remotePort);
   }
 
@@ -87,7 +109,13 @@ export class UdpRtpSink implements RtpSink {
 
   send(packet: Buffer): boolean {
     if (this.isClosed) return false;
-    this.socket.send(packet, this.remotePort, this.remoteHost);
+    this.socket.send(packet);
+    return true;
+  }
+
+  sendParts(header: Buffer, payload: Buffer): boolean {
+    if (this.isClosed) return false;
+    this.socket.send([header, payload]);
     return true;
   }
 
@@ -129,6 +157,27 @@ export class TcpRtpSink implements RtpSink {
     return true;
   }
 
+  sendParts(header: Buffer, payload: Buffer): boolean {
+    if (this.isClosed) return false;
+    if (this.socket.writableLength > TCP_MAX_QUEUED_BYTES) return false;
+    const length = header.length + payload.length;
+    if (length > 0xffff) throw new RangeError(`RTP packet of ${length} bytes does not fit RFC 4571 framing`);
+    const head = Buffer.allocUnsafe(2 + header.length);
+    head.writeUInt16BE(length, 0);
+    header.copy(head, 2);
+    this.socket.write(head);
+    this.socket.write(payload);
+    return true;
+  }
+
+  cork(): void {
+    if (!this.isClosed) this.socket.cork();
+  }
+
+  uncork(): void {
+    if (!this.isClosed) this.socket.uncork();
+  }
+
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
@@ -164,6 +213,71 @@ export interface MediaStreamOptions {
   sink: RtpSink;
   payloadType?: number;
   maxPayloadBytes?: number;
+  /** First RTP sequence number (default random, as a camera's). */
+  initialSequence?: number;
+  /**
+   * Send the loop's shared pre-muxed, pre-cut packets (see SharedLoopPackets) instead of muxing and packetising
+   * every frame for this camera: the same bytes on the wire. Default true; false is the old per-camera way,
+   * kept for comparison (bench: --sim-packets per-camera).
+   */
+  sharedPackets?: boolean;
+}
+
+/** One frame of a loop, muxed into its PS pack once (timestamps 0) and cut into RTP payloads. */
+interface SharedPack {
+  /** The RTP payloads, subarrays of one pack; payloads[0] holds the SCR and the PTS and is copied per camera. */
+  readonly payloads: readonly Buffer[];
+  /** Offset of the first PES's PTS in the pack (PsMuxer.ptsOffset). */
+  readonly ptsOffset: number;
+}
+
+/**
+ * A loop's frames as PS packs cut into RTP payloads, built once and shared by every camera that plays the loop
+ * with the same codecs, payload size: per packet a camera then only writes a 12-byte RTP header (its SSRC,
+ * sequence number, timestamp) and, in the first packet of each frame, the SCR and PTS (10 bytes). The old
+ * per-camera PsMuxer + RtpPacketizer produced exactly these bytes at ~0.15 % of a core per 2 Mb/s camera.
+ */
+export class SharedLoopPackets {
+  private static readonly cache = new WeakMap<VideoLoop, Map<AudioLoop | null, Map<number, SharedLoopPackets>>>();
+
+  private constructor(
+    readonly video: readonly SharedPack[],
+    readonly audio: readonly SharedPack[],
+  ) {}
+
+  /** The shared packets of `video` (+ `audio`), or null when a pack's timestamps do not all fall in its first payload. */
+  static of(video: VideoLoop, audio: AudioLoop | null, maxPayload: number): SharedLoopPackets | null {
+    let byAudio = SharedLoopPackets.cache.get(video);
+    if (!byAudio) SharedLoopPackets.cache.set(video, (byAudio = new Map()));
+    let byKey = byAudio.get(audio);
+    if (!byKey) byAudio.set(audio, (byKey = new Map()));
+    const key = maxPayload;
+    const known = byKey.get(key);
+    if (known) return known;
+    const muxer = new PsMuxer({ video: video.codec, ...(audio ? { audio: audio.codec } : {}) });
+    const cut = (pack: Buffer, ptsOffset: number): SharedPack | null => {
+      // The SCR (bytes 4..9) and the 5-byte PTS must lie in the first payload, the only one copied per camera.
+      if (ptsOffset + 5 > Math.min(maxPayload, pack.length)) return null;
+      const payloads: Buffer[] = [];
+      for (let offset = 0; offset < pack.length; offset += maxPayload) payloads.push(pack.subarray(offset, Math.min(offset + maxPayload, pack.length)));
+      return { payloads, ptsOffset };
+    };
+    const videoPacks: SharedPack[] = [];
+    for (const frame of video.frames) {
+      const pack = cut(muxer.muxVideo(frame.data, 0, frame.keyframe), muxer.ptsOffset('video', frame.keyframe));
+      if (!pack) return null;
+      videoPacks.push(pack);
+    }
+    const audioPacks: SharedPack[] = [];
+    for (const frame of audio?.frames ?? []) {
+      const pack = cut(muxer.muxAudio(frame, 0), muxer.ptsOffset('audio', false));
+      if (!pack) return null;
+      audioPacks.push(pack);
+    }
+    const shared = new SharedLoopPackets(videoPacks, audioPacks);
+    byKey.set(key, shared);
+    return shared;
+  }
 }
 
 export class MediaStream implements PumpedStream {
@@ -175,6 +289,10 @@ export class MediaStream implements PumpedStream {
   private readonly packetizer: RtpPacketizer;
   private readonly muxer: PsMuxer;
   private readonly frameMs: number;
+  private readonly shared: SharedLoopPackets | null;
+  private readonly payloadType: number;
+  /** Next RTP sequence number of the shared path (the packetizer keeps its own). */
+  private sequence: number;
   private startMono = 0;
   private startWall = 0;
   private nextVideo = 0;
@@ -190,12 +308,16 @@ export class MediaStream implements PumpedStream {
     this.audio = opts.audio ?? null;
     this.ssrc = opts.ssrc >>> 0;
     this.sink = opts.sink;
+    this.payloadType = opts.payloadType ?? PS_PAYLOAD_TYPE;
+    const maxPayload = opts.maxPayloadBytes ?? MAX_RTP_PAYLOAD;
+    this.sequence = (opts.initialSequence ?? randomInt(0, 0x10000)) & 0xffff;
     this.packetizer = new RtpPacketizer({
       ssrc: this.ssrc,
-      payloadType: opts.payloadType ?? PS_PAYLOAD_TYPE,
-      maxPayload: opts.maxPayloadBytes ?? MAX_RTP_PAYLOAD,
-      initialSequence: randomInt(0, 0x10000),
+      payloadType: this.payloadType,
+      maxPayload,
+      initialSequence: this.sequence,
     });
+    this.shared = opts.sharedPackets === false ? null : SharedLoopPackets.of(this.video, this.audio, maxPayload);
     this.muxer = new PsMuxer({ video: opts.video.codec, ...(this.audio ? { audio: this.audio.codec } : {}) });
     this.frameMs = 1000 / opts.video.fps;
   }
@@ -270,7 +392,8 @@ export class MediaStream implements PumpedStream {
     }
     this.awaitKeyframe = false;
     const pts = this.pts(dueMs);
-    this.sendPack(this.muxer.muxVideo(frame.data, pts, frame.keyframe), pts);
+    if (this.shared) this.sendShared(this.shared.video[(this.nextVideo - 1) % loop.frames.length]!, pts);
+    else this.sendPack(this.muxer.muxVideo(frame.data, pts, frame.keyframe), pts);
     this.stats.videoFrames++;
   }
 
@@ -280,7 +403,8 @@ export class MediaStream implements PumpedStream {
     // Audio waits for the video keyframe too: after a resume the stream starts over like a new call.
     if (this.paused || this.awaitKeyframe) return;
     const pts = this.pts(dueMs);
-    this.sendPack(this.muxer.muxAudio(frame, pts), pts);
+    if (this.shared) this.sendShared(this.shared.audio[(this.nextAudio - 1) % audio.frames.length]!, pts);
+    else this.sendPack(this.muxer.muxAudio(frame, pts), pts);
     this.stats.audioFrames++;
   }
 
@@ -301,6 +425,56 @@ export class MediaStream implements PumpedStream {
         }
       }
     }
+  }
+
+  /** One frame from the shared packets: per packet only our RTP header; the first payload re-stamped in a copy. */
+  private sendShared(pack: SharedPack, pts: number): void {
+    const sink = this.sink;
+    const timestamp = pts % RTP_TS_MODULO;
+    const last = pack.payloads.length - 1;
+    sink.cork?.();
+    try {
+      for (let i = 0; i <= last; i++) {
+        const payload = pack.payloads[i]!;
+        let ok: boolean;
+        let length: number;
+        if (i === 0) {
+          const packet = Buffer.allocUnsafe(RTP_HEADER_BYTES + payload.length);
+          this.writeRtpHeader(packet, i === last, timestamp);
+          payload.copy(packet, RTP_HEADER_BYTES);
+          restampPack(packet, RTP_HEADER_BYTES, pack.ptsOffset, pts);
+          ok = sink.send(packet);
+          length = packet.length;
+        } else {
+          const header = Buffer.allocUnsafe(RTP_HEADER_BYTES);
+          this.writeRtpHeader(header, i === last, timestamp);
+          ok = sink.sendParts ? sink.sendParts(header, payload) : sink.send(Buffer.concat([header, payload]));
+          length = RTP_HEADER_BYTES + payload.length;
+        }
+        if (ok) {
+          this.stats.packets++;
+          this.stats.bytes += length;
+        } else {
+          this.stats.droppedPackets++;
+          if (sink.closed) {
+            this.stopped = true;
+            return;
+          }
+        }
+      }
+    } finally {
+      sink.uncork?.();
+    }
+  }
+
+  /** RTP fixed header (RFC 3550 §5.1, no CSRC, no padding) as serializeRtp writes it; advances the sequence. */
+  private writeRtpHeader(out: Buffer, marker: boolean, timestamp: number): void {
+    out[0] = 0x80;
+    out[1] = (marker ? 0x80 : 0) | this.payloadType;
+    out.writeUInt16BE(this.sequence, 2);
+    out.writeUInt32BE(timestamp >>> 0, 4);
+    out.writeUInt32BE(this.ssrc, 8);
+    this.sequence = (this.sequence + 1) & 0xffff;
   }
 
   /** After a stall: continue at the next keyframe at or after the current position. */

@@ -49,6 +49,8 @@ export interface SimMediaConfig {
   personalisedWaitMs: number;
   /** Answer MANSRTSP INFOs with an unreadable body (a broken device, for tests). Default false. */
   garbageMansrtspAnswers?: boolean;
+  /** Live loops from the shared pre-muxed packets (MediaStreamOptions.sharedPackets). Default true. */
+  sharedPackets?: boolean;
 }
 
 /** A Playback / Download request (s=, u=, t=, a=downloadspeed of the offer). */
@@ -575,6 +577,7 @@ export class SimMediaService {
       ssrc: this.config.zeroSsrc ? 0 : Number(session.plan.ssrcText),
       sink,
       payloadType: session.plan.payloadType,
+      sharedPackets: this.config.sharedPackets ?? true,
     });
     session.stream = stream;
     session.state = 'streaming';

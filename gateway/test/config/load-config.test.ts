@@ -71,6 +71,7 @@ const EXPECTED_DEFAULTS: GatewayConfig = {
     inProcessMuxer: true,
     segmentSeconds: 1,
     llhlsWindowSec: 0,
+    llhlsIdleWindowSec: 10,
     tokenTtlSec: 21600,
     maxStreams: 1000,
   },

@@ -61,6 +61,49 @@ describe('ReorderBuffer', () => {
     expect(buffer.stats).toMatchObject({ resyncs: 1, lost: 0 });
   });
 
+  /** Pushes (seq, timestamp) pairs; the item is the sequence number. */
+  function runTs(buffer: ReorderBuffer<number>, packets: Array<[number, number]>): number[] {
+    return packets.flatMap(([seq, ts]) => buffer.push(seq, seq, ts));
+  }
+
+  /** `count` packets from `firstSeq` at `ticks` timestamp ticks per packet from `firstTs` (32-bit wrap). */
+  function paced(firstSeq: number, count: number, firstTs: number, ticks = 470): Array<[number, number]> {
+    return Array.from({ length: count }, (_, i) => [(firstSeq + i) & 0xffff, (firstTs + i * ticks) >>> 0]);
+  }
+
+  it('counts a long forward jump as loss when the timestamp advanced in step (an overflowing socket)', () => {
+    const buffer = new ReorderBuffer<number>(32);
+    runTs(buffer, paced(60_000, 500, 4_294_000_000));
+    buffer.skipGap();
+    // 5,000 packets dropped (sequence and 32-bit timestamp both wrap inside the gap), then the stream goes on.
+    const after = paced((60_000 + 500 + 5_000) & 0xffff, 100, (4_294_000_000 + (500 + 5_000) * 470) >>> 0);
+    const out = runTs(buffer, after);
+    expect(out).toEqual(after.map(([seq]) => seq));
+    expect(buffer.stats).toMatchObject({ lost: 5_000, resyncs: 0, lossJumps: 1 });
+  });
+
+  it('still takes a jump for a restart when the timestamp did not follow it, or the SSRC changed', () => {
+    // Renumbered: the sequence jumps by 20,000 but only 1 s of timestamps passed.
+    const renumbered = new ReorderBuffer<number>(32);
+    runTs(renumbered, paced(100, 500, 0));
+    renumbered.skipGap();
+    runTs(renumbered, paced(20_600, 10, 500 * 470 + 90_000));
+    expect(renumbered.stats).toMatchObject({ lost: 0, resyncs: 1, lossJumps: 0 });
+    // The same jump as the loss case above, but after senderChanged(): a restart.
+    const changed = new ReorderBuffer<number>(32);
+    runTs(changed, paced(100, 500, 0));
+    changed.skipGap();
+    changed.senderChanged();
+    runTs(changed, paced(5_600, 10, 5_500 * 470));
+    expect(changed.stats).toMatchObject({ lost: 0, resyncs: 1, lossJumps: 0 });
+    // Without timestamps (callers that have none): a restart as before.
+    const plain = new ReorderBuffer<number>(32);
+    run(plain, Array.from({ length: 500 }, (_, i) => 100 + i));
+    plain.skipGap();
+    run(plain, [5_600, 5_601]);
+    expect(plain.stats).toMatchObject({ lost: 0, resyncs: 1, lossJumps: 0 });
+  });
+
   it('rejects windows it cannot honour', () => {
     expect(() => new ReorderBuffer(0)).toThrow(RangeError);
     expect(() => new ReorderBuffer(10_000)).toThrow(RangeError);

@@ -111,6 +111,16 @@ describe('RtpReceiver', () => {
       expect(receiver.stats.late).toBe(1);
     });
 
+    it('counts a socket overflow longer than 3,000 packets as loss, not as a sender restart', async () => {
+      const { receiver, out } = await open();
+      // numberedPackets: 3600 ticks per 4 packets. 4,000 of them never arrive (as when the kernel drops them).
+      const packets = numberedPackets(4_300, SSRC, 60_000);
+      const sent = [...packets.slice(0, 200), ...packets.slice(4_200)];
+      await (await udpSender()).send(sent, receiver.localPort);
+      expect(await out.waitFor(300)).toEqual([...range(0, 200), ...range(4_200, 4_300)]);
+      expect(receiver.stats).toMatchObject({ lost: 4_000, resyncs: 0 });
+    });
+
     it('drops duplicates, whether delivered already or still waiting', async () => {
       const { receiver, out } = await open();
       const packets = numberedPackets(60, SSRC, 5);

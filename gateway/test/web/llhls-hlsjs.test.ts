@@ -5,6 +5,7 @@
  * exists; hls.js keeps loading parts and never falls back to whole segments (hls.js #4731, MediaMTX #997);
  * after the source stalls for a few seconds playback resumes by itself (hls.js #7431, #6350); a camera restart at
  * another resolution (new epoch) plays on.
+ * A viewer arriving at a stream nobody read for a while (idle window: only the newest segment kept) plays at once.
  * The session length is LLHLS_SOAK_SECONDS (default 20 s; the 10-minute run is the same test with 600).
  */
 import type { Browser, Page } from 'playwright-core';
@@ -130,4 +131,44 @@ describe('hls.js low-latency mode on the LL-HLS reader', () => {
     const errors = await page.evaluate<Array<{ fatal: boolean }>>('window.errors');
     expect(errors.filter((e) => e.fatal)).toEqual([]);
   }, 180_000);
+});
+
+describe('hls.js on a stream whose window went idle (idleWindowSec)', () => {
+  it('a viewer arriving after the idle bound gets its first playlist at once and plays', async () => {
+    // 2 s instead of the default 10: the same code path, a shorter wait.
+    const idleReader = new LlhlsReader({ idleWindowSec: 2 });
+    const idleFeed = feedLive(idleReader, media.tracks, media.units);
+    const idleServed = await serveLlhls(idleReader, { 'player.html': PAGE });
+    const idlePage = await browser.newPage();
+    try {
+      // Ready when the window has been trimmed: idle, and more segments published since than one window holds.
+      const start = Date.now();
+      for (;;) {
+        const st = idleReader.stats();
+        if (st.windowIdle && st.segments >= 9) break;
+        if (Date.now() - start > 60_000) throw new Error(`window not idle after 60 s: ${JSON.stringify(st)}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const heldIdle = idleReader.stats().heldBytes;
+      await idlePage.goto(`${idleServed.base}/player.html`);
+      await idlePage.waitForFunction(`document.getElementById('v').currentTime > 2`, undefined, { timeout: 90_000, polling: 200 });
+      const playlists = idleServed.log.filter((r) => r.url.startsWith('/index.m3u8'));
+      expect(playlists[0].url).toBe('/index.m3u8');
+      expect(playlists[0].status).toBe(200);
+      // Answered without waiting for a new part, though only one segment was there.
+      expect(playlists[0].partsAtAnswer).toBe(playlists[0].partsAtStart);
+      expect(playlists[0].answeredAt - playlists[0].startedAt).toBeLessThan(200);
+      const errors = await idlePage.evaluate<Array<{ fatal: boolean }>>('window.errors');
+      expect(errors.filter((e) => e.fatal)).toEqual([]);
+      // The viewer keeps the window: it grows back.
+      await idlePage.waitForFunction(`document.getElementById('v').currentTime > 5`, undefined, { timeout: 90_000, polling: 200 });
+      expect(idleReader.stats().windowIdle).toBe(false);
+      expect(idleReader.stats().heldBytes).toBeGreaterThan(heldIdle * 2);
+    } finally {
+      await idlePage.close();
+      idleFeed.stop();
+      idleReader.close('test over');
+      await idleServed.close();
+    }
+  }, 240_000);
 });

@@ -12,8 +12,17 @@ export interface Fmp4Sample {
   /** PTS − DTS in the track's timescale (0 without B-frames). */
   compositionTimeOffset: number;
   keyframe: boolean;
-  /** Video: length-prefixed NAL units (see `lengthPrefixed`); audio: one raw frame. */
-  data: Uint8Array;
+  /**
+   * Video: length-prefixed NAL units (see `lengthPrefixed`), or the NAL units to prefix while the mdat is
+   * written (`naluSample`: one copy of each frame instead of two); audio: one raw frame.
+   */
+  data: Uint8Array | NaluSample;
+}
+
+/** A video sample as its NAL units (out-of-band ones already left out); `length` is the prefixed size. */
+export interface NaluSample {
+  readonly nalus: readonly Uint8Array[];
+  readonly length: number;
 }
 
 export interface FragmentTrack {
@@ -51,7 +60,8 @@ export function buildFragment(sequenceNumber: number, tracks: readonly FragmentT
     }
   }
   const total = moofSize + 8 + dataSize;
-  const out = new Uint8Array(total);
+  // Every byte is written below: no zero-filling (the fragment is most of the gateway's per-frame memory traffic).
+  const out = new Uint8Array(Buffer.allocUnsafeSlow(total).buffer, 0, total);
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   let at = 0;
   const header = (size: number, type: number): void => {
@@ -96,8 +106,17 @@ export function buildFragment(sequenceNumber: number, tracks: readonly FragmentT
   header(8 + dataSize, BOX_MDAT);
   for (const track of nonEmpty) {
     for (const sample of track.samples) {
-      out.set(sample.data, at);
-      at += sample.data.length;
+      const data = sample.data;
+      if (data instanceof Uint8Array) {
+        out.set(data, at);
+        at += data.length;
+      } else {
+        for (const nal of data.nalus) {
+          view.setUint32(at, nal.length);
+          out.set(nal, at + 4);
+          at += 4 + nal.length;
+        }
+      }
     }
   }
   return out;
@@ -134,18 +153,31 @@ const H265_OUT_OF_BAND = new Set([32, 33, 34, 35]);
  * delimiters dropped (they are in the init segment; 'avc1'/'hvc1' promise they are not in band).
  */
 export function lengthPrefixed(codec: 'h264' | 'h265', nalus: readonly Uint8Array[]): Uint8Array {
-  const outOfBand = codec === 'h264' ? H264_OUT_OF_BAND : H265_OUT_OF_BAND;
-  const keep = (nal: Uint8Array): boolean => nal.length > 0 && !outOfBand.has(codec === 'h264' ? nal[0] & 0x1f : (nal[0] >> 1) & 0x3f);
-  let size = 0;
-  for (const nal of nalus) if (keep(nal)) size += 4 + nal.length;
-  const out = new Uint8Array(size);
+  const sample = naluSample(codec, nalus);
+  const out = new Uint8Array(sample.length);
   const view = new DataView(out.buffer);
   let at = 0;
-  for (const nal of nalus) {
-    if (!keep(nal)) continue;
+  for (const nal of sample.nalus) {
     view.setUint32(at, nal.length);
     out.set(nal, at + 4);
     at += 4 + nal.length;
   }
   return out;
+}
+
+/**
+ * The same sample without copying: the NAL units `lengthPrefixed` would write (views, not copies) and its
+ * size; buildFragment writes the prefixes and the bytes straight into the mdat. The views must stay unchanged
+ * until the fragment is built (the PS demuxer's frames are never reused).
+ */
+export function naluSample(codec: 'h264' | 'h265', nalus: readonly Uint8Array[]): NaluSample {
+  const outOfBand = codec === 'h264' ? H264_OUT_OF_BAND : H265_OUT_OF_BAND;
+  const kept: Uint8Array[] = [];
+  let length = 0;
+  for (const nal of nalus) {
+    if (nal.length === 0 || outOfBand.has(codec === 'h264' ? nal[0]! & 0x1f : (nal[0]! >> 1) & 0x3f)) continue;
+    kept.push(nal);
+    length += 4 + nal.length;
+  }
+  return { nalus: kept, length };
 }

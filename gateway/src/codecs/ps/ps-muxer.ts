@@ -61,6 +61,15 @@ export class PsMuxer {
     return Buffer.concat(parts);
   }
 
+  /**
+   * Offset of the first PES header's PTS field in a pack muxVideo / muxAudio returns, so a sender can mux a
+   * frame once and re-stamp copies of the pack's head with restampPack() (the simulator's shared loops: 400
+   * cameras playing one clip differ only in these 10 bytes and the RTP header). Not for packs with a DTS.
+   */
+  ptsOffset(kind: 'video' | 'audio', keyframe: boolean): number {
+    return PACK_HEADER_LENGTH + (kind === 'video' && keyframe ? this.systemHeader.length + this.psm.length : 0) + 9;
+  }
+
   /** Pack header + the audio frame's PES (G.711 raw bytes, AAC as ADTS). */
   muxAudio(frame: Buffer, pts90k: number): Buffer {
     if (!this.opts.audio) throw new Error('PsMuxer was created without an audio codec');
@@ -85,19 +94,35 @@ function normaliseTimestamp(ts: number): number {
   return ((Math.floor(ts) % TIMESTAMP_MODULO) + TIMESTAMP_MODULO) % TIMESTAMP_MODULO;
 }
 
-/** MPEG-2 pack header, 14 bytes, no stuffing; SCR base = the PTS, SCR extension 0. */
-function packHeader(pts90k: number): Buffer {
-  const scr = normaliseTimestamp(pts90k);
+const PACK_HEADER_LENGTH = 14;
+
+/**
+ * Re-stamp a pack muxed without DTS: write `pts90k` as its SCR (pack header at `packOffset`) and as the first
+ * PES's PTS (at `packOffset + ptsOffset`, see PsMuxer.ptsOffset). Gives the same bytes muxing with `pts90k`.
+ */
+export function restampPack(out: Buffer, packOffset: number, ptsOffset: number, pts90k: number): void {
+  const ts = normaliseTimestamp(pts90k);
+  writeScr(out, packOffset, ts);
+  writeTimestamp(out, packOffset + ptsOffset, 0x2, ts);
+}
+
+/** SCR base = `scr`, extension 0, in bytes 4..9 of the pack header at `offset`. */
+function writeScr(out: Buffer, offset: number, scr: number): void {
   const high = Math.floor(scr / 2 ** 30); // bits 32..30
   const low = scr % 2 ** 30; // bits 29..0
-  const out = Buffer.alloc(14);
+  out[offset + 4] = 0x40 | (high << 3) | 0x04 | (low >>> 28);
+  out[offset + 5] = (low >>> 20) & 0xff;
+  out[offset + 6] = (((low >>> 15) & 0x1f) << 3) | 0x04 | ((low >>> 13) & 0x03);
+  out[offset + 7] = (low >>> 5) & 0xff;
+  out[offset + 8] = ((low & 0x1f) << 3) | 0x04; // SCR extension bits 8..7 = 0
+  out[offset + 9] = 0x01; // SCR extension bits 6..0 = 0, marker
+}
+
+/** MPEG-2 pack header, 14 bytes, no stuffing; SCR base = the PTS, SCR extension 0. */
+function packHeader(pts90k: number): Buffer {
+  const out = Buffer.alloc(PACK_HEADER_LENGTH);
   out.writeUInt32BE(0x000001ba, 0);
-  out[4] = 0x40 | (high << 3) | 0x04 | (low >>> 28);
-  out[5] = (low >>> 20) & 0xff;
-  out[6] = (((low >>> 15) & 0x1f) << 3) | 0x04 | ((low >>> 13) & 0x03);
-  out[7] = (low >>> 5) & 0xff;
-  out[8] = ((low & 0x1f) << 3) | 0x04; // SCR extension bits 8..7 = 0
-  out[9] = 0x01; // SCR extension bits 6..0 = 0, marker
+  writeScr(out, 0, normaliseTimestamp(pts90k));
   out[10] = (MUX_RATE >>> 14) & 0xff;
   out[11] = (MUX_RATE >>> 6) & 0xff;
   out[12] = ((MUX_RATE & 0x3f) << 2) | 0x03;

@@ -217,6 +217,8 @@ export interface StreamServiceOptions {
   segmentSeconds: number;
   /** LL-HLS window, seconds; 0 or absent = the reader's default (8 segments). */
   llhlsWindowSec?: number;
+  /** Seconds without an LL-HLS request after which a stream keeps only its newest segment; 0 = never (reader default 10). */
+  llhlsIdleWindowSec?: number;
   tokenTtlSec: number;
   maxStreams: number;
   /** Mux H.264/H.265/AAC to LL-HLS in process (default true); false keeps every stream on ffmpeg. */
@@ -957,6 +959,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
         segmentTargetSec: this.opts.segmentSeconds,
         maxSegmentSec: Math.max(2, this.opts.segmentSeconds * 2),
         ...(this.opts.llhlsWindowSec ? { windowSec: this.opts.llhlsWindowSec } : {}),
+        ...(this.opts.llhlsIdleWindowSec !== undefined ? { idleWindowSec: this.opts.llhlsIdleWindowSec } : {}),
       });
       s.llhls = llhls;
       core.addReader(llhls);
@@ -964,7 +967,7 @@ export class StreamService extends EventEmitter<StreamEvents> {
       // Playable once the first segment is complete (plain HLS clients need one; hls.js starts on parts).
       const waitForSegment = (): void => {
         if (llhls.closed) return;
-        llhls.playlist({ msn: 0 }).then(
+        llhls.playlist({ msn: 0 }, true).then(
           () => (llhls.stats().segments > 0 ? resolveSegment() : waitForSegment()),
           () => undefined,
         );

@@ -254,6 +254,91 @@ describe('LL-HLS reader: a window by duration', () => {
   });
 });
 
+describe('LL-HLS reader: the idle window (idleWindowSec)', () => {
+  /** A reader on a clock the test moves (ms). */
+  function clocked(idleWindowSec?: number): { reader: LlhlsReader; clock: { ms: number } } {
+    const clock = { ms: 0 };
+    const reader = new LlhlsReader({ ...(idleWindowSec !== undefined ? { idleWindowSec } : {}), now: () => clock.ms });
+    reader.onParameters(media.tracks, 1);
+    return { reader, clock };
+  }
+
+  it('keeps only the newest segment while nobody asks, answers the next client at once with a valid playlist, and grows back', async () => {
+    const { reader, clock } = clocked();
+    feed(reader, shifted(0));
+    feed(reader, shifted(1));
+    const full = reader.stats().heldBytes;
+    expect(reader.stats().windowIdle).toBe(false);
+    // 10 s without a request: the window goes at the next segment.
+    clock.ms = 10_000;
+    feed(reader, shifted(2));
+    feed(reader, shifted(3));
+    const idle = reader.stats();
+    expect(idle.windowIdle).toBe(true);
+    expect(idle.heldBytes).toBeLessThan(full / 3);
+    // A client arrives: the playlist is answered at once (no _HLS_ directives: never blocked) with the newest
+    // complete segment, its parts, the one being built and the preload hint.
+    const text = await Promise.race([reader.playlist(), new Promise<string>((r) => setTimeout(() => r('blocked'), 500))]);
+    expect(reader.stats().windowIdle).toBe(false);
+    const p = parse(text);
+    expect(p.segments).toHaveLength(1);
+    const msn = Number(/seg-(\d+)\.m4s/.exec(p.segments[0].uri)?.[1]);
+    expect(Number(p.tags.get('#EXT-X-MEDIA-SEQUENCE'))).toBe(msn);
+    expect(msn).toBeGreaterThan(8);
+    // RFC 8216bis: every EXTINF within TARGETDURATION, PART durations within PART-TARGET (rounded), the map
+    // and the date before the first segment, the hint names the next part; everything listed is served.
+    const target = Number(p.tags.get('#EXT-X-TARGETDURATION'));
+    for (const seg of p.segments) expect(Math.round(seg.duration)).toBeLessThanOrEqual(target);
+    expect(p.tags.get('#EXT-X-MAP')).toBe('URI="init-1.mp4"');
+    expect(p.tags.has('#EXT-X-PROGRAM-DATE-TIME')).toBe(true);
+    expect(p.tags.get('#EXT-X-PRELOAD-HINT')).toMatch(/^TYPE=PART,URI="part-\d+-\d+\.m4s"$/);
+    expect(p.parts[0]?.independent).toBe(true);
+    for (const uri of [...p.segments.map((x) => x.uri), ...p.parts.map((x) => x.uri), 'init-1.mp4']) expect(await reader.resource(uri)).toBeDefined();
+    // Media of the kept segment plays: ffprobe decodes init + segment.
+    const file = join(dir, 'idle-seg.mp4');
+    await writeFile(file, Buffer.concat([(await reader.resource('init-1.mp4'))!.body, (await reader.resource(p.segments[0].uri))!.body]));
+    const probe = await run(FFPROBE, ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file]);
+    expect(Number(probe.stdout.trim())).toBeGreaterThanOrEqual(20);
+    // The client keeps asking (the clock does not pass the idle bound): the window grows back to 8 segments.
+    feed(reader, shifted(4));
+    feed(reader, shifted(5));
+    expect(parse(await reader.playlist()).segments.length).toBe(8);
+    expect(reader.stats().heldBytes).toBeGreaterThan(full * 0.8);
+    reader.close('test over');
+  });
+
+  it('a blocking request in progress, or the gateway waiting for its first segment, is no client / is one', async () => {
+    const { reader, clock } = clocked(10);
+    clock.ms = 20_000;
+    // The gateway's own wait for the first segment does not count as a client.
+    const first = reader.playlist({ msn: 0 }, true);
+    feed(reader, shifted(0));
+    await first;
+    feed(reader, shifted(1));
+    expect(reader.stats().windowIdle).toBe(true);
+    expect(parse(await reader.playlist()).segments.length).toBe(1);
+    // A segment request counts as a client as well.
+    clock.ms = 40_000;
+    feed(reader, shifted(2));
+    expect(reader.stats().windowIdle).toBe(true);
+    await reader.resource('init-1.mp4');
+    expect(reader.stats().windowIdle).toBe(false);
+    reader.close('test over');
+  });
+
+  it('idleWindowSec 0 always keeps the window', () => {
+    const { reader, clock } = clocked(0);
+    clock.ms = 1_000_000;
+    for (let loop = 0; loop < 4; loop++) feed(reader, shifted(loop));
+    expect(reader.stats().windowIdle).toBe(false);
+    expect(reader.stats().heldBytes).toBeGreaterThan(0);
+    return reader.playlist().then((text) => {
+      expect(parse(text).segments.length).toBe(8);
+      reader.close('test over');
+    });
+  });
+});
+
 describe('LL-HLS reader: a plain HLS client', () => {
   it('ffmpeg\'s HLS demuxer (no LL-HLS support) reads the playlist and decodes the segments', async () => {
     const reader = new LlhlsReader();

@@ -21,7 +21,8 @@ import {
   buildInitSegment,
   hevcCodecString,
   isFmp4Muxable,
-  lengthPrefixed,
+  naluSample,
+  type NaluSample,
   parseHevcSps,
   timescaleOf,
   type Fmp4Sample,
@@ -179,9 +180,10 @@ export class CmafTimeline {
     track.lastEnd90k = decodeTime90k + duration90k;
     const toTrack = (t90k: number): number => Math.round((t90k * track.timescale) / CLOCK_90K);
     const decodeTime = toTrack(decodeTime90k);
-    let data: Uint8Array;
+    let data: Uint8Array | NaluSample;
     if (track.kind === 'video') {
-      data = lengthPrefixed((track.parameters as VideoParameters).codec, unit.nalus ?? []);
+      // Not copied here: buildFragment writes the length prefixes and the NAL units into the mdat.
+      data = naluSample((track.parameters as VideoParameters).codec, unit.nalus ?? []);
       if (data.length === 0) {
         this.dropped++;
         return null;

@@ -31,6 +31,15 @@ export interface LlhlsOptions {
    * stalls it falls back to whole segments sooner (docs/media-llhls.md).
    */
   windowSec?: number;
+  /**
+   * A stream whose playlist, parts and segments no client asked for in this many seconds keeps only its newest
+   * complete segment (+ the one being built) instead of the window: nobody reads the window, and at 2 Mb/s it
+   * is ~2 MB per stream. The next request is answered at once from what is there (a playlist like one shortly
+   * after a stream's start) and the window grows back as segments come. 0 = always keep the window. Default 10.
+   */
+  idleWindowSec?: number;
+  /** Clock for the idle window (ms, monotonic); tests may pass their own. Default performance.now. */
+  now?: () => number;
   /** Longest a blocking playlist / part request is held (ms); default 3 target durations. */
   holdBoundMs?: number;
   /** Wall clock for timers (tests may pass their own). */
@@ -55,6 +64,8 @@ export interface LlhlsStats {
   blockingRequestsWaiting: number;
   /** Why the current epoch cannot be muxed (no H.264/H.265/AAC track, bad parameter sets), or null. */
   unplayableReason: string | null;
+  /** No client asked for idleWindowSec: only the newest segment is kept. */
+  windowIdle: boolean;
 }
 
 /** A request the server must refuse (400): an `_HLS_msn` too far ahead, `_HLS_part` without `_HLS_msn`. */
@@ -107,6 +118,11 @@ interface Segment {
   parts: Part[];
   duration90k: number;
   complete: boolean;
+  /**
+   * Its playlist lines from PROGRAM-DATE-TIME to the URI, once complete (they never change then): a playlist
+   * request renders only the segment in progress (each of 200 streams is asked once a second or more).
+   */
+  rendered?: string;
 }
 
 interface Waiter {
@@ -138,6 +154,10 @@ export class LlhlsReader implements StreamReader {
   private readonly windowMin90k: number;
   private readonly holdBoundMs: number;
   private readonly setTimer: NonNullable<LlhlsOptions['setTimer']>;
+  private readonly idleWindowMs: number;
+  private readonly now: () => number;
+  /** When a client last asked for the playlist or a resource (starts at creation: a play precedes its viewer). */
+  private lastClientRequestAt: number;
 
   private timeline: CmafTimeline | null = null;
   private epoch: number | null = null;
@@ -178,6 +198,9 @@ export class LlhlsReader implements StreamReader {
     this.windowMin90k = options.windowSec ? Math.max(3 * this.targetDurationSec, options.windowSec) * CLOCK_90K : Number.POSITIVE_INFINITY;
     this.holdBoundMs = options.holdBoundMs ?? 3 * this.targetDurationSec * 1000;
     this.setTimer = options.setTimer ?? defaultTimer;
+    this.idleWindowMs = Math.max(0, options.idleWindowSec ?? 10) * 1000;
+    this.now = options.now ?? (() => performance.now());
+    this.lastClientRequestAt = this.now();
   }
 
   // ---- StreamReader ------------------------------------------------------------------------------------
@@ -260,10 +283,12 @@ export class LlhlsReader implements StreamReader {
   /**
    * The media playlist. Without `msn` it is answered at once (a first request must never wait: hls.js
    * #4766), except before the first part exists, when it waits for that part (bounded). With `msn` (and
-   * `part`) it is held until the playlist holds that part / segment or the hold bound passes.
+   * `part`) it is held until the playlist holds that part / segment or the hold bound passes. `internal`: the
+   * gateway itself waiting (for the first segment), not a client: it does not keep the window (idleWindowSec).
    */
-  async playlist(request: { msn?: number; part?: number } = {}): Promise<string> {
+  async playlist(request: { msn?: number; part?: number } = {}, internal = false): Promise<string> {
     this.assertOpen();
+    if (!internal) this.lastClientRequestAt = this.now();
     const { msn, part } = request;
     if (part !== undefined && msn === undefined) throw new LlhlsRequestError('_HLS_part needs _HLS_msn');
     if (msn !== undefined && (!Number.isInteger(msn) || msn < 0)) throw new LlhlsRequestError(`bad _HLS_msn ${msn}`);
@@ -286,6 +311,7 @@ export class LlhlsReader implements StreamReader {
    */
   async resource(name: string): Promise<LlhlsResource | undefined> {
     this.assertOpen();
+    this.lastClientRequestAt = this.now();
     const found = this.findResource(name);
     if (found) return found;
     const wanted = /^part-(\d+)-(\d+)\.m4s$/.exec(name);
@@ -329,7 +355,13 @@ export class LlhlsReader implements StreamReader {
       heldBytes,
       blockingRequestsWaiting: this.waiters.length,
       unplayableReason: this.unplayableReason,
+      windowIdle: this.windowIdle(),
     };
+  }
+
+  /** True while no client has asked for anything for idleWindowSec (and none is waiting on a blocking request). */
+  private windowIdle(): boolean {
+    return this.idleWindowMs > 0 && this.waiters.length === 0 && this.now() - this.lastClientRequestAt >= this.idleWindowMs;
   }
 
   get closed(): boolean {
@@ -451,7 +483,11 @@ export class LlhlsReader implements StreamReader {
   }
 
   private trimWindow(): void {
-    // RFC 8216 §6.2.2: a segment may leave the playlist only if the rest still lasts 3 target durations.
+    // RFC 8216 §6.2.2: a segment may leave the playlist only if the rest still lasts 3 target durations. That
+    // protects clients that loaded the playlist; when none asked for idleWindowSec (several reload intervals),
+    // there are none, and only the newest complete segment is kept: a client arriving then gets a playlist
+    // like one shortly after a stream's start (one segment + parts), valid and played at once.
+    const idle = this.windowIdle();
     const minimum90k = this.windowMin90k;
     let complete = 0;
     let listed90k = 0;
@@ -462,9 +498,13 @@ export class LlhlsReader implements StreamReader {
     }
     while (this.segments.length > 1 && this.segments[0].complete) {
       const oldest = this.segments[0];
-      const tooMany = complete > this.windowSegments;
-      if (!tooMany && listed90k - oldest.duration90k < minimum90k) break;
-      if (complete - 1 < 3) break; // never fewer than three complete segments
+      if (idle) {
+        if (complete <= 1) break;
+      } else {
+        const tooMany = complete > this.windowSegments;
+        if (!tooMany && listed90k - oldest.duration90k < minimum90k) break;
+        if (complete - 1 < 3) break; // never fewer than three complete segments
+      }
       this.segments.shift();
       complete--;
       listed90k -= oldest.duration90k;
@@ -555,12 +595,20 @@ export class LlhlsReader implements StreamReader {
         lines.push(`#EXT-X-MAP:URI="${segment.initName}"`);
         mapName = segment.initName;
       }
-      lines.push(`#EXT-X-PROGRAM-DATE-TIME:${new Date(segment.programDateTime).toISOString()}`);
+      if (segment.rendered !== undefined) {
+        lines.push(segment.rendered);
+        continue;
+      }
+      const own: string[] = [`#EXT-X-PROGRAM-DATE-TIME:${new Date(segment.programDateTime).toISOString()}`];
       // A segment's parts come before its EXTINF line (MediaMTX #997: parts after it make hls.js fetch both).
       for (const part of segment.parts) {
-        lines.push(`#EXT-X-PART:DURATION=${seconds(part.duration90k)},URI="${part.name}"${part.independent ? ',INDEPENDENT=YES' : ''}`);
+        own.push(`#EXT-X-PART:DURATION=${seconds(part.duration90k)},URI="${part.name}"${part.independent ? ',INDEPENDENT=YES' : ''}`);
       }
-      if (segment.complete) lines.push(`#EXTINF:${seconds(segment.duration90k)},`, `seg-${segment.msn}.m4s`);
+      if (segment.complete) {
+        own.push(`#EXTINF:${seconds(segment.duration90k)},`, `seg-${segment.msn}.m4s`);
+        segment.rendered = own.join('\n');
+      }
+      lines.push(...own);
     }
     const hint = this.preloadHint();
     if (hint) lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part-${hint.msn}-${hint.index}.m4s"`);
