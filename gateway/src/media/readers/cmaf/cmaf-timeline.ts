@@ -9,6 +9,13 @@
  * makes no sense (zero, negative, over five seconds: the source keeps such jumps for a new epoch, but a
  * reader must not trust that) is replaced by the last good one.
  *
+ * Audio holes. An AAC frame is 1,024 samples whatever its stamped duration, and a browser's audio clock counts
+ * decoded samples: a hole stretched into one frame's duration leaves the audio clock behind the media timeline
+ * by the hole, and hls.js in Chromium stalled every 15-20 s on a stream with a 77 ms hole every 4 s
+ * (bench/RESULTS.md, "stalls with AAC audio"). So on an AAC-LC mono/stereo track next to video, a hole longer
+ * than half a frame (up to MAX_FILLED_HOLE_90K) is filled with silent frames: the frame before it keeps its
+ * nominal duration and `takeFillers()` hands out the silent samples that follow it (counted in `filledAudioFrames`).
+ *
  * Decode times. The first unit of the first epoch starts the timeline at one second (headroom: audio that
  * the source emits slightly ahead of the first video unit still lands at a positive time); a later epoch
  * continues where the previous one ended, so the presentation timeline never goes backwards across a
@@ -28,6 +35,7 @@ import {
   type Fmp4Sample,
   type InitTrack,
 } from '../../../codecs/fmp4/index.js';
+import { isAacLc, silentAacFrame } from '../../../codecs/aac/silent-frame.js';
 import type { AccessUnit, AudioParameters, TrackParameters, VideoParameters } from '../../core/access-unit.js';
 
 export const CLOCK_90K = 90_000;
@@ -35,6 +43,8 @@ const MAX_SAMPLE_DURATION_90K = 5 * CLOCK_90K;
 const DEFAULT_VIDEO_DURATION_90K = 3600; // 25 fps, until the second frame tells the real rate
 const AAC_FRAME_SAMPLES = 1024;
 const START_HEADROOM_90K = CLOCK_90K;
+/** Holes up to this long are filled with silence; a longer one (the camera stopped sending audio) is stretched. */
+const MAX_FILLED_HOLE_90K = 2 * CLOCK_90K;
 
 export interface TimelineSample {
   kind: 'video' | 'audio';
@@ -69,6 +79,12 @@ export class CmafTimeline {
   readonly height: number;
   /** Units dropped: a track the timeline does not carry, before zero, or with no payload. */
   dropped = 0;
+  /** Silent AAC frames inserted into holes of the audio track. */
+  filledAudioFrames = 0;
+  /** Silent samples that follow the sample the last `push` returned (see takeFillers). */
+  private fillers: TimelineSample[] = [];
+  /** The silent frame for the audio track when its holes can be filled (AAC-LC, 1-2 channels, next to video). */
+  private readonly silentFrame: Uint8Array | null;
   private readonly video: TrackState | null;
   private readonly audio: TrackState | null;
   private offset90k: number | null = null;
@@ -93,6 +109,7 @@ export class CmafTimeline {
     this.hasAudio = audio !== undefined;
     this.width = video?.width ?? 0;
     this.height = video?.height ?? 0;
+    this.silentFrame = video && audio && audio.codec === 'aac' && isAacLc(audio.config) ? silentAacFrame(audio.channels) : null;
   }
 
   private track(kind: 'video' | 'audio', trackId: number, parameters: VideoParameters | AudioParameters): TrackState {
@@ -133,9 +150,39 @@ export class CmafTimeline {
     track.pending = unit;
     if (!previous) return null;
     const delta = unit.dts - previous.dts;
+    if (track.kind === 'audio' && this.silentFrame) {
+      const nominal90k = (AAC_FRAME_SAMPLES * CLOCK_90K) / track.timescale;
+      if (delta > 1.5 * nominal90k && delta - nominal90k <= MAX_FILLED_HOLE_90K) return this.fillHole(track, previous, delta, nominal90k, this.silentFrame);
+    }
     const duration90k = delta > 0 && delta <= MAX_SAMPLE_DURATION_90K ? delta : track.lastDuration90k;
     track.lastDuration90k = duration90k;
     return this.finish(track, previous, duration90k);
+  }
+
+  /** The silent samples that go right after the sample the last `push` returned (empty unless it filled a hole). */
+  takeFillers(): TimelineSample[] {
+    if (this.fillers.length === 0) return this.fillers;
+    const out = this.fillers;
+    this.fillers = [];
+    return out;
+  }
+
+  private fillHole(track: TrackState, previous: AccessUnit, delta90k: number, nominal90k: number, silent: Uint8Array): TimelineSample | null {
+    const finished = this.finish(track, previous, nominal90k);
+    const hole90k = delta90k - nominal90k;
+    const count = Math.max(1, Math.round(hole90k / nominal90k));
+    for (let i = 0; i < count; i++) {
+      const dts = previous.dts + nominal90k * (i + 1);
+      // The last silent frame takes what is left (0.5-1.5 frames), so the next real frame starts where it is stamped.
+      const duration90k = i < count - 1 ? nominal90k : hole90k - nominal90k * (count - 1);
+      const filler = this.finish(track, { ...previous, dts, pts: dts, data: silent }, duration90k);
+      if (filler) {
+        this.fillers.push(filler);
+        this.filledAudioFrames++;
+      }
+    }
+    track.lastDuration90k = nominal90k;
+    return finished;
   }
 
   /** Finishes the units still held back (end of an epoch or of the stream), with the last known durations. */

@@ -134,9 +134,14 @@ export class Fmp4LiveReader implements StreamReader {
       this.skippingSince = null;
     }
     const finished = t.push(unit);
-    if (!finished) return;
+    // Silent frames filling a hole in the audio track (only next to video).
+    const fillers = t.takeFillers();
+    if (!finished) {
+      if (fillers.length > 0) this.audioQueue.push(...fillers);
+      return;
+    }
     if (finished.kind === 'audio' && t.hasVideo) {
-      this.audioQueue.push(finished);
+      this.audioQueue.push(finished, ...fillers);
       // Audio waits for the video frame it goes with; when video stops coming, it must not pile up.
       if (this.audioQueue.length > MAX_QUEUED_AUDIO) this.audioQueue.splice(0, this.audioQueue.length - MAX_QUEUED_AUDIO);
       return;

@@ -244,9 +244,14 @@ export class LlhlsReader implements StreamReader {
     const before = timeline.dropped;
     const finished = timeline.push(unit);
     this.droppedUnits += timeline.dropped - before;
-    if (!finished) return;
+    // Silent frames filling a hole in the audio track (only next to video, so never the primary track).
+    const fillers = timeline.takeFillers();
+    if (!finished) {
+      if (fillers.length > 0) this.audioQueue.push(...fillers);
+      return;
+    }
     if (finished.kind !== primary) {
-      this.audioQueue.push(finished);
+      this.audioQueue.push(finished, ...fillers);
       // Audio waits for the video part it belongs to; when video stops coming, it must not pile up.
       if (this.audioQueue.length > MAX_QUEUED_AUDIO) this.droppedUnits += this.audioQueue.splice(0, this.audioQueue.length - MAX_QUEUED_AUDIO).length;
       return;
