@@ -111,11 +111,7 @@ export function buildFragment(sequenceNumber: number, tracks: readonly FragmentT
         out.set(data, at);
         at += data.length;
       } else {
-        for (const nal of data.nalus) {
-          view.setUint32(at, nal.length);
-          out.set(nal, at + 4);
-          at += 4 + nal.length;
-        }
+        at = writeLengthPrefixed(out, view, at, data.nalus);
       }
     }
   }
@@ -155,14 +151,18 @@ const H265_OUT_OF_BAND = new Set([32, 33, 34, 35]);
 export function lengthPrefixed(codec: 'h264' | 'h265', nalus: readonly Uint8Array[]): Uint8Array {
   const sample = naluSample(codec, nalus);
   const out = new Uint8Array(sample.length);
-  const view = new DataView(out.buffer);
-  let at = 0;
-  for (const nal of sample.nalus) {
+  writeLengthPrefixed(out, new DataView(out.buffer), 0, sample.nalus);
+  return out;
+}
+
+/** Writes each NAL unit after its 4-byte length at `at`; returns where the next byte goes. */
+function writeLengthPrefixed(out: Uint8Array, view: DataView, at: number, nalus: readonly Uint8Array[]): number {
+  for (const nal of nalus) {
     view.setUint32(at, nal.length);
     out.set(nal, at + 4);
     at += 4 + nal.length;
   }
-  return out;
+  return at;
 }
 
 /**
