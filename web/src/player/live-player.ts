@@ -130,6 +130,8 @@ if (typeof window !== 'undefined') {
 }
 
 type HlsTuningKind = 'segments' | 'grid' | 'edge';
+/** hls.js with parts (lowLatencyMode): not whole-segment grid tiles, not MSE. */
+const loadsParts = (attempt: { path: PlayerPath; tuning: HlsTuningKind }): boolean => attempt.path === 'hls' && attempt.tuning !== 'segments';
 const HLS_TUNINGS = { segments: SEGMENT_HLS_TUNING, grid: GRID_LL_HLS_TUNING, edge: LL_HLS_TUNING } as const;
 
 /** One play of the stream on one <video>: what must be undone when it ends. */
@@ -138,8 +140,6 @@ interface Attempt {
   video: HTMLVideoElement;
   view: StreamView | null;
   path: PlayerPath;
-  /** hls.js with parts (lowLatencyMode); false for whole-segment grid tiles and for MSE. */
-  partial: boolean;
   /** Which hls.js settings (hls-tuning.ts): whole segments, grid parts (1.2 s from the edge), steered parts. */
   tuning: HlsTuningKind;
   hls: Hls | null;
@@ -344,7 +344,7 @@ export class LivePlayer {
   // ------------------------------------------------------------------------------------------ attempts
 
   private newAttempt(video: HTMLVideoElement): Attempt {
-    return { id: ++this.attemptSeq, video, view: null, path: 'hls', partial: false, tuning: 'segments', hls: null, stopLiveSeek: null, mse: null, watch: null, mediaRecoveries: 0, startedAt: Date.now() };
+    return { id: ++this.attemptSeq, video, view: null, path: 'hls', tuning: 'segments', hls: null, stopLiveSeek: null, mse: null, watch: null, mediaRecoveries: 0, startedAt: Date.now() };
   }
 
   /**
@@ -358,20 +358,20 @@ export class LivePlayer {
   }
 
   /** What the current settings pick for a play answer: the path, and whether hls.js loads parts. */
-  private planFor(view: StreamView): { path: PlayerPath; partial: boolean; tuning: HlsTuningKind } {
+  private planFor(view: StreamView): { path: PlayerPath; tuning: HlsTuningKind } {
     // The live fMP4 carries the camera's audio only when it is AAC: a listening G.711 tile plays HLS (AAC rendition).
     const fmp4Heard = !this.listen || !view.audio || view.audio === 'aac';
-    if (this.lowLatency && fmp4Heard && view.ws && this.mseFailures < MAX_MSE_FAILURES && mseCanPlay(view)) return { path: 'fmp4', partial: false, tuning: 'segments' };
+    if (this.lowLatency && fmp4Heard && view.ws && this.mseFailures < MAX_MSE_FAILURES && mseCanPlay(view)) return { path: 'fmp4', tuning: 'segments' };
     // LL-HLS parts (grid tiles further from the edge, hls-tuning.ts), unless the wall PC opted out to whole
     // segments for its grid tiles; the main stream (a maximised tile) and a low-latency tile always load parts.
     const steered = this.stream === 'main' || this.lowLatency;
     const tuning: HlsTuningKind = steered ? 'edge' : this.gridMode === 'parts' ? 'grid' : 'segments';
-    return { path: 'hls', partial: tuning !== 'segments', tuning };
+    return { path: 'hls', tuning };
   }
 
   private samePlan(attempt: Attempt, view: StreamView): boolean {
     const plan = this.planFor(view);
-    return plan.path === attempt.path && plan.partial === attempt.partial && (plan.path !== 'hls' || plan.tuning === attempt.tuning);
+    return plan.path === attempt.path && (plan.path !== 'hls' || plan.tuning === attempt.tuning);
   }
 
   private async play(): Promise<void> {
@@ -447,7 +447,6 @@ export class LivePlayer {
   private attach(attempt: Attempt, view: StreamView): void {
     const plan = this.planFor(view);
     attempt.path = plan.path;
-    attempt.partial = plan.partial;
     attempt.tuning = plan.tuning;
     attempt.watch = new ProgressWatch(Date.now());
     if (plan.path === 'fmp4' && view.ws) this.attachMse(attempt, view.ws);
@@ -528,7 +527,7 @@ export class LivePlayer {
       attempt.hls.destroy();
       attempt.hls = null;
       livePlayerCounters.hls--;
-      if (attempt.partial) livePlayerCounters.llhls--;
+      if (loadsParts(attempt)) livePlayerCounters.llhls--;
     }
     if (attempt.mse) {
       attempt.mse.close();
